@@ -1,0 +1,39 @@
+# Two commands matter: `make demo` and `make test`.  Both set up a virtual
+# environment in .venv from pyproject.toml first (only Python 3.11 is needed).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck unit bench schema clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/testbed run scenarios/two-site-pilot.yaml --out runs/demo
+	@echo "open runs/demo/report.html"
+
+lint: setup
+	$(BIN)/ruff check testbed tests benchmarks conftest.py
+
+typecheck: setup
+	$(BIN)/mypy
+
+test: setup lint typecheck
+	$(BIN)/pytest -q --junitxml=runs/junit.xml
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+schema: setup
+	$(BIN)/testbed schema --out scenarios/scenario.schema.json
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,206 @@
+"""The policy point that every device action passes through (DESIGN: the path of one action).
+
+``device --(zone)--> NAC + zone policy --> TLS: chain + revocation + site trust
+--> application: intended services --> service up --> audit event``
+
+Each hop may deny with a reason; every decision writes exactly one
+``access-decision`` event.  After the decision, a ground-truth oracle (the CA's own
+revocation list, the true clock, the inventory) counts allowances that should not
+have happened: unauthorized access is measured, never assumed to be zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+
+from testbed.decisions import Decision, Hop, Reason
+from testbed.events import EventKind, EventLog
+from testbed.hospital import HealthSystem
+from testbed.inventory import Inventory, InventoryEntry
+from testbed.lifecycle import ACTIVE_STATES, DeviceState
+from testbed.metrics import Metrics
+from testbed.network import Route, ZonePolicy
+from testbed.pki.ca import CertificateAuthority
+from testbed.pki.revocation import CrlDistribution, PublishedCrl
+from testbed.pki.trust import TrustDistribution
+from testbed.pki.verify import Verifier
+
+__all__ = ["AccessPoint", "Attempt"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One device action: who, to which service, with which certificate, and why."""
+
+    device_id: str
+    service: str
+    certificate: x509.Certificate | None
+    purpose: str = "traffic"
+    extra_blocks: tuple[Route, ...] = ()
+    crl_override: PublishedCrl | None = None
+
+
+def _is_test(entry: InventoryEntry, serial: int) -> bool:
+    return serial in entry.test_serials
+
+
+class AccessPoint:
+    """Decides device actions against hospital services, hop by hop."""
+
+    def __init__(
+        self,
+        *,
+        system: HealthSystem,
+        inventory: Inventory,
+        policy: ZonePolicy,
+        ca: CertificateAuthority,
+        trust: TrustDistribution,
+        crls: CrlDistribution,
+        log: EventLog,
+        metrics: Metrics,
+        verifier: Verifier | None = None,
+    ) -> None:
+        self.system = system
+        self.inventory = inventory
+        self.policy = policy
+        self.ca = ca
+        self.trust = trust
+        self.crls = crls
+        self.log = log
+        self.metrics = metrics
+        self.verifier = verifier or Verifier()
+        self.nac: set[str] = set()
+        self.services_down: dict[str, int] = {}
+
+    def decide(self, attempt: Attempt, *, now: datetime) -> Decision:
+        """Walk the hops, record the decision, and measure it against the truth."""
+        entry = self.inventory.get(attempt.device_id)
+        decision = self._walk(attempt, entry, now)
+        self._record(attempt, decision, now)
+        if decision.allowed:
+            self._audit_allowance(attempt, entry, now)
+        return decision
+
+    def _walk(self, attempt: Attempt, entry: InventoryEntry | None, now: datetime) -> Decision:
+        for hop in (self._registration, self._network, self._tls, self._application):
+            decision = hop(attempt, entry, now)
+            if not decision.allowed:
+                return decision
+        if self.services_down.get(attempt.service, 0):
+            return Decision.deny(Reason.SERVICE_UNAVAILABLE, Hop.SERVICE, attempt.service)
+        return Decision.allow(Hop.SERVICE)
+
+    def _registration(self, attempt: Attempt, entry: InventoryEntry | None, now: datetime) -> Decision:
+        if entry is None:
+            return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION, attempt.device_id)
+        if entry.state is DeviceState.RETIRED:
+            return Decision.deny(Reason.DEVICE_RETIRED, Hop.REGISTRATION)
+        if entry.state is DeviceState.SUSPENDED:
+            return Decision.deny(Reason.DEVICE_SUSPENDED, Hop.REGISTRATION)
+        if entry.state not in ACTIVE_STATES:
+            return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION, entry.state.value)
+        return Decision.allow(Hop.REGISTRATION)
+
+    def _network(self, attempt: Attempt, entry: InventoryEntry | None, now: datetime) -> Decision:
+        assert entry is not None  # the registration hop refused unknown devices
+        if attempt.device_id not in self.nac:
+            return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, "not admitted by NAC")
+        record = entry.record
+        return self.policy.decide(
+            site=record.site,
+            zone=record.zone,
+            service=attempt.service,
+            extra_blocks=attempt.extra_blocks,
+        )
+
+    def _tls(self, attempt: Attempt, entry: InventoryEntry | None, now: datetime) -> Decision:
+        site = self.system.service(attempt.service).site
+        bundle = self.trust.bundle(site, now=now)
+        crl = attempt.crl_override or self._crl_for(attempt.certificate)
+        decision = self.verifier.verify(attempt.certificate, bundle=bundle, crl=crl, now=now)
+        if decision.allowed and entry is not None and attempt.certificate is not None:
+            return self._binding(entry, attempt.certificate)
+        return decision
+
+    @staticmethod
+    def _binding(entry: InventoryEntry, certificate: x509.Certificate) -> Decision:
+        """One device, one active identity: only the certificate the inventory binds counts."""
+        serial = certificate.serial_number
+        if entry.serial is not None and serial != entry.serial and not _is_test(entry, serial):
+            detail = f"serial {serial:x} was superseded by {entry.serial:x}"
+            return Decision.deny(Reason.CERT_SUPERSEDED, Hop.TLS, detail)
+        return Decision.allow(Hop.TLS)
+
+    def _crl_for(self, certificate: x509.Certificate | None) -> PublishedCrl | None:
+        if certificate is None:
+            return None
+        record = self.ca.records.get(certificate.serial_number)
+        return None if record is None else self.crls.current(record.issuer)
+
+    def _application(
+        self, attempt: Attempt, entry: InventoryEntry | None, now: datetime
+    ) -> Decision:
+        assert entry is not None
+        if attempt.service not in entry.record.intended_services:
+            detail = f"{attempt.service!r} is not among the device's intended services"
+            return Decision.deny(Reason.SCOPE_INSUFFICIENT, Hop.APPLICATION, detail)
+        return Decision.allow(Hop.APPLICATION)
+
+    def _record(self, attempt: Attempt, decision: Decision, now: datetime) -> None:
+        self.metrics.decisions += 1
+        serial = attempt.certificate.serial_number if attempt.certificate else None
+        self.log.emit(
+            now,
+            EventKind.ACCESS_DECISION,
+            attempt.device_id,
+            service=attempt.service,
+            allowed=decision.allowed,
+            reason=decision.reason.value,
+            hop=decision.hop.value,
+            purpose=attempt.purpose,
+            serial=None if serial is None else f"{serial:x}",
+            detail=decision.detail or None,
+        )
+        self.metrics.decision_events += 1
+        if decision.allowed:
+            self.metrics.allowed += 1
+        else:
+            self.metrics.denied += 1
+            self.metrics.denial_reasons[decision.reason.value] += 1
+
+    def _audit_allowance(
+        self, attempt: Attempt, entry: InventoryEntry | None, now: datetime
+    ) -> None:
+        """Ground truth: was this allowance deserved?"""
+        if self.wrongly_allowed(attempt, entry, now):
+            self.metrics.unauthorized_access += 1
+            if entry is not None and entry.state is DeviceState.RETIRED:
+                self.metrics.stale_access_after_offboarding += 1
+
+    def wrongly_allowed(
+        self, attempt: Attempt, entry: InventoryEntry | None, now: datetime
+    ) -> bool:
+        """The oracle: facts as the CA and the inventory know them at ``now``."""
+        cert = attempt.certificate
+        if entry is None or entry.state not in ACTIVE_STATES or cert is None:
+            return True
+        revoked = self.ca.revoked_at(cert.serial_number)
+        if revoked is not None and revoked <= now:
+            return True
+        return not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
+
+    def service_down(self, name: str) -> None:
+        """A service outage starts (nests)."""
+        self.services_down[name] = self.services_down.get(name, 0) + 1
+
+    def service_up(self, name: str) -> None:
+        """A service outage heals."""
+        self.services_down[name] -= 1
+
+    def admit(self, device_ids: Iterable[str]) -> None:
+        """NAC admits devices (registration puts them on the list)."""
+        self.nac.update(device_ids)

@@ -1,0 +1,140 @@
+"""The ``testbed`` command: run, validate, serve, devices.
+
+Exit codes: 0 every expectation holds, 1 an expectation fails, 2 bad input (the
+message names the file, the field path and what was expected; no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from testbed.errors import TestbedError
+from testbed.report import Report
+from testbed.scenario import load_scenario
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Cli(click.Group):
+    """Turns every :class:`TestbedError` into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except TestbedError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+
+
+@click.group(cls=_Cli)
+@click.version_option(package_name="hospital-device-identity-testbed")
+def cli() -> None:
+    """Hospital device-identity testbed: onboard, renew and offboard devices under faults."""
+
+
+def summary_table(report: Report) -> Table:
+    """The summary printed at the end of a run."""
+    table = Table(title=f"{report.scenario} (seed {report.seed})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("expected")
+    table.add_column("verdict")
+    expected = {e.id: e for e in report.expectations}
+    for name, value in report.measures.items():
+        check = expected.get(name)
+        verdict = "" if check is None else ("[green]pass[/]" if check.passed else "[red]FAIL[/]")
+        table.add_row(name, f"{value:g}", "" if check is None else check.expected, verdict)
+    return table
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Directory for report.json, events.jsonl and report.html "
+                   "(default: runs/<scenario name>).")
+@click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None:
+    """Run SCENARIO and write its report; exit 1 if an expectation fails."""
+    from testbed.run import run_scenario, write_outputs
+
+    spec = load_scenario(scenario, seed=seed)
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.percentage:>5.1f}% of simulated time"), TimeElapsedColumn(),
+                  console=console, disable=quiet, transient=True) as bar:
+        task = bar.add_task(spec.name, total=1.0)
+        result = run_scenario(
+            spec, progress=lambda done, total: bar.update(task, completed=done / total))
+    target = out or Path("runs") / spec.name
+    paths = write_outputs(result, target)
+    Console().print(summary_table(result.report))
+    for check in result.report.expectations:
+        if not check.passed:
+            click.echo(f"FAILED {check.id}: {check.why}")
+    click.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
+    sys.exit(EXIT_OK if result.report.passed else EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+def validate(scenario: Path) -> None:
+    """Check SCENARIO without running it."""
+    spec = load_scenario(scenario)
+    devices = sum(g.count for g in spec.fleet)
+    click.echo(f"{scenario}: valid ({len(spec.sites)} sites, {devices} devices, "
+               f"{len(spec.faults)} faults, {len(spec.expectations)} expectations)")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write the JSON Schema here instead of standard output.")
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of the scenario format."""
+    from testbed.scenario import schema_text
+
+    text = schema_text()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+def _register_live_commands() -> None:
+    from testbed.live.commands import devices, serve
+
+    cli.add_command(serve)
+    cli.add_command(devices)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (for in-process tests)."""
+    try:
+        _register_live_commands()
+    except ImportError:  # live mode not installed in this build
+        pass
+    try:
+        cli.main(args=argv, prog_name="testbed", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as err:
+        err.show()
+        return EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        return EXIT_FAILED
+    except SystemExit as done:
+        return int(done.code or 0)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

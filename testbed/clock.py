@@ -1,0 +1,71 @@
+"""One clock per run.
+
+Every validity check (certificate, CRL, token, exception expiry, maintenance window)
+asks the clock.  In simulation the clock maps SimPy's float seconds to UTC datetimes
+counted from the scenario's start; in live mode it reads wall time.  The decision
+core never reads the wall clock itself: it is handed ``now``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import simpy
+
+__all__ = ["Clock", "SimClock", "WallClock", "isoformat", "parse_utc"]
+
+
+class Clock(Protocol):
+    """What the decision core needs to know about time."""
+
+    def now(self) -> datetime:
+        """The current time as an aware UTC datetime."""
+        ...
+
+
+class SimClock:
+    """Simulation time: ``env.now`` seconds after ``start``."""
+
+    def __init__(self, env: simpy.Environment, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError(f"the clock's start must be timezone-aware UTC, got {start!r}")
+        self.env = env
+        self.start = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        """The scenario time that SimPy has reached."""
+        return self.at(float(self.env.now))
+
+    def at(self, seconds: float) -> datetime:
+        """The UTC datetime ``seconds`` after the start."""
+        return self.start + timedelta(seconds=seconds)
+
+    def seconds(self, when: datetime) -> float:
+        """Simulation seconds from the start to ``when``."""
+        return (when - self.start).total_seconds()
+
+
+class WallClock:
+    """Live mode: wall time, optionally shifted (to inject clock skew)."""
+
+    def __init__(self, *, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        """Wall time in UTC plus the offset."""
+        return datetime.now(UTC) + self.offset
+
+
+def isoformat(when: datetime) -> str:
+    """UTC ISO 8601 with a ``Z`` suffix and whole-microsecond precision."""
+    text = when.astimezone(UTC).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse ISO 8601; a naive value is refused rather than guessed."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no timezone; write it in UTC, e.g. 2026-01-05T08:00:00Z")
+    return value.astimezone(UTC)

@@ -1,0 +1,86 @@
+"""Cross-field checks of a scenario: names that must refer to something that exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from testbed.devices import load_profiles
+from testbed.errors import ScenarioError
+from testbed.expectations import Metric
+
+if TYPE_CHECKING:
+    from testbed.scenario import Scenario
+
+__all__ = ["DEFAULT_PROFILES", "cross_check", "profiles_for"]
+
+DEFAULT_PROFILES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
+
+
+def profiles_for(scenario: Scenario, base: Path) -> Path:
+    """The profile directory a scenario uses."""
+    if scenario.profiles_dir is None:
+        return DEFAULT_PROFILES
+    return (base / scenario.profiles_dir).resolve()
+
+
+def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
+    """Raise :class:`ScenarioError` at the first name that refers to nothing."""
+    zones = {s.name: set(s.zones) for s in scenario.sites}
+    _unique([s.name for s in scenario.sites], file, "sites", "unique site names")
+    services = {s.name for s in scenario.services}
+    _unique([s.name for s in scenario.services], file, "services", "unique service names")
+    for i, svc in enumerate(scenario.services):
+        _zone(zones, svc.site, svc.zone, file, f"services[{i}]")
+    for i, rule in enumerate(scenario.network):
+        _one_of(rule.to, services, file, f"network[{i}].to", "a service")
+        _one_of(rule.source, set().union(*zones.values()), file, f"network[{i}].from", "a zone")
+    profiles = load_profiles(profiles_for(scenario, base))
+    groups = [g.group for g in scenario.fleet]
+    _unique(groups, file, "fleet", "unique group names (set 'name' to tell groups apart)")
+    for i, group in enumerate(scenario.fleet):
+        _one_of(group.profile, set(profiles), file, f"fleet[{i}].profile", "a profile")
+        _zone(zones, group.site, group.zone, file, f"fleet[{i}]")
+        for j, name in enumerate(group.services or ()):
+            _one_of(name, services, file, f"fleet[{i}].services[{j}]", "a service")
+    for i, fault in enumerate(scenario.faults):
+        _target(getattr(fault, "target", "ca"), scenario, file, f"faults[{i}].target")
+        if fault.end > scenario.duration:
+            raise ScenarioError(file, f"faults[{i}].end", "a time within the scenario's duration")
+    for i, op in enumerate(scenario.operations):
+        _target(op.target, scenario, file, f"operations[{i}].target")
+    for name in scenario.expectations:
+        _one_of(name, {m.value for m in Metric}, file, f"expectations.{name}", "a known metric")
+
+
+def _unique(names: list[str], file: str, field: str, expected: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise ScenarioError(file, f"{field}[{i}]", expected, got=name)
+        seen.add(name)
+
+
+def _one_of(value: str, known: set[str], file: str, field: str, what: str) -> None:
+    if value not in known:
+        raise ScenarioError(file, field, f"{what}, one of {sorted(known)}", got=value)
+
+
+def _zone(zones: dict[str, set[str]], site: str, zone: str, file: str, field: str) -> None:
+    _one_of(site, set(zones), file, f"{field}.site", "a site")
+    _one_of(zone, zones[site], file, f"{field}.zone", f"a zone of site {site!r}")
+
+
+def _target(target: str, scenario: Scenario, file: str, field: str) -> None:
+    if target == "ca" or "->" in target:
+        return
+    kind, _, name = target.partition(":")
+    known = {
+        "site": {s.name for s in scenario.sites},
+        "group": {g.group for g in scenario.fleet},
+    }
+    if kind == "device" and name:
+        return  # device ids are checked when the fleet is built
+    if kind not in known:
+        raise ScenarioError(file, field, "'ca', 'site:NAME', 'group:NAME' or 'device:ID'", got=target)
+    _one_of(name, known[kind], file, field, f"a {kind}")

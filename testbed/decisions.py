@@ -1,0 +1,78 @@
+"""Access decisions: allow or deny, with a reason from a closed set.
+
+Every hop on the path of a device action (registration, network, TLS, application,
+service) returns a :class:`Decision`.  The reasons are an enum so that the incident
+playbook (:mod:`testbed.diagnosis`) reads them instead of guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["ALLOW", "Decision", "Hop", "Reason"]
+
+
+class Hop(StrEnum):
+    """Where on the path of a device action a decision was taken."""
+
+    REGISTRATION = "registration"
+    NETWORK = "network"
+    TLS = "tls"
+    APPLICATION = "application"
+    SERVICE = "service"
+    ENROLLMENT = "enrollment"
+
+
+class Reason(StrEnum):
+    """The closed set of reasons for a decision."""
+
+    OK = "ok"
+    NOT_REGISTERED = "not-registered"
+    DEVICE_SUSPENDED = "device-suspended"
+    DEVICE_RETIRED = "device-retired"
+    ROUTE_BLOCKED = "route-blocked"
+    CERT_MISSING = "cert-missing"
+    CERT_EXPIRED = "cert-expired"
+    CERT_NOT_YET_VALID = "cert-not-yet-valid"
+    CERT_REVOKED = "cert-revoked"
+    CERT_SUPERSEDED = "cert-superseded"
+    CERT_UNTRUSTED_AT_SITE = "cert-untrusted-at-site"
+    REVOCATION_UNKNOWN = "revocation-unknown"
+    TOKEN_EXPIRED = "token-expired"
+    SCOPE_INSUFFICIENT = "scope-insufficient"
+    AE_TITLE_NOT_ALLOWED = "ae-title-not-allowed"
+    ENDPOINT_CHANGED = "endpoint-changed"
+    SERVICE_UNAVAILABLE = "service-unavailable"
+    CA_UNAVAILABLE = "ca-unavailable"
+    BOOTSTRAP_AUTH_FAILED = "bootstrap-auth-failed"
+    CSR_INVALID = "csr-invalid"
+    CSR_SUBJECT_MISMATCH = "csr-subject-mismatch"
+    REENROLL_IDENTITY_CHANGED = "reenroll-identity-changed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
+    PENDING_APPROVAL = "pending-approval"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer of one hop: allowed or not, and why."""
+
+    allowed: bool
+    reason: Reason
+    hop: Hop
+    detail: str = ""
+
+    @classmethod
+    def deny(cls, reason: Reason, hop: Hop, detail: str = "") -> Decision:
+        """A refusal with its reason."""
+        if reason is Reason.OK:
+            raise ValueError("a denial needs a reason other than 'ok'")
+        return cls(False, reason, hop, detail)
+
+    @classmethod
+    def allow(cls, hop: Hop, detail: str = "") -> Decision:
+        """An allowance at ``hop``."""
+        return cls(True, Reason.OK, hop, detail)
+
+
+ALLOW = Decision(True, Reason.OK, Hop.SERVICE)

@@ -1,0 +1,144 @@
+"""Device profiles (what a vendor's model supports) and device records (seed §7 step 1).
+
+A :class:`DeviceProfile` comes from a file under ``fixtures/profiles/``; profiles
+make the compatibility matrix.  A :class:`DeviceRecord` is the pre-created identity
+record of one device: the seed's list of fields, registered before the device
+connects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
+
+from testbed.errors import ScenarioError
+from testbed.inputs import load_yaml, validate
+from testbed.pki.keys import KeyType
+from testbed.units import Duration
+
+__all__ = [
+    "DeviceClass",
+    "DeviceProfile",
+    "DeviceRecord",
+    "EnrollmentProtocol",
+    "check_ae_title",
+    "load_profile",
+    "load_profiles",
+]
+
+
+class DeviceClass(StrEnum):
+    """Broad kinds of AI-enabled device (seed §5: segment by function)."""
+
+    IMAGING_MODALITY = "imaging-modality"
+    BEDSIDE_MONITOR_GATEWAY = "bedside-monitor-gateway"
+    REMOTE_MONITORING_HUB = "remote-monitoring-hub"
+    AI_INFERENCE_SERVER = "ai-inference-server"
+    ULTRASOUND = "ultrasound"
+
+
+class EnrollmentProtocol(StrEnum):
+    """How a device obtains its certificate."""
+
+    EST = "est"
+    SCEP = "scep"
+    MANUAL = "manual"
+
+
+_AE_FORBIDDEN = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+def check_ae_title(value: str) -> str:
+    """PS3.5: at most 16 characters, no backslash or control characters, not all spaces."""
+    if len(value) > 16:
+        raise ValueError(f"an AE title of at most 16 characters (PS3.5), got {len(value)}")
+    if _AE_FORBIDDEN.search(value):
+        raise ValueError("an AE title without backslash or control characters (PS3.5)")
+    if not value.strip():
+        raise ValueError("an AE title that is not all spaces (PS3.5)")
+    return value
+
+
+AeTitle = Annotated[str, AfterValidator(check_ae_title)]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProfile:
+    """What one vendor model supports."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+    id: str
+    vendor: str
+    model: str
+    device_class: DeviceClass
+    enrollment_protocols: Annotated[tuple[EnrollmentProtocol, ...], Field(min_length=1)]
+    key_types: Annotated[tuple[KeyType, ...], Field(min_length=1)]
+    max_validity: Duration
+    automated_renewal: bool
+    store_and_forward: bool
+    reports_failures: bool
+    services: Annotated[tuple[str, ...], Field(min_length=1)]
+    fhir_versions: tuple[str, ...] = ()
+    fhir_scopes: tuple[str, ...] = ()
+    dicom_tls: tuple[str, ...] = ()
+    ae_title_prefix: AeTitle | None = None
+    buffer_capacity: int = Field(default=0, ge=0)
+    rotates_key_on_renewal: bool = True
+    firmware: str = ""
+    notes: str = ""
+
+    @property
+    def supports_est(self) -> bool:
+        """Whether the device can enroll and renew over EST."""
+        return EnrollmentProtocol.EST in self.enrollment_protocols
+
+    def validity(self, requested: timedelta) -> timedelta:
+        """The lifetime the device accepts: the scenario's, capped by the profile."""
+        return min(requested, self.max_validity)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """The pre-created identity record of one device (seed §7 step 1)."""
+
+    device_id: str
+    vendor: str
+    model: str
+    serial: str
+    site: str
+    zone: str
+    owner: str
+    profile: str
+    intended_services: tuple[str, ...]
+    certificate_type: KeyType
+    fhir_scopes: tuple[str, ...] = ()
+    ae_title: str | None = None
+    dicom_endpoints: tuple[str, ...] = field(default=())
+
+
+_PROFILE = TypeAdapter(DeviceProfile)
+
+
+def load_profile(path: Path) -> DeviceProfile:
+    """Read and validate one profile file; its ``id`` must equal the file's stem."""
+    data = load_yaml(path)
+    if isinstance(data, dict):
+        data.setdefault("id", path.stem)
+    profile = validate(_PROFILE, data, file=str(path))
+    if profile.id != path.stem:
+        raise ScenarioError(str(path), "id", f"the file name's stem {path.stem!r}", got=profile.id)
+    return profile
+
+
+def load_profiles(directory: Path) -> dict[str, DeviceProfile]:
+    """Every ``*.yaml`` profile in ``directory``, by id."""
+    if not directory.is_dir():
+        raise ScenarioError(str(directory), "", "a directory of device profiles")
+    return {p.stem: load_profile(p) for p in sorted(directory.glob("*.yaml"))}

@@ -1,0 +1,145 @@
+"""Faults are values: scheduled, each with a start, an end and a target.
+
+A fault spec (what the scenario says) is a frozen dataclass discriminated by
+``kind``.  The simulation starts each fault at ``start`` and heals it at ``end``
+(Jepsen: every fault is a start/stop pair); every run heals whatever is still
+active at the end and then checks that the system recovers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import ConfigDict, Field
+
+from testbed.units import Duration
+
+__all__ = [
+    "BlockedRoute",
+    "CaOutage",
+    "ClockSkew",
+    "ExpiredCertificate",
+    "FaultKind",
+    "FaultSpec",
+    "RevokedCertificate",
+    "TrustBundleMissing",
+    "TrustBundleStale",
+]
+
+_STRICT: ConfigDict = ConfigDict(extra="forbid")
+
+
+class FaultKind(StrEnum):
+    """The fault vocabulary of this release."""
+
+    EXPIRED_CERTIFICATE = "expired-certificate"
+    REVOKED_CERTIFICATE = "revoked-certificate"
+    CA_OUTAGE = "ca-outage"
+    TRUST_BUNDLE_MISSING = "trust-bundle-missing"
+    TRUST_BUNDLE_STALE = "trust-bundle-stale"
+    CLOCK_SKEW = "clock-skew"
+    BLOCKED_ROUTE = "blocked-route"
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    start: Duration
+    end: Duration
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError("a fault's end after its start")
+
+    @property
+    def length(self) -> timedelta:
+        """How long the fault lasts."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredCertificate(_Window):
+    """The renewal agent of the target devices is broken: renewals are missed."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    kind: Literal["expired-certificate"] = "expired-certificate"
+    target: str = Field(default="", min_length=1)
+    count: int | None = Field(default=None, ge=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedCertificate(_Window):
+    """The target devices' certificates are revoked at ``start`` (CRLs show it later)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    kind: Literal["revoked-certificate"] = "revoked-certificate"
+    target: str = Field(default="", min_length=1)
+    count: int | None = Field(default=None, ge=1)
+
+
+@dataclass(frozen=True, slots=True)
+class CaOutage(_Window):
+    """The certificate authority answers nothing: no enrollment, no new CRLs."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    kind: Literal["ca-outage"] = "ca-outage"
+    target: Literal["ca"] = "ca"
+
+
+@dataclass(frozen=True, slots=True)
+class TrustBundleMissing(_Window):
+    """The relying parties at one site hold no trust bundle."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    kind: Literal["trust-bundle-missing"] = "trust-bundle-missing"
+    target: str = Field(default="", pattern=r"^site:")
+
+
+@dataclass(frozen=True, slots=True)
+class TrustBundleStale(_Window):
+    """One site stops receiving trust-bundle updates."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    kind: Literal["trust-bundle-stale"] = "trust-bundle-stale"
+    target: str = Field(default="", pattern=r"^site:")
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSkew(_Window):
+    """The target devices' clocks run ``offset`` behind (or ahead, if ``ahead``)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    kind: Literal["clock-skew"] = "clock-skew"
+    target: str = Field(default="", min_length=1)
+    count: int | None = Field(default=None, ge=1)
+    offset: Duration = Field(default_factory=lambda: timedelta(0))
+    ahead: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedRoute(_Window):
+    """Zone ``source`` cannot reach service ``to`` (at ``site``, or everywhere)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
+    kind: Literal["blocked-route"] = "blocked-route"
+    source: str = Field(default="", alias="from", min_length=1)
+    to: str = Field(default="", min_length=1)
+    site: str | None = None
+
+    @property
+    def target(self) -> str:
+        """``zone->service``."""
+        return f"{self.source}->{self.to}"
+
+
+FaultSpec = (
+    ExpiredCertificate
+    | RevokedCertificate
+    | CaOutage
+    | TrustBundleMissing
+    | TrustBundleStale
+    | ClockSkew
+    | BlockedRoute
+)

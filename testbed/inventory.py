@@ -1,0 +1,197 @@
+"""The inventory (CMDB): the single source of truth for device identity.
+
+One device record maps to one operational identity.  The inventory answers the
+enrollment service's questions (it is the EST :class:`EnrollmentDirectory`), holds
+each device's lifecycle, and :meth:`Inventory.drift` compares it with the CA's
+issuance records (seed §6: use inventory as an identity primitive).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from cryptography import x509
+
+from testbed.devices import DeviceRecord
+from testbed.errors import RegistrationError
+from testbed.lifecycle import ACTIVE_STATES, DeviceState, Lifecycle, LifecycleEvent, Transition
+from testbed.pki.ca import CertificateAuthority
+from testbed.pki.est import EnrollmentSubject
+
+__all__ = ["Drift", "DriftKind", "Inventory", "InventoryEntry"]
+
+
+@dataclass(slots=True)
+class InventoryEntry:
+    """A device record with its lifecycle and enrollment facts."""
+
+    record: DeviceRecord
+    lifecycle: Lifecycle
+    lifetime: timedelta
+    on_expiry: str
+    approved: bool = True
+    bootstrap_digest: bytes | None = None
+    serial: int | None = None
+    test_serials: set[int] = field(default_factory=set)
+    history: list[tuple[datetime, DeviceState]] = field(default_factory=list)
+
+    @property
+    def state(self) -> DeviceState:
+        """The current lifecycle state."""
+        return self.lifecycle.state
+
+
+class DriftKind(StrEnum):
+    """Ways the inventory and the CA can disagree."""
+
+    RETIRED_WITH_LIVE_CERTIFICATE = "retired-with-live-certificate"
+    UNKNOWN_HOLDER = "certificate-for-unknown-device"
+    PRODUCTION_WITHOUT_LIVE_IDENTITY = "production-without-live-identity"
+    INVENTORY_SERIAL_UNKNOWN_TO_CA = "inventory-serial-unknown-to-ca"
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One disagreement between the inventory and the CA."""
+
+    kind: DriftKind
+    device_id: str
+    detail: str
+
+
+class Inventory:
+    """Device records by id, with lifecycle and bootstrap credentials."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, InventoryEntry] = {}
+
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self._entries
+
+    def __iter__(self) -> Iterator[InventoryEntry]:
+        return iter(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, device_id: str) -> InventoryEntry | None:
+        """The entry, or None for a device the hospital does not know."""
+        return self._entries.get(device_id)
+
+    def entry(self, device_id: str) -> InventoryEntry:
+        """The entry, or :class:`RegistrationError`."""
+        found = self._entries.get(device_id)
+        if found is None:
+            raise RegistrationError(f"device {device_id!r} is not registered")
+        return found
+
+    def register(
+        self,
+        record: DeviceRecord,
+        *,
+        now: datetime,
+        lifetime: timedelta,
+        on_expiry: str = "renew-automatically",
+        approved: bool = True,
+    ) -> InventoryEntry:
+        """Pre-create the identity record (seed §7 step 1)."""
+        if record.device_id in self._entries:
+            raise RegistrationError(f"device {record.device_id!r} is already registered")
+        entry = InventoryEntry(record, Lifecycle(), lifetime, on_expiry, approved)
+        self._entries[record.device_id] = entry
+        self.transition(record.device_id, LifecycleEvent.REGISTER, now=now)
+        return entry
+
+    def transition(self, device_id: str, event: LifecycleEvent, *, now: datetime) -> Transition:
+        """Apply a lifecycle event (raises on an invalid transition)."""
+        entry = self.entry(device_id)
+        row = entry.lifecycle.apply(event)
+        entry.history.append((now, row.target))
+        return row
+
+    def set_bootstrap(self, device_id: str, password: str) -> None:
+        """Store (a digest of) a one-time bootstrap secret for HTTP Basic enrollment."""
+        self.entry(device_id).bootstrap_digest = _digest(device_id, password)
+
+    # -- EnrollmentDirectory -------------------------------------------------------
+
+    def subject(self, device_id: str) -> EnrollmentSubject | None:
+        """What the enrollment service needs to know about a device."""
+        entry = self._entries.get(device_id)
+        if entry is None:
+            return None
+        record = entry.record
+        return EnrollmentSubject(
+            device_id=device_id,
+            site=record.site,
+            services=record.intended_services,
+            owner=record.owner,
+            lifetime=entry.lifetime,
+            on_expiry=entry.on_expiry,
+            may_enroll=entry.state in ACTIVE_STATES,
+            approved=entry.approved,
+            state=entry.state.value,
+        )
+
+    def bootstrap_device(self, username: str, password: str) -> str | None:
+        """The device id when the one-time bootstrap secret matches."""
+        entry = self._entries.get(username)
+        if entry is None or entry.bootstrap_digest is None:
+            return None
+        if not hmac.compare_digest(entry.bootstrap_digest, _digest(username, password)):
+            return None
+        return username
+
+    def on_issued(
+        self, device_id: str, certificate: x509.Certificate, *, now: datetime, renewal: bool
+    ) -> None:
+        """Bind the new certificate; the first one moves the device to ``enrolled``."""
+        entry = self.entry(device_id)
+        entry.serial = certificate.serial_number
+        if not renewal:
+            entry.bootstrap_digest = None  # one-time secret
+        if entry.state is DeviceState.REGISTERED:
+            self.transition(device_id, LifecycleEvent.ENROLL, now=now)
+
+    # -- drift ------------------------------------------------------------------------
+
+    def drift(self, ca: CertificateAuthority, *, now: datetime) -> list[Drift]:
+        """Disagreements between the inventory and the CA's live certificates."""
+        live: dict[str, list[int]] = {}
+        for serial, rec in ca.records.items():
+            if rec.not_after > now and ca.revoked_at(serial) is None:
+                live.setdefault(rec.device_id, []).append(serial)
+        found: list[Drift] = []
+        for device_id, serials in sorted(live.items()):
+            entry = self._entries.get(device_id)
+            hexes = ", ".join(f"{s:x}" for s in sorted(serials))
+            if entry is None:
+                found.append(Drift(DriftKind.UNKNOWN_HOLDER, device_id, f"live {hexes}"))
+            elif entry.state is DeviceState.RETIRED:
+                found.append(Drift(DriftKind.RETIRED_WITH_LIVE_CERTIFICATE, device_id, hexes))
+        for entry in self._entries.values():
+            found.extend(_binding_drift(entry, ca, live.get(entry.record.device_id, [])))
+        return sorted(found, key=lambda d: (d.device_id, d.kind.value))
+
+
+def _binding_drift(entry: InventoryEntry, ca: CertificateAuthority, live: list[int]) -> list[Drift]:
+    """The inventory's bound serial must be a live certificate the CA issued."""
+    if entry.state is not DeviceState.PRODUCTION or entry.serial is None:
+        return []
+    device_id = entry.record.device_id
+    if entry.serial not in ca.records:
+        detail = f"inventory binds {entry.serial:x}, which the CA never issued"
+        return [Drift(DriftKind.INVENTORY_SERIAL_UNKNOWN_TO_CA, device_id, detail)]
+    if entry.serial not in live:
+        detail = f"bound certificate {entry.serial:x} is expired or revoked"
+        return [Drift(DriftKind.PRODUCTION_WITHOUT_LIVE_IDENTITY, device_id, detail)]
+    return []
+
+
+def _digest(device_id: str, password: str) -> bytes:
+    return hashlib.sha256(f"{device_id}\x00{password}".encode()).digest()

@@ -1,0 +1,131 @@
+"""The measures of one run (DESIGN: Measures).
+
+Counters are plain integers updated by the simulation; downtime and incidents are
+tracked per device with :class:`Availability`, which opens an incident on the first
+refused delivery after a good one and closes it on the next success.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from testbed.decisions import Reason
+from testbed.diagnosis import IncidentCategory, diagnose
+
+__all__ = ["Availability", "Metrics", "ValidationOutcome"]
+
+
+class ValidationOutcome:
+    """Verdicts of a pre-production failure test (seed §7 step 3)."""
+
+    FAIL_SAFE = "fail-safe"
+    FAIL_SILENT = "fail-silent"
+    UNSAFE = "unsafe"
+
+
+@dataclass(slots=True)
+class Metrics:
+    """Everything the report measures, as counters."""
+
+    decisions: int = 0
+    decision_events: int = 0
+    allowed: int = 0
+    denied: int = 0
+    unauthorized_access: int = 0
+    stale_access_after_offboarding: int = 0
+    delivered: int = 0
+    buffered: int = 0
+    data_lost: int = 0
+    downtime_seconds: float = 0.0
+    renewals_done: int = 0
+    renewals_missed: int = 0
+    manual_steps: int = 0
+    enrollments: int = 0
+    issued: int = 0
+    revoked: int = 0
+    onboarding_seconds: list[float] = field(default_factory=list)
+    devices_in_production: int = 0
+    devices_offboarded: int = 0
+    drift_alerts: int = 0
+    incidents: Counter[str] = field(default_factory=Counter)
+    denial_reasons: Counter[str] = field(default_factory=Counter)
+    validation: Counter[str] = field(default_factory=Counter)
+    recovery_checked: int = 0
+    recovery_passed: int = 0
+
+    def audit_coverage(self) -> float:
+        """Decisions with an event / all decisions."""
+        return 1.0 if self.decisions == 0 else self.decision_events / self.decisions
+
+    def fail_safe_fraction(self) -> float:
+        """Pre-production failure tests that failed safe / all of them."""
+        total = sum(self.validation.values())
+        return 1.0 if total == 0 else self.validation[ValidationOutcome.FAIL_SAFE] / total
+
+    def measures(self) -> dict[str, float]:
+        """The flat measures expectations refer to (see :class:`~testbed.expectations.Metric`)."""
+        onboarding = max(self.onboarding_seconds, default=0.0) / 60
+        recovered = (
+            1.0 if self.recovery_checked == 0 else self.recovery_passed / self.recovery_checked
+        )
+        return {
+            "unauthorized_access": self.unauthorized_access,
+            "data_lost": self.data_lost,
+            "clinical_downtime_minutes": round(self.downtime_seconds / 60, 3),
+            "renewals_done": self.renewals_done,
+            "renewals_missed": self.renewals_missed,
+            "manual_steps": self.manual_steps,
+            "onboarding_minutes_max": round(onboarding, 3),
+            "devices_in_production": self.devices_in_production,
+            "devices_offboarded": self.devices_offboarded,
+            "audit_coverage": round(self.audit_coverage(), 6),
+            "fail_safe": round(self.fail_safe_fraction(), 6),
+            "incidents": sum(self.incidents.values()),
+            "stale_access_after_offboarding": self.stale_access_after_offboarding,
+            "drift_alerts": self.drift_alerts,
+            "recovered": round(recovered, 6),
+        }
+
+
+class Availability:
+    """Whether one device can deliver to each of its services, and since when not."""
+
+    __slots__ = ("_down", "_since", "metrics")
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self._down: set[str] = set()
+        self._since: datetime | None = None
+
+    @property
+    def down(self) -> bool:
+        """Whether some intended service cannot be reached."""
+        return bool(self._down)
+
+    def failed(self, service: str, reason: Reason, now: datetime) -> IncidentCategory | None:
+        """A refused delivery; returns the category when it opens an incident."""
+        if service in self._down:
+            return None
+        if not self._down:
+            self._since = now
+        self._down.add(service)
+        category = diagnose(reason)
+        self.metrics.incidents[category.value] += 1
+        return category
+
+    def succeeded(self, service: str, now: datetime) -> None:
+        """A delivered item; closes the device's downtime when nothing else is down."""
+        if service not in self._down:
+            return
+        self._down.discard(service)
+        if not self._down:
+            self.close(now)
+
+    def close(self, now: datetime) -> None:
+        """Stop counting downtime (recovery, or the device left service)."""
+        if self._since is not None:
+            self.metrics.downtime_seconds += (now - self._since).total_seconds()
+        self._since = None
+        self._down.clear()

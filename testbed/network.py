@@ -1,0 +1,56 @@
+"""Network policy in its simplest form: a zone-to-service allow list with blocked routes.
+
+The full network model (designs, reachability, emulation) comes later; this module is
+the policy point that every device action passes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from testbed.decisions import Decision, Hop, Reason
+
+__all__ = ["ZonePolicy"]
+
+Route = tuple[str, str, str | None]  # (zone, service, site or None for every site)
+
+
+class ZonePolicy:
+    """Which zone may reach which service, and which routes a fault has blocked."""
+
+    def __init__(self, rules: Iterable[Route]) -> None:
+        self._allowed: set[Route] = set(rules)
+        self._blocked: dict[Route, int] = {}
+
+    def allow(self, zone: str, service: str, site: str | None = None) -> None:
+        """Add an allowance."""
+        self._allowed.add((zone, service, site))
+
+    def block(self, zone: str, service: str, site: str | None = None) -> None:
+        """Block a route (a fault); blocks nest."""
+        key = (zone, service, site)
+        self._blocked[key] = self._blocked.get(key, 0) + 1
+
+    def unblock(self, zone: str, service: str, site: str | None = None) -> None:
+        """Heal one block of a route."""
+        key = (zone, service, site)
+        left = self._blocked.get(key, 0) - 1
+        if left < 0:
+            raise ValueError(f"route {zone}->{service} at {site or 'every site'} is not blocked")
+        if left:
+            self._blocked[key] = left
+        else:
+            del self._blocked[key]
+
+    def decide(
+        self, *, site: str, zone: str, service: str, extra_blocks: Iterable[Route] = ()
+    ) -> Decision:
+        """May a device in ``zone`` at ``site`` reach ``service``?"""
+        keys = ((zone, service, site), (zone, service, None))
+        blocked = set(self._blocked) | set(extra_blocks)
+        if any(k in blocked for k in keys):
+            return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, f"{zone}->{service} blocked")
+        if not any(k in self._allowed for k in keys):
+            detail = f"no rule lets zone {zone!r} at {site!r} reach {service!r}"
+            return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, detail)
+        return Decision.allow(Hop.NETWORK)

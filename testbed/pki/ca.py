@@ -1,0 +1,438 @@
+"""The hospital's certificate authority: one root, issuing CAs, leaf issuance.
+
+The root signs one issuing CA for the whole hospital (:attr:`IssuingMode.CENTRAL`) or
+one per site (:attr:`IssuingMode.PER_SITE`).  Issuing keys rotate by generation under
+the same root.  Every leaf carries its ownership metadata in an
+:class:`IssuanceRecord` (who asked, for which device and services, what happens at
+expiry), after the SPIFFE model: exactly one URI SAN per workload, non-CA leaf.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from testbed.errors import CsrError, PkiError
+from testbed.pki.keys import (
+    KeyType,
+    PrivateKey,
+    PublicKey,
+    new_private_key,
+    new_serial_number,
+    signature_hash,
+)
+
+__all__ = [
+    "CertificateAuthority",
+    "IssuanceRecord",
+    "IssuingCA",
+    "IssuingMode",
+    "Revocation",
+    "common_name",
+]
+
+_CENTRAL = "central"
+
+
+class IssuingMode(StrEnum):
+    """Whether one issuing CA serves every site or each site has its own."""
+
+    CENTRAL = "central"
+    PER_SITE = "per-site"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuanceRecord:
+    """Ownership metadata of one issued leaf certificate."""
+
+    serial: int
+    device_id: str
+    site: str
+    issuer: str
+    spiffe_id: str
+    requester: str
+    services: tuple[str, ...]
+    on_expiry: str
+    not_before: datetime
+    not_after: datetime
+    renewal_of: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuingCA:
+    """One generation of an issuing CA; ``site`` is None for the central one."""
+
+    name: str
+    site: str | None
+    certificate: x509.Certificate
+    key: PrivateKey
+    generation: int
+    active_from: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """When and why a serial was revoked."""
+
+    serial: int
+    time: datetime
+    reason: x509.ReasonFlags
+
+
+def common_name(name: x509.Name) -> str | None:
+    """The first CN of a name, or None when it has none."""
+    attributes = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not attributes:
+        return None
+    value = attributes[0].value
+    return value if isinstance(value, str) else value.decode()
+
+
+def _cn(text: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+
+def _require_utc(now: datetime) -> None:
+    if now.tzinfo is None:
+        raise PkiError(f"time must be timezone-aware UTC, got naive {now!r}")
+
+
+def _ext(value: x509.ExtensionType, *, critical: bool) -> x509.Extension[x509.ExtensionType]:
+    return x509.Extension(value.oid, critical, value)
+
+
+_LEAF_CONSTRAINTS = _ext(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+_LEAF_USAGE = _ext(
+    x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    ),
+    critical=True,
+)
+_LEAF_EKU = _ext(
+    x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
+    critical=False,
+)
+_CA_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+class CertificateAuthority:
+    """A root CA with central or per-site issuing CAs that issue device leaves.
+
+    Keys and serial numbers come from ``rng`` when given (deterministic runs) and
+    from the operating system otherwise.  Time is always passed in as ``now``.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        trust_domain: str,
+        sites: Sequence[str],
+        issuing: IssuingMode,
+        now: datetime,
+        rng: random.Random | None,
+        key_type: KeyType = KeyType.EC_P256,
+        root_lifetime: timedelta = timedelta(days=3650),
+        issuing_lifetime: timedelta = timedelta(days=1825),
+        backdate: timedelta = timedelta(minutes=1),
+    ) -> None:
+        _require_utc(now)
+        if not sites or len(set(sites)) != len(sites):
+            raise PkiError(f"sites must be a non-empty list of distinct names, got {sites!r}")
+        self.name = name
+        self.trust_domain = trust_domain
+        self.sites: tuple[str, ...] = tuple(sites)
+        self.mode = IssuingMode(issuing)
+        self.key_type = KeyType(key_type)
+        self.issuing_lifetime = issuing_lifetime
+        self.backdate = backdate
+        self._rng = rng
+        self._records: dict[int, IssuanceRecord] = {}
+        self._certificates: dict[int, x509.Certificate] = {}
+        self._by_device: dict[str, list[IssuanceRecord]] = {}
+        self._revoked: dict[int, Revocation] = {}
+        self._crl_numbers: dict[str, int] = {}
+        self._generations: dict[str | None, list[IssuingCA]] = {}
+        self._by_name: dict[str, IssuingCA] = {}
+        self._aki: dict[str, x509.Extension[x509.ExtensionType]] = {}
+        self._root_key = new_private_key(self.key_type, rng)
+        self._root = self._make_root(now, root_lifetime)
+        self._root_ski = x509.SubjectKeyIdentifier.from_public_key(self._root_key.public_key())
+        for scope in self._scopes():
+            self._add_issuing(scope, generation=1, now=now, active_from=now)
+
+    # -- construction -------------------------------------------------------
+
+    def _scopes(self) -> tuple[str | None, ...]:
+        return (None,) if self.mode is IssuingMode.CENTRAL else self.sites
+
+    def _make_root(self, now: datetime, lifetime: timedelta) -> x509.Certificate:
+        subject = _cn(f"{self.name} Root CA")
+        public = self._root_key.public_key()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(public)
+            .serial_number(new_serial_number(self._rng))
+            .not_valid_before(now - self.backdate)
+            .not_valid_after(now + lifetime)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(_CA_USAGE, critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        )
+        return builder.sign(self._root_key, signature_hash(self._root_key))
+
+    def _add_issuing(
+        self, scope: str | None, *, generation: int, now: datetime, active_from: datetime
+    ) -> IssuingCA:
+        label = scope if scope is not None else _CENTRAL
+        name = f"{self.name} Issuing CA {label}-g{generation}"
+        key = new_private_key(self.key_type, self._rng)
+        not_after = min(now + self.issuing_lifetime, self._root.not_valid_after_utc)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_cn(name))
+            .issuer_name(self._root.subject)
+            .public_key(key.public_key())
+            .serial_number(new_serial_number(self._rng))
+            .not_valid_before(now - self.backdate)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_CA_USAGE, critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(self._root_ski),
+                critical=False,
+            )
+        )
+        certificate = builder.sign(self._root_key, signature_hash(self._root_key))
+        issuing = IssuingCA(name, scope, certificate, key, generation, active_from)
+        self._generations.setdefault(scope, []).append(issuing)
+        self._by_name[name] = issuing
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+        self._aki[name] = _ext(aki, critical=False)
+        return issuing
+
+    # -- issuing CAs --------------------------------------------------------
+
+    @property
+    def root(self) -> x509.Certificate:
+        """The self-signed root certificate."""
+        return self._root
+
+    def _scope(self, site: str | None) -> str | None:
+        if site is not None and site not in self.sites:
+            raise PkiError(f"unknown site {site!r}; this CA serves {list(self.sites)}")
+        if self.mode is IssuingMode.CENTRAL:
+            return None
+        if site is None:
+            raise PkiError("a per-site CA needs a site; got None")
+        return site
+
+    def issuing_ca_for(self, site: str | None, *, now: datetime) -> IssuingCA:
+        """The issuing CA that signs new leaves for ``site`` at ``now``.
+
+        The newest generation whose ``active_from`` has come; the first one if none has.
+        """
+        generations = self._generations[self._scope(site)]
+        active = [g for g in generations if g.active_from <= now]
+        return active[-1] if active else generations[0]
+
+    def issuing_cas(self, *, now: datetime | None = None) -> list[IssuingCA]:
+        """Every issuing CA generation, oldest first; with ``now``, only unexpired ones."""
+        every = [ca for scope in self._scopes() for ca in self._generations[scope]]
+        if now is None:
+            return every
+        return [ca for ca in every if ca.certificate.not_valid_after_utc >= now]
+
+    def issuing_ca(self, name: str) -> IssuingCA:
+        """The issuing CA generation called ``name``."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise PkiError(
+                f"no issuing CA named {name!r}; known: {sorted(self._by_name)}"
+            ) from None
+
+    def rotate_issuing_key(
+        self, *, site: str | None, now: datetime, overlap: timedelta
+    ) -> IssuingCA:
+        """Create the next generation for ``site`` (None: central), active after ``overlap``.
+
+        The new CA is listed by :meth:`issuing_cas` at once, so trust bundles can carry
+        it before it signs anything; :meth:`issuing_ca_for` switches at ``now + overlap``.
+        """
+        _require_utc(now)
+        if overlap < timedelta(0):
+            raise PkiError(f"overlap must not be negative, got {overlap}")
+        scope = self._scope(site)
+        generation = self._generations[scope][-1].generation + 1
+        return self._add_issuing(scope, generation=generation, now=now, active_from=now + overlap)
+
+    # -- issuance -----------------------------------------------------------
+
+    def issue(
+        self,
+        csr: x509.CertificateSigningRequest,
+        *,
+        device_id: str,
+        site: str,
+        services: Sequence[str],
+        requester: str,
+        on_expiry: str,
+        lifetime: timedelta,
+        now: datetime,
+        renewal_of: int | None = None,
+    ) -> x509.Certificate:
+        """Sign a leaf for ``device_id`` at ``site`` from a CSR and record its ownership.
+
+        Raises :class:`CsrError` when the CSR's signature is invalid or its CN is not
+        ``device_id``.  The subject and SANs come from the record, not from the CSR.
+        """
+        public = _checked_public_key(csr, device_id)
+        if lifetime <= timedelta(0):
+            raise PkiError(f"lifetime must be positive, got {lifetime}")
+        issuing = self.issuing_ca_for(site, now=now)
+        serial = self._fresh_serial()
+        spiffe_id = f"spiffe://{self.trust_domain}/site/{site}/device/{device_id}"
+        not_before, not_after = now - self.backdate, now + lifetime
+        builder = x509.CertificateBuilder(
+            issuer_name=issuing.certificate.subject,
+            subject_name=self._leaf_subject(device_id),
+            public_key=public,
+            serial_number=serial,
+            not_valid_before=not_before,
+            not_valid_after=not_after,
+            extensions=[
+                _LEAF_CONSTRAINTS,
+                _LEAF_USAGE,
+                _LEAF_EKU,
+                self._leaf_sans(spiffe_id, f"{device_id}.{site}.devices.{self.trust_domain}"),
+                _ext(x509.SubjectKeyIdentifier.from_public_key(public), critical=False),
+                self._aki[issuing.name],
+            ],
+        )
+        certificate = builder.sign(issuing.key, signature_hash(issuing.key))
+        record = IssuanceRecord(
+            serial, device_id, site, issuing.name, spiffe_id, requester, tuple(services),
+            on_expiry, not_before, not_after, renewal_of,
+        )  # fmt: skip
+        self._remember(record, certificate)
+        return certificate
+
+    def _leaf_subject(self, device_id: str) -> x509.Name:
+        return x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, device_id),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.trust_domain),
+            ]
+        )
+
+    @staticmethod
+    def _leaf_sans(spiffe_id: str, dns: str) -> x509.Extension[x509.ExtensionType]:
+        names = [x509.UniformResourceIdentifier(spiffe_id), x509.DNSName(dns)]
+        return _ext(x509.SubjectAlternativeName(names), critical=False)
+
+    def _fresh_serial(self) -> int:
+        serial = new_serial_number(self._rng)
+        while serial in self._records:
+            serial = new_serial_number(self._rng)
+        return serial
+
+    def _remember(self, record: IssuanceRecord, certificate: x509.Certificate) -> None:
+        self._records[record.serial] = record
+        self._certificates[record.serial] = certificate
+        self._by_device.setdefault(record.device_id, []).append(record)
+
+    # -- records and revocation ---------------------------------------------
+
+    @property
+    def records(self) -> Mapping[int, IssuanceRecord]:
+        """Every issuance record by serial (read-only view)."""
+        return MappingProxyType(self._records)
+
+    def records_for(self, device_id: str) -> list[IssuanceRecord]:
+        """The issuance records of one device, oldest first."""
+        return list(self._by_device.get(device_id, ()))
+
+    def certificate(self, serial: int) -> x509.Certificate:
+        """The leaf certificate issued with ``serial``."""
+        try:
+            return self._certificates[serial]
+        except KeyError:
+            raise PkiError(f"serial {serial:#x} was not issued by {self.name!r}") from None
+
+    def is_issued(self, certificate: x509.Certificate) -> bool:
+        """Whether this CA issued exactly this certificate (same serial and same bytes)."""
+        return self._certificates.get(certificate.serial_number) == certificate
+
+    def revoke(
+        self,
+        serial: int,
+        *,
+        now: datetime,
+        reason: x509.ReasonFlags = x509.ReasonFlags.unspecified,
+    ) -> None:
+        """Revoke an issued serial at ``now``.  Revoking again keeps the first revocation."""
+        _require_utc(now)
+        if serial not in self._records:
+            raise PkiError(f"cannot revoke serial {serial:#x}: {self.name!r} never issued it")
+        self._revoked.setdefault(serial, Revocation(serial, now, reason))
+
+    def revoked_at(self, serial: int) -> datetime | None:
+        """When ``serial`` was revoked, or None if it is not revoked."""
+        entry = self._revoked.get(serial)
+        return entry.time if entry is not None else None
+
+    @property
+    def revocations(self) -> Mapping[int, Revocation]:
+        """Every revocation by serial (read-only view)."""
+        return MappingProxyType(self._revoked)
+
+    def next_crl_number(self, issuer: str) -> int:
+        """The next CRL number for an issuing CA (monotonically increasing, from 1)."""
+        self.issuing_ca(issuer)
+        number = self._crl_numbers.get(issuer, 0) + 1
+        self._crl_numbers[issuer] = number
+        return number
+
+
+def _checked_public_key(csr: x509.CertificateSigningRequest, device_id: str) -> PublicKey:
+    if not csr.is_signature_valid:
+        raise CsrError(f"the CSR for {device_id!r} has an invalid signature")
+    cn = common_name(csr.subject)
+    if cn != device_id:
+        raise CsrError(f"the CSR's subject CN {cn!r} does not match the device {device_id!r}")
+    public = csr.public_key()
+    if not isinstance(public, PublicKey):
+        raise CsrError(
+            f"the CSR for {device_id!r} has a {type(public).__name__}; expected EC or RSA"
+        )
+    return public

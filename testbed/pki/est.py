@@ -1,0 +1,370 @@
+"""Enrollment over Secure Transport (RFC 7030), the decision core without I/O.
+
+:class:`EstService` answers ``cacerts``, ``simpleenroll`` and ``simplereenroll`` with
+an :class:`EstResponse` (status, headers, body, reason); an HTTPS server wraps it and
+passes in the HTTP Basic credentials and the TLS client certificate.  Nothing is
+issued on a refusal, and every enrollment call writes exactly one event.
+
+Checks, in order: CA outage (503 + Retry-After); content type ``application/pkcs10``
+(415); authentication (401; re-enrollment: revoked or expired certificate, 403);
+base64 DER CSR with a valid signature (400); the CSR's CN against the authenticated
+device (403); the device's registration, state and approval (403 / 202 + Retry-After).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+from testbed.clock import isoformat
+from testbed.decisions import Reason
+from testbed.events import EventKind, EventLog
+from testbed.pki.ca import CertificateAuthority, IssuanceRecord, common_name
+
+__all__ = [
+    "CERTS_ONLY",
+    "EnrollmentDirectory",
+    "EnrollmentSubject",
+    "EstResponse",
+    "EstService",
+    "certs_only",
+]
+
+CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only"
+"""The content type of ``cacerts`` and enrollment answers (RFC 7030 §4.1.3, §4.2.3)."""
+
+_PKCS10 = "application/pkcs10"
+_UNAUTHENTICATED = "(unauthenticated)"
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentSubject:
+    """What the device registry says about a device that asks for a certificate.
+
+    ``may_enroll`` is False in the suspended, retired or unregistered states; ``state``
+    names the state ("suspended" maps to DEVICE_SUSPENDED, anything else to
+    DEVICE_RETIRED); ``approved`` False means manual approval is pending.
+    """
+
+    device_id: str
+    site: str
+    services: tuple[str, ...]
+    owner: str
+    lifetime: timedelta
+    on_expiry: str
+    may_enroll: bool
+    approved: bool
+    state: str = "active"
+
+
+class EnrollmentDirectory(Protocol):
+    """The registry side of enrollment: who the device is and what it may get."""
+
+    def subject(self, device_id: str) -> EnrollmentSubject | None:
+        """The registered device, or None when it is not registered."""
+        ...
+
+    def bootstrap_device(self, username: str, password: str) -> str | None:
+        """The device id when the HTTP Basic bootstrap credentials are right, else None."""
+        ...
+
+    def on_issued(
+        self, device_id: str, certificate: x509.Certificate, *, now: datetime, renewal: bool
+    ) -> None:
+        """Notification: a certificate was issued (or renewed) for the device."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EstResponse:
+    """One EST answer, ready for an HTTP server to send."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    reason: Reason
+    device_id: str | None
+    certificate: x509.Certificate | None
+
+
+class _Refusal(Exception):
+    """Internal: a refusal travelling up to the endpoint that reports it."""
+
+    def __init__(self, status: int, reason: Reason, detail: str, headers: Headers = ()) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.headers = headers
+
+
+def certs_only(certificates: Sequence[x509.Certificate]) -> bytes:
+    """Base64 (with line breaks) of a DER PKCS#7 certs-only structure."""
+    der = pkcs7.serialize_certificates(list(certificates), Encoding.DER)
+    return base64.encodebytes(der)
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _parse_csr(body: bytes) -> x509.CertificateSigningRequest:
+    try:
+        der = base64.b64decode(b"".join(body.split()), validate=True)
+        csr = x509.load_der_x509_csr(der)
+    except (binascii.Error, ValueError) as error:
+        detail = f"the body is not a base64 DER CSR: {error}"
+        raise _Refusal(400, Reason.CSR_INVALID, detail) from None
+    if not csr.is_signature_valid:
+        raise _Refusal(400, Reason.CSR_INVALID, "the CSR's signature does not verify")
+    return csr
+
+
+class EstService:
+    """The EST server core over one CA and one enrollment directory."""
+
+    outage: bool
+    retry_after: int
+
+    def __init__(
+        self,
+        *,
+        ca: CertificateAuthority,
+        directory: EnrollmentDirectory,
+        log: EventLog | None = None,
+    ) -> None:
+        self.ca = ca
+        self.directory = directory
+        self.log = log
+        self.outage = False
+        self.retry_after = 300
+
+    # -- cacerts (RFC 7030 §4.1) --------------------------------------------
+
+    def cacerts(self, *, site: str | None = None) -> EstResponse:
+        """The root and the issuing CAs (of ``site`` when given), PKCS#7 certs-only."""
+        if site is not None and site not in self.ca.sites:
+            detail = f"unknown site label {site!r}; known: {list(self.ca.sites)}"
+            return self._plain(404, Reason.NOT_REGISTERED, detail, (), None)
+        issuing = [
+            i.certificate
+            for i in self.ca.issuing_cas()
+            if site is None or i.site is None or i.site == site
+        ]
+        body = certs_only([self.ca.root, *issuing])
+        return EstResponse(200, self._certs_headers(), body, Reason.OK, None, None)
+
+    # -- simpleenroll (RFC 7030 §4.2.1) -------------------------------------
+
+    def simpleenroll(
+        self,
+        body: bytes,
+        *,
+        content_type: str,
+        basic: tuple[str, str] | None,
+        client_cert: x509.Certificate | None,
+        now: datetime,
+    ) -> EstResponse:
+        """First enrollment, authenticated by bootstrap credentials or a CA certificate."""
+        device_id: str | None = None
+        try:
+            self._precheck(content_type)
+            device_id = self._enroll_identity(basic, client_cert, now)
+            csr = self._checked_csr(body, device_id, Reason.CSR_SUBJECT_MISMATCH)
+            return self._issue(csr, device_id, None, now, "simpleenroll")
+        except _Refusal as refusal:
+            return self._refuse(refusal, device_id, now, "simpleenroll")
+
+    # -- simplereenroll (RFC 7030 §4.2.2) -----------------------------------
+
+    def simplereenroll(
+        self,
+        body: bytes,
+        *,
+        content_type: str,
+        client_cert: x509.Certificate | None,
+        now: datetime,
+    ) -> EstResponse:
+        """Re-enrollment, authenticated only by the certificate being renewed."""
+        device_id: str | None = None
+        try:
+            self._precheck(content_type)
+            record = self._current_record(client_cert, now)
+            device_id = record.device_id
+            csr = self._checked_csr(body, device_id, Reason.REENROLL_IDENTITY_CHANGED)
+            return self._issue(csr, device_id, record, now, "simplereenroll")
+        except _Refusal as refusal:
+            return self._refuse(refusal, device_id, now, "simplereenroll")
+
+    # -- checks ---------------------------------------------------------------
+
+    def _precheck(self, content_type: str) -> None:
+        if self.outage:
+            retry = (("Retry-After", str(self.retry_after)),)
+            raise _Refusal(503, Reason.CA_UNAVAILABLE, "the CA is unavailable", retry)
+        if _media_type(content_type) != _PKCS10:
+            detail = f"content type {content_type!r} is not {_PKCS10}"
+            raise _Refusal(415, Reason.UNSUPPORTED_MEDIA_TYPE, detail)
+
+    def _enroll_identity(
+        self,
+        basic: tuple[str, str] | None,
+        client_cert: x509.Certificate | None,
+        now: datetime,
+    ) -> str:
+        if basic is not None:
+            device_id = self.directory.bootstrap_device(*basic)
+            if device_id is not None:
+                return device_id
+        if client_cert is not None:
+            return self._current_record(client_cert, now, status_refusal=401).device_id
+        detail = "wrong bootstrap credentials" if basic else "no credentials or client certificate"
+        raise _unauthorized(detail)
+
+    def _current_record(
+        self, client_cert: x509.Certificate | None, now: datetime, *, status_refusal: int = 403
+    ) -> IssuanceRecord:
+        """The record of a client certificate this CA issued, unrevoked and in its window."""
+        if client_cert is None:
+            raise _unauthorized("re-enrollment needs the current client certificate")
+        serial = client_cert.serial_number
+        if not self.ca.is_issued(client_cert):
+            raise _unauthorized(f"the client certificate {serial:#x} was not issued by this CA")
+        record = self.ca.records[serial]
+        if self.ca.revoked_at(serial) is not None:
+            detail = f"the client certificate {serial:#x} is revoked"
+            raise _status_refusal(status_refusal, Reason.CERT_REVOKED, detail)
+        if now > record.not_after:
+            detail = f"the client certificate {serial:#x} expired at {isoformat(record.not_after)}"
+            raise _status_refusal(status_refusal, Reason.CERT_EXPIRED, detail)
+        if now < record.not_before:
+            detail = f"the client certificate {serial:#x} is not valid before {record.not_before}"
+            raise _status_refusal(status_refusal, Reason.CERT_NOT_YET_VALID, detail)
+        return record
+
+    def _checked_csr(
+        self, body: bytes, device_id: str, mismatch: Reason
+    ) -> x509.CertificateSigningRequest:
+        csr = _parse_csr(body)
+        cn = common_name(csr.subject)
+        if cn != device_id:
+            detail = (
+                f"the CSR's subject CN {cn!r} does not match the registered device {device_id!r}"
+            )
+            raise _Refusal(403, mismatch, detail)
+        return csr
+
+    def _subject(self, device_id: str) -> EnrollmentSubject:
+        subject = self.directory.subject(device_id)
+        if subject is None:
+            raise _Refusal(403, Reason.NOT_REGISTERED, f"device {device_id!r} is not registered")
+        if not subject.may_enroll:
+            reason = (
+                Reason.DEVICE_SUSPENDED if subject.state == "suspended" else Reason.DEVICE_RETIRED
+            )
+            raise _Refusal(
+                403, reason, f"device {device_id!r} is {subject.state}; it may not enroll"
+            )
+        if not subject.approved:
+            retry = (("Retry-After", str(self.retry_after)),)
+            detail = f"enrollment of {device_id!r} waits for manual approval"
+            raise _Refusal(202, Reason.PENDING_APPROVAL, detail, retry)
+        return subject
+
+    # -- answers --------------------------------------------------------------
+
+    def _issue(
+        self,
+        csr: x509.CertificateSigningRequest,
+        device_id: str,
+        previous: IssuanceRecord | None,
+        now: datetime,
+        endpoint: str,
+    ) -> EstResponse:
+        subject = self._subject(device_id)
+        certificate = self.ca.issue(
+            csr,
+            device_id=device_id,
+            site=previous.site if previous is not None else subject.site,
+            services=subject.services,
+            requester=subject.owner,
+            on_expiry=subject.on_expiry,
+            lifetime=subject.lifetime,
+            now=now,
+            renewal_of=previous.serial if previous is not None else None,
+        )
+        renewal = previous is not None
+        self.directory.on_issued(device_id, certificate, now=now, renewal=renewal)
+        self._emit_issued(certificate, device_id, now, endpoint, renewal=renewal)
+        body = certs_only([certificate])
+        return EstResponse(200, self._certs_headers(), body, Reason.OK, device_id, certificate)
+
+    def _emit_issued(
+        self,
+        certificate: x509.Certificate,
+        device_id: str,
+        now: datetime,
+        endpoint: str,
+        *,
+        renewal: bool,
+    ) -> None:
+        if self.log is None:
+            return
+        kind = EventKind.CERTIFICATE_RENEWED if renewal else EventKind.CERTIFICATE_ISSUED
+        record = self.ca.records[certificate.serial_number]
+        self.log.emit(
+            now,
+            kind,
+            device_id,
+            serial=f"{record.serial:x}",
+            issuer=record.issuer,
+            not_after=isoformat(record.not_after),
+            endpoint=endpoint,
+        )
+
+    def _refuse(
+        self, refusal: _Refusal, device_id: str | None, now: datetime, endpoint: str
+    ) -> EstResponse:
+        if self.log is not None:
+            self.log.emit(
+                now,
+                EventKind.ENROLLMENT_REFUSED,
+                device_id or _UNAUTHENTICATED,
+                endpoint=endpoint,
+                status=refusal.status,
+                reason=refusal.reason.value,
+                detail=refusal.detail,
+            )
+        return self._plain(
+            refusal.status, refusal.reason, refusal.detail, refusal.headers, device_id
+        )
+
+    @staticmethod
+    def _plain(
+        status: int, reason: Reason, detail: str, headers: Headers, device_id: str | None
+    ) -> EstResponse:
+        all_headers = (("Content-Type", "text/plain; charset=utf-8"), *headers)
+        return EstResponse(status, all_headers, detail.encode(), reason, device_id, None)
+
+    @staticmethod
+    def _certs_headers() -> Headers:
+        return (("Content-Type", CERTS_ONLY), ("Content-Transfer-Encoding", "base64"))
+
+
+def _unauthorized(detail: str) -> _Refusal:
+    challenge = (("WWW-Authenticate", 'Basic realm="est"'),)
+    return _Refusal(401, Reason.BOOTSTRAP_AUTH_FAILED, detail, challenge)
+
+
+def _status_refusal(status: int, reason: Reason, detail: str) -> _Refusal:
+    if status == 401:
+        return _unauthorized(detail)
+    return _Refusal(status, reason, detail)

@@ -1,0 +1,93 @@
+"""Key pairs and certificate signing requests.
+
+With a seeded :class:`random.Random` the elliptic-curve keys are *derived* from the
+generator (``ec.derive_private_key(rng.randrange(1, n), curve)``), so the same scenario
+and seed give the same keys.  RSA keys are never seed-derived: the generator is
+ignored and the key comes from the operating system's randomness.  ECDSA signatures
+stay randomised either way; nothing in the testbed compares signature bytes.
+"""
+
+from __future__ import annotations
+
+import random
+from enum import StrEnum
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from testbed.errors import PkiError
+
+__all__ = [
+    "KeyType",
+    "PrivateKey",
+    "PublicKey",
+    "make_csr",
+    "new_private_key",
+    "new_serial_number",
+    "signature_hash",
+]
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+"""The private key types the testbed's CAs and devices use."""
+
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+"""The public halves of :data:`PrivateKey`."""
+
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P384_ORDER = int(
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+    16,
+)
+_SERIAL_LIMIT = 2**159
+
+
+class KeyType(StrEnum):
+    """The key algorithms a CA or a device may use."""
+
+    EC_P256 = "ec-p256"
+    EC_P384 = "ec-p384"
+    RSA_2048 = "rsa-2048"
+
+
+def _curve(key_type: KeyType) -> tuple[ec.EllipticCurve, int]:
+    if key_type is KeyType.EC_P256:
+        return ec.SECP256R1(), _P256_ORDER
+    if key_type is KeyType.EC_P384:
+        return ec.SECP384R1(), _P384_ORDER
+    raise PkiError(f"{key_type!r} is not an elliptic-curve key type; expected ec-p256 or ec-p384")
+
+
+def new_private_key(key_type: KeyType, rng: random.Random | None) -> PrivateKey:
+    """A new private key; seed-derived for EC keys when ``rng`` is given.
+
+    RSA keys ignore ``rng`` (they are not seed-derived) and use OS randomness.
+    """
+    if key_type is KeyType.RSA_2048:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    curve, order = _curve(KeyType(key_type))
+    if rng is None:
+        return ec.generate_private_key(curve)
+    return ec.derive_private_key(rng.randrange(1, order), curve)
+
+
+def new_serial_number(rng: random.Random | None) -> int:
+    """A positive certificate serial number below 2**159 (RFC 5280: at most 20 octets)."""
+    if rng is None:
+        return x509.random_serial_number()
+    return rng.randrange(1, _SERIAL_LIMIT)
+
+
+def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
+    """The digest a key signs with: SHA-384 for P-384, SHA-256 otherwise."""
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+def make_csr(key: PrivateKey, common_name: str) -> x509.CertificateSigningRequest:
+    """A PKCS#10 request whose subject is only ``CN=common_name`` (a device's request)."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
+    return builder.sign(key, signature_hash(key))

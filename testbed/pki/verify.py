@@ -1,0 +1,233 @@
+"""Certificate verification at a site, at clock time: validity, chain, revocation.
+
+The chain is checked by ``cryptography``'s path validation against the site's
+:class:`~testbed.pki.trust.TrustBundle`; revocation by the testbed itself against
+:attr:`PublishedCrl.serials <testbed.pki.revocation.PublishedCrl.serials>`, because
+``cryptography``'s verifier does not check revocation.  A missing or stale CRL fails
+closed (:attr:`Reason.REVOCATION_UNKNOWN`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+from testbed.clock import isoformat
+from testbed.decisions import Decision, Hop, Reason
+from testbed.pki.ca import common_name
+from testbed.pki.revocation import PublishedCrl
+from testbed.pki.trust import TrustBundle
+
+__all__ = ["Verifier"]
+
+_MAX_DEPTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The validity window of one certificate on the leaf's path."""
+
+    label: str
+    not_before: datetime
+    not_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What one (leaf, bundle) pair fixes: the issuer, the windows, the chain error."""
+
+    issuer: str
+    windows: tuple[_Window, ...]
+    reference_time: datetime
+    chain_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """A bundle split for path building: store, intermediates, certificates by subject."""
+
+    store: Store | None
+    intermediates: list[x509.Certificate]
+    by_subject: dict[x509.Name, list[x509.Certificate]]
+
+
+def _label(certificate: x509.Certificate) -> str:
+    kind = "root CA" if certificate.subject == certificate.issuer else "issuing CA"
+    name = common_name(certificate.subject) or certificate.subject.rfc4514_string()
+    return f"{kind} {name!r}"
+
+
+def _key_id(certificate: x509.Certificate, kind: type[x509.ExtensionType]) -> bytes | None:
+    try:
+        value = certificate.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    if isinstance(value, x509.SubjectKeyIdentifier):
+        return value.digest
+    if isinstance(value, x509.AuthorityKeyIdentifier):
+        return value.key_identifier
+    return None
+
+
+def _index(bundle: TrustBundle) -> _Index:
+    by_subject: dict[x509.Name, list[x509.Certificate]] = {}
+    for certificate in bundle.certificates:
+        by_subject.setdefault(certificate.subject, []).append(certificate)
+    roots = bundle.roots
+    return _Index(Store(roots) if roots else None, bundle.intermediates, by_subject)
+
+
+def _issuers(child: x509.Certificate, index: _Index) -> list[x509.Certificate]:
+    """Bundle certificates that may have signed ``child``: same name, matching key id."""
+    wanted = _key_id(child, x509.AuthorityKeyIdentifier)
+    candidates = index.by_subject.get(child.issuer, [])
+    if wanted is None:
+        return [c for c in candidates if c != child]
+    return [c for c in candidates if c != child and _key_id(c, x509.SubjectKeyIdentifier) == wanted]
+
+
+def _path_cas(leaf: x509.Certificate, index: _Index) -> list[x509.Certificate]:
+    """Every bundle CA that can sit on a path from ``leaf`` (breadth-first, bounded)."""
+    found: list[x509.Certificate] = []
+    frontier = [leaf]
+    for _ in range(_MAX_DEPTH):
+        frontier = [i for c in frontier for i in _issuers(c, index) if i not in found]
+        if not frontier:
+            break
+        found.extend(frontier)
+    return found
+
+
+def _window(certificate: x509.Certificate, label: str) -> _Window:
+    return _Window(label, certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+
+
+def _window_denial(windows: tuple[_Window, ...], now: datetime) -> Decision | None:
+    for window in windows:
+        if now < window.not_before:
+            detail = f"{window.label} is not valid before {isoformat(window.not_before)}"
+            return Decision.deny(Reason.CERT_NOT_YET_VALID, Hop.TLS, detail)
+        if now > window.not_after:
+            detail = f"{window.label} expired at {isoformat(window.not_after)}"
+            return Decision.deny(Reason.CERT_EXPIRED, Hop.TLS, detail)
+    return None
+
+
+def _chain_error(leaf: x509.Certificate, index: _Index, at: datetime) -> str | None:
+    if index.store is None:
+        return "the site holds no trust anchors (trust bundle missing or empty)"
+    verifier = PolicyBuilder().store(index.store).time(at).build_client_verifier()
+    try:
+        verifier.verify(leaf, index.intermediates)
+    except VerificationError as error:
+        return str(error)
+    return None
+
+
+def _revocation_denial(
+    serial: int, issuer: str, crl: PublishedCrl | None, now: datetime
+) -> Decision | None:
+    if crl is None:
+        return Decision.deny(Reason.REVOCATION_UNKNOWN, Hop.TLS, f"no CRL for {issuer!r}")
+    if crl.issuer != issuer:
+        detail = f"the CRL is from {crl.issuer!r}, not from the leaf's issuer {issuer!r}"
+        return Decision.deny(Reason.REVOCATION_UNKNOWN, Hop.TLS, detail)
+    if crl.is_stale(now):
+        detail = f"the CRL of {issuer!r} is past its nextUpdate {isoformat(crl.next_update)}"
+        return Decision.deny(Reason.REVOCATION_UNKNOWN, Hop.TLS, detail)
+    if serial in crl.serials:
+        detail = f"serial {serial:#x} is on the CRL of {issuer!r}"
+        return Decision.deny(Reason.CERT_REVOKED, Hop.TLS, detail)
+    return None
+
+
+class Verifier:
+    """Verifies a leaf for a site at ``now``: validity, chain, revocation (hop TLS).
+
+    Reasons, in order: no leaf (CERT_MISSING); ``now`` outside the leaf's window
+    (CERT_NOT_YET_VALID / CERT_EXPIRED); ``now`` outside the window of a bundle CA on
+    the leaf's path (the same reasons, the detail names the CA); path validation fails
+    (CERT_UNTRUSTED_AT_SITE, the detail is the verifier's message); CRL missing, from
+    another issuer or stale (REVOCATION_UNKNOWN, fail closed); serial on the CRL
+    (CERT_REVOKED); otherwise allowed.
+
+    **What is cached.**  With ``cache=True`` the outcome of ``cryptography``'s path
+    validation is cached per ``(leaf serial, leaf issuer name, bundle site, bundle
+    version, bundle fingerprint)``, together with the validity windows of the leaf
+    and of every bundle CA that can sit on its path (same subject as the child's
+    issuer and, when the child has an Authority Key Identifier, the matching Subject
+    Key Identifier).  Path validation runs once, at the reference time ``max`` of
+    those certificates' notBefore.  Every call still checks ``now`` against all those
+    windows in Python, and the CRL is never cached.
+
+    **Why it is equivalent.**  Path validation has no time input other than the
+    validity windows (it does not check revocation).  A call reaches the chain result
+    only when ``now`` lies inside every window on the path; the reference time then
+    lies inside them too (it is at most ``now``, and at least every notBefore), so
+    validation at the reference time and at ``now`` see every certificate valid and
+    agree.  Candidates whose key identifiers do not match cannot complete a path at
+    any time.  ``Verifier(cache=False)`` runs the same window checks and validates
+    the path at ``now``; ``tests/unit/pki/test_verify.py`` checks they agree.  The
+    bundle fingerprint (a digest of its content) is in the key because site and
+    version alone do not identify the content across trust distributions of different
+    CAs; a leaf is identified by serial and issuer name (serials are random 159-bit
+    numbers).  ``max_entries`` bounds the cache, which is cleared when full.
+    """
+
+    def __init__(self, *, cache: bool = True, max_entries: int = 1_000_000) -> None:
+        self.cache = cache
+        self.max_entries = max_entries
+        self._facts: dict[tuple[int, x509.Name, str, int, bytes], _Facts] = {}
+        self._indexes: dict[bytes, _Index] = {}
+
+    def verify(
+        self,
+        leaf: x509.Certificate | None,
+        *,
+        bundle: TrustBundle,
+        crl: PublishedCrl | None,
+        now: datetime,
+    ) -> Decision:
+        """The TLS-hop decision on ``leaf`` at ``now`` for the site holding ``bundle``."""
+        if leaf is None:
+            return Decision.deny(Reason.CERT_MISSING, Hop.TLS, "no client certificate")
+        facts = self._lookup(leaf, bundle)
+        denial = _window_denial(facts.windows, now)
+        if denial is not None:
+            return denial
+        error = facts.chain_error if self.cache else _chain_error(leaf, _index(bundle), now)
+        if error is not None:
+            detail = f"not trusted at site {bundle.site!r}: {error}"
+            return Decision.deny(Reason.CERT_UNTRUSTED_AT_SITE, Hop.TLS, detail)
+        revoked = _revocation_denial(leaf.serial_number, facts.issuer, crl, now)
+        return revoked if revoked is not None else Decision.allow(Hop.TLS)
+
+    def _lookup(self, leaf: x509.Certificate, bundle: TrustBundle) -> _Facts:
+        if not self.cache:
+            return self._derive(leaf, _index(bundle), chain=False)
+        key = (leaf.serial_number, leaf.issuer, bundle.site, bundle.version, bundle.fingerprint)
+        facts = self._facts.get(key)
+        if facts is None:
+            if len(self._facts) >= self.max_entries:
+                self._facts.clear()
+                self._indexes.clear()
+            facts = self._facts[key] = self._derive(leaf, self._bundle_index(bundle), chain=True)
+        return facts
+
+    def _bundle_index(self, bundle: TrustBundle) -> _Index:
+        index = self._indexes.get(bundle.fingerprint)
+        if index is None:
+            index = self._indexes[bundle.fingerprint] = _index(bundle)
+        return index
+
+    @staticmethod
+    def _derive(leaf: x509.Certificate, index: _Index, *, chain: bool) -> _Facts:
+        cas = _path_cas(leaf, index)
+        windows = (_window(leaf, "the leaf"), *(_window(c, _label(c)) for c in cas))
+        reference = max(w.not_before for w in windows)
+        error = _chain_error(leaf, index, reference) if chain else None
+        issuer = common_name(leaf.issuer) or leaf.issuer.rfc4514_string()
+        return _Facts(issuer, windows, reference, error)

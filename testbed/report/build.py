@@ -1,0 +1,91 @@
+"""Gather a finished run into a :class:`Report` (the contents of ``report.json``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from testbed.clock import isoformat
+from testbed.expectations import ExpectationResult, evaluate
+from testbed.units import format_duration
+
+if TYPE_CHECKING:
+    from testbed.core import Testbed
+
+__all__ = ["Report", "build_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Measures, expectations and context of one run."""
+
+    scenario: str
+    seed: int
+    measures: dict[str, float]
+    expectations: tuple[ExpectationResult, ...]
+    data: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every expectation holds."""
+        return all(e.passed for e in self.expectations)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole report as JSON-ready data."""
+        return {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "passed": self.passed,
+            "measures": self.measures,
+            "expectations": [e.to_dict() for e in self.expectations],
+            **self.data,
+        }
+
+    def to_json(self) -> str:
+        """Stable JSON text (sorted keys, fixed indentation)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def _repr_html_(self) -> str:
+        from testbed.report.html import summary_html
+
+        return summary_html(self)
+
+
+def build_report(tb: Testbed) -> Report:
+    """Measure the finished run and check the scenario's expectations."""
+    m = tb.metrics
+    measures = m.measures()
+    results = tuple(evaluate(tb.scenario.expectations, measures))
+    sc = tb.scenario
+    data = {
+        "description": sc.description,
+        "start": isoformat(sc.start),
+        "duration": format_duration(sc.duration),
+        "recovery_window": format_duration(sc.recovery_window),
+        "devices": len(tb.agents),
+        "events": len(tb.log),
+        "counts": {
+            "decisions": m.decisions,
+            "allowed": m.allowed,
+            "denied": m.denied,
+            "delivered_items": m.delivered,
+            "certificates_issued": len(tb.ca.records),
+            "certificates_revoked": len(tb.ca.revocations),
+            "enrollments": m.enrollments,
+        },
+        "incidents_by_category": dict(sorted(m.incidents.items())),
+        "denials_by_reason": dict(sorted(m.denial_reasons.items())),
+        "preproduction_tests": dict(sorted(m.validation.items())),
+        "faults": [_fault(f, sc.start) for f in sc.faults],
+    }
+    return Report(sc.name, sc.seed, measures, results, data)
+
+
+def _fault(fault: Any, start: Any) -> dict[str, Any]:
+    return {
+        "kind": fault.kind,
+        "target": getattr(fault, "target", "ca"),
+        "start": isoformat(start + fault.start),
+        "end": isoformat(start + fault.end),
+    }

@@ -1,0 +1,53 @@
+"""Run a scenario end to end and write its artefacts: the API behind ``testbed run``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from testbed.core import Progress, Testbed
+from testbed.report import Report, build_report
+from testbed.scenario import Scenario, load_scenario
+
+__all__ = ["RunResult", "run_scenario", "write_outputs"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """A finished run: the testbed (for inspection) and its report."""
+
+    testbed: Testbed
+    report: Report
+
+
+def run_scenario(
+    scenario: Scenario | Path | str,
+    *,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Load (if given a path), build and run a scenario; return the testbed and report."""
+    if isinstance(scenario, Scenario):
+        base = Path(".")
+    else:
+        base = Path(scenario).parent
+        scenario = load_scenario(scenario, seed=seed)
+    tb = Testbed(scenario, base=base)
+    tb.run(progress=progress)
+    return RunResult(tb, build_report(tb))
+
+
+def write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
+    """Write ``report.json``, ``events.jsonl`` and ``report.html`` into ``out``."""
+    from testbed.report.html import write_html
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "report.json": out / "report.json",
+        "events.jsonl": out / "events.jsonl",
+        "report.html": out / "report.html",
+    }
+    paths["report.json"].write_text(result.report.to_json(), encoding="utf-8")
+    result.testbed.log.write_jsonl(paths["events.jsonl"])
+    write_html(result, paths["report.html"])
+    return paths

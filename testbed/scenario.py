@@ -1,0 +1,216 @@
+"""The scenario format: what a user writes in YAML, validated at the boundary.
+
+``load_scenario(path)`` returns a frozen :class:`Scenario` or raises
+:class:`~testbed.errors.ScenarioError` naming the file, the field path and what was
+expected.  :func:`json_schema` is the JSON Schema of the format (shipped as
+``scenarios/scenario.schema.json`` so editors can complete files).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import ConfigDict, Field, TypeAdapter
+
+from testbed.crosscheck import cross_check
+from testbed.errors import ScenarioError
+from testbed.expectations import ExpectationSpec
+from testbed.faults import FaultSpec
+from testbed.hospital import NAME, Service, Site
+from testbed.inputs import load_yaml, validate
+from testbed.pki.ca import IssuingMode
+from testbed.pki.keys import KeyType
+from testbed.units import Duration, parse_duration
+
+__all__ = [
+    "ChangeWindowSpec",
+    "FleetGroup",
+    "NetworkRule",
+    "Operation",
+    "PkiSettings",
+    "Scenario",
+    "Workload",
+    "json_schema",
+    "load_scenario",
+]
+
+_STRICT: ConfigDict = ConfigDict(extra="forbid")
+
+
+class Weekday(StrEnum):
+    """Days for change windows."""
+
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeWindowSpec:
+    """A recurring maintenance window in UTC in which renewals may run."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    days: Annotated[tuple[Weekday, ...], Field(min_length=1)]
+    start: time
+    duration: Duration
+
+
+@dataclass(frozen=True, slots=True)
+class PkiSettings:
+    """How the hospital's certificate authority is run."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    issuing: IssuingMode = IssuingMode.CENTRAL
+    key_type: KeyType = KeyType.EC_P256
+    lifetime: Duration = Field(default_factory=lambda: _d("30d"))
+    renew_at: float = Field(default=0.66, gt=0, lt=1)
+    jitter: float = Field(default=0.05, ge=0, lt=1)
+    change_windows: tuple[ChangeWindowSpec, ...] = ()
+    renewal_retry: Duration = Field(default_factory=lambda: _d("1h"))
+    crl_interval: Duration = Field(default_factory=lambda: _d("24h"))
+    crl_validity: Duration = Field(default_factory=lambda: _d("7d"))
+    trust_distribution_delay: Duration = Field(default_factory=lambda: _d("1h"))
+    manual_approval: bool = False
+    approval_delay: Duration = Field(default_factory=lambda: _d("2h"))
+    manual_recovery_delay: Duration = Field(default_factory=lambda: _d("8h"))
+    manual_enrollment_delay: Duration = Field(default_factory=lambda: _d("1d"))
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRule:
+    """Zone ``from`` may reach service ``to`` (at ``site``, or at every site)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: Annotated[str, Field(alias="from")]
+    to: str
+    site: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FleetGroup:
+    """``count`` devices of one profile at one site and zone."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    profile: str
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    site: str
+    zone: str
+    owner: str
+    name: str | None = Field(default=None, pattern=NAME)
+    services: tuple[str, ...] | None = None
+    onboard_at: Duration = Field(default_factory=lambda: _d("0s"))
+    onboard_spread: Duration = Field(default_factory=lambda: _d("0s"))
+    offboard_at: Duration | None = None
+
+    @property
+    def group(self) -> str:
+        """The group's name: given, or ``profile-site``."""
+        return self.name or f"{self.profile}-{self.site}"
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """Clinical traffic: each device delivers to each intended service every ``interval``."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    interval: Duration = Field(default_factory=lambda: _d("1h"))
+    retry: Duration = Field(default_factory=lambda: _d("5m"))
+
+
+class OperationAction(StrEnum):
+    """Planned (not faulty) operations an operator performs."""
+
+    REVOKE = "revoke"
+    OFFBOARD = "offboard"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    ROTATE_CA_KEY = "rotate-ca-key"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """An operator action at a scenario time, on a target (``device:ID``, ``group:NAME``, ``site:NAME``, ``ca``)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    at: Duration
+    action: OperationAction
+    target: str
+    count: int | None = Field(default=None, ge=1)
+    overlap: Duration = Field(default_factory=lambda: _d("0s"))
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A whole scenario file."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    name: Annotated[str, Field(pattern=NAME)]
+    seed: int
+    start: datetime
+    duration: Duration
+    sites: Annotated[tuple[Site, ...], Field(min_length=1)]
+    services: Annotated[tuple[Service, ...], Field(min_length=1)]
+    fleet: Annotated[tuple[FleetGroup, ...], Field(min_length=1)]
+    description: str = ""
+    trust_domain: str = "hospital.example"
+    profiles_dir: str | None = None
+    pki: PkiSettings = Field(default_factory=PkiSettings)
+    network: tuple[NetworkRule, ...] = ()
+    workload: Workload = Field(default_factory=Workload)
+    faults: tuple[Annotated[FaultSpec, Field(discriminator="kind")], ...] = ()
+    operations: tuple[Operation, ...] = ()
+    expectations: dict[str, ExpectationSpec] = Field(default_factory=dict)
+    recovery_window: Duration = Field(default_factory=lambda: _d("3d"))
+    schema_ref: str | None = Field(default=None, alias="$schema")
+
+
+def _d(text: str) -> Any:
+    return parse_duration(text)
+
+
+_SCENARIO = TypeAdapter(Scenario)
+
+
+def load_scenario(path: Path | str, *, seed: int | None = None) -> Scenario:
+    """Read, validate and cross-check a scenario file."""
+    path = Path(path)
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), "(top level)", "a mapping of scenario fields")
+    scenario = validate(_SCENARIO, data, file=str(path))
+    if scenario.start.tzinfo is None:
+        raise ScenarioError(str(path), "start", "a UTC time such as 2026-01-05T00:00:00Z")
+    if seed is not None:
+        scenario = replace(scenario, seed=seed)
+    cross_check(scenario, file=str(path), base=path.parent)
+    return scenario
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the scenario format."""
+    schema = _SCENARIO.json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Hospital device-identity testbed scenario"
+    return schema
+
+
+def schema_text() -> str:
+    """The schema as the text shipped in the repository."""
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+

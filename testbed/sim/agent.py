@@ -1,0 +1,114 @@
+"""A simulated device: its record, its profile, its key and certificate, its buffers."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import simpy
+from cryptography import x509
+
+from testbed.devices import DeviceProfile, DeviceRecord, check_ae_title
+from testbed.errors import ScenarioError
+from testbed.hospital import HealthSystem, ServiceKind
+from testbed.metrics import Availability, Metrics
+from testbed.pki.keys import KeyType, PrivateKey
+from testbed.scenario import FleetGroup, Scenario
+
+__all__ = ["DeviceAgent", "build_fleet"]
+
+
+@dataclass(slots=True, eq=False)
+class DeviceAgent:
+    """The device side of one device: what it holds and how it behaves."""
+
+    record: DeviceRecord
+    profile: DeviceProfile
+    group: str
+    onboard_at: timedelta
+    offboard_at: timedelta | None
+    availability: Availability
+    key: PrivateKey | None = None
+    certificate: x509.Certificate | None = None
+    bootstrap: tuple[str, str] | None = None
+    buffers: dict[str, int] = field(default_factory=dict)
+    skew: timedelta = timedelta(0)
+    renewal_broken: int = 0
+    retired: bool = False
+    recovering: bool = False
+    changed: simpy.Event | None = None
+
+    @property
+    def device_id(self) -> str:
+        """The device's identity."""
+        return self.record.device_id
+
+    def notify(self, env: simpy.Environment) -> None:
+        """Wake the device's renewal timer (certificate replaced, clock changed)."""
+        if self.changed is not None and not self.changed.triggered:
+            self.changed.succeed()
+        self.changed = env.event()
+
+
+def _services(group: FleetGroup, profile: DeviceProfile, system: HealthSystem) -> tuple[str, ...]:
+    if group.services is not None:
+        return group.services
+    return tuple(system.nearest(ServiceKind(kind), group.site).name for kind in profile.services)
+
+
+def _key_type(profile: DeviceProfile, preferred: KeyType) -> KeyType:
+    return preferred if preferred in profile.key_types else profile.key_types[0]
+
+
+def _ae_title(profile: DeviceProfile, index: int, file: str, where: str) -> str | None:
+    if profile.ae_title_prefix is None:
+        return None
+    title = f"{profile.ae_title_prefix}{index:03d}"
+    try:
+        return check_ae_title(title)
+    except ValueError as err:
+        raise ScenarioError(file, where, f"{err}; shorten the profile's ae_title_prefix") from None
+
+
+def build_fleet(
+    scenario: Scenario,
+    profiles: dict[str, DeviceProfile],
+    system: HealthSystem,
+    rng: random.Random,
+    metrics: Metrics,
+) -> list[DeviceAgent]:
+    """One agent per device of every fleet group, in file order."""
+    agents: list[DeviceAgent] = []
+    for g, group in enumerate(scenario.fleet):
+        profile = profiles[group.profile]
+        services = _services(group, profile, system)
+        spread = group.onboard_spread / max(group.count, 1)
+        for i in range(1, group.count + 1):
+            record = DeviceRecord(
+                device_id=f"{group.group}-{i:03d}",
+                vendor=profile.vendor,
+                model=profile.model,
+                serial=f"SN{rng.getrandbits(40):010X}",
+                site=group.site,
+                zone=group.zone,
+                owner=group.owner,
+                profile=profile.id,
+                intended_services=services,
+                certificate_type=_key_type(profile, scenario.pki.key_type),
+                fhir_scopes=profile.fhir_scopes,
+                ae_title=_ae_title(profile, len(agents) + 1, "scenario", f"fleet[{g}]"),
+                dicom_endpoints=tuple(s for s in services if system.service(s).kind == "pacs"),
+            )
+            agents.append(
+                DeviceAgent(
+                    record=record,
+                    profile=profile,
+                    group=group.group,
+                    onboard_at=group.onboard_at + spread * (i - 1),
+                    offboard_at=group.offboard_at,
+                    availability=Availability(metrics),
+                    buffers=dict.fromkeys(services, 0),
+                )
+            )
+    return agents

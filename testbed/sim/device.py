@@ -1,0 +1,209 @@
+"""The life of one simulated device: onboarding, clinical traffic, renewal, recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from testbed.access import Attempt
+from testbed.events import EventKind
+from testbed.lifecycle import DeviceState, LifecycleEvent
+from testbed.pki.renewal import renewal_time
+from testbed.sim.enrollment import bootstrap_secret, enroll, reenroll
+from testbed.sim.preproduction import run_failure_tests
+
+if TYPE_CHECKING:
+    from testbed.core import Testbed
+    from testbed.sim.agent import DeviceAgent
+
+__all__ = ["onboard", "renewal", "traffic"]
+
+Proc = Generator[Any, Any, None]
+
+
+def register(tb: Testbed, agent: DeviceAgent) -> None:
+    """Seed §7 step 1: the identity record exists before the device connects."""
+    pki = tb.scenario.pki
+    lifetime = agent.profile.validity(pki.lifetime)
+    on_expiry = "renew-automatically" if agent.profile.automated_renewal else "renew-manually"
+    tb.inventory.register(agent.record, now=tb.now(), lifetime=lifetime, on_expiry=on_expiry,
+                          approved=not pki.manual_approval)
+    bootstrap_secret(tb, agent)
+    tb.access.admit([agent.device_id])
+    r = agent.record
+    tb.log.emit(tb.now(), EventKind.DEVICE_REGISTERED, agent.device_id, site=r.site, zone=r.zone,
+                profile=r.profile, owner=r.owner, services=",".join(r.intended_services),
+                ae_title=r.ae_title, audit_code="110108/110124")
+    if pki.manual_approval:
+        tb.env.process(_approve(tb, agent))
+
+
+def _approve(tb: Testbed, agent: DeviceAgent) -> Proc:
+    yield tb.env.timeout(tb.scenario.pki.approval_delay.total_seconds())
+    tb.inventory.entry(agent.device_id).approved = True
+    tb.metrics.manual_steps += 1
+    tb.log.emit(tb.now(), EventKind.POLICY_CHANGED, agent.device_id, change="enrollment-approved")
+
+
+def _transition(tb: Testbed, agent: DeviceAgent, event: LifecycleEvent) -> None:
+    row = tb.inventory.transition(agent.device_id, event, now=tb.now())
+    tb.log.emit(tb.now(), EventKind.DEVICE_TRANSITION, agent.device_id, event=event.value,
+                source=row.source.value, target=row.target.value)
+
+
+def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:
+    """Register, enroll, validate, promote; then run traffic and renewal."""
+    yield tb.env.timeout(agent.onboard_at.total_seconds())
+    began = tb.now()
+    register(tb, agent)
+    yield from enroll(tb, agent)
+    if agent.retired:
+        return
+    tb.log.emit(tb.now(), EventKind.DEVICE_TRANSITION, agent.device_id, event="enroll",
+                source="registered", target="enrolled")
+    run_failure_tests(tb, agent)
+    _transition(tb, agent, LifecycleEvent.VALIDATE)
+    _transition(tb, agent, LifecycleEvent.PROMOTE)
+    tb.metrics.onboarding_seconds.append((tb.now() - began).total_seconds())
+    tb.metrics.devices_in_production += 1
+    tb.env.process(traffic(tb, agent))
+    tb.env.process(renewal(tb, agent))
+
+
+def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
+    """Each interval one item per intended service; refused items are kept or lost."""
+    interval = tb.scenario.workload.interval.total_seconds()
+    retry = tb.scenario.workload.retry.total_seconds()
+    next_tick = float(tb.env.now)
+    while not agent.retired and tb.env.now < tb.horizon:
+        if tb.env.now >= next_tick:
+            for service in agent.buffers:
+                agent.buffers[service] += 1
+            next_tick += interval
+        if _in_service(tb, agent):
+            for service, items in agent.buffers.items():
+                if items:
+                    _deliver(tb, agent, service)
+        backlog = any(agent.buffers.values())
+        wait = min(retry, next_tick - tb.env.now) if backlog else next_tick - tb.env.now
+        yield tb.env.timeout(max(wait, 1.0))
+
+
+def _in_service(tb: Testbed, agent: DeviceAgent) -> bool:
+    entry = tb.inventory.get(agent.device_id)
+    return entry is not None and entry.state is DeviceState.PRODUCTION
+
+
+def _deliver(tb: Testbed, agent: DeviceAgent, service: str) -> None:
+    now = tb.now()
+    decision = tb.access.decide(Attempt(agent.device_id, service, agent.certificate), now=now)
+    items = agent.buffers[service]
+    if decision.allowed:
+        tb.metrics.delivered += items
+        if items > 1:
+            tb.log.emit(now, EventKind.DATA_FORWARDED, agent.device_id, service=service,
+                        items=items)
+        agent.buffers[service] = 0
+        agent.availability.succeeded(service, now)
+        return
+    agent.availability.failed(service, decision.reason, now)
+    capacity = agent.profile.buffer_capacity if agent.profile.store_and_forward else 0
+    lost = max(items - capacity, 0)
+    if lost:
+        agent.buffers[service] -= lost
+        tb.metrics.data_lost += lost
+        tb.log.emit(now, EventKind.DATA_LOST, agent.device_id, service=service, items=lost,
+                    reason=decision.reason.value)
+
+
+def _device_now_offset(agent: DeviceAgent) -> float:
+    """Seconds the device's clock is ahead of true time (negative: behind)."""
+    return agent.skew.total_seconds()
+
+
+def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
+    """Renew at the configured fraction of lifetime, by the device's own clock."""
+    pki = tb.scenario.pki
+    retry = pki.renewal_retry.total_seconds()
+    while not agent.retired and agent.certificate is not None:
+        cert = agent.certificate
+        target = renewal_time(not_before=cert.not_valid_before_utc,
+                              not_after=cert.not_valid_after_utc, fraction=pki.renew_at,
+                              jitter=pki.jitter, rng=tb.rng, windows=tb.change_windows)
+        yield from _sleep_until_device_time(tb, agent, tb.clock.seconds(target), cert)
+        while agent.certificate is cert and not agent.retired:
+            if tb.now() >= cert.not_valid_after_utc:
+                _missed(tb, agent)
+                yield from recover(tb, agent, cert)
+                break
+            if agent.renewal_broken or agent.recovering:
+                yield tb.env.timeout(retry)
+                continue
+            response = reenroll(tb, agent)
+            if response.status == 200:
+                tb.metrics.renewals_done += 1
+                break
+            if response.status in (401, 403):
+                break  # refused for good: passive revocation, or the device left service
+            yield tb.env.timeout(min(retry, _until_expiry(tb, cert) + 1.0))
+        if agent.certificate is cert:
+            # refused for good (revoked: passive revocation); wait for an operator
+            yield from _wait_for_change(tb, agent)
+
+
+def _until_expiry(tb: Testbed, cert: Any) -> float:
+    return max((cert.not_valid_after_utc - tb.now()).total_seconds(), 0.0)
+
+
+def _sleep_until_device_time(tb: Testbed, agent: DeviceAgent, target: float, cert: Any) -> Proc:
+    """Sleep until the device's clock reads ``target`` (woken by skew or a new certificate)."""
+    while agent.certificate is cert and not agent.retired:
+        true_target = target - _device_now_offset(agent)
+        remaining = true_target - tb.env.now
+        if remaining <= 0:
+            return
+        changed = agent.changed or tb.env.event()
+        agent.changed = changed
+        yield tb.env.any_of([tb.env.timeout(remaining), changed])
+
+
+def _wait_for_change(tb: Testbed, agent: DeviceAgent) -> Proc:
+    cert = agent.certificate
+    while agent.certificate is cert and not agent.retired and tb.env.now < tb.horizon:
+        changed = agent.changed or tb.env.event()
+        agent.changed = changed
+        yield tb.env.any_of([changed, tb.env.timeout(max(tb.horizon - tb.env.now, 1.0))])
+
+
+def _missed(tb: Testbed, agent: DeviceAgent) -> None:
+    cert = agent.certificate
+    tb.metrics.renewals_missed += 1
+    serial = f"{cert.serial_number:x}" if cert is not None else None
+    tb.log.emit(tb.now(), EventKind.CERTIFICATE_EXPIRED, agent.device_id, serial=serial)
+    tb.log.emit(tb.now(), EventKind.RENEWAL_MISSED, agent.device_id, serial=serial)
+
+
+def recover(tb: Testbed, agent: DeviceAgent, cert: Any) -> Proc:
+    """An expired or revoked identity is re-bootstrapped by an operator (manual step)."""
+    if agent.recovering:
+        return
+    agent.recovering = True
+    pki = tb.scenario.pki
+    yield tb.env.timeout(pki.manual_recovery_delay.total_seconds())
+    while (agent.renewal_broken or tb.ca_outages) and not agent.retired:
+        yield tb.env.timeout(pki.renewal_retry.total_seconds())
+    if agent.retired or agent.certificate is not cert:
+        agent.recovering = False
+        return
+    tb.metrics.manual_steps += 1
+    bootstrap_secret(tb, agent)
+    tb.log.emit(tb.now(), EventKind.POLICY_CHANGED, agent.device_id, change="re-bootstrap")
+    agent.recovering = False
+    yield from enroll(tb, agent)
+
+
+def skew_changed(tb: Testbed, agent: DeviceAgent, skew: timedelta) -> None:
+    """The device's clock moves (fault start or heal)."""
+    agent.skew = skew
+    agent.notify(tb.env)

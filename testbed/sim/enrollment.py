@@ -1,0 +1,105 @@
+"""How a simulated device obtains and renews its certificate: EST, or by hand.
+
+An EST device sends what a real one sends (base64 DER PKCS#10 with the right media
+type) to the same :class:`~testbed.pki.est.EstService` the live HTTPS server wraps.
+A device without EST (the legacy profile) is enrolled and renewed by an operator:
+each such action is a manual step.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+
+from testbed.decisions import Reason
+from testbed.events import EventKind
+from testbed.pki.est import EstResponse
+from testbed.pki.keys import make_csr, new_private_key
+
+if TYPE_CHECKING:
+    from testbed.core import Testbed
+    from testbed.sim.agent import DeviceAgent
+
+__all__ = ["bootstrap_secret", "enroll", "reenroll"]
+
+PKCS10 = "application/pkcs10"
+
+
+def bootstrap_secret(tb: Testbed, agent: DeviceAgent) -> None:
+    """An operator sets a fresh one-time bootstrap secret for the device."""
+    password = f"{tb.rng.getrandbits(96):024x}"
+    tb.inventory.set_bootstrap(agent.device_id, password)
+    agent.bootstrap = (agent.device_id, password)
+
+
+def _csr_body(tb: Testbed, agent: DeviceAgent, *, new_key: bool) -> bytes:
+    if agent.key is None or new_key:
+        agent.key = new_private_key(agent.record.certificate_type, tb.rng)
+    csr = make_csr(agent.key, agent.device_id)
+    return base64.b64encode(csr.public_bytes(serialization.Encoding.DER))
+
+
+def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
+    agent.certificate = response.certificate
+    agent.notify(tb.env)
+
+
+def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
+    """An operator issues the certificate out of band (no EST on the device)."""
+    tb.metrics.manual_steps += 1
+    if tb.ca_outages:
+        tb.log.emit(tb.now(), EventKind.ENROLLMENT_REFUSED, agent.device_id,
+                    endpoint="manual", status=503, reason=Reason.CA_UNAVAILABLE.value)
+        return EstResponse(503, (), b"", Reason.CA_UNAVAILABLE, agent.device_id, None)
+    body = _csr_body(tb, agent, new_key=renewal and agent.profile.rotates_key_on_renewal)
+    basic = agent.bootstrap if not renewal else None
+    if renewal:
+        return tb.est.simplereenroll(body, content_type=PKCS10,
+                                     client_cert=agent.certificate, now=tb.now())
+    return tb.est.simpleenroll(body, content_type=PKCS10, basic=basic,
+                               client_cert=None, now=tb.now())
+
+
+def enroll(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
+    """First enrollment with the bootstrap secret; waits out outages and approval."""
+    pki = tb.scenario.pki
+    if not agent.profile.supports_est:
+        yield tb.env.timeout(pki.manual_enrollment_delay.total_seconds())
+    while True:
+        if agent.retired:
+            return
+        if agent.profile.supports_est:
+            body = _csr_body(tb, agent, new_key=True)
+            response = tb.est.simpleenroll(body, content_type=PKCS10, basic=agent.bootstrap,
+                                           client_cert=None, now=tb.now())
+        else:
+            agent.key = None
+            response = _manual(tb, agent, renewal=False)
+        if response.status == 200:
+            _install(tb, agent, response)
+            tb.metrics.enrollments += 1
+            return
+        yield tb.env.timeout(_wait_after(tb, response))
+
+
+def reenroll(tb: Testbed, agent: DeviceAgent) -> EstResponse:
+    """One renewal attempt with the current certificate (RFC 7030 §4.2.2)."""
+    if not agent.profile.supports_est:
+        response = _manual(tb, agent, renewal=True)
+    else:
+        body = _csr_body(tb, agent, new_key=agent.profile.rotates_key_on_renewal)
+        response = tb.est.simplereenroll(body, content_type=PKCS10,
+                                         client_cert=agent.certificate, now=tb.now())
+    if response.status == 200:
+        _install(tb, agent, response)
+    return response
+
+
+def _wait_after(tb: Testbed, response: EstResponse) -> float:
+    for name, value in response.headers:
+        if name.lower() == "retry-after":
+            return float(value)
+    return tb.scenario.pki.renewal_retry.total_seconds()

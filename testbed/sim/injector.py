@@ -1,0 +1,138 @@
+"""Faults and operator operations on the timeline (Jepsen: start, stop, heal everything)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from testbed.events import EventKind
+from testbed.faults import (
+    BlockedRoute,
+    CaOutage,
+    ClockSkew,
+    ExpiredCertificate,
+    FaultSpec,
+    RevokedCertificate,
+    TrustBundleMissing,
+    TrustBundleStale,
+)
+from testbed.lifecycle import DeviceState, LifecycleEvent
+from testbed.scenario import Operation, OperationAction
+from testbed.sim.device import recover, skew_changed
+from testbed.sim.offboarding import offboard, revoke_current
+from testbed.sim.pki_ops import rotate_key
+
+if TYPE_CHECKING:
+    from testbed.core import Testbed
+
+__all__ = ["fault_process", "operation_process"]
+
+Action = Callable[[], None]
+
+
+def _site(target: str) -> str:
+    return target.partition(":")[2]
+
+
+def _actions(tb: Testbed, fault: FaultSpec) -> tuple[Action, Action]:
+    """What starting and healing ``fault`` does."""
+    if isinstance(fault, CaOutage):
+        return _ca_down(tb), _ca_up(tb)
+    if isinstance(fault, TrustBundleMissing):
+        site = _site(fault.target)
+        return (lambda: tb.trust.withhold(site)), (lambda: _restore(tb, site))
+    if isinstance(fault, TrustBundleStale):
+        site = _site(fault.target)
+        return (lambda: tb.trust.stale(site)), (lambda: _restore(tb, site))
+    if isinstance(fault, BlockedRoute):
+        key = (fault.source, fault.to, fault.site)
+        return (lambda: tb.policy.block(*key)), (lambda: tb.policy.unblock(*key))
+    agents = tb.agents_for(fault.target, fault.count)
+    if isinstance(fault, ExpiredCertificate):
+        return _each(agents, lambda a: _broken(a, +1)), _each(agents, lambda a: _broken(a, -1))
+    if isinstance(fault, RevokedCertificate):
+        def heal(a: Any) -> None:
+            if a.certificate is not None and tb.ca.revoked_at(a.certificate.serial_number):
+                tb.env.process(recover(tb, a, a.certificate))
+        return _each(agents, lambda a: revoke_current(tb, a, why="fault")), _each(agents, heal)
+    if isinstance(fault, ClockSkew):
+        sign = 1 if fault.ahead else -1
+        return (_each(agents, lambda a: skew_changed(tb, a, sign * fault.offset)),
+                _each(agents, lambda a: skew_changed(tb, a, timedelta(0))))
+    raise TypeError(f"no injector for fault {fault!r}")
+
+
+def _each(agents: list[Any], act: Callable[[Any], object]) -> Action:
+    def run() -> None:
+        for agent in agents:
+            act(agent)
+    return run
+
+
+def _broken(agent: Any, delta: int) -> None:
+    agent.renewal_broken += delta
+
+
+def _ca_down(tb: Testbed) -> Action:
+    def run() -> None:
+        tb.ca_outages += 1
+        tb.est.outage = True
+    return run
+
+
+def _ca_up(tb: Testbed) -> Action:
+    def run() -> None:
+        tb.ca_outages -= 1
+        tb.est.outage = tb.ca_outages > 0
+    return run
+
+
+def _restore(tb: Testbed, site: str) -> None:
+    bundle = tb.trust.restore(site, now=tb.now())
+    tb.log.emit(tb.now(), EventKind.TRUST_BUNDLE_UPDATED, site, version=bundle.version)
+
+
+def fault_process(tb: Testbed, fault: FaultSpec) -> Generator[Any, Any, None]:
+    """Start ``fault`` at its start and heal it at its end."""
+    start, heal = _actions(tb, fault)
+    yield tb.env.timeout(fault.start.total_seconds())
+    start()
+    target = getattr(fault, "target", "ca")
+    tb.log.emit(tb.now(), EventKind.FAULT_STARTED, target, fault=fault.kind,
+                ends=(tb.scenario.start + fault.end).isoformat().replace("+00:00", "Z"))
+    yield tb.env.timeout((fault.end - fault.start).total_seconds())
+    heal()
+    tb.log.emit(tb.now(), EventKind.FAULT_HEALED, target, fault=fault.kind)
+
+
+def operation_process(tb: Testbed, op: Operation) -> Generator[Any, Any, None]:
+    """Carry out one planned operator action at its time."""
+    yield tb.env.timeout(op.at.total_seconds())
+    if op.action is OperationAction.ROTATE_CA_KEY:
+        site = None if op.target == "ca" else _site(op.target)
+        rotate_key(tb, site=site, overlap=op.overlap)
+        return
+    for agent in tb.agents_for(op.target, op.count):
+        _operate(tb, op.action, agent)
+
+
+def _operate(tb: Testbed, action: OperationAction, agent: Any) -> None:
+    entry = tb.inventory.get(agent.device_id)
+    if entry is None:
+        return  # not onboarded yet: nothing to act on
+    tb.metrics.manual_steps += 1
+    if action is OperationAction.REVOKE:
+        revoke_current(tb, agent, why="operation")
+    elif action is OperationAction.OFFBOARD:
+        offboard(tb, agent)
+    elif action is OperationAction.SUSPEND and entry.state is DeviceState.PRODUCTION:
+        _lifecycle(tb, agent, LifecycleEvent.SUSPEND)
+    elif action is OperationAction.RESUME and entry.state is DeviceState.SUSPENDED:
+        _lifecycle(tb, agent, LifecycleEvent.RESUME)
+
+
+def _lifecycle(tb: Testbed, agent: Any, event: LifecycleEvent) -> None:
+    row = tb.inventory.transition(agent.device_id, event, now=tb.now())
+    tb.log.emit(tb.now(), EventKind.DEVICE_TRANSITION, agent.device_id, event=event.value,
+                source=row.source.value, target=row.target.value)

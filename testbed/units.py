@@ -1,0 +1,49 @@
+"""Durations as people write them in scenario files: ``30d``, ``12h``, ``1d12h``, ``90s``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+__all__ = ["Duration", "format_duration", "parse_duration"]
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|m|s)")
+_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:w|d|h|m|s))+$")
+_SECONDS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+PATTERN = r"^(\d+(\.\d+)?(w|d|h|m|s))+$"
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"1d12h"`` -> 36 hours.  Numbers are refused: a unit must be written."""
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str) or not _WHOLE.match(value.strip()):
+        raise ValueError(
+            f"a duration like '30d', '12h', '1d12h', '90m' or '45s' (w, d, h, m, s), got {value!r}"
+        )
+    total = sum(float(n) * _SECONDS[u] for n, u in _PART.findall(value.strip()))
+    return timedelta(seconds=total)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest ``NdNhNmNs`` spelling of a duration."""
+    seconds = int(value.total_seconds())
+    if seconds == 0:
+        return "0s"
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            out.append(f"{count}{unit}")
+    return "".join(out)
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": PATTERN, "examples": ["30d", "12h", "1d12h"]}),
+]

@@ -1,0 +1,295 @@
+"""EST (RFC 7030) core: enroll, re-enroll, and every refusal (nothing issued on refusal)."""
+
+from __future__ import annotations
+
+import base64
+import random
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from testbed.decisions import Reason
+from testbed.events import EventKind, EventLog
+from testbed.pki import (
+    CERTS_ONLY,
+    EnrollmentSubject,
+    EstResponse,
+    EstService,
+    KeyType,
+    make_csr,
+    new_private_key,
+)
+
+NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+PKCS10 = "application/pkcs10"
+CREDENTIALS = ("pump-1", "s3cret")
+
+
+@dataclass
+class Directory:
+    """An in-memory enrollment directory."""
+
+    subjects: dict[str, EnrollmentSubject] = field(default_factory=dict)
+    secrets: dict[tuple[str, str], str] = field(default_factory=dict)
+    issued: list[tuple[str, int, bool]] = field(default_factory=list)
+
+    def subject(self, device_id: str) -> EnrollmentSubject | None:
+        return self.subjects.get(device_id)
+
+    def bootstrap_device(self, username: str, password: str) -> str | None:
+        return self.secrets.get((username, password))
+
+    def on_issued(
+        self, device_id: str, certificate: x509.Certificate, *, now: datetime, renewal: bool
+    ) -> None:
+        self.issued.append((device_id, certificate.serial_number, renewal))
+
+
+PUMP = EnrollmentSubject(
+    device_id="pump-1",
+    site="north",
+    services=("fhir",),
+    owner="biomed",
+    lifetime=timedelta(hours=24),
+    on_expiry="renew",
+    may_enroll=True,
+    approved=True,
+)
+
+
+@pytest.fixture
+def est(make_ca):
+    """A fresh EST service over a fresh CA, with pump-1 registered and an event log."""
+    directory = Directory(subjects={"pump-1": PUMP}, secrets={CREDENTIALS: "pump-1"})
+    return EstService(ca=make_ca(51), directory=directory, log=EventLog())
+
+
+@pytest.fixture(scope="module")
+def key():
+    return new_private_key(KeyType.EC_P256, random.Random(52))
+
+
+def _body(key, common_name: str = "pump-1") -> bytes:
+    der = make_csr(key, common_name).public_bytes(serialization.Encoding.DER)
+    return base64.encodebytes(der)  # base64 with line breaks, as RFC 7030 allows
+
+
+def _enroll(est: EstService, body: bytes, **overrides) -> EstResponse:
+    options = {"content_type": PKCS10, "basic": CREDENTIALS, "client_cert": None, "now": NOW}
+    options.update(overrides)
+    return est.simpleenroll(body, **options)
+
+
+def _certs(body: bytes) -> list[x509.Certificate]:
+    return pkcs7.load_der_pkcs7_certificates(base64.b64decode(body))
+
+
+def _header(response: EstResponse, name: str) -> str:
+    return dict(response.headers)[name]
+
+
+def _only_event(est: EstService):
+    assert est.log is not None
+    (event,) = list(est.log)
+    return event
+
+
+def test_cacerts_is_pkcs7_certs_only(est) -> None:
+    response = est.cacerts()
+    assert response.status == 200 and _header(response, "Content-Type") == CERTS_ONLY
+    certificates = _certs(response.body)
+    assert certificates[0] == est.ca.root and len(certificates) == 3
+    north = _certs(est.cacerts(site="north").body)
+    assert [c.subject.rfc4514_string() for c in north[1:]] == ["CN=St Example Issuing CA north-g1"]
+    assert est.cacerts(site="east").status == 404
+
+
+def test_enroll_ok(est, key) -> None:
+    response = _enroll(est, _body(key))
+    assert (response.status, response.reason, response.device_id) == (200, Reason.OK, "pump-1")
+    assert _header(response, "Content-Type") == CERTS_ONLY
+    (leaf,) = _certs(response.body)
+    assert leaf == response.certificate
+    record = est.ca.records[leaf.serial_number]
+    assert (record.device_id, record.site, record.requester) == ("pump-1", "north", "biomed")
+    assert leaf.not_valid_after_utc == NOW + timedelta(hours=24)
+    assert est.directory.issued == [("pump-1", leaf.serial_number, False)]
+    event = _only_event(est)
+    assert event.kind is EventKind.CERTIFICATE_ISSUED and event.subject == "pump-1"
+    assert event.data == {
+        "serial": f"{leaf.serial_number:x}",
+        "issuer": "St Example Issuing CA north-g1",
+        "not_after": "2026-01-06T08:00:00Z",
+        "endpoint": "simpleenroll",
+    }
+
+
+def test_content_type_parameters_and_case_are_ignored(est, key) -> None:
+    response = _enroll(est, _body(key), content_type="Application/PKCS10; charset=binary")
+    assert response.status == 200
+
+
+def _assert_refused(est, response: EstResponse, status: int, reason: Reason) -> None:
+    assert (response.status, response.reason) == (status, reason), response.body
+    assert response.certificate is None
+    assert len(est.ca.records) == 0 and est.directory.issued == []
+    event = _only_event(est)
+    assert event.kind is EventKind.ENROLLMENT_REFUSED
+    assert event.data["status"] == status and event.data["reason"] == reason.value
+    assert event.data["detail"] == response.body.decode()
+
+
+def test_no_credentials_401(est, key) -> None:
+    response = _enroll(est, _body(key), basic=None)
+    _assert_refused(est, response, 401, Reason.BOOTSTRAP_AUTH_FAILED)
+    assert _header(response, "WWW-Authenticate") == 'Basic realm="est"'
+
+
+def test_wrong_password_401(est, key) -> None:
+    response = _enroll(est, _body(key), basic=("pump-1", "guess"))
+    _assert_refused(est, response, 401, Reason.BOOTSTRAP_AUTH_FAILED)
+    assert "wrong bootstrap credentials" in response.body.decode()
+
+
+def test_wrong_content_type_415(est, key) -> None:
+    response = _enroll(est, _body(key), content_type="application/json")
+    _assert_refused(est, response, 415, Reason.UNSUPPORTED_MEDIA_TYPE)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not base64 at all!", base64.b64encode(b"\x30\x03abc"), b""],
+    ids=["garbage", "not-a-csr", "empty"],
+)
+def test_garbage_body_400(est, body) -> None:
+    _assert_refused(est, _enroll(est, body), 400, Reason.CSR_INVALID)
+
+
+def test_pem_body_400(est, key) -> None:
+    pem = make_csr(key, "pump-1").public_bytes(serialization.Encoding.PEM)
+    _assert_refused(est, _enroll(est, pem), 400, Reason.CSR_INVALID)
+
+
+def test_bad_csr_signature_400(est, key) -> None:
+    der = make_csr(key, "pump-1").public_bytes(serialization.Encoding.DER)
+    tampered = base64.b64encode(der.replace(b"pump-1", b"pump-2"))
+    response = _enroll(est, tampered)
+    _assert_refused(est, response, 400, Reason.CSR_INVALID)
+
+
+def test_subject_mismatch_403(est, key) -> None:
+    response = _enroll(est, _body(key, "pump-2"))
+    _assert_refused(est, response, 403, Reason.CSR_SUBJECT_MISMATCH)
+    assert response.body.decode() == (
+        "the CSR's subject CN 'pump-2' does not match the registered device 'pump-1'"
+    )
+
+
+def test_unregistered_403(est, key) -> None:
+    est.directory.subjects.clear()
+    _assert_refused(est, _enroll(est, _body(key)), 403, Reason.NOT_REGISTERED)
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [("suspended", Reason.DEVICE_SUSPENDED), ("retired", Reason.DEVICE_RETIRED)],
+)
+def test_state_refusals_403(est, key, state, reason) -> None:
+    est.directory.subjects["pump-1"] = replace(PUMP, may_enroll=False, state=state)
+    _assert_refused(est, _enroll(est, _body(key)), 403, reason)
+
+
+def test_pending_approval_202(est, key) -> None:
+    est.directory.subjects["pump-1"] = replace(PUMP, approved=False)
+    response = _enroll(est, _body(key))
+    _assert_refused(est, response, 202, Reason.PENDING_APPROVAL)
+    assert _header(response, "Retry-After") == "300"
+
+
+def test_outage_503_comes_first(est, key) -> None:
+    est.outage = True
+    est.retry_after = 60
+    response = _enroll(est, b"garbage", basic=None, content_type="text/plain")
+    _assert_refused(est, response, 503, Reason.CA_UNAVAILABLE)
+    assert _header(response, "Retry-After") == "60"
+
+
+def _enrolled(est, key) -> x509.Certificate:
+    response = _enroll(est, _body(key))
+    assert response.certificate is not None
+    return response.certificate
+
+
+def test_enroll_with_a_current_client_certificate(est, key) -> None:
+    current = _enrolled(est, key)
+    response = _enroll(est, _body(key), basic=None, client_cert=current)
+    assert response.status == 200 and response.device_id == "pump-1"
+    assert est.ca.records[response.certificate.serial_number].renewal_of is None
+
+
+def _reenroll(est, body: bytes, client_cert, *, now: datetime = NOW + timedelta(hours=16)):
+    return est.simplereenroll(body, content_type=PKCS10, client_cert=client_cert, now=now)
+
+
+def test_reenroll_ok_links_the_old_serial(est, key) -> None:
+    current = _enrolled(est, key)
+    response = _reenroll(est, _body(key), current)
+    assert response.status == 200 and response.reason is Reason.OK
+    new = response.certificate
+    record = est.ca.records[new.serial_number]
+    assert record.renewal_of == current.serial_number
+    san = x509.SubjectAlternativeName
+    assert (
+        new.extensions.get_extension_for_class(san).value
+        == current.extensions.get_extension_for_class(san).value
+    )
+    assert est.directory.issued[-1] == ("pump-1", new.serial_number, True)
+    assert est.log.of_kind(EventKind.CERTIFICATE_RENEWED)[0].data["endpoint"] == "simplereenroll"
+
+
+def _assert_reenroll_refused(est, response, status: int, reason: Reason) -> None:
+    assert (response.status, response.reason) == (status, reason), response.body
+    assert len(est.ca.records) == 1
+    assert est.log.of_kind(EventKind.ENROLLMENT_REFUSED)[-1].data["reason"] == reason.value
+    assert len(est.log) == 2
+
+
+def test_reenroll_refused_after_revocation(est, key) -> None:
+    current = _enrolled(est, key)
+    est.ca.revoke(current.serial_number, now=NOW + timedelta(hours=1))
+    response = _reenroll(est, _body(key), current)
+    _assert_reenroll_refused(est, response, 403, Reason.CERT_REVOKED)
+
+
+def test_reenroll_refused_after_expiry(est, key) -> None:
+    current = _enrolled(est, key)
+    response = _reenroll(est, _body(key), current, now=NOW + timedelta(days=2))
+    _assert_reenroll_refused(est, response, 403, Reason.CERT_EXPIRED)
+
+
+def test_reenroll_with_a_changed_cn_is_refused(est, key) -> None:
+    current = _enrolled(est, key)
+    response = _reenroll(est, _body(key, "pump-9"), current)
+    _assert_reenroll_refused(est, response, 403, Reason.REENROLL_IDENTITY_CHANGED)
+
+
+def test_reenroll_needs_a_certificate_from_this_ca(est, key, make_ca, issue_leaf) -> None:
+    _enrolled(est, key)
+    response = _reenroll(est, _body(key), None)
+    _assert_reenroll_refused(est, response, 401, Reason.BOOTSTRAP_AUTH_FAILED)
+    foreign = issue_leaf(make_ca(53, name="Elsewhere"), "pump-1")
+    response = est.simplereenroll(
+        _body(key), content_type=PKCS10, client_cert=foreign, now=NOW + timedelta(hours=1)
+    )
+    assert response.status == 401 and len(est.ca.records) == 1
+
+
+def test_no_event_without_a_log(make_ca, key) -> None:
+    directory = Directory(subjects={"pump-1": PUMP}, secrets={CREDENTIALS: "pump-1"})
+    service = EstService(ca=make_ca(54), directory=directory)
+    assert _enroll(service, _body(key)).status == 200
+    assert _enroll(service, _body(key), basic=None).status == 401

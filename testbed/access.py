@@ -94,7 +94,9 @@ class AccessPoint:
             return Decision.deny(Reason.SERVICE_UNAVAILABLE, Hop.SERVICE, attempt.service)
         return Decision.allow(Hop.SERVICE)
 
-    def _registration(self, attempt: Attempt, entry: InventoryEntry | None, now: datetime) -> Decision:
+    def _registration(
+        self, attempt: Attempt, entry: InventoryEntry | None, now: datetime
+    ) -> Decision:
         if entry is None:
             return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION, attempt.device_id)
         if entry.state is DeviceState.RETIRED:

@@ -57,9 +57,12 @@ def summary_table(report: Report) -> Table:
 
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Directory for report.json, events.jsonl and report.html "
-                   "(default: runs/<scenario name>).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory for report.json, events.jsonl and report.html (default: runs/<scenario name>).",
+)
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None:
@@ -68,12 +71,19 @@ def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None
 
     spec = load_scenario(scenario, seed=seed)
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.percentage:>5.1f}% of simulated time"), TimeElapsedColumn(),
-                  console=console, disable=quiet, transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}% of simulated time"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    ) as bar:
         task = bar.add_task(spec.name, total=1.0)
         result = run_scenario(
-            spec, progress=lambda done, total: bar.update(task, completed=done / total))
+            spec, progress=lambda done, total: bar.update(task, completed=done / total)
+        )
     target = out or Path("runs") / spec.name
     paths = write_outputs(result, target)
     Console().print(summary_table(result.report))
@@ -81,7 +91,7 @@ def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None
         if not check.passed:
             click.echo(f"FAILED {check.id}: {check.why}")
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
-    sys.exit(EXIT_OK if result.report.passed else EXIT_FAILED)
+    click.get_current_context().exit(EXIT_OK if result.report.passed else EXIT_FAILED)
 
 
 @cli.command()
@@ -90,13 +100,19 @@ def validate(scenario: Path) -> None:
     """Check SCENARIO without running it."""
     spec = load_scenario(scenario)
     devices = sum(g.count for g in spec.fleet)
-    click.echo(f"{scenario}: valid ({len(spec.sites)} sites, {devices} devices, "
-               f"{len(spec.faults)} faults, {len(spec.expectations)} expectations)")
+    click.echo(
+        f"{scenario}: valid ({len(spec.sites)} sites, {devices} devices, "
+        f"{len(spec.faults)} faults, {len(spec.expectations)} expectations)"
+    )
 
 
 @cli.command()
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Write the JSON Schema here instead of standard output.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the JSON Schema here instead of standard output.",
+)
 def schema(out: Path | None) -> None:
     """Print the JSON Schema of the scenario format."""
     from testbed.scenario import schema_text
@@ -122,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # live mode not installed in this build
         pass
     try:
-        cli.main(args=argv, prog_name="testbed", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="testbed", standalone_mode=False)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.ClickException as err:
@@ -130,11 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except click.exceptions.Abort:
         return EXIT_FAILED
-    except SystemExit as done:
-        return int(done.code or 0)
-    return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -21,7 +21,7 @@ from testbed.devices import DeviceProfile, load_profiles
 from testbed.errors import ScenarioError
 from testbed.events import EventLog
 from testbed.hospital import HealthSystem
-from testbed.inventory import Inventory
+from testbed.inventory import DriftKind, Inventory
 from testbed.metrics import Metrics
 from testbed.network import ZonePolicy
 from testbed.pki.ca import CertificateAuthority
@@ -29,7 +29,7 @@ from testbed.pki.est import EstService
 from testbed.pki.renewal import ChangeWindow
 from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
-from testbed.scenario import Scenario
+from testbed.scenario import ChangeWindowSpec, Scenario
 from testbed.sim.agent import DeviceAgent, build_fleet
 
 __all__ = ["Progress", "Testbed"]
@@ -77,7 +77,7 @@ class Testbed:
         self.by_id = {a.device_id: a for a in self.agents}
         self.change_windows = tuple(_window(w) for w in scenario.pki.change_windows)
         self.ca_outages = 0
-        self.open_drift: set[tuple[str, object]] = set()
+        self.open_drift: set[tuple[str, DriftKind]] = set()
         self._started = False
 
     def _build_pki(self) -> None:
@@ -148,6 +148,6 @@ class Testbed:
                 progress(float(self.env.now), total)
 
 
-def _window(spec: object) -> ChangeWindow:
-    days = frozenset(_WEEKDAYS.index(d.value) for d in spec.days)  # type: ignore[attr-defined]
-    return ChangeWindow(days, spec.start, spec.duration)  # type: ignore[attr-defined]
+def _window(spec: ChangeWindowSpec) -> ChangeWindow:
+    days = frozenset(_WEEKDAYS.index(d.value) for d in spec.days)
+    return ChangeWindow(days, spec.start, spec.duration)

@@ -82,5 +82,7 @@ def _target(target: str, scenario: Scenario, file: str, field: str) -> None:
     if kind == "device" and name:
         return  # device ids are checked when the fleet is built
     if kind not in known:
-        raise ScenarioError(file, field, "'ca', 'site:NAME', 'group:NAME' or 'device:ID'", got=target)
+        raise ScenarioError(
+            file, field, "'ca', 'site:NAME', 'group:NAME' or 'device:ID'", got=target
+        )
     _one_of(name, known[kind], file, field, f"a {kind}")

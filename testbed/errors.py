@@ -5,7 +5,7 @@
     TestbedError
     ├── ScenarioError          bad user input in a scenario or profile file (file, field, expected)
     ├── LifecycleError         an invalid device lifecycle transition
-    ├── RegistrationError      a device that cannot be registered (duplicate, unknown site/zone/profile)
+    ├── RegistrationError      a device that cannot be registered or looked up
     ├── PkiError               certificate authority misuse (unknown serial, bad key type)
     │   └── CsrError           a CSR that is malformed or does not match the registered device
     └── LiveError              live-mode failures (state directory, admin API)

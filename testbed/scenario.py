@@ -143,7 +143,10 @@ class OperationAction(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """An operator action at a scenario time, on a target (``device:ID``, ``group:NAME``, ``site:NAME``, ``ca``)."""
+    """An operator action at a scenario time, on a target.
+
+    Targets: ``device:ID``, ``group:NAME``, ``site:NAME`` or ``ca``.
+    """
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
@@ -213,4 +216,3 @@ def json_schema() -> dict[str, Any]:
 def schema_text() -> str:
     """The schema as the text shipped in the repository."""
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
-

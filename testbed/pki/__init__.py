@@ -17,7 +17,6 @@ from testbed.pki.ca import (
     IssuingCA,
     IssuingMode,
     Revocation,
-    common_name,
 )
 from testbed.pki.est import (
     CERTS_ONLY,
@@ -27,7 +26,14 @@ from testbed.pki.est import (
     EstService,
     certs_only,
 )
-from testbed.pki.keys import KeyType, PrivateKey, PublicKey, make_csr, new_private_key
+from testbed.pki.keys import (
+    KeyType,
+    PrivateKey,
+    PublicKey,
+    common_name,
+    make_csr,
+    new_private_key,
+)
 from testbed.pki.renewal import ChangeWindow, renewal_time
 from testbed.pki.revocation import CrlDistribution, PublishedCrl, build_crl, ocsp_response
 from testbed.pki.trust import MISSING_VERSION, TrustBundle, TrustDistribution

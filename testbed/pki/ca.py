@@ -19,11 +19,11 @@ from types import MappingProxyType
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from testbed.errors import CsrError, PkiError
+from testbed.errors import PkiError
 from testbed.pki.keys import (
     KeyType,
     PrivateKey,
-    PublicKey,
+    checked_csr_key,
     new_private_key,
     new_serial_number,
     signature_hash,
@@ -35,7 +35,6 @@ __all__ = [
     "IssuingCA",
     "IssuingMode",
     "Revocation",
-    "common_name",
 ]
 
 _CENTRAL = "central"
@@ -86,15 +85,6 @@ class Revocation:
     reason: x509.ReasonFlags
 
 
-def common_name(name: x509.Name) -> str | None:
-    """The first CN of a name, or None when it has none."""
-    attributes = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if not attributes:
-        return None
-    value = attributes[0].value
-    return value if isinstance(value, str) else value.decode()
-
-
 def _cn(text: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
 
@@ -109,35 +99,28 @@ def _ext(value: x509.ExtensionType, *, critical: bool) -> x509.Extension[x509.Ex
 
 
 _LEAF_CONSTRAINTS = _ext(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-_LEAF_USAGE = _ext(
-    x509.KeyUsage(
-        digital_signature=True,
+
+
+def _usage(*, digital_signature: bool, key_cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
         content_commitment=False,
         key_encipherment=False,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
+        key_cert_sign=key_cert_sign,
+        crl_sign=key_cert_sign,
         encipher_only=False,
         decipher_only=False,
-    ),
-    critical=True,
-)
+    )
+
+
+_LEAF_USAGE = _ext(_usage(digital_signature=True, key_cert_sign=False), critical=True)
 _LEAF_EKU = _ext(
     x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
     critical=False,
 )
-_CA_USAGE = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
+_CA_USAGE = _usage(digital_signature=True, key_cert_sign=True)
 
 
 class CertificateAuthority:
@@ -316,7 +299,7 @@ class CertificateAuthority:
         Raises :class:`CsrError` when the CSR's signature is invalid or its CN is not
         ``device_id``.  The subject and SANs come from the record, not from the CSR.
         """
-        public = _checked_public_key(csr, device_id)
+        public = checked_csr_key(csr, device_id)
         if lifetime <= timedelta(0):
             raise PkiError(f"lifetime must be positive, got {lifetime}")
         issuing = self.issuing_ca_for(site, now=now)
@@ -422,17 +405,3 @@ class CertificateAuthority:
         number = self._crl_numbers.get(issuer, 0) + 1
         self._crl_numbers[issuer] = number
         return number
-
-
-def _checked_public_key(csr: x509.CertificateSigningRequest, device_id: str) -> PublicKey:
-    if not csr.is_signature_valid:
-        raise CsrError(f"the CSR for {device_id!r} has an invalid signature")
-    cn = common_name(csr.subject)
-    if cn != device_id:
-        raise CsrError(f"the CSR's subject CN {cn!r} does not match the device {device_id!r}")
-    public = csr.public_key()
-    if not isinstance(public, PublicKey):
-        raise CsrError(
-            f"the CSR for {device_id!r} has a {type(public).__name__}; expected EC or RSA"
-        )
-    return public

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.events import EventKind, EventLog
-from testbed.pki.ca import CertificateAuthority, IssuanceRecord, common_name
+from testbed.pki.ca import CertificateAuthority, IssuanceRecord
+from testbed.pki.keys import common_name
 
 __all__ = [
     "CERTS_ONLY",

@@ -17,12 +17,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from testbed.errors import PkiError
+from testbed.errors import CsrError, PkiError
 
 __all__ = [
     "KeyType",
     "PrivateKey",
     "PublicKey",
+    "checked_csr_key",
+    "common_name",
     "make_csr",
     "new_private_key",
     "new_serial_number",
@@ -91,3 +93,27 @@ def make_csr(key: PrivateKey, common_name: str) -> x509.CertificateSigningReques
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
     return builder.sign(key, signature_hash(key))
+
+
+def common_name(name: x509.Name) -> str | None:
+    """The first CN of a name, or None when it has none."""
+    attributes = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not attributes:
+        return None
+    value = attributes[0].value
+    return value if isinstance(value, str) else value.decode()
+
+
+def checked_csr_key(csr: x509.CertificateSigningRequest, device_id: str) -> PublicKey:
+    """The CSR's public key, after checking its signature and that its CN is ``device_id``."""
+    if not csr.is_signature_valid:
+        raise CsrError(f"the CSR for {device_id!r} has an invalid signature")
+    cn = common_name(csr.subject)
+    if cn != device_id:
+        raise CsrError(f"the CSR's subject CN {cn!r} does not match the device {device_id!r}")
+    public = csr.public_key()
+    if not isinstance(public, PublicKey):
+        raise CsrError(
+            f"the CSR for {device_id!r} has a {type(public).__name__}; expected EC or RSA"
+        )
+    return public

@@ -17,7 +17,7 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 
 from testbed.clock import isoformat
 from testbed.decisions import Decision, Hop, Reason
-from testbed.pki.ca import common_name
+from testbed.pki.keys import common_name
 from testbed.pki.revocation import PublishedCrl
 from testbed.pki.trust import TrustBundle
 

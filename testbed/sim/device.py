@@ -6,6 +6,8 @@ from collections.abc import Generator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from cryptography import x509
+
 from testbed.access import Attempt
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState, LifecycleEvent
@@ -27,14 +29,28 @@ def register(tb: Testbed, agent: DeviceAgent) -> None:
     pki = tb.scenario.pki
     lifetime = agent.profile.validity(pki.lifetime)
     on_expiry = "renew-automatically" if agent.profile.automated_renewal else "renew-manually"
-    tb.inventory.register(agent.record, now=tb.now(), lifetime=lifetime, on_expiry=on_expiry,
-                          approved=not pki.manual_approval)
+    tb.inventory.register(
+        agent.record,
+        now=tb.now(),
+        lifetime=lifetime,
+        on_expiry=on_expiry,
+        approved=not pki.manual_approval,
+    )
     bootstrap_secret(tb, agent)
     tb.access.admit([agent.device_id])
     r = agent.record
-    tb.log.emit(tb.now(), EventKind.DEVICE_REGISTERED, agent.device_id, site=r.site, zone=r.zone,
-                profile=r.profile, owner=r.owner, services=",".join(r.intended_services),
-                ae_title=r.ae_title, audit_code="110108/110124")
+    tb.log.emit(
+        tb.now(),
+        EventKind.DEVICE_REGISTERED,
+        agent.device_id,
+        site=r.site,
+        zone=r.zone,
+        profile=r.profile,
+        owner=r.owner,
+        services=",".join(r.intended_services),
+        ae_title=r.ae_title,
+        audit_code="110108/110124",
+    )
     if pki.manual_approval:
         tb.env.process(_approve(tb, agent))
 
@@ -48,8 +64,14 @@ def _approve(tb: Testbed, agent: DeviceAgent) -> Proc:
 
 def _transition(tb: Testbed, agent: DeviceAgent, event: LifecycleEvent) -> None:
     row = tb.inventory.transition(agent.device_id, event, now=tb.now())
-    tb.log.emit(tb.now(), EventKind.DEVICE_TRANSITION, agent.device_id, event=event.value,
-                source=row.source.value, target=row.target.value)
+    tb.log.emit(
+        tb.now(),
+        EventKind.DEVICE_TRANSITION,
+        agent.device_id,
+        event=event.value,
+        source=row.source.value,
+        target=row.target.value,
+    )
 
 
 def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:
@@ -60,8 +82,14 @@ def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:
     yield from enroll(tb, agent)
     if agent.retired:
         return
-    tb.log.emit(tb.now(), EventKind.DEVICE_TRANSITION, agent.device_id, event="enroll",
-                source="registered", target="enrolled")
+    tb.log.emit(
+        tb.now(),
+        EventKind.DEVICE_TRANSITION,
+        agent.device_id,
+        event="enroll",
+        source="registered",
+        target="enrolled",
+    )
     run_failure_tests(tb, agent)
     _transition(tb, agent, LifecycleEvent.VALIDATE)
     _transition(tb, agent, LifecycleEvent.PROMOTE)
@@ -102,8 +130,9 @@ def _deliver(tb: Testbed, agent: DeviceAgent, service: str) -> None:
     if decision.allowed:
         tb.metrics.delivered += items
         if items > 1:
-            tb.log.emit(now, EventKind.DATA_FORWARDED, agent.device_id, service=service,
-                        items=items)
+            tb.log.emit(
+                now, EventKind.DATA_FORWARDED, agent.device_id, service=service, items=items
+            )
         agent.buffers[service] = 0
         agent.availability.succeeded(service, now)
         return
@@ -113,8 +142,14 @@ def _deliver(tb: Testbed, agent: DeviceAgent, service: str) -> None:
     if lost:
         agent.buffers[service] -= lost
         tb.metrics.data_lost += lost
-        tb.log.emit(now, EventKind.DATA_LOST, agent.device_id, service=service, items=lost,
-                    reason=decision.reason.value)
+        tb.log.emit(
+            now,
+            EventKind.DATA_LOST,
+            agent.device_id,
+            service=service,
+            items=lost,
+            reason=decision.reason.value,
+        )
 
 
 def _device_now_offset(agent: DeviceAgent) -> float:
@@ -128,9 +163,14 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
     retry = pki.renewal_retry.total_seconds()
     while not agent.retired and agent.certificate is not None:
         cert = agent.certificate
-        target = renewal_time(not_before=cert.not_valid_before_utc,
-                              not_after=cert.not_valid_after_utc, fraction=pki.renew_at,
-                              jitter=pki.jitter, rng=tb.rng, windows=tb.change_windows)
+        target = renewal_time(
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            fraction=pki.renew_at,
+            jitter=pki.jitter,
+            rng=tb.rng,
+            windows=tb.change_windows,
+        )
         yield from _sleep_until_device_time(tb, agent, tb.clock.seconds(target), cert)
         while agent.certificate is cert and not agent.retired:
             if tb.now() >= cert.not_valid_after_utc:
@@ -152,7 +192,7 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
             yield from _wait_for_change(tb, agent)
 
 
-def _until_expiry(tb: Testbed, cert: Any) -> float:
+def _until_expiry(tb: Testbed, cert: x509.Certificate) -> float:
     return max((cert.not_valid_after_utc - tb.now()).total_seconds(), 0.0)
 
 

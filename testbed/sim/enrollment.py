@@ -51,16 +51,24 @@ def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
     """An operator issues the certificate out of band (no EST on the device)."""
     tb.metrics.manual_steps += 1
     if tb.ca_outages:
-        tb.log.emit(tb.now(), EventKind.ENROLLMENT_REFUSED, agent.device_id,
-                    endpoint="manual", status=503, reason=Reason.CA_UNAVAILABLE.value)
+        tb.log.emit(
+            tb.now(),
+            EventKind.ENROLLMENT_REFUSED,
+            agent.device_id,
+            endpoint="manual",
+            status=503,
+            reason=Reason.CA_UNAVAILABLE.value,
+        )
         return EstResponse(503, (), b"", Reason.CA_UNAVAILABLE, agent.device_id, None)
     body = _csr_body(tb, agent, new_key=renewal and agent.profile.rotates_key_on_renewal)
     basic = agent.bootstrap if not renewal else None
     if renewal:
-        return tb.est.simplereenroll(body, content_type=PKCS10,
-                                     client_cert=agent.certificate, now=tb.now())
-    return tb.est.simpleenroll(body, content_type=PKCS10, basic=basic,
-                               client_cert=None, now=tb.now())
+        return tb.est.simplereenroll(
+            body, content_type=PKCS10, client_cert=agent.certificate, now=tb.now()
+        )
+    return tb.est.simpleenroll(
+        body, content_type=PKCS10, basic=basic, client_cert=None, now=tb.now()
+    )
 
 
 def enroll(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
@@ -73,8 +81,9 @@ def enroll(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
             return
         if agent.profile.supports_est:
             body = _csr_body(tb, agent, new_key=True)
-            response = tb.est.simpleenroll(body, content_type=PKCS10, basic=agent.bootstrap,
-                                           client_cert=None, now=tb.now())
+            response = tb.est.simpleenroll(
+                body, content_type=PKCS10, basic=agent.bootstrap, client_cert=None, now=tb.now()
+            )
         else:
             agent.key = None
             response = _manual(tb, agent, renewal=False)
@@ -91,8 +100,9 @@ def reenroll(tb: Testbed, agent: DeviceAgent) -> EstResponse:
         response = _manual(tb, agent, renewal=True)
     else:
         body = _csr_body(tb, agent, new_key=agent.profile.rotates_key_on_renewal)
-        response = tb.est.simplereenroll(body, content_type=PKCS10,
-                                         client_cert=agent.certificate, now=tb.now())
+        response = tb.est.simplereenroll(
+            body, content_type=PKCS10, client_cert=agent.certificate, now=tb.now()
+        )
     if response.status == 200:
         _install(tb, agent, response)
     return response

@@ -52,14 +52,18 @@ def _actions(tb: Testbed, fault: FaultSpec) -> tuple[Action, Action]:
     if isinstance(fault, ExpiredCertificate):
         return _each(agents, lambda a: _broken(a, +1)), _each(agents, lambda a: _broken(a, -1))
     if isinstance(fault, RevokedCertificate):
+
         def heal(a: Any) -> None:
             if a.certificate is not None and tb.ca.revoked_at(a.certificate.serial_number):
                 tb.env.process(recover(tb, a, a.certificate))
+
         return _each(agents, lambda a: revoke_current(tb, a, why="fault")), _each(agents, heal)
     if isinstance(fault, ClockSkew):
         sign = 1 if fault.ahead else -1
-        return (_each(agents, lambda a: skew_changed(tb, a, sign * fault.offset)),
-                _each(agents, lambda a: skew_changed(tb, a, timedelta(0))))
+        return (
+            _each(agents, lambda a: skew_changed(tb, a, sign * fault.offset)),
+            _each(agents, lambda a: skew_changed(tb, a, timedelta(0))),
+        )
     raise TypeError(f"no injector for fault {fault!r}")
 
 
@@ -67,6 +71,7 @@ def _each(agents: list[Any], act: Callable[[Any], object]) -> Action:
     def run() -> None:
         for agent in agents:
             act(agent)
+
     return run
 
 
@@ -78,6 +83,7 @@ def _ca_down(tb: Testbed) -> Action:
     def run() -> None:
         tb.ca_outages += 1
         tb.est.outage = True
+
     return run
 
 
@@ -85,6 +91,7 @@ def _ca_up(tb: Testbed) -> Action:
     def run() -> None:
         tb.ca_outages -= 1
         tb.est.outage = tb.ca_outages > 0
+
     return run
 
 
@@ -99,8 +106,13 @@ def fault_process(tb: Testbed, fault: FaultSpec) -> Generator[Any, Any, None]:
     yield tb.env.timeout(fault.start.total_seconds())
     start()
     target = getattr(fault, "target", "ca")
-    tb.log.emit(tb.now(), EventKind.FAULT_STARTED, target, fault=fault.kind,
-                ends=(tb.scenario.start + fault.end).isoformat().replace("+00:00", "Z"))
+    tb.log.emit(
+        tb.now(),
+        EventKind.FAULT_STARTED,
+        target,
+        fault=fault.kind,
+        ends=(tb.scenario.start + fault.end).isoformat().replace("+00:00", "Z"),
+    )
     yield tb.env.timeout((fault.end - fault.start).total_seconds())
     heal()
     tb.log.emit(tb.now(), EventKind.FAULT_HEALED, target, fault=fault.kind)
@@ -134,5 +146,11 @@ def _operate(tb: Testbed, action: OperationAction, agent: Any) -> None:
 
 def _lifecycle(tb: Testbed, agent: Any, event: LifecycleEvent) -> None:
     row = tb.inventory.transition(agent.device_id, event, now=tb.now())
-    tb.log.emit(tb.now(), EventKind.DEVICE_TRANSITION, agent.device_id, event=event.value,
-                source=row.source.value, target=row.target.value)
+    tb.log.emit(
+        tb.now(),
+        EventKind.DEVICE_TRANSITION,
+        agent.device_id,
+        event=event.value,
+        source=row.source.value,
+        target=row.target.value,
+    )

@@ -27,15 +27,23 @@ def revoke_current(tb: Testbed, agent: DeviceAgent, *, why: str) -> int | None:
         return None
     tb.ca.revoke(cert.serial_number, now=tb.now())
     tb.metrics.revoked += 1
-    tb.log.emit(tb.now(), EventKind.CERTIFICATE_REVOKED, agent.device_id,
-                serial=f"{cert.serial_number:x}", why=why)
+    tb.log.emit(
+        tb.now(),
+        EventKind.CERTIFICATE_REVOKED,
+        agent.device_id,
+        serial=f"{cert.serial_number:x}",
+        why=why,
+    )
     return cert.serial_number
 
 
 def _live_serials(tb: Testbed, device_id: str) -> list[int]:
     now = tb.now()
-    return [r.serial for r in tb.ca.records_for(device_id)
-            if r.not_after > now and tb.ca.revoked_at(r.serial) is None]
+    return [
+        r.serial
+        for r in tb.ca.records_for(device_id)
+        if r.not_after > now and tb.ca.revoked_at(r.serial) is None
+    ]
 
 
 def offboard(tb: Testbed, agent: DeviceAgent) -> None:
@@ -48,18 +56,41 @@ def offboard(tb: Testbed, agent: DeviceAgent) -> None:
     for serial in serials:
         tb.ca.revoke(serial, now=now)
         tb.metrics.revoked += 1
-    tb.log.emit(now, EventKind.OFFBOARDING_STEP, agent.device_id, step="revoke-certificates",
-                serials=",".join(f"{s:x}" for s in serials), audit_code="110108/110125")
+    tb.log.emit(
+        now,
+        EventKind.OFFBOARDING_STEP,
+        agent.device_id,
+        step="revoke-certificates",
+        serials=",".join(f"{s:x}" for s in serials),
+        audit_code="110108/110125",
+    )
     tb.access.nac.discard(agent.device_id)
-    tb.log.emit(now, EventKind.OFFBOARDING_STEP, agent.device_id, step="remove-network-allowance",
-                zone=agent.record.zone, audit_code="110108/110125")
+    tb.log.emit(
+        now,
+        EventKind.OFFBOARDING_STEP,
+        agent.device_id,
+        step="remove-network-allowance",
+        zone=agent.record.zone,
+        audit_code="110108/110125",
+    )
     entry.bootstrap_digest = None
-    tb.log.emit(now, EventKind.OFFBOARDING_STEP, agent.device_id, step="invalidate-api-access",
-                detail="bootstrap secret cleared; no SMART client is registered in this release",
-                audit_code="110108/110125")
+    tb.log.emit(
+        now,
+        EventKind.OFFBOARDING_STEP,
+        agent.device_id,
+        step="invalidate-api-access",
+        detail="bootstrap secret cleared; no SMART client is registered in this release",
+        audit_code="110108/110125",
+    )
     row = tb.inventory.transition(agent.device_id, LifecycleEvent.OFFBOARD, now=now)
-    tb.log.emit(now, EventKind.OFFBOARDING_STEP, agent.device_id, step="mark-retired",
-                source=row.source.value, audit_code="110108/110125")
+    tb.log.emit(
+        now,
+        EventKind.OFFBOARDING_STEP,
+        agent.device_id,
+        step="mark-retired",
+        source=row.source.value,
+        audit_code="110108/110125",
+    )
     agent.retired = True
     agent.availability.close(now)
     agent.notify(tb.env)

@@ -22,8 +22,13 @@ def publish_crls(tb: Testbed) -> None:
     for issuing in tb.ca.issuing_cas(now=now):
         crl = build_crl(tb.ca, issuing, now=now, next_update_after=validity)
         tb.crls.publish(crl)
-        tb.log.emit(now, EventKind.CRL_PUBLISHED, issuing.name, entries=len(crl.serials),
-                    next_update=crl.next_update.isoformat().replace("+00:00", "Z"))
+        tb.log.emit(
+            now,
+            EventKind.CRL_PUBLISHED,
+            issuing.name,
+            entries=len(crl.serials),
+            next_update=crl.next_update.isoformat().replace("+00:00", "Z"),
+        )
 
 
 def crl_publisher(tb: Testbed) -> Generator[Any, Any, None]:
@@ -40,7 +45,13 @@ def rotate_key(tb: Testbed, *, site: str | None, overlap: timedelta) -> None:
     now = tb.now()
     new = tb.ca.rotate_issuing_key(site=site, now=now, overlap=overlap)
     arrival = tb.trust.publish(now=now)
-    tb.log.emit(now, EventKind.CA_KEY_ROTATED, new.name, site=site, generation=new.generation,
-                overlap_seconds=overlap.total_seconds(),
-                bundle_arrival=arrival.isoformat().replace("+00:00", "Z"))
+    tb.log.emit(
+        now,
+        EventKind.CA_KEY_ROTATED,
+        new.name,
+        site=site,
+        generation=new.generation,
+        overlap_seconds=overlap.total_seconds(),
+        bundle_arrival=arrival.isoformat().replace("+00:00", "Z"),
+    )
     publish_crls(tb)

@@ -39,15 +39,24 @@ class FailureTest(StrEnum):
     BLOCKED_ROUTE = "blocked-route"
 
 
-def _test_certificate(tb: Testbed, agent: DeviceAgent, *, issued_at_offset: timedelta) -> x509.Certificate:
+def _test_certificate(
+    tb: Testbed, agent: DeviceAgent, *, issued_at_offset: timedelta
+) -> x509.Certificate:
     """A short-lived certificate for the device, issued for the test only."""
     if agent.key is None:
         raise ValueError(f"device {agent.device_id} has no key: enroll it before validating")
     csr = make_csr(agent.key, agent.device_id)
     r = agent.record
-    cert = tb.ca.issue(csr, device_id=r.device_id, site=r.site, services=r.intended_services,
-                       requester="preproduction-validation", on_expiry="discard",
-                       lifetime=_TEST_LIFETIME, now=tb.now() + issued_at_offset)
+    cert = tb.ca.issue(
+        csr,
+        device_id=r.device_id,
+        site=r.site,
+        services=r.intended_services,
+        requester="preproduction-validation",
+        on_expiry="discard",
+        lifetime=_TEST_LIFETIME,
+        now=tb.now() + issued_at_offset,
+    )
     tb.inventory.entry(r.device_id).test_serials.add(cert.serial_number)
     return cert
 
@@ -57,19 +66,25 @@ def _attempt(tb: Testbed, agent: DeviceAgent, test: FailureTest) -> Decision:
     now = tb.now()
     if test is FailureTest.EXPIRED_CREDENTIAL:
         cert = _test_certificate(tb, agent, issued_at_offset=-2 * _TEST_LIFETIME)
-        return tb.access.decide(Attempt(agent.device_id, service, cert, purpose=test.value), now=now)
+        return tb.access.decide(
+            Attempt(agent.device_id, service, cert, purpose=test.value), now=now
+        )
     if test is FailureTest.REVOKED_CERTIFICATE:
         cert = _test_certificate(tb, agent, issued_at_offset=timedelta(0))
         tb.ca.revoke(cert.serial_number, now=now)
         issuer = tb.ca.records[cert.serial_number].issuer
         current = tb.crls.current(issuer)
-        staged = None if current is None else replace(
-            current, serials=current.serials | {cert.serial_number})
+        staged = (
+            None
+            if current is None
+            else replace(current, serials=current.serials | {cert.serial_number})
+        )
         attempt = Attempt(agent.device_id, service, cert, purpose=test.value, crl_override=staged)
         return tb.access.decide(attempt, now=now)
     route = (agent.record.zone, service, None)
-    attempt = Attempt(agent.device_id, service, agent.certificate, purpose=test.value,
-                      extra_blocks=(route,))
+    attempt = Attempt(
+        agent.device_id, service, agent.certificate, purpose=test.value, extra_blocks=(route,)
+    )
     return tb.access.decide(attempt, now=now)
 
 
@@ -83,7 +98,8 @@ def _outcome(agent: DeviceAgent, decision: Decision) -> tuple[str, str]:
         missing.append("does not keep the data")
     if missing:
         return ValidationOutcome.FAIL_SILENT, f"refused ({decision.reason}), but the device " + (
-            " and ".join(missing))
+            " and ".join(missing)
+        )
     return ValidationOutcome.FAIL_SAFE, f"refused ({decision.reason}), reported, data kept"
 
 
@@ -94,7 +110,14 @@ def run_failure_tests(tb: Testbed, agent: DeviceAgent) -> list[tuple[FailureTest
         decision = _attempt(tb, agent, test)
         outcome, why = _outcome(agent, decision)
         tb.metrics.validation[outcome] += 1
-        tb.log.emit(tb.now(), EventKind.VALIDATION_TEST, agent.device_id, test=test.value,
-                    outcome=outcome, reason=decision.reason.value, detail=why)
+        tb.log.emit(
+            tb.now(),
+            EventKind.VALIDATION_TEST,
+            agent.device_id,
+            test=test.value,
+            outcome=outcome,
+            reason=decision.reason.value,
+            detail=why,
+        )
         results.append((test, outcome))
     return results

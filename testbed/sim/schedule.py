@@ -52,8 +52,13 @@ def drift_scan(tb: Testbed) -> int:
     new = [d for d in found if (d.device_id, d.kind) not in tb.open_drift]
     tb.open_drift = keys
     for drift in new:
-        tb.log.emit(tb.now(), EventKind.DRIFT_DETECTED, drift.device_id, drift=drift.kind.value,
-                    detail=drift.detail)
+        tb.log.emit(
+            tb.now(),
+            EventKind.DRIFT_DETECTED,
+            drift.device_id,
+            drift=drift.kind.value,
+            detail=drift.detail,
+        )
     tb.metrics.drift_alerts += len(new)
     return len(new)
 

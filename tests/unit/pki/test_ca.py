@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import random
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -225,18 +224,3 @@ def test_issuing_cas_can_drop_expired_generations(make_ca) -> None:
 def test_per_site_rotation_needs_a_site(make_ca) -> None:
     with pytest.raises(PkiError, match="needs a site"):
         make_ca(14).rotate_issuing_key(site=None, now=NOW, overlap=timedelta(0))
-
-
-@pytest.mark.slow
-def test_issue_rate(make_ca, device_key) -> None:
-    authority = make_ca(15)
-    csr = make_csr(device_key, "bulk")
-    count = 2000
-    start = time.perf_counter()
-    for _ in range(count):
-        authority.issue(
-            csr, device_id="bulk", site="north", services=(), requester="r", on_expiry="renew",
-            lifetime=timedelta(days=1), now=NOW,
-        )  # fmt: skip
-    rate = count / (time.perf_counter() - start)
-    assert rate > 500, f"issued only {rate:.0f} certificates/s"

@@ -293,3 +293,11 @@ def test_no_event_without_a_log(make_ca, key) -> None:
     service = EstService(ca=make_ca(54), directory=directory)
     assert _enroll(service, _body(key)).status == 200
     assert _enroll(service, _body(key), basic=None).status == 401
+
+
+def test_enroll_with_a_revoked_client_certificate_401(est, key) -> None:
+    current = _enrolled(est, key)
+    est.ca.revoke(current.serial_number, now=NOW)
+    response = _enroll(est, _body(key), basic=None, client_cert=current)
+    assert (response.status, response.reason) == (401, Reason.BOOTSTRAP_AUTH_FAILED)
+    assert "revoked" in response.body.decode() and len(est.ca.records) == 1

@@ -42,7 +42,7 @@ def test_jitter_stays_in_range_and_is_deterministic() -> None:
 
 @pytest.mark.parametrize(("fraction", "jitter"), [(0.0, 0.0), (1.0, 0.1), (0.5, 0.5), (0.5, -0.1)])
 def test_bad_fraction_or_jitter(fraction, jitter) -> None:
-    with pytest.raises(PkiError, match="fraction|jitter"):
+    with pytest.raises(PkiError, match=r"fraction|jitter"):
         _renew(fraction=fraction, jitter=jitter)
 
 
@@ -89,10 +89,11 @@ def test_takes_the_earliest_of_several_windows() -> None:
 
 
 def test_falls_back_to_the_latest_earlier_window_near_expiry() -> None:
-    # A 3-day certificate from Tuesday 00:00: 2/3 is Thursday 00:00; the next start
+    # Valid Tuesday 00:00 to Thursday 22:30: 2/3 is Wednesday 23:00; the next start
     # (Thursday 22:00) is after expiry - 1 h, so Tuesday 22:00 is chosen.
     tuesday = MONDAY + DAY
-    chosen = _renew(not_before=tuesday, not_after=tuesday + 3 * DAY, jitter=0.0,
+    expiry = tuesday + 2 * DAY + timedelta(hours=22, minutes=30)
+    chosen = _renew(not_before=tuesday, not_after=expiry, jitter=0.0,
                     windows=[NIGHTLY_TUE_THU])  # fmt: skip
     assert chosen == tuesday + timedelta(hours=22)
 

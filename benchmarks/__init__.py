@@ -1,0 +1,1 @@
+"""Scale benchmarks of the testbed against a bare SimPy loop (``make bench``)."""

@@ -1,0 +1,187 @@
+"""The state directory of a live run: where ``testbed serve`` tells clients how to reach it.
+
+::
+
+    DIR/endpoints.json   URLs of the EST, CRL, OCSP and admin endpoints (only while serving)
+    DIR/ca-bundle.pem    the root and issuing CAs, root first
+    DIR/admin.secret     the admin API's bearer secret (mode 0600)
+    DIR/server.pem       the EST server's certificate and its issuing CA
+    DIR/server.key       the EST server's private key (mode 0600)
+    DIR/events.jsonl     the live audit log, one JSON event a line, written as it happens
+
+``endpoints.json`` is written last, atomically, once every socket listens, and
+removed on a clean shutdown, so its presence means "the server is up".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from testbed.errors import LiveError
+from testbed.events import Event
+from testbed.pki.ca import CertificateAuthority
+from testbed.pki.keys import KeyType, new_private_key, new_serial_number, signature_hash
+
+__all__ = ["EventFile", "StateDir", "server_identity"]
+
+_PRIVATE = 0o600
+
+
+def _write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write atomically: a temporary file with ``mode``, then a rename."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    os.chmod(temporary, mode)  # the umask may have narrowed it
+    temporary.replace(path)
+
+
+@dataclass(frozen=True, slots=True)
+class StateDir:
+    """The files of one live run under ``root``."""
+
+    root: Path
+
+    @property
+    def endpoints(self) -> Path:
+        """``endpoints.json``."""
+        return self.root / "endpoints.json"
+
+    @property
+    def bundle(self) -> Path:
+        """``ca-bundle.pem``."""
+        return self.root / "ca-bundle.pem"
+
+    @property
+    def secret(self) -> Path:
+        """``admin.secret``."""
+        return self.root / "admin.secret"
+
+    @property
+    def server_cert(self) -> Path:
+        """``server.pem`` (leaf then issuing CA)."""
+        return self.root / "server.pem"
+
+    @property
+    def server_key(self) -> Path:
+        """``server.key``."""
+        return self.root / "server.key"
+
+    @property
+    def events(self) -> Path:
+        """``events.jsonl``."""
+        return self.root / "events.jsonl"
+
+    def prepare(self) -> None:
+        """Create the directory and drop a stale ``endpoints.json`` from an earlier run."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.endpoints.unlink(missing_ok=True)
+
+    def write_secret(self) -> str:
+        """A fresh admin bearer secret, stored with mode 0600."""
+        secret = secrets.token_urlsafe(32)
+        _write(self.secret, secret.encode() + b"\n", mode=_PRIVATE)
+        return secret
+
+    def write_bundle(self, pem: bytes) -> None:
+        """Store the trust bundle."""
+        _write(self.bundle, pem)
+
+    def write_server_identity(self, chain_pem: bytes, key_pem: bytes) -> None:
+        """Store the EST server's certificate chain and key (the key with mode 0600)."""
+        _write(self.server_key, key_pem, mode=_PRIVATE)
+        _write(self.server_cert, chain_pem)
+
+    def write_endpoints(self, endpoints: dict[str, object]) -> None:
+        """Publish the endpoint URLs (call once every socket listens)."""
+        _write(self.endpoints, (json.dumps(endpoints, indent=2, sort_keys=True) + "\n").encode())
+
+    def clear_endpoints(self) -> None:
+        """Remove ``endpoints.json`` (clean shutdown)."""
+        self.endpoints.unlink(missing_ok=True)
+
+    def read_endpoints(self) -> dict[str, str]:
+        """The endpoint URLs of the running server, or :class:`LiveError`."""
+        try:
+            data = json.loads(self.endpoints.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise LiveError(
+                f"no live hospital in {self.root}: {self.endpoints.name} is missing; "
+                f"start one with `testbed serve SCENARIO --state-dir {self.root}`"
+            ) from None
+        except json.JSONDecodeError as error:
+            raise LiveError(f"{self.endpoints} is not JSON: {error}") from None
+        return {str(k): str(v) for k, v in data.items()}
+
+    def read_secret(self) -> str:
+        """The admin bearer secret, or :class:`LiveError`."""
+        try:
+            return self.secret.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise LiveError(f"{self.secret} is missing; is `testbed serve` running?") from None
+
+
+class EventFile:
+    """An event-log listener that appends each event to a JSON-lines file at once."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+
+    def __call__(self, event: Event) -> None:
+        """Write one event and flush, so readers see it while the server runs."""
+        self._handle.write(event.to_json() + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._handle.close()
+
+
+def server_identity(
+    ca: CertificateAuthority, *, now: datetime, lifetime: timedelta = timedelta(days=30)
+) -> tuple[bytes, bytes]:
+    """A TLS server certificate for 127.0.0.1 and localhost, issued by the scenario's CA.
+
+    Returns ``(chain_pem, key_pem)``: the leaf followed by its issuing CA, and the key.
+    Not recorded as a device certificate (it belongs to no device).
+    """
+    issuing = ca.issuing_ca_for(ca.sites[0], now=now)
+    key = new_private_key(KeyType.EC_P256, None)
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    ski = x509.SubjectKeyIdentifier.from_public_key(issuing.key.public_key())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(issuing.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(new_serial_number(None))
+        .not_valid_before(now - ca.backdate)
+        .not_valid_after(min(now + lifetime, issuing.certificate.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+    )
+    leaf = builder.sign(issuing.key, signature_hash(issuing.key))
+    chain = leaf.public_bytes(Encoding.PEM) + issuing.certificate.public_bytes(Encoding.PEM)
+    key_pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    return chain, key_pem

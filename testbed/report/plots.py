@@ -1,0 +1,198 @@
+"""Plots of a run: certificate lifecycles per device group, denied traffic by reason.
+
+Figures are built on :class:`matplotlib.figure.Figure` with an Agg canvas: no pyplot,
+no global figure state.  :func:`svg_text` renders a figure as SVG with a fixed hash
+salt and no date, so the same run gives byte-identical ``report.html`` files.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+
+from testbed.events import Event, EventKind
+
+if TYPE_CHECKING:
+    from testbed.core import Testbed
+
+__all__ = [
+    "LifecycleMark",
+    "Mark",
+    "availability",
+    "certificate_timeline",
+    "denied_traffic",
+    "lifecycle_marks",
+    "svg_text",
+]
+
+#: Certificates the pre-production failure tests issue (and revoke) for themselves.
+PREPRODUCTION_REQUESTER = "preproduction-validation"
+
+_SVG_RC = {"svg.hashsalt": "hospital-device-identity-testbed", "svg.fonttype": "path"}
+_FAULT_COLOURS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+
+
+class Mark(StrEnum):
+    """What happened to a certificate, as drawn on the timeline."""
+
+    ISSUED = "issued"
+    RENEWED = "renewed"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+#: Marker, colour and vertical offset within the group's row, per mark.
+_MARK_STYLE: dict[Mark, tuple[str, str, float]] = {
+    Mark.ISSUED: ("o", "#1f77b4", 0.24),
+    Mark.RENEWED: ("^", "#2ca02c", 0.08),
+    Mark.EXPIRED: ("x", "#d62728", -0.08),
+    Mark.REVOKED: ("s", "#000000", -0.24),
+}
+
+_EVENT_MARKS = {
+    EventKind.CERTIFICATE_ISSUED: Mark.ISSUED,
+    EventKind.CERTIFICATE_RENEWED: Mark.RENEWED,
+    EventKind.CERTIFICATE_EXPIRED: Mark.EXPIRED,
+}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class LifecycleMark:
+    """One point on the certificate timeline."""
+
+    time: datetime
+    group: str
+    mark: Mark
+    device_id: str
+
+
+def lifecycle_marks(tb: Testbed) -> list[LifecycleMark]:
+    """Issued, renewed and expired events plus revocations of device certificates, by time.
+
+    Revocations of the pre-production test certificates are left out: they belong to
+    the failure tests, not to the device's lifecycle.
+    """
+    groups = {a.device_id: a.group for a in tb.agents}
+    marks = [_event_mark(e, groups) for e in tb.log if e.kind in _EVENT_MARKS]
+    marks.extend(_revocation_marks(tb, groups))
+    return sorted(marks)
+
+
+def _event_mark(event: Event, groups: dict[str, str]) -> LifecycleMark:
+    group = groups.get(event.subject, event.subject)
+    return LifecycleMark(event.time, group, _EVENT_MARKS[event.kind], event.subject)
+
+
+def _revocation_marks(tb: Testbed, groups: dict[str, str]) -> Iterable[LifecycleMark]:
+    for serial, revocation in tb.ca.revocations.items():
+        record = tb.ca.records[serial]
+        if record.requester == PREPRODUCTION_REQUESTER:
+            continue
+        group = groups.get(record.device_id, record.device_id)
+        yield LifecycleMark(revocation.time, group, Mark.REVOKED, record.device_id)
+
+
+def denied_traffic(tb: Testbed) -> dict[str, list[datetime]]:
+    """Times of denied clinical-traffic decisions, by reason (sorted by reason)."""
+    out: dict[str, list[datetime]] = {}
+    for event in tb.log.of_kind(EventKind.ACCESS_DECISION):
+        if event.data.get("purpose") == "traffic" and event.data.get("allowed") is False:
+            out.setdefault(str(event.data.get("reason")), []).append(event.time)
+    return dict(sorted(out.items()))
+
+
+def certificate_timeline(tb: Testbed) -> Figure:
+    """Certificate lifecycle per device group, over scenario time, with fault windows."""
+    groups = _groups(tb)
+    fig, ax = _figure(height=1.2 + 0.45 * len(groups))
+    _time_axis(ax, tb)
+    _shade_faults(ax, tb)
+    marks = lifecycle_marks(tb)
+    for mark in Mark:
+        _plot_marks(ax, [m for m in marks if m.mark is mark], mark, groups)
+    ax.set_yticks(range(len(groups)), groups)
+    ax.set_ylim(-0.6, len(groups) - 0.4)
+    ax.invert_yaxis()
+    ax.set_title("Certificate lifecycle by device group")
+    _legend(ax)
+    return fig
+
+
+def availability(tb: Testbed) -> Figure:
+    """Cumulative denied clinical-traffic decisions over scenario time, by reason."""
+    fig, ax = _figure(height=3.2)
+    _time_axis(ax, tb)
+    _shade_faults(ax, tb)
+    denied = denied_traffic(tb)
+    for reason, times in denied.items():
+        ax.step(times, range(1, len(times) + 1), where="post", label=reason)
+    if not denied:
+        ax.text(0.5, 0.5, "no denied traffic", transform=ax.transAxes, ha="center")
+    ax.set_ylabel("denied decisions (cumulative)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Denied clinical traffic by reason")
+    _legend(ax)
+    return fig
+
+
+def svg_text(fig: Figure) -> str:
+    """The figure as an ``<svg>`` element (no XML prologue), identical for identical figures."""
+    buffer = io.StringIO()
+    with matplotlib.rc_context(_SVG_RC):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _figure(*, height: float) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(10, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _groups(tb: Testbed) -> list[str]:
+    return list(dict.fromkeys(a.group for a in tb.agents))
+
+
+def _time_axis(ax: Axes, tb: Testbed) -> None:
+    start = tb.scenario.start
+    ax.xaxis_date(tz=UTC)
+    ax.set_xlim(start, start + tb.scenario.duration + tb.scenario.recovery_window)
+    locator = AutoDateLocator(tz=UTC)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=UTC))
+    ax.set_xlabel("scenario time (UTC)")
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _shade_faults(ax: Axes, tb: Testbed) -> None:
+    colours: dict[str, str] = {}
+    start = tb.scenario.start
+    for fault in tb.scenario.faults:
+        first = fault.kind not in colours
+        colour = colours.setdefault(fault.kind, _FAULT_COLOURS[len(colours) % len(_FAULT_COLOURS)])
+        label = f"fault: {fault.kind}" if first else "_nolegend_"
+        ax.axvspan(start + fault.start, start + fault.end, color=colour, alpha=0.12,  # type: ignore[arg-type]
+                   linewidth=0, label=label)
+
+
+def _plot_marks(ax: Axes, marks: list[LifecycleMark], mark: Mark, groups: list[str]) -> None:
+    symbol, colour, offset = _MARK_STYLE[mark]
+    rows = {g: i for i, g in enumerate(groups)}
+    ys = [rows[m.group] - offset if m.group in rows else float("nan") for m in marks]
+    ax.plot([m.time for m in marks], ys, linestyle="none", marker=symbol, color=colour,
+            markersize=5, label=mark.value)
+
+
+def _legend(ax: Axes) -> None:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)

@@ -71,8 +71,11 @@ class Decision:
 
     @classmethod
     def allow(cls, hop: Hop, detail: str = "") -> Decision:
-        """An allowance at ``hop``."""
+        """An allowance at ``hop`` (shared instances: decisions are immutable)."""
+        if not detail:
+            return _ALLOWED[hop]
         return cls(True, Reason.OK, hop, detail)
 
 
-ALLOW = Decision(True, Reason.OK, Hop.SERVICE)
+_ALLOWED = {hop: Decision(True, Reason.OK, hop) for hop in Hop}
+ALLOW = _ALLOWED[Hop.SERVICE]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
+from pydantic.dataclasses import dataclass as validated
 
 from testbed.errors import ScenarioError
 from testbed.inputs import load_yaml, validate
@@ -68,7 +69,7 @@ def check_ae_title(value: str) -> str:
 AeTitle = Annotated[str, AfterValidator(check_ae_title)]
 
 
-@dataclass(frozen=True, slots=True)
+@validated(frozen=True, slots=True)
 class DeviceProfile:
     """What one vendor model supports."""
 

@@ -8,12 +8,12 @@ active at the end and then checks that the system recovers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
 from testbed.units import Duration
 

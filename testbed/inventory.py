@@ -20,7 +20,7 @@ from cryptography import x509
 from testbed.devices import DeviceRecord
 from testbed.errors import RegistrationError
 from testbed.lifecycle import ACTIVE_STATES, DeviceState, Lifecycle, LifecycleEvent, Transition
-from testbed.pki.ca import CertificateAuthority
+from testbed.pki.ca import CertificateAuthority, IssuanceRecord
 from testbed.pki.est import EnrollmentSubject
 
 __all__ = ["Drift", "DriftKind", "Inventory", "InventoryEntry"]
@@ -161,33 +161,51 @@ class Inventory:
     # -- drift ------------------------------------------------------------------------
 
     def drift(self, ca: CertificateAuthority, *, now: datetime) -> list[Drift]:
-        """Disagreements between the inventory and the CA's live certificates."""
-        live: dict[str, list[int]] = {}
-        for serial, rec in ca.records.items():
-            if rec.not_after > now and ca.revoked_at(serial) is None:
-                live.setdefault(rec.device_id, []).append(serial)
+        """Disagreements between the inventory and the CA's live certificates.
+
+        Costs one pass over the inventory (plus the records of retired devices), so a
+        daily scan stays cheap for a large fleet.
+        """
         found: list[Drift] = []
-        for device_id, serials in sorted(live.items()):
-            entry = self._entries.get(device_id)
-            hexes = ", ".join(f"{s:x}" for s in sorted(serials))
-            if entry is None:
-                found.append(Drift(DriftKind.UNKNOWN_HOLDER, device_id, f"live {hexes}"))
-            elif entry.state is DeviceState.RETIRED:
-                found.append(Drift(DriftKind.RETIRED_WITH_LIVE_CERTIFICATE, device_id, hexes))
+        for device_id in sorted(ca.device_ids() - self._entries.keys()):
+            serials = _live(ca, ca.records_for(device_id), now)
+            if serials:
+                found.append(Drift(DriftKind.UNKNOWN_HOLDER, device_id, f"live {_hex(serials)}"))
         for entry in self._entries.values():
-            found.extend(_binding_drift(entry, ca, live.get(entry.record.device_id, [])))
+            if entry.state is DeviceState.RETIRED:
+                serials = _live(ca, ca.records_for(entry.record.device_id), now)
+                if serials:
+                    found.append(
+                        Drift(
+                            DriftKind.RETIRED_WITH_LIVE_CERTIFICATE,
+                            entry.record.device_id,
+                            _hex(serials),
+                        )
+                    )
+            found.extend(_binding_drift(entry, ca, now))
         return sorted(found, key=lambda d: (d.device_id, d.kind.value))
 
 
-def _binding_drift(entry: InventoryEntry, ca: CertificateAuthority, live: list[int]) -> list[Drift]:
-    """The inventory's bound serial must be a live certificate the CA issued."""
+def _live(ca: CertificateAuthority, records: list[IssuanceRecord], now: datetime) -> list[int]:
+    return sorted(
+        r.serial for r in records if r.not_after > now and ca.revoked_at(r.serial) is None
+    )
+
+
+def _hex(serials: list[int]) -> str:
+    return ", ".join(f"{s:x}" for s in serials)
+
+
+def _binding_drift(entry: InventoryEntry, ca: CertificateAuthority, now: datetime) -> list[Drift]:
+    """A device in production must be bound to a live certificate the CA issued."""
     if entry.state is not DeviceState.PRODUCTION or entry.serial is None:
         return []
     device_id = entry.record.device_id
-    if entry.serial not in ca.records:
+    record = ca.records.get(entry.serial)
+    if record is None:
         detail = f"inventory binds {entry.serial:x}, which the CA never issued"
         return [Drift(DriftKind.INVENTORY_SERIAL_UNKNOWN_TO_CA, device_id, detail)]
-    if entry.serial not in live:
+    if record.not_after <= now or ca.revoked_at(entry.serial) is not None:
         detail = f"bound certificate {entry.serial:x} is expired or revoked"
         return [Drift(DriftKind.PRODUCTION_WITHOUT_LIVE_IDENTITY, device_id, detail)]
     return []

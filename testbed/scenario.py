@@ -9,13 +9,14 @@ expected.  :func:`json_schema` is the JSON Schema of the format (shipped as
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic.dataclasses import dataclass
 
 from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError

@@ -117,7 +117,7 @@ class StateDir:
         """Remove ``endpoints.json`` (clean shutdown)."""
         self.endpoints.unlink(missing_ok=True)
 
-    def read_endpoints(self) -> dict[str, str]:
+    def read_endpoints(self) -> dict[str, object]:
         """The endpoint URLs of the running server, or :class:`LiveError`."""
         try:
             data = json.loads(self.endpoints.read_text(encoding="utf-8"))
@@ -128,7 +128,9 @@ class StateDir:
             ) from None
         except json.JSONDecodeError as error:
             raise LiveError(f"{self.endpoints} is not JSON: {error}") from None
-        return {str(k): str(v) for k, v in data.items()}
+        if not isinstance(data, dict):
+            raise LiveError(f"{self.endpoints} is not a JSON object")
+        return {str(k): v for k, v in data.items()}
 
     def read_secret(self) -> str:
         """The admin bearer secret, or :class:`LiveError`."""

@@ -361,6 +361,10 @@ class CertificateAuthority:
         """Every issuance record by serial (read-only view)."""
         return MappingProxyType(self._records)
 
+    def device_ids(self) -> set[str]:
+        """Every device id the CA has issued a certificate to."""
+        return set(self._by_device)
+
     def records_for(self, device_id: str) -> list[IssuanceRecord]:
         """The issuance records of one device, oldest first."""
         return list(self._by_device.get(device_id, ()))

@@ -69,13 +69,16 @@ def build_crl(
     now: datetime,
     next_update_after: timedelta,
 ) -> PublishedCrl:
-    """Sign the CRL of one issuing CA: every serial it issued that is revoked by ``now``."""
+    """Sign the CRL of one issuing CA: its unexpired certificates revoked by ``now``."""
     if next_update_after <= timedelta(0):
         raise PkiError(f"next_update_after must be positive, got {next_update_after}")
     records = ca.records
+    # RFC 5280 §3.3: an entry may leave the CRL once the certificate has expired;
+    # dropping them keeps CRLs the size of the live population, not of history.
     revoked = [
         r for r in ca.revocations.values()
         if r.time <= now and records[r.serial].issuer == issuing.name
+        and records[r.serial].not_after >= now
     ]  # fmt: skip
     next_update = now + next_update_after
     builder = x509.CertificateRevocationListBuilder(

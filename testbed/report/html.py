@@ -1,1 +1,214 @@
-"""Placeholder replaced by the HTML report module."""
+"""The HTML report: one self-contained page (inline CSS, inline SVG plots, no scripts).
+
+:func:`summary_html` renders what the :class:`~testbed.report.Report` alone holds (it is
+the report's rich display in notebooks); :func:`page_html` wraps it in a page with the
+plots of the run; :func:`write_html` writes that page as ``report.html``.  Every text
+from the run is escaped, and nothing in the page depends on the wall clock, so the same
+scenario and seed give a byte-identical file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import StrEnum
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from testbed.metrics import ValidationOutcome
+from testbed.report.plots import availability, certificate_timeline, svg_text
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from testbed.core import Testbed
+    from testbed.expectations import ExpectationResult
+    from testbed.report.build import Report
+    from testbed.run import RunResult
+
+__all__ = ["Verdict", "measures_html", "page_html", "summary_html", "write_html"]
+
+#: A table cell: its text, or its text and a CSS class.
+Cell = str | tuple[str, str]
+
+_CSS = """
+.testbed-report { font-family: system-ui, sans-serif; color: #1a1a1a; max-width: 72rem; }
+.testbed-report h1 { font-size: 1.5rem; margin-bottom: 0.25rem; }
+.testbed-report h2 { font-size: 1.15rem; margin-top: 1.5rem; }
+.testbed-report table { border-collapse: collapse; margin: 0.5rem 0; }
+.testbed-report th, .testbed-report td {
+  border: 1px solid #d0d0d0; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top;
+}
+.testbed-report th { background: #f2f2f2; }
+.testbed-report td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.testbed-report .banner { padding: 0.6rem 1rem; border-radius: 4px; font-weight: 600; }
+.testbed-report .banner.pass { background: #e3f4e5; border: 1px solid #2e7d32; }
+.testbed-report .banner.fail { background: #fbe4e4; border: 1px solid #c62828; }
+.testbed-report td.pass { color: #2e7d32; font-weight: 600; }
+.testbed-report td.fail { color: #c62828; font-weight: 600; }
+.testbed-report figure { margin: 1rem 0; }
+.testbed-report figure svg { max-width: 100%; height: auto; }
+.testbed-report .muted { color: #666; }
+"""
+
+_PREPRODUCTION = (ValidationOutcome.FAIL_SAFE, ValidationOutcome.FAIL_SILENT,
+                  ValidationOutcome.UNSAFE)
+
+_FIGURES: tuple[tuple[str, Callable[[Testbed], Figure], str], ...] = (
+    ("Certificate lifecycle", certificate_timeline,
+     "Issued, renewed, expired and revoked device certificates per device group; "
+     "shaded bands are the injected faults."),
+    ("Denied clinical traffic", availability,
+     "Cumulative denied clinical-traffic decisions by reason; shaded bands are the faults."),
+)
+
+
+class Verdict(StrEnum):
+    """The verdict on one expectation or on the whole run."""
+
+    PASS = "pass"
+    FAIL = "fail"
+
+    @classmethod
+    def of(cls, passed: bool) -> Verdict:
+        """``PASS`` when ``passed``."""
+        return cls.PASS if passed else cls.FAIL
+
+
+def write_html(result: RunResult, path: Path) -> None:
+    """Write the run's self-contained HTML page to ``path``."""
+    path.write_text(page_html(result), encoding="utf-8", newline="\n")
+
+
+def page_html(result: RunResult) -> str:
+    """The whole page: the report summary followed by the plots of the run."""
+    report = result.report
+    title = escape(f"{report.scenario} (seed {report.seed}): testbed report")
+    body = summary_html(report) + _plots_html(result.testbed)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{title}</title>\n"
+        "<style>body { margin: 1.5rem; background: #fff; }</style>\n"
+        f"</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+
+
+def summary_html(report: Report) -> str:
+    """The report as an HTML fragment with its own scoped CSS (no plots)."""
+    data = report.data
+    parts = [
+        _header(report),
+        _banner(report),
+        _section("Expectations", _expectations(report.expectations)),
+        _section("Measures", measures_html(report)),
+        _section("Incidents by category", _counts(data.get("incidents_by_category"), "category")),
+        _section("Denials by reason", _counts(data.get("denials_by_reason"), "reason")),
+        _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
+        _section("Faults", _faults(data.get("faults"))),
+    ]
+    return f'<div class="testbed-report">\n<style>{_CSS}</style>\n{"".join(parts)}</div>\n'
+
+
+def measures_html(report: Report) -> str:
+    """The measures as a table, with the expectation on each measure that has one."""
+    expected = {e.id: e.expected for e in report.expectations}
+    rows = [
+        (name, (_num(value), "num"), expected.get(name, ""))
+        for name, value in report.measures.items()
+    ]
+    return _table(("measure", "value", "expected"), rows)
+
+
+def _header(report: Report) -> str:
+    title = escape(f"{report.scenario} (seed {report.seed})")
+    description = str(report.data.get("description", "")).strip()
+    facts = [f"{k}: {report.data[k]}" for k in ("start", "duration", "devices", "events")
+             if k in report.data]
+    lines = [f"<h1>{title}</h1>\n"]
+    if description:
+        lines.append(f"<p>{escape(description)}</p>\n")
+    if facts:
+        lines.append(f'<p class="muted">{escape(" · ".join(facts))}</p>\n')
+    return "".join(lines)
+
+
+def _banner(report: Report) -> str:
+    verdict = Verdict.of(report.passed)
+    failed = [e.id for e in report.expectations if not e.passed]
+    total = len(report.expectations)
+    if failed:
+        text = f"FAIL: {len(failed)} of {total} expectations do not hold ({', '.join(failed)})"
+    else:
+        text = f"PASS: all {total} expectations hold"
+    return f'<div class="banner {verdict.value}">{escape(text)}</div>\n'
+
+
+def _expectations(results: Sequence[ExpectationResult]) -> str:
+    rows = [
+        (e.id, e.expected, (_num(e.measured), "num"), _verdict_cell(e.passed), e.why)
+        for e in results
+    ]
+    return _table(("id", "expected", "measured", "verdict", "why"), rows)
+
+
+def _verdict_cell(passed: bool) -> Cell:
+    verdict = Verdict.of(passed)
+    return (verdict.value.upper(), verdict.value)
+
+
+def _counts(counts: Mapping[str, Any] | None, what: str) -> str:
+    rows = [(str(key), (_num(value), "num")) for key, value in (counts or {}).items()]
+    return _table((what, "count"), rows)
+
+
+def _preproduction(counts: Mapping[str, Any] | None) -> str:
+    counts = dict(counts or {})
+    names = [*_PREPRODUCTION, *sorted(k for k in counts if k not in _PREPRODUCTION)]
+    rows = [(name, (_num(counts.get(name, 0)), "num")) for name in names]
+    return _table(("outcome", "tests"), rows)
+
+
+def _faults(faults: Iterable[Mapping[str, Any]] | None) -> str:
+    rows = [
+        (str(f.get("kind", "")), str(f.get("target", "")), str(f.get("start", "")),
+         str(f.get("end", "")))
+        for f in faults or ()
+    ]
+    return _table(("kind", "target", "start", "end"), rows)
+
+
+def _plots_html(tb: Testbed) -> str:
+    body = "".join(
+        _section(title, _figure_html(svg_text(plot(tb)), caption))
+        for title, plot, caption in _FIGURES
+    )
+    return f'<div class="testbed-report">\n{body}</div>\n'
+
+
+def _figure_html(svg: str, caption: str) -> str:
+    return f"<figure>\n{svg}<figcaption>{escape(caption)}</figcaption>\n</figure>\n"
+
+
+def _section(title: str, content: str) -> str:
+    return f"<h2>{escape(title)}</h2>\n{content}"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
+    if not rows:
+        return '<p class="muted">none</p>\n'
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(f"<tr>{''.join(_cell(c) for c in row)}</tr>\n" for row in rows)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n"
+
+
+def _cell(cell: Cell) -> str:
+    if isinstance(cell, tuple):
+        text, css = cell
+        return f'<td class="{escape(css)}">{escape(text)}</td>'
+    return f"<td>{escape(cell)}</td>"
+
+
+def _num(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return str(int(value)) if float(value).is_integer() else f"{value:.6g}"

@@ -10,14 +10,13 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from testbed.events import Event, EventKind
@@ -38,7 +37,9 @@ __all__ = [
 #: Certificates the pre-production failure tests issue (and revoke) for themselves.
 PREPRODUCTION_REQUESTER = "preproduction-validation"
 
-_SVG_RC = {"svg.hashsalt": "hospital-device-identity-testbed", "svg.fonttype": "path"}
+_SVG_SALT = "hospital-device-identity-testbed"
+_DAY = timedelta(days=1)
+_TICK_STEPS = (1, 2, 7, 14, 28, 91, 182, 364)
 _FAULT_COLOURS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
 
@@ -119,7 +120,7 @@ def certificate_timeline(tb: Testbed) -> Figure:
     _shade_faults(ax, tb)
     marks = lifecycle_marks(tb)
     for mark in Mark:
-        _plot_marks(ax, [m for m in marks if m.mark is mark], mark, groups)
+        _plot_marks(ax, tb, [m for m in marks if m.mark is mark], mark, groups)
     ax.set_yticks(range(len(groups)), groups)
     ax.set_ylim(-0.6, len(groups) - 0.4)
     ax.invert_yaxis()
@@ -135,7 +136,7 @@ def availability(tb: Testbed) -> Figure:
     _shade_faults(ax, tb)
     denied = denied_traffic(tb)
     for reason, times in denied.items():
-        ax.step(times, range(1, len(times) + 1), where="post", label=reason)
+        ax.step(_days(tb, times), range(1, len(times) + 1), where="post", label=reason)
     if not denied:
         ax.text(0.5, 0.5, "no denied traffic", transform=ax.transAxes, ha="center")
     ax.set_ylabel("denied decisions (cumulative)")
@@ -148,7 +149,7 @@ def availability(tb: Testbed) -> Figure:
 def svg_text(fig: Figure) -> str:
     """The figure as an ``<svg>`` element (no XML prologue), identical for identical figures."""
     buffer = io.StringIO()
-    with matplotlib.rc_context(_SVG_RC):
+    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT, "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     return text[text.index("<svg") :]
@@ -165,32 +166,39 @@ def _groups(tb: Testbed) -> list[str]:
 
 
 def _time_axis(ax: Axes, tb: Testbed) -> None:
+    """Days since the scenario start on x, labelled with their UTC dates."""
     start = tb.scenario.start
-    ax.xaxis_date(tz=UTC)
-    ax.set_xlim(start, start + tb.scenario.duration + tb.scenario.recovery_window)
-    locator = AutoDateLocator(tz=UTC)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=UTC))
+    total = (tb.scenario.duration + tb.scenario.recovery_window) / _DAY
+    step = next((s for s in _TICK_STEPS if total / s <= 14), _TICK_STEPS[-1])
+    ticks = list(range(0, int(total) + 1, step))
+    labels = [f"{start + t * _DAY:%Y-%m-%d}" for t in ticks]
+    ax.set_xticks(ticks, labels, rotation=30, ha="right")
+    ax.set_xlim(-0.01 * total, 1.01 * total)
     ax.set_xlabel("scenario time (UTC)")
     ax.grid(axis="x", alpha=0.3)
 
 
+def _days(tb: Testbed, times: Iterable[datetime]) -> list[float]:
+    return [(t - tb.scenario.start) / _DAY for t in times]
+
+
 def _shade_faults(ax: Axes, tb: Testbed) -> None:
     colours: dict[str, str] = {}
-    start = tb.scenario.start
     for fault in tb.scenario.faults:
         first = fault.kind not in colours
         colour = colours.setdefault(fault.kind, _FAULT_COLOURS[len(colours) % len(_FAULT_COLOURS)])
         label = f"fault: {fault.kind}" if first else "_nolegend_"
-        ax.axvspan(start + fault.start, start + fault.end, color=colour, alpha=0.12,  # type: ignore[arg-type]
-                   linewidth=0, label=label)
+        ax.axvspan(fault.start / _DAY, fault.end / _DAY, facecolor=colour, edgecolor=colour,
+                   alpha=0.15, linewidth=0.8, label=label)
 
 
-def _plot_marks(ax: Axes, marks: list[LifecycleMark], mark: Mark, groups: list[str]) -> None:
+def _plot_marks(
+    ax: Axes, tb: Testbed, marks: list[LifecycleMark], mark: Mark, groups: list[str]
+) -> None:
     symbol, colour, offset = _MARK_STYLE[mark]
     rows = {g: i for i, g in enumerate(groups)}
     ys = [rows[m.group] - offset if m.group in rows else float("nan") for m in marks]
-    ax.plot([m.time for m in marks], ys, linestyle="none", marker=symbol, color=colour,
+    ax.plot(_days(tb, (m.time for m in marks)), ys, linestyle="none", marker=symbol, color=colour,
             markersize=5, label=mark.value)
 
 

@@ -78,6 +78,19 @@ def test_future_revocations_are_not_listed_yet(make_ca, issue_leaf) -> None:
     assert build_crl(authority, issuing, now=NOW, next_update_after=DAY).serials == frozenset()
 
 
+def test_expired_revoked_certificates_leave_the_crl(make_ca, issue_leaf) -> None:
+    authority = make_ca(24)
+    short = issue_leaf(authority, "short", lifetime=timedelta(hours=1))
+    long = issue_leaf(authority, "long", lifetime=DAY * 30)
+    for leaf in (short, long):
+        authority.revoke(leaf.serial_number, now=NOW)
+    issuing = authority.issuing_ca_for("north", now=NOW)
+    while_live = build_crl(authority, issuing, now=NOW + timedelta(minutes=30), next_update_after=DAY)
+    later = build_crl(authority, issuing, now=NOW + DAY, next_update_after=DAY)
+    assert while_live.serials == {short.serial_number, long.serial_number}
+    assert later.serials == {long.serial_number}
+
+
 def test_crl_staleness_and_bad_next_update(world) -> None:
     authority, _north, _south = world
     issuing = authority.issuing_ca_for("north", now=NOW)

@@ -1,0 +1,255 @@
+"""One measured configuration, run in a fresh interpreter so its peak memory is its own.
+
+``python -m benchmarks.worker '<json spec>'`` prints one JSON line (the result) on
+stdout; progress goes to stderr.  Modes:
+
+``testbed``  build the benchmark scenario for ``devices`` devices, run it to its
+             horizon stepping SimPy ourselves (one ``env.step()`` = one event), then
+             build the report.
+``bare``     ``processes`` SimPy processes that only ``yield env.timeout(...)``,
+             stepped by the same loop until ``events`` events have been processed.
+
+Optional: ``profile`` (a path: write cProfile stats of the stepping loop there) and
+``phases`` (wrap the expensive entry points with wall-clock timers; inclusive times).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import sys
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+__all__ = ["main", "run_bare", "run_testbed"]
+
+_PROGRESS_STEPS = 10
+_CHECKS = 100  # budget checks per run
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def _step_until(
+    env: simpy.Environment, until: float, label: str, budget: float | None = None
+) -> tuple[int, float]:
+    """Process every event scheduled before ``until`` (or until ``budget`` wall seconds).
+
+    Returns the number of events processed and the simulation time reached.
+    """
+    step = env.step
+    peek = env.peek
+    n = 0
+    started = time.perf_counter()
+    reached = 0.0
+    for i in range(1, _CHECKS + 1):
+        mark = until * i / _CHECKS
+        while peek() < mark:
+            step()
+            n += 1
+        reached = mark
+        elapsed = time.perf_counter() - started
+        if i % (_CHECKS // _PROGRESS_STEPS) == 0:
+            print(f"  [{label}] {i / _CHECKS:4.0%} sim, {n:,} events, {elapsed:7.1f} s",
+                  file=sys.stderr, flush=True)
+        if budget is not None and elapsed > budget and i < _CHECKS:
+            print(f"  [{label}] wall budget {budget:.0f} s spent at {i / _CHECKS:.0%} of the "
+                  "simulated time; stopping (the year is extrapolated)",
+                  file=sys.stderr, flush=True)
+            break
+    return n, reached
+
+
+def _step_count(env: simpy.Environment, events: int) -> int:
+    """Process exactly ``events`` events (or until the queue is empty)."""
+    step = env.step
+    peek = env.peek
+    n = 0
+    infinity = float("inf")
+    while n < events and peek() < infinity:
+        step()
+        n += 1
+    return n
+
+
+class _Timers:
+    """Inclusive wall-clock time and call count per wrapped entry point."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def wrap(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        self.seconds.setdefault(name, 0.0)
+        self.calls.setdefault(name, 0)
+        clock = time.perf_counter
+        seconds = self.seconds
+        calls = self.calls
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t = clock()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                seconds[name] += clock() - t
+                calls[name] += 1
+
+        return timed
+
+    def report(self, total: float) -> dict[str, dict[str, float]]:
+        return {
+            name: {"seconds": round(s, 3), "calls": self.calls[name],
+                   "share": round(s / total, 4) if total else 0.0,
+                   "us_per_call": round(1e6 * s / self.calls[name], 1) if self.calls[name] else 0}
+            for name, s in sorted(self.seconds.items(), key=lambda kv: -kv[1])
+        }
+
+
+def _install_timers(tb: Any) -> _Timers:
+    """Wrap what we suspect dominates; instance attributes shadow the methods."""
+    import testbed.sim.enrollment as enrollment
+    import testbed.sim.pki_ops as pki_ops
+    import testbed.sim.schedule as schedule
+
+    timers = _Timers()
+    tb.est.simpleenroll = timers.wrap("est.simpleenroll (CSR check + issue)",
+                                      tb.est.simpleenroll)
+    tb.est.simplereenroll = timers.wrap("est.simplereenroll (CSR check + issue)",
+                                        tb.est.simplereenroll)
+    tb.ca.issue = timers.wrap("ca.issue (build + sign leaf)", tb.ca.issue)
+    enrollment._csr_body = timers.wrap(  # type: ignore[attr-defined]
+        "device keygen + CSR", enrollment._csr_body)
+    tb.access.decide = timers.wrap("access.decide (all hops + audit event)", tb.access.decide)
+    tb.access.verifier.verify = timers.wrap("verifier.verify (TLS hop)",
+                                            tb.access.verifier.verify)
+    tb.access.verifier._derive = timers.wrap(  # cache misses: path validation
+        "verifier._derive (path validation, cache miss)", tb.access.verifier._derive)
+    tb.log.emit = timers.wrap("log.emit", tb.log.emit)
+    pki_ops.publish_crls = timers.wrap(  # type: ignore[attr-defined]
+        "publish_crls (daily CRL build + sign)", pki_ops.publish_crls)
+    schedule.drift_scan = timers.wrap(  # type: ignore[attr-defined]
+        "drift_scan (daily inventory vs CA)", schedule.drift_scan)
+    return timers
+
+
+def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
+    """Build, run and report the benchmark scenario; time each phase."""
+    from benchmarks.scenarios import build_scenario
+    from testbed.core import Testbed
+    from testbed.report.build import build_report
+
+    rss_imports = _peak_rss_mb()
+    t0 = time.perf_counter()
+    scenario = build_scenario(spec["devices"], interval=spec.get("interval", "1d"),
+                              duration=spec.get("duration", "365d"))
+    t1 = time.perf_counter()
+    tb = Testbed(scenario, keep_events=spec.get("keep_events", True))
+    t2 = time.perf_counter()
+    timers = _install_timers(tb) if spec.get("phases") else None
+    tb.start()
+    t3 = time.perf_counter()
+    label = f"testbed {spec['devices']}"
+    budget = spec.get("budget")
+    if spec.get("profile"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        events, reached = _step_until(tb.env, tb.horizon, label, budget)
+        profiler.disable()
+        profiler.dump_stats(spec["profile"])
+    else:
+        events, reached = _step_until(tb.env, tb.horizon, label, budget)
+    t4 = time.perf_counter()
+    report = build_report(tb)
+    t5 = time.perf_counter()
+    counts = report.data["counts"]
+    result: dict[str, Any] = {
+        "mode": "testbed",
+        "devices": spec["devices"],
+        "interval": spec.get("interval", "1d"),
+        "keep_events": spec.get("keep_events", True),
+        "events": events,
+        "sim_seconds": tb.horizon,
+        "sim_reached": reached,
+        "completed": reached >= tb.horizon,
+        "wall": {
+            "scenario": round(t1 - t0, 3),
+            "build": round(t2 - t1, 3),
+            "start": round(t3 - t2, 3),
+            "run": round(t4 - t3, 3),
+            "report": round(t5 - t4, 3),
+            "total": round(t5 - t0, 3),
+        },
+        "events_per_second": round(events / (t4 - t3), 1),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "rss_after_imports_mb": round(rss_imports, 1),
+        "log_events": len(tb.log),
+        "kept_log_events": sum(1 for _ in tb.log),
+        "decisions": counts["decisions"],
+        "certificates_issued": counts["certificates_issued"],
+        "certificates_revoked": counts["certificates_revoked"],
+        "renewals_done": report.measures["renewals_done"],
+        "renewals_missed": report.measures["renewals_missed"],
+        "unauthorized_access": report.measures["unauthorized_access"],
+        "data_lost": report.measures["data_lost"],
+        "clinical_downtime_minutes": report.measures["clinical_downtime_minutes"],
+    }
+    if timers is not None:
+        result["phases"] = timers.report(t4 - t3)
+    return result
+
+
+def _sleeper(env: simpy.Environment, rng: random.Random, count: int, mean: float) -> Generator[
+        simpy.Event, Any, None]:
+    for _ in range(count):
+        yield env.timeout(rng.uniform(0.5 * mean, 1.5 * mean))
+
+
+def run_bare(spec: dict[str, Any]) -> dict[str, Any]:
+    """The same number of events from processes that only sleep."""
+    events = int(spec["events"])
+    processes = max(int(spec["processes"]), 1)
+    horizon = float(spec.get("sim_seconds", 368 * 86400.0))
+    rss_imports = _peak_rss_mb()
+    t0 = time.perf_counter()
+    env = simpy.Environment()
+    rng = random.Random(1)
+    # Each process costs its Initialize event, its timeouts and its own end event.
+    per, rest = divmod(max(events - 2 * processes, processes), processes)
+    for i in range(processes):
+        count = per + (1 if i < rest else 0)
+        env.process(_sleeper(env, rng, count, horizon / max(count, 1)))
+    t1 = time.perf_counter()
+    n = _step_count(env, events)
+    t2 = time.perf_counter()
+    return {
+        "mode": "bare",
+        "processes": processes,
+        "events": n,
+        "wall": {"build": round(t1 - t0, 3), "run": round(t2 - t1, 3),
+                 "total": round(t2 - t0, 3)},
+        "events_per_second": round(n / (t2 - t1), 1),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "rss_after_imports_mb": round(rss_imports, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the configuration given as a JSON argument and print its result as JSON."""
+    args = sys.argv[1:] if argv is None else argv
+    spec = json.loads(args[0])
+    result = run_testbed(spec) if spec["mode"] == "testbed" else run_bare(spec)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""The live commands: ``testbed serve`` and ``testbed devices register|revoke|offboard``.
+
+``serve`` runs the scenario's hospital on loopback until SIGINT or SIGTERM.  The
+``devices`` commands talk to its admin API (address from ``DIR/endpoints.json``,
+bearer secret from ``DIR/admin.secret``) and print its JSON answer; an answer with an
+error prints ``error: ...`` on standard error and exits 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+from testbed.errors import LiveError
+from testbed.live.hospital import LiveHospital
+from testbed.live.server import Ports, run_until
+from testbed.live.state import StateDir
+
+__all__ = ["devices", "serve"]
+
+_STATE_DIR = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for endpoints.json, ca-bundle.pem, admin.secret and events.jsonl.",
+)
+
+
+async def _serve_until_signalled(hospital: LiveHospital, state: StateDir, ports: Ports) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await run_until(hospital, state, ports=ports, stop=stop)
+
+
+@click.command("serve")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@_STATE_DIR
+@click.option("--est-port", type=int, default=0, show_default=True, help="EST (HTTPS) port.")
+@click.option("--pki-port", type=int, default=0, show_default=True, help="CRL and OCSP port.")
+@click.option("--admin-port", type=int, default=0, show_default=True, help="Admin API port.")
+def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_port: int) -> None:
+    """Run SCENARIO's CA live on 127.0.0.1 (EST, CRL, OCSP, admin) until interrupted."""
+    hospital = LiveHospital.from_file(scenario)
+    state = StateDir(state_dir)
+    click.echo(f"serving {hospital.scenario.name}; endpoints in {state.endpoints}", err=True)
+    asyncio.run(_serve_until_signalled(hospital, state, Ports(est_port, pki_port, admin_port)))
+    click.echo("stopped", err=True)
+
+
+# -- devices ----------------------------------------------------------------------
+
+
+def _admin(state_dir: Path, path: str, payload: dict[str, str] | None = None) -> Any:
+    """POST ``payload`` as JSON to the admin API and return the decoded JSON answer."""
+    state = StateDir(state_dir)
+    base = state.read_endpoints().get("admin")
+    if not isinstance(base, str) or not base.startswith("http://127.0.0.1:"):
+        raise LiveError(f"{state.endpoints} has no loopback 'admin' URL (got {base!r})")
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(payload or {}).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {state.read_secret()}",
+            "Content-Type": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.load(answer)
+    except urllib.error.HTTPError as error:
+        raise LiveError(_error_text(error)) from None
+    except urllib.error.URLError as error:
+        raise LiveError(f"cannot reach the admin API at {base}: {error.reason}") from None
+
+
+def _error_text(error: urllib.error.HTTPError) -> str:
+    body = error.read()
+    try:
+        return str(json.loads(body)["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"admin API answered {error.code}: {body.decode(errors='replace').strip()}"
+
+
+def _echo(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@click.group()
+def devices() -> None:
+    """Register, revoke and offboard devices of a running `testbed serve`."""
+
+
+@devices.command()
+@_STATE_DIR
+@click.option("--serial", required=True, help="The device's serial number.")
+@click.option("--site", required=True, help="A site of the scenario.")
+@click.option("--zone", required=True, help="A zone of that site.")
+@click.option("--profile", required=True, help="A device profile id (e.g. ct-ai-onbox).")
+@click.option("--owner", default="unassigned", show_default=True, help="The owning team.")
+def register(state_dir: Path, serial: str, site: str, zone: str, profile: str, owner: str) -> None:
+    """Pre-register a device; print its device_id and one-time bootstrap credentials."""
+    payload = {"serial": serial, "site": site, "zone": zone, "profile": profile, "owner": owner}
+    _echo(_admin(state_dir, "/devices", payload))
+
+
+@devices.command()
+@_STATE_DIR
+@click.argument("device_id")
+def revoke(state_dir: Path, device_id: str) -> None:
+    """Revoke every live certificate of DEVICE_ID."""
+    _echo(_admin(state_dir, f"/devices/{quote(device_id, safe='')}/revoke"))
+
+
+@devices.command()
+@_STATE_DIR
+@click.argument("device_id")
+def offboard(state_dir: Path, device_id: str) -> None:
+    """Offboard DEVICE_ID: revoke, remove network allowance, invalidate access, retire."""
+    _echo(_admin(state_dir, f"/devices/{quote(device_id, safe='')}/offboard"))

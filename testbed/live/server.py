@@ -1,0 +1,304 @@
+"""The live hospital's HTTP faces (aiohttp), each a thin translation to the decision core.
+
+- **EST** (RFC 7030) over HTTPS under ``/.well-known/est``: ``cacerts`` (GET),
+  ``simpleenroll`` (POST, HTTP Basic bootstrap credentials) and ``simplereenroll``
+  (POST, the current client certificate).  The TLS context asks for a client
+  certificate without requiring one (``CERT_OPTIONAL``), so one port serves both.
+  Python's ``ssl`` still verifies a certificate that *is* presented: an expired or
+  unknown-CA client certificate fails the handshake (TLS alert, no HTTP answer and no
+  audit event).  A revoked but unexpired one passes TLS (no CRL is loaded into the
+  context) and :class:`~testbed.pki.est.EstService` refuses it with 403 and an event.
+- **PKI** over HTTP: ``/crl`` (central issuing CA) or ``/crl/{site}``, DER
+  ``application/pkix-crl``; ``/ocsp`` (POST ``application/ocsp-request``).
+- **Admin** over HTTP with a bearer secret: ``POST /devices``,
+  ``POST /devices/{id}/revoke``, ``POST /devices/{id}/offboard``; JSON in and out.
+
+Everything binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import BasicAuth, hdrs, web
+from cryptography import x509
+
+from testbed.errors import PkiError, TestbedError
+from testbed.live.hospital import LiveHospital, Registration
+from testbed.live.state import EventFile, StateDir, server_identity
+from testbed.pki.est import EstResponse
+
+__all__ = [
+    "LOOPBACK",
+    "LiveServer",
+    "Ports",
+    "admin_app",
+    "est_app",
+    "pki_app",
+    "run_until",
+    "tls_context",
+]
+
+LOOPBACK = "127.0.0.1"
+EST_PATH = "/.well-known/est"
+_HOSPITAL: web.AppKey[LiveHospital] = web.AppKey("hospital", LiveHospital)
+_SECRET: web.AppKey[str] = web.AppKey("secret", str)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# -- EST ----------------------------------------------------------------------
+
+
+def _response(answer: EstResponse) -> web.Response:
+    return web.Response(status=answer.status, headers=dict(answer.headers), body=answer.body)
+
+
+def _basic(request: web.Request) -> tuple[str, str] | None:
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is None:
+        return None
+    try:
+        auth = BasicAuth.decode(header)
+    except ValueError:
+        return None  # not Basic, or malformed: the core answers 401
+    return auth.login, auth.password
+
+
+def _client_cert(request: web.Request) -> x509.Certificate | None:
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return x509.load_der_x509_certificate(der) if der else None
+
+
+async def _cacerts(request: web.Request) -> web.Response:
+    return _response(request.app[_HOSPITAL].est.cacerts())
+
+
+async def _simpleenroll(request: web.Request) -> web.Response:
+    hospital = request.app[_HOSPITAL]
+    answer = hospital.est.simpleenroll(
+        await request.read(),
+        content_type=request.headers.get(hdrs.CONTENT_TYPE, ""),
+        basic=_basic(request),
+        client_cert=_client_cert(request),
+        now=hospital.now(),
+    )
+    return _response(answer)
+
+
+async def _simplereenroll(request: web.Request) -> web.Response:
+    hospital = request.app[_HOSPITAL]
+    answer = hospital.est.simplereenroll(
+        await request.read(),
+        content_type=request.headers.get(hdrs.CONTENT_TYPE, ""),
+        client_cert=_client_cert(request),
+        now=hospital.now(),
+    )
+    return _response(answer)
+
+
+def est_app(hospital: LiveHospital) -> web.Application:
+    """The EST endpoints (serve it with :func:`tls_context`)."""
+    app = web.Application()
+    app[_HOSPITAL] = hospital
+    app.router.add_get(f"{EST_PATH}/cacerts", _cacerts)
+    app.router.add_post(f"{EST_PATH}/simpleenroll", _simpleenroll)
+    app.router.add_post(f"{EST_PATH}/simplereenroll", _simplereenroll)
+    return app
+
+
+def tls_context(state: StateDir) -> ssl.SSLContext:
+    """Server TLS: the state dir's server identity; client certificates optional.
+
+    Client certificates are verified against the trust bundle (root and issuing CAs).
+    """
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(state.server_cert, state.server_key)
+    context.load_verify_locations(cafile=state.bundle)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
+# -- CRL and OCSP ---------------------------------------------------------------
+
+
+def _text(status: int, detail: str) -> web.Response:
+    return web.Response(status=status, text=detail + "\n")
+
+
+async def _crl(request: web.Request) -> web.Response:
+    site = request.match_info.get("site")
+    try:
+        crl = request.app[_HOSPITAL].crl(site)
+    except PkiError as error:
+        return _text(404, str(error))
+    return web.Response(body=crl.der, content_type="application/pkix-crl")
+
+
+async def _ocsp(request: web.Request) -> web.Response:
+    if request.content_type != "application/ocsp-request":
+        return _text(415, f"content type {request.content_type!r} is not application/ocsp-request")
+    body = request.app[_HOSPITAL].ocsp(await request.read())
+    return web.Response(body=body, content_type="application/ocsp-response")
+
+
+def pki_app(hospital: LiveHospital) -> web.Application:
+    """The CRL distribution point and the OCSP responder."""
+    app = web.Application()
+    app[_HOSPITAL] = hospital
+    app.router.add_get("/crl", _crl)
+    app.router.add_get("/crl/{site}", _crl)
+    app.router.add_post("/ocsp", _ocsp)
+    return app
+
+
+# -- admin ----------------------------------------------------------------------
+
+
+def _error(status: int, detail: str) -> web.Response:
+    return web.json_response({"error": detail}, status=status)
+
+
+@web.middleware
+async def _bearer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, token = header.partition(" ")
+    expected = request.app[_SECRET]
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        return _error(401, "missing or wrong admin bearer secret (see admin.secret)")
+    try:
+        return await handler(request)
+    except TestbedError as error:
+        return _error(400, str(error))
+
+
+async def _register(request: web.Request) -> web.Response:
+    try:
+        data = await request.json()
+        registration = Registration(**{k: str(v) for k, v in data.items()})
+    except (json.JSONDecodeError, AttributeError, TypeError) as error:
+        fields = "serial, site, zone, profile and optionally owner"
+        return _error(400, f"the body must be a JSON object with {fields}: {error}")
+    issued = request.app[_HOSPITAL].register(registration)
+    bootstrap = {"username": issued.username, "password": issued.password}
+    return web.json_response({"device_id": issued.device_id, "bootstrap": bootstrap}, status=201)
+
+
+async def _revoke(request: web.Request) -> web.Response:
+    device_id = request.match_info["device_id"]
+    serials = request.app[_HOSPITAL].revoke(device_id)
+    return web.json_response({"device_id": device_id, "revoked": [f"{s:x}" for s in serials]})
+
+
+async def _offboard(request: web.Request) -> web.Response:
+    done = request.app[_HOSPITAL].offboard(request.match_info["device_id"])
+    revoked = [f"{s:x}" for s in done.serials]
+    body = {"device_id": done.device_id, "revoked": revoked, "state": done.transition.target}
+    return web.json_response(body)
+
+
+def admin_app(hospital: LiveHospital, secret: str) -> web.Application:
+    """The operator's admin API, behind a bearer secret."""
+    app = web.Application(middlewares=[_bearer])
+    app[_HOSPITAL] = hospital
+    app[_SECRET] = secret
+    app.router.add_post("/devices", _register)
+    app.router.add_post("/devices/{device_id}/revoke", _revoke)
+    app.router.add_post("/devices/{device_id}/offboard", _offboard)
+    return app
+
+
+# -- running --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """The ports to bind on 127.0.0.1; 0 lets the system choose."""
+
+    est: int = 0
+    pki: int = 0
+    admin: int = 0
+
+
+def _listen(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((LOOPBACK, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class LiveServer:
+    """The three apps on their loopback sockets; :meth:`start` returns the endpoint URLs."""
+
+    def __init__(self, hospital: LiveHospital, state: StateDir, *, secret: str) -> None:
+        self.hospital = hospital
+        self.state = state
+        self.secret = secret
+        self._runners: list[web.AppRunner] = []
+
+    async def _run(
+        self, app: web.Application, port: int, context: ssl.SSLContext | None = None
+    ) -> int:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        self._runners.append(runner)
+        sock = _listen(port)
+        await web.SockSite(runner, sock, ssl_context=context).start()
+        return int(sock.getsockname()[1])
+
+    async def start(self, ports: Ports) -> dict[str, object]:
+        """Listen on every socket and return the endpoint URLs."""
+        est = await self._run(est_app(self.hospital), ports.est, tls_context(self.state))
+        pki = await self._run(pki_app(self.hospital), ports.pki)
+        admin = await self._run(admin_app(self.hospital, self.secret), ports.admin)
+        sites = self.hospital.ca.sites
+        return {
+            "est": f"https://{LOOPBACK}:{est}{EST_PATH}",
+            "crl": f"http://{LOOPBACK}:{pki}/crl",
+            "crl_by_site": {s: f"http://{LOOPBACK}:{pki}/crl/{s}" for s in sites},
+            "ocsp": f"http://{LOOPBACK}:{pki}/ocsp",
+            "admin": f"http://{LOOPBACK}:{admin}",
+            "scenario": self.hospital.scenario.name,
+        }
+
+    async def stop(self) -> None:
+        """Close every socket and finish in-flight requests."""
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+
+
+async def run_until(
+    hospital: LiveHospital, state: StateDir, *, ports: Ports, stop: asyncio.Event
+) -> None:
+    """Write the state directory, listen, publish ``endpoints.json``, run until ``stop``.
+
+    ``endpoints.json`` appears only once every socket listens and is removed on the
+    way out, however the run ends.
+    """
+    state.prepare()
+    events = EventFile(state.events)
+    hospital.log.subscribe(events)
+    state.write_bundle(hospital.trust_bundle_pem())
+    state.write_server_identity(*server_identity(hospital.ca, now=hospital.now()))
+    server = LiveServer(hospital, state, secret=state.write_secret())
+    try:
+        hospital.publish_crls()
+        state.write_endpoints(await server.start(ports))
+        await stop.wait()
+    finally:
+        state.clear_endpoints()
+        await server.stop()
+        events.close()

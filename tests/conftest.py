@@ -1,0 +1,269 @@
+"""Shared pytest fixtures for the decision-core tests.
+
+Not to be confused with the top-level ``fixtures/`` directory (device profiles as
+data files).  :class:`Hospital` wires the real services (CA, trust distribution, CRL
+distribution, inventory, EST, access point) the way :class:`testbed.core.Testbed`
+does, but without SimPy, so that a test drives time by passing ``now`` explicitly.
+Everything is deterministic: one ``random.Random(seed)`` per hospital.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from testbed.access import AccessPoint, Attempt
+from testbed.decisions import Decision
+from testbed.devices import DeviceRecord
+from testbed.events import EventKind, EventLog
+from testbed.hospital import HealthSystem, Service, ServiceKind, Site
+from testbed.inventory import Inventory
+from testbed.lifecycle import LifecycleEvent
+from testbed.metrics import Metrics
+from testbed.network import ZonePolicy
+from testbed.pki.ca import CertificateAuthority, IssuingMode
+from testbed.pki.est import EstResponse, EstService
+from testbed.pki.keys import KeyType, PrivateKey, make_csr, new_private_key
+from testbed.pki.revocation import CrlDistribution, build_crl
+from testbed.pki.trust import TrustDistribution
+
+NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+PKCS10 = "application/pkcs10"
+REPO = Path(__file__).resolve().parent.parent
+
+SITES = (
+    Site("north", ("imaging", "bedside", "datacenter")),
+    Site("south", ("imaging", "bedside", "datacenter")),
+)
+SERVICES = (
+    Service("pacs-north", ServiceKind.PACS, "north", "datacenter"),
+    Service("pacs-south", ServiceKind.PACS, "south", "datacenter"),
+    Service("ehr", ServiceKind.EHR, "north", "datacenter"),
+)
+ROUTES = (
+    ("imaging", "pacs-north", "north"),
+    ("imaging", "pacs-south", "south"),
+    ("imaging", "ehr", None),
+)
+
+
+class Hospital:
+    """The hospital's services wired together, with time passed in by the test.
+
+    ``start`` is the default ``now`` of every helper; the CA was created a day earlier.
+    """
+
+    start = NOW
+
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        issuing: IssuingMode = IssuingMode.CENTRAL,
+        trust_delay: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.system = HealthSystem(SITES, SERVICES)
+        sites = [s.name for s in SITES]
+        self.ca = CertificateAuthority(
+            name="Test Hospital",
+            trust_domain="hospital.example",
+            sites=sites,
+            issuing=issuing,
+            now=NOW - timedelta(days=1),
+            rng=self.rng,
+        )
+        self.trust = TrustDistribution(ca=self.ca, sites=sites, delay=trust_delay, now=NOW)
+        self.crls = CrlDistribution()
+        self.inventory = Inventory()
+        self.log = EventLog()
+        self.metrics = Metrics()
+        self.policy = ZonePolicy(ROUTES)
+        self.access = AccessPoint(
+            system=self.system,
+            inventory=self.inventory,
+            policy=self.policy,
+            ca=self.ca,
+            trust=self.trust,
+            crls=self.crls,
+            log=self.log,
+            metrics=self.metrics,
+        )
+        self.est = EstService(ca=self.ca, directory=self.inventory, log=self.log)
+        self.passwords: dict[str, str] = {}
+        self.keys: dict[str, PrivateKey] = {}
+
+    # -- records and lifecycle ------------------------------------------------
+
+    @staticmethod
+    def record(
+        device_id: str,
+        *,
+        site: str = "north",
+        zone: str = "imaging",
+        services: tuple[str, ...] = ("pacs-north", "ehr"),
+    ) -> DeviceRecord:
+        """A device record with the seed's fields filled in."""
+        return DeviceRecord(
+            device_id=device_id,
+            vendor="Meridian Imaging",
+            model="Apex CT 128 AI",
+            serial=f"SN-{device_id}",
+            site=site,
+            zone=zone,
+            owner="radiology",
+            profile="ct-ai-onbox",
+            intended_services=services,
+            certificate_type=KeyType.EC_P256,
+        )
+
+    def register(
+        self,
+        device_id: str,
+        *,
+        now: datetime = NOW,
+        lifetime: timedelta = timedelta(days=30),
+        admit: bool = True,
+        **record_options: object,
+    ) -> str:
+        """Register (with a bootstrap secret) and admit to NAC; returns the secret."""
+        record = self.record(device_id, **record_options)  # type: ignore[arg-type]
+        self.inventory.register(record, now=now, lifetime=lifetime)
+        password = f"{self.rng.getrandbits(64):016x}"
+        self.inventory.set_bootstrap(device_id, password)
+        self.passwords[device_id] = password
+        if admit:
+            self.access.admit([device_id])
+        return password
+
+    def transition(self, device_id: str, *events: LifecycleEvent, now: datetime = NOW) -> None:
+        """Apply lifecycle events in order."""
+        for event in events:
+            self.inventory.transition(device_id, event, now=now)
+
+    def promote(self, device_id: str, *, now: datetime = NOW) -> None:
+        """Enrolled -> validated -> production."""
+        self.transition(device_id, LifecycleEvent.VALIDATE, LifecycleEvent.PROMOTE, now=now)
+
+    # -- EST ------------------------------------------------------------------
+
+    def csr_body(self, device_id: str, *, common_name: str | None = None) -> bytes:
+        """A base64 DER CSR with a fresh P-256 key, as a device sends it."""
+        key = new_private_key(KeyType.EC_P256, self.rng)
+        self.keys[device_id] = key
+        csr = make_csr(key, common_name or device_id)
+        return base64.b64encode(csr.public_bytes(serialization.Encoding.DER))
+
+    def simpleenroll(self, device_id: str, *, now: datetime = NOW) -> EstResponse:
+        """First enrollment with the bootstrap secret."""
+        basic = (device_id, self.passwords.get(device_id, "wrong"))
+        return self.est.simpleenroll(
+            self.csr_body(device_id), content_type=PKCS10, basic=basic, client_cert=None, now=now
+        )
+
+    def enroll(self, device_id: str, *, now: datetime = NOW) -> x509.Certificate:
+        """Enroll and return the certificate (the enrollment must succeed)."""
+        response = self.simpleenroll(device_id, now=now)
+        if response.certificate is None:
+            raise AssertionError(f"enrollment of {device_id} refused: {response.body!r}")
+        return response.certificate
+
+    def reenroll(self, device_id: str, cert: x509.Certificate, *, now: datetime) -> EstResponse:
+        """Re-enrollment with the current certificate and a new key."""
+        return self.est.simplereenroll(
+            self.csr_body(device_id), content_type=PKCS10, client_cert=cert, now=now
+        )
+
+    def onboard(self, device_id: str, *, now: datetime = NOW, **options: object) -> x509.Certificate:
+        """Register, enroll, validate and promote; returns the certificate."""
+        self.register(device_id, now=now, **options)  # type: ignore[arg-type]
+        cert = self.enroll(device_id, now=now)
+        self.promote(device_id, now=now)
+        return cert
+
+    # -- revocation and access ------------------------------------------------
+
+    def publish_crls(self, *, now: datetime, validity: timedelta = timedelta(days=7)) -> None:
+        """Sign and publish a CRL for every issuing CA."""
+        for issuing in self.ca.issuing_cas(now=now):
+            self.crls.publish(build_crl(self.ca, issuing, now=now, next_update_after=validity))
+
+    def attempt(
+        self,
+        device_id: str,
+        cert: x509.Certificate | None,
+        *,
+        service: str = "pacs-north",
+        now: datetime = NOW,
+    ) -> Decision:
+        """One device action through the access point."""
+        return self.access.decide(Attempt(device_id, service, cert), now=now)
+
+    def decision_events(self) -> list[dict[str, object]]:
+        """Every access-decision event, as its JSON-ready mapping."""
+        return [e.to_dict() for e in self.log.of_kind(EventKind.ACCESS_DECISION)]
+
+
+@pytest.fixture
+def hospital() -> Hospital:
+    """A fresh hospital (central issuing CA, CA key from ``random.Random(1)``)."""
+    return Hospital()
+
+
+@pytest.fixture(scope="session")
+def make_hospital() -> Callable[..., Hospital]:
+    """The :class:`Hospital` factory, for tests that build several (or per example)."""
+    return Hospital
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository checkout (for shipped scenarios and profiles)."""
+    return REPO
+
+
+TINY_SCENARIO = """\
+name: tiny
+seed: 7
+start: 2026-01-05T00:00:00Z
+duration: 5d
+recovery_window: 1d
+sites:
+  - name: north
+    zones: [imaging, datacenter]
+services:
+  - {name: pacs-north, kind: pacs, site: north, zone: datacenter}
+  - {name: ehr, kind: ehr, site: north, zone: datacenter}
+network:
+  - {from: imaging, to: pacs-north}
+  - {from: imaging, to: ehr}
+fleet:
+  - {profile: ct-ai-onbox, count: 2, site: north, zone: imaging, owner: radiology}
+expectations:
+  unauthorized_access: 0
+"""
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path) -> Callable[..., Path]:
+    """Write scenario text into ``tmp_path`` (the tiny valid scenario by default)."""
+
+    def write(text: str = TINY_SCENARIO, *, name: str = "scenario.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def tiny_scenario() -> str:
+    """The text of a valid two-device, five-day scenario."""
+    return TINY_SCENARIO

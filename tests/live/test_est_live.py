@@ -1,0 +1,152 @@
+"""The live hospital against independent clients: EST, revocation, offboarding, admin API.
+
+Every client action is ``curl`` or ``openssl``; devices are registered with the
+``testbed devices`` command, as an operator would.
+"""
+
+from __future__ import annotations
+
+import base64
+import stat
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.live.conftest import Live
+
+pytestmark = pytest.mark.live
+
+
+def test_state_dir_publishes_loopback_endpoints(pilot: Live) -> None:
+    endpoints = pilot.endpoints
+    assert endpoints["est"].startswith("https://127.0.0.1:")
+    assert endpoints["est"].endswith("/.well-known/est")
+    for key in ("crl", "ocsp", "admin"):
+        assert endpoints[key].startswith("http://127.0.0.1:")
+    assert stat.S_IMODE((pilot.state / "admin.secret").stat().st_mode) == 0o600
+    assert pilot.bundle.read_text().count("BEGIN CERTIFICATE") == 2
+
+
+def test_cacerts_returns_root_and_issuing_ca(pilot: Live) -> None:
+    status, body = pilot.curl(f"{pilot.endpoints['est']}/cacerts")
+    assert status == 200
+    printed = pilot.run(["openssl", "pkcs7", "-inform", "DER", "-print_certs", "-noout"],
+                  data=base64.b64decode(body)).stdout.decode()  # fmt: skip
+    assert "Root CA" in printed
+    assert "Issuing CA" in printed
+
+
+def test_bootstrap_enrollment_issues_spiffe_identity(pilot: Live) -> None:
+    device_id, _, certificate = pilot.enroll("E1")
+    sans = pilot.run(["openssl", "x509", "-in", str(certificate), "-noout", "-ext", "subjectAltName"])
+    text = sans.stdout.decode()
+    assert f"URI:spiffe://north-south-health.example/site/north/device/{device_id}" in text
+    root, issuing = pilot.split_bundle()
+    verified = pilot.run(["openssl", "verify", "-CAfile", str(root), "-untrusted", str(issuing),
+                    str(certificate)])  # fmt: skip
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+
+
+def test_reenrollment_with_client_certificate_gives_new_serial(pilot: Live) -> None:
+    device_id, key, certificate = pilot.enroll("R1")
+    status, body = pilot.est("simplereenroll", pilot.csr(key, device_id),
+                             "--cert", str(certificate), "--key", str(key))  # fmt: skip
+    assert status == 200, body.decode()
+    renewed = pilot.certificate(body, "R1-renewed")
+    assert pilot.serial(renewed) != pilot.serial(certificate)
+
+
+def test_refusals_are_explained_and_issue_nothing(pilot: Live) -> None:
+    device_id, password = pilot.register("F1")
+    key = pilot.key("F1")
+    good = pilot.csr(key, device_id)
+    credentials = ("-u", f"{device_id}:{password}")
+    wrong_cn = pilot.csr(key, "someone-else")
+    garbage = pilot.work / "garbage.b64"
+    garbage.write_bytes(base64.encodebytes(b"not a certificate request"))
+    assert pilot.est("simpleenroll", good)[0] == 401
+    assert pilot.est("simpleenroll", good, "-u", f"{device_id}:wrong")[0] == 401
+    assert pilot.est("simpleenroll", good, *credentials, content_type="text/plain")[0] == 415
+    status, body = pilot.est("simpleenroll", wrong_cn, *credentials)
+    assert (status, b"someone-else" in body) == (403, True)
+    assert pilot.est("simpleenroll", garbage, *credentials)[0] == 400
+    mine = [e for e in pilot.events() if e["subject"] in (device_id, "(unauthenticated)")]
+    assert not [e for e in mine if e["kind"] == "certificate-issued"]
+    assert pilot.est("simpleenroll", good, *credentials)[0] == 200  # the secret was not spent
+
+
+def test_revoked_certificate_cannot_reenroll(pilot: Live) -> None:
+    device_id, key, certificate = pilot.enroll("V1")
+    revoked = pilot.cli("devices", "revoke", "--state-dir", str(pilot.state), device_id)
+    assert revoked.returncode == 0, revoked.stderr.decode()
+    status, body = pilot.est("simplereenroll", pilot.csr(key, device_id),
+                             "--cert", str(certificate), "--key", str(key))  # fmt: skip
+    assert status == 403
+    assert b"revoked" in body
+    refusals = [e for e in pilot.events() if e["kind"] == "enrollment-refused"]
+    assert refusals[-1]["reason"] == "cert-revoked"
+    assert pilot.serial(certificate).lower().lstrip("0") in refusals[-1]["detail"]
+
+
+def test_offboarded_device_cannot_reenroll(pilot: Live) -> None:
+    device_id, key, certificate = pilot.enroll("O1")
+    done = pilot.cli("devices", "offboard", "--state-dir", str(pilot.state), device_id)
+    assert done.returncode == 0, done.stderr.decode()
+    status, _ = pilot.est("simplereenroll", pilot.csr(key, device_id),
+                          "--cert", str(certificate), "--key", str(key))  # fmt: skip
+    assert status == 403
+    steps = [e["step"] for e in pilot.events()
+             if e["kind"] == "offboarding-step" and e["subject"] == device_id]  # fmt: skip
+    expected = ["revoke-certificates", "remove-network-allowance", "invalidate-api-access",
+                "mark-retired"]  # fmt: skip
+    assert steps == expected
+    again = pilot.cli("devices", "offboard", "--state-dir", str(pilot.state), device_id)
+    assert again.returncode == 2
+    assert b"retired" in again.stderr
+
+
+def test_ocsp_and_crl_report_revocation(pilot: Live) -> None:
+    device_id, _, leaf = pilot.enroll("C1")
+    root, issuing = pilot.split_bundle()
+    ocsp = ["openssl", "ocsp", "-issuer", str(issuing), "-cert", str(leaf), "-url",
+            pilot.endpoints["ocsp"], "-CAfile", str(pilot.bundle), "-resp_text"]  # fmt: skip
+    assert f"{leaf}: good" in pilot.run(ocsp).stdout.decode()
+    assert pilot.cli("devices", "revoke", "--state-dir", str(pilot.state), device_id).returncode == 0
+    assert f"{leaf}: revoked" in pilot.run(ocsp).stdout.decode()
+    status, der = pilot.curl(pilot.endpoints["crl"], "-D", str(pilot.work / "crl.headers"))
+    assert status == 200
+    assert "application/pkix-crl" in (pilot.work / "crl.headers").read_text().lower()
+    crl_der, crl_pem = pilot.work / "crl.der", pilot.work / "crl.pem"
+    crl_der.write_bytes(der)
+    listed = pilot.run(["openssl", "crl", "-inform", "DER", "-in", str(crl_der), "-text", "-noout"])
+    assert f"Serial Number: {pilot.serial(leaf)}" in listed.stdout.decode()
+    pilot.run(["openssl", "crl", "-inform", "DER", "-in", str(crl_der), "-out", str(crl_pem)])
+    verified = pilot.run(["openssl", "verify", "-crl_check", "-CAfile", str(root), "-untrusted",
+                    str(issuing), "-CRLfile", str(crl_pem), str(leaf)])  # fmt: skip
+    assert verified.returncode != 0
+    assert "error 23" in verified.stdout.decode() + verified.stderr.decode()
+
+
+def test_admin_api_refuses_wrong_or_missing_secret(pilot: Live) -> None:
+    url = f"{pilot.endpoints['admin']}/devices"
+    body = ("-H", "Content-Type: application/json", "--data", '{"serial": "A1"}')
+    assert pilot.curl(url, *body, "-H", "Authorization: Bearer not-the-secret")[0] == 401
+    status, answer = pilot.curl(url, *body)
+    assert status == 401
+    assert b'"error"' in answer
+
+
+def test_register_with_unknown_profile_exits_2_naming_it(pilot: Live) -> None:
+    done = pilot.cli("devices", "register", "--state-dir", str(pilot.state), "--serial", "U1",
+                     "--site", "north", "--zone", "imaging", "--profile", "no-such-scanner")  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith("error: ")
+    assert "no-such-scanner" in done.stderr.decode()
+
+
+def test_register_with_unknown_zone_exits_2_naming_it(pilot: Live) -> None:
+    done = pilot.cli("devices", "register", "--state-dir", str(pilot.state), "--serial", "U2",
+                     "--site", "north", "--zone", "basement", "--profile", "ct-ai-onbox")  # fmt: skip
+    assert done.returncode == 2
+    assert "basement" in done.stderr.decode()

@@ -1,0 +1,104 @@
+"""The input boundary: YAML loading and validation errors located by field path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from pydantic import ConfigDict, TypeAdapter
+
+from testbed.errors import ScenarioError
+from testbed.inputs import field_path, load_yaml, validate
+
+
+@pytest.mark.parametrize(
+    ("loc", "text"),
+    [
+        (("fleet", 0, "count"), "fleet[0].count"),
+        (("name",), "name"),
+        ((0,), "[0]"),
+        (("a", 1, 2, "b"), "a[1][2].b"),
+        ((), "(top level)"),
+    ],
+)
+def test_field_path(loc: tuple[int | str, ...], text: str) -> None:
+    assert field_path(loc) == text
+
+
+def test_load_yaml_reads_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("a: 1\nb: [x, y]\n", encoding="utf-8")
+    assert load_yaml(path) == {"a": 1, "b": ["x", "y"]}
+
+
+def test_load_yaml_names_the_line_of_a_syntax_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("a: 1\nb: 2\nc: d: e\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as raised:
+        load_yaml(path)
+    assert raised.value.file == str(path)
+    assert raised.value.field.startswith("line 3, column ")
+    assert "valid YAML" in raised.value.expected
+
+
+def test_load_yaml_refuses_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.yaml"
+    with pytest.raises(ScenarioError) as raised:
+        load_yaml(path)
+    assert str(raised.value) == f"{path}: expected an existing file"
+
+
+def test_load_yaml_refuses_a_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ScenarioError, match="readable UTF-8"):
+        load_yaml(path)
+
+
+def test_load_yaml_refuses_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError):
+        load_yaml(tmp_path)
+
+
+@dataclass(frozen=True)
+class _Inner:
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+    count: int
+
+
+@dataclass(frozen=True)
+class _Outer:
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+    name: str
+    items: tuple[_Inner, ...]
+
+
+_ADAPTER = TypeAdapter(_Outer)
+
+
+def test_validate_returns_the_value() -> None:
+    value = validate(_ADAPTER, {"name": "x", "items": [{"count": 2}]}, file="f.yaml")
+    assert value == _Outer("x", (_Inner(2),))
+
+
+def test_validate_locates_a_wrong_type() -> None:
+    with pytest.raises(ScenarioError) as raised:
+        validate(_ADAPTER, {"name": "x", "items": [{"count": 1}, {"count": "many"}]}, file="f.yaml")
+    error = raised.value
+    assert (error.file, error.field, error.got) == ("f.yaml", "items[1].count", "many")
+    assert "integer" in error.expected
+    assert str(error).startswith("f.yaml: items[1].count: expected ")
+
+
+def test_validate_names_a_missing_field() -> None:
+    with pytest.raises(ScenarioError) as raised:
+        validate(_ADAPTER, {"items": []}, file="f.yaml")
+    assert (raised.value.field, raised.value.expected) == ("name", "this required field")
+    assert raised.value.got is None
+
+
+def test_validate_counts_the_other_problems() -> None:
+    with pytest.raises(ScenarioError, match=r"and 1 more problem in this file"):
+        validate(_ADAPTER, {"name": 3, "items": "nope"}, file="f.yaml")

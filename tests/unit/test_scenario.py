@@ -1,0 +1,305 @@
+"""Scenario files through the command line: bad input exits 2 with a located message.
+
+Every refusal prints one line ``error: <file>: <field>: expected ...`` on standard
+error and no traceback; ``run`` exits 0 when every expectation holds and 1 when one
+fails, and writes ``report.json``, ``events.jsonl`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from testbed.cli import main
+from testbed.crosscheck import DEFAULT_PROFILES
+from testbed.errors import ScenarioError
+from testbed.expectations import Metric
+from testbed.scenario import load_scenario
+
+FLEET_LINE = "  - {profile: ct-ai-onbox, count: 2, site: north, zone: imaging, owner: radiology}"
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """One way to spoil the tiny scenario, and the field the message must name."""
+
+    id: str
+    old: str
+    new: str
+    field: str
+    mentions: tuple[str, ...] = ()
+
+
+def _fleet(**changes: str) -> str:
+    fields = {"profile": "ct-ai-onbox", "count": "2", "site": "north", "zone": "imaging",
+              "owner": "radiology"}  # fmt: skip
+    fields.update(changes)
+    return "  - {" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}"
+
+
+def _faults(fault: str) -> str:
+    return f"faults:\n  - {fault}\nexpectations:"
+
+
+PROFILES = sorted(p.stem for p in DEFAULT_PROFILES.glob("*.yaml"))
+
+BAD_INPUTS = [
+    BadInput("malformed-yaml", "seed: 7", "seed: 7: 8", "line 2, column 8", ("valid YAML",)),
+    BadInput("unknown-field", FLEET_LINE, _fleet(colour="red"), "fleet[0].colour"),
+    BadInput("unknown-top-level-field", "seed: 7", "seed: 7\ncolour: red", "colour"),
+    BadInput("wrong-type", FLEET_LINE, _fleet(count='"many"'), "fleet[0].count",
+             ("integer", "'many'")),
+    BadInput("count-below-one", FLEET_LINE, _fleet(count="0"), "fleet[0].count", ("1",)),
+    BadInput("unknown-profile", FLEET_LINE, _fleet(profile="ct-ai-offbox"), "fleet[0].profile",
+             ("ct-ai-offbox", *PROFILES)),
+    BadInput("unknown-site", FLEET_LINE, _fleet(site="west"), "fleet[0].site", ("'west'", "north")),
+    BadInput("unknown-zone", FLEET_LINE, _fleet(zone="lab"), "fleet[0].zone",
+             ("'lab'", "datacenter", "imaging")),
+    BadInput("unknown-service-zone", "site: north, zone: datacenter}\n  - {name: ehr",
+             "site: north, zone: basement}\n  - {name: ehr", "services[0].zone", ("basement",)),
+    BadInput("bad-duration", "duration: 5d", "duration: 30 days", "duration", ("30d", "30 days")),
+    BadInput("naive-start", "start: 2026-01-05T00:00:00Z", "start: 2026-01-05T00:00:00",
+             "start", ("UTC",)),
+    BadInput("fault-end-after-duration", "expectations:",
+             _faults("{kind: ca-outage, start: 1d, end: 9d}"), "faults[0].end", ("duration",)),
+    BadInput("unknown-fault-target", "expectations:",
+             _faults("{kind: revoked-certificate, target: site:west, start: 1d, end: 2d}"),
+             "faults[0].target", ("west",)),
+    BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
+             "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
+]
+
+
+def _spoil(text: str, bad: BadInput) -> str:
+    assert text.count(bad.old) == 1, f"{bad.id}: {bad.old!r} must occur once"
+    return text.replace(bad.old, bad.new)
+
+
+def _argv(command: str, path: Path, out: Path) -> list[str]:
+    if command == "run":
+        return ["run", str(path), "--out", str(out), "--quiet"]
+    return ["validate", str(path)]
+
+
+def _refusal(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[str, str]:
+    """The field and the expectation of the one-line error; no traceback anywhere."""
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    prefix = f"error: {path}: "
+    assert lines[0].startswith(prefix), lines[0]
+    field, sep, expected = lines[0][len(prefix):].partition(": expected ")
+    assert sep, f"no ': expected ' in {lines[0]!r}"
+    return field, expected
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize("bad", BAD_INPUTS, ids=lambda b: b.id)
+def test_bad_input_exits_2_naming_the_field(
+    command: str,
+    bad: BadInput,
+    tiny_scenario: str,
+    write_scenario: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write_scenario(_spoil(tiny_scenario, bad))
+    out = tmp_path / "out"
+    assert main(_argv(command, path, out)) == 2
+    field, expected = _refusal(capsys, path)
+    assert field == bad.field
+    for fragment in bad.mentions:
+        assert fragment in expected
+    assert not out.exists()  # nothing is written for a refused scenario
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_missing_file_exits_2(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "no-such-scenario.yaml"
+    assert main(_argv(command, path, tmp_path / "out")) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert err == f"error: {path}: expected an existing file\n"
+
+
+def test_malformed_yaml_names_the_line_of_the_mistake(
+    tiny_scenario: str, write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = tiny_scenario.splitlines()
+    bad_line = lines.index("duration: 5d")
+    lines[bad_line] = "duration: [5d"
+    path = write_scenario("\n".join(lines) + "\n")
+    assert main(["validate", str(path)]) == 2
+    field, _ = _refusal(capsys, path)
+    assert field.startswith("line ")
+    # the parser notices the unclosed bracket at the next line at the latest
+    assert int(field.split()[1].rstrip(",")) in {bad_line + 1, bad_line + 2}
+
+
+def test_an_unknown_field_says_there_is_no_such_field(
+    tiny_scenario: str, write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """inputs.py means to say "no such field ... check the spelling" for unknown fields."""
+    path = write_scenario(tiny_scenario.replace(FLEET_LINE, _fleet(colour="red")))
+    assert main(["validate", str(path)]) == 2
+    field, expected = _refusal(capsys, path)
+    assert field == "fleet[0].colour"
+    assert expected.startswith("no such field")
+
+
+def test_a_wrong_type_reports_one_problem(
+    tiny_scenario: str, write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One bad value is one problem; the message must not claim a second one."""
+    path = write_scenario(tiny_scenario.replace(FLEET_LINE, _fleet(count='"many"')))
+    assert main(["validate", str(path)]) == 2
+    _, expected = _refusal(capsys, path)
+    assert "more problem" not in expected
+
+
+def test_a_fault_ending_before_it_starts_names_the_fault(
+    tiny_scenario: str, write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The field path is the fault (or its end), not the union tag ``ca-outage``."""
+    text = tiny_scenario.replace("expectations:", _faults("{kind: ca-outage, start: 3d, end: 1d}"))
+    path = write_scenario(text)
+    assert main(["validate", str(path)]) == 2
+    field, expected = _refusal(capsys, path)
+    assert "end after its start" in expected
+    assert field in {"faults[0]", "faults[0].end"}
+
+
+def test_an_unknown_field_of_a_fault_is_named_by_its_path(
+    tiny_scenario: str, write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = tiny_scenario.replace(
+        "expectations:", _faults("{kind: ca-outage, start: 1d, end: 2d, colour: red}")
+    )
+    path = write_scenario(text)
+    assert main(["validate", str(path)]) == 2
+    field, _ = _refusal(capsys, path)
+    assert field == "faults[0].colour"
+
+
+def test_a_bad_expectation_is_named_without_the_union_member(
+    tiny_scenario: str, write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An expectation is a number, a bound or 'all'; pydantic's member names are no field."""
+    path = write_scenario(tiny_scenario.replace("unauthorized_access: 0", "unauthorized_access: {}"))
+    assert main(["validate", str(path)]) == 2
+    field, _ = _refusal(capsys, path)
+    assert field == "expectations.unauthorized_access"
+
+
+def test_load_scenario_raises_the_located_error(
+    tiny_scenario: str, write_scenario: Callable[..., Path]
+) -> None:
+    path = write_scenario(tiny_scenario.replace(FLEET_LINE, _fleet(count='"many"')))
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(path)
+    assert raised.value.file == str(path)
+    assert raised.value.field == "fleet[0].count"
+    assert raised.value.got == "many"
+
+
+def test_a_top_level_list_is_refused(write_scenario: Callable[..., Path]) -> None:
+    path = write_scenario("- name: tiny\n")
+    with pytest.raises(ScenarioError, match="a mapping of scenario fields"):
+        load_scenario(path)
+
+
+# -- valid scenarios --------------------------------------------------------------------
+
+
+def test_a_valid_scenario_validates(
+    write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_scenario()
+    assert main(["validate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out == f"{path}: valid (1 sites, 2 devices, 0 faults, 1 expectations)\n"
+
+
+def test_load_scenario_reads_every_field(write_scenario: Callable[..., Path]) -> None:
+    scenario = load_scenario(write_scenario())
+    assert scenario.name == "tiny"
+    assert scenario.seed == 7
+    assert scenario.duration.days == 5
+    assert [g.group for g in scenario.fleet] == ["ct-ai-onbox-north"]
+
+
+def test_the_seed_can_be_overridden(write_scenario: Callable[..., Path]) -> None:
+    """``testbed run --seed`` and ``run_scenario(seed=...)`` go through this override."""
+    scenario = load_scenario(write_scenario(), seed=99)
+    assert scenario.seed == 99
+    assert scenario.name == "tiny"
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_every_shipped_scenario_validates(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(path)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+# -- run: exit codes and artefacts -------------------------------------------------------
+
+
+def _run(path: Path, out: Path) -> int:
+    return main(["run", str(path), "--out", str(out), "--quiet"])
+
+
+def _check_artefacts(out: Path) -> dict[str, object]:
+    assert sorted(p.name for p in out.iterdir()) == ["events.jsonl", "report.html", "report.json"]
+    lines = (out / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines
+    for seq, line in enumerate(lines):
+        event = json.loads(line)
+        assert event["seq"] == seq
+        assert event["time"].endswith("Z")
+    assert (out / "report.html").read_text(encoding="utf-8").strip()
+    report: dict[str, object] = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["events"] == len(lines)
+    return report
+
+
+def test_run_exits_0_when_every_expectation_holds(
+    write_scenario: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert _run(write_scenario(), out) == 0
+    stdout, _ = capsys.readouterr()
+    assert "FAILED" not in stdout
+    report = _check_artefacts(out)
+    assert report["passed"] is True
+    assert report["devices"] == 2
+
+
+def test_run_exits_1_when_an_expectation_fails(
+    tiny_scenario: str,
+    write_scenario: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = tiny_scenario.replace(
+        "unauthorized_access: 0", "unauthorized_access: 0\n  renewals_done: {min: 1000}"
+    )
+    out = tmp_path / "out"
+    assert _run(write_scenario(text), out) == 1
+    stdout, _ = capsys.readouterr()
+    assert "FAILED renewals_done:" in stdout
+    assert "FAILED unauthorized_access" not in stdout
+    report = _check_artefacts(out)
+    assert report["passed"] is False
+    verdicts = {e["id"]: e["passed"] for e in report["expectations"]}  # type: ignore[attr-defined]
+    assert verdicts == {"unauthorized_access": True, "renewals_done": False}

@@ -1,0 +1,64 @@
+"""Durations as people write them: parse, refuse, and format back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from testbed.units import Duration, format_duration, parse_duration
+
+GOOD = {
+    "30d": timedelta(days=30),
+    "12h": timedelta(hours=12),
+    "1d12h": timedelta(hours=36),
+    "90m": timedelta(minutes=90),
+    "45s": timedelta(seconds=45),
+    "2w": timedelta(weeks=2),
+    "1.5h": timedelta(minutes=90),
+    " 3d ": timedelta(days=3),
+    "0s": timedelta(0),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), GOOD.items(), ids=GOOD.keys())
+def test_parse(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["30 days", "30", "", "d", "1y", "-1d", "1d 2h", "1D", 30, 1.5, None, [1]]
+)
+def test_refuse_what_is_not_a_duration(value: object) -> None:
+    with pytest.raises(ValueError, match="a duration like '30d'") as raised:
+        parse_duration(value)
+    assert repr(value) in str(raised.value)
+
+
+def test_a_timedelta_passes_through() -> None:
+    assert parse_duration(timedelta(hours=2)) == timedelta(hours=2)
+
+
+FORMATTED = {
+    timedelta(0): "0s",
+    timedelta(days=30): "30d",
+    timedelta(hours=36): "1d12h",
+    timedelta(days=1, seconds=61): "1d1m1s",
+    timedelta(weeks=2): "14d",
+}
+
+
+@pytest.mark.parametrize(("value", "text"), FORMATTED.items(), ids=FORMATTED.values())
+def test_format(value: timedelta, text: str) -> None:
+    assert format_duration(value) == text
+    assert parse_duration(text) == value  # round trip
+
+
+def test_the_pydantic_type_validates_and_serialises() -> None:
+    adapter = TypeAdapter(Duration)
+    assert adapter.validate_python("1d12h") == timedelta(hours=36)
+    assert adapter.dump_python(timedelta(hours=36)) == "1d12h"
+    with pytest.raises(ValidationError):
+        adapter.validate_python(86400)
+    assert adapter.json_schema()["pattern"].startswith("^")

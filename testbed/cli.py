@@ -133,10 +133,7 @@ def _register_live_commands() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (for in-process tests)."""
-    try:
-        _register_live_commands()
-    except ImportError:  # live mode not installed in this build
-        pass
+    _register_live_commands()
     try:
         code = cli.main(args=argv, prog_name="testbed", standalone_mode=False)
     except click.exceptions.Exit as done:

@@ -4,21 +4,11 @@
 - :mod:`~testbed.live.server`: the aiohttp apps (EST over HTTPS, CRL/OCSP, admin API).
 - :mod:`~testbed.live.state`: the state directory clients read (endpoints, trust bundle).
 - :mod:`~testbed.live.commands`: ``testbed serve`` and ``testbed devices``.
+
+The package itself imports nothing, so ``testbed devices ...`` (an HTTP client of the
+admin API) starts without loading the servers.
 """
 
 from __future__ import annotations
 
-from testbed.live.hospital import Bootstrap, LiveHospital, Registration, device_id_for
-from testbed.live.server import LiveServer, Ports, run_until
-from testbed.live.state import StateDir
-
-__all__ = [
-    "Bootstrap",
-    "LiveHospital",
-    "LiveServer",
-    "Ports",
-    "Registration",
-    "StateDir",
-    "device_id_for",
-    "run_until",
-]
+__all__: list[str] = []

@@ -14,15 +14,17 @@ import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
 
 from testbed.errors import LiveError
-from testbed.live.hospital import LiveHospital
-from testbed.live.server import Ports, run_until
 from testbed.live.state import StateDir
+
+if TYPE_CHECKING:
+    from testbed.live.hospital import LiveHospital
+    from testbed.live.server import Ports
 
 __all__ = ["devices", "serve"]
 
@@ -35,6 +37,8 @@ _STATE_DIR = click.option(
 
 
 async def _serve_until_signalled(hospital: LiveHospital, state: StateDir, ports: Ports) -> None:
+    from testbed.live.server import run_until
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -50,6 +54,9 @@ async def _serve_until_signalled(hospital: LiveHospital, state: StateDir, ports:
 @click.option("--admin-port", type=int, default=0, show_default=True, help="Admin API port.")
 def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_port: int) -> None:
     """Run SCENARIO's CA live on 127.0.0.1 (EST, CRL, OCSP, admin) until interrupted."""
+    from testbed.live.hospital import LiveHospital
+    from testbed.live.server import Ports
+
     hospital = LiveHospital.from_file(scenario)
     state = StateDir(state_dir)
     click.echo(f"serving {hospital.scenario.name}; endpoints in {state.endpoints}", err=True)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from testbed.access import Attempt
 from testbed.events import EventKind
-from testbed.lifecycle import LifecycleEvent
+from testbed.lifecycle import DeviceState
+from testbed.offboard import offboard_device
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -37,65 +38,20 @@ def revoke_current(tb: Testbed, agent: DeviceAgent, *, why: str) -> int | None:
     return cert.serial_number
 
 
-def _live_serials(tb: Testbed, device_id: str) -> list[int]:
-    now = tb.now()
-    return [
-        r.serial
-        for r in tb.ca.records_for(device_id)
-        if r.not_after > now and tb.ca.revoked_at(r.serial) is None
-    ]
-
-
 def offboard(tb: Testbed, agent: DeviceAgent) -> None:
-    """Run the four offboarding steps now."""
+    """Run the four offboarding steps now (shared with live mode), then stop the device."""
     entry = tb.inventory.get(agent.device_id)
     if entry is None or agent.retired:
         return
     now = tb.now()
-    serials = _live_serials(tb, agent.device_id)
-    for serial in serials:
-        tb.ca.revoke(serial, now=now)
-        tb.metrics.revoked += 1
-    tb.log.emit(
-        now,
-        EventKind.OFFBOARDING_STEP,
-        agent.device_id,
-        step="revoke-certificates",
-        serials=",".join(f"{s:x}" for s in serials),
-        audit_code="110108/110125",
-    )
-    tb.access.nac.discard(agent.device_id)
-    tb.log.emit(
-        now,
-        EventKind.OFFBOARDING_STEP,
-        agent.device_id,
-        step="remove-network-allowance",
-        zone=agent.record.zone,
-        audit_code="110108/110125",
-    )
-    entry.bootstrap_digest = None
-    tb.log.emit(
-        now,
-        EventKind.OFFBOARDING_STEP,
-        agent.device_id,
-        step="invalidate-api-access",
-        detail="bootstrap secret cleared; no SMART client is registered in this release",
-        audit_code="110108/110125",
-    )
-    row = tb.inventory.transition(agent.device_id, LifecycleEvent.OFFBOARD, now=now)
-    tb.log.emit(
-        now,
-        EventKind.OFFBOARDING_STEP,
-        agent.device_id,
-        step="mark-retired",
-        source=row.source.value,
-        audit_code="110108/110125",
-    )
+    done = offboard_device(agent.device_id, ca=tb.ca, inventory=tb.inventory,
+                           nac=tb.access.nac, log=tb.log, now=now)  # fmt: skip
+    tb.metrics.revoked += len(done.serials)
     agent.retired = True
     agent.availability.close(now)
     agent.notify(tb.env)
     tb.metrics.devices_offboarded += 1
-    tb.metrics.devices_in_production -= int(row.source.value == "production")
+    tb.metrics.devices_in_production -= int(done.transition.source is DeviceState.PRODUCTION)
     tb.env.process(stale_probes(tb, agent))
 
 

@@ -52,7 +52,9 @@ def _tools() -> None:
         pytest.skip(f"live tests drive the server with curl and openssl; missing: {missing}")
 
 
-def run(args: list[str], *, data: bytes | None = None, cwd: Path | None = None) -> Any:
+def run(
+    args: list[str], *, data: bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run a command, capture bytes, never raise on a non-zero exit."""
     return subprocess.run(args, input=data, capture_output=True, cwd=cwd, timeout=30, check=False)
 
@@ -87,7 +89,7 @@ class Live:
         return root, issuing
 
     @staticmethod
-    def run(args: list[str], *, data: bytes | None = None) -> Any:
+    def run(args: list[str], *, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run a client command (see :func:`run`)."""
         return run(args, data=data)
 
@@ -100,14 +102,26 @@ class Live:
         lines = (self.state / "events.jsonl").read_text().splitlines()
         return [json.loads(line) for line in lines if line]
 
-    def cli(self, *args: str) -> Any:
+    def cli(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         """``testbed ARGS...`` in a subprocess."""
         return run([sys.executable, "-m", "testbed.cli", *args])
 
     def register(self, serial: str, *, profile: str = "ct-ai-onbox") -> tuple[str, str]:
         """Register a device at north/imaging; return ``(device_id, password)``."""
-        done = self.cli("devices", "register", "--state-dir", str(self.state), "--serial",
-                        serial, "--site", "north", "--zone", "imaging", "--profile", profile)  # fmt: skip
+        done = self.cli(
+            "devices",
+            "register",
+            "--state-dir",
+            str(self.state),
+            "--serial",
+            serial,
+            "--site",
+            "north",
+            "--zone",
+            "imaging",
+            "--profile",
+            profile,
+        )
         assert done.returncode == 0, done.stderr.decode()
         answer = json.loads(done.stdout)
         assert answer["bootstrap"]["username"] == answer["device_id"]
@@ -122,8 +136,9 @@ class Live:
 
     def csr(self, key: Path, cn: str) -> Path:
         """A base64 DER CSR for ``cn`` made by ``openssl req``."""
-        done = run(["openssl", "req", "-new", "-key", str(key), "-subj", f"/CN={cn}",
-                    "-outform", "DER"])  # fmt: skip
+        done = run(
+            ["openssl", "req", "-new", "-key", str(key), "-subj", f"/CN={cn}", "-outform", "DER"]
+        )
         assert done.returncode == 0, done.stderr.decode()
         path = self.work / f"{cn}.{key.stem}.csr.b64"
         path.write_bytes(base64.encodebytes(done.stdout))
@@ -132,17 +147,31 @@ class Live:
     def curl(self, url: str, *args: str) -> tuple[int, bytes]:
         """``curl`` with the trust bundle; returns ``(http status, body)``."""
         out = self.work / "curl.out"
-        done = run(["curl", "-sS", "--cacert", str(self.bundle), "-o", str(out),
-                    "-w", "%{http_code}", *args, url])  # fmt: skip
+        done = run(
+            [
+                "curl",
+                "-sS",
+                "--cacert",
+                str(self.bundle),
+                "-o",
+                str(out),
+                "-w",
+                "%{http_code}",
+                *args,
+                url,
+            ]
+        )
         assert done.returncode == 0, f"curl exit {done.returncode}: {done.stderr.decode()}"
         return int(done.stdout), out.read_bytes()
 
-    def est(self, operation: str, body: Path, *args: str,
-            content_type: str = "application/pkcs10") -> tuple[int, bytes]:  # fmt: skip
+    def est(
+        self, operation: str, body: Path, *args: str, content_type: str = "application/pkcs10"
+    ) -> tuple[int, bytes]:
         """POST ``body`` to an EST operation."""
         url = f"{self.endpoints['est']}/{operation}"
-        return self.curl(url, "-H", f"Content-Type: {content_type}",
-                         "--data-binary", f"@{body}", *args)  # fmt: skip
+        return self.curl(
+            url, "-H", f"Content-Type: {content_type}", "--data-binary", f"@{body}", *args
+        )
 
     def certificate(self, answer: bytes, name: str) -> Path:
         """The PEM certificate in an EST answer (base64 DER PKCS#7, read by openssl)."""
@@ -162,8 +191,9 @@ class Live:
         """Register and enroll a device; return ``(device_id, key, certificate)``."""
         device_id, password = self.register(serial)
         key = self.key(name or serial)
-        status, body = self.est("simpleenroll", self.csr(key, device_id), "-u",
-                                f"{device_id}:{password}")  # fmt: skip
+        status, body = self.est(
+            "simpleenroll", self.csr(key, device_id), "-u", f"{device_id}:{password}"
+        )
         assert status == 200, body.decode(errors="replace")
         return device_id, key, self.certificate(body, name or serial)
 
@@ -206,10 +236,19 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
         log = work / "serve.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "testbed.cli", "serve", str(scenario), "--state-dir",
-                 str(state)],
-                stdout=output, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "testbed.cli",
+                    "serve",
+                    str(scenario),
+                    "--state-dir",
+                    str(state),
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         started.append(process)
         _wait_for(state / "endpoints.json", process, log)
         return Live(process, state, work)

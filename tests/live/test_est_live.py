@@ -31,27 +31,33 @@ def test_state_dir_publishes_loopback_endpoints(pilot: Live) -> None:
 def test_cacerts_returns_root_and_issuing_ca(pilot: Live) -> None:
     status, body = pilot.curl(f"{pilot.endpoints['est']}/cacerts")
     assert status == 200
-    printed = pilot.run(["openssl", "pkcs7", "-inform", "DER", "-print_certs", "-noout"],
-                  data=base64.b64decode(body)).stdout.decode()  # fmt: skip
+    printed = pilot.run(
+        ["openssl", "pkcs7", "-inform", "DER", "-print_certs", "-noout"],
+        data=base64.b64decode(body),
+    ).stdout.decode()
     assert "Root CA" in printed
     assert "Issuing CA" in printed
 
 
 def test_bootstrap_enrollment_issues_spiffe_identity(pilot: Live) -> None:
     device_id, _, certificate = pilot.enroll("E1")
-    sans = pilot.run(["openssl", "x509", "-in", str(certificate), "-noout", "-ext", "subjectAltName"])
+    sans = pilot.run(
+        ["openssl", "x509", "-in", str(certificate), "-noout", "-ext", "subjectAltName"]
+    )
     text = sans.stdout.decode()
     assert f"URI:spiffe://north-south-health.example/site/north/device/{device_id}" in text
     root, issuing = pilot.split_bundle()
-    verified = pilot.run(["openssl", "verify", "-CAfile", str(root), "-untrusted", str(issuing),
-                    str(certificate)])  # fmt: skip
+    verified = pilot.run(
+        ["openssl", "verify", "-CAfile", str(root), "-untrusted", str(issuing), str(certificate)]
+    )
     assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
 
 
 def test_reenrollment_with_client_certificate_gives_new_serial(pilot: Live) -> None:
     device_id, key, certificate = pilot.enroll("R1")
-    status, body = pilot.est("simplereenroll", pilot.csr(key, device_id),
-                             "--cert", str(certificate), "--key", str(key))  # fmt: skip
+    status, body = pilot.est(
+        "simplereenroll", pilot.csr(key, device_id), "--cert", str(certificate), "--key", str(key)
+    )
     assert status == 200, body.decode()
     renewed = pilot.certificate(body, "R1-renewed")
     assert pilot.serial(renewed) != pilot.serial(certificate)
@@ -80,8 +86,9 @@ def test_revoked_certificate_cannot_reenroll(pilot: Live) -> None:
     device_id, key, certificate = pilot.enroll("V1")
     revoked = pilot.cli("devices", "revoke", "--state-dir", str(pilot.state), device_id)
     assert revoked.returncode == 0, revoked.stderr.decode()
-    status, body = pilot.est("simplereenroll", pilot.csr(key, device_id),
-                             "--cert", str(certificate), "--key", str(key))  # fmt: skip
+    status, body = pilot.est(
+        "simplereenroll", pilot.csr(key, device_id), "--cert", str(certificate), "--key", str(key)
+    )
     assert status == 403
     assert b"revoked" in body
     refusals = [e for e in pilot.events() if e["kind"] == "enrollment-refused"]
@@ -93,13 +100,21 @@ def test_offboarded_device_cannot_reenroll(pilot: Live) -> None:
     device_id, key, certificate = pilot.enroll("O1")
     done = pilot.cli("devices", "offboard", "--state-dir", str(pilot.state), device_id)
     assert done.returncode == 0, done.stderr.decode()
-    status, _ = pilot.est("simplereenroll", pilot.csr(key, device_id),
-                          "--cert", str(certificate), "--key", str(key))  # fmt: skip
+    status, _ = pilot.est(
+        "simplereenroll", pilot.csr(key, device_id), "--cert", str(certificate), "--key", str(key)
+    )
     assert status == 403
-    steps = [e["step"] for e in pilot.events()
-             if e["kind"] == "offboarding-step" and e["subject"] == device_id]  # fmt: skip
-    expected = ["revoke-certificates", "remove-network-allowance", "invalidate-api-access",
-                "mark-retired"]  # fmt: skip
+    steps = [
+        e["step"]
+        for e in pilot.events()
+        if e["kind"] == "offboarding-step" and e["subject"] == device_id
+    ]
+    expected = [
+        "revoke-certificates",
+        "remove-network-allowance",
+        "invalidate-api-access",
+        "mark-retired",
+    ]
     assert steps == expected
     again = pilot.cli("devices", "offboard", "--state-dir", str(pilot.state), device_id)
     assert again.returncode == 2
@@ -109,10 +124,23 @@ def test_offboarded_device_cannot_reenroll(pilot: Live) -> None:
 def test_ocsp_and_crl_report_revocation(pilot: Live) -> None:
     device_id, _, leaf = pilot.enroll("C1")
     root, issuing = pilot.split_bundle()
-    ocsp = ["openssl", "ocsp", "-issuer", str(issuing), "-cert", str(leaf), "-url",
-            pilot.endpoints["ocsp"], "-CAfile", str(pilot.bundle), "-resp_text"]  # fmt: skip
+    ocsp = [
+        "openssl",
+        "ocsp",
+        "-issuer",
+        str(issuing),
+        "-cert",
+        str(leaf),
+        "-url",
+        pilot.endpoints["ocsp"],
+        "-CAfile",
+        str(pilot.bundle),
+        "-resp_text",
+    ]
     assert f"{leaf}: good" in pilot.run(ocsp).stdout.decode()
-    assert pilot.cli("devices", "revoke", "--state-dir", str(pilot.state), device_id).returncode == 0
+    assert (
+        pilot.cli("devices", "revoke", "--state-dir", str(pilot.state), device_id).returncode == 0
+    )
     assert f"{leaf}: revoked" in pilot.run(ocsp).stdout.decode()
     status, der = pilot.curl(pilot.endpoints["crl"], "-D", str(pilot.work / "crl.headers"))
     assert status == 200
@@ -122,8 +150,20 @@ def test_ocsp_and_crl_report_revocation(pilot: Live) -> None:
     listed = pilot.run(["openssl", "crl", "-inform", "DER", "-in", str(crl_der), "-text", "-noout"])
     assert f"Serial Number: {pilot.serial(leaf)}" in listed.stdout.decode()
     pilot.run(["openssl", "crl", "-inform", "DER", "-in", str(crl_der), "-out", str(crl_pem)])
-    verified = pilot.run(["openssl", "verify", "-crl_check", "-CAfile", str(root), "-untrusted",
-                    str(issuing), "-CRLfile", str(crl_pem), str(leaf)])  # fmt: skip
+    verified = pilot.run(
+        [
+            "openssl",
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            str(root),
+            "-untrusted",
+            str(issuing),
+            "-CRLfile",
+            str(crl_pem),
+            str(leaf),
+        ]
+    )
     assert verified.returncode != 0
     assert "error 23" in verified.stdout.decode() + verified.stderr.decode()
 
@@ -138,15 +178,39 @@ def test_admin_api_refuses_wrong_or_missing_secret(pilot: Live) -> None:
 
 
 def test_register_with_unknown_profile_exits_2_naming_it(pilot: Live) -> None:
-    done = pilot.cli("devices", "register", "--state-dir", str(pilot.state), "--serial", "U1",
-                     "--site", "north", "--zone", "imaging", "--profile", "no-such-scanner")  # fmt: skip
+    done = pilot.cli(
+        "devices",
+        "register",
+        "--state-dir",
+        str(pilot.state),
+        "--serial",
+        "U1",
+        "--site",
+        "north",
+        "--zone",
+        "imaging",
+        "--profile",
+        "no-such-scanner",
+    )
     assert done.returncode == 2
     assert done.stderr.decode().startswith("error: ")
     assert "no-such-scanner" in done.stderr.decode()
 
 
 def test_register_with_unknown_zone_exits_2_naming_it(pilot: Live) -> None:
-    done = pilot.cli("devices", "register", "--state-dir", str(pilot.state), "--serial", "U2",
-                     "--site", "north", "--zone", "basement", "--profile", "ct-ai-onbox")  # fmt: skip
+    done = pilot.cli(
+        "devices",
+        "register",
+        "--state-dir",
+        str(pilot.state),
+        "--serial",
+        "U2",
+        "--site",
+        "north",
+        "--zone",
+        "basement",
+        "--profile",
+        "ct-ai-onbox",
+    )
     assert done.returncode == 2
     assert "basement" in done.stderr.decode()

@@ -36,10 +36,27 @@ def test_expired_client_certificate_fails_the_tls_handshake(short_lived: Live) -
     _wait_until_expired(short_lived, certificate)
     before = len(short_lived.events())
     url = f"{short_lived.endpoints['est']}/simplereenroll"
-    done = short_lived.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                            "--cacert", str(short_lived.bundle), "--cert", str(certificate),
-                            "--key", str(key), "-H", "Content-Type: application/pkcs10",
-                            "--data-binary", f"@{short_lived.csr(key, device_id)}", url])  # fmt: skip
+    done = short_lived.run(
+        [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            str(short_lived.bundle),
+            "--cert",
+            str(certificate),
+            "--key",
+            str(key),
+            "-H",
+            "Content-Type: application/pkcs10",
+            "--data-binary",
+            f"@{short_lived.csr(key, device_id)}",
+            url,
+        ]
+    )
     assert done.returncode in (35, 52, 56), done.stderr.decode()
     assert done.stdout == b"000"  # no HTTP answer at all
     assert len(short_lived.events()) == before  # the core never saw it

@@ -1,0 +1,253 @@
+"""Scale benchmark: the testbed against a bare SimPy loop with the same number of events.
+
+``make bench`` (``python -m benchmarks.run``) runs the benchmark scenario
+(:mod:`benchmarks.scenarios`: 10 sites, real P-256 certificates, 30-day lifetime,
+one simulated year, daily clinical traffic, a CA outage and a blocked route) at each
+size, each configuration in a fresh interpreter (:mod:`benchmarks.worker`) so its
+peak RSS is its own, then a bare SimPy loop with as many events and as many
+processes as there are devices.  It prints a table and writes
+``benchmarks/results/latest.json`` (an output of the run, not a source file).
+
+One event is one ``env.step()``: both loops are stepped by the same driver.
+
+Targets (from the issue): the 10k-device year in under 2 minutes; testbed events/s
+within 5x of bare SimPy; cost linear in devices (per device-day cost at the largest
+size within 1.25x of the smallest).
+
+A run that exceeds ``--budget`` wall seconds is stopped at the next 1% of simulated
+time and its year is extrapolated from the part it ran (marked ``~`` and
+``completed: false``); ``--budget 0`` runs everything to the end.  ``--profile``
+adds a cProfile run and a run with wall-clock timers around the expensive entry
+points (certificate issuance, CSR checks, access decisions, path validation, CRLs,
+drift scans) at ``--profile-devices`` devices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import platform
+import pstats
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+
+TARGET_WALL_10K = 120.0
+TARGET_RATIO = 5.0
+TARGET_LINEAR = 1.25
+
+
+def _worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one configuration in a fresh interpreter; its last stdout line is the result."""
+    load = os.getloadavg()[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["loadavg_before"] = round(load, 2)
+    return result
+
+
+def _year_estimate(run: dict[str, Any]) -> float:
+    """Total wall seconds for the whole horizon (measured, or extrapolated if stopped)."""
+    wall = run["wall"]
+    fixed = wall["total"] - wall["run"]
+    return fixed + wall["run"] * run["sim_seconds"] / run["sim_reached"]
+
+
+def _per_device_day_us(run: dict[str, Any]) -> float:
+    days = run["sim_reached"] / 86400.0
+    return 1e6 * run["wall"]["run"] / (run["devices"] * days)
+
+
+def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | None,
+             bare: bool = True) -> dict[str, Any]:
+    print(f"\n== {devices} devices, workload every {interval}, keep_events={keep_events}",
+          flush=True)
+    spec = {"mode": "testbed", "devices": devices, "interval": interval,
+            "keep_events": keep_events, "budget": budget}
+    run = _worker(spec)
+    run["year_wall_estimate"] = round(_year_estimate(run), 1)
+    run["us_per_device_day"] = round(_per_device_day_us(run), 2)
+    if bare:
+        print(f"== bare SimPy: {run['events']:,} events over {devices} processes", flush=True)
+        run["bare"] = _worker({"mode": "bare", "events": run["events"], "processes": devices,
+                               "sim_seconds": run["sim_reached"]})
+        run["ratio"] = round(run["bare"]["events_per_second"] / run["events_per_second"], 1)
+    return run
+
+
+def _profile(devices: int, *, interval: str, budget: float | None, top: int) -> dict[str, Any]:
+    """cProfile of the stepping loop, then a run with phase timers (inclusive times)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"profile-{devices}.pstats"
+    print(f"\n== profile: {devices} devices under cProfile", flush=True)
+    prof = _worker({"mode": "testbed", "devices": devices, "interval": interval,
+                    "keep_events": True, "budget": budget, "profile": str(path)})
+    stats = pstats.Stats(str(path), stream=io.StringIO())
+    rows = []
+    for sort in ("cumulative", "tottime"):
+        stats.sort_stats(sort)
+        for func in stats.fcn_list[:top]:  # type: ignore[attr-defined]
+            _cc, nc, tt, ct, _ = stats.stats[func]  # type: ignore[attr-defined]
+            filename, line, name = func
+            where = f"{_short(filename)}:{line}({name})" if line else name
+            rows.append({"sort": sort, "function": where, "calls": nc,
+                         "tottime": round(tt, 3), "cumtime": round(ct, 3)})
+    print(f"== phases: {devices} devices with wall-clock timers", flush=True)
+    timed = _worker({"mode": "testbed", "devices": devices, "interval": interval,
+                     "keep_events": True, "budget": budget, "phases": True})
+    return {"devices": devices, "pstats": str(path.relative_to(ROOT)),
+            "profiled_run": {k: prof[k] for k in ("events", "sim_reached", "wall")},
+            "top": rows, "phases": timed["phases"],
+            "phases_run": {k: timed[k] for k in ("events", "sim_reached", "wall",
+                                                 "events_per_second")}}
+
+
+def _short(filename: str) -> str:
+    for marker in ("/site-packages/", "/work/main/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename.rsplit("/", 1)[-1]
+
+
+def _targets(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    main_runs = [r for r in runs if r.get("keep_events") is not False or len(runs) == 1]
+    by_size = {r["devices"]: r for r in main_runs}
+    out: dict[str, Any] = {}
+    if 10_000 in by_size:
+        run = by_size[10_000]
+        out["wall_10k_year"] = {"target_s": TARGET_WALL_10K, "value_s": run["year_wall_estimate"],
+                                "measured": run["completed"],
+                                "met": run["year_wall_estimate"] < TARGET_WALL_10K}
+    ratios = [r["ratio"] for r in runs if "ratio" in r]
+    if ratios:
+        out["overhead_ratio"] = {"target": TARGET_RATIO, "worst": max(ratios),
+                                 "met": max(ratios) < TARGET_RATIO}
+    if len(by_size) >= 2:
+        small, large = min(by_size), max(by_size)
+        growth = by_size[large]["us_per_device_day"] / by_size[small]["us_per_device_day"]
+        exponent = math.log(by_size[large]["wall"]["run"] / by_size[large]["sim_reached"]
+                            / (by_size[small]["wall"]["run"] / by_size[small]["sim_reached"])
+                            ) / math.log(large / small)
+        out["linear"] = {"target_growth": TARGET_LINEAR, "sizes": [small, large],
+                         "per_device_day_growth": round(growth, 2),
+                         "scaling_exponent": round(exponent, 2),
+                         "met": growth < TARGET_LINEAR}
+    return out
+
+
+def _table(runs: list[dict[str, Any]]) -> str:
+    head = (f"{'devices':>8} {'log':>4} {'sim':>5} {'events':>11} {'run s':>8} {'year s':>8} "
+            f"{'ev/s':>8} {'bare ev/s':>10} {'ratio':>6} {'RSS MB':>8} {'bare MB':>8} "
+            f"{'us/dev-day':>10}")
+    lines = [head, "-" * len(head)]
+    for r in runs:
+        bare = r.get("bare", {})
+        done = f"{r['sim_reached'] / r['sim_seconds']:.0%}"
+        year = ("" if r["completed"] else "~") + f"{r['year_wall_estimate']:.0f}"
+        lines.append(
+            f"{r['devices']:>8} {'keep' if r['keep_events'] else 'drop':>4} {done:>5} "
+            f"{r['events']:>11,} {r['wall']['run']:>8.1f} {year:>8} "
+            f"{r['events_per_second']:>8,.0f} {bare.get('events_per_second', 0):>10,.0f} "
+            f"{r.get('ratio', 0):>5.0f}x {r['peak_rss_mb']:>8.0f} "
+            f"{bare.get('peak_rss_mb', 0):>8.0f} {r['us_per_device_day']:>10.1f}")
+    return "\n".join(lines)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("simpy", "cryptography", "pydantic"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "missing"
+    return out
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table and write the JSON results."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=_sizes, default=[1000, 10_000],
+                        help="device counts, comma-separated (default 1000,10000)")
+    parser.add_argument("--interval", default="1d",
+                        help="workload interval: each device delivers once per interval")
+    parser.add_argument("--budget", type=float, default=150.0,
+                        help="wall seconds per testbed run before it is stopped and "
+                             "extrapolated (0: no limit; default 150)")
+    parser.add_argument("--no-drop-events", action="store_true",
+                        help="skip the keep_events=False variant at the smallest size")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one size (cProfile top functions, phase timers)")
+    parser.add_argument("--profile-devices", type=int, default=1000)
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    budget = args.budget or None
+
+    started = time.perf_counter()
+    runs: list[dict[str, Any]] = []
+    for i, devices in enumerate(sorted(args.sizes)):
+        runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget))
+        if i == 0 and not args.no_drop_events:
+            runs.append(_measure(devices, interval=args.interval, keep_events=False,
+                                 budget=budget, bare=False))
+    profile = None
+    if args.profile:
+        profile = _profile(args.profile_devices, interval=args.interval, budget=budget,
+                           top=args.top)
+
+    targets = _targets(runs)
+    result = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "loadavg_end": [round(x, 2) for x in os.getloadavg()], **_versions()},
+        "settings": {"sizes": sorted(args.sizes), "interval": args.interval,
+                     "budget_s": budget, "duration": "365d", "recovery_window": "3d",
+                     "lifetime": "30d", "sites": 10},
+        "runs": runs,
+        "targets": targets,
+        "profile": profile,
+        "bench_wall_s": round(time.perf_counter() - started, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    print("\n" + _table(runs))
+    print("  sim: share of the simulated year run; year s: wall for the whole year "
+          "(~ = extrapolated); ratio: bare ev/s / testbed ev/s")
+    for name, target in targets.items():
+        print(f"  {name}: {'MET' if target['met'] else 'NOT MET'} "
+              f"{ {k: v for k, v in target.items() if k != 'met'} }")
+    if profile is not None:
+        print(f"\nPhases at {profile['devices']} devices (inclusive wall time, nested):")
+        for name, p in profile["phases"].items():
+            print(f"  {name:<50} {p['seconds']:>8.1f} s {p['share']:>6.1%} "
+                  f"{p['calls']:>9,} calls {p['us_per_call']:>9.1f} us/call")
+        print(f"\ncProfile top {args.top} by cumulative time ({profile['pstats']}):")
+        for row in profile["top"]:
+            if row["sort"] == "cumulative":
+                print(f"  {row['cumtime']:>8.2f} s cum {row['tottime']:>7.2f} s own "
+                      f"{row['calls']:>9,}  {row['function']}")
+    print(f"\nwrote {args.out} in {result['bench_wall_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

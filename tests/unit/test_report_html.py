@@ -1,0 +1,115 @@
+"""The HTML report: self-contained, escaped, complete and reproducible."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from testbed.expectations import ExpectationResult
+from testbed.report import Report
+from testbed.report.html import Verdict, measures_html, page_html, summary_html, write_html
+from testbed.run import RunResult, run_scenario
+
+PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
+
+
+@pytest.fixture(scope="module")
+def pilot() -> RunResult:
+    return run_scenario(PILOT)
+
+
+@pytest.fixture(scope="module")
+def page(pilot: RunResult) -> str:
+    return page_html(pilot)
+
+
+def _report(*, passed: bool = True, **data: object) -> Report:
+    check = ExpectationResult("data_lost", "== 0", 0.0 if passed else 3.0, passed,
+                              "data_lost measured 3, expected == 0: does not hold")
+    return Report("tiny", 7, {"data_lost": check.measured, "fail_safe": 0.9}, (check,), data)
+
+
+def test_write_html_writes_the_page(pilot: RunResult, page: str, tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    write_html(pilot, path)
+    assert path.read_bytes() == page.encode("utf-8")
+
+
+def test_page_is_self_contained(page: str) -> None:
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<svg") == 2
+    assert "<script" not in page
+    assert not re.search(r"<link|<img|\ssrc=|@import|url\((?!#)", page)
+
+
+def test_page_has_every_section(pilot: RunResult, page: str) -> None:
+    for title in ("Expectations", "Measures", "Incidents by category", "Denials by reason",
+                  "Pre-production failure tests", "Faults", "Certificate lifecycle",
+                  "Denied clinical traffic"):
+        assert f"<h2>{title}</h2>" in page
+    assert "two-site-pilot (seed 20261128)" in page
+    for check in pilot.report.expectations:
+        assert f"<td>{check.id}</td>" in page
+
+
+def test_page_counts_preproduction_outcomes(pilot: RunResult, page: str) -> None:
+    tests = pilot.report.data["preproduction_tests"]
+    assert f'<td>fail-safe</td><td class="num">{tests["fail-safe"]}</td>' in page
+    assert f'<td>fail-silent</td><td class="num">{tests["fail-silent"]}</td>' in page
+    assert '<td>unsafe</td><td class="num">0</td>' in page
+
+
+def test_page_lists_faults_and_denials(pilot: RunResult, page: str) -> None:
+    for fault in pilot.report.data["faults"]:
+        assert f"<td>{fault['kind']}</td><td>{escape(fault['target'])}</td>" in page
+    for reason, count in pilot.report.data["denials_by_reason"].items():
+        assert f'<td>{reason}</td><td class="num">{count}</td>' in page
+
+
+@pytest.mark.slow
+def test_same_seed_gives_a_byte_identical_page(page: str) -> None:
+    assert page_html(run_scenario(PILOT)) == page
+
+
+def test_banner_says_pass_or_fail() -> None:
+    assert '<div class="banner pass">PASS: all 1 expectations hold</div>' in summary_html(
+        _report(passed=True))
+    failing = summary_html(_report(passed=False))
+    assert '<div class="banner fail">FAIL: 1 of 1 expectations do not hold (data_lost)' in failing
+    assert '<td class="fail">FAIL</td>' in failing
+    assert "data_lost measured 3, expected == 0: does not hold" in failing
+
+
+def test_every_text_is_escaped() -> None:
+    evil = "<script>alert(1)</script>"
+    report = _report(description=evil, incidents_by_category={evil: 1},
+                     faults=[{"kind": evil, "target": "a&b", "start": "s", "end": "e"}])
+    html = summary_html(report)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<td>a&amp;b</td>" in html
+
+
+def test_empty_sections_say_none() -> None:
+    html = summary_html(_report(incidents_by_category={}, denials_by_reason={}))
+    assert '<h2>Incidents by category</h2>\n<p class="muted">none</p>' in html
+    assert '<h2>Faults</h2>\n<p class="muted">none</p>' in html
+
+
+def test_measures_table_shows_expectations_next_to_measures() -> None:
+    html = measures_html(_report())
+    assert '<tr><td>data_lost</td><td class="num">0</td><td>== 0</td></tr>' in html
+    assert '<tr><td>fail_safe</td><td class="num">0.9</td><td></td></tr>' in html
+
+
+def test_report_renders_itself_in_notebooks() -> None:
+    report = _report()
+    assert report._repr_html_() == summary_html(report)
+
+
+@pytest.mark.parametrize(("passed", "verdict"), [(True, Verdict.PASS), (False, Verdict.FAIL)])
+def test_verdict_of(passed: bool, verdict: Verdict) -> None:
+    assert Verdict.of(passed) is verdict

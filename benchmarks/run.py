@@ -189,14 +189,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="device counts, comma-separated (default 1000,10000)")
     parser.add_argument("--interval", default="1d",
                         help="workload interval: each device delivers once per interval")
-    parser.add_argument("--budget", type=float, default=150.0,
+    parser.add_argument("--budget", type=float, default=180.0,
                         help="wall seconds per testbed run before it is stopped and "
-                             "extrapolated (0: no limit; default 150)")
+                             "extrapolated (0: no limit; default 180)")
     parser.add_argument("--no-drop-events", action="store_true",
                         help="skip the keep_events=False variant at the smallest size")
     parser.add_argument("--profile", action="store_true",
                         help="also profile one size (cProfile top functions, phase timers)")
     parser.add_argument("--profile-devices", type=int, default=1000)
+    parser.add_argument("--profile-budget", type=float, default=120.0,
+                        help="wall budget of each profiling run (0: no limit)")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -211,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                                  budget=budget, bare=False))
     profile = None
     if args.profile:
-        profile = _profile(args.profile_devices, interval=args.interval, budget=budget,
-                           top=args.top)
+        profile = _profile(args.profile_devices, interval=args.interval,
+                           budget=args.profile_budget or None, top=args.top)
 
     targets = _targets(runs)
     result = {

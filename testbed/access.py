@@ -128,10 +128,15 @@ class AccessPoint:
             return self._binding(entry, attempt.certificate)
         return decision
 
-    @staticmethod
-    def _binding(entry: InventoryEntry, certificate: x509.Certificate) -> Decision:
-        """One device, one active identity: only the certificate the inventory binds counts."""
+    def _binding(self, entry: InventoryEntry, certificate: x509.Certificate) -> Decision:
+        """The certificate names this device, and it is the one active identity bound to it."""
         serial = certificate.serial_number
+        record = self.ca.records.get(serial)
+        device_id = entry.record.device_id
+        if record is None or record.device_id != device_id:
+            holder = "nobody" if record is None else repr(record.device_id)
+            detail = f"serial {serial:x} identifies {holder}, not {device_id!r}"
+            return Decision.deny(Reason.IDENTITY_MISMATCH, Hop.TLS, detail)
         if entry.serial is not None and serial != entry.serial and not _is_test(entry, serial):
             detail = f"serial {serial:x} was superseded by {entry.serial:x}"
             return Decision.deny(Reason.CERT_SUPERSEDED, Hop.TLS, detail)
@@ -189,6 +194,9 @@ class AccessPoint:
         """The oracle: facts as the CA and the inventory know them at ``now``."""
         cert = attempt.certificate
         if entry is None or entry.state not in ACTIVE_STATES or cert is None:
+            return True
+        record = self.ca.records.get(cert.serial_number)
+        if record is None or record.device_id != attempt.device_id:
             return True
         revoked = self.ca.revoked_at(cert.serial_number)
         if revoked is not None and revoked <= now:

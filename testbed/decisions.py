@@ -37,6 +37,7 @@ class Reason(StrEnum):
     CERT_NOT_YET_VALID = "cert-not-yet-valid"
     CERT_REVOKED = "cert-revoked"
     CERT_SUPERSEDED = "cert-superseded"
+    IDENTITY_MISMATCH = "identity-mismatch"
     CERT_UNTRUSTED_AT_SITE = "cert-untrusted-at-site"
     REVOCATION_UNKNOWN = "revocation-unknown"
     TOKEN_EXPIRED = "token-expired"

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
-from pydantic.dataclasses import dataclass as validated
 
 from testbed.errors import ScenarioError
 from testbed.inputs import load_yaml, validate
@@ -69,7 +68,7 @@ def check_ae_title(value: str) -> str:
 AeTitle = Annotated[str, AfterValidator(check_ae_title)]
 
 
-@validated(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)
 class DeviceProfile:
     """What one vendor model supports."""
 
@@ -90,7 +89,7 @@ class DeviceProfile:
     fhir_scopes: tuple[str, ...] = ()
     dicom_tls: tuple[str, ...] = ()
     ae_title_prefix: AeTitle | None = None
-    buffer_capacity: int = Field(default=0, ge=0)
+    buffer_capacity: Annotated[int, Field(ge=0)] = 0
     rotates_key_on_renewal: bool = True
     firmware: str = ""
     notes: str = ""

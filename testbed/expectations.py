@@ -13,7 +13,6 @@ from enum import StrEnum
 from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, model_validator
-from pydantic.dataclasses import dataclass as validated
 
 __all__ = ["Bound", "ExpectationResult", "ExpectationSpec", "Metric", "evaluate"]
 
@@ -38,7 +37,7 @@ class Metric(StrEnum):
     RECOVERED = "recovered"
 
 
-@validated(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)
 class Bound:
     """``{min: N}`` and/or ``{max: N}``."""
 

@@ -8,12 +8,12 @@ active at the end and then checks that the system recovers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
-from pydantic.dataclasses import dataclass
 
 from testbed.units import Duration
 
@@ -44,7 +44,7 @@ class FaultKind(StrEnum):
     BLOCKED_ROUTE = "blocked-route"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Window:
     start: Duration
     end: Duration
@@ -59,27 +59,27 @@ class _Window:
         return self.end - self.start
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExpiredCertificate(_Window):
     """The renewal agent of the target devices is broken: renewals are missed."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     kind: Literal["expired-certificate"] = "expired-certificate"
-    target: str = Field(default="", min_length=1)
-    count: int | None = Field(default=None, ge=1)
+    target: Annotated[str, Field(min_length=1)]
+    count: Annotated[int | None, Field(ge=1)] = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RevokedCertificate(_Window):
     """The target devices' certificates are revoked at ``start`` (CRLs show it later)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     kind: Literal["revoked-certificate"] = "revoked-certificate"
-    target: str = Field(default="", min_length=1)
-    count: int | None = Field(default=None, ge=1)
+    target: Annotated[str, Field(min_length=1)]
+    count: Annotated[int | None, Field(ge=1)] = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CaOutage(_Window):
     """The certificate authority answers nothing: no enrollment, no new CRLs."""
 
@@ -88,44 +88,44 @@ class CaOutage(_Window):
     target: Literal["ca"] = "ca"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TrustBundleMissing(_Window):
     """The relying parties at one site hold no trust bundle."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     kind: Literal["trust-bundle-missing"] = "trust-bundle-missing"
-    target: str = Field(default="", pattern=r"^site:")
+    target: Annotated[str, Field(pattern=r"^site:")]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TrustBundleStale(_Window):
     """One site stops receiving trust-bundle updates."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     kind: Literal["trust-bundle-stale"] = "trust-bundle-stale"
-    target: str = Field(default="", pattern=r"^site:")
+    target: Annotated[str, Field(pattern=r"^site:")]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ClockSkew(_Window):
     """The target devices' clocks run ``offset`` behind (or ahead, if ``ahead``)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     kind: Literal["clock-skew"] = "clock-skew"
-    target: str = Field(default="", min_length=1)
-    count: int | None = Field(default=None, ge=1)
-    offset: Duration = Field(default_factory=lambda: timedelta(0))
+    target: Annotated[str, Field(min_length=1)]
+    count: Annotated[int | None, Field(ge=1)] = None
+    offset: Duration
     ahead: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BlockedRoute(_Window):
     """Zone ``source`` cannot reach service ``to`` (at ``site``, or everywhere)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
     kind: Literal["blocked-route"] = "blocked-route"
-    source: str = Field(default="", alias="from", min_length=1)
-    to: str = Field(default="", min_length=1)
+    source: Annotated[str, Field(alias="from", min_length=1)]
+    to: Annotated[str, Field(min_length=1)]
     site: str | None = None
 
     @property

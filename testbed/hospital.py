@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import ConfigDict, Field
-from pydantic.dataclasses import dataclass as validated
 
 __all__ = ["HealthSystem", "Service", "ServiceKind", "Site"]
 
@@ -21,7 +20,7 @@ class ServiceKind(StrEnum):
     EHR = "ehr"
 
 
-@validated(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)
 class Site:
     """One facility of the health system and its network zones."""
 
@@ -31,7 +30,7 @@ class Site:
     zones: Annotated[tuple[str, ...], Field(min_length=1)]
 
 
-@validated(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)
 class Service:
     """A clinical service (PACS, EHR) living in one zone of one site."""
 

@@ -54,22 +54,56 @@ def validate(adapter: TypeAdapter[T], data: Any, *, file: str) -> T:
     try:
         return adapter.validate_python(data)
     except ValidationError as err:
-        first = err.errors(include_url=False)[0]
-        loc = [p for p in first["loc"] if not _is_union_tag(p)]
+        errors = err.errors(include_url=False)
+        first = errors[0]
+        loc = _input_path(first["loc"], data, missing=first["type"] == "missing")
         expected = _expected(first)
-        more = err.error_count() - 1
+        more = _problems(errors) - 1
         if more:
             expected += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
         raise ScenarioError(file, field_path(loc), expected, got=_got(first)) from None
 
 
-def _is_union_tag(part: int | str) -> bool:
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+def _input_path(loc: Sequence[int | str], data: Any, *, missing: bool) -> list[int | str]:
+    """The error's location in the user's file, without pydantic's union-member tags.
+
+    A tag (``ca-outage``, ``float``, ``Bound``) is a location part that does not
+    index into the input; a missing field's name is the one part kept regardless.
+    """
+    path: list[int | str] = []
+    node = data
+    for i, part in enumerate(loc):
+        found, child = _step(node, part)
+        if found or (missing and i == len(loc) - 1):
+            path.append(part)
+            node = child
+    return path
+
+
+def _step(node: Any, part: int | str) -> tuple[bool, Any]:
+    if isinstance(node, dict) and part in node:
+        return True, node[part]
+    if isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
+        return True, node[part]
+    return False, node
+
+
+def _problems(errors: list[Any]) -> int:
+    """Count problems, not pydantic's follow-ons (a tuple 'too short' because an item failed)."""
+    locs = [tuple(e["loc"]) for e in errors]
+
+    def follows(loc: tuple[Any, ...]) -> bool:
+        return any(other[: len(loc)] == loc and other != loc for other in locs)
+
+    follow_on = [
+        e for e, loc in zip(errors, locs, strict=True) if e["type"] == "too_short" and follows(loc)
+    ]
+    return len(errors) - len(follow_on)
 
 
 def _expected(error: Any) -> str:
     kind = error["type"]
-    if kind == "extra_forbidden":
+    if kind in {"extra_forbidden", "unexpected_keyword_argument"}:
         return "no such field (unknown fields are refused; check the spelling)"
     if kind == "missing":
         return "this required field"
@@ -78,7 +112,7 @@ def _expected(error: Any) -> str:
 
 
 def _got(error: Any) -> object:
-    if error["type"] in {"missing", "extra_forbidden"}:
+    if error["type"] in {"missing", "extra_forbidden", "unexpected_keyword_argument"}:
         return None
     value = error.get("input")
     return value if isinstance(value, str | int | float | bool) else None

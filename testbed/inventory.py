@@ -188,7 +188,7 @@ class Inventory:
 
 def _live(ca: CertificateAuthority, records: list[IssuanceRecord], now: datetime) -> list[int]:
     return sorted(
-        r.serial for r in records if r.not_after > now and ca.revoked_at(r.serial) is None
+        r.serial for r in records if r.not_after >= now and ca.revoked_at(r.serial) is None
     )
 
 
@@ -205,7 +205,7 @@ def _binding_drift(entry: InventoryEntry, ca: CertificateAuthority, now: datetim
     if record is None:
         detail = f"inventory binds {entry.serial:x}, which the CA never issued"
         return [Drift(DriftKind.INVENTORY_SERIAL_UNKNOWN_TO_CA, device_id, detail)]
-    if record.not_after <= now or ca.revoked_at(entry.serial) is not None:
+    if record.not_after < now or ca.revoked_at(entry.serial) is not None:
         detail = f"bound certificate {entry.serial:x} is expired or revoked"
         return [Drift(DriftKind.PRODUCTION_WITHOUT_LIVE_IDENTITY, device_id, detail)]
     return []

@@ -9,14 +9,13 @@ expected.  :func:`json_schema` is the JSON Schema of the format (shipped as
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import ConfigDict, Field, TypeAdapter
-from pydantic.dataclasses import dataclass
 
 from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
@@ -74,18 +73,18 @@ class PkiSettings:
 
     issuing: IssuingMode = IssuingMode.CENTRAL
     key_type: KeyType = KeyType.EC_P256
-    lifetime: Duration = Field(default_factory=lambda: _d("30d"))
-    renew_at: float = Field(default=0.66, gt=0, lt=1)
-    jitter: float = Field(default=0.05, ge=0, lt=1)
+    lifetime: Duration = field(default_factory=lambda: _d("30d"))
+    renew_at: Annotated[float, Field(gt=0, lt=1)] = 0.66
+    jitter: Annotated[float, Field(ge=0, lt=1)] = 0.05
     change_windows: tuple[ChangeWindowSpec, ...] = ()
-    renewal_retry: Duration = Field(default_factory=lambda: _d("1h"))
-    crl_interval: Duration = Field(default_factory=lambda: _d("24h"))
-    crl_validity: Duration = Field(default_factory=lambda: _d("7d"))
-    trust_distribution_delay: Duration = Field(default_factory=lambda: _d("1h"))
+    renewal_retry: Duration = field(default_factory=lambda: _d("1h"))
+    crl_interval: Duration = field(default_factory=lambda: _d("24h"))
+    crl_validity: Duration = field(default_factory=lambda: _d("7d"))
+    trust_distribution_delay: Duration = field(default_factory=lambda: _d("1h"))
     manual_approval: bool = False
-    approval_delay: Duration = Field(default_factory=lambda: _d("2h"))
-    manual_recovery_delay: Duration = Field(default_factory=lambda: _d("8h"))
-    manual_enrollment_delay: Duration = Field(default_factory=lambda: _d("1d"))
+    approval_delay: Duration = field(default_factory=lambda: _d("2h"))
+    manual_recovery_delay: Duration = field(default_factory=lambda: _d("8h"))
+    manual_enrollment_delay: Duration = field(default_factory=lambda: _d("1d"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +109,10 @@ class FleetGroup:
     site: str
     zone: str
     owner: str
-    name: str | None = Field(default=None, pattern=NAME)
+    name: Annotated[str | None, Field(pattern=NAME)] = None
     services: tuple[str, ...] | None = None
-    onboard_at: Duration = Field(default_factory=lambda: _d("0s"))
-    onboard_spread: Duration = Field(default_factory=lambda: _d("0s"))
+    onboard_at: Duration = field(default_factory=lambda: _d("0s"))
+    onboard_spread: Duration = field(default_factory=lambda: _d("0s"))
     offboard_at: Duration | None = None
 
     @property
@@ -128,8 +127,8 @@ class Workload:
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
-    interval: Duration = Field(default_factory=lambda: _d("1h"))
-    retry: Duration = Field(default_factory=lambda: _d("5m"))
+    interval: Duration = field(default_factory=lambda: _d("1h"))
+    retry: Duration = field(default_factory=lambda: _d("5m"))
 
 
 class OperationAction(StrEnum):
@@ -154,8 +153,8 @@ class Operation:
     at: Duration
     action: OperationAction
     target: str
-    count: int | None = Field(default=None, ge=1)
-    overlap: Duration = Field(default_factory=lambda: _d("0s"))
+    count: Annotated[int | None, Field(ge=1)] = None
+    overlap: Duration = field(default_factory=lambda: _d("0s"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +173,14 @@ class Scenario:
     description: str = ""
     trust_domain: str = "hospital.example"
     profiles_dir: str | None = None
-    pki: PkiSettings = Field(default_factory=PkiSettings)
+    pki: PkiSettings = field(default_factory=PkiSettings)
     network: tuple[NetworkRule, ...] = ()
-    workload: Workload = Field(default_factory=Workload)
+    workload: Workload = field(default_factory=Workload)
     faults: tuple[Annotated[FaultSpec, Field(discriminator="kind")], ...] = ()
     operations: tuple[Operation, ...] = ()
-    expectations: dict[str, ExpectationSpec] = Field(default_factory=dict)
-    recovery_window: Duration = Field(default_factory=lambda: _d("3d"))
-    schema_ref: str | None = Field(default=None, alias="$schema")
+    expectations: dict[str, ExpectationSpec] = field(default_factory=dict)
+    recovery_window: Duration = field(default_factory=lambda: _d("3d"))
+    schema_ref: Annotated[str | None, Field(alias="$schema")] = None
 
 
 def _d(text: str) -> Any:

@@ -181,7 +181,9 @@ class Hospital:
             self.csr_body(device_id), content_type=PKCS10, client_cert=cert, now=now
         )
 
-    def onboard(self, device_id: str, *, now: datetime = NOW, **options: object) -> x509.Certificate:
+    def onboard(
+        self, device_id: str, *, now: datetime = NOW, **options: object
+    ) -> x509.Certificate:
         """Register, enroll, validate and promote; returns the certificate."""
         self.register(device_id, now=now, **options)  # type: ignore[arg-type]
         cert = self.enroll(device_id, now=now)

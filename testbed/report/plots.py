@@ -203,4 +203,7 @@ def _plot_marks(
 
 
 def _legend(ax: Axes) -> None:
+    handles, _ = ax.get_legend_handles_labels()
+    if not handles:
+        return  # nothing happened worth a legend (matplotlib would warn)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)

@@ -156,7 +156,9 @@ DENIALS: dict[str, tuple[Setup, Reason, Hop]] = {
 
 
 @pytest.mark.parametrize(("setup", "reason", "hop"), DENIALS.values(), ids=DENIALS.keys())
-def test_each_hop_denies_with_its_reason(ready: Any, setup: Setup, reason: Reason, hop: Hop) -> None:
+def test_each_hop_denies_with_its_reason(
+    ready: Any, setup: Setup, reason: Reason, hop: Hop
+) -> None:
     args: dict[str, Any] = {"device_id": "ct-1", "cert": ready.cert, "now": LATER}
     args.update(setup(ready))
     before = len(ready.log)
@@ -231,6 +233,14 @@ def test_every_decision_writes_exactly_one_event(ready: Any) -> None:
         "cert-expired": 1, "revocation-unknown": 1,
     }  # fmt: skip
     _one_event_per_decision(ready)
+
+
+def test_a_device_cannot_authenticate_with_another_devices_certificate(ready: Any) -> None:
+    """ct-2 is registered but not enrolled (the inventory binds no serial yet)."""
+    ready.register("ct-2")
+    decision = ready.attempt("ct-2", ready.cert, now=LATER)  # ct-1's certificate
+    assert not decision.allowed
+    assert ready.metrics.unauthorized_access == 0
 
 
 # -- the oracle --------------------------------------------------------------------------

@@ -73,7 +73,9 @@ def test_validity_is_capped_by_the_profile(tmp_path: Path) -> None:
         (("vendor: V\n", ""), "vendor"),
     ],
 )
-def test_a_bad_profile_names_the_field(tmp_path: Path, change: tuple[str, str], field: str) -> None:
+def test_a_bad_profile_names_the_field(
+    tmp_path: Path, change: tuple[str, str], field: str
+) -> None:
     path = tmp_path / "bad.yaml"
     text = MINIMAL.replace(*change)
     assert text != MINIMAL
@@ -103,7 +105,12 @@ def test_good_ae_titles(title: str) -> None:
 
 @pytest.mark.parametrize(
     ("title", "why"),
-    [("A" * 17, "at most 16"), ("BAD\\ONE", "backslash"), ("TAB\tX", "control"), ("    ", "spaces")],
+    [
+        ("A" * 17, "at most 16"),
+        ("BAD\\ONE", "backslash"),
+        ("TAB\tX", "control"),
+        ("    ", "spaces"),
+    ],
 )
 def test_bad_ae_titles(title: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):

@@ -213,7 +213,8 @@ def test_drift_is_sorted_by_device() -> None:
     ca = _ca()
     key = new_private_key(KeyType.EC_P256, random.Random(3))
     for device_id in ("zeta", "alpha", "mid"):
-        ca.issue(make_csr(key, device_id), device_id=device_id, site="south", services=(),
-                 requester="x", on_expiry="discard", lifetime=timedelta(days=1), now=NOW)  # fmt: skip
+        csr = make_csr(key, device_id)
+        ca.issue(csr, device_id=device_id, site="south", services=(), requester="x",
+                 on_expiry="discard", lifetime=timedelta(days=1), now=NOW)  # fmt: skip
     found = Inventory().drift(ca, now=NOW)
     assert [d.device_id for d in found] == ["alpha", "mid", "zeta"]

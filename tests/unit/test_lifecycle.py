@@ -18,6 +18,7 @@ from testbed.lifecycle import (
 )
 
 S, E = DeviceState, LifecycleEvent
+Table = dict[tuple[DeviceState, LifecycleEvent], Transition]
 
 ROWS = list(TRANSITIONS.values())
 REFUSED = [
@@ -115,13 +116,13 @@ BAD_TABLES = {
 
 
 @pytest.mark.parametrize("table", BAD_TABLES.values(), ids=BAD_TABLES.keys())
-def test_a_bad_table_is_refused(table: dict[tuple[DeviceState, LifecycleEvent], Transition]) -> None:
+def test_a_bad_table_is_refused(table: Table) -> None:
     with pytest.raises(LifecycleError):
         Lifecycle(table=table)
 
 
 def test_bad_table_messages_name_the_problem() -> None:
-    with pytest.raises(LifecycleError, match="retired is terminal.*'resume'"):
+    with pytest.raises(LifecycleError, match=r"retired is terminal.*'resume'"):
         Lifecycle(table=BAD_TABLES["row leaving retired"])
     with pytest.raises(LifecycleError, match="cites no source"):
         Lifecycle(table=BAD_TABLES["row without a citation"])
@@ -137,7 +138,7 @@ GOOD_TABLES = {
 
 
 @pytest.mark.parametrize("table", GOOD_TABLES.values(), ids=GOOD_TABLES.keys())
-def test_a_good_table_is_accepted(table: dict[tuple[DeviceState, LifecycleEvent], Transition]) -> None:
+def test_a_good_table_is_accepted(table: Table) -> None:
     machine = Lifecycle(table=table)
     assert machine.allows(E.REGISTER) is ((S.PROCURED, E.REGISTER) in table)
 

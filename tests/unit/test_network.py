@@ -24,7 +24,9 @@ def policy() -> ZonePolicy:
         ("north", "guest", "ehr", False),
     ],
 )
-def test_the_allow_list(policy: ZonePolicy, site: str, zone: str, service: str, allowed: bool) -> None:
+def test_the_allow_list(
+    policy: ZonePolicy, site: str, zone: str, service: str, allowed: bool
+) -> None:
     decision = policy.decide(site=site, zone=zone, service=service)
     assert decision.allowed is allowed
     assert decision.hop is Hop.NETWORK

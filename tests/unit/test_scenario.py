@@ -192,7 +192,8 @@ def test_a_bad_expectation_is_named_without_the_union_member(
     tiny_scenario: str, write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An expectation is a number, a bound or 'all'; pydantic's member names are no field."""
-    path = write_scenario(tiny_scenario.replace("unauthorized_access: 0", "unauthorized_access: {}"))
+    text = tiny_scenario.replace("unauthorized_access: 0", "unauthorized_access: {}")
+    path = write_scenario(text)
     assert main(["validate", str(path)]) == 2
     field, _ = _refusal(capsys, path)
     assert field == "expectations.unauthorized_access"

@@ -85,7 +85,8 @@ def test_expired_revoked_certificates_leave_the_crl(make_ca, issue_leaf) -> None
     for leaf in (short, long):
         authority.revoke(leaf.serial_number, now=NOW)
     issuing = authority.issuing_ca_for("north", now=NOW)
-    while_live = build_crl(authority, issuing, now=NOW + timedelta(minutes=30), next_update_after=DAY)
+    soon = NOW + timedelta(minutes=30)
+    while_live = build_crl(authority, issuing, now=soon, next_update_after=DAY)
     later = build_crl(authority, issuing, now=NOW + DAY, next_update_after=DAY)
     assert while_live.serials == {short.serial_number, long.serial_number}
     assert later.serials == {long.serial_number}

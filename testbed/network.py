@@ -46,11 +46,16 @@ class ZonePolicy:
         self, *, site: str, zone: str, service: str, extra_blocks: Iterable[Route] = ()
     ) -> Decision:
         """May a device in ``zone`` at ``site`` reach ``service``?"""
-        keys = ((zone, service, site), (zone, service, None))
-        blocked = set(self._blocked) | set(extra_blocks)
-        if any(k in blocked for k in keys):
+        here, everywhere = (zone, service, site), (zone, service, None)
+        extra = set(extra_blocks)
+        if (
+            here in self._blocked
+            or everywhere in self._blocked
+            or here in extra
+            or everywhere in extra
+        ):
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, f"{zone}->{service} blocked")
-        if not any(k in self._allowed for k in keys):
+        if here not in self._allowed and everywhere not in self._allowed:
             detail = f"no rule lets zone {zone!r} at {site!r} reach {service!r}"
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, detail)
         return Decision.allow(Hop.NETWORK)

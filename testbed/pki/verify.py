@@ -155,8 +155,9 @@ class Verifier:
     (CERT_REVOKED); otherwise allowed.
 
     **What is cached.**  With ``cache=True`` the outcome of ``cryptography``'s path
-    validation is cached per ``(leaf serial, leaf issuer name, bundle site, bundle
-    version, bundle fingerprint)``, together with the validity windows of the leaf
+    validation is cached per ``(leaf serial, leaf issuer name, bundle fingerprint)``
+    (the fingerprint covers the bundle's contents, so identical bundles held by
+    several sites share one validation), together with the validity windows of the leaf
     and of every bundle CA that can sit on its path (same subject as the child's
     issuer and, when the child has an Authority Key Identifier, the matching Subject
     Key Identifier).  Path validation runs once, at the reference time ``max`` of
@@ -208,7 +209,9 @@ class Verifier:
     def _lookup(self, leaf: x509.Certificate, bundle: TrustBundle) -> _Facts:
         if not self.cache:
             return self._derive(leaf, _index(bundle), chain=False)
-        key = (leaf.serial_number, leaf.issuer, bundle.site, bundle.version, bundle.fingerprint)
+        # the chain facts depend on the leaf and the bundle's contents, not on which site
+        # holds that bundle: identical bundles at ten sites share one path validation
+        key = (leaf.serial_number, leaf.issuer, bundle.fingerprint)
         facts = self._facts.get(key)
         if facts is None:
             if len(self._facts) >= self.max_entries:

@@ -203,9 +203,17 @@ class EstService:
             csr = self._checked_csr(body, device_id, Reason.REENROLL_IDENTITY_CHANGED)
             return self._issue(csr, device_id, record, now, "simplereenroll")
         except _Refusal as refusal:
-            return self._refuse(refusal, device_id, now, "simplereenroll")
+            return self._refuse(
+                refusal, device_id or self._holder(client_cert), now, "simplereenroll"
+            )
 
     # -- checks ---------------------------------------------------------------
+
+    def _holder(self, client_cert: x509.Certificate | None) -> str | None:
+        """The device a refused client certificate was issued to, for the audit event."""
+        if client_cert is None or not self.ca.is_issued(client_cert):
+            return None
+        return self.ca.records[client_cert.serial_number].device_id
 
     def _precheck(self, content_type: str) -> None:
         if self.outage:

@@ -181,7 +181,7 @@ class Verifier:
     def __init__(self, *, cache: bool = True, max_entries: int = 1_000_000) -> None:
         self.cache = cache
         self.max_entries = max_entries
-        self._facts: dict[tuple[int, x509.Name, str, int, bytes], _Facts] = {}
+        self._facts: dict[tuple[int, x509.Name, bytes], _Facts] = {}
         self._indexes: dict[bytes, _Index] = {}
 
     def verify(

@@ -263,6 +263,8 @@ def test_reenroll_refused_after_revocation(est, key) -> None:
     est.ca.revoke(current.serial_number, now=NOW + timedelta(hours=1))
     response = _reenroll(est, _body(key), current)
     _assert_reenroll_refused(est, response, 403, Reason.CERT_REVOKED)
+    # the audit event names the device the refused certificate belongs to
+    assert est.log.of_kind(EventKind.ENROLLMENT_REFUSED)[-1].subject == "pump-1"
 
 
 def test_reenroll_refused_after_expiry(est, key) -> None:

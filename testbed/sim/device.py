@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["onboard", "renewal", "traffic"]
+__all__ = ["onboard", "renewal", "traffic", "transition"]
 
 Proc = Generator[Any, Any, None]
 
@@ -62,7 +62,8 @@ def _approve(tb: Testbed, agent: DeviceAgent) -> Proc:
     tb.log.emit(tb.now(), EventKind.POLICY_CHANGED, agent.device_id, change="enrollment-approved")
 
 
-def _transition(tb: Testbed, agent: DeviceAgent, event: LifecycleEvent) -> None:
+def transition(tb: Testbed, agent: DeviceAgent, event: LifecycleEvent) -> None:
+    """Apply a lifecycle event to the inventory and record it."""
     row = tb.inventory.transition(agent.device_id, event, now=tb.now())
     tb.log.emit(
         tb.now(),
@@ -91,8 +92,8 @@ def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:
         target="enrolled",
     )
     run_failure_tests(tb, agent)
-    _transition(tb, agent, LifecycleEvent.VALIDATE)
-    _transition(tb, agent, LifecycleEvent.PROMOTE)
+    transition(tb, agent, LifecycleEvent.VALIDATE)
+    transition(tb, agent, LifecycleEvent.PROMOTE)
     tb.metrics.onboarding_seconds.append((tb.now() - began).total_seconds())
     tb.metrics.devices_in_production += 1
     tb.env.process(traffic(tb, agent))

@@ -19,7 +19,7 @@ from testbed.faults import (
 )
 from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.scenario import Operation, OperationAction
-from testbed.sim.device import recover, skew_changed
+from testbed.sim.device import recover, skew_changed, transition
 from testbed.sim.offboarding import offboard, revoke_current
 from testbed.sim.pki_ops import rotate_key
 
@@ -139,18 +139,6 @@ def _operate(tb: Testbed, action: OperationAction, agent: Any) -> None:
     elif action is OperationAction.OFFBOARD:
         offboard(tb, agent)
     elif action is OperationAction.SUSPEND and entry.state is DeviceState.PRODUCTION:
-        _lifecycle(tb, agent, LifecycleEvent.SUSPEND)
+        transition(tb, agent, LifecycleEvent.SUSPEND)
     elif action is OperationAction.RESUME and entry.state is DeviceState.SUSPENDED:
-        _lifecycle(tb, agent, LifecycleEvent.RESUME)
-
-
-def _lifecycle(tb: Testbed, agent: Any, event: LifecycleEvent) -> None:
-    row = tb.inventory.transition(agent.device_id, event, now=tb.now())
-    tb.log.emit(
-        tb.now(),
-        EventKind.DEVICE_TRANSITION,
-        agent.device_id,
-        event=event.value,
-        source=row.source.value,
-        target=row.target.value,
-    )
+        transition(tb, agent, LifecycleEvent.RESUME)

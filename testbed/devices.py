@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
 
 from testbed.errors import ScenarioError
+from testbed.hospital import HealthSystem, ServiceKind
 from testbed.inputs import load_yaml, validate
 from testbed.pki.keys import KeyType
 from testbed.units import Duration
@@ -30,6 +31,7 @@ __all__ = [
     "check_ae_title",
     "load_profile",
     "load_profiles",
+    "make_record",
 ]
 
 
@@ -121,6 +123,45 @@ class DeviceRecord:
     fhir_scopes: tuple[str, ...] = ()
     ae_title: str | None = None
     dicom_endpoints: tuple[str, ...] = field(default=())
+
+
+def make_record(
+    profile: DeviceProfile,
+    system: HealthSystem,
+    *,
+    device_id: str,
+    serial: str,
+    site: str,
+    zone: str,
+    owner: str,
+    preferred_key: KeyType,
+    services: tuple[str, ...] | None = None,
+    ae_title: str | None = None,
+) -> DeviceRecord:
+    """The identity record of one device of ``profile``, used by simulation and live mode.
+
+    Intended services default to the nearest service of each kind the profile
+    uses; the certificate type is the preferred key type when the profile supports
+    it, else the profile's first.
+    """
+    if services is None:
+        services = tuple(system.nearest(ServiceKind(kind), site).name for kind in profile.services)
+    key_type = preferred_key if preferred_key in profile.key_types else profile.key_types[0]
+    return DeviceRecord(
+        device_id=device_id,
+        vendor=profile.vendor,
+        model=profile.model,
+        serial=serial,
+        site=site,
+        zone=zone,
+        owner=owner,
+        profile=profile.id,
+        intended_services=services,
+        certificate_type=key_type,
+        fhir_scopes=profile.fhir_scopes,
+        ae_title=ae_title,
+        dicom_endpoints=tuple(s for s in services if system.service(s).kind is ServiceKind.PACS),
+    )
 
 
 _PROFILE = TypeAdapter(DeviceProfile)

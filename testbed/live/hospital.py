@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from testbed.clock import Clock, WallClock
 from testbed.crosscheck import profiles_for
-from testbed.devices import DeviceProfile, DeviceRecord, load_profiles
+from testbed.devices import DeviceProfile, load_profiles, make_record
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
-from testbed.hospital import HealthSystem, ServiceKind
+from testbed.hospital import HealthSystem
 from testbed.inventory import Inventory
 from testbed.offboard import Offboarding, offboard_device, revoke_device
 from testbed.pki.ca import CertificateAuthority, IssuingCA
@@ -120,7 +120,16 @@ class LiveHospital:
         """
         profile = self._checked(registration)
         device_id = device_id_for(registration)
-        record = self._record(registration, profile, device_id)
+        record = make_record(
+            profile,
+            self.system,
+            device_id=device_id,
+            serial=registration.serial,
+            site=registration.site,
+            zone=registration.zone,
+            owner=registration.owner,
+            preferred_key=self.scenario.pki.key_type,
+        )
         now = self.now()
         self.inventory.register(
             record,
@@ -159,28 +168,6 @@ class LiveHospital:
                 f"serial {registration.serial!r} must be 1-40 letters, digits or '-'"
             )
         return profile
-
-    def _record(
-        self, registration: Registration, profile: DeviceProfile, device_id: str
-    ) -> DeviceRecord:
-        key_type = self.scenario.pki.key_type
-        services = tuple(
-            self.system.nearest(ServiceKind(kind), registration.site).name
-            for kind in profile.services
-        )
-        return DeviceRecord(
-            device_id=device_id,
-            vendor=profile.vendor,
-            model=profile.model,
-            serial=registration.serial,
-            site=registration.site,
-            zone=registration.zone,
-            owner=registration.owner,
-            profile=profile.id,
-            intended_services=services,
-            certificate_type=key_type if key_type in profile.key_types else profile.key_types[0],
-            fhir_scopes=profile.fhir_scopes,
-        )
 
     # -- revocation and offboarding -------------------------------------------
 

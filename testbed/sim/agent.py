@@ -9,12 +9,12 @@ from datetime import timedelta
 import simpy
 from cryptography import x509
 
-from testbed.devices import DeviceProfile, DeviceRecord, check_ae_title
+from testbed.devices import DeviceProfile, DeviceRecord, check_ae_title, make_record
 from testbed.errors import ScenarioError
-from testbed.hospital import HealthSystem, ServiceKind
+from testbed.hospital import HealthSystem
 from testbed.metrics import Availability, Metrics
-from testbed.pki.keys import KeyType, PrivateKey
-from testbed.scenario import FleetGroup, Scenario
+from testbed.pki.keys import PrivateKey
+from testbed.scenario import Scenario
 
 __all__ = ["DeviceAgent", "build_fleet"]
 
@@ -51,16 +51,6 @@ class DeviceAgent:
         self.changed = env.event()
 
 
-def _services(group: FleetGroup, profile: DeviceProfile, system: HealthSystem) -> tuple[str, ...]:
-    if group.services is not None:
-        return group.services
-    return tuple(system.nearest(ServiceKind(kind), group.site).name for kind in profile.services)
-
-
-def _key_type(profile: DeviceProfile, preferred: KeyType) -> KeyType:
-    return preferred if preferred in profile.key_types else profile.key_types[0]
-
-
 def _ae_title(profile: DeviceProfile, index: int, file: str, where: str) -> str | None:
     if profile.ae_title_prefix is None:
         return None
@@ -82,23 +72,19 @@ def build_fleet(
     agents: list[DeviceAgent] = []
     for g, group in enumerate(scenario.fleet):
         profile = profiles[group.profile]
-        services = _services(group, profile, system)
         spread = group.onboard_spread / max(group.count, 1)
         for i in range(1, group.count + 1):
-            record = DeviceRecord(
+            record = make_record(
+                profile,
+                system,
                 device_id=f"{group.group}-{i:03d}",
-                vendor=profile.vendor,
-                model=profile.model,
                 serial=f"SN{rng.getrandbits(40):010X}",
                 site=group.site,
                 zone=group.zone,
                 owner=group.owner,
-                profile=profile.id,
-                intended_services=services,
-                certificate_type=_key_type(profile, scenario.pki.key_type),
-                fhir_scopes=profile.fhir_scopes,
+                preferred_key=scenario.pki.key_type,
+                services=group.services,
                 ae_title=_ae_title(profile, len(agents) + 1, "scenario", f"fleet[{g}]"),
-                dicom_endpoints=tuple(s for s in services if system.service(s).kind == "pacs"),
             )
             agents.append(
                 DeviceAgent(
@@ -108,7 +94,7 @@ def build_fleet(
                     onboard_at=group.onboard_at + spread * (i - 1),
                     offboard_at=group.offboard_at,
                     availability=Availability(metrics),
-                    buffers=dict.fromkeys(services, 0),
+                    buffers=dict.fromkeys(record.intended_services, 0),
                 )
             )
     return agents

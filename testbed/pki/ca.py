@@ -23,6 +23,7 @@ from testbed.errors import PkiError
 from testbed.pki.keys import (
     KeyType,
     PrivateKey,
+    PublicKey,
     checked_csr_key,
     new_private_key,
     new_serial_number,
@@ -299,7 +300,36 @@ class CertificateAuthority:
         Raises :class:`CsrError` when the CSR's signature is invalid or its CN is not
         ``device_id``.  The subject and SANs come from the record, not from the CSR.
         """
-        public = checked_csr_key(csr, device_id)
+        return self.issue_key(
+            checked_csr_key(csr, device_id),
+            device_id=device_id,
+            site=site,
+            services=services,
+            requester=requester,
+            on_expiry=on_expiry,
+            lifetime=lifetime,
+            now=now,
+            renewal_of=renewal_of,
+        )
+
+    def issue_key(
+        self,
+        public: PublicKey,
+        *,
+        device_id: str,
+        site: str,
+        services: Sequence[str],
+        requester: str,
+        on_expiry: str,
+        lifetime: timedelta,
+        now: datetime,
+        renewal_of: int | None = None,
+    ) -> x509.Certificate:
+        """Sign a leaf for a public key whose possession a registration authority proved.
+
+        The EST front end checks the CSR's signature (RFC 7030 §3.4 proof of
+        possession) before it asks; checking it twice would only cost time.
+        """
         if lifetime <= timedelta(0):
             raise PkiError(f"lifetime must be positive, got {lifetime}")
         issuing = self.issuing_ca_for(site, now=now)

@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from testbed.clock import isoformat
 from testbed.decisions import Reason
+from testbed.errors import CsrError
 from testbed.events import EventKind, EventLog
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
-from testbed.pki.keys import common_name
+from testbed.pki.keys import common_name, csr_key
 
 __all__ = [
     "CERTS_ONLY",
@@ -299,8 +300,12 @@ class EstService:
         endpoint: str,
     ) -> EstResponse:
         subject = self._subject(device_id)
-        certificate = self.ca.issue(
-            csr,
+        try:
+            public = csr_key(csr, device_id)
+        except CsrError as error:
+            raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
+        certificate = self.ca.issue_key(
+            public,
             device_id=device_id,
             site=previous.site if previous is not None else subject.site,
             services=subject.services,

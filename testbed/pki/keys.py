@@ -108,6 +108,11 @@ def checked_csr_key(csr: x509.CertificateSigningRequest, device_id: str) -> Publ
     """The CSR's public key, after checking its signature and that its CN is ``device_id``."""
     if not csr.is_signature_valid:
         raise CsrError(f"the CSR for {device_id!r} has an invalid signature")
+    return csr_key(csr, device_id)
+
+
+def csr_key(csr: x509.CertificateSigningRequest, device_id: str) -> PublicKey:
+    """The CSR's public key once its CN is ``device_id`` (its signature checked elsewhere)."""
     cn = common_name(csr.subject)
     if cn != device_id:
         raise CsrError(f"the CSR's subject CN {cn!r} does not match the device {device_id!r}")

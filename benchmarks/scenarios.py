@@ -2,11 +2,12 @@
 
 Every site has the zones imaging, bedside and datacenter and a PACS in its
 datacenter; one EHR lives at the first site.  The fleet is spread evenly over the
-sites and, within a site, over four EST-capable profiles (the legacy ultrasound is
-left out on purpose: RSA-2048 key generation runs at ~14/s and would measure
-``cryptography``, not the testbed).  Certificates are real (P-256, central issuing,
-30-day lifetime) and the run has a two-day CA outage and a blocked route so the fault
-machinery is on the timeline.
+sites and, within a site, over three EST-capable profiles whose maximum validity is
+at least 30 days, so every certificate lives the issue's 30 days (the
+remote-monitoring hub caps at 14 days and the legacy ultrasound uses RSA-2048 keys,
+~14/s, which would measure ``cryptography`` rather than the testbed).  Certificates
+are real (P-256, central issuing, 30-day lifetime, renewed at 2/3 of it) and the
+run has a two-day CA outage and a blocked route so the fault machinery is on the timeline.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ SITES = 10
 
 #: (profile, zone, owner, share of each site's devices)
 MIX: tuple[tuple[str, str, str, float], ...] = (
-    ("bedside-monitor-gateway", "bedside", "nursing", 0.50),
-    ("remote-monitoring-hub", "bedside", "telehealth", 0.20),
-    ("ct-ai-onbox", "imaging", "radiology", 0.20),
-    ("ai-inference-edge", "imaging", "radiology", 0.10),
+    ("bedside-monitor-gateway", "bedside", "nursing", 0.60),
+    ("ct-ai-onbox", "imaging", "radiology", 0.25),
+    ("ai-inference-edge", "imaging", "radiology", 0.15),
 )
 
 

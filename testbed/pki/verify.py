@@ -52,6 +52,7 @@ class _Index:
     store: Store | None
     intermediates: list[x509.Certificate]
     by_subject: dict[x509.Name, list[x509.Certificate]]
+    ski: dict[x509.Certificate, bytes | None]
 
 
 def _label(certificate: x509.Certificate) -> str:
@@ -77,7 +78,8 @@ def _index(bundle: TrustBundle) -> _Index:
     for certificate in bundle.certificates:
         by_subject.setdefault(certificate.subject, []).append(certificate)
     roots = bundle.roots
-    return _Index(Store(roots) if roots else None, bundle.intermediates, by_subject)
+    ski = {c: _key_id(c, x509.SubjectKeyIdentifier) for c in bundle.certificates}
+    return _Index(Store(roots) if roots else None, bundle.intermediates, by_subject, ski)
 
 
 def _issuers(child: x509.Certificate, index: _Index) -> list[x509.Certificate]:
@@ -86,7 +88,7 @@ def _issuers(child: x509.Certificate, index: _Index) -> list[x509.Certificate]:
     candidates = index.by_subject.get(child.issuer, [])
     if wanted is None:
         return [c for c in candidates if c != child]
-    return [c for c in candidates if c != child and _key_id(c, x509.SubjectKeyIdentifier) == wanted]
+    return [c for c in candidates if c != child and index.ski[c] == wanted]
 
 
 def _path_cas(leaf: x509.Certificate, index: _Index) -> list[x509.Certificate]:

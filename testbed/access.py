@@ -25,6 +25,7 @@ from testbed.lifecycle import ACTIVE_STATES, DeviceState
 from testbed.metrics import Metrics
 from testbed.network import Route, ZonePolicy
 from testbed.pki.ca import CertificateAuthority
+from testbed.pki.leaf import LeafCache, LeafFacts
 from testbed.pki.revocation import CrlDistribution, PublishedCrl
 from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
@@ -75,28 +76,46 @@ class AccessPoint:
         self.verifier = verifier or Verifier()
         self.nac: set[str] = set()
         self.services_down: dict[str, int] = {}
+        self.leaves = LeafCache()
+        self._site_of = {service.name: service.site for service in system.services}
 
     def decide(self, attempt: Attempt, *, now: datetime) -> Decision:
         """Walk the hops, record the decision, and measure it against the truth."""
         entry = self.inventory.get(attempt.device_id)
-        decision = self._walk(attempt, entry, now)
-        self._record(attempt, decision, now)
+        cert = attempt.certificate
+        leaf = None if cert is None else self.leaves.facts(cert)
+        decision = self._walk(attempt, entry, leaf, now)
+        self._record(attempt, decision, leaf, now)
         if decision.allowed:
-            self._audit_allowance(attempt, entry, now)
+            self._audit_allowance(attempt, entry, leaf, now)
         return decision
 
-    def _walk(self, attempt: Attempt, entry: InventoryEntry | None, now: datetime) -> Decision:
-        for hop in (self._registration, self._network, self._tls, self._application):
-            decision = hop(attempt, entry, now)
-            if not decision.allowed:
-                return decision
+    def _walk(
+        self,
+        attempt: Attempt,
+        entry: InventoryEntry | None,
+        leaf: LeafFacts | None,
+        now: datetime,
+    ) -> Decision:
+        decision = self._registration(attempt, entry)
+        if not decision.allowed:
+            return decision
+        assert entry is not None  # the registration hop refused unknown devices
+        decision = self._network(attempt, entry)
+        if not decision.allowed:
+            return decision
+        decision = self._tls(attempt, entry, leaf, now)
+        if not decision.allowed:
+            return decision
+        decision = self._application(attempt, entry)
+        if not decision.allowed:
+            return decision
         if self.services_down.get(attempt.service, 0):
             return Decision.deny(Reason.SERVICE_UNAVAILABLE, Hop.SERVICE, attempt.service)
         return Decision.allow(Hop.SERVICE)
 
-    def _registration(
-        self, attempt: Attempt, entry: InventoryEntry | None, now: datetime
-    ) -> Decision:
+    @staticmethod
+    def _registration(attempt: Attempt, entry: InventoryEntry | None) -> Decision:
         if entry is None:
             return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION, attempt.device_id)
         if entry.state is DeviceState.RETIRED:
@@ -107,8 +126,7 @@ class AccessPoint:
             return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION, entry.state.value)
         return Decision.allow(Hop.REGISTRATION)
 
-    def _network(self, attempt: Attempt, entry: InventoryEntry | None, now: datetime) -> Decision:
-        assert entry is not None  # the registration hop refused unknown devices
+    def _network(self, attempt: Attempt, entry: InventoryEntry) -> Decision:
         if attempt.device_id not in self.nac:
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, "not admitted by NAC")
         record = entry.record
@@ -119,19 +137,23 @@ class AccessPoint:
             extra_blocks=attempt.extra_blocks,
         )
 
-    def _tls(self, attempt: Attempt, entry: InventoryEntry | None, now: datetime) -> Decision:
-        site = self.system.service(attempt.service).site
+    def _tls(
+        self, attempt: Attempt, entry: InventoryEntry, leaf: LeafFacts | None, now: datetime
+    ) -> Decision:
+        site = self._site_of.get(attempt.service)
+        if site is None:
+            site = self.system.service(attempt.service).site  # raises for an unknown name
         bundle = self.trust.bundle(site, now=now)
-        crl = attempt.crl_override or self._crl_for(attempt.certificate)
+        crl = attempt.crl_override or self._crl_for(leaf)
         decision = self.verifier.verify(attempt.certificate, bundle=bundle, crl=crl, now=now)
-        if decision.allowed and entry is not None and attempt.certificate is not None:
-            return self._binding(entry, attempt.certificate)
+        if decision.allowed and leaf is not None:
+            return self._binding(entry, leaf)
         return decision
 
-    def _binding(self, entry: InventoryEntry, certificate: x509.Certificate) -> Decision:
+    def _binding(self, entry: InventoryEntry, leaf: LeafFacts) -> Decision:
         """The certificate names this device, and it is the one active identity bound to it."""
-        serial = certificate.serial_number
-        record = self.ca.records.get(serial)
+        serial = leaf.serial
+        record = self.ca.record(serial)
         device_id = entry.record.device_id
         if record is None or record.device_id != device_id:
             holder = "nobody" if record is None else repr(record.device_id)
@@ -142,24 +164,23 @@ class AccessPoint:
             return Decision.deny(Reason.CERT_SUPERSEDED, Hop.TLS, detail)
         return Decision.allow(Hop.TLS)
 
-    def _crl_for(self, certificate: x509.Certificate | None) -> PublishedCrl | None:
-        if certificate is None:
+    def _crl_for(self, leaf: LeafFacts | None) -> PublishedCrl | None:
+        if leaf is None:
             return None
-        record = self.ca.records.get(certificate.serial_number)
+        record = self.ca.record(leaf.serial)
         return None if record is None else self.crls.current(record.issuer)
 
-    def _application(
-        self, attempt: Attempt, entry: InventoryEntry | None, now: datetime
-    ) -> Decision:
-        assert entry is not None
+    @staticmethod
+    def _application(attempt: Attempt, entry: InventoryEntry) -> Decision:
         if attempt.service not in entry.record.intended_services:
             detail = f"{attempt.service!r} is not among the device's intended services"
             return Decision.deny(Reason.SCOPE_INSUFFICIENT, Hop.APPLICATION, detail)
         return Decision.allow(Hop.APPLICATION)
 
-    def _record(self, attempt: Attempt, decision: Decision, now: datetime) -> None:
+    def _record(
+        self, attempt: Attempt, decision: Decision, leaf: LeafFacts | None, now: datetime
+    ) -> None:
         self.metrics.decisions += 1
-        serial = attempt.certificate.serial_number if attempt.certificate else None
         self.log.emit(
             now,
             EventKind.ACCESS_DECISION,
@@ -169,7 +190,7 @@ class AccessPoint:
             reason=decision.reason.value,
             hop=decision.hop.value,
             purpose=attempt.purpose,
-            serial=None if serial is None else f"{serial:x}",
+            serial=None if leaf is None else leaf.serial_hex,
             detail=decision.detail or None,
         )
         self.metrics.decision_events += 1
@@ -180,10 +201,14 @@ class AccessPoint:
             self.metrics.denial_reasons[decision.reason.value] += 1
 
     def _audit_allowance(
-        self, attempt: Attempt, entry: InventoryEntry | None, now: datetime
+        self,
+        attempt: Attempt,
+        entry: InventoryEntry | None,
+        leaf: LeafFacts | None,
+        now: datetime,
     ) -> None:
         """Ground truth: was this allowance deserved?"""
-        if self.wrongly_allowed(attempt, entry, now):
+        if self._wrongly_allowed(attempt.device_id, entry, leaf, now):
             self.metrics.unauthorized_access += 1
             if entry is not None and entry.state is DeviceState.RETIRED:
                 self.metrics.stale_access_after_offboarding += 1
@@ -193,15 +218,34 @@ class AccessPoint:
     ) -> bool:
         """The oracle: facts as the CA and the inventory know them at ``now``."""
         cert = attempt.certificate
-        if entry is None or entry.state not in ACTIVE_STATES or cert is None:
+        leaf = None if cert is None else self.leaves.facts(cert)
+        return self._wrongly_allowed(attempt.device_id, entry, leaf, now)
+
+    def _wrongly_allowed(
+        self, device_id: str, entry: InventoryEntry | None, leaf: LeafFacts | None, now: datetime
+    ) -> bool:
+        if entry is None or entry.state not in ACTIVE_STATES or leaf is None:
             return True
-        record = self.ca.records.get(cert.serial_number)
-        if record is None or record.device_id != attempt.device_id:
+        record = self.ca.record(leaf.serial)
+        if record is None or record.device_id != device_id:
             return True
-        revoked = self.ca.revoked_at(cert.serial_number)
+        revoked = self.ca.revoked_at(leaf.serial)
         if revoked is not None and revoked <= now:
             return True
-        return not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
+        return not leaf.valid_at(now)
+
+    def prefetch(self, certificate: x509.Certificate, services: Iterable[str], *,
+                 now: datetime) -> None:
+        """Start validating a new certificate for the sites of ``services`` ahead of use.
+
+        Only the verifier's worker (if it has one) is asked; no decision is made and
+        nothing is recorded, so a run's outcome does not depend on it.
+        """
+        if self.verifier.worker is None:
+            return
+        sites = {self._site_of[s] for s in services if s in self._site_of}
+        for site in sorted(sites):
+            self.verifier.prefetch(certificate, self.trust.bundle(site, now=now))
 
     def service_down(self, name: str) -> None:
         """A service outage starts (nests)."""

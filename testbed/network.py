@@ -47,7 +47,7 @@ class ZonePolicy:
     ) -> Decision:
         """May a device in ``zone`` at ``site`` reach ``service``?"""
         here, everywhere = (zone, service, site), (zone, service, None)
-        extra = set(extra_blocks)
+        extra = set(extra_blocks) if extra_blocks else ()
         if (
             here in self._blocked
             or everywhere in self._blocked

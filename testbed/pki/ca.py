@@ -395,6 +395,10 @@ class CertificateAuthority:
         """Every device id the CA has issued a certificate to."""
         return set(self._by_device)
 
+    def record(self, serial: int) -> IssuanceRecord | None:
+        """The issuance record of ``serial``, or None if this CA never issued it."""
+        return self._records.get(serial)
+
     def records_for(self, device_id: str) -> list[IssuanceRecord]:
         """The issuance records of one device, oldest first."""
         return list(self._by_device.get(device_id, ()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
@@ -18,12 +19,14 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 from testbed.clock import isoformat
 from testbed.decisions import Decision, Hop, Reason
 from testbed.pki.keys import common_name
+from testbed.pki.offload import ValidationWorker
 from testbed.pki.revocation import PublishedCrl
 from testbed.pki.trust import TrustBundle
 
-__all__ = ["Verifier"]
+__all__ = ["Verifier", "bundle_index", "derive_facts"]
 
 _MAX_DEPTH = 8
+_Key = tuple[int, x509.Name, bytes]  # (leaf serial, leaf issuer name, bundle fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +43,25 @@ class _Facts:
     """What one (leaf, bundle) pair fixes: the issuer, the windows, the chain error."""
 
     issuer: str
+    serial: int
     windows: tuple[_Window, ...]
     reference_time: datetime
     chain_error: str | None
+    valid_from: datetime  # the latest notBefore on the path
+    valid_until: datetime  # the earliest notAfter on the path
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        """Plain values only (cheap to pickle between processes)."""
+        windows = tuple((w.label, w.not_before, w.not_after) for w in self.windows)
+        return (self.issuer, self.serial, windows, self.reference_time, self.chain_error,
+                self.valid_from, self.valid_until)
+
+    @classmethod
+    def from_tuple(cls, values: tuple[Any, ...]) -> _Facts:
+        """The inverse of :meth:`to_tuple`."""
+        issuer, serial, windows, reference, error, valid_from, valid_until = values
+        return cls(issuer, serial, tuple(_Window(*w) for w in windows), reference, error,
+                   valid_from, valid_until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +92,19 @@ def _key_id(certificate: x509.Certificate, kind: type[x509.ExtensionType]) -> by
     return None
 
 
-def _index(bundle: TrustBundle) -> _Index:
+def bundle_index(certificates: tuple[x509.Certificate, ...]) -> _Index:
+    """A bundle's certificates split for path building (store, intermediates, by name)."""
     by_subject: dict[x509.Name, list[x509.Certificate]] = {}
-    for certificate in bundle.certificates:
+    for certificate in certificates:
         by_subject.setdefault(certificate.subject, []).append(certificate)
-    roots = bundle.roots
-    ski = {c: _key_id(c, x509.SubjectKeyIdentifier) for c in bundle.certificates}
-    return _Index(Store(roots) if roots else None, bundle.intermediates, by_subject, ski)
+    roots = [c for c in certificates if c.subject == c.issuer]
+    intermediates = [c for c in certificates if c.subject != c.issuer]
+    ski = {c: _key_id(c, x509.SubjectKeyIdentifier) for c in certificates}
+    return _Index(Store(roots) if roots else None, intermediates, by_subject, ski)
+
+
+def _index(bundle: TrustBundle) -> _Index:
+    return bundle_index(bundle.certificates)
 
 
 def _issuers(child: x509.Certificate, index: _Index) -> list[x509.Certificate]:
@@ -177,14 +202,61 @@ class Verifier:
     bundle fingerprint (a digest of its content) is in the key because site and
     version alone do not identify the content across trust distributions of different
     CAs; a leaf is identified by serial and issuer name (serials are random 159-bit
-    numbers).  ``max_entries`` bounds the cache, which is cleared when full.
+    numbers).  ``max_entries`` bounds the cache, which is cleared when full.  In front
+    of it sits a look-up by certificate object (``id``, checked with ``is``; the entry
+    holds the object so its id cannot be reused), because decoding the serial and the
+    issuer name from the certificate again costs more than the rest of a decision.
+    Every call first compares ``now`` with the path's latest notBefore and earliest
+    notAfter and walks the windows only when it lies outside, for the reason.
+
+    **Ahead of need.**  With a :class:`~testbed.pki.offload.ValidationWorker`,
+    :meth:`prefetch` sends a new leaf and a bundle to another process, which runs
+    :func:`derive_facts` (the same function a miss runs here) on their bytes; answers
+    that have arrived fill the cache.  A miss whose answer has not arrived is
+    computed here, so the worker changes when the work is done, never its result.
     """
 
-    def __init__(self, *, cache: bool = True, max_entries: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        *,
+        cache: bool = True,
+        max_entries: int = 1_000_000,
+        worker: ValidationWorker | None = None,
+    ) -> None:
         self.cache = cache
         self.max_entries = max_entries
-        self._facts: dict[tuple[int, x509.Name, bytes], _Facts] = {}
+        self.worker = worker if cache else None
+        self._facts: dict[_Key, _Facts] = {}
+        self._seen: dict[tuple[int, bytes], tuple[x509.Certificate, _Facts]] = {}
         self._indexes: dict[bytes, _Index] = {}
+        self._asked: dict[int, _Key] = {}  # worker token -> cache key
+        self._asked_keys: set[_Key] = set()
+
+    def prefetch(self, leaf: x509.Certificate, bundle: TrustBundle) -> bool:
+        """Ask the worker (if any) for ``leaf``'s facts under ``bundle``; True if asked."""
+        if self.worker is None:
+            return False
+        if self.worker.in_flight >= self.worker.max_in_flight:
+            self._absorb()
+        key = (leaf.serial_number, leaf.issuer, bundle.fingerprint)
+        if key in self._facts or key in self._asked_keys:
+            return False
+        token = self.worker.submit(leaf, bundle.fingerprint, bundle.certificates)
+        if token is None:
+            return False
+        self._asked[token] = key
+        self._asked_keys.add(key)
+        return True
+
+    def _absorb(self) -> None:
+        """Put the worker's answers that have arrived into the cache."""
+        if self.worker is None or not self._asked:
+            return
+        for token, facts in self.worker.answers():
+            key = self._asked.pop(token, None)
+            if key is not None:
+                self._asked_keys.discard(key)
+                self._facts.setdefault(key, _Facts.from_tuple(facts))
 
     def verify(
         self,
@@ -198,28 +270,41 @@ class Verifier:
         if leaf is None:
             return Decision.deny(Reason.CERT_MISSING, Hop.TLS, "no client certificate")
         facts = self._lookup(leaf, bundle)
-        denial = _window_denial(facts.windows, now)
-        if denial is not None:
-            return denial
+        if not facts.valid_from <= now <= facts.valid_until:
+            denial = _window_denial(facts.windows, now)
+            if denial is not None:
+                return denial
         error = facts.chain_error if self.cache else _chain_error(leaf, _index(bundle), now)
         if error is not None:
             detail = f"not trusted at site {bundle.site!r}: {error}"
             return Decision.deny(Reason.CERT_UNTRUSTED_AT_SITE, Hop.TLS, detail)
-        revoked = _revocation_denial(leaf.serial_number, facts.issuer, crl, now)
+        revoked = _revocation_denial(facts.serial, facts.issuer, crl, now)
         return revoked if revoked is not None else Decision.allow(Hop.TLS)
 
     def _lookup(self, leaf: x509.Certificate, bundle: TrustBundle) -> _Facts:
         if not self.cache:
             return self._derive(leaf, _index(bundle), chain=False)
+        # first by object: reading the serial and issuer name back from the
+        # certificate costs more than the rest of the decision
+        fingerprint = bundle.fingerprint
+        seen = self._seen.get((id(leaf), fingerprint))
+        if seen is not None and seen[0] is leaf:
+            return seen[1]
+        if len(self._seen) >= self.max_entries or len(self._facts) >= self.max_entries:
+            self._seen.clear()
+            self._facts.clear()
+            self._indexes.clear()
         # the chain facts depend on the leaf and the bundle's contents, not on which site
         # holds that bundle: identical bundles at ten sites share one path validation
-        key = (leaf.serial_number, leaf.issuer, bundle.fingerprint)
+        key = (leaf.serial_number, leaf.issuer, fingerprint)
         facts = self._facts.get(key)
+        if facts is None and self._asked:
+            self._absorb()
+            facts = self._facts.get(key)
         if facts is None:
-            if len(self._facts) >= self.max_entries:
-                self._facts.clear()
-                self._indexes.clear()
             facts = self._facts[key] = self._derive(leaf, self._bundle_index(bundle), chain=True)
+        # the entry holds the leaf, so its id cannot be reused while the entry exists
+        self._seen[(id(leaf), fingerprint)] = (leaf, facts)
         return facts
 
     def _bundle_index(self, bundle: TrustBundle) -> _Index:
@@ -230,9 +315,19 @@ class Verifier:
 
     @staticmethod
     def _derive(leaf: x509.Certificate, index: _Index, *, chain: bool) -> _Facts:
-        cas = _path_cas(leaf, index)
-        windows = (_window(leaf, "the leaf"), *(_window(c, _label(c)) for c in cas))
-        reference = max(w.not_before for w in windows)
-        error = _chain_error(leaf, index, reference) if chain else None
-        issuer = common_name(leaf.issuer) or leaf.issuer.rfc4514_string()
-        return _Facts(issuer, windows, reference, error)
+        return derive_facts(leaf, index, chain=chain)
+
+
+def derive_facts(leaf: x509.Certificate, index: _Index, *, chain: bool = True) -> _Facts:
+    """What a (leaf, bundle) pair fixes: the path's windows and, if ``chain``, its error.
+
+    A pure function of the certificates' bytes: the
+    :class:`~testbed.pki.offload.ValidationWorker` runs it in another process.
+    """
+    cas = _path_cas(leaf, index)
+    windows = (_window(leaf, "the leaf"), *(_window(c, _label(c)) for c in cas))
+    reference = max(w.not_before for w in windows)
+    until = min(w.not_after for w in windows)
+    error = _chain_error(leaf, index, reference) if chain else None
+    issuer = common_name(leaf.issuer) or leaf.issuer.rfc4514_string()
+    return _Facts(issuer, leaf.serial_number, windows, reference, error, reference, until)

@@ -45,6 +45,9 @@ def _csr_body(tb: Testbed, agent: DeviceAgent, *, new_key: bool) -> bytes:
 def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
     agent.certificate = response.certificate
     agent.notify(tb.env)
+    if agent.certificate is not None:
+        # a run's outcome never depends on this: it only starts path validation early
+        tb.access.prefetch(agent.certificate, agent.record.intended_services, now=tb.now())
 
 
 def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:

@@ -47,3 +47,12 @@ def test_another_seed_in_the_file_gives_other_events(
     copy.write_text(text.replace("seed: 20261128", "seed: 20261129"), encoding="utf-8")
     other = write_outputs(run_scenario(copy), tmp_path / "out")
     assert other["events.jsonl"].read_bytes() != first["events.jsonl"]
+
+
+def test_the_validation_worker_changes_nothing(first: dict[str, bytes], tmp_path: Path) -> None:
+    """Path validation in a helper process gives the same bytes as validation inline."""
+    helped = run_scenario(PILOT, offload=True)
+    assert helped.testbed.worker is not None and helped.testbed.worker.sent > 0
+    paths = write_outputs(helped, tmp_path)
+    assert paths["events.jsonl"].read_bytes() == first["events.jsonl"]
+    assert paths["report.json"].read_bytes() == first["report.json"]

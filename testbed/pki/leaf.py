@@ -1,0 +1,73 @@
+"""What the decision path reads from a leaf certificate, read from it once.
+
+Every attribute of a ``cryptography`` certificate is decoded from DER on each access
+(``serial_number`` builds a new integer, the validity dates new datetimes, the
+issuer a new :class:`~cryptography.x509.Name`), and one access decision reads them
+several times: the CRL look-up, the identity binding, the audit event and the
+ground-truth oracle.  :class:`LeafCache` decodes them once per certificate *object*
+and hands out the same :class:`LeafFacts` for as long as that object is in use.
+
+The cache is keyed by ``id(certificate)`` and every entry holds its certificate, so
+an id cannot be reused by another object while its entry exists; a hit also checks
+identity (``is``).  It is bounded (cleared when full), so a long live run that
+parses a new certificate object per TLS connection does not grow without limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+
+__all__ = ["LeafCache", "LeafFacts"]
+
+
+@dataclass(frozen=True, slots=True)
+class LeafFacts:
+    """The fields of one certificate that access decisions read."""
+
+    certificate: x509.Certificate
+    serial: int
+    serial_hex: str
+    not_before: datetime
+    not_after: datetime
+
+    @classmethod
+    def of(cls, certificate: x509.Certificate) -> LeafFacts:
+        """Decode the fields from ``certificate``."""
+        serial = certificate.serial_number
+        return cls(
+            certificate,
+            serial,
+            f"{serial:x}",
+            certificate.not_valid_before_utc,
+            certificate.not_valid_after_utc,
+        )
+
+    def valid_at(self, now: datetime) -> bool:
+        """Whether ``now`` lies in the certificate's validity window (inclusive)."""
+        return self.not_before <= now <= self.not_after
+
+
+class LeafCache:
+    """:class:`LeafFacts` per certificate object, bounded by ``max_entries``."""
+
+    def __init__(self, *, max_entries: int = 1_000_000) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        self.max_entries = max_entries
+        self._by_id: dict[int, LeafFacts] = {}
+
+    def facts(self, certificate: x509.Certificate) -> LeafFacts:
+        """The facts of ``certificate`` (decoded on first sight of this object)."""
+        hit = self._by_id.get(id(certificate))
+        if hit is not None and hit.certificate is certificate:
+            return hit
+        if len(self._by_id) >= self.max_entries:
+            self._by_id.clear()
+        facts = self._by_id[id(certificate)] = LeafFacts.of(certificate)
+        return facts
+
+    def __len__(self) -> int:
+        return len(self._by_id)

@@ -27,7 +27,7 @@ from testbed.metrics import Metrics
 from testbed.network import ZonePolicy
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
-from testbed.pki.offload import ValidationWorker
+from testbed.pki.offload import CryptoWorker
 from testbed.pki.renewal import ChangeWindow
 from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
@@ -79,7 +79,7 @@ class Testbed:
         if offload is None:
             devices = sum(f.count for f in scenario.fleet)
             offload = devices >= OFFLOAD_MIN_DEVICES and _cores() >= 2
-        self.worker = ValidationWorker() if offload else None
+        self.worker = CryptoWorker() if offload else None
         self.access = AccessPoint(
             system=self.system,
             inventory=self.inventory,

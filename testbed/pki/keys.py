@@ -15,6 +15,7 @@ from enum import StrEnum
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from testbed.errors import CsrError, PkiError
@@ -25,9 +26,12 @@ __all__ = [
     "PublicKey",
     "checked_csr_key",
     "common_name",
+    "ec_key",
     "make_csr",
+    "new_key_scalar",
     "new_private_key",
     "new_serial_number",
+    "prepared_csr",
     "signature_hash",
 ]
 
@@ -72,6 +76,27 @@ def new_private_key(key_type: KeyType, rng: random.Random | None) -> PrivateKey:
     if rng is None:
         return ec.generate_private_key(curve)
     return ec.derive_private_key(rng.randrange(1, order), curve)
+
+
+def new_key_scalar(key_type: KeyType, rng: random.Random) -> int:
+    """The private value of the next seed-derived EC key (what :func:`new_private_key` draws)."""
+    return rng.randrange(1, _curve(KeyType(key_type))[1])
+
+
+def ec_key(key_type: KeyType, scalar: int) -> ec.EllipticCurvePrivateKey:
+    """The EC private key with the private value ``scalar``."""
+    return ec.derive_private_key(scalar, _curve(KeyType(key_type))[0])
+
+
+def prepared_csr(key_type: str, scalar: int, common_name: str) -> tuple[bytes, bool]:
+    """A device's CSR (DER) for the EC key of ``scalar``, and the CA's check of its signature.
+
+    The check is the one the EST service runs (``is_signature_valid`` on the DER
+    bytes as received); :class:`~testbed.pki.offload.CryptoWorker` runs both in
+    another process, ahead of the device's renewal.
+    """
+    der = make_csr(ec_key(KeyType(key_type), scalar), common_name).public_bytes(Encoding.DER)
+    return der, x509.load_der_x509_csr(der).is_signature_valid
 
 
 def new_serial_number(rng: random.Random | None) -> int:

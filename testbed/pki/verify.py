@@ -19,7 +19,7 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 from testbed.clock import isoformat
 from testbed.decisions import Decision, Hop, Reason
 from testbed.pki.keys import common_name
-from testbed.pki.offload import ValidationWorker
+from testbed.pki.offload import CryptoWorker
 from testbed.pki.revocation import PublishedCrl
 from testbed.pki.trust import TrustBundle
 
@@ -209,10 +209,10 @@ class Verifier:
     Every call first compares ``now`` with the path's latest notBefore and earliest
     notAfter and walks the windows only when it lies outside, for the reason.
 
-    **Ahead of need.**  With a :class:`~testbed.pki.offload.ValidationWorker`,
+    **Ahead of need.**  With a :class:`~testbed.pki.offload.CryptoWorker`,
     :meth:`prefetch` sends a new leaf and a bundle to another process, which runs
     :func:`derive_facts` (the same function a miss runs here) on their bytes; answers
-    that have arrived fill the cache.  A miss whose answer has not arrived is
+    are taken when the leaf is first verified.  A miss whose answer has not arrived is
     computed here, so the worker changes when the work is done, never its result.
     """
 
@@ -221,7 +221,7 @@ class Verifier:
         *,
         cache: bool = True,
         max_entries: int = 1_000_000,
-        worker: ValidationWorker | None = None,
+        worker: CryptoWorker | None = None,
     ) -> None:
         self.cache = cache
         self.max_entries = max_entries
@@ -229,34 +229,28 @@ class Verifier:
         self._facts: dict[_Key, _Facts] = {}
         self._seen: dict[tuple[int, bytes], tuple[x509.Certificate, _Facts]] = {}
         self._indexes: dict[bytes, _Index] = {}
-        self._asked: dict[int, _Key] = {}  # worker token -> cache key
-        self._asked_keys: set[_Key] = set()
+        self._asked: dict[_Key, int] = {}  # cache key -> worker token
 
     def prefetch(self, leaf: x509.Certificate, bundle: TrustBundle) -> bool:
         """Ask the worker (if any) for ``leaf``'s facts under ``bundle``; True if asked."""
         if self.worker is None:
             return False
-        if self.worker.in_flight >= self.worker.max_in_flight:
-            self._absorb()
         key = (leaf.serial_number, leaf.issuer, bundle.fingerprint)
-        if key in self._facts or key in self._asked_keys:
+        if key in self._facts or key in self._asked:
             return False
         token = self.worker.submit(leaf, bundle.fingerprint, bundle.certificates)
         if token is None:
             return False
-        self._asked[token] = key
-        self._asked_keys.add(key)
+        self._asked[key] = token
         return True
 
-    def _absorb(self) -> None:
-        """Put the worker's answers that have arrived into the cache."""
-        if self.worker is None or not self._asked:
-            return
-        for token, facts in self.worker.answers():
-            key = self._asked.pop(token, None)
-            if key is not None:
-                self._asked_keys.discard(key)
-                self._facts.setdefault(key, _Facts.from_tuple(facts))
+    def _answer(self, key: _Key) -> _Facts | None:
+        """The worker's answer for ``key`` if it was asked and has answered."""
+        token = self._asked.pop(key, None)
+        if token is None or self.worker is None:
+            return None
+        answer = self.worker.take(token)
+        return None if answer is None else _Facts.from_tuple(answer)
 
     def verify(
         self,
@@ -299,8 +293,9 @@ class Verifier:
         key = (leaf.serial_number, leaf.issuer, fingerprint)
         facts = self._facts.get(key)
         if facts is None and self._asked:
-            self._absorb()
-            facts = self._facts.get(key)
+            facts = self._answer(key)
+            if facts is not None:
+                self._facts[key] = facts
         if facts is None:
             facts = self._facts[key] = self._derive(leaf, self._bundle_index(bundle), chain=True)
         # the entry holds the leaf, so its id cannot be reused while the entry exists
@@ -322,7 +317,7 @@ def derive_facts(leaf: x509.Certificate, index: _Index, *, chain: bool = True) -
     """What a (leaf, bundle) pair fixes: the path's windows and, if ``chain``, its error.
 
     A pure function of the certificates' bytes: the
-    :class:`~testbed.pki.offload.ValidationWorker` runs it in another process.
+    :class:`~testbed.pki.offload.CryptoWorker` runs it in another process.
     """
     cas = _path_cas(leaf, index)
     windows = (_window(leaf, "the leaf"), *(_window(c, _label(c)) for c in cas))

@@ -16,6 +16,20 @@ from testbed.metrics import Availability, Metrics
 from testbed.pki.keys import PrivateKey
 from testbed.scenario import Scenario
 
+
+@dataclass(slots=True)
+class NextKey:
+    """A device's next key, drawn when it installs a certificate, and its CSR.
+
+    ``scalar`` is the EC private value (from the run's seeded generator); ``token``
+    the helper process's job that builds the CSR, if one was asked; ``body`` the
+    base64 DER CSR once made.  A device keeps the same request across retries.
+    """
+
+    scalar: int
+    token: int | None
+    body: bytes | None = None
+
 __all__ = ["DeviceAgent", "build_fleet"]
 
 
@@ -30,6 +44,7 @@ class DeviceAgent:
     offboard_at: timedelta | None
     availability: Availability
     key: PrivateKey | None = None
+    next_key: NextKey | None = None  # prepared at install, used at the next renewal
     certificate: x509.Certificate | None = None
     bootstrap: tuple[str, str] | None = None
     buffers: dict[str, int] = field(default_factory=dict)

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.pki.est import EstResponse
-from testbed.pki.keys import make_csr, new_private_key
+from testbed.pki.keys import KeyType, ec_key, make_csr, new_key_scalar, new_private_key
+from testbed.sim.agent import NextKey
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["bootstrap_secret", "enroll", "reenroll"]
 
 PKCS10 = "application/pkcs10"
+_EC = frozenset({KeyType.EC_P256, KeyType.EC_P384})
 
 
 def bootstrap_secret(tb: Testbed, agent: DeviceAgent) -> None:
@@ -36,16 +38,52 @@ def bootstrap_secret(tb: Testbed, agent: DeviceAgent) -> None:
 
 
 def _csr_body(tb: Testbed, agent: DeviceAgent, *, new_key: bool) -> bytes:
+    if new_key and agent.next_key is not None:
+        return _prepared_body(tb, agent, agent.next_key)
     if agent.key is None or new_key:
         agent.key = new_private_key(agent.record.certificate_type, tb.rng)
     csr = make_csr(agent.key, agent.device_id)
     return base64.b64encode(csr.public_bytes(serialization.Encoding.DER))
 
 
+def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
+    """The CSR of the device's prepared next key: from the helper process, or made here."""
+    if prepared.body is None:
+        answer = None
+        if prepared.token is not None and tb.worker is not None:
+            answer = tb.worker.take(prepared.token)
+        if answer is not None:
+            der, signature_valid = answer
+            tb.est.checked_csrs[der] = signature_valid
+        else:
+            key = ec_key(agent.record.certificate_type, prepared.scalar)
+            der = make_csr(key, agent.device_id).public_bytes(serialization.Encoding.DER)
+        prepared.body = base64.b64encode(der)
+        # the private key stays with the device's key store (the helper); nothing in
+        # the simulation signs with it after its CSR is made
+        agent.key = None
+    return prepared.body
+
+
+def _prepare_next_key(tb: Testbed, agent: DeviceAgent) -> None:
+    """Draw the device's next key now and have its CSR made ahead, off this core."""
+    profile = agent.profile
+    key_type = agent.record.certificate_type
+    if not (profile.supports_est and profile.rotates_key_on_renewal) or key_type not in _EC:
+        agent.next_key = None
+        return
+    scalar = new_key_scalar(key_type, tb.rng)
+    token = None
+    if tb.worker is not None:
+        token = tb.worker.submit_csr(key_type.value, scalar, agent.device_id)
+    agent.next_key = NextKey(scalar, token)
+
+
 def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
     agent.certificate = response.certificate
     agent.notify(tb.env)
     if agent.certificate is not None:
+        _prepare_next_key(tb, agent)
         # a run's outcome never depends on this: it only starts path validation early
         tb.access.prefetch(agent.certificate, agent.record.intended_services, now=tb.now())
 

@@ -8,9 +8,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
 
 from testbed.pki import TrustDistribution, Verifier, build_crl
-from testbed.pki.offload import ValidationWorker
+from testbed.pki.keys import KeyType, common_name, ec_key
+from testbed.pki.offload import CryptoWorker
 from testbed.pki.verify import bundle_index, derive_facts
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -32,29 +34,61 @@ def world(make_ca, issue_leaf):
     return leaves, trust.bundle("north", now=NOW), crl
 
 
-def _answers(worker: ValidationWorker, wanted: int, timeout: float = 30.0) -> dict:
-    got: dict = {}
+def _wait(worker: CryptoWorker, tokens: list[int | None], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while len(got) < wanted and time.monotonic() < deadline:
-        got.update(worker.answers())
+    while time.monotonic() < deadline:
+        if all(t is not None and worker.has_answered(t) for t in tokens):
+            return
         time.sleep(0.01)
-    return got
+    raise AssertionError(f"no answer within {timeout} s")
 
 
 def test_the_worker_derives_what_the_verifier_derives(world) -> None:
     leaves, bundle, _ = world
-    worker = ValidationWorker()
+    worker = CryptoWorker()
     try:
         tokens = [worker.submit(leaf, bundle.fingerprint, bundle.certificates) for leaf in leaves]
-        assert None not in tokens
-        got = _answers(worker, len(leaves))
+        _wait(worker, tokens)
+        got = [worker.take(t) for t in tokens if t is not None]
+        assert worker.sent == worker.answered == len(leaves)
     finally:
         worker.close()
     index = bundle_index(bundle.certificates)
-    for token, leaf in zip(tokens, leaves, strict=True):
-        assert got[token] == derive_facts(leaf, index).to_tuple()
-    assert got[tokens[-1]][4] is not None  # the stranger's chain error came back
-    assert worker.sent == worker.answered == len(leaves)
+    assert got == [derive_facts(leaf, index).to_tuple() for leaf in leaves]
+    assert got[-1][4] is not None  # the stranger's chain error came back
+    assert got[0][4] is None
+
+
+def test_the_worker_makes_csrs_the_ca_accepts() -> None:
+    """A prepared CSR carries the key of its scalar and the CA's verdict on its bytes."""
+    worker = CryptoWorker()
+    try:
+        token = worker.submit_csr("ec-p256", 12345, "dev-7")
+        _wait(worker, [token])
+        assert token is not None
+        der, valid = worker.take(token)
+    finally:
+        worker.close()
+    csr = x509.load_der_x509_csr(der)
+    assert valid is True and csr.is_signature_valid
+    assert common_name(csr.subject) == "dev-7"
+    expected = ec_key(KeyType.EC_P256, 12345).public_key()
+    assert csr.public_key() == expected
+
+
+def test_a_late_answer_is_dropped_not_kept(world) -> None:
+    leaves, bundle, _ = world
+    worker = CryptoWorker()
+    try:
+        token = worker.submit(leaves[0], bundle.fingerprint, bundle.certificates)
+        assert token is not None
+        assert worker.take(token) is None  # asked at once: not there yet, done inline
+        other = worker.submit(leaves[1], bundle.fingerprint, bundle.certificates)
+        _wait(worker, [other])
+        assert not worker.has_answered(token)  # arrived and was dropped
+        assert worker.in_flight == 0
+    finally:
+        worker.close()
 
 
 def test_prefetched_and_inline_decisions_agree(world) -> None:
@@ -64,13 +98,12 @@ def test_prefetched_and_inline_decisions_agree(world) -> None:
     cases = list(itertools.product(leaves, offsets))
     random.Random(3).shuffle(cases)
     plain = Verifier()
-    worker = ValidationWorker()
+    worker = CryptoWorker()
     helped = Verifier(worker=worker)
     try:
         for leaf in leaves[::2]:
             assert helped.prefetch(leaf, bundle)
         assert not helped.prefetch(leaves[0], bundle)  # asked already
-        _answers(worker, 0, timeout=0)
         for leaf, offset in cases:
             now = NOW + offset
             expected = plain.verify(leaf, bundle=bundle, crl=crl, now=now)
@@ -80,14 +113,17 @@ def test_prefetched_and_inline_decisions_agree(world) -> None:
 
 
 def test_a_full_pipe_is_never_written_to(world) -> None:
+    """At most ``max_in_flight`` requests are outstanding; the rest are not sent."""
     leaves, bundle, _ = world
-    worker = ValidationWorker(max_in_flight=2)
+    worker = CryptoWorker(max_in_flight=2)
     try:
-        sent = [worker.submit(leaf, bundle.fingerprint, bundle.certificates) for leaf in leaves]
-        assert sent[:2] == [0, 1] and sent[2:] == [None] * (len(leaves) - 2)
-        assert len(_answers(worker, 2)) == 2
+        for leaf in leaves * 3:
+            worker.submit(leaf, bundle.fingerprint, bundle.certificates)
+            assert worker.in_flight <= 2
+        assert worker.sent < len(leaves) * 3
+        _wait(worker, [worker.sent - 1])
         assert worker.in_flight == 0
-        assert worker.submit(leaves[0], bundle.fingerprint, bundle.certificates) == 2
+        assert worker.submit(leaves[0], bundle.fingerprint, bundle.certificates) is not None
     finally:
         worker.close()
 
@@ -95,14 +131,14 @@ def test_a_full_pipe_is_never_written_to(world) -> None:
 def test_a_dead_worker_is_left_alone(world) -> None:
     """If the helper dies, nothing more is sent and the verifier computes inline."""
     leaves, bundle, crl = world
-    worker = ValidationWorker()
+    worker = CryptoWorker()
     verifier = Verifier(worker=worker)
     assert verifier.prefetch(leaves[0], bundle)
     process = worker.process
     assert process is not None
     process.kill()
     process.join(timeout=10)
-    list(worker.answers())
+    assert not worker.has_answered(0)
     assert worker.dead
     assert worker.submit(leaves[2], bundle.fingerprint, bundle.certificates) is None
     assert not verifier.prefetch(leaves[2], bundle)
@@ -113,4 +149,4 @@ def test_a_dead_worker_is_left_alone(world) -> None:
 
 def test_max_in_flight_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_in_flight"):
-        ValidationWorker(max_in_flight=0)
+        CryptoWorker(max_in_flight=0)

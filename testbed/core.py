@@ -40,8 +40,8 @@ __all__ = ["Progress", "Testbed"]
 Progress = Callable[[float, float], None]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-#: fleets at least this large validate new certificates' paths in a helper process
-#: (``offload=None``); below it, starting the process costs more than it saves
+#: fleets at least this large build CSRs and validate new certificates' paths in a
+#: helper process (``offload=None``); below it, starting it costs more than it saves
 OFFLOAD_MIN_DEVICES = 500
 
 

@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from testbed.errors import CsrError, PkiError
 
 __all__ = [
+    "EC_KEY_TYPES",
     "KeyType",
     "PrivateKey",
     "PublicKey",
@@ -57,6 +58,10 @@ class KeyType(StrEnum):
     RSA_2048 = "rsa-2048"
 
 
+EC_KEY_TYPES = frozenset({KeyType.EC_P256, KeyType.EC_P384})
+"""The key types whose keys are derived from a private value (seedable)."""
+
+
 def _curve(key_type: KeyType) -> tuple[ec.EllipticCurve, int]:
     if key_type is KeyType.EC_P256:
         return ec.SECP256R1(), _P256_ORDER
@@ -72,10 +77,9 @@ def new_private_key(key_type: KeyType, rng: random.Random | None) -> PrivateKey:
     """
     if key_type is KeyType.RSA_2048:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    curve, order = _curve(KeyType(key_type))
     if rng is None:
-        return ec.generate_private_key(curve)
-    return ec.derive_private_key(rng.randrange(1, order), curve)
+        return ec.generate_private_key(_curve(KeyType(key_type))[0])
+    return ec_key(key_type, new_key_scalar(key_type, rng))
 
 
 def new_key_scalar(key_type: KeyType, rng: random.Random) -> int:

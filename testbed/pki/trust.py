@@ -12,7 +12,7 @@ ends either, and arrivals that came due in between then apply.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,10 +22,21 @@ from cryptography.hazmat.primitives import serialization
 from testbed.errors import PkiError
 from testbed.pki.ca import CertificateAuthority
 
-__all__ = ["MISSING_VERSION", "TrustBundle", "TrustDistribution"]
+__all__ = ["MISSING_VERSION", "TrustBundle", "TrustDistribution", "split_anchors"]
 
 MISSING_VERSION = 0
 """The version of a missing (withheld) bundle; real bundles count from 1."""
+
+
+def split_anchors(
+    certificates: Iterable[x509.Certificate],
+) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
+    """Self-signed certificates (trust anchors) and the others (issuing CAs), in order."""
+    roots: list[x509.Certificate] = []
+    others: list[x509.Certificate] = []
+    for certificate in certificates:
+        (roots if certificate.subject == certificate.issuer else others).append(certificate)
+    return roots, others
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +64,12 @@ class TrustBundle:
     @property
     def roots(self) -> list[x509.Certificate]:
         """The self-signed certificates (trust anchors)."""
-        return [c for c in self.certificates if c.subject == c.issuer]
+        return split_anchors(self.certificates)[0]
 
     @property
     def intermediates(self) -> list[x509.Certificate]:
         """The certificates that are not self-signed (issuing CAs)."""
-        return [c for c in self.certificates if c.subject != c.issuer]
+        return split_anchors(self.certificates)[1]
 
     def pem(self) -> bytes:
         """Every certificate of the bundle, PEM-encoded and concatenated."""

@@ -21,7 +21,7 @@ from testbed.decisions import Decision, Hop, Reason
 from testbed.pki.keys import common_name
 from testbed.pki.offload import CryptoWorker
 from testbed.pki.revocation import PublishedCrl
-from testbed.pki.trust import TrustBundle
+from testbed.pki.trust import TrustBundle, split_anchors
 
 __all__ = ["Verifier", "bundle_index", "derive_facts"]
 
@@ -45,23 +45,22 @@ class _Facts:
     issuer: str
     serial: int
     windows: tuple[_Window, ...]
-    reference_time: datetime
+    reference_time: datetime  # the latest notBefore on the path
     chain_error: str | None
-    valid_from: datetime  # the latest notBefore on the path
     valid_until: datetime  # the earliest notAfter on the path
 
     def to_tuple(self) -> tuple[Any, ...]:
         """Plain values only (cheap to pickle between processes)."""
         windows = tuple((w.label, w.not_before, w.not_after) for w in self.windows)
         return (self.issuer, self.serial, windows, self.reference_time, self.chain_error,
-                self.valid_from, self.valid_until)
+                self.valid_until)
 
     @classmethod
     def from_tuple(cls, values: tuple[Any, ...]) -> _Facts:
         """The inverse of :meth:`to_tuple`."""
-        issuer, serial, windows, reference, error, valid_from, valid_until = values
+        issuer, serial, windows, reference, error, valid_until = values
         return cls(issuer, serial, tuple(_Window(*w) for w in windows), reference, error,
-                   valid_from, valid_until)
+                   valid_until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +96,7 @@ def bundle_index(certificates: tuple[x509.Certificate, ...]) -> _Index:
     by_subject: dict[x509.Name, list[x509.Certificate]] = {}
     for certificate in certificates:
         by_subject.setdefault(certificate.subject, []).append(certificate)
-    roots = [c for c in certificates if c.subject == c.issuer]
-    intermediates = [c for c in certificates if c.subject != c.issuer]
+    roots, intermediates = split_anchors(certificates)
     ski = {c: _key_id(c, x509.SubjectKeyIdentifier) for c in certificates}
     return _Index(Store(roots) if roots else None, intermediates, by_subject, ski)
 
@@ -264,7 +262,7 @@ class Verifier:
         if leaf is None:
             return Decision.deny(Reason.CERT_MISSING, Hop.TLS, "no client certificate")
         facts = self._lookup(leaf, bundle)
-        if not facts.valid_from <= now <= facts.valid_until:
+        if not facts.reference_time <= now <= facts.valid_until:
             denial = _window_denial(facts.windows, now)
             if denial is not None:
                 return denial
@@ -325,4 +323,4 @@ def derive_facts(leaf: x509.Certificate, index: _Index, *, chain: bool = True) -
     until = min(w.not_after for w in windows)
     error = _chain_error(leaf, index, reference) if chain else None
     issuer = common_name(leaf.issuer) or leaf.issuer.rfc4514_string()
-    return _Facts(issuer, leaf.serial_number, windows, reference, error, reference, until)
+    return _Facts(issuer, leaf.serial_number, windows, reference, error, until)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.pki.est import EstResponse
-from testbed.pki.keys import KeyType, ec_key, make_csr, new_key_scalar, new_private_key
+from testbed.pki.keys import EC_KEY_TYPES, ec_key, make_csr, new_key_scalar, new_private_key
 from testbed.sim.agent import NextKey
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["bootstrap_secret", "enroll", "reenroll"]
 
 PKCS10 = "application/pkcs10"
-_EC = frozenset({KeyType.EC_P256, KeyType.EC_P384})
 
 
 def bootstrap_secret(tb: Testbed, agent: DeviceAgent) -> None:
@@ -69,7 +68,8 @@ def _prepare_next_key(tb: Testbed, agent: DeviceAgent) -> None:
     """Draw the device's next key now and have its CSR made ahead, off this core."""
     profile = agent.profile
     key_type = agent.record.certificate_type
-    if not (profile.supports_est and profile.rotates_key_on_renewal) or key_type not in _EC:
+    rotates = profile.supports_est and profile.rotates_key_on_renewal
+    if not rotates or key_type not in EC_KEY_TYPES:
         agent.next_key = None
         return
     scalar = new_key_scalar(key_type, tb.rng)
@@ -84,7 +84,7 @@ def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
     agent.notify(tb.env)
     if agent.certificate is not None:
         _prepare_next_key(tb, agent)
-        # a run's outcome never depends on this: it only starts path validation early
+        # the outcome never depends on the helper: it only starts path validation early
         tb.access.prefetch(agent.certificate, agent.record.intended_services, now=tb.now())
 
 

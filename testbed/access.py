@@ -17,14 +17,14 @@ from datetime import datetime
 
 from cryptography import x509
 
-from testbed.decisions import Decision, Hop, Reason
+from testbed.decisions import ALLOW, Decision, Hop, Reason
 from testbed.events import EventKind, EventLog
 from testbed.hospital import HealthSystem
 from testbed.inventory import Inventory, InventoryEntry
 from testbed.lifecycle import ACTIVE_STATES, DeviceState
 from testbed.metrics import Metrics
 from testbed.network import Route, ZonePolicy
-from testbed.pki.ca import CertificateAuthority
+from testbed.pki.ca import CertificateAuthority, IssuanceRecord
 from testbed.pki.leaf import LeafCache, LeafFacts
 from testbed.pki.revocation import CrlDistribution, PublishedCrl
 from testbed.pki.trust import TrustDistribution
@@ -43,6 +43,14 @@ class Attempt:
     purpose: str = "traffic"
     extra_blocks: tuple[Route, ...] = ()
     crl_override: PublishedCrl | None = None
+
+
+#: The data keys of an ``access-decision`` event, in the order :meth:`AccessPoint._record`
+#: gives their values.
+_DECISION_KEYS = ("service", "allowed", "reason", "hop", "purpose", "serial", "detail")
+
+#: Enum members' values by member (``.value`` on an enum member is a slow descriptor).
+_TEXT: dict[Reason | Hop, str] = {**{r: r.value for r in Reason}, **{h: h.value for h in Hop}}
 
 
 def _is_test(entry: InventoryEntry, serial: int) -> bool:
@@ -84,10 +92,13 @@ class AccessPoint:
         entry = self.inventory.get(attempt.device_id)
         cert = attempt.certificate
         leaf = None if cert is None else self.leaves.facts(cert)
-        decision = self._walk(attempt, entry, leaf, now)
+        # the CA's record of the leaf (None if it never issued it): read once, used by
+        # the CRL look-up, the identity binding and the oracle
+        record = None if leaf is None else self.ca.record(leaf.serial)
+        decision = self._walk(attempt, entry, leaf, record, now)
         self._record(attempt, decision, leaf, now)
         if decision.allowed:
-            self._audit_allowance(attempt, entry, leaf, now)
+            self._audit_allowance(attempt.device_id, entry, leaf, record, now)
         return decision
 
     def _walk(
@@ -95,65 +106,70 @@ class AccessPoint:
         attempt: Attempt,
         entry: InventoryEntry | None,
         leaf: LeafFacts | None,
+        record: IssuanceRecord | None,
         now: datetime,
     ) -> Decision:
-        decision = self._registration(attempt, entry)
-        if not decision.allowed:
-            return decision
-        assert entry is not None  # the registration hop refused unknown devices
-        decision = self._network(attempt, entry)
-        if not decision.allowed:
-            return decision
-        decision = self._tls(attempt, entry, leaf, now)
-        if not decision.allowed:
-            return decision
-        decision = self._application(attempt, entry)
-        if not decision.allowed:
-            return decision
-        if self.services_down.get(attempt.service, 0):
-            return Decision.deny(Reason.SERVICE_UNAVAILABLE, Hop.SERVICE, attempt.service)
-        return Decision.allow(Hop.SERVICE)
-
-    @staticmethod
-    def _registration(attempt: Attempt, entry: InventoryEntry | None) -> Decision:
+        """The first hop that refuses, or an allowance at the service hop."""
         if entry is None:
             return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION, attempt.device_id)
-        if entry.state is DeviceState.RETIRED:
-            return Decision.deny(Reason.DEVICE_RETIRED, Hop.REGISTRATION)
-        if entry.state is DeviceState.SUSPENDED:
-            return Decision.deny(Reason.DEVICE_SUSPENDED, Hop.REGISTRATION)
-        if entry.state not in ACTIVE_STATES:
-            return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION, entry.state.value)
-        return Decision.allow(Hop.REGISTRATION)
+        return (
+            self._registration(entry)
+            or self._network(attempt, entry)
+            or self._tls(attempt, entry, leaf, record, now)
+            or self._application(attempt, entry)
+            or self._service(attempt)
+            or ALLOW
+        )
 
-    def _network(self, attempt: Attempt, entry: InventoryEntry) -> Decision:
+    @staticmethod
+    def _registration(entry: InventoryEntry) -> Decision | None:
+        state = entry.lifecycle.state
+        if state in ACTIVE_STATES:
+            return None
+        if state is DeviceState.RETIRED:
+            return Decision.deny(Reason.DEVICE_RETIRED, Hop.REGISTRATION)
+        if state is DeviceState.SUSPENDED:
+            return Decision.deny(Reason.DEVICE_SUSPENDED, Hop.REGISTRATION)
+        return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION, state.value)
+
+    def _network(self, attempt: Attempt, entry: InventoryEntry) -> Decision | None:
         if attempt.device_id not in self.nac:
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, "not admitted by NAC")
         record = entry.record
-        return self.policy.decide(
+        decision = self.policy.decide(
             site=record.site,
             zone=record.zone,
             service=attempt.service,
             extra_blocks=attempt.extra_blocks,
         )
+        return None if decision.allowed else decision
 
     def _tls(
-        self, attempt: Attempt, entry: InventoryEntry, leaf: LeafFacts | None, now: datetime
-    ) -> Decision:
+        self,
+        attempt: Attempt,
+        entry: InventoryEntry,
+        leaf: LeafFacts | None,
+        record: IssuanceRecord | None,
+        now: datetime,
+    ) -> Decision | None:
         site = self._site_of.get(attempt.service)
         if site is None:
             site = self.system.service(attempt.service).site  # raises for an unknown name
         bundle = self.trust.bundle(site, now=now)
-        crl = attempt.crl_override or self._crl_for(leaf)
+        crl = attempt.crl_override
+        if crl is None and record is not None:
+            crl = self.crls.current(record.issuer)
         decision = self.verifier.verify(attempt.certificate, bundle=bundle, crl=crl, now=now)
-        if decision.allowed and leaf is not None:
-            return self._binding(entry, leaf)
-        return decision
+        if not decision.allowed:
+            return decision
+        return None if leaf is None else self._binding(entry, leaf, record)
 
-    def _binding(self, entry: InventoryEntry, leaf: LeafFacts) -> Decision:
+    @staticmethod
+    def _binding(
+        entry: InventoryEntry, leaf: LeafFacts, record: IssuanceRecord | None
+    ) -> Decision | None:
         """The certificate names this device, and it is the one active identity bound to it."""
         serial = leaf.serial
-        record = self.ca.record(serial)
         device_id = entry.record.device_id
         if record is None or record.device_id != device_id:
             holder = "nobody" if record is None else repr(record.device_id)
@@ -162,53 +178,57 @@ class AccessPoint:
         if entry.serial is not None and serial != entry.serial and not _is_test(entry, serial):
             detail = f"serial {serial:x} was superseded by {entry.serial:x}"
             return Decision.deny(Reason.CERT_SUPERSEDED, Hop.TLS, detail)
-        return Decision.allow(Hop.TLS)
-
-    def _crl_for(self, leaf: LeafFacts | None) -> PublishedCrl | None:
-        if leaf is None:
-            return None
-        record = self.ca.record(leaf.serial)
-        return None if record is None else self.crls.current(record.issuer)
+        return None
 
     @staticmethod
-    def _application(attempt: Attempt, entry: InventoryEntry) -> Decision:
+    def _application(attempt: Attempt, entry: InventoryEntry) -> Decision | None:
         if attempt.service not in entry.record.intended_services:
             detail = f"{attempt.service!r} is not among the device's intended services"
             return Decision.deny(Reason.SCOPE_INSUFFICIENT, Hop.APPLICATION, detail)
-        return Decision.allow(Hop.APPLICATION)
+        return None
+
+    def _service(self, attempt: Attempt) -> Decision | None:
+        if self.services_down.get(attempt.service, 0):
+            return Decision.deny(Reason.SERVICE_UNAVAILABLE, Hop.SERVICE, attempt.service)
+        return None
 
     def _record(
         self, attempt: Attempt, decision: Decision, leaf: LeafFacts | None, now: datetime
     ) -> None:
-        self.metrics.decisions += 1
-        self.log.emit(
+        metrics = self.metrics
+        metrics.decisions += 1
+        self.log.record(
             now,
             EventKind.ACCESS_DECISION,
             attempt.device_id,
-            service=attempt.service,
-            allowed=decision.allowed,
-            reason=decision.reason.value,
-            hop=decision.hop.value,
-            purpose=attempt.purpose,
-            serial=None if leaf is None else leaf.serial_hex,
-            detail=decision.detail or None,
+            _DECISION_KEYS,
+            (
+                attempt.service,
+                decision.allowed,
+                _TEXT[decision.reason],
+                _TEXT[decision.hop],
+                attempt.purpose,
+                None if leaf is None else leaf.serial_hex,
+                decision.detail or None,
+            ),
         )
-        self.metrics.decision_events += 1
+        metrics.decision_events += 1
         if decision.allowed:
-            self.metrics.allowed += 1
+            metrics.allowed += 1
         else:
-            self.metrics.denied += 1
-            self.metrics.denial_reasons[decision.reason.value] += 1
+            metrics.denied += 1
+            metrics.denial_reasons[_TEXT[decision.reason]] += 1
 
     def _audit_allowance(
         self,
-        attempt: Attempt,
+        device_id: str,
         entry: InventoryEntry | None,
         leaf: LeafFacts | None,
+        record: IssuanceRecord | None,
         now: datetime,
     ) -> None:
         """Ground truth: was this allowance deserved?"""
-        if self._wrongly_allowed(attempt.device_id, entry, leaf, now):
+        if self._wrongly_allowed(device_id, entry, leaf, record, now):
             self.metrics.unauthorized_access += 1
             if entry is not None and entry.state is DeviceState.RETIRED:
                 self.metrics.stale_access_after_offboarding += 1
@@ -219,20 +239,25 @@ class AccessPoint:
         """The oracle: facts as the CA and the inventory know them at ``now``."""
         cert = attempt.certificate
         leaf = None if cert is None else self.leaves.facts(cert)
-        return self._wrongly_allowed(attempt.device_id, entry, leaf, now)
+        record = None if leaf is None else self.ca.record(leaf.serial)
+        return self._wrongly_allowed(attempt.device_id, entry, leaf, record, now)
 
     def _wrongly_allowed(
-        self, device_id: str, entry: InventoryEntry | None, leaf: LeafFacts | None, now: datetime
+        self,
+        device_id: str,
+        entry: InventoryEntry | None,
+        leaf: LeafFacts | None,
+        record: IssuanceRecord | None,
+        now: datetime,
     ) -> bool:
-        if entry is None or entry.state not in ACTIVE_STATES or leaf is None:
+        if entry is None or entry.lifecycle.state not in ACTIVE_STATES or leaf is None:
             return True
-        record = self.ca.record(leaf.serial)
         if record is None or record.device_id != device_id:
             return True
         revoked = self.ca.revoked_at(leaf.serial)
         if revoked is not None and revoked <= now:
             return True
-        return not leaf.valid_at(now)
+        return not leaf.not_before <= now <= leaf.not_after
 
     def prefetch(self, certificate: x509.Certificate, services: Iterable[str], *,
                  now: datetime) -> None:

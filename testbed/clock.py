@@ -32,10 +32,17 @@ class SimClock:
             raise ValueError(f"the clock's start must be timezone-aware UTC, got {start!r}")
         self.env = env
         self.start = start.astimezone(UTC)
+        self._last: tuple[float, datetime] = (0.0, self.start)
 
     def now(self) -> datetime:
         """The scenario time that SimPy has reached."""
-        return self.at(float(self.env.now))
+        seconds = float(self.env.now)
+        last = self._last
+        if last[0] == seconds:  # many calls come at one instant: build the datetime once
+            return last[1]
+        when = self.start + timedelta(seconds=seconds)
+        self._last = (seconds, when)
+        return when
 
     def at(self, seconds: float) -> datetime:
         """The UTC datetime ``seconds`` after the start."""

@@ -96,10 +96,21 @@ Listener = Callable[[Event], None]
 
 
 class EventLog:
-    """The append-only log of one run, with notification listeners."""
+    """The append-only log of one run, with notification listeners.
+
+    Events are kept compactly (one slot per field in parallel lists; the data as a
+    tuple of values under a shared tuple of keys) and become :class:`Event` objects
+    only when read: a year of a large fleet writes millions of access decisions, and a
+    dict per event would cost more memory than the rest of the run together.
+    """
 
     def __init__(self, *, keep: bool = True) -> None:
-        self._events: list[Event] = []
+        self._times: list[datetime] = []
+        self._kinds: list[EventKind] = []
+        self._subjects: list[str] = []
+        self._keys: list[tuple[str, ...]] = []
+        self._values: list[tuple[Value, ...]] = []
+        self._schemas: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._listeners: list[Listener] = []
         self._keep = keep
         self._count = 0
@@ -110,27 +121,66 @@ class EventLog:
 
     def emit(self, time: datetime, kind: EventKind, subject: str, **data: Value) -> Event:
         """Record an event and notify the listeners."""
+        keys = tuple(data)
+        keys = self._schemas.setdefault(keys, keys)
         event = Event(self._count, time, kind, subject, data)
-        self._count += 1
-        if self._keep:
-            self._events.append(event)
+        self._append(time, kind, subject, keys, tuple(data.values()))
         for listener in self._listeners:
             listener(event)
         return event
+
+    def record(
+        self,
+        time: datetime,
+        kind: EventKind,
+        subject: str,
+        keys: tuple[str, ...],
+        values: tuple[Value, ...],
+    ) -> None:
+        """Record an event given as parallel ``keys`` and ``values`` (the hot path).
+
+        Same result as ``emit(time, kind, subject, **dict(zip(keys, values)))``;
+        ``keys`` should be a constant tuple shared by every event of its shape.
+        """
+        self._append(time, kind, subject, keys, values)
+        if self._listeners:
+            event = Event(self._count - 1, time, kind, subject, dict(zip(keys, values)))
+            for listener in self._listeners:
+                listener(event)
+
+    def _append(
+        self,
+        time: datetime,
+        kind: EventKind,
+        subject: str,
+        keys: tuple[str, ...],
+        values: tuple[Value, ...],
+    ) -> None:
+        self._count += 1
+        if self._keep:
+            self._times.append(time)
+            self._kinds.append(kind)
+            self._subjects.append(subject)
+            self._keys.append(keys)
+            self._values.append(values)
+
+    def _event(self, i: int) -> Event:
+        data = dict(zip(self._keys[i], self._values[i]))
+        return Event(i, self._times[i], self._kinds[i], self._subjects[i], data)
 
     def __len__(self) -> int:
         return self._count
 
     def __iter__(self) -> Iterator[Event]:
-        return iter(self._events)
+        return (self._event(i) for i in range(len(self._kinds)))
 
     def of_kind(self, kind: EventKind) -> list[Event]:
         """Every kept event of one kind, in order."""
-        return [e for e in self._events if e.kind is kind]
+        return [self._event(i) for i, k in enumerate(self._kinds) if k is kind]
 
     def for_subject(self, subject: str) -> list[Event]:
         """Every kept event about one subject, in order."""
-        return [e for e in self._events if e.subject == subject]
+        return [self._event(i) for i, s in enumerate(self._subjects) if s == subject]
 
     def write_jsonl(self, target: Path | IO[str]) -> None:
         """Write every kept event as one JSON line."""
@@ -138,6 +188,6 @@ class EventLog:
             with target.open("w", encoding="utf-8", newline="\n") as handle:
                 self.write_jsonl(handle)
             return
-        for event in self._events:
+        for event in self:
             target.write(event.to_json())
             target.write("\n")

@@ -21,15 +21,19 @@ class ZonePolicy:
     def __init__(self, rules: Iterable[Route]) -> None:
         self._allowed: set[Route] = set(rules)
         self._blocked: dict[Route, int] = {}
+        # decisions without extra blocks, by (site, zone, service); cleared on every change
+        self._decided: dict[tuple[str, str, str], Decision] = {}
 
     def allow(self, zone: str, service: str, site: str | None = None) -> None:
         """Add an allowance."""
         self._allowed.add((zone, service, site))
+        self._decided.clear()
 
     def block(self, zone: str, service: str, site: str | None = None) -> None:
         """Block a route (a fault); blocks nest."""
         key = (zone, service, site)
         self._blocked[key] = self._blocked.get(key, 0) + 1
+        self._decided.clear()
 
     def unblock(self, zone: str, service: str, site: str | None = None) -> None:
         """Heal one block of a route."""
@@ -41,13 +45,24 @@ class ZonePolicy:
             self._blocked[key] = left
         else:
             del self._blocked[key]
+        self._decided.clear()
 
     def decide(
         self, *, site: str, zone: str, service: str, extra_blocks: Iterable[Route] = ()
     ) -> Decision:
         """May a device in ``zone`` at ``site`` reach ``service``?"""
+        if extra_blocks:
+            return self._decide(site, zone, service, set(extra_blocks))
+        key = (site, zone, service)
+        decision = self._decided.get(key)
+        if decision is None:
+            decision = self._decided[key] = self._decide(site, zone, service, ())
+        return decision
+
+    def _decide(
+        self, site: str, zone: str, service: str, extra: set[Route] | tuple[()]
+    ) -> Decision:
         here, everywhere = (zone, service, site), (zone, service, None)
-        extra = set(extra_blocks) if extra_blocks else ()
         if (
             here in self._blocked
             or everywhere in self._blocked

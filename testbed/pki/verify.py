@@ -26,6 +26,7 @@ from testbed.pki.trust import TrustBundle, split_anchors
 __all__ = ["Verifier", "bundle_index", "derive_facts"]
 
 _MAX_DEPTH = 8
+_ALLOW_TLS = Decision.allow(Hop.TLS)
 _Key = tuple[int, x509.Name, bytes]  # (leaf serial, leaf issuer name, bundle fingerprint)
 
 
@@ -270,8 +271,15 @@ class Verifier:
         if error is not None:
             detail = f"not trusted at site {bundle.site!r}: {error}"
             return Decision.deny(Reason.CERT_UNTRUSTED_AT_SITE, Hop.TLS, detail)
+        if (
+            crl is not None
+            and crl.issuer == facts.issuer
+            and now <= crl.next_update
+            and facts.serial not in crl.serials
+        ):
+            return _ALLOW_TLS  # the common case, decided as _revocation_denial would
         revoked = _revocation_denial(facts.serial, facts.issuer, crl, now)
-        return revoked if revoked is not None else Decision.allow(Hop.TLS)
+        return revoked if revoked is not None else _ALLOW_TLS
 
     def _lookup(self, leaf: x509.Certificate, bundle: TrustBundle) -> _Facts:
         if not self.cache:

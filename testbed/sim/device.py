@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -104,29 +104,33 @@ def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
     """Each interval one item per intended service; refused items are kept or lost."""
     interval = tb.scenario.workload.interval.total_seconds()
     retry = tb.scenario.workload.retry.total_seconds()
-    next_tick = float(tb.env.now)
-    while not agent.retired and tb.env.now < tb.horizon:
-        if tb.env.now >= next_tick:
-            for service in agent.buffers:
-                agent.buffers[service] += 1
+    env = tb.env
+    entry = tb.inventory.entry(agent.device_id)
+    buffers = agent.buffers
+    held: x509.Certificate | None = None
+    attempts: dict[str, Attempt] = {}  # per service, for the certificate ``held``
+    next_tick = float(env.now)
+    while not agent.retired and env.now < tb.horizon:
+        if env.now >= next_tick:
+            for service in buffers:
+                buffers[service] += 1
             next_tick += interval
-        if _in_service(tb, agent):
-            for service, items in agent.buffers.items():
+        if entry.lifecycle.state is DeviceState.PRODUCTION:
+            if agent.certificate is not held or not attempts:
+                held = agent.certificate
+                attempts = {s: Attempt(agent.device_id, s, held) for s in buffers}
+            now = tb.now()
+            for service, items in buffers.items():
                 if items:
-                    _deliver(tb, agent, service)
-        backlog = any(agent.buffers.values())
-        wait = min(retry, next_tick - tb.env.now) if backlog else next_tick - tb.env.now
-        yield tb.env.timeout(max(wait, 1.0))
+                    _deliver(tb, agent, attempts[service], now)
+        backlog = any(buffers.values())
+        wait = min(retry, next_tick - env.now) if backlog else next_tick - env.now
+        yield env.timeout(max(wait, 1.0))
 
 
-def _in_service(tb: Testbed, agent: DeviceAgent) -> bool:
-    entry = tb.inventory.get(agent.device_id)
-    return entry is not None and entry.state is DeviceState.PRODUCTION
-
-
-def _deliver(tb: Testbed, agent: DeviceAgent, service: str) -> None:
-    now = tb.now()
-    decision = tb.access.decide(Attempt(agent.device_id, service, agent.certificate), now=now)
+def _deliver(tb: Testbed, agent: DeviceAgent, attempt: Attempt, now: datetime) -> None:
+    service = attempt.service
+    decision = tb.access.decide(attempt, now=now)
     items = agent.buffers[service]
     if decision.allowed:
         tb.metrics.delivered += items

@@ -157,6 +157,8 @@ class CertificateAuthority:
         self.backdate = backdate
         self._rng = rng
         self._records: dict[int, IssuanceRecord] = {}
+        self._subjects: dict[str, x509.Name] = {}
+        self._sans: dict[tuple[str, str], x509.Extension[x509.ExtensionType]] = {}
         self._certificates: dict[int, x509.Certificate] = {}
         self._by_device: dict[str, list[IssuanceRecord]] = {}
         self._revoked: dict[int, Revocation] = {}
@@ -361,17 +363,23 @@ class CertificateAuthority:
         return certificate
 
     def _leaf_subject(self, device_id: str) -> x509.Name:
-        return x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, device_id),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.trust_domain),
-            ]
-        )
+        name = self._subjects.get(device_id)  # names are immutable: one per device
+        if name is None:
+            name = self._subjects[device_id] = x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, device_id),
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.trust_domain),
+                ]
+            )
+        return name
 
-    @staticmethod
-    def _leaf_sans(spiffe_id: str, dns: str) -> x509.Extension[x509.ExtensionType]:
-        names = [x509.UniformResourceIdentifier(spiffe_id), x509.DNSName(dns)]
-        return _ext(x509.SubjectAlternativeName(names), critical=False)
+    def _leaf_sans(self, spiffe_id: str, dns: str) -> x509.Extension[x509.ExtensionType]:
+        key = (spiffe_id, dns)
+        extension = self._sans.get(key)  # immutable too: one per (device, site)
+        if extension is None:
+            names = [x509.UniformResourceIdentifier(spiffe_id), x509.DNSName(dns)]
+            extension = self._sans[key] = _ext(x509.SubjectAlternativeName(names), critical=False)
+        return extension
 
     def _fresh_serial(self) -> int:
         serial = new_serial_number(self._rng)

@@ -87,14 +87,27 @@ class EnrollmentDirectory(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EstResponse:
-    """One EST answer, ready for an HTTP server to send."""
+    """One EST answer, ready for an HTTP server to send.
+
+    ``content`` is the body, or the certificates of a certs-only answer, which
+    :attr:`body` encodes when it is read: a simulated device takes
+    :attr:`certificate` and never reads the body, and the encoding costs more than the
+    rest of a renewal besides signing.
+    """
 
     status: int
     headers: tuple[tuple[str, str], ...]
-    body: bytes
+    content: bytes | tuple[x509.Certificate, ...]
     reason: Reason
     device_id: str | None
     certificate: x509.Certificate | None
+
+    @property
+    def body(self) -> bytes:
+        """The HTTP body (a certs-only answer is base64 DER PKCS#7, RFC 7030 §4.1.3)."""
+        if isinstance(self.content, bytes):
+            return self.content
+        return certs_only(self.content)
 
 
 class _Refusal(Exception):
@@ -167,8 +180,8 @@ class EstService:
             for i in self.ca.issuing_cas()
             if site is None or i.site is None or i.site == site
         ]
-        body = certs_only([self.ca.root, *issuing])
-        return EstResponse(200, self._certs_headers(), body, Reason.OK, None, None)
+        certificates = (self.ca.root, *issuing)
+        return EstResponse(200, self._certs_headers(), certificates, Reason.OK, None, None)
 
     # -- simpleenroll (RFC 7030 §4.2.1) -------------------------------------
 
@@ -324,8 +337,9 @@ class EstService:
         renewal = previous is not None
         self.directory.on_issued(device_id, certificate, now=now, renewal=renewal)
         self._emit_issued(certificate, device_id, now, endpoint, renewal=renewal)
-        body = certs_only([certificate])
-        return EstResponse(200, self._certs_headers(), body, Reason.OK, device_id, certificate)
+        return EstResponse(
+            200, self._certs_headers(), (certificate,), Reason.OK, device_id, certificate
+        )
 
     def _emit_issued(
         self,

@@ -139,12 +139,13 @@ class EventLog:
     ) -> None:
         """Record an event given as parallel ``keys`` and ``values`` (the hot path).
 
-        Same result as ``emit(time, kind, subject, **dict(zip(keys, values)))``;
+        Same result as ``emit(time, kind, subject, **dict(zip(keys, values, strict=True)))``;
         ``keys`` should be a constant tuple shared by every event of its shape.
         """
         self._append(time, kind, subject, keys, values)
         if self._listeners:
-            event = Event(self._count - 1, time, kind, subject, dict(zip(keys, values)))
+            data = dict(zip(keys, values, strict=True))
+            event = Event(self._count - 1, time, kind, subject, data)
             for listener in self._listeners:
                 listener(event)
 
@@ -165,7 +166,7 @@ class EventLog:
             self._values.append(values)
 
     def _event(self, i: int) -> Event:
-        data = dict(zip(self._keys[i], self._values[i]))
+        data = dict(zip(self._keys[i], self._values[i], strict=True))
         return Event(i, self._times[i], self._kinds[i], self._subjects[i], data)
 
     def __len__(self) -> int:

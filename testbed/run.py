@@ -29,9 +29,9 @@ def run_scenario(
 ) -> RunResult:
     """Load (if given a path), build and run a scenario; return the testbed and report.
 
-    ``offload``: build devices' CSRs and validate new certificates' paths ahead in a
-    helper process (None: when the fleet is large and there is a second core); the
-    outputs are the same either way.
+    ``offload``: build devices' CSRs, sign their planned leaves and validate new
+    certificates' paths ahead in a helper process (None: when the fleet is large and
+    there is a second core); the outputs are the same either way.
     """
     if isinstance(scenario, Scenario):
         base = Path(".")

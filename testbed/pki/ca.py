@@ -35,7 +35,11 @@ __all__ = [
     "IssuanceRecord",
     "IssuingCA",
     "IssuingMode",
+    "LeafPlan",
     "Revocation",
+    "build_leaf",
+    "leaf_sans",
+    "leaf_subject",
 ]
 
 _CENTRAL = "central"
@@ -75,6 +79,24 @@ class IssuingCA:
     key: PrivateKey
     generation: int
     active_from: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeafPlan:
+    """What a leaf's bytes depend on besides its public key: issuer, subject, serial, window.
+
+    Two leaves with equal plans for the same key differ only in their signature.  A
+    plan exists once the CA has reserved the device's next serial
+    (:meth:`CertificateAuthority.reserve_serial`); :meth:`CertificateAuthority.adopt`
+    takes a leaf signed ahead only when the plan it was signed for is still the plan.
+    """
+
+    issuer: str
+    device_id: str
+    site: str
+    serial: int
+    not_before: datetime
+    not_after: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +146,68 @@ _LEAF_EKU = _ext(
 _CA_USAGE = _usage(digital_signature=True, key_cert_sign=True)
 
 
+def spiffe_id(trust_domain: str, site: str, device_id: str) -> str:
+    """The device's one URI SAN (SPIFFE ID)."""
+    return f"spiffe://{trust_domain}/site/{site}/device/{device_id}"
+
+
+def leaf_subject(device_id: str, trust_domain: str) -> x509.Name:
+    """A device leaf's subject: CN = device id, O = trust domain."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, device_id),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, trust_domain),
+        ]
+    )
+
+
+def leaf_sans(trust_domain: str, site: str, device_id: str) -> x509.Extension[x509.ExtensionType]:
+    """A device leaf's SANs: its SPIFFE ID and a DNS name under the trust domain."""
+    names = [
+        x509.UniformResourceIdentifier(spiffe_id(trust_domain, site, device_id)),
+        x509.DNSName(f"{device_id}.{site}.devices.{trust_domain}"),
+    ]
+    return _ext(x509.SubjectAlternativeName(names), critical=False)
+
+
+def authority_key_id(issuing_key: PrivateKey) -> x509.Extension[x509.ExtensionType]:
+    """The Authority Key Identifier of leaves signed by ``issuing_key``."""
+    ski = x509.SubjectKeyIdentifier.from_public_key(issuing_key.public_key())
+    return _ext(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+
+
+def build_leaf(
+    *,
+    issuer: x509.Name,
+    issuing_key: PrivateKey,
+    authority_key: x509.Extension[x509.ExtensionType],
+    subject: x509.Name,
+    sans: x509.Extension[x509.ExtensionType],
+    public: PublicKey,
+    serial: int,
+    not_before: datetime,
+    not_after: datetime,
+) -> x509.Certificate:
+    """Build and sign a device leaf (the CA's code, also run by the helper process)."""
+    builder = x509.CertificateBuilder(
+        issuer_name=issuer,
+        subject_name=subject,
+        public_key=public,
+        serial_number=serial,
+        not_valid_before=not_before,
+        not_valid_after=not_after,
+        extensions=[
+            _LEAF_CONSTRAINTS,
+            _LEAF_USAGE,
+            _LEAF_EKU,
+            sans,
+            _ext(x509.SubjectKeyIdentifier.from_public_key(public), critical=False),
+            authority_key,
+        ],
+    )
+    return builder.sign(issuing_key, signature_hash(issuing_key))
+
+
 class CertificateAuthority:
     """A root CA with central or per-site issuing CAs that issue device leaves.
 
@@ -159,6 +243,8 @@ class CertificateAuthority:
         self._records: dict[int, IssuanceRecord] = {}
         self._subjects: dict[str, x509.Name] = {}
         self._sans: dict[tuple[str, str], x509.Extension[x509.ExtensionType]] = {}
+        self._reserved: dict[str, int] = {}  # device id -> serial of its next leaf
+        self._reserved_serials: set[int] = set()
         self._certificates: dict[int, x509.Certificate] = {}
         self._by_device: dict[str, list[IssuanceRecord]] = {}
         self._revoked: dict[int, Revocation] = {}
@@ -221,9 +307,7 @@ class CertificateAuthority:
         issuing = IssuingCA(name, scope, certificate, key, generation, active_from)
         self._generations.setdefault(scope, []).append(issuing)
         self._by_name[name] = issuing
-        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-        self._aki[name] = _ext(aki, critical=False)
+        self._aki[name] = authority_key_id(key)
         return issuing
 
     # -- issuing CAs --------------------------------------------------------
@@ -330,60 +414,120 @@ class CertificateAuthority:
         """Sign a leaf for a public key whose possession a registration authority proved.
 
         The EST front end checks the CSR's signature (RFC 7030 §3.4 proof of
-        possession) before it asks; checking it twice would only cost time.
+        possession) before it asks; checking it twice would only cost time.  The
+        serial is the one reserved for the device, if any, else a fresh one.
         """
         if lifetime <= timedelta(0):
             raise PkiError(f"lifetime must be positive, got {lifetime}")
         issuing = self.issuing_ca_for(site, now=now)
-        serial = self._fresh_serial()
-        spiffe_id = f"spiffe://{self.trust_domain}/site/{site}/device/{device_id}"
-        not_before, not_after = now - self.backdate, now + lifetime
-        builder = x509.CertificateBuilder(
-            issuer_name=issuing.certificate.subject,
-            subject_name=self._leaf_subject(device_id),
-            public_key=public,
-            serial_number=serial,
-            not_valid_before=not_before,
-            not_valid_after=not_after,
-            extensions=[
-                _LEAF_CONSTRAINTS,
-                _LEAF_USAGE,
-                _LEAF_EKU,
-                self._leaf_sans(spiffe_id, f"{device_id}.{site}.devices.{self.trust_domain}"),
-                _ext(x509.SubjectKeyIdentifier.from_public_key(public), critical=False),
-                self._aki[issuing.name],
-            ],
+        serial = self._take_reserved(device_id) or self._fresh_serial()
+        plan = LeafPlan(issuing.name, device_id, site, serial, now - self.backdate, now + lifetime)
+        certificate = build_leaf(
+            issuer=issuing.certificate.subject,
+            issuing_key=issuing.key,
+            authority_key=self._aki[issuing.name],
+            subject=self._leaf_subject(device_id),
+            sans=self._leaf_sans(site, device_id),
+            public=public,
+            serial=serial,
+            not_before=plan.not_before,
+            not_after=plan.not_after,
         )
-        certificate = builder.sign(issuing.key, signature_hash(issuing.key))
+        self._issued(plan, certificate, requester, services, on_expiry, renewal_of)
+        return certificate
+
+    def reserve_serial(self, device_id: str) -> int:
+        """Draw the serial of the device's next leaf now (kept until that leaf is issued)."""
+        serial = self._reserved.get(device_id)
+        if serial is None:
+            serial = self._reserved[device_id] = self._fresh_serial()
+            self._reserved_serials.add(serial)
+        return serial
+
+    def _take_reserved(self, device_id: str) -> int | None:
+        serial = self._reserved.pop(device_id, None)
+        if serial is not None:
+            self._reserved_serials.discard(serial)
+        return serial
+
+    def plan_leaf(
+        self, device_id: str, *, site: str, lifetime: timedelta, now: datetime
+    ) -> LeafPlan | None:
+        """The plan of the leaf :meth:`issue_key` would sign at ``now``; None without a
+        reserved serial (the serial would be drawn only then)."""
+        serial = self._reserved.get(device_id)
+        if serial is None or lifetime <= timedelta(0):
+            return None
+        issuing = self.issuing_ca_for(site, now=now)
+        return LeafPlan(issuing.name, device_id, site, serial, now - self.backdate, now + lifetime)
+
+    def adopt(
+        self,
+        der: bytes,
+        plan: LeafPlan,
+        *,
+        services: Sequence[str],
+        requester: str,
+        on_expiry: str,
+        lifetime: timedelta,
+        now: datetime,
+        renewal_of: int | None = None,
+    ) -> x509.Certificate | None:
+        """Issue a leaf signed ahead with this CA's key, if ``plan`` is still the plan.
+
+        The helper process signs with :func:`build_leaf` from the same inputs
+        (:class:`LeafPlan` plus the CSR's key, matched by the caller on the CSR's
+        exact bytes), so the leaf is the one :meth:`issue_key` would sign now but
+        for its signature.  Returns None, issuing nothing, when the plan changed
+        (another time, another issuing CA generation, no reserved serial).
+        """
+        if plan != self.plan_leaf(plan.device_id, site=plan.site, lifetime=lifetime, now=now):
+            return None
+        certificate = x509.load_der_x509_certificate(der)
+        if certificate.serial_number != plan.serial:
+            raise PkiError(f"the leaf signed ahead has serial {certificate.serial_number:#x}, "
+                           f"planned {plan.serial:#x}")
+        self._take_reserved(plan.device_id)
+        self._issued(plan, certificate, requester, services, on_expiry, renewal_of)
+        return certificate
+
+    def issuing_material(self, name: str) -> tuple[x509.Certificate, PrivateKey]:
+        """An issuing CA generation's certificate and key (for the helper process)."""
+        issuing = self.issuing_ca(name)
+        return issuing.certificate, issuing.key
+
+    def _issued(
+        self,
+        plan: LeafPlan,
+        certificate: x509.Certificate,
+        requester: str,
+        services: Sequence[str],
+        on_expiry: str,
+        renewal_of: int | None,
+    ) -> None:
+        spiffe = spiffe_id(self.trust_domain, plan.site, plan.device_id)
         record = IssuanceRecord(
-            serial, device_id, site, issuing.name, spiffe_id, requester, tuple(services),
-            on_expiry, not_before, not_after, renewal_of,
+            plan.serial, plan.device_id, plan.site, plan.issuer, spiffe, requester,
+            tuple(services), on_expiry, plan.not_before, plan.not_after, renewal_of,
         )  # fmt: skip
         self._remember(record, certificate)
-        return certificate
 
     def _leaf_subject(self, device_id: str) -> x509.Name:
         name = self._subjects.get(device_id)  # names are immutable: one per device
         if name is None:
-            name = self._subjects[device_id] = x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COMMON_NAME, device_id),
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.trust_domain),
-                ]
-            )
+            name = self._subjects[device_id] = leaf_subject(device_id, self.trust_domain)
         return name
 
-    def _leaf_sans(self, spiffe_id: str, dns: str) -> x509.Extension[x509.ExtensionType]:
-        key = (spiffe_id, dns)
+    def _leaf_sans(self, site: str, device_id: str) -> x509.Extension[x509.ExtensionType]:
+        key = (site, device_id)
         extension = self._sans.get(key)  # immutable too: one per (device, site)
         if extension is None:
-            names = [x509.UniformResourceIdentifier(spiffe_id), x509.DNSName(dns)]
-            extension = self._sans[key] = _ext(x509.SubjectAlternativeName(names), critical=False)
+            extension = self._sans[key] = leaf_sans(self.trust_domain, site, device_id)
         return extension
 
     def _fresh_serial(self) -> int:
         serial = new_serial_number(self._rng)
-        while serial in self._records:
+        while serial in self._records or serial in self._reserved_serials:
             serial = new_serial_number(self._rng)
         return serial
 

@@ -27,7 +27,7 @@ from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.errors import CsrError
 from testbed.events import EventKind, EventLog
-from testbed.pki.ca import CertificateAuthority, IssuanceRecord
+from testbed.pki.ca import CertificateAuthority, IssuanceRecord, LeafPlan
 from testbed.pki.keys import common_name, csr_key
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "EnrollmentSubject",
     "EstResponse",
     "EstService",
+    "PreparedLeaf",
     "certs_only",
 ]
 
@@ -131,7 +132,9 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _parse_csr(body: bytes, checked: dict[bytes, bool]) -> x509.CertificateSigningRequest:
+def _parse_csr(
+    body: bytes, checked: dict[bytes, bool]
+) -> tuple[x509.CertificateSigningRequest, bytes]:
     try:
         der = base64.b64decode(b"".join(body.split()), validate=True)
         csr = x509.load_der_x509_csr(der)
@@ -143,7 +146,21 @@ def _parse_csr(body: bytes, checked: dict[bytes, bool]) -> x509.CertificateSigni
         valid = csr.is_signature_valid
     if not valid:
         raise _Refusal(400, Reason.CSR_INVALID, "the CSR's signature does not verify")
-    return csr
+    return csr, der
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedLeaf:
+    """A leaf signed ahead for a device's next CSR (by the helper process, with the CA's key).
+
+    Used once, only for a request whose CSR has exactly the bytes ``csr_der``, and
+    only if the CA's plan at that moment is still ``plan``
+    (:meth:`~testbed.pki.ca.CertificateAuthority.adopt`).
+    """
+
+    csr_der: bytes
+    leaf_der: bytes
+    plan: LeafPlan
 
 
 class EstService:
@@ -167,6 +184,9 @@ class EstService:
         #: signature checks of CSRs run ahead (in a helper process) on these exact DER
         #: bytes; each is used once, for the request with those bytes
         self.checked_csrs: dict[bytes, bool] = {}
+        #: leaves signed ahead, by device id (see :class:`PreparedLeaf`)
+        self.prepared: dict[str, PreparedLeaf] = {}
+        self.adopted = 0  # prepared leaves issued (the rest were signed here)
 
     # -- cacerts (RFC 7030 §4.1) --------------------------------------------
 
@@ -199,8 +219,8 @@ class EstService:
         try:
             self._precheck(content_type)
             device_id = self._enroll_identity(basic, client_cert, now)
-            csr = self._checked_csr(body, device_id, Reason.CSR_SUBJECT_MISMATCH)
-            return self._issue(csr, device_id, None, now, "simpleenroll")
+            csr, der = self._checked_csr(body, device_id, Reason.CSR_SUBJECT_MISMATCH)
+            return self._issue(csr, der, device_id, None, now, "simpleenroll")
         except _Refusal as refusal:
             return self._refuse(refusal, device_id, now, "simpleenroll")
 
@@ -220,8 +240,8 @@ class EstService:
             self._precheck(content_type)
             record = self._current_record(client_cert, now)
             device_id = record.device_id
-            csr = self._checked_csr(body, device_id, Reason.REENROLL_IDENTITY_CHANGED)
-            return self._issue(csr, device_id, record, now, "simplereenroll")
+            csr, der = self._checked_csr(body, device_id, Reason.REENROLL_IDENTITY_CHANGED)
+            return self._issue(csr, der, device_id, record, now, "simplereenroll")
         except _Refusal as refusal:
             return self._refuse(
                 refusal, device_id or self._holder(client_cert), now, "simplereenroll"
@@ -281,15 +301,15 @@ class EstService:
 
     def _checked_csr(
         self, body: bytes, device_id: str, mismatch: Reason
-    ) -> x509.CertificateSigningRequest:
-        csr = _parse_csr(body, self.checked_csrs)
+    ) -> tuple[x509.CertificateSigningRequest, bytes]:
+        csr, der = _parse_csr(body, self.checked_csrs)
         cn = common_name(csr.subject)
         if cn != device_id:
             detail = (
                 f"the CSR's subject CN {cn!r} does not match the registered device {device_id!r}"
             )
             raise _Refusal(403, mismatch, detail)
-        return csr
+        return csr, der
 
     def _subject(self, device_id: str) -> EnrollmentSubject:
         subject = self.directory.subject(device_id)
@@ -313,33 +333,67 @@ class EstService:
     def _issue(
         self,
         csr: x509.CertificateSigningRequest,
+        der: bytes,
         device_id: str,
         previous: IssuanceRecord | None,
         now: datetime,
         endpoint: str,
     ) -> EstResponse:
         subject = self._subject(device_id)
-        try:
-            public = csr_key(csr, device_id)
-        except CsrError as error:
-            raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
-        certificate = self.ca.issue_key(
-            public,
-            device_id=device_id,
-            site=previous.site if previous is not None else subject.site,
-            services=subject.services,
-            requester=subject.owner,
-            on_expiry=subject.on_expiry,
-            lifetime=subject.lifetime,
-            now=now,
-            renewal_of=previous.serial if previous is not None else None,
-        )
+        site = previous.site if previous is not None else subject.site
+        renewal_of = previous.serial if previous is not None else None
+        certificate = self._adopt(der, device_id, site, subject, now, renewal_of)
+        if certificate is None:
+            try:
+                public = csr_key(csr, device_id)
+            except CsrError as error:
+                raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
+            certificate = self.ca.issue_key(
+                public,
+                device_id=device_id,
+                site=site,
+                services=subject.services,
+                requester=subject.owner,
+                on_expiry=subject.on_expiry,
+                lifetime=subject.lifetime,
+                now=now,
+                renewal_of=renewal_of,
+            )
         renewal = previous is not None
         self.directory.on_issued(device_id, certificate, now=now, renewal=renewal)
         self._emit_issued(certificate, device_id, now, endpoint, renewal=renewal)
         return EstResponse(
             200, self._certs_headers(), (certificate,), Reason.OK, device_id, certificate
         )
+
+    def _adopt(
+        self,
+        der: bytes,
+        device_id: str,
+        site: str,
+        subject: EnrollmentSubject,
+        now: datetime,
+        renewal_of: int | None,
+    ) -> x509.Certificate | None:
+        """The leaf signed ahead for exactly this CSR, if the CA's plan is unchanged."""
+        prepared = self.prepared.pop(device_id, None)
+        if prepared is None or prepared.csr_der != der:
+            return None
+        if (prepared.plan.device_id, prepared.plan.site) != (device_id, site):
+            return None
+        certificate = self.ca.adopt(
+            prepared.leaf_der,
+            prepared.plan,
+            services=subject.services,
+            requester=subject.owner,
+            on_expiry=subject.on_expiry,
+            lifetime=subject.lifetime,
+            now=now,
+            renewal_of=renewal_of,
+        )
+        if certificate is not None:
+            self.adopted += 1
+        return certificate
 
     def _emit_issued(
         self,

@@ -16,12 +16,21 @@ The same worker makes devices' next CSRs: a device draws its next key (a P-256 o
 P-384 scalar from the run's seeded generator) when it installs a certificate, and
 the key pair and the PKCS#10 request are built here, together with the CA's check
 of the request's signature on the exact bytes (:func:`~testbed.pki.keys.prepared_csr`);
-the EST service takes that verdict for those bytes instead of recomputing it.
+the EST service takes that verdict for those bytes instead of recomputing it.  When
+the CA has planned the device's next leaf (:class:`~testbed.pki.ca.LeafPlan`: the
+serial it reserved, the issuing CA and validity window at the device's renewal
+time), the worker also signs that leaf with the issuing CA's key, using the CA's own
+:func:`~testbed.pki.ca.build_leaf`; the EST service issues it only for exactly that
+CSR and only if the plan still holds when the device asks
+(:meth:`~testbed.pki.ca.CertificateAuthority.adopt`), and signs inline otherwise.
 
 The channel is a socket pair carrying length-prefixed pickles of plain tuples; the
 simulation's end never blocks on reading (it is non-blocking) and never on writing
-(at most ``max_in_flight`` requests of a few hundred bytes are outstanding, far
-below the socket buffers).  The worker stops when :meth:`CryptoWorker.close` is
+(the worker reads requests as they come and writes answers from a thread of its
+own, so it never waits for the simulation to read; at most ``max_in_flight``
+requests are outstanding and further ones wait in a queue in the simulation's
+process, sent oldest first as answers come back).
+The worker stops when :meth:`CryptoWorker.close` is
 called or its socket closes (the parent exited); it is a daemon process, so it never
 outlives the parent.
 """
@@ -32,13 +41,24 @@ import multiprocessing
 import pickle
 import socket
 import struct
+import threading
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_der_private_key,
+)
+
+if TYPE_CHECKING:
+    from testbed.pki.ca import LeafPlan
+    from testbed.pki.keys import PrivateKey
 
 __all__ = ["CryptoWorker"]
 
@@ -67,37 +87,136 @@ def _frames(buffer: bytearray) -> Iterator[Any]:
     del buffer[:start]
 
 
-def _serve(sock: socket.socket) -> None:
-    """The worker: answer ``derive`` requests until told to stop or the socket closes."""
+def _serve(sock: socket.socket, clock: Any) -> None:
+    """The worker: answer requests until told to stop or the socket closes.
+
+    Bundles and issuers are kept as they arrive; among the jobs read so far, path
+    facts and CSRs (needed soon) go before leaves signed ahead (needed at renewal).
+    """
     from testbed.pki.keys import prepared_csr  # what the worker runs
     from testbed.pki.verify import bundle_index, derive_facts
 
     indexes: dict[bytes, Any] = {}
+    issuers: dict[str, tuple[x509.Name, Any, Any]] = {}
+    urgent: deque[tuple[Any, ...]] = deque()
+    deferred: deque[tuple[Any, ...]] = deque()
+    outbox = _Outbox(sock)
     buffer = bytearray()
     while True:
+        # wait for requests only when there is nothing to do
+        flags = socket.MSG_DONTWAIT if (urgent or deferred) else 0
         try:
-            chunk = sock.recv(1 << 16)
+            chunk = sock.recv(1 << 16, flags)
+        except BlockingIOError:
+            chunk = None
         except OSError:
             return
-        if not chunk:
-            return
-        buffer += chunk
-        for message in _frames(buffer):
-            tag = message[0]
-            if tag == "stop":
+        if chunk is not None:
+            if not chunk:
                 return
-            if tag == "bundle":
-                _, fingerprint, ders = message
-                certificates = tuple(x509.load_der_x509_certificate(d) for d in ders)
-                indexes[fingerprint] = bundle_index(certificates)
-            elif tag == "derive":
-                _, token, leaf_der, fingerprint = message
-                leaf = x509.load_der_x509_certificate(leaf_der)
-                facts = derive_facts(leaf, indexes[fingerprint])
-                _send(sock, (token, facts.to_tuple()))
-            elif tag == "csr":
-                _, token, key_type, scalar, common_name = message
-                _send(sock, (token, prepared_csr(key_type, scalar, common_name)))
+            buffer += chunk
+            for message in _frames(buffer):
+                tag = message[0]
+                if tag == "stop":
+                    return
+                if tag == "bundle":
+                    _, fingerprint, ders = message
+                    certificates = tuple(x509.load_der_x509_certificate(d) for d in ders)
+                    indexes[fingerprint] = bundle_index(certificates)
+                elif tag == "issuer":
+                    _, name, certificate_der, key_der = message
+                    issuers[name] = _issuer(certificate_der, key_der)
+                else:
+                    (deferred if tag == "leaf" else urgent).append(message)
+        if not (urgent or deferred):
+            continue
+        message = urgent.popleft() if urgent else deferred.popleft()
+        tag = message[0]
+        if tag == "derive":
+            _, token, leaf_der, fingerprint = message
+            leaf = x509.load_der_x509_certificate(leaf_der)
+            outbox.put((token, derive_facts(leaf, indexes[fingerprint]).to_tuple()))
+        elif tag == "csr":
+            _, token, key_type, scalar, common_name = message
+            outbox.put((token, prepared_csr(key_type, scalar, common_name)))
+        elif tag == "leaf":
+            _, token, deadline, key_type, scalar, trust_domain, plan = message
+            if clock.value > deadline:  # the device has asked already: it was done there
+                outbox.put((token, None))
+            else:
+                outbox.put((token, _leaf(issuers, key_type, scalar, trust_domain, plan)))
+
+
+class _Outbox:
+    """The worker's answers, written by a thread of their own.
+
+    The simulation reads answers only when it needs one, so the socket may be full
+    for a while; the worker goes on computing meanwhile instead of waiting to write.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._items: deque[tuple[Any, ...]] = deque()
+        self._ready = threading.Condition()
+        threading.Thread(target=self._run, name="testbed-crypto-answers", daemon=True).start()
+
+    def put(self, answer: tuple[Any, ...]) -> None:
+        with self._ready:
+            self._items.append(answer)
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._items:
+                    self._ready.wait()
+                batch = list(self._items)
+                self._items.clear()
+            try:
+                for answer in batch:
+                    _send(self._sock, answer)
+            except OSError:
+                return
+
+
+def _issuer(certificate_der: bytes, key_der: bytes) -> tuple[x509.Name, Any, Any]:
+    """An issuing CA as the worker keeps it: its name, its key, the leaves' AKI."""
+    from testbed.pki.ca import authority_key_id
+
+    key = load_der_private_key(key_der, password=None)
+    subject = x509.load_der_x509_certificate(certificate_der).subject
+    return subject, key, authority_key_id(key)  # type: ignore[arg-type]
+
+
+def _leaf(
+    issuers: dict[str, tuple[x509.Name, Any, Any]],
+    key_type: str,
+    scalar: int,
+    trust_domain: str,
+    plan: Any,
+) -> tuple[bytes, bool, bytes | None]:
+    """A device's next CSR, the CA's check of it, and the leaf the CA would sign for it."""
+    from testbed.pki.ca import build_leaf, leaf_sans, leaf_subject
+    from testbed.pki.keys import KeyType, ec_key, make_csr
+
+    key = ec_key(KeyType(key_type), scalar)
+    der = make_csr(key, plan.device_id).public_bytes(Encoding.DER)
+    valid = x509.load_der_x509_csr(der).is_signature_valid
+    if not valid:  # never for a CSR made here; the CA would refuse it, so sign nothing
+        return der, valid, None
+    issuer, issuing_key, authority_key = issuers[plan.issuer]
+    leaf = build_leaf(
+        issuer=issuer,
+        issuing_key=issuing_key,
+        authority_key=authority_key,
+        subject=leaf_subject(plan.device_id, trust_domain),
+        sans=leaf_sans(trust_domain, plan.site, plan.device_id),
+        public=key.public_key(),
+        serial=plan.serial,
+        not_before=plan.not_before,
+        not_after=plan.not_after,
+    )
+    return der, valid, leaf.public_bytes(Encoding.DER)
 
 
 def _stop(process: BaseProcess, sock: socket.socket) -> None:
@@ -122,14 +241,22 @@ class CryptoWorker:
     ``(der, signature_valid)``, :func:`~testbed.pki.keys.prepared_csr`).
     """
 
-    def __init__(self, *, max_in_flight: int = 64) -> None:
+    def __init__(self, *, max_in_flight: int = 4096, max_queued: int = 100_000) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         self.max_in_flight = max_in_flight
+        self.max_queued = max_queued
+        # requests not sent yet: those needed soon first (path facts), then the rest
+        self._urgent: deque[tuple[list[tuple[Any, ...]], tuple[Any, ...]]] = deque()
+        self._deferred: deque[tuple[list[tuple[Any, ...]], tuple[Any, ...]]] = deque()
+        context: Any = multiprocessing.get_context(_START_METHOD)
+        # the simulation's time as the caller last told it (shared with the helper)
+        self._clock: Any = context.RawValue("d", float("-inf"))
         self._sock: socket.socket | None = None
         self.process: BaseProcess | None = None  # the helper, once started
         self._finalizer: weakref.finalize[Any, CryptoWorker] | None = None
         self._bundles: set[bytes] = set()
+        self._issuers: set[str] = set()
         self._buffer = bytearray()
         self._ready: dict[int, Any] = {}
         self._abandoned: set[int] = set()
@@ -144,7 +271,7 @@ class CryptoWorker:
             context: Any = multiprocessing.get_context(_START_METHOD)
             parent, child = socket.socketpair()
             process: BaseProcess = context.Process(
-                target=_serve, args=(child,), name="testbed-crypto", daemon=True
+                target=_serve, args=(child, self._clock), name="testbed-crypto", daemon=True
             )
             process.start()
             child.close()
@@ -171,26 +298,75 @@ class CryptoWorker:
         """Ask for a CSR for the EC key of ``scalar`` (and its signature check); a token."""
         return self._request([], "csr", key_type, scalar, common_name)
 
-    def _request(self, before: list[tuple[Any, ...]], tag: str, *args: Any) -> int | None:
-        if self.dead:
-            return None
-        if self._in_flight >= self.max_in_flight:
-            self._drain()
-            if self._in_flight >= self.max_in_flight:
-                return None
-        sock = self._start()
-        token = self._next
-        try:
-            for message in before:
-                self._send(sock, message)
-            self._send(sock, (tag, token, *args))
-        except OSError:
-            self.close()
-            return None
-        self._next += 1
-        self._in_flight += 1
-        self.sent += 1
+    def submit_leaf(
+        self,
+        key_type: str,
+        scalar: int,
+        trust_domain: str,
+        plan: LeafPlan,
+        issuing: tuple[x509.Certificate, PrivateKey],
+        deadline: float,
+    ) -> int | None:
+        """Ask for a device's next CSR, its check, and the leaf signed to ``plan``; a token.
+
+        ``issuing`` is the certificate and key of the issuing CA the plan names (sent
+        once).  Answered as ``(csr_der, signature_valid, leaf_der or None)``, or None
+        when the helper reaches it after :meth:`tell_time` passed ``deadline`` (the
+        simulation second the device asks).  These requests wait behind path facts,
+        which are needed sooner.
+        """
+        messages: list[tuple[Any, ...]] = []
+        if plan.issuer not in self._issuers:
+            certificate, key = issuing
+            key_der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+            messages.append(("issuer", plan.issuer, certificate.public_bytes(Encoding.DER),
+                             key_der))
+        token = self._request(
+            messages, "leaf", deadline, key_type, scalar, trust_domain, plan, urgent=False
+        )
+        if token is not None:
+            self._issuers.add(plan.issuer)
         return token
+
+    def _request(
+        self, before: list[tuple[Any, ...]], tag: str, *args: Any, urgent: bool = True
+    ) -> int | None:
+        """Queue a request (sent once fewer than ``max_in_flight`` are outstanding); a token."""
+        if self.dead or self.queued >= self.max_queued:
+            return None
+        token = self._next
+        self._next += 1
+        queue = self._urgent if urgent else self._deferred
+        queue.append((before, (tag, token, *args)))
+        self._pump()
+        return None if self.dead else token
+
+    def _pump(self) -> None:
+        """Send queued requests (urgent ones first) while fewer than ``max_in_flight`` are out."""
+        if self.queued and self._in_flight >= self.max_in_flight:
+            self._read()
+        while self._in_flight < self.max_in_flight and not self.dead:
+            queue = self._urgent or self._deferred
+            if not queue:
+                return
+            before, request = queue.popleft()
+            sock = self._start()
+            try:
+                for message in before:  # bundles and issuers: needed by later requests too
+                    self._send(sock, message)
+                if request[1] in self._abandoned:  # taken before it was even sent
+                    self._abandoned.discard(request[1])
+                    continue
+                self._send(sock, request)
+            except OSError:
+                self.close()
+                return
+            self._in_flight += 1
+            self.sent += 1
+
+    def tell_time(self, seconds: float) -> None:
+        """The simulation has reached ``seconds``: leaves planned for earlier are skipped."""
+        self._clock.value = seconds
 
     @staticmethod
     def _send(sock: socket.socket, message: object) -> None:
@@ -223,6 +399,11 @@ class CryptoWorker:
         return None
 
     def _drain(self) -> None:
+        """Read every answer that has arrived (never waiting), then send what is queued."""
+        self._read()
+        self._pump()
+
+    def _read(self) -> None:
         """Read every answer that has arrived, without waiting."""
         sock = self._sock
         if sock is None or not self._in_flight:
@@ -252,6 +433,11 @@ class CryptoWorker:
         """Requests sent and not yet answered."""
         return self._in_flight
 
+    @property
+    def queued(self) -> int:
+        """Requests waiting to be sent."""
+        return len(self._urgent) + len(self._deferred)
+
     def close(self) -> None:
         """Stop the worker (idempotent); nothing more is sent afterwards."""
         self.dead = True
@@ -261,3 +447,5 @@ class CryptoWorker:
         self._in_flight = 0
         self._ready.clear()
         self._abandoned.clear()
+        self._urgent.clear()
+        self._deferred.clear()

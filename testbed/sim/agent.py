@@ -13,6 +13,7 @@ from testbed.devices import DeviceProfile, DeviceRecord, check_ae_title, make_re
 from testbed.errors import ScenarioError
 from testbed.hospital import HealthSystem
 from testbed.metrics import Availability, Metrics
+from testbed.pki.ca import LeafPlan
 from testbed.pki.keys import PrivateKey
 from testbed.scenario import Scenario
 
@@ -22,13 +23,15 @@ class NextKey:
     """A device's next key, drawn when it installs a certificate, and its CSR.
 
     ``scalar`` is the EC private value (from the run's seeded generator); ``token``
-    the helper process's job that builds the CSR, if one was asked; ``body`` the
-    base64 DER CSR once made.  A device keeps the same request across retries.
+    the helper process's job that builds the CSR (and, with a ``plan``, signs the
+    leaf the CA plans for it), if one was asked; ``body`` the base64 DER CSR once
+    made.  A device keeps the same request across retries.
     """
 
     scalar: int
     token: int | None
     body: bytes | None = None
+    plan: LeafPlan | None = None  # the leaf the helper signs for it, if asked
 
 __all__ = ["DeviceAgent", "build_fleet"]
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from testbed.decisions import Reason
 from testbed.events import EventKind
-from testbed.pki.est import EstResponse
+from testbed.pki.est import EstResponse, PreparedLeaf
 from testbed.pki.keys import EC_KEY_TYPES, ec_key, make_csr, new_key_scalar, new_private_key
 from testbed.sim.agent import NextKey
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["bootstrap_secret", "enroll", "reenroll"]
+__all__ = ["bootstrap_secret", "enroll", "plan_renewal", "reenroll"]
 
 PKCS10 = "application/pkcs10"
 
@@ -50,10 +50,13 @@ def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
     if prepared.body is None:
         answer = None
         if prepared.token is not None and tb.worker is not None:
+            tb.worker.tell_time(float(tb.env.now))
             answer = tb.worker.take(prepared.token)
         if answer is not None:
-            der, signature_valid = answer
+            der, signature_valid, *leaf = answer
             tb.est.checked_csrs[der] = signature_valid
+            if leaf and leaf[0] is not None and prepared.plan is not None:
+                tb.est.prepared[agent.device_id] = PreparedLeaf(der, leaf[0], prepared.plan)
         else:
             key = ec_key(agent.record.certificate_type, prepared.scalar)
             der = make_csr(key, agent.device_id).public_bytes(serialization.Encoding.DER)
@@ -65,23 +68,58 @@ def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
 
 
 def _prepare_next_key(tb: Testbed, agent: DeviceAgent) -> None:
-    """Draw the device's next key now and have its CSR made ahead, off this core."""
+    """Draw the device's next key now (its CSR is made ahead: :func:`plan_renewal`)."""
     profile = agent.profile
     key_type = agent.record.certificate_type
     rotates = profile.supports_est and profile.rotates_key_on_renewal
     if not rotates or key_type not in EC_KEY_TYPES:
         agent.next_key = None
         return
-    scalar = new_key_scalar(key_type, tb.rng)
-    token = None
-    if tb.worker is not None:
-        token = tb.worker.submit_csr(key_type.value, scalar, agent.device_id)
-    agent.next_key = NextKey(scalar, token)
+    agent.next_key = NextKey(new_key_scalar(key_type, tb.rng), None)
+
+
+def plan_renewal(tb: Testbed, agent: DeviceAgent, at: float) -> None:
+    """The device will renew at simulation second ``at``: prepare what can be prepared.
+
+    The CA reserves the serial of the device's next leaf (always, so a run draws the
+    same numbers with or without a helper process).  With a helper, the device's next
+    CSR is made there and the CA's check of it run, and the leaf the CA plans for
+    that moment is signed there too; the EST service issues it only if the request
+    carries exactly that CSR and the plan still holds (else it signs here).
+    """
+    cert = agent.certificate
+    if cert is None:
+        return
+    tb.ca.reserve_serial(agent.device_id)
+    prepared = agent.next_key
+    if tb.worker is None or prepared is None or prepared.token is not None:
+        return
+    if prepared.body is not None:
+        return
+    key_type = agent.record.certificate_type.value
+    record = tb.ca.record(cert.serial_number)
+    entry = tb.inventory.get(agent.device_id)
+    plan = None
+    if record is not None and entry is not None:
+        plan = tb.ca.plan_leaf(
+            agent.device_id, site=record.site, lifetime=entry.lifetime, now=tb.clock.at(at)
+        )
+    if plan is None:
+        prepared.token = tb.worker.submit_csr(key_type, prepared.scalar, agent.device_id)
+        return
+    issuing = tb.ca.issuing_material(plan.issuer)
+    tb.worker.tell_time(float(tb.env.now))
+    prepared.token = tb.worker.submit_leaf(
+        key_type, prepared.scalar, tb.ca.trust_domain, plan, issuing, at
+    )
+    prepared.plan = plan if prepared.token is not None else None
 
 
 def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
     agent.certificate = response.certificate
     agent.notify(tb.env)
+    if tb.worker is not None:
+        tb.worker.tell_time(float(tb.env.now))
     if agent.certificate is not None:
         _prepare_next_key(tb, agent)
         # the outcome never depends on the helper: it only starts path validation early

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -113,17 +115,39 @@ def test_prefetched_and_inline_decisions_agree(world) -> None:
 
 
 def test_a_full_pipe_is_never_written_to(world) -> None:
-    """At most ``max_in_flight`` requests are outstanding; the rest are not sent."""
+    """At most ``max_in_flight`` requests are outstanding; the rest wait and all are answered."""
     leaves, bundle, _ = world
     worker = CryptoWorker(max_in_flight=2)
     try:
+        tokens = []
         for leaf in leaves * 3:
-            worker.submit(leaf, bundle.fingerprint, bundle.certificates)
+            tokens.append(worker.submit(leaf, bundle.fingerprint, bundle.certificates))
             assert worker.in_flight <= 2
-        assert worker.sent < len(leaves) * 3
-        _wait(worker, [worker.sent - 1])
-        assert worker.in_flight == 0
-        assert worker.submit(leaves[0], bundle.fingerprint, bundle.certificates) is not None
+        assert None not in tokens
+        assert worker.sent < len(tokens) and worker.queued > 0  # the rest are queued
+        _wait(worker, tokens)
+        assert worker.sent == len(tokens) and worker.queued == 0 and worker.in_flight == 0
+        expected = derive_facts(leaves[0], bundle_index(bundle.certificates)).to_tuple()
+        assert worker.take(tokens[-len(leaves)]) == expected
+    finally:
+        worker.close()
+
+
+def test_a_request_taken_before_it_was_sent_is_never_sent(world) -> None:
+    leaves, bundle, _ = world
+    worker = CryptoWorker(max_in_flight=1, max_queued=2)
+    try:
+        first = worker.submit(leaves[0], bundle.fingerprint, bundle.certificates)
+        assert worker.process is not None and worker.process.pid is not None
+        os.kill(worker.process.pid, signal.SIGSTOP)  # ``first`` stays in flight
+        second = worker.submit(leaves[1], bundle.fingerprint, bundle.certificates)
+        third = worker.submit(leaves[2], bundle.fingerprint, bundle.certificates)
+        assert worker.submit(leaves[3], bundle.fingerprint, bundle.certificates) is None  # full
+        assert None not in (first, second, third)
+        assert worker.take(second) is None  # still queued: done inline, never sent
+        os.kill(worker.process.pid, signal.SIGCONT)
+        _wait(worker, [first, third])
+        assert worker.sent == 2 and worker.in_flight == 0 and worker.queued == 0
     finally:
         worker.close()
 

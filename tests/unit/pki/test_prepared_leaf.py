@@ -78,7 +78,8 @@ def test_a_leaf_signed_to_the_plan_is_adopted_like_an_issued_one(make_ca, issue_
     inline = issue_leaf(authority, "ct-1", now=NOW)
     assert leaf.issuer == inline.issuer and leaf.subject == inline.subject
     assert [e.oid for e in leaf.extensions] == [e.oid for e in inline.extensions]
-    sans = [c.extensions.get_extension_for_class(x509.SubjectAlternativeName) for c in (leaf, inline)]
+    kind = x509.SubjectAlternativeName
+    sans = [c.extensions.get_extension_for_class(kind) for c in (leaf, inline)]
     assert sans[0] == sans[1]
     leaf.verify_directly_issued_by(authority.issuing_ca_for("north", now=NOW).certificate)
 

@@ -145,6 +145,7 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
     """Build, run and report the benchmark scenario; time each phase."""
     from benchmarks.scenarios import build_scenario
     from testbed.core import Testbed
+    from testbed.memory import old_generation_paused
     from testbed.report.build import build_report
 
     rss_imports = _peak_rss_mb()
@@ -160,16 +161,17 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
     t3 = time.perf_counter()
     label = f"testbed {spec['devices']}"
     budget = spec.get("budget")
-    if spec.get("profile"):
-        import cProfile
+    with old_generation_paused():  # as Testbed.run does
+        if spec.get("profile"):
+            import cProfile
 
-        profiler = cProfile.Profile()
-        profiler.enable()
-        events, reached = _step_until(tb.env, tb.horizon, label, budget)
-        profiler.disable()
-        profiler.dump_stats(spec["profile"])
-    else:
-        events, reached = _step_until(tb.env, tb.horizon, label, budget)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            events, reached = _step_until(tb.env, tb.horizon, label, budget)
+            profiler.disable()
+            profiler.dump_stats(spec["profile"])
+        else:
+            events, reached = _step_until(tb.env, tb.horizon, label, budget)
     t4 = time.perf_counter()
     tb.close()
     report = build_report(tb)

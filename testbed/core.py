@@ -23,6 +23,7 @@ from testbed.errors import ScenarioError
 from testbed.events import EventLog
 from testbed.hospital import HealthSystem
 from testbed.inventory import DriftKind, Inventory
+from testbed.memory import old_generation_paused
 from testbed.metrics import Metrics
 from testbed.network import ZonePolicy
 from testbed.pki.ca import CertificateAuthority
@@ -165,10 +166,11 @@ class Testbed:
         """Run the whole scenario, reporting progress ``(done, total)`` in sim seconds."""
         self.start()
         total = self.horizon
-        for i in range(1, steps + 1):
-            self.env.run(until=total * i / steps)
-            if progress is not None:
-                progress(float(self.env.now), total)
+        with old_generation_paused():
+            for i in range(1, steps + 1):
+                self.env.run(until=total * i / steps)
+                if progress is not None:
+                    progress(float(self.env.now), total)
 
 
 def _window(spec: ChangeWindowSpec) -> ChangeWindow:

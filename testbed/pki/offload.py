@@ -44,7 +44,7 @@ import struct
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
@@ -140,11 +140,19 @@ def _serve(sock: socket.socket, clock: Any) -> None:
             _, token, key_type, scalar, common_name = message
             outbox.put((token, prepared_csr(key_type, scalar, common_name)))
         elif tag == "leaf":
-            _, token, deadline, key_type, scalar, trust_domain, plan = message
+            _, token, deadline, key_type, scalar, trust_domain, plan, fingerprints = message
             if clock.value > deadline:  # the device has asked already: it was done there
                 outbox.put((token, None))
-            else:
-                outbox.put((token, _leaf(issuers, key_type, scalar, trust_domain, plan)))
+                continue
+            csr_der, valid, leaf = _leaf(issuers, key_type, scalar, trust_domain, plan)
+            if leaf is None:
+                outbox.put((token, (csr_der, valid, None, ())))
+                continue
+            facts = tuple(
+                (fingerprint, derive_facts(leaf, indexes[fingerprint]).to_tuple())
+                for fingerprint in fingerprints
+            )
+            outbox.put((token, (csr_der, valid, leaf.public_bytes(Encoding.DER), facts)))
 
 
 class _Outbox:
@@ -194,7 +202,7 @@ def _leaf(
     scalar: int,
     trust_domain: str,
     plan: Any,
-) -> tuple[bytes, bool, bytes | None]:
+) -> tuple[bytes, bool, x509.Certificate | None]:
     """A device's next CSR, the CA's check of it, and the leaf the CA would sign for it."""
     from testbed.pki.ca import build_leaf, leaf_sans, leaf_subject
     from testbed.pki.keys import KeyType, ec_key, make_csr
@@ -216,7 +224,7 @@ def _leaf(
         not_before=plan.not_before,
         not_after=plan.not_after,
     )
-    return der, valid, leaf.public_bytes(Encoding.DER)
+    return der, valid, leaf
 
 
 def _stop(process: BaseProcess, sock: socket.socket) -> None:
@@ -306,14 +314,16 @@ class CryptoWorker:
         plan: LeafPlan,
         issuing: tuple[x509.Certificate, PrivateKey],
         deadline: float,
+        bundles: Sequence[tuple[bytes, tuple[x509.Certificate, ...]]] = (),
     ) -> int | None:
-        """Ask for a device's next CSR, its check, and the leaf signed to ``plan``; a token.
+        """Ask for a device's next CSR, its check, the leaf signed to ``plan``, and the
+        leaf's path facts under each of ``bundles`` (``(fingerprint, certificates)``).
 
         ``issuing`` is the certificate and key of the issuing CA the plan names (sent
-        once).  Answered as ``(csr_der, signature_valid, leaf_der or None)``, or None
-        when the helper reaches it after :meth:`tell_time` passed ``deadline`` (the
-        simulation second the device asks).  These requests wait behind path facts,
-        which are needed sooner.
+        once, like each bundle).  Answered as ``(csr_der, signature_valid, leaf_der or
+        None, ((fingerprint, facts), ...))``, or None when the helper reaches it after
+        :meth:`tell_time` passed ``deadline`` (the simulation second the device asks).
+        These requests wait behind path facts of installed leaves, needed sooner.
         """
         messages: list[tuple[Any, ...]] = []
         if plan.issuer not in self._issuers:
@@ -321,11 +331,19 @@ class CryptoWorker:
             key_der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
             messages.append(("issuer", plan.issuer, certificate.public_bytes(Encoding.DER),
                              key_der))
+        fingerprints = []
+        for fingerprint, certificates in bundles:
+            if fingerprint not in self._bundles:
+                ders = [c.public_bytes(Encoding.DER) for c in certificates]
+                messages.append(("bundle", fingerprint, ders))
+            fingerprints.append(fingerprint)
         token = self._request(
-            messages, "leaf", deadline, key_type, scalar, trust_domain, plan, urgent=False
-        )
+            messages, "leaf", deadline, key_type, scalar, trust_domain, plan,
+            tuple(fingerprints), urgent=False,
+        )  # fmt: skip
         if token is not None:
             self._issuers.add(plan.issuer)
+            self._bundles.update(fingerprints)
         return token
 
     def _request(

@@ -234,6 +234,9 @@ class Verifier:
         """Ask the worker (if any) for ``leaf``'s facts under ``bundle``; True if asked."""
         if self.worker is None:
             return False
+        seen = self._seen.get((id(leaf), bundle.fingerprint))
+        if seen is not None and seen[0] is leaf:
+            return False  # known already (offered)
         key = (leaf.serial_number, leaf.issuer, bundle.fingerprint)
         if key in self._facts or key in self._asked:
             return False
@@ -242,6 +245,16 @@ class Verifier:
             return False
         self._asked[key] = token
         return True
+
+    def offer(self, leaf: x509.Certificate, fingerprint: bytes, facts: tuple[Any, ...]) -> None:
+        """Take ``leaf``'s facts under the bundle ``fingerprint``, derived elsewhere.
+
+        ``facts`` must be :func:`derive_facts` of exactly this leaf's bytes and that
+        bundle (``_Facts.to_tuple``), as the helper computes them for a leaf it signed.
+        """
+        if len(self._seen) >= self.max_entries:
+            self._seen.clear()
+        self._seen[(id(leaf), fingerprint)] = (leaf, _Facts.from_tuple(facts))
 
     def _answer(self, key: _Key) -> _Facts | None:
         """The worker's answer for ``key`` if it was asked and has answered."""

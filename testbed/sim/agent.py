@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import simpy
 from cryptography import x509
@@ -32,6 +33,8 @@ class NextKey:
     token: int | None
     body: bytes | None = None
     plan: LeafPlan | None = None  # the leaf the helper signs for it, if asked
+    leaf: bytes | None = None  # that leaf's DER, once answered
+    facts: tuple[tuple[bytes, tuple[Any, ...]], ...] = ()  # its path facts per bundle
 
 __all__ = ["DeviceAgent", "build_fleet"]
 

@@ -53,10 +53,11 @@ def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
             tb.worker.tell_time(float(tb.env.now))
             answer = tb.worker.take(prepared.token)
         if answer is not None:
-            der, signature_valid, *leaf = answer
+            der, signature_valid, *signed = answer
             tb.est.checked_csrs[der] = signature_valid
-            if leaf and leaf[0] is not None and prepared.plan is not None:
-                tb.est.prepared[agent.device_id] = PreparedLeaf(der, leaf[0], prepared.plan)
+            if signed and signed[0] is not None and prepared.plan is not None:
+                prepared.leaf, prepared.facts = signed
+                tb.est.prepared[agent.device_id] = PreparedLeaf(der, signed[0], prepared.plan)
         else:
             key = ec_key(agent.record.certificate_type, prepared.scalar)
             der = make_csr(key, agent.device_id).public_bytes(serialization.Encoding.DER)
@@ -108,10 +109,12 @@ def plan_renewal(tb: Testbed, agent: DeviceAgent, at: float) -> None:
         prepared.token = tb.worker.submit_csr(key_type, prepared.scalar, agent.device_id)
         return
     issuing = tb.ca.issuing_material(plan.issuer)
+    bundles = tb.access.bundles_for(agent.record.intended_services, now=tb.now())
     tb.worker.tell_time(float(tb.env.now))
     prepared.token = tb.worker.submit_leaf(
-        key_type, prepared.scalar, tb.ca.trust_domain, plan, issuing, at
-    )
+        key_type, prepared.scalar, tb.ca.trust_domain, plan, issuing, at,
+        [(b.fingerprint, b.certificates) for b in bundles],
+    )  # fmt: skip
     prepared.plan = plan if prepared.token is not None else None
 
 
@@ -120,10 +123,22 @@ def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
     agent.notify(tb.env)
     if tb.worker is not None:
         tb.worker.tell_time(float(tb.env.now))
+        _offer_facts(tb, agent)
     if agent.certificate is not None:
         _prepare_next_key(tb, agent)
         # the outcome never depends on the helper: it only starts path validation early
         tb.access.prefetch(agent.certificate, agent.record.intended_services, now=tb.now())
+
+
+def _offer_facts(tb: Testbed, agent: DeviceAgent) -> None:
+    """If the installed leaf is the one the helper signed, take the path facts it derived."""
+    prepared, cert = agent.next_key, agent.certificate
+    if prepared is None or prepared.leaf is None or cert is None:
+        return
+    if cert.public_bytes(serialization.Encoding.DER) != prepared.leaf:
+        return  # signed here after all: its facts are derived when first needed
+    for fingerprint, facts in prepared.facts:
+        tb.access.verifier.offer(cert, fingerprint, facts)
 
 
 def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:

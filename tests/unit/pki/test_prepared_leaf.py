@@ -14,11 +14,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from testbed.errors import PkiError
 from testbed.events import EventLog
-from testbed.pki import EnrollmentSubject, EstService, KeyType
+from testbed.pki import EnrollmentSubject, EstService, KeyType, TrustDistribution, Verifier
 from testbed.pki.ca import LeafPlan, build_leaf, leaf_sans, leaf_subject
 from testbed.pki.est import PreparedLeaf
 from testbed.pki.keys import ec_key, make_csr
 from testbed.pki.offload import CryptoWorker
+from testbed.pki.verify import bundle_index, derive_facts
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -164,19 +165,23 @@ def _wait(worker: CryptoWorker, token: int, timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-def test_the_helper_signs_the_planned_leaf(make_ca) -> None:
+def test_the_helper_signs_the_planned_leaf_and_derives_its_facts(make_ca) -> None:
     authority = make_ca(77)
     authority.reserve_serial("ct-1")
     plan = authority.plan_leaf("ct-1", site="north", lifetime=DAY, now=NOW)
     assert plan is not None
+    bundle = TrustDistribution(ca=authority, sites=("north",), delay=DAY, now=NOW).bundle(
+        "north", now=NOW
+    )
     worker = CryptoWorker()
     try:
         worker.tell_time(0.0)
         token = worker.submit_leaf(KeyType.EC_P256.value, SCALAR, authority.trust_domain, plan,
-                                   authority.issuing_material(plan.issuer), 100.0)
+                                   authority.issuing_material(plan.issuer), 100.0,
+                                   [(bundle.fingerprint, bundle.certificates)])
         assert token is not None
         _wait(worker, token)
-        csr_der, valid, leaf_der = worker.take(token)
+        csr_der, valid, leaf_der, facts = worker.take(token)
     finally:
         worker.close()
     assert valid and leaf_der is not None
@@ -185,6 +190,15 @@ def test_the_helper_signs_the_planned_leaf(make_ca) -> None:
     assert leaf is not None and leaf.public_key() == csr.public_key()
     assert leaf.public_key() == ec_key(KeyType.EC_P256, SCALAR).public_key()
     leaf.verify_directly_issued_by(authority.issuing_ca_for("north", now=NOW).certificate)
+    expected = derive_facts(leaf, bundle_index(bundle.certificates)).to_tuple()
+    assert facts == ((bundle.fingerprint, expected),)
+    # offered to a verifier, they decide as facts derived there would
+    helped, plain = Verifier(), Verifier()
+    helped.offer(leaf, bundle.fingerprint, facts[0][1])
+    for when in (NOW - DAY, NOW, NOW + 2 * DAY):
+        assert helped.verify(leaf, bundle=bundle, crl=None, now=when) == plain.verify(
+            leaf, bundle=bundle, crl=None, now=when
+        )
 
 
 def test_the_helper_skips_a_leaf_whose_time_has_passed(make_ca) -> None:

@@ -1,0 +1,33 @@
+"""How a long run treats Python's cyclic garbage collector.
+
+A run keeps millions of objects until its end (issuance records, certificates,
+facts, the event log) and makes almost no reference cycles: over 90 simulated days
+of 1,000 devices, full collections found 10 cyclic objects.  Each full collection
+walks every tracked object, so as the heap grows they cost more and more for
+nothing (13% of the run time at 10,000 devices × 20 days, measured with and without
+them).  During a run only the two young generations are collected automatically
+(that still reclaims short-lived cycles, such as exceptions with their tracebacks);
+the oldest is collected once, when the run ends.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["old_generation_paused"]
+
+_NEVER = 2**31 - 1  # young collections needed before the oldest one is considered
+
+
+@contextmanager
+def old_generation_paused() -> Iterator[None]:
+    """Collect only the young generations while inside; restore and collect fully after."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], _NEVER)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.collect()

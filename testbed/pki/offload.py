@@ -144,15 +144,15 @@ def _serve(sock: socket.socket, clock: Any) -> None:
             if clock.value > deadline:  # the device has asked already: it was done there
                 outbox.put((token, None))
                 continue
-            csr_der, valid, leaf = _leaf(issuers, key_type, scalar, trust_domain, plan)
-            if leaf is None:
+            csr_der, valid, signed = _leaf(issuers, key_type, scalar, trust_domain, plan)
+            if signed is None:
                 outbox.put((token, (csr_der, valid, None, ())))
                 continue
             facts = tuple(
-                (fingerprint, derive_facts(leaf, indexes[fingerprint]).to_tuple())
+                (fingerprint, derive_facts(signed, indexes[fingerprint]).to_tuple())
                 for fingerprint in fingerprints
             )
-            outbox.put((token, (csr_der, valid, leaf.public_bytes(Encoding.DER), facts)))
+            outbox.put((token, (csr_der, valid, signed.public_bytes(Encoding.DER), facts)))
 
 
 class _Outbox:

@@ -9,7 +9,7 @@ closed (:attr:`Reason.REVOCATION_UNKNOWN`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,19 +49,20 @@ class _Facts:
     reference_time: datetime  # the latest notBefore on the path
     chain_error: str | None
     valid_until: datetime  # the earliest notAfter on the path
+    chain_checked: bool = True  # False: path validation not run yet (``chain_error`` unset)
 
     def to_tuple(self) -> tuple[Any, ...]:
         """Plain values only (cheap to pickle between processes)."""
         windows = tuple((w.label, w.not_before, w.not_after) for w in self.windows)
         return (self.issuer, self.serial, windows, self.reference_time, self.chain_error,
-                self.valid_until)
+                self.valid_until, self.chain_checked)
 
     @classmethod
     def from_tuple(cls, values: tuple[Any, ...]) -> _Facts:
         """The inverse of :meth:`to_tuple`."""
-        issuer, serial, windows, reference, error, valid_until = values
+        issuer, serial, windows, reference, error, valid_until, checked = values
         return cls(issuer, serial, tuple(_Window(*w) for w in windows), reference, error,
-                   valid_until)
+                   valid_until, checked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +188,9 @@ class Verifier:
     and of every bundle CA that can sit on its path (same subject as the child's
     issuer and, when the child has an Authority Key Identifier, the matching Subject
     Key Identifier).  Path validation runs once, at the reference time ``max`` of
-    those certificates' notBefore.  Every call still checks ``now`` against all those
-    windows in Python, and the CRL is never cached.
+    those certificates' notBefore, and only when a call first gets past the window
+    checks (a leaf refused for its window never needs it).  Every call still checks
+    ``now`` against all those windows in Python, and the CRL is never cached.
 
     **Why it is equivalent.**  Path validation has no time input other than the
     validity windows (it does not check revocation).  A call reaches the chain result
@@ -280,7 +282,12 @@ class Verifier:
             denial = _window_denial(facts.windows, now)
             if denial is not None:
                 return denial
-        error = facts.chain_error if self.cache else _chain_error(leaf, _index(bundle), now)
+        if not self.cache:
+            error = _chain_error(leaf, _index(bundle), now)
+        elif facts.chain_checked:
+            error = facts.chain_error
+        else:
+            error = self._check_chain(leaf, bundle, facts).chain_error
         if error is not None:
             detail = f"not trusted at site {bundle.site!r}: {error}"
             return Decision.deny(Reason.CERT_UNTRUSTED_AT_SITE, Hop.TLS, detail)
@@ -316,10 +323,20 @@ class Verifier:
             if facts is not None:
                 self._facts[key] = facts
         if facts is None:
-            facts = self._facts[key] = self._derive(leaf, self._bundle_index(bundle), chain=True)
+            # path validation waits until a call needs it: a leaf refused for its
+            # validity window (an expired test certificate) never does
+            facts = self._facts[key] = self._derive(leaf, self._bundle_index(bundle), chain=False)
         # the entry holds the leaf, so its id cannot be reused while the entry exists
         self._seen[(id(leaf), fingerprint)] = (leaf, facts)
         return facts
+
+    def _check_chain(self, leaf: x509.Certificate, bundle: TrustBundle, facts: _Facts) -> _Facts:
+        """Run the path validation a miss left for later (first needed now); keep it."""
+        error = _chain_error(leaf, self._bundle_index(bundle), facts.reference_time)
+        checked = replace(facts, chain_error=error, chain_checked=True)
+        self._facts[(facts.serial, leaf.issuer, bundle.fingerprint)] = checked
+        self._seen[(id(leaf), bundle.fingerprint)] = (leaf, checked)
+        return checked
 
     def _bundle_index(self, bundle: TrustBundle) -> _Index:
         index = self._indexes.get(bundle.fingerprint)
@@ -344,4 +361,4 @@ def derive_facts(leaf: x509.Certificate, index: _Index, *, chain: bool = True) -
     until = min(w.not_after for w in windows)
     error = _chain_error(leaf, index, reference) if chain else None
     issuer = common_name(leaf.issuer) or leaf.issuer.rfc4514_string()
-    return _Facts(issuer, leaf.serial_number, windows, reference, error, until)
+    return _Facts(issuer, leaf.serial_number, windows, reference, error, until, chain)

@@ -20,7 +20,6 @@ from testbed.access import Attempt
 from testbed.decisions import Decision
 from testbed.events import EventKind
 from testbed.metrics import ValidationOutcome
-from testbed.pki.keys import make_csr
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -42,13 +41,17 @@ class FailureTest(StrEnum):
 def _test_certificate(
     tb: Testbed, agent: DeviceAgent, *, issued_at_offset: timedelta
 ) -> x509.Certificate:
-    """A short-lived certificate for the device, issued for the test only."""
+    """A short-lived certificate for the device's key, issued for the test only.
+
+    The validation harness holds the device's key, so it asks the CA for the key
+    itself (:meth:`~testbed.pki.ca.CertificateAuthority.issue_key`); a CSR would only
+    prove to the CA what the harness knows.
+    """
     if agent.key is None:
         raise ValueError(f"device {agent.device_id} has no key: enroll it before validating")
-    csr = make_csr(agent.key, agent.device_id)
     r = agent.record
-    cert = tb.ca.issue(
-        csr,
+    cert = tb.ca.issue_key(
+        agent.key.public_key(),
         device_id=r.device_id,
         site=r.site,
         services=r.intended_services,

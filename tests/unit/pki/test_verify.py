@@ -176,3 +176,29 @@ def test_cache_is_bounded(world, north) -> None:
     for leaf in (world["valid"], world["revoked"], world["valid"]):
         verifier.verify(leaf, bundle=bundle, crl=crl, now=at)
     assert verifier.verify(world["valid"], bundle=bundle, crl=crl, now=at).allowed
+
+
+def test_path_validation_waits_until_a_call_gets_past_the_windows(world, north, monkeypatch):
+    """A leaf refused for its window is never path-validated; once in it, it is, once."""
+    import testbed.pki.verify as verify
+
+    calls = []
+    real = verify._chain_error
+
+    def counting(*args):
+        calls.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(verify, "_chain_error", counting)
+    bundle, crl, at = north
+    verifier, plain = Verifier(), Verifier(cache=False)
+    late = world["late"]  # valid from NOW + 2 days
+    early = verifier.verify(late, bundle=bundle, crl=crl, now=at)
+    assert early.reason is Reason.CERT_NOT_YET_VALID and calls == []
+    later = NOW + 2 * DAY + HOUR
+    crl_later = _crl(world["ca"], "north", later)
+    expected = plain.verify(late, bundle=bundle, crl=crl_later, now=later)
+    calls.clear()
+    for _ in range(2):
+        assert verifier.verify(late, bundle=bundle, crl=crl_later, now=later) == expected
+    assert expected.allowed and calls == [late]  # validated once, then cached

@@ -564,7 +564,8 @@ class CertificateAuthority:
 
     def is_issued(self, certificate: x509.Certificate) -> bool:
         """Whether this CA issued exactly this certificate (same serial and same bytes)."""
-        return self._certificates.get(certificate.serial_number) == certificate
+        issued = self._certificates.get(certificate.serial_number)
+        return issued is certificate or issued == certificate
 
     def revoke(
         self,

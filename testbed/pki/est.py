@@ -102,6 +102,7 @@ class EstResponse:
     reason: Reason
     device_id: str | None
     certificate: x509.Certificate | None
+    signed_ahead: bool = False  # the certificate is the :class:`PreparedLeaf` offered
 
     @property
     def body(self) -> bytes:
@@ -343,6 +344,7 @@ class EstService:
         site = previous.site if previous is not None else subject.site
         renewal_of = previous.serial if previous is not None else None
         certificate = self._adopt(der, device_id, site, subject, now, renewal_of)
+        signed_ahead = certificate is not None
         if certificate is None:
             try:
                 public = csr_key(csr, device_id)
@@ -363,8 +365,9 @@ class EstService:
         self.directory.on_issued(device_id, certificate, now=now, renewal=renewal)
         self._emit_issued(certificate, device_id, now, endpoint, renewal=renewal)
         return EstResponse(
-            200, self._certs_headers(), (certificate,), Reason.OK, device_id, certificate
-        )
+            200, self._certs_headers(), (certificate,), Reason.OK, device_id, certificate,
+            signed_ahead,
+        )  # fmt: skip
 
     def _adopt(
         self,

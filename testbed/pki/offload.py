@@ -56,6 +56,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_der_private_key,
 )
 
+from testbed.clock import aware_utc, naive_utc
+
 if TYPE_CHECKING:
     from testbed.pki.ca import LeafPlan
     from testbed.pki.keys import PrivateKey
@@ -69,9 +71,13 @@ _START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else
 _HEADER = struct.Struct("!I")
 
 
-def _send(sock: socket.socket, message: object) -> None:
+def _frame(message: object) -> bytes:
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    sock.sendall(_HEADER.pack(len(body)) + body)
+    return _HEADER.pack(len(body)) + body
+
+
+def _send(sock: socket.socket, message: object) -> None:
+    sock.sendall(_frame(message))
 
 
 def _frames(buffer: bytearray) -> Iterator[Any]:
@@ -93,6 +99,7 @@ def _serve(sock: socket.socket, clock: Any) -> None:
     Bundles and issuers are kept as they arrive; among the jobs read so far, path
     facts and CSRs (needed soon) go before leaves signed ahead (needed at renewal).
     """
+    from testbed.pki.ca import LeafPlan
     from testbed.pki.keys import prepared_csr  # what the worker runs
     from testbed.pki.verify import bundle_index, derive_facts
 
@@ -144,7 +151,10 @@ def _serve(sock: socket.socket, clock: Any) -> None:
             if clock.value > deadline:  # the device has asked already: it was done there
                 outbox.put((token, None))
                 continue
-            csr_der, valid, signed = _leaf(issuers, key_type, scalar, trust_domain, plan)
+            issuer, device_id, site, serial, not_before, not_after = plan
+            planned = LeafPlan(issuer, device_id, site, serial, aware_utc(not_before),
+                               aware_utc(not_after))  # fmt: skip
+            csr_der, valid, signed = _leaf(issuers, key_type, scalar, trust_domain, planned)
             if signed is None:
                 outbox.put((token, (csr_der, valid, None, ())))
                 continue
@@ -181,8 +191,7 @@ class _Outbox:
                 batch = list(self._items)
                 self._items.clear()
             try:
-                for answer in batch:
-                    _send(self._sock, answer)
+                self._sock.sendall(b"".join(_frame(answer) for answer in batch))
             except OSError:
                 return
 
@@ -337,8 +346,11 @@ class CryptoWorker:
                 ders = [c.public_bytes(Encoding.DER) for c in certificates]
                 messages.append(("bundle", fingerprint, ders))
             fingerprints.append(fingerprint)
+        # a tuple of plain values pickles far faster than a dataclass of aware datetimes
+        plain = (plan.issuer, plan.device_id, plan.site, plan.serial,
+                 naive_utc(plan.not_before), naive_utc(plan.not_after))  # fmt: skip
         token = self._request(
-            messages, "leaf", deadline, key_type, scalar, trust_domain, plan,
+            messages, "leaf", deadline, key_type, scalar, trust_domain, plain,
             tuple(fingerprints), urgent=False,
         )  # fmt: skip
         if token is not None:
@@ -363,36 +375,37 @@ class CryptoWorker:
         """Send queued requests (urgent ones first) while fewer than ``max_in_flight`` are out."""
         if self.queued and self._in_flight >= self.max_in_flight:
             self._read()
+        out = bytearray()
         while self._in_flight < self.max_in_flight and not self.dead:
             queue = self._urgent or self._deferred
             if not queue:
-                return
+                break
             before, request = queue.popleft()
-            sock = self._start()
-            try:
-                for message in before:  # bundles and issuers: needed by later requests too
-                    self._send(sock, message)
-                if request[1] in self._abandoned:  # taken before it was even sent
-                    self._abandoned.discard(request[1])
-                    continue
-                self._send(sock, request)
-            except OSError:
-                self.close()
-                return
+            for message in before:  # bundles and issuers: needed by later requests too
+                out += _frame(message)
+            if request[1] in self._abandoned:  # taken before it was even sent
+                self._abandoned.discard(request[1])
+                continue
+            out += _frame(request)
             self._in_flight += 1
             self.sent += 1
+        if out:
+            try:
+                self._send_all(self._start(), bytes(out))
+            except OSError:
+                self.close()
 
     def tell_time(self, seconds: float) -> None:
         """The simulation has reached ``seconds``: leaves planned for earlier are skipped."""
         self._clock.value = seconds
 
     @staticmethod
-    def _send(sock: socket.socket, message: object) -> None:
-        # bounded in-flight requests keep the buffer from filling; should it still be
-        # full, wait for room rather than drop half a frame
+    def _send_all(sock: socket.socket, data: bytes) -> None:
+        # the worker reads between any two jobs, so a full buffer empties soon: wait
+        # for room rather than drop half a frame
         sock.setblocking(True)
         try:
-            _send(sock, message)
+            sock.sendall(data)
         finally:
             sock.setblocking(False)
 

@@ -16,7 +16,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from testbed.clock import isoformat
+from testbed.clock import aware_utc, isoformat, naive_utc
 from testbed.decisions import Decision, Hop, Reason
 from testbed.pki.keys import common_name
 from testbed.pki.offload import CryptoWorker
@@ -52,17 +52,21 @@ class _Facts:
     chain_checked: bool = True  # False: path validation not run yet (``chain_error`` unset)
 
     def to_tuple(self) -> tuple[Any, ...]:
-        """Plain values only (cheap to pickle between processes)."""
-        windows = tuple((w.label, w.not_before, w.not_after) for w in self.windows)
-        return (self.issuer, self.serial, windows, self.reference_time, self.chain_error,
-                self.valid_until, self.chain_checked)
+        """Plain values only, times as naive UTC (cheap to pickle between processes)."""
+        windows = tuple((w.label, naive_utc(w.not_before), naive_utc(w.not_after))
+                        for w in self.windows)  # fmt: skip
+        return (self.issuer, self.serial, windows, naive_utc(self.reference_time),
+                self.chain_error, naive_utc(self.valid_until), self.chain_checked)
 
     @classmethod
     def from_tuple(cls, values: tuple[Any, ...]) -> _Facts:
         """The inverse of :meth:`to_tuple`."""
         issuer, serial, windows, reference, error, valid_until, checked = values
-        return cls(issuer, serial, tuple(_Window(*w) for w in windows), reference, error,
-                   valid_until, checked)
+        return cls(
+            issuer, serial,
+            tuple(_Window(label, aware_utc(nb), aware_utc(na)) for label, nb, na in windows),
+            aware_utc(reference), error, aware_utc(valid_until), checked,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

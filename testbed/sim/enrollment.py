@@ -123,19 +123,23 @@ def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
     agent.notify(tb.env)
     if tb.worker is not None:
         tb.worker.tell_time(float(tb.env.now))
-        _offer_facts(tb, agent)
+        _offer_facts(tb, agent, response)
     if agent.certificate is not None:
         _prepare_next_key(tb, agent)
         # the outcome never depends on the helper: it only starts path validation early
         tb.access.prefetch(agent.certificate, agent.record.intended_services, now=tb.now())
 
 
-def _offer_facts(tb: Testbed, agent: DeviceAgent) -> None:
-    """If the installed leaf is the one the helper signed, take the path facts it derived."""
+def _offer_facts(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
+    """If the installed leaf is the one the helper signed, take the path facts it derived.
+
+    The EST service says so (``signed_ahead``) when it issued the leaf offered for
+    this device, which ``_prepared_body`` offered from this same answer.
+    """
     prepared, cert = agent.next_key, agent.certificate
     if prepared is None or prepared.leaf is None or cert is None:
         return
-    if cert.public_bytes(serialization.Encoding.DER) != prepared.leaf:
+    if not response.signed_ahead:
         return  # signed here after all: its facts are derived when first needed
     for fingerprint, facts in prepared.facts:
         tb.access.verifier.offer(cert, fingerprint, facts)

@@ -172,7 +172,7 @@ class Inventory:
             if serials:
                 found.append(Drift(DriftKind.UNKNOWN_HOLDER, device_id, f"live {_hex(serials)}"))
         for entry in self._entries.values():
-            if entry.state is DeviceState.RETIRED:
+            if entry.lifecycle.state is DeviceState.RETIRED:
                 serials = _live(ca, ca.records_for(entry.record.device_id), now)
                 if serials:
                     found.append(
@@ -198,10 +198,10 @@ def _hex(serials: list[int]) -> str:
 
 def _binding_drift(entry: InventoryEntry, ca: CertificateAuthority, now: datetime) -> list[Drift]:
     """A device in production must be bound to a live certificate the CA issued."""
-    if entry.state is not DeviceState.PRODUCTION or entry.serial is None:
+    if entry.lifecycle.state is not DeviceState.PRODUCTION or entry.serial is None:
         return []
     device_id = entry.record.device_id
-    record = ca.records.get(entry.serial)
+    record = ca.record(entry.serial)
     if record is None:
         detail = f"inventory binds {entry.serial:x}, which the CA never issued"
         return [Drift(DriftKind.INVENTORY_SERIAL_UNKNOWN_TO_CA, device_id, detail)]

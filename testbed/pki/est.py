@@ -28,7 +28,7 @@ from testbed.decisions import Reason
 from testbed.errors import CsrError
 from testbed.events import EventKind, EventLog
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord, LeafPlan
-from testbed.pki.keys import common_name, csr_key
+from testbed.pki.keys import CsrCheck, check_csr, csr_key
 
 __all__ = [
     "CERTS_ONLY",
@@ -134,20 +134,20 @@ def _media_type(content_type: str) -> str:
 
 
 def _parse_csr(
-    body: bytes, checked: dict[bytes, bool]
-) -> tuple[x509.CertificateSigningRequest, bytes]:
+    body: bytes, checked: dict[bytes, CsrCheck]
+) -> tuple[x509.CertificateSigningRequest, bytes, str | None]:
+    """The CSR, its DER and its subject CN, once its signature verifies."""
     try:
         der = base64.b64decode(b"".join(body.split()), validate=True)
         csr = x509.load_der_x509_csr(der)
     except (binascii.Error, ValueError) as error:
         detail = f"the body is not a base64 DER CSR: {error}"
         raise _Refusal(400, Reason.CSR_INVALID, detail) from None
-    valid = checked.pop(der, None)
-    if valid is None:
-        valid = csr.is_signature_valid
+    check = checked.pop(der, None)
+    valid, cn = check if check is not None else check_csr(csr)
     if not valid:
         raise _Refusal(400, Reason.CSR_INVALID, "the CSR's signature does not verify")
-    return csr, der
+    return csr, der, cn
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +182,9 @@ class EstService:
         self.log = log
         self.outage = False
         self.retry_after = 300
-        #: signature checks of CSRs run ahead (in a helper process) on these exact DER
-        #: bytes; each is used once, for the request with those bytes
-        self.checked_csrs: dict[bytes, bool] = {}
+        #: the checks of CSRs run ahead (in a helper process) on these exact DER bytes
+        #: (:func:`~testbed.pki.keys.check_csr`); each is used once, for those bytes
+        self.checked_csrs: dict[bytes, CsrCheck] = {}
         #: leaves signed ahead, by device id (see :class:`PreparedLeaf`)
         self.prepared: dict[str, PreparedLeaf] = {}
         self.adopted = 0  # prepared leaves issued (the rest were signed here)
@@ -303,8 +303,7 @@ class EstService:
     def _checked_csr(
         self, body: bytes, device_id: str, mismatch: Reason
     ) -> tuple[x509.CertificateSigningRequest, bytes]:
-        csr, der = _parse_csr(body, self.checked_csrs)
-        cn = common_name(csr.subject)
+        csr, der, cn = _parse_csr(body, self.checked_csrs)
         if cn != device_id:
             detail = (
                 f"the CSR's subject CN {cn!r} does not match the registered device {device_id!r}"

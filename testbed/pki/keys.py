@@ -22,9 +22,11 @@ from testbed.errors import CsrError, PkiError
 
 __all__ = [
     "EC_KEY_TYPES",
+    "CsrCheck",
     "KeyType",
     "PrivateKey",
     "PublicKey",
+    "check_csr",
     "checked_csr_key",
     "common_name",
     "ec_key",
@@ -33,6 +35,7 @@ __all__ = [
     "new_private_key",
     "new_serial_number",
     "prepared_csr",
+    "request_and_check",
     "signature_hash",
 ]
 
@@ -92,15 +95,29 @@ def ec_key(key_type: KeyType, scalar: int) -> ec.EllipticCurvePrivateKey:
     return ec.derive_private_key(scalar, _curve(KeyType(key_type))[0])
 
 
-def prepared_csr(key_type: str, scalar: int, common_name: str) -> tuple[bytes, bool]:
-    """A device's CSR (DER) for the EC key of ``scalar``, and the CA's check of its signature.
+CsrCheck = tuple[bool, str | None]
+"""What the EST service reads from a CSR's bytes: signature valid?, subject CN."""
 
-    The check is the one the EST service runs (``is_signature_valid`` on the DER
-    bytes as received); :class:`~testbed.pki.offload.CryptoWorker` runs both in
-    another process, ahead of the device's renewal.
+
+def check_csr(csr: x509.CertificateSigningRequest) -> CsrCheck:
+    """Whether the CSR's signature verifies, and its subject's CN (the EST checks' inputs)."""
+    return csr.is_signature_valid, common_name(csr.subject)
+
+
+def prepared_csr(key_type: str, scalar: int, cn: str) -> tuple[bytes, CsrCheck]:
+    """A device's CSR (DER) for the EC key of ``scalar``, and the CA's checks of it.
+
+    The checks are the ones the EST service runs (:func:`check_csr` on the DER bytes
+    as received); :class:`~testbed.pki.offload.CryptoWorker` runs both in another
+    process, ahead of the device's renewal.
     """
-    der = make_csr(ec_key(KeyType(key_type), scalar), common_name).public_bytes(Encoding.DER)
-    return der, x509.load_der_x509_csr(der).is_signature_valid
+    return request_and_check(ec_key(KeyType(key_type), scalar), cn)
+
+
+def request_and_check(key: PrivateKey, cn: str) -> tuple[bytes, CsrCheck]:
+    """A CSR (DER) with subject ``CN=cn`` signed by ``key``, and :func:`check_csr` of its bytes."""
+    der = make_csr(key, cn).public_bytes(Encoding.DER)
+    return der, check_csr(x509.load_der_x509_csr(der))
 
 
 def new_serial_number(rng: random.Random | None) -> int:

@@ -60,7 +60,7 @@ from testbed.clock import aware_utc, naive_utc
 
 if TYPE_CHECKING:
     from testbed.pki.ca import LeafPlan
-    from testbed.pki.keys import PrivateKey
+    from testbed.pki.keys import CsrCheck, PrivateKey
 
 __all__ = ["CryptoWorker"]
 
@@ -154,15 +154,15 @@ def _serve(sock: socket.socket, clock: Any) -> None:
             issuer, device_id, site, serial, not_before, not_after = plan
             planned = LeafPlan(issuer, device_id, site, serial, aware_utc(not_before),
                                aware_utc(not_after))  # fmt: skip
-            csr_der, valid, signed = _leaf(issuers, key_type, scalar, trust_domain, planned)
+            csr_der, check, signed = _leaf(issuers, key_type, scalar, trust_domain, planned)
             if signed is None:
-                outbox.put((token, (csr_der, valid, None, ())))
+                outbox.put((token, (csr_der, check, None, ())))
                 continue
             facts = tuple(
                 (fingerprint, derive_facts(signed, indexes[fingerprint]).to_tuple())
                 for fingerprint in fingerprints
             )
-            outbox.put((token, (csr_der, valid, signed.public_bytes(Encoding.DER), facts)))
+            outbox.put((token, (csr_der, check, signed.public_bytes(Encoding.DER), facts)))
 
 
 class _Outbox:
@@ -211,16 +211,15 @@ def _leaf(
     scalar: int,
     trust_domain: str,
     plan: Any,
-) -> tuple[bytes, bool, x509.Certificate | None]:
+) -> tuple[bytes, CsrCheck, x509.Certificate | None]:
     """A device's next CSR, the CA's check of it, and the leaf the CA would sign for it."""
     from testbed.pki.ca import build_leaf, leaf_sans, leaf_subject
-    from testbed.pki.keys import KeyType, ec_key, make_csr
+    from testbed.pki.keys import KeyType, ec_key, request_and_check
 
     key = ec_key(KeyType(key_type), scalar)
-    der = make_csr(key, plan.device_id).public_bytes(Encoding.DER)
-    valid = x509.load_der_x509_csr(der).is_signature_valid
-    if not valid:  # never for a CSR made here; the CA would refuse it, so sign nothing
-        return der, valid, None
+    der, check = request_and_check(key, plan.device_id)
+    if not check[0]:  # never for a CSR made here; the CA would refuse it, so sign nothing
+        return der, check, None
     issuer, issuing_key, authority_key = issuers[plan.issuer]
     leaf = build_leaf(
         issuer=issuer,
@@ -233,7 +232,7 @@ def _leaf(
         not_before=plan.not_before,
         not_after=plan.not_after,
     )
-    return der, valid, leaf
+    return der, check, leaf
 
 
 def _stop(process: BaseProcess, sock: socket.socket) -> None:
@@ -255,7 +254,7 @@ class CryptoWorker:
     ``submit`` asks for the verification facts of a (leaf, bundle) pair (answered as
     ``_Facts.to_tuple``); ``submit_csr`` for a device's next CSR from a seed-derived
     EC key, with the CA's signature check run on its bytes (answered as
-    ``(der, signature_valid)``, :func:`~testbed.pki.keys.prepared_csr`).
+    ``(der, (signature_valid, common_name))``, :func:`~testbed.pki.keys.prepared_csr`).
     """
 
     def __init__(self, *, max_in_flight: int = 4096, max_queued: int = 100_000) -> None:
@@ -329,7 +328,7 @@ class CryptoWorker:
         leaf's path facts under each of ``bundles`` (``(fingerprint, certificates)``).
 
         ``issuing`` is the certificate and key of the issuing CA the plan names (sent
-        once, like each bundle).  Answered as ``(csr_der, signature_valid, leaf_der or
+        once, like each bundle).  Answered as ``(csr_der, csr_check, leaf_der or
         None, ((fingerprint, facts), ...))``, or None when the helper reaches it after
         :meth:`tell_time` passed ``deadline`` (the simulation second the device asks).
         These requests wait behind path facts of installed leaves, needed sooner.

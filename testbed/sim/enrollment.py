@@ -53,8 +53,8 @@ def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
             tb.worker.tell_time(float(tb.env.now))
             answer = tb.worker.take(prepared.token)
         if answer is not None:
-            der, signature_valid, *signed = answer
-            tb.est.checked_csrs[der] = signature_valid
+            der, check, *signed = answer
+            tb.est.checked_csrs[der] = check
             if signed and signed[0] is not None and prepared.plan is not None:
                 prepared.leaf, prepared.facts = signed
                 tb.est.prepared[agent.device_id] = PreparedLeaf(der, signed[0], prepared.plan)

@@ -184,11 +184,11 @@ def test_bad_csr_signature_400(est, key) -> None:
 def test_a_signature_check_run_ahead_is_used_once_for_those_bytes(est, key) -> None:
     """A verdict computed ahead (helper process) decides for exactly those DER bytes."""
     der = make_csr(key, "pump-1").public_bytes(serialization.Encoding.DER)
-    est.checked_csrs[der] = False  # as if the check ahead had failed on these bytes
+    est.checked_csrs[der] = (False, "pump-1")  # as if the check ahead had failed on these bytes
     _assert_refused(est, _enroll(est, base64.b64encode(der)), 400, Reason.CSR_INVALID)
     assert der not in est.checked_csrs  # used once
     tampered = der.replace(b"pump-1", b"pump-2")
-    est.checked_csrs[der] = True  # a verdict for other bytes does not cover the tampered ones
+    est.checked_csrs[der] = (True, "pump-1")  # a verdict for other bytes covers nothing else
     response = _enroll(est, base64.b64encode(tampered))
     assert (response.status, response.reason) == (400, Reason.CSR_INVALID)
     assert len(est.ca.records) == 0 and der in est.checked_csrs

@@ -181,10 +181,10 @@ def test_the_helper_signs_the_planned_leaf_and_derives_its_facts(make_ca) -> Non
                                    [(bundle.fingerprint, bundle.certificates)])
         assert token is not None
         _wait(worker, token)
-        csr_der, valid, leaf_der, facts = worker.take(token)
+        csr_der, (valid, cn), leaf_der, facts = worker.take(token)
     finally:
         worker.close()
-    assert valid and leaf_der is not None
+    assert valid and cn == "ct-1" and leaf_der is not None
     csr = x509.load_der_x509_csr(csr_der)
     leaf = authority.adopt(leaf_der, plan, lifetime=DAY, now=NOW, **OWNERSHIP)
     assert leaf is not None and leaf.public_key() == csr.public_key()

@@ -69,6 +69,7 @@ __all__ = ["CryptoWorker"]
 # worker is started early, before the run has built much, and touches nothing of it
 _START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 _HEADER = struct.Struct("!I")
+_DEFERRED_BATCH = 16  # requests that are not urgent are sent this many at a time
 
 
 def _frame(message: object) -> bytes:
@@ -370,8 +371,16 @@ class CryptoWorker:
         self._pump()
         return None if self.dead else token
 
-    def _pump(self) -> None:
-        """Send queued requests (urgent ones first) while fewer than ``max_in_flight`` are out."""
+    def _pump(self, *, force: bool = False) -> None:
+        """Send queued requests (urgent ones first) while fewer than ``max_in_flight`` are out.
+
+        Requests that are not urgent wait until a few have gathered (one write for
+        them all), unless ``force``, an urgent one goes too, or few are outstanding
+        (the helper may be about to run out of work).
+        """
+        batch = len(self._deferred) >= _DEFERRED_BATCH or self._in_flight < _DEFERRED_BATCH
+        if not (force or self._urgent or batch):
+            return
         if self.queued and self._in_flight >= self.max_in_flight:
             self._read()
         out = bytearray()
@@ -431,7 +440,7 @@ class CryptoWorker:
     def _drain(self) -> None:
         """Read every answer that has arrived (never waiting), then send what is queued."""
         self._read()
-        self._pump()
+        self._pump(force=True)
 
     def _read(self) -> None:
         """Read every answer that has arrived, without waiting."""

@@ -144,6 +144,7 @@ def test_est_issues_a_prepared_leaf_only_for_exactly_its_csr(make_ca) -> None:
     est.prepared["ct-1"] = PreparedLeaf(csr_der, leaf_der, plan)
     response = _enroll(est, other_csr)  # another key: signed here, the offer is spent
     assert response.status == 200 and est.adopted == 0 and "ct-1" not in est.prepared
+    assert not response.signed_ahead
     assert response.certificate is not None
     assert response.certificate.public_key() == x509.load_der_x509_csr(other_csr).public_key()
 
@@ -153,7 +154,7 @@ def test_est_issues_a_prepared_leaf_only_for_exactly_its_csr(make_ca) -> None:
     csr_der, leaf_der = _sign_ahead(est.ca, plan)
     est.prepared["ct-1"] = PreparedLeaf(csr_der, leaf_der, plan)
     response = _enroll(est, csr_der)
-    assert response.status == 200 and est.adopted == 1
+    assert response.status == 200 and est.adopted == 1 and response.signed_ahead
     assert response.certificate is not None
     assert response.certificate.public_bytes(Encoding.DER) == leaf_der
 

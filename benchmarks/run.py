@@ -152,7 +152,7 @@ def _targets(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def _table(runs: list[dict[str, Any]]) -> str:
     head = (f"{'devices':>8} {'log':>4} {'sim':>5} {'events':>11} {'run s':>8} {'year s':>8} "
             f"{'ev/s':>8} {'bare ev/s':>10} {'ratio':>6} {'RSS MB':>8} {'bare MB':>8} "
-            f"{'us/dev-day':>10}")
+            f"{'us/dev-day':>10} {'CPU main/helper s':>18}")
     lines = [head, "-" * len(head)]
     for r in runs:
         bare = r.get("bare", {})
@@ -163,8 +163,14 @@ def _table(runs: list[dict[str, Any]]) -> str:
             f"{r['events']:>11,} {r['wall']['run']:>8.1f} {year:>8} "
             f"{r['events_per_second']:>8,.0f} {bare.get('events_per_second', 0):>10,.0f} "
             f"{r.get('ratio', 0):>5.0f}x {r['peak_rss_mb']:>8.0f} "
-            f"{bare.get('peak_rss_mb', 0):>8.0f} {r['us_per_device_day']:>10.1f}")
+            f"{bare.get('peak_rss_mb', 0):>8.0f} {r['us_per_device_day']:>10.1f} "
+            f"{_cpu(r):>18}")
     return "\n".join(lines)
+
+
+def _cpu(run: dict[str, Any]) -> str:
+    cpu = run.get("cpu")
+    return "" if cpu is None else f"{cpu['main']:.0f} / {cpu['helper']:.0f}"
 
 
 def _versions() -> dict[str, str]:

@@ -37,6 +37,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
+def _cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _step_until(
     env: simpy.Environment, until: float, label: str, budget: float | None = None
 ) -> tuple[int, float]:
@@ -173,7 +178,9 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
         else:
             events, reached = _step_until(tb.env, tb.horizon, label, budget)
     t4 = time.perf_counter()
-    tb.close()
+    tb.close()  # joins the helper, so its CPU time is in RUSAGE_CHILDREN
+    main_cpu = _cpu_seconds(resource.RUSAGE_SELF)
+    helper_cpu = _cpu_seconds(resource.RUSAGE_CHILDREN)
     report = build_report(tb)
     t5 = time.perf_counter()
     counts = report.data["counts"]
@@ -195,6 +202,8 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
             "total": round(t5 - t0, 3),
         },
         "events_per_second": round(events / (t4 - t3), 1),
+        # CPU seconds of the whole worker process (build and run) and of the helper
+        "cpu": {"main": round(main_cpu, 1), "helper": round(helper_cpu, 1)},
         "offload": None if tb.worker is None else {"sent": tb.worker.sent,
                                                    "answered": tb.worker.answered,
                                                    "leaves_signed_ahead": tb.est.adopted},

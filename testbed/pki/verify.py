@@ -9,7 +9,7 @@ closed (:attr:`Reason.REVOCATION_UNKNOWN`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -71,12 +71,21 @@ class _Facts:
 
 @dataclass(frozen=True, slots=True)
 class _Index:
-    """A bundle split for path building: store, intermediates, certificates by subject."""
+    """A bundle split for path building: store, intermediates, certificates by subject.
+
+    ``paths`` keeps, per (leaf issuer name, leaf Authority Key Identifier), the
+    windows of the bundle CAs that can sit on a path from such a leaf, and ``names``
+    the display name of each issuer: both depend on the bundle, not on the leaf.
+    """
 
     store: Store | None
     intermediates: list[x509.Certificate]
     by_subject: dict[x509.Name, list[x509.Certificate]]
     ski: dict[x509.Certificate, bytes | None]
+    paths: dict[tuple[x509.Name, bytes | None], tuple[_Window, ...]] = field(
+        default_factory=dict
+    )
+    names: dict[x509.Name, str] = field(default_factory=dict)
 
 
 def _label(certificate: x509.Certificate) -> str:
@@ -359,10 +368,33 @@ def derive_facts(leaf: x509.Certificate, index: _Index, *, chain: bool = True) -
     A pure function of the certificates' bytes: the
     :class:`~testbed.pki.offload.CryptoWorker` runs it in another process.
     """
-    cas = _path_cas(leaf, index)
-    windows = (_window(leaf, "the leaf"), *(_window(c, _label(c)) for c in cas))
+    issuer_name = leaf.issuer
+    windows = (_window(leaf, "the leaf"), *_ca_windows(leaf, issuer_name, index))
     reference = max(w.not_before for w in windows)
     until = min(w.not_after for w in windows)
     error = _chain_error(leaf, index, reference) if chain else None
-    issuer = common_name(leaf.issuer) or leaf.issuer.rfc4514_string()
+    issuer = index.names.get(issuer_name)
+    if issuer is None:
+        issuer = common_name(issuer_name) or issuer_name.rfc4514_string()
+        index.names[issuer_name] = issuer
     return _Facts(issuer, leaf.serial_number, windows, reference, error, until, chain)
+
+
+def _ca_windows(
+    leaf: x509.Certificate, issuer_name: x509.Name, index: _Index
+) -> tuple[_Window, ...]:
+    """The windows of the bundle CAs that can sit on a path from ``leaf``.
+
+    The first step from a leaf reads only its issuer name and Authority Key
+    Identifier, and every later step only bundle CAs, so leaves that share those two
+    share the answer (kept in ``index.paths``); a leaf that is itself one of the
+    bundle's certificates is worked out on its own.
+    """
+    if leaf in index.ski:
+        return tuple(_window(c, _label(c)) for c in _path_cas(leaf, index))
+    key = (issuer_name, _key_id(leaf, x509.AuthorityKeyIdentifier))
+    windows = index.paths.get(key)
+    if windows is None:
+        windows = tuple(_window(c, _label(c)) for c in _path_cas(leaf, index))
+        index.paths[key] = windows
+    return windows

@@ -171,8 +171,14 @@ class Inventory:
             serials = _live(ca, ca.records_for(device_id), now)
             if serials:
                 found.append(Drift(DriftKind.UNKNOWN_HOLDER, device_id, f"live {_hex(serials)}"))
+        revoked = ca.revocations
         for entry in self._entries.values():
-            if entry.lifecycle.state is DeviceState.RETIRED:
+            state = entry.lifecycle.state
+            if state is DeviceState.PRODUCTION and entry.serial is not None:
+                record = ca.record(entry.serial)
+                if record is not None and record.not_after >= now and entry.serial not in revoked:
+                    continue  # the common case, bound to a live certificate: no drift
+            if state is DeviceState.RETIRED:
                 serials = _live(ca, ca.records_for(entry.record.device_id), now)
                 if serials:
                     found.append(

@@ -19,7 +19,9 @@ time and its year is extrapolated from the part it ran (marked ``~`` and
 ``completed: false``); ``--budget 0`` runs everything to the end.  ``--profile``
 adds a cProfile run and a run with wall-clock timers around the expensive entry
 points (certificate issuance, CSR checks, access decisions, path validation, CRLs,
-drift scans) at ``--profile-devices`` devices.
+drift scans) at ``--profile-devices`` devices.  ``--helper off`` runs without the
+helper process (:mod:`testbed.pki.offload`), to measure what it brings; the table's
+last column is the CPU seconds of the simulation's process and of the helper.
 """
 
 from __future__ import annotations
@@ -73,11 +75,12 @@ def _per_device_day_us(run: dict[str, Any]) -> float:
 
 
 def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | None,
-             bare: bool = True) -> dict[str, Any]:
-    print(f"\n== {devices} devices, workload every {interval}, keep_events={keep_events}",
-          flush=True)
+             bare: bool = True, offload: bool | None = None) -> dict[str, Any]:
+    helper = {None: "", True: ", helper on", False: ", helper off"}[offload]
+    print(f"\n== {devices} devices, workload every {interval}, keep_events={keep_events}"
+          f"{helper}", flush=True)
     spec = {"mode": "testbed", "devices": devices, "interval": interval,
-            "keep_events": keep_events, "budget": budget}
+            "keep_events": keep_events, "budget": budget, "offload": offload}
     run = _worker(spec)
     run["year_wall_estimate"] = round(_year_estimate(run), 1)
     run["us_per_device_day"] = round(_per_device_day_us(run), 2)
@@ -200,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
                              "extrapolated (0: no limit; default 180)")
     parser.add_argument("--no-drop-events", action="store_true",
                         help="skip the keep_events=False variant at the smallest size")
+    parser.add_argument("--helper", choices=("auto", "on", "off"), default="auto",
+                        help="the helper process for crypto ahead of need: as a run "
+                             "chooses it (auto: 500+ devices and a second core), always, "
+                             "or never (to measure what it brings)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile one size (cProfile top functions, phase timers)")
     parser.add_argument("--profile-devices", type=int, default=1000)
@@ -212,11 +219,13 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     runs: list[dict[str, Any]] = []
+    offload = {"auto": None, "on": True, "off": False}[args.helper]
     for i, devices in enumerate(sorted(args.sizes)):
-        runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget))
+        runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget,
+                             offload=offload))
         if i == 0 and not args.no_drop_events:
             runs.append(_measure(devices, interval=args.interval, keep_events=False,
-                                 budget=budget, bare=False))
+                                 budget=budget, bare=False, offload=offload))
     profile = None
     if args.profile:
         profile = _profile(args.profile_devices, interval=args.interval,
@@ -227,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_end": [round(x, 2) for x in os.getloadavg()], **_versions()},
         "settings": {"sizes": sorted(args.sizes), "interval": args.interval,
+                     "helper": args.helper,
                      "budget_s": budget, "duration": "365d", "recovery_window": "3d",
                      "lifetime": "30d", "sites": 10},
         "runs": runs,

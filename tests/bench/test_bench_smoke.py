@@ -1,0 +1,32 @@
+"""The benchmark driver end to end on a tiny fleet (structure, never timings)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import run
+
+
+@pytest.mark.parametrize("helper", ["on", "off"])
+def test_the_benchmark_writes_every_figure_it_reports(tmp_path: Path, helper: str) -> None:
+    out = tmp_path / "bench.json"
+    code = run.main(["--sizes", "30,60", "--budget", "0", "--no-drop-events",
+                     "--helper", helper, "--out", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["settings"]["helper"] == helper
+    runs = result["runs"]
+    assert [r["devices"] for r in runs] == [30, 60]
+    for r in runs:
+        assert r["completed"] and r["sim_reached"] == r["sim_seconds"]
+        assert r["bare"]["events"] == r["events"] > 0  # the same number of events
+        assert r["ratio"] > 0 and r["cpu"]["main"] > 0
+        assert r["unauthorized_access"] == 0 and r["data_lost"] == 0
+        assert (r["offload"] is not None) == (helper == "on")
+        if helper == "on":
+            assert r["cpu"]["helper"] > 0 and r["offload"]["sent"] > 0
+    assert set(result["targets"]) == {"overhead_ratio", "linear"}  # no 10k run here
+    assert all(isinstance(t["met"], bool) for t in result["targets"].values())

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from benchmarks import run
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``benchmarks.run`` (the benchmarks are not an installed package)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    return importlib.import_module("benchmarks.run")
 
 
 @pytest.mark.parametrize("helper", ["on", "off"])
-def test_the_benchmark_writes_every_figure_it_reports(tmp_path: Path, helper: str) -> None:
+def test_the_benchmark_writes_every_figure_it_reports(
+    run: ModuleType, tmp_path: Path, helper: str
+) -> None:
     out = tmp_path / "bench.json"
     code = run.main(["--sizes", "30,60", "--budget", "0", "--no-drop-events",
                      "--helper", helper, "--out", str(out)])

@@ -110,7 +110,8 @@ def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
     held: x509.Certificate | None = None
     attempts: dict[str, Attempt] = {}  # per service, for the certificate ``held``
     next_tick = float(env.now)
-    while not agent.retired and env.now < tb.horizon:
+    horizon = tb.horizon
+    while not agent.retired and env.now < horizon:
         if env.now >= next_tick:
             for service in buffers:
                 buffers[service] += 1

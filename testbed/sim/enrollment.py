@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Generator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["bootstrap_secret", "enroll", "plan_renewal", "reenroll"]
+__all__ = ["bootstrap_secret", "enroll", "plan_enrollment", "plan_renewal", "reenroll"]
 
 PKCS10 = "application/pkcs10"
 
@@ -79,6 +80,18 @@ def _prepare_next_key(tb: Testbed, agent: DeviceAgent) -> None:
     agent.next_key = NextKey(new_key_scalar(key_type, tb.rng), None)
 
 
+def plan_enrollment(tb: Testbed, agent: DeviceAgent, at: float) -> None:
+    """The device will first enroll at simulation second ``at``: draw its first key now
+    and prepare the enrollment as a renewal is prepared (:func:`plan_renewal`)."""
+    profile = agent.profile
+    key_type = agent.record.certificate_type
+    if not profile.supports_est or key_type not in EC_KEY_TYPES:
+        return  # enrolled by hand, or an RSA key (not seed-derived): made when needed
+    agent.next_key = NextKey(new_key_scalar(key_type, tb.rng), None)
+    lifetime = profile.validity(tb.scenario.pki.lifetime)
+    _prepare_leaf(tb, agent, site=agent.record.site, lifetime=lifetime, at=at)
+
+
 def plan_renewal(tb: Testbed, agent: DeviceAgent, at: float) -> None:
     """The device will renew at simulation second ``at``: prepare what can be prepared.
 
@@ -91,31 +104,48 @@ def plan_renewal(tb: Testbed, agent: DeviceAgent, at: float) -> None:
     cert = agent.certificate
     if cert is None:
         return
+    record = tb.ca.record(cert.serial_number)
+    entry = tb.inventory.get(agent.device_id)
+    if record is None or entry is None:
+        tb.ca.reserve_serial(agent.device_id)
+        _prepare_csr(tb, agent)
+        return
+    _prepare_leaf(tb, agent, site=record.site, lifetime=entry.lifetime, at=at)
+
+
+def _prepare_leaf(
+    tb: Testbed, agent: DeviceAgent, *, site: str, lifetime: timedelta, at: float
+) -> None:
+    """Reserve the device's next serial; with a helper, have its CSR and leaf made there."""
     tb.ca.reserve_serial(agent.device_id)
     prepared = agent.next_key
     if tb.worker is None or prepared is None or prepared.token is not None:
         return
     if prepared.body is not None:
         return
-    key_type = agent.record.certificate_type.value
-    record = tb.ca.record(cert.serial_number)
-    entry = tb.inventory.get(agent.device_id)
-    plan = None
-    if record is not None and entry is not None:
-        plan = tb.ca.plan_leaf(
-            agent.device_id, site=record.site, lifetime=entry.lifetime, now=tb.clock.at(at)
-        )
+    plan = tb.ca.plan_leaf(agent.device_id, site=site, lifetime=lifetime, now=tb.clock.at(at))
     if plan is None:
-        prepared.token = tb.worker.submit_csr(key_type, prepared.scalar, agent.device_id)
+        _prepare_csr(tb, agent)
         return
     issuing = tb.ca.issuing_material(plan.issuer)
     bundles = tb.access.bundles_for(agent.record.intended_services, now=tb.now())
     tb.worker.tell_time(float(tb.env.now))
     prepared.token = tb.worker.submit_leaf(
-        key_type, prepared.scalar, tb.ca.trust_domain, plan, issuing, at,
-        [(b.fingerprint, b.certificates) for b in bundles],
+        agent.record.certificate_type.value, prepared.scalar, tb.ca.trust_domain, plan,
+        issuing, at, [(b.fingerprint, b.certificates) for b in bundles],
     )  # fmt: skip
     prepared.plan = plan if prepared.token is not None else None
+
+
+def _prepare_csr(tb: Testbed, agent: DeviceAgent) -> None:
+    """With a helper, have only the device's next CSR made there (no plan to sign to)."""
+    prepared = agent.next_key
+    if tb.worker is None or prepared is None or prepared.token is not None:
+        return
+    if prepared.body is not None:
+        return
+    key_type = agent.record.certificate_type.value
+    prepared.token = tb.worker.submit_csr(key_type, prepared.scalar, agent.device_id)
 
 
 def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:

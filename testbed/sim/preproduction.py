@@ -43,15 +43,15 @@ def _test_certificate(
 ) -> x509.Certificate:
     """A short-lived certificate for the device's key, issued for the test only.
 
-    The validation harness holds the device's key, so it asks the CA for the key
-    itself (:meth:`~testbed.pki.ca.CertificateAuthority.issue_key`); a CSR would only
-    prove to the CA what the harness knows.
+    The validation harness works with the device's enrolled key, so it asks the CA
+    for that key itself (:meth:`~testbed.pki.ca.CertificateAuthority.issue_key`); a
+    CSR would only prove to the CA what the harness knows.
     """
-    if agent.key is None:
-        raise ValueError(f"device {agent.device_id} has no key: enroll it before validating")
+    if agent.certificate is None:
+        raise ValueError(f"device {agent.device_id} has no certificate: enroll it first")
     r = agent.record
     cert = tb.ca.issue_key(
-        agent.key.public_key(),
+        agent.certificate.public_key(),
         device_id=r.device_id,
         site=r.site,
         services=r.intended_services,

@@ -20,6 +20,7 @@ from testbed.access import Attempt
 from testbed.decisions import Decision
 from testbed.events import EventKind
 from testbed.metrics import ValidationOutcome
+from testbed.pki.keys import PublicKey
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -49,9 +50,12 @@ def _test_certificate(
     """
     if agent.certificate is None:
         raise ValueError(f"device {agent.device_id} has no certificate: enroll it first")
+    public = agent.certificate.public_key()
+    if not isinstance(public, PublicKey):  # the CA issued it for an EC or RSA key
+        raise ValueError(f"device {agent.device_id} holds a {type(public).__name__}")
     r = agent.record
     cert = tb.ca.issue_key(
-        agent.certificate.public_key(),
+        public,
         device_id=r.device_id,
         site=r.site,
         services=r.intended_services,

@@ -9,9 +9,10 @@ closed (:attr:`Reason.REVOCATION_UNKNOWN`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
@@ -26,12 +27,12 @@ from testbed.pki.trust import TrustBundle, split_anchors
 __all__ = ["Verifier", "bundle_index", "derive_facts"]
 
 _MAX_DEPTH = 8
+_MAX_TIMES = 4096  # times remembered by Verifier._aware before it starts again
 _ALLOW_TLS = Decision.allow(Hop.TLS)
 _Key = tuple[int, x509.Name, bytes]  # (leaf serial, leaf issuer name, bundle fingerprint)
 
 
-@dataclass(frozen=True, slots=True)
-class _Window:
+class _Window(NamedTuple):
     """The validity window of one certificate on the leaf's path."""
 
     label: str
@@ -39,9 +40,12 @@ class _Window:
     not_after: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class _Facts:
-    """What one (leaf, bundle) pair fixes: the issuer, the windows, the chain error."""
+class _Facts(NamedTuple):
+    """What one (leaf, bundle) pair fixes: the issuer, the windows, the chain error.
+
+    Named tuples, not frozen dataclasses: every leaf a helper validated is rebuilt
+    here from its plain form, and a frozen dataclass costs several times more to make.
+    """
 
     issuer: str
     serial: int
@@ -59,13 +63,15 @@ class _Facts:
                 self.chain_error, naive_utc(self.valid_until), self.chain_checked)
 
     @classmethod
-    def from_tuple(cls, values: tuple[Any, ...]) -> _Facts:
-        """The inverse of :meth:`to_tuple`."""
+    def from_tuple(
+        cls, values: tuple[Any, ...], aware: Callable[[datetime], datetime] = aware_utc
+    ) -> _Facts:
+        """The inverse of :meth:`to_tuple` (``aware`` turns a naive UTC time back)."""
         issuer, serial, windows, reference, error, valid_until, checked = values
         return cls(
             issuer, serial,
-            tuple(_Window(label, aware_utc(nb), aware_utc(na)) for label, nb, na in windows),
-            aware_utc(reference), error, aware_utc(valid_until), checked,
+            tuple(_Window(label, aware(nb), aware(na)) for label, nb, na in windows),
+            aware(reference), error, aware(valid_until), checked,
         )  # fmt: skip
 
 
@@ -244,6 +250,7 @@ class Verifier:
         self._seen: dict[tuple[int, bytes], tuple[x509.Certificate, _Facts]] = {}
         self._indexes: dict[bytes, _Index] = {}
         self._asked: dict[_Key, int] = {}  # cache key -> worker token
+        self._times: dict[datetime, datetime] = {}  # naive UTC -> aware (see _aware)
 
     def prefetch(self, leaf: x509.Certificate, bundle: TrustBundle) -> bool:
         """Ask the worker (if any) for ``leaf``'s facts under ``bundle``; True if asked."""
@@ -269,7 +276,7 @@ class Verifier:
         """
         if len(self._seen) >= self.max_entries:
             self._seen.clear()
-        self._seen[(id(leaf), fingerprint)] = (leaf, _Facts.from_tuple(facts))
+        self._seen[(id(leaf), fingerprint)] = (leaf, _Facts.from_tuple(facts, self._aware))
 
     def _answer(self, key: _Key) -> _Facts | None:
         """The worker's answer for ``key`` if it was asked and has answered."""
@@ -277,7 +284,17 @@ class Verifier:
         if token is None or self.worker is None:
             return None
         answer = self.worker.take(token)
-        return None if answer is None else _Facts.from_tuple(answer)
+        return None if answer is None else _Facts.from_tuple(answer, self._aware)
+
+    def _aware(self, naive: datetime) -> datetime:
+        """:func:`aware_utc`, remembered: the CAs' windows recur in every answer, and a
+        leaf's notBefore and notAfter come twice in its own."""
+        aware = self._times.get(naive)
+        if aware is None:
+            if len(self._times) >= _MAX_TIMES:
+                self._times.clear()
+            aware = self._times[naive] = aware_utc(naive)
+        return aware
 
     def verify(
         self,
@@ -346,7 +363,7 @@ class Verifier:
     def _check_chain(self, leaf: x509.Certificate, bundle: TrustBundle, facts: _Facts) -> _Facts:
         """Run the path validation a miss left for later (first needed now); keep it."""
         error = _chain_error(leaf, self._bundle_index(bundle), facts.reference_time)
-        checked = replace(facts, chain_error=error, chain_checked=True)
+        checked = facts._replace(chain_error=error, chain_checked=True)
         self._facts[(facts.serial, leaf.issuer, bundle.fingerprint)] = checked
         self._seen[(id(leaf), bundle.fingerprint)] = (leaf, checked)
         return checked

@@ -41,8 +41,8 @@ __all__ = ["Progress", "Testbed"]
 Progress = Callable[[float, float], None]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-#: fleets at least this large build CSRs and validate new certificates' paths in a
-#: helper process (``offload=None``); below it, starting it costs more than it saves
+#: fleets at least this large make CSRs, sign planned leaves and derive path facts in
+#: a helper process (``offload=None``); below it, starting it costs more than it saves
 OFFLOAD_MIN_DEVICES = 500
 
 

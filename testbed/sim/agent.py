@@ -21,7 +21,8 @@ from testbed.scenario import Scenario
 
 @dataclass(slots=True)
 class NextKey:
-    """A device's next key, drawn when it installs a certificate, and its CSR.
+    """A device's next key and its CSR: its first key, drawn when the run is scheduled,
+    then each next one, drawn when it installs a certificate.
 
     ``scalar`` is the EC private value (from the run's seeded generator); ``token``
     the helper process's job that builds the CSR (and, with a ``plan``, signs the
@@ -50,7 +51,7 @@ class DeviceAgent:
     offboard_at: timedelta | None
     availability: Availability
     key: PrivateKey | None = None
-    next_key: NextKey | None = None  # prepared at install, used at the next renewal
+    next_key: NextKey | None = None  # used at the next (first) enrollment or renewal
     certificate: x509.Certificate | None = None
     bootstrap: tuple[str, str] | None = None
     buffers: dict[str, int] = field(default_factory=dict)

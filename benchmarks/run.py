@@ -5,7 +5,8 @@
 one simulated year, daily clinical traffic, a CA outage and a blocked route) at each
 size, each configuration in a fresh interpreter (:mod:`benchmarks.worker`) so its
 peak RSS is its own, then a bare SimPy loop with as many events and as many
-processes as there are devices.  It prints a table and writes
+processes as there are devices (three times; the fastest counts, because this
+machine's speed drifts between runs).  It prints a table and writes
 ``benchmarks/results/latest.json`` (an output of the run, not a source file).
 
 One event is one ``env.step()``: both loops are stepped by the same driver.
@@ -48,6 +49,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_WALL_10K = 120.0
 TARGET_RATIO = 5.0
 TARGET_LINEAR = 1.25
+_BARE_RUNS = 3  # bare SimPy runs per size (the fastest counts)
 
 
 def _worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -85,9 +87,15 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
     run["year_wall_estimate"] = round(_year_estimate(run), 1)
     run["us_per_device_day"] = round(_per_device_day_us(run), 2)
     if bare:
-        print(f"== bare SimPy: {run['events']:,} events over {devices} processes", flush=True)
-        run["bare"] = _worker({"mode": "bare", "events": run["events"], "processes": devices,
-                               "sim_seconds": run["sim_reached"]})
+        print(f"== bare SimPy: {run['events']:,} events over {devices} processes, "
+              f"{_BARE_RUNS} runs", flush=True)
+        spec = {"mode": "bare", "events": run["events"], "processes": devices,
+                "sim_seconds": run["sim_reached"]}
+        bares = [_worker(spec) for _ in range(_BARE_RUNS)]
+        # this machine's speed drifts between runs; the fastest bare run gives the
+        # least flattering ratio
+        run["bare"] = max(bares, key=lambda b: b["events_per_second"])
+        run["bare_rates"] = [b["events_per_second"] for b in bares]
         run["ratio"] = round(run["bare"]["events_per_second"] / run["events_per_second"], 1)
     return run
 

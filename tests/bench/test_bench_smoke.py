@@ -34,6 +34,9 @@ def test_the_benchmark_writes_every_figure_it_reports(
     for r in runs:
         assert r["completed"] and r["sim_reached"] == r["sim_seconds"]
         assert r["bare"]["events"] == r["events"] > 0  # the same number of events
+        assert len(r["bare_rates"]) == 3 and r["bare"]["events_per_second"] == max(
+            r["bare_rates"]
+        )  # the fastest bare run is the comparison
         assert r["ratio"] > 0 and r["cpu"]["main"] > 0
         assert r["unauthorized_access"] == 0 and r["data_lost"] == 0
         assert (r["offload"] is not None) == (helper == "on")

@@ -491,11 +491,6 @@ class CertificateAuthority:
         self._issued(plan, certificate, requester, services, on_expiry, renewal_of)
         return certificate
 
-    def issuing_material(self, name: str) -> tuple[x509.Certificate, PrivateKey]:
-        """An issuing CA generation's certificate and key (for the helper process)."""
-        issuing = self.issuing_ca(name)
-        return issuing.certificate, issuing.key
-
     def _issued(
         self,
         plan: LeafPlan,

@@ -45,10 +45,6 @@ class LeafFacts:
             certificate.not_valid_after_utc,
         )
 
-    def valid_at(self, now: datetime) -> bool:
-        """Whether ``now`` lies in the certificate's validity window (inclusive)."""
-        return self.not_before <= now <= self.not_after
-
 
 class LeafCache:
     """:class:`LeafFacts` per certificate object, bounded by ``max_entries``."""

@@ -59,8 +59,8 @@ from cryptography.hazmat.primitives.serialization import (
 from testbed.clock import aware_utc, naive_utc
 
 if TYPE_CHECKING:
-    from testbed.pki.ca import LeafPlan
-    from testbed.pki.keys import CsrCheck, PrivateKey
+    from testbed.pki.ca import IssuingCA, LeafPlan
+    from testbed.pki.keys import CsrCheck
 
 __all__ = ["CryptoWorker"]
 
@@ -321,14 +321,14 @@ class CryptoWorker:
         scalar: int,
         trust_domain: str,
         plan: LeafPlan,
-        issuing: tuple[x509.Certificate, PrivateKey],
+        issuing: IssuingCA,
         deadline: float,
         bundles: Sequence[tuple[bytes, tuple[x509.Certificate, ...]]] = (),
     ) -> int | None:
         """Ask for a device's next CSR, its check, the leaf signed to ``plan``, and the
         leaf's path facts under each of ``bundles`` (``(fingerprint, certificates)``).
 
-        ``issuing`` is the certificate and key of the issuing CA the plan names (sent
+        ``issuing`` is the issuing CA the plan names (its certificate and key are sent
         once, like each bundle).  Answered as ``(csr_der, csr_check, leaf_der or
         None, ((fingerprint, facts), ...))``, or None when the helper reaches it after
         :meth:`tell_time` passed ``deadline`` (the simulation second the device asks).
@@ -336,10 +336,11 @@ class CryptoWorker:
         """
         messages: list[tuple[Any, ...]] = []
         if plan.issuer not in self._issuers:
-            certificate, key = issuing
-            key_der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
-            messages.append(("issuer", plan.issuer, certificate.public_bytes(Encoding.DER),
-                             key_der))
+            key_der = issuing.key.private_bytes(
+                Encoding.DER, PrivateFormat.PKCS8, NoEncryption()
+            )
+            messages.append(("issuer", plan.issuer,
+                             issuing.certificate.public_bytes(Encoding.DER), key_der))
         fingerprints = []
         for fingerprint, certificates in bundles:
             if fingerprint not in self._bundles:

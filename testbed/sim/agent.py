@@ -34,8 +34,7 @@ class NextKey:
     token: int | None
     body: bytes | None = None
     plan: LeafPlan | None = None  # the leaf the helper signs for it, if asked
-    leaf: bytes | None = None  # that leaf's DER, once answered
-    facts: tuple[tuple[bytes, tuple[Any, ...]], ...] = ()  # its path facts per bundle
+    facts: tuple[tuple[bytes, tuple[Any, ...]], ...] = ()  # that leaf's path facts per bundle
 
 __all__ = ["DeviceAgent", "build_fleet"]
 

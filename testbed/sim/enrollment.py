@@ -57,7 +57,7 @@ def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
             der, check, *signed = answer
             tb.est.checked_csrs[der] = check
             if signed and signed[0] is not None and prepared.plan is not None:
-                prepared.leaf, prepared.facts = signed
+                prepared.facts = signed[1]
                 tb.est.prepared[agent.device_id] = PreparedLeaf(der, signed[0], prepared.plan)
         else:
             key = ec_key(agent.record.certificate_type, prepared.scalar)
@@ -127,7 +127,7 @@ def _prepare_leaf(
     if plan is None:
         _prepare_csr(tb, agent)
         return
-    issuing = tb.ca.issuing_material(plan.issuer)
+    issuing = tb.ca.issuing_ca(plan.issuer)
     bundles = tb.access.bundles_for(agent.record.intended_services, now=tb.now())
     tb.worker.tell_time(float(tb.env.now))
     prepared.token = tb.worker.submit_leaf(
@@ -167,9 +167,7 @@ def _offer_facts(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None
     this device, which ``_prepared_body`` offered from this same answer.
     """
     prepared, cert = agent.next_key, agent.certificate
-    if prepared is None or prepared.leaf is None or cert is None:
-        return
-    if not response.signed_ahead:
+    if prepared is None or cert is None or not response.signed_ahead:
         return  # signed here after all: its facts are derived when first needed
     for fingerprint, facts in prepared.facts:
         tb.access.verifier.offer(cert, fingerprint, facts)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from testbed.errors import PkiError
 from testbed.events import EventLog
 from testbed.pki import EnrollmentSubject, EstService, KeyType, TrustDistribution, Verifier
-from testbed.pki.ca import LeafPlan, build_leaf, leaf_sans, leaf_subject
+from testbed.pki.ca import LeafPlan, authority_key_id, build_leaf, leaf_sans, leaf_subject
 from testbed.pki.est import PreparedLeaf
 from testbed.pki.keys import ec_key, make_csr
 from testbed.pki.offload import CryptoWorker
@@ -31,10 +31,10 @@ def _sign_ahead(authority, plan: LeafPlan, scalar: int = SCALAR) -> tuple[bytes,
     """What the helper does for a plan: the device's CSR and the leaf (same code, inline)."""
     key = ec_key(KeyType.EC_P256, scalar)
     csr_der = make_csr(key, plan.device_id).public_bytes(Encoding.DER)
-    issuer, issuing_key = authority.issuing_material(plan.issuer)
+    issuing = authority.issuing_ca(plan.issuer)
     leaf = build_leaf(
-        issuer=issuer.subject, issuing_key=issuing_key,
-        authority_key=authority._aki[plan.issuer],  # what the helper derives from the key
+        issuer=issuing.certificate.subject, issuing_key=issuing.key,
+        authority_key=authority_key_id(issuing.key),
         subject=leaf_subject(plan.device_id, authority.trust_domain),
         sans=leaf_sans(authority.trust_domain, plan.site, plan.device_id),
         public=key.public_key(), serial=plan.serial,
@@ -178,7 +178,7 @@ def test_the_helper_signs_the_planned_leaf_and_derives_its_facts(make_ca) -> Non
     try:
         worker.tell_time(0.0)
         token = worker.submit_leaf(KeyType.EC_P256.value, SCALAR, authority.trust_domain, plan,
-                                   authority.issuing_material(plan.issuer), 100.0,
+                                   authority.issuing_ca(plan.issuer), 100.0,
                                    [(bundle.fingerprint, bundle.certificates)])
         assert token is not None
         _wait(worker, token)
@@ -214,7 +214,7 @@ def test_the_helper_skips_a_leaf_whose_time_has_passed(make_ca) -> None:
         assert first is not None and worker.process is not None and worker.process.pid
         os.kill(worker.process.pid, signal.SIGSTOP)
         token = worker.submit_leaf(KeyType.EC_P256.value, SCALAR, authority.trust_domain, plan,
-                                   authority.issuing_material(plan.issuer), 100.0)
+                                   authority.issuing_ca(plan.issuer), 100.0)
         assert token is not None
         worker.tell_time(101.0)  # the device asked (served inline) before the helper got there
         os.kill(worker.process.pid, signal.SIGCONT)

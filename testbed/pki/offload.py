@@ -26,8 +26,8 @@ CSR and only if the plan still holds when the device asks
 
 The channel is a socket pair carrying length-prefixed pickles of plain tuples; the
 simulation's end never blocks on reading (it is non-blocking) and never on writing
-(the worker reads requests as they come and writes answers from a thread of its
-own, so it never waits for the simulation to read; at most ``max_in_flight``
+(the worker reads requests as they come and writes answers as far as the socket
+takes them, between jobs, so it never waits for the simulation to read; at most ``max_in_flight``
 requests are outstanding and further ones wait in a queue in the simulation's
 process, sent oldest first as answers come back).
 The worker stops when :meth:`CryptoWorker.close` is
@@ -37,11 +37,12 @@ outlives the parent.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import pickle
+import select
 import socket
 import struct
-import threading
 import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -70,6 +71,7 @@ __all__ = ["CryptoWorker"]
 _START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 _HEADER = struct.Struct("!I")
 _DEFERRED_BATCH = 16  # requests that are not urgent are sent this many at a time
+_READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
 
 
 def _frame(message: object) -> bytes:
@@ -99,102 +101,118 @@ def _serve(sock: socket.socket, clock: Any) -> None:
 
     Bundles and issuers are kept as they arrive; among the jobs read so far, path
     facts and CSRs (needed soon) go before leaves signed ahead (needed at renewal).
+    The socket is non-blocking on this side too: between two jobs the worker reads
+    what has arrived and writes what the socket takes of its answers, so it never
+    waits on the simulation; with nothing to do it sleeps until a request arrives
+    or, while answers are pending, until the socket can take them.
     """
-    from testbed.pki.ca import LeafPlan
-    from testbed.pki.keys import prepared_csr  # what the worker runs
-    from testbed.pki.verify import bundle_index, derive_facts
-
-    indexes: dict[bytes, Any] = {}
-    issuers: dict[str, tuple[x509.Name, Any, Any]] = {}
+    # forked from the simulation: its heap is this process's oldest generation, and
+    # full collections here would walk (and copy, page by page) all of it for nothing
+    gc.freeze()
+    kept = _Kept()
     urgent: deque[tuple[Any, ...]] = deque()
     deferred: deque[tuple[Any, ...]] = deque()
-    outbox = _Outbox(sock)
     buffer = bytearray()
+    pending = bytearray()  # answers not yet taken by the socket
+    sock.setblocking(False)
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
     while True:
-        # wait for requests only when there is nothing to do
-        flags = socket.MSG_DONTWAIT if (urgent or deferred) else 0
-        try:
-            chunk = sock.recv(1 << 16, flags)
-        except BlockingIOError:
-            chunk = None
-        except OSError:
+        if urgent or deferred:
+            ready = poller.poll(0)  # a look, never a wait
+        else:
+            poller.modify(sock, select.POLLIN | (select.POLLOUT if pending else 0))
+            ready = poller.poll()
+        if ready and ready[0][1] & _READABLE and not _read_requests(
+            sock, buffer, kept, urgent, deferred
+        ):
             return
-        if chunk is not None:
-            if not chunk:
-                return
-            buffer += chunk
-            for message in _frames(buffer):
-                tag = message[0]
-                if tag == "stop":
-                    return
-                if tag == "bundle":
-                    _, fingerprint, ders = message
-                    certificates = tuple(x509.load_der_x509_certificate(d) for d in ders)
-                    indexes[fingerprint] = bundle_index(certificates)
-                elif tag == "issuer":
-                    _, name, certificate_der, key_der = message
-                    issuers[name] = _issuer(certificate_der, key_der)
-                else:
-                    (deferred if tag == "leaf" else urgent).append(message)
-        if not (urgent or deferred):
-            continue
-        message = urgent.popleft() if urgent else deferred.popleft()
-        tag = message[0]
-        if tag == "derive":
-            _, token, leaf_der, fingerprint = message
-            leaf = x509.load_der_x509_certificate(leaf_der)
-            outbox.put((token, derive_facts(leaf, indexes[fingerprint]).to_tuple()))
-        elif tag == "csr":
-            _, token, key_type, scalar, common_name = message
-            outbox.put((token, prepared_csr(key_type, scalar, common_name)))
-        elif tag == "leaf":
-            _, token, deadline, key_type, scalar, trust_domain, plan, fingerprints = message
-            if clock.value > deadline:  # the device has asked already: it was done there
-                outbox.put((token, None))
-                continue
-            issuer, device_id, site, serial, not_before, not_after = plan
-            planned = LeafPlan(issuer, device_id, site, serial, aware_utc(not_before),
-                               aware_utc(not_after))  # fmt: skip
-            csr_der, check, signed = _leaf(issuers, key_type, scalar, trust_domain, planned)
-            if signed is None:
-                outbox.put((token, (csr_der, check, None, ())))
-                continue
-            facts = tuple(
-                (fingerprint, derive_facts(signed, indexes[fingerprint]).to_tuple())
-                for fingerprint in fingerprints
-            )
-            outbox.put((token, (csr_der, check, signed.public_bytes(Encoding.DER), facts)))
-
-
-class _Outbox:
-    """The worker's answers, written by a thread of their own.
-
-    The simulation reads answers only when it needs one, so the socket may be full
-    for a while; the worker goes on computing meanwhile instead of waiting to write.
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._items: deque[tuple[Any, ...]] = deque()
-        self._ready = threading.Condition()
-        threading.Thread(target=self._run, name="testbed-crypto-answers", daemon=True).start()
-
-    def put(self, answer: tuple[Any, ...]) -> None:
-        with self._ready:
-            self._items.append(answer)
-            self._ready.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                while not self._items:
-                    self._ready.wait()
-                batch = list(self._items)
-                self._items.clear()
+        if pending:
             try:
-                self._sock.sendall(b"".join(_frame(answer) for answer in batch))
+                del pending[: sock.send(pending)]
+            except BlockingIOError:
+                pass
             except OSError:
                 return
+        if not (urgent or deferred):
+            continue
+        pending += _frame(_job(urgent.popleft() if urgent else deferred.popleft(), kept, clock))
+
+
+def _read_requests(
+    sock: socket.socket,
+    buffer: bytearray,
+    kept: _Kept,
+    urgent: deque[tuple[Any, ...]],
+    deferred: deque[tuple[Any, ...]],
+) -> bool:
+    """Read what has arrived: keep bundles and issuers, queue jobs; False means stop."""
+    from testbed.pki.verify import bundle_index
+
+    try:
+        chunk = sock.recv(1 << 16)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    if not chunk:
+        return False  # the simulation's end closed
+    buffer += chunk
+    for message in _frames(buffer):
+        tag = message[0]
+        if tag == "stop":
+            return False
+        if tag == "bundle":
+            _, fingerprint, ders = message
+            certificates = tuple(x509.load_der_x509_certificate(d) for d in ders)
+            kept.indexes[fingerprint] = bundle_index(certificates)
+        elif tag == "issuer":
+            _, name, certificate_der, key_der = message
+            kept.issuers[name] = _issuer(certificate_der, key_der)
+        else:
+            (deferred if tag == "leaf" else urgent).append(message)
+    return True
+
+
+class _Kept:
+    """What the worker keeps between jobs: bundles, issuing CAs, leaf names per device."""
+
+    def __init__(self) -> None:
+        self.indexes: dict[bytes, Any] = {}  # bundle fingerprint -> verify's index
+        self.issuers: dict[str, tuple[x509.Name, Any, Any]] = {}  # name, key, leaves' AKI
+        # (trust domain, site, device) -> leaf subject and SAN extension, as the CA keeps
+        self.names: dict[tuple[str, str, str], tuple[x509.Name, Any]] = {}
+
+
+def _job(message: tuple[Any, ...], kept: _Kept, clock: Any) -> tuple[Any, ...]:
+    """One request's answer, ``(token, payload)``."""
+    from testbed.pki.ca import LeafPlan
+    from testbed.pki.keys import prepared_csr  # what the worker runs
+    from testbed.pki.verify import derive_facts
+
+    indexes = kept.indexes
+    tag, token = message[0], message[1]
+    if tag == "derive":
+        _, _, leaf_der, fingerprint = message
+        leaf = x509.load_der_x509_certificate(leaf_der)
+        return token, derive_facts(leaf, indexes[fingerprint]).to_tuple()
+    if tag == "csr":
+        _, _, key_type, scalar, common_name = message
+        return token, prepared_csr(key_type, scalar, common_name)
+    _, _, deadline, key_type, scalar, trust_domain, plan, fingerprints = message
+    if clock.value > deadline:  # the device has asked already: it was done there
+        return token, None
+    issuer, device_id, site, serial, not_before, not_after = plan
+    planned = LeafPlan(issuer, device_id, site, serial, aware_utc(not_before),
+                       aware_utc(not_after))  # fmt: skip
+    csr_der, check, signed = _leaf(kept, key_type, scalar, trust_domain, planned)
+    if signed is None:
+        return token, (csr_der, check, None, ())
+    facts = tuple(
+        (fingerprint, derive_facts(signed, indexes[fingerprint]).to_tuple())
+        for fingerprint in fingerprints
+    )
+    return token, (csr_der, check, signed.public_bytes(Encoding.DER), facts)
 
 
 def _issuer(certificate_der: bytes, key_der: bytes) -> tuple[x509.Name, Any, Any]:
@@ -207,7 +225,7 @@ def _issuer(certificate_der: bytes, key_der: bytes) -> tuple[x509.Name, Any, Any
 
 
 def _leaf(
-    issuers: dict[str, tuple[x509.Name, Any, Any]],
+    kept: _Kept,
     key_type: str,
     scalar: int,
     trust_domain: str,
@@ -221,13 +239,20 @@ def _leaf(
     der, check = request_and_check(key, plan.device_id)
     if not check[0]:  # never for a CSR made here; the CA would refuse it, so sign nothing
         return der, check, None
-    issuer, issuing_key, authority_key = issuers[plan.issuer]
+    issuer, issuing_key, authority_key = kept.issuers[plan.issuer]
+    where = (trust_domain, plan.site, plan.device_id)
+    subject_and_sans = kept.names.get(where)  # as the CA keeps them
+    if subject_and_sans is None:
+        subject_and_sans = kept.names[where] = (
+            leaf_subject(plan.device_id, trust_domain),
+            leaf_sans(trust_domain, plan.site, plan.device_id),
+        )
     leaf = build_leaf(
         issuer=issuer,
         issuing_key=issuing_key,
         authority_key=authority_key,
-        subject=leaf_subject(plan.device_id, trust_domain),
-        sans=leaf_sans(trust_domain, plan.site, plan.device_id),
+        subject=subject_and_sans[0],
+        sans=subject_and_sans[1],
         public=key.public_key(),
         serial=plan.serial,
         not_before=plan.not_before,

@@ -172,6 +172,11 @@ class EventLog:
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def kept(self) -> int:
+        """How many events are kept (all of them, or none with ``keep=False``)."""
+        return len(self._kinds)
+
     def __iter__(self) -> Iterator[Event]:
         return (self._event(i) for i in range(len(self._kinds)))
 

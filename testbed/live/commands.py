@@ -1,4 +1,4 @@
-"""The live commands: ``testbed serve`` and ``testbed devices register|revoke|offboard``.
+"""The live commands: ``testbed serve`` and ``testbed devices register|approve|revoke|offboard``.
 
 ``serve`` runs the scenario's hospital on loopback until SIGINT or SIGTERM.  The
 ``devices`` commands talk to its admin API (address from ``DIR/endpoints.json``,
@@ -105,7 +105,7 @@ def _echo(data: Any) -> None:
 
 @click.group()
 def devices() -> None:
-    """Register, revoke and offboard devices of a running `testbed serve`."""
+    """Register, approve, revoke and offboard devices of a running `testbed serve`."""
 
 
 @devices.command()
@@ -119,6 +119,14 @@ def register(state_dir: Path, serial: str, site: str, zone: str, profile: str, o
     """Pre-register a device; print its device_id and one-time bootstrap credentials."""
     payload = {"serial": serial, "site": site, "zone": zone, "profile": profile, "owner": owner}
     _echo(_admin(state_dir, "/devices", payload))
+
+
+@devices.command()
+@_STATE_DIR
+@click.argument("device_id")
+def approve(state_dir: Path, device_id: str) -> None:
+    """Approve DEVICE_ID's enrollment (scenarios with pki.manual_approval: true)."""
+    _echo(_admin(state_dir, f"/devices/{quote(device_id, safe='')}/approve"))
 
 
 @devices.command()

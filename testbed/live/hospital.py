@@ -25,6 +25,7 @@ from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import HealthSystem
 from testbed.inventory import Inventory
+from testbed.lifecycle import DeviceState
 from testbed.offboard import Offboarding, offboard_device, revoke_device
 from testbed.pki.ca import CertificateAuthority, IssuingCA
 from testbed.pki.est import EstService
@@ -49,11 +50,16 @@ class Registration:
 
 @dataclass(frozen=True, slots=True)
 class Bootstrap:
-    """The registered device id and its one-time HTTP Basic bootstrap credentials."""
+    """The registered device id and its one-time HTTP Basic bootstrap credentials.
+
+    ``approval_pending``: the scenario asks for manual approval (``pki.manual_approval``),
+    so EST answers 202 + Retry-After until an operator approves the device.
+    """
 
     device_id: str
     username: str
     password: str
+    approval_pending: bool = False
 
 
 def device_id_for(registration: Registration) -> str:
@@ -131,11 +137,13 @@ class LiveHospital:
             preferred_key=self.scenario.pki.key_type,
         )
         now = self.now()
+        pending = self.scenario.pki.manual_approval
         self.inventory.register(
             record,
             now=now,
             lifetime=profile.validity(self.scenario.pki.lifetime),
             on_expiry="renew-automatically" if profile.automated_renewal else "renew-manually",
+            approved=not pending,
         )
         password = secrets.token_urlsafe(18)
         self.inventory.set_bootstrap(device_id, password)
@@ -144,7 +152,22 @@ class LiveHospital:
                       zone=record.zone, profile=record.profile, owner=record.owner,
                       services=",".join(record.intended_services), ae_title=None,
                       audit_code="110108/110124")  # fmt: skip
-        return Bootstrap(device_id, device_id, password)
+        return Bootstrap(device_id, device_id, password, approval_pending=pending)
+
+    def approve(self, device_id: str) -> bool:
+        """An operator approves a registered device's enrollment (seed §7 step 2).
+
+        Returns False when nothing was pending (approving twice changes nothing);
+        raises :class:`RegistrationError` for an unknown, suspended or retired device.
+        """
+        entry = self.inventory.entry(device_id)
+        if entry.state in (DeviceState.SUSPENDED, DeviceState.RETIRED):
+            raise RegistrationError(f"device {device_id!r} is {entry.state}; it may not enroll")
+        if entry.approved:
+            return False
+        entry.approved = True
+        self.log.emit(self.now(), EventKind.POLICY_CHANGED, device_id, change="enrollment-approved")
+        return True
 
     def _checked(self, registration: Registration) -> DeviceProfile:
         sites = {s.name: s for s in self.scenario.sites}

@@ -9,9 +9,11 @@
   audit event).  A revoked but unexpired one passes TLS (no CRL is loaded into the
   context) and :class:`~testbed.pki.est.EstService` refuses it with 403 and an event.
 - **PKI** over HTTP: ``/crl`` (central issuing CA) or ``/crl/{site}``, DER
-  ``application/pkix-crl``; ``/ocsp`` (POST ``application/ocsp-request``).
+  ``application/pkix-crl``; ``/ocsp`` (POST ``application/ocsp-request``, or GET
+  ``/ocsp/{url-encoded base64 request}`` as RFC 6960 Appendix A.1 allows).
 - **Admin** over HTTP with a bearer secret: ``POST /devices``,
-  ``POST /devices/{id}/revoke``, ``POST /devices/{id}/offboard``; JSON in and out.
+  ``POST /devices/{id}/approve``, ``POST /devices/{id}/revoke``,
+  ``POST /devices/{id}/offboard``; JSON in and out.
 
 Everything binds 127.0.0.1 only.
 """
@@ -19,12 +21,15 @@ Everything binds 127.0.0.1 only.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hmac
 import json
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from aiohttp import BasicAuth, hdrs, web
 from cryptography import x509
@@ -47,6 +52,7 @@ __all__ = [
 
 LOOPBACK = "127.0.0.1"
 EST_PATH = "/.well-known/est"
+_OCSP_PATH = "/ocsp"
 _HOSPITAL: web.AppKey[LiveHospital] = web.AppKey("hospital", LiveHospital)
 _SECRET: web.AppKey[str] = web.AppKey("secret", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -152,13 +158,30 @@ async def _ocsp(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/ocsp-response")
 
 
+async def _ocsp_get(request: web.Request) -> web.Response:
+    """RFC 6960 A.1: ``GET {url}/{url-encoding of base64 of the DER OCSPRequest}``.
+
+    The raw path is decoded here (a base64 ``/`` may arrive as ``%2F`` or as a
+    path separator); a request that does not decode is answered malformedRequest
+    by the responder, as a POSTed one that does not parse.
+    """
+    encoded = unquote(request.rel_url.raw_path.removeprefix(f"{_OCSP_PATH}/"))
+    try:
+        request_der = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        request_der = b""
+    body = request.app[_HOSPITAL].ocsp(request_der)
+    return web.Response(body=body, content_type="application/ocsp-response")
+
+
 def pki_app(hospital: LiveHospital) -> web.Application:
     """The CRL distribution point and the OCSP responder."""
     app = web.Application()
     app[_HOSPITAL] = hospital
     app.router.add_get("/crl", _crl)
     app.router.add_get("/crl/{site}", _crl)
-    app.router.add_post("/ocsp", _ocsp)
+    app.router.add_post(_OCSP_PATH, _ocsp)
+    app.router.add_get(_OCSP_PATH + "/{request:.+}", _ocsp_get)
     return app
 
 
@@ -191,7 +214,15 @@ async def _register(request: web.Request) -> web.Response:
         return _error(400, f"the body must be a JSON object with {fields}: {error}")
     issued = request.app[_HOSPITAL].register(registration)
     bootstrap = {"username": issued.username, "password": issued.password}
-    return web.json_response({"device_id": issued.device_id, "bootstrap": bootstrap}, status=201)
+    approval = "pending" if issued.approval_pending else "not-required"
+    body = {"device_id": issued.device_id, "bootstrap": bootstrap, "approval": approval}
+    return web.json_response(body, status=201)
+
+
+async def _approve(request: web.Request) -> web.Response:
+    device_id = request.match_info["device_id"]
+    changed = request.app[_HOSPITAL].approve(device_id)
+    return web.json_response({"device_id": device_id, "approved": True, "changed": changed})
 
 
 async def _revoke(request: web.Request) -> web.Response:
@@ -213,6 +244,7 @@ def admin_app(hospital: LiveHospital, secret: str) -> web.Application:
     app[_HOSPITAL] = hospital
     app[_SECRET] = secret
     app.router.add_post("/devices", _register)
+    app.router.add_post("/devices/{device_id}/approve", _approve)
     app.router.add_post("/devices/{device_id}/revoke", _revoke)
     app.router.add_post("/devices/{device_id}/offboard", _offboard)
     return app

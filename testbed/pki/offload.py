@@ -26,10 +26,10 @@ CSR and only if the plan still holds when the device asks
 
 The channel is a socket pair carrying length-prefixed pickles of plain tuples; the
 simulation's end never blocks on reading (it is non-blocking) and never on writing
-(the worker reads requests as they come and writes answers as far as the socket
-takes them, between jobs, so it never waits for the simulation to read; at most ``max_in_flight``
-requests are outstanding and further ones wait in a queue in the simulation's
-process, sent oldest first as answers come back).
+(the worker reads requests as they come and, between jobs, writes as much of its
+answers as the socket takes, so it never waits for the simulation to read; at most
+``max_in_flight`` requests are outstanding and further ones wait in a queue in the
+simulation's process, sent oldest first as answers come back).
 The worker stops when :meth:`CryptoWorker.close` is
 called or its socket closes (the parent exited); it is a daemon process, so it never
 outlives the parent.

@@ -45,6 +45,10 @@ pki:
   lifetime: 2s
 """
 
+APPROVAL_SCENARIO = SHORT_SCENARIO.replace("name: live-short", "name: live-approval").replace(
+    "  lifetime: 2s\n", "  lifetime: 1d\n  manual_approval: true\n"
+)
+
 
 def _tools() -> None:
     missing = [tool for tool in ("curl", "openssl") if shutil.which(tool) is None]
@@ -108,6 +112,11 @@ class Live:
 
     def register(self, serial: str, *, profile: str = "ct-ai-onbox") -> tuple[str, str]:
         """Register a device at north/imaging; return ``(device_id, password)``."""
+        answer = self.register_answer(serial, profile=profile)
+        return answer["device_id"], answer["bootstrap"]["password"]
+
+    def register_answer(self, serial: str, *, profile: str = "ct-ai-onbox") -> dict[str, Any]:
+        """Register a device at north/imaging; the command's whole JSON answer."""
         done = self.cli(
             "devices",
             "register",
@@ -123,9 +132,9 @@ class Live:
             profile,
         )
         assert done.returncode == 0, done.stderr.decode()
-        answer = json.loads(done.stdout)
+        answer: dict[str, Any] = json.loads(done.stdout)
         assert answer["bootstrap"]["username"] == answer["device_id"]
-        return answer["device_id"], answer["bootstrap"]["password"]
+        return answer
 
     def key(self, name: str) -> Path:
         """A fresh P-256 key made by ``openssl ecparam``."""
@@ -269,4 +278,12 @@ def short_lived(start_server: StartServer, tmp_path_factory: pytest.TempPathFact
     """A one-site hospital whose certificates live 2 seconds."""
     scenario = tmp_path_factory.mktemp("scenario") / "live-short.yaml"
     scenario.write_text(SHORT_SCENARIO)
+    return start_server(scenario)
+
+
+@pytest.fixture(scope="module")
+def approval(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> Live:
+    """A one-site hospital whose enrollments wait for an operator's approval."""
+    scenario = tmp_path_factory.mktemp("scenario") / "live-approval.yaml"
+    scenario.write_text(APPROVAL_SCENARIO)
     return start_server(scenario)

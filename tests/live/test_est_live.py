@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import stat
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pytest
 
@@ -214,3 +215,40 @@ def test_register_with_unknown_zone_exits_2_naming_it(pilot: Live) -> None:
     )
     assert done.returncode == 2
     assert "basement" in done.stderr.decode()
+
+
+def test_ocsp_over_get_answers_good_then_revoked(pilot: Live) -> None:
+    """RFC 6960 A.1: the request made by ``openssl ocsp``, sent by ``curl`` as a GET."""
+    device_id, _, leaf = pilot.enroll("G1")
+    _, issuing = pilot.split_bundle()
+    request = pilot.work / "G1.ocsp-request.der"
+    made = pilot.run(["openssl", "ocsp", "-issuer", str(issuing), "-cert", str(leaf),
+                      "-no_nonce", "-reqout", str(request)])  # fmt: skip
+    assert made.returncode == 0, made.stderr.decode()
+    # base64 with '/' and '+' escaped: the harness's encoding, not project code
+    path = quote(base64.b64encode(request.read_bytes()).decode(), safe="")
+
+    def status() -> str:
+        code, der = pilot.curl(f"{pilot.endpoints['ocsp']}/{path}")
+        assert code == 200
+        response = pilot.work / "G1.ocsp-response.der"
+        response.write_bytes(der)
+        read = pilot.run(["openssl", "ocsp", "-respin", str(response), "-issuer", str(issuing),
+                          "-cert", str(leaf), "-CAfile", str(pilot.bundle)])  # fmt: skip
+        text = read.stdout.decode() + read.stderr.decode()
+        assert "Response verify OK" in text
+        return text
+
+    assert f"{leaf}: good" in status()
+    revoked = pilot.cli("devices", "revoke", "--state-dir", str(pilot.state), device_id)
+    assert revoked.returncode == 0, revoked.stderr.decode()
+    assert f"{leaf}: revoked" in status()
+
+
+def test_ocsp_get_with_undecodable_request_is_malformed(pilot: Live) -> None:
+    code, der = pilot.curl(f"{pilot.endpoints['ocsp']}/not%20base64!")
+    assert code == 200
+    response = pilot.work / "bad.ocsp-response.der"
+    response.write_bytes(der)
+    read = pilot.run(["openssl", "ocsp", "-respin", str(response), "-resp_text", "-noverify"])
+    assert "malformedrequest" in (read.stdout.decode() + read.stderr.decode()).lower()

@@ -58,6 +58,9 @@ class DeviceAgent:
     renewal_broken: int = 0
     retired: bool = False
     recovering: bool = False
+    # an operator found the CA down while acting for this (non-EST) device and waits
+    # for it to come back: checking again is not another manual step
+    awaiting_ca: bool = False
     changed: simpy.Event | None = None
 
     @property

@@ -174,9 +174,17 @@ def _offer_facts(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None
 
 
 def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
-    """An operator issues the certificate out of band (no EST on the device)."""
+    """An operator issues the certificate out of band (no EST on the device).
+
+    An operator who finds the CA down records it (one manual step, one refusal
+    event) and waits for the CA: the checks until it is back are not further steps.
+    """
+    unavailable = EstResponse(503, (), b"", Reason.CA_UNAVAILABLE, agent.device_id, None)
+    if tb.ca_outages and agent.awaiting_ca:
+        return unavailable
     tb.metrics.manual_steps += 1
     if tb.ca_outages:
+        agent.awaiting_ca = True
         tb.log.emit(
             tb.now(),
             EventKind.ENROLLMENT_REFUSED,
@@ -185,7 +193,8 @@ def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
             status=503,
             reason=Reason.CA_UNAVAILABLE.value,
         )
-        return EstResponse(503, (), b"", Reason.CA_UNAVAILABLE, agent.device_id, None)
+        return unavailable
+    agent.awaiting_ca = False
     body = _csr_body(tb, agent, new_key=renewal and agent.profile.rotates_key_on_renewal)
     basic = agent.bootstrap if not renewal else None
     if renewal:

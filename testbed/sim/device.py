@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from testbed.access import Attempt
+from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.pki.renewal import renewal_time
@@ -192,6 +193,10 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
             if response.status == 200:
                 tb.metrics.renewals_done += 1
                 break
+            if response.reason is Reason.DEVICE_SUSPENDED:
+                # suspended for an incident: try again once resumed (or when it expires)
+                yield from _wait_while_suspended(tb, agent, cert)
+                continue
             if response.status in (401, 403):
                 break  # refused for good: passive revocation, or the device left service
             yield tb.env.timeout(min(retry, _until_expiry(tb, cert) + 1.0))
@@ -223,6 +228,18 @@ def _sleep_until_device_time(tb: Testbed, agent: DeviceAgent, target: float, cer
         yield tb.env.any_of([tb.env.timeout(remaining), changed])
 
 
+def _wait_while_suspended(tb: Testbed, agent: DeviceAgent, cert: Any) -> Proc:
+    """Wait until the device is resumed (its agent is notified), retired, has another
+    certificate, or ``cert`` expires."""
+    entry = tb.inventory.entry(agent.device_id)
+    while entry.state is DeviceState.SUSPENDED and agent.certificate is cert:
+        changed = agent.changed or tb.env.event()
+        agent.changed = changed
+        yield tb.env.any_of([changed, tb.env.timeout(_until_expiry(tb, cert) + 1.0)])
+        if tb.now() > cert.not_valid_after_utc:
+            return
+
+
 def _wait_for_change(tb: Testbed, agent: DeviceAgent) -> Proc:
     cert = agent.certificate
     while agent.certificate is cert and not agent.retired and tb.env.now < tb.horizon:
@@ -246,7 +263,12 @@ def recover(tb: Testbed, agent: DeviceAgent, cert: Any) -> Proc:
     agent.recovering = True
     pki = tb.scenario.pki
     yield tb.env.timeout(pki.manual_recovery_delay.total_seconds())
-    while (agent.renewal_broken or tb.ca_outages) and not agent.retired:
+    entry = tb.inventory.entry(agent.device_id)
+    # the operator waits for the agent to be fixed, the CA to be back and the
+    # device's suspension (an incident) to be lifted
+    while (
+        agent.renewal_broken or tb.ca_outages or entry.state is DeviceState.SUSPENDED
+    ) and not agent.retired:
         yield tb.env.timeout(pki.renewal_retry.total_seconds())
     if agent.retired or agent.certificate is not cert:
         agent.recovering = False

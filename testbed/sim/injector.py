@@ -142,3 +142,4 @@ def _operate(tb: Testbed, action: OperationAction, agent: Any) -> None:
         transition(tb, agent, LifecycleEvent.SUSPEND)
     elif action is OperationAction.RESUME and entry.state is DeviceState.SUSPENDED:
         transition(tb, agent, LifecycleEvent.RESUME)
+        agent.notify(tb.env)  # a renewal held back by the suspension goes ahead

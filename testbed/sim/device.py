@@ -228,7 +228,7 @@ def _sleep_until_device_time(tb: Testbed, agent: DeviceAgent, target: float, cer
         yield tb.env.any_of([tb.env.timeout(remaining), changed])
 
 
-def _wait_while_suspended(tb: Testbed, agent: DeviceAgent, cert: Any) -> Proc:
+def _wait_while_suspended(tb: Testbed, agent: DeviceAgent, cert: x509.Certificate) -> Proc:
     """Wait until the device is resumed (its agent is notified), retired, has another
     certificate, or ``cert`` expires."""
     entry = tb.inventory.entry(agent.device_id)

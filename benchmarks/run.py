@@ -15,6 +15,11 @@ Targets (from the issue): the 10k-device year in under 2 minutes; testbed events
 within 5x of bare SimPy; cost linear in devices (per device-day cost at the largest
 size within 1.25x of the smallest).
 
+Before and after, it measures the machine's speed for one issuance's cryptography
+(device key, CSR, the CA's CSR check, leaf, path validation; fastest of three runs
+of 300) and gives each run its *crypto floor*: its issuances times that, spread
+over every core, the wall no scheduling could beat at full fidelity.
+
 A run that exceeds ``--budget`` wall seconds is stopped at the next 1% of simulated
 time and its year is extrapolated from the part it ran (marked ``~`` and
 ``completed: false``); ``--budget 0`` runs everything to the end.  ``--profile``
@@ -50,6 +55,7 @@ TARGET_WALL_10K = 120.0
 TARGET_RATIO = 5.0
 TARGET_LINEAR = 1.25
 _BARE_RUNS = 3  # bare SimPy runs per size (the fastest counts)
+_REFERENCE_ISSUANCES = 300  # issuances per crypto reference run
 
 
 def _worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +104,24 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
         run["bare_rates"] = [b["events_per_second"] for b in bares]
         run["ratio"] = round(run["bare"]["events_per_second"] / run["events_per_second"], 1)
     return run
+
+
+def _reference(label: str) -> dict[str, Any]:
+    """The machine's speed for one issuance's cryptography now (fastest of three)."""
+    print(f"\n== reference ({label}): the cryptography of {_REFERENCE_ISSUANCES} issuances, "
+          "3 runs", flush=True)
+    spec = {"mode": "issuance", "count": _REFERENCE_ISSUANCES}
+    rates = [_worker(spec)["us_per_issuance"] for _ in range(3)]
+    return {"us_per_issuance": min(rates), "runs_us": rates}
+
+
+def _crypto_floor(runs: list[dict[str, Any]], us_per_issuance: float) -> None:
+    """Per run: the wall its issuances' cryptography alone needs on every core."""
+    cores = os.cpu_count() or 1
+    for run in runs:
+        floor = run["certificates_issued"] * us_per_issuance / 1e6 / cores
+        run["crypto_floor_s"] = round(floor, 1)
+        run["wall_over_crypto_floor"] = round(run["year_wall_estimate"] / floor, 2)
 
 
 def _profile(devices: int, *, interval: str, budget: float | None, top: int) -> dict[str, Any]:
@@ -226,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = args.budget or None
 
     started = time.perf_counter()
+    reference = {"start": _reference("start")}
     runs: list[dict[str, Any]] = []
     offload = {"auto": None, "on": True, "off": False}[args.helper]
     for i, devices in enumerate(sorted(args.sizes)):
@@ -239,8 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         profile = _profile(args.profile_devices, interval=args.interval,
                            budget=args.profile_budget or None, top=args.top)
 
+    reference["end"] = _reference("end")
+    fastest = min(reference["start"]["us_per_issuance"], reference["end"]["us_per_issuance"])
+    _crypto_floor(runs, fastest)
     targets = _targets(runs)
     result = {
+        "reference": reference,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_end": [round(x, 2) for x in os.getloadavg()], **_versions()},
         "settings": {"sizes": sorted(args.sizes), "interval": args.interval,
@@ -258,6 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + _table(runs))
     print("  sim: share of the simulated year run; year s: wall for the whole year "
           "(~ = extrapolated); ratio: bare ev/s / testbed ev/s")
+    print(f"  reference: one issuance's cryptography (device key, CSR, the CA's CSR check, "
+          f"leaf, path validation) took {reference['start']['us_per_issuance']:.0f} us "
+          f"at the start and {reference['end']['us_per_issuance']:.0f} us at the end")
+    for r in runs:
+        print(f"  {r['devices']} devices: {r['certificates_issued']:,} issuances need "
+              f"{r['crypto_floor_s']:.1f} s of cryptography on {os.cpu_count()} cores; "
+              f"the year took {r['wall_over_crypto_floor']:.1f}x that")
     for name, target in targets.items():
         print(f"  {name}: {'MET' if target['met'] else 'NOT MET'} "
               f"{ {k: v for k, v in target.items() if k != 'met'} }")

@@ -8,6 +8,10 @@ stdout; progress goes to stderr.  Modes:
              build the report.
 ``bare``     ``processes`` SimPy processes that only ``yield env.timeout(...)``,
              stepped by the same loop until ``events`` events have been processed.
+``issuance`` ``count`` issuances' cryptography alone, in one process, with the
+             functions a renewal runs: the device's key and CSR, the CA's check of
+             the CSR, the leaf built and signed, its path validated under a bundle
+             (the machine's speed for this work, measured in the same run).
 
 Optional: ``profile`` (a path: write cProfile stats of the stepping loop there) and
 ``phases`` (wrap the expensive entry points with wall-clock timers; inclusive times).
@@ -25,7 +29,7 @@ from typing import Any
 
 import simpy
 
-__all__ = ["main", "run_bare", "run_testbed"]
+__all__ = ["main", "run_bare", "run_issuance", "run_testbed"]
 
 _PROGRESS_STEPS = 10
 _CHECKS = 100  # budget checks per run
@@ -260,11 +264,61 @@ def run_bare(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_issuance(spec: dict[str, Any]) -> dict[str, Any]:
+    """The cryptography of ``count`` issuances, nothing else (see the module docstring)."""
+    from datetime import UTC, datetime, timedelta
+
+    from testbed.pki.ca import (
+        CertificateAuthority,
+        authority_key_id,
+        build_leaf,
+        leaf_sans,
+        leaf_subject,
+    )
+    from testbed.pki.keys import KeyType, ec_key, new_key_scalar, request_and_check
+    from testbed.pki.verify import bundle_index, derive_facts
+
+    count = max(int(spec["count"]), 1)
+    rng = random.Random(2)
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    ca = CertificateAuthority(name="Bench", trust_domain="bench.example", sites=["a"],
+                              issuing="central", now=now, rng=rng)  # fmt: skip
+    issuing = ca.issuing_ca_for("a", now=now)
+    index = bundle_index((ca.root, issuing.certificate))
+    aki = authority_key_id(issuing.key)
+    scalars = [new_key_scalar(KeyType.EC_P256, rng) for _ in range(count)]
+    started = time.perf_counter()
+    for i, scalar in enumerate(scalars):
+        device = f"device-{i}"
+        key = ec_key(KeyType.EC_P256, scalar)
+        _, (valid, _) = request_and_check(key, device)
+        if not valid:
+            raise RuntimeError("a CSR made here failed the CA's signature check")
+        leaf = build_leaf(
+            issuer=issuing.certificate.subject,
+            issuing_key=issuing.key,
+            authority_key=aki,
+            subject=leaf_subject(device, "bench.example"),
+            sans=leaf_sans("bench.example", "a", device),
+            public=key.public_key(),
+            serial=1000 + i,
+            not_before=now,
+            not_after=now + timedelta(days=30),
+        )
+        error = derive_facts(leaf, index).chain_error
+        if error is not None:
+            raise RuntimeError(f"a leaf signed here failed path validation: {error}")
+    wall = time.perf_counter() - started
+    return {"mode": "issuance", "count": count, "wall": round(wall, 3),
+            "us_per_issuance": round(1e6 * wall / count, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the configuration given as a JSON argument and print its result as JSON."""
     args = sys.argv[1:] if argv is None else argv
     spec = json.loads(args[0])
-    result = run_testbed(spec) if spec["mode"] == "testbed" else run_bare(spec)
+    modes = {"testbed": run_testbed, "bare": run_bare, "issuance": run_issuance}
+    result = modes[spec["mode"]](spec)
     print(json.dumps(result), flush=True)
     return 0
 

@@ -42,5 +42,10 @@ def test_the_benchmark_writes_every_figure_it_reports(
         assert (r["offload"] is not None) == (helper == "on")
         if helper == "on":
             assert r["cpu"]["helper"] > 0 and r["offload"]["sent"] > 0
+        assert r["crypto_floor_s"] > 0 and r["wall_over_crypto_floor"] > 0
+    for moment in ("start", "end"):
+        reference = result["reference"][moment]
+        assert len(reference["runs_us"]) == 3
+        assert reference["us_per_issuance"] == min(reference["runs_us"]) > 0
     assert set(result["targets"]) == {"overhead_ratio", "linear"}  # no 10k run here
     assert all(isinstance(t["met"], bool) for t in result["targets"].values())

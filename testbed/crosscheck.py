@@ -80,7 +80,13 @@ def _target(target: str, scenario: Scenario, file: str, field: str) -> None:
         "group": {g.group for g in scenario.fleet},
     }
     if kind == "device" and name:
-        return  # device ids are checked when the fleet is built
+        if not any(group.has_device(name) for group in scenario.fleet):
+            example = scenario.fleet[0].device_id(1) if scenario.fleet else "(no fleet)"
+            raise ScenarioError(
+                file, field, f"'device:' and the id of a fleet device, e.g. {example!r}",
+                got=target,
+            )
+        return
     if kind not in known:
         raise ScenarioError(
             file, field, "'ca', 'site:NAME', 'group:NAME' or 'device:ID'", got=target

@@ -120,6 +120,17 @@ class FleetGroup:
         """The group's name: given, or ``profile-site``."""
         return self.name or f"{self.profile}-{self.site}"
 
+    def device_id(self, index: int) -> str:
+        """The id of the group's ``index``-th device (from 1): ``{group}-{index:03d}``."""
+        return f"{self.group}-{index:03d}"
+
+    def has_device(self, device_id: str) -> bool:
+        """Whether ``device_id`` names one of this group's devices."""
+        prefix, _, number = device_id.rpartition("-")
+        if prefix != self.group or not number.isdigit():
+            return False
+        return 1 <= int(number) <= self.count and self.device_id(int(number)) == device_id
+
 
 @dataclass(frozen=True, slots=True)
 class Workload:

@@ -101,7 +101,7 @@ def build_fleet(
             record = make_record(
                 profile,
                 system,
-                device_id=f"{group.group}-{i:03d}",
+                device_id=group.device_id(i),
                 serial=f"SN{rng.getrandbits(40):010X}",
                 site=group.site,
                 zone=group.zone,

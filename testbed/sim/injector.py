@@ -101,8 +101,18 @@ def _restore(tb: Testbed, site: str) -> None:
 
 
 def fault_process(tb: Testbed, fault: FaultSpec) -> Generator[Any, Any, None]:
-    """Start ``fault`` at its start and heal it at its end."""
+    """The process that starts ``fault`` at its start and heals it at its end.
+
+    Its targets are resolved now, when the run is scheduled, so a target that names
+    nothing is a :class:`~testbed.errors.ScenarioError` before the run, not inside it.
+    """
     start, heal = _actions(tb, fault)
+    return _fault_timeline(tb, fault, start, heal)
+
+
+def _fault_timeline(
+    tb: Testbed, fault: FaultSpec, start: Action, heal: Action
+) -> Generator[Any, Any, None]:
     yield tb.env.timeout(fault.start.total_seconds())
     start()
     target = getattr(fault, "target", "ca")
@@ -119,13 +129,24 @@ def fault_process(tb: Testbed, fault: FaultSpec) -> Generator[Any, Any, None]:
 
 
 def operation_process(tb: Testbed, op: Operation) -> Generator[Any, Any, None]:
-    """Carry out one planned operator action at its time."""
-    yield tb.env.timeout(op.at.total_seconds())
+    """The process that carries out one planned operator action at its time (its
+    devices are resolved now, as a fault's targets are)."""
     if op.action is OperationAction.ROTATE_CA_KEY:
         site = None if op.target == "ca" else _site(op.target)
-        rotate_key(tb, site=site, overlap=op.overlap)
-        return
-    for agent in tb.agents_for(op.target, op.count):
+        return _rotation_at(tb, op, site)
+    return _operations_at(tb, op, tb.agents_for(op.target, op.count))
+
+
+def _rotation_at(tb: Testbed, op: Operation, site: str | None) -> Generator[Any, Any, None]:
+    yield tb.env.timeout(op.at.total_seconds())
+    rotate_key(tb, site=site, overlap=op.overlap)
+
+
+def _operations_at(
+    tb: Testbed, op: Operation, agents: list[Any]
+) -> Generator[Any, Any, None]:
+    yield tb.env.timeout(op.at.total_seconds())
+    for agent in agents:
         _operate(tb, op.action, agent)
 
 

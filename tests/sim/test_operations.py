@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
+from testbed.errors import ScenarioError
 from testbed.events import EventKind
 
 if TYPE_CHECKING:
@@ -73,3 +76,13 @@ def test_offboarding_revokes_every_live_certificate_and_stops_renewal(sim: type[
     measures = result.report.measures
     assert measures["devices_offboarded"] == 1
     assert measures["stale_access_after_offboarding"] == measures["unauthorized_access"] == 0
+
+
+def test_a_target_naming_no_device_stops_before_the_run(sim: type[Sim]) -> None:
+    """A scenario built in code skips the file checks; the run still refuses a target
+    that names nothing, with the field's reason, before any event."""
+    with pytest.raises(ScenarioError, match=r"an existing device id .*got 'nobody-001'"):
+        sim.run(operations=[{"at": "1d", "action": "suspend", "target": "device:nobody-001"}])
+    with pytest.raises(ScenarioError, match=r"an existing device id .*got 'nobody-002'"):
+        sim.run(faults=[{"kind": "expired-certificate", "target": "device:nobody-002",
+                         "start": "1d", "end": "2d"}])  # fmt: skip

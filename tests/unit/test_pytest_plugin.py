@@ -134,3 +134,17 @@ def test_ignores_other_files(tmp_path: Path, relative: str, text: str) -> None:
     path.parent.mkdir()
     path.write_text(text, encoding="utf-8")
     assert not is_scenario_file(path)
+
+
+def test_a_fault_naming_no_fleet_device_is_bad_input(pytester: pytest.Pytester) -> None:
+    """Caught when the file is loaded (it used to crash inside the run with a traceback)."""
+    fault = "  - {kind: clock-skew, target: 'device:nobody-001', offset: 1h, start: 1d, end: 2d}\n"
+    pytester.makefile(".yaml", broken=TINY.replace("faults:\n", "faults:\n" + fault))
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*_ broken.yaml::scenario _*",
+        "bad scenario input: *broken.yaml: faults?0?.target: expected 'device:' and the id of "
+        "a fleet device, e.g. 'bedside-monitor-gateway-north-001' (got 'device:nobody-001')",
+    ])
+    result.stdout.no_fnmatch_line("*Traceback*")

@@ -69,6 +69,14 @@ BAD_INPUTS = [
     BadInput("unknown-fault-target", "expectations:",
              _faults("{kind: revoked-certificate, target: site:west, start: 1d, end: 2d}"),
              "faults[0].target", ("west",)),
+    BadInput("unknown-fault-device", "expectations:",
+             _faults("{kind: clock-skew, target: 'device:ct-ai-onbox-north-003', offset: 1h, "
+                     "start: 1d, end: 2d}"),
+             "faults[0].target", ("ct-ai-onbox-north-003", "ct-ai-onbox-north-001")),
+    BadInput("unknown-operation-device", "expectations:",
+             "operations:\n  - {at: 1d, action: suspend, target: 'device:ct-ai-onbox-north'}"
+             "\nexpectations:",
+             "operations[0].target", ("'device:ct-ai-onbox-north'",)),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]

@@ -127,7 +127,7 @@ class FleetGroup:
     def has_device(self, device_id: str) -> bool:
         """Whether ``device_id`` names one of this group's devices."""
         prefix, _, number = device_id.rpartition("-")
-        if prefix != self.group or not number.isdigit():
+        if prefix != self.group or not (number.isascii() and number.isdecimal()):
             return False
         return 1 <= int(number) <= self.count and self.device_id(int(number)) == device_id
 

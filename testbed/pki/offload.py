@@ -25,14 +25,14 @@ CSR and only if the plan still holds when the device asks
 (:meth:`~testbed.pki.ca.CertificateAuthority.adopt`), and signs inline otherwise.
 
 The channel is a socket pair carrying length-prefixed pickles of plain tuples; the
-simulation's end never blocks on reading (it is non-blocking) and never on writing
-(the worker reads requests as they come and, between jobs, writes as much of its
-answers as the socket takes, so it never waits for the simulation to read; at most
-``max_in_flight`` requests are outstanding and further ones wait in a queue in the
-simulation's process, sent oldest first as answers come back).
-The worker stops when :meth:`CryptoWorker.close` is
-called or its socket closes (the parent exited); it is a daemon process, so it never
-outlives the parent.
+simulation's end never blocks on reading (it is non-blocking) and only briefly on
+writing (the worker reads everything that has arrived between any two jobs, and
+writes as much of its answers as the socket takes, so it never waits for the
+simulation to read; at most ``max_in_flight`` requests are outstanding and further
+ones wait in a queue in the simulation's process, sent oldest first as answers come
+back).  The worker stops when :meth:`CryptoWorker.close` is called, when its socket
+closes, or when the simulation's process exits without closing it (the worker
+watches its parent's sentinel).
 """
 
 from __future__ import annotations
@@ -117,16 +117,23 @@ def _serve(sock: socket.socket, clock: Any) -> None:
     sock.setblocking(False)
     poller = select.poll()
     poller.register(sock, select.POLLIN)
+    # the parent's end of the socket pair is open here too (fork), so the socket never
+    # reports the parent's exit: its sentinel does (readable once the parent is gone)
+    parent = multiprocessing.parent_process()
+    sentinel = None if parent is None else parent.sentinel
+    if sentinel is not None:
+        poller.register(sentinel, select.POLLIN)
     while True:
         if urgent or deferred:
             ready = poller.poll(0)  # a look, never a wait
         else:
             poller.modify(sock, select.POLLIN | (select.POLLOUT if pending else 0))
             ready = poller.poll()
-        if ready and ready[0][1] & _READABLE and not _read_requests(
-            sock, buffer, kept, urgent, deferred
-        ):
-            return
+        for fd, flags in ready:
+            if fd == sentinel:
+                return  # the simulation's process has exited
+            if flags & _READABLE and not _read_requests(sock, buffer, kept, urgent, deferred):
+                return
         if pending:
             try:
                 del pending[: sock.send(pending)]
@@ -149,15 +156,16 @@ def _read_requests(
     """Read what has arrived: keep bundles and issuers, queue jobs; False means stop."""
     from testbed.pki.verify import bundle_index
 
-    try:
-        chunk = sock.recv(1 << 16)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    if not chunk:
-        return False  # the simulation's end closed
-    buffer += chunk
+    while True:  # all that has arrived: the simulation may be waiting to write more
+        try:
+            chunk = sock.recv(1 << 16)
+        except BlockingIOError:
+            break
+        except OSError:
+            return False
+        if not chunk:
+            return False  # the simulation's end closed
+        buffer += chunk
     for message in _frames(buffer):
         tag = message[0]
         if tag == "stop":

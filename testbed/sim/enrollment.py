@@ -177,7 +177,8 @@ def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
     """An operator issues the certificate out of band (no EST on the device).
 
     An operator who finds the CA down records it (one manual step, one refusal
-    event) and waits for the CA: the checks until it is back are not further steps.
+    event) and waits for the CA: the checks until they find it back up are not
+    further steps (two outages with no check in between are one wait).
     """
     unavailable = EstResponse(503, (), b"", Reason.CA_UNAVAILABLE, agent.device_id, None)
     if tb.ca_outages and agent.awaiting_ca:

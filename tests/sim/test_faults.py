@@ -28,7 +28,8 @@ def test_the_base_run_is_clean(sim: type[Sim]) -> None:
     assert measures["renewals_missed"] == measures["unauthorized_access"] == 0
     assert measures["clinical_downtime_minutes"] == 0
     for device in (CT_1, CT_2):
-        assert all(e.data["allowed"] for e in sim.decisions(result, device))
+        traffic = sim.decisions(result, device)
+        assert len(traffic) > 100 and all(e.data["allowed"] for e in traffic)
     assert measures["recovered"] == 1
 
 
@@ -191,6 +192,25 @@ def test_an_operator_who_finds_the_ca_down_waits_instead_of_retrying(sim: type[S
     assert any(sim.at("2d8h") <= e.time < sim.at("2d9h") for e in renewed)
     # every issuance is a step, and so is the one attempt that found the CA down
     assert result.report.measures["manual_steps"] == len(issued) + len(renewed) + 1
+
+
+def test_an_operator_records_each_outage_they_find(sim: type[Sim]) -> None:
+    """Two outages over two of the legacy device's daily renewals (the first moves
+    them to ~08:59): the operator found the CA back up in between, so the second is
+    found (and recorded) afresh."""
+    legacy = {"profile": "legacy-ultrasound", "count": 1, "site": "north", "zone": "imaging",
+              "owner": "obstetrics"}  # fmt: skip
+    device = "legacy-ultrasound-north-001"
+    outages = [{"kind": "ca-outage", "start": "1d20h", "end": "2d8h"},
+               {"kind": "ca-outage", "start": "4d8h", "end": "4d20h"}]  # fmt: skip
+    result = sim.run(faults=outages, fleet=[legacy])
+    refused = sim.of_kind(result, EventKind.ENROLLMENT_REFUSED, device)
+    assert len(refused) == 2
+    assert sim.at("1d20h") <= refused[0].time < sim.at("2d8h")
+    assert sim.at("4d8h") <= refused[1].time < sim.at("4d20h")
+    issued = sim.of_kind(result, EventKind.CERTIFICATE_ISSUED, device)
+    renewed = sim.of_kind(result, EventKind.CERTIFICATE_RENEWED, device)
+    assert result.report.measures["manual_steps"] == len(issued) + len(renewed) + 2
 
 
 def test_manual_approval_holds_enrollment_at_202_until_approved(sim: type[Sim]) -> None:

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
 from testbed.cli import main
 from testbed.crosscheck import DEFAULT_PROFILES
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
-from testbed.scenario import load_scenario
+from testbed.scenario import FleetGroup, load_scenario
 
 FLEET_LINE = "  - {profile: ct-ai-onbox, count: 2, site: north, zone: imaging, owner: radiology}"
 
@@ -312,3 +313,27 @@ def test_run_exits_1_when_an_expectation_fails(
     assert report["passed"] is False
     verdicts = {e["id"]: e["passed"] for e in report["expectations"]}  # type: ignore[attr-defined]
     assert verdicts == {"unauthorized_access": True, "renewals_done": False}
+
+
+@pytest.mark.parametrize(
+    ("device_id", "member"),
+    [
+        ("ward-b-001", True),
+        ("ward-b-1200", True),
+        ("ward-b-1201", False),
+        ("ward-b-000", False),
+        ("ward-b-01", False),  # ids are zero-padded to three digits
+        ("ward-b-0001", False),
+        ("ward-b-²", False),  # a digit to str.isdigit, not a number to int()
+        ("ward-b", False),
+        ("ward-001", False),
+        ("ward-b-x-001", False),
+    ],
+)
+def test_a_fleet_group_knows_its_device_ids(device_id: str, member: bool) -> None:
+    group = TypeAdapter(FleetGroup).validate_python(
+        {"profile": "bedside-monitor-gateway", "name": "ward-b", "count": 1200,
+         "site": "east", "zone": "bedside", "owner": "icu"}
+    )
+    assert group.has_device(device_id) is member
+    assert group.device_id(7) == "ward-b-007"

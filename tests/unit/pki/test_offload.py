@@ -174,3 +174,41 @@ def test_a_dead_worker_is_left_alone(world) -> None:
 def test_max_in_flight_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_in_flight"):
         CryptoWorker(max_in_flight=0)
+
+
+_ORPHAN = """
+import sys, time
+from testbed.pki.offload import CryptoWorker
+worker = CryptoWorker()
+token = worker.submit_csr("ec-p256", 12345, "orphan")
+while not worker.has_answered(token):
+    time.sleep(0.01)
+print(worker.process.pid, flush=True)
+time.sleep(60)  # killed before this ends, never closing the worker
+"""
+
+
+def test_the_worker_exits_when_the_simulation_dies_without_closing_it(tmp_path) -> None:
+    """The simulation's process is killed (no ``close()``, no finalizer): the worker
+    notices its parent's exit and stops, instead of waiting for requests forever."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "orphan.py"
+    script.write_text(_ORPHAN, encoding="utf-8")
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE) as parent:
+        try:
+            assert parent.stdout is not None
+            helper = int(parent.stdout.readline())
+        finally:
+            parent.kill()
+            parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(helper, 0)
+        except ProcessLookupError:
+            return  # gone (reaped by init once it exited)
+        time.sleep(0.05)
+    os.kill(helper, signal.SIGKILL)
+    pytest.fail(f"the helper {helper} outlived its killed parent by 10 s")

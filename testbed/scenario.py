@@ -146,6 +146,7 @@ class OperationAction(StrEnum):
     """Planned (not faulty) operations an operator performs."""
 
     REVOKE = "revoke"
+    REBOOTSTRAP = "rebootstrap"  # a fresh bootstrap secret, then a new first enrollment
     OFFBOARD = "offboard"
     SUSPEND = "suspend"
     RESUME = "resume"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["onboard", "renewal", "traffic", "transition"]
+__all__ = ["onboard", "rebootstrap", "recover", "renewal", "traffic", "transition"]
 
 Proc = Generator[Any, Any, None]
 
@@ -274,9 +274,15 @@ def recover(tb: Testbed, agent: DeviceAgent, cert: Any) -> Proc:
         agent.recovering = False
         return
     tb.metrics.manual_steps += 1
+    agent.recovering = False
+    yield from rebootstrap(tb, agent)
+
+
+def rebootstrap(tb: Testbed, agent: DeviceAgent) -> Proc:
+    """An operator re-bootstraps the device now: a fresh one-time bootstrap secret, then
+    a first enrollment again (the new certificate supersedes any earlier one)."""
     bootstrap_secret(tb, agent)
     tb.log.emit(tb.now(), EventKind.POLICY_CHANGED, agent.device_id, change="re-bootstrap")
-    agent.recovering = False
     yield from enroll(tb, agent)
 
 

@@ -19,7 +19,7 @@ from testbed.faults import (
 )
 from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.scenario import Operation, OperationAction
-from testbed.sim.device import recover, skew_changed, transition
+from testbed.sim.device import rebootstrap, recover, skew_changed, transition
 from testbed.sim.offboarding import offboard, revoke_current
 from testbed.sim.pki_ops import rotate_key
 
@@ -161,6 +161,8 @@ def _operate(tb: Testbed, action: OperationAction, agent: Any) -> None:
         offboard(tb, agent)
     elif action is OperationAction.SUSPEND and entry.state is DeviceState.PRODUCTION:
         transition(tb, agent, LifecycleEvent.SUSPEND)
+    elif action is OperationAction.REBOOTSTRAP and entry.state is DeviceState.PRODUCTION:
+        tb.env.process(rebootstrap(tb, agent))
     elif action is OperationAction.RESUME and entry.state is DeviceState.SUSPENDED:
         transition(tb, agent, LifecycleEvent.RESUME)
         agent.notify(tb.env)  # a renewal held back by the suspension goes ahead

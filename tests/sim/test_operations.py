@@ -1,4 +1,5 @@
-"""Planned operator actions in a small simulated hospital: suspend, resume, offboard.
+"""Planned operator actions in a small simulated hospital: suspend, resume, offboard,
+revoke and re-bootstrap.
 
 The base scenario is the one of ``tests/sim/conftest.py`` (2-day certificates renewed
 daily, hourly traffic).
@@ -86,3 +87,30 @@ def test_a_target_naming_no_device_stops_before_the_run(sim: type[Sim]) -> None:
     with pytest.raises(ScenarioError, match=r"an existing device id .*got 'nobody-002'"):
         sim.run(faults=[{"kind": "expired-certificate", "target": "device:nobody-002",
                          "start": "1d", "end": "2d"}])  # fmt: skip
+
+
+def test_revoke_then_rebootstrap_restores_the_device(sim: type[Sim]) -> None:
+    """The incident playbook: revoke a suspect certificate, re-bootstrap the device
+    (a fresh bootstrap secret, a new first enrollment with a new key)."""
+    result = sim.run(operations=[_operation("1d1h", "revoke"), _operation("2d", "rebootstrap")])
+    traffic = sim.decisions(result, CT_1)
+    assert sim.reasons_between(traffic, sim.at("1d12h"), sim.at("2d")) == {"cert-revoked"}
+    changes = sim.of_kind(result, EventKind.POLICY_CHANGED, CT_1)
+    assert [(e.time, e.data["change"]) for e in changes] == [(sim.at("2d"), "re-bootstrap")]
+    issued = sim.of_kind(result, EventKind.CERTIFICATE_ISSUED, CT_1)
+    assert [e.time for e in issued][-1] == sim.at("2d")
+    assert sim.reasons_between(traffic, sim.at("2d"), sim.at("6d")) == {"ok"}
+    measures = result.report.measures
+    assert measures["manual_steps"] == 2  # the revocation and the re-bootstrap
+    assert measures["recovered"] == 1
+    # without the re-bootstrap the revoked device stays refused and fails the check
+    revoked_only = sim.run(operations=[_operation("1d1h", "revoke")])
+    assert revoked_only.report.measures["recovered"] == 0.5
+
+
+def test_rebootstrap_skips_devices_not_in_production(sim: type[Sim]) -> None:
+    late = {"profile": "ct-ai-onbox", "count": 2, "site": "north", "zone": "imaging",
+            "owner": "radiology", "onboard_at": "3d"}  # fmt: skip
+    result = sim.run(fleet=[late], operations=[_operation("1d", "rebootstrap")])
+    assert sim.of_kind(result, EventKind.POLICY_CHANGED, CT_1) == []
+    assert len(sim.of_kind(result, EventKind.CERTIFICATE_ISSUED, CT_1)) == 1

@@ -67,9 +67,10 @@ def summary_table(report: Report) -> Table:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None:
     """Run SCENARIO and write its report; exit 1 if an expectation fails."""
-    from testbed.run import run_scenario, write_outputs
+    from testbed.run import prepare_outputs, run_scenario, write_outputs
 
     spec = load_scenario(scenario, seed=seed)
+    target = prepare_outputs(out or Path("runs") / spec.name)  # before the run, not after
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -84,7 +85,6 @@ def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None
         result = run_scenario(
             spec, progress=lambda done, total: bar.update(task, completed=done / total)
         )
-    target = out or Path("runs") / spec.name
     paths = write_outputs(result, target)
     Console().print(summary_table(result.report))
     for check in result.report.expectations:

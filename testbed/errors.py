@@ -8,7 +8,8 @@
     ├── RegistrationError      a device that cannot be registered or looked up
     ├── PkiError               certificate authority misuse (unknown serial, bad key type)
     │   └── CsrError           a CSR that is malformed or does not match the registered device
-    └── LiveError              live-mode failures (state directory, admin API)
+    ├── LiveError              live-mode failures (state directory, admin API)
+    └── OutputError            an output directory that cannot be written
 
 Messages name the bad value and say what was expected.  Bad input raises; it is
 never quietly corrected.
@@ -20,6 +21,7 @@ __all__ = [
     "CsrError",
     "LifecycleError",
     "LiveError",
+    "OutputError",
     "PkiError",
     "RegistrationError",
     "ScenarioError",
@@ -67,3 +69,7 @@ class CsrError(PkiError):
 
 class LiveError(TestbedError):
     """A live-mode operation failed (state directory, admin API, server start)."""
+
+
+class OutputError(TestbedError):
+    """A run's outputs cannot be written where they were asked for."""

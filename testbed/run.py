@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.core import Progress, Testbed
+from testbed.errors import OutputError
 from testbed.report import Report, build_report
 from testbed.scenario import Scenario, load_scenario
 
-__all__ = ["RunResult", "run_scenario", "write_outputs"]
+__all__ = ["RunResult", "prepare_outputs", "run_scenario", "write_outputs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +48,32 @@ def run_scenario(
     return RunResult(tb, build_report(tb))
 
 
+def prepare_outputs(out: Path) -> Path:
+    """Make sure ``out`` is a directory the run's outputs can be written to, before the
+    run (so a long run never ends in an unwritable place); :class:`OutputError` if not."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        detail = f"{out}: expected a writable directory for the outputs ({reason})"
+        raise OutputError(detail) from None
+    return out
+
+
 def write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
     """Write ``report.json``, ``events.jsonl`` and ``report.html`` into ``out``."""
+    try:
+        return _write_outputs(result, prepare_outputs(out))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OutputError(f"{out}: the outputs could not be written ({reason})") from None
+
+
+def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
     from testbed.report.html import write_html
 
-    out.mkdir(parents=True, exist_ok=True)
     paths = {
         "report.json": out / "report.json",
         "events.jsonl": out / "events.jsonl",

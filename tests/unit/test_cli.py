@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,39 @@ def test_the_shipped_schema_is_current() -> None:
     shipped = Path(__file__).resolve().parents[2] / "scenarios" / "scenario.schema.json"
     assert shipped.is_file(), "run `make schema` to ship the scenario JSON Schema"
     assert shipped.read_text(encoding="utf-8") == schema_text()
+
+
+def test_an_unwritable_out_dir_is_bad_input_before_the_run(
+    tmp_path: Path,
+    tiny_scenario: str,
+    write_scenario: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Checked before the run, so a long run never ends with nowhere to write."""
+    import testbed.run
+
+    def never(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the scenario ran although its outputs cannot be written")
+
+    monkeypatch.setattr(testbed.run, "run_scenario", never)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    out = blocker / "out"
+    code = main(["run", str(write_scenario(tiny_scenario)), "--out", str(out), "--quiet"])
+    assert code == EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (
+        f"error: {out}: expected a writable directory for the outputs (Not a directory)"
+    )
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_outputs_that_cannot_be_written_raise_output_error(tmp_path: Path) -> None:
+    from testbed.errors import OutputError
+    from testbed.run import prepare_outputs
+
+    (tmp_path / "taken").write_text("", encoding="utf-8")
+    with pytest.raises(OutputError, match="taken: expected a writable directory"):
+        prepare_outputs(tmp_path / "taken")
+    assert prepare_outputs(tmp_path / "new" / "dir").is_dir()

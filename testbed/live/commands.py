@@ -59,6 +59,7 @@ def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_p
 
     hospital = LiveHospital.from_file(scenario)
     state = StateDir(state_dir)
+    state.prepare()  # a state directory that cannot be written stops us here (exit 2)
     click.echo(f"serving {hospital.scenario.name}; endpoints in {state.endpoints}", err=True)
     asyncio.run(_serve_until_signalled(hospital, state, Ports(est_port, pki_port, admin_port)))
     click.echo("stopped", err=True)

@@ -34,7 +34,7 @@ from urllib.parse import unquote
 from aiohttp import BasicAuth, hdrs, web
 from cryptography import x509
 
-from testbed.errors import PkiError, TestbedError
+from testbed.errors import LiveError, PkiError, TestbedError
 from testbed.live.hospital import LiveHospital, Registration
 from testbed.live.state import EventFile, StateDir, server_identity
 from testbed.pki.est import EstResponse
@@ -265,7 +265,15 @@ class Ports:
 def _listen(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((LOOPBACK, port))
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        raise LiveError(
+            f"cannot listen on {LOOPBACK}:{port} ({reason}); choose another port, "
+            "or 0 to let the system pick a free one"
+        ) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock

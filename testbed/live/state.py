@@ -19,6 +19,7 @@ import ipaddress
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,9 +91,17 @@ class StateDir:
         return self.root / "events.jsonl"
 
     def prepare(self) -> None:
-        """Create the directory and drop a stale ``endpoints.json`` from an earlier run."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.endpoints.unlink(missing_ok=True)
+        """Create the directory and drop a stale ``endpoints.json`` from an earlier run;
+        :class:`LiveError` when it cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.endpoints.unlink(missing_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+        except OSError as error:
+            reason = error.strerror or str(error)
+            detail = f"{self.root}: expected a writable state directory ({reason})"
+            raise LiveError(detail) from None
 
     def write_secret(self) -> str:
         """A fresh admin bearer secret, stored with mode 0600."""

@@ -91,3 +91,34 @@ def test_outputs_that_cannot_be_written_raise_output_error(tmp_path: Path) -> No
     with pytest.raises(OutputError, match="taken: expected a writable directory"):
         prepare_outputs(tmp_path / "taken")
     assert prepare_outputs(tmp_path / "new" / "dir").is_dir()
+
+
+def test_serve_with_an_unwritable_state_dir_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], repo_root: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    state = blocker / "state"
+    scenario = repo_root / "scenarios" / "two-site-pilot.yaml"
+    assert main(["serve", str(scenario), "--state-dir", str(state)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: {state}: expected a writable state directory (Not a directory)"
+
+
+def test_serve_on_a_port_in_use_is_bad_input_and_leaves_no_endpoints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], repo_root: Path
+) -> None:
+    import socket
+
+    scenario = repo_root / "scenarios" / "two-site-pilot.yaml"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code = main(["serve", str(scenario), "--state-dir", str(tmp_path / "state"),
+                     "--pki-port", str(port)])  # fmt: skip
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"error: cannot listen on 127.0.0.1:{port} (Address already in use)" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "state" / "endpoints.json").exists()

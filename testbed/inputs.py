@@ -30,12 +30,42 @@ def load_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError(str(path), "", f"a readable UTF-8 text file ({err})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(err, "problem", None) or str(err)
         raise ScenarioError(str(path), where, f"valid YAML ({problem})") from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (plain YAML
+    keeps the last one silently, so a second ``pki:`` would replace the first)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        try:
+            repeated = key in seen
+        except TypeError:  # an unhashable key: construct_mapping refuses it below
+            continue
+        if repeated:
+            first = seen[key].start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                None, None,
+                f"the key {key!r} appears twice in one mapping (first on line {first})",
+                key_node.start_mark,
+            )  # fmt: skip
+        seen[key] = key_node
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _unique_mapping,
+)
 
 
 def field_path(loc: Sequence[int | str]) -> str:
@@ -107,6 +137,10 @@ def _expected(error: Any) -> str:
         return "no such field (unknown fields are refused; check the spelling)"
     if kind == "missing":
         return "this required field"
+    if kind == "value_error":  # our own validators: their message, without pydantic's
+        own = str(error.get("ctx", {}).get("error", error["msg"]))  # "Value error, "
+        got = _got(error)
+        return own.removesuffix(f", got {got!r}") if got is not None else own
     message: str = error["msg"]
     return message[0].lower() + message[1:] if message else kind
 

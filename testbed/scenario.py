@@ -25,7 +25,7 @@ from testbed.hospital import NAME, Service, Site
 from testbed.inputs import load_yaml, validate
 from testbed.pki.ca import IssuingMode
 from testbed.pki.keys import KeyType
-from testbed.units import Duration, parse_duration
+from testbed.units import Duration, PositiveDuration, parse_duration
 
 __all__ = [
     "ChangeWindowSpec",
@@ -62,7 +62,7 @@ class ChangeWindowSpec:
 
     days: Annotated[tuple[Weekday, ...], Field(min_length=1)]
     start: time
-    duration: Duration
+    duration: PositiveDuration
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +73,13 @@ class PkiSettings:
 
     issuing: IssuingMode = IssuingMode.CENTRAL
     key_type: KeyType = KeyType.EC_P256
-    lifetime: Duration = field(default_factory=lambda: _d("30d"))
+    lifetime: PositiveDuration = field(default_factory=lambda: _d("30d"))
     renew_at: Annotated[float, Field(gt=0, lt=1)] = 0.66
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.05
     change_windows: tuple[ChangeWindowSpec, ...] = ()
-    renewal_retry: Duration = field(default_factory=lambda: _d("1h"))
-    crl_interval: Duration = field(default_factory=lambda: _d("24h"))
-    crl_validity: Duration = field(default_factory=lambda: _d("7d"))
+    renewal_retry: PositiveDuration = field(default_factory=lambda: _d("1h"))
+    crl_interval: PositiveDuration = field(default_factory=lambda: _d("24h"))
+    crl_validity: PositiveDuration = field(default_factory=lambda: _d("7d"))
     trust_distribution_delay: Duration = field(default_factory=lambda: _d("1h"))
     manual_approval: bool = False
     approval_delay: Duration = field(default_factory=lambda: _d("2h"))
@@ -138,8 +138,8 @@ class Workload:
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
-    interval: Duration = field(default_factory=lambda: _d("1h"))
-    retry: Duration = field(default_factory=lambda: _d("5m"))
+    interval: PositiveDuration = field(default_factory=lambda: _d("1h"))
+    retry: PositiveDuration = field(default_factory=lambda: _d("5m"))
 
 
 class OperationAction(StrEnum):
@@ -178,7 +178,7 @@ class Scenario:
     name: Annotated[str, Field(pattern=NAME)]
     seed: int
     start: datetime
-    duration: Duration
+    duration: PositiveDuration
     sites: Annotated[tuple[Site, ...], Field(min_length=1)]
     services: Annotated[tuple[Service, ...], Field(min_length=1)]
     fleet: Annotated[tuple[FleetGroup, ...], Field(min_length=1)]

@@ -6,9 +6,9 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
-__all__ = ["Duration", "format_duration", "parse_duration"]
+__all__ = ["Duration", "PositiveDuration", "format_duration", "parse_duration"]
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|m|s)")
 _WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:w|d|h|m|s))+$")
@@ -47,3 +47,26 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "pattern": PATTERN, "examples": ["30d", "12h", "1d12h"]}),
 ]
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(f"a duration greater than zero, got {format_duration(value)!r}")
+    return value
+
+
+PositiveDuration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    AfterValidator(_positive),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": PATTERN,
+            "examples": ["30d", "12h", "1d12h"],
+            "description": "greater than zero",
+        }
+    ),
+]
+"""A :data:`Duration` that must be longer than zero (an interval, a lifetime)."""

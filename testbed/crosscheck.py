@@ -10,7 +10,7 @@ from testbed.errors import ScenarioError
 from testbed.expectations import Metric
 
 if TYPE_CHECKING:
-    from testbed.scenario import Scenario
+    from testbed.scenario import FleetGroup, Scenario
 
 __all__ = ["DEFAULT_PROFILES", "cross_check", "profiles_for"]
 
@@ -40,6 +40,7 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
     _unique(groups, file, "fleet", "unique group names (set 'name' to tell groups apart)")
     for i, group in enumerate(scenario.fleet):
         _one_of(group.profile, set(profiles), file, f"fleet[{i}].profile", "a profile")
+        _fleet_times(group, scenario, file, f"fleet[{i}]")
         _zone(zones, group.site, group.zone, file, f"fleet[{i}]")
         for j, name in enumerate(group.services or ()):
             _one_of(name, services, file, f"fleet[{i}].services[{j}]", "a service")
@@ -49,8 +50,26 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
             raise ScenarioError(file, f"faults[{i}].end", "a time within the scenario's duration")
     for i, op in enumerate(scenario.operations):
         _target(op.target, scenario, file, f"operations[{i}].target")
+        if op.at > scenario.duration:
+            within = "a time within the scenario's duration"
+            raise ScenarioError(file, f"operations[{i}].at", within)
     for name in scenario.expectations:
         _one_of(name, {m.value for m in Metric}, file, f"expectations.{name}", "a known metric")
+
+
+def _fleet_times(group: FleetGroup, scenario: Scenario, file: str, field: str) -> None:
+    """Onboarding ends within the run, and offboarding (if any) after it starts."""
+    if group.onboard_at + group.onboard_spread > scenario.duration:
+        raise ScenarioError(
+            file, f"{field}.onboard_at",
+            "onboarding (onboard_at + onboard_spread) to end within the scenario's duration",
+        )  # fmt: skip
+    offboard = group.offboard_at
+    if offboard is not None and not group.onboard_at < offboard <= scenario.duration:
+        raise ScenarioError(
+            file, f"{field}.offboard_at",
+            "a time after onboard_at and within the scenario's duration",
+        )  # fmt: skip
 
 
 def _unique(names: list[str], file: str, field: str, expected: str) -> None:

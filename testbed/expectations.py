@@ -50,6 +50,8 @@ class Bound:
     def _one_side(self) -> Bound:
         if self.min is None and self.max is None:
             raise ValueError("a bound with 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' at most 'max' (min {self.min:g} > max {self.max:g})")
         return self
 
 

@@ -36,6 +36,8 @@ def load_yaml(path: Path) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(err, "problem", None) or str(err)
         raise ScenarioError(str(path), where, f"valid YAML ({problem})") from None
+    except ValueError as err:  # a value YAML itself builds, e.g. a timestamp in month 13
+        raise ScenarioError(str(path), "", f"valid YAML values ({err})") from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -62,10 +64,21 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[An
     return loader.construct_mapping(node)
 
 
+def _timestamp(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML timestamp; an impossible one (month 13) is a located YAML error."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError as error:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a possible date and time ({error})", node.start_mark
+        ) from None
+
+
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _unique_mapping,
 )
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def field_path(loc: Sequence[int | str]) -> str:
@@ -87,8 +100,15 @@ def validate(adapter: TypeAdapter[T], data: Any, *, file: str) -> T:
         errors = err.errors(include_url=False)
         first = errors[0]
         loc = _input_path(first["loc"], data, missing=first["type"] == "missing")
+        # a value that fits no member of a union fails once per member: the reason our
+        # own validator gave (a bound with min > max) says more than "not a number"
+        for other in errors[1:]:
+            same = _input_path(other["loc"], data, missing=False) == loc
+            if same and other["type"] == "value_error":
+                first = other
+                break
         expected = _expected(first)
-        more = _problems(errors) - 1
+        more = _problems(errors, data) - 1
         if more:
             expected += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
         raise ScenarioError(file, field_path(loc), expected, got=_got(first)) from None
@@ -118,17 +138,20 @@ def _step(node: Any, part: int | str) -> tuple[bool, Any]:
     return False, node
 
 
-def _problems(errors: list[Any]) -> int:
-    """Count problems, not pydantic's follow-ons (a tuple 'too short' because an item failed)."""
+def _problems(errors: list[Any], data: Any) -> int:
+    """Count the fields with a problem: not pydantic's follow-ons (a tuple 'too short'
+    because an item failed), and a value that fits no member of a union once."""
     locs = [tuple(e["loc"]) for e in errors]
 
     def follows(loc: tuple[Any, ...]) -> bool:
         return any(other[: len(loc)] == loc and other != loc for other in locs)
 
-    follow_on = [
-        e for e, loc in zip(errors, locs, strict=True) if e["type"] == "too_short" and follows(loc)
-    ]
-    return len(errors) - len(follow_on)
+    fields = {
+        tuple(_input_path(loc, data, missing=e["type"] == "missing"))
+        for e, loc in zip(errors, locs, strict=True)
+        if not (e["type"] == "too_short" and follows(loc))
+    }
+    return len(fields)
 
 
 def _expected(error: Any) -> str:

@@ -9,13 +9,14 @@ expected.  :func:`json_schema` is the JSON Schema of the format (shipped as
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
 from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
@@ -52,6 +53,20 @@ class Weekday(StrEnum):
     FRI = "fri"
     SAT = "sat"
     SUN = "sun"
+
+
+#: A SPIFFE trust domain that is also a DNS name (it ends every device's DNS SAN):
+#: dot-separated labels of lowercase letters, digits and inner dashes.
+TRUST_DOMAIN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+
+
+def _trust_domain(value: str) -> str:
+    if len(value) > 253 or not re.match(TRUST_DOMAIN, value):
+        raise ValueError(
+            "a DNS name of lowercase letters, digits, dots and dashes "
+            "(the SPIFFE trust domain of every device identity)"
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +198,11 @@ class Scenario:
     services: Annotated[tuple[Service, ...], Field(min_length=1)]
     fleet: Annotated[tuple[FleetGroup, ...], Field(min_length=1)]
     description: str = ""
-    trust_domain: str = "hospital.example"
+    trust_domain: Annotated[
+        str,
+        AfterValidator(_trust_domain),
+        WithJsonSchema({"type": "string", "pattern": TRUST_DOMAIN, "maxLength": 253}),
+    ] = "hospital.example"
     profiles_dir: str | None = None
     pki: PkiSettings = field(default_factory=PkiSettings)
     network: tuple[NetworkRule, ...] = ()

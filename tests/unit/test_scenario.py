@@ -83,6 +83,21 @@ BAD_INPUTS = [
              "operations:\n  - {at: 1d, action: suspend, target: 'device:ct-ai-onbox-north'}"
              "\nexpectations:",
              "operations[0].target", ("'device:ct-ai-onbox-north'",)),
+    BadInput("operation-after-duration", "expectations:",
+             "operations:\n  - {at: 6d, action: suspend, target: 'device:ct-ai-onbox-north-001'}"
+             "\nexpectations:",
+             "operations[0].at", ("duration",)),
+    BadInput("onboarding-after-duration", FLEET_LINE, _fleet(onboard_at="4d", onboard_spread="2d"),
+             "fleet[0].onboard_at", ("onboard_spread", "duration")),
+    BadInput("offboarding-before-onboarding", FLEET_LINE,
+             _fleet(onboard_at="2d", offboard_at="1d"), "fleet[0].offboard_at", ("after",)),
+    BadInput("bound-min-above-max", "unauthorized_access: 0",
+             "unauthorized_access: {min: 3, max: 1}", "expectations.unauthorized_access",
+             ("'min' at most 'max'",)),
+    BadInput("trust-domain-not-a-dns-name", "seed: 7", "seed: 7\ntrust_domain: 'My Hospital/x'",
+             "trust_domain", ("DNS name", "'My Hospital/x'")),
+    BadInput("impossible-date", "start: 2026-01-05T00:00:00Z", "start: 2026-13-05T00:00:00Z",
+             "line 3, column 8", ("a possible date and time", "month must be in 1..12")),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]

@@ -21,7 +21,7 @@ from testbed.errors import ScenarioError
 from testbed.hospital import HealthSystem, ServiceKind
 from testbed.inputs import load_yaml, validate
 from testbed.pki.keys import KeyType
-from testbed.units import Duration
+from testbed.units import PositiveDuration
 
 __all__ = [
     "DeviceClass",
@@ -29,6 +29,7 @@ __all__ = [
     "DeviceRecord",
     "EnrollmentProtocol",
     "check_ae_title",
+    "check_smart_scope",
     "load_profile",
     "load_profiles",
     "make_record",
@@ -59,7 +60,7 @@ _AE_FORBIDDEN = re.compile(r"[\\\x00-\x1f\x7f]")
 def check_ae_title(value: str) -> str:
     """PS3.5: at most 16 characters, no backslash or control characters, not all spaces."""
     if len(value) > 16:
-        raise ValueError(f"an AE title of at most 16 characters (PS3.5), got {len(value)}")
+        raise ValueError(f"an AE title of at most 16 characters (PS3.5), not {len(value)}")
     if _AE_FORBIDDEN.search(value):
         raise ValueError("an AE title without backslash or control characters (PS3.5)")
     if not value.strip():
@@ -68,6 +69,26 @@ def check_ae_title(value: str) -> str:
 
 
 AeTitle = Annotated[str, AfterValidator(check_ae_title)]
+
+# SMART App Launch 2.0 §3 scopes, as a backend service (a device) holds them:
+# system/<resource type or *>.<v2 permissions "cruds" in order, or v1 read|write|*>
+_SMART_SCOPE = re.compile(
+    r"^system/(\*|[A-Z][A-Za-z]*)\.(read|write|\*|(?=[cruds])c?r?u?d?s?)(\?[^\s]+)?$"
+)
+
+
+def check_smart_scope(value: str) -> str:
+    """A SMART system scope (backend services: a device's access, never a person's)."""
+    if not _SMART_SCOPE.match(value):
+        raise ValueError(
+            "a SMART backend-services scope like 'system/Observation.c' or "
+            "'system/ImagingStudy.rs' (system/, a resource type or *, then cruds or "
+            "read/write/*)"
+        )
+    return value
+
+
+SmartScope = Annotated[str, AfterValidator(check_smart_scope)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +103,13 @@ class DeviceProfile:
     device_class: DeviceClass
     enrollment_protocols: Annotated[tuple[EnrollmentProtocol, ...], Field(min_length=1)]
     key_types: Annotated[tuple[KeyType, ...], Field(min_length=1)]
-    max_validity: Duration
+    max_validity: PositiveDuration
     automated_renewal: bool
     store_and_forward: bool
     reports_failures: bool
-    services: Annotated[tuple[str, ...], Field(min_length=1)]
+    services: Annotated[tuple[ServiceKind, ...], Field(min_length=1)]
     fhir_versions: tuple[str, ...] = ()
-    fhir_scopes: tuple[str, ...] = ()
+    fhir_scopes: tuple[SmartScope, ...] = ()
     dicom_tls: tuple[str, ...] = ()
     ae_title_prefix: AeTitle | None = None
     buffer_capacity: Annotated[int, Field(ge=0)] = 0

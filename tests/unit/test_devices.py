@@ -12,6 +12,7 @@ from testbed.devices import (
     DeviceClass,
     EnrollmentProtocol,
     check_ae_title,
+    check_smart_scope,
     load_profile,
     load_profiles,
 )
@@ -71,6 +72,13 @@ def test_validity_is_capped_by_the_profile(tmp_path: Path) -> None:
         (("services: [pacs]", "services: [pacs]\nae_title_prefix: 'BAD\\\\TITLE'"),
          "ae_title_prefix"),
         (("vendor: V\n", ""), "vendor"),
+        (("max_validity: 30d", "max_validity: 0s"), "max_validity"),
+        (("services: [pacs]", "services: [pcas]"), "services[0]"),
+        (("services: [pacs]", "services: [pacs]\nfhir_scopes: [Observation.read]"),
+         "fhir_scopes[0]"),
+        (("services: [pacs]", "services: [pacs]\nfhir_scopes: [patient/Observation.rs]"),
+         "fhir_scopes[0]"),
+        (("vendor: V\n", "vendor: V\nvendor: W\n"), "line 2, column 1"),
     ],
 )
 def test_a_bad_profile_names_the_field(
@@ -115,3 +123,22 @@ def test_good_ae_titles(title: str) -> None:
 def test_bad_ae_titles(title: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         check_ae_title(title)
+
+
+@pytest.mark.parametrize(
+    "scope",
+    ["system/Observation.c", "system/ImagingStudy.rs", "system/*.read", "system/Patient.cruds",
+     "system/Observation.rs?category=vital-signs", "system/Observation.write"],
+)
+def test_smart_backend_scopes(scope: str) -> None:
+    assert check_smart_scope(scope) == scope
+
+
+@pytest.mark.parametrize(
+    "scope",
+    ["Observation", "patient/Observation.rs", "user/Observation.read", "system/Observation.",
+     "system/Observation.sr", "system/observation.r", "system/Observation.rs extra"],
+)
+def test_not_smart_backend_scopes(scope: str) -> None:
+    with pytest.raises(ValueError, match="SMART backend-services scope"):
+        check_smart_scope(scope)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testbed.devices import load_profiles
+from testbed.devices import DeviceProfile, EnrollmentProtocol, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
 
@@ -40,6 +40,7 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
     _unique(groups, file, "fleet", "unique group names (set 'name' to tell groups apart)")
     for i, group in enumerate(scenario.fleet):
         _one_of(group.profile, set(profiles), file, f"fleet[{i}].profile", "a profile")
+        _enrollable(profiles[group.profile], file, f"fleet[{i}].profile")
         _fleet_times(group, scenario, file, f"fleet[{i}]")
         _zone(zones, group.site, group.zone, file, f"fleet[{i}]")
         for j, name in enumerate(group.services or ()):
@@ -55,6 +56,17 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
             raise ScenarioError(file, f"operations[{i}].at", within)
     for name in scenario.expectations:
         _one_of(name, {m.value for m in Metric}, file, f"expectations.{name}", "a known metric")
+
+
+def _enrollable(profile: DeviceProfile, file: str, field: str) -> None:
+    """The simulation enrolls over EST or by hand; a SCEP-only device it cannot."""
+    protocols = set(profile.enrollment_protocols)
+    if not protocols & {EnrollmentProtocol.EST, EnrollmentProtocol.MANUAL}:
+        raise ScenarioError(
+            file, field,
+            "a profile that enrolls over 'est' or by hand ('manual'): SCEP is not simulated",
+            got=profile.id,
+        )  # fmt: skip
 
 
 def _fleet_times(group: FleetGroup, scenario: Scenario, file: str, field: str) -> None:

@@ -191,7 +191,7 @@ class Scenario:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     name: Annotated[str, Field(pattern=NAME)]
-    seed: int
+    seed: Annotated[int, Field(strict=True)]  # a number, not a string that parses as one
     start: datetime
     duration: PositiveDuration
     sites: Annotated[tuple[Site, ...], Field(min_length=1)]

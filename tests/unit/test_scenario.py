@@ -98,6 +98,7 @@ BAD_INPUTS = [
              "trust_domain", ("DNS name", "'My Hospital/x'")),
     BadInput("impossible-date", "start: 2026-01-05T00:00:00Z", "start: 2026-13-05T00:00:00Z",
              "line 3, column 8", ("a possible date and time", "month must be in 1..12")),
+    BadInput("seed-as-text", "seed: 7", 'seed: "7"', "seed", ("integer", "'7'")),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]
@@ -357,3 +358,23 @@ def test_a_fleet_group_knows_its_device_ids(device_id: str, member: bool) -> Non
     )
     assert group.has_device(device_id) is member
     assert group.device_id(7) == "ward-b-007"
+
+
+def test_a_profile_the_simulation_cannot_enroll_is_refused(
+    tmp_path: Path, tiny_scenario: str
+) -> None:
+    """SCEP is a real enrollment protocol, but the testbed does not simulate it: a
+    SCEP-only profile is refused rather than quietly enrolled by hand."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    for shipped in DEFAULT_PROFILES.glob("*.yaml"):
+        text = shipped.read_text(encoding="utf-8")
+        if shipped.stem == "ct-ai-onbox":
+            text = text.replace("enrollment_protocols: [est]", "enrollment_protocols: [scep]")
+        (profiles / shipped.name).write_text(text, encoding="utf-8")
+    path = tmp_path / "scenario.yaml"
+    path.write_text(tiny_scenario.replace("seed: 7", "seed: 7\nprofiles_dir: profiles"),
+                    encoding="utf-8")  # fmt: skip
+    with pytest.raises(ScenarioError, match="SCEP is not simulated") as raised:
+        load_scenario(path)
+    assert raised.value.field == "fleet[0].profile"

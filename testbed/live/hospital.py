@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from testbed.approval import approve_enrollment
 from testbed.clock import Clock, WallClock
 from testbed.crosscheck import profiles_for
 from testbed.devices import DeviceProfile, load_profiles, make_record
@@ -25,7 +26,6 @@ from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import HealthSystem
 from testbed.inventory import Inventory
-from testbed.lifecycle import DeviceState
 from testbed.offboard import Offboarding, offboard_device, revoke_device
 from testbed.pki.ca import CertificateAuthority, IssuingCA
 from testbed.pki.est import EstService
@@ -155,19 +155,9 @@ class LiveHospital:
         return Bootstrap(device_id, device_id, password, approval_pending=pending)
 
     def approve(self, device_id: str) -> bool:
-        """An operator approves a registered device's enrollment (seed §7 step 2).
-
-        Returns False when nothing was pending (approving twice changes nothing);
-        raises :class:`RegistrationError` for an unknown, suspended or retired device.
-        """
-        entry = self.inventory.entry(device_id)
-        if entry.state in (DeviceState.SUSPENDED, DeviceState.RETIRED):
-            raise RegistrationError(f"device {device_id!r} is {entry.state}; it may not enroll")
-        if entry.approved:
-            return False
-        entry.approved = True
-        self.log.emit(self.now(), EventKind.POLICY_CHANGED, device_id, change="enrollment-approved")
-        return True
+        """An operator approves a registered device's enrollment (seed §7 step 2):
+        :func:`~testbed.approval.approve_enrollment`, as the simulation does."""
+        return approve_enrollment(device_id, inventory=self.inventory, log=self.log, now=self.now())
 
     def _checked(self, registration: Registration) -> DeviceProfile:
         sites = {s.name: s for s in self.scenario.sites}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from testbed.access import Attempt
+from testbed.approval import approve_enrollment
 from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState, LifecycleEvent
@@ -58,9 +59,10 @@ def register(tb: Testbed, agent: DeviceAgent) -> None:
 
 def _approve(tb: Testbed, agent: DeviceAgent) -> Proc:
     yield tb.env.timeout(tb.scenario.pki.approval_delay.total_seconds())
-    tb.inventory.entry(agent.device_id).approved = True
+    if agent.retired:
+        return  # offboarded before anyone approved it
+    approve_enrollment(agent.device_id, inventory=tb.inventory, log=tb.log, now=tb.now())
     tb.metrics.manual_steps += 1
-    tb.log.emit(tb.now(), EventKind.POLICY_CHANGED, agent.device_id, change="enrollment-approved")
 
 
 def transition(tb: Testbed, agent: DeviceAgent, event: LifecycleEvent) -> None:

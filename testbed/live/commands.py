@@ -1,4 +1,5 @@
-"""The live commands: ``testbed serve`` and ``testbed devices register|approve|revoke|offboard``.
+"""The live commands: ``testbed serve`` and ``testbed devices`` (list, register, approve,
+revoke, offboard).
 
 ``serve`` runs the scenario's hospital on loopback until SIGINT or SIGTERM.  The
 ``devices`` commands talk to its admin API (address from ``DIR/endpoints.json``,
@@ -68,16 +69,19 @@ def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_p
 # -- devices ----------------------------------------------------------------------
 
 
-def _admin(state_dir: Path, path: str, payload: dict[str, str] | None = None) -> Any:
-    """POST ``payload`` as JSON to the admin API and return the decoded JSON answer."""
+def _admin(
+    state_dir: Path, path: str, payload: dict[str, str] | None = None, *, method: str = "POST"
+) -> Any:
+    """Send ``payload`` as JSON to the admin API (POST; GET sends no body) and return
+    the decoded JSON answer."""
     state = StateDir(state_dir)
     base = state.read_endpoints().get("admin")
     if not isinstance(base, str) or not base.startswith("http://127.0.0.1:"):
         raise LiveError(f"{state.endpoints} has no loopback 'admin' URL (got {base!r})")
     request = urllib.request.Request(
         base + path,
-        data=json.dumps(payload or {}).encode(),
-        method="POST",
+        data=None if method == "GET" else json.dumps(payload or {}).encode(),
+        method=method,
         headers={
             "Authorization": f"Bearer {state.read_secret()}",
             "Content-Type": "application/json",
@@ -106,7 +110,7 @@ def _echo(data: Any) -> None:
 
 @click.group()
 def devices() -> None:
-    """Register, approve, revoke and offboard devices of a running `testbed serve`."""
+    """List, register, approve, revoke and offboard devices of a running `testbed serve`."""
 
 
 @devices.command()
@@ -120,6 +124,13 @@ def register(state_dir: Path, serial: str, site: str, zone: str, profile: str, o
     """Pre-register a device; print its device_id and one-time bootstrap credentials."""
     payload = {"serial": serial, "site": site, "zone": zone, "profile": profile, "owner": owner}
     _echo(_admin(state_dir, "/devices", payload))
+
+
+@devices.command(name="list")
+@_STATE_DIR
+def list_devices(state_dir: Path) -> None:
+    """Every registered device: state, approval and its current certificate."""
+    _echo(_admin(state_dir, "/devices", method="GET"))
 
 
 @devices.command()

@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from testbed.approval import approve_enrollment
-from testbed.clock import Clock, WallClock
+from testbed.clock import Clock, WallClock, isoformat
 from testbed.crosscheck import profiles_for
 from testbed.devices import DeviceProfile, load_profiles, make_record
 from testbed.errors import RegistrationError
@@ -181,6 +181,31 @@ class LiveHospital:
                 f"serial {registration.serial!r} must be 1-40 letters, digits or '-'"
             )
         return profile
+
+    def devices(self) -> list[dict[str, object]]:
+        """Every registered device as the inventory and the CA know it now (JSON-ready):
+        state, approval, and its current certificate (serial, notAfter, revoked)."""
+        now = self.now()
+        out: list[dict[str, object]] = []
+        for entry in self.inventory:
+            record = entry.record
+            issued = None if entry.serial is None else self.ca.record(entry.serial)
+            certificate = None
+            if issued is not None:
+                certificate = {
+                    "serial": f"{issued.serial:x}",
+                    "not_after": isoformat(issued.not_after),
+                    "expired": issued.not_after <= now,
+                    "revoked": self.ca.revoked_at(issued.serial) is not None,
+                }
+            out.append({
+                "device_id": record.device_id, "profile": record.profile,
+                "site": record.site, "zone": record.zone, "owner": record.owner,
+                "state": entry.state.value,
+                "approval": "approved" if entry.approved else "pending",
+                "certificate": certificate,
+            })  # fmt: skip
+        return out
 
     # -- revocation and offboarding -------------------------------------------
 

@@ -11,7 +11,7 @@
 - **PKI** over HTTP: ``/crl`` (central issuing CA) or ``/crl/{site}``, DER
   ``application/pkix-crl``; ``/ocsp`` (POST ``application/ocsp-request``, or GET
   ``/ocsp/{url-encoded base64 request}`` as RFC 6960 Appendix A.1 allows).
-- **Admin** over HTTP with a bearer secret: ``POST /devices``,
+- **Admin** over HTTP with a bearer secret: ``GET /devices``, ``POST /devices``,
   ``POST /devices/{id}/approve``, ``POST /devices/{id}/revoke``,
   ``POST /devices/{id}/offboard``; JSON in and out.
 
@@ -219,6 +219,10 @@ async def _register(request: web.Request) -> web.Response:
     return web.json_response(body, status=201)
 
 
+async def _devices(request: web.Request) -> web.Response:
+    return web.json_response({"devices": request.app[_HOSPITAL].devices()})
+
+
 async def _approve(request: web.Request) -> web.Response:
     device_id = request.match_info["device_id"]
     changed = request.app[_HOSPITAL].approve(device_id)
@@ -244,6 +248,7 @@ def admin_app(hospital: LiveHospital, secret: str) -> web.Application:
     app[_HOSPITAL] = hospital
     app[_SECRET] = secret
     app.router.add_post("/devices", _register)
+    app.router.add_get("/devices", _devices)
     app.router.add_post("/devices/{device_id}/approve", _approve)
     app.router.add_post("/devices/{device_id}/revoke", _revoke)
     app.router.add_post("/devices/{device_id}/offboard", _offboard)

@@ -7,7 +7,7 @@ command, as with registration.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -78,3 +78,29 @@ def test_an_offboarded_device_cannot_be_approved(approval: Live) -> None:
 
 def test_scenarios_without_manual_approval_register_approved(pilot: Live) -> None:
     assert pilot.register_answer("A3")["approval"] == "not-required"
+
+
+def test_devices_list_follows_a_device_from_pending_to_retired(approval: Live) -> None:
+    def listed(device_id: str) -> dict[str, Any]:
+        done = approval.cli("devices", "list", "--state-dir", str(approval.state))
+        assert done.returncode == 0, done.stderr.decode()
+        rows = {row["device_id"]: row for row in json.loads(done.stdout)["devices"]}
+        return rows[device_id]
+
+    device_id, password = approval.register("L1")
+    row = listed(device_id)
+    assert (row["state"], row["approval"], row["certificate"]) == ("registered", "pending", None)
+    assert (row["site"], row["zone"], row["profile"]) == ("north", "imaging", "ct-ai-onbox")
+    approval.cli("devices", "approve", "--state-dir", str(approval.state), device_id)
+    csr = approval.csr(approval.key("L1"), device_id)
+    status, body = approval.est("simpleenroll", csr, "-u", f"{device_id}:{password}")
+    assert status == 200, body.decode()
+    serial = approval.serial(approval.certificate(body, "L1")).lower().lstrip("0")
+    row = listed(device_id)
+    assert row["approval"] == "approved" and row["state"] == "enrolled"
+    assert row["certificate"] == {"serial": serial, "not_after": row["certificate"]["not_after"],
+                                  "expired": False, "revoked": False}
+    approval.cli("devices", "offboard", "--state-dir", str(approval.state), device_id)
+    row = listed(device_id)
+    assert row["state"] == "retired"
+    assert row["certificate"]["revoked"] is True

@@ -291,7 +291,8 @@ def run_issuance(spec: dict[str, Any]) -> dict[str, Any]:
     for i, scalar in enumerate(scalars):
         device = f"device-{i}"
         key = ec_key(KeyType.EC_P256, scalar)
-        _, (valid, _) = request_and_check(key, device)
+        _, check = request_and_check(key, device)
+        valid = check.valid
         if not valid:
             raise RuntimeError("a CSR made here failed the CA's signature check")
         leaf = build_leaf(

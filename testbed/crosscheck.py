@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from testbed.devices import DeviceProfile, EnrollmentProtocol, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
+from testbed.pki.ca import device_name_problem
 
 if TYPE_CHECKING:
     from testbed.scenario import FleetGroup, Scenario
@@ -43,6 +44,7 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
         _enrollable(profiles[group.profile], file, f"fleet[{i}].profile")
         _fleet_times(group, scenario, file, f"fleet[{i}]")
         _zone(zones, group.site, group.zone, file, f"fleet[{i}]")
+        _device_names(group, scenario.trust_domain, file, f"fleet[{i}]")
         for j, name in enumerate(group.services or ()):
             _one_of(name, services, file, f"fleet[{i}].services[{j}]", "a service")
     for i, fault in enumerate(scenario.faults):
@@ -51,6 +53,9 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
             raise ScenarioError(file, f"faults[{i}].end", "a time within the scenario's duration")
     for i, op in enumerate(scenario.operations):
         _target(op.target, scenario, file, f"operations[{i}].target")
+        if op.reason is not None and op.action != "revoke":
+            raise ScenarioError(file, f"operations[{i}].reason",
+                                "no reason: only a 'revoke' operation has one")  # fmt: skip
         if op.at > scenario.duration:
             within = "a time within the scenario's duration"
             raise ScenarioError(file, f"operations[{i}].at", within)
@@ -90,6 +95,14 @@ def _unique(names: list[str], file: str, field: str, expected: str) -> None:
         if name in seen:
             raise ScenarioError(file, f"{field}[{i}]", expected, got=name)
         seen.add(name)
+
+
+def _device_names(group: FleetGroup, trust_domain: str, file: str, where: str) -> None:
+    """The group's longest device id must fit a certificate's CN and DNS SAN."""
+    problem = device_name_problem(group.device_id(group.count), group.site, trust_domain)
+    if problem is not None:
+        field = f"{where}.name" if group.name else f"{where}.profile"
+        raise ScenarioError(file, field, f"a shorter group name: {problem}")
 
 
 def _one_of(value: str, known: set[str], file: str, field: str, what: str) -> None:

@@ -135,6 +135,7 @@ class Inventory:
             on_expiry=entry.on_expiry,
             may_enroll=entry.state in ACTIVE_STATES,
             approved=entry.approved,
+            key_type=record.certificate_type.value,
             state=entry.state.value,
         )
 
@@ -146,6 +147,11 @@ class Inventory:
         if not hmac.compare_digest(entry.bootstrap_digest, _digest(username, password)):
             return None
         return username
+
+    def current_serial(self, device_id: str) -> int | None:
+        """The serial of the device's current certificate (None: none, or unknown device)."""
+        entry = self._entries.get(device_id)
+        return None if entry is None else entry.serial
 
     def on_issued(
         self, device_id: str, certificate: x509.Certificate, *, now: datetime, renewal: bool

@@ -17,7 +17,7 @@ from testbed.errors import LifecycleError
 from testbed.events import EventKind, EventLog
 from testbed.inventory import Inventory
 from testbed.lifecycle import LifecycleEvent, Transition
-from testbed.pki.ca import CertificateAuthority
+from testbed.pki.ca import CertificateAuthority, RevocationReason
 
 __all__ = ["OFFBOARDING_STEPS", "Offboarding", "live_serials", "offboard_device", "revoke_device"]
 
@@ -55,13 +55,23 @@ def _hexes(serials: tuple[int, ...] | list[int]) -> str:
 
 
 def revoke_device(
-    device_id: str, *, ca: CertificateAuthority, log: EventLog, now: datetime, why: str
+    device_id: str,
+    *,
+    ca: CertificateAuthority,
+    log: EventLog,
+    now: datetime,
+    why: str,
+    reason: RevocationReason = RevocationReason.UNSPECIFIED,
 ) -> tuple[int, ...]:
-    """Revoke every live certificate of a device; one ``certificate-revoked`` event each."""
+    """Revoke every live certificate of a device; one ``certificate-revoked`` event each.
+
+    ``reason`` is the CRL entry's and OCSP answer's reason code (RFC 5280 §5.3.1).
+    """
     serials = tuple(live_serials(ca, device_id, now=now))
     for serial in serials:
-        ca.revoke(serial, now=now)
-        log.emit(now, EventKind.CERTIFICATE_REVOKED, device_id, serial=f"{serial:x}", why=why)
+        ca.revoke(serial, now=now, reason=reason.flag)
+        log.emit(now, EventKind.CERTIFICATE_REVOKED, device_id, serial=f"{serial:x}", why=why,
+                 reason=reason.value)  # fmt: skip
     return serials
 
 
@@ -86,7 +96,8 @@ def offboard_device(
         raise LifecycleError(f"device {device_id!r} is {state}; it cannot be offboarded again")
     serials = tuple(live_serials(ca, device_id, now=now))
     for serial in serials:
-        ca.revoke(serial, now=now)
+        # RFC 5280 §5.3.1: the device is out of service; its key was not compromised
+        ca.revoke(serial, now=now, reason=RevocationReason.CESSATION_OF_OPERATION.flag)
     step = EventKind.OFFBOARDING_STEP
     log.emit(now, step, device_id, step=OFFBOARDING_STEPS[0], serials=_hexes(serials),
              audit_code=_AUDIT)  # fmt: skip

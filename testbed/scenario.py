@@ -24,7 +24,7 @@ from testbed.expectations import ExpectationSpec
 from testbed.faults import FaultSpec
 from testbed.hospital import NAME, Service, Site
 from testbed.inputs import load_yaml, validate
-from testbed.pki.ca import IssuingMode
+from testbed.pki.ca import IssuingMode, RevocationReason
 from testbed.pki.keys import KeyType
 from testbed.units import Duration, PositiveDuration, parse_duration
 
@@ -182,6 +182,8 @@ class Operation:
     target: str
     count: Annotated[int | None, Field(ge=1)] = None
     overlap: Duration = field(default_factory=lambda: _d("0s"))
+    #: revoke only: the RFC 5280 reason code the CRL and OCSP give
+    reason: RevocationReason | None = None
 
 
 @dataclass(frozen=True, slots=True)

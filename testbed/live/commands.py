@@ -22,6 +22,7 @@ import click
 
 from testbed.errors import LiveError
 from testbed.live.state import StateDir
+from testbed.pki.ca import RevocationReason
 
 if TYPE_CHECKING:
     from testbed.live.hospital import LiveHospital
@@ -60,9 +61,14 @@ def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_p
 
     hospital = LiveHospital.from_file(scenario)
     state = StateDir(state_dir)
-    state.prepare()  # a state directory that cannot be written stops us here (exit 2)
-    click.echo(f"serving {hospital.scenario.name}; endpoints in {state.endpoints}", err=True)
-    asyncio.run(_serve_until_signalled(hospital, state, Ports(est_port, pki_port, admin_port)))
+    # an unwritable directory, or one another server holds, stops us here (exit 2)
+    with state.claimed() as kept:
+        if kept is not None:
+            click.echo(f"a new hospital; the earlier run's audit log is kept in {kept}", err=True)
+        click.echo(f"starting {hospital.scenario.name}; {state.endpoints} appears once every "
+                   "socket listens", err=True)  # fmt: skip
+        ports = Ports(est_port, pki_port, admin_port)
+        asyncio.run(_serve_until_signalled(hospital, state, ports))
     click.echo("stopped", err=True)
 
 
@@ -144,9 +150,17 @@ def approve(state_dir: Path, device_id: str) -> None:
 @devices.command()
 @_STATE_DIR
 @click.argument("device_id")
-def revoke(state_dir: Path, device_id: str) -> None:
+@click.option(
+    "--reason",
+    type=click.Choice([r.value for r in RevocationReason]),
+    default="unspecified",
+    show_default=True,
+    help="The RFC 5280 reason code the CRL and OCSP give (keyCompromise: lost or stolen).",
+)
+def revoke(state_dir: Path, device_id: str, reason: str) -> None:
     """Revoke every live certificate of DEVICE_ID."""
-    _echo(_admin(state_dir, f"/devices/{quote(device_id, safe='')}/revoke"))
+    path = f"/devices/{quote(device_id, safe='')}/revoke"
+    _echo(_admin(state_dir, path, {"reason": reason}))
 
 
 @devices.command()

@@ -27,7 +27,12 @@ from testbed.events import EventKind, EventLog
 from testbed.hospital import HealthSystem
 from testbed.inventory import Inventory
 from testbed.offboard import Offboarding, offboard_device, revoke_device
-from testbed.pki.ca import CertificateAuthority, IssuingCA
+from testbed.pki.ca import (
+    CertificateAuthority,
+    IssuingCA,
+    RevocationReason,
+    device_name_problem,
+)
 from testbed.pki.est import EstService
 from testbed.pki.revocation import CrlDistribution, PublishedCrl, build_crl, ocsp_response
 from testbed.scenario import Scenario, load_scenario
@@ -180,6 +185,10 @@ class LiveHospital:
             raise RegistrationError(
                 f"serial {registration.serial!r} must be 1-40 letters, digits or '-'"
             )
+        device_id = device_id_for(registration)
+        problem = device_name_problem(device_id, site.name, self.scenario.trust_domain)
+        if problem is not None:
+            raise RegistrationError(f"{problem}: use a shorter serial")
         return profile
 
     def devices(self) -> list[dict[str, object]]:
@@ -209,12 +218,13 @@ class LiveHospital:
 
     # -- revocation and offboarding -------------------------------------------
 
-    def revoke(self, device_id: str) -> tuple[int, ...]:
+    def revoke(
+        self, device_id: str, reason: RevocationReason = RevocationReason.UNSPECIFIED
+    ) -> tuple[int, ...]:
         """Revoke every live certificate of a registered device; republish the CRLs."""
         self.inventory.entry(device_id)
-        serials = revoke_device(
-            device_id, ca=self.ca, log=self.log, now=self.now(), why="operator revocation"
-        )
+        serials = revoke_device(device_id, ca=self.ca, log=self.log, now=self.now(),
+                                why="operator revocation", reason=reason)  # fmt: skip
         self.publish_crls()
         return serials
 

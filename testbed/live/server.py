@@ -37,6 +37,7 @@ from cryptography import x509
 from testbed.errors import LiveError, PkiError, TestbedError
 from testbed.live.hospital import LiveHospital, Registration
 from testbed.live.state import EventFile, StateDir, server_identity
+from testbed.pki.ca import RevocationReason
 from testbed.pki.est import EstResponse
 
 __all__ = [
@@ -231,8 +232,16 @@ async def _approve(request: web.Request) -> web.Response:
 
 async def _revoke(request: web.Request) -> web.Response:
     device_id = request.match_info["device_id"]
-    serials = request.app[_HOSPITAL].revoke(device_id)
-    return web.json_response({"device_id": device_id, "revoked": [f"{s:x}" for s in serials]})
+    try:
+        data = await request.json() if request.can_read_body else {}
+        reason = RevocationReason(str(data.get("reason", "unspecified")))
+    except (json.JSONDecodeError, AttributeError, ValueError):
+        known = ", ".join(RevocationReason)
+        return _error(400, f"the body may be a JSON object with a 'reason', one of: {known}")
+    serials = request.app[_HOSPITAL].revoke(device_id, reason)
+    body = {"device_id": device_id, "revoked": [f"{s:x}" for s in serials],
+            "reason": reason.value}  # fmt: skip
+    return web.json_response(body)
 
 
 async def _offboard(request: web.Request) -> web.Response:
@@ -331,9 +340,8 @@ async def run_until(
     """Write the state directory, listen, publish ``endpoints.json``, run until ``stop``.
 
     ``endpoints.json`` appears only once every socket listens and is removed on the
-    way out, however the run ends.
+    way out, however the run ends.  The caller holds ``state`` (:meth:`StateDir.claimed`).
     """
-    state.prepare()
     events = EventFile(state.events)
     hospital.log.subscribe(events)
     state.write_bundle(hospital.trust_bundle_pem())

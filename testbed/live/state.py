@@ -8,20 +8,26 @@
     DIR/server.pem       the EST server's certificate and its issuing CA
     DIR/server.key       the EST server's private key (mode 0600)
     DIR/events.jsonl     the live audit log, one JSON event a line, written as it happens
+    DIR/serve.lock       held (``flock``) by the one ``testbed serve`` using DIR
 
 ``endpoints.json`` is written last, atomically, once every socket listens, and
-removed on a clean shutdown, so its presence means "the server is up".
+removed on a clean shutdown, so its presence means "the server is up".  Each
+``testbed serve`` starts a new hospital (a new CA, no devices); the audit log of an
+earlier run in the same directory is kept, renamed ``events-<its last write>.jsonl``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import json
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -90,18 +96,52 @@ class StateDir:
         """``events.jsonl``."""
         return self.root / "events.jsonl"
 
-    def prepare(self) -> None:
-        """Create the directory and drop a stale ``endpoints.json`` from an earlier run;
-        :class:`LiveError` when it cannot be written."""
+    @contextmanager
+    def claimed(self) -> Iterator[Path | None]:
+        """Hold the directory for one ``testbed serve``; yields where an earlier run's
+        audit log was kept (None when there was none).
+
+        :class:`LiveError` when the directory cannot be written or another server
+        holds it.  Drops a stale ``endpoints.json`` (a server that did not stop cleanly).
+        """
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self.endpoints.unlink(missing_ok=True)
             with tempfile.TemporaryFile(dir=self.root):
                 pass
+            lock = os.open(self.root / "serve.lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
             reason = error.strerror or str(error)
             detail = f"{self.root}: expected a writable state directory ({reason})"
             raise LiveError(detail) from None
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LiveError(
+                    f"{self.root} is in use by another `testbed serve`; stop it first "
+                    "or give another --state-dir"
+                ) from None
+            self.endpoints.unlink(missing_ok=True)
+            yield self._keep_earlier_events()
+        finally:
+            os.close(lock)  # releases the lock
+
+    def _keep_earlier_events(self) -> Path | None:
+        """Rename a non-empty ``events.jsonl`` after its last write, so nothing is lost."""
+        try:
+            stat = self.events.stat()
+        except FileNotFoundError:
+            return None
+        if stat.st_size == 0:
+            return None
+        stamp = datetime.fromtimestamp(stat.st_mtime, UTC).strftime("%Y%m%dT%H%M%SZ")
+        kept = self.root / f"events-{stamp}.jsonl"
+        counter = 1
+        while kept.exists():
+            counter += 1
+            kept = self.root / f"events-{stamp}-{counter}.jsonl"
+        self.events.rename(kept)
+        return kept
 
     def write_secret(self) -> str:
         """A fresh admin bearer secret, stored with mode 0600."""

@@ -37,7 +37,9 @@ __all__ = [
     "IssuingMode",
     "LeafPlan",
     "Revocation",
+    "RevocationReason",
     "build_leaf",
+    "device_name_problem",
     "leaf_sans",
     "leaf_subject",
 ]
@@ -99,6 +101,26 @@ class LeafPlan:
     not_after: datetime
 
 
+class RevocationReason(StrEnum):
+    """The RFC 5280 §5.3.1 reason codes an operator gives a device's revocation.
+
+    No certificateHold (a hold is not a revocation) and no CA or AA compromise (not a
+    device's to claim).  Values are the ASN.1 names, as in CRLs and OCSP answers.
+    """
+
+    UNSPECIFIED = "unspecified"
+    KEY_COMPROMISE = "keyCompromise"  # lost or stolen, key exposed
+    AFFILIATION_CHANGED = "affiliationChanged"
+    SUPERSEDED = "superseded"
+    CESSATION_OF_OPERATION = "cessationOfOperation"  # offboarded: out of service
+    PRIVILEGE_WITHDRAWN = "privilegeWithdrawn"
+
+    @property
+    def flag(self) -> x509.ReasonFlags:
+        """The reason as ``cryptography`` spells it."""
+        return x509.ReasonFlags(self.value)
+
+
 @dataclass(frozen=True, slots=True)
 class Revocation:
     """When and why a serial was revoked."""
@@ -151,6 +173,31 @@ def spiffe_id(trust_domain: str, site: str, device_id: str) -> str:
     return f"spiffe://{trust_domain}/site/{site}/device/{device_id}"
 
 
+_DNS_LABEL = 63  # octets (RFC 1035 §2.3.4); also under X.520's ub-common-name, 64
+_DNS_NAME = 253
+
+
+def device_name_problem(device_id: str, site: str, trust_domain: str) -> str | None:
+    """Why ``device_id`` cannot name a leaf at ``site``, or None when it can.
+
+    The id is the leaf's CN and the first label of its DNS SAN
+    (:func:`leaf_sans`): at most 63 characters, and the whole DNS name at most 253.
+    """
+    if len(device_id) > _DNS_LABEL:
+        return (
+            f"device id {device_id!r} has {len(device_id)} characters; at most {_DNS_LABEL} "
+            "(it is the certificate's CN and a DNS label in its SAN)"
+        )
+    dns = _dns_name(trust_domain, site, device_id)
+    if len(dns) > _DNS_NAME:
+        return f"the DNS SAN {dns!r} has {len(dns)} characters; at most {_DNS_NAME}"
+    return None
+
+
+def _dns_name(trust_domain: str, site: str, device_id: str) -> str:
+    return f"{device_id}.{site}.devices.{trust_domain}"
+
+
 def leaf_subject(device_id: str, trust_domain: str) -> x509.Name:
     """A device leaf's subject: CN = device id, O = trust domain."""
     return x509.Name(
@@ -165,7 +212,7 @@ def leaf_sans(trust_domain: str, site: str, device_id: str) -> x509.Extension[x5
     """A device leaf's SANs: its SPIFFE ID and a DNS name under the trust domain."""
     names = [
         x509.UniformResourceIdentifier(spiffe_id(trust_domain, site, device_id)),
-        x509.DNSName(f"{device_id}.{site}.devices.{trust_domain}"),
+        x509.DNSName(_dns_name(trust_domain, site, device_id)),
     ]
     return _ext(x509.SubjectAlternativeName(names), critical=False)
 
@@ -249,6 +296,7 @@ class CertificateAuthority:
         self._by_device: dict[str, list[IssuanceRecord]] = {}
         self._revoked: dict[int, Revocation] = {}
         self._crl_numbers: dict[str, int] = {}
+        self._last_crls: dict[str, tuple[datetime, frozenset[int]]] = {}
         self._generations: dict[str | None, list[IssuingCA]] = {}
         self._by_name: dict[str, IssuingCA] = {}
         self._aki: dict[str, x509.Extension[x509.ExtensionType]] = {}
@@ -421,7 +469,7 @@ class CertificateAuthority:
             raise PkiError(f"lifetime must be positive, got {lifetime}")
         issuing = self.issuing_ca_for(site, now=now)
         serial = self._take_reserved(device_id) or self._fresh_serial()
-        plan = LeafPlan(issuing.name, device_id, site, serial, now - self.backdate, now + lifetime)
+        plan = self._plan(issuing, device_id, site, serial, lifetime, now)
         certificate = build_leaf(
             issuer=issuing.certificate.subject,
             issuing_key=issuing.key,
@@ -459,7 +507,21 @@ class CertificateAuthority:
         if serial is None or lifetime <= timedelta(0):
             return None
         issuing = self.issuing_ca_for(site, now=now)
-        return LeafPlan(issuing.name, device_id, site, serial, now - self.backdate, now + lifetime)
+        return self._plan(issuing, device_id, site, serial, lifetime, now)
+
+    def _plan(
+        self,
+        issuing: IssuingCA,
+        device_id: str,
+        site: str,
+        serial: int,
+        lifetime: timedelta,
+        now: datetime,
+    ) -> LeafPlan:
+        """A leaf's plan: backdated, and never valid after its issuing CA (RFC 5280
+        §6.1.3 would reject the path from the CA's notAfter on anyway)."""
+        not_after = min(now + lifetime, issuing.certificate.not_valid_after_utc)
+        return LeafPlan(issuing.name, device_id, site, serial, now - self.backdate, not_after)
 
     def adopt(
         self,
@@ -584,6 +646,14 @@ class CertificateAuthority:
     def revocations(self) -> Mapping[int, Revocation]:
         """Every revocation by serial (read-only view)."""
         return MappingProxyType(self._revoked)
+
+    def last_crl(self, issuer: str) -> tuple[datetime, frozenset[int]] | None:
+        """When the last CRL of ``issuer`` was signed and the serials it listed, if any."""
+        return self._last_crls.get(issuer)
+
+    def crl_signed(self, issuer: str, this_update: datetime, serials: frozenset[int]) -> None:
+        """Note a CRL of ``issuer`` signed at ``this_update`` listing ``serials``."""
+        self._last_crls[issuer] = (this_update, serials)
 
     def next_crl_number(self, issuer: str) -> int:
         """The next CRL number for an issuing CA (monotonically increasing, from 1)."""

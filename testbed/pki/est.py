@@ -6,9 +6,12 @@ passes in the HTTP Basic credentials and the TLS client certificate.  Nothing is
 issued on a refusal, and every enrollment call writes exactly one event.
 
 Checks, in order: CA outage (503 + Retry-After); content type ``application/pkcs10``
-(415); authentication (401; re-enrollment: revoked or expired certificate, 403);
-base64 DER CSR with a valid signature (400); the CSR's CN against the authenticated
-device (403); the device's registration, state and approval (403 / 202 + Retry-After).
+(415); authentication (401 with a Basic challenge; re-enrollment, where only the
+current certificate authenticates: a missing, foreign, revoked, expired or superseded
+certificate, 403); base64 DER CSR with a valid signature (400); the CSR's one CN
+against the authenticated device (403), and on re-enrollment a subject and SANs
+unchanged (RFC 7030 §4.2.2, 403); the device's registration, state and approval
+(403 / 202 + Retry-After); a key of the device's registered type (400).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from testbed.clock import isoformat
 from testbed.decisions import Reason
-from testbed.errors import CsrError
+from testbed.errors import CsrError, PkiError
 from testbed.events import EventKind, EventLog
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord, LeafPlan
 from testbed.pki.keys import CsrCheck, check_csr, csr_key
@@ -54,7 +58,9 @@ class EnrollmentSubject:
 
     ``may_enroll`` is False in the suspended, retired or unregistered states; ``state``
     names the state ("suspended" maps to DEVICE_SUSPENDED, anything else to
-    DEVICE_RETIRED); ``approved`` False means manual approval is pending.
+    DEVICE_RETIRED); ``approved`` False means manual approval is pending;
+    ``key_type`` is the registered certificate type, the only key the CA certifies
+    for the device (:func:`~testbed.pki.keys.key_label`'s spelling).
     """
 
     device_id: str
@@ -65,6 +71,7 @@ class EnrollmentSubject:
     on_expiry: str
     may_enroll: bool
     approved: bool
+    key_type: str
     state: str = "active"
 
 
@@ -77,6 +84,10 @@ class EnrollmentDirectory(Protocol):
 
     def bootstrap_device(self, username: str, password: str) -> str | None:
         """The device id when the HTTP Basic bootstrap credentials are right, else None."""
+        ...
+
+    def current_serial(self, device_id: str) -> int | None:
+        """The serial of the device's one active certificate, if it has one."""
         ...
 
     def on_issued(
@@ -135,19 +146,32 @@ def _media_type(content_type: str) -> str:
 
 def _parse_csr(
     body: bytes, checked: dict[bytes, CsrCheck]
-) -> tuple[x509.CertificateSigningRequest, bytes, str | None]:
-    """The CSR, its DER and its subject CN, once its signature verifies."""
+) -> tuple[x509.CertificateSigningRequest, bytes, CsrCheck]:
+    """The CSR, its DER and what :func:`check_csr` reads, once its signature verifies."""
     try:
         der = base64.b64decode(b"".join(body.split()), validate=True)
         csr = x509.load_der_x509_csr(der)
     except (binascii.Error, ValueError) as error:
         detail = f"the body is not a base64 DER CSR: {error}"
         raise _Refusal(400, Reason.CSR_INVALID, detail) from None
-    check = checked.pop(der, None)
-    valid, cn = check if check is not None else check_csr(csr)
-    if not valid:
-        raise _Refusal(400, Reason.CSR_INVALID, "the CSR's signature does not verify")
-    return csr, der, cn
+    check = checked.pop(der, None) or check_csr(csr)
+    if not check.valid:
+        raise _Refusal(400, Reason.CSR_INVALID, _bad_signature(csr))
+    return csr, der, check
+
+
+def _bad_signature(csr: x509.CertificateSigningRequest) -> str:
+    """Why a CSR's signature was not accepted (a weak digest is named as such)."""
+    try:
+        digest = csr.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return "the CSR is signed with an algorithm this CA does not support"
+    if digest is not None and digest.name in _WEAK_DIGESTS:
+        return f"the CSR is signed with {digest.name.upper()}, which this CA does not accept"
+    return "the CSR's signature does not verify"
+
+
+_WEAK_DIGESTS = frozenset({"md5", "sha1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +244,8 @@ class EstService:
         try:
             self._precheck(content_type)
             device_id = self._enroll_identity(basic, client_cert, now)
-            csr, der = self._checked_csr(body, device_id, Reason.CSR_SUBJECT_MISMATCH)
-            return self._issue(csr, der, device_id, None, now, "simpleenroll")
+            csr, der, check = self._checked_csr(body, device_id, Reason.CSR_SUBJECT_MISMATCH)
+            return self._issue(csr, der, check, device_id, None, now, "simpleenroll")
         except _Refusal as refusal:
             return self._refuse(refusal, device_id, now, "simpleenroll")
 
@@ -241,8 +265,11 @@ class EstService:
             self._precheck(content_type)
             record = self._current_record(client_cert, now)
             device_id = record.device_id
-            csr, der = self._checked_csr(body, device_id, Reason.REENROLL_IDENTITY_CHANGED)
-            return self._issue(csr, der, device_id, record, now, "simplereenroll")
+            changed = Reason.REENROLL_IDENTITY_CHANGED
+            csr, der, check = self._checked_csr(body, device_id, changed)
+            if not check.bare and client_cert is not None:
+                _same_identity(csr, client_cert)
+            return self._issue(csr, der, check, device_id, record, now, "simplereenroll")
         except _Refusal as refusal:
             return self._refuse(
                 refusal, device_id or self._holder(client_cert), now, "simplereenroll"
@@ -284,10 +311,13 @@ class EstService:
     ) -> IssuanceRecord:
         """The record of a client certificate this CA issued, unrevoked and in its window."""
         if client_cert is None:
-            raise _unauthorized("re-enrollment needs the current client certificate")
+            # not a 401: no HTTP authentication scheme would be accepted instead
+            detail = "re-enrollment needs the current certificate as the TLS client certificate"
+            raise _Refusal(403, Reason.CERT_MISSING, detail)
         serial = client_cert.serial_number
         if not self.ca.is_issued(client_cert):
-            raise _unauthorized(f"the client certificate {serial:#x} was not issued by this CA")
+            detail = f"the client certificate {serial:#x} was not issued by this CA"
+            raise _status_refusal(status_refusal, Reason.BOOTSTRAP_AUTH_FAILED, detail)
         record = self.ca.records[serial]
         if self.ca.revoked_at(serial) is not None:
             detail = f"the client certificate {serial:#x} is revoked"
@@ -298,18 +328,27 @@ class EstService:
         if now < record.not_before:
             detail = f"the client certificate {serial:#x} is not valid before {record.not_before}"
             raise _status_refusal(status_refusal, Reason.CERT_NOT_YET_VALID, detail)
+        current = self.directory.current_serial(record.device_id)
+        if current is not None and current != serial:
+            # an old copy of a renewed identity must not mint new ones
+            detail = f"the client certificate {serial:#x} was superseded by {current:#x}"
+            raise _status_refusal(status_refusal, Reason.CERT_SUPERSEDED, detail)
         return record
 
     def _checked_csr(
         self, body: bytes, device_id: str, mismatch: Reason
-    ) -> tuple[x509.CertificateSigningRequest, bytes]:
-        csr, der, cn = _parse_csr(body, self.checked_csrs)
-        if cn != device_id:
+    ) -> tuple[x509.CertificateSigningRequest, bytes, CsrCheck]:
+        csr, der, check = _parse_csr(body, self.checked_csrs)
+        if check.cn is None:
+            detail = f"the CSR's subject must have exactly one CN, the device id {device_id!r}"
+            raise _Refusal(403, mismatch, detail)
+        if check.cn != device_id:
             detail = (
-                f"the CSR's subject CN {cn!r} does not match the registered device {device_id!r}"
+                f"the CSR's subject CN {check.cn!r} does not match the registered device "
+                f"{device_id!r}"
             )
             raise _Refusal(403, mismatch, detail)
-        return csr, der
+        return csr, der, check
 
     def _subject(self, device_id: str) -> EnrollmentSubject:
         subject = self.directory.subject(device_id)
@@ -334,12 +373,19 @@ class EstService:
         self,
         csr: x509.CertificateSigningRequest,
         der: bytes,
+        check: CsrCheck,
         device_id: str,
         previous: IssuanceRecord | None,
         now: datetime,
         endpoint: str,
     ) -> EstResponse:
         subject = self._subject(device_id)
+        if check.key != subject.key_type:
+            detail = (
+                f"the CSR's key is {check.key}; device {device_id!r} is registered for "
+                f"{subject.key_type} keys"
+            )
+            raise _Refusal(400, Reason.CSR_INVALID, detail)
         site = previous.site if previous is not None else subject.site
         renewal_of = previous.serial if previous is not None else None
         certificate = self._adopt(der, device_id, site, subject, now, renewal_of)
@@ -349,17 +395,21 @@ class EstService:
                 public = csr_key(csr, device_id)
             except CsrError as error:
                 raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
-            certificate = self.ca.issue_key(
-                public,
-                device_id=device_id,
-                site=site,
-                services=subject.services,
-                requester=subject.owner,
-                on_expiry=subject.on_expiry,
-                lifetime=subject.lifetime,
-                now=now,
-                renewal_of=renewal_of,
-            )
+            try:
+                certificate = self.ca.issue_key(
+                    public,
+                    device_id=device_id,
+                    site=site,
+                    services=subject.services,
+                    requester=subject.owner,
+                    on_expiry=subject.on_expiry,
+                    lifetime=subject.lifetime,
+                    now=now,
+                    renewal_of=renewal_of,
+                )
+            except (PkiError, ValueError) as error:  # e.g. a name no certificate can carry
+                detail = f"the CA cannot issue for {device_id!r}: {error}"
+                raise _Refusal(400, Reason.CSR_INVALID, detail) from None
         renewal = previous is not None
         self.directory.on_issued(device_id, certificate, now=now, renewal=renewal)
         self._emit_issued(certificate, device_id, now, endpoint, renewal=renewal)
@@ -447,6 +497,34 @@ class EstService:
     @staticmethod
     def _certs_headers() -> Headers:
         return (("Content-Type", CERTS_ONLY), ("Content-Transfer-Encoding", "base64"))
+
+
+def _same_identity(csr: x509.CertificateSigningRequest, current: x509.Certificate) -> None:
+    """RFC 7030 §4.2.2: a re-enrollment's subject and SANs are the current certificate's.
+
+    A request for the device id alone (CN only, no extensions) leaves both to the CA,
+    which copies them; anything more must equal what the certificate has.
+    """
+    changed = Reason.REENROLL_IDENTITY_CHANGED
+    if len(csr.subject) != 1 and csr.subject != current.subject:
+        detail = (
+            f"the CSR's subject {csr.subject.rfc4514_string()!r} differs from the current "
+            f"certificate's {current.subject.rfc4514_string()!r}"
+        )
+        raise _Refusal(403, changed, detail)
+    try:
+        requested = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return
+    except ValueError as error:
+        raise _Refusal(400, Reason.CSR_INVALID, f"the CSR's extensions: {error}") from None
+    try:
+        held = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        held = None
+    if requested != held:
+        detail = "the CSR asks for other subject alternative names than the current certificate's"
+        raise _Refusal(403, changed, detail)
 
 
 def _unauthorized(detail: str) -> _Refusal:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import random
 from enum import StrEnum
+from typing import NamedTuple
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -30,6 +32,7 @@ __all__ = [
     "checked_csr_key",
     "common_name",
     "ec_key",
+    "key_label",
     "make_csr",
     "new_key_scalar",
     "new_private_key",
@@ -95,13 +98,44 @@ def ec_key(key_type: KeyType, scalar: int) -> ec.EllipticCurvePrivateKey:
     return ec.derive_private_key(scalar, _curve(KeyType(key_type))[0])
 
 
-CsrCheck = tuple[bool, str | None]
-"""What the EST service reads from a CSR's bytes: signature valid?, subject CN."""
+class CsrCheck(NamedTuple):
+    """What the EST service reads from a CSR's bytes (:func:`check_csr`)."""
+
+    valid: bool  #: the self-signature verifies (proof of possession, RFC 7030 §3.4)
+    cn: str | None  #: the subject's one CN; None when it has none or several
+    key: str  #: the key's type as :class:`KeyType` spells it (``ec-p256``, ``rsa-1024``)
+    bare: bool  #: the subject is the CN alone and no extension is requested
 
 
 def check_csr(csr: x509.CertificateSigningRequest) -> CsrCheck:
-    """Whether the CSR's signature verifies, and its subject's CN (the EST checks' inputs)."""
-    return csr.is_signature_valid, common_name(csr.subject)
+    """The EST checks' inputs: signature, subject CN, key type, anything else asked for."""
+    names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = None
+    if len(names) == 1:
+        value = names[0].value
+        cn = value if isinstance(value, str) else value.decode()
+    try:
+        key = key_label(csr.public_key())
+    except (UnsupportedAlgorithm, ValueError):
+        key = "unsupported"
+    try:
+        bare = len(csr.subject) == 1 and len(csr.extensions) == 0
+    except ValueError:  # a malformed or duplicated extension
+        bare = False
+    return CsrCheck(csr.is_signature_valid, cn, key, bare)
+
+
+def key_label(public: object) -> str:
+    """A public key's type in :class:`KeyType`'s spelling: ``ec-p256``, ``ec-p384``,
+    ``rsa-2048``; other keys alike (``rsa-1024``, ``ec-secp256k1``, ``ed25519``)."""
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return _CURVE_LABELS.get(public.curve.name, f"ec-{public.curve.name}")
+    if isinstance(public, rsa.RSAPublicKey):
+        return f"rsa-{public.key_size}"
+    return type(public).__name__.removeprefix("_").removesuffix("PublicKey").lower()
+
+
+_CURVE_LABELS = {"secp256r1": KeyType.EC_P256.value, "secp384r1": KeyType.EC_P384.value}
 
 
 def prepared_csr(key_type: str, scalar: int, cn: str) -> tuple[bytes, CsrCheck]:

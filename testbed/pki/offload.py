@@ -245,7 +245,7 @@ def _leaf(
 
     key = ec_key(KeyType(key_type), scalar)
     der, check = request_and_check(key, plan.device_id)
-    if not check[0]:  # never for a CSR made here; the CA would refuse it, so sign nothing
+    if not check.valid:  # never for a CSR made here; the CA would refuse it, so sign nothing
         return der, check, None
     issuer, issuing_key, authority_key = kept.issuers[plan.issuer]
     where = (trust_domain, plan.site, plan.device_id)

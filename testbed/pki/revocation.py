@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
@@ -23,6 +24,9 @@ from testbed.pki.ca import CertificateAuthority, IssuingCA, Revocation
 from testbed.pki.keys import signature_hash
 
 __all__ = ["CrlDistribution", "PublishedCrl", "build_crl", "ocsp_response"]
+
+_CERT_ID_HASHES = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})
+"""CertID hash algorithms the responder computes (RFC 6960 uses SHA-1; RFC 5019 allows SHA-2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +73,20 @@ def build_crl(
     now: datetime,
     next_update_after: timedelta,
 ) -> PublishedCrl:
-    """Sign the CRL of one issuing CA: its unexpired certificates revoked by ``now``."""
+    """Sign the CRL of one issuing CA: its certificates revoked by ``now``.
+
+    RFC 5280 §3.3: an entry must stay until it has appeared on one CRL signed after
+    the certificate expired; it leaves on the next one.  Dropping entries then keeps
+    CRLs the size of the live population, not of history.
+    """
     if next_update_after <= timedelta(0):
         raise PkiError(f"next_update_after must be positive, got {next_update_after}")
     records = ca.records
-    # RFC 5280 §3.3: an entry may leave the CRL once the certificate has expired;
-    # dropping them keeps CRLs the size of the live population, not of history.
+    last = ca.last_crl(issuing.name)
     revoked = [
         r for r in ca.revocations.values()
         if r.time <= now and records[r.serial].issuer == issuing.name
-        and records[r.serial].not_after >= now
+        and not _listed_after_expiry(r.serial, records[r.serial].not_after, last)
     ]  # fmt: skip
     next_update = now + next_update_after
     builder = x509.CertificateRevocationListBuilder(
@@ -96,7 +104,15 @@ def build_crl(
     crl = builder.sign(issuing.key, signature_hash(issuing.key))
     der = crl.public_bytes(serialization.Encoding.DER)
     serials = frozenset(r.serial for r in revoked)
+    ca.crl_signed(issuing.name, now, serials)
     return PublishedCrl(issuing.name, now, next_update, serials, der)
+
+
+def _listed_after_expiry(
+    serial: int, not_after: datetime, last: tuple[datetime, frozenset[int]] | None
+) -> bool:
+    """Whether the last CRL, signed after ``not_after``, already listed ``serial``."""
+    return last is not None and last[0] > not_after and serial in last[1]
 
 
 class CrlDistribution:
@@ -166,18 +182,28 @@ def ocsp_response(
     """
     try:
         request = ocsp.load_der_ocsp_request(request_der)
-        hash_algorithm = request.hash_algorithm
-    except (ValueError, TypeError):
+        serial = request.serial_number
+        nonce = _nonce(request)
+    except (ValueError, TypeError, NotImplementedError):
+        # NotImplementedError: more than one certificate in the request (one per
+        # request is what this responder, like most, answers)
         return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    try:
+        hash_algorithm = request.hash_algorithm
+    except UnsupportedAlgorithm:
+        hash_algorithm = None
+    if hash_algorithm is None or hash_algorithm.name not in _CERT_ID_HASHES:
+        # the issuer cannot be recognised by a hash this responder does not compute
+        return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
     issuing = next((i for i in ca.issuing_cas() if _matches(i, request)), None)
     if issuing is None:
         return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-    status, revocation = _status(ca, issuing, request.serial_number, now)
+    status, revocation = _status(ca, issuing, serial, now)
     reason = revocation.reason if revocation is not None else None
     builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
         issuer_name_hash=request.issuer_name_hash,
         issuer_key_hash=request.issuer_key_hash,
-        serial_number=request.serial_number,
+        serial_number=serial,
         algorithm=hash_algorithm,
         cert_status=status,
         this_update=now,
@@ -186,8 +212,18 @@ def ocsp_response(
         revocation_reason=None if reason is x509.ReasonFlags.unspecified else reason,
     )
     builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, issuing.certificate)
+    if nonce is not None:
+        # RFC 8954 §2.1: a responder that supports nonces echoes the request's nonce
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
     response = builder.sign(issuing.key, _ocsp_hash(issuing))
     return response.public_bytes(serialization.Encoding.DER)
+
+
+def _nonce(request: ocsp.OCSPRequest) -> bytes | None:
+    try:
+        return request.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+    except x509.ExtensionNotFound:
+        return None
 
 
 def _ocsp_hash(issuing: IssuingCA) -> hashes.HashAlgorithm:

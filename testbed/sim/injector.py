@@ -18,6 +18,7 @@ from testbed.faults import (
     TrustBundleStale,
 )
 from testbed.lifecycle import DeviceState, LifecycleEvent
+from testbed.pki.ca import RevocationReason
 from testbed.scenario import Operation, OperationAction
 from testbed.sim.device import rebootstrap, recover, skew_changed, transition
 from testbed.sim.offboarding import offboard, revoke_current
@@ -147,16 +148,18 @@ def _operations_at(
 ) -> Generator[Any, Any, None]:
     yield tb.env.timeout(op.at.total_seconds())
     for agent in agents:
-        _operate(tb, op.action, agent)
+        _operate(tb, op, agent)
 
 
-def _operate(tb: Testbed, action: OperationAction, agent: Any) -> None:
+def _operate(tb: Testbed, op: Operation, agent: Any) -> None:
+    action = op.action
     entry = tb.inventory.get(agent.device_id)
     if entry is None:
         return  # not onboarded yet: nothing to act on
     tb.metrics.manual_steps += 1
     if action is OperationAction.REVOKE:
-        revoke_current(tb, agent, why="operation")
+        reason = op.reason or RevocationReason.UNSPECIFIED
+        revoke_current(tb, agent, why="operation", reason=reason)
     elif action is OperationAction.OFFBOARD:
         offboard(tb, agent)
     elif action is OperationAction.SUSPEND and entry.state is DeviceState.PRODUCTION:

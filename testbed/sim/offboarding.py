@@ -13,6 +13,7 @@ from testbed.access import Attempt
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState
 from testbed.offboard import offboard_device
+from testbed.pki.ca import RevocationReason
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -21,12 +22,18 @@ if TYPE_CHECKING:
 __all__ = ["offboard", "revoke_current"]
 
 
-def revoke_current(tb: Testbed, agent: DeviceAgent, *, why: str) -> int | None:
+def revoke_current(
+    tb: Testbed,
+    agent: DeviceAgent,
+    *,
+    why: str,
+    reason: RevocationReason = RevocationReason.UNSPECIFIED,
+) -> int | None:
     """Revoke the device's current certificate at the CA (CRLs show it when next published)."""
     cert = agent.certificate
     if cert is None or tb.ca.revoked_at(cert.serial_number) is not None:
         return None
-    tb.ca.revoke(cert.serial_number, now=tb.now())
+    tb.ca.revoke(cert.serial_number, now=tb.now(), reason=reason.flag)
     tb.metrics.revoked += 1
     tb.log.emit(
         tb.now(),
@@ -34,6 +41,7 @@ def revoke_current(tb: Testbed, agent: DeviceAgent, *, why: str) -> int | None:
         agent.device_id,
         serial=f"{cert.serial_number:x}",
         why=why,
+        reason=reason.value,
     )
     return cert.serial_number
 

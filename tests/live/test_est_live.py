@@ -7,6 +7,7 @@ Every client action is ``curl`` or ``openssl``; devices are registered with the
 from __future__ import annotations
 
 import base64
+import json
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -276,3 +277,85 @@ def test_ocsp_get_with_undecodable_request_is_malformed(pilot: Live) -> None:
 
     assert "malformedrequest" not in status("")  # the same request, well formed, answers
     assert "malformedrequest" in status("%21")  # '!' appended
+
+
+def test_a_superseded_certificate_cannot_reenroll(pilot: Live) -> None:
+    """An old copy of a renewed identity must not mint new ones (only the current renews)."""
+    device_id, key, first = pilot.enroll("S1")
+    mine = ("--cert", str(first), "--key", str(key))
+    status, body = pilot.est("simplereenroll", pilot.csr(key, device_id), *mine)
+    assert status == 200, body.decode()
+    second = pilot.certificate(body, "S1-second")
+    status, body = pilot.est("simplereenroll", pilot.csr(key, device_id), *mine)
+    assert status == 403 and b"superseded" in body, body.decode()
+    refusals = [e for e in pilot.events() if e["kind"] == "enrollment-refused"]
+    assert refusals[-1]["reason"] == "cert-superseded"
+    current = ("--cert", str(second), "--key", str(key))
+    assert pilot.est("simplereenroll", pilot.csr(key, device_id), *current)[0] == 200
+
+
+def test_a_key_of_another_type_than_registered_is_refused(pilot: Live) -> None:
+    device_id, password = pilot.register("K1")
+    for name, args in (("K1-p384", ["ecparam", "-genkey", "-name", "secp384r1"]),
+                       ("K1-rsa1024", ["genrsa"])):  # fmt: skip
+        key = pilot.work / f"{name}.key.pem"
+        size = ["1024"] if args == ["genrsa"] else []  # genrsa: the size comes last
+        done = pilot.run(["openssl", *args, "-out", str(key), *size])
+        assert done.returncode == 0, done.stderr.decode()
+        status, body = pilot.est(
+            "simpleenroll", pilot.csr(key, device_id), "-u", f"{device_id}:{password}"
+        )
+        assert status == 400 and b"ec-p256" in body, body.decode()
+    issued = [e for e in pilot.events()
+              if e["kind"] == "certificate-issued" and e["subject"] == device_id]  # fmt: skip
+    assert not issued
+
+
+def _crl_text(pilot: Live) -> str:
+    status, der = pilot.curl(pilot.endpoints["crl"])
+    assert status == 200
+    listed = pilot.run(["openssl", "crl", "-inform", "DER", "-text", "-noout"], data=der)
+    return listed.stdout.decode()
+
+
+def test_revocation_reasons_reach_the_crl_and_ocsp(pilot: Live) -> None:
+    stolen, _, stolen_leaf = pilot.enroll("RC1")
+    retired, _, retired_leaf = pilot.enroll("RC2")
+    done = pilot.cli("devices", "revoke", "--state-dir", str(pilot.state), stolen,
+                     "--reason", "keyCompromise")  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout)["reason"] == "keyCompromise"
+    offboarded = pilot.cli("devices", "offboard", "--state-dir", str(pilot.state), retired)
+    assert offboarded.returncode == 0, offboarded.stderr.decode()
+    crl = _crl_text(pilot)
+    for leaf, reason in ((stolen_leaf, "Key Compromise"), (retired_leaf, "Cessation Of Operation")):
+        entry = crl.split(f"Serial Number: {pilot.serial(leaf)}", 1)[1].split("Serial Number:")[0]
+        assert reason in entry, entry
+    _, issuing = pilot.split_bundle()
+    answer = pilot.run(["openssl", "ocsp", "-issuer", str(issuing), "-cert", str(stolen_leaf),
+                        "-url", pilot.endpoints["ocsp"], "-CAfile", str(pilot.bundle)])  # fmt: skip
+    text = answer.stdout.decode()
+    assert "revoked" in text and "keyCompromise" in text, text
+    assert "WARNING" not in answer.stderr.decode()  # the nonce came back
+    wrong = pilot.cli("devices", "revoke", "--state-dir", str(pilot.state), stolen,
+                      "--reason", "certificateHold")  # fmt: skip
+    assert wrong.returncode == 2 and b"certificateHold" in wrong.stderr
+
+
+def test_a_serial_too_long_for_a_certificate_name_exits_2(pilot: Live) -> None:
+    done = pilot.cli("devices", "register", "--state-dir", str(pilot.state),
+                     "--serial", "X" * 40, "--site", "north", "--zone", "imaging",
+                     "--profile", "remote-monitoring-hub")  # fmt: skip
+    assert done.returncode == 2
+    error = done.stderr.decode()
+    assert error.startswith("error: ") and "at most 63" in error and "shorter serial" in error
+
+
+def test_a_second_server_on_the_same_state_directory_exits_2(pilot: Live) -> None:
+    before = pilot.events()
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
+    second = pilot.cli("serve", str(scenario), "--state-dir", str(pilot.state))
+    assert second.returncode == 2
+    assert b"in use by another `testbed serve`" in second.stderr
+    assert pilot.endpoints["admin"]  # the first server's files are untouched
+    assert pilot.events()[: len(before)] == before

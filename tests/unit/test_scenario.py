@@ -99,6 +99,16 @@ BAD_INPUTS = [
     BadInput("impossible-date", "start: 2026-01-05T00:00:00Z", "start: 2026-13-05T00:00:00Z",
              "line 3, column 8", ("a possible date and time", "month must be in 1..12")),
     BadInput("seed-as-text", "seed: 7", 'seed: "7"', "seed", ("integer", "'7'")),
+    BadInput("dns-san-too-long", "seed: 7", "seed: 7\ntrust_domain: " + ".".join(["a" * 60] * 4),
+             "fleet[0].profile", ("shorter group name", "DNS SAN", "at most 253")),
+    BadInput("reason-on-a-suspension", "expectations:",
+             "operations:\n  - {at: 1d, action: suspend, target: 'device:ct-ai-onbox-north-001',"
+             " reason: keyCompromise}\nexpectations:",
+             "operations[0].reason", ("revoke",)),
+    BadInput("unknown-revocation-reason", "expectations:",
+             "operations:\n  - {at: 1d, action: revoke, target: 'device:ct-ai-onbox-north-001',"
+             " reason: stolen}\nexpectations:",
+             "operations[0].reason", ("keyCompromise", "'stolen'")),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]

@@ -224,3 +224,17 @@ def test_issuing_cas_can_drop_expired_generations(make_ca) -> None:
 def test_per_site_rotation_needs_a_site(make_ca) -> None:
     with pytest.raises(PkiError, match="needs a site"):
         make_ca(14).rotate_issuing_key(site=None, now=NOW, overlap=timedelta(0))
+
+
+def test_a_leaf_never_outlives_its_issuing_ca(make_ca, issue_leaf) -> None:
+    """RFC 5280 §6.1.3: past the issuing CA's notAfter the path fails, so the CA caps."""
+    authority = make_ca(31, issuing_lifetime=timedelta(days=10))
+    issuing = authority.issuing_ca_for("north", now=NOW)
+    leaf = issue_leaf(authority, "long", lifetime=timedelta(days=30))
+    assert leaf.not_valid_after_utc == issuing.certificate.not_valid_after_utc
+    assert authority.records[leaf.serial_number].not_after == leaf.not_valid_after_utc
+    authority.reserve_serial("later")
+    plan = authority.plan_leaf("later", site="north", lifetime=timedelta(days=30), now=NOW)
+    assert plan is not None and plan.not_after == issuing.certificate.not_valid_after_utc
+    short = issue_leaf(authority, "short", lifetime=timedelta(days=2))
+    assert short.not_valid_after_utc == NOW + timedelta(days=2)  # no cap when it fits

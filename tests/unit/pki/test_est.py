@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import random
+import subprocess
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
 
 from testbed.decisions import Reason
 from testbed.events import EventKind, EventLog
@@ -23,6 +26,7 @@ from testbed.pki import (
     make_csr,
     new_private_key,
 )
+from testbed.pki.keys import CsrCheck
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 PKCS10 = "application/pkcs10"
@@ -43,6 +47,10 @@ class Directory:
     def bootstrap_device(self, username: str, password: str) -> str | None:
         return self.secrets.get((username, password))
 
+    def current_serial(self, device_id: str) -> int | None:
+        held = [serial for device, serial, _ in self.issued if device == device_id]
+        return held[-1] if held else None
+
     def on_issued(
         self, device_id: str, certificate: x509.Certificate, *, now: datetime, renewal: bool
     ) -> None:
@@ -58,6 +66,7 @@ PUMP = EnrollmentSubject(
     on_expiry="renew",
     may_enroll=True,
     approved=True,
+    key_type="ec-p256",
 )
 
 
@@ -184,11 +193,13 @@ def test_bad_csr_signature_400(est, key) -> None:
 def test_a_signature_check_run_ahead_is_used_once_for_those_bytes(est, key) -> None:
     """A verdict computed ahead (helper process) decides for exactly those DER bytes."""
     der = make_csr(key, "pump-1").public_bytes(serialization.Encoding.DER)
-    est.checked_csrs[der] = (False, "pump-1")  # as if the check ahead had failed on these bytes
+    # as if the check ahead had failed on these bytes
+    est.checked_csrs[der] = CsrCheck(False, "pump-1", "ec-p256", True)
     _assert_refused(est, _enroll(est, base64.b64encode(der)), 400, Reason.CSR_INVALID)
     assert der not in est.checked_csrs  # used once
     tampered = der.replace(b"pump-1", b"pump-2")
-    est.checked_csrs[der] = (True, "pump-1")  # a verdict for other bytes covers nothing else
+    # a verdict for other bytes covers nothing else
+    est.checked_csrs[der] = CsrCheck(True, "pump-1", "ec-p256", True)
     response = _enroll(est, base64.b64encode(tampered))
     assert (response.status, response.reason) == (400, Reason.CSR_INVALID)
     assert len(est.ca.records) == 0 and der in est.checked_csrs
@@ -295,12 +306,107 @@ def test_reenroll_with_a_changed_cn_is_refused(est, key) -> None:
 def test_reenroll_needs_a_certificate_from_this_ca(est, key, make_ca, issue_leaf) -> None:
     _enrolled(est, key)
     response = _reenroll(est, _body(key), None)
-    _assert_reenroll_refused(est, response, 401, Reason.BOOTSTRAP_AUTH_FAILED)
+    # 403, not 401: no HTTP authentication would be accepted instead of the certificate
+    _assert_reenroll_refused(est, response, 403, Reason.CERT_MISSING)
+    assert "WWW-Authenticate" not in dict(response.headers)
     foreign = issue_leaf(make_ca(53, name="Elsewhere"), "pump-1")
     response = est.simplereenroll(
         _body(key), content_type=PKCS10, client_cert=foreign, now=NOW + timedelta(hours=1)
     )
-    assert response.status == 401 and len(est.ca.records) == 1
+    assert response.status == 403 and len(est.ca.records) == 1
+
+
+def test_reenroll_with_a_superseded_certificate_is_refused(est, key) -> None:
+    first = _enrolled(est, key)
+    second = _reenroll(est, _body(key), first).certificate
+    assert second is not None
+    response = _reenroll(est, _body(key), first)  # an old copy of the identity
+    assert (response.status, response.reason) == (403, Reason.CERT_SUPERSEDED), response.body
+    assert f"{second.serial_number:#x}" in response.body.decode()
+    assert len(est.ca.records) == 2
+    assert _reenroll(est, _body(key), second).status == 200  # the current one still renews
+
+
+def _csr_body(
+    key, names: list[x509.NameAttribute], sans: list[x509.GeneralName] | None = None
+) -> bytes:
+    builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names))
+    if sans is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    csr = builder.sign(key, hashes.SHA256())
+    return base64.encodebytes(csr.public_bytes(serialization.Encoding.DER))
+
+
+def _cn(value: str) -> x509.NameAttribute:
+    return x509.NameAttribute(NameOID.COMMON_NAME, value, _validate=False)
+
+
+def test_reenroll_keeps_subject_and_sans_rfc7030_4_2_2(est, key) -> None:
+    current = _enrolled(est, key)
+    held = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    # the current subject and SANs asked for again: accepted
+    same = _csr_body(key, list(current.subject), list(held))
+    assert _reenroll(est, same, current).status == 200
+    current = _latest(est)
+    other_org = [_cn("pump-1"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "evil.example")]
+    response = _reenroll(est, _csr_body(key, other_org), current)
+    assert (response.status, response.reason) == (403, Reason.REENROLL_IDENTITY_CHANGED)
+    assert "evil.example" in response.body.decode()
+    other_san = [x509.UniformResourceIdentifier("spiffe://evil.example/device/pump-1")]
+    response = _reenroll(est, _csr_body(key, [_cn("pump-1")], other_san), current)
+    assert (response.status, response.reason) == (403, Reason.REENROLL_IDENTITY_CHANGED)
+    assert len(est.ca.records) == 2  # nothing issued on either refusal
+
+
+def _latest(est) -> x509.Certificate:
+    return est.ca.certificate(est.directory.issued[-1][1])
+
+
+def test_a_csr_with_two_common_names_is_refused(est, key) -> None:
+    response = _enroll(est, _csr_body(key, [_cn("pump-1"), _cn("pump-2")]))
+    assert (response.status, response.reason) == (403, Reason.CSR_SUBJECT_MISMATCH)
+    assert "exactly one CN" in response.body.decode() and len(est.ca.records) == 0
+
+
+def test_only_a_key_of_the_registered_type_is_certified(est) -> None:
+    p384 = new_private_key(KeyType.EC_P384, random.Random(55))
+    response = _enroll(est, _body(p384))
+    assert (response.status, response.reason) == (400, Reason.CSR_INVALID)
+    assert "ec-p384" in response.body.decode() and "ec-p256" in response.body.decode()
+    assert len(est.ca.records) == 0
+    rsa_1024 = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    response = _enroll(est, _body(rsa_1024))
+    assert (response.status, response.reason) == (400, Reason.CSR_INVALID)
+    assert "rsa-1024" in response.body.decode() and len(est.ca.records) == 0
+
+
+def test_a_csr_signed_with_sha1_is_refused_and_named(est, key, tmp_path) -> None:
+    # cryptography will not sign with SHA-1; openssl still will, as old firmware does
+    pem = tmp_path / "key.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))  # fmt: skip
+    der = subprocess.run(
+        ["openssl", "req", "-new", "-sha1", "-key", str(pem), "-subj", "/CN=pump-1",
+         "-outform", "DER"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    response = _enroll(est, base64.encodebytes(der))
+    assert (response.status, response.reason) == (400, Reason.CSR_INVALID)
+    assert "SHA1" in response.body.decode() and len(est.ca.records) == 0
+
+
+def test_a_name_no_certificate_can_carry_is_refused_not_raised(make_ca, key) -> None:
+    long_id = "p" * 70  # registered without the registry's length check
+    directory = Directory(subjects={long_id: replace(PUMP, device_id=long_id)},
+                          secrets={(long_id, "pw"): long_id})  # fmt: skip
+    service = EstService(ca=make_ca(56), directory=directory, log=EventLog())
+    # cryptography warns when it makes or reads such a name; lenient CSR makers don't
+    with pytest.warns(UserWarning, match="length"):
+        response = _enroll(service, _csr_body(key, [_cn(long_id)]), basic=(long_id, "pw"))
+    assert (response.status, response.reason) == (400, Reason.CSR_INVALID)
+    assert "cannot issue" in response.body.decode() and len(service.ca.records) == 0
+    assert service.log is not None and service.log.of_kind(EventKind.ENROLLMENT_REFUSED)
 
 
 def test_no_event_without_a_log(make_ca, key) -> None:

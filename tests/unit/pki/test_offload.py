@@ -68,12 +68,13 @@ def test_the_worker_makes_csrs_the_ca_accepts() -> None:
         token = worker.submit_csr("ec-p256", 12345, "dev-7")
         _wait(worker, [token])
         assert token is not None
-        der, (valid, cn) = worker.take(token)
+        der, check = worker.take(token)
     finally:
         worker.close()
     csr = x509.load_der_x509_csr(der)
-    assert valid is True and csr.is_signature_valid
-    assert cn == common_name(csr.subject) == "dev-7"
+    assert check.valid is True and csr.is_signature_valid
+    assert check.cn == common_name(csr.subject) == "dev-7"
+    assert (check.key, check.bare) == ("ec-p256", True)
     expected = ec_key(KeyType.EC_P256, 12345).public_key()
     assert csr.public_key() == expected
 

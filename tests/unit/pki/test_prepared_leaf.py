@@ -116,6 +116,7 @@ class _Directory:
         self.subject_of = EnrollmentSubject(
             device_id="ct-1", site="north", services=("fhir",), owner="biomed",
             lifetime=DAY, on_expiry="renew", may_enroll=True, approved=True,
+            key_type="ec-p256",
         )  # fmt: skip
 
     def subject(self, device_id: str) -> EnrollmentSubject | None:
@@ -123,6 +124,9 @@ class _Directory:
 
     def bootstrap_device(self, username: str, password: str) -> str | None:
         return "ct-1" if (username, password) == ("ct-1", "pw") else None
+
+    def current_serial(self, device_id: str) -> int | None:
+        return None
 
     def on_issued(self, device_id: str, certificate: x509.Certificate, *, now: datetime,
                   renewal: bool) -> None:
@@ -182,10 +186,10 @@ def test_the_helper_signs_the_planned_leaf_and_derives_its_facts(make_ca) -> Non
                                    [(bundle.fingerprint, bundle.certificates)])
         assert token is not None
         _wait(worker, token)
-        csr_der, (valid, cn), leaf_der, facts = worker.take(token)
+        csr_der, check, leaf_der, facts = worker.take(token)
     finally:
         worker.close()
-    assert valid and cn == "ct-1" and leaf_der is not None
+    assert check.valid and check.cn == "ct-1" and leaf_der is not None
     csr = x509.load_der_x509_csr(csr_der)
     leaf = authority.adopt(leaf_der, plan, lifetime=DAY, now=NOW, **OWNERSHIP)
     assert leaf is not None and leaf.public_key() == csr.public_key()

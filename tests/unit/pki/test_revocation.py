@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -78,18 +79,43 @@ def test_future_revocations_are_not_listed_yet(make_ca, issue_leaf) -> None:
     assert build_crl(authority, issuing, now=NOW, next_update_after=DAY).serials == frozenset()
 
 
-def test_expired_revoked_certificates_leave_the_crl(make_ca, issue_leaf) -> None:
+def test_expired_revoked_certificates_leave_the_crl_one_crl_after_expiry(
+    make_ca, issue_leaf
+) -> None:
+    """RFC 5280 §3.3: an entry stays until one CRL signed after the expiry listed it."""
     authority = make_ca(24)
     short = issue_leaf(authority, "short", lifetime=timedelta(hours=1))
     long = issue_leaf(authority, "long", lifetime=DAY * 30)
     for leaf in (short, long):
         authority.revoke(leaf.serial_number, now=NOW)
     issuing = authority.issuing_ca_for("north", now=NOW)
+    both = {short.serial_number, long.serial_number}
     soon = NOW + timedelta(minutes=30)
-    while_live = build_crl(authority, issuing, now=soon, next_update_after=DAY)
-    later = build_crl(authority, issuing, now=NOW + DAY, next_update_after=DAY)
-    assert while_live.serials == {short.serial_number, long.serial_number}
+    assert build_crl(authority, issuing, now=soon, next_update_after=DAY).serials == both
+    # the first CRL after the short one expired still lists it (a relying party with a
+    # slow clock, or checking a past signature, must still see the revocation) ...
+    after_expiry = build_crl(authority, issuing, now=NOW + DAY, next_update_after=DAY)
+    assert after_expiry.serials == both
+    listed = {e.serial_number for e in x509.load_der_x509_crl(after_expiry.der)}
+    assert listed == both
+    # ... and the next one may drop it
+    later = build_crl(authority, issuing, now=NOW + 2 * DAY, next_update_after=DAY)
     assert later.serials == {long.serial_number}
+
+
+def test_a_certificate_revoked_and_expired_between_two_crls_is_listed_once(
+    make_ca, issue_leaf
+) -> None:
+    authority = make_ca(25)
+    issuing = authority.issuing_ca_for("north", now=NOW)
+    build_crl(authority, issuing, now=NOW, next_update_after=DAY)
+    short = issue_leaf(authority, "short", lifetime=timedelta(hours=1))
+    authority.revoke(short.serial_number, now=NOW + timedelta(minutes=10))
+    # never listed yet, although expired when the next CRL is signed
+    first = build_crl(authority, issuing, now=NOW + DAY, next_update_after=DAY)
+    assert first.serials == {short.serial_number}
+    second = build_crl(authority, issuing, now=NOW + 2 * DAY, next_update_after=DAY)
+    assert second.serials == frozenset()
 
 
 def test_crl_staleness_and_bad_next_update(world) -> None:
@@ -207,3 +233,52 @@ def test_ocsp_malformed_and_foreign_requests(world, make_ca, issue_leaf) -> None
     assert ocsp.load_der_ocsp_response(der).response_status is (
         ocsp.OCSPResponseStatus.UNAUTHORIZED
     )
+
+
+def test_ocsp_echoes_the_request_nonce_rfc8954(world) -> None:
+    authority, north, _south = world
+    issuing = authority.issuing_ca_for("north", now=NOW).certificate
+    nonce = bytes(range(16))
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(north[0], issuing, hashes.SHA256())
+        .add_extension(x509.OCSPNonce(nonce), critical=False)
+    )
+    der = ocsp_response(authority, request.build().public_bytes(_DER), now=NOW)
+    response = ocsp.load_der_ocsp_response(der)
+    assert response.certificate_status is ocsp.OCSPCertStatus.GOOD
+    assert response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == nonce
+    plain = _ask(authority, north[0], "north")  # no nonce asked, none given
+    assert not any(isinstance(e.value, x509.OCSPNonce) for e in plain.extensions)
+
+
+def _openssl_request(tmp_path, issuer: x509.Certificate, leaves, *options: str) -> bytes:
+    """An OCSP request made by openssl (it writes what cryptography's builder will not)."""
+    (tmp_path / "issuer.pem").write_bytes(issuer.public_bytes(serialization.Encoding.PEM))
+    args = ["openssl", "ocsp", "-issuer", str(tmp_path / "issuer.pem"), *options]
+    for i, leaf in enumerate(leaves):
+        path = tmp_path / f"leaf{i}.pem"
+        path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+        args += ["-cert", str(path)]
+    out = tmp_path / "request.der"
+    subprocess.run([*args, "-no_nonce", "-reqout", str(out)], check=True, capture_output=True)
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("options", "count", "status"),
+    [
+        ((), 2, ocsp.OCSPResponseStatus.MALFORMED_REQUEST),  # two certificates in one request
+        (("-md5",), 1, ocsp.OCSPResponseStatus.UNAUTHORIZED),  # a CertID hash not computed
+        (("-sha3-256",), 1, ocsp.OCSPResponseStatus.UNAUTHORIZED),
+        (("-sha384",), 1, ocsp.OCSPResponseStatus.SUCCESSFUL),
+    ],
+)
+def test_ocsp_requests_this_responder_cannot_answer_get_a_status_not_an_error(
+    world, tmp_path, options, count, status
+) -> None:
+    authority, north, _south = world
+    issuing = authority.issuing_ca_for("north", now=NOW).certificate
+    request = _openssl_request(tmp_path, issuing, north[:count], *options)
+    response = ocsp.load_der_ocsp_response(ocsp_response(authority, request, now=NOW))
+    assert response.response_status is status

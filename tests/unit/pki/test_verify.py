@@ -10,6 +10,7 @@ import pytest
 
 from testbed.decisions import Hop, Reason
 from testbed.pki import TrustDistribution, Verifier, build_crl
+from testbed.pki.ca import authority_key_id, build_leaf, leaf_sans, leaf_subject
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -18,7 +19,7 @@ DELAY = timedelta(hours=6)
 
 
 @pytest.fixture(scope="module")
-def world(make_ca, issue_leaf):
+def world(make_ca, issue_leaf, device_key):
     """A CA, a trust distribution, a revoked leaf, a foreign CA and a short-lived issuer."""
     authority = make_ca(41)
     valid = issue_leaf(authority, "valid", lifetime=10 * DAY)
@@ -40,8 +41,24 @@ def world(make_ca, issue_leaf):
         "stranger": issue_leaf(stranger, "valid", lifetime=10 * DAY),
         "impostor": issue_leaf(same_name, "valid", lifetime=10 * DAY),
         "short_ca": short,
-        "outlives_issuer": issue_leaf(short, "long", lifetime=10 * DAY),
+        "outlives_issuer": _uncapped_leaf(short, "long", device_key, lifetime=10 * DAY),
     }
+
+
+def _uncapped_leaf(authority, device_id: str, key, *, lifetime: timedelta):
+    """A leaf that outlives its issuing CA: this CA caps its leaves, other CAs may not."""
+    issuing = authority.issuing_ca_for("north", now=NOW)
+    return build_leaf(
+        issuer=issuing.certificate.subject,
+        issuing_key=issuing.key,
+        authority_key=authority_key_id(issuing.key),
+        subject=leaf_subject(device_id, authority.trust_domain),
+        sans=leaf_sans(authority.trust_domain, "north", device_id),
+        public=key.public_key(),
+        serial=0x5EED,
+        not_before=NOW - timedelta(minutes=1),
+        not_after=NOW + lifetime,
+    )
 
 
 def _crl(authority, site: str, at: datetime, *, fresh_for: timedelta = DAY):

@@ -5,8 +5,14 @@ certificates.  When the CA changes (a key rotation), :meth:`TrustDistribution.pu
 sends its current set; it reaches each site ``delay`` later.  Faults:
 :meth:`~TrustDistribution.withhold` (the site's bundle is missing: it holds no
 certificates and takes nothing new) and :meth:`~TrustDistribution.stale` (the site
-keeps its current version and takes nothing new); :meth:`~TrustDistribution.restore`
-ends either, and arrivals that came due in between then apply.
+keeps the version it holds at that moment and takes nothing new), ended by
+:meth:`~TrustDistribution.release` and :meth:`~TrustDistribution.thaw`; arrivals
+that came due in between then apply.  Faults of one kind may overlap: the site
+recovers when the last one ends.
+
+What a site holds is a function of the time and of the faults alone, never of
+when someone last looked: an arrival applies at its time even if no one read the
+bundle in between (a stale fault freezes what had arrived by its start).
 """
 
 from __future__ import annotations
@@ -80,8 +86,8 @@ class TrustBundle:
 class _SiteState:
     bundle: TrustBundle
     arrivals: list[tuple[datetime, tuple[x509.Certificate, ...]]] = field(default_factory=list)
-    withheld: bool = False
-    frozen: bool = False
+    withheld: int = 0  # active withhold faults
+    frozen: int = 0  # active stale faults
 
 
 class TrustDistribution:
@@ -138,15 +144,27 @@ class TrustDistribution:
 
     def withhold(self, site: str) -> None:
         """Fault: the site's bundle goes missing; it holds nothing and takes nothing new."""
-        self._state(site).withheld = True
+        self._state(site).withheld += 1
 
-    def stale(self, site: str) -> None:
-        """Fault: the site keeps its current version and takes nothing new."""
-        self._state(site).frozen = True
-
-    def restore(self, site: str, *, now: datetime) -> TrustBundle:
-        """End a withhold or stale fault; arrivals due by ``now`` apply at once."""
+    def release(self, site: str, *, now: datetime) -> TrustBundle:
+        """End one withhold fault; once none is left, arrivals due by ``now`` apply."""
         state = self._state(site)
-        state.withheld = False
-        state.frozen = False
+        if state.withheld == 0:
+            raise PkiError(f"the trust bundle of site {site!r} is not withheld")
+        state.withheld -= 1
+        return self.bundle(site, now=now)
+
+    def stale(self, site: str, *, now: datetime) -> None:
+        """Fault: the site keeps the version it holds at ``now`` and takes nothing new."""
+        state = self._state(site)
+        if not state.frozen:
+            self._apply_arrivals(state, now)  # what had arrived by now is held
+        state.frozen += 1
+
+    def thaw(self, site: str, *, now: datetime) -> TrustBundle:
+        """End one stale fault; once none is left, arrivals due by ``now`` apply."""
+        state = self._state(site)
+        if state.frozen == 0:
+            raise PkiError(f"the trust bundle of site {site!r} is not stale")
+        state.frozen -= 1
         return self.bundle(site, now=now)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from testbed.events import EventKind
@@ -26,6 +25,7 @@ from testbed.sim.pki_ops import rotate_key
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
+    from testbed.pki.trust import TrustBundle
 
 __all__ = ["fault_process", "operation_process"]
 
@@ -42,10 +42,12 @@ def _actions(tb: Testbed, fault: FaultSpec) -> tuple[Action, Action]:
         return _ca_down(tb), _ca_up(tb)
     if isinstance(fault, TrustBundleMissing):
         site = _site(fault.target)
-        return (lambda: tb.trust.withhold(site)), (lambda: _restore(tb, site))
+        release = tb.trust.release
+        return (lambda: tb.trust.withhold(site)), (lambda: _restored(tb, site, release))
     if isinstance(fault, TrustBundleStale):
         site = _site(fault.target)
-        return (lambda: tb.trust.stale(site)), (lambda: _restore(tb, site))
+        thaw = tb.trust.thaw
+        return (lambda: tb.trust.stale(site, now=tb.now())), (lambda: _restored(tb, site, thaw))
     if isinstance(fault, BlockedRoute):
         key = (fault.source, fault.to, fault.site)
         return (lambda: tb.policy.block(*key)), (lambda: tb.policy.unblock(*key))
@@ -60,10 +62,11 @@ def _actions(tb: Testbed, fault: FaultSpec) -> tuple[Action, Action]:
 
         return _each(agents, lambda a: revoke_current(tb, a, why="fault")), _each(agents, heal)
     if isinstance(fault, ClockSkew):
-        sign = 1 if fault.ahead else -1
+        # overlapping skews on one device add up; each end takes back its own
+        offset = fault.offset if fault.ahead else -fault.offset
         return (
-            _each(agents, lambda a: skew_changed(tb, a, sign * fault.offset)),
-            _each(agents, lambda a: skew_changed(tb, a, timedelta(0))),
+            _each(agents, lambda a: skew_changed(tb, a, a.skew + offset)),
+            _each(agents, lambda a: skew_changed(tb, a, a.skew - offset)),
         )
     raise TypeError(f"no injector for fault {fault!r}")
 
@@ -96,8 +99,8 @@ def _ca_up(tb: Testbed) -> Action:
     return run
 
 
-def _restore(tb: Testbed, site: str) -> None:
-    bundle = tb.trust.restore(site, now=tb.now())
+def _restored(tb: Testbed, site: str, end: Callable[..., TrustBundle]) -> None:
+    bundle = end(site, now=tb.now())
     tb.log.emit(tb.now(), EventKind.TRUST_BUNDLE_UPDATED, site, version=bundle.version)
 
 

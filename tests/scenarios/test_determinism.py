@@ -58,3 +58,41 @@ def test_the_validation_worker_changes_nothing(first: dict[str, bytes], tmp_path
     paths = write_outputs(helped, tmp_path)
     assert paths["events.jsonl"].read_bytes() == first["events.jsonl"]
     assert paths["report.json"].read_bytes() == first["report.json"]
+
+
+# A rotation whose new bundle reaches the site unread, then a stale-bundle fault: the
+# bundle a site holds used to be applied when someone read it, and the helper reads
+# bundles at other moments than the simulation does (found by a review).
+UNREAD_ARRIVAL = """\
+name: unread-arrival
+seed: 11
+start: 2026-01-05T00:00:00Z
+duration: 6d
+recovery_window: 2d
+sites: [{name: north, zones: [imaging, datacenter]}]
+services:
+  - {name: pacs-north, kind: pacs, site: north, zone: datacenter}
+  - {name: ehr, kind: ehr, site: north, zone: datacenter}
+network: [{from: imaging, to: pacs-north}, {from: imaging, to: ehr}]
+pki: {lifetime: 4d, renew_at: 0.5, jitter: 0.0, renewal_retry: 1h, crl_interval: 12h,
+      crl_validity: 2d, trust_distribution_delay: 1h}
+workload: {interval: 1h, retry: 10m}
+fleet: [{profile: ct-ai-onbox, count: 1, site: north, zone: imaging, owner: radiology}]
+operations: [{at: 1d22h10m, action: rotate-ca-key, target: ca, overlap: 0s}]
+faults:
+  - {kind: trust-bundle-stale, target: 'site:north', start: 1d23h59m45s, end: 3d}
+"""
+
+
+def test_the_helper_changes_nothing_when_a_bundle_arrives_unread(tmp_path: Path) -> None:
+    scenario = tmp_path / "unread-arrival.yaml"
+    scenario.write_text(UNREAD_ARRIVAL, encoding="utf-8")
+    outputs = []
+    for offload in (True, False):
+        result = run_scenario(scenario, offload=offload)
+        assert (result.testbed.worker is not None) is offload
+        paths = write_outputs(result, tmp_path / f"offload-{offload}")
+        outputs.append({n: paths[n].read_bytes() for n in ("events.jsonl", "report.json")})
+        # the new bundle had arrived (1 h after the rotation) before the fault froze it
+        assert result.report.measures["clinical_downtime_minutes"] == 0
+    assert outputs[0] == outputs[1]

@@ -228,3 +228,30 @@ def test_manual_approval_holds_enrollment_at_202_until_approved(sim: type[Sim]) 
     measures = result.report.measures
     assert measures["onboarding_minutes_max"] >= 120
     assert measures["manual_steps"] == 2  # one approval per device
+
+
+def test_overlapping_clock_skews_add_up_and_each_end_takes_back_its_own(sim: type[Sim]) -> None:
+    """A 36-hour skew with a 1-hour one inside it: the short one ending must not set the
+    clock right while the long one lasts (it used to reset the skew to zero)."""
+    long = {"kind": "clock-skew", "target": f"device:{CT_1}", "offset": "1d12h",
+            "start": "12h", "end": "4d"}  # fmt: skip
+    short = {"kind": "clock-skew", "target": f"device:{CT_1}", "offset": "1h",
+             "start": "13h", "end": "14h"}  # fmt: skip
+    alone = sim.run(faults=[long])
+    both = sim.run(faults=[long, short])
+    missed = [e.subject for e in sim.of_kind(both, EventKind.RENEWAL_MISSED)]
+    assert missed == [CT_1]  # still missed, as with the long skew alone
+    downtime = both.report.measures["clinical_downtime_minutes"]
+    assert downtime == alone.report.measures["clinical_downtime_minutes"] > 0
+    assert both.report.measures["recovered"] == 1
+
+
+def test_overlapping_missing_bundle_faults_end_with_the_last(sim: type[Sim]) -> None:
+    first = {"kind": "trust-bundle-missing", "target": "site:north", "start": "2d", "end": "3d"}
+    inner = {"kind": "trust-bundle-missing", "target": "site:north", "start": "2d6h",
+             "end": "2d12h"}  # fmt: skip
+    result = sim.run(faults=[first, inner])
+    north = sim.decisions(result, CT_1, service="pacs-north")
+    assert sim.reasons_between(north, sim.at("2d"), sim.at("3d")) == {"cert-untrusted-at-site"}
+    assert sim.reasons_between(north, sim.at("3d"), sim.at("6d")) == {"ok"}
+    assert result.report.measures["recovered"] == 1

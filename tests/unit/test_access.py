@@ -184,7 +184,7 @@ def test_each_hop_denies_with_its_reason(
 def test_the_trust_bundle_comes_back_after_a_withhold(ready: Any) -> None:
     ready.trust.withhold("north")
     assert ready.attempt("ct-1", ready.cert, now=LATER).reason is Reason.CERT_UNTRUSTED_AT_SITE
-    ready.trust.restore("north", now=LATER)
+    ready.trust.release("north", now=LATER)
     assert ready.attempt("ct-1", ready.cert, now=LATER).allowed
     _one_event_per_decision(ready)
 

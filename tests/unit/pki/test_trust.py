@@ -67,19 +67,19 @@ def test_withheld_site_holds_nothing_until_restored(rotated) -> None:
     distribution.publish(now=rotation)
     assert distribution.bundle("north", now=rotation + DELAY).missing
     assert distribution.bundle("south", now=rotation + DELAY).version == 2
-    restored = distribution.restore("north", now=rotation + 2 * DELAY)
+    restored = distribution.release("north", now=rotation + 2 * DELAY)
     assert not restored.missing and restored.version == 2
     assert new.certificate in restored.certificates
 
 
 def test_stale_site_keeps_its_version_until_restored(rotated) -> None:
     _authority, distribution, rotation, new = rotated
-    distribution.stale("south")
+    distribution.stale("south", now=rotation)
     distribution.publish(now=rotation)
     frozen = distribution.bundle("south", now=rotation + 2 * DELAY)
     assert frozen.version == 1 and new.certificate not in frozen.certificates
     assert distribution.bundle("north", now=rotation + 2 * DELAY).version == 2
-    early = distribution.restore("south", now=rotation)
+    early = distribution.thaw("south", now=rotation)
     assert early.version == 1  # the arrival is not due yet
     assert distribution.bundle("south", now=rotation + DELAY).version == 2
 
@@ -90,3 +90,31 @@ def test_unknown_site_and_negative_delay(ca) -> None:
         distribution.bundle("east", now=NOW)
     with pytest.raises(PkiError, match="negative"):
         TrustDistribution(ca=ca, sites=SITES, delay=-DELAY, now=NOW)
+
+
+def test_a_stale_fault_holds_what_had_arrived_by_its_start_read_or_not(rotated) -> None:
+    """What a site holds depends on the time and the faults, never on when someone last
+    read its bundle (a read used to be what applied an arrival, so a stale fault froze
+    whatever had been read: a run depended on who looked when)."""
+    _authority, distribution, rotation, new = rotated
+    arrival = distribution.publish(now=rotation)
+    distribution.stale("south", now=arrival + DELAY)  # nobody read south's bundle before
+    held = distribution.bundle("south", now=arrival + 2 * DELAY)
+    assert held.version == 2 and new.certificate in held.certificates
+
+
+def test_overlapping_faults_end_with_the_last(rotated) -> None:
+    _authority, distribution, rotation, _new = rotated
+    distribution.withhold("north")
+    distribution.withhold("north")
+    assert distribution.release("north", now=rotation).missing  # one still holds it
+    assert not distribution.release("north", now=rotation).missing
+    with pytest.raises(PkiError, match="not withheld"):
+        distribution.release("north", now=rotation)
+    distribution.stale("south", now=rotation)
+    distribution.stale("south", now=rotation)
+    distribution.publish(now=rotation)
+    assert distribution.thaw("south", now=rotation + DELAY).version == 1  # still stale
+    assert distribution.thaw("south", now=rotation + DELAY).version == 2
+    with pytest.raises(PkiError, match="not stale"):
+        distribution.thaw("south", now=rotation)

@@ -212,7 +212,6 @@ class AccessPoint:
                 decision.detail or None,
             ),
         )
-        metrics.decision_events += 1
         if decision.allowed:
             metrics.allowed += 1
         else:

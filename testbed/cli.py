@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from testbed.errors import TestbedError
+from testbed.errors import OutputError, TestbedError
 from testbed.report import Report
 from testbed.scenario import load_scenario
 
@@ -120,8 +120,13 @@ def schema(out: Path | None) -> None:
     text = schema_text()
     if out is None:
         click.echo(text, nl=False)
-    else:
+        return
+    try:
         out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        detail = f"{out}: expected a writable file path for the schema ({reason})"
+        raise OutputError(detail) from None
 
 
 def _register_live_commands() -> None:

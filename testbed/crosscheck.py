@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,6 +11,7 @@ from testbed.devices import DeviceProfile, EnrollmentProtocol, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
 from testbed.pki.ca import device_name_problem
+from testbed.units import format_duration
 
 if TYPE_CHECKING:
     from testbed.scenario import FleetGroup, Scenario
@@ -45,6 +48,9 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
         _fleet_times(group, scenario, file, f"fleet[{i}]")
         _zone(zones, group.site, group.zone, file, f"fleet[{i}]")
         _device_names(group, scenario.trust_domain, file, f"fleet[{i}]")
+        if group.services is None:
+            _service_kinds(profiles[group.profile], scenario, file, f"fleet[{i}].profile")
+        _windows_fit(profiles[group.profile], scenario, file)
         for j, name in enumerate(group.services or ()):
             _one_of(name, services, file, f"fleet[{i}].services[{j}]", "a service")
     for i, fault in enumerate(scenario.faults):
@@ -95,6 +101,51 @@ def _unique(names: list[str], file: str, field: str, expected: str) -> None:
         if name in seen:
             raise ScenarioError(file, f"{field}[{i}]", expected, got=name)
         seen.add(name)
+
+
+def _service_kinds(profile: DeviceProfile, scenario: Scenario, file: str, field: str) -> None:
+    """Each service kind the profile uses has a service (its nearest is the default)."""
+    kinds = {s.kind for s in scenario.services}
+    missing = [kind for kind in profile.services if kind not in kinds]
+    if missing:
+        raise ScenarioError(
+            file, field,
+            f"a scenario with a service of each kind profile {profile.id!r} uses "
+            f"({', '.join(missing)} missing), or the group's 'services' set",
+        )  # fmt: skip
+
+
+_WEEK_MINUTES = 7 * 24 * 60
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RENEWAL_MARGIN = timedelta(hours=1)  # renewals land at least this long before expiry
+
+
+def _windows_fit(profile: DeviceProfile, scenario: Scenario, file: str) -> None:
+    """Every stretch of a certificate's life holds a change window's start.
+
+    A renewal moves to a window start within the certificate's life (until an hour
+    before expiry); when the longest gap between two starts is longer than that, some
+    renewal has none, and the run would stop there.
+    """
+    windows = scenario.pki.change_windows
+    if not windows:
+        return
+    starts = sorted(
+        _DAYS.index(day) * 24 * 60 + w.start.hour * 60 + w.start.minute
+        for w in windows for day in w.days
+    )  # fmt: skip
+    gaps = [b - a for a, b in pairwise(starts)]
+    gaps.append(starts[0] + _WEEK_MINUTES - starts[-1])
+    gap = timedelta(minutes=max(gaps))
+    usable = min(scenario.pki.lifetime, profile.max_validity) - _RENEWAL_MARGIN
+    if gap > usable:
+        raise ScenarioError(
+            file, "pki.change_windows",
+            f"window starts at most {format_duration(usable)} apart: certificates of "
+            f"profile {profile.id!r} live {format_duration(usable + _RENEWAL_MARGIN)} and "
+            f"renew an hour before expiry at the latest, but two starts are "
+            f"{format_duration(gap)} apart",
+        )  # fmt: skip
 
 
 def _device_names(group: FleetGroup, trust_domain: str, file: str, where: str) -> None:

@@ -12,6 +12,7 @@ a decision.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -176,6 +177,11 @@ class EventLog:
     def kept(self) -> int:
         """How many events are kept (all of them, or none with ``keep=False``)."""
         return len(self._kinds)
+
+    def kept_of(self, *kinds: EventKind) -> int:
+        """How many kept events are of one of ``kinds`` (counted from the log itself)."""
+        counts = Counter(self._kinds)
+        return sum(counts[kind] for kind in set(kinds))
 
     def __iter__(self) -> Iterator[Event]:
         return (self._event(i) for i in range(len(self._kinds)))

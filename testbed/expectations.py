@@ -35,6 +35,7 @@ class Metric(StrEnum):
     STALE_ACCESS_AFTER_OFFBOARDING = "stale_access_after_offboarding"
     DRIFT_ALERTS = "drift_alerts"
     RECOVERED = "recovered"
+    DATA_HELD_AT_END = "data_held_at_end"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,14 +29,16 @@ class ValidationOutcome:
 class Metrics:
     """Everything the report measures, as counters."""
 
-    decisions: int = 0
-    decision_events: int = 0
+    decisions: int = 0  # access decisions, counted where they are made
+    enrollment_answers: int = 0  # EST answers and operators' refusals, likewise
+    operator_refusals: int = 0
+    decision_events: int = 0  # the log's own count of the events of those decisions
     allowed: int = 0
     denied: int = 0
     unauthorized_access: int = 0
     stale_access_after_offboarding: int = 0
     delivered: int = 0
-    buffered: int = 0
+    buffered: int = 0  # items devices in service still held at the end
     data_lost: int = 0
     downtime_seconds: float = 0.0
     renewals_done: int = 0
@@ -56,8 +58,14 @@ class Metrics:
     recovery_passed: int = 0
 
     def audit_coverage(self) -> float:
-        """Decisions with an event / all decisions."""
-        return 1.0 if self.decisions == 0 else self.decision_events / self.decisions
+        """Decisions with an event / all decisions (access and enrollment).
+
+        The two sides are counted apart: decisions where they are made, events by
+        reading the kept log (:func:`~testbed.report.build.build_report`), so a decision
+        path that writes no event, or a log that keeps nothing, shows here.
+        """
+        made = self.decisions + self.enrollment_answers
+        return 1.0 if made == 0 else self.decision_events / made
 
     def fail_safe_fraction(self) -> float:
         """Pre-production failure tests that failed safe / all of them."""
@@ -86,6 +94,7 @@ class Metrics:
             "stale_access_after_offboarding": self.stale_access_after_offboarding,
             "drift_alerts": self.drift_alerts,
             "recovered": round(recovered, 6),
+            "data_held_at_end": self.buffered,
         }
 
 

@@ -66,6 +66,7 @@ _RELATED: dict[str, tuple[str, ...]] = {
     "fail_safe": ("validation-test",),
     "drift_alerts": ("drift-detected",),
     "recovered": ("recovery-check", "access-decision"),
+    "data_held_at_end": ("data-lost", "access-decision", "recovery-check"),
 }
 _DEFAULT_RELATED = ("access-decision", "renewal-missed", "data-lost", "certificate-revoked")
 

@@ -212,7 +212,9 @@ class Scenario:
     faults: tuple[Annotated[FaultSpec, Field(discriminator="kind")], ...] = ()
     operations: tuple[Operation, ...] = ()
     expectations: dict[str, ExpectationSpec] = field(default_factory=dict)
-    recovery_window: Duration = field(default_factory=lambda: _d("3d"))
+    #: time after the last fault's end before recovery is checked (faults heal at the
+    #: latest at ``duration``, so the window must be longer than zero)
+    recovery_window: PositiveDuration = field(default_factory=lambda: _d("3d"))
     schema_ref: Annotated[str | None, Field(alias="$schema")] = None
 
 

@@ -212,6 +212,7 @@ class EstService:
         #: leaves signed ahead, by device id (see :class:`PreparedLeaf`)
         self.prepared: dict[str, PreparedLeaf] = {}
         self.adopted = 0  # prepared leaves issued (the rest were signed here)
+        self.answers = 0  # enrollment answers given (each writes one event with a log)
 
     # -- cacerts (RFC 7030 §4.1) --------------------------------------------
 
@@ -412,6 +413,7 @@ class EstService:
                 raise _Refusal(400, Reason.CSR_INVALID, detail) from None
         renewal = previous is not None
         self.directory.on_issued(device_id, certificate, now=now, renewal=renewal)
+        self.answers += 1
         self._emit_issued(certificate, device_id, now, endpoint, renewal=renewal)
         return EstResponse(
             200, self._certs_headers(), (certificate,), Reason.OK, device_id, certificate,
@@ -473,6 +475,7 @@ class EstService:
     def _refuse(
         self, refusal: _Refusal, device_id: str | None, now: datetime, endpoint: str
     ) -> EstResponse:
+        self.answers += 1
         if self.log is not None:
             self.log.emit(
                 now,

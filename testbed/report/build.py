@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from testbed.clock import isoformat
+from testbed.events import EventKind
 from testbed.expectations import ExpectationResult, evaluate
 from testbed.units import format_duration
 
@@ -14,6 +15,15 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
 
 __all__ = ["Report", "build_report"]
+
+#: the events decisions write: access decisions, and enrollment answers (issued,
+#: renewed or refused) by the EST service or an operator
+_DECISION_KINDS = (
+    EventKind.ACCESS_DECISION,
+    EventKind.CERTIFICATE_ISSUED,
+    EventKind.CERTIFICATE_RENEWED,
+    EventKind.ENROLLMENT_REFUSED,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,8 @@ class Report:
 def build_report(tb: Testbed) -> Report:
     """Measure the finished run and check the scenario's expectations."""
     m = tb.metrics
+    m.enrollment_answers = tb.est.answers + m.operator_refusals
+    m.decision_events = tb.log.kept_of(*_DECISION_KINDS)
     measures = m.measures()
     results = tuple(evaluate(tb.scenario.expectations, measures))
     sc = tb.scenario

@@ -62,6 +62,12 @@ class DeviceAgent:
     # for it to come back: checking again is not another manual step
     awaiting_ca: bool = False
     changed: simpy.Event | None = None
+    onboarding_began: float | None = None  # simulation seconds, once onboarding starts
+
+    @property
+    def capacity(self) -> int:
+        """Items the device can hold for later (0 without store and forward)."""
+        return self.profile.buffer_capacity if self.profile.store_and_forward else 0
 
     @property
     def device_id(self) -> str:

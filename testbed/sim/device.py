@@ -82,6 +82,7 @@ def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:
     """Register, enroll, validate, promote; then run traffic and renewal."""
     yield tb.env.timeout(agent.onboard_at.total_seconds())
     began = tb.now()
+    agent.onboarding_began = float(tb.env.now)
     register(tb, agent)
     yield from enroll(tb, agent)
     if agent.retired:
@@ -119,6 +120,8 @@ def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
             for service in buffers:
                 buffers[service] += 1
             next_tick += interval
+            if entry.lifecycle.state is not DeviceState.PRODUCTION:
+                overflow(tb, agent, reason=entry.lifecycle.state.value)  # suspended
         if entry.lifecycle.state is DeviceState.PRODUCTION:
             if agent.certificate is not held or not attempts:
                 held = agent.certificate
@@ -146,19 +149,26 @@ def _deliver(tb: Testbed, agent: DeviceAgent, attempt: Attempt, now: datetime) -
         agent.availability.succeeded(service, now)
         return
     agent.availability.failed(service, decision.reason, now)
-    capacity = agent.profile.buffer_capacity if agent.profile.store_and_forward else 0
-    lost = max(items - capacity, 0)
-    if lost:
-        agent.buffers[service] -= lost
-        tb.metrics.data_lost += lost
-        tb.log.emit(
-            now,
-            EventKind.DATA_LOST,
-            agent.device_id,
-            service=service,
-            items=lost,
-            reason=decision.reason.value,
-        )
+    _lose(tb, agent, service, items - agent.capacity, decision.reason.value, now)
+
+
+def overflow(tb: Testbed, agent: DeviceAgent, *, reason: str, keep: bool = True) -> None:
+    """Items the device cannot hold are lost: beyond its capacity (all of them with
+    ``keep`` False: the device leaves service with them).  One ``data-lost`` each."""
+    now = tb.now()
+    for service, items in agent.buffers.items():
+        _lose(tb, agent, service, items - (agent.capacity if keep else 0), reason, now)
+
+
+def _lose(
+    tb: Testbed, agent: DeviceAgent, service: str, lost: int, reason: str, now: datetime
+) -> None:
+    if lost <= 0:
+        return
+    agent.buffers[service] -= lost
+    tb.metrics.data_lost += lost
+    tb.log.emit(now, EventKind.DATA_LOST, agent.device_id, service=service, items=lost,
+                reason=reason)  # fmt: skip
 
 
 def _device_now_offset(agent: DeviceAgent) -> float:

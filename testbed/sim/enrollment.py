@@ -186,6 +186,7 @@ def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
     tb.metrics.manual_steps += 1
     if tb.ca_outages:
         agent.awaiting_ca = True
+        tb.metrics.operator_refusals += 1
         tb.log.emit(
             tb.now(),
             EventKind.ENROLLMENT_REFUSED,

@@ -14,6 +14,7 @@ from testbed.events import EventKind
 from testbed.lifecycle import DeviceState
 from testbed.offboard import offboard_device
 from testbed.pki.ca import RevocationReason
+from testbed.sim.device import overflow
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -55,6 +56,7 @@ def offboard(tb: Testbed, agent: DeviceAgent) -> None:
     done = offboard_device(agent.device_id, ca=tb.ca, inventory=tb.inventory,
                            nac=tb.access.nac, log=tb.log, now=now)  # fmt: skip
     tb.metrics.revoked += len(done.serials)
+    overflow(tb, agent, reason="device-retired", keep=False)  # it leaves with what it held
     agent.retired = True
     agent.availability.close(now)
     agent.notify(tb.env)

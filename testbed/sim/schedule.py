@@ -75,17 +75,39 @@ def _drift_scans(tb: Testbed) -> Generator[Any, Any, None]:
 
 
 def _closing(tb: Testbed) -> Generator[Any, Any, None]:
-    """At the horizon: close downtime, check that every device in service recovered."""
+    """At the horizon: close downtime, check that every device in service recovered.
+
+    A device still onboarding (registered, enrolled or validated: it never reached
+    production) has not recovered, and its onboarding time so far counts; items a
+    device still holds are reported (``data_held_at_end``), neither delivered nor lost.
+    """
     yield tb.env.timeout(max(tb.horizon - 1.0, 0.0))
     now = tb.now()
     for agent in tb.agents:
         entry = tb.inventory.get(agent.device_id)
-        if entry is None or entry.state is not DeviceState.PRODUCTION:
+        if agent.retired or (entry is not None and entry.state in _OUT_OF_SERVICE):
             continue
-        _recovery_check(tb, agent)
+        if entry is not None and entry.state is DeviceState.PRODUCTION:
+            _recovery_check(tb, agent)
+        else:
+            _still_onboarding(tb, agent, None if entry is None else entry.state)
+        tb.metrics.buffered += sum(agent.buffers.values())
     for agent in tb.agents:
         agent.availability.close(now)
     drift_scan(tb)
+
+
+_OUT_OF_SERVICE = frozenset({DeviceState.SUSPENDED, DeviceState.RETIRED})
+
+
+def _still_onboarding(tb: Testbed, agent: DeviceAgent, state: DeviceState | None) -> None:
+    now = tb.now()
+    if agent.onboarding_began is not None:
+        tb.metrics.onboarding_seconds.append(float(tb.env.now) - agent.onboarding_began)
+    tb.metrics.recovery_checked += 1
+    where = "never registered" if state is None else f"still {state.value}"
+    tb.log.emit(now, EventKind.RECOVERY_CHECK, agent.device_id, recovered=False,
+                detail=f"{where}: it never reached production")  # fmt: skip
 
 
 def _recovery_check(tb: Testbed, agent: DeviceAgent) -> None:

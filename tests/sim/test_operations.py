@@ -114,3 +114,90 @@ def test_rebootstrap_skips_devices_not_in_production(sim: type[Sim]) -> None:
     result = sim.run(fleet=[late], operations=[_operation("1d", "rebootstrap")])
     assert sim.of_kind(result, EventKind.POLICY_CHANGED, CT_1) == []
     assert len(sim.of_kind(result, EventKind.CERTIFICATE_ISSUED, CT_1)) == 1
+
+
+def test_audit_coverage_is_read_from_the_log_not_assumed(sim: type[Sim]) -> None:
+    """Decisions are counted where they are made and events by reading the log: a run
+    whose log keeps nothing has no audit trail, and says so."""
+    from pydantic import TypeAdapter
+
+    from testbed.core import Testbed
+    from testbed.report.build import build_report
+    from testbed.scenario import Scenario
+
+    scenario = TypeAdapter(Scenario).validate_python(sim.scenario())
+    kept = sim.run()
+    assert kept.report.measures["audit_coverage"] == 1
+    counts = kept.report.to_dict()["counts"]
+    assert counts["decisions"] > 0 and kept.testbed.est.answers > 0  # both sides counted
+    tb = Testbed(scenario, offload=False, keep_events=False)
+    try:
+        tb.run()
+    finally:
+        tb.close()
+    assert build_report(tb).measures["audit_coverage"] == 0
+
+
+LEGACY = "legacy-ultrasound-north-001"
+_WITH_LEGACY = [
+    {"profile": "ct-ai-onbox", "count": 2, "site": "north", "zone": "imaging",
+     "owner": "radiology"},
+    {"profile": "legacy-ultrasound", "count": 1, "site": "north", "zone": "imaging",
+     "owner": "radiology"},
+]  # fmt: skip
+
+
+def test_a_suspended_device_without_store_and_forward_loses_what_it_makes(
+    sim: type[Sim],
+) -> None:
+    """Suspended for a day: the legacy ultrasound (no store and forward) loses each
+    hour's item; the CT (store and forward) keeps its own and sends them at resume."""
+    operations = [
+        {"at": "2d", "action": "suspend", "target": "group:legacy-ultrasound-north"},
+        {"at": "3d", "action": "resume", "target": "group:legacy-ultrasound-north"},
+        _operation("2d", "suspend"),
+        _operation("3d", "resume"),
+    ]
+    result = sim.run(fleet=_WITH_LEGACY, operations=operations)
+    lost = sim.of_kind(result, EventKind.DATA_LOST, LEGACY)
+    assert lost and {e.data["reason"] for e in lost} == {"suspended"}
+    assert all(sim.at("2d") <= e.time <= sim.at("3d") for e in lost)
+    assert sum(int(e.data["items"]) for e in lost) == 24  # one an hour, for a day
+    assert not sim.of_kind(result, EventKind.DATA_LOST, CT_1)
+    assert result.report.measures["data_lost"] == 24
+
+
+def test_an_offboarded_device_leaves_with_the_data_it_held(sim: type[Sim]) -> None:
+    """Blocked from the EHR for half a day, then offboarded: what it held is lost (and
+    counted), not silently dropped."""
+    block = {"kind": "blocked-route", "from": "imaging", "to": "ehr",
+             "start": "2d", "end": "3d"}  # fmt: skip
+    result = sim.run(faults=[block], operations=[_operation("2d12h", "offboard")])
+    lost = sim.of_kind(result, EventKind.DATA_LOST, CT_1)
+    assert [(e.data["service"], e.data["reason"], e.time) for e in lost] == [
+        ("ehr", "device-retired", sim.at("2d12h"))
+    ]
+    assert int(lost[0].data["items"]) == 12  # twelve hours of EHR items
+    assert result.report.measures["data_lost"] == 12
+
+
+def test_a_device_that_never_reaches_production_has_not_recovered(sim: type[Sim]) -> None:
+    """Manual approval that never comes within the run: the device is stuck enrolling;
+    the run must not pass it as recovered, and its wait counts as onboarding time."""
+    result = sim.run(pki={"manual_approval": True, "approval_delay": "30d"})
+    measures = result.report.measures
+    assert measures["devices_in_production"] == 0
+    assert measures["recovered"] == 0
+    assert measures["onboarding_minutes_max"] >= 6 * 24 * 60  # the whole run, waiting
+    checks = sim.of_kind(result, EventKind.RECOVERY_CHECK, CT_1)
+    assert [c.data["recovered"] for c in checks] == [False]
+    assert "registered" in str(checks[0].data["detail"])
+
+
+def test_items_still_held_at_the_end_are_reported(sim: type[Sim]) -> None:
+    """A route blocked until the very end: the items are neither delivered nor lost."""
+    block = {"kind": "blocked-route", "from": "imaging", "to": "ehr",
+             "start": "5d", "end": "6d"}  # fmt: skip
+    result = sim.run(faults=[block], recovery_window="1s")
+    measures = result.report.measures
+    assert measures["data_held_at_end"] > 0 and measures["data_lost"] == 0

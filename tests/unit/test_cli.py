@@ -50,6 +50,16 @@ def test_schema_writes_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert json.loads(out.read_text(encoding="utf-8")) == json_schema()
 
 
+def test_schema_into_a_directory_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["schema", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"error: {tmp_path}: expected a writable file path for the schema (Is a directory)"
+    )
+
+
 def test_the_shipped_schema_is_current() -> None:
     """``make schema`` writes scenarios/scenario.schema.json; editors read it."""
     shipped = Path(__file__).resolve().parents[2] / "scenarios" / "scenario.schema.json"

@@ -23,6 +23,8 @@ def test_an_empty_run_measures_zero_and_full_coverage() -> None:
 def test_audit_coverage_is_events_over_decisions() -> None:
     metrics = Metrics(decisions=4, decision_events=3)
     assert metrics.measures()["audit_coverage"] == 0.75
+    with_enrollment = Metrics(decisions=4, enrollment_answers=4, decision_events=6)
+    assert with_enrollment.measures()["audit_coverage"] == 0.75
 
 
 def test_fail_safe_fraction() -> None:

@@ -109,6 +109,15 @@ BAD_INPUTS = [
              "operations:\n  - {at: 1d, action: revoke, target: 'device:ct-ai-onbox-north-001',"
              " reason: stolen}\nexpectations:",
              "operations[0].reason", ("keyCompromise", "'stolen'")),
+    BadInput("profile-service-kind-missing",
+             "{name: ehr, kind: ehr,", "{name: ehr, kind: pacs,",
+             "fleet[0].profile", ("ehr missing", "ct-ai-onbox", "'services'")),
+    BadInput("change-windows-too-sparse", "seed: 7",
+             "seed: 7\npki: {lifetime: 5d, change_windows: "
+             "[{days: [mon], start: '02:00:00', duration: 2h}]}",
+             "pki.change_windows", ("4d23h", "7d apart")),
+    BadInput("zero-recovery-window", "recovery_window: 1d", "recovery_window: 0s",
+             "recovery_window", ("greater than zero",)),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]

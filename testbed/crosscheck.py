@@ -51,8 +51,16 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
         if group.services is None:
             _service_kinds(profiles[group.profile], scenario, file, f"fleet[{i}].profile")
         _windows_fit(profiles[group.profile], scenario, file)
+        kinds = {s.name: s.kind for s in scenario.services}
         for j, name in enumerate(group.services or ()):
             _one_of(name, services, file, f"fleet[{i}].services[{j}]", "a service")
+            profile = profiles[group.profile]
+            if kinds[name] not in profile.services:
+                raise ScenarioError(
+                    file, f"fleet[{i}].services[{j}]",
+                    f"a service of a kind profile {profile.id!r} uses "
+                    f"({', '.join(profile.services)}): {name!r} is {kinds[name]}",
+                )  # fmt: skip
     for i, fault in enumerate(scenario.faults):
         _target(getattr(fault, "target", "ca"), scenario, file, f"faults[{i}].target")
         if fault.end > scenario.duration:

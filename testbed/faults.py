@@ -66,7 +66,7 @@ class ExpiredCertificate(_Window):
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     kind: Literal["expired-certificate"] = "expired-certificate"
     target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1)] = None
+    count: Annotated[int | None, Field(ge=1, strict=True)] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +76,7 @@ class RevokedCertificate(_Window):
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     kind: Literal["revoked-certificate"] = "revoked-certificate"
     target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1)] = None
+    count: Annotated[int | None, Field(ge=1, strict=True)] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,14 +113,14 @@ class ClockSkew(_Window):
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     kind: Literal["clock-skew"] = "clock-skew"
     target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1)] = None
+    count: Annotated[int | None, Field(ge=1, strict=True)] = None
     offset: Duration
-    ahead: bool = False
+    ahead: Annotated[bool, Field(strict=True)] = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BlockedRoute(_Window):
-    """Zone ``source`` cannot reach service ``to`` (at ``site``, or everywhere)."""
+    """Zone ``from`` cannot reach service ``to`` (at ``site``, or everywhere)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
     kind: Literal["blocked-route"] = "blocked-route"

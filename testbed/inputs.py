@@ -108,10 +108,18 @@ def validate(adapter: TypeAdapter[T], data: Any, *, file: str) -> T:
                 first = other
                 break
         expected = _expected(first)
-        more = _problems(errors, data) - 1
-        if more:
-            expected += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
+        others = sorted(_problems(errors, data) - {tuple(loc)}, key=str)
+        if others:
+            names = ", ".join(field_path(o) for o in others[:_NAMED])
+            names += ", ..." if len(others) > _NAMED else ""
+            expected += (
+                f" (and {len(others)} more problem{'s' if len(others) > 1 else ''} in this "
+                f"file: {names})"
+            )
         raise ScenarioError(file, field_path(loc), expected, got=_got(first)) from None
+
+
+_NAMED = 3  # other problem fields named in the message
 
 
 def _input_path(loc: Sequence[int | str], data: Any, *, missing: bool) -> list[int | str]:
@@ -138,8 +146,8 @@ def _step(node: Any, part: int | str) -> tuple[bool, Any]:
     return False, node
 
 
-def _problems(errors: list[Any], data: Any) -> int:
-    """Count the fields with a problem: not pydantic's follow-ons (a tuple 'too short'
+def _problems(errors: list[Any], data: Any) -> set[tuple[int | str, ...]]:
+    """The fields with a problem: not pydantic's follow-ons (a tuple 'too short'
     because an item failed), and a value that fits no member of a union once."""
     locs = [tuple(e["loc"]) for e in errors]
 
@@ -151,7 +159,7 @@ def _problems(errors: list[Any], data: Any) -> int:
         for e, loc in zip(errors, locs, strict=True)
         if not (e["type"] == "too_short" and follows(loc))
     }
-    return len(fields)
+    return fields
 
 
 def _expected(error: Any) -> str:
@@ -164,8 +172,29 @@ def _expected(error: Any) -> str:
         own = str(error.get("ctx", {}).get("error", error["msg"]))  # "Value error, "
         got = _got(error)
         return own.removesuffix(f", got {got!r}") if got is not None else own
+    plain = _PLAIN.get(kind)
+    if plain is not None:
+        value = error.get("input")
+        if isinstance(value, str) and kind in _NOT_TEXT:
+            return f"{plain}, not text (write it without quotes)"
+        return plain
     message: str = error["msg"]
+    message = message.removeprefix("Input should be ").removeprefix("input should be ")
     return message[0].lower() + message[1:] if message else kind
+
+
+#: pydantic's messages for common types, as a person would say what was expected
+_PLAIN = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+}
+_NOT_TEXT = frozenset({"int_type", "float_type", "bool_type"})
 
 
 def _got(error: Any) -> object:

@@ -96,7 +96,7 @@ class PkiSettings:
     crl_interval: PositiveDuration = field(default_factory=lambda: _d("24h"))
     crl_validity: PositiveDuration = field(default_factory=lambda: _d("7d"))
     trust_distribution_delay: Duration = field(default_factory=lambda: _d("1h"))
-    manual_approval: bool = False
+    manual_approval: Annotated[bool, Field(strict=True)] = False
     approval_delay: Duration = field(default_factory=lambda: _d("2h"))
     manual_recovery_delay: Duration = field(default_factory=lambda: _d("8h"))
     manual_enrollment_delay: Duration = field(default_factory=lambda: _d("1d"))
@@ -120,7 +120,7 @@ class FleetGroup:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     profile: str
-    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    count: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
     site: str
     zone: str
     owner: str
@@ -180,7 +180,7 @@ class Operation:
     at: Duration
     action: OperationAction
     target: str
-    count: Annotated[int | None, Field(ge=1)] = None
+    count: Annotated[int | None, Field(ge=1, strict=True)] = None
     overlap: Duration = field(default_factory=lambda: _d("0s"))
     #: revoke only: the RFC 5280 reason code the CRL and OCSP give
     reason: RevocationReason | None = None

@@ -51,7 +51,7 @@ Duration = Annotated[
 
 def _positive(value: timedelta) -> timedelta:
     if value <= timedelta(0):
-        raise ValueError(f"a duration greater than zero, got {format_duration(value)!r}")
+        raise ValueError("a duration greater than zero (such as 30d, 12h or 1d12h)")
     return value
 
 

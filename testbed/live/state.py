@@ -205,6 +205,13 @@ class EventFile:
         self._handle.close()
 
 
+_SERVER_USAGE = x509.KeyUsage(
+    digital_signature=True, content_commitment=False, key_encipherment=False,
+    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+    encipher_only=False, decipher_only=False,
+)  # fmt: skip
+
+
 def server_identity(
     ca: CertificateAuthority, *, now: datetime, lifetime: timedelta = timedelta(days=30)
 ) -> tuple[bytes, bytes]:
@@ -228,6 +235,8 @@ def server_identity(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(_SERVER_USAGE, critical=True)  # ECDHE-ECDSA: signing only
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
         )

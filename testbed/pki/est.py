@@ -49,6 +49,7 @@ CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only"
 
 _PKCS10 = "application/pkcs10"
 _UNAUTHENTICATED = "(unauthenticated)"
+_CLAIMED = 64  # characters of a claimed (unauthenticated) user name written to the log
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -304,7 +305,10 @@ class EstService:
                 return device_id
         if client_cert is not None:
             return self._current_record(client_cert, now, status_refusal=401).device_id
-        detail = "wrong bootstrap credentials" if basic else "no credentials or client certificate"
+        if basic is not None:  # the id claimed, so guessing against one device shows
+            detail = f"wrong bootstrap credentials for {basic[0][:_CLAIMED]!r}"
+        else:
+            detail = "no credentials or client certificate"
         raise _unauthorized(detail)
 
     def _current_record(

@@ -21,7 +21,7 @@ from testbed.pki.ca import RevocationReason
 from testbed.scenario import Operation, OperationAction
 from testbed.sim.device import rebootstrap, recover, skew_changed, transition
 from testbed.sim.offboarding import offboard, revoke_current
-from testbed.sim.pki_ops import rotate_key
+from testbed.sim.pki_ops import publish_crls, rotate_key
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -95,6 +95,8 @@ def _ca_up(tb: Testbed) -> Action:
     def run() -> None:
         tb.ca_outages -= 1
         tb.est.outage = tb.ca_outages > 0
+        if not tb.ca_outages:
+            publish_crls(tb)  # back up: relying parties get a fresh CRL at once
 
     return run
 

@@ -171,6 +171,7 @@ def test_ca_outage_refuses_enrollment_and_skips_crls(sim: type[Sim]) -> None:
     assert all(sim.at("1d20h") <= e.time < sim.at("2d8h") for e in refused)
     published = [e.time for e in sim.of_kind(result, EventKind.CRL_PUBLISHED)]
     assert not [t for t in published if sim.at("1d20h") <= t < sim.at("2d8h")]
+    assert sim.at("2d8h") in published  # the CA publishes as soon as it is back
     renewed = [e.time for e in sim.of_kind(result, EventKind.CERTIFICATE_RENEWED, CT_1)]
     assert any(sim.at("2d8h") <= t < sim.at("2d9h") for t in renewed)  # right after
     assert result.report.measures["renewals_missed"] == 0
@@ -255,3 +256,16 @@ def test_overlapping_missing_bundle_faults_end_with_the_last(sim: type[Sim]) -> 
     assert sim.reasons_between(north, sim.at("2d"), sim.at("3d")) == {"cert-untrusted-at-site"}
     assert sim.reasons_between(north, sim.at("3d"), sim.at("6d")) == {"ok"}
     assert result.report.measures["recovered"] == 1
+
+
+def test_crls_go_stale_during_a_long_outage_and_are_fresh_at_its_end(sim: type[Sim]) -> None:
+    """CRLs valid a day, the CA down a day and a half: relying parties refuse for want
+    of revocation status once the last CRL passes its nextUpdate, until the CA, back
+    up, publishes (not at the next scheduled CRL, up to 12 hours later)."""
+    fault = {"kind": "ca-outage", "start": "1d1h", "end": "2d13h"}
+    result = sim.run(faults=[fault], pki={"crl_validity": "1d", "lifetime": "4d"})
+    traffic = sim.decisions(result, CT_1)
+    unknown = [e.time for e in traffic if e.data["reason"] == "revocation-unknown"]
+    assert unknown and sim.at("2d") < unknown[0] <= sim.at("2d1h")
+    assert max(unknown) < sim.at("2d13h")
+    assert sim.reasons_between(traffic, sim.at("2d13h"), sim.at("6d")) == {"ok"}

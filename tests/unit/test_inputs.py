@@ -88,7 +88,7 @@ def test_validate_locates_a_wrong_type() -> None:
         validate(_ADAPTER, {"name": "x", "items": [{"count": 1}, {"count": "many"}]}, file="f.yaml")
     error = raised.value
     assert (error.file, error.field, error.got) == ("f.yaml", "items[1].count", "many")
-    assert "integer" in error.expected
+    assert error.expected == "a whole number"
     assert str(error).startswith("f.yaml: items[1].count: expected ")
 
 
@@ -102,3 +102,13 @@ def test_validate_names_a_missing_field() -> None:
 def test_validate_counts_the_other_problems() -> None:
     with pytest.raises(ScenarioError, match=r"and 1 more problem in this file"):
         validate(_ADAPTER, {"name": 3, "items": "nope"}, file="f.yaml")
+
+
+def test_the_other_problems_are_named_not_only_counted() -> None:
+    data = {"name": "x", "items": [{"count": "many"}, {"count": 2, "colour": "red"}]}
+    with pytest.raises(ScenarioError) as raised:
+        validate(_ADAPTER, data, file="f.yaml")
+    assert raised.value.field == "items[0].count"
+    assert raised.value.expected.endswith(
+        "(and 1 more problem in this file: items[1].colour)"
+    )

@@ -35,3 +35,37 @@ def test_an_earlier_runs_audit_log_is_kept_not_truncated(tmp_path: Path) -> None
         assert again == tmp_path / "events-20260921T141320Z-2.jsonl"
     with state.claimed() as nothing:
         assert nothing is None  # no events.jsonl: nothing to keep
+
+
+def test_the_servers_certificate_validates_for_loopback_with_the_usual_extensions() -> None:
+    import ipaddress
+    import random
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.x509.verification import PolicyBuilder, Store
+
+    from testbed.live.state import server_identity
+    from testbed.pki.ca import CertificateAuthority, IssuingMode
+
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    ca = CertificateAuthority(
+        name="Live", trust_domain="hospital.example", sites=["north"],
+        issuing=IssuingMode.CENTRAL, now=now, rng=random.Random(3),
+    )  # fmt: skip
+    chain_pem, _key = server_identity(ca, now=now)
+    leaf, issuing = x509.load_pem_x509_certificates(chain_pem)
+    usage = leaf.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical and usage.value.digital_signature and not usage.value.key_cert_sign
+    ski = leaf.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert ski == x509.SubjectKeyIdentifier.from_public_key(leaf.public_key())
+    aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    issuer_ski = issuing.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert aki.key_identifier == issuer_ski.digest
+    verifier = (
+        PolicyBuilder()
+        .store(Store([ca.root]))
+        .time(now)
+        .build_server_verifier(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    )
+    assert verifier.verify(leaf, [issuing])[-1] == ca.root

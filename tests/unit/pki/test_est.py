@@ -161,7 +161,10 @@ def test_no_credentials_401(est, key) -> None:
 def test_wrong_password_401(est, key) -> None:
     response = _enroll(est, _body(key), basic=("pump-1", "guess"))
     _assert_refused(est, response, 401, Reason.BOOTSTRAP_AUTH_FAILED)
-    assert "wrong bootstrap credentials" in response.body.decode()
+    assert "wrong bootstrap credentials for 'pump-1'" in response.body.decode()
+    # the audit event names the claimed id (unauthenticated: not as its subject)
+    event = _only_event(est)
+    assert event.subject == "(unauthenticated)" and "'pump-1'" in str(event.data["detail"])
 
 
 def test_wrong_content_type_415(est, key) -> None:

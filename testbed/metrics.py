@@ -1,8 +1,9 @@
 """The measures of one run (DESIGN: Measures).
 
 Counters are plain integers updated by the simulation; downtime and incidents are
-tracked per device with :class:`Availability`, which opens an incident on the first
-refused delivery after a good one and closes it on the next success.
+tracked per device with :class:`Availability`: an outage runs from the first refused
+delivery after a good one to the success that leaves nothing down, and opens one
+incident per category of refusal seen in it.
 """
 
 from __future__ import annotations
@@ -101,12 +102,13 @@ class Metrics:
 class Availability:
     """Whether one device can deliver to each of its services, and since when not."""
 
-    __slots__ = ("_down", "_since", "metrics")
+    __slots__ = ("_categories", "_down", "_since", "metrics")
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self._down: set[str] = set()
         self._since: datetime | None = None
+        self._categories: set[IncidentCategory] = set()  # opened during this outage
 
     @property
     def down(self) -> bool:
@@ -114,13 +116,19 @@ class Availability:
         return bool(self._down)
 
     def failed(self, service: str, reason: Reason, now: datetime) -> IncidentCategory | None:
-        """A refused delivery; returns the category when it opens an incident."""
-        if service in self._down:
-            return None
+        """A refused delivery; returns the category when it opens an incident.
+
+        One outage of a device (from its first refusal to the success that leaves
+        nothing down) opens one incident per category of refusal seen in it: a
+        blocked route, then an expired certificate during the same outage, are two.
+        """
         if not self._down:
             self._since = now
         self._down.add(service)
         category = diagnose(reason)
+        if category in self._categories:
+            return None
+        self._categories.add(category)
         self.metrics.incidents[category.value] += 1
         return category
 
@@ -138,3 +146,4 @@ class Availability:
             self.metrics.downtime_seconds += (now - self._since).total_seconds()
         self._since = None
         self._down.clear()
+        self._categories.clear()

@@ -82,3 +82,22 @@ def test_close_stops_the_clock_once() -> None:
     device.close(T0 + timedelta(hours=5))
     assert metrics.downtime_seconds == 7200
     assert not device.down
+
+
+def test_a_new_kind_of_refusal_in_one_outage_is_another_incident() -> None:
+    """A route blocked, then the certificate expires while the device is still down:
+    two incidents (the responder has two problems to fix), one stretch of downtime."""
+    metrics = Metrics()
+    device = Availability(metrics)
+    assert device.failed("ehr", Reason.ROUTE_BLOCKED, T0) is IncidentCategory.OUT_OF_NETWORK_SCOPE
+    assert device.failed("pacs", Reason.ROUTE_BLOCKED, T0) is None  # same kind, same incident
+    later = T0 + timedelta(hours=2)
+    assert device.failed("ehr", Reason.CERT_EXPIRED, later) is IncidentCategory.CERTIFICATE_INVALID
+    assert device.failed("ehr", Reason.CERT_EXPIRED, later) is None
+    device.succeeded("ehr", T0 + timedelta(hours=3))
+    device.succeeded("pacs", T0 + timedelta(hours=3))
+    assert metrics.incidents == {"out-of-network-scope": 1, "certificate-invalid": 1}
+    assert metrics.downtime_seconds == 3 * 3600
+    # a later outage of the same kind is a new incident
+    device.failed("ehr", Reason.ROUTE_BLOCKED, T0 + timedelta(hours=5))
+    assert metrics.incidents["out-of-network-scope"] == 2

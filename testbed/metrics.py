@@ -46,7 +46,6 @@ class Metrics:
     renewals_missed: int = 0
     manual_steps: int = 0
     enrollments: int = 0
-    issued: int = 0
     revoked: int = 0
     onboarding_seconds: list[float] = field(default_factory=list)
     devices_in_production: int = 0

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from testbed.clock import isoformat
 from testbed.events import EventKind
 from testbed.expectations import ExpectationResult, evaluate
+from testbed.sim.preproduction import TEST_REQUESTER
 from testbed.units import format_duration
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ def build_report(tb: Testbed) -> Report:
     measures = m.measures()
     results = tuple(evaluate(tb.scenario.expectations, measures))
     sc = tb.scenario
+    tests = {s for s, r in tb.ca.records.items() if r.requester == TEST_REQUESTER}
+    revoked_tests = sum(1 for s in tb.ca.revocations if s in tests)
     data = {
         "description": sc.description,
         "start": isoformat(sc.start),
@@ -82,8 +85,11 @@ def build_report(tb: Testbed) -> Report:
             "allowed": m.allowed,
             "denied": m.denied,
             "delivered_items": m.delivered,
-            "certificates_issued": len(tb.ca.records),
-            "certificates_revoked": len(tb.ca.revocations),
+            # device identities; the pre-production tests' own certificates apart
+            "certificates_issued": len(tb.ca.records) - len(tests),
+            "certificates_revoked": len(tb.ca.revocations) - revoked_tests,
+            "test_certificates_issued": len(tests),
+            "test_certificates_revoked": revoked_tests,
             "enrollments": m.enrollments,
         },
         "incidents_by_category": dict(sorted(m.incidents.items())),

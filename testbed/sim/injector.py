@@ -157,15 +157,19 @@ def _operations_at(
 
 
 def _operate(tb: Testbed, op: Operation, agent: Any) -> None:
+    """Carry out one operator action on one device; a manual step only if it acts
+    (suspending a device not in production, or revoking a revoked certificate, is
+    nothing done)."""
     action = op.action
     entry = tb.inventory.get(agent.device_id)
     if entry is None:
         return  # not onboarded yet: nothing to act on
-    tb.metrics.manual_steps += 1
+    acted = True
     if action is OperationAction.REVOKE:
         reason = op.reason or RevocationReason.UNSPECIFIED
-        revoke_current(tb, agent, why="operation", reason=reason)
+        acted = revoke_current(tb, agent, why="operation", reason=reason) is not None
     elif action is OperationAction.OFFBOARD:
+        acted = not agent.retired
         offboard(tb, agent)
     elif action is OperationAction.SUSPEND and entry.state is DeviceState.PRODUCTION:
         transition(tb, agent, LifecycleEvent.SUSPEND)
@@ -174,3 +178,6 @@ def _operate(tb: Testbed, op: Operation, agent: Any) -> None:
     elif action is OperationAction.RESUME and entry.state is DeviceState.SUSPENDED:
         transition(tb, agent, LifecycleEvent.RESUME)
         agent.notify(tb.env)  # a renewal held back by the suspension goes ahead
+    else:
+        acted = False
+    tb.metrics.manual_steps += int(acted)

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["FailureTest", "run_failure_tests"]
+__all__ = ["TEST_REQUESTER", "FailureTest", "run_failure_tests"]
 
 _TEST_LIFETIME = timedelta(hours=1)
+TEST_REQUESTER = "preproduction-validation"
+"""The requester of the short-lived certificates the failure tests use (not identities)."""
 
 
 class FailureTest(StrEnum):
@@ -59,7 +61,7 @@ def _test_certificate(
         device_id=r.device_id,
         site=r.site,
         services=r.intended_services,
-        requester="preproduction-validation",
+        requester=TEST_REQUESTER,
         on_expiry="discard",
         lifetime=_TEST_LIFETIME,
         now=tb.now() + issued_at_offset,

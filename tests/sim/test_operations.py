@@ -201,3 +201,12 @@ def test_items_still_held_at_the_end_are_reported(sim: type[Sim]) -> None:
     result = sim.run(faults=[block], recovery_window="1s")
     measures = result.report.measures
     assert measures["data_held_at_end"] > 0 and measures["data_lost"] == 0
+
+
+def test_an_operation_that_does_nothing_is_no_manual_step(sim: type[Sim]) -> None:
+    operations = [_operation("1d", "suspend"), _operation("1d1h", "suspend"),  # again: no-op
+                  _operation("2d", "resume"), _operation("2d1h", "resume"),  # no-op
+                  _operation("3d", "revoke"), _operation("3d1h", "revoke")]  # fmt: skip
+    result = sim.run(operations=operations)
+    assert sim.run().report.measures["manual_steps"] == 0
+    assert result.report.measures["manual_steps"] == 3

@@ -317,12 +317,15 @@ class LiveServer:
         est = await self._run(est_app(self.hospital), ports.est, tls_context(self.state))
         pki = await self._run(pki_app(self.hospital), ports.pki)
         admin = await self._run(admin_app(self.hospital, self.secret), ports.admin)
-        sites = self.hospital.ca.sites
+        crl_by_site = {s: f"http://{LOOPBACK}:{pki}/crl/{s}" for s in self.hospital.ca.sites}
+        ocsp = f"http://{LOOPBACK}:{pki}/ocsp"
+        # leaves name where their revocation status is (before anyone can find us)
+        self.hospital.ca.publish_revocation_at(crl_by_site=crl_by_site, ocsp=ocsp)
         return {
             "est": f"https://{LOOPBACK}:{est}{EST_PATH}",
             "crl": f"http://{LOOPBACK}:{pki}/crl",
-            "crl_by_site": {s: f"http://{LOOPBACK}:{pki}/crl/{s}" for s in sites},
-            "ocsp": f"http://{LOOPBACK}:{pki}/ocsp",
+            "crl_by_site": crl_by_site,
+            "ocsp": ocsp,
             "admin": f"http://{LOOPBACK}:{admin}",
             "scenario": self.hospital.scenario.name,
         }

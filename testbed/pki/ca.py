@@ -17,7 +17,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from testbed.errors import PkiError
 from testbed.pki.keys import (
@@ -234,8 +234,13 @@ def build_leaf(
     serial: int,
     not_before: datetime,
     not_after: datetime,
+    locations: Sequence[x509.Extension[x509.ExtensionType]] = (),
 ) -> x509.Certificate:
-    """Build and sign a device leaf (the CA's code, also run by the helper process)."""
+    """Build and sign a device leaf (the CA's code, also run by the helper process).
+
+    ``locations``: where relying parties find revocation status (CRL distribution
+    point, OCSP responder), when the CA has published them.
+    """
     builder = x509.CertificateBuilder(
         issuer_name=issuer,
         subject_name=subject,
@@ -250,6 +255,7 @@ def build_leaf(
             sans,
             _ext(x509.SubjectKeyIdentifier.from_public_key(public), critical=False),
             authority_key,
+            *locations,
         ],
     )
     return builder.sign(issuing_key, signature_hash(issuing_key))
@@ -300,6 +306,8 @@ class CertificateAuthority:
         self._generations: dict[str | None, list[IssuingCA]] = {}
         self._by_name: dict[str, IssuingCA] = {}
         self._aki: dict[str, x509.Extension[x509.ExtensionType]] = {}
+        # per site: the CRL distribution point and OCSP extensions of its leaves
+        self._locations: dict[str, tuple[x509.Extension[x509.ExtensionType], ...]] = {}
         self._root_key = new_private_key(self.key_type, rng)
         self._root = self._make_root(now, root_lifetime)
         self._root_ski = x509.SubjectKeyIdentifier.from_public_key(self._root_key.public_key())
@@ -414,6 +422,27 @@ class CertificateAuthority:
         generation = self._generations[scope][-1].generation + 1
         return self._add_issuing(scope, generation=generation, now=now, active_from=now + overlap)
 
+    def publish_revocation_at(self, *, crl_by_site: Mapping[str, str], ocsp: str) -> None:
+        """Name where relying parties fetch revocation status in every leaf from now on:
+        the site's CRL (cRLDistributionPoints) and the OCSP responder
+        (authorityInfoAccess), as live mode serves them (RFC 5280 §4.2.1.13, §4.2.2.1).
+
+        Leaves are then signed here only (:meth:`plan_leaf` plans none ahead).
+        """
+        unknown = set(crl_by_site) - set(self.sites)
+        if unknown or set(self.sites) - set(crl_by_site):
+            raise PkiError(f"one CRL URL per site {list(self.sites)}, got {sorted(crl_by_site)}")
+        ocsp_access = x509.AuthorityInformationAccess(
+            [x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
+                                    x509.UniformResourceIdentifier(ocsp))]
+        )  # fmt: skip
+        for site, url in crl_by_site.items():
+            point = x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)
+            self._locations[site] = (
+                _ext(x509.CRLDistributionPoints([point]), critical=False),
+                _ext(ocsp_access, critical=False),
+            )
+
     # -- issuance -----------------------------------------------------------
 
     def issue(
@@ -480,6 +509,7 @@ class CertificateAuthority:
             serial=serial,
             not_before=plan.not_before,
             not_after=plan.not_after,
+            locations=self._locations.get(site, ()),
         )
         self._issued(plan, certificate, requester, services, on_expiry, renewal_of)
         return certificate
@@ -504,7 +534,7 @@ class CertificateAuthority:
         """The plan of the leaf :meth:`issue_key` would sign at ``now``; None without a
         reserved serial (the serial would be drawn only then)."""
         serial = self._reserved.get(device_id)
-        if serial is None or lifetime <= timedelta(0):
+        if serial is None or lifetime <= timedelta(0) or self._locations:
             return None
         issuing = self.issuing_ca_for(site, now=now)
         return self._plan(issuing, device_id, site, serial, lifetime, now)

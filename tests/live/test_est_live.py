@@ -359,3 +359,24 @@ def test_a_second_server_on_the_same_state_directory_exits_2(pilot: Live) -> Non
     assert b"in use by another `testbed serve`" in second.stderr
     assert pilot.endpoints["admin"]  # the first server's files are untouched
     assert pilot.events()[: len(before)] == before
+
+
+def test_a_leaf_names_its_crl_and_ocsp_responder_for_any_client_to_follow(pilot: Live) -> None:
+    """RFC 5280 cRLDistributionPoints and authorityInfoAccess: openssl finds the CRL
+    itself (-crl_download) and the responder from the certificate."""
+    device_id, _, leaf = pilot.enroll("L1")
+    root, issuing = pilot.split_bundle()
+    text = pilot.run(["openssl", "x509", "-in", str(leaf), "-noout", "-text"]).stdout.decode()
+    site_crl = pilot.endpoints["crl_by_site"]["north"]
+    assert f"URI:{site_crl}" in text and f"OCSP - URI:{pilot.endpoints['ocsp']}" in text
+    uri = pilot.run(["openssl", "x509", "-in", str(leaf), "-noout", "-ocsp_uri"])
+    assert uri.stdout.decode().strip() == pilot.endpoints["ocsp"]
+    verify = ["openssl", "verify", "-crl_check", "-crl_download", "-CAfile", str(root),
+              "-untrusted", str(issuing), str(leaf)]  # fmt: skip
+    good = pilot.run(verify)
+    assert good.returncode == 0, good.stdout.decode() + good.stderr.decode()
+    revoked = pilot.cli("devices", "revoke", "--state-dir", str(pilot.state), device_id)
+    assert revoked.returncode == 0, revoked.stderr.decode()
+    bad = pilot.run(verify)
+    assert bad.returncode != 0
+    assert "certificate revoked" in bad.stdout.decode() + bad.stderr.decode()

@@ -238,3 +238,23 @@ def test_a_leaf_never_outlives_its_issuing_ca(make_ca, issue_leaf) -> None:
     assert plan is not None and plan.not_after == issuing.certificate.not_valid_after_utc
     short = issue_leaf(authority, "short", lifetime=timedelta(days=2))
     assert short.not_valid_after_utc == NOW + timedelta(days=2)  # no cap when it fits
+
+
+def test_leaves_name_where_revocation_status_is_once_published(make_ca, issue_leaf) -> None:
+    authority = make_ca(32)
+    before = issue_leaf(authority, "early")
+    with pytest.raises(x509.ExtensionNotFound):
+        before.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    with pytest.raises(PkiError, match="one CRL URL per site"):
+        authority.publish_revocation_at(crl_by_site={"north": "http://x/crl"}, ocsp="http://x")
+    urls = {"north": "http://127.0.0.1:1/crl/north", "south": "http://127.0.0.1:1/crl/south"}
+    authority.publish_revocation_at(crl_by_site=urls, ocsp="http://127.0.0.1:1/ocsp")
+    leaf = issue_leaf(authority, "later", site="south")
+    points = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert [n.value for p in points for n in p.full_name or ()] == [urls["south"]]
+    access = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [(a.access_method, a.access_location.value) for a in access] == [
+        (x509.AuthorityInformationAccessOID.OCSP, "http://127.0.0.1:1/ocsp")
+    ]
+    authority.reserve_serial("planned")
+    assert authority.plan_leaf("planned", site="north", lifetime=timedelta(days=1), now=NOW) is None

@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from testbed.events import Event, EventKind
+from testbed.sim.preproduction import TEST_REQUESTER
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 #: Certificates the pre-production failure tests issue (and revoke) for themselves.
-PREPRODUCTION_REQUESTER = "preproduction-validation"
+PREPRODUCTION_REQUESTER = TEST_REQUESTER
 
 _SVG_SALT = "hospital-device-identity-testbed"
 _DAY = timedelta(days=1)
@@ -91,7 +92,10 @@ def lifecycle_marks(tb: Testbed) -> list[LifecycleMark]:
 
 def _event_mark(event: Event, groups: dict[str, str]) -> LifecycleMark:
     group = groups.get(event.subject, event.subject)
-    return LifecycleMark(event.time, group, _EVENT_MARKS[event.kind], event.subject)
+    # an expiry is drawn when it happened (notAfter), not when the device noticed it
+    when = event.data.get("not_after") if event.kind is EventKind.CERTIFICATE_EXPIRED else None
+    time = datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None
+    return LifecycleMark(time or event.time, group, _EVENT_MARKS[event.kind], event.subject)
 
 
 def _revocation_marks(tb: Testbed, groups: dict[str, str]) -> Iterable[LifecycleMark]:

@@ -10,6 +10,7 @@ from cryptography import x509
 
 from testbed.access import Attempt
 from testbed.approval import approve_enrollment
+from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState, LifecycleEvent
@@ -261,10 +262,14 @@ def _wait_for_change(tb: Testbed, agent: DeviceAgent) -> Proc:
 
 
 def _missed(tb: Testbed, agent: DeviceAgent) -> None:
+    """The device finds its certificate expired (it may notice late: a clock behind);
+    the event says when the certificate expired, ``not_after``, as well."""
     cert = agent.certificate
     tb.metrics.renewals_missed += 1
     serial = f"{cert.serial_number:x}" if cert is not None else None
-    tb.log.emit(tb.now(), EventKind.CERTIFICATE_EXPIRED, agent.device_id, serial=serial)
+    expired = isoformat(cert.not_valid_after_utc) if cert is not None else None
+    tb.log.emit(tb.now(), EventKind.CERTIFICATE_EXPIRED, agent.device_id, serial=serial,
+                not_after=expired)  # fmt: skip
     tb.log.emit(tb.now(), EventKind.RENEWAL_MISSED, agent.device_id, serial=serial)
 
 

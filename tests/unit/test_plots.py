@@ -44,6 +44,13 @@ def test_marks_follow_the_event_log(pilot: RunResult) -> None:
     assert counts[Mark.EXPIRED] == len(tb.log.of_kind(EventKind.CERTIFICATE_EXPIRED)) > 0
     assert marks == sorted(marks)
     assert {m.group for m in marks} <= {a.group for a in tb.agents}
+    # an expiry is drawn at the certificate's notAfter, however late the device noticed
+    expired = {(m.device_id, m.time) for m in marks if m.mark is Mark.EXPIRED}
+    for event in tb.log.of_kind(EventKind.CERTIFICATE_EXPIRED):
+        serial = int(str(event.data["serial"]), 16)
+        not_after = tb.ca.records[serial].not_after.replace(microsecond=0)  # as in X.509
+        assert (event.subject, not_after) in expired
+        assert event.time >= tb.ca.records[serial].not_after
 
 
 def test_revocations_of_preproduction_test_certificates_are_left_out(pilot: RunResult) -> None:

@@ -184,6 +184,9 @@ def _revocation_denial(
     if crl.is_stale(now):
         detail = f"the CRL of {issuer!r} is past its nextUpdate {isoformat(crl.next_update)}"
         return Decision.deny(Reason.REVOCATION_UNKNOWN, Hop.TLS, detail)
+    if now < crl.this_update:  # as openssl's "CRL is not yet valid" (error 11)
+        detail = f"the CRL of {issuer!r} is not valid before {isoformat(crl.this_update)}"
+        return Decision.deny(Reason.REVOCATION_UNKNOWN, Hop.TLS, detail)
     if serial in crl.serials:
         detail = f"serial {serial:#x} is on the CRL of {issuer!r}"
         return Decision.deny(Reason.CERT_REVOKED, Hop.TLS, detail)
@@ -197,7 +200,7 @@ class Verifier:
     (CERT_NOT_YET_VALID / CERT_EXPIRED); ``now`` outside the window of a bundle CA on
     the leaf's path (the same reasons, the detail names the CA); path validation fails
     (CERT_UNTRUSTED_AT_SITE, the detail is the verifier's message); CRL missing, from
-    another issuer or stale (REVOCATION_UNKNOWN, fail closed); serial on the CRL
+    another issuer, stale or not yet valid (REVOCATION_UNKNOWN, fail closed); serial on the CRL
     (CERT_REVOKED); otherwise allowed.
 
     **What is cached.**  With ``cache=True`` the outcome of ``cryptography``'s path
@@ -324,7 +327,7 @@ class Verifier:
         if (
             crl is not None
             and crl.issuer == facts.issuer
-            and now <= crl.next_update
+            and crl.this_update <= now <= crl.next_update
             and facts.serial not in crl.serials
         ):
             return _ALLOW_TLS  # the common case, decided as _revocation_denial would

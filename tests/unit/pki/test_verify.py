@@ -116,6 +116,10 @@ def test_missing_or_stale_crl_fails_closed(world, north) -> None:
     stale_at = crl.next_update + timedelta(seconds=1)
     decision = verifier.verify(world["valid"], bundle=bundle, crl=crl, now=stale_at)
     assert decision.reason is Reason.REVOCATION_UNKNOWN and "nextUpdate" in decision.detail
+    # a CRL from the future (the relying party's clock behind the CA's): not yet valid
+    early = crl.this_update - timedelta(seconds=1)
+    decision = verifier.verify(world["valid"], bundle=bundle, crl=crl, now=early)
+    assert decision.reason is Reason.REVOCATION_UNKNOWN and "not valid before" in decision.detail
 
 
 def test_missing_bundle_is_untrusted(world, north) -> None:

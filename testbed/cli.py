@@ -100,10 +100,13 @@ def validate(scenario: Path) -> None:
     """Check SCENARIO without running it."""
     spec = load_scenario(scenario)
     devices = sum(g.count for g in spec.fleet)
-    click.echo(
-        f"{scenario}: valid ({len(spec.sites)} sites, {devices} devices, "
-        f"{len(spec.faults)} faults, {len(spec.expectations)} expectations)"
-    )
+    parts = [_count(len(spec.sites), "site"), _count(devices, "device"),
+             _count(len(spec.faults), "fault"), _count(len(spec.expectations), "expectation")]
+    click.echo(f"{scenario}: valid ({', '.join(parts)})")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @cli.command()

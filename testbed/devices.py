@@ -70,6 +70,17 @@ def check_ae_title(value: str) -> str:
 
 AeTitle = Annotated[str, AfterValidator(check_ae_title)]
 
+
+def ae_title_for(profile: DeviceProfile, index: int) -> str | None:
+    """The DICOM AE title of the profile's ``index``-th device (from 1): its
+    ``ae_title_prefix`` and three digits; None for a profile without DICOM.
+
+    Raises ValueError when the title breaks PS3.5 (longer than 16 characters).
+    """
+    if profile.ae_title_prefix is None:
+        return None
+    return check_ae_title(f"{profile.ae_title_prefix}{index:03d}")
+
 # SMART App Launch 2.0 §3 scopes, as a backend service (a device) holds them:
 # system/<resource type or *>.<v2 permissions "cruds" in order, or v1 read|write|*>
 _SMART_SCOPE = re.compile(

@@ -35,9 +35,15 @@ def load_yaml(path: Path) -> Any:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(err, "problem", None) or str(err)
-        raise ScenarioError(str(path), where, f"valid YAML ({problem})") from None
+        expected = problem if isinstance(err, _Refused) else f"valid YAML ({problem})"
+        raise ScenarioError(str(path), where, expected) from None
     except ValueError as err:  # a value YAML itself builds, e.g. a timestamp in month 13
         raise ScenarioError(str(path), "", f"valid YAML values ({err})") from None
+
+
+class _Refused(yaml.constructor.ConstructorError):
+    """Valid YAML that we refuse (a key written twice, an impossible date): the message
+    says what was expected, without "valid YAML" around it."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -55,9 +61,9 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[An
             continue
         if repeated:
             first = seen[key].start_mark.line + 1
-            raise yaml.constructor.ConstructorError(
+            raise _Refused(
                 None, None,
-                f"the key {key!r} appears twice in one mapping (first on line {first})",
+                f"each key once in a mapping: {key!r} appears twice (first on line {first})",
                 key_node.start_mark,
             )  # fmt: skip
         seen[key] = key_node
@@ -69,8 +75,9 @@ def _timestamp(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
     try:
         return loader.construct_yaml_timestamp(node)
     except ValueError as error:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"a possible date and time ({error})", node.start_mark
+        raise _Refused(
+            None, None, f"a possible date and time, not {node.value!r} ({error})",
+            node.start_mark,
         ) from None
 
 

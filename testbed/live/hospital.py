@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from testbed.approval import approve_enrollment
 from testbed.clock import Clock, WallClock, isoformat
 from testbed.crosscheck import profiles_for
-from testbed.devices import DeviceProfile, load_profiles, make_record
+from testbed.devices import DeviceProfile, ae_title_for, load_profiles, make_record
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import HealthSystem
@@ -65,6 +65,7 @@ class Bootstrap:
     username: str
     password: str
     approval_pending: bool = False
+    ae_title: str | None = None  # the device's DICOM AE title, if its profile speaks DICOM
 
 
 def device_id_for(registration: Registration) -> str:
@@ -131,6 +132,11 @@ class LiveHospital:
         """
         profile = self._checked(registration)
         device_id = device_id_for(registration)
+        registered = sum(1 for _ in self.inventory)
+        try:
+            ae_title = ae_title_for(profile, registered + 1)  # numbered as the simulation does
+        except ValueError as error:
+            raise RegistrationError(f"profile {profile.id!r}: {error}") from None
         record = make_record(
             profile,
             self.system,
@@ -140,6 +146,7 @@ class LiveHospital:
             zone=registration.zone,
             owner=registration.owner,
             preferred_key=self.scenario.pki.key_type,
+            ae_title=ae_title,
         )
         now = self.now()
         pending = self.scenario.pki.manual_approval
@@ -155,9 +162,10 @@ class LiveHospital:
         self.nac.add(device_id)
         self.log.emit(now, EventKind.DEVICE_REGISTERED, device_id, site=record.site,
                       zone=record.zone, profile=record.profile, owner=record.owner,
-                      services=",".join(record.intended_services), ae_title=None,
+                      services=",".join(record.intended_services), ae_title=ae_title,
                       audit_code="110108/110124")  # fmt: skip
-        return Bootstrap(device_id, device_id, password, approval_pending=pending)
+        return Bootstrap(device_id, device_id, password, approval_pending=pending,
+                         ae_title=ae_title)  # fmt: skip
 
     def approve(self, device_id: str) -> bool:
         """An operator approves a registered device's enrollment (seed §7 step 2):
@@ -210,6 +218,7 @@ class LiveHospital:
             out.append({
                 "device_id": record.device_id, "profile": record.profile,
                 "site": record.site, "zone": record.zone, "owner": record.owner,
+                "ae_title": record.ae_title,
                 "state": entry.state.value,
                 "approval": "approved" if entry.approved else "pending",
                 "certificate": certificate,

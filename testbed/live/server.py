@@ -216,7 +216,8 @@ async def _register(request: web.Request) -> web.Response:
     issued = request.app[_HOSPITAL].register(registration)
     bootstrap = {"username": issued.username, "password": issued.password}
     approval = "pending" if issued.approval_pending else "not-required"
-    body = {"device_id": issued.device_id, "bootstrap": bootstrap, "approval": approval}
+    body = {"device_id": issued.device_id, "bootstrap": bootstrap, "approval": approval,
+            "ae_title": issued.ae_title}  # fmt: skip
     return web.json_response(body, status=201)
 
 

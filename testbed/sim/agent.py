@@ -10,7 +10,7 @@ from typing import Any
 import simpy
 from cryptography import x509
 
-from testbed.devices import DeviceProfile, DeviceRecord, check_ae_title, make_record
+from testbed.devices import DeviceProfile, DeviceRecord, ae_title_for, make_record
 from testbed.errors import ScenarioError
 from testbed.hospital import HealthSystem
 from testbed.metrics import Availability, Metrics
@@ -82,11 +82,8 @@ class DeviceAgent:
 
 
 def _ae_title(profile: DeviceProfile, index: int, file: str, where: str) -> str | None:
-    if profile.ae_title_prefix is None:
-        return None
-    title = f"{profile.ae_title_prefix}{index:03d}"
     try:
-        return check_ae_title(title)
+        return ae_title_for(profile, index)
     except ValueError as err:
         raise ScenarioError(file, where, f"{err}; shorten the profile's ae_title_prefix") from None
 

@@ -380,3 +380,15 @@ def test_a_leaf_names_its_crl_and_ocsp_responder_for_any_client_to_follow(pilot:
     bad = pilot.run(verify)
     assert bad.returncode != 0
     assert "certificate revoked" in bad.stdout.decode() + bad.stderr.decode()
+
+
+def test_a_dicom_device_gets_its_ae_title_at_registration(pilot: Live) -> None:
+    """As in the simulation: the profile's prefix and the device's registration number."""
+    answer = pilot.register_answer("AE1")  # ct-ai-onbox speaks DICOM
+    title = answer["ae_title"]
+    assert isinstance(title, str) and title.startswith("APEXCT") and len(title) <= 16
+    hub = pilot.register_answer("AE2", profile="remote-monitoring-hub")  # FHIR only
+    assert hub["ae_title"] is None
+    listed = json.loads(pilot.cli("devices", "list", "--state-dir", str(pilot.state)).stdout)
+    titles = {d["device_id"]: d["ae_title"] for d in listed["devices"]}
+    assert titles[answer["device_id"]] == title and titles[hub["device_id"]] is None

@@ -285,7 +285,7 @@ def test_a_valid_scenario_validates(
     assert main(["validate", str(path)]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    assert out == f"{path}: valid (1 sites, 2 devices, 0 faults, 1 expectations)\n"
+    assert out == f"{path}: valid (1 site, 2 devices, 0 faults, 1 expectation)\n"
 
 
 def test_load_scenario_reads_every_field(write_scenario: Callable[..., Path]) -> None:

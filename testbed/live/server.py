@@ -29,10 +29,13 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 from urllib.parse import unquote
 
 from aiohttp import BasicAuth, hdrs, web
 from cryptography import x509
+from cryptography.x509 import ocsp
 
 from testbed.errors import LiveError, PkiError, TestbedError
 from testbed.live.hospital import LiveHospital, Registration
@@ -149,7 +152,18 @@ async def _crl(request: web.Request) -> web.Response:
         crl = request.app[_HOSPITAL].crl(site)
     except PkiError as error:
         return _text(404, str(error))
-    return web.Response(body=crl.der, content_type="application/pkix-crl")
+    headers = _freshness(crl.this_update, crl.next_update, request.app[_HOSPITAL].now())
+    return web.Response(body=crl.der, content_type="application/pkix-crl", headers=headers)
+
+
+def _freshness(this_update: datetime, next_update: datetime, now: datetime) -> dict[str, str]:
+    """HTTP caching of a CRL or an OCSP answer until its nextUpdate (RFC 5019 §6.2)."""
+    max_age = max(int((next_update - now).total_seconds()), 0)
+    return {
+        "Last-Modified": format_datetime(this_update, usegmt=True),
+        "Expires": format_datetime(next_update, usegmt=True),
+        "Cache-Control": f"max-age={max_age}, public, no-transform, must-revalidate",
+    }
 
 
 async def _ocsp(request: web.Request) -> web.Response:
@@ -171,8 +185,15 @@ async def _ocsp_get(request: web.Request) -> web.Response:
         request_der = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         request_der = b""
-    body = request.app[_HOSPITAL].ocsp(request_der)
-    return web.Response(body=body, content_type="application/ocsp-response")
+    hospital = request.app[_HOSPITAL]
+    body = hospital.ocsp(request_der)
+    headers: dict[str, str] = {}
+    answer = ocsp.load_der_ocsp_response(body)
+    if answer.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL:
+        next_update = answer.next_update_utc
+        if next_update is not None:  # a GET answer may be cached (RFC 6960 A.1, RFC 5019)
+            headers = _freshness(answer.this_update_utc, next_update, hospital.now())
+    return web.Response(body=body, content_type="application/ocsp-response", headers=headers)
 
 
 def pki_app(hospital: LiveHospital) -> web.Application:

@@ -10,6 +10,8 @@ import base64
 import json
 import stat
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -220,7 +222,7 @@ def test_register_with_unknown_zone_exits_2_naming_it(pilot: Live) -> None:
     assert "basement" in done.stderr.decode()
 
 
-def _ocsp_get(pilot: Live, name: str) -> tuple[str, Path, Path, Callable[[str], bytes]]:
+def _ocsp_get(pilot: Live, name: str) -> tuple[str, Path, Path, Callable[..., bytes]]:
     """Enroll a device; return its id, leaf, the issuing CA and a GET of its OCSP request.
 
     The request is made by ``openssl ocsp -reqout``; the GET URL is the responder's
@@ -235,8 +237,8 @@ def _ocsp_get(pilot: Live, name: str) -> tuple[str, Path, Path, Callable[[str], 
     assert made.returncode == 0, made.stderr.decode()
     path = quote(base64.b64encode(request.read_bytes()).decode(), safe="")
 
-    def get(suffix: str) -> bytes:
-        code, der = pilot.curl(f"{pilot.endpoints['ocsp']}/{path}{suffix}")
+    def get(suffix: str, *args: str) -> bytes:
+        code, der = pilot.curl(f"{pilot.endpoints['ocsp']}/{path}{suffix}", *args)
         assert code == 200
         response = pilot.work / f"{name}.ocsp-response.der"
         response.write_bytes(der)
@@ -392,3 +394,34 @@ def test_a_dicom_device_gets_its_ae_title_at_registration(pilot: Live) -> None:
     listed = json.loads(pilot.cli("devices", "list", "--state-dir", str(pilot.state)).stdout)
     titles = {d["device_id"]: d["ae_title"] for d in listed["devices"]}
     assert titles[answer["device_id"]] == title and titles[hub["device_id"]] is None
+
+
+def _headers(path: Path) -> dict[str, str]:
+    lines = path.read_text(encoding="latin-1").splitlines()[1:]
+    pairs = (line.split(":", 1) for line in lines if ":" in line)
+    return {k.strip().lower(): v.strip() for k, v in pairs}
+
+
+def _openssl_time(text: str) -> datetime:
+    """``Dec  5 10:00:00 2026 GMT`` as openssl prints times."""
+    return datetime.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y GMT").replace(tzinfo=UTC)
+
+
+def test_crls_and_ocsp_get_answers_say_how_long_to_cache_them(pilot: Live) -> None:
+    """RFC 5019 §6.2: Last-Modified at thisUpdate, Expires at nextUpdate, a max-age."""
+    saved = pilot.work / "cache.headers"
+    status, der = pilot.curl(pilot.endpoints["crl"], "-D", str(saved))
+    assert status == 200
+    headers = _headers(saved)
+    read = pilot.run(["openssl", "crl", "-inform", "DER", "-noout", "-lastupdate", "-nextupdate"],
+                     data=der)  # fmt: skip
+    times = dict(line.split("=", 1) for line in read.stdout.decode().splitlines())
+    assert parsedate_to_datetime(headers["expires"]) == _openssl_time(times["nextUpdate"])
+    assert parsedate_to_datetime(headers["last-modified"]) == _openssl_time(times["lastUpdate"])
+    control = headers["cache-control"]
+    assert control.startswith("max-age=") and int(control.split(",")[0].split("=")[1]) > 0
+    _, _, _, get = _ocsp_get(pilot, "H1")
+    get("", "-D", str(saved))
+    assert "max-age=" in _headers(saved)["cache-control"]
+    get("A", "-D", str(saved))  # malformed: nothing to cache
+    assert "cache-control" not in _headers(saved)

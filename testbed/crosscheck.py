@@ -67,6 +67,11 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
             raise ScenarioError(file, f"faults[{i}].end", "a time within the scenario's duration")
     for i, op in enumerate(scenario.operations):
         _target(op.target, scenario, file, f"operations[{i}].target")
+        if op.action == "resume" and not any(
+            o.action == "suspend" and o.at < op.at for o in scenario.operations
+        ):
+            expected = "a resume after a suspend (no suspension comes before it)"
+            raise ScenarioError(file, f"operations[{i}].at", expected)
         if op.reason is not None and op.action != "revoke":
             raise ScenarioError(file, f"operations[{i}].reason",
                                 "no reason: only a 'revoke' operation has one")  # fmt: skip

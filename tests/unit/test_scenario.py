@@ -128,6 +128,11 @@ BAD_INPUTS = [
     BadInput("service-kind-not-in-profile", FLEET_LINE,
              _fleet(profile="remote-monitoring-hub", services="[pacs-north]"),
              "fleet[0].services[0]", ("remote-monitoring-hub", "(ehr)", "is pacs")),
+    BadInput("resume-before-any-suspend", "expectations:",
+             "operations:\n  - {at: 1d, action: resume, target: 'device:ct-ai-onbox-north-001'}"
+             "\n  - {at: 2d, action: suspend, target: 'device:ct-ai-onbox-north-001'}"
+             "\nexpectations:",
+             "operations[0].at", ("after a suspend",)),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]

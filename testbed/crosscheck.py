@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from testbed.devices import DeviceProfile, EnrollmentProtocol, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
-from testbed.pki.ca import device_name_problem
+from testbed.pki.ca import ISSUING_LIFETIME, device_name_problem
 from testbed.units import format_duration
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
                     f"a service of a kind profile {profile.id!r} uses "
                     f"({', '.join(profile.services)}): {name!r} is {kinds[name]}",
                 )  # fmt: skip
+    _within_the_issuing_cas_life(scenario, file)
     for i, fault in enumerate(scenario.faults):
         _target(getattr(fault, "target", "ca"), scenario, file, f"faults[{i}].target")
         if fault.end > scenario.duration:
@@ -114,6 +115,19 @@ def _unique(names: list[str], file: str, field: str, expected: str) -> None:
         if name in seen:
             raise ScenarioError(file, f"{field}[{i}]", expected, got=name)
         seen.add(name)
+
+
+def _within_the_issuing_cas_life(scenario: Scenario, file: str) -> None:
+    """Every leaf the run issues expires before the issuing CA does (a leaf is capped at
+    its CA's notAfter, so near the CA's end renewals would come ever sooner)."""
+    longest = scenario.duration + scenario.recovery_window + scenario.pki.lifetime
+    if longest > ISSUING_LIFETIME:
+        raise ScenarioError(
+            file, "duration",
+            f"a run whose duration, recovery window and one certificate lifetime fit in the "
+            f"issuing CA's life ({format_duration(ISSUING_LIFETIME)}); they make "
+            f"{format_duration(longest)}",
+        )  # fmt: skip
 
 
 def _service_kinds(profile: DeviceProfile, scenario: Scenario, file: str, field: str) -> None:

@@ -152,12 +152,15 @@ async def _crl(request: web.Request) -> web.Response:
         crl = request.app[_HOSPITAL].crl(site)
     except PkiError as error:
         return _text(404, str(error))
-    headers = _freshness(crl.this_update, crl.next_update, request.app[_HOSPITAL].now())
+    # the CRL is reissued on every revocation, long before its nextUpdate: a cache may
+    # keep it but must ask again each time (a conditional GET on Last-Modified)
+    headers = {"Last-Modified": format_datetime(crl.this_update, usegmt=True),
+               "Cache-Control": "no-cache"}  # fmt: skip
     return web.Response(body=crl.der, content_type="application/pkix-crl", headers=headers)
 
 
 def _freshness(this_update: datetime, next_update: datetime, now: datetime) -> dict[str, str]:
-    """HTTP caching of a CRL or an OCSP answer until its nextUpdate (RFC 5019 §6.2)."""
+    """HTTP caching of an OCSP answer until its nextUpdate (RFC 5019 §6.2)."""
     max_age = max(int((next_update - now).total_seconds()), 0)
     return {
         "Last-Modified": format_datetime(this_update, usegmt=True),

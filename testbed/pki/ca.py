@@ -10,7 +10,7 @@ expiry), after the SPIFFE model: exactly one URI SAN per workload, non-CA leaf.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,6 +31,7 @@ from testbed.pki.keys import (
 )
 
 __all__ = [
+    "ISSUING_LIFETIME",
     "CertificateAuthority",
     "IssuanceRecord",
     "IssuingCA",
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 _CENTRAL = "central"
+
+ISSUING_LIFETIME = timedelta(days=1825)
+"""How long an issuing CA certificate lives (five years), unless the CA is told otherwise."""
 
 
 class IssuingMode(StrEnum):
@@ -279,7 +283,7 @@ class CertificateAuthority:
         rng: random.Random | None,
         key_type: KeyType = KeyType.EC_P256,
         root_lifetime: timedelta = timedelta(days=3650),
-        issuing_lifetime: timedelta = timedelta(days=1825),
+        issuing_lifetime: timedelta = ISSUING_LIFETIME,
         backdate: timedelta = timedelta(minutes=1),
     ) -> None:
         _require_utc(now)
@@ -303,6 +307,7 @@ class CertificateAuthority:
         self._revoked: dict[int, Revocation] = {}
         self._crl_numbers: dict[str, int] = {}
         self._last_crls: dict[str, tuple[datetime, frozenset[int]]] = {}
+        self._off_crl: dict[str, set[int]] = {}  # serials each issuer's CRLs listed for good
         self._generations: dict[str | None, list[IssuingCA]] = {}
         self._by_name: dict[str, IssuingCA] = {}
         self._aki: dict[str, x509.Extension[x509.ExtensionType]] = {}
@@ -497,6 +502,9 @@ class CertificateAuthority:
         if lifetime <= timedelta(0):
             raise PkiError(f"lifetime must be positive, got {lifetime}")
         issuing = self.issuing_ca_for(site, now=now)
+        if issuing.certificate.not_valid_after_utc <= now:
+            expired = issuing.certificate.not_valid_after_utc
+            raise PkiError(f"the issuing CA {issuing.name!r} expired at {expired}; rotate it")
         serial = self._take_reserved(device_id) or self._fresh_serial()
         plan = self._plan(issuing, device_id, site, serial, lifetime, now)
         certificate = build_leaf(
@@ -681,9 +689,23 @@ class CertificateAuthority:
         """When the last CRL of ``issuer`` was signed and the serials it listed, if any."""
         return self._last_crls.get(issuer)
 
-    def crl_signed(self, issuer: str, this_update: datetime, serials: frozenset[int]) -> None:
-        """Note a CRL of ``issuer`` signed at ``this_update`` listing ``serials``."""
+    def crl_signed(
+        self,
+        issuer: str,
+        this_update: datetime,
+        serials: frozenset[int],
+        *,
+        dropped: Iterable[int] = (),
+    ) -> None:
+        """Note a CRL of ``issuer`` signed at ``this_update`` listing ``serials``;
+        ``dropped`` left the CRL on it, for good (:meth:`off_crl`)."""
         self._last_crls[issuer] = (this_update, serials)
+        self._off_crl.setdefault(issuer, set()).update(dropped)
+
+    def off_crl(self, issuer: str) -> Set[int]:
+        """Revoked serials of ``issuer`` no longer listed: expired, and listed on a CRL
+        signed after their expiry (RFC 5280 §3.3)."""
+        return self._off_crl.get(issuer, frozenset())
 
     def next_crl_number(self, issuer: str) -> int:
         """The next CRL number for an issuing CA (monotonically increasing, from 1)."""

@@ -83,11 +83,16 @@ def build_crl(
         raise PkiError(f"next_update_after must be positive, got {next_update_after}")
     records = ca.records
     last = ca.last_crl(issuing.name)
-    revoked = [
-        r for r in ca.revocations.values()
-        if r.time <= now and records[r.serial].issuer == issuing.name
-        and not _listed_after_expiry(r.serial, records[r.serial].not_after, last)
-    ]  # fmt: skip
+    gone = ca.off_crl(issuing.name)
+    revoked = []
+    dropped = []
+    for r in ca.revocations.values():
+        if r.time > now or r.serial in gone or records[r.serial].issuer != issuing.name:
+            continue
+        if _listed_after_expiry(r.serial, records[r.serial].not_after, last):
+            dropped.append(r.serial)  # it has been on one CRL after its expiry: done
+        else:
+            revoked.append(r)
     next_update = now + next_update_after
     builder = x509.CertificateRevocationListBuilder(
         issuer_name=issuing.certificate.subject,
@@ -104,7 +109,7 @@ def build_crl(
     crl = builder.sign(issuing.key, signature_hash(issuing.key))
     der = crl.public_bytes(serialization.Encoding.DER)
     serials = frozenset(r.serial for r in revoked)
-    ca.crl_signed(issuing.name, now, serials)
+    ca.crl_signed(issuing.name, now, serials, dropped=dropped)
     return PublishedCrl(issuing.name, now, next_update, serials, der)
 
 

@@ -133,6 +133,8 @@ BAD_INPUTS = [
              "\n  - {at: 2d, action: suspend, target: 'device:ct-ai-onbox-north-001'}"
              "\nexpectations:",
              "operations[0].at", ("after a suspend",)),
+    BadInput("longer-than-the-issuing-ca", "duration: 5d", "duration: 1800d",
+             "duration", ("1825d", "1831d")),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]

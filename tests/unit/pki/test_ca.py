@@ -258,3 +258,11 @@ def test_leaves_name_where_revocation_status_is_once_published(make_ca, issue_le
     ]
     authority.reserve_serial("planned")
     assert authority.plan_leaf("planned", site="north", lifetime=timedelta(days=1), now=NOW) is None
+
+
+def test_an_expired_issuing_ca_issues_nothing(make_ca, issue_leaf) -> None:
+    """Past its notAfter a leaf would end before it starts: the CA refuses instead."""
+    authority = make_ca(33, issuing_lifetime=timedelta(days=10))
+    with pytest.raises(PkiError, match="expired"):
+        issue_leaf(authority, "late", now=NOW + timedelta(days=11))
+    assert len(authority.records) == 0

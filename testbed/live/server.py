@@ -328,24 +328,31 @@ class LiveServer:
         self._runners: list[web.AppRunner] = []
 
     async def _run(
-        self, app: web.Application, port: int, context: ssl.SSLContext | None = None
-    ) -> int:
+        self, app: web.Application, sock: socket.socket, context: ssl.SSLContext | None = None
+    ) -> None:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self._runners.append(runner)
-        sock = _listen(port)
         await web.SockSite(runner, sock, ssl_context=context).start()
-        return int(sock.getsockname()[1])
 
     async def start(self, ports: Ports) -> dict[str, object]:
         """Listen on every socket and return the endpoint URLs."""
-        est = await self._run(est_app(self.hospital), ports.est, tls_context(self.state))
-        pki = await self._run(pki_app(self.hospital), ports.pki)
-        admin = await self._run(admin_app(self.hospital, self.secret), ports.admin)
+        sockets: list[socket.socket] = []
+        try:
+            for port in (ports.est, ports.pki, ports.admin):
+                sockets.append(_listen(port))
+        except LiveError:
+            for sock in sockets:
+                sock.close()
+            raise
+        est, pki, admin = (int(s.getsockname()[1]) for s in sockets)
         crl_by_site = {s: f"http://{LOOPBACK}:{pki}/crl/{s}" for s in self.hospital.ca.sites}
         ocsp = f"http://{LOOPBACK}:{pki}/ocsp"
-        # leaves name where their revocation status is (before anyone can find us)
+        # leaves name where their revocation status is: known before EST answers anyone
         self.hospital.ca.publish_revocation_at(crl_by_site=crl_by_site, ocsp=ocsp)
+        await self._run(est_app(self.hospital), sockets[0], tls_context(self.state))
+        await self._run(pki_app(self.hospital), sockets[1])
+        await self._run(admin_app(self.hospital, self.secret), sockets[2])
         return {
             "est": f"https://{LOOPBACK}:{est}{EST_PATH}",
             "crl": f"http://{LOOPBACK}:{pki}/crl",

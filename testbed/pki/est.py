@@ -36,6 +36,7 @@ from testbed.pki.keys import CsrCheck, check_csr, csr_key
 
 __all__ = [
     "CERTS_ONLY",
+    "REENROLL_GRACE",
     "EnrollmentDirectory",
     "EnrollmentSubject",
     "EstResponse",
@@ -43,6 +44,9 @@ __all__ = [
     "PreparedLeaf",
     "certs_only",
 ]
+
+REENROLL_GRACE = timedelta(minutes=10)
+"""How long after a renewal the certificate it replaced may re-enroll once more."""
 
 CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only"
 """The content type of ``cacerts`` and enrollment answers (RFC 7030 §4.1.3, §4.2.3)."""
@@ -214,6 +218,10 @@ class EstService:
         self.prepared: dict[str, PreparedLeaf] = {}
         self.adopted = 0  # prepared leaves issued (the rest were signed here)
         self.answers = 0  # enrollment answers given (each writes one event with a log)
+        #: how long after a renewal its predecessor may still re-enroll, once: the device
+        #: whose answer was lost retries with the certificate it still holds
+        self.reenroll_grace = REENROLL_GRACE
+        self._retried: set[int] = set()  # predecessors that have used their grace
 
     # -- cacerts (RFC 7030 §4.1) --------------------------------------------
 
@@ -334,11 +342,27 @@ class EstService:
             detail = f"the client certificate {serial:#x} is not valid before {record.not_before}"
             raise _status_refusal(status_refusal, Reason.CERT_NOT_YET_VALID, detail)
         current = self.directory.current_serial(record.device_id)
-        if current is not None and current != serial:
+        if current is not None and current != serial and not self._lost_answer(
+            serial, current, now
+        ):
             # an old copy of a renewed identity must not mint new ones
             detail = f"the client certificate {serial:#x} was superseded by {current:#x}"
             raise _status_refusal(status_refusal, Reason.CERT_SUPERSEDED, detail)
         return record
+
+    def _lost_answer(self, serial: int, current: int, now: datetime) -> bool:
+        """Whether ``serial`` may renew although ``current`` superseded it: ``current``
+        renewed exactly it, within :attr:`reenroll_grace`, and it has not done so
+        before (the device never got the answer; a second try, or a later one, is an
+        old copy)."""
+        renewed = self.ca.record(current)
+        if renewed is None or renewed.renewal_of != serial or serial in self._retried:
+            return False
+        issued = renewed.not_before + self.ca.backdate
+        if now > issued + self.reenroll_grace:
+            return False
+        self._retried.add(serial)
+        return True
 
     def _checked_csr(
         self, body: bytes, device_id: str, mismatch: Reason

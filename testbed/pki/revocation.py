@@ -25,6 +25,7 @@ from testbed.pki.keys import signature_hash
 
 __all__ = ["CrlDistribution", "PublishedCrl", "build_crl", "ocsp_response"]
 
+_MAX_NONCE = 128  # octets; RFC 8954 §2.1: longer nonces are refused (malformedRequest)
 _CERT_ID_HASHES = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})
 """CertID hash algorithms the responder computes (RFC 6960 uses SHA-1; RFC 5019 allows SHA-2)."""
 
@@ -193,6 +194,8 @@ def ocsp_response(
         # NotImplementedError: more than one certificate in the request (one per
         # request is what this responder, like most, answers)
         return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    if nonce is not None and not 1 <= len(nonce) <= _MAX_NONCE:
+        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)  # RFC 8954 §2.1
     try:
         hash_algorithm = request.hash_algorithm
     except UnsupportedAlgorithm:

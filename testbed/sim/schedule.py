@@ -46,6 +46,8 @@ def schedule_all(tb: Testbed) -> None:
 def _offboard_at(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
     assert agent.offboard_at is not None
     yield tb.env.timeout(agent.offboard_at.total_seconds())
+    if agent.retired or tb.inventory.get(agent.device_id) is None:
+        return  # offboarded already (by an operation), or never onboarded: nothing to do
     tb.metrics.manual_steps += 1
     offboard(tb, agent)
 
@@ -85,13 +87,15 @@ def _closing(tb: Testbed) -> Generator[Any, Any, None]:
     now = tb.now()
     for agent in tb.agents:
         entry = tb.inventory.get(agent.device_id)
-        if agent.retired or (entry is not None and entry.state in _OUT_OF_SERVICE):
+        if agent.retired:
+            continue
+        tb.metrics.buffered += sum(agent.buffers.values())  # suspended devices' too
+        if entry is not None and entry.state in _OUT_OF_SERVICE:
             continue
         if entry is not None and entry.state is DeviceState.PRODUCTION:
             _recovery_check(tb, agent)
         else:
             _still_onboarding(tb, agent, None if entry is None else entry.state)
-        tb.metrics.buffered += sum(agent.buffers.values())
     for agent in tb.agents:
         agent.availability.close(now)
     drift_scan(tb)

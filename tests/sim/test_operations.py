@@ -210,3 +210,20 @@ def test_an_operation_that_does_nothing_is_no_manual_step(sim: type[Sim]) -> Non
     result = sim.run(operations=operations)
     assert sim.run().report.measures["manual_steps"] == 0
     assert result.report.measures["manual_steps"] == 3
+
+
+def test_a_planned_offboarding_of_a_device_already_offboarded_is_no_step(
+    sim: type[Sim],
+) -> None:
+    fleet = [{"profile": "ct-ai-onbox", "count": 2, "site": "north", "zone": "imaging",
+              "owner": "radiology", "offboard_at": "3d"}]  # fmt: skip
+    result = sim.run(fleet=fleet, operations=[_operation("2d", "offboard")])
+    assert result.report.measures["devices_offboarded"] == 2
+    assert result.report.measures["manual_steps"] == 2  # CT_1 once, the other at 3d
+
+
+def test_items_a_suspended_device_still_holds_at_the_end_are_reported(sim: type[Sim]) -> None:
+    """Suspended (with store and forward) until the end: what it made since is held."""
+    result = sim.run(operations=[_operation("5d", "suspend")])
+    measures = result.report.measures
+    assert measures["data_held_at_end"] > 0 and measures["data_lost"] == 0

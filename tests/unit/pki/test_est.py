@@ -323,11 +323,31 @@ def test_reenroll_with_a_superseded_certificate_is_refused(est, key) -> None:
     first = _enrolled(est, key)
     second = _reenroll(est, _body(key), first).certificate
     assert second is not None
+    third = _reenroll(est, _body(key), second).certificate
+    assert third is not None
     response = _reenroll(est, _body(key), first)  # an old copy of the identity
     assert (response.status, response.reason) == (403, Reason.CERT_SUPERSEDED), response.body
-    assert f"{second.serial_number:#x}" in response.body.decode()
-    assert len(est.ca.records) == 2
-    assert _reenroll(est, _body(key), second).status == 200  # the current one still renews
+    assert f"{third.serial_number:#x}" in response.body.decode()
+    assert len(est.ca.records) == 3
+    assert _reenroll(est, _body(key), third).status == 200  # the current one still renews
+
+
+def test_a_device_whose_renewal_answer_was_lost_may_retry_once(est, key) -> None:
+    """Within the grace after a renewal, the certificate it replaced may renew once
+    more (the device never got the answer); a second time, or later, it may not."""
+    at = NOW + timedelta(hours=16)
+    first = _enrolled(est, key)
+    assert _reenroll(est, _body(key), first, now=at).status == 200  # answer lost
+    retry = _reenroll(est, _body(key), first, now=at + timedelta(minutes=5))
+    assert retry.status == 200 and retry.certificate is not None
+    again = _reenroll(est, _body(key), first, now=at + timedelta(minutes=6))
+    assert (again.status, again.reason) == (403, Reason.CERT_SUPERSEDED)
+    # after the grace, not even once
+    late = _reenroll(est, _body(key), retry.certificate, now=at + timedelta(hours=1))
+    assert late.status == 200 and late.certificate is not None
+    stale = _reenroll(est, _body(key), retry.certificate,
+                      now=at + timedelta(hours=1) + est.reenroll_grace + timedelta(seconds=1))
+    assert (stale.status, stale.reason) == (403, Reason.CERT_SUPERSEDED)  # fmt: skip
 
 
 def _csr_body(

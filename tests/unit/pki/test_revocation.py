@@ -284,3 +284,22 @@ def test_ocsp_requests_this_responder_cannot_answer_get_a_status_not_an_error(
     request = _openssl_request(tmp_path, issuing, north[:count], *options)
     response = ocsp.load_der_ocsp_response(ocsp_response(authority, request, now=NOW))
     assert response.response_status is status
+
+
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [(0, ocsp.OCSPResponseStatus.MALFORMED_REQUEST),
+     (1, ocsp.OCSPResponseStatus.SUCCESSFUL),
+     (128, ocsp.OCSPResponseStatus.SUCCESSFUL),
+     (129, ocsp.OCSPResponseStatus.MALFORMED_REQUEST)],
+)  # fmt: skip
+def test_ocsp_nonce_lengths_rfc8954(world, length: int, status) -> None:
+    authority, north, _south = world
+    issuing = authority.issuing_ca_for("north", now=NOW).certificate
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(north[0], issuing, hashes.SHA256())
+        .add_extension(x509.OCSPNonce(b"n" * length), critical=False)
+    )
+    der = ocsp_response(authority, request.build().public_bytes(_DER), now=NOW)
+    assert ocsp.load_der_ocsp_response(der).response_status is status

@@ -268,14 +268,9 @@ def run_issuance(spec: dict[str, Any]) -> dict[str, Any]:
     """The cryptography of ``count`` issuances, nothing else (see the module docstring)."""
     from datetime import UTC, datetime, timedelta
 
-    from testbed.pki.ca import (
-        CertificateAuthority,
-        authority_key_id,
-        build_leaf,
-        leaf_sans,
-        leaf_subject,
-    )
+    from testbed.pki.ca import CertificateAuthority
     from testbed.pki.keys import KeyType, ec_key, new_key_scalar, request_and_check
+    from testbed.pki.leaf_profile import authority_key_id, build_leaf, leaf_sans, leaf_subject
     from testbed.pki.verify import bundle_index, derive_facts
 
     count = max(int(spec["count"]), 1)

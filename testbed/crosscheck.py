@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from testbed.devices import DeviceProfile, EnrollmentProtocol, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
-from testbed.pki.ca import ISSUING_LIFETIME, device_name_problem
+from testbed.pki.ca import ISSUING_LIFETIME
+from testbed.pki.leaf_profile import device_name_problem
 from testbed.units import format_duration
 
 if TYPE_CHECKING:

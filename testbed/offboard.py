@@ -17,7 +17,8 @@ from testbed.errors import LifecycleError
 from testbed.events import EventKind, EventLog
 from testbed.inventory import Inventory
 from testbed.lifecycle import LifecycleEvent, Transition
-from testbed.pki.ca import CertificateAuthority, RevocationReason
+from testbed.pki.ca import CertificateAuthority
+from testbed.pki.revocation import RevocationReason
 
 __all__ = ["OFFBOARDING_STEPS", "Offboarding", "live_serials", "offboard_device", "revoke_device"]
 

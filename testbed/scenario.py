@@ -24,8 +24,9 @@ from testbed.expectations import ExpectationSpec
 from testbed.faults import FaultSpec
 from testbed.hospital import NAME, Service, Site
 from testbed.inputs import load_yaml, validate
-from testbed.pki.ca import IssuingMode, RevocationReason
+from testbed.pki.ca import IssuingMode
 from testbed.pki.keys import KeyType
+from testbed.pki.revocation import RevocationReason
 from testbed.units import Duration, PositiveDuration, parse_duration
 
 __all__ = [

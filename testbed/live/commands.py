@@ -22,7 +22,7 @@ import click
 
 from testbed.errors import LiveError
 from testbed.live.state import StateDir
-from testbed.pki.ca import RevocationReason
+from testbed.pki.revocation import RevocationReason
 
 if TYPE_CHECKING:
     from testbed.live.hospital import LiveHospital

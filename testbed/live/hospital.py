@@ -27,14 +27,16 @@ from testbed.events import EventKind, EventLog
 from testbed.hospital import HealthSystem
 from testbed.inventory import Inventory
 from testbed.offboard import Offboarding, offboard_device, revoke_device
-from testbed.pki.ca import (
-    CertificateAuthority,
-    IssuingCA,
-    RevocationReason,
-    device_name_problem,
-)
+from testbed.pki.ca import CertificateAuthority, IssuingCA
 from testbed.pki.est import EstService
-from testbed.pki.revocation import CrlDistribution, PublishedCrl, build_crl, ocsp_response
+from testbed.pki.leaf_profile import device_name_problem
+from testbed.pki.revocation import (
+    CrlDistribution,
+    PublishedCrl,
+    RevocationReason,
+    build_crl,
+    ocsp_response,
+)
 from testbed.scenario import Scenario, load_scenario
 
 __all__ = ["Bootstrap", "LiveHospital", "Registration", "device_id_for"]

@@ -40,8 +40,8 @@ from cryptography.x509 import ocsp
 from testbed.errors import LiveError, PkiError, TestbedError
 from testbed.live.hospital import LiveHospital, Registration
 from testbed.live.state import EventFile, StateDir, server_identity
-from testbed.pki.ca import RevocationReason
 from testbed.pki.est import EstResponse
+from testbed.pki.revocation import RevocationReason
 
 __all__ = [
     "LOOPBACK",

@@ -225,7 +225,7 @@ def _job(message: tuple[Any, ...], kept: _Kept, clock: Any) -> tuple[Any, ...]:
 
 def _issuer(certificate_der: bytes, key_der: bytes) -> tuple[x509.Name, Any, Any]:
     """An issuing CA as the worker keeps it: its name, its key, the leaves' AKI."""
-    from testbed.pki.ca import authority_key_id
+    from testbed.pki.leaf_profile import authority_key_id
 
     key = load_der_private_key(key_der, password=None)
     subject = x509.load_der_x509_certificate(certificate_der).subject
@@ -240,8 +240,8 @@ def _leaf(
     plan: Any,
 ) -> tuple[bytes, CsrCheck, x509.Certificate | None]:
     """A device's next CSR, the CA's check of it, and the leaf the CA would sign for it."""
-    from testbed.pki.ca import build_leaf, leaf_sans, leaf_subject
     from testbed.pki.keys import KeyType, ec_key, request_and_check
+    from testbed.pki.leaf_profile import build_leaf, leaf_sans, leaf_subject
 
     key = ec_key(KeyType(key_type), scalar)
     der, check = request_and_check(key, plan.device_id)

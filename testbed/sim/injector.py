@@ -17,7 +17,7 @@ from testbed.faults import (
     TrustBundleStale,
 )
 from testbed.lifecycle import DeviceState, LifecycleEvent
-from testbed.pki.ca import RevocationReason
+from testbed.pki.revocation import RevocationReason
 from testbed.scenario import Operation, OperationAction
 from testbed.sim.device import rebootstrap, recover, skew_changed, transition
 from testbed.sim.offboarding import offboard, revoke_current

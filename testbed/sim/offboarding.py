@@ -13,7 +13,7 @@ from testbed.access import Attempt
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState
 from testbed.offboard import offboard_device
-from testbed.pki.ca import RevocationReason
+from testbed.pki.revocation import RevocationReason
 from testbed.sim.device import overflow
 
 if TYPE_CHECKING:

@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from testbed.errors import PkiError
 from testbed.events import EventLog
 from testbed.pki import EnrollmentSubject, EstService, KeyType, TrustDistribution, Verifier
-from testbed.pki.ca import LeafPlan, authority_key_id, build_leaf, leaf_sans, leaf_subject
+from testbed.pki.ca import LeafPlan
 from testbed.pki.est import PreparedLeaf
 from testbed.pki.keys import ec_key, make_csr
+from testbed.pki.leaf_profile import authority_key_id, build_leaf, leaf_sans, leaf_subject
 from testbed.pki.offload import CryptoWorker
 from testbed.pki.verify import bundle_index, derive_facts
 

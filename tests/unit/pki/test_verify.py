@@ -10,7 +10,7 @@ import pytest
 
 from testbed.decisions import Hop, Reason
 from testbed.pki import TrustDistribution, Verifier, build_crl
-from testbed.pki.ca import authority_key_id, build_leaf, leaf_sans, leaf_subject
+from testbed.pki.leaf_profile import authority_key_id, build_leaf, leaf_sans, leaf_subject
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -43,6 +43,7 @@ from testbed.errors import LiveError
 from testbed.events import Event
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.keys import KeyType, new_private_key, new_serial_number, signature_hash
+from testbed.pki.leaf_profile import key_usage
 
 __all__ = ["EventFile", "StateDir", "server_identity"]
 
@@ -205,11 +206,7 @@ class EventFile:
         self._handle.close()
 
 
-_SERVER_USAGE = x509.KeyUsage(
-    digital_signature=True, content_commitment=False, key_encipherment=False,
-    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-    encipher_only=False, decipher_only=False,
-)  # fmt: skip
+_SERVER_USAGE = key_usage(digital_signature=True, key_cert_sign=False)
 
 
 def server_identity(

@@ -35,8 +35,6 @@ __all__ = [
     "svg_text",
 ]
 
-#: Certificates the pre-production failure tests issue (and revoke) for themselves.
-PREPRODUCTION_REQUESTER = TEST_REQUESTER
 
 _SVG_SALT = "hospital-device-identity-testbed"
 _DAY = timedelta(days=1)
@@ -101,7 +99,7 @@ def _event_mark(event: Event, groups: dict[str, str]) -> LifecycleMark:
 def _revocation_marks(tb: Testbed, groups: dict[str, str]) -> Iterable[LifecycleMark]:
     for serial, revocation in tb.ca.revocations.items():
         record = tb.ca.records[serial]
-        if record.requester == PREPRODUCTION_REQUESTER:
+        if record.requester == TEST_REQUESTER:
             continue
         group = groups.get(record.device_id, record.device_id)
         yield LifecycleMark(revocation.time, group, Mark.REVOKED, record.device_id)

@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 
 from testbed.events import EventKind
 from testbed.report.plots import (
-    PREPRODUCTION_REQUESTER,
     Mark,
     availability,
     certificate_timeline,
@@ -20,6 +19,7 @@ from testbed.report.plots import (
     svg_text,
 )
 from testbed.run import RunResult, run_scenario
+from testbed.sim.preproduction import TEST_REQUESTER
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
 
@@ -57,8 +57,8 @@ def test_revocations_of_preproduction_test_certificates_are_left_out(pilot: RunR
     ca = pilot.testbed.ca
     requesters = [ca.records[serial].requester for serial in ca.revocations]
     revoked = [m for m in lifecycle_marks(pilot.testbed) if m.mark is Mark.REVOKED]
-    assert PREPRODUCTION_REQUESTER in requesters
-    assert len(revoked) == sum(1 for r in requesters if r != PREPRODUCTION_REQUESTER) > 0
+    assert TEST_REQUESTER in requesters
+    assert len(revoked) == sum(1 for r in requesters if r != TEST_REQUESTER) > 0
     assert {m.device_id for m in revoked} <= set(pilot.testbed.by_id)
 
 

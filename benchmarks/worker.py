@@ -128,21 +128,21 @@ def _install_timers(tb: Any) -> _Timers:
     import testbed.sim.schedule as schedule
 
     timers = _Timers()
-    tb.est.simpleenroll = timers.wrap("est.simpleenroll (CSR check + issue)",
-                                      tb.est.simpleenroll)
-    tb.est.simplereenroll = timers.wrap("est.simplereenroll (CSR check + issue)",
-                                        tb.est.simplereenroll)
-    tb.ca.issue = timers.wrap("ca.issue (build + sign leaf)", tb.ca.issue)
+    tb.hospital.est.simpleenroll = timers.wrap("est.simpleenroll (CSR check + issue)",
+                                      tb.hospital.est.simpleenroll)
+    tb.hospital.est.simplereenroll = timers.wrap("est.simplereenroll (CSR check + issue)",
+                                        tb.hospital.est.simplereenroll)
+    tb.hospital.ca.issue = timers.wrap("ca.issue (build + sign leaf)", tb.hospital.ca.issue)
     enrollment._csr_body = timers.wrap(  # type: ignore[attr-defined]
         "device keygen + CSR", enrollment._csr_body)
-    tb.access.decide = timers.wrap("access.decide (all hops + audit event)", tb.access.decide)
-    tb.access.verifier.verify = timers.wrap("verifier.verify (TLS hop)",
-                                            tb.access.verifier.verify)
-    tb.access.verifier._derive = timers.wrap(  # cache misses: path validation
-        "verifier._derive (path validation, cache miss)", tb.access.verifier._derive)
+    tb.hospital.access.decide = timers.wrap("access.decide (all hops + audit event)", tb.hospital.access.decide)
+    tb.hospital.access.verifier.verify = timers.wrap("verifier.verify (TLS hop)",
+                                            tb.hospital.access.verifier.verify)
+    tb.hospital.access.verifier._derive = timers.wrap(  # cache misses: path validation
+        "verifier._derive (path validation, cache miss)", tb.hospital.access.verifier._derive)
     tb.log.emit = timers.wrap("log.emit", tb.log.emit)
-    tb.access.prefetch = timers.wrap("access.prefetch (send to the validation worker)",
-                                     tb.access.prefetch)
+    tb.hospital.access.prefetch = timers.wrap("access.prefetch (send to the validation worker)",
+                                     tb.hospital.access.prefetch)
     pki_ops.publish_crls = timers.wrap(  # type: ignore[attr-defined]
         "publish_crls (daily CRL build + sign)", pki_ops.publish_crls)
     schedule.drift_scan = timers.wrap(  # type: ignore[attr-defined]
@@ -210,7 +210,7 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu": {"main": round(main_cpu, 1), "helper": round(helper_cpu, 1)},
         "offload": None if tb.worker is None else {"sent": tb.worker.sent,
                                                    "answered": tb.worker.answered,
-                                                   "leaves_signed_ahead": tb.est.adopted},
+                                                   "leaves_signed_ahead": tb.hospital.est.adopted},
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "rss_after_imports_mb": round(rss_imports, 1),
         "log_events": len(tb.log),

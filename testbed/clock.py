@@ -15,6 +15,7 @@ import simpy
 
 __all__ = [
     "Clock",
+    "ManualClock",
     "SimClock",
     "WallClock",
     "aware_utc",
@@ -59,6 +60,30 @@ class SimClock:
     def seconds(self, when: datetime) -> float:
         """Simulation seconds from the start to ``when``."""
         return (when - self.start).total_seconds()
+
+
+class ManualClock:
+    """Time that moves only when told to: tests, and live runs a test steps through."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError(f"the clock's start must be timezone-aware UTC, got {start!r}")
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        """The time last set."""
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        """Move to ``when`` (forwards or backwards: a clock can be reset)."""
+        if when.tzinfo is None:
+            raise ValueError(f"the time must be timezone-aware UTC, got {when!r}")
+        self._now = when.astimezone(UTC)
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move forward by ``delta``; returns the new time."""
+        self._now += delta
+        return self._now
 
 
 class WallClock:

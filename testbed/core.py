@@ -1,58 +1,45 @@
-"""The one owner object of a run: environment, clock, random generator, log, services.
+"""The simulation transport: a :class:`~testbed.hospital.Hospital` driven by SimPy.
 
-``Testbed(scenario)`` builds the hospital from a scenario; :meth:`Testbed.run` drives
-it with SimPy; :meth:`Testbed.report` gathers the measures.  No global state: two
+``Testbed(scenario)`` builds the hospital (the composition root shared with live mode)
+on a simulated clock with the run's seeded random generator and log, subscribes the
+run's metrics and the unauthorized-access oracle to its access point, and makes one
+device agent per device; :meth:`Testbed.run` drives it.  No global state: two
 testbeds never share anything, and the same scenario and seed give the same events.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import simpy
 
-from testbed.access import AccessPoint
 from testbed.clock import SimClock
 from testbed.crosscheck import profiles_for
 from testbed.devices import DeviceProfile, load_profiles
 from testbed.errors import ScenarioError
 from testbed.events import EventLog
-from testbed.hospital import HealthSystem
-from testbed.inventory import DriftKind, Inventory
+from testbed.hospital import Hospital
+from testbed.inventory import DriftKind
 from testbed.memory import old_generation_paused
 from testbed.metrics import Metrics
-from testbed.network import ZonePolicy
-from testbed.pki.ca import CertificateAuthority
-from testbed.pki.est import EstService
-from testbed.pki.offload import CryptoWorker
+from testbed.oracle import Oracle
 from testbed.pki.renewal import ChangeWindow
-from testbed.pki.revocation import CrlDistribution
-from testbed.pki.trust import TrustDistribution
-from testbed.pki.verify import Verifier
 from testbed.scenario import ChangeWindowSpec, Scenario
 from testbed.sim.agent import DeviceAgent, build_fleet
+from testbed.sim.preproduction import ValidationLab
 
 __all__ = ["Progress", "Testbed"]
 
 Progress = Callable[[float, float], None]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-#: fleets at least this large make CSRs, sign planned leaves and derive path facts in
-#: a helper process (``offload=None``); below it, starting it costs more than it saves
-OFFLOAD_MIN_DEVICES = 500
-
-
-def _cores() -> int:
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-
 
 class Testbed:
-    """A simulated health system built from one scenario."""
+    """A simulated health system built from one scenario: a :class:`Hospital` driven
+    by SimPy on a simulated clock, with one agent per device."""
 
     __test__ = False  # not a pytest test class
 
@@ -63,7 +50,6 @@ class Testbed:
         profiles: dict[str, DeviceProfile] | None = None,
         base: Path = Path("."),
         keep_events: bool = True,
-        offload: bool | None = None,
     ) -> None:
         self.scenario = scenario
         self.env = simpy.Environment()
@@ -72,52 +58,20 @@ class Testbed:
         self.log = EventLog(keep=keep_events)
         self.metrics = Metrics()
         self.profiles = profiles or load_profiles(profiles_for(scenario, base))
-        self.system = HealthSystem(scenario.sites, scenario.services)
-        self._build_pki()
-        self.inventory = Inventory()
-        self.est = EstService(ca=self.ca, directory=self.inventory, log=self.log)
-        self.policy = ZonePolicy((r.source, r.to, r.site) for r in scenario.network)
-        if offload is None:
-            devices = sum(f.count for f in scenario.fleet)
-            offload = devices >= OFFLOAD_MIN_DEVICES and _cores() >= 2
-        self.worker = CryptoWorker() if offload else None
-        self.access = AccessPoint(
-            system=self.system,
-            inventory=self.inventory,
-            policy=self.policy,
-            ca=self.ca,
-            trust=self.trust,
-            crls=self.crls,
-            log=self.log,
-            metrics=self.metrics,
-            verifier=Verifier(worker=self.worker),
+        self.hospital = Hospital(
+            scenario, profiles=self.profiles, clock=self.clock, rng=self.rng, log=self.log
         )
-        self.agents = build_fleet(scenario, self.profiles, self.system, self.rng, self.metrics)
+        listeners = (self.metrics.on_decision, Oracle(self.hospital.ca, self.metrics))
+        for listener in listeners:
+            self.hospital.access.subscribe(listener)
+        self.lab = ValidationLab(self.hospital, listeners)
+        system = self.hospital.system
+        self.agents = build_fleet(scenario, self.profiles, system, self.rng, self.metrics)
         self.by_id = {a.device_id: a for a in self.agents}
         self.change_windows = tuple(_window(w) for w in scenario.pki.change_windows)
         self.ca_outages = 0
         self.open_drift: set[tuple[str, DriftKind]] = set()
         self._started = False
-
-    def _build_pki(self) -> None:
-        pki = self.scenario.pki
-        now = self.clock.now()
-        self.ca = CertificateAuthority(
-            name="Hospital",
-            trust_domain=self.scenario.trust_domain,
-            sites=[s.name for s in self.scenario.sites],
-            issuing=pki.issuing,
-            now=now - timedelta(days=1),
-            rng=self.rng,
-            key_type=pki.key_type,
-        )
-        self.trust = TrustDistribution(
-            ca=self.ca,
-            sites=[s.name for s in self.scenario.sites],
-            delay=pki.trust_distribution_delay,
-            now=now,
-        )
-        self.crls = CrlDistribution()
 
     def now(self) -> datetime:
         """The scenario time now."""
@@ -156,11 +110,6 @@ class Testbed:
 
         self._started = True
         schedule_all(self)
-
-    def close(self) -> None:
-        """Stop the helper process, if any (idempotent; a run may not continue after)."""
-        if self.worker is not None:
-            self.worker.close()
 
     def run(self, *, progress: Progress | None = None, steps: int = 200) -> None:
         """Run the whole scenario, reporting progress ``(done, total)`` in sim seconds."""

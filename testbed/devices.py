@@ -18,9 +18,9 @@ from typing import Annotated, ClassVar
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
 
 from testbed.errors import ScenarioError
-from testbed.hospital import HealthSystem, ServiceKind
 from testbed.inputs import load_yaml, validate
 from testbed.pki.keys import KeyType
+from testbed.sites import HealthSystem, ServiceKind
 from testbed.units import PositiveDuration
 
 __all__ = [

@@ -1,76 +1,126 @@
-"""The health system: sites, zones and the services that live in them."""
+"""The composition root: one hospital's services, built the same way for every transport.
+
+A :class:`Hospital` is built from a scenario, a clock, a random generator and an event
+log, and owns every service: the certificate authority, trust distribution, CRL
+distribution, inventory, EST, network policy and NAC, and the access point.  The
+simulation (:class:`~testbed.core.Testbed`: SimPy, a simulated clock, device agents),
+live mode (``testbed serve``: a wall clock and real sockets) and the tests all build
+it here, so a service is wired once.  Operator operations over it are plain
+functions in :mod:`testbed.operations`.
+
+Nothing here does I/O or reads the wall clock: time comes from ``clock``, randomness
+from ``rng`` (seeded: a deterministic run; None: the operating system's, as live mode
+needs for keys and secrets).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Annotated, ClassVar
+import random
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from pydantic import ConfigDict, Field
+from cryptography.hazmat.primitives.serialization import Encoding
 
-__all__ = ["HealthSystem", "Service", "ServiceKind", "Site"]
+from testbed.access import AccessPoint
+from testbed.clock import Clock
+from testbed.crosscheck import profiles_for
+from testbed.devices import DeviceProfile, load_profiles
+from testbed.events import EventLog
+from testbed.hops import ServiceOutages, standard_chains
+from testbed.inventory import Inventory
+from testbed.network import Nac, ZonePolicy
+from testbed.pki.ca import CertificateAuthority
+from testbed.pki.est import EstService
+from testbed.pki.revocation import CrlDistribution
+from testbed.pki.trust import TrustDistribution
+from testbed.pki.verify import Verifier
+from testbed.scenario import Scenario, load_scenario
+from testbed.sites import HealthSystem
 
-NAME = r"^[a-z0-9][a-z0-9-]{0,39}$"
+__all__ = ["CA_BACKDATE", "Hospital"]
 
-
-class ServiceKind(StrEnum):
-    """What a hospital service is."""
-
-    PACS = "pacs"
-    EHR = "ehr"
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """One facility of the health system and its network zones."""
-
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(pattern=NAME)]
-    zones: Annotated[tuple[str, ...], Field(min_length=1)]
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    """A clinical service (PACS, EHR) living in one zone of one site."""
-
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(pattern=NAME)]
-    kind: ServiceKind
-    site: str
-    zone: str
+CA_BACKDATE = timedelta(days=1)
+"""How long before the hospital's first moment its CA certificates are valid from."""
 
 
-@dataclass(frozen=True, slots=True)
-class HealthSystem:
-    """Sites and services, with look-ups that refuse unknown names."""
+class Hospital:
+    """Every service of one hospital, wired once (DESIGN: the composition root)."""
 
-    sites: tuple[Site, ...]
-    services: tuple[Service, ...]
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        profiles: dict[str, DeviceProfile],
+        clock: Clock,
+        rng: random.Random | None,
+        log: EventLog,
+    ) -> None:
+        self.scenario = scenario
+        self.profiles = profiles
+        self.clock = clock
+        self.rng = rng
+        self.log = log
+        self.system = HealthSystem(scenario.sites, scenario.services)
+        now = clock.now()
+        pki = scenario.pki
+        sites = [s.name for s in scenario.sites]
+        self.ca = CertificateAuthority(
+            name="Hospital",
+            trust_domain=scenario.trust_domain,
+            sites=sites,
+            issuing=pki.issuing,
+            now=now - CA_BACKDATE,
+            rng=rng,
+            key_type=pki.key_type,
+        )
+        self.trust = TrustDistribution(
+            ca=self.ca, sites=sites, delay=pki.trust_distribution_delay, now=now
+        )
+        self.crls = CrlDistribution()
+        self.inventory = Inventory(log=log)
+        self.est = EstService(ca=self.ca, directory=self.inventory, log=log)
+        self.policy = ZonePolicy((r.source, r.to, r.site) for r in scenario.network)
+        self.nac = Nac()
+        self.outages = ServiceOutages()
+        self.verifier = Verifier()
+        self.access = AccessPoint(
+            system=self.system,
+            inventory=self.inventory,
+            ca=self.ca,
+            log=log,
+            chains=standard_chains(
+                system=self.system,
+                nac=self.nac,
+                policy=self.policy,
+                trust=self.trust,
+                crls=self.crls,
+                verifier=self.verifier,
+                outages=self.outages,
+            ),
+        )
 
-    def site(self, name: str) -> Site:
-        """The site called ``name``."""
-        for site in self.sites:
-            if site.name == name:
-                return site
-        raise KeyError(f"no site {name!r}; sites: {[s.name for s in self.sites]}")
+    @classmethod
+    def from_file(
+        cls, path: Path, *, clock: Clock, rng: random.Random | None, log: EventLog
+    ) -> Hospital:
+        """Load, validate and cross-check a scenario file and build its hospital."""
+        scenario = load_scenario(path)
+        profiles = load_profiles(profiles_for(scenario, path.parent))
+        return cls(scenario, profiles=profiles, clock=clock, rng=rng, log=log)
 
-    def service(self, name: str) -> Service:
-        """The service called ``name``."""
-        for service in self.services:
-            if service.name == name:
-                return service
-        raise KeyError(f"no service {name!r}; services: {[s.name for s in self.services]}")
+    def now(self) -> datetime:
+        """The hospital's time now (simulated or wall)."""
+        return self.clock.now()
 
-    def services_of_kind(self, kind: ServiceKind) -> tuple[Service, ...]:
-        """Every service of one kind."""
-        return tuple(s for s in self.services if s.kind is kind)
+    def new_secret(self) -> str:
+        """A one-time secret: from the seeded generator in a deterministic run, else
+        from the operating system (live mode)."""
+        if self.rng is None:
+            return secrets.token_urlsafe(18)
+        return f"{self.rng.getrandbits(96):024x}"
 
-    def nearest(self, kind: ServiceKind, site: str) -> Service:
-        """The service of ``kind`` at ``site``, else the first one anywhere."""
-        candidates = self.services_of_kind(kind)
-        if not candidates:
-            raise KeyError(f"the health system has no {kind.value} service")
-        local = [s for s in candidates if s.site == site]
-        return (local or list(candidates))[0]
+    def trust_bundle_pem(self) -> bytes:
+        """The root and every issuing CA, PEM, root first."""
+        certificates = [self.ca.root, *(i.certificate for i in self.ca.issuing_cas())]
+        return b"".join(c.public_bytes(Encoding.PEM) for c in certificates)

@@ -19,9 +19,11 @@ from cryptography import x509
 
 from testbed.devices import DeviceRecord
 from testbed.errors import RegistrationError
+from testbed.events import EventKind, EventLog
 from testbed.lifecycle import ACTIVE_STATES, DeviceState, Lifecycle, LifecycleEvent, Transition
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
 from testbed.pki.est import EnrollmentSubject
+from testbed.pki.renewal import OnExpiry
 
 __all__ = ["Drift", "DriftKind", "Inventory", "InventoryEntry"]
 
@@ -33,7 +35,7 @@ class InventoryEntry:
     record: DeviceRecord
     lifecycle: Lifecycle
     lifetime: timedelta
-    on_expiry: str
+    on_expiry: OnExpiry
     approved: bool = True
     bootstrap_digest: bytes | None = None
     serial: int | None = None
@@ -65,10 +67,16 @@ class Drift:
 
 
 class Inventory:
-    """Device records by id, with lifecycle and bootstrap credentials."""
+    """Device records by id, with lifecycle and bootstrap credentials.
 
-    def __init__(self) -> None:
+    With a ``log``, every lifecycle transition writes one ``device-transition`` event
+    (the event, its source and target states), whoever caused it: an operator, the
+    EST service issuing a first certificate, or the pre-production validation.
+    """
+
+    def __init__(self, *, log: EventLog | None = None) -> None:
         self._entries: dict[str, InventoryEntry] = {}
+        self._log = log
 
     def __contains__(self, device_id: object) -> bool:
         return device_id in self._entries
@@ -96,7 +104,7 @@ class Inventory:
         *,
         now: datetime,
         lifetime: timedelta,
-        on_expiry: str = "renew-automatically",
+        on_expiry: OnExpiry = OnExpiry.RENEW_AUTOMATICALLY,
         approved: bool = True,
     ) -> InventoryEntry:
         """Pre-create the identity record (seed §7 step 1)."""
@@ -112,6 +120,9 @@ class Inventory:
         entry = self.entry(device_id)
         row = entry.lifecycle.apply(event)
         entry.history.append((now, row.target))
+        if self._log is not None:
+            self._log.emit(now, EventKind.DEVICE_TRANSITION, device_id, event=event.value,
+                           source=row.source.value, target=row.target.value)  # fmt: skip
         return row
 
     def set_bootstrap(self, device_id: str, password: str) -> None:

@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from testbed.decisions import Reason
+from testbed.decisions import Decision, Reason
 from testbed.diagnosis import IncidentCategory, diagnose
+
+if TYPE_CHECKING:
+    from testbed.access import AccessContext
 
 __all__ = ["Availability", "Metrics", "ValidationOutcome"]
 
@@ -56,6 +60,15 @@ class Metrics:
     validation: Counter[str] = field(default_factory=Counter)
     recovery_checked: int = 0
     recovery_passed: int = 0
+
+    def on_decision(self, context: AccessContext, decision: Decision) -> None:
+        """Count one access decision (a listener of the access point)."""
+        self.decisions += 1
+        if decision.allowed:
+            self.allowed += 1
+        else:
+            self.denied += 1
+            self.denial_reasons[decision.reason.value] += 1
 
     def audit_coverage(self) -> float:
         """Decisions with an event / all decisions (access and enrollment).

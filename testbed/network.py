@@ -1,7 +1,9 @@
-"""Network policy in its simplest form: a zone-to-service allow list with blocked routes.
+"""Network policy in its simplest form: NAC admission and a zone-to-service allow list.
 
 The full network model (designs, reachability, emulation) comes later; this module is
-the policy point that every device action passes first.
+the policy point that every device action passes first.  Traffic comes from a
+:data:`Source`, the (site, zone) it enters the network at: the device's current zone
+in the simulation, the zone of the peer's loopback address in live mode.
 """
 
 from __future__ import annotations
@@ -10,9 +12,31 @@ from collections.abc import Iterable
 
 from testbed.decisions import Decision, Hop, Reason
 
-__all__ = ["ZonePolicy"]
+__all__ = ["Nac", "Route", "Source", "ZonePolicy"]
 
 Route = tuple[str, str, str | None]  # (zone, service, site or None for every site)
+Source = tuple[str, str]  # (site, zone) where traffic enters the network
+
+
+class Nac:
+    """Network access control: the devices admitted to the network (seed §2)."""
+
+    def __init__(self) -> None:
+        self._admitted: set[str] = set()
+
+    def admit(self, device_id: str) -> None:
+        """Put a registered device on the network."""
+        self._admitted.add(device_id)
+
+    def remove(self, device_id: str) -> bool:
+        """Take a device off the network; False if it was not admitted."""
+        if device_id not in self._admitted:
+            return False
+        self._admitted.discard(device_id)
+        return True
+
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self._admitted
 
 
 class ZonePolicy:
@@ -47,28 +71,17 @@ class ZonePolicy:
             del self._blocked[key]
         self._decided.clear()
 
-    def decide(
-        self, *, site: str, zone: str, service: str, extra_blocks: Iterable[Route] = ()
-    ) -> Decision:
-        """May a device in ``zone`` at ``site`` reach ``service``?"""
-        if extra_blocks:
-            return self._decide(site, zone, service, set(extra_blocks))
+    def decide(self, *, site: str, zone: str, service: str) -> Decision:
+        """May traffic from ``zone`` at ``site`` reach ``service``?"""
         key = (site, zone, service)
         decision = self._decided.get(key)
         if decision is None:
-            decision = self._decided[key] = self._decide(site, zone, service, ())
+            decision = self._decided[key] = self._decide(site, zone, service)
         return decision
 
-    def _decide(
-        self, site: str, zone: str, service: str, extra: set[Route] | tuple[()]
-    ) -> Decision:
+    def _decide(self, site: str, zone: str, service: str) -> Decision:
         here, everywhere = (zone, service, site), (zone, service, None)
-        if (
-            here in self._blocked
-            or everywhere in self._blocked
-            or here in extra
-            or everywhere in extra
-        ):
+        if here in self._blocked or everywhere in self._blocked:
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, f"{zone}->{service} blocked")
         if here not in self._allowed and everywhere not in self._allowed:
             detail = f"no rule lets zone {zone!r} at {site!r} reach {service!r}"

@@ -9,7 +9,6 @@ one ``offboarding-step`` event; nothing here knows about simulated agents or soc
 
 from __future__ import annotations
 
-from collections.abc import MutableSet
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from testbed.errors import LifecycleError
 from testbed.events import EventKind, EventLog
 from testbed.inventory import Inventory
 from testbed.lifecycle import LifecycleEvent, Transition
+from testbed.network import Nac
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.revocation import RevocationReason
 
@@ -81,7 +81,7 @@ def offboard_device(
     *,
     ca: CertificateAuthority,
     inventory: Inventory,
-    nac: MutableSet[str],
+    nac: Nac,
     log: EventLog,
     now: datetime,
 ) -> Offboarding:
@@ -102,7 +102,7 @@ def offboard_device(
     step = EventKind.OFFBOARDING_STEP
     log.emit(now, step, device_id, step=OFFBOARDING_STEPS[0], serials=_hexes(serials),
              audit_code=_AUDIT)  # fmt: skip
-    nac.discard(device_id)
+    nac.remove(device_id)
     log.emit(now, step, device_id, step=OFFBOARDING_STEPS[1], zone=entry.record.zone,
              audit_code=_AUDIT)  # fmt: skip
     entry.bootstrap_digest = None

@@ -22,11 +22,11 @@ from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
 from testbed.expectations import ExpectationSpec
 from testbed.faults import FaultSpec
-from testbed.hospital import NAME, Service, Site
 from testbed.inputs import load_yaml, validate
 from testbed.pki.ca import IssuingMode
 from testbed.pki.keys import KeyType
 from testbed.pki.revocation import RevocationReason
+from testbed.sites import NAME, Service, Site
 from testbed.units import Duration, PositiveDuration, parse_duration
 
 __all__ = [

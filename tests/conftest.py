@@ -18,21 +18,24 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pydantic import TypeAdapter
 
-from testbed.access import AccessPoint, Attempt
+from testbed.access import Attempt
+from testbed.clock import ManualClock
 from testbed.decisions import Decision
-from testbed.devices import DeviceRecord
+from testbed.devices import DeviceRecord, load_profiles
 from testbed.events import EventKind, EventLog
-from testbed.hospital import HealthSystem, Service, ServiceKind, Site
-from testbed.inventory import Inventory
+from testbed.hospital import Hospital as RealHospital
+from testbed.inputs import validate
 from testbed.lifecycle import LifecycleEvent
 from testbed.metrics import Metrics
-from testbed.network import ZonePolicy
-from testbed.pki.ca import CertificateAuthority, IssuingMode
-from testbed.pki.est import EstResponse, EstService
+from testbed.oracle import Oracle
+from testbed.pki.ca import IssuingMode
+from testbed.pki.est import EstResponse
 from testbed.pki.keys import KeyType, PrivateKey, make_csr, new_private_key
-from testbed.pki.revocation import CrlDistribution, build_crl
-from testbed.pki.trust import TrustDistribution
+from testbed.pki.revocation import build_crl
+from testbed.scenario import Scenario
+from testbed.sites import Service, ServiceKind, Site
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 PKCS10 = "application/pkcs10"
@@ -52,10 +55,32 @@ ROUTES = (
     ("imaging", "pacs-south", "south"),
     ("imaging", "ehr", None),
 )
+PROFILES = load_profiles(REPO / "fixtures" / "profiles")
+
+
+def scenario_for_tests(
+    *, seed: int = 1, issuing: IssuingMode = IssuingMode.CENTRAL,
+    trust_delay: timedelta = timedelta(hours=1),
+) -> Scenario:
+    """Two sites, three services, the imaging routes; one (unused) fleet group."""
+    sites = [{"name": s.name, "zones": list(s.zones)} for s in SITES]
+    services = [{"name": s.name, "kind": s.kind.value, "site": s.site, "zone": s.zone}
+                for s in SERVICES]  # fmt: skip
+    network = [{"from": z, "to": t, **({"site": site} if site else {})} for z, t, site in ROUTES]
+    data = {
+        "name": "unit", "seed": seed, "start": NOW.isoformat(), "duration": "30d",
+        "sites": sites, "services": services, "network": network,
+        "fleet": [{"profile": "ct-ai-onbox", "count": 1, "site": "north", "zone": "imaging",
+                   "owner": "radiology"}],
+        "pki": {"issuing": issuing.value,
+                "trust_distribution_delay": f"{int(trust_delay.total_seconds())}s"},
+    }  # fmt: skip
+    return validate(TypeAdapter(Scenario), data, file="tests/conftest.py")
 
 
 class Hospital:
-    """The hospital's services wired together, with time passed in by the test.
+    """The real composition root (:class:`testbed.hospital.Hospital`) with helpers, time
+    passed in by the test (the hospital's own clock is a :class:`ManualClock`).
 
     ``start`` is the default ``now`` of every helper; the CA was created a day earlier.
     """
@@ -70,33 +95,18 @@ class Hospital:
         trust_delay: timedelta = timedelta(hours=1),
     ) -> None:
         self.rng = random.Random(seed)
-        self.system = HealthSystem(SITES, SERVICES)
-        sites = [s.name for s in SITES]
-        self.ca = CertificateAuthority(
-            name="Test Hospital",
-            trust_domain="hospital.example",
-            sites=sites,
-            issuing=issuing,
-            now=NOW - timedelta(days=1),
-            rng=self.rng,
-        )
-        self.trust = TrustDistribution(ca=self.ca, sites=sites, delay=trust_delay, now=NOW)
-        self.crls = CrlDistribution()
-        self.inventory = Inventory()
+        self.clock = ManualClock(NOW)
         self.log = EventLog()
         self.metrics = Metrics()
-        self.policy = ZonePolicy(ROUTES)
-        self.access = AccessPoint(
-            system=self.system,
-            inventory=self.inventory,
-            policy=self.policy,
-            ca=self.ca,
-            trust=self.trust,
-            crls=self.crls,
-            log=self.log,
-            metrics=self.metrics,
-        )
-        self.est = EstService(ca=self.ca, directory=self.inventory, log=self.log)
+        scenario = scenario_for_tests(seed=seed, issuing=issuing, trust_delay=trust_delay)
+        self.root = RealHospital(scenario, profiles=PROFILES, clock=self.clock, rng=self.rng,
+                                 log=self.log)  # fmt: skip
+        self.access = self.root.access
+        self.access.subscribe(self.metrics.on_decision)
+        self.access.subscribe(Oracle(self.root.ca, self.metrics))
+        self.system, self.ca, self.trust = self.root.system, self.root.ca, self.root.trust
+        self.crls, self.inventory, self.est = self.root.crls, self.root.inventory, self.root.est
+        self.policy, self.nac, self.outages = self.root.policy, self.root.nac, self.root.outages
         self.passwords: dict[str, str] = {}
         self.keys: dict[str, PrivateKey] = {}
 
@@ -140,7 +150,7 @@ class Hospital:
         self.inventory.set_bootstrap(device_id, password)
         self.passwords[device_id] = password
         if admit:
-            self.access.admit([device_id])
+            self.nac.admit(device_id)
         return password
 
     def transition(self, device_id: str, *events: LifecycleEvent, now: datetime = NOW) -> None:
@@ -206,7 +216,14 @@ class Hospital:
         now: datetime = NOW,
     ) -> Decision:
         """One device action through the access point."""
-        return self.access.decide(Attempt(device_id, service, cert), now=now)
+        return self.access.decide(Attempt(device_id, service, cert, self.source(device_id)),
+                                  now=now)  # fmt: skip
+
+    def source(self, device_id: str) -> tuple[str, str]:
+        """Where the device's traffic comes from: its registered zone (north/imaging
+        for a device the hospital does not know)."""
+        entry = self.inventory.get(device_id)
+        return ("north", "imaging") if entry is None else (entry.record.site, entry.record.zone)
 
     def decision_events(self) -> list[dict[str, object]]:
         """Every access-decision event, as its JSON-ready mapping."""

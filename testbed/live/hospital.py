@@ -1,40 +1,31 @@
-"""The live hospital: the scenario's CA, inventory, EST core and revocation over wall time.
+"""The live hospital: the scenario's :class:`~testbed.hospital.Hospital` over wall time.
 
-One :class:`LiveHospital` owns everything the live servers answer from.  It builds the
-same services as the simulation (:class:`~testbed.pki.ca.CertificateAuthority`,
-:class:`~testbed.inventory.Inventory`, :class:`~testbed.pki.est.EstService`) but with
-OS-random keys and a :class:`~testbed.clock.WallClock`, and it offboards through the
-shared :mod:`testbed.offboard` functions.  No sockets here: :mod:`testbed.live.server`
-translates HTTP to these calls.
+:class:`LiveHospital` wraps the same composition root as the simulation, built with a
+:class:`~testbed.clock.WallClock` (optionally offset, so a test can move time) and
+OS randomness for keys and secrets, and acts through the same operator operations
+(:mod:`testbed.operations`).  No sockets here: :mod:`testbed.live.server` translates
+HTTP to these calls.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
-from testbed.approval import approve_enrollment
+from testbed import operations
 from testbed.clock import Clock, WallClock, isoformat
 from testbed.crosscheck import profiles_for
 from testbed.devices import DeviceProfile, ae_title_for, load_profiles, make_record
 from testbed.errors import RegistrationError
-from testbed.events import EventKind, EventLog
-from testbed.hospital import HealthSystem
-from testbed.inventory import Inventory
-from testbed.offboard import Offboarding, offboard_device, revoke_device
-from testbed.pki.ca import CertificateAuthority, IssuingCA
-from testbed.pki.est import EstService
+from testbed.events import EventLog
+from testbed.hospital import Hospital
+from testbed.offboard import Offboarding
 from testbed.pki.leaf_profile import device_name_problem
 from testbed.pki.revocation import (
-    CrlDistribution,
     PublishedCrl,
     RevocationReason,
-    build_crl,
     ocsp_response,
 )
 from testbed.scenario import Scenario, load_scenario
@@ -76,7 +67,10 @@ def device_id_for(registration: Registration) -> str:
 
 
 class LiveHospital:
-    """A scenario's PKI and inventory, live: wall clock, OS-random keys, audit log."""
+    """A scenario's :class:`~testbed.hospital.Hospital` on a wall clock, with OS-random
+    keys and secrets, as the live servers answer from it: the same composition root
+    and the same operator operations (:mod:`testbed.operations`) as the simulation,
+    plus what only a live run needs (parsing registrations, CRLs reissued on demand)."""
 
     def __init__(
         self,
@@ -86,24 +80,15 @@ class LiveHospital:
         clock: Clock | None = None,
         log: EventLog | None = None,
     ) -> None:
+        self.hospital = Hospital(scenario, profiles=profiles, clock=clock or WallClock(),
+                                 rng=None, log=log or EventLog())  # fmt: skip
         self.scenario = scenario
         self.profiles = profiles
-        self.clock: Clock = clock or WallClock()
-        self.log = log or EventLog()
-        self.system = HealthSystem(scenario.sites, scenario.services)
-        self.ca = CertificateAuthority(
-            name="Hospital",
-            trust_domain=scenario.trust_domain,
-            sites=[s.name for s in scenario.sites],
-            issuing=scenario.pki.issuing,
-            now=self.clock.now(),
-            rng=None,
-            key_type=scenario.pki.key_type,
-        )
-        self.inventory = Inventory()
-        self.est = EstService(ca=self.ca, directory=self.inventory, log=self.log)
-        self.crls = CrlDistribution()
-        self.nac: set[str] = set()
+        self.clock = self.hospital.clock
+        self.log = self.hospital.log
+        self.ca = self.hospital.ca
+        self.inventory = self.hospital.inventory
+        self.est = self.hospital.est
 
     @classmethod
     def from_file(
@@ -118,30 +103,27 @@ class LiveHospital:
         """Wall time (the one clock of the live run)."""
         return self.clock.now()
 
-    # -- trust ----------------------------------------------------------------
-
     def trust_bundle_pem(self) -> bytes:
         """The root and every issuing CA, PEM, root first."""
-        certificates = [self.ca.root, *(i.certificate for i in self.ca.issuing_cas())]
-        return b"".join(c.public_bytes(Encoding.PEM) for c in certificates)
+        return self.hospital.trust_bundle_pem()
 
     # -- registration ---------------------------------------------------------
 
     def register(self, registration: Registration) -> Bootstrap:
-        """Pre-register a device and set its one-time bootstrap secret.
+        """Pre-register a device (:func:`testbed.operations.register`).
 
         Raises :class:`RegistrationError` naming the bad site, zone, profile or serial.
         """
         profile = self._checked(registration)
         device_id = device_id_for(registration)
-        registered = sum(1 for _ in self.inventory)
+        registered = len(self.inventory)
         try:
             ae_title = ae_title_for(profile, registered + 1)  # numbered as the simulation does
         except ValueError as error:
             raise RegistrationError(f"profile {profile.id!r}: {error}") from None
         record = make_record(
             profile,
-            self.system,
+            self.hospital.system,
             device_id=device_id,
             serial=registration.serial,
             site=registration.site,
@@ -150,29 +132,14 @@ class LiveHospital:
             preferred_key=self.scenario.pki.key_type,
             ae_title=ae_title,
         )
-        now = self.now()
+        password = operations.register(self.hospital, record)
         pending = self.scenario.pki.manual_approval
-        self.inventory.register(
-            record,
-            now=now,
-            lifetime=profile.validity(self.scenario.pki.lifetime),
-            on_expiry="renew-automatically" if profile.automated_renewal else "renew-manually",
-            approved=not pending,
-        )
-        password = secrets.token_urlsafe(18)
-        self.inventory.set_bootstrap(device_id, password)
-        self.nac.add(device_id)
-        self.log.emit(now, EventKind.DEVICE_REGISTERED, device_id, site=record.site,
-                      zone=record.zone, profile=record.profile, owner=record.owner,
-                      services=",".join(record.intended_services), ae_title=ae_title,
-                      audit_code="110108/110124")  # fmt: skip
         return Bootstrap(device_id, device_id, password, approval_pending=pending,
                          ae_title=ae_title)  # fmt: skip
 
     def approve(self, device_id: str) -> bool:
-        """An operator approves a registered device's enrollment (seed §7 step 2):
-        :func:`~testbed.approval.approve_enrollment`, as the simulation does."""
-        return approve_enrollment(device_id, inventory=self.inventory, log=self.log, now=self.now())
+        """An operator approves a registered device's enrollment (seed §7 step 2)."""
+        return operations.approve(self.hospital, device_id)
 
     def _checked(self, registration: Registration) -> DeviceProfile:
         sites = {s.name: s for s in self.scenario.sites}
@@ -232,23 +199,16 @@ class LiveHospital:
     def revoke(
         self, device_id: str, reason: RevocationReason = RevocationReason.UNSPECIFIED
     ) -> tuple[int, ...]:
-        """Revoke every live certificate of a registered device; republish the CRLs."""
-        self.inventory.entry(device_id)
-        serials = revoke_device(device_id, ca=self.ca, log=self.log, now=self.now(),
-                                why="operator revocation", reason=reason)  # fmt: skip
+        """Revoke every live certificate of a device, then republish the CRLs at once
+        (two operations: :func:`~testbed.operations.revoke`, then
+        :func:`~testbed.operations.publish_crls`)."""
+        serials = operations.revoke(self.hospital, device_id, reason=reason)
         self.publish_crls()
         return serials
 
     def offboard(self, device_id: str) -> Offboarding:
-        """Run the shared offboarding steps (seed §2); republish the CRLs."""
-        done = offboard_device(
-            device_id,
-            ca=self.ca,
-            inventory=self.inventory,
-            nac=self.nac,
-            log=self.log,
-            now=self.now(),
-        )
+        """Run the shared offboarding steps (seed §2), then republish the CRLs."""
+        done = operations.offboard(self.hospital, device_id)
         self.publish_crls()
         return done
 
@@ -256,15 +216,7 @@ class LiveHospital:
 
     def publish_crls(self) -> None:
         """Sign and publish a fresh CRL for every issuing CA."""
-        for issuing in self.ca.issuing_cas():
-            self._publish(issuing)
-
-    def _publish(self, issuing: IssuingCA) -> PublishedCrl:
-        now = self.now()
-        crl = build_crl(self.ca, issuing, now=now, next_update_after=self.scenario.pki.crl_validity)
-        self.crls.publish(crl)
-        self.log.emit(now, EventKind.CRL_PUBLISHED, issuing.name, entries=len(crl.serials))
-        return crl
+        operations.publish_crls(self.hospital)
 
     def crl(self, site: str | None = None) -> PublishedCrl:
         """The current CRL of the issuing CA for ``site`` (None: central), reissued when due.
@@ -275,10 +227,10 @@ class LiveHospital:
         """
         now = self.now()
         issuing = self.ca.issuing_ca_for(site, now=now)
-        current = self.crls.current(issuing.name)
+        current = self.hospital.crls.current(issuing.name)
         due = timedelta(0) if current is None else now - current.this_update
         if current is None or due >= self.scenario.pki.crl_interval:
-            return self._publish(issuing)
+            return operations.publish_crl(self.hospital, issuing)
         return current
 
     def ocsp(self, request_der: bytes) -> bytes:

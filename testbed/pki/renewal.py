@@ -13,14 +13,23 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 
 from testbed.errors import PkiError
 
-__all__ = ["ChangeWindow", "renewal_time"]
+__all__ = ["ChangeWindow", "OnExpiry", "renewal_time"]
 
 _DAY = timedelta(days=1)
 _WEEK = timedelta(days=7)
 _EXPIRY_MARGIN = timedelta(hours=1)
+
+
+class OnExpiry(StrEnum):
+    """What happens when a certificate nears its end (its issuance record says)."""
+
+    RENEW_AUTOMATICALLY = "renew-automatically"
+    RENEW_MANUALLY = "renew-manually"
+    DISCARD = "discard"  # a pre-production test's own certificate
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,6 +156,11 @@ class CrlDistribution:
         """The CRL relying parties see for ``issuer_name``, or None if none was published."""
         return self._current.get(issuer_name)
 
+    def withdraw(self, issuer_name: str) -> None:
+        """The distribution point stops serving ``issuer_name``'s CRL (relying parties
+        then fail closed: revocation unknown)."""
+        self._current.pop(issuer_name, None)
+
 
 # -- OCSP (RFC 6960) ---------------------------------------------------------
 

@@ -66,13 +66,13 @@ class Report:
 def build_report(tb: Testbed) -> Report:
     """Measure the finished run and check the scenario's expectations."""
     m = tb.metrics
-    m.enrollment_answers = tb.est.answers + m.operator_refusals
+    m.enrollment_answers = tb.hospital.est.answers + m.operator_refusals
     m.decision_events = tb.log.kept_of(*_DECISION_KINDS)
     measures = m.measures()
     results = tuple(evaluate(tb.scenario.expectations, measures))
     sc = tb.scenario
-    tests = {s for s, r in tb.ca.records.items() if r.requester == TEST_REQUESTER}
-    revoked_tests = sum(1 for s in tb.ca.revocations if s in tests)
+    tests = {s for s, r in tb.hospital.ca.records.items() if r.requester == TEST_REQUESTER}
+    revoked_tests = sum(1 for s in tb.hospital.ca.revocations if s in tests)
     data = {
         "description": sc.description,
         "start": isoformat(sc.start),
@@ -86,8 +86,8 @@ def build_report(tb: Testbed) -> Report:
             "denied": m.denied,
             "delivered_items": m.delivered,
             # device identities; the pre-production tests' own certificates apart
-            "certificates_issued": len(tb.ca.records) - len(tests),
-            "certificates_revoked": len(tb.ca.revocations) - revoked_tests,
+            "certificates_issued": len(tb.hospital.ca.records) - len(tests),
+            "certificates_revoked": len(tb.hospital.ca.revocations) - revoked_tests,
             "test_certificates_issued": len(tests),
             "test_certificates_revoked": revoked_tests,
             "enrollments": m.enrollments,

@@ -97,8 +97,8 @@ def _event_mark(event: Event, groups: dict[str, str]) -> LifecycleMark:
 
 
 def _revocation_marks(tb: Testbed, groups: dict[str, str]) -> Iterable[LifecycleMark]:
-    for serial, revocation in tb.ca.revocations.items():
-        record = tb.ca.records[serial]
+    for serial, revocation in tb.hospital.ca.revocations.items():
+        record = tb.hospital.ca.records[serial]
         if record.requester == TEST_REQUESTER:
             continue
         group = groups.get(record.device_id, record.device_id)

@@ -12,11 +12,11 @@ from cryptography import x509
 
 from testbed.devices import DeviceProfile, DeviceRecord, ae_title_for, make_record
 from testbed.errors import ScenarioError
-from testbed.hospital import HealthSystem
 from testbed.metrics import Availability, Metrics
 from testbed.pki.ca import LeafPlan
 from testbed.pki.keys import PrivateKey
 from testbed.scenario import Scenario
+from testbed.sites import HealthSystem
 
 
 @dataclass(slots=True)

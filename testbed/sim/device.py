@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
+from testbed import operations
 from testbed.access import Attempt
-from testbed.approval import approve_enrollment
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.pki.renewal import renewal_time
-from testbed.sim.enrollment import bootstrap_secret, enroll, plan_renewal, reenroll
+from testbed.sim.enrollment import enroll, plan_renewal, reenroll
 from testbed.sim.preproduction import run_failure_tests
 
 if TYPE_CHECKING:
@@ -29,32 +29,9 @@ Proc = Generator[Any, Any, None]
 
 def register(tb: Testbed, agent: DeviceAgent) -> None:
     """Seed §7 step 1: the identity record exists before the device connects."""
-    pki = tb.scenario.pki
-    lifetime = agent.profile.validity(pki.lifetime)
-    on_expiry = "renew-automatically" if agent.profile.automated_renewal else "renew-manually"
-    tb.inventory.register(
-        agent.record,
-        now=tb.now(),
-        lifetime=lifetime,
-        on_expiry=on_expiry,
-        approved=not pki.manual_approval,
-    )
-    bootstrap_secret(tb, agent)
-    tb.access.admit([agent.device_id])
-    r = agent.record
-    tb.log.emit(
-        tb.now(),
-        EventKind.DEVICE_REGISTERED,
-        agent.device_id,
-        site=r.site,
-        zone=r.zone,
-        profile=r.profile,
-        owner=r.owner,
-        services=",".join(r.intended_services),
-        ae_title=r.ae_title,
-        audit_code="110108/110124",
-    )
-    if pki.manual_approval:
+    password = operations.register(tb.hospital, agent.record)
+    agent.bootstrap = (agent.device_id, password)
+    if tb.scenario.pki.manual_approval:
         tb.env.process(_approve(tb, agent))
 
 
@@ -62,21 +39,13 @@ def _approve(tb: Testbed, agent: DeviceAgent) -> Proc:
     yield tb.env.timeout(tb.scenario.pki.approval_delay.total_seconds())
     if agent.retired:
         return  # offboarded before anyone approved it
-    approve_enrollment(agent.device_id, inventory=tb.inventory, log=tb.log, now=tb.now())
+    operations.approve(tb.hospital, agent.device_id)
     tb.metrics.manual_steps += 1
 
 
 def transition(tb: Testbed, agent: DeviceAgent, event: LifecycleEvent) -> None:
-    """Apply a lifecycle event to the inventory and record it."""
-    row = tb.inventory.transition(agent.device_id, event, now=tb.now())
-    tb.log.emit(
-        tb.now(),
-        EventKind.DEVICE_TRANSITION,
-        agent.device_id,
-        event=event.value,
-        source=row.source.value,
-        target=row.target.value,
-    )
+    """Apply a lifecycle event to the inventory (which records it)."""
+    tb.hospital.inventory.transition(agent.device_id, event, now=tb.now())
 
 
 def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:
@@ -88,14 +57,6 @@ def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:
     yield from enroll(tb, agent)
     if agent.retired:
         return
-    tb.log.emit(
-        tb.now(),
-        EventKind.DEVICE_TRANSITION,
-        agent.device_id,
-        event="enroll",
-        source="registered",
-        target="enrolled",
-    )
     run_failure_tests(tb, agent)
     transition(tb, agent, LifecycleEvent.VALIDATE)
     transition(tb, agent, LifecycleEvent.PROMOTE)
@@ -110,7 +71,7 @@ def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
     interval = tb.scenario.workload.interval.total_seconds()
     retry = tb.scenario.workload.retry.total_seconds()
     env = tb.env
-    entry = tb.inventory.entry(agent.device_id)
+    entry = tb.hospital.inventory.entry(agent.device_id)
     buffers = agent.buffers
     held: x509.Certificate | None = None
     attempts: dict[str, Attempt] = {}  # per service, for the certificate ``held``
@@ -126,7 +87,8 @@ def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
         if entry.lifecycle.state is DeviceState.PRODUCTION:
             if agent.certificate is not held or not attempts:
                 held = agent.certificate
-                attempts = {s: Attempt(agent.device_id, s, held) for s in buffers}
+                source = (agent.record.site, agent.record.zone)
+                attempts = {s: Attempt(agent.device_id, s, held, source) for s in buffers}
             now = tb.now()
             for service, items in buffers.items():
                 if items:
@@ -138,7 +100,7 @@ def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
 
 def _deliver(tb: Testbed, agent: DeviceAgent, attempt: Attempt, now: datetime) -> None:
     service = attempt.service
-    decision = tb.access.decide(attempt, now=now)
+    decision = tb.hospital.access.decide(attempt, now=now)
     items = agent.buffers[service]
     if decision.allowed:
         tb.metrics.delivered += items
@@ -244,7 +206,7 @@ def _sleep_until_device_time(tb: Testbed, agent: DeviceAgent, target: float, cer
 def _wait_while_suspended(tb: Testbed, agent: DeviceAgent, cert: x509.Certificate) -> Proc:
     """Wait until the device is resumed (its agent is notified), retired, has another
     certificate, or ``cert`` expires."""
-    entry = tb.inventory.entry(agent.device_id)
+    entry = tb.hospital.inventory.entry(agent.device_id)
     while entry.state is DeviceState.SUSPENDED and agent.certificate is cert:
         changed = agent.changed or tb.env.event()
         agent.changed = changed
@@ -280,7 +242,7 @@ def recover(tb: Testbed, agent: DeviceAgent, cert: Any) -> Proc:
     agent.recovering = True
     pki = tb.scenario.pki
     yield tb.env.timeout(pki.manual_recovery_delay.total_seconds())
-    entry = tb.inventory.entry(agent.device_id)
+    entry = tb.hospital.inventory.entry(agent.device_id)
     # the operator waits for the agent to be fixed, the CA to be back and the
     # device's suspension (an incident) to be lifted
     while (
@@ -298,8 +260,8 @@ def recover(tb: Testbed, agent: DeviceAgent, cert: Any) -> Proc:
 def rebootstrap(tb: Testbed, agent: DeviceAgent) -> Proc:
     """An operator re-bootstraps the device now: a fresh one-time bootstrap secret, then
     a first enrollment again (the new certificate supersedes any earlier one)."""
-    bootstrap_secret(tb, agent)
-    tb.log.emit(tb.now(), EventKind.POLICY_CHANGED, agent.device_id, change="re-bootstrap")
+    password = operations.rebootstrap(tb.hospital, agent.device_id)
+    agent.bootstrap = (agent.device_id, password)
     yield from enroll(tb, agent)
 
 

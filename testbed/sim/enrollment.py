@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from testbed.decisions import Reason
 from testbed.events import EventKind
-from testbed.pki.est import EstResponse, PreparedLeaf
+from testbed.pki.est import EstResponse
 from testbed.pki.keys import EC_KEY_TYPES, ec_key, make_csr, new_key_scalar, new_private_key
 from testbed.sim.agent import NextKey
 
@@ -25,16 +25,9 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["bootstrap_secret", "enroll", "plan_enrollment", "plan_renewal", "reenroll"]
+__all__ = ["enroll", "plan_enrollment", "plan_renewal", "reenroll"]
 
 PKCS10 = "application/pkcs10"
-
-
-def bootstrap_secret(tb: Testbed, agent: DeviceAgent) -> None:
-    """An operator sets a fresh one-time bootstrap secret for the device."""
-    password = f"{tb.rng.getrandbits(96):024x}"
-    tb.inventory.set_bootstrap(agent.device_id, password)
-    agent.bootstrap = (agent.device_id, password)
 
 
 def _csr_body(tb: Testbed, agent: DeviceAgent, *, new_key: bool) -> bytes:
@@ -47,24 +40,11 @@ def _csr_body(tb: Testbed, agent: DeviceAgent, *, new_key: bool) -> bytes:
 
 
 def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
-    """The CSR of the device's prepared next key: from the helper process, or made here."""
+    """The CSR of the device's prepared next key."""
     if prepared.body is None:
-        answer = None
-        if prepared.token is not None and tb.worker is not None:
-            tb.worker.tell_time(float(tb.env.now))
-            answer = tb.worker.take(prepared.token)
-        if answer is not None:
-            der, check, *signed = answer
-            tb.est.checked_csrs[der] = check
-            if signed and signed[0] is not None and prepared.plan is not None:
-                prepared.facts = signed[1]
-                tb.est.prepared[agent.device_id] = PreparedLeaf(der, signed[0], prepared.plan)
-        else:
-            key = ec_key(agent.record.certificate_type, prepared.scalar)
-            der = make_csr(key, agent.device_id).public_bytes(serialization.Encoding.DER)
+        key = ec_key(agent.record.certificate_type, prepared.scalar)
+        der = make_csr(key, agent.device_id).public_bytes(serialization.Encoding.DER)
         prepared.body = base64.b64encode(der)
-        # the private key stays with the device's key store (the helper); nothing in
-        # the simulation signs with it after its CSR is made
         agent.key = None
     return prepared.body
 
@@ -104,10 +84,10 @@ def plan_renewal(tb: Testbed, agent: DeviceAgent, at: float) -> None:
     cert = agent.certificate
     if cert is None:
         return
-    record = tb.ca.record(cert.serial_number)
-    entry = tb.inventory.get(agent.device_id)
+    record = tb.hospital.ca.record(cert.serial_number)
+    entry = tb.hospital.inventory.get(agent.device_id)
     if record is None or entry is None:
-        tb.ca.reserve_serial(agent.device_id)
+        tb.hospital.ca.reserve_serial(agent.device_id)
         _prepare_csr(tb, agent)
         return
     _prepare_leaf(tb, agent, site=record.site, lifetime=entry.lifetime, at=at)
@@ -116,61 +96,19 @@ def plan_renewal(tb: Testbed, agent: DeviceAgent, at: float) -> None:
 def _prepare_leaf(
     tb: Testbed, agent: DeviceAgent, *, site: str, lifetime: timedelta, at: float
 ) -> None:
-    """Reserve the device's next serial; with a helper, have its CSR and leaf made there."""
-    tb.ca.reserve_serial(agent.device_id)
-    prepared = agent.next_key
-    if tb.worker is None or prepared is None or prepared.token is not None:
-        return
-    if prepared.body is not None:
-        return
-    plan = tb.ca.plan_leaf(agent.device_id, site=site, lifetime=lifetime, now=tb.clock.at(at))
-    if plan is None:
-        _prepare_csr(tb, agent)
-        return
-    issuing = tb.ca.issuing_ca(plan.issuer)
-    bundles = tb.access.bundles_for(agent.record.intended_services, now=tb.now())
-    tb.worker.tell_time(float(tb.env.now))
-    prepared.token = tb.worker.submit_leaf(
-        agent.record.certificate_type.value, prepared.scalar, tb.ca.trust_domain, plan,
-        issuing, at, [(b.fingerprint, b.certificates) for b in bundles],
-    )  # fmt: skip
-    prepared.plan = plan if prepared.token is not None else None
+    """Reserve the device's next serial."""
+    tb.hospital.ca.reserve_serial(agent.device_id)
 
 
 def _prepare_csr(tb: Testbed, agent: DeviceAgent) -> None:
-    """With a helper, have only the device's next CSR made there (no plan to sign to)."""
-    prepared = agent.next_key
-    if tb.worker is None or prepared is None or prepared.token is not None:
-        return
-    if prepared.body is not None:
-        return
-    key_type = agent.record.certificate_type.value
-    prepared.token = tb.worker.submit_csr(key_type, prepared.scalar, agent.device_id)
+    """Nothing to prepare without a helper."""
 
 
 def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
     agent.certificate = response.certificate
     agent.notify(tb.env)
-    if tb.worker is not None:
-        tb.worker.tell_time(float(tb.env.now))
-        _offer_facts(tb, agent, response)
     if agent.certificate is not None:
         _prepare_next_key(tb, agent)
-        # the outcome never depends on the helper: it only starts path validation early
-        tb.access.prefetch(agent.certificate, agent.record.intended_services, now=tb.now())
-
-
-def _offer_facts(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
-    """If the installed leaf is the one the helper signed, take the path facts it derived.
-
-    The EST service says so (``signed_ahead``) when it issued the leaf offered for
-    this device, which ``_prepared_body`` offered from this same answer.
-    """
-    prepared, cert = agent.next_key, agent.certificate
-    if prepared is None or cert is None or not response.signed_ahead:
-        return  # signed here after all: its facts are derived when first needed
-    for fingerprint, facts in prepared.facts:
-        tb.access.verifier.offer(cert, fingerprint, facts)
 
 
 def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
@@ -200,10 +138,10 @@ def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
     body = _csr_body(tb, agent, new_key=renewal and agent.profile.rotates_key_on_renewal)
     basic = agent.bootstrap if not renewal else None
     if renewal:
-        return tb.est.simplereenroll(
+        return tb.hospital.est.simplereenroll(
             body, content_type=PKCS10, client_cert=agent.certificate, now=tb.now()
         )
-    return tb.est.simpleenroll(
+    return tb.hospital.est.simpleenroll(
         body, content_type=PKCS10, basic=basic, client_cert=None, now=tb.now()
     )
 
@@ -218,7 +156,7 @@ def enroll(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
             return
         if agent.profile.supports_est:
             body = _csr_body(tb, agent, new_key=True)
-            response = tb.est.simpleenroll(
+            response = tb.hospital.est.simpleenroll(
                 body, content_type=PKCS10, basic=agent.bootstrap, client_cert=None, now=tb.now()
             )
         else:
@@ -237,7 +175,7 @@ def reenroll(tb: Testbed, agent: DeviceAgent) -> EstResponse:
         response = _manual(tb, agent, renewal=True)
     else:
         body = _csr_body(tb, agent, new_key=agent.profile.rotates_key_on_renewal)
-        response = tb.est.simplereenroll(
+        response = tb.hospital.est.simplereenroll(
             body, content_type=PKCS10, client_cert=agent.certificate, now=tb.now()
         )
     if response.status == 200:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+from testbed import operations
 from testbed.events import EventKind
 from testbed.faults import (
     BlockedRoute,
@@ -16,12 +17,11 @@ from testbed.faults import (
     TrustBundleMissing,
     TrustBundleStale,
 )
-from testbed.lifecycle import DeviceState, LifecycleEvent
+from testbed.lifecycle import DeviceState
 from testbed.pki.revocation import RevocationReason
 from testbed.scenario import Operation, OperationAction
-from testbed.sim.device import rebootstrap, recover, skew_changed, transition
-from testbed.sim.offboarding import offboard, revoke_current
-from testbed.sim.pki_ops import publish_crls, rotate_key
+from testbed.sim.device import rebootstrap, recover, skew_changed
+from testbed.sim.offboarding import offboard, revoke_identity
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -42,25 +42,25 @@ def _actions(tb: Testbed, fault: FaultSpec) -> tuple[Action, Action]:
         return _ca_down(tb), _ca_up(tb)
     if isinstance(fault, TrustBundleMissing):
         site = _site(fault.target)
-        release = tb.trust.release
-        return (lambda: tb.trust.withhold(site)), (lambda: _restored(tb, site, release))
+        release = tb.hospital.trust.release
+        return (lambda: tb.hospital.trust.withhold(site)), (lambda: _restored(tb, site, release))
     if isinstance(fault, TrustBundleStale):
         site = _site(fault.target)
-        thaw = tb.trust.thaw
-        return (lambda: tb.trust.stale(site, now=tb.now())), (lambda: _restored(tb, site, thaw))
+        trust = tb.hospital.trust
+        return (lambda: trust.stale(site, now=tb.now())), (lambda: _restored(tb, site, trust.thaw))
     if isinstance(fault, BlockedRoute):
         key = (fault.source, fault.to, fault.site)
-        return (lambda: tb.policy.block(*key)), (lambda: tb.policy.unblock(*key))
+        return (lambda: tb.hospital.policy.block(*key)), (lambda: tb.hospital.policy.unblock(*key))
     agents = tb.agents_for(fault.target, fault.count)
     if isinstance(fault, ExpiredCertificate):
         return _each(agents, lambda a: _broken(a, +1)), _each(agents, lambda a: _broken(a, -1))
     if isinstance(fault, RevokedCertificate):
 
         def heal(a: Any) -> None:
-            if a.certificate is not None and tb.ca.revoked_at(a.certificate.serial_number):
+            if a.certificate is not None and tb.hospital.ca.revoked_at(a.certificate.serial_number):
                 tb.env.process(recover(tb, a, a.certificate))
 
-        return _each(agents, lambda a: revoke_current(tb, a, why="fault")), _each(agents, heal)
+        return _each(agents, lambda a: revoke_identity(tb, a, why="fault")), _each(agents, heal)
     if isinstance(fault, ClockSkew):
         # overlapping skews on one device add up; each end takes back its own
         offset = fault.offset if fault.ahead else -fault.offset
@@ -86,7 +86,7 @@ def _broken(agent: Any, delta: int) -> None:
 def _ca_down(tb: Testbed) -> Action:
     def run() -> None:
         tb.ca_outages += 1
-        tb.est.outage = True
+        tb.hospital.est.outage = True
 
     return run
 
@@ -94,15 +94,15 @@ def _ca_down(tb: Testbed) -> Action:
 def _ca_up(tb: Testbed) -> Action:
     def run() -> None:
         tb.ca_outages -= 1
-        tb.est.outage = tb.ca_outages > 0
+        tb.hospital.est.outage = tb.ca_outages > 0
         if not tb.ca_outages:
-            publish_crls(tb)  # back up: relying parties get a fresh CRL at once
+            operations.publish_crls(tb.hospital)  # back up: relying parties get a fresh CRL at once
 
     return run
 
 
 def _restored(tb: Testbed, site: str, end: Callable[..., TrustBundle]) -> None:
-    before = tb.trust.bundle(site, now=tb.now())
+    before = tb.hospital.trust.bundle(site, now=tb.now())
     bundle = end(site, now=tb.now())
     if bundle != before:  # an overlapping fault may still hold the site: nothing changed
         tb.log.emit(tb.now(), EventKind.TRUST_BUNDLE_UPDATED, site, version=bundle.version)
@@ -147,7 +147,7 @@ def operation_process(tb: Testbed, op: Operation) -> Generator[Any, Any, None]:
 
 def _rotation_at(tb: Testbed, op: Operation, site: str | None) -> Generator[Any, Any, None]:
     yield tb.env.timeout(op.at.total_seconds())
-    rotate_key(tb, site=site, overlap=op.overlap)
+    operations.rotate_ca_key(tb.hospital, site=site, overlap=op.overlap)
 
 
 def _operations_at(
@@ -159,27 +159,28 @@ def _operations_at(
 
 
 def _operate(tb: Testbed, op: Operation, agent: Any) -> None:
-    """Carry out one operator action on one device; a manual step only if it acts
-    (suspending a device not in production, or revoking a revoked certificate, is
-    nothing done)."""
+    """Carry out one operator action on one device (:mod:`testbed.operations`); a manual
+    step only if it acts (suspending a device not in production, or revoking a device
+    with no live certificate, is nothing done)."""
     action = op.action
-    entry = tb.inventory.get(agent.device_id)
+    entry = tb.hospital.inventory.get(agent.device_id)
     if entry is None:
         return  # not onboarded yet: nothing to act on
     acted = True
     if action is OperationAction.REVOKE:
         reason = op.reason or RevocationReason.UNSPECIFIED
-        acted = revoke_current(tb, agent, why="operation", reason=reason) is not None
+        acted = bool(revoke_identity(tb, agent, why="operation", reason=reason))
     elif action is OperationAction.OFFBOARD:
         acted = not agent.retired
         offboard(tb, agent)
-    elif action is OperationAction.SUSPEND and entry.state is DeviceState.PRODUCTION:
-        transition(tb, agent, LifecycleEvent.SUSPEND)
+    elif action is OperationAction.SUSPEND:
+        acted = operations.suspend(tb.hospital, agent.device_id)
     elif action is OperationAction.REBOOTSTRAP and entry.state is DeviceState.PRODUCTION:
         tb.env.process(rebootstrap(tb, agent))
-    elif action is OperationAction.RESUME and entry.state is DeviceState.SUSPENDED:
-        transition(tb, agent, LifecycleEvent.RESUME)
-        agent.notify(tb.env)  # a renewal held back by the suspension goes ahead
+    elif action is OperationAction.RESUME:
+        acted = operations.resume(tb.hospital, agent.device_id)
+        if acted:
+            agent.notify(tb.env)  # a renewal held back by the suspension goes ahead
     else:
         acted = False
     tb.metrics.manual_steps += int(acted)

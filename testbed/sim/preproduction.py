@@ -9,24 +9,29 @@ the hospital refuses but the device neither reports nor keeps the data; it is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from testbed.access import Attempt
-from testbed.decisions import Decision
+from testbed.access import AccessPoint, Attempt, DecisionListener, Purpose
+from testbed.decisions import Decision, Hop, Reason
 from testbed.events import EventKind
+from testbed.hops import CrlSource, RoutePolicy, standard_chains
 from testbed.metrics import ValidationOutcome
 from testbed.pki.keys import PublicKey
+from testbed.pki.renewal import OnExpiry
+from testbed.pki.revocation import PublishedCrl
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
+    from testbed.hospital import Hospital
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["TEST_REQUESTER", "FailureTest", "run_failure_tests"]
+__all__ = ["TEST_REQUESTER", "FailureTest", "ValidationLab", "run_failure_tests"]
 
 _TEST_LIFETIME = timedelta(hours=1)
 TEST_REQUESTER = "preproduction-validation"
@@ -56,45 +61,104 @@ def _test_certificate(
     if not isinstance(public, PublicKey):  # the CA issued it for an EC or RSA key
         raise ValueError(f"device {agent.device_id} holds a {type(public).__name__}")
     r = agent.record
-    cert = tb.ca.issue_key(
+    cert = tb.hospital.ca.issue_key(
         public,
         device_id=r.device_id,
         site=r.site,
         services=r.intended_services,
         requester=TEST_REQUESTER,
-        on_expiry="discard",
+        on_expiry=OnExpiry.DISCARD,
         lifetime=_TEST_LIFETIME,
         now=tb.now() + issued_at_offset,
     )
-    tb.inventory.entry(r.device_id).test_serials.add(cert.serial_number)
+    tb.hospital.inventory.entry(r.device_id).test_serials.add(cert.serial_number)
     return cert
 
 
+class _LabCrls:
+    """The hospital's CRLs, with the lab's own revocations already on them (the lab
+    republishes at once what the hospital publishes on its schedule)."""
+
+    def __init__(self, base: CrlSource) -> None:
+        self.base = base
+        self.revoked: frozenset[int] = frozenset()
+
+    def current(self, issuer_name: str) -> PublishedCrl | None:
+        crl = self.base.current(issuer_name)
+        if crl is None or not self.revoked:
+            return crl
+        return replace(crl, serials=crl.serials | self.revoked)
+
+
+class _LabRoutes:
+    """The hospital's zone policy, with one route the lab blocks."""
+
+    def __init__(self, base: RoutePolicy) -> None:
+        self.base = base
+        self.blocked: tuple[str, str] | None = None  # (zone, service)
+
+    def decide(self, *, site: str, zone: str, service: str) -> Decision:
+        if self.blocked == (zone, service):
+            detail = f"{zone}->{service} blocked by the validation lab"
+            return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, detail)
+        return self.base.decide(site=site, zone=zone, service=service)
+
+
+class ValidationLab:
+    """Seed §7 step 3's test bench: the hospital's own hops and services, but with the
+    lab's revocations on the CRLs and one route blocked at will, so a failure test never
+    changes what the hospital's relying parties see.  Its decisions are real ones: the
+    same log, the same listeners."""
+
+    def __init__(self, hospital: Hospital, listeners: Sequence[DecisionListener]) -> None:
+        self.crls = _LabCrls(hospital.crls)
+        self.routes = _LabRoutes(hospital.policy)
+        self.access = AccessPoint(
+            system=hospital.system,
+            inventory=hospital.inventory,
+            ca=hospital.ca,
+            log=hospital.log,
+            chains=standard_chains(
+                system=hospital.system, nac=hospital.nac, policy=self.routes,
+                trust=hospital.trust, crls=self.crls, verifier=hospital.verifier,
+                outages=hospital.outages,
+            ),
+        )  # fmt: skip
+        for listener in listeners:
+            self.access.subscribe(listener)
+
+    def decide(
+        self,
+        attempt: Attempt,
+        *,
+        now: datetime,
+        revoked: frozenset[int] = frozenset(),
+        blocked: tuple[str, str] | None = None,
+    ) -> Decision:
+        """Decide ``attempt`` with ``revoked`` on the CRLs and ``blocked`` cut."""
+        self.crls.revoked, self.routes.blocked = revoked, blocked
+        try:
+            return self.access.decide(attempt, now=now)
+        finally:
+            self.crls.revoked, self.routes.blocked = frozenset(), None
+
+
 def _attempt(tb: Testbed, agent: DeviceAgent, test: FailureTest) -> Decision:
-    service = agent.record.intended_services[0]
+    record = agent.record
+    service = record.intended_services[0]
+    source = (record.site, record.zone)
+    purpose = Purpose(test.value)
     now = tb.now()
     if test is FailureTest.EXPIRED_CREDENTIAL:
         cert = _test_certificate(tb, agent, issued_at_offset=-2 * _TEST_LIFETIME)
-        return tb.access.decide(
-            Attempt(agent.device_id, service, cert, purpose=test.value), now=now
-        )
+        return tb.lab.decide(Attempt(agent.device_id, service, cert, source, purpose), now=now)
     if test is FailureTest.REVOKED_CERTIFICATE:
         cert = _test_certificate(tb, agent, issued_at_offset=timedelta(0))
-        tb.ca.revoke(cert.serial_number, now=now)
-        issuer = tb.ca.records[cert.serial_number].issuer
-        current = tb.crls.current(issuer)
-        staged = (
-            None
-            if current is None
-            else replace(current, serials=current.serials | {cert.serial_number})
-        )
-        attempt = Attempt(agent.device_id, service, cert, purpose=test.value, crl_override=staged)
-        return tb.access.decide(attempt, now=now)
-    route = (agent.record.zone, service, None)
-    attempt = Attempt(
-        agent.device_id, service, agent.certificate, purpose=test.value, extra_blocks=(route,)
-    )
-    return tb.access.decide(attempt, now=now)
+        tb.hospital.ca.revoke(cert.serial_number, now=now)
+        attempt = Attempt(agent.device_id, service, cert, source, purpose)
+        return tb.lab.decide(attempt, now=now, revoked=frozenset({cert.serial_number}))
+    attempt = Attempt(agent.device_id, service, agent.certificate, source, purpose)
+    return tb.lab.decide(attempt, now=now, blocked=(record.zone, service))
 
 
 def _outcome(agent: DeviceAgent, decision: Decision) -> tuple[str, str]:

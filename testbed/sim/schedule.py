@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from testbed.access import Attempt
+from testbed.access import Attempt, Purpose
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState
 from testbed.sim.device import onboard
@@ -46,7 +46,7 @@ def schedule_all(tb: Testbed) -> None:
 def _offboard_at(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
     assert agent.offboard_at is not None
     yield tb.env.timeout(agent.offboard_at.total_seconds())
-    if agent.retired or tb.inventory.get(agent.device_id) is None:
+    if agent.retired or tb.hospital.inventory.get(agent.device_id) is None:
         return  # offboarded already (by an operation), or never onboarded: nothing to do
     tb.metrics.manual_steps += 1
     offboard(tb, agent)
@@ -54,7 +54,7 @@ def _offboard_at(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
 
 def drift_scan(tb: Testbed) -> int:
     """Compare inventory and CA; each disagreement is an alert event."""
-    found = tb.inventory.drift(tb.ca, now=tb.now())
+    found = tb.hospital.inventory.drift(tb.hospital.ca, now=tb.now())
     keys = {(d.device_id, d.kind) for d in found}
     new = [d for d in found if (d.device_id, d.kind) not in tb.open_drift]
     tb.open_drift = keys
@@ -86,7 +86,7 @@ def _closing(tb: Testbed) -> Generator[Any, Any, None]:
     yield tb.env.timeout(max(tb.horizon - 1.0, 0.0))
     now = tb.now()
     for agent in tb.agents:
-        entry = tb.inventory.get(agent.device_id)
+        entry = tb.hospital.inventory.get(agent.device_id)
         if agent.retired:
             continue
         tb.metrics.buffered += sum(agent.buffers.values())  # suspended devices' too
@@ -118,8 +118,10 @@ def _recovery_check(tb: Testbed, agent: DeviceAgent) -> None:
     now = tb.now()
     ok = True
     for service in agent.record.intended_services:
-        attempt = Attempt(agent.device_id, service, agent.certificate, purpose="recovery-check")
-        ok = tb.access.decide(attempt, now=now).allowed and ok
+        source = (agent.record.site, agent.record.zone)
+        attempt = Attempt(agent.device_id, service, agent.certificate, source,
+                          Purpose.RECOVERY_CHECK)  # fmt: skip
+        ok = tb.hospital.access.decide(attempt, now=now).allowed and ok
     tb.metrics.recovery_checked += 1
     tb.metrics.recovery_passed += int(ok)
     tb.log.emit(now, EventKind.RECOVERY_CHECK, agent.device_id, recovered=ok)

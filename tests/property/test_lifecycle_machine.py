@@ -38,6 +38,7 @@ DEVICES = ("ct-0", "ct-1", "ct-2")
 LIFETIME = timedelta(days=10)
 CRL_VALIDITY = timedelta(days=3)
 SERVICE = "pacs-north"
+SOURCE = ("north", "imaging")
 
 devices = st.sampled_from(DEVICES)
 # a revoked certificate that is still in its window is refused for one of these reasons
@@ -172,7 +173,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         for record in self.h.ca.records_for(device_id):
             if record.not_after > self.now and self.h.ca.revoked_at(record.serial) is None:
                 self.h.ca.revoke(record.serial, now=self.now)
-        self.h.access.nac.discard(device_id)
+        self.h.nac.remove(device_id)
         self.h.inventory.entry(device_id).bootstrap_digest = None
         self.h.inventory.transition(device_id, LifecycleEvent.OFFBOARD, now=self.now)
         device.state = DeviceState.RETIRED
@@ -206,7 +207,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """The device tries a service with one of its certificates (or none)."""
         own = [None, *self.model[device_id].certificates]
         cert = own[pick % len(own)]
-        decision = self.h.access.decide(Attempt(device_id, service, cert), now=self.now)
+        decision = self.h.access.decide(Attempt(device_id, service, cert, SOURCE), now=self.now)
         if decision.allowed:
             assert service != "pacs-south"  # no rule lets north imaging reach it
             assert self._should_allow(device_id, cert), decision
@@ -220,7 +221,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         for device_id, device in self.model.items():
             allowed = []
             for cert in device.certificates:
-                decision = self.h.access.decide(Attempt(device_id, SERVICE, cert), now=self.now)
+                attempt = Attempt(device_id, SERVICE, cert, SOURCE)
+                decision = self.h.access.decide(attempt, now=self.now)
                 assert decision.allowed is self._should_allow(device_id, cert), (
                     device_id, device.state, decision)
                 if decision.allowed:

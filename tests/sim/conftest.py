@@ -68,7 +68,7 @@ class Sim:
     def run(**changes: Any) -> RunResult:
         """Run :meth:`scenario` with ``changes`` (no helper process: small and exact)."""
         data = Sim.scenario(**changes)
-        return run_scenario(TypeAdapter(Scenario).validate_python(data), offload=False)
+        return run_scenario(TypeAdapter(Scenario).validate_python(data))
 
 
     @staticmethod

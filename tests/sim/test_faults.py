@@ -61,8 +61,16 @@ def test_revoked_certificate_is_refused_from_the_next_crl_on(sim: type[Sim]) -> 
     fault = {"kind": "revoked-certificate", "target": f"device:{CT_1}",
              "start": "2d2h", "end": "3d"}  # fmt: skip
     result = sim.run(faults=[fault])
+    # every live certificate of the identity: the one in use, and the one it renewed
+    # (superseded, but not expired yet)
     revoked = sim.of_kind(result, EventKind.CERTIFICATE_REVOKED, CT_1)
-    assert [e.time for e in revoked] == [sim.at("2d2h")]
+    assert {e.time for e in revoked} == {sim.at("2d2h")}
+    ca = result.testbed.hospital.ca
+    in_use = {e.data["serial"] for e in sim.decisions(result, CT_1)
+              if sim.at("2d") <= e.time < sim.at("2d2h")}  # fmt: skip
+    assert in_use and in_use <= {e.data["serial"] for e in revoked}
+    assert all(ca.record(int(str(e.data["serial"]), 16)).not_after > sim.at("2d2h")
+               for e in revoked)  # fmt: skip
     published = [e.time for e in sim.of_kind(result, EventKind.CRL_PUBLISHED)]
     next_crl = min(t for t in published if t > sim.at("2d2h"))
     assert next_crl == sim.at("2d12h")

@@ -64,7 +64,7 @@ def test_offboarding_revokes_every_live_certificate_and_stops_renewal(sim: type[
     assert [e.data["step"] for e in steps] == ["revoke-certificates", "remove-network-allowance",
                                                "invalidate-api-access", "mark-retired"]  # fmt: skip
     revoked = set(str(steps[0].data["serials"]).split(","))
-    assert all(result.testbed.ca.revoked_at(int(serial, 16)) for serial in revoked)
+    assert all(result.testbed.hospital.ca.revoked_at(int(serial, 16)) for serial in revoked)
     live = [e for e in sim.of_kind(result, EventKind.CERTIFICATE_RENEWED, CT_1)
             if sim.at("1d") <= e.time < sim.at("3d")]  # fmt: skip
     assert len(live) == 2 and {e.data["serial"] for e in live} <= revoked  # both unexpired
@@ -129,12 +129,9 @@ def test_audit_coverage_is_read_from_the_log_not_assumed(sim: type[Sim]) -> None
     kept = sim.run()
     assert kept.report.measures["audit_coverage"] == 1
     counts = kept.report.to_dict()["counts"]
-    assert counts["decisions"] > 0 and kept.testbed.est.answers > 0  # both sides counted
-    tb = Testbed(scenario, offload=False, keep_events=False)
-    try:
-        tb.run()
-    finally:
-        tb.close()
+    assert counts["decisions"] > 0 and kept.testbed.hospital.est.answers > 0  # both sides counted
+    tb = Testbed(scenario, keep_events=False)
+    tb.run()
     assert build_report(tb).measures["audit_coverage"] == 0
 
 

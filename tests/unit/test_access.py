@@ -12,9 +12,11 @@ from testbed.access import Attempt
 from testbed.decisions import Hop, Reason
 from testbed.events import EventKind
 from testbed.lifecycle import LifecycleEvent
+from testbed.oracle import wrongly_allowed
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
+SOURCE = ("north", "imaging")
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def _suspended(h: Any) -> dict[str, Any]:
 
 
 def _not_admitted(h: Any) -> dict[str, Any]:
-    h.access.nac.discard("ct-1")
+    h.nac.remove("ct-1")
     return {}
 
 
@@ -107,8 +109,8 @@ def _revoked(h: Any) -> dict[str, Any]:
 
 
 def _no_crl(h: Any) -> dict[str, Any]:
-    h.crls = type(h.crls)()
-    h.access.crls = h.crls
+    for issuing in h.ca.issuing_cas():
+        h.crls.withdraw(issuing.name)
     return {}
 
 
@@ -133,7 +135,7 @@ def _out_of_scope(h: Any) -> dict[str, Any]:
 
 
 def _service_down(h: Any) -> dict[str, Any]:
-    h.access.service_down("pacs-north")
+    h.outages.start("pacs-north")
     return {}
 
 
@@ -165,7 +167,8 @@ def test_each_hop_denies_with_its_reason(
     args.update(setup(ready))
     before = len(ready.log)
     decision = ready.access.decide(
-        Attempt(args["device_id"], args.get("service", "pacs-north"), args["cert"]),
+        Attempt(args["device_id"], args.get("service", "pacs-north"), args["cert"],
+                ready.source(args["device_id"])),
         now=args["now"],
     )
     assert not decision.allowed
@@ -189,6 +192,18 @@ def test_the_trust_bundle_comes_back_after_a_withhold(ready: Any) -> None:
     ready.trust.release("north", now=LATER)
     assert ready.attempt("ct-1", ready.cert, now=LATER).allowed
     _one_event_per_decision(ready)
+
+
+def test_the_network_hop_judges_where_the_traffic_comes_from(ready: Any) -> None:
+    """ct-1 is registered in imaging; the same device and certificate from the bedside
+    zone, which has no route to the PACS, is refused at the network hop."""
+    bedside = ready.access.decide(
+        Attempt("ct-1", "pacs-north", ready.cert, ("north", "bedside")), now=LATER
+    )
+    assert (bedside.reason, bedside.hop) == (Reason.ROUTE_BLOCKED, Hop.NETWORK)
+    nowhere = ready.access.decide(Attempt("ct-1", "pacs-north", ready.cert, None), now=LATER)
+    assert (nowhere.reason, nowhere.hop) == (Reason.ROUTE_BLOCKED, Hop.NETWORK)
+    assert ready.attempt("ct-1", ready.cert, now=LATER).allowed
 
 
 def test_a_blocked_route_heals(ready: Any) -> None:
@@ -223,7 +238,7 @@ def test_every_decision_writes_exactly_one_event(ready: Any) -> None:
         ("ct-1", ready.cert, "pacs-north", NOW + timedelta(days=8)),
     ]
     for count, (device_id, cert, service, now) in enumerate(cases, start=1):
-        decision = ready.access.decide(Attempt(device_id, service, cert), now=now)
+        decision = ready.access.decide(Attempt(device_id, service, cert, SOURCE), now=now)
         events = ready.decision_events()
         assert len(events) == count
         assert (events[-1]["subject"], events[-1]["service"]) == (device_id, service)
@@ -271,11 +286,13 @@ def test_an_allowance_before_the_revocation_time_is_not_counted(ready: Any) -> N
 
 
 def test_the_oracle_uses_the_inventory_and_the_true_clock(ready: Any) -> None:
-    attempt = Attempt("ct-1", "pacs-north", ready.cert)
-    entry = ready.inventory.entry("ct-1")
-    assert not ready.access.wrongly_allowed(attempt, entry, LATER)
-    assert ready.access.wrongly_allowed(attempt, None, LATER)
-    assert ready.access.wrongly_allowed(Attempt("ct-1", "pacs-north", None), entry, LATER)
-    assert ready.access.wrongly_allowed(attempt, entry, NOW + timedelta(days=31))
+    def wrong(attempt: Attempt, now: datetime) -> bool:
+        return wrongly_allowed(ready.access.context(attempt, now=now), ready.ca)
+
+    attempt = Attempt("ct-1", "pacs-north", ready.cert, SOURCE)
+    assert not wrong(attempt, LATER)
+    assert wrong(Attempt("ghost", "pacs-north", ready.cert, SOURCE), LATER)
+    assert wrong(Attempt("ct-1", "pacs-north", None, SOURCE), LATER)
+    assert wrong(attempt, NOW + timedelta(days=31))
     ready.transition("ct-1", LifecycleEvent.SUSPEND)
-    assert ready.access.wrongly_allowed(attempt, entry, LATER)
+    assert wrong(attempt, LATER)

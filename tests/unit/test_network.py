@@ -62,13 +62,6 @@ def test_unblocking_an_open_route_raises(policy: ZonePolicy) -> None:
         policy.unblock("bedside", "ehr")
 
 
-def test_extra_blocks_apply_to_one_decision(policy: ZonePolicy) -> None:
-    extra = (("imaging", "pacs-north", None),)
-    assert not policy.decide(site="north", zone="imaging", service="pacs-north",
-                             extra_blocks=extra).allowed  # fmt: skip
-    assert policy.decide(site="north", zone="imaging", service="pacs-north").allowed
-
-
 def test_allow_adds_a_rule(policy: ZonePolicy) -> None:
     assert not policy.decide(site="south", zone="imaging", service="pacs-north").allowed
     policy.allow("imaging", "pacs-north", "south")

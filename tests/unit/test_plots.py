@@ -48,13 +48,13 @@ def test_marks_follow_the_event_log(pilot: RunResult) -> None:
     expired = {(m.device_id, m.time) for m in marks if m.mark is Mark.EXPIRED}
     for event in tb.log.of_kind(EventKind.CERTIFICATE_EXPIRED):
         serial = int(str(event.data["serial"]), 16)
-        not_after = tb.ca.records[serial].not_after.replace(microsecond=0)  # as in X.509
+        not_after = tb.hospital.ca.records[serial].not_after.replace(microsecond=0)  # as in X.509
         assert (event.subject, not_after) in expired
-        assert event.time >= tb.ca.records[serial].not_after
+        assert event.time >= tb.hospital.ca.records[serial].not_after
 
 
 def test_revocations_of_preproduction_test_certificates_are_left_out(pilot: RunResult) -> None:
-    ca = pilot.testbed.ca
+    ca = pilot.testbed.hospital.ca
     requesters = [ca.records[serial].requester for serial in ca.revocations]
     revoked = [m for m in lifecycle_marks(pilot.testbed) if m.mark is Mark.REVOKED]
     assert TEST_REQUESTER in requesters

@@ -1,0 +1,221 @@
+"""The hops of the path of one device action, each deciding one thing (DESIGN: the path).
+
+``registration --> network (NAC + zone policy, from the traffic's source) --> TLS (chain,
+validity, revocation and site trust, then the identity binding) --> application
+(intended services) --> service (up)``
+
+Each hop is a small object with ``hop`` and ``check(context) -> Decision | None``
+(:class:`~testbed.access.AccessHop`); :func:`standard_chains` puts them in order for
+every service kind.  The EHR and PACS add their own hops (token, AE title) to their
+kind's chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from testbed.access import AccessContext, AccessHop
+from testbed.decisions import Decision, Hop, Reason
+from testbed.lifecycle import ACTIVE_STATES, DeviceState
+from testbed.network import Nac
+from testbed.pki.revocation import PublishedCrl
+from testbed.pki.trust import TrustDistribution
+from testbed.pki.verify import Verifier
+from testbed.sites import HealthSystem, ServiceKind
+
+__all__ = [
+    "ApplicationHop",
+    "CrlSource",
+    "NetworkHop",
+    "RegistrationHop",
+    "RoutePolicy",
+    "ServiceHop",
+    "ServiceOutages",
+    "TlsHop",
+    "standard_chains",
+]
+
+
+class RoutePolicy(Protocol):
+    """Which zone may reach which service (:class:`~testbed.network.ZonePolicy`)."""
+
+    def decide(self, *, site: str, zone: str, service: str) -> Decision:
+        """May traffic from ``zone`` at ``site`` reach ``service``?"""
+        ...
+
+
+class CrlSource(Protocol):
+    """Where relying parties get CRLs (:class:`~testbed.pki.revocation.CrlDistribution`)."""
+
+    def current(self, issuer_name: str) -> PublishedCrl | None:
+        """The CRL relying parties see for ``issuer_name``, if any."""
+        ...
+
+
+class RegistrationHop:
+    """The device is registered and in an active lifecycle state (seed §7 step 1)."""
+
+    hop = Hop.REGISTRATION
+
+    def check(self, context: AccessContext) -> Decision | None:
+        """Refuse unknown, suspended, retired and not-yet-registered devices."""
+        entry = context.entry
+        if entry is None:
+            return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION,
+                                 context.attempt.device_id)  # fmt: skip
+        state = entry.lifecycle.state
+        if state in ACTIVE_STATES:
+            return None
+        if state is DeviceState.RETIRED:
+            return Decision.deny(Reason.DEVICE_RETIRED, Hop.REGISTRATION)
+        if state is DeviceState.SUSPENDED:
+            return Decision.deny(Reason.DEVICE_SUSPENDED, Hop.REGISTRATION)
+        return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION, state.value)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkHop:
+    """NAC admits the device, and the zone policy lets its source reach the service."""
+
+    nac: Nac
+    policy: RoutePolicy
+    hop: Hop = Hop.NETWORK
+
+    def check(self, context: AccessContext) -> Decision | None:
+        """Refuse a device off the network, an unplaced source, or a route not allowed."""
+        attempt = context.attempt
+        if attempt.device_id not in self.nac:
+            return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, "not admitted by NAC")
+        if attempt.source is None:
+            detail = "the traffic's source is in no zone of the hospital"
+            return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, detail)
+        site, zone = attempt.source
+        decision = self.policy.decide(site=site, zone=zone, service=attempt.service)
+        return None if decision.allowed else decision
+
+
+@dataclass(slots=True)
+class TlsHop:
+    """The certificate verifies at the service's site, and it is the device's own.
+
+    Validity, chain and revocation against the site's trust bundle and the issuer's
+    current CRL (:class:`~testbed.pki.verify.Verifier`); then the binding: the CA
+    issued it to this device, and it is the device's one active identity (a
+    pre-production test's own certificate excepted).
+    """
+
+    system: HealthSystem
+    trust: TrustDistribution
+    crls: CrlSource
+    verifier: Verifier
+    hop: Hop = Hop.TLS
+    _site_of: dict[str, str] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._site_of = {service.name: service.site for service in self.system.services}
+
+    def check(self, context: AccessContext) -> Decision | None:
+        """Refuse a certificate that does not verify here, or that is not the device's."""
+        attempt, record = context.attempt, context.record
+        site = self._site_of[attempt.service]
+        bundle = self.trust.bundle(site, now=context.now)
+        crl = None if record is None else self.crls.current(record.issuer)
+        decision = self.verifier.verify(
+            attempt.certificate, bundle=bundle, crl=crl, now=context.now
+        )
+        if not decision.allowed:
+            return decision
+        return _binding(context)
+
+
+def _binding(context: AccessContext) -> Decision | None:
+    """The certificate names this device, and it is the one active identity bound to it."""
+    entry, leaf, record = context.entry, context.leaf, context.record
+    if entry is None or leaf is None:
+        return None
+    device_id = entry.record.device_id
+    if record is None or record.device_id != device_id:
+        holder = "nobody" if record is None else repr(record.device_id)
+        detail = f"serial {leaf.serial:x} identifies {holder}, not {device_id!r}"
+        return Decision.deny(Reason.IDENTITY_MISMATCH, Hop.TLS, detail)
+    current = entry.serial
+    if current is not None and leaf.serial != current and leaf.serial not in entry.test_serials:
+        detail = f"serial {leaf.serial:x} was superseded by {current:x}"
+        return Decision.deny(Reason.CERT_SUPERSEDED, Hop.TLS, detail)
+    return None
+
+
+class ApplicationHop:
+    """The service is one of the device's intended services."""
+
+    hop = Hop.APPLICATION
+
+    def check(self, context: AccessContext) -> Decision | None:
+        """Refuse a service the device was not registered for."""
+        entry, service = context.entry, context.attempt.service
+        if entry is not None and service not in entry.record.intended_services:
+            detail = f"{service!r} is not among the device's intended services"
+            return Decision.deny(Reason.SCOPE_INSUFFICIENT, Hop.APPLICATION, detail)
+        return None
+
+
+class ServiceOutages:
+    """Which services are down now (outages nest: a service is up when the last ends)."""
+
+    def __init__(self) -> None:
+        self._down: dict[str, int] = {}
+
+    def start(self, service: str) -> None:
+        """An outage of ``service`` starts."""
+        self._down[service] = self._down.get(service, 0) + 1
+
+    def end(self, service: str) -> None:
+        """One outage of ``service`` ends."""
+        left = self._down.get(service, 0) - 1
+        if left < 0:
+            raise ValueError(f"service {service!r} is not down")
+        if left:
+            self._down[service] = left
+        else:
+            del self._down[service]
+
+    def __contains__(self, service: object) -> bool:
+        return service in self._down
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceHop:
+    """The service is up."""
+
+    outages: ServiceOutages
+    hop: Hop = Hop.SERVICE
+
+    def check(self, context: AccessContext) -> Decision | None:
+        """Refuse while the service is down."""
+        service = context.attempt.service
+        if service in self.outages:
+            return Decision.deny(Reason.SERVICE_UNAVAILABLE, Hop.SERVICE, service)
+        return None
+
+
+def standard_chains(
+    *,
+    system: HealthSystem,
+    nac: Nac,
+    policy: RoutePolicy,
+    trust: TrustDistribution,
+    crls: CrlSource,
+    verifier: Verifier,
+    outages: ServiceOutages,
+) -> Mapping[ServiceKind, tuple[AccessHop, ...]]:
+    """Registration, network, TLS, application and service, for every service kind."""
+    chain: tuple[AccessHop, ...] = (
+        RegistrationHop(),
+        NetworkHop(nac, policy),
+        TlsHop(system, trust, crls, verifier),
+        ApplicationHop(),
+        ServiceHop(outages),
+    )
+    return dict.fromkeys(ServiceKind, chain)

@@ -1,0 +1,156 @@
+"""Operator operations, written once: plain functions over a :class:`~testbed.hospital.Hospital`.
+
+The simulation's injector and scheduled processes and live mode's admin API call these
+same functions, so an operation changes the same state and writes the same events in
+both transports.  Each returns what it did; one that finds nothing to do changes
+nothing, writes nothing, and says so (False, or an empty tuple), so the simulation
+counts no manual step for it and the admin API can answer 409.
+
+- :func:`register` (seed §7 step 1), :func:`approve` (step 2), :func:`rebootstrap`;
+- :func:`suspend`, :func:`resume` (an incident);
+- :func:`revoke` (every live certificate of the device), :func:`offboard` (seed §2);
+- :func:`rotate_ca_key`, :func:`publish_crls` (the CA's own).
+
+Lifecycle transitions write their ``device-transition`` event in the inventory.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from testbed.approval import approve_enrollment
+from testbed.clock import isoformat
+from testbed.events import EventKind
+from testbed.lifecycle import LifecycleEvent
+from testbed.offboard import Offboarding, offboard_device, revoke_device
+from testbed.pki.ca import IssuingCA
+from testbed.pki.renewal import OnExpiry
+from testbed.pki.revocation import PublishedCrl, RevocationReason, build_crl
+
+if TYPE_CHECKING:
+    from testbed.devices import DeviceRecord
+    from testbed.hospital import Hospital
+
+__all__ = [
+    "approve",
+    "offboard",
+    "publish_crl",
+    "publish_crls",
+    "rebootstrap",
+    "register",
+    "resume",
+    "revoke",
+    "rotate_ca_key",
+    "suspend",
+]
+
+_ATTACH = "110108/110124"  # DICOM PS3.15 A.5: Network Entry / Attach
+
+
+def register(hospital: Hospital, record: DeviceRecord) -> str:
+    """Pre-register a device, admit it to the network, and set its one-time bootstrap
+    secret (returned).  Pending manual approval when the scenario asks for it.
+
+    Raises :class:`~testbed.errors.RegistrationError` for a device already registered.
+    """
+    profile = hospital.profiles[record.profile]
+    pki = hospital.scenario.pki
+    now = hospital.now()
+    on_expiry = OnExpiry.RENEW_AUTOMATICALLY if profile.automated_renewal else (
+        OnExpiry.RENEW_MANUALLY
+    )
+    hospital.inventory.register(record, now=now, lifetime=profile.validity(pki.lifetime),
+                                on_expiry=on_expiry, approved=not pki.manual_approval)  # fmt: skip
+    password = hospital.new_secret()
+    hospital.inventory.set_bootstrap(record.device_id, password)
+    hospital.nac.admit(record.device_id)
+    hospital.log.emit(now, EventKind.DEVICE_REGISTERED, record.device_id, site=record.site,
+                      zone=record.zone, profile=record.profile, owner=record.owner,
+                      services=",".join(record.intended_services), ae_title=record.ae_title,
+                      audit_code=_ATTACH)  # fmt: skip
+    return password
+
+
+def approve(hospital: Hospital, device_id: str) -> bool:
+    """Approve a pending enrollment; False when nothing was pending."""
+    return approve_enrollment(
+        device_id, inventory=hospital.inventory, log=hospital.log, now=hospital.now()
+    )
+
+
+def rebootstrap(hospital: Hospital, device_id: str) -> str:
+    """A fresh one-time bootstrap secret (returned), so the device enrolls anew; the
+    certificate it then gets supersedes any earlier one."""
+    password = hospital.new_secret()
+    hospital.inventory.set_bootstrap(device_id, password)
+    hospital.log.emit(hospital.now(), EventKind.POLICY_CHANGED, device_id,
+                      change="re-bootstrap")  # fmt: skip
+    return password
+
+
+def _transition(hospital: Hospital, device_id: str, event: LifecycleEvent) -> bool:
+    entry = hospital.inventory.entry(device_id)
+    if not entry.lifecycle.allows(event):
+        return False
+    hospital.inventory.transition(device_id, event, now=hospital.now())
+    return True
+
+
+def suspend(hospital: Hospital, device_id: str) -> bool:
+    """Suspend a device in production (an incident); False in any other state."""
+    return _transition(hospital, device_id, LifecycleEvent.SUSPEND)
+
+
+def resume(hospital: Hospital, device_id: str) -> bool:
+    """Return a suspended device to production; False in any other state."""
+    return _transition(hospital, device_id, LifecycleEvent.RESUME)
+
+
+def revoke(
+    hospital: Hospital,
+    device_id: str,
+    *,
+    reason: RevocationReason = RevocationReason.UNSPECIFIED,
+    why: str = "operator revocation",
+) -> tuple[int, ...]:
+    """Revoke every live (unexpired, unrevoked) certificate of a registered device;
+    relying parties see it once the CRLs are next published (:func:`publish_crls`)."""
+    hospital.inventory.entry(device_id)  # raises for an unknown device
+    return revoke_device(device_id, ca=hospital.ca, log=hospital.log, now=hospital.now(),
+                         why=why, reason=reason)  # fmt: skip
+
+
+def offboard(hospital: Hospital, device_id: str) -> Offboarding:
+    """The four offboarding steps (seed §2); raises for a device already retired."""
+    return offboard_device(device_id, ca=hospital.ca, inventory=hospital.inventory,
+                           nac=hospital.nac, log=hospital.log, now=hospital.now())  # fmt: skip
+
+
+def publish_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:
+    """Sign and publish a fresh CRL of one issuing CA."""
+    now = hospital.now()
+    crl = build_crl(hospital.ca, issuing, now=now,
+                    next_update_after=hospital.scenario.pki.crl_validity)  # fmt: skip
+    hospital.crls.publish(crl)
+    hospital.log.emit(now, EventKind.CRL_PUBLISHED, issuing.name, entries=len(crl.serials),
+                      next_update=isoformat(crl.next_update))  # fmt: skip
+    return crl
+
+
+def publish_crls(hospital: Hospital) -> list[PublishedCrl]:
+    """Sign and publish a fresh CRL for every unexpired issuing CA generation."""
+    return [publish_crl(hospital, i) for i in hospital.ca.issuing_cas(now=hospital.now())]
+
+
+def rotate_ca_key(hospital: Hospital, *, site: str | None, overlap: timedelta) -> IssuingCA:
+    """A new issuing CA generation for ``site`` (None: central), signing after
+    ``overlap``; sent to every site's trust bundle now; CRLs republished."""
+    now = hospital.now()
+    new = hospital.ca.rotate_issuing_key(site=site, now=now, overlap=overlap)
+    arrival = hospital.trust.publish(now=now)
+    hospital.log.emit(now, EventKind.CA_KEY_ROTATED, new.name, site=site,
+                      generation=new.generation, overlap_seconds=overlap.total_seconds(),
+                      bundle_arrival=isoformat(arrival))  # fmt: skip
+    publish_crls(hospital)
+    return new

@@ -1,0 +1,76 @@
+"""The health system: sites, zones and the services that live in them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import ConfigDict, Field
+
+__all__ = ["HealthSystem", "Service", "ServiceKind", "Site"]
+
+NAME = r"^[a-z0-9][a-z0-9-]{0,39}$"
+
+
+class ServiceKind(StrEnum):
+    """What a hospital service is."""
+
+    PACS = "pacs"
+    EHR = "ehr"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One facility of the health system and its network zones."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=NAME)]
+    zones: Annotated[tuple[str, ...], Field(min_length=1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A clinical service (PACS, EHR) living in one zone of one site."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=NAME)]
+    kind: ServiceKind
+    site: str
+    zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSystem:
+    """Sites and services, with look-ups that refuse unknown names."""
+
+    sites: tuple[Site, ...]
+    services: tuple[Service, ...]
+
+    def site(self, name: str) -> Site:
+        """The site called ``name``."""
+        for site in self.sites:
+            if site.name == name:
+                return site
+        raise KeyError(f"no site {name!r}; sites: {[s.name for s in self.sites]}")
+
+    def service(self, name: str) -> Service:
+        """The service called ``name``."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(f"no service {name!r}; services: {[s.name for s in self.services]}")
+
+    def services_of_kind(self, kind: ServiceKind) -> tuple[Service, ...]:
+        """Every service of one kind."""
+        return tuple(s for s in self.services if s.kind is kind)
+
+    def nearest(self, kind: ServiceKind, site: str) -> Service:
+        """The service of ``kind`` at ``site``, else the first one anywhere."""
+        candidates = self.services_of_kind(kind)
+        if not candidates:
+            raise KeyError(f"the health system has no {kind.value} service")
+        local = [s for s in candidates if s.site == site]
+        return (local or list(candidates))[0]

@@ -7,6 +7,7 @@ nothing, writes nothing, and says so (False, or an empty tuple), so the simulati
 counts no manual step for it and the admin API can answer 409.
 
 - :func:`register` (seed §7 step 1), :func:`approve` (step 2), :func:`rebootstrap`;
+- :func:`validate`, :func:`promote` (step 3: validated, then production);
 - :func:`suspend`, :func:`resume` (an incident);
 - :func:`revoke` (every live certificate of the device), :func:`offboard` (seed §2);
 - :func:`rotate_ca_key`, :func:`publish_crls` (the CA's own).
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "approve",
     "offboard",
+    "promote",
     "publish_crl",
     "publish_crls",
     "rebootstrap",
@@ -43,6 +45,7 @@ __all__ = [
     "revoke",
     "rotate_ca_key",
     "suspend",
+    "validate",
 ]
 
 _ATTACH = "110108/110124"  # DICOM PS3.15 A.5: Network Entry / Attach
@@ -95,6 +98,17 @@ def _transition(hospital: Hospital, device_id: str, event: LifecycleEvent) -> bo
         return False
     hospital.inventory.transition(device_id, event, now=hospital.now())
     return True
+
+
+def validate(hospital: Hospital, device_id: str) -> bool:
+    """Record that an enrolled device passed its pre-production validation (seed §7
+    step 3); False in any other state."""
+    return _transition(hospital, device_id, LifecycleEvent.VALIDATE)
+
+
+def promote(hospital: Hospital, device_id: str) -> bool:
+    """Route a validated device to production; False in any other state."""
+    return _transition(hospital, device_id, LifecycleEvent.PROMOTE)
 
 
 def suspend(hospital: Hospital, device_id: str) -> bool:

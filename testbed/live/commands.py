@@ -116,7 +116,8 @@ def _echo(data: Any) -> None:
 
 @click.group()
 def devices() -> None:
-    """List, register, approve, revoke and offboard devices of a running `testbed serve`."""
+    """Register, approve, validate, promote, suspend, resume, revoke, re-bootstrap,
+    offboard and list the devices of a running `testbed serve`."""
 
 
 @devices.command()
@@ -169,3 +170,23 @@ def revoke(state_dir: Path, device_id: str, reason: str) -> None:
 def offboard(state_dir: Path, device_id: str) -> None:
     """Offboard DEVICE_ID: revoke, remove network allowance, invalidate access, retire."""
     _echo(_admin(state_dir, f"/devices/{quote(device_id, safe='')}/offboard"))
+
+
+def _lifecycle_command(action: str, summary: str) -> None:
+    """A ``testbed devices ACTION DEVICE_ID`` command posting to the admin API."""
+
+    @devices.command(name=action, help=summary)
+    @_STATE_DIR
+    @click.argument("device_id")
+    def command(state_dir: Path, device_id: str) -> None:
+        _echo(_admin(state_dir, f"/devices/{quote(device_id, safe='')}/{action}"))
+
+
+for _action, _summary in (
+    ("validate", "Record that DEVICE_ID passed its pre-production validation (seed §7 step 3)."),
+    ("promote", "Route validated DEVICE_ID to production."),
+    ("suspend", "Suspend DEVICE_ID (an incident): every access is refused until resumed."),
+    ("resume", "Return suspended DEVICE_ID to production."),
+    ("rebootstrap", "Give DEVICE_ID a fresh one-time bootstrap secret to enroll anew."),
+):
+    _lifecycle_command(_action, _summary)

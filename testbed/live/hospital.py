@@ -22,6 +22,7 @@ from testbed.errors import RegistrationError
 from testbed.events import EventLog
 from testbed.hospital import Hospital
 from testbed.offboard import Offboarding
+from testbed.pki.ca import IssuingCA
 from testbed.pki.leaf_profile import device_name_problem
 from testbed.pki.revocation import (
     PublishedCrl,
@@ -194,6 +195,31 @@ class LiveHospital:
             })  # fmt: skip
         return out
 
+    def rebootstrap(self, device_id: str) -> str:
+        """A fresh one-time bootstrap secret for the device (returned)."""
+        self.inventory.entry(device_id)
+        return operations.rebootstrap(self.hospital, device_id)
+
+    def validate(self, device_id: str) -> bool:
+        """An enrolled device passed its pre-production validation; False otherwise."""
+        return operations.validate(self.hospital, device_id)
+
+    def promote(self, device_id: str) -> bool:
+        """Route a validated device to production; False in any other state."""
+        return operations.promote(self.hospital, device_id)
+
+    def suspend(self, device_id: str) -> bool:
+        """Suspend a device in production; False in any other state."""
+        return operations.suspend(self.hospital, device_id)
+
+    def resume(self, device_id: str) -> bool:
+        """Return a suspended device to production; False in any other state."""
+        return operations.resume(self.hospital, device_id)
+
+    def rotate_ca_key(self, *, site: str | None, overlap: timedelta) -> IssuingCA:
+        """A new issuing CA generation (:func:`~testbed.operations.rotate_ca_key`)."""
+        return operations.rotate_ca_key(self.hospital, site=site, overlap=overlap)
+
     # -- revocation and offboarding -------------------------------------------
 
     def revoke(
@@ -217,6 +243,15 @@ class LiveHospital:
     def publish_crls(self) -> None:
         """Sign and publish a fresh CRL for every issuing CA."""
         operations.publish_crls(self.hospital)
+
+    def refresh_crls(self) -> None:
+        """Reissue every unexpired issuing CA generation's CRL that is due
+        (``crl_interval`` since its last one)."""
+        now = self.now()
+        for issuing in self.ca.issuing_cas(now=now):
+            current = self.hospital.crls.current(issuing.name)
+            if current is None or now - current.this_update >= self.scenario.pki.crl_interval:
+                operations.publish_crl(self.hospital, issuing)
 
     def crl(self, site: str | None = None) -> PublishedCrl:
         """The current CRL of the issuing CA for ``site`` (None: central), reissued when due.

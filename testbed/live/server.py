@@ -4,16 +4,20 @@
   ``simpleenroll`` (POST, HTTP Basic bootstrap credentials) and ``simplereenroll``
   (POST, the current client certificate).  The TLS context asks for a client
   certificate without requiring one (``CERT_OPTIONAL``), so one port serves both.
-  Python's ``ssl`` still verifies a certificate that *is* presented: an expired or
-  unknown-CA client certificate fails the handshake (TLS alert, no HTTP answer and no
-  audit event).  A revoked but unexpired one passes TLS (no CRL is loaded into the
-  context) and :class:`~testbed.pki.est.EstService` refuses it with 403 and an event.
+  OpenSSL checks a presented certificate's chain (an unknown-CA certificate fails the
+  handshake) but not its time (``X509_V_FLAG_NO_CHECK_TIME``): the hospital's clock
+  decides, so an expired, not-yet-valid or revoked certificate reaches the decision
+  core and is refused there with its reason and an event, as in the simulation.
+- **Services** (:mod:`testbed.live.services`) over mutually authenticated HTTPS: one
+  ping endpoint per scenario service, decided by the access point.
 - **PKI** over HTTP: ``/crl`` (central issuing CA) or ``/crl/{site}``, DER
   ``application/pkix-crl``; ``/ocsp`` (POST ``application/ocsp-request``, or GET
   ``/ocsp/{url-encoded base64 request}`` as RFC 6960 Appendix A.1 allows).
 - **Admin** over HTTP with a bearer secret: ``GET /devices``, ``POST /devices``,
-  ``POST /devices/{id}/approve``, ``POST /devices/{id}/revoke``,
-  ``POST /devices/{id}/offboard``; JSON in and out.
+  ``POST /devices/{id}/approve``, ``/validate``, ``/promote``, ``/suspend``,
+  ``/resume``, ``/revoke``, ``/offboard``, ``/rebootstrap``, ``POST /ca/rotate``,
+  ``POST /crls/publish``; JSON in and out.  Each is one operator operation of
+  :mod:`testbed.operations`, as in the simulation.
 
 Everything binds 127.0.0.1 only.
 """
@@ -29,7 +33,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from urllib.parse import unquote
 
@@ -39,7 +43,9 @@ from cryptography.x509 import ocsp
 
 from testbed.errors import LiveError, PkiError, TestbedError
 from testbed.live.hospital import LiveHospital, Registration
+from testbed.live.services import SERVICES_PATH, services_app
 from testbed.live.state import EventFile, StateDir, server_identity
+from testbed.live.zones import ZoneAddresses
 from testbed.pki.est import EstResponse
 from testbed.pki.revocation import RevocationReason
 
@@ -55,10 +61,13 @@ __all__ = [
 ]
 
 LOOPBACK = "127.0.0.1"
+CRL_CHECK_SECONDS = 60.0
+"""How often (wall seconds) a running server checks whether a CRL is due."""
 EST_PATH = "/.well-known/est"
 _OCSP_PATH = "/ocsp"
 _HOSPITAL: web.AppKey[LiveHospital] = web.AppKey("hospital", LiveHospital)
 _SECRET: web.AppKey[str] = web.AppKey("secret", str)
+_TRUST_CHANGED: web.AppKey[Callable[[], None]] = web.AppKey("trust_changed")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -126,16 +135,23 @@ def est_app(hospital: LiveHospital) -> web.Application:
     return app
 
 
+X509_V_FLAG_NO_CHECK_TIME = 0x200000
+"""OpenSSL's verify flag that skips validity-period checks (``x509_vfy.h``); Python's
+:class:`ssl.VerifyFlags` does not name it."""
+
+
 def tls_context(state: StateDir) -> ssl.SSLContext:
     """Server TLS: the state dir's server identity; client certificates optional.
 
-    Client certificates are verified against the trust bundle (root and issuing CAs).
+    Client certificates are verified against the trust bundle (root and issuing CAs)
+    for their chain only: time is the decision core's (``X509_V_FLAG_NO_CHECK_TIME``).
     """
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(state.server_cert, state.server_key)
     context.load_verify_locations(cafile=state.bundle)
     context.verify_mode = ssl.CERT_OPTIONAL
+    context.verify_flags |= X509_V_FLAG_NO_CHECK_TIME
     return context
 
 
@@ -276,11 +292,75 @@ async def _offboard(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def admin_app(hospital: LiveHospital, secret: str) -> web.Application:
-    """The operator's admin API, behind a bearer secret."""
+async def _validate(request: web.Request) -> web.Response:
+    return _lifecycle(request, request.app[_HOSPITAL].validate, "validated", "enrolled")
+
+
+async def _promote(request: web.Request) -> web.Response:
+    return _lifecycle(request, request.app[_HOSPITAL].promote, "promoted", "validated")
+
+
+async def _suspend(request: web.Request) -> web.Response:
+    return _lifecycle(request, request.app[_HOSPITAL].suspend, "suspended", "in production")
+
+
+async def _resume(request: web.Request) -> web.Response:
+    return _lifecycle(request, request.app[_HOSPITAL].resume, "resumed", "suspended")
+
+
+def _lifecycle(
+    request: web.Request, operation: Callable[[str], bool], done: str, needed: str
+) -> web.Response:
+    device_id = request.match_info["device_id"]
+    if not operation(device_id):
+        state = request.app[_HOSPITAL].inventory.entry(device_id).state.value
+        return _error(409, f"device {device_id!r} is {state}; only a device {needed} can be "
+                      f"{done}")  # fmt: skip
+    return web.json_response({"device_id": device_id, done: True})
+
+
+async def _rebootstrap(request: web.Request) -> web.Response:
+    device_id = request.match_info["device_id"]
+    password = request.app[_HOSPITAL].rebootstrap(device_id)
+    body = {"device_id": device_id, "bootstrap": {"username": device_id, "password": password}}
+    return web.json_response(body)
+
+
+async def _rotate(request: web.Request) -> web.Response:
+    try:
+        data = await request.json() if request.can_read_body else {}
+        site = data.get("site")
+        overlap = timedelta(seconds=float(data.get("overlap_seconds", 0)))
+        if site is not None and not isinstance(site, str):
+            raise TypeError("site must be a string")
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError, OverflowError) as error:
+        return _error(400, "the body may be a JSON object with 'site' (a site name, for "
+                      f"per-site issuing) and 'overlap_seconds' (a number): {error}")  # fmt: skip
+    new = request.app[_HOSPITAL].rotate_ca_key(site=site, overlap=overlap)
+    request.app[_TRUST_CHANGED]()
+    return web.json_response({"issuing_ca": new.name, "generation": new.generation})
+
+
+async def _publish(request: web.Request) -> web.Response:
+    request.app[_HOSPITAL].publish_crls()
+    return web.json_response({"published": True})
+
+
+def admin_app(
+    hospital: LiveHospital, secret: str, *, trust_changed: Callable[[], None] = lambda: None
+) -> web.Application:
+    """The operator's admin API, behind a bearer secret; ``trust_changed`` is called
+    after a CA key rotation (the servers' trust stores and ``ca-bundle.pem`` follow)."""
     app = web.Application(middlewares=[_bearer])
     app[_HOSPITAL] = hospital
     app[_SECRET] = secret
+    app[_TRUST_CHANGED] = trust_changed
+    for action, handler in (("validate", _validate), ("promote", _promote),
+                            ("suspend", _suspend), ("resume", _resume),
+                            ("rebootstrap", _rebootstrap)):  # fmt: skip
+        app.router.add_post(f"/devices/{{device_id}}/{action}", handler)
+    app.router.add_post("/ca/rotate", _rotate)
+    app.router.add_post("/crls/publish", _publish)
     app.router.add_post("/devices", _register)
     app.router.add_get("/devices", _devices)
     app.router.add_post("/devices/{device_id}/approve", _approve)
@@ -299,6 +379,7 @@ class Ports:
     est: int = 0
     pki: int = 0
     admin: int = 0
+    services: int = 0
 
 
 def _listen(port: int) -> socket.socket:
@@ -319,13 +400,15 @@ def _listen(port: int) -> socket.socket:
 
 
 class LiveServer:
-    """The three apps on their loopback sockets; :meth:`start` returns the endpoint URLs."""
+    """The four apps on their loopback sockets; :meth:`start` returns the endpoint URLs."""
 
     def __init__(self, hospital: LiveHospital, state: StateDir, *, secret: str) -> None:
         self.hospital = hospital
         self.state = state
         self.secret = secret
+        self.zones = ZoneAddresses(hospital.scenario.sites)
         self._runners: list[web.AppRunner] = []
+        self._contexts: list[ssl.SSLContext] = []
 
     async def _run(
         self, app: web.Application, sock: socket.socket, context: ssl.SSLContext | None = None
@@ -335,30 +418,47 @@ class LiveServer:
         self._runners.append(runner)
         await web.SockSite(runner, sock, ssl_context=context).start()
 
+    def _tls(self) -> ssl.SSLContext:
+        context = tls_context(self.state)
+        self._contexts.append(context)
+        return context
+
+    def trust_changed(self) -> None:
+        """A CA key rotated: ``ca-bundle.pem`` and every server's trust store take the
+        new issuing CA (new handshakes use it; nothing restarts)."""
+        pem = self.hospital.trust_bundle_pem()
+        self.state.write_bundle(pem)
+        for context in self._contexts:
+            context.load_verify_locations(cadata=pem.decode("ascii"))
+
     async def start(self, ports: Ports) -> dict[str, object]:
         """Listen on every socket and return the endpoint URLs."""
         sockets: list[socket.socket] = []
         try:
-            for port in (ports.est, ports.pki, ports.admin):
+            for port in (ports.est, ports.pki, ports.admin, ports.services):
                 sockets.append(_listen(port))
         except LiveError:
             for sock in sockets:
                 sock.close()
             raise
-        est, pki, admin = (int(s.getsockname()[1]) for s in sockets)
+        est, pki, admin, services = (int(s.getsockname()[1]) for s in sockets)
         crl_by_site = {s: f"http://{LOOPBACK}:{pki}/crl/{s}" for s in self.hospital.ca.sites}
         ocsp = f"http://{LOOPBACK}:{pki}/ocsp"
         # leaves name where their revocation status is: known before EST answers anyone
         self.hospital.ca.publish_revocation_at(crl_by_site=crl_by_site, ocsp=ocsp)
-        await self._run(est_app(self.hospital), sockets[0], tls_context(self.state))
+        await self._run(est_app(self.hospital), sockets[0], self._tls())
         await self._run(pki_app(self.hospital), sockets[1])
-        await self._run(admin_app(self.hospital, self.secret), sockets[2])
+        admin_api = admin_app(self.hospital, self.secret, trust_changed=self.trust_changed)
+        await self._run(admin_api, sockets[2])
+        await self._run(services_app(self.hospital, self.zones), sockets[3], self._tls())
         return {
             "est": f"https://{LOOPBACK}:{est}{EST_PATH}",
             "crl": f"http://{LOOPBACK}:{pki}/crl",
             "crl_by_site": crl_by_site,
             "ocsp": ocsp,
             "admin": f"http://{LOOPBACK}:{admin}",
+            "services": f"https://{LOOPBACK}:{services}{SERVICES_PATH}",
+            "zones": dict(self.zones.published()),
             "scenario": self.hospital.scenario.name,
         }
 
@@ -367,6 +467,14 @@ class LiveServer:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+
+
+async def _refresh_crls(hospital: LiveHospital, *, every: float) -> None:
+    """Reissue each issuing CA's CRL once it is due (the live counterpart of the
+    simulation's CRL publisher), checking every ``every`` wall seconds."""
+    while True:
+        await asyncio.sleep(every)
+        hospital.refresh_crls()
 
 
 async def run_until(
@@ -380,13 +488,20 @@ async def run_until(
     events = EventFile(state.events)
     hospital.log.subscribe(events)
     state.write_bundle(hospital.trust_bundle_pem())
-    state.write_server_identity(*server_identity(hospital.ca, now=hospital.now()))
+    # clients check the server's certificate by their own (wall) clocks
+    wall = datetime.now(UTC)
+    state.write_server_identity(*server_identity(hospital.ca, now=hospital.now(),
+                                                 also_valid_at=wall))  # fmt: skip
     server = LiveServer(hospital, state, secret=state.write_secret())
+    refresher: asyncio.Task[None] | None = None
     try:
         hospital.publish_crls()
         state.write_endpoints(await server.start(ports))
+        refresher = asyncio.create_task(_refresh_crls(hospital, every=CRL_CHECK_SECONDS))
         await stop.wait()
     finally:
+        if refresher is not None:
+            refresher.cancel()
         state.clear_endpoints()
         await server.stop()
         events.close()

@@ -210,14 +210,23 @@ _SERVER_USAGE = key_usage(digital_signature=True, key_cert_sign=False)
 
 
 def server_identity(
-    ca: CertificateAuthority, *, now: datetime, lifetime: timedelta = timedelta(days=30)
+    ca: CertificateAuthority,
+    *,
+    now: datetime,
+    lifetime: timedelta = timedelta(days=30),
+    also_valid_at: datetime | None = None,
 ) -> tuple[bytes, bytes]:
     """A TLS server certificate for 127.0.0.1 and localhost, issued by the scenario's CA.
 
-    Returns ``(chain_pem, key_pem)``: the leaf followed by its issuing CA, and the key.
-    Not recorded as a device certificate (it belongs to no device).
+    Valid from ``now`` for ``lifetime`` (and, when given, at ``also_valid_at`` too:
+    clients check the server's certificate with their own clocks, which may differ
+    from a hospital whose clock a test has moved).  Returns ``(chain_pem, key_pem)``:
+    the leaf followed by its issuing CA, and the key.  Not recorded as a device
+    certificate (it belongs to no device).
     """
     issuing = ca.issuing_ca_for(ca.sites[0], now=now)
+    earliest = min(now, also_valid_at or now)
+    latest = max(now, also_valid_at or now)
     key = new_private_key(KeyType.EC_P256, None)
     names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     ski = x509.SubjectKeyIdentifier.from_public_key(issuing.key.public_key())
@@ -227,8 +236,8 @@ def server_identity(
         .issuer_name(issuing.certificate.subject)
         .public_key(key.public_key())
         .serial_number(new_serial_number(None))
-        .not_valid_before(now - ca.backdate)
-        .not_valid_after(min(now + lifetime, issuing.certificate.not_valid_after_utc))
+        .not_valid_before(earliest - ca.backdate)
+        .not_valid_after(min(latest + lifetime, issuing.certificate.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

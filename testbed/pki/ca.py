@@ -414,9 +414,13 @@ class CertificateAuthority:
         now: datetime,
     ) -> LeafPlan:
         """A leaf's plan: backdated, and never valid after its issuing CA (RFC 5280
-        §6.1.3 would reject the path from the CA's notAfter on anyway)."""
+        §6.1.3 would reject the path from the CA's notAfter on anyway).  Whole seconds,
+        as X.509 encodes them: the record must say what the certificate says, or a
+        certificate every peer calls expired is still valid for up to a second here."""
         not_after = min(now + lifetime, issuing.certificate.not_valid_after_utc)
-        return LeafPlan(issuing.name, device_id, site, serial, now - self.backdate, not_after)
+        not_before = now - self.backdate
+        return LeafPlan(issuing.name, device_id, site, serial,
+                        not_before.replace(microsecond=0), not_after.replace(microsecond=0))
 
     def adopt(
         self,

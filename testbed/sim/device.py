@@ -58,8 +58,8 @@ def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:
     if agent.retired:
         return
     run_failure_tests(tb, agent)
-    transition(tb, agent, LifecycleEvent.VALIDATE)
-    transition(tb, agent, LifecycleEvent.PROMOTE)
+    operations.validate(tb.hospital, agent.device_id)
+    operations.promote(tb.hospital, agent.device_id)
     tb.metrics.onboarding_seconds.append((tb.now() - began).total_seconds())
     tb.metrics.devices_in_production += 1
     tb.env.process(traffic(tb, agent))

@@ -1,9 +1,9 @@
-"""What the TLS layer decides before the EST core sees a request, and clean shutdown.
+"""What the TLS layer leaves to the decision core, and clean shutdown.
 
-Python's ``ssl`` with ``CERT_OPTIONAL`` verifies a client certificate that is
-presented: an expired one fails the handshake.  The server's asyncio transport closes
-the connection without an HTTP answer (curl: exit 35 over TLS 1.2, 52 "empty reply"
-or 56 over TLS 1.3), so the EST core never sees the request and writes no event.
+OpenSSL checks a presented client certificate's chain but not its time
+(``X509_V_FLAG_NO_CHECK_TIME``): an expired certificate completes the handshake and the
+EST core refuses it, at the hospital's time, with a reason and an audit event, as in
+the simulation.  A certificate from another CA still fails the handshake.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def _wait_until_expired(live: Live, certificate: Path) -> None:
         time.sleep(0.1)
 
 
-def test_expired_client_certificate_fails_the_tls_handshake(short_lived: Live) -> None:
+def test_an_expired_client_certificate_is_refused_by_the_core_with_a_reason(
+    short_lived: Live,
+) -> None:
     device_id, key, certificate = short_lived.enroll("X1")
     _wait_until_expired(short_lived, certificate)
     before = len(short_lived.events())
@@ -57,9 +59,11 @@ def test_expired_client_certificate_fails_the_tls_handshake(short_lived: Live) -
             url,
         ]
     )
-    assert done.returncode in (35, 52, 56), done.stderr.decode()
-    assert done.stdout == b"000"  # no HTTP answer at all
-    assert len(short_lived.events()) == before  # the core never saw it
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == b"403"
+    [refusal] = short_lived.events()[before:]
+    assert (refusal["kind"], refusal["reason"], refusal["subject"]) == (
+        "enrollment-refused", "cert-expired", device_id)
 
 
 def test_sigterm_stops_cleanly_and_withdraws_endpoints(start_server: StartServer) -> None:

@@ -1,0 +1,447 @@
+"""One hospital, two transports: the same operations and device actions, in process (as
+the simulation drives the hospital) and over real sockets (as ``testbed serve`` answers
+them), give the same event streams field by field.
+
+Both hospitals run on a :class:`~testbed.clock.ManualClock` stepped through the same
+times, so only serial numbers may differ (live keys and serials come from the operating
+system): each serial is replaced by the order in which it first appears, on each side,
+everywhere it is written (its own field, lists of serials, and details that name it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import http.client
+import json
+import random
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from testbed import operations
+from testbed.access import Attempt
+from testbed.clock import ManualClock
+from testbed.crosscheck import profiles_for
+from testbed.devices import ae_title_for, load_profiles, make_record
+from testbed.events import EventLog
+from testbed.hospital import Hospital
+from testbed.live.hospital import LiveHospital, Registration, device_id_for
+from testbed.live.server import Ports, run_until
+from testbed.live.state import StateDir
+from testbed.live.zones import ZoneAddresses
+from testbed.pki.keys import KeyType, PrivateKey, make_csr, new_private_key
+from testbed.pki.revocation import RevocationReason
+from testbed.scenario import load_scenario
+
+pytestmark = pytest.mark.live
+
+START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+SCENARIO = """\
+name: two-transports
+seed: 5
+start: 2026-01-05T08:00:00Z
+duration: 60d
+trust_domain: transports.example
+sites:
+  - {name: north, zones: [imaging, bedside, datacenter]}
+services:
+  - {name: pacs-north, kind: pacs, site: north, zone: datacenter}
+  - {name: ehr, kind: ehr, site: north, zone: datacenter}
+network:
+  - {from: imaging, to: pacs-north}
+  - {from: imaging, to: ehr}
+fleet:
+  - {profile: ct-ai-onbox, count: 1, site: north, zone: imaging, owner: radiology}
+"""
+PKCS10 = "application/pkcs10"
+READY_TIMEOUT = 20.0
+
+
+class Driver(Protocol):
+    """One transport: operator operations and device actions on one hospital."""
+
+    clock: ManualClock
+
+    def register(self, serial: str, zone: str) -> str: ...
+    def enroll(self, device_id: str) -> int: ...
+    def reenroll(self, device_id: str, certificate: x509.Certificate) -> int: ...
+    def ping(self, device_id: str, service: str, zone: str | None, *,
+             certificate: x509.Certificate | None) -> dict[str, Any]: ...
+    def certificate(self, device_id: str) -> x509.Certificate: ...
+    def operate(self, action: str, device_id: str) -> None: ...
+    def rotate(self) -> None: ...
+    def publish(self) -> None: ...
+    def events(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class _Device:
+    password: str
+    certificate: x509.Certificate | None = None
+
+
+def _csr(device_id: str, key: PrivateKey) -> bytes:
+    csr = make_csr(key, device_id)
+    return base64.b64encode(csr.public_bytes(serialization.Encoding.DER))
+
+
+@dataclass
+class InProcess:
+    """The hospital driven by direct calls, as the simulation's processes drive it."""
+
+    hospital: Hospital
+    clock: ManualClock
+    rng: random.Random
+    devices: dict[str, _Device] = field(default_factory=dict)
+
+    def register(self, serial: str, zone: str) -> str:
+        profile = self.hospital.profiles["ct-ai-onbox"]
+        registration = Registration(serial, "north", zone, profile.id, "radiology")
+        device_id = device_id_for(registration)
+        record = make_record(
+            profile, self.hospital.system, device_id=device_id, serial=serial, site="north",
+            zone=zone, owner="radiology", preferred_key=self.hospital.scenario.pki.key_type,
+            ae_title=ae_title_for(profile, len(self.hospital.inventory) + 1),
+        )  # fmt: skip
+        self.devices[device_id] = _Device(operations.register(self.hospital, record))
+        return device_id
+
+    def enroll(self, device_id: str) -> int:
+        device = self.devices[device_id]
+        answer = self.hospital.est.simpleenroll(
+            _csr(device_id, new_private_key(KeyType.EC_P256, self.rng)), content_type=PKCS10,
+            basic=(device_id, device.password), client_cert=None, now=self.clock.now(),
+        )  # fmt: skip
+        device.certificate = answer.certificate or device.certificate
+        return answer.status
+
+    def reenroll(self, device_id: str, certificate: x509.Certificate) -> int:
+        device = self.devices[device_id]
+        key = new_private_key(KeyType.EC_P256, self.rng)
+        answer = self.hospital.est.simplereenroll(
+            _csr(device_id, key), content_type=PKCS10, client_cert=certificate,
+            now=self.clock.now(),
+        )  # fmt: skip
+        if answer.certificate is not None:
+            device.certificate = answer.certificate
+        return answer.status
+
+    def ping(self, device_id: str, service: str, zone: str | None, *,
+             certificate: x509.Certificate | None) -> dict[str, Any]:  # fmt: skip
+        source = None if zone is None else ("north", zone)
+        decision = self.hospital.access.decide(
+            Attempt(device_id, service, certificate, source), now=self.clock.now()
+        )
+        return {"allowed": decision.allowed, "reason": decision.reason.value}
+
+    def certificate(self, device_id: str) -> x509.Certificate:
+        found = self.devices[device_id].certificate
+        assert found is not None
+        return found
+
+    def operate(self, action: str, device_id: str) -> None:
+        if action == "rebootstrap":
+            self.devices[device_id].password = operations.rebootstrap(self.hospital, device_id)
+            return
+        if action == "revoke":  # live mode republishes the CRLs with every revocation
+            operations.revoke(self.hospital, device_id, reason=RevocationReason.KEY_COMPROMISE)
+        elif action == "offboard":
+            operations.offboard(self.hospital, device_id)
+        else:
+            assert getattr(operations, action)(self.hospital, device_id)
+            return
+        operations.publish_crls(self.hospital)
+
+    def rotate(self) -> None:
+        operations.rotate_ca_key(self.hospital, site=None, overlap=timedelta(0))
+
+    def publish(self) -> None:
+        operations.publish_crls(self.hospital)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.hospital.log]
+
+
+@dataclass
+class OverSockets:
+    """``testbed serve``'s servers in a thread on loopback, driven over HTTPS and HTTP."""
+
+    live: LiveHospital
+    state: StateDir
+    work: Path
+    clock: ManualClock
+    devices: dict[str, _Device] = field(default_factory=dict)
+    keys: dict[int, PrivateKey] = field(default_factory=dict)  # by certificate serial
+
+    @property
+    def endpoints(self) -> dict[str, Any]:
+        return self.state.read_endpoints()
+
+    def _https(self, url: str, *, zone: str | None = None, device_id: str | None = None,
+               certificate: x509.Certificate | None = None) -> http.client.HTTPSConnection:
+        context = ssl.create_default_context(cafile=str(self.state.bundle))
+        if certificate is not None and device_id is not None:
+            cert_file, key_file = self._files(device_id, certificate)
+            context.load_cert_chain(cert_file, key_file)
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        source = None
+        if zone is not None:
+            source = (ZoneAddresses(self.live.scenario.sites).address("north", zone), 0)
+        return http.client.HTTPSConnection(host, int(port), context=context,
+                                           source_address=source, timeout=10)  # fmt: skip
+
+    def _files(self, device_id: str, certificate: x509.Certificate) -> tuple[Path, Path]:
+        key = self.keys[certificate.serial_number]
+        tag = f"{device_id}-{certificate.serial_number:x}"
+        cert_file, key_file = self.work / f"{tag}.pem", self.work / f"{tag}.key"
+        cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))  # fmt: skip
+        return cert_file, key_file
+
+    def _admin(self, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        host, port = str(self.endpoints["admin"]).split("//")[1].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        headers = {"Authorization": f"Bearer {self.state.read_secret()}",
+                   "Content-Type": "application/json"}  # fmt: skip
+        connection.request("POST", path, body=json.dumps(payload or {}), headers=headers)
+        answer = connection.getresponse()
+        body: dict[str, Any] = json.loads(answer.read())
+        connection.close()
+        assert answer.status in (200, 201), body
+        return body
+
+    def register(self, serial: str, zone: str) -> str:
+        answer = self._admin("/devices", {"serial": serial, "site": "north", "zone": zone,
+                                          "profile": "ct-ai-onbox", "owner": "radiology"})
+        device_id = str(answer["device_id"])
+        self.devices[device_id] = _Device(answer["bootstrap"]["password"])
+        return device_id
+
+    def _post_csr(self, endpoint: str, device_id: str, key: PrivateKey, *,
+                  certificate: x509.Certificate | None,
+                  basic: str | None) -> tuple[int, bytes]:  # fmt: skip
+        url = str(self.endpoints["est"])
+        connection = self._https(url, device_id=device_id, certificate=certificate)
+        headers = {"Content-Type": PKCS10}
+        if basic is not None:
+            headers["Authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
+        connection.request("POST", f"/.well-known/est/{endpoint}", body=_csr(device_id, key),
+                           headers=headers)  # fmt: skip
+        answer = connection.getresponse()
+        status, body = answer.status, answer.read()
+        connection.close()
+        return status, body
+
+    def enroll(self, device_id: str) -> int:
+        device = self.devices[device_id]
+        key = new_private_key(KeyType.EC_P256, None)
+        status, body = self._post_csr("simpleenroll", device_id, key, certificate=None,
+                                      basic=f"{device_id}:{device.password}")  # fmt: skip
+        if status == 200:
+            device.certificate = self._keep(key, body)
+        return status
+
+    def _keep(self, key: PrivateKey, body: bytes) -> x509.Certificate:
+        certificate = _certificate(body)
+        self.keys[certificate.serial_number] = key
+        return certificate
+
+    def reenroll(self, device_id: str, certificate: x509.Certificate) -> int:
+        key = new_private_key(KeyType.EC_P256, None)
+        status, body = self._post_csr("simplereenroll", device_id, key,
+                                      certificate=certificate, basic=None)  # fmt: skip
+        if status == 200:
+            self.devices[device_id].certificate = self._keep(key, body)
+        return status
+
+    def ping(self, device_id: str, service: str, zone: str | None, *,
+             certificate: x509.Certificate | None) -> dict[str, Any]:  # fmt: skip
+        url = str(self.endpoints["services"])
+        connection = self._https(url, zone=zone, device_id=device_id, certificate=certificate)
+        headers = {"X-Device-Id": device_id} if certificate is None else {}
+        connection.request("GET", f"/services/{service}/ping", headers=headers)
+        answer = connection.getresponse()
+        body: dict[str, Any] = json.loads(answer.read())
+        connection.close()
+        assert answer.status == (200 if body["allowed"] else 403)
+        return {"allowed": body["allowed"], "reason": body["reason"]}
+
+    def certificate(self, device_id: str) -> x509.Certificate:
+        found = self.devices[device_id].certificate
+        assert found is not None
+        return found
+
+    def operate(self, action: str, device_id: str) -> None:
+        payload = {"reason": "keyCompromise"} if action == "revoke" else None
+        answer = self._admin(f"/devices/{device_id}/{action}", payload)
+        if action == "rebootstrap":
+            self.devices[device_id].password = answer["bootstrap"]["password"]
+
+    def rotate(self) -> None:
+        self._admin("/ca/rotate", {"overlap_seconds": 0})
+
+    def publish(self) -> None:
+        self._admin("/crls/publish")
+
+    def events(self) -> list[dict[str, Any]]:
+        lines = self.state.events.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line]
+
+
+def _certificate(body: bytes) -> x509.Certificate:
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    [certificate] = pkcs7.load_der_pkcs7_certificates(base64.b64decode(body))
+    return certificate
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path, repo_root: Path) -> Path:
+    path = tmp_path / "two-transports.yaml"
+    path.write_text(SCENARIO + f"profiles_dir: {repo_root / 'fixtures' / 'profiles'}\n")
+    return path
+
+
+@pytest.fixture
+def in_process(scenario_file: Path) -> InProcess:
+    scenario = load_scenario(scenario_file)
+    profiles = load_profiles(profiles_for(scenario, scenario_file.parent))
+    clock, rng = ManualClock(START), random.Random(5)
+    hospital = Hospital(scenario, profiles=profiles, clock=clock, rng=rng, log=EventLog())
+    operations.publish_crls(hospital)  # as `testbed serve` does when it starts
+    return InProcess(hospital, clock, rng)
+
+
+@pytest.fixture
+def over_sockets(scenario_file: Path, tmp_path: Path) -> Iterator[OverSockets]:
+    clock = ManualClock(START)
+    live = LiveHospital.from_file(scenario_file, clock=clock)
+    state = StateDir(tmp_path / "state")
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            with state.claimed():
+                loop.run_until_complete(run_until(live, state, ports=Ports(), stop=stop))
+        except BaseException as error:  # reported by the test, never lost
+            failure.append(error)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not state.endpoints.exists():
+        assert not failure, failure
+        assert time.monotonic() < deadline, "the live servers did not start"
+        time.sleep(0.02)
+    (tmp_path / "work").mkdir()
+    try:
+        yield OverSockets(live, state, tmp_path / "work", clock)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=READY_TIMEOUT)
+        assert not thread.is_alive() and not failure, failure
+        loop.close()
+
+
+def _script(driver: Driver) -> list[tuple[str, Any]]:
+    """The sequence both transports run; each step's answer is kept for comparison."""
+    seen: list[tuple[str, Any]] = []
+    at: Callable[[timedelta], None] = lambda delta: driver.clock.set(START + delta)  # noqa: E731
+    ct = driver.register("CT1", "imaging")
+    bed = driver.register("BED1", "bedside")
+    seen.append(("enroll", driver.enroll(ct)))
+    driver.operate("validate", ct)
+    driver.operate("promote", ct)
+    first = driver.certificate(ct)
+    seen.append(("ping", driver.ping(ct, "pacs-north", "imaging", certificate=first)))
+    seen.append(("from bedside", driver.ping(ct, "ehr", "bedside", certificate=first)))
+    seen.append(("from nowhere", driver.ping(ct, "ehr", None, certificate=first)))
+    # registered in bedside, but its traffic comes from imaging: that is what the network sees
+    seen.append(("no certificate", driver.ping(bed, "pacs-north", "imaging", certificate=None)))
+    at(timedelta(hours=1))
+    seen.append(("renew", driver.reenroll(ct, first)))
+    second = driver.certificate(ct)
+    seen.append(("superseded", driver.ping(ct, "pacs-north", "imaging", certificate=first)))
+    seen.append(("renewed", driver.ping(ct, "pacs-north", "imaging", certificate=second)))
+    at(timedelta(hours=2))
+    driver.operate("suspend", ct)
+    seen.append(("suspended", driver.ping(ct, "pacs-north", "imaging", certificate=second)))
+    driver.operate("resume", ct)
+    seen.append(("resumed", driver.ping(ct, "pacs-north", "imaging", certificate=second)))
+    at(timedelta(hours=3))
+    driver.operate("revoke", ct)
+    seen.append(("revoked", driver.ping(ct, "pacs-north", "imaging", certificate=second)))
+    seen.append(("renew revoked", driver.reenroll(ct, second)))
+    driver.operate("rebootstrap", ct)
+    seen.append(("re-enroll", driver.enroll(ct)))
+    third = driver.certificate(ct)
+    seen.append(("back", driver.ping(ct, "pacs-north", "imaging", certificate=third)))
+    at(timedelta(days=31))  # the 30-day certificate has expired
+    driver.publish()
+    seen.append(("expired", driver.ping(ct, "pacs-north", "imaging", certificate=third)))
+    seen.append(("renew expired", driver.reenroll(ct, third)))
+    driver.rotate()
+    driver.operate("rebootstrap", ct)
+    seen.append(("after rotation", driver.enroll(ct)))
+    at(timedelta(days=31, hours=2))  # the new issuing CA has reached the site's bundle
+    fourth = driver.certificate(ct)
+    seen.append(("new issuer", driver.ping(ct, "pacs-north", "imaging", certificate=fourth)))
+    driver.operate("offboard", ct)
+    seen.append(("offboarded", driver.ping(ct, "pacs-north", "imaging", certificate=fourth)))
+    return seen
+
+
+_SERIAL_KEYS = ("serial", "serials")
+
+
+def _normalised(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events without ``seq``, with each serial replaced by its order of appearance."""
+    order: dict[str, str] = {}
+    for event in events:
+        for key in _SERIAL_KEYS:
+            for serial in str(event.get(key) or "").split(","):
+                if serial:
+                    order.setdefault(serial, f"#{len(order)}")
+    pattern = re.compile("|".join(sorted(map(re.escape, order), key=len, reverse=True)))
+
+    def mask(value: Any) -> Any:
+        return pattern.sub(lambda m: order[m.group(0)], value) if isinstance(value, str) else value
+
+    return [{k: mask(v) for k, v in event.items() if k != "seq"} for event in events]
+
+
+def test_both_transports_write_the_same_events(
+    in_process: InProcess, over_sockets: OverSockets
+) -> None:
+    answers = _script(in_process), _script(over_sockets)
+    assert answers[0] == answers[1]
+    reasons = {step: answer["reason"] for step, answer in answers[0] if isinstance(answer, dict)}
+    assert reasons == {
+        "ping": "ok", "from bedside": "route-blocked", "from nowhere": "route-blocked",
+        "no certificate": "cert-missing", "superseded": "cert-superseded", "renewed": "ok",
+        "suspended": "device-suspended", "resumed": "ok", "revoked": "cert-revoked",
+        "back": "ok", "expired": "cert-expired", "new issuer": "ok",
+        "offboarded": "device-retired",
+    }  # fmt: skip
+    statuses = {step: answer for step, answer in answers[0] if isinstance(answer, int)}
+    assert statuses == {"enroll": 200, "renew": 200, "renew revoked": 403, "re-enroll": 200,
+                        "renew expired": 403, "after rotation": 200}  # fmt: skip
+    simulated, live = _normalised(in_process.events()), _normalised(over_sockets.events())
+    assert len(simulated) == len(live)
+    for index, (one, other) in enumerate(zip(simulated, live, strict=True)):
+        assert one == other, f"event {index} differs"

@@ -29,6 +29,7 @@ from testbed.network import ZonePolicy
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
 from testbed.pki.offload import CryptoWorker
+from testbed.pki.outage import CaOutages
 from testbed.pki.renewal import ChangeWindow
 from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
@@ -75,7 +76,10 @@ class Testbed:
         self.system = HealthSystem(scenario.sites, scenario.services)
         self._build_pki()
         self.inventory = Inventory()
-        self.est = EstService(ca=self.ca, directory=self.inventory, log=self.log)
+        self.ca_outages = CaOutages()
+        self.est = EstService(
+            ca=self.ca, directory=self.inventory, log=self.log, outages=self.ca_outages
+        )
         self.policy = ZonePolicy((r.source, r.to, r.site) for r in scenario.network)
         if offload is None:
             devices = sum(f.count for f in scenario.fleet)
@@ -95,7 +99,6 @@ class Testbed:
         self.agents = build_fleet(scenario, self.profiles, self.system, self.rng, self.metrics)
         self.by_id = {a.device_id: a for a in self.agents}
         self.change_windows = tuple(_window(w) for w in scenario.pki.change_windows)
-        self.ca_outages = 0
         self.open_drift: set[tuple[str, DriftKind]] = set()
         self._started = False
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import ConfigDict, Field
 
@@ -21,6 +21,7 @@ __all__ = [
     "BlockedRoute",
     "CaOutage",
     "ClockSkew",
+    "DeviceFault",
     "ExpiredCertificate",
     "FaultKind",
     "FaultSpec",
@@ -44,6 +45,22 @@ class FaultKind(StrEnum):
     BLOCKED_ROUTE = "blocked-route"
 
 
+@runtime_checkable
+class DeviceFault(Protocol):
+    """A fault on devices: ``target`` names them (``device:``, ``group:``, ``site:``),
+    ``count`` takes the first few."""
+
+    @property
+    def target(self) -> str:
+        """Which devices: ``device:ID``, ``group:NAME`` or ``site:NAME``."""
+        ...
+
+    @property
+    def count(self) -> int | None:
+        """Only the first ``count`` of them, if given."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Window:
     start: Duration
@@ -64,7 +81,7 @@ class ExpiredCertificate(_Window):
     """The renewal agent of the target devices is broken: renewals are missed."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["expired-certificate"] = "expired-certificate"
+    kind: Literal[FaultKind.EXPIRED_CERTIFICATE] = FaultKind.EXPIRED_CERTIFICATE
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
 
@@ -74,7 +91,7 @@ class RevokedCertificate(_Window):
     """The target devices' certificates are revoked at ``start`` (CRLs show it later)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["revoked-certificate"] = "revoked-certificate"
+    kind: Literal[FaultKind.REVOKED_CERTIFICATE] = FaultKind.REVOKED_CERTIFICATE
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
 
@@ -84,8 +101,13 @@ class CaOutage(_Window):
     """The certificate authority answers nothing: no enrollment, no new CRLs."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["ca-outage"] = "ca-outage"
+    kind: Literal[FaultKind.CA_OUTAGE] = FaultKind.CA_OUTAGE
     target: Literal["ca"] = "ca"
+
+    @property
+    def site(self) -> str | None:
+        """The site whose issuing CA is down, or None: the whole CA."""
+        return None if self.target == "ca" else self.target.partition(":")[2]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,7 +115,7 @@ class TrustBundleMissing(_Window):
     """The relying parties at one site hold no trust bundle."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["trust-bundle-missing"] = "trust-bundle-missing"
+    kind: Literal[FaultKind.TRUST_BUNDLE_MISSING] = FaultKind.TRUST_BUNDLE_MISSING
     target: Annotated[str, Field(pattern=r"^site:")]
 
 
@@ -102,7 +124,7 @@ class TrustBundleStale(_Window):
     """One site stops receiving trust-bundle updates."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["trust-bundle-stale"] = "trust-bundle-stale"
+    kind: Literal[FaultKind.TRUST_BUNDLE_STALE] = FaultKind.TRUST_BUNDLE_STALE
     target: Annotated[str, Field(pattern=r"^site:")]
 
 
@@ -111,7 +133,7 @@ class ClockSkew(_Window):
     """The target devices' clocks run ``offset`` behind (or ahead, if ``ahead``)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["clock-skew"] = "clock-skew"
+    kind: Literal[FaultKind.CLOCK_SKEW] = FaultKind.CLOCK_SKEW
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
     offset: Duration
@@ -123,7 +145,7 @@ class BlockedRoute(_Window):
     """Zone ``from`` cannot reach service ``to`` (at ``site``, or everywhere)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
-    kind: Literal["blocked-route"] = "blocked-route"
+    kind: Literal[FaultKind.BLOCKED_ROUTE] = FaultKind.BLOCKED_ROUTE
     source: Annotated[str, Field(alias="from", min_length=1)]
     to: Annotated[str, Field(min_length=1)]
     site: str | None = None

@@ -15,11 +15,16 @@ if TYPE_CHECKING:
 __all__ = ["crl_publisher", "publish_crls", "rotate_key"]
 
 
-def publish_crls(tb: Testbed) -> None:
-    """Sign and publish one CRL per issuing CA (unless the CA is down)."""
+def publish_crls(tb: Testbed, *, site: str | None = None, up_only: bool = False) -> None:
+    """Sign and publish one CRL per issuing CA: only ``site``'s, if given; with
+    ``up_only``, none of an issuing CA that is down (:class:`~testbed.pki.outage.CaOutages`)."""
     now = tb.now()
     validity = tb.scenario.pki.crl_validity
     for issuing in tb.ca.issuing_cas(now=now):
+        if site is not None and issuing.site != site:
+            continue
+        if up_only and tb.ca_outages.down(issuing.site):
+            continue
         crl = build_crl(tb.ca, issuing, now=now, next_update_after=validity)
         tb.crls.publish(crl)
         tb.log.emit(
@@ -32,11 +37,11 @@ def publish_crls(tb: Testbed) -> None:
 
 
 def crl_publisher(tb: Testbed) -> Generator[Any, Any, None]:
-    """Reissue CRLs every ``crl_interval``; during a CA outage none are published."""
+    """Reissue CRLs every ``crl_interval``; none of an issuing CA that is down (an outage
+    of the whole CA or of its site's)."""
     interval = tb.scenario.pki.crl_interval.total_seconds()
     while tb.env.now < tb.horizon:
-        if not tb.ca_outages:
-            publish_crls(tb)
+        publish_crls(tb, up_only=True)
         yield tb.env.timeout(interval)
 
 

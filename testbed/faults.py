@@ -8,9 +8,11 @@ active at the end and then checks that the system recovers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import ConfigDict, Field
@@ -18,13 +20,14 @@ from pydantic import ConfigDict, Field
 from testbed.units import Duration
 
 __all__ = [
+    "RENAMED_KINDS",
     "BlockedRoute",
     "CaOutage",
     "ClockSkew",
     "DeviceFault",
-    "ExpiredCertificate",
     "FaultKind",
     "FaultSpec",
+    "RenewalAgentBroken",
     "RevokedCertificate",
     "TrustBundleMissing",
     "TrustBundleStale",
@@ -36,13 +39,19 @@ _STRICT: ConfigDict = ConfigDict(extra="forbid")
 class FaultKind(StrEnum):
     """The fault vocabulary of this release."""
 
-    EXPIRED_CERTIFICATE = "expired-certificate"
+    RENEWAL_AGENT_BROKEN = "renewal-agent-broken"
     REVOKED_CERTIFICATE = "revoked-certificate"
     CA_OUTAGE = "ca-outage"
     TRUST_BUNDLE_MISSING = "trust-bundle-missing"
     TRUST_BUNDLE_STALE = "trust-bundle-stale"
     CLOCK_SKEW = "clock-skew"
     BLOCKED_ROUTE = "blocked-route"
+
+
+RENAMED_KINDS: Mapping[str, FaultKind] = MappingProxyType({
+    "expired-certificate": FaultKind.RENEWAL_AGENT_BROKEN,  # it named the outcome, not the fault
+})
+"""Former names of fault kinds, still read from scenario files (with a warning)."""
 
 
 @runtime_checkable
@@ -77,11 +86,12 @@ class _Window:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ExpiredCertificate(_Window):
-    """The renewal agent of the target devices is broken: renewals are missed."""
+class RenewalAgentBroken(_Window):
+    """The renewal agent of the target devices is broken: renewals are missed, and each
+    certificate expires at its end unless the fault heals first."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal[FaultKind.EXPIRED_CERTIFICATE] = FaultKind.EXPIRED_CERTIFICATE
+    kind: Literal[FaultKind.RENEWAL_AGENT_BROKEN] = FaultKind.RENEWAL_AGENT_BROKEN
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
 
@@ -157,7 +167,7 @@ class BlockedRoute(_Window):
 
 
 FaultSpec = (
-    ExpiredCertificate
+    RenewalAgentBroken
     | RevokedCertificate
     | CaOutage
     | TrustBundleMissing

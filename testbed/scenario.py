@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
@@ -21,7 +22,7 @@ from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, WithJsonSch
 from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
 from testbed.expectations import ExpectationSpec
-from testbed.faults import FaultSpec
+from testbed.faults import RENAMED_KINDS, FaultSpec
 from testbed.hospital import NAME, Service, Site
 from testbed.inputs import load_yaml, validate
 from testbed.pki.ca import IssuingMode
@@ -232,13 +233,34 @@ def load_scenario(path: Path | str, *, seed: int | None = None) -> Scenario:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ScenarioError(str(path), "(top level)", "a mapping of scenario fields")
-    scenario = validate(_SCENARIO, data, file=str(path))
+    scenario = validate(_SCENARIO, _renamed_kinds(data, file=str(path)), file=str(path))
     if scenario.start.tzinfo is None:
         raise ScenarioError(str(path), "start", "a UTC time such as 2026-01-05T00:00:00Z")
     if seed is not None:
         scenario = replace(scenario, seed=seed)
     cross_check(scenario, file=str(path), base=path.parent)
     return scenario
+
+
+def _renamed_kinds(data: dict[str, Any], *, file: str) -> dict[str, Any]:
+    """``data`` with each fault's former kind name replaced by its name now
+    (:data:`~testbed.faults.RENAMED_KINDS`), with a :class:`DeprecationWarning` each."""
+    faults = data.get("faults")
+    if not isinstance(faults, list):
+        return data
+    renamed = []
+    for i, fault in enumerate(faults):
+        kind = fault.get("kind") if isinstance(fault, dict) else None
+        if isinstance(kind, str) and kind in RENAMED_KINDS:
+            now = RENAMED_KINDS[kind]
+            warnings.warn(
+                f"{file}: faults[{i}].kind: {kind!r} is deprecated; write {str(now)!r}",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            fault = {**fault, "kind": now.value}
+        renamed.append(fault)
+    return {**data, "faults": renamed}
 
 
 def json_schema() -> dict[str, Any]:

@@ -20,8 +20,8 @@ from testbed.faults import (
     BlockedRoute,
     CaOutage,
     ClockSkew,
-    ExpiredCertificate,
     FaultKind,
+    RenewalAgentBroken,
     RevokedCertificate,
     TrustBundleMissing,
     TrustBundleStale,
@@ -105,12 +105,12 @@ def _unblock(ctx: FaultContext, fault: BlockedRoute) -> None:
 # -- devices ----------------------------------------------------------------------
 
 
-def _break_agent(ctx: FaultContext, fault: ExpiredCertificate) -> None:
+def _break_agent(ctx: FaultContext, fault: RenewalAgentBroken) -> None:
     for agent in ctx.devices:
         agent.renewal_broken += 1
 
 
-def _fix_agent(ctx: FaultContext, fault: ExpiredCertificate) -> None:
+def _fix_agent(ctx: FaultContext, fault: RenewalAgentBroken) -> None:
     for agent in ctx.devices:
         agent.renewal_broken -= 1
 
@@ -142,7 +142,7 @@ def _unskew(ctx: FaultContext, fault: ClockSkew) -> None:
 
 
 EFFECTS: Mapping[FaultKind, Effect[Any]] = MappingProxyType({
-    FaultKind.EXPIRED_CERTIFICATE: Effect(_break_agent, _fix_agent),
+    FaultKind.RENEWAL_AGENT_BROKEN: Effect(_break_agent, _fix_agent),
     FaultKind.REVOKED_CERTIFICATE: Effect(_revoke, _rebootstrap_revoked),
     FaultKind.CA_OUTAGE: Effect(_ca_down, _ca_up),
     FaultKind.TRUST_BUNDLE_MISSING: Effect(_withhold, _release),

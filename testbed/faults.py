@@ -17,6 +17,7 @@ from typing import Annotated, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import ConfigDict, Field
 
+from testbed.targets import DEVICES, TargetForm
 from testbed.units import Duration
 
 __all__ = [
@@ -91,6 +92,7 @@ class RenewalAgentBroken(_Window):
     certificate expires at its end unless the fault heals first."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = DEVICES
     kind: Literal[FaultKind.RENEWAL_AGENT_BROKEN] = FaultKind.RENEWAL_AGENT_BROKEN
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
@@ -101,6 +103,7 @@ class RevokedCertificate(_Window):
     """The target devices' certificates are revoked at ``start`` (CRLs show it later)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = DEVICES
     kind: Literal[FaultKind.REVOKED_CERTIFICATE] = FaultKind.REVOKED_CERTIFICATE
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
@@ -108,11 +111,17 @@ class RevokedCertificate(_Window):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaOutage(_Window):
-    """The certificate authority answers nothing: no enrollment, no new CRLs."""
+    """The certificate authority answers nothing: no enrollment, no new CRLs.
+
+    ``target`` is ``ca`` (the whole CA) or ``site:NAME``: that site's issuing CA
+    (per-site issuing), which takes down only the enrollment of that site's devices
+    and the CRLs of that issuing CA.
+    """
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.CA, TargetForm.SITE_CA})
     kind: Literal[FaultKind.CA_OUTAGE] = FaultKind.CA_OUTAGE
-    target: Literal["ca"] = "ca"
+    target: Annotated[str, Field(pattern=r"^(ca|site:.+)$")] = "ca"
 
     @property
     def site(self) -> str | None:
@@ -125,6 +134,7 @@ class TrustBundleMissing(_Window):
     """The relying parties at one site hold no trust bundle."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
     kind: Literal[FaultKind.TRUST_BUNDLE_MISSING] = FaultKind.TRUST_BUNDLE_MISSING
     target: Annotated[str, Field(pattern=r"^site:")]
 
@@ -134,6 +144,7 @@ class TrustBundleStale(_Window):
     """One site stops receiving trust-bundle updates."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
     kind: Literal[FaultKind.TRUST_BUNDLE_STALE] = FaultKind.TRUST_BUNDLE_STALE
     target: Annotated[str, Field(pattern=r"^site:")]
 
@@ -143,6 +154,7 @@ class ClockSkew(_Window):
     """The target devices' clocks run ``offset`` behind (or ahead, if ``ahead``)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = DEVICES
     kind: Literal[FaultKind.CLOCK_SKEW] = FaultKind.CLOCK_SKEW
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
@@ -155,6 +167,8 @@ class BlockedRoute(_Window):
     """Zone ``from`` cannot reach service ``to`` (at ``site``, or everywhere)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
+    #: no target: its fields name a zone, a service and a site
+    targets: ClassVar[frozenset[TargetForm]] = frozenset()
     kind: Literal[FaultKind.BLOCKED_ROUTE] = FaultKind.BLOCKED_ROUTE
     source: Annotated[str, Field(alias="from", min_length=1)]
     to: Annotated[str, Field(min_length=1)]

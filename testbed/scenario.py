@@ -28,6 +28,7 @@ from testbed.inputs import load_yaml, validate
 from testbed.pki.ca import IssuingMode
 from testbed.pki.keys import KeyType
 from testbed.pki.revocation import RevocationReason
+from testbed.targets import DEVICES, TargetForm
 from testbed.units import Duration, PositiveDuration, parse_duration
 
 __all__ = [
@@ -174,7 +175,9 @@ class OperationAction(StrEnum):
 class Operation:
     """An operator action at a scenario time, on a target.
 
-    Targets: ``device:ID``, ``group:NAME``, ``site:NAME`` or ``ca``.
+    Targets: ``device:ID``, ``group:NAME`` or ``site:NAME`` (devices); for
+    ``rotate-ca-key``, ``ca`` (central issuing) or ``site:NAME`` (per-site issuing:
+    that site's issuing CA).
     """
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
@@ -186,6 +189,13 @@ class Operation:
     overlap: Duration = field(default_factory=lambda: _d("0s"))
     #: revoke only: the RFC 5280 reason code the CRL and OCSP give
     reason: RevocationReason | None = None
+
+    @property
+    def targets(self) -> frozenset[TargetForm]:
+        """The forms of target this operation's action accepts."""
+        if self.action is OperationAction.ROTATE_CA_KEY:
+            return frozenset({TargetForm.CENTRAL_CA, TargetForm.SITE_CA})
+        return DEVICES
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testbed.devices import DeviceProfile, EnrollmentProtocol, load_profiles
+from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
 from testbed.faults import BlockedRoute
@@ -45,9 +45,12 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
     profiles = load_profiles(profiles_for(scenario, base))
     groups = [g.group for g in scenario.fleet]
     _unique(groups, file, "fleet", "unique group names (set 'name' to tell groups apart)")
+    devices = 0
     for i, group in enumerate(scenario.fleet):
         _one_of(group.profile, set(profiles), file, f"fleet[{i}].profile", "a profile")
         _enrollable(profiles[group.profile], file, f"fleet[{i}].profile")
+        devices += group.count
+        _ae_titles(profiles[group.profile], devices, file, f"fleet[{i}].profile")
         _fleet_times(group, scenario, file, f"fleet[{i}]")
         _zone(zones, group.site, group.zone, file, f"fleet[{i}]")
         _device_names(group, scenario.trust_domain, file, f"fleet[{i}]")
@@ -98,6 +101,20 @@ def _enrollable(profile: DeviceProfile, file: str, field: str) -> None:
             "a profile that enrolls over 'est' or by hand ('manual'): SCEP is not simulated",
             got=profile.id,
         )  # fmt: skip
+
+
+def _ae_titles(profile: DeviceProfile, last: int, file: str, field: str) -> None:
+    """The group's DICOM AE titles fit PS3.5: the longest is its last device's, the
+    ``last``-th of the whole fleet (devices are numbered across groups)."""
+    try:
+        ae_title_for(profile, last)
+    except ValueError as error:
+        raise ScenarioError(
+            file, field,
+            f"a profile whose AE titles fit (device {last} of the fleet would get "
+            f"{profile.ae_title_prefix}{last:03d}): {error}; shorten its ae_title_prefix",
+            got=profile.id,
+        ) from None
 
 
 def _fleet_times(group: FleetGroup, scenario: Scenario, file: str, field: str) -> None:

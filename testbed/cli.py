@@ -7,6 +7,7 @@ message names the file, the field path and what was expected; no traceback).
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from testbed.errors import OutputError, TestbedError
 from testbed.report import Report
-from testbed.scenario import load_scenario
+from testbed.scenario import Scenario, load_scenario
 
 __all__ = ["main"]
 
@@ -69,7 +70,7 @@ def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None
     """Run SCENARIO and write its report; exit 1 if an expectation fails."""
     from testbed.run import prepare_outputs, run_scenario, write_outputs
 
-    spec = load_scenario(scenario, seed=seed)
+    spec = _load(scenario, seed=seed)
     target = prepare_outputs(out or Path("runs") / spec.name)  # before the run, not after
     console = Console(stderr=True)
     with Progress(
@@ -98,11 +99,28 @@ def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None
 @click.argument("scenario", type=click.Path(path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO without running it."""
-    spec = load_scenario(scenario)
+    spec = _load(scenario)
     devices = sum(g.count for g in spec.fleet)
     parts = [_count(len(spec.sites), "site"), _count(devices, "device"),
              _count(len(spec.faults), "fault"), _count(len(spec.expectations), "expectation")]
     click.echo(f"{scenario}: valid ({', '.join(parts)})")
+
+
+def _load(path: Path, *, seed: int | None = None) -> Scenario:
+    """Load a scenario file, telling the user on standard error of each deprecated
+    spelling in it (a former fault kind name) and what to write instead."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        try:
+            return load_scenario(path, seed=seed)
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, DeprecationWarning):
+                    click.echo(f"warning: {warning.message}", err=True)
+                else:
+                    warnings.warn_explicit(
+                        warning.message, warning.category, warning.filename, warning.lineno
+                    )
 
 
 def _count(n: int, noun: str) -> str:

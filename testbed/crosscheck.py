@@ -7,11 +7,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testbed.devices import DeviceProfile, EnrollmentProtocol, load_profiles
+from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
-from testbed.pki.ca import ISSUING_LIFETIME
+from testbed.faults import BlockedRoute
+from testbed.pki.ca import ISSUING_LIFETIME, IssuingMode
 from testbed.pki.leaf_profile import device_name_problem
+from testbed.targets import TargetForm
 from testbed.units import format_duration
 
 if TYPE_CHECKING:
@@ -43,9 +45,12 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
     profiles = load_profiles(profiles_for(scenario, base))
     groups = [g.group for g in scenario.fleet]
     _unique(groups, file, "fleet", "unique group names (set 'name' to tell groups apart)")
+    devices = 0
     for i, group in enumerate(scenario.fleet):
         _one_of(group.profile, set(profiles), file, f"fleet[{i}].profile", "a profile")
         _enrollable(profiles[group.profile], file, f"fleet[{i}].profile")
+        devices += group.count
+        _ae_titles(profiles[group.profile], devices, file, f"fleet[{i}].profile")
         _fleet_times(group, scenario, file, f"fleet[{i}]")
         _zone(zones, group.site, group.zone, file, f"fleet[{i}]")
         _device_names(group, scenario.trust_domain, file, f"fleet[{i}]")
@@ -64,11 +69,14 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
                 )  # fmt: skip
     _within_the_issuing_cas_life(scenario, file)
     for i, fault in enumerate(scenario.faults):
-        _target(getattr(fault, "target", "ca"), scenario, file, f"faults[{i}].target")
+        if isinstance(fault, BlockedRoute):
+            _route(fault, scenario, file, f"faults[{i}]")
+        else:
+            _target(fault.target, fault.targets, scenario, file, f"faults[{i}].target")
         if fault.end > scenario.duration:
             raise ScenarioError(file, f"faults[{i}].end", "a time within the scenario's duration")
     for i, op in enumerate(scenario.operations):
-        _target(op.target, scenario, file, f"operations[{i}].target")
+        _target(op.target, op.targets, scenario, file, f"operations[{i}].target")
         if op.action == "resume" and not any(
             o.action == "suspend" and o.at < op.at for o in scenario.operations
         ):
@@ -93,6 +101,20 @@ def _enrollable(profile: DeviceProfile, file: str, field: str) -> None:
             "a profile that enrolls over 'est' or by hand ('manual'): SCEP is not simulated",
             got=profile.id,
         )  # fmt: skip
+
+
+def _ae_titles(profile: DeviceProfile, last: int, file: str, field: str) -> None:
+    """The group's DICOM AE titles fit PS3.5: the longest is its last device's, the
+    ``last``-th of the whole fleet (devices are numbered across groups)."""
+    try:
+        ae_title_for(profile, last)
+    except ValueError as error:
+        raise ScenarioError(
+            file, field,
+            f"a profile whose AE titles fit (device {last} of the fleet would get "
+            f"{profile.ae_title_prefix}{last:03d}): {error}; shorten its ae_title_prefix",
+            got=profile.id,
+        ) from None
 
 
 def _fleet_times(group: FleetGroup, scenario: Scenario, file: str, field: str) -> None:
@@ -194,24 +216,54 @@ def _zone(zones: dict[str, set[str]], site: str, zone: str, file: str, field: st
     _one_of(zone, zones[site], file, f"{field}.zone", f"a zone of site {site!r}")
 
 
-def _target(target: str, scenario: Scenario, file: str, field: str) -> None:
-    if target == "ca" or "->" in target:
-        return
+def _route(fault: BlockedRoute, scenario: Scenario, file: str, where: str) -> None:
+    """A blocked route names a zone, a service and (if given) a site that exist."""
+    zones = {zone for site in scenario.sites for zone in site.zones}
+    _one_of(fault.source, zones, file, f"{where}.from", "a zone")
+    _one_of(fault.to, {s.name for s in scenario.services}, file, f"{where}.to", "a service")
+    if fault.site is not None:
+        _one_of(fault.site, {s.name for s in scenario.sites}, file, f"{where}.site", "a site")
+
+
+def _target(
+    target: str, forms: frozenset[TargetForm], scenario: Scenario, file: str, field: str
+) -> None:
+    """``target`` has one of the ``forms`` usable under the scenario's issuing mode, and
+    the site, group or device it names exists (what the run resolves it to)."""
+    usable = _usable(forms, scenario.pki.issuing)
     kind, _, name = target.partition(":")
-    known = {
-        "site": {s.name for s in scenario.sites},
-        "group": {g.group for g in scenario.fleet},
-    }
-    if kind == "device" and name:
+    if target == "ca" and usable & {TargetForm.CA, TargetForm.CENTRAL_CA}:
+        return
+    if kind == "site" and usable & {TargetForm.SITE, TargetForm.SITE_CA}:
+        _one_of(name, {s.name for s in scenario.sites}, file, field, "a site")
+    elif kind == "group" and TargetForm.GROUP in usable:
+        _one_of(name, {g.group for g in scenario.fleet}, file, field, "a group")
+    elif kind == "device" and name and TargetForm.DEVICE in usable:
         if not any(group.has_device(name) for group in scenario.fleet):
             example = scenario.fleet[0].device_id(1) if scenario.fleet else "(no fleet)"
             raise ScenarioError(
                 file, field, f"'device:' and the id of a fleet device, e.g. {example!r}",
                 got=target,
-            )
-        return
-    if kind not in known:
-        raise ScenarioError(
-            file, field, "'ca', 'site:NAME', 'group:NAME' or 'device:ID'", got=target
-        )
-    _one_of(name, known[kind], file, field, f"a {kind}")
+            )  # fmt: skip
+    else:
+        raise ScenarioError(file, field, _expected_target(forms, usable), got=target)
+
+
+def _usable(forms: frozenset[TargetForm], issuing: IssuingMode) -> frozenset[TargetForm]:
+    """The forms that name something under ``issuing``: one central issuing CA, or one
+    per site."""
+    unusable = TargetForm.SITE_CA if issuing is IssuingMode.CENTRAL else TargetForm.CENTRAL_CA
+    return forms - {unusable}
+
+
+def _expected_target(forms: frozenset[TargetForm], usable: frozenset[TargetForm]) -> str:
+    spellings = sorted({form.spelling for form in usable}, key=_ORDER.index) or ["no target"]
+    expected = ", ".join(spellings[:-1]) + " or " * (len(spellings) > 1) + spellings[-1]
+    if TargetForm.SITE_CA in forms - usable:
+        expected += " (a site's own issuing CA needs per-site issuing: pki.issuing: per-site)"
+    if TargetForm.CENTRAL_CA in forms - usable:
+        expected += " (per-site issuing has an issuing CA per site: name the site)"
+    return expected
+
+
+_ORDER = ("'ca'", "'site:NAME'", "'group:NAME'", "'device:ID'")

@@ -8,22 +8,27 @@ active at the end and then checks that the system recovers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from types import MappingProxyType
+from typing import Annotated, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import ConfigDict, Field
 
+from testbed.targets import DEVICES, TargetForm
 from testbed.units import Duration
 
 __all__ = [
+    "RENAMED_KINDS",
     "BlockedRoute",
     "CaOutage",
     "ClockSkew",
-    "ExpiredCertificate",
+    "DeviceFault",
     "FaultKind",
     "FaultSpec",
+    "RenewalAgentBroken",
     "RevokedCertificate",
     "TrustBundleMissing",
     "TrustBundleStale",
@@ -35,13 +40,35 @@ _STRICT: ConfigDict = ConfigDict(extra="forbid")
 class FaultKind(StrEnum):
     """The fault vocabulary of this release."""
 
-    EXPIRED_CERTIFICATE = "expired-certificate"
+    RENEWAL_AGENT_BROKEN = "renewal-agent-broken"
     REVOKED_CERTIFICATE = "revoked-certificate"
     CA_OUTAGE = "ca-outage"
     TRUST_BUNDLE_MISSING = "trust-bundle-missing"
     TRUST_BUNDLE_STALE = "trust-bundle-stale"
     CLOCK_SKEW = "clock-skew"
     BLOCKED_ROUTE = "blocked-route"
+
+
+RENAMED_KINDS: Mapping[str, FaultKind] = MappingProxyType({
+    "expired-certificate": FaultKind.RENEWAL_AGENT_BROKEN,  # it named the outcome, not the fault
+})
+"""Former names of fault kinds, still read from scenario files (with a warning)."""
+
+
+@runtime_checkable
+class DeviceFault(Protocol):
+    """A fault on devices: ``target`` names them (``device:``, ``group:``, ``site:``),
+    ``count`` takes the first few."""
+
+    @property
+    def target(self) -> str:
+        """Which devices: ``device:ID``, ``group:NAME`` or ``site:NAME``."""
+        ...
+
+    @property
+    def count(self) -> int | None:
+        """Only the first ``count`` of them, if given."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,11 +87,13 @@ class _Window:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ExpiredCertificate(_Window):
-    """The renewal agent of the target devices is broken: renewals are missed."""
+class RenewalAgentBroken(_Window):
+    """The renewal agent of the target devices is broken: renewals are missed, and each
+    certificate expires at its end unless the fault heals first."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["expired-certificate"] = "expired-certificate"
+    targets: ClassVar[frozenset[TargetForm]] = DEVICES
+    kind: Literal[FaultKind.RENEWAL_AGENT_BROKEN] = FaultKind.RENEWAL_AGENT_BROKEN
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
 
@@ -74,18 +103,30 @@ class RevokedCertificate(_Window):
     """The target devices' certificates are revoked at ``start`` (CRLs show it later)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["revoked-certificate"] = "revoked-certificate"
+    targets: ClassVar[frozenset[TargetForm]] = DEVICES
+    kind: Literal[FaultKind.REVOKED_CERTIFICATE] = FaultKind.REVOKED_CERTIFICATE
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaOutage(_Window):
-    """The certificate authority answers nothing: no enrollment, no new CRLs."""
+    """The certificate authority answers nothing: no enrollment, no new CRLs.
+
+    ``target`` is ``ca`` (the whole CA) or ``site:NAME``: that site's issuing CA
+    (per-site issuing), which takes down only the enrollment of that site's devices
+    and the CRLs of that issuing CA.
+    """
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["ca-outage"] = "ca-outage"
-    target: Literal["ca"] = "ca"
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.CA, TargetForm.SITE_CA})
+    kind: Literal[FaultKind.CA_OUTAGE] = FaultKind.CA_OUTAGE
+    target: Annotated[str, Field(pattern=r"^(ca|site:.+)$")] = "ca"
+
+    @property
+    def site(self) -> str | None:
+        """The site whose issuing CA is down, or None: the whole CA."""
+        return None if self.target == "ca" else self.target.partition(":")[2]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,7 +134,8 @@ class TrustBundleMissing(_Window):
     """The relying parties at one site hold no trust bundle."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["trust-bundle-missing"] = "trust-bundle-missing"
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
+    kind: Literal[FaultKind.TRUST_BUNDLE_MISSING] = FaultKind.TRUST_BUNDLE_MISSING
     target: Annotated[str, Field(pattern=r"^site:")]
 
 
@@ -102,7 +144,8 @@ class TrustBundleStale(_Window):
     """One site stops receiving trust-bundle updates."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["trust-bundle-stale"] = "trust-bundle-stale"
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
+    kind: Literal[FaultKind.TRUST_BUNDLE_STALE] = FaultKind.TRUST_BUNDLE_STALE
     target: Annotated[str, Field(pattern=r"^site:")]
 
 
@@ -111,7 +154,8 @@ class ClockSkew(_Window):
     """The target devices' clocks run ``offset`` behind (or ahead, if ``ahead``)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
-    kind: Literal["clock-skew"] = "clock-skew"
+    targets: ClassVar[frozenset[TargetForm]] = DEVICES
+    kind: Literal[FaultKind.CLOCK_SKEW] = FaultKind.CLOCK_SKEW
     target: Annotated[str, Field(min_length=1)]
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
     offset: Duration
@@ -123,7 +167,9 @@ class BlockedRoute(_Window):
     """Zone ``from`` cannot reach service ``to`` (at ``site``, or everywhere)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
-    kind: Literal["blocked-route"] = "blocked-route"
+    #: no target: its fields name a zone, a service and a site
+    targets: ClassVar[frozenset[TargetForm]] = frozenset()
+    kind: Literal[FaultKind.BLOCKED_ROUTE] = FaultKind.BLOCKED_ROUTE
     source: Annotated[str, Field(alias="from", min_length=1)]
     to: Annotated[str, Field(min_length=1)]
     site: str | None = None
@@ -135,7 +181,7 @@ class BlockedRoute(_Window):
 
 
 FaultSpec = (
-    ExpiredCertificate
+    RenewalAgentBroken
     | RevokedCertificate
     | CaOutage
     | TrustBundleMissing

@@ -32,6 +32,7 @@ from testbed.inventory import Inventory
 from testbed.network import Nac, ZonePolicy
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
+from testbed.pki.outage import CaOutages
 from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
@@ -79,7 +80,10 @@ class Hospital:
         )
         self.crls = CrlDistribution()
         self.inventory = Inventory(log=log)
-        self.est = EstService(ca=self.ca, directory=self.inventory, log=log)
+        self.ca_outages = CaOutages()
+        self.est = EstService(
+            ca=self.ca, directory=self.inventory, log=log, outages=self.ca_outages
+        )
         self.policy = ZonePolicy((r.source, r.to, r.site) for r in scenario.network)
         self.nac = Nac()
         self.outages = ServiceOutages()

@@ -7,6 +7,7 @@ quietly corrected.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -179,6 +180,10 @@ def _expected(error: Any) -> str:
         own = str(error.get("ctx", {}).get("error", error["msg"]))  # "Value error, "
         got = _got(error)
         return own.removesuffix(f", got {got!r}") if got is not None else own
+    if kind == "union_tag_invalid":  # a tag naming no member: the tags by their values
+        ctx = error["ctx"]
+        tags = re.sub(r"<\w+\.\w+: ('[^']*')>", r"\1", str(ctx["expected_tags"]))
+        return f"{ctx['discriminator']} one of {tags} (got {ctx['tag']!r})"
     plain = _PLAIN.get(kind)
     if plain is not None:
         value = error.get("input")

@@ -152,9 +152,20 @@ def publish_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:
     return crl
 
 
-def publish_crls(hospital: Hospital) -> list[PublishedCrl]:
-    """Sign and publish a fresh CRL for every unexpired issuing CA generation."""
-    return [publish_crl(hospital, i) for i in hospital.ca.issuing_cas(now=hospital.now())]
+def publish_crls(
+    hospital: Hospital, *, site: str | None = None, up_only: bool = False
+) -> list[PublishedCrl]:
+    """Sign and publish a fresh CRL for every unexpired issuing CA generation: only
+    ``site``'s, if given; with ``up_only``, none of an issuing CA that is down
+    (:class:`~testbed.pki.outage.CaOutages`)."""
+    published = []
+    for issuing in hospital.ca.issuing_cas(now=hospital.now()):
+        if site is not None and issuing.site != site:
+            continue
+        if up_only and hospital.ca_outages.down(issuing.site):
+            continue
+        published.append(publish_crl(hospital, issuing))
+    return published
 
 
 def rotate_ca_key(hospital: Hospital, *, site: str | None, overlap: timedelta) -> IssuingCA:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
@@ -21,12 +22,13 @@ from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, WithJsonSch
 from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
 from testbed.expectations import ExpectationSpec
-from testbed.faults import FaultSpec
+from testbed.faults import RENAMED_KINDS, FaultSpec
 from testbed.inputs import load_yaml, validate
 from testbed.pki.ca import IssuingMode
 from testbed.pki.keys import KeyType
 from testbed.pki.revocation import RevocationReason
 from testbed.sites import NAME, Service, Site
+from testbed.targets import DEVICES, TargetForm
 from testbed.units import Duration, PositiveDuration, parse_duration
 
 __all__ = [
@@ -173,7 +175,9 @@ class OperationAction(StrEnum):
 class Operation:
     """An operator action at a scenario time, on a target.
 
-    Targets: ``device:ID``, ``group:NAME``, ``site:NAME`` or ``ca``.
+    Targets: ``device:ID``, ``group:NAME`` or ``site:NAME`` (devices); for
+    ``rotate-ca-key``, ``ca`` (central issuing) or ``site:NAME`` (per-site issuing:
+    that site's issuing CA).
     """
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
@@ -185,6 +189,13 @@ class Operation:
     overlap: Duration = field(default_factory=lambda: _d("0s"))
     #: revoke only: the RFC 5280 reason code the CRL and OCSP give
     reason: RevocationReason | None = None
+
+    @property
+    def targets(self) -> frozenset[TargetForm]:
+        """The forms of target this operation's action accepts."""
+        if self.action is OperationAction.ROTATE_CA_KEY:
+            return frozenset({TargetForm.CENTRAL_CA, TargetForm.SITE_CA})
+        return DEVICES
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,13 +243,34 @@ def load_scenario(path: Path | str, *, seed: int | None = None) -> Scenario:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ScenarioError(str(path), "(top level)", "a mapping of scenario fields")
-    scenario = validate(_SCENARIO, data, file=str(path))
+    scenario = validate(_SCENARIO, _renamed_kinds(data, file=str(path)), file=str(path))
     if scenario.start.tzinfo is None:
         raise ScenarioError(str(path), "start", "a UTC time such as 2026-01-05T00:00:00Z")
     if seed is not None:
         scenario = replace(scenario, seed=seed)
     cross_check(scenario, file=str(path), base=path.parent)
     return scenario
+
+
+def _renamed_kinds(data: dict[str, Any], *, file: str) -> dict[str, Any]:
+    """``data`` with each fault's former kind name replaced by its name now
+    (:data:`~testbed.faults.RENAMED_KINDS`), with a :class:`DeprecationWarning` each."""
+    faults = data.get("faults")
+    if not isinstance(faults, list):
+        return data
+    renamed = []
+    for i, fault in enumerate(faults):
+        kind = fault.get("kind") if isinstance(fault, dict) else None
+        if isinstance(kind, str) and kind in RENAMED_KINDS:
+            now = RENAMED_KINDS[kind]
+            warnings.warn(
+                f"{file}: faults[{i}].kind: {kind!r} is deprecated; write {str(now)!r}",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            fault = {**fault, "kind": now.value}
+        renamed.append(fault)
+    return {**data, "faults": renamed}
 
 
 def json_schema() -> dict[str, Any]:

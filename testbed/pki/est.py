@@ -5,13 +5,14 @@ an :class:`EstResponse` (status, headers, body, reason); an HTTPS server wraps i
 passes in the HTTP Basic credentials and the TLS client certificate.  Nothing is
 issued on a refusal, and every enrollment call writes exactly one event.
 
-Checks, in order: CA outage (503 + Retry-After); content type ``application/pkcs10``
+Checks, in order: a whole-CA outage (503 + Retry-After); content type ``application/pkcs10``
 (415); authentication (401 with a Basic challenge; re-enrollment, where only the
 current certificate authenticates: a missing, foreign, revoked, expired or superseded
 certificate, 403); base64 DER CSR with a valid signature (400); the CSR's one CN
 against the authenticated device (403), and on re-enrollment a subject and SANs
 unchanged (RFC 7030 §4.2.2, 403); the device's registration, state and approval
-(403 / 202 + Retry-After); a key of the device's registered type (400).
+(403 / 202 + Retry-After); a key of the device's registered type (400); an outage of the
+issuing CA of the device's site (503 + Retry-After, per-site issuing).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from testbed.errors import CsrError, PkiError
 from testbed.events import EventKind, EventLog
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord, LeafPlan
 from testbed.pki.keys import CsrCheck, check_csr, csr_key
+from testbed.pki.outage import CaOutages
 
 __all__ = [
     "CERTS_ONLY",
@@ -196,7 +198,6 @@ class PreparedLeaf:
 class EstService:
     """The EST server core over one CA and one enrollment directory."""
 
-    outage: bool
     retry_after: int
 
     def __init__(
@@ -205,11 +206,13 @@ class EstService:
         ca: CertificateAuthority,
         directory: EnrollmentDirectory,
         log: EventLog | None = None,
+        outages: CaOutages | None = None,
     ) -> None:
         self.ca = ca
         self.directory = directory
         self.log = log
-        self.outage = False
+        #: the CA's outages (faults) now; shared with whoever starts and ends them
+        self.outages = outages if outages is not None else CaOutages()
         self.retry_after = 300
         #: the checks of CSRs run ahead (in a helper process) on these exact DER bytes
         #: (:func:`~testbed.pki.keys.check_csr`); each is used once, for those bytes
@@ -294,12 +297,16 @@ class EstService:
         return self.ca.records[client_cert.serial_number].device_id
 
     def _precheck(self, content_type: str) -> None:
-        if self.outage:
-            retry = (("Retry-After", str(self.retry_after)),)
-            raise _Refusal(503, Reason.CA_UNAVAILABLE, "the CA is unavailable", retry)
+        if self.outages.down():
+            raise self._unavailable("the CA")
         if _media_type(content_type) != _PKCS10:
             detail = f"content type {content_type!r} is not {_PKCS10}"
             raise _Refusal(415, Reason.UNSUPPORTED_MEDIA_TYPE, detail)
+
+    def _unavailable(self, what: str) -> _Refusal:
+        """503 with Retry-After (RFC 7030 §4.2.3): ``what`` is down (a fault)."""
+        retry = (("Retry-After", str(self.retry_after)),)
+        return _Refusal(503, Reason.CA_UNAVAILABLE, f"{what} is unavailable", retry)
 
     def _enroll_identity(
         self,
@@ -416,6 +423,8 @@ class EstService:
             )
             raise _Refusal(400, Reason.CSR_INVALID, detail)
         site = previous.site if previous is not None else subject.site
+        if self.outages.down(site):
+            raise self._unavailable(f"the issuing CA of site {site!r}")
         renewal_of = previous.serial if previous is not None else None
         certificate = self._adopt(der, device_id, site, subject, now, renewal_of)
         signed_ahead = certificate is not None

@@ -246,7 +246,9 @@ def recover(tb: Testbed, agent: DeviceAgent, cert: Any) -> Proc:
     # the operator waits for the agent to be fixed, the CA to be back and the
     # device's suspension (an incident) to be lifted
     while (
-        agent.renewal_broken or tb.ca_outages or entry.state is DeviceState.SUSPENDED
+        agent.renewal_broken
+        or tb.hospital.ca_outages.down(agent.record.site)
+        or entry.state is DeviceState.SUSPENDED
     ) and not agent.retired:
         yield tb.env.timeout(pki.renewal_retry.total_seconds())
     if agent.retired or agent.certificate is not cert:

@@ -119,10 +119,11 @@ def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
     further steps (two outages with no check in between are one wait).
     """
     unavailable = EstResponse(503, (), b"", Reason.CA_UNAVAILABLE, agent.device_id, None)
-    if tb.ca_outages and agent.awaiting_ca:
+    ca_down = tb.hospital.ca_outages.down(agent.record.site)
+    if ca_down and agent.awaiting_ca:
         return unavailable
     tb.metrics.manual_steps += 1
-    if tb.ca_outages:
+    if ca_down:
         agent.awaiting_ca = True
         tb.metrics.operator_refusals += 1
         tb.log.emit(

@@ -2,138 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from testbed import operations
 from testbed.events import EventKind
-from testbed.faults import (
-    BlockedRoute,
-    CaOutage,
-    ClockSkew,
-    ExpiredCertificate,
-    FaultSpec,
-    RevokedCertificate,
-    TrustBundleMissing,
-    TrustBundleStale,
-)
+from testbed.faults import FaultSpec
 from testbed.lifecycle import DeviceState
 from testbed.pki.revocation import RevocationReason
 from testbed.scenario import Operation, OperationAction
-from testbed.sim.device import rebootstrap, recover, skew_changed
+from testbed.sim.device import rebootstrap
+from testbed.sim.effects import Effect, effect_for
+from testbed.sim.fault_context import FaultContext
 from testbed.sim.offboarding import offboard, revoke_identity
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
-    from testbed.pki.trust import TrustBundle
 
 __all__ = ["fault_process", "operation_process"]
-
-Action = Callable[[], None]
 
 
 def _site(target: str) -> str:
     return target.partition(":")[2]
 
 
-def _actions(tb: Testbed, fault: FaultSpec) -> tuple[Action, Action]:
-    """What starting and healing ``fault`` does."""
-    if isinstance(fault, CaOutage):
-        return _ca_down(tb), _ca_up(tb)
-    if isinstance(fault, TrustBundleMissing):
-        site = _site(fault.target)
-        release = tb.hospital.trust.release
-        return (lambda: tb.hospital.trust.withhold(site)), (lambda: _restored(tb, site, release))
-    if isinstance(fault, TrustBundleStale):
-        site = _site(fault.target)
-        trust = tb.hospital.trust
-        return (lambda: trust.stale(site, now=tb.now())), (lambda: _restored(tb, site, trust.thaw))
-    if isinstance(fault, BlockedRoute):
-        key = (fault.source, fault.to, fault.site)
-        return (lambda: tb.hospital.policy.block(*key)), (lambda: tb.hospital.policy.unblock(*key))
-    agents = tb.agents_for(fault.target, fault.count)
-    if isinstance(fault, ExpiredCertificate):
-        return _each(agents, lambda a: _broken(a, +1)), _each(agents, lambda a: _broken(a, -1))
-    if isinstance(fault, RevokedCertificate):
-
-        def heal(a: Any) -> None:
-            if a.certificate is not None and tb.hospital.ca.revoked_at(a.certificate.serial_number):
-                tb.env.process(recover(tb, a, a.certificate))
-
-        return _each(agents, lambda a: revoke_identity(tb, a, why="fault")), _each(agents, heal)
-    if isinstance(fault, ClockSkew):
-        # overlapping skews on one device add up; each end takes back its own
-        offset = fault.offset if fault.ahead else -fault.offset
-        return (
-            _each(agents, lambda a: skew_changed(tb, a, a.skew + offset)),
-            _each(agents, lambda a: skew_changed(tb, a, a.skew - offset)),
-        )
-    raise TypeError(f"no injector for fault {fault!r}")
-
-
-def _each(agents: list[Any], act: Callable[[Any], object]) -> Action:
-    def run() -> None:
-        for agent in agents:
-            act(agent)
-
-    return run
-
-
-def _broken(agent: Any, delta: int) -> None:
-    agent.renewal_broken += delta
-
-
-def _ca_down(tb: Testbed) -> Action:
-    def run() -> None:
-        tb.ca_outages += 1
-        tb.hospital.est.outage = True
-
-    return run
-
-
-def _ca_up(tb: Testbed) -> Action:
-    def run() -> None:
-        tb.ca_outages -= 1
-        tb.hospital.est.outage = tb.ca_outages > 0
-        if not tb.ca_outages:
-            operations.publish_crls(tb.hospital)  # back up: relying parties get a fresh CRL at once
-
-    return run
-
-
-def _restored(tb: Testbed, site: str, end: Callable[..., TrustBundle]) -> None:
-    before = tb.hospital.trust.bundle(site, now=tb.now())
-    bundle = end(site, now=tb.now())
-    if bundle != before:  # an overlapping fault may still hold the site: nothing changed
-        tb.log.emit(tb.now(), EventKind.TRUST_BUNDLE_UPDATED, site, version=bundle.version)
-
-
 def fault_process(tb: Testbed, fault: FaultSpec) -> Generator[Any, Any, None]:
     """The process that starts ``fault`` at its start and heals it at its end.
 
-    Its targets are resolved now, when the run is scheduled, so a target that names
-    nothing is a :class:`~testbed.errors.ScenarioError` before the run, not inside it.
+    Its effect is looked up (:data:`~testbed.sim.effects.EFFECTS`) and its targets
+    resolved now, when the run is scheduled, so a target that names nothing is a
+    :class:`~testbed.errors.ScenarioError` before the run, not inside it.
     """
-    start, heal = _actions(tb, fault)
-    return _fault_timeline(tb, fault, start, heal)
+    effect = effect_for(fault.kind)
+    return _fault_timeline(tb, fault, effect, FaultContext(tb, fault))
 
 
 def _fault_timeline(
-    tb: Testbed, fault: FaultSpec, start: Action, heal: Action
+    tb: Testbed, fault: FaultSpec, effect: Effect[Any], ctx: FaultContext
 ) -> Generator[Any, Any, None]:
     yield tb.env.timeout(fault.start.total_seconds())
-    start()
-    target = getattr(fault, "target", "ca")
+    effect.start(ctx, fault)
     tb.log.emit(
         tb.now(),
         EventKind.FAULT_STARTED,
-        target,
+        fault.target,
         fault=fault.kind,
         ends=(tb.scenario.start + fault.end).isoformat().replace("+00:00", "Z"),
     )
     yield tb.env.timeout((fault.end - fault.start).total_seconds())
-    heal()
-    tb.log.emit(tb.now(), EventKind.FAULT_HEALED, target, fault=fault.kind)
+    effect.heal(ctx, fault)
+    tb.log.emit(tb.now(), EventKind.FAULT_HEALED, fault.target, fault=fault.kind)
 
 
 def operation_process(tb: Testbed, op: Operation) -> Generator[Any, Any, None]:

@@ -14,9 +14,9 @@ __all__ = ["crl_publisher"]
 
 
 def crl_publisher(tb: Testbed) -> Generator[Any, Any, None]:
-    """Reissue CRLs every ``crl_interval``; during a CA outage none are published."""
+    """Reissue CRLs every ``crl_interval``; none of an issuing CA that is down (an outage
+    of the whole CA or of its site's)."""
     interval = tb.scenario.pki.crl_interval.total_seconds()
     while tb.env.now < tb.horizon:
-        if not tb.ca_outages:
-            operations.publish_crls(tb.hospital)
+        operations.publish_crls(tb.hospital, up_only=True)
         yield tb.env.timeout(interval)

@@ -33,8 +33,8 @@ def test_the_base_run_is_clean(sim: type[Sim]) -> None:
     assert measures["recovered"] == 1
 
 
-def test_expired_certificate_fault_misses_renewal_until_healed(sim: type[Sim]) -> None:
-    fault = {"kind": "expired-certificate", "target": f"device:{CT_1}",
+def test_a_broken_renewal_agent_misses_renewal_until_healed(sim: type[Sim]) -> None:
+    fault = {"kind": "renewal-agent-broken", "target": f"device:{CT_1}",
              "start": "12h", "end": "4d"}  # fmt: skip
     result = sim.run(faults=[fault])
     assert result.report.measures["renewals_missed"] == 1

@@ -85,7 +85,7 @@ def test_a_target_naming_no_device_stops_before_the_run(sim: type[Sim]) -> None:
     with pytest.raises(ScenarioError, match=r"an existing device id .*got 'nobody-001'"):
         sim.run(operations=[{"at": "1d", "action": "suspend", "target": "device:nobody-001"}])
     with pytest.raises(ScenarioError, match=r"an existing device id .*got 'nobody-002'"):
-        sim.run(faults=[{"kind": "expired-certificate", "target": "device:nobody-002",
+        sim.run(faults=[{"kind": "renewal-agent-broken", "target": "device:nobody-002",
                          "start": "1d", "end": "2d"}])  # fmt: skip
 
 

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "testbed"
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundation", frozenset({
         "errors", "clock", "units", "inputs", "events", "decisions", "lifecycle", "sites",
-        "memory", "expectations", "faults", "verdicts",
+        "memory", "expectations", "faults", "verdicts", "targets",
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",

@@ -46,6 +46,15 @@ def _faults(fault: str) -> str:
     return f"faults:\n  - {fault}\nexpectations:"
 
 
+def _operations(operation: str) -> str:
+    return f"operations:\n  - {operation}\nexpectations:"
+
+
+def _per_site(operation: str) -> str:
+    """``operation`` in the tiny scenario with an issuing CA per site."""
+    return "pki: {issuing: per-site}\n" + _operations(operation)
+
+
 PROFILES = sorted(p.stem for p in DEFAULT_PROFILES.glob("*.yaml"))
 
 BAD_INPUTS = [
@@ -78,6 +87,9 @@ BAD_INPUTS = [
              "start", ("UTC",)),
     BadInput("fault-end-after-duration", "expectations:",
              _faults("{kind: ca-outage, start: 1d, end: 9d}"), "faults[0].end", ("duration",)),
+    BadInput("unknown-fault-kind", "expectations:",
+             _faults("{kind: cosmic-ray, target: ca, start: 1d, end: 2d}"), "faults[0]",
+             ("'kind' one of 'renewal-agent-broken', 'revoked-certificate'", "'cosmic-ray'")),
     BadInput("unknown-fault-target", "expectations:",
              _faults("{kind: revoked-certificate, target: site:west, start: 1d, end: 2d}"),
              "faults[0].target", ("west",)),
@@ -135,6 +147,53 @@ BAD_INPUTS = [
              "operations[0].at", ("after a suspend",)),
     BadInput("longer-than-the-issuing-ca", "duration: 5d", "duration: 1800d",
              "duration", ("1825d", "1831d")),
+    # targets the run would refuse mid-run (or misread): refused before it, by name
+    BadInput("rotate-ca-key-of-the-whole-ca-under-per-site-issuing", "expectations:",
+             _per_site("{at: 1d, action: rotate-ca-key, target: ca}"), "operations[0].target",
+             ("'site:NAME'", "per-site issuing has an issuing CA per site", "'ca'")),
+    BadInput("rotate-ca-key-of-a-site-under-central-issuing", "expectations:",
+             _operations("{at: 1d, action: rotate-ca-key, target: 'site:north'}"),
+             "operations[0].target", ("'ca'", "pki.issuing: per-site", "'site:north'")),
+    BadInput("rotate-ca-key-of-an-unknown-site", "expectations:",
+             _per_site("{at: 1d, action: rotate-ca-key, target: 'site:west'}"),
+             "operations[0].target", ("a site", "north", "'west'")),
+    BadInput("rotate-ca-key-of-a-group", "expectations:",
+             _per_site("{at: 1d, action: rotate-ca-key, target: 'group:ct-ai-onbox-north'}"),
+             "operations[0].target", ("'site:NAME'", "'group:ct-ai-onbox-north'")),
+    BadInput("suspend-the-ca", "expectations:",
+             _operations("{at: 1d, action: suspend, target: ca}"), "operations[0].target",
+             ("'site:NAME', 'group:NAME' or 'device:ID'", "'ca'")),
+    BadInput("revoke-a-route", "expectations:",
+             _operations("{at: 1d, action: revoke, target: 'imaging->ehr'}"),
+             "operations[0].target", ("'device:ID'", "'imaging->ehr'")),
+    BadInput("revoked-certificate-of-the-ca", "expectations:",
+             _faults("{kind: revoked-certificate, target: ca, start: 1d, end: 2d}"),
+             "faults[0].target", ("'site:NAME', 'group:NAME' or 'device:ID'", "'ca'")),
+    BadInput("clock-skew-of-a-route", "expectations:",
+             _faults("{kind: clock-skew, target: 'imaging->ehr', offset: 1h, start: 1d, "
+                     "end: 2d}"),
+             "faults[0].target", ("'device:ID'", "'imaging->ehr'")),
+    BadInput("ca-outage-of-a-site-under-central-issuing", "expectations:",
+             _faults("{kind: ca-outage, target: 'site:north', start: 1d, end: 2d}"),
+             "faults[0].target", ("'ca'", "pki.issuing: per-site", "'site:north'")),
+    BadInput("ca-outage-of-an-unknown-site", "expectations:",
+             "pki: {issuing: per-site}\n"
+             + _faults("{kind: ca-outage, target: 'site:west', start: 1d, end: 2d}"),
+             "faults[0].target", ("a site", "north", "'west'")),
+    BadInput("ca-outage-of-a-group", "expectations:",
+             _faults("{kind: ca-outage, target: 'group:ct-ai-onbox-north', start: 1d, end: 2d}"),
+             "faults[0].target", ("pattern",)),
+    # a blocked route that names nothing would block nothing, silently
+    BadInput("blocked-route-to-an-unknown-service", "expectations:",
+             _faults("{kind: blocked-route, from: imaging, to: lab, start: 1d, end: 2d}"),
+             "faults[0].to", ("a service", "pacs-north", "'lab'")),
+    BadInput("blocked-route-from-an-unknown-zone", "expectations:",
+             _faults("{kind: blocked-route, from: lab, to: ehr, start: 1d, end: 2d}"),
+             "faults[0].from", ("a zone", "imaging", "'lab'")),
+    BadInput("blocked-route-at-an-unknown-site", "expectations:",
+             _faults("{kind: blocked-route, from: imaging, to: ehr, site: west, start: 1d, "
+                     "end: 2d}"),
+             "faults[0].site", ("a site", "north", "'west'")),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]
@@ -293,6 +352,14 @@ def test_a_valid_scenario_validates(
     out, err = capsys.readouterr()
     assert err == ""
     assert out == f"{path}: valid (1 site, 2 devices, 0 faults, 1 expectation)\n"
+
+
+def test_an_outage_of_a_sites_issuing_ca_validates_under_per_site_issuing(
+    tiny_scenario: str, write_scenario: Callable[..., Path]
+) -> None:
+    fault = "{kind: ca-outage, target: 'site:north', start: 1d, end: 2d}"
+    text = tiny_scenario.replace("expectations:", "pki: {issuing: per-site}\n" + _faults(fault))
+    assert load_scenario(write_scenario(text)).faults[0].target == "site:north"
 
 
 def test_load_scenario_reads_every_field(write_scenario: Callable[..., Path]) -> None:

@@ -238,7 +238,7 @@ def test_pending_approval_202(est, key) -> None:
 
 
 def test_outage_503_comes_first(est, key) -> None:
-    est.outage = True
+    est.outages.begin()
     est.retry_after = 60
     response = _enroll(est, b"garbage", basic=None, content_type="text/plain")
     _assert_refused(est, response, 503, Reason.CA_UNAVAILABLE)

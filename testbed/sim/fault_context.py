@@ -1,0 +1,86 @@
+"""What a fault's effect may touch: the hospital's services and the fault's devices.
+
+Fault effects (:mod:`testbed.sim.effects`) reach the testbed only through a
+:class:`FaultContext`, so this module is the one place that knows where the
+services live on :class:`~testbed.core.Testbed`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from testbed import operations
+from testbed.events import EventKind, Value
+from testbed.faults import DeviceFault, FaultSpec
+from testbed.sim.device import recover, skew_changed
+from testbed.sim.offboarding import revoke_identity
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from testbed.core import Testbed
+    from testbed.network import ZonePolicy
+    from testbed.pki.outage import CaOutages
+    from testbed.pki.trust import TrustDistribution
+    from testbed.sim.agent import DeviceAgent
+
+__all__ = ["FaultContext"]
+
+
+class FaultContext:
+    """One fault's view of the hospital, its devices resolved when it is made.
+
+    Made when the run is scheduled: a device target that names nothing is a
+    :class:`~testbed.errors.ScenarioError` then, before the run, not inside it.
+    """
+
+    def __init__(self, tb: Testbed, fault: FaultSpec) -> None:
+        self._tb = tb
+        #: the devices the fault hits (none for a fault on the CA, a site or a route)
+        self.devices: tuple[DeviceAgent, ...] = ()
+        if isinstance(fault, DeviceFault):
+            self.devices = tuple(tb.agents_for(fault.target, fault.count))
+
+    @property
+    def trust(self) -> TrustDistribution:
+        """The trust bundles the sites' relying parties hold."""
+        return self._tb.hospital.trust
+
+    @property
+    def policy(self) -> ZonePolicy:
+        """The network's zone-to-service policy."""
+        return self._tb.hospital.policy
+
+    @property
+    def outages(self) -> CaOutages:
+        """The certificate authority's outages in progress."""
+        return self._tb.hospital.ca_outages
+
+    def now(self) -> datetime:
+        """The scenario time now."""
+        return self._tb.now()
+
+    def emit(self, kind: EventKind, subject: str, **data: Value) -> None:
+        """Write an event to the run's log, now."""
+        self._tb.log.emit(self._tb.now(), kind, subject, **data)
+
+    def publish_crls(self, *, site: str | None = None) -> None:
+        """Publish a CRL of every issuing CA that is up (only ``site``'s, if given)."""
+        operations.publish_crls(self._tb.hospital, site=site, up_only=True)
+
+    def revoke(self, agent: DeviceAgent) -> None:
+        """Revoke every live certificate of the device (a fault, not an operator)."""
+        revoke_identity(self._tb, agent, why="fault")
+
+    def is_revoked(self, certificate: x509.Certificate) -> bool:
+        """Whether the CA has revoked ``certificate``."""
+        return self._tb.hospital.ca.revoked_at(certificate.serial_number) is not None
+
+    def recover(self, agent: DeviceAgent) -> None:
+        """An operator re-bootstraps the device's current identity (a process)."""
+        self._tb.env.process(recover(self._tb, agent, agent.certificate))
+
+    def set_skew(self, agent: DeviceAgent, skew: timedelta) -> None:
+        """The device's clock is now ``skew`` off true time."""
+        skew_changed(self._tb, agent, skew)

@@ -238,6 +238,8 @@ def _target(
         _one_of(name, {s.name for s in scenario.sites}, file, field, "a site")
     elif kind == "group" and TargetForm.GROUP in usable:
         _one_of(name, {g.group for g in scenario.fleet}, file, field, "a group")
+    elif kind == "service" and TargetForm.SERVICE in usable:
+        _one_of(name, {s.name for s in scenario.services}, file, field, "a service")
     elif kind == "device" and name and TargetForm.DEVICE in usable:
         if not any(group.has_device(name) for group in scenario.fleet):
             example = scenario.fleet[0].device_id(1) if scenario.fleet else "(no fleet)"
@@ -266,4 +268,4 @@ def _expected_target(forms: frozenset[TargetForm], usable: frozenset[TargetForm]
     return expected
 
 
-_ORDER = ("'ca'", "'site:NAME'", "'group:NAME'", "'device:ID'")
+_ORDER = ("'ca'", "'site:NAME'", "'group:NAME'", "'device:ID'", "'service:NAME'")

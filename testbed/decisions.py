@@ -21,7 +21,6 @@ class Hop(StrEnum):
     TLS = "tls"
     APPLICATION = "application"
     SERVICE = "service"
-    ENROLLMENT = "enrollment"
 
 
 class Reason(StrEnum):

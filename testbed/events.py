@@ -22,7 +22,7 @@ from typing import IO
 
 from testbed.clock import isoformat
 
-__all__ = ["Event", "EventKind", "EventLog", "Listener", "Value"]
+__all__ = ["AuditCode", "Event", "EventKind", "EventLog", "Listener", "Value"]
 
 Value = str | int | float | bool | None
 
@@ -32,7 +32,6 @@ class EventKind(StrEnum):
 
     DEVICE_REGISTERED = "device-registered"
     DEVICE_TRANSITION = "device-transition"
-    ENROLLMENT_REQUESTED = "enrollment-requested"
     ENROLLMENT_REFUSED = "enrollment-refused"
     CERTIFICATE_ISSUED = "certificate-issued"
     CERTIFICATE_RENEWED = "certificate-renewed"
@@ -44,7 +43,6 @@ class EventKind(StrEnum):
     CA_KEY_ROTATED = "ca-key-rotated"
     ACCESS_DECISION = "access-decision"
     VALIDATION_TEST = "validation-test"
-    DATA_BUFFERED = "data-buffered"
     DATA_LOST = "data-lost"
     DATA_FORWARDED = "data-forwarded"
     FAULT_STARTED = "fault-started"
@@ -55,13 +53,12 @@ class EventKind(StrEnum):
     RECOVERY_CHECK = "recovery-check"
 
 
-#: DICOM PS3.15 A.5 audit event codes for the kinds that have one.
-DICOM_AUDIT_CODES: dict[EventKind, str] = {
-    EventKind.DEVICE_REGISTERED: "110108 Network Entry / 110124 Attach",
-    EventKind.OFFBOARDING_STEP: "110108 Network Entry / 110125 Detach",
-    EventKind.ACCESS_DECISION: "110113 Security Alert / 110126 Node Authentication",
-    EventKind.ENROLLMENT_REFUSED: "110113 Security Alert / 110126 Node Authentication",
-}
+class AuditCode(StrEnum):
+    """DICOM PS3.15 A.5 audit event codes (event ID / event type) the lifecycle events
+    carry as ``audit_code``: a device joins the network, or leaves it."""
+
+    ATTACH = "110108/110124"  # Network Entry / Attach: registration (onboarding)
+    DETACH = "110108/110125"  # Network Entry / Detach: each offboarding step
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ __all__ = [
     "FaultSpec",
     "RenewalAgentBroken",
     "RevokedCertificate",
+    "ServiceOutage",
     "TrustBundleMissing",
     "TrustBundleStale",
 ]
@@ -47,6 +48,7 @@ class FaultKind(StrEnum):
     TRUST_BUNDLE_STALE = "trust-bundle-stale"
     CLOCK_SKEW = "clock-skew"
     BLOCKED_ROUTE = "blocked-route"
+    SERVICE_OUTAGE = "service-outage"
 
 
 RENAMED_KINDS: Mapping[str, FaultKind] = MappingProxyType({
@@ -180,6 +182,23 @@ class BlockedRoute(_Window):
         return f"{self.source}->{self.to}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceOutage(_Window):
+    """A clinical service (``service:NAME``) is down: every device action towards it is
+    refused at the service hop (``service-unavailable``), and devices keep what they
+    cannot deliver."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SERVICE})
+    kind: Literal[FaultKind.SERVICE_OUTAGE] = FaultKind.SERVICE_OUTAGE
+    target: Annotated[str, Field(pattern=r"^service:.+$")]
+
+    @property
+    def service(self) -> str:
+        """The service that is down."""
+        return self.target.partition(":")[2]
+
+
 FaultSpec = (
     RenewalAgentBroken
     | RevokedCertificate
@@ -188,4 +207,5 @@ FaultSpec = (
     | TrustBundleStale
     | ClockSkew
     | BlockedRoute
+    | ServiceOutage
 )

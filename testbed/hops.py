@@ -167,7 +167,7 @@ class ServiceOutages:
     def __init__(self) -> None:
         self._down: dict[str, int] = {}
 
-    def start(self, service: str) -> None:
+    def begin(self, service: str) -> None:
         """An outage of ``service`` starts."""
         self._down[service] = self._down.get(service, 0) + 1
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from testbed.errors import LifecycleError
-from testbed.events import EventKind, EventLog
+from testbed.events import AuditCode, EventKind, EventLog
 from testbed.inventory import Inventory
 from testbed.lifecycle import LifecycleEvent, Transition
 from testbed.network import Nac
@@ -22,7 +22,7 @@ from testbed.pki.revocation import RevocationReason
 
 __all__ = ["OFFBOARDING_STEPS", "Offboarding", "live_serials", "offboard_device", "revoke_device"]
 
-_AUDIT = "110108/110125"
+_AUDIT = AuditCode.DETACH.value
 
 OFFBOARDING_STEPS = (
     "revoke-certificates",

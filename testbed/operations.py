@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from testbed.approval import approve_enrollment
 from testbed.clock import isoformat
-from testbed.events import EventKind
+from testbed.events import AuditCode, EventKind
 from testbed.lifecycle import LifecycleEvent
 from testbed.offboard import Offboarding, offboard_device, revoke_device
 from testbed.pki.ca import IssuingCA
@@ -48,7 +48,6 @@ __all__ = [
     "validate",
 ]
 
-_ATTACH = "110108/110124"  # DICOM PS3.15 A.5: Network Entry / Attach
 
 
 def register(hospital: Hospital, record: DeviceRecord) -> str:
@@ -71,7 +70,7 @@ def register(hospital: Hospital, record: DeviceRecord) -> str:
     hospital.log.emit(now, EventKind.DEVICE_REGISTERED, record.device_id, site=record.site,
                       zone=record.zone, profile=record.profile, owner=record.owner,
                       services=",".join(record.intended_services), ae_title=record.ae_title,
-                      audit_code=_ATTACH)  # fmt: skip
+                      audit_code=AuditCode.ATTACH.value)  # fmt: skip
     return password
 
 

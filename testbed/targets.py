@@ -1,6 +1,7 @@
 """What a fault or an operator operation may name as its ``target``.
 
-A target is written ``ca``, ``site:NAME``, ``group:NAME`` or ``device:ID``; what it
+A target is written ``ca``, ``site:NAME``, ``group:NAME``, ``device:ID`` or
+``service:NAME``; what it
 means depends on who names it (``site:north`` is the north site's devices for a
 revocation, its issuing CA for a CA outage).  Each fault spec and each operation
 accepts some :class:`TargetForm` s, and the scenario's cross-checks refuse any other
@@ -23,6 +24,7 @@ class TargetForm(StrEnum):
     SITE = "site"  # ``site:NAME``: the site (its devices, or its relying parties)
     GROUP = "group"  # ``group:NAME``: a fleet group's devices
     DEVICE = "device"  # ``device:ID``: one device
+    SERVICE = "service"  # ``service:NAME``: one clinical service
 
     @property
     def spelling(self) -> str:
@@ -37,6 +39,7 @@ _SPELLING = {
     TargetForm.SITE: "'site:NAME'",
     TargetForm.GROUP: "'group:NAME'",
     TargetForm.DEVICE: "'device:ID'",
+    TargetForm.SERVICE: "'service:NAME'",
 }
 
 DEVICES = frozenset({TargetForm.SITE, TargetForm.GROUP, TargetForm.DEVICE})

@@ -23,6 +23,7 @@ from testbed.faults import (
     FaultKind,
     RenewalAgentBroken,
     RevokedCertificate,
+    ServiceOutage,
     TrustBundleMissing,
     TrustBundleStale,
 )
@@ -102,6 +103,14 @@ def _unblock(ctx: FaultContext, fault: BlockedRoute) -> None:
     ctx.policy.unblock(fault.source, fault.to, fault.site)
 
 
+def _service_down(ctx: FaultContext, fault: ServiceOutage) -> None:
+    ctx.services.begin(fault.service)
+
+
+def _service_up(ctx: FaultContext, fault: ServiceOutage) -> None:
+    ctx.services.end(fault.service)
+
+
 # -- devices ----------------------------------------------------------------------
 
 
@@ -149,6 +158,7 @@ EFFECTS: Mapping[FaultKind, Effect[Any]] = MappingProxyType({
     FaultKind.TRUST_BUNDLE_STALE: Effect(_freeze, _thaw),
     FaultKind.CLOCK_SKEW: Effect(_skew, _unskew),
     FaultKind.BLOCKED_ROUTE: Effect(_block, _unblock),
+    FaultKind.SERVICE_OUTAGE: Effect(_service_down, _service_up),
 })  # fmt: skip
 """The effect of each kind of fault."""
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from testbed.core import Testbed
+    from testbed.hops import ServiceOutages
     from testbed.network import ZonePolicy
     from testbed.pki.outage import CaOutages
     from testbed.pki.trust import TrustDistribution
@@ -51,6 +52,11 @@ class FaultContext:
     def policy(self) -> ZonePolicy:
         """The network's zone-to-service policy."""
         return self._tb.hospital.policy
+
+    @property
+    def services(self) -> ServiceOutages:
+        """The clinical services' outages in progress."""
+        return self._tb.hospital.outages
 
     @property
     def outages(self) -> CaOutages:

@@ -277,3 +277,27 @@ def test_crls_go_stale_during_a_long_outage_and_are_fresh_at_its_end(sim: type[S
     assert unknown and sim.at("2d") < unknown[0] <= sim.at("2d1h")
     assert max(unknown) < sim.at("2d13h")
     assert sim.reasons_between(traffic, sim.at("2d13h"), sim.at("6d")) == {"ok"}
+
+
+def test_a_service_outage_is_refused_at_the_service_hop_and_nothing_is_lost(
+    sim: type[Sim],
+) -> None:
+    """pacs-north is down from 1d to 2d: both devices' PACS deliveries are refused for
+    that day (the EHR's go on), they keep what they make, and forward it at the heal."""
+    fault = {"kind": "service-outage", "target": "service:pacs-north",
+             "start": "1d", "end": "2d"}  # fmt: skip
+    result = sim.run(faults=[fault])
+    for device in (CT_1, CT_2):
+        pacs = sim.decisions(result, device, service="pacs-north")
+        assert sim.reasons_between(pacs, sim.at("1d"), sim.at("2d")) == {"service-unavailable"}
+        assert {e.data["hop"] for e in pacs if not e.data["allowed"]} == {"service"}
+        assert sim.reasons_between(pacs, sim.at("2d"), sim.at("6d")) == {"ok"}
+        ehr = sim.decisions(result, device, service="ehr")
+        assert sim.reasons_between(ehr, sim.at("0d"), sim.at("6d")) == {"ok"}
+    measures = result.report.measures
+    assert measures["data_lost"] == 0
+    assert measures["clinical_downtime_minutes"] == 2 * 24 * 60
+    forwarded = sim.of_kind(result, EventKind.DATA_FORWARDED)
+    assert {(e.subject, e.data["service"]) for e in forwarded if e.time >= sim.at("2d")} >= {
+        (CT_1, "pacs-north"), (CT_2, "pacs-north")}
+    assert measures["recovered"] == 1

@@ -135,7 +135,7 @@ def _out_of_scope(h: Any) -> dict[str, Any]:
 
 
 def _service_down(h: Any) -> dict[str, Any]:
-    h.outages.start("pacs-north")
+    h.outages.begin("pacs-north")
     return {}
 
 

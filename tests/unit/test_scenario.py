@@ -183,6 +183,12 @@ BAD_INPUTS = [
     BadInput("ca-outage-of-a-group", "expectations:",
              _faults("{kind: ca-outage, target: 'group:ct-ai-onbox-north', start: 1d, end: 2d}"),
              "faults[0].target", ("pattern",)),
+    BadInput("service-outage-of-an-unknown-service", "expectations:",
+             _faults("{kind: service-outage, target: 'service:lab', start: 1d, end: 2d}"),
+             "faults[0].target", ("a service", "pacs-north", "'lab'")),
+    BadInput("service-outage-of-a-site", "expectations:",
+             _faults("{kind: service-outage, target: 'site:north', start: 1d, end: 2d}"),
+             "faults[0].target", ("pattern",)),
     # a blocked route that names nothing would block nothing, silently
     BadInput("blocked-route-to-an-unknown-service", "expectations:",
              _faults("{kind: blocked-route, from: imaging, to: lab, start: 1d, end: 2d}"),

@@ -53,6 +53,9 @@ class EventKind(StrEnum):
     DRIFT_DETECTED = "drift-detected"
     POLICY_CHANGED = "policy-changed"
     RECOVERY_CHECK = "recovery-check"
+    UNAUTHORIZED_ACCESS = "unauthorized-access"
+    DATA_HELD = "data-held"
+    AUDIT_TALLY = "audit-tally"
 
 
 #: DICOM PS3.15 A.5 audit event codes for the kinds that have one.

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.core import Progress, Testbed
+from testbed.crosscheck import profiles_for
 from testbed.errors import OutputError
 from testbed.report import Report, build_report
+from testbed.report.record import RunRecord, Transport, record_from_testbed
 from testbed.scenario import Scenario, load_scenario
 
 __all__ = ["RunResult", "prepare_outputs", "run_scenario", "write_outputs"]
@@ -16,10 +18,16 @@ __all__ = ["RunResult", "prepare_outputs", "run_scenario", "write_outputs"]
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """A finished run: the testbed (for inspection) and its report."""
+    """A finished run: the testbed (for inspection), its record and its report.
+
+    ``source`` is the scenario file it was loaded from (None: given as an object),
+    kept beside the outputs so ``testbed report`` can read the run again.
+    """
 
     testbed: Testbed
     report: Report
+    record: RunRecord
+    source: Path | None = None
 
 
 def run_scenario(
@@ -29,6 +37,7 @@ def run_scenario(
     progress: Progress | None = None,
 ) -> RunResult:
     """Load (if given a path), build and run a scenario; return the testbed and report."""
+    source = None if isinstance(scenario, Scenario) else Path(scenario)
     if isinstance(scenario, Scenario):
         base = Path(".")
     else:
@@ -36,7 +45,8 @@ def run_scenario(
         scenario = load_scenario(scenario, seed=seed)
     tb = Testbed(scenario, base=base)
     tb.run(progress=progress)
-    return RunResult(tb, build_report(tb))
+    record = record_from_testbed(tb)
+    return RunResult(tb, build_report(record), record, source)
 
 
 def prepare_outputs(out: Path) -> Path:
@@ -63,6 +73,7 @@ def write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
 
 
 def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
+    from testbed.report.directory import keep_inputs
     from testbed.report.html import write_html
 
     paths = {
@@ -72,5 +83,10 @@ def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
     }
     paths["report.json"].write_text(result.report.to_json(), encoding="utf-8")
     result.testbed.log.write_jsonl(paths["events.jsonl"])
-    write_html(result, paths["report.html"])
+    write_html(result.report, result.record, paths["report.html"])
+    if result.source is not None:
+        scenario = result.testbed.scenario
+        profiles = profiles_for(scenario, result.source.parent)
+        keep_inputs(out, result.source, profiles=profiles, transport=Transport.SIMULATION,
+                    seed=scenario.seed)  # fmt: skip
     return paths

@@ -13,7 +13,7 @@ from testbed.report import Report, build_report
 from testbed.report.record import RunRecord, Transport, record_from_testbed
 from testbed.scenario import Scenario, load_scenario
 
-__all__ = ["RunResult", "prepare_outputs", "run_scenario", "write_outputs"]
+__all__ = ["RunResult", "prepare_outputs", "run_scenario", "write_outputs", "write_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +35,17 @@ def run_scenario(
     *,
     seed: int | None = None,
     progress: Progress | None = None,
+    source: Path | None = None,
 ) -> RunResult:
-    """Load (if given a path), build and run a scenario; return the testbed and report."""
-    source = None if isinstance(scenario, Scenario) else Path(scenario)
-    if isinstance(scenario, Scenario):
-        base = Path(".")
-    else:
-        base = Path(scenario).parent
-        scenario = load_scenario(scenario, seed=seed)
-    tb = Testbed(scenario, base=base)
+    """Load (if given a path), build and run a scenario; return the testbed and report.
+
+    ``source``: the file a scenario given as an object was loaded from (its profiles
+    are found beside it, and it is kept with the outputs).
+    """
+    if not isinstance(scenario, Scenario):
+        source = Path(scenario)
+        scenario = load_scenario(source, seed=seed)
+    tb = Testbed(scenario, base=Path(".") if source is None else source.parent)
     tb.run(progress=progress)
     record = record_from_testbed(tb)
     return RunResult(tb, build_report(record), record, source)
@@ -74,19 +76,27 @@ def write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
 
 def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
     from testbed.report.directory import keep_inputs
-    from testbed.report.html import write_html
 
-    paths = {
-        "report.json": out / "report.json",
-        "events.jsonl": out / "events.jsonl",
-        "report.html": out / "report.html",
-    }
-    paths["report.json"].write_text(result.report.to_json(), encoding="utf-8")
+    paths = write_report(result.report, result.record, out)
+    paths["events.jsonl"] = out / "events.jsonl"
     result.testbed.log.write_jsonl(paths["events.jsonl"])
-    write_html(result.report, result.record, paths["report.html"])
     if result.source is not None:
         scenario = result.testbed.scenario
         profiles = profiles_for(scenario, result.source.parent)
         keep_inputs(out, result.source, profiles=profiles, transport=Transport.SIMULATION,
                     seed=scenario.seed)  # fmt: skip
+    return {name: paths[name] for name in ("report.json", "events.jsonl", "report.html")}
+
+
+def write_report(report: Report, record: RunRecord, out: Path) -> dict[str, Path]:
+    """Write ``report.json`` and ``report.html`` into ``out`` (a writable directory)."""
+    from testbed.report.html import write_html
+
+    paths = {"report.json": out / "report.json", "report.html": out / "report.html"}
+    try:
+        paths["report.json"].write_text(report.to_json(), encoding="utf-8")
+        write_html(report, record, paths["report.html"])
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OutputError(f"{out}: the report could not be written ({reason})") from None
     return paths

@@ -71,6 +71,8 @@ def build_report(record: RunRecord) -> Report:
         "incidents_by_category": tally.incidents_by_category,
         "denials_by_reason": tally.denials_by_reason,
         "preproduction_tests": tally.preproduction_tests,
+        "devices_registered": tally.devices_registered,
+        "enrollment_refusals_by_reason": tally.enrollment_refusals_by_reason,
         "faults": [_fault(f, sc.start) for f in sc.faults],
     }
     if record.not_measured:

@@ -76,7 +76,8 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
         devices=tuple(fleet_groups(scenario)),
     )
     fold = fold_events(JsonlEvents(log, progress), context)
-    tally = tally_of(fold.metrics, fold.certificates, events=fold.events)
+    tally = tally_of(fold.metrics, fold.certificates, events=fold.events,
+                     registered=len(fold.profiles), refusals=fold.refusals)  # fmt: skip
     not_measured = dict(LIVE_UNMEASURED) if live else {}
     if not fold.tallied:
         not_measured["audit_coverage"] = NO_TALLY

@@ -24,6 +24,7 @@ checks ran (downtime still open is closed there) and which profiles enroll by ha
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,6 +83,7 @@ class MeasureFold:
     certificates: CertificateCounts = field(default_factory=CertificateCounts)
     events: int = 0
     tallied: bool = False
+    refusals: Counter[str] = field(default_factory=Counter)  # enrollment refusals by reason
     _availability: dict[str, Availability] = field(default_factory=dict)
     _registered: dict[str, datetime] = field(default_factory=dict)
     _profiles: dict[str, str] = field(default_factory=dict)
@@ -179,6 +181,9 @@ class MeasureFold:
             self.metrics.manual_steps += 1  # one operator action revokes every live one
         self._revocation = action
 
+    def _refused(self, event: Event) -> None:
+        self.refusals[str(event.data.get("reason"))] += 1
+
     def _missed(self, event: Event) -> None:
         self.metrics.renewals_missed += 1
 
@@ -252,6 +257,7 @@ _HANDLERS: dict[EventKind, Callable[[MeasureFold, Event], None]] = {
     EventKind.CERTIFICATE_ISSUED: MeasureFold._issued,
     EventKind.CERTIFICATE_RENEWED: MeasureFold._renewed,
     EventKind.CERTIFICATE_REVOKED: MeasureFold._revoked,
+    EventKind.ENROLLMENT_REFUSED: MeasureFold._refused,
     EventKind.RENEWAL_MISSED: MeasureFold._missed,
     EventKind.VALIDATION_TEST: MeasureFold._validation,
     EventKind.DRIFT_DETECTED: MeasureFold._drift,

@@ -101,6 +101,8 @@ def summary_html(report: Report) -> str:
         _section("Measures", measures_html(report)),
         _section("Incidents by category", _counts(data.get("incidents_by_category"), "category")),
         _section("Denials by reason", _counts(data.get("denials_by_reason"), "reason")),
+        _section("Enrollment refusals by reason",
+                 _counts(data.get("enrollment_refusals_by_reason"), "reason")),
         _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
         _section("Faults", _faults(data.get("faults"))),
     ]

@@ -12,13 +12,14 @@ and the plots read only the record.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from testbed.events import Event
+from testbed.events import Event, EventKind
 from testbed.expectations import Metric
 from testbed.metrics import Metrics
 from testbed.report.fold import DECISION_KINDS, CertificateCounts
@@ -82,9 +83,18 @@ class Tally:
     denials_by_reason: dict[str, int]
     preproduction_tests: dict[str, int]
     events: int
+    devices_registered: int = 0
+    enrollment_refusals_by_reason: dict[str, int] = field(default_factory=dict)
 
 
-def tally_of(metrics: Metrics, certificates: CertificateCounts, *, events: int) -> Tally:
+def tally_of(
+    metrics: Metrics,
+    certificates: CertificateCounts,
+    *,
+    events: int,
+    registered: int,
+    refusals: Mapping[str, int],
+) -> Tally:
     """Measures and counts from the run's counters (simulated or folded)."""
     return Tally(
         measures=metrics.measures(),
@@ -104,6 +114,8 @@ def tally_of(metrics: Metrics, certificates: CertificateCounts, *, events: int) 
         denials_by_reason=dict(sorted(metrics.denial_reasons.items())),
         preproduction_tests=dict(sorted(metrics.validation.items())),
         events=events,
+        devices_registered=registered,
+        enrollment_refusals_by_reason=dict(sorted(refusals.items())),
     )
 
 
@@ -171,8 +183,14 @@ def record_from_testbed(tb: Testbed) -> RunRecord:
         seed=tb.scenario.seed,
         transport=Transport.SIMULATION,
         events=tb.log,
-        tally=tally_of(m, certificates, events=len(tb.log)),
+        tally=tally_of(m, certificates, events=len(tb.log), registered=len(tb.hospital.inventory),
+                       refusals=_refusals(tb.log.of_kind(EventKind.ENROLLMENT_REFUSED))),
         groups={a.device_id: a.group for a in tb.agents},
         devices=len(tb.agents),
     )
 
+
+
+def _refusals(events: Iterable[Event]) -> Counter[str]:
+    """Enrollment refusals by reason (EST's and operators'), read from the kept log."""
+    return Counter(str(e.data.get("reason")) for e in events)

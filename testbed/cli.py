@@ -108,8 +108,6 @@ def report_command(directory: Path, out: Path | None, quiet: bool) -> None:
     result = build_report(record)
     paths = write_report(result, record, prepare_outputs(out or directory))
     _summarize(result, paths.values())
-    for name, why in result.data.get("not_measured", {}).items():
-        click.echo(f"not measured: {name}: {why}")
 
 
 def _progress(quiet: bool, unit: str = "of the audit log read") -> Progress:
@@ -126,6 +124,8 @@ def _progress(quiet: bool, unit: str = "of the audit log read") -> Progress:
 
 def _summarize(report: Report, paths: Iterable[Path]) -> None:
     Console().print(summary_table(report))
+    for name, why in report.data.get("not_measured", {}).items():
+        click.echo(f"not measured: {name}: {why}")
     for check in report.expectations:
         if not check.passed:
             click.echo(f"FAILED {check.id}: {check.why}")

@@ -73,7 +73,7 @@ def build_report(record: RunRecord) -> Report:
         "preproduction_tests": tally.preproduction_tests,
         "devices_registered": tally.devices_registered,
         "enrollment_refusals_by_reason": tally.enrollment_refusals_by_reason,
-        "faults": [_fault(f, sc.start) for f in sc.faults],
+        "faults": [_fault(f, sc.start) for f in record.faults],
     }
     if record.not_measured:
         data["not_measured"] = dict(record.not_measured)

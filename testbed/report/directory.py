@@ -85,8 +85,11 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
         tally.measures.pop(name, None)
     groups = fold.profiles if live else fleet_groups(scenario)
     devices = len(fold.profiles) if live else len(groups)
+    window = None
+    if live and fold.first is not None and fold.last is not None:
+        window = (fold.first, fold.last)
     return RunRecord(scenario, seed, transport, JsonlEvents(log), tally, groups, devices,
-                     dict(sorted(not_measured.items())))  # fmt: skip
+                     dict(sorted(not_measured.items())), window)  # fmt: skip
 
 
 def _run_file(path: Path) -> tuple[Transport, int]:

@@ -83,6 +83,8 @@ class MeasureFold:
     certificates: CertificateCounts = field(default_factory=CertificateCounts)
     events: int = 0
     tallied: bool = False
+    first: datetime | None = None  # the first and last event times
+    last: datetime | None = None
     refusals: Counter[str] = field(default_factory=Counter)  # enrollment refusals by reason
     _availability: dict[str, Availability] = field(default_factory=dict)
     _registered: dict[str, datetime] = field(default_factory=dict)
@@ -102,6 +104,8 @@ class MeasureFold:
         if not self._closed and closing is not None and event.time > closing:
             self.close(closing)
         self.events += 1
+        self.first = event.time if self.first is None else self.first
+        self.last = event.time
         if event.kind in DECISION_KINDS:
             self.metrics.decision_events += 1
         if event.kind in _ENROLLMENT_ANSWERS and self._manual(event.subject):

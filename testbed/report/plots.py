@@ -37,6 +37,7 @@ __all__ = [
 
 _SVG_SALT = "hospital-device-identity-testbed"
 _DAY = timedelta(days=1)
+_MINUTE = timedelta(minutes=1)
 _TICK_STEPS = (1, 2, 7, 14, 28, 91, 182, 364)
 _FAULT_COLOURS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
@@ -180,7 +181,7 @@ def _groups(record: RunRecord) -> list[str]:
 def _time_axis(ax: Axes, record: RunRecord) -> None:
     """Days since the scenario start on x, labelled with their UTC dates."""
     start = record.start
-    total = record.span / _DAY
+    total = max(record.span, _MINUTE) / _DAY  # a live run of one event still has an axis
     step = next((s for s in _TICK_STEPS if total / s <= 14), _TICK_STEPS[-1])
     ticks = list(range(0, int(total) + 1, step))
     labels = [f"{start + t * _DAY:%Y-%m-%d}" for t in ticks]
@@ -196,7 +197,7 @@ def _days(record: RunRecord, times: Iterable[datetime]) -> list[float]:
 
 def _shade_faults(ax: Axes, record: RunRecord) -> None:
     colours: dict[str, str] = {}
-    for fault in record.scenario.faults:
+    for fault in record.faults:
         first = fault.kind not in colours
         colour = colours.setdefault(fault.kind, _FAULT_COLOURS[len(colours) % len(_FAULT_COLOURS)])
         label = f"fault: {fault.kind}" if first else "_nolegend_"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from testbed.events import Event, EventKind
 from testbed.expectations import Metric
+from testbed.faults import FaultSpec
 from testbed.metrics import Metrics
 from testbed.report.fold import DECISION_KINDS, CertificateCounts
 from testbed.scenario import Scenario
@@ -126,7 +127,8 @@ class RunRecord:
     ``events`` can be iterated more than once (an event log, a list, or a file read
     lazily each time); ``not_measured`` maps each measure the run could not have to
     the reason (those are absent from the tally's measures); ``groups`` maps each
-    device to the group its plots row shows, in row order.
+    device to the group its plots row shows, in row order; ``window`` the first and
+    last event times of a live run (its plots span them, not the scenario's timeline).
     """
 
     scenario: Scenario
@@ -137,16 +139,25 @@ class RunRecord:
     groups: Mapping[str, str]
     devices: int
     not_measured: Mapping[str, str] = field(default_factory=dict)
+    window: tuple[datetime, datetime] | None = None
 
     @property
     def start(self) -> datetime:
-        """The scenario's start (time zero of the plots)."""
-        return self.scenario.start
+        """Time zero of the plots: the scenario's start, or a live run's first event."""
+        return self.scenario.start if self.window is None else self.window[0]
 
     @property
     def span(self) -> timedelta:
-        """The time the plots cover: the scenario and its recovery window."""
-        return self.scenario.duration + self.scenario.recovery_window
+        """The time the plots cover: the scenario and its recovery window, or a live
+        run's first to last event."""
+        if self.window is None:
+            return self.scenario.duration + self.scenario.recovery_window
+        return self.window[1] - self.window[0]
+
+    @property
+    def faults(self) -> tuple[FaultSpec, ...]:
+        """The faults injected: the scenario's in a simulation, none in a live run."""
+        return self.scenario.faults if self.transport is Transport.SIMULATION else ()
 
 
 def fleet_groups(scenario: Scenario) -> dict[str, str]:

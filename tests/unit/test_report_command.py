@@ -3,6 +3,7 @@ file, the line and what was expected."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ sites: [{name: north, zones: [imaging]}]
 services: [{name: ehr, kind: ehr, site: north, zone: imaging},
            {name: pacs, kind: pacs, site: north, zone: imaging}]
 fleet: [{profile: ct-ai-onbox, count: 1, site: north, zone: imaging, owner: radiology}]
+faults: [{kind: ca-outage, start: 1h, end: 2h}]
 """
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 REGISTERED = Event(0, T0, EventKind.DEVICE_REGISTERED, "ct-ai-onbox-north-001",
@@ -53,6 +55,9 @@ def test_a_live_directory_is_reported(tmp_path: Path, capsys: pytest.CaptureFixt
     record = load_record(kept)
     assert record.tally.devices_registered == 1 == record.devices
     assert "audit_coverage" in record.not_measured  # no tally in this log
+    # a live hospital injects no faults, and its plots span its own events
+    assert json.loads((kept / "report.json").read_text())["faults"] == []
+    assert record.start == T0 and record.faults == ()
 
 
 def test_no_such_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

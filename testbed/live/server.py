@@ -389,4 +389,5 @@ async def run_until(
     finally:
         state.clear_endpoints()
         await server.stop()
+        hospital.tally()  # every answer is in: the decision points' own count, last
         events.close()

@@ -70,7 +70,7 @@ LIVE_UNMEASURED: dict[str, str] = {
 
 NO_TALLY = (
     "no audit-tally event: the decision points' own count of their decisions is not in "
-    "this log"
+    "this log (a live server writes it when it stops cleanly)"
 )
 
 

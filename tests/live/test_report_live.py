@@ -83,6 +83,11 @@ def test_the_report_counts_what_the_events_say(session: Live, tmp_path: Path) ->
     assert set(refusals) == {"bootstrap-auth-failed", "csr-subject-mismatch"}
     assert measures["devices_offboarded"] == 1
     assert report["events"] == len(events)
+    # the server's tally on its way out: every EST answer wrote its event
+    (tally,) = _of(events, "audit-tally")
+    answers = len(issued) + len(renewed) + sum(refusals.values())
+    assert tally["enrollment_answers"] == answers and tally["access_decisions"] == 0
+    assert measures["audit_coverage"] == 1
 
 
 def test_measures_a_live_run_cannot_have_are_said_so(session: Live, tmp_path: Path) -> None:

@@ -29,9 +29,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from testbed.access import Purpose
 from testbed.decisions import Reason
 from testbed.events import Event, EventKind
+from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.metrics import Availability, Metrics
+from testbed.offboard import OFFBOARDING_STEPS
+from testbed.sim.preproduction import FailureTest
 
 __all__ = ["CertificateCounts", "FoldContext", "MeasureFold", "fold_events"]
 
@@ -43,10 +47,11 @@ DECISION_KINDS = frozenset({
     EventKind.ENROLLMENT_REFUSED,
 })  # fmt: skip
 _ENROLLMENT_ANSWERS = DECISION_KINDS - {EventKind.ACCESS_DECISION}
-_OPERATOR_TRANSITIONS = frozenset({"suspend", "resume"})
-_OPERATOR_CHANGES = frozenset({"enrollment-approved", "re-bootstrap"})
-_PRODUCTION = "production"
-_OUT_OF_SERVICE = frozenset({"suspended", "retired"})
+_OPERATOR_TRANSITIONS = frozenset({LifecycleEvent.SUSPEND, LifecycleEvent.RESUME})
+_OPERATOR_CHANGES = frozenset({"enrollment-approved", "re-bootstrap"})  # policy-changed
+_FAULT = "fault"  # a revocation's ``why`` when a fault, not an operator, revoked
+_REVOKE_STEP, _RETIRE_STEP = OFFBOARDING_STEPS[0], OFFBOARDING_STEPS[-1]
+_OUT_OF_SERVICE = frozenset({DeviceState.SUSPENDED, DeviceState.RETIRED})
 
 
 @dataclass(slots=True)
@@ -120,7 +125,8 @@ class MeasureFold:
             return
         self._closed = True
         order = [d for d in self.context.devices if d in self._availability]
-        order += [d for d in self._availability if d not in set(order)]
+        known = set(order)
+        order += [d for d in self._availability if d not in known]
         for device in order:
             self._availability[device].close(now)
 
@@ -146,14 +152,14 @@ class MeasureFold:
         service = str(data.get("service"))
         if data.get("allowed") is True:
             m.allowed += 1
-            if data.get("purpose") == "traffic":
+            if data.get("purpose") == Purpose.TRAFFIC:
                 m.delivered += 1
                 self._outage(event.subject).succeeded(service, event.time)
             return
         m.denied += 1
         reason = str(data.get("reason"))
         m.denial_reasons[reason] += 1
-        if data.get("purpose") == "traffic":
+        if data.get("purpose") == Purpose.TRAFFIC:
             self._outage(event.subject).failed(service, Reason(reason), event.time)
 
     def _forwarded(self, event: Event) -> None:
@@ -161,7 +167,8 @@ class MeasureFold:
 
     def _unauthorized(self, event: Event) -> None:
         self.metrics.unauthorized_access += 1
-        self.metrics.stale_access_after_offboarding += int(event.data.get("state") == "retired")
+        stale = event.data.get("state") == DeviceState.RETIRED
+        self.metrics.stale_access_after_offboarding += int(stale)
 
     def _lost(self, event: Event) -> None:
         self.metrics.data_lost += _int(event, "items")
@@ -181,7 +188,7 @@ class MeasureFold:
         self.certificates.revoked += 1
         why = str(event.data.get("why"))
         action = (event.subject, event.time, why)
-        if why != "fault" and action != self._revocation:
+        if why != _FAULT and action != self._revocation:
             self.metrics.manual_steps += 1  # one operator action revokes every live one
         self._revocation = action
 
@@ -195,7 +202,8 @@ class MeasureFold:
         self.metrics.validation[str(event.data.get("outcome"))] += 1
         if event.data.get("test_serial") is not None:
             self.certificates.test_issued += 1
-            self.certificates.test_revoked += int(event.data.get("test") == "revoked-certificate")
+            revoked = event.data.get("test") == FailureTest.REVOKED_CERTIFICATE
+            self.certificates.test_revoked += int(revoked)  # the lab revoked it at once
 
     def _drift(self, event: Event) -> None:
         self.metrics.drift_alerts += 1
@@ -209,7 +217,7 @@ class MeasureFold:
         action = event.data.get("event")
         if action in _OPERATOR_TRANSITIONS:
             self.metrics.manual_steps += 1
-        elif action == "promote":
+        elif action == LifecycleEvent.PROMOTE:
             self._onboarded(event.subject, event.time)
             self.metrics.devices_in_production += 1
 
@@ -223,14 +231,14 @@ class MeasureFold:
 
     def _offboarding(self, event: Event) -> None:
         step = event.data.get("step")
-        if step == "revoke-certificates":
+        if step == _REVOKE_STEP:
             serials = str(event.data.get("serials") or "")
             self.certificates.revoked += len([s for s in serials.split(",") if s])
-        elif step == "mark-retired":
+        elif step == _RETIRE_STEP:
             m = self.metrics
             m.manual_steps += 1
             m.devices_offboarded += 1
-            m.devices_in_production -= int(event.data.get("source") == _PRODUCTION)
+            m.devices_in_production -= int(event.data.get("source") == DeviceState.PRODUCTION)
             self._outage(event.subject).close(event.time)
 
     def _recovery(self, event: Event) -> None:
@@ -238,7 +246,7 @@ class MeasureFold:
         m.recovery_checked += 1
         m.recovery_passed += int(event.data.get("recovered") is True)
         state = self._states.get(event.subject)
-        if state != _PRODUCTION and state not in _OUT_OF_SERVICE:
+        if state != DeviceState.PRODUCTION and state not in _OUT_OF_SERVICE:
             self._onboarded(event.subject, event.time)  # still onboarding: its time so far
 
     def _tally(self, event: Event) -> None:

@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from testbed.events import Event, EventKind
+from testbed.offboard import OFFBOARDING_STEPS
 
 if TYPE_CHECKING:
     from testbed.report.record import RunRecord
@@ -59,7 +60,7 @@ _MARK_STYLE: dict[Mark, tuple[str, str, float]] = {
     Mark.REVOKED: ("s", "#000000", -0.24),
 }
 
-_REVOKE_STEP = "revoke-certificates"
+_REVOKE_STEP = OFFBOARDING_STEPS[0]  # its event lists the serials the offboarding revoked
 _EVENT_MARKS = {
     EventKind.CERTIFICATE_ISSUED: Mark.ISSUED,
     EventKind.CERTIFICATE_RENEWED: Mark.RENEWED,

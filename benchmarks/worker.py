@@ -156,6 +156,7 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
     from testbed.core import Testbed
     from testbed.memory import old_generation_paused
     from testbed.report.build import build_report
+    from testbed.report.record import record_from_testbed
 
     rss_imports = _peak_rss_mb()
     t0 = time.perf_counter()
@@ -185,7 +186,7 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
     tb.close()  # joins the helper, so its CPU time is in RUSAGE_CHILDREN
     main_cpu = _cpu_seconds(resource.RUSAGE_SELF)
     helper_cpu = _cpu_seconds(resource.RUSAGE_CHILDREN)
-    report = build_report(tb)
+    report = build_report(record_from_testbed(tb))
     t5 = time.perf_counter()
     counts = report.data["counts"]
     result: dict[str, Any] = {

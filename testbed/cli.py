@@ -1,4 +1,4 @@
-"""The ``testbed`` command: run, validate, serve, devices.
+"""The ``testbed`` command: run, report, validate, serve, devices.
 
 Exit codes: 0 every expectation holds, 1 an expectation fails, 2 bad input (the
 message names the file, the field path and what was expected; no traceback).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -72,27 +73,65 @@ def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None
 
     spec = _load(scenario, seed=seed)
     target = prepare_outputs(out or Path("runs") / spec.name)  # before the run, not after
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>5.1f}% of simulated time"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-        transient=True,
-    ) as bar:
+    with _progress(quiet, "of simulated time") as bar:
         task = bar.add_task(spec.name, total=1.0)
         result = run_scenario(
-            spec, progress=lambda done, total: bar.update(task, completed=done / total)
+            spec,
+            progress=lambda done, total: bar.update(task, completed=done / total),
+            source=scenario,
         )
     paths = write_outputs(result, target)
-    Console().print(summary_table(result.report))
-    for check in result.report.expectations:
+    _summarize(result.report, paths.values())
+
+
+@cli.command("report")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory for report.json and report.html (default: DIRECTORY).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def report_command(directory: Path, out: Path | None, quiet: bool) -> None:
+    """Report the run kept in DIRECTORY (a `testbed run --out` or `testbed serve
+    --state-dir` directory) from its audit log; exit 1 if an expectation fails."""
+    from testbed.report import build_report
+    from testbed.report.directory import load_record
+    from testbed.run import prepare_outputs, write_report
+
+    with _progress(quiet) as bar:
+        task = bar.add_task(directory.name or str(directory), total=1.0)
+        record = load_record(
+            directory,
+            progress=lambda done, total: bar.update(task, completed=done / max(total, 1)),
+        )
+    result = build_report(record)
+    paths = write_report(result, record, prepare_outputs(out or directory))
+    _summarize(result, paths.values())
+
+
+def _progress(quiet: bool, unit: str = "of the audit log read") -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn(f"{{task.percentage:>5.1f}}% {unit}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=True,
+    )
+
+
+def _summarize(report: Report, paths: Iterable[Path]) -> None:
+    Console().print(summary_table(report))
+    for name, why in report.data.get("not_measured", {}).items():
+        click.echo(f"not measured: {name}: {why}")
+    for check in report.expectations:
         if not check.passed:
             click.echo(f"FAILED {check.id}: {check.why}")
-    click.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
-    click.get_current_context().exit(EXIT_OK if result.report.passed else EXIT_FAILED)
+    click.echo(f"wrote {', '.join(str(p) for p in paths)}")
+    click.get_current_context().exit(EXIT_OK if report.passed else EXIT_FAILED)
 
 
 @cli.command()

@@ -20,7 +20,7 @@ from testbed.clock import SimClock
 from testbed.crosscheck import profiles_for
 from testbed.devices import DeviceProfile, load_profiles
 from testbed.errors import ScenarioError
-from testbed.events import EventLog
+from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
 from testbed.inventory import DriftKind
 from testbed.memory import old_generation_paused
@@ -61,7 +61,7 @@ class Testbed:
         self.hospital = Hospital(
             scenario, profiles=self.profiles, clock=self.clock, rng=self.rng, log=self.log
         )
-        listeners = (self.metrics.on_decision, Oracle(self.hospital.ca, self.metrics))
+        listeners = (self.metrics.on_decision, Oracle(self.hospital.ca, self.metrics, self.log))
         for listener in listeners:
             self.hospital.access.subscribe(listener)
         self.lab = ValidationLab(self.hospital, listeners)
@@ -72,6 +72,7 @@ class Testbed:
         self.ca_outages = 0
         self.open_drift: set[tuple[str, DriftKind]] = set()
         self._started = False
+        self._tallied = False
 
     def now(self) -> datetime:
         """The scenario time now."""
@@ -120,6 +121,18 @@ class Testbed:
                 self.env.run(until=total * i / steps)
                 if progress is not None:
                     progress(float(self.env.now), total)
+        self._tally()
+
+    def _tally(self) -> None:
+        """Write the decision points' own count of what they decided (once, last), so a
+        report read from the log alone can measure its audit coverage."""
+        if self._tallied:
+            return
+        self._tallied = True
+        answers = self.hospital.est.answers + self.metrics.operator_refusals
+        self.log.emit(self.now(), EventKind.AUDIT_TALLY, "testbed",
+                      access_decisions=self.metrics.decisions,
+                      enrollment_answers=answers)  # fmt: skip
 
 
 def _window(spec: ChangeWindowSpec) -> ChangeWindow:

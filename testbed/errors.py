@@ -9,7 +9,8 @@
     ├── PkiError               certificate authority misuse (unknown serial, bad key type)
     │   └── CsrError           a CSR that is malformed or does not match the registered device
     ├── LiveError              live-mode failures (state directory, admin API)
-    └── OutputError            an output directory that cannot be written
+    ├── OutputError            an output directory that cannot be written
+    └── RecordError            a run's record on disk that cannot be read (file, line, expected)
 
 Messages name the bad value and say what was expected.  Bad input raises; it is
 never quietly corrected.
@@ -23,6 +24,7 @@ __all__ = [
     "LiveError",
     "OutputError",
     "PkiError",
+    "RecordError",
     "RegistrationError",
     "ScenarioError",
     "TestbedError",
@@ -73,3 +75,11 @@ class LiveError(TestbedError):
 
 class OutputError(TestbedError):
     """A run's outputs cannot be written where they were asked for."""
+
+
+class RecordError(TestbedError):
+    """A run's directory or audit log cannot be read as a run record.
+
+    The message names the directory or file, the line for a bad event, and what was
+    expected there.
+    """

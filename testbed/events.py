@@ -51,6 +51,9 @@ class EventKind(StrEnum):
     DRIFT_DETECTED = "drift-detected"
     POLICY_CHANGED = "policy-changed"
     RECOVERY_CHECK = "recovery-check"
+    UNAUTHORIZED_ACCESS = "unauthorized-access"
+    DATA_HELD = "data-held"
+    AUDIT_TALLY = "audit-tally"
 
 
 class AuditCode(StrEnum):

@@ -74,7 +74,7 @@ class Metrics:
         """Decisions with an event / all decisions (access and enrollment).
 
         The two sides are counted apart: decisions where they are made, events by
-        reading the kept log (:func:`~testbed.report.build.build_report`), so a decision
+        reading the kept log (:func:`~testbed.report.record.record_from_testbed`), so a decision
         path that writes no event, or a log that keeps nothing, shows here.
         """
         made = self.decisions + self.enrollment_answers

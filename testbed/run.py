@@ -7,19 +7,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.core import Progress, Testbed
+from testbed.crosscheck import profiles_for
 from testbed.errors import OutputError
 from testbed.report import Report, build_report
+from testbed.report.record import RunRecord, Transport, record_from_testbed
 from testbed.scenario import Scenario, load_scenario
 
-__all__ = ["RunResult", "prepare_outputs", "run_scenario", "write_outputs"]
+__all__ = ["RunResult", "prepare_outputs", "run_scenario", "write_outputs", "write_report"]
 
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """A finished run: the testbed (for inspection) and its report."""
+    """A finished run: the testbed (for inspection), its record and its report.
+
+    ``source`` is the scenario file it was loaded from (None: given as an object),
+    kept beside the outputs so ``testbed report`` can read the run again.
+    """
 
     testbed: Testbed
     report: Report
+    record: RunRecord
+    source: Path | None = None
 
 
 def run_scenario(
@@ -27,16 +35,20 @@ def run_scenario(
     *,
     seed: int | None = None,
     progress: Progress | None = None,
+    source: Path | None = None,
 ) -> RunResult:
-    """Load (if given a path), build and run a scenario; return the testbed and report."""
-    if isinstance(scenario, Scenario):
-        base = Path(".")
-    else:
-        base = Path(scenario).parent
-        scenario = load_scenario(scenario, seed=seed)
-    tb = Testbed(scenario, base=base)
+    """Load (if given a path), build and run a scenario; return the testbed and report.
+
+    ``source``: the file a scenario given as an object was loaded from (its profiles
+    are found beside it, and it is kept with the outputs).
+    """
+    if not isinstance(scenario, Scenario):
+        source = Path(scenario)
+        scenario = load_scenario(source, seed=seed)
+    tb = Testbed(scenario, base=Path(".") if source is None else source.parent)
     tb.run(progress=progress)
-    return RunResult(tb, build_report(tb))
+    record = record_from_testbed(tb)
+    return RunResult(tb, build_report(record), record, source)
 
 
 def prepare_outputs(out: Path) -> Path:
@@ -63,14 +75,28 @@ def write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
 
 
 def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
+    from testbed.report.directory import keep_inputs
+
+    paths = write_report(result.report, result.record, out)
+    paths["events.jsonl"] = out / "events.jsonl"
+    result.testbed.log.write_jsonl(paths["events.jsonl"])
+    if result.source is not None:
+        scenario = result.testbed.scenario
+        profiles = profiles_for(scenario, result.source.parent)
+        keep_inputs(out, result.source, profiles=profiles, transport=Transport.SIMULATION,
+                    seed=scenario.seed)  # fmt: skip
+    return {name: paths[name] for name in ("report.json", "events.jsonl", "report.html")}
+
+
+def write_report(report: Report, record: RunRecord, out: Path) -> dict[str, Path]:
+    """Write ``report.json`` and ``report.html`` into ``out`` (a writable directory)."""
     from testbed.report.html import write_html
 
-    paths = {
-        "report.json": out / "report.json",
-        "events.jsonl": out / "events.jsonl",
-        "report.html": out / "report.html",
-    }
-    paths["report.json"].write_text(result.report.to_json(), encoding="utf-8")
-    result.testbed.log.write_jsonl(paths["events.jsonl"])
-    write_html(result, paths["report.html"])
+    paths = {"report.json": out / "report.json", "report.html": out / "report.html"}
+    try:
+        paths["report.json"].write_text(report.to_json(), encoding="utf-8")
+        write_html(report, record, paths["report.html"])
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OutputError(f"{out}: the report could not be written ({reason})") from None
     return paths

@@ -237,8 +237,11 @@ def _d(text: str) -> Any:
 _SCENARIO = TypeAdapter(Scenario)
 
 
-def load_scenario(path: Path | str, *, seed: int | None = None) -> Scenario:
-    """Read, validate and cross-check a scenario file."""
+def load_scenario(
+    path: Path | str, *, seed: int | None = None, profiles: Path | None = None
+) -> Scenario:
+    """Read, validate and cross-check a scenario file (``profiles``: read the device
+    profiles from this directory instead of the one the file names)."""
     path = Path(path)
     data = load_yaml(path)
     if not isinstance(data, dict):
@@ -248,6 +251,8 @@ def load_scenario(path: Path | str, *, seed: int | None = None) -> Scenario:
         raise ScenarioError(str(path), "start", "a UTC time such as 2026-01-05T00:00:00Z")
     if seed is not None:
         scenario = replace(scenario, seed=seed)
+    if profiles is not None:
+        scenario = replace(scenario, profiles_dir=str(profiles.resolve()))
     cross_check(scenario, file=str(path), base=path.parent)
     return scenario
 

@@ -103,7 +103,7 @@ class Hospital:
                                  log=self.log)  # fmt: skip
         self.access = self.root.access
         self.access.subscribe(self.metrics.on_decision)
-        self.access.subscribe(Oracle(self.root.ca, self.metrics))
+        self.access.subscribe(Oracle(self.root.ca, self.metrics, self.log))
         self.system, self.ca, self.trust = self.root.system, self.root.ca, self.root.trust
         self.crls, self.inventory, self.est = self.root.crls, self.root.inventory, self.root.est
         self.policy, self.nac, self.outages = self.root.policy, self.root.nac, self.root.outages

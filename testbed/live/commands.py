@@ -56,8 +56,11 @@ async def _serve_until_signalled(hospital: LiveHospital, state: StateDir, ports:
 @click.option("--admin-port", type=int, default=0, show_default=True, help="Admin API port.")
 def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_port: int) -> None:
     """Run SCENARIO's CA live on 127.0.0.1 (EST, CRL, OCSP, admin) until interrupted."""
+    from testbed.crosscheck import profiles_for
     from testbed.live.hospital import LiveHospital
     from testbed.live.server import Ports
+    from testbed.report.directory import keep_inputs
+    from testbed.report.record import Transport
 
     hospital = LiveHospital.from_file(scenario)
     state = StateDir(state_dir)
@@ -65,6 +68,10 @@ def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_p
     with state.claimed() as kept:
         if kept is not None:
             click.echo(f"a new hospital; the earlier run's audit log is kept in {kept}", err=True)
+        # what `testbed report DIR` needs that the audit log does not say
+        profiles = profiles_for(hospital.scenario, scenario.parent)
+        keep_inputs(state_dir, scenario, profiles=profiles, transport=Transport.LIVE,
+                    seed=hospital.scenario.seed)  # fmt: skip
         click.echo(f"starting {hospital.scenario.name}; {state.endpoints} appears once every "
                    "socket listens", err=True)  # fmt: skip
         ports = Ports(est_port, pki_port, admin_port)

@@ -504,4 +504,5 @@ async def run_until(
             refresher.cancel()
         state.clear_endpoints()
         await server.stop()
+        hospital.tally()  # every answer is in: the decision points' own count, last
         events.close()

@@ -9,6 +9,8 @@
     DIR/server.key       the EST server's private key (mode 0600)
     DIR/events.jsonl     the live audit log, one JSON event a line, written as it happens
     DIR/serve.lock       held (``flock``) by the one ``testbed serve`` using DIR
+    DIR/scenario.yaml    the scenario it serves, DIR/profiles/ its profiles, DIR/run.json
+                         (``testbed report DIR`` reads them: :mod:`testbed.report.directory`)
 
 ``endpoints.json`` is written last, atomically, once every socket listens, and
 removed on a clean shutdown, so its presence means "the server is up".  Each

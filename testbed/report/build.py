@@ -1,30 +1,19 @@
-"""Gather a finished run into a :class:`Report` (the contents of ``report.json``)."""
+"""Gather a run record into a :class:`Report` (the contents of ``report.json``)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from testbed.clock import isoformat
-from testbed.events import EventKind
 from testbed.expectations import ExpectationResult, evaluate
-from testbed.sim.preproduction import TEST_REQUESTER
+from testbed.faults import FaultSpec
+from testbed.report.record import RunRecord
 from testbed.units import format_duration
 
-if TYPE_CHECKING:
-    from testbed.core import Testbed
-
 __all__ = ["Report", "build_report"]
-
-#: the events decisions write: access decisions, and enrollment answers (issued,
-#: renewed or refused) by the EST service or an operator
-_DECISION_KINDS = (
-    EventKind.ACCESS_DECISION,
-    EventKind.CERTIFICATE_ISSUED,
-    EventKind.CERTIFICATE_RENEWED,
-    EventKind.ENROLLMENT_REFUSED,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,44 +52,36 @@ class Report:
         return summary_html(self)
 
 
-def build_report(tb: Testbed) -> Report:
-    """Measure the finished run and check the scenario's expectations."""
-    m = tb.metrics
-    m.enrollment_answers = tb.hospital.est.answers + m.operator_refusals
-    m.decision_events = tb.log.kept_of(*_DECISION_KINDS)
-    measures = m.measures()
-    results = tuple(evaluate(tb.scenario.expectations, measures))
-    sc = tb.scenario
-    tests = {s for s, r in tb.hospital.ca.records.items() if r.requester == TEST_REQUESTER}
-    revoked_tests = sum(1 for s in tb.hospital.ca.revocations if s in tests)
-    data = {
+def build_report(record: RunRecord) -> Report:
+    """The report of a run: its measures, and the scenario's expectations checked on
+    those it has (an expectation on a measure the run could not have is left out;
+    ``not_measured`` says why)."""
+    sc, tally = record.scenario, record.tally
+    measures = tally.measures
+    specs = {k: v for k, v in sc.expectations.items() if k in measures}
+    results = tuple(evaluate(specs, measures))
+    data: dict[str, Any] = {
         "description": sc.description,
         "start": isoformat(sc.start),
         "duration": format_duration(sc.duration),
         "recovery_window": format_duration(sc.recovery_window),
-        "devices": len(tb.agents),
-        "events": len(tb.log),
-        "counts": {
-            "decisions": m.decisions,
-            "allowed": m.allowed,
-            "denied": m.denied,
-            "delivered_items": m.delivered,
-            # device identities; the pre-production tests' own certificates apart
-            "certificates_issued": len(tb.hospital.ca.records) - len(tests),
-            "certificates_revoked": len(tb.hospital.ca.revocations) - revoked_tests,
-            "test_certificates_issued": len(tests),
-            "test_certificates_revoked": revoked_tests,
-            "enrollments": m.enrollments,
-        },
-        "incidents_by_category": dict(sorted(m.incidents.items())),
-        "denials_by_reason": dict(sorted(m.denial_reasons.items())),
-        "preproduction_tests": dict(sorted(m.validation.items())),
-        "faults": [_fault(f, sc.start) for f in sc.faults],
+        "devices": record.devices,
+        "events": tally.events,
+        "counts": tally.counts,
+        "incidents_by_category": tally.incidents_by_category,
+        "denials_by_reason": tally.denials_by_reason,
+        "preproduction_tests": tally.preproduction_tests,
+        "devices_registered": tally.devices_registered,
+        "enrollment_refusals_by_reason": tally.enrollment_refusals_by_reason,
+        "faults": [_fault(f, sc.start) for f in record.faults],
     }
-    return Report(sc.name, sc.seed, measures, results, data)
+    if record.not_measured:
+        data["not_measured"] = dict(record.not_measured)
+        data["transport"] = record.transport.value
+    return Report(sc.name, record.seed, measures, results, data)
 
 
-def _fault(fault: Any, start: Any) -> dict[str, Any]:
+def _fault(fault: FaultSpec, start: datetime) -> dict[str, Any]:
     return {
         "kind": fault.kind,
         "target": getattr(fault, "target", "ca"),

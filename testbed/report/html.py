@@ -21,10 +21,9 @@ from testbed.report.plots import availability, certificate_timeline, svg_text
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from testbed.core import Testbed
     from testbed.expectations import ExpectationResult
     from testbed.report.build import Report
-    from testbed.run import RunResult
+    from testbed.report.record import RunRecord
 
 __all__ = ["Verdict", "measures_html", "page_html", "summary_html", "write_html"]
 
@@ -54,7 +53,7 @@ _CSS = """
 _PREPRODUCTION = (ValidationOutcome.FAIL_SAFE, ValidationOutcome.FAIL_SILENT,
                   ValidationOutcome.UNSAFE)
 
-_FIGURES: tuple[tuple[str, Callable[[Testbed], Figure], str], ...] = (
+_FIGURES: tuple[tuple[str, Callable[[RunRecord], Figure], str], ...] = (
     ("Certificate lifecycle", certificate_timeline,
      "Issued, renewed, expired and revoked device certificates per device group; "
      "shaded bands are the injected faults."),
@@ -75,16 +74,15 @@ class Verdict(StrEnum):
         return cls.PASS if passed else cls.FAIL
 
 
-def write_html(result: RunResult, path: Path) -> None:
+def write_html(report: Report, record: RunRecord, path: Path) -> None:
     """Write the run's self-contained HTML page to ``path``."""
-    path.write_text(page_html(result), encoding="utf-8", newline="\n")
+    path.write_text(page_html(report, record), encoding="utf-8", newline="\n")
 
 
-def page_html(result: RunResult) -> str:
-    """The whole page: the report summary followed by the plots of the run."""
-    report = result.report
+def page_html(report: Report, record: RunRecord) -> str:
+    """The whole page: the report summary followed by the plots of the run's record."""
     title = escape(f"{report.scenario} (seed {report.seed}): testbed report")
-    body = summary_html(report) + _plots_html(result.testbed)
+    body = summary_html(report) + _plots_html(record)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title}</title>\n"
@@ -103,6 +101,8 @@ def summary_html(report: Report) -> str:
         _section("Measures", measures_html(report)),
         _section("Incidents by category", _counts(data.get("incidents_by_category"), "category")),
         _section("Denials by reason", _counts(data.get("denials_by_reason"), "reason")),
+        _section("Enrollment refusals by reason",
+                 _counts(data.get("enrollment_refusals_by_reason"), "reason")),
         _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
         _section("Faults", _faults(data.get("faults"))),
     ]
@@ -110,12 +110,17 @@ def summary_html(report: Report) -> str:
 
 
 def measures_html(report: Report) -> str:
-    """The measures as a table, with the expectation on each measure that has one."""
+    """The measures as a table, with the expectation on each measure that has one, then
+    those the run could not have ("not measured in this run", and why)."""
     expected = {e.id: e.expected for e in report.expectations}
-    rows = [
+    rows: list[tuple[Cell, ...]] = [
         (name, (_num(value), "num"), expected.get(name, ""))
         for name, value in report.measures.items()
     ]
+    missing: Mapping[str, Any] = report.data.get("not_measured") or {}
+    rows.extend(
+        (name, ("not measured in this run", "muted"), str(why)) for name, why in missing.items()
+    )
     return _table(("measure", "value", "expected"), rows)
 
 
@@ -177,9 +182,9 @@ def _faults(faults: Iterable[Mapping[str, Any]] | None) -> str:
     return _table(("kind", "target", "start", "end"), rows)
 
 
-def _plots_html(tb: Testbed) -> str:
+def _plots_html(record: RunRecord) -> str:
     body = "".join(
-        _section(title, _figure_html(svg_text(plot(tb)), caption))
+        _section(title, _figure_html(svg_text(plot(record)), caption))
         for title, plot, caption in _FIGURES
     )
     return f'<div class="testbed-report">\n{body}</div>\n'

@@ -20,10 +20,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from testbed.events import Event, EventKind
-from testbed.sim.preproduction import TEST_REQUESTER
+from testbed.offboard import OFFBOARDING_STEPS
 
 if TYPE_CHECKING:
-    from testbed.core import Testbed
+    from testbed.report.record import RunRecord
 
 __all__ = [
     "LifecycleMark",
@@ -38,6 +38,7 @@ __all__ = [
 
 _SVG_SALT = "hospital-device-identity-testbed"
 _DAY = timedelta(days=1)
+_MINUTE = timedelta(minutes=1)
 _TICK_STEPS = (1, 2, 7, 14, 28, 91, 182, 364)
 _FAULT_COLOURS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
@@ -59,6 +60,7 @@ _MARK_STYLE: dict[Mark, tuple[str, str, float]] = {
     Mark.REVOKED: ("s", "#000000", -0.24),
 }
 
+_REVOKE_STEP = OFFBOARDING_STEPS[0]  # its event lists the serials the offboarding revoked
 _EVENT_MARKS = {
     EventKind.CERTIFICATE_ISSUED: Mark.ISSUED,
     EventKind.CERTIFICATE_RENEWED: Mark.RENEWED,
@@ -76,15 +78,20 @@ class LifecycleMark:
     device_id: str
 
 
-def lifecycle_marks(tb: Testbed) -> list[LifecycleMark]:
-    """Issued, renewed and expired events plus revocations of device certificates, by time.
+def lifecycle_marks(record: RunRecord) -> list[LifecycleMark]:
+    """Issued, renewed, expired and revoked device certificates, by time.
 
-    Revocations of the pre-production test certificates are left out: they belong to
-    the failure tests, not to the device's lifecycle.
+    Revocations are the ``certificate-revoked`` events and the serials an offboarding
+    revoked; the pre-production test certificates' are not among them (they belong to
+    the failure tests, not to the device's lifecycle).
     """
-    groups = {a.device_id: a.group for a in tb.agents}
-    marks = [_event_mark(e, groups) for e in tb.log if e.kind in _EVENT_MARKS]
-    marks.extend(_revocation_marks(tb, groups))
+    groups = dict(record.groups)
+    marks: list[LifecycleMark] = []
+    for event in record.events:
+        if event.kind in _EVENT_MARKS:
+            marks.append(_event_mark(event, groups))
+        else:
+            marks.extend(_revocation_marks(event, groups))
     return sorted(marks)
 
 
@@ -96,33 +103,38 @@ def _event_mark(event: Event, groups: dict[str, str]) -> LifecycleMark:
     return LifecycleMark(time or event.time, group, _EVENT_MARKS[event.kind], event.subject)
 
 
-def _revocation_marks(tb: Testbed, groups: dict[str, str]) -> Iterable[LifecycleMark]:
-    for serial, revocation in tb.hospital.ca.revocations.items():
-        record = tb.hospital.ca.records[serial]
-        if record.requester == TEST_REQUESTER:
-            continue
-        group = groups.get(record.device_id, record.device_id)
-        yield LifecycleMark(revocation.time, group, Mark.REVOKED, record.device_id)
+def _revocation_marks(event: Event, groups: dict[str, str]) -> list[LifecycleMark]:
+    device = event.subject
+    if event.kind is EventKind.CERTIFICATE_REVOKED:
+        count = 1
+    elif event.kind is EventKind.OFFBOARDING_STEP and event.data.get("step") == _REVOKE_STEP:
+        count = len([s for s in str(event.data.get("serials") or "").split(",") if s])
+    else:
+        return []
+    mark = LifecycleMark(event.time, groups.get(device, device), Mark.REVOKED, device)
+    return [mark] * count
 
 
-def denied_traffic(tb: Testbed) -> dict[str, list[datetime]]:
+def denied_traffic(record: RunRecord) -> dict[str, list[datetime]]:
     """Times of denied clinical-traffic decisions, by reason (sorted by reason)."""
     out: dict[str, list[datetime]] = {}
-    for event in tb.log.of_kind(EventKind.ACCESS_DECISION):
+    for event in record.events:
+        if event.kind is not EventKind.ACCESS_DECISION:
+            continue
         if event.data.get("purpose") == "traffic" and event.data.get("allowed") is False:
             out.setdefault(str(event.data.get("reason")), []).append(event.time)
     return dict(sorted(out.items()))
 
 
-def certificate_timeline(tb: Testbed) -> Figure:
+def certificate_timeline(record: RunRecord) -> Figure:
     """Certificate lifecycle per device group, over scenario time, with fault windows."""
-    groups = _groups(tb)
+    groups = _groups(record)
     fig, ax = _figure(height=1.2 + 0.45 * len(groups))
-    _time_axis(ax, tb)
-    _shade_faults(ax, tb)
-    marks = lifecycle_marks(tb)
+    _time_axis(ax, record)
+    _shade_faults(ax, record)
+    marks = lifecycle_marks(record)
     for mark in Mark:
-        _plot_marks(ax, tb, [m for m in marks if m.mark is mark], mark, groups)
+        _plot_marks(ax, record, [m for m in marks if m.mark is mark], mark, groups)
     ax.set_yticks(range(len(groups)), groups)
     ax.set_ylim(-0.6, len(groups) - 0.4)
     ax.invert_yaxis()
@@ -131,14 +143,14 @@ def certificate_timeline(tb: Testbed) -> Figure:
     return fig
 
 
-def availability(tb: Testbed) -> Figure:
+def availability(record: RunRecord) -> Figure:
     """Cumulative denied clinical-traffic decisions over scenario time, by reason."""
     fig, ax = _figure(height=3.2)
-    _time_axis(ax, tb)
-    _shade_faults(ax, tb)
-    denied = denied_traffic(tb)
+    _time_axis(ax, record)
+    _shade_faults(ax, record)
+    denied = denied_traffic(record)
     for reason, times in denied.items():
-        ax.step(_days(tb, times), range(1, len(times) + 1), where="post", label=reason)
+        ax.step(_days(record, times), range(1, len(times) + 1), where="post", label=reason)
     if not denied:
         ax.text(0.5, 0.5, "no denied traffic", transform=ax.transAxes, ha="center")
     ax.set_ylabel("denied decisions (cumulative)")
@@ -163,14 +175,14 @@ def _figure(*, height: float) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def _groups(tb: Testbed) -> list[str]:
-    return list(dict.fromkeys(a.group for a in tb.agents))
+def _groups(record: RunRecord) -> list[str]:
+    return list(dict.fromkeys(record.groups.values()))
 
 
-def _time_axis(ax: Axes, tb: Testbed) -> None:
+def _time_axis(ax: Axes, record: RunRecord) -> None:
     """Days since the scenario start on x, labelled with their UTC dates."""
-    start = tb.scenario.start
-    total = (tb.scenario.duration + tb.scenario.recovery_window) / _DAY
+    start = record.start
+    total = max(record.span, _MINUTE) / _DAY  # a live run of one event still has an axis
     step = next((s for s in _TICK_STEPS if total / s <= 14), _TICK_STEPS[-1])
     ticks = list(range(0, int(total) + 1, step))
     labels = [f"{start + t * _DAY:%Y-%m-%d}" for t in ticks]
@@ -180,13 +192,13 @@ def _time_axis(ax: Axes, tb: Testbed) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def _days(tb: Testbed, times: Iterable[datetime]) -> list[float]:
-    return [(t - tb.scenario.start) / _DAY for t in times]
+def _days(record: RunRecord, times: Iterable[datetime]) -> list[float]:
+    return [(t - record.start) / _DAY for t in times]
 
 
-def _shade_faults(ax: Axes, tb: Testbed) -> None:
+def _shade_faults(ax: Axes, record: RunRecord) -> None:
     colours: dict[str, str] = {}
-    for fault in tb.scenario.faults:
+    for fault in record.faults:
         first = fault.kind not in colours
         colour = colours.setdefault(fault.kind, _FAULT_COLOURS[len(colours) % len(_FAULT_COLOURS)])
         label = f"fault: {fault.kind}" if first else "_nolegend_"
@@ -195,13 +207,14 @@ def _shade_faults(ax: Axes, tb: Testbed) -> None:
 
 
 def _plot_marks(
-    ax: Axes, tb: Testbed, marks: list[LifecycleMark], mark: Mark, groups: list[str]
+    ax: Axes, record: RunRecord, marks: list[LifecycleMark], mark: Mark, groups: list[str]
 ) -> None:
     symbol, colour, offset = _MARK_STYLE[mark]
     rows = {g: i for i, g in enumerate(groups)}
     ys = [rows[m.group] - offset if m.group in rows else float("nan") for m in marks]
-    ax.plot(_days(tb, (m.time for m in marks)), ys, linestyle="none", marker=symbol, color=colour,
-            markersize=5, label=mark.value)
+    days = _days(record, (m.time for m in marks))
+    ax.plot(days, ys, linestyle="none", marker=symbol, color=colour, markersize=5,
+            label=mark.value)
 
 
 def _legend(ax: Axes) -> None:

@@ -143,7 +143,10 @@ class ValidationLab:
             self.crls.revoked, self.routes.blocked = frozenset(), None
 
 
-def _attempt(tb: Testbed, agent: DeviceAgent, test: FailureTest) -> Decision:
+def _attempt(
+    tb: Testbed, agent: DeviceAgent, test: FailureTest
+) -> tuple[Decision, int | None]:
+    """The test's decision, and the serial of the certificate issued for it (if any)."""
     record = agent.record
     service = record.intended_services[0]
     source = (record.site, record.zone)
@@ -151,14 +154,16 @@ def _attempt(tb: Testbed, agent: DeviceAgent, test: FailureTest) -> Decision:
     now = tb.now()
     if test is FailureTest.EXPIRED_CREDENTIAL:
         cert = _test_certificate(tb, agent, issued_at_offset=-2 * _TEST_LIFETIME)
-        return tb.lab.decide(Attempt(agent.device_id, service, cert, source, purpose), now=now)
+        attempt = Attempt(agent.device_id, service, cert, source, purpose)
+        return tb.lab.decide(attempt, now=now), cert.serial_number
     if test is FailureTest.REVOKED_CERTIFICATE:
         cert = _test_certificate(tb, agent, issued_at_offset=timedelta(0))
         tb.hospital.ca.revoke(cert.serial_number, now=now)
         attempt = Attempt(agent.device_id, service, cert, source, purpose)
-        return tb.lab.decide(attempt, now=now, revoked=frozenset({cert.serial_number}))
+        revoked = frozenset({cert.serial_number})
+        return tb.lab.decide(attempt, now=now, revoked=revoked), cert.serial_number
     attempt = Attempt(agent.device_id, service, agent.certificate, source, purpose)
-    return tb.lab.decide(attempt, now=now, blocked=(record.zone, service))
+    return tb.lab.decide(attempt, now=now, blocked=(record.zone, service)), None
 
 
 def _outcome(agent: DeviceAgent, decision: Decision) -> tuple[str, str]:
@@ -180,7 +185,7 @@ def run_failure_tests(tb: Testbed, agent: DeviceAgent) -> list[tuple[FailureTest
     """Run the three tests against one enrolled device and record each outcome."""
     results = []
     for test in FailureTest:
-        decision = _attempt(tb, agent, test)
+        decision, serial = _attempt(tb, agent, test)
         outcome, why = _outcome(agent, decision)
         tb.metrics.validation[outcome] += 1
         tb.log.emit(
@@ -191,6 +196,7 @@ def run_failure_tests(tb: Testbed, agent: DeviceAgent) -> list[tuple[FailureTest
             outcome=outcome,
             reason=decision.reason.value,
             detail=why,
+            test_serial=None if serial is None else f"{serial:x}",
         )
         results.append((test, outcome))
     return results

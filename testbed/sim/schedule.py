@@ -89,7 +89,11 @@ def _closing(tb: Testbed) -> Generator[Any, Any, None]:
         entry = tb.hospital.inventory.get(agent.device_id)
         if agent.retired:
             continue
-        tb.metrics.buffered += sum(agent.buffers.values())  # suspended devices' too
+        held = sum(agent.buffers.values())
+        tb.metrics.buffered += held  # suspended devices' too
+        if held:
+            tb.log.emit(now, EventKind.DATA_HELD, agent.device_id, items=held,
+                        detail="still held at the end of the run")  # fmt: skip
         if entry is not None and entry.state in _OUT_OF_SERVICE:
             continue
         if entry is not None and entry.state is DeviceState.PRODUCTION:

@@ -123,6 +123,7 @@ def test_audit_coverage_is_read_from_the_log_not_assumed(sim: type[Sim]) -> None
 
     from testbed.core import Testbed
     from testbed.report.build import build_report
+    from testbed.report.record import record_from_testbed
     from testbed.scenario import Scenario
 
     scenario = TypeAdapter(Scenario).validate_python(sim.scenario())
@@ -132,7 +133,7 @@ def test_audit_coverage_is_read_from_the_log_not_assumed(sim: type[Sim]) -> None
     assert counts["decisions"] > 0 and kept.testbed.hospital.est.answers > 0  # both sides counted
     tb = Testbed(scenario, keep_events=False)
     tb.run()
-    assert build_report(tb).measures["audit_coverage"] == 0
+    assert build_report(record_from_testbed(tb)).measures["audit_coverage"] == 0
 
 
 LEGACY = "legacy-ultrasound-north-001"

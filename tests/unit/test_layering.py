@@ -29,7 +29,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("hospital", frozenset({"hospital", "operations"})),
     ("transports", frozenset({"core", "sim", "live"})),
     ("reports", frozenset({"report"})),
-    ("entry points", frozenset({"run", "cli", "pytest_plugin", ""})),
+    # live mode's commands (serve, devices) are command-line entry points
+    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands"})),
 )  # fmt: skip
 
 
@@ -39,6 +40,9 @@ def _module(path: Path) -> str:
 
 
 def _layer(module: str) -> int:
+    for index, (_, members) in enumerate(LAYERS):
+        if module in members:
+            return index
     top = module.split(".")[0]
     for index, (_, members) in enumerate(LAYERS):
         if top in members:

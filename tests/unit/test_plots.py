@@ -37,7 +37,7 @@ def _legend_texts(fig: Figure) -> list[str]:
 
 def test_marks_follow_the_event_log(pilot: RunResult) -> None:
     tb = pilot.testbed
-    marks = lifecycle_marks(tb)
+    marks = lifecycle_marks(pilot.record)
     counts = {mark: sum(1 for m in marks if m.mark is mark) for mark in Mark}
     assert counts[Mark.ISSUED] == len(tb.log.of_kind(EventKind.CERTIFICATE_ISSUED))
     assert counts[Mark.RENEWED] == len(tb.log.of_kind(EventKind.CERTIFICATE_RENEWED))
@@ -56,14 +56,14 @@ def test_marks_follow_the_event_log(pilot: RunResult) -> None:
 def test_revocations_of_preproduction_test_certificates_are_left_out(pilot: RunResult) -> None:
     ca = pilot.testbed.hospital.ca
     requesters = [ca.records[serial].requester for serial in ca.revocations]
-    revoked = [m for m in lifecycle_marks(pilot.testbed) if m.mark is Mark.REVOKED]
+    revoked = [m for m in lifecycle_marks(pilot.record) if m.mark is Mark.REVOKED]
     assert TEST_REQUESTER in requesters
     assert len(revoked) == sum(1 for r in requesters if r != TEST_REQUESTER) > 0
     assert {m.device_id for m in revoked} <= set(pilot.testbed.by_id)
 
 
 def test_timeline_has_one_row_per_group_and_a_legend(pilot: RunResult) -> None:
-    fig = certificate_timeline(pilot.testbed)
+    fig = certificate_timeline(pilot.record)
     groups = list(dict.fromkeys(a.group for a in pilot.testbed.agents))
     assert isinstance(fig.canvas, FigureCanvasAgg)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == groups
@@ -74,13 +74,13 @@ def test_timeline_has_one_row_per_group_and_a_legend(pilot: RunResult) -> None:
 
 
 def test_timeline_labels_ticks_with_utc_dates(pilot: RunResult) -> None:
-    fig = certificate_timeline(pilot.testbed)
+    fig = certificate_timeline(pilot.record)
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels[0] == "2026-01-05"
 
 
 def test_denied_traffic_counts_only_denied_clinical_traffic(pilot: RunResult) -> None:
-    denied = denied_traffic(pilot.testbed)
+    denied = denied_traffic(pilot.record)
     events = [
         e for e in pilot.testbed.log.of_kind(EventKind.ACCESS_DECISION)
         if e.data["purpose"] == "traffic" and e.data["allowed"] is False
@@ -90,8 +90,8 @@ def test_denied_traffic_counts_only_denied_clinical_traffic(pilot: RunResult) ->
 
 
 def test_availability_draws_one_cumulative_line_per_reason(pilot: RunResult) -> None:
-    denied = denied_traffic(pilot.testbed)
-    fig = availability(pilot.testbed)
+    denied = denied_traffic(pilot.record)
+    fig = availability(pilot.record)
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     assert [t for t in _legend_texts(fig) if not t.startswith("fault:")] == list(denied)
     for reason, times in denied.items():
@@ -99,8 +99,8 @@ def test_availability_draws_one_cumulative_line_per_reason(pilot: RunResult) -> 
 
 
 def test_svg_is_identical_for_identical_figures(pilot: RunResult) -> None:
-    first = svg_text(certificate_timeline(pilot.testbed))
-    second = svg_text(certificate_timeline(pilot.testbed))
+    first = svg_text(certificate_timeline(pilot.record))
+    second = svg_text(certificate_timeline(pilot.record))
     assert first == second
     assert first.startswith("<svg")
     assert "<dc:date>" not in first

@@ -110,7 +110,9 @@ def test_junitxml(pytester: pytest.Pytester, tiny: Path) -> None:
 def test_testbed_out_writes_each_run(pytester: pytest.Pytester, tiny: Path) -> None:
     pytester.runpytest("--testbed-out", "out").assert_outcomes(passed=1, failed=1)
     written = sorted(p.name for p in (pytester.path / "out" / "tiny").iterdir())
-    assert written == ["events.jsonl", "report.html", "report.json"]
+    # the report and the log, and what `testbed report` needs to read the run again
+    assert written == ["events.jsonl", "profiles", "report.html", "report.json", "run.json",
+                       "scenario.yaml"]
 
 
 def test_collects_yaml_with_expectations_anywhere(tmp_path: Path) -> None:

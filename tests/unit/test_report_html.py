@@ -23,7 +23,7 @@ def pilot() -> RunResult:
 
 @pytest.fixture(scope="module")
 def page(pilot: RunResult) -> str:
-    return page_html(pilot)
+    return page_html(pilot.report, pilot.record)
 
 
 def _report(*, passed: bool = True, **data: object) -> Report:
@@ -34,7 +34,7 @@ def _report(*, passed: bool = True, **data: object) -> Report:
 
 def test_write_html_writes_the_page(pilot: RunResult, page: str, tmp_path: Path) -> None:
     path = tmp_path / "report.html"
-    write_html(pilot, path)
+    write_html(pilot.report, pilot.record, path)
     assert path.read_bytes() == page.encode("utf-8")
 
 
@@ -71,7 +71,8 @@ def test_page_lists_faults_and_denials(pilot: RunResult, page: str) -> None:
 
 @pytest.mark.slow
 def test_same_seed_gives_a_byte_identical_page(page: str) -> None:
-    assert page_html(run_scenario(PILOT)) == page
+    again = run_scenario(PILOT)
+    assert page_html(again.report, again.record) == page
 
 
 def test_banner_says_pass_or_fail() -> None:

@@ -400,7 +400,10 @@ def _run(path: Path, out: Path) -> int:
 
 
 def _check_artefacts(out: Path) -> dict[str, object]:
-    assert sorted(p.name for p in out.iterdir()) == ["events.jsonl", "report.html", "report.json"]
+    # the report and the log, and what `testbed report` needs to read the run again
+    names = ["events.jsonl", "profiles", "report.html", "report.json", "run.json", "scenario.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == names
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["transport"] == "simulation"
     lines = (out / "events.jsonl").read_text(encoding="utf-8").splitlines()
     assert lines
     for seq, line in enumerate(lines):

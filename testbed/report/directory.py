@@ -1,0 +1,119 @@
+"""A run's directory on disk as a :class:`~testbed.report.record.RunRecord`.
+
+``testbed run --out DIR`` and ``testbed serve --state-dir DIR`` keep beside the audit
+log what a report needs that the log does not say (:func:`keep_inputs`)::
+
+    DIR/events.jsonl   the audit log (the run's, or the live hospital's latest)
+    DIR/scenario.yaml  a copy of the scenario file the run was started with
+    DIR/profiles/      a copy of the device profiles it used
+    DIR/run.json       how it ran: {"transport": "simulation" | "live", "seed": N}
+
+:func:`load_record` reads them back, folding the events into measures
+(:mod:`testbed.report.fold`).  Earlier live runs' logs (``events-*.jsonl``, renamed by
+the next ``testbed serve``) belong to other hospitals and are not read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from testbed.crosscheck import profiles_for
+from testbed.devices import load_profiles
+from testbed.errors import OutputError, RecordError
+from testbed.report.fold import FoldContext, fold_events
+from testbed.report.jsonl import JsonlEvents, ReadProgress
+from testbed.report.record import (
+    LIVE_UNMEASURED,
+    NO_TALLY,
+    RunRecord,
+    Transport,
+    closing_time,
+    fleet_groups,
+    tally_of,
+)
+from testbed.scenario import Scenario, load_scenario
+
+__all__ = ["EVENTS", "PROFILES", "RUN", "SCENARIO", "keep_inputs", "load_record"]
+
+EVENTS, SCENARIO, PROFILES, RUN = "events.jsonl", "scenario.yaml", "profiles", "run.json"
+_WHAT = "a directory written by `testbed run --out` or `testbed serve --state-dir`"
+
+
+def keep_inputs(
+    out: Path, scenario_file: Path, *, profiles: Path, transport: Transport, seed: int
+) -> None:
+    """Copy the scenario file and its profiles into ``out`` and say how the run ran."""
+    try:
+        shutil.copyfile(scenario_file, out / SCENARIO)
+        target = out / PROFILES
+        target.mkdir(exist_ok=True)
+        for profile in sorted(profiles.glob("*.yaml")):
+            shutil.copyfile(profile, target / profile.name)
+        text = json.dumps({"transport": transport.value, "seed": seed}, indent=2, sort_keys=True)
+        (out / RUN).write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OutputError(f"{out}: the run's inputs could not be kept there ({reason})") from None
+
+
+def load_record(directory: Path, *, progress: ReadProgress | None = None) -> RunRecord:
+    """The record of the run kept in ``directory`` (measures folded from its events)."""
+    if not directory.is_dir():
+        raise RecordError(f"{directory}: expected {_WHAT} (no such directory)")
+    transport, seed = _run_file(directory / RUN)
+    scenario = _scenario(directory, seed)
+    log = directory / EVENTS
+    if not log.is_file():
+        raise RecordError(f"{log}: expected the run's audit log (no such file)")
+    profiles = load_profiles(profiles_for(scenario, directory))
+    live = transport is Transport.LIVE
+    context = FoldContext(
+        closing=None if live else closing_time(scenario),
+        manual_profiles=frozenset(k for k, p in profiles.items() if not p.supports_est),
+        devices=tuple(fleet_groups(scenario)),
+    )
+    fold = fold_events(JsonlEvents(log, progress), context)
+    tally = tally_of(fold.metrics, fold.certificates, events=fold.events,
+                     registered=len(fold.profiles), refusals=fold.refusals)  # fmt: skip
+    not_measured = dict(LIVE_UNMEASURED) if live else {}
+    if not fold.tallied:
+        not_measured["audit_coverage"] = NO_TALLY
+    for name in not_measured:
+        tally.measures.pop(name, None)
+    groups = fold.profiles if live else fleet_groups(scenario)
+    devices = len(fold.profiles) if live else len(groups)
+    window = None
+    if live and fold.first is not None and fold.last is not None:
+        window = (fold.first, fold.last)
+    return RunRecord(scenario, seed, transport, JsonlEvents(log), tally, groups, devices,
+                     dict(sorted(not_measured.items())), window)  # fmt: skip
+
+
+def _run_file(path: Path) -> tuple[Transport, int]:
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecordError(f"{path}: expected {_WHAT} (no {RUN} in it)") from None
+    except (OSError, ValueError) as error:
+        raise RecordError(f"{path}: expected a JSON object ({error})") from None
+    if not isinstance(data, dict):
+        raise RecordError(f"{path}: expected a JSON object with transport and seed")
+    try:
+        transport = Transport(str(data.get("transport")))
+    except ValueError:
+        known = " or ".join(t.value for t in Transport)
+        raise RecordError(f"{path}: transport: expected {known}") from None
+    seed = data.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise RecordError(f"{path}: seed: expected an integer (got {seed!r})")
+    return transport, seed
+
+
+def _scenario(directory: Path, seed: int) -> Scenario:
+    path = directory / SCENARIO
+    if not path.is_file():
+        raise RecordError(f"{path}: expected the run's scenario (no such file)")
+    return load_scenario(path, seed=seed, profiles=directory / PROFILES)

@@ -1,0 +1,291 @@
+"""The measures of a run, by folding its events in order (the source of ``testbed report``).
+
+:class:`MeasureFold` replays an event stream into the same :class:`~testbed.metrics.Metrics`
+and :class:`~testbed.metrics.Availability` objects the simulation counts with, so the
+measures are computed by the same code (rounding and types included).  What it reads:
+
+- ``access-decision``: decisions, allowed and denied by reason; a traffic decision is
+  a delivery attempt of the device (allowed: one item, or the ``items`` of the
+  ``data-forwarded`` event that follows it; denied: downtime and incidents);
+- ``unauthorized-access`` (written by the oracle after a decision), ``data-lost``,
+  ``data-held`` (items still held at the end);
+- ``certificate-issued`` / ``-renewed`` / ``-revoked``, ``enrollment-refused``,
+  ``renewal-missed``, ``validation-test``, ``drift-detected``, ``recovery-check``;
+- ``device-registered`` and ``device-transition`` (onboarding time, production);
+- operators' actions (manual steps): approvals and re-bootstraps (``policy-changed``),
+  suspensions and resumptions, operator revocations (one per device and moment),
+  offboardings, and every enrollment answer for a device whose profile has no EST
+  (an operator enrolls and renews it);
+- ``audit-tally``: the decision points' own count of their decisions, for audit coverage.
+
+Facts that are not events come in a :class:`FoldContext`: when the simulation's closing
+checks ran (downtime still open is closed there) and which profiles enroll by hand.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from testbed.access import Purpose
+from testbed.decisions import Reason
+from testbed.events import Event, EventKind
+from testbed.lifecycle import DeviceState, LifecycleEvent
+from testbed.metrics import Availability, Metrics
+from testbed.offboard import OFFBOARDING_STEPS
+from testbed.sim.preproduction import FailureTest
+
+__all__ = ["CertificateCounts", "FoldContext", "MeasureFold", "fold_events"]
+
+#: the events decisions write (access decisions, enrollment answers)
+DECISION_KINDS = frozenset({
+    EventKind.ACCESS_DECISION,
+    EventKind.CERTIFICATE_ISSUED,
+    EventKind.CERTIFICATE_RENEWED,
+    EventKind.ENROLLMENT_REFUSED,
+})  # fmt: skip
+_ENROLLMENT_ANSWERS = DECISION_KINDS - {EventKind.ACCESS_DECISION}
+_OPERATOR_TRANSITIONS = frozenset({LifecycleEvent.SUSPEND, LifecycleEvent.RESUME})
+_OPERATOR_CHANGES = frozenset({"enrollment-approved", "re-bootstrap"})  # policy-changed
+_FAULT = "fault"  # a revocation's ``why`` when a fault, not an operator, revoked
+_REVOKE_STEP, _RETIRE_STEP = OFFBOARDING_STEPS[0], OFFBOARDING_STEPS[-1]
+_OUT_OF_SERVICE = frozenset({DeviceState.SUSPENDED, DeviceState.RETIRED})
+
+
+@dataclass(slots=True)
+class CertificateCounts:
+    """Device certificates issued and revoked; the pre-production tests' own apart."""
+
+    issued: int = 0
+    revoked: int = 0
+    test_issued: int = 0
+    test_revoked: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FoldContext:
+    """What the fold needs that no event says.
+
+    ``closing``: when the simulation's closing checks ran (None: a live run, none
+    ran); ``manual_profiles``: profiles without EST, whose devices an operator
+    enrolls and renews; ``devices``: the fleet's devices in file order (downtime
+    still open at the closing is closed in that order, as the simulation does).
+    """
+
+    closing: datetime | None = None
+    manual_profiles: frozenset[str] = frozenset()
+    devices: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class MeasureFold:
+    """Reads a run's events in order into :class:`Metrics` and :class:`CertificateCounts`."""
+
+    context: FoldContext = field(default_factory=FoldContext)
+    metrics: Metrics = field(default_factory=Metrics)
+    certificates: CertificateCounts = field(default_factory=CertificateCounts)
+    events: int = 0
+    tallied: bool = False
+    first: datetime | None = None  # the first and last event times
+    last: datetime | None = None
+    refusals: Counter[str] = field(default_factory=Counter)  # enrollment refusals by reason
+    _availability: dict[str, Availability] = field(default_factory=dict)
+    _registered: dict[str, datetime] = field(default_factory=dict)
+    _profiles: dict[str, str] = field(default_factory=dict)
+    _states: dict[str, str] = field(default_factory=dict)
+    _revocation: tuple[str, datetime, str] | None = None
+    _closed: bool = False
+
+    @property
+    def profiles(self) -> dict[str, str]:
+        """Each registered device's profile, in registration order."""
+        return dict(self._profiles)
+
+    def add(self, event: Event) -> None:
+        """Fold one event (events must come in the order they were written)."""
+        closing = self.context.closing
+        if not self._closed and closing is not None and event.time > closing:
+            self.close(closing)
+        self.events += 1
+        self.first = event.time if self.first is None else self.first
+        self.last = event.time
+        if event.kind in DECISION_KINDS:
+            self.metrics.decision_events += 1
+        if event.kind in _ENROLLMENT_ANSWERS and self._manual(event.subject):
+            self.metrics.manual_steps += 1
+        handler = _HANDLERS.get(event.kind)
+        if handler is not None:
+            handler(self, event)
+
+    def close(self, now: datetime) -> None:
+        """The simulation's closing: downtime still open ends ``now`` (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        order = [d for d in self.context.devices if d in self._availability]
+        known = set(order)
+        order += [d for d in self._availability if d not in known]
+        for device in order:
+            self._availability[device].close(now)
+
+    def finish(self) -> None:
+        """Close the fold at the end of the stream (the closing, if it was not passed)."""
+        if self.context.closing is not None:
+            self.close(self.context.closing)
+
+    def _manual(self, device: str) -> bool:
+        return self._profiles.get(device) in self.context.manual_profiles
+
+    def _outage(self, device: str) -> Availability:
+        found = self._availability.get(device)
+        if found is None:
+            found = self._availability[device] = Availability(self.metrics)
+        return found
+
+    # -- handlers, one per event kind -------------------------------------------------
+
+    def _decision(self, event: Event) -> None:
+        m, data = self.metrics, event.data
+        m.decisions += 1
+        service = str(data.get("service"))
+        if data.get("allowed") is True:
+            m.allowed += 1
+            if data.get("purpose") == Purpose.TRAFFIC:
+                m.delivered += 1
+                self._outage(event.subject).succeeded(service, event.time)
+            return
+        m.denied += 1
+        reason = str(data.get("reason"))
+        m.denial_reasons[reason] += 1
+        if data.get("purpose") == Purpose.TRAFFIC:
+            self._outage(event.subject).failed(service, Reason(reason), event.time)
+
+    def _forwarded(self, event: Event) -> None:
+        self.metrics.delivered += _int(event, "items") - 1  # its decision counted one
+
+    def _unauthorized(self, event: Event) -> None:
+        self.metrics.unauthorized_access += 1
+        stale = event.data.get("state") == DeviceState.RETIRED
+        self.metrics.stale_access_after_offboarding += int(stale)
+
+    def _lost(self, event: Event) -> None:
+        self.metrics.data_lost += _int(event, "items")
+
+    def _held(self, event: Event) -> None:
+        self.metrics.buffered += _int(event, "items")
+
+    def _issued(self, event: Event) -> None:
+        self.certificates.issued += 1
+        self.metrics.enrollments += 1
+
+    def _renewed(self, event: Event) -> None:
+        self.certificates.issued += 1
+        self.metrics.renewals_done += 1
+
+    def _revoked(self, event: Event) -> None:
+        self.certificates.revoked += 1
+        why = str(event.data.get("why"))
+        action = (event.subject, event.time, why)
+        if why != _FAULT and action != self._revocation:
+            self.metrics.manual_steps += 1  # one operator action revokes every live one
+        self._revocation = action
+
+    def _refused(self, event: Event) -> None:
+        self.refusals[str(event.data.get("reason"))] += 1
+
+    def _missed(self, event: Event) -> None:
+        self.metrics.renewals_missed += 1
+
+    def _validation(self, event: Event) -> None:
+        self.metrics.validation[str(event.data.get("outcome"))] += 1
+        if event.data.get("test_serial") is not None:
+            self.certificates.test_issued += 1
+            revoked = event.data.get("test") == FailureTest.REVOKED_CERTIFICATE
+            self.certificates.test_revoked += int(revoked)  # the lab revoked it at once
+
+    def _drift(self, event: Event) -> None:
+        self.metrics.drift_alerts += 1
+
+    def _registered_device(self, event: Event) -> None:
+        self._registered[event.subject] = event.time
+        self._profiles[event.subject] = str(event.data.get("profile"))
+
+    def _transition(self, event: Event) -> None:
+        self._states[event.subject] = str(event.data.get("target"))
+        action = event.data.get("event")
+        if action in _OPERATOR_TRANSITIONS:
+            self.metrics.manual_steps += 1
+        elif action == LifecycleEvent.PROMOTE:
+            self._onboarded(event.subject, event.time)
+            self.metrics.devices_in_production += 1
+
+    def _onboarded(self, device: str, now: datetime) -> None:
+        began = self._registered.get(device)
+        if began is not None:
+            self.metrics.onboarding_seconds.append((now - began).total_seconds())
+
+    def _policy(self, event: Event) -> None:
+        self.metrics.manual_steps += int(event.data.get("change") in _OPERATOR_CHANGES)
+
+    def _offboarding(self, event: Event) -> None:
+        step = event.data.get("step")
+        if step == _REVOKE_STEP:
+            serials = str(event.data.get("serials") or "")
+            self.certificates.revoked += len([s for s in serials.split(",") if s])
+        elif step == _RETIRE_STEP:
+            m = self.metrics
+            m.manual_steps += 1
+            m.devices_offboarded += 1
+            m.devices_in_production -= int(event.data.get("source") == DeviceState.PRODUCTION)
+            self._outage(event.subject).close(event.time)
+
+    def _recovery(self, event: Event) -> None:
+        m = self.metrics
+        m.recovery_checked += 1
+        m.recovery_passed += int(event.data.get("recovered") is True)
+        state = self._states.get(event.subject)
+        if state != DeviceState.PRODUCTION and state not in _OUT_OF_SERVICE:
+            self._onboarded(event.subject, event.time)  # still onboarding: its time so far
+
+    def _tally(self, event: Event) -> None:
+        self.tallied = True
+        self.metrics.decisions = _int(event, "access_decisions")
+        self.metrics.enrollment_answers = _int(event, "enrollment_answers")
+
+
+def _int(event: Event, key: str) -> int:
+    value = event.data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+_HANDLERS: dict[EventKind, Callable[[MeasureFold, Event], None]] = {
+    EventKind.ACCESS_DECISION: MeasureFold._decision,
+    EventKind.DATA_FORWARDED: MeasureFold._forwarded,
+    EventKind.UNAUTHORIZED_ACCESS: MeasureFold._unauthorized,
+    EventKind.DATA_LOST: MeasureFold._lost,
+    EventKind.DATA_HELD: MeasureFold._held,
+    EventKind.CERTIFICATE_ISSUED: MeasureFold._issued,
+    EventKind.CERTIFICATE_RENEWED: MeasureFold._renewed,
+    EventKind.CERTIFICATE_REVOKED: MeasureFold._revoked,
+    EventKind.ENROLLMENT_REFUSED: MeasureFold._refused,
+    EventKind.RENEWAL_MISSED: MeasureFold._missed,
+    EventKind.VALIDATION_TEST: MeasureFold._validation,
+    EventKind.DRIFT_DETECTED: MeasureFold._drift,
+    EventKind.DEVICE_REGISTERED: MeasureFold._registered_device,
+    EventKind.DEVICE_TRANSITION: MeasureFold._transition,
+    EventKind.POLICY_CHANGED: MeasureFold._policy,
+    EventKind.OFFBOARDING_STEP: MeasureFold._offboarding,
+    EventKind.RECOVERY_CHECK: MeasureFold._recovery,
+    EventKind.AUDIT_TALLY: MeasureFold._tally,
+}
+
+
+def fold_events(events: Iterable[Event], context: FoldContext) -> MeasureFold:
+    """Fold every event of a run, in order, and close the fold."""
+    fold = MeasureFold(context)
+    for event in events:
+        fold.add(event)
+    fold.finish()
+    return fold

@@ -1,0 +1,105 @@
+"""Read an audit log (``events.jsonl``) back into :class:`~testbed.events.Event` objects.
+
+:class:`JsonlEvents` reads the file lazily, one line at a time, each time it is
+iterated, so a report over a long run never holds the whole log.  A line that is not
+one event as :meth:`Event.to_json <testbed.events.Event.to_json>` writes it raises
+:class:`~testbed.errors.RecordError` naming the file, the line and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from testbed.clock import parse_utc
+from testbed.errors import RecordError
+from testbed.events import Event, EventKind, Value
+
+__all__ = ["JsonlEvents", "ReadProgress", "parse_event"]
+
+ReadProgress = Callable[[int, int], None]
+"""Called with ``(bytes read, bytes in the file)`` as a log is read."""
+
+_EXPECTED = "one JSON object with seq (integer), time (UTC ISO 8601), kind and subject"
+_FIXED = ("seq", "time", "kind", "subject")
+_PROGRESS_EVERY = 4096  # lines between two progress reports
+
+
+@dataclass(frozen=True, slots=True)
+class JsonlEvents:
+    """The events of one ``events.jsonl`` file, read afresh on each iteration."""
+
+    path: Path
+    progress: ReadProgress | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        try:
+            total = self.path.stat().st_size
+            with self.path.open("rb") as handle:
+                yield from self._events(handle, total)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise RecordError(f"{self.path}: expected a readable audit log ({reason})") from None
+
+    def _events(self, handle: Any, total: int) -> Iterator[Event]:
+        done = 0
+        for number, raw in enumerate(handle, start=1):
+            done += len(raw)
+            if not raw.strip():
+                continue
+            yield parse_event(raw, where=f"{self.path}:{number}")
+            if self.progress is not None and number % _PROGRESS_EVERY == 0:
+                self.progress(done, total)
+        if self.progress is not None:
+            self.progress(total, total)
+
+
+def parse_event(raw: bytes | str, *, where: str) -> Event:
+    """One line of an audit log as an event; :class:`RecordError` naming ``where`` if not."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RecordError(f"{where}: expected {_EXPECTED} (not JSON: {error})") from None
+    if not isinstance(data, dict):
+        raise RecordError(f"{where}: expected {_EXPECTED} (got {type(data).__name__})")
+    missing = [key for key in _FIXED if key not in data]
+    if missing:
+        raise RecordError(f"{where}: expected {_EXPECTED} (missing {', '.join(missing)})")
+    return Event(_seq(data["seq"], where), _time(data["time"], where),
+                 _kind(data["kind"], where), str(data["subject"]),
+                 _data(data, where))  # fmt: skip
+
+
+def _seq(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"{where}: seq: expected an integer (got {value!r})")
+    return value
+
+
+def _time(value: object, where: str) -> Any:
+    try:
+        return parse_utc(str(value))
+    except ValueError:
+        raise RecordError(f"{where}: time: expected UTC ISO 8601 (got {value!r})") from None
+
+
+def _kind(value: object, where: str) -> EventKind:
+    try:
+        return EventKind(str(value))
+    except ValueError:
+        known = ", ".join(k.value for k in EventKind)
+        raise RecordError(f"{where}: kind: expected one of {known} (got {value!r})") from None
+
+
+def _data(data: dict[str, Any], where: str) -> dict[str, Value]:
+    out: dict[str, Value] = {}
+    for key, value in data.items():
+        if key in _FIXED:
+            continue
+        if not (value is None or isinstance(value, str | int | float | bool)):
+            raise RecordError(f"{where}: {key}: expected a string, number, boolean or null")
+        out[key] = value
+    return out

@@ -24,8 +24,6 @@ from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
 from testbed.inventory import DriftKind
 from testbed.memory import old_generation_paused
-from testbed.metrics import Metrics
-from testbed.oracle import Oracle
 from testbed.pki.renewal import ChangeWindow
 from testbed.scenario import ChangeWindowSpec, Scenario
 from testbed.sim.agent import DeviceAgent, build_fleet
@@ -56,20 +54,16 @@ class Testbed:
         self.clock = SimClock(self.env, scenario.start)
         self.rng = random.Random(scenario.seed)
         self.log = EventLog(keep=keep_events)
-        self.metrics = Metrics()
         self.profiles = profiles or load_profiles(profiles_for(scenario, base))
         self.hospital = Hospital(
             scenario, profiles=self.profiles, clock=self.clock, rng=self.rng, log=self.log
         )
-        listeners = (self.metrics.on_decision, Oracle(self.hospital.ca, self.metrics, self.log))
-        for listener in listeners:
-            self.hospital.access.subscribe(listener)
-        self.lab = ValidationLab(self.hospital, listeners)
+        self.metrics = self.hospital.metrics
+        self.lab = ValidationLab(self.hospital, self.hospital.decision_listeners)
         system = self.hospital.system
         self.agents = build_fleet(scenario, self.profiles, system, self.rng, self.metrics)
         self.by_id = {a.device_id: a for a in self.agents}
         self.change_windows = tuple(_window(w) for w in scenario.pki.change_windows)
-        self.ca_outages = 0
         self.open_drift: set[tuple[str, DriftKind]] = set()
         self._started = False
         self._tallied = False

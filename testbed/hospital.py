@@ -22,14 +22,16 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from testbed.access import AccessPoint
+from testbed.access import AccessPoint, DecisionListener
 from testbed.clock import Clock
 from testbed.crosscheck import profiles_for
 from testbed.devices import DeviceProfile, load_profiles
 from testbed.events import EventLog
 from testbed.hops import ServiceOutages, standard_chains
 from testbed.inventory import Inventory
+from testbed.metrics import Metrics
 from testbed.network import Nac, ZonePolicy
+from testbed.oracle import Oracle
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
 from testbed.pki.outage import CaOutages
@@ -103,6 +105,18 @@ class Hospital:
                 outages=self.outages,
             ),
         )
+        # what observes decisions subscribes to them: the measures, and the
+        # ground-truth oracle that judges every allowance (both transports)
+        self.metrics = Metrics()
+        self.oracle = Oracle(self.ca, self.metrics, log)
+        for listener in self.decision_listeners:
+            self.access.subscribe(listener)
+
+    @property
+    def decision_listeners(self) -> tuple[DecisionListener, ...]:
+        """The listeners every access point of this hospital notifies (the validation
+        lab's too): the measures, then the oracle."""
+        return (self.metrics.on_decision, self.oracle)
 
     @classmethod
     def from_file(

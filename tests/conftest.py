@@ -28,8 +28,6 @@ from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital as RealHospital
 from testbed.inputs import validate
 from testbed.lifecycle import LifecycleEvent
-from testbed.metrics import Metrics
-from testbed.oracle import Oracle
 from testbed.pki.ca import IssuingMode
 from testbed.pki.est import EstResponse
 from testbed.pki.keys import KeyType, PrivateKey, make_csr, new_private_key
@@ -97,13 +95,11 @@ class Hospital:
         self.rng = random.Random(seed)
         self.clock = ManualClock(NOW)
         self.log = EventLog()
-        self.metrics = Metrics()
         scenario = scenario_for_tests(seed=seed, issuing=issuing, trust_delay=trust_delay)
         self.root = RealHospital(scenario, profiles=PROFILES, clock=self.clock, rng=self.rng,
                                  log=self.log)  # fmt: skip
         self.access = self.root.access
-        self.access.subscribe(self.metrics.on_decision)
-        self.access.subscribe(Oracle(self.root.ca, self.metrics, self.log))
+        self.metrics = self.root.metrics
         self.system, self.ca, self.trust = self.root.system, self.root.ca, self.root.trust
         self.crls, self.inventory, self.est = self.root.crls, self.root.inventory, self.root.est
         self.policy, self.nac, self.outages = self.root.policy, self.root.nac, self.root.outages

@@ -15,10 +15,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from testbed import operations
-from testbed.access import AccessContext
 from testbed.clock import Clock, WallClock, isoformat
 from testbed.crosscheck import profiles_for
-from testbed.decisions import Decision
 from testbed.devices import DeviceProfile, ae_title_for, load_profiles, make_record
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
@@ -92,8 +90,6 @@ class LiveHospital:
         self.ca = self.hospital.ca
         self.inventory = self.hospital.inventory
         self.est = self.hospital.est
-        self.access_decisions = 0  # counted where they are made, for the audit tally
-        self.hospital.access.subscribe(self._decided)
 
     @classmethod
     def from_file(
@@ -108,15 +104,12 @@ class LiveHospital:
         """Wall time (the one clock of the live run)."""
         return self.clock.now()
 
-    def _decided(self, context: AccessContext, decision: Decision) -> None:
-        self.access_decisions += 1
-
     def tally(self) -> None:
         """Write the decision points' own count of their decisions (access decisions,
         EST answers) as the log's ``audit-tally`` event: the server does so when it
         stops, so a report of the run can measure its audit coverage."""
         self.log.emit(self.now(), EventKind.AUDIT_TALLY, "testbed",
-                      access_decisions=self.access_decisions,
+                      access_decisions=self.hospital.metrics.decisions,
                       enrollment_answers=self.est.answers)  # fmt: skip
 
     def trust_bundle_pem(self) -> bytes:

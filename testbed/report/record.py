@@ -49,13 +49,13 @@ class Transport(StrEnum):
     LIVE = "live"
 
 
-_NO_ORACLE = "live runs have no ground truth: the oracle judges simulated decisions only"
-_NO_TRAFFIC = "live runs carry no clinical traffic through the testbed"
+_NO_TRAFFIC = (
+    "live devices carry no clinical items through the testbed yet (the services' ping "
+    "endpoints decide access but deliver nothing)"
+)
 _SIMULATED_ONLY = "only the simulation runs them"
 
 LIVE_UNMEASURED: dict[str, str] = {
-    Metric.UNAUTHORIZED_ACCESS: _NO_ORACLE,
-    Metric.STALE_ACCESS_AFTER_OFFBOARDING: _NO_ORACLE,
     Metric.DATA_LOST: _NO_TRAFFIC,
     Metric.DATA_HELD_AT_END: _NO_TRAFFIC,
     Metric.CLINICAL_DOWNTIME_MINUTES: _NO_TRAFFIC,

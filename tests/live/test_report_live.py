@@ -93,7 +93,9 @@ def test_the_report_counts_what_the_events_say(session: Live, tmp_path: Path) ->
 def test_measures_a_live_run_cannot_have_are_said_so(session: Live, tmp_path: Path) -> None:
     report = _report(session, tmp_path)
     missing = report["not_measured"]
-    assert "oracle" in missing["unauthorized_access"]
+    # the hospital's oracle judges live allowances too: measured, and none was wrong
+    assert report["measures"]["unauthorized_access"] == 0
+    assert "unauthorized_access" not in missing
     assert {"data_lost", "clinical_downtime_minutes", "fail_safe", "recovered"} <= set(missing)
     assert not set(missing) & set(report["measures"])
     html = (tmp_path / "report" / "report.html").read_text()

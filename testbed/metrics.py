@@ -15,19 +15,12 @@ from typing import TYPE_CHECKING
 
 from testbed.decisions import Decision, Reason
 from testbed.diagnosis import IncidentCategory, diagnose
+from testbed.verdicts import ValidationOutcome
 
 if TYPE_CHECKING:
     from testbed.access import AccessContext
 
-__all__ = ["Availability", "Metrics", "ValidationOutcome"]
-
-
-class ValidationOutcome:
-    """Verdicts of a pre-production failure test (seed §7 step 3)."""
-
-    FAIL_SAFE = "fail-safe"
-    FAIL_SILENT = "fail-silent"
-    UNSAFE = "unsafe"
+__all__ = ["Availability", "Metrics"]
 
 
 @dataclass(slots=True)

@@ -10,13 +10,12 @@ scenario and seed give a byte-identical file.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from enum import StrEnum
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from testbed.metrics import ValidationOutcome
 from testbed.report.plots import availability, certificate_timeline, svg_text
+from testbed.verdicts import ValidationOutcome, Verdict
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
     from testbed.report.build import Report
     from testbed.report.record import RunRecord
 
-__all__ = ["Verdict", "measures_html", "page_html", "summary_html", "write_html"]
+__all__ = ["measures_html", "page_html", "summary_html", "write_html"]
 
 #: A table cell: its text, or its text and a CSS class.
 Cell = str | tuple[str, str]
@@ -60,18 +59,6 @@ _FIGURES: tuple[tuple[str, Callable[[RunRecord], Figure], str], ...] = (
     ("Denied clinical traffic", availability,
      "Cumulative denied clinical-traffic decisions by reason; shaded bands are the faults."),
 )
-
-
-class Verdict(StrEnum):
-    """The verdict on one expectation or on the whole run."""
-
-    PASS = "pass"
-    FAIL = "fail"
-
-    @classmethod
-    def of(cls, passed: bool) -> Verdict:
-        """``PASS`` when ``passed``."""
-        return cls.PASS if passed else cls.FAIL
 
 
 def write_html(report: Report, record: RunRecord, path: Path) -> None:

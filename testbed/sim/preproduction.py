@@ -21,10 +21,10 @@ from testbed.access import AccessPoint, Attempt, DecisionListener, Purpose
 from testbed.decisions import Decision, Hop, Reason
 from testbed.events import EventKind
 from testbed.hops import CrlSource, RoutePolicy, standard_chains
-from testbed.metrics import ValidationOutcome
 from testbed.pki.keys import PublicKey
 from testbed.pki.renewal import OnExpiry
 from testbed.pki.revocation import PublishedCrl
+from testbed.verdicts import ValidationOutcome
 
 if TYPE_CHECKING:
     from testbed.core import Testbed

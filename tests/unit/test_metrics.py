@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from testbed.decisions import Reason
 from testbed.diagnosis import IncidentCategory
-from testbed.metrics import Availability, Metrics, ValidationOutcome
+from testbed.metrics import Availability, Metrics
+from testbed.verdicts import ValidationOutcome
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 

@@ -141,8 +141,6 @@ def _install_timers(tb: Any) -> _Timers:
     tb.access.verifier._derive = timers.wrap(  # cache misses: path validation
         "verifier._derive (path validation, cache miss)", tb.access.verifier._derive)
     tb.log.emit = timers.wrap("log.emit", tb.log.emit)
-    tb.access.prefetch = timers.wrap("access.prefetch (send to the validation worker)",
-                                     tb.access.prefetch)
     pki_ops.publish_crls = timers.wrap(  # type: ignore[attr-defined]
         "publish_crls (daily CRL build + sign)", pki_ops.publish_crls)
     schedule.drift_scan = timers.wrap(  # type: ignore[attr-defined]
@@ -162,8 +160,7 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
     scenario = build_scenario(spec["devices"], interval=spec.get("interval", "1d"),
                               duration=spec.get("duration", "365d"))
     t1 = time.perf_counter()
-    tb = Testbed(scenario, keep_events=spec.get("keep_events", True),
-                 offload=spec.get("offload"))
+    tb = Testbed(scenario, keep_events=spec.get("keep_events", True))
     t2 = time.perf_counter()
     timers = _install_timers(tb) if spec.get("phases") else None
     tb.start()
@@ -182,9 +179,7 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
         else:
             events, reached = _step_until(tb.env, tb.horizon, label, budget)
     t4 = time.perf_counter()
-    tb.close()  # joins the helper, so its CPU time is in RUSAGE_CHILDREN
     main_cpu = _cpu_seconds(resource.RUSAGE_SELF)
-    helper_cpu = _cpu_seconds(resource.RUSAGE_CHILDREN)
     report = build_report(tb)
     t5 = time.perf_counter()
     counts = report.data["counts"]
@@ -206,11 +201,8 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
             "total": round(t5 - t0, 3),
         },
         "events_per_second": round(events / (t4 - t3), 1),
-        # CPU seconds of the whole worker process (build and run) and of the helper
-        "cpu": {"main": round(main_cpu, 1), "helper": round(helper_cpu, 1)},
-        "offload": None if tb.worker is None else {"sent": tb.worker.sent,
-                                                   "answered": tb.worker.answered,
-                                                   "leaves_signed_ahead": tb.est.adopted},
+        # CPU seconds of the whole worker process (build and run)
+        "cpu": {"main": round(main_cpu, 1)},
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "rss_after_imports_mb": round(rss_imports, 1),
         "log_events": len(tb.log),

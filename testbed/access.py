@@ -27,7 +27,7 @@ from testbed.network import Route, ZonePolicy
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
 from testbed.pki.leaf import LeafCache, LeafFacts
 from testbed.pki.revocation import CrlDistribution, PublishedCrl
-from testbed.pki.trust import TrustBundle, TrustDistribution
+from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
 
 __all__ = ["AccessPoint", "Attempt"]
@@ -257,27 +257,6 @@ class AccessPoint:
         if revoked is not None and revoked <= now:
             return True
         return not leaf.not_before <= now <= leaf.not_after
-
-    def prefetch(self, certificate: x509.Certificate, services: Iterable[str], *,
-                 now: datetime) -> None:
-        """Start validating a new certificate for the sites of ``services`` ahead of use.
-
-        Only the verifier's worker (if it has one) is asked; no decision is made and
-        nothing is recorded, so a run's outcome does not depend on it.
-        """
-        if self.verifier.worker is None:
-            return
-        for bundle in self.bundles_for(services, now=now):
-            self.verifier.prefetch(certificate, bundle)
-
-    def bundles_for(self, services: Iterable[str], *, now: datetime) -> list[TrustBundle]:
-        """The distinct trust bundles the sites of ``services`` hold at ``now``."""
-        sites = sorted({self._site_of[s] for s in services if s in self._site_of})
-        bundles: dict[bytes, TrustBundle] = {}
-        for site in sites:
-            bundle = self.trust.bundle(site, now=now)
-            bundles.setdefault(bundle.fingerprint, bundle)
-        return list(bundles.values())
 
     def service_down(self, name: str) -> None:
         """A service outage starts (nests)."""

@@ -7,7 +7,6 @@ testbeds never share anything, and the same scenario and seed give the same even
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -28,7 +27,6 @@ from testbed.metrics import Metrics
 from testbed.network import ZonePolicy
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
-from testbed.pki.offload import CryptoWorker
 from testbed.pki.renewal import ChangeWindow
 from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
@@ -40,16 +38,6 @@ __all__ = ["Progress", "Testbed"]
 
 Progress = Callable[[float, float], None]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-#: fleets at least this large make CSRs, sign planned leaves and derive path facts in
-#: a helper process (``offload=None``); below it, starting it costs more than it saves
-OFFLOAD_MIN_DEVICES = 500
-
-
-def _cores() -> int:
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-
 
 class Testbed:
     """A simulated health system built from one scenario."""
@@ -63,7 +51,6 @@ class Testbed:
         profiles: dict[str, DeviceProfile] | None = None,
         base: Path = Path("."),
         keep_events: bool = True,
-        offload: bool | None = None,
     ) -> None:
         self.scenario = scenario
         self.env = simpy.Environment()
@@ -77,10 +64,6 @@ class Testbed:
         self.inventory = Inventory()
         self.est = EstService(ca=self.ca, directory=self.inventory, log=self.log)
         self.policy = ZonePolicy((r.source, r.to, r.site) for r in scenario.network)
-        if offload is None:
-            devices = sum(f.count for f in scenario.fleet)
-            offload = devices >= OFFLOAD_MIN_DEVICES and _cores() >= 2
-        self.worker = CryptoWorker() if offload else None
         self.access = AccessPoint(
             system=self.system,
             inventory=self.inventory,
@@ -90,7 +73,7 @@ class Testbed:
             crls=self.crls,
             log=self.log,
             metrics=self.metrics,
-            verifier=Verifier(worker=self.worker),
+            verifier=Verifier(),
         )
         self.agents = build_fleet(scenario, self.profiles, self.system, self.rng, self.metrics)
         self.by_id = {a.device_id: a for a in self.agents}
@@ -156,11 +139,6 @@ class Testbed:
 
         self._started = True
         schedule_all(self)
-
-    def close(self) -> None:
-        """Stop the helper process, if any (idempotent; a run may not continue after)."""
-        if self.worker is not None:
-            self.worker.close()
 
     def run(self, *, progress: Progress | None = None, steps: int = 200) -> None:
         """Run the whole scenario, reporting progress ``(done, total)`` in sim seconds."""

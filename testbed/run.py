@@ -27,24 +27,15 @@ def run_scenario(
     *,
     seed: int | None = None,
     progress: Progress | None = None,
-    offload: bool | None = None,
 ) -> RunResult:
-    """Load (if given a path), build and run a scenario; return the testbed and report.
-
-    ``offload``: build devices' CSRs, sign their planned leaves and validate new
-    certificates' paths ahead in a helper process (None: when the fleet is large and
-    there is a second core); the outputs are the same either way.
-    """
+    """Load (if given a path), build and run a scenario; return the testbed and report."""
     if isinstance(scenario, Scenario):
         base = Path(".")
     else:
         base = Path(scenario).parent
         scenario = load_scenario(scenario, seed=seed)
-    tb = Testbed(scenario, base=base, offload=offload)
-    try:
-        tb.run(progress=progress)
-    finally:
-        tb.close()
+    tb = Testbed(scenario, base=base)
+    tb.run(progress=progress)
     return RunResult(tb, build_report(tb))
 
 

@@ -45,7 +45,6 @@ __all__ = [
     "IssuanceRecord",
     "IssuingCA",
     "IssuingMode",
-    "LeafPlan",
     "Revocation",
 ]
 
@@ -89,24 +88,6 @@ class IssuingCA:
     key: PrivateKey
     generation: int
     active_from: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LeafPlan:
-    """What a leaf's bytes depend on besides its public key: issuer, subject, serial, window.
-
-    Two leaves with equal plans for the same key differ only in their signature.  A
-    plan exists once the CA has reserved the device's next serial
-    (:meth:`CertificateAuthority.reserve_serial`); :meth:`CertificateAuthority.adopt`
-    takes a leaf signed ahead only when the plan it was signed for is still the plan.
-    """
-
-    issuer: str
-    device_id: str
-    site: str
-    serial: int
-    not_before: datetime
-    not_after: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +146,6 @@ class CertificateAuthority:
         self._records: dict[int, IssuanceRecord] = {}
         self._subjects: dict[str, x509.Name] = {}
         self._sans: dict[tuple[str, str], x509.Extension[x509.ExtensionType]] = {}
-        self._reserved: dict[str, int] = {}  # device id -> serial of its next leaf
-        self._reserved_serials: set[int] = set()
         self._certificates: dict[int, x509.Certificate] = {}
         self._by_device: dict[str, list[IssuanceRecord]] = {}
         self._revoked: dict[int, Revocation] = {}
@@ -296,8 +275,6 @@ class CertificateAuthority:
         """Name where relying parties fetch revocation status in every leaf from now on:
         the site's CRL (cRLDistributionPoints) and the OCSP responder
         (authorityInfoAccess), as live mode serves them (RFC 5280 §4.2.1.13, §4.2.2.1).
-
-        Leaves are then signed here only (:meth:`plan_leaf` plans none ahead).
         """
         unknown = set(crl_by_site) - set(self.sites)
         if unknown or set(self.sites) - set(crl_by_site):
@@ -353,8 +330,7 @@ class CertificateAuthority:
         """Sign a leaf for a public key whose possession a registration authority proved.
 
         The EST front end checks the CSR's signature (RFC 7030 §3.4 proof of
-        possession) before it asks; checking it twice would only cost time.  The
-        serial is the one reserved for the device, if any, else a fresh one.
+        possession) before it asks; checking it twice would only cost time.
         """
         if lifetime <= timedelta(0):
             raise PkiError(f"lifetime must be positive, got {lifetime}")
@@ -362,8 +338,17 @@ class CertificateAuthority:
         if issuing.certificate.not_valid_after_utc <= now:
             expired = issuing.certificate.not_valid_after_utc
             raise PkiError(f"the issuing CA {issuing.name!r} expired at {expired}; rotate it")
-        serial = self._take_reserved(device_id) or self._fresh_serial()
-        plan = self._plan(issuing, device_id, site, serial, lifetime, now)
+        record = self._record(
+            issuing,
+            device_id=device_id,
+            site=site,
+            requester=requester,
+            services=services,
+            on_expiry=on_expiry,
+            lifetime=lifetime,
+            now=now,
+            renewal_of=renewal_of,
+        )
         certificate = build_leaf(
             issuer=issuing.certificate.subject,
             issuing_key=issuing.key,
@@ -371,98 +356,36 @@ class CertificateAuthority:
             subject=self._leaf_subject(device_id),
             sans=self._leaf_sans(site, device_id),
             public=public,
-            serial=serial,
-            not_before=plan.not_before,
-            not_after=plan.not_after,
+            serial=record.serial,
+            not_before=record.not_before,
+            not_after=record.not_after,
             locations=self._locations.get(site, ()),
         )
-        self._issued(plan, certificate, requester, services, on_expiry, renewal_of)
+        self._remember(record, certificate)
         return certificate
 
-    def reserve_serial(self, device_id: str) -> int:
-        """Draw the serial of the device's next leaf now (kept until that leaf is issued)."""
-        serial = self._reserved.get(device_id)
-        if serial is None:
-            serial = self._reserved[device_id] = self._fresh_serial()
-            self._reserved_serials.add(serial)
-        return serial
-
-    def _take_reserved(self, device_id: str) -> int | None:
-        serial = self._reserved.pop(device_id, None)
-        if serial is not None:
-            self._reserved_serials.discard(serial)
-        return serial
-
-    def plan_leaf(
-        self, device_id: str, *, site: str, lifetime: timedelta, now: datetime
-    ) -> LeafPlan | None:
-        """The plan of the leaf :meth:`issue_key` would sign at ``now``; None without a
-        reserved serial (the serial would be drawn only then)."""
-        serial = self._reserved.get(device_id)
-        if serial is None or lifetime <= timedelta(0) or self._locations:
-            return None
-        issuing = self.issuing_ca_for(site, now=now)
-        return self._plan(issuing, device_id, site, serial, lifetime, now)
-
-    def _plan(
+    def _record(
         self,
         issuing: IssuingCA,
+        *,
         device_id: str,
         site: str,
-        serial: int,
-        lifetime: timedelta,
-        now: datetime,
-    ) -> LeafPlan:
-        """A leaf's plan: backdated, and never valid after its issuing CA (RFC 5280
-        §6.1.3 would reject the path from the CA's notAfter on anyway)."""
-        not_after = min(now + lifetime, issuing.certificate.not_valid_after_utc)
-        return LeafPlan(issuing.name, device_id, site, serial, now - self.backdate, not_after)
-
-    def adopt(
-        self,
-        der: bytes,
-        plan: LeafPlan,
-        *,
-        services: Sequence[str],
-        requester: str,
-        on_expiry: str,
-        lifetime: timedelta,
-        now: datetime,
-        renewal_of: int | None = None,
-    ) -> x509.Certificate | None:
-        """Issue a leaf signed ahead with this CA's key, if ``plan`` is still the plan.
-
-        The helper process signs with :func:`build_leaf` from the same inputs
-        (:class:`LeafPlan` plus the CSR's key, matched by the caller on the CSR's
-        exact bytes), so the leaf is the one :meth:`issue_key` would sign now but
-        for its signature.  Returns None, issuing nothing, when the plan changed
-        (another time, another issuing CA generation, no reserved serial).
-        """
-        if plan != self.plan_leaf(plan.device_id, site=plan.site, lifetime=lifetime, now=now):
-            return None
-        certificate = x509.load_der_x509_certificate(der)
-        if certificate.serial_number != plan.serial:
-            raise PkiError(f"the leaf signed ahead has serial {certificate.serial_number:#x}, "
-                           f"planned {plan.serial:#x}")
-        self._take_reserved(plan.device_id)
-        self._issued(plan, certificate, requester, services, on_expiry, renewal_of)
-        return certificate
-
-    def _issued(
-        self,
-        plan: LeafPlan,
-        certificate: x509.Certificate,
         requester: str,
         services: Sequence[str],
         on_expiry: str,
+        lifetime: timedelta,
+        now: datetime,
         renewal_of: int | None,
-    ) -> None:
-        spiffe = spiffe_id(self.trust_domain, plan.site, plan.device_id)
-        record = IssuanceRecord(
-            plan.serial, plan.device_id, plan.site, plan.issuer, spiffe, requester,
-            tuple(services), on_expiry, plan.not_before, plan.not_after, renewal_of,
+    ) -> IssuanceRecord:
+        """A new leaf's record, with a fresh serial: backdated, and never valid after
+        its issuing CA (RFC 5280 §6.1.3 would reject the path from the CA's notAfter
+        on anyway)."""
+        not_after = min(now + lifetime, issuing.certificate.not_valid_after_utc)
+        return IssuanceRecord(
+            self._fresh_serial(), device_id, site, issuing.name,
+            spiffe_id(self.trust_domain, site, device_id), requester, tuple(services),
+            on_expiry, now - self.backdate, not_after, renewal_of,
         )  # fmt: skip
-        self._remember(record, certificate)
 
     def _leaf_subject(self, device_id: str) -> x509.Name:
         name = self._subjects.get(device_id)  # names are immutable: one per device
@@ -479,7 +402,7 @@ class CertificateAuthority:
 
     def _fresh_serial(self) -> int:
         serial = new_serial_number(self._rng)
-        while serial in self._records or serial in self._reserved_serials:
+        while serial in self._records:
             serial = new_serial_number(self._rng)
         return serial
 

@@ -31,7 +31,7 @@ from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.errors import CsrError, PkiError
 from testbed.events import EventKind, EventLog
-from testbed.pki.ca import CertificateAuthority, IssuanceRecord, LeafPlan
+from testbed.pki.ca import CertificateAuthority, IssuanceRecord
 from testbed.pki.keys import CsrCheck, check_csr, csr_key
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "EnrollmentSubject",
     "EstResponse",
     "EstService",
-    "PreparedLeaf",
     "certs_only",
 ]
 
@@ -118,7 +117,6 @@ class EstResponse:
     reason: Reason
     device_id: str | None
     certificate: x509.Certificate | None
-    signed_ahead: bool = False  # the certificate is the :class:`PreparedLeaf` offered
 
     @property
     def body(self) -> bytes:
@@ -149,20 +147,18 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _parse_csr(
-    body: bytes, checked: dict[bytes, CsrCheck]
-) -> tuple[x509.CertificateSigningRequest, bytes, CsrCheck]:
-    """The CSR, its DER and what :func:`check_csr` reads, once its signature verifies."""
+def _parse_csr(body: bytes) -> tuple[x509.CertificateSigningRequest, CsrCheck]:
+    """The CSR and what :func:`check_csr` reads, once its signature verifies."""
     try:
         der = base64.b64decode(b"".join(body.split()), validate=True)
         csr = x509.load_der_x509_csr(der)
     except (binascii.Error, ValueError) as error:
         detail = f"the body is not a base64 DER CSR: {error}"
         raise _Refusal(400, Reason.CSR_INVALID, detail) from None
-    check = checked.pop(der, None) or check_csr(csr)
+    check = check_csr(csr)
     if not check.valid:
         raise _Refusal(400, Reason.CSR_INVALID, _bad_signature(csr))
-    return csr, der, check
+    return csr, check
 
 
 def _bad_signature(csr: x509.CertificateSigningRequest) -> str:
@@ -177,20 +173,6 @@ def _bad_signature(csr: x509.CertificateSigningRequest) -> str:
 
 
 _WEAK_DIGESTS = frozenset({"md5", "sha1"})
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedLeaf:
-    """A leaf signed ahead for a device's next CSR (by the helper process, with the CA's key).
-
-    Used once, only for a request whose CSR has exactly the bytes ``csr_der``, and
-    only if the CA's plan at that moment is still ``plan``
-    (:meth:`~testbed.pki.ca.CertificateAuthority.adopt`).
-    """
-
-    csr_der: bytes
-    leaf_der: bytes
-    plan: LeafPlan
 
 
 class EstService:
@@ -211,12 +193,6 @@ class EstService:
         self.log = log
         self.outage = False
         self.retry_after = 300
-        #: the checks of CSRs run ahead (in a helper process) on these exact DER bytes
-        #: (:func:`~testbed.pki.keys.check_csr`); each is used once, for those bytes
-        self.checked_csrs: dict[bytes, CsrCheck] = {}
-        #: leaves signed ahead, by device id (see :class:`PreparedLeaf`)
-        self.prepared: dict[str, PreparedLeaf] = {}
-        self.adopted = 0  # prepared leaves issued (the rest were signed here)
         self.answers = 0  # enrollment answers given (each writes one event with a log)
         #: how long after a renewal its predecessor may still re-enroll, once: the device
         #: whose answer was lost retries with the certificate it still holds
@@ -254,8 +230,8 @@ class EstService:
         try:
             self._precheck(content_type)
             device_id = self._enroll_identity(basic, client_cert, now)
-            csr, der, check = self._checked_csr(body, device_id, Reason.CSR_SUBJECT_MISMATCH)
-            return self._issue(csr, der, check, device_id, None, now, "simpleenroll")
+            csr, check = self._checked_csr(body, device_id, Reason.CSR_SUBJECT_MISMATCH)
+            return self._issue(csr, check, device_id, None, now, "simpleenroll")
         except _Refusal as refusal:
             return self._refuse(refusal, device_id, now, "simpleenroll")
 
@@ -276,10 +252,10 @@ class EstService:
             record = self._current_record(client_cert, now)
             device_id = record.device_id
             changed = Reason.REENROLL_IDENTITY_CHANGED
-            csr, der, check = self._checked_csr(body, device_id, changed)
+            csr, check = self._checked_csr(body, device_id, changed)
             if not check.bare and client_cert is not None:
                 _same_identity(csr, client_cert)
-            return self._issue(csr, der, check, device_id, record, now, "simplereenroll")
+            return self._issue(csr, check, device_id, record, now, "simplereenroll")
         except _Refusal as refusal:
             return self._refuse(
                 refusal, device_id or self._holder(client_cert), now, "simplereenroll"
@@ -366,8 +342,8 @@ class EstService:
 
     def _checked_csr(
         self, body: bytes, device_id: str, mismatch: Reason
-    ) -> tuple[x509.CertificateSigningRequest, bytes, CsrCheck]:
-        csr, der, check = _parse_csr(body, self.checked_csrs)
+    ) -> tuple[x509.CertificateSigningRequest, CsrCheck]:
+        csr, check = _parse_csr(body)
         if check.cn is None:
             detail = f"the CSR's subject must have exactly one CN, the device id {device_id!r}"
             raise _Refusal(403, mismatch, detail)
@@ -377,7 +353,7 @@ class EstService:
                 f"{device_id!r}"
             )
             raise _Refusal(403, mismatch, detail)
-        return csr, der, check
+        return csr, check
 
     def _subject(self, device_id: str) -> EnrollmentSubject:
         subject = self.directory.subject(device_id)
@@ -401,7 +377,6 @@ class EstService:
     def _issue(
         self,
         csr: x509.CertificateSigningRequest,
-        der: bytes,
         check: CsrCheck,
         device_id: str,
         previous: IssuanceRecord | None,
@@ -417,65 +392,32 @@ class EstService:
             raise _Refusal(400, Reason.CSR_INVALID, detail)
         site = previous.site if previous is not None else subject.site
         renewal_of = previous.serial if previous is not None else None
-        certificate = self._adopt(der, device_id, site, subject, now, renewal_of)
-        signed_ahead = certificate is not None
-        if certificate is None:
-            try:
-                public = csr_key(csr, device_id)
-            except CsrError as error:
-                raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
-            try:
-                certificate = self.ca.issue_key(
-                    public,
-                    device_id=device_id,
-                    site=site,
-                    services=subject.services,
-                    requester=subject.owner,
-                    on_expiry=subject.on_expiry,
-                    lifetime=subject.lifetime,
-                    now=now,
-                    renewal_of=renewal_of,
-                )
-            except (PkiError, ValueError) as error:  # e.g. a name no certificate can carry
-                detail = f"the CA cannot issue for {device_id!r}: {error}"
-                raise _Refusal(400, Reason.CSR_INVALID, detail) from None
+        try:
+            public = csr_key(csr, device_id)
+        except CsrError as error:
+            raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
+        try:
+            certificate = self.ca.issue_key(
+                public,
+                device_id=device_id,
+                site=site,
+                services=subject.services,
+                requester=subject.owner,
+                on_expiry=subject.on_expiry,
+                lifetime=subject.lifetime,
+                now=now,
+                renewal_of=renewal_of,
+            )
+        except (PkiError, ValueError) as error:  # e.g. a name no certificate can carry
+            detail = f"the CA cannot issue for {device_id!r}: {error}"
+            raise _Refusal(400, Reason.CSR_INVALID, detail) from None
         renewal = previous is not None
         self.directory.on_issued(device_id, certificate, now=now, renewal=renewal)
         self.answers += 1
         self._emit_issued(certificate, device_id, now, endpoint, renewal=renewal)
         return EstResponse(
-            200, self._certs_headers(), (certificate,), Reason.OK, device_id, certificate,
-            signed_ahead,
-        )  # fmt: skip
-
-    def _adopt(
-        self,
-        der: bytes,
-        device_id: str,
-        site: str,
-        subject: EnrollmentSubject,
-        now: datetime,
-        renewal_of: int | None,
-    ) -> x509.Certificate | None:
-        """The leaf signed ahead for exactly this CSR, if the CA's plan is unchanged."""
-        prepared = self.prepared.pop(device_id, None)
-        if prepared is None or prepared.csr_der != der:
-            return None
-        if (prepared.plan.device_id, prepared.plan.site) != (device_id, site):
-            return None
-        certificate = self.ca.adopt(
-            prepared.leaf_der,
-            prepared.plan,
-            services=subject.services,
-            requester=subject.owner,
-            on_expiry=subject.on_expiry,
-            lifetime=subject.lifetime,
-            now=now,
-            renewal_of=renewal_of,
+            200, self._certs_headers(), (certificate,), Reason.OK, device_id, certificate
         )
-        if certificate is not None:
-            self.adopted += 1
-        return certificate
 
     def _emit_issued(
         self,

@@ -9,25 +9,22 @@ closed (:attr:`Reason.REVOCATION_UNKNOWN`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from testbed.clock import aware_utc, isoformat, naive_utc
+from testbed.clock import isoformat
 from testbed.decisions import Decision, Hop, Reason
 from testbed.pki.keys import common_name
-from testbed.pki.offload import CryptoWorker
 from testbed.pki.revocation import PublishedCrl
 from testbed.pki.trust import TrustBundle, split_anchors
 
 __all__ = ["Verifier", "bundle_index", "derive_facts"]
 
 _MAX_DEPTH = 8
-_MAX_TIMES = 4096  # times remembered by Verifier._aware before it starts again
 _ALLOW_TLS = Decision.allow(Hop.TLS)
 _Key = tuple[int, x509.Name, bytes]  # (leaf serial, leaf issuer name, bundle fingerprint)
 
@@ -41,11 +38,7 @@ class _Window(NamedTuple):
 
 
 class _Facts(NamedTuple):
-    """What one (leaf, bundle) pair fixes: the issuer, the windows, the chain error.
-
-    Named tuples, not frozen dataclasses: every leaf a helper validated is rebuilt
-    here from its plain form, and a frozen dataclass costs several times more to make.
-    """
+    """What one (leaf, bundle) pair fixes: the issuer, the windows, the chain error."""
 
     issuer: str
     serial: int
@@ -54,25 +47,6 @@ class _Facts(NamedTuple):
     chain_error: str | None
     valid_until: datetime  # the earliest notAfter on the path
     chain_checked: bool = True  # False: path validation not run yet (``chain_error`` unset)
-
-    def to_tuple(self) -> tuple[Any, ...]:
-        """Plain values only, times as naive UTC (cheap to pickle between processes)."""
-        windows = tuple((w.label, naive_utc(w.not_before), naive_utc(w.not_after))
-                        for w in self.windows)  # fmt: skip
-        return (self.issuer, self.serial, windows, naive_utc(self.reference_time),
-                self.chain_error, naive_utc(self.valid_until), self.chain_checked)
-
-    @classmethod
-    def from_tuple(
-        cls, values: tuple[Any, ...], aware: Callable[[datetime], datetime] = aware_utc
-    ) -> _Facts:
-        """The inverse of :meth:`to_tuple` (``aware`` turns a naive UTC time back)."""
-        issuer, serial, windows, reference, error, valid_until, checked = values
-        return cls(
-            issuer, serial,
-            tuple(_Window(label, aware(nb), aware(na)) for label, nb, na in windows),
-            aware(reference), error, aware(valid_until), checked,
-        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,73 +205,14 @@ class Verifier:
     issuer name from the certificate again costs more than the rest of a decision.
     Every call first compares ``now`` with the path's latest notBefore and earliest
     notAfter and walks the windows only when it lies outside, for the reason.
-
-    **Ahead of need.**  With a :class:`~testbed.pki.offload.CryptoWorker`,
-    :meth:`prefetch` sends a new leaf and a bundle to another process, which runs
-    :func:`derive_facts` (the same function a miss runs here) on their bytes; answers
-    are taken when the leaf is first verified.  A miss whose answer has not arrived is
-    computed here, so the worker changes when the work is done, never its result.
     """
 
-    def __init__(
-        self,
-        *,
-        cache: bool = True,
-        max_entries: int = 1_000_000,
-        worker: CryptoWorker | None = None,
-    ) -> None:
+    def __init__(self, *, cache: bool = True, max_entries: int = 1_000_000) -> None:
         self.cache = cache
         self.max_entries = max_entries
-        self.worker = worker if cache else None
         self._facts: dict[_Key, _Facts] = {}
         self._seen: dict[tuple[int, bytes], tuple[x509.Certificate, _Facts]] = {}
         self._indexes: dict[bytes, _Index] = {}
-        self._asked: dict[_Key, int] = {}  # cache key -> worker token
-        self._times: dict[datetime, datetime] = {}  # naive UTC -> aware (see _aware)
-
-    def prefetch(self, leaf: x509.Certificate, bundle: TrustBundle) -> bool:
-        """Ask the worker (if any) for ``leaf``'s facts under ``bundle``; True if asked."""
-        if self.worker is None:
-            return False
-        seen = self._seen.get((id(leaf), bundle.fingerprint))
-        if seen is not None and seen[0] is leaf:
-            return False  # known already (offered)
-        key = (leaf.serial_number, leaf.issuer, bundle.fingerprint)
-        if key in self._facts or key in self._asked:
-            return False
-        token = self.worker.submit(leaf, bundle.fingerprint, bundle.certificates)
-        if token is None:
-            return False
-        self._asked[key] = token
-        return True
-
-    def offer(self, leaf: x509.Certificate, fingerprint: bytes, facts: tuple[Any, ...]) -> None:
-        """Take ``leaf``'s facts under the bundle ``fingerprint``, derived elsewhere.
-
-        ``facts`` must be :func:`derive_facts` of exactly this leaf's bytes and that
-        bundle (``_Facts.to_tuple``), as the helper computes them for a leaf it signed.
-        """
-        if len(self._seen) >= self.max_entries:
-            self._seen.clear()
-        self._seen[(id(leaf), fingerprint)] = (leaf, _Facts.from_tuple(facts, self._aware))
-
-    def _answer(self, key: _Key) -> _Facts | None:
-        """The worker's answer for ``key`` if it was asked and has answered."""
-        token = self._asked.pop(key, None)
-        if token is None or self.worker is None:
-            return None
-        answer = self.worker.take(token)
-        return None if answer is None else _Facts.from_tuple(answer, self._aware)
-
-    def _aware(self, naive: datetime) -> datetime:
-        """:func:`aware_utc`, remembered: the CAs' windows recur in every answer, and a
-        leaf's notBefore and notAfter come twice in its own."""
-        aware = self._times.get(naive)
-        if aware is None:
-            if len(self._times) >= _MAX_TIMES:
-                self._times.clear()
-            aware = self._times[naive] = aware_utc(naive)
-        return aware
 
     def verify(
         self,
@@ -351,10 +266,6 @@ class Verifier:
         # holds that bundle: identical bundles at ten sites share one path validation
         key = (leaf.serial_number, leaf.issuer, fingerprint)
         facts = self._facts.get(key)
-        if facts is None and self._asked:
-            facts = self._answer(key)
-            if facts is not None:
-                self._facts[key] = facts
         if facts is None:
             # path validation waits until a call needs it: a leaf refused for its
             # validity window (an expired test certificate) never does
@@ -383,11 +294,7 @@ class Verifier:
 
 
 def derive_facts(leaf: x509.Certificate, index: _Index, *, chain: bool = True) -> _Facts:
-    """What a (leaf, bundle) pair fixes: the path's windows and, if ``chain``, its error.
-
-    A pure function of the certificates' bytes: the
-    :class:`~testbed.pki.offload.CryptoWorker` runs it in another process.
-    """
+    """What a (leaf, bundle) pair fixes: the path's windows and, if ``chain``, its error."""
     issuer_name = leaf.issuer
     windows = (_window(leaf, "the leaf"), *_ca_windows(leaf, issuer_name, index))
     reference = max(w.not_before for w in windows)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import simpy
 from cryptography import x509
@@ -14,27 +13,20 @@ from testbed.devices import DeviceProfile, DeviceRecord, ae_title_for, make_reco
 from testbed.errors import ScenarioError
 from testbed.hospital import HealthSystem
 from testbed.metrics import Availability, Metrics
-from testbed.pki.ca import LeafPlan
 from testbed.pki.keys import PrivateKey
 from testbed.scenario import Scenario
 
 
 @dataclass(slots=True)
 class NextKey:
-    """A device's next key and its CSR: its first key, drawn when the run is scheduled,
-    then each next one, drawn when it installs a certificate.
+    """A device's next key and its CSR, drawn when it installs a certificate.
 
-    ``scalar`` is the EC private value (from the run's seeded generator); ``token``
-    the helper process's job that builds the CSR (and, with a ``plan``, signs the
-    leaf the CA plans for it), if one was asked; ``body`` the base64 DER CSR once
-    made.  A device keeps the same request across retries.
+    ``scalar`` is the EC private value (from the run's seeded generator); ``body``
+    the base64 DER CSR once made.  A device keeps the same request across retries.
     """
 
     scalar: int
-    token: int | None
     body: bytes | None = None
-    plan: LeafPlan | None = None  # the leaf the helper signs for it, if asked
-    facts: tuple[tuple[bytes, tuple[Any, ...]], ...] = ()  # that leaf's path facts per bundle
 
 __all__ = ["DeviceAgent", "build_fleet"]
 

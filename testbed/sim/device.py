@@ -15,7 +15,7 @@ from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.pki.renewal import renewal_time
-from testbed.sim.enrollment import bootstrap_secret, enroll, plan_renewal, reenroll
+from testbed.sim.enrollment import bootstrap_secret, enroll, reenroll
 from testbed.sim.preproduction import run_failure_tests
 
 if TYPE_CHECKING:
@@ -192,7 +192,6 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
             windows=tb.change_windows,
         )
         target_seconds = tb.clock.seconds(target)
-        plan_renewal(tb, agent, _wake_time(tb, agent, target_seconds))
         yield from _sleep_until_device_time(tb, agent, target_seconds, cert)
         while agent.certificate is cert and not agent.retired:
             if tb.now() >= cert.not_valid_after_utc:
@@ -220,13 +219,6 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
 
 def _until_expiry(tb: Testbed, cert: x509.Certificate) -> float:
     return max((cert.not_valid_after_utc - tb.now()).total_seconds(), 0.0)
-
-
-def _wake_time(tb: Testbed, agent: DeviceAgent, target: float) -> float:
-    """When :func:`_sleep_until_device_time` will wake if nothing changes (same arithmetic)."""
-    now = tb.env.now
-    remaining = target - _device_now_offset(agent) - now
-    return now + remaining if remaining > 0 else now
 
 
 def _sleep_until_device_time(tb: Testbed, agent: DeviceAgent, target: float, cert: Any) -> Proc:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Generator
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 
 from testbed.decisions import Reason
 from testbed.events import EventKind
-from testbed.pki.est import EstResponse, PreparedLeaf
+from testbed.pki.est import EstResponse
 from testbed.pki.keys import EC_KEY_TYPES, ec_key, make_csr, new_key_scalar, new_private_key
 from testbed.sim.agent import NextKey
 
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["bootstrap_secret", "enroll", "plan_enrollment", "plan_renewal", "reenroll"]
+__all__ = ["bootstrap_secret", "enroll", "reenroll"]
 
 PKCS10 = "application/pkcs10"
 
@@ -47,130 +46,40 @@ def _csr_body(tb: Testbed, agent: DeviceAgent, *, new_key: bool) -> bytes:
 
 
 def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
-    """The CSR of the device's prepared next key: from the helper process, or made here."""
+    """The CSR of the device's prepared next key (made once: retries send it again)."""
     if prepared.body is None:
-        answer = None
-        if prepared.token is not None and tb.worker is not None:
-            tb.worker.tell_time(float(tb.env.now))
-            answer = tb.worker.take(prepared.token)
-        if answer is not None:
-            der, check, *signed = answer
-            tb.est.checked_csrs[der] = check
-            if signed and signed[0] is not None and prepared.plan is not None:
-                prepared.facts = signed[1]
-                tb.est.prepared[agent.device_id] = PreparedLeaf(der, signed[0], prepared.plan)
-        else:
-            key = ec_key(agent.record.certificate_type, prepared.scalar)
-            der = make_csr(key, agent.device_id).public_bytes(serialization.Encoding.DER)
+        key = ec_key(agent.record.certificate_type, prepared.scalar)
+        der = make_csr(key, agent.device_id).public_bytes(serialization.Encoding.DER)
         prepared.body = base64.b64encode(der)
-        # the private key stays with the device's key store (the helper); nothing in
-        # the simulation signs with it after its CSR is made
+        # the private key stays with the device's key store; nothing in the
+        # simulation signs with it after its CSR is made
         agent.key = None
     return prepared.body
 
 
 def _prepare_next_key(tb: Testbed, agent: DeviceAgent) -> None:
-    """Draw the device's next key now (its CSR is made ahead: :func:`plan_renewal`)."""
+    """Draw the device's next key now (its CSR is made at its renewal)."""
     profile = agent.profile
     key_type = agent.record.certificate_type
     rotates = profile.supports_est and profile.rotates_key_on_renewal
     if not rotates or key_type not in EC_KEY_TYPES:
         agent.next_key = None
         return
-    agent.next_key = NextKey(new_key_scalar(key_type, tb.rng), None)
+    agent.next_key = NextKey(new_key_scalar(key_type, tb.rng))
 
 
-def plan_enrollment(tb: Testbed, agent: DeviceAgent, at: float) -> None:
-    """The device will first enroll at simulation second ``at``: draw its first key now
-    and prepare the enrollment as a renewal is prepared (:func:`plan_renewal`)."""
-    profile = agent.profile
-    key_type = agent.record.certificate_type
-    if not profile.supports_est or key_type not in EC_KEY_TYPES:
-        return  # enrolled by hand, or an RSA key (not seed-derived): made when needed
-    agent.next_key = NextKey(new_key_scalar(key_type, tb.rng), None)
-    lifetime = profile.validity(tb.scenario.pki.lifetime)
-    _prepare_leaf(tb, agent, site=agent.record.site, lifetime=lifetime, at=at)
-
-
-def plan_renewal(tb: Testbed, agent: DeviceAgent, at: float) -> None:
-    """The device will renew at simulation second ``at``: prepare what can be prepared.
-
-    The CA reserves the serial of the device's next leaf (always, so a run draws the
-    same numbers with or without a helper process).  With a helper, the device's next
-    CSR is made there and the CA's check of it run, and the leaf the CA plans for
-    that moment is signed there too; the EST service issues it only if the request
-    carries exactly that CSR and the plan still holds (else it signs here).
-    """
-    cert = agent.certificate
-    if cert is None:
-        return
-    record = tb.ca.record(cert.serial_number)
-    entry = tb.inventory.get(agent.device_id)
-    if record is None or entry is None:
-        tb.ca.reserve_serial(agent.device_id)
-        _prepare_csr(tb, agent)
-        return
-    _prepare_leaf(tb, agent, site=record.site, lifetime=entry.lifetime, at=at)
-
-
-def _prepare_leaf(
-    tb: Testbed, agent: DeviceAgent, *, site: str, lifetime: timedelta, at: float
-) -> None:
-    """Reserve the device's next serial; with a helper, have its CSR and leaf made there."""
-    tb.ca.reserve_serial(agent.device_id)
-    prepared = agent.next_key
-    if tb.worker is None or prepared is None or prepared.token is not None:
-        return
-    if prepared.body is not None:
-        return
-    plan = tb.ca.plan_leaf(agent.device_id, site=site, lifetime=lifetime, now=tb.clock.at(at))
-    if plan is None:
-        _prepare_csr(tb, agent)
-        return
-    issuing = tb.ca.issuing_ca(plan.issuer)
-    bundles = tb.access.bundles_for(agent.record.intended_services, now=tb.now())
-    tb.worker.tell_time(float(tb.env.now))
-    prepared.token = tb.worker.submit_leaf(
-        agent.record.certificate_type.value, prepared.scalar, tb.ca.trust_domain, plan,
-        issuing, at, [(b.fingerprint, b.certificates) for b in bundles],
-    )  # fmt: skip
-    prepared.plan = plan if prepared.token is not None else None
-
-
-def _prepare_csr(tb: Testbed, agent: DeviceAgent) -> None:
-    """With a helper, have only the device's next CSR made there (no plan to sign to)."""
-    prepared = agent.next_key
-    if tb.worker is None or prepared is None or prepared.token is not None:
-        return
-    if prepared.body is not None:
-        return
-    key_type = agent.record.certificate_type.value
-    prepared.token = tb.worker.submit_csr(key_type, prepared.scalar, agent.device_id)
+def _draw_first_key(tb: Testbed, agent: DeviceAgent) -> None:
+    """Draw the key of the device's first enrollment, kept across its retries (an RSA
+    key is not seed-derived: it is made when needed)."""
+    if agent.next_key is None and agent.record.certificate_type in EC_KEY_TYPES:
+        agent.next_key = NextKey(new_key_scalar(agent.record.certificate_type, tb.rng))
 
 
 def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
     agent.certificate = response.certificate
     agent.notify(tb.env)
-    if tb.worker is not None:
-        tb.worker.tell_time(float(tb.env.now))
-        _offer_facts(tb, agent, response)
     if agent.certificate is not None:
         _prepare_next_key(tb, agent)
-        # the outcome never depends on the helper: it only starts path validation early
-        tb.access.prefetch(agent.certificate, agent.record.intended_services, now=tb.now())
-
-
-def _offer_facts(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
-    """If the installed leaf is the one the helper signed, take the path facts it derived.
-
-    The EST service says so (``signed_ahead``) when it issued the leaf offered for
-    this device, which ``_prepared_body`` offered from this same answer.
-    """
-    prepared, cert = agent.next_key, agent.certificate
-    if prepared is None or cert is None or not response.signed_ahead:
-        return  # signed here after all: its facts are derived when first needed
-    for fingerprint, facts in prepared.facts:
-        tb.access.verifier.offer(cert, fingerprint, facts)
 
 
 def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
@@ -213,6 +122,8 @@ def enroll(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
     pki = tb.scenario.pki
     if not agent.profile.supports_est:
         yield tb.env.timeout(pki.manual_enrollment_delay.total_seconds())
+    else:
+        _draw_first_key(tb, agent)
     while True:
         if agent.retired:
             return

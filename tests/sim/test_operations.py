@@ -130,11 +130,8 @@ def test_audit_coverage_is_read_from_the_log_not_assumed(sim: type[Sim]) -> None
     assert kept.report.measures["audit_coverage"] == 1
     counts = kept.report.to_dict()["counts"]
     assert counts["decisions"] > 0 and kept.testbed.est.answers > 0  # both sides counted
-    tb = Testbed(scenario, offload=False, keep_events=False)
-    try:
-        tb.run()
-    finally:
-        tb.close()
+    tb = Testbed(scenario, keep_events=False)
+    tb.run()
     assert build_report(tb).measures["audit_coverage"] == 0
 
 

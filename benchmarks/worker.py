@@ -13,8 +13,9 @@ stdout; progress goes to stderr.  Modes:
              the CSR, the leaf built and signed, its path validated under a bundle
              (the machine's speed for this work, measured in the same run).
 
-Optional: ``profile`` (a path: write cProfile stats of the stepping loop there) and
-``phases`` (wrap the expensive entry points with wall-clock timers; inclusive times).
+Optional: ``profile`` (a path: write cProfile stats of the stepping loop there),
+``phases`` (wrap the expensive entry points with wall-clock timers; inclusive times)
+and ``fidelity`` (``full``, the default, or ``modeled``).
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
     rss_imports = _peak_rss_mb()
     t0 = time.perf_counter()
     scenario = build_scenario(spec["devices"], interval=spec.get("interval", "1d"),
-                              duration=spec.get("duration", "365d"))
+                              duration=spec.get("duration", "365d"),
+                              fidelity=spec.get("fidelity", "full"))
     t1 = time.perf_counter()
     tb = Testbed(scenario, keep_events=spec.get("keep_events", True))
     t2 = time.perf_counter()
@@ -188,6 +190,7 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
         "devices": spec["devices"],
         "interval": spec.get("interval", "1d"),
         "keep_events": spec.get("keep_events", True),
+        "fidelity": scenario.fidelity.value,
         "events": events,
         "sim_seconds": tb.horizon,
         "sim_reached": reached,
@@ -261,9 +264,9 @@ def run_issuance(spec: dict[str, Any]) -> dict[str, Any]:
     from datetime import UTC, datetime, timedelta
 
     from testbed.pki.ca import CertificateAuthority
+    from testbed.pki.chain import bundle_index, derive_facts
     from testbed.pki.keys import KeyType, ec_key, new_key_scalar, request_and_check
     from testbed.pki.leaf_profile import authority_key_id, build_leaf, leaf_sans, leaf_subject
-    from testbed.pki.verify import bundle_index, derive_facts
 
     count = max(int(spec["count"]), 1)
     rng = random.Random(2)

@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography import x509
-
 from testbed.decisions import ALLOW, Decision, Hop, Reason
 from testbed.events import EventKind, EventLog
 from testbed.hospital import HealthSystem
@@ -25,6 +23,7 @@ from testbed.lifecycle import ACTIVE_STATES, DeviceState
 from testbed.metrics import Metrics
 from testbed.network import Route, ZonePolicy
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
+from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.leaf import LeafCache, LeafFacts
 from testbed.pki.revocation import CrlDistribution, PublishedCrl
 from testbed.pki.trust import TrustDistribution
@@ -39,7 +38,7 @@ class Attempt:
 
     device_id: str
     service: str
-    certificate: x509.Certificate | None
+    certificate: LeafCertificate | None
     purpose: str = "traffic"
     extra_blocks: tuple[Route, ...] = ()
     crl_override: PublishedCrl | None = None

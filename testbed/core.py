@@ -27,6 +27,9 @@ from testbed.metrics import Metrics
 from testbed.network import ZonePolicy
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
+from testbed.pki.fidelity import Artefacts, Fidelity
+from testbed.pki.full import FullArtefacts
+from testbed.pki.modeled import ModeledArtefacts
 from testbed.pki.renewal import ChangeWindow
 from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
@@ -73,7 +76,7 @@ class Testbed:
             crls=self.crls,
             log=self.log,
             metrics=self.metrics,
-            verifier=Verifier(),
+            verifier=Verifier(artefacts=self.ca.artefacts),
         )
         self.agents = build_fleet(scenario, self.profiles, self.system, self.rng, self.metrics)
         self.by_id = {a.device_id: a for a in self.agents}
@@ -93,6 +96,7 @@ class Testbed:
             now=now - timedelta(days=1),
             rng=self.rng,
             key_type=pki.key_type,
+            artefacts=_artefacts(self.scenario.fidelity),
         )
         self.trust = TrustDistribution(
             ca=self.ca,
@@ -149,6 +153,11 @@ class Testbed:
                 self.env.run(until=total * i / steps)
                 if progress is not None:
                     progress(float(self.env.now), total)
+
+
+def _artefacts(fidelity: Fidelity) -> Artefacts:
+    """The run's artefacts at its declared fidelity level (:mod:`testbed.pki.fidelity`)."""
+    return FullArtefacts() if fidelity is Fidelity.FULL else ModeledArtefacts()
 
 
 def _window(spec: ChangeWindowSpec) -> ChangeWindow:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from testbed.core import Progress, Testbed
 from testbed.errors import OutputError
+from testbed.pki.fidelity import Fidelity
 from testbed.report import Report, build_report
 from testbed.scenario import Scenario, load_scenario
 
@@ -27,13 +28,19 @@ def run_scenario(
     *,
     seed: int | None = None,
     progress: Progress | None = None,
+    fidelity: Fidelity | None = None,
 ) -> RunResult:
-    """Load (if given a path), build and run a scenario; return the testbed and report."""
+    """Load (if given a path), build and run a scenario; return the testbed and report.
+
+    ``fidelity`` overrides the scenario's declared fidelity level.
+    """
     if isinstance(scenario, Scenario):
         base = Path(".")
     else:
         base = Path(scenario).parent
         scenario = load_scenario(scenario, seed=seed)
+    if fidelity is not None:
+        scenario = replace(scenario, fidelity=Fidelity(fidelity))
     tb = Testbed(scenario, base=base)
     tb.run(progress=progress)
     return RunResult(tb, build_report(tb))

@@ -20,24 +20,17 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from testbed.errors import PkiError
+from testbed.pki.fidelity import Artefacts, LeafCertificate, LeafTemplate, SubjectKey
+from testbed.pki.full import FullArtefacts
 from testbed.pki.keys import (
     KeyType,
     PrivateKey,
-    PublicKey,
     checked_csr_key,
     new_private_key,
     new_serial_number,
     signature_hash,
 )
-from testbed.pki.leaf_profile import (
-    authority_key_id,
-    build_leaf,
-    key_usage,
-    leaf_sans,
-    leaf_subject,
-    revocation_locations,
-    spiffe_id,
-)
+from testbed.pki.leaf_profile import key_usage, revocation_locations, spiffe_id
 
 __all__ = [
     "ISSUING_LIFETIME",
@@ -115,7 +108,9 @@ class CertificateAuthority:
     """A root CA with central or per-site issuing CAs that issue device leaves.
 
     Keys and serial numbers come from ``rng`` when given (deterministic runs) and
-    from the operating system otherwise.  Time is always passed in as ``now``.
+    from the operating system otherwise.  Time is always passed in as ``now``.  Leaves
+    are made by ``artefacts`` (:mod:`testbed.pki.fidelity`; real ones by default); the
+    root and issuing CA certificates are real at every fidelity level.
     """
 
     def __init__(
@@ -131,6 +126,7 @@ class CertificateAuthority:
         root_lifetime: timedelta = timedelta(days=3650),
         issuing_lifetime: timedelta = ISSUING_LIFETIME,
         backdate: timedelta = timedelta(minutes=1),
+        artefacts: Artefacts | None = None,
     ) -> None:
         _require_utc(now)
         if not sites or len(set(sites)) != len(sites):
@@ -142,11 +138,10 @@ class CertificateAuthority:
         self.key_type = KeyType(key_type)
         self.issuing_lifetime = issuing_lifetime
         self.backdate = backdate
+        self.artefacts: Artefacts = artefacts if artefacts is not None else FullArtefacts()
         self._rng = rng
         self._records: dict[int, IssuanceRecord] = {}
-        self._subjects: dict[str, x509.Name] = {}
-        self._sans: dict[tuple[str, str], x509.Extension[x509.ExtensionType]] = {}
-        self._certificates: dict[int, x509.Certificate] = {}
+        self._certificates: dict[int, LeafCertificate] = {}
         self._by_device: dict[str, list[IssuanceRecord]] = {}
         self._revoked: dict[int, Revocation] = {}
         self._crl_numbers: dict[str, int] = {}
@@ -154,7 +149,6 @@ class CertificateAuthority:
         self._off_crl: dict[str, set[int]] = {}  # serials each issuer's CRLs listed for good
         self._generations: dict[str | None, list[IssuingCA]] = {}
         self._by_name: dict[str, IssuingCA] = {}
-        self._aki: dict[str, x509.Extension[x509.ExtensionType]] = {}
         # per site: the CRL distribution point and OCSP extensions of its leaves
         self._locations: dict[str, tuple[x509.Extension[x509.ExtensionType], ...]] = {}
         self._root_key = new_private_key(self.key_type, rng)
@@ -212,7 +206,6 @@ class CertificateAuthority:
         issuing = IssuingCA(name, scope, certificate, key, generation, active_from)
         self._generations.setdefault(scope, []).append(issuing)
         self._by_name[name] = issuing
-        self._aki[name] = authority_key_id(key)
         return issuing
 
     # -- issuing CAs --------------------------------------------------------
@@ -296,7 +289,7 @@ class CertificateAuthority:
         lifetime: timedelta,
         now: datetime,
         renewal_of: int | None = None,
-    ) -> x509.Certificate:
+    ) -> LeafCertificate:
         """Sign a leaf for ``device_id`` at ``site`` from a CSR and record its ownership.
 
         Raises :class:`CsrError` when the CSR's signature is invalid or its CN is not
@@ -316,7 +309,7 @@ class CertificateAuthority:
 
     def issue_key(
         self,
-        public: PublicKey,
+        public: SubjectKey,
         *,
         device_id: str,
         site: str,
@@ -326,7 +319,7 @@ class CertificateAuthority:
         lifetime: timedelta,
         now: datetime,
         renewal_of: int | None = None,
-    ) -> x509.Certificate:
+    ) -> LeafCertificate:
         """Sign a leaf for a public key whose possession a registration authority proved.
 
         The EST front end checks the CSR's signature (RFC 7030 §3.4 proof of
@@ -349,18 +342,11 @@ class CertificateAuthority:
             now=now,
             renewal_of=renewal_of,
         )
-        certificate = build_leaf(
-            issuer=issuing.certificate.subject,
-            issuing_key=issuing.key,
-            authority_key=self._aki[issuing.name],
-            subject=self._leaf_subject(device_id),
-            sans=self._leaf_sans(site, device_id),
-            public=public,
-            serial=record.serial,
-            not_before=record.not_before,
-            not_after=record.not_after,
-            locations=self._locations.get(site, ()),
-        )
+        template = LeafTemplate(
+            issuing, self.trust_domain, site, device_id, public, record.serial,
+            record.not_before, record.not_after, self._locations.get(site, ()),
+        )  # fmt: skip
+        certificate = self.artefacts.sign_leaf(template)
         self._remember(record, certificate)
         return certificate
 
@@ -387,26 +373,13 @@ class CertificateAuthority:
             on_expiry, now - self.backdate, not_after, renewal_of,
         )  # fmt: skip
 
-    def _leaf_subject(self, device_id: str) -> x509.Name:
-        name = self._subjects.get(device_id)  # names are immutable: one per device
-        if name is None:
-            name = self._subjects[device_id] = leaf_subject(device_id, self.trust_domain)
-        return name
-
-    def _leaf_sans(self, site: str, device_id: str) -> x509.Extension[x509.ExtensionType]:
-        key = (site, device_id)
-        extension = self._sans.get(key)  # immutable too: one per (device, site)
-        if extension is None:
-            extension = self._sans[key] = leaf_sans(self.trust_domain, site, device_id)
-        return extension
-
     def _fresh_serial(self) -> int:
         serial = new_serial_number(self._rng)
         while serial in self._records:
             serial = new_serial_number(self._rng)
         return serial
 
-    def _remember(self, record: IssuanceRecord, certificate: x509.Certificate) -> None:
+    def _remember(self, record: IssuanceRecord, certificate: LeafCertificate) -> None:
         self._records[record.serial] = record
         self._certificates[record.serial] = certificate
         self._by_device.setdefault(record.device_id, []).append(record)
@@ -430,14 +403,14 @@ class CertificateAuthority:
         """The issuance records of one device, oldest first."""
         return list(self._by_device.get(device_id, ()))
 
-    def certificate(self, serial: int) -> x509.Certificate:
+    def certificate(self, serial: int) -> LeafCertificate:
         """The leaf certificate issued with ``serial``."""
         try:
             return self._certificates[serial]
         except KeyError:
             raise PkiError(f"serial {serial:#x} was not issued by {self.name!r}") from None
 
-    def is_issued(self, certificate: x509.Certificate) -> bool:
+    def is_issued(self, certificate: LeafCertificate) -> bool:
         """Whether this CA issued exactly this certificate (same serial and same bytes)."""
         issued = self._certificates.get(certificate.serial_number)
         return issued is certificate or issued == certificate

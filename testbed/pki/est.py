@@ -17,14 +17,12 @@ unchanged (RFC 7030 §4.2.2, 403); the device's registration, state and approval
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from testbed.clock import isoformat
@@ -32,7 +30,8 @@ from testbed.decisions import Reason
 from testbed.errors import CsrError, PkiError
 from testbed.events import EventKind, EventLog
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
-from testbed.pki.keys import CsrCheck, check_csr, csr_key
+from testbed.pki.fidelity import LeafCertificate, Request
+from testbed.pki.keys import CsrCheck
 
 __all__ = [
     "CERTS_ONLY",
@@ -95,7 +94,7 @@ class EnrollmentDirectory(Protocol):
         ...
 
     def on_issued(
-        self, device_id: str, certificate: x509.Certificate, *, now: datetime, renewal: bool
+        self, device_id: str, certificate: LeafCertificate, *, now: datetime, renewal: bool
     ) -> None:
         """Notification: a certificate was issued (or renewed) for the device."""
         ...
@@ -108,22 +107,25 @@ class EstResponse:
     ``content`` is the body, or the certificates of a certs-only answer, which
     :attr:`body` encodes when it is read: a simulated device takes
     :attr:`certificate` and never reads the body, and the encoding costs more than the
-    rest of a renewal besides signing.
+    rest of a renewal besides signing.  A modeled certificate has no body.
     """
 
     status: int
     headers: tuple[tuple[str, str], ...]
-    content: bytes | tuple[x509.Certificate, ...]
+    content: bytes | tuple[LeafCertificate, ...]
     reason: Reason
     device_id: str | None
-    certificate: x509.Certificate | None
+    certificate: LeafCertificate | None
 
     @property
     def body(self) -> bytes:
         """The HTTP body (a certs-only answer is base64 DER PKCS#7, RFC 7030 §4.1.3)."""
         if isinstance(self.content, bytes):
             return self.content
-        return certs_only(self.content)
+        real = [c for c in self.content if isinstance(c, x509.Certificate)]
+        if len(real) != len(self.content):
+            raise PkiError("a modeled certificate has no DER form; live mode is full fidelity")
+        return certs_only(real)
 
 
 class _Refusal(Exception):
@@ -145,34 +147,6 @@ def certs_only(certificates: Sequence[x509.Certificate]) -> bytes:
 
 def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
-
-
-def _parse_csr(body: bytes) -> tuple[x509.CertificateSigningRequest, CsrCheck]:
-    """The CSR and what :func:`check_csr` reads, once its signature verifies."""
-    try:
-        der = base64.b64decode(b"".join(body.split()), validate=True)
-        csr = x509.load_der_x509_csr(der)
-    except (binascii.Error, ValueError) as error:
-        detail = f"the body is not a base64 DER CSR: {error}"
-        raise _Refusal(400, Reason.CSR_INVALID, detail) from None
-    check = check_csr(csr)
-    if not check.valid:
-        raise _Refusal(400, Reason.CSR_INVALID, _bad_signature(csr))
-    return csr, check
-
-
-def _bad_signature(csr: x509.CertificateSigningRequest) -> str:
-    """Why a CSR's signature was not accepted (a weak digest is named as such)."""
-    try:
-        digest = csr.signature_hash_algorithm
-    except UnsupportedAlgorithm:
-        return "the CSR is signed with an algorithm this CA does not support"
-    if digest is not None and digest.name in _WEAK_DIGESTS:
-        return f"the CSR is signed with {digest.name.upper()}, which this CA does not accept"
-    return "the CSR's signature does not verify"
-
-
-_WEAK_DIGESTS = frozenset({"md5", "sha1"})
 
 
 class EstService:
@@ -222,7 +196,7 @@ class EstService:
         *,
         content_type: str,
         basic: tuple[str, str] | None,
-        client_cert: x509.Certificate | None,
+        client_cert: LeafCertificate | None,
         now: datetime,
     ) -> EstResponse:
         """First enrollment, authenticated by bootstrap credentials or a CA certificate."""
@@ -242,7 +216,7 @@ class EstService:
         body: bytes,
         *,
         content_type: str,
-        client_cert: x509.Certificate | None,
+        client_cert: LeafCertificate | None,
         now: datetime,
     ) -> EstResponse:
         """Re-enrollment, authenticated only by the certificate being renewed."""
@@ -253,7 +227,12 @@ class EstService:
             device_id = record.device_id
             changed = Reason.REENROLL_IDENTITY_CHANGED
             csr, check = self._checked_csr(body, device_id, changed)
-            if not check.bare and client_cert is not None:
+            # a modeled CSR is always bare (CN only): only a real one can ask for more
+            if (
+                not check.bare
+                and isinstance(csr, x509.CertificateSigningRequest)
+                and isinstance(client_cert, x509.Certificate)
+            ):
                 _same_identity(csr, client_cert)
             return self._issue(csr, check, device_id, record, now, "simplereenroll")
         except _Refusal as refusal:
@@ -263,7 +242,7 @@ class EstService:
 
     # -- checks ---------------------------------------------------------------
 
-    def _holder(self, client_cert: x509.Certificate | None) -> str | None:
+    def _holder(self, client_cert: LeafCertificate | None) -> str | None:
         """The device a refused client certificate was issued to, for the audit event."""
         if client_cert is None or not self.ca.is_issued(client_cert):
             return None
@@ -280,7 +259,7 @@ class EstService:
     def _enroll_identity(
         self,
         basic: tuple[str, str] | None,
-        client_cert: x509.Certificate | None,
+        client_cert: LeafCertificate | None,
         now: datetime,
     ) -> str:
         if basic is not None:
@@ -296,7 +275,7 @@ class EstService:
         raise _unauthorized(detail)
 
     def _current_record(
-        self, client_cert: x509.Certificate | None, now: datetime, *, status_refusal: int = 403
+        self, client_cert: LeafCertificate | None, now: datetime, *, status_refusal: int = 403
     ) -> IssuanceRecord:
         """The record of a client certificate this CA issued, unrevoked and in its window."""
         if client_cert is None:
@@ -342,8 +321,11 @@ class EstService:
 
     def _checked_csr(
         self, body: bytes, device_id: str, mismatch: Reason
-    ) -> tuple[x509.CertificateSigningRequest, CsrCheck]:
-        csr, check = _parse_csr(body)
+    ) -> tuple[Request, CsrCheck]:
+        try:
+            csr, check = self.ca.artefacts.read_request(body)
+        except CsrError as error:
+            raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
         if check.cn is None:
             detail = f"the CSR's subject must have exactly one CN, the device id {device_id!r}"
             raise _Refusal(403, mismatch, detail)
@@ -376,7 +358,7 @@ class EstService:
 
     def _issue(
         self,
-        csr: x509.CertificateSigningRequest,
+        csr: Request,
         check: CsrCheck,
         device_id: str,
         previous: IssuanceRecord | None,
@@ -393,7 +375,7 @@ class EstService:
         site = previous.site if previous is not None else subject.site
         renewal_of = previous.serial if previous is not None else None
         try:
-            public = csr_key(csr, device_id)
+            public = self.ca.artefacts.request_key(csr, device_id)
         except CsrError as error:
             raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
         try:
@@ -421,7 +403,7 @@ class EstService:
 
     def _emit_issued(
         self,
-        certificate: x509.Certificate,
+        certificate: LeafCertificate,
         device_id: str,
         now: datetime,
         endpoint: str,

@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import simpy
-from cryptography import x509
 
 from testbed.devices import DeviceProfile, DeviceRecord, ae_title_for, make_record
 from testbed.errors import ScenarioError
 from testbed.hospital import HealthSystem
 from testbed.metrics import Availability, Metrics
-from testbed.pki.keys import PrivateKey
+from testbed.pki.fidelity import DeviceKey, LeafCertificate
 from testbed.scenario import Scenario
 
 
@@ -41,9 +40,9 @@ class DeviceAgent:
     onboard_at: timedelta
     offboard_at: timedelta | None
     availability: Availability
-    key: PrivateKey | None = None
+    key: DeviceKey | None = None
     next_key: NextKey | None = None  # used at the next (first) enrollment or renewal
-    certificate: x509.Certificate | None = None
+    certificate: LeafCertificate | None = None
     bootstrap: tuple[str, str] | None = None
     buffers: dict[str, int] = field(default_factory=dict)
     skew: timedelta = timedelta(0)

@@ -6,14 +6,13 @@ from collections.abc import Generator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
 from testbed.access import Attempt
 from testbed.approval import approve_enrollment
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState, LifecycleEvent
+from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.renewal import renewal_time
 from testbed.sim.enrollment import bootstrap_secret, enroll, reenroll
 from testbed.sim.preproduction import run_failure_tests
@@ -112,7 +111,7 @@ def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
     env = tb.env
     entry = tb.inventory.entry(agent.device_id)
     buffers = agent.buffers
-    held: x509.Certificate | None = None
+    held: LeafCertificate | None = None
     attempts: dict[str, Attempt] = {}  # per service, for the certificate ``held``
     next_tick = float(env.now)
     horizon = tb.horizon
@@ -217,7 +216,7 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
             yield from _wait_for_change(tb, agent)
 
 
-def _until_expiry(tb: Testbed, cert: x509.Certificate) -> float:
+def _until_expiry(tb: Testbed, cert: LeafCertificate) -> float:
     return max((cert.not_valid_after_utc - tb.now()).total_seconds(), 0.0)
 
 
@@ -233,7 +232,7 @@ def _sleep_until_device_time(tb: Testbed, agent: DeviceAgent, target: float, cer
         yield tb.env.any_of([tb.env.timeout(remaining), changed])
 
 
-def _wait_while_suspended(tb: Testbed, agent: DeviceAgent, cert: x509.Certificate) -> Proc:
+def _wait_while_suspended(tb: Testbed, agent: DeviceAgent, cert: LeafCertificate) -> Proc:
     """Wait until the device is resumed (its agent is notified), retired, has another
     certificate, or ``cert`` expires."""
     entry = tb.inventory.entry(agent.device_id)

@@ -1,23 +1,21 @@
 """How a simulated device obtains and renews its certificate: EST, or by hand.
 
 An EST device sends what a real one sends (base64 DER PKCS#10 with the right media
-type) to the same :class:`~testbed.pki.est.EstService` the live HTTPS server wraps.
+type; at modeled fidelity a modeled CSR) to the same
+:class:`~testbed.pki.est.EstService` the live HTTPS server wraps.
 A device without EST (the legacy profile) is enrolled and renewed by an operator:
 each such action is a manual step.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
-
-from cryptography.hazmat.primitives import serialization
 
 from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.pki.est import EstResponse
-from testbed.pki.keys import EC_KEY_TYPES, ec_key, make_csr, new_key_scalar, new_private_key
+from testbed.pki.keys import EC_KEY_TYPES, new_key_scalar
 from testbed.sim.agent import NextKey
 
 if TYPE_CHECKING:
@@ -37,20 +35,21 @@ def bootstrap_secret(tb: Testbed, agent: DeviceAgent) -> None:
 
 
 def _csr_body(tb: Testbed, agent: DeviceAgent, *, new_key: bool) -> bytes:
+    """The CSR the device sends (as the run's fidelity level makes it)."""
     if new_key and agent.next_key is not None:
         return _prepared_body(tb, agent, agent.next_key)
+    artefacts = tb.ca.artefacts
     if agent.key is None or new_key:
-        agent.key = new_private_key(agent.record.certificate_type, tb.rng)
-    csr = make_csr(agent.key, agent.device_id)
-    return base64.b64encode(csr.public_bytes(serialization.Encoding.DER))
+        agent.key = artefacts.new_key(agent.record.certificate_type, tb.rng)
+    return artefacts.request(agent.key, agent.device_id)
 
 
 def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
     """The CSR of the device's prepared next key (made once: retries send it again)."""
     if prepared.body is None:
-        key = ec_key(agent.record.certificate_type, prepared.scalar)
-        der = make_csr(key, agent.device_id).public_bytes(serialization.Encoding.DER)
-        prepared.body = base64.b64encode(der)
+        artefacts = tb.ca.artefacts
+        key = artefacts.key_from_scalar(agent.record.certificate_type, prepared.scalar)
+        prepared.body = artefacts.request(key, agent.device_id)
         # the private key stays with the device's key store; nothing in the
         # simulation signs with it after its CSR is made
         agent.key = None

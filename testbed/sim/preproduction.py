@@ -14,13 +14,11 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-
 from testbed.access import Attempt
 from testbed.decisions import Decision
 from testbed.events import EventKind
 from testbed.metrics import ValidationOutcome
-from testbed.pki.keys import PublicKey
+from testbed.pki.fidelity import LeafCertificate
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -43,7 +41,7 @@ class FailureTest(StrEnum):
 
 def _test_certificate(
     tb: Testbed, agent: DeviceAgent, *, issued_at_offset: timedelta
-) -> x509.Certificate:
+) -> LeafCertificate:
     """A short-lived certificate for the device's key, issued for the test only.
 
     The validation harness works with the device's enrolled key, so it asks the CA
@@ -52,9 +50,7 @@ def _test_certificate(
     """
     if agent.certificate is None:
         raise ValueError(f"device {agent.device_id} has no certificate: enroll it first")
-    public = agent.certificate.public_key()
-    if not isinstance(public, PublicKey):  # the CA issued it for an EC or RSA key
-        raise ValueError(f"device {agent.device_id} holds a {type(public).__name__}")
+    public = tb.ca.artefacts.subject_key(agent.certificate)
     r = agent.record
     cert = tb.ca.issue_key(
         public,

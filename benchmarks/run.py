@@ -25,8 +25,9 @@ time and its year is extrapolated from the part it ran (marked ``~`` and
 ``completed: false``); ``--budget 0`` runs everything to the end.  ``--profile``
 adds a cProfile run and a run with wall-clock timers around the expensive entry
 points (certificate issuance, CSR checks, access decisions, path validation, CRLs,
-drift scans) at ``--profile-devices`` devices.  The table's last column is the CPU
-seconds of the simulation's process.
+drift scans) at ``--profile-devices`` devices.  ``--fidelity modeled`` runs the
+scenario at modeled fidelity (:mod:`testbed.pki.fidelity`).  The table's last column
+is the CPU seconds of the simulation's process.
 """
 
 from __future__ import annotations
@@ -82,11 +83,11 @@ def _per_device_day_us(run: dict[str, Any]) -> float:
 
 
 def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | None,
-             bare: bool = True) -> dict[str, Any]:
-    print(f"\n== {devices} devices, workload every {interval}, keep_events={keep_events}",
-          flush=True)
+             bare: bool = True, fidelity: str = "full") -> dict[str, Any]:
+    print(f"\n== {devices} devices, workload every {interval}, keep_events={keep_events}, "
+          f"{fidelity} fidelity", flush=True)
     spec = {"mode": "testbed", "devices": devices, "interval": interval,
-            "keep_events": keep_events, "budget": budget}
+            "keep_events": keep_events, "budget": budget, "fidelity": fidelity}
     run = _worker(spec)
     run["year_wall_estimate"] = round(_year_estimate(run), 1)
     run["us_per_device_day"] = round(_per_device_day_us(run), 2)
@@ -122,13 +123,15 @@ def _crypto_floor(runs: list[dict[str, Any]], us_per_issuance: float) -> None:
         run["wall_over_crypto_floor"] = round(run["year_wall_estimate"] / floor, 2)
 
 
-def _profile(devices: int, *, interval: str, budget: float | None, top: int) -> dict[str, Any]:
+def _profile(devices: int, *, interval: str, budget: float | None, top: int,
+             fidelity: str = "full") -> dict[str, Any]:
     """cProfile of the stepping loop, then a run with phase timers (inclusive times)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"profile-{devices}.pstats"
     print(f"\n== profile: {devices} devices under cProfile", flush=True)
     prof = _worker({"mode": "testbed", "devices": devices, "interval": interval,
-                    "keep_events": True, "budget": budget, "profile": str(path)})
+                    "keep_events": True, "budget": budget, "profile": str(path),
+                    "fidelity": fidelity})
     stats = pstats.Stats(str(path), stream=io.StringIO())
     rows = []
     for sort in ("cumulative", "tottime"):
@@ -141,7 +144,8 @@ def _profile(devices: int, *, interval: str, budget: float | None, top: int) -> 
                          "tottime": round(tt, 3), "cumtime": round(ct, 3)})
     print(f"== phases: {devices} devices with wall-clock timers", flush=True)
     timed = _worker({"mode": "testbed", "devices": devices, "interval": interval,
-                     "keep_events": True, "budget": budget, "phases": True})
+                     "keep_events": True, "budget": budget, "phases": True,
+                     "fidelity": fidelity})
     return {"devices": devices, "pstats": str(path.relative_to(ROOT)),
             "profiled_run": {k: prof[k] for k in ("events", "sim_reached", "wall")},
             "top": rows, "phases": timed["phases"],
@@ -233,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                              "extrapolated (0: no limit; default 180)")
     parser.add_argument("--no-drop-events", action="store_true",
                         help="skip the keep_events=False variant at the smallest size")
+    parser.add_argument("--fidelity", choices=("full", "modeled"), default="full",
+                        help="the scenario's fidelity level (full: real certificates)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile one size (cProfile top functions, phase timers)")
     parser.add_argument("--profile-devices", type=int, default=1000)
@@ -247,14 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     reference = {"start": _reference("start")}
     runs: list[dict[str, Any]] = []
     for i, devices in enumerate(sorted(args.sizes)):
-        runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget))
+        runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget,
+                             fidelity=args.fidelity))
         if i == 0 and not args.no_drop_events:
             runs.append(_measure(devices, interval=args.interval, keep_events=False,
-                                 budget=budget, bare=False))
+                                 budget=budget, bare=False, fidelity=args.fidelity))
     profile = None
     if args.profile:
         profile = _profile(args.profile_devices, interval=args.interval,
-                           budget=args.profile_budget or None, top=args.top)
+                           budget=args.profile_budget or None, top=args.top,
+                           fidelity=args.fidelity)
 
     reference["end"] = _reference("end")
     fastest = min(reference["start"]["us_per_issuance"], reference["end"]["us_per_issuance"])
@@ -265,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_end": [round(x, 2) for x in os.getloadavg()], **_versions()},
         "settings": {"sizes": sorted(args.sizes), "interval": args.interval,
+                     "fidelity": args.fidelity,
                      "budget_s": budget, "duration": "365d", "recovery_window": "3d",
                      "lifetime": "30d", "sites": 10},
         "runs": runs,

@@ -80,7 +80,7 @@ class AccessPoint:
         self.crls = crls
         self.log = log
         self.metrics = metrics
-        self.verifier = verifier or Verifier()
+        self.verifier = verifier or Verifier(artefacts=ca.artefacts)
         self.nac: set[str] = set()
         self.services_down: dict[str, int] = {}
         self.leaves = LeafCache()

@@ -19,12 +19,16 @@ def run(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return importlib.import_module("benchmarks.run")
 
 
-def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fidelity", ["full", "modeled"])
+def test_the_benchmark_writes_every_figure_it_reports(
+    run: ModuleType, tmp_path: Path, fidelity: str
+) -> None:
     out = tmp_path / "bench.json"
     code = run.main(["--sizes", "30,60", "--budget", "0", "--no-drop-events",
-                     "--out", str(out)])
+                     "--fidelity", fidelity, "--out", str(out)])
     assert code == 0
     result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["settings"]["fidelity"] == fidelity
     runs = result["runs"]
     assert [r["devices"] for r in runs] == [30, 60]
     for r in runs:
@@ -35,6 +39,7 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
         )  # the fastest bare run is the comparison
         assert r["ratio"] > 0 and r["cpu"]["main"] > 0
         assert r["unauthorized_access"] == 0 and r["data_lost"] == 0
+        assert r["fidelity"] == fidelity
         assert r["crypto_floor_s"] > 0 and r["wall_over_crypto_floor"] > 0
     for moment in ("start", "end"):
         reference = result["reference"][moment]

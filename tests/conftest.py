@@ -9,7 +9,6 @@ Everything is deterministic: one ``random.Random(seed)`` per hospital.
 
 from __future__ import annotations
 
-import base64
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from testbed.access import AccessPoint, Attempt
 from testbed.decisions import Decision
@@ -30,7 +28,8 @@ from testbed.metrics import Metrics
 from testbed.network import ZonePolicy
 from testbed.pki.ca import CertificateAuthority, IssuingMode
 from testbed.pki.est import EstResponse, EstService
-from testbed.pki.keys import KeyType, PrivateKey, make_csr, new_private_key
+from testbed.pki.fidelity import Artefacts, DeviceKey
+from testbed.pki.keys import KeyType
 from testbed.pki.revocation import CrlDistribution, build_crl
 from testbed.pki.trust import TrustDistribution
 
@@ -68,6 +67,7 @@ class Hospital:
         seed: int = 1,
         issuing: IssuingMode = IssuingMode.CENTRAL,
         trust_delay: timedelta = timedelta(hours=1),
+        artefacts: Artefacts | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.system = HealthSystem(SITES, SERVICES)
@@ -79,6 +79,7 @@ class Hospital:
             issuing=issuing,
             now=NOW - timedelta(days=1),
             rng=self.rng,
+            artefacts=artefacts,
         )
         self.trust = TrustDistribution(ca=self.ca, sites=sites, delay=trust_delay, now=NOW)
         self.crls = CrlDistribution()
@@ -98,7 +99,7 @@ class Hospital:
         )
         self.est = EstService(ca=self.ca, directory=self.inventory, log=self.log)
         self.passwords: dict[str, str] = {}
-        self.keys: dict[str, PrivateKey] = {}
+        self.keys: dict[str, DeviceKey] = {}
 
     # -- records and lifecycle ------------------------------------------------
 
@@ -155,11 +156,11 @@ class Hospital:
     # -- EST ------------------------------------------------------------------
 
     def csr_body(self, device_id: str, *, common_name: str | None = None) -> bytes:
-        """A base64 DER CSR with a fresh P-256 key, as a device sends it."""
-        key = new_private_key(KeyType.EC_P256, self.rng)
+        """A CSR with a fresh P-256 key, as a device sends it (base64 DER at full
+        fidelity)."""
+        key = self.ca.artefacts.new_key(KeyType.EC_P256, self.rng)
         self.keys[device_id] = key
-        csr = make_csr(key, common_name or device_id)
-        return base64.b64encode(csr.public_bytes(serialization.Encoding.DER))
+        return self.ca.artefacts.request(key, common_name or device_id)
 
     def simpleenroll(self, device_id: str, *, now: datetime = NOW) -> EstResponse:
         """First enrollment with the bootstrap secret."""

@@ -138,11 +138,7 @@ class _Authority:
     issuer: str
     authority_key_id: bytes | None
     window: PathWindow
-
-    @property
-    def anchor(self) -> bool:
-        """Self-signed: a trust anchor."""
-        return self.name == self.issuer
+    anchor: bool  # self-signed: a trust anchor
 
 
 def _name(name: x509.Name) -> str:
@@ -159,6 +155,7 @@ def _authority(certificate: x509.Certificate) -> _Authority:
         _name(certificate.issuer),
         key_identifier(certificate, x509.AuthorityKeyIdentifier),
         window,
+        certificate.subject == certificate.issuer,
     )
 
 

@@ -78,6 +78,7 @@ def build_report(tb: Testbed) -> Report:
         "start": isoformat(sc.start),
         "duration": format_duration(sc.duration),
         "recovery_window": format_duration(sc.recovery_window),
+        "fidelity": sc.fidelity.value,  # the declared level the run's artefacts had
         "devices": len(tb.agents),
         "events": len(tb.log),
         "counts": {

@@ -66,7 +66,9 @@ def test_every_shipped_scenario_decides_alike_at_both_levels(scenario: Path) -> 
 def test_the_scenario_declares_its_level_and_the_run_may_override_it() -> None:
     scenario = run_scenario(SCENARIOS[0]).testbed.scenario
     assert scenario.fidelity is Fidelity.FULL  # the default
-    modeled = run_scenario(SCENARIOS[0], fidelity=Fidelity.MODELED).testbed
+    result = run_scenario(SCENARIOS[0], fidelity=Fidelity.MODELED)
+    assert result.report.to_dict()["fidelity"] == "modeled"  # the report says so
+    modeled = result.testbed
     assert modeled.scenario.fidelity is Fidelity.MODELED
     assert modeled.ca.artefacts.fidelity is Fidelity.MODELED
     assert modeled.access.verifier.artefacts is modeled.ca.artefacts

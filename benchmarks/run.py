@@ -25,9 +25,9 @@ time and its year is extrapolated from the part it ran (marked ``~`` and
 ``completed: false``); ``--budget 0`` runs everything to the end.  ``--profile``
 adds a cProfile run and a run with wall-clock timers around the expensive entry
 points (certificate issuance, CSR checks, access decisions, path validation, CRLs,
-drift scans) at ``--profile-devices`` devices.  ``--helper off`` runs without the
-helper process (:mod:`testbed.pki.offload`), to measure what it brings; the table's
-last column is the CPU seconds of the simulation's process and of the helper.
+drift scans) at ``--profile-devices`` devices.  ``--fidelity modeled`` runs the
+scenario at modeled fidelity (:mod:`testbed.pki.fidelity`).  The table's last column
+is the CPU seconds of the simulation's process.
 """
 
 from __future__ import annotations
@@ -83,12 +83,11 @@ def _per_device_day_us(run: dict[str, Any]) -> float:
 
 
 def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | None,
-             bare: bool = True, offload: bool | None = None) -> dict[str, Any]:
-    helper = {None: "", True: ", helper on", False: ", helper off"}[offload]
-    print(f"\n== {devices} devices, workload every {interval}, keep_events={keep_events}"
-          f"{helper}", flush=True)
+             bare: bool = True, fidelity: str = "full") -> dict[str, Any]:
+    print(f"\n== {devices} devices, workload every {interval}, keep_events={keep_events}, "
+          f"{fidelity} fidelity", flush=True)
     spec = {"mode": "testbed", "devices": devices, "interval": interval,
-            "keep_events": keep_events, "budget": budget, "offload": offload}
+            "keep_events": keep_events, "budget": budget, "fidelity": fidelity}
     run = _worker(spec)
     run["year_wall_estimate"] = round(_year_estimate(run), 1)
     run["us_per_device_day"] = round(_per_device_day_us(run), 2)
@@ -124,13 +123,15 @@ def _crypto_floor(runs: list[dict[str, Any]], us_per_issuance: float) -> None:
         run["wall_over_crypto_floor"] = round(run["year_wall_estimate"] / floor, 2)
 
 
-def _profile(devices: int, *, interval: str, budget: float | None, top: int) -> dict[str, Any]:
+def _profile(devices: int, *, interval: str, budget: float | None, top: int,
+             fidelity: str = "full") -> dict[str, Any]:
     """cProfile of the stepping loop, then a run with phase timers (inclusive times)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"profile-{devices}.pstats"
     print(f"\n== profile: {devices} devices under cProfile", flush=True)
     prof = _worker({"mode": "testbed", "devices": devices, "interval": interval,
-                    "keep_events": True, "budget": budget, "profile": str(path)})
+                    "keep_events": True, "budget": budget, "profile": str(path),
+                    "fidelity": fidelity})
     stats = pstats.Stats(str(path), stream=io.StringIO())
     rows = []
     for sort in ("cumulative", "tottime"):
@@ -143,7 +144,8 @@ def _profile(devices: int, *, interval: str, budget: float | None, top: int) -> 
                          "tottime": round(tt, 3), "cumtime": round(ct, 3)})
     print(f"== phases: {devices} devices with wall-clock timers", flush=True)
     timed = _worker({"mode": "testbed", "devices": devices, "interval": interval,
-                     "keep_events": True, "budget": budget, "phases": True})
+                     "keep_events": True, "budget": budget, "phases": True,
+                     "fidelity": fidelity})
     return {"devices": devices, "pstats": str(path.relative_to(ROOT)),
             "profiled_run": {k: prof[k] for k in ("events", "sim_reached", "wall")},
             "top": rows, "phases": timed["phases"],
@@ -187,7 +189,7 @@ def _targets(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def _table(runs: list[dict[str, Any]]) -> str:
     head = (f"{'devices':>8} {'log':>4} {'sim':>5} {'events':>11} {'run s':>8} {'year s':>8} "
             f"{'ev/s':>8} {'bare ev/s':>10} {'ratio':>6} {'RSS MB':>8} {'bare MB':>8} "
-            f"{'us/dev-day':>10} {'CPU main/helper s':>18}")
+            f"{'us/dev-day':>10} {'CPU s':>6}")
     lines = [head, "-" * len(head)]
     for r in runs:
         bare = r.get("bare", {})
@@ -199,13 +201,13 @@ def _table(runs: list[dict[str, Any]]) -> str:
             f"{r['events_per_second']:>8,.0f} {bare.get('events_per_second', 0):>10,.0f} "
             f"{r.get('ratio', 0):>5.0f}x {r['peak_rss_mb']:>8.0f} "
             f"{bare.get('peak_rss_mb', 0):>8.0f} {r['us_per_device_day']:>10.1f} "
-            f"{_cpu(r):>18}")
+            f"{_cpu(r):>6}")
     return "\n".join(lines)
 
 
 def _cpu(run: dict[str, Any]) -> str:
     cpu = run.get("cpu")
-    return "" if cpu is None else f"{cpu['main']:.0f} / {cpu['helper']:.0f}"
+    return "" if cpu is None else f"{cpu['main']:.0f}"
 
 
 def _versions() -> dict[str, str]:
@@ -235,10 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                              "extrapolated (0: no limit; default 180)")
     parser.add_argument("--no-drop-events", action="store_true",
                         help="skip the keep_events=False variant at the smallest size")
-    parser.add_argument("--helper", choices=("auto", "on", "off"), default="auto",
-                        help="the helper process for crypto ahead of need: as a run "
-                             "chooses it (auto: 500+ devices and a second core), always, "
-                             "or never (to measure what it brings)")
+    parser.add_argument("--fidelity", choices=("full", "modeled"), default="full",
+                        help="the scenario's fidelity level (full: real certificates)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile one size (cProfile top functions, phase timers)")
     parser.add_argument("--profile-devices", type=int, default=1000)
@@ -252,17 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     reference = {"start": _reference("start")}
     runs: list[dict[str, Any]] = []
-    offload = {"auto": None, "on": True, "off": False}[args.helper]
     for i, devices in enumerate(sorted(args.sizes)):
         runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget,
-                             offload=offload))
+                             fidelity=args.fidelity))
         if i == 0 and not args.no_drop_events:
             runs.append(_measure(devices, interval=args.interval, keep_events=False,
-                                 budget=budget, bare=False, offload=offload))
+                                 budget=budget, bare=False, fidelity=args.fidelity))
     profile = None
     if args.profile:
         profile = _profile(args.profile_devices, interval=args.interval,
-                           budget=args.profile_budget or None, top=args.top)
+                           budget=args.profile_budget or None, top=args.top,
+                           fidelity=args.fidelity)
 
     reference["end"] = _reference("end")
     fastest = min(reference["start"]["us_per_issuance"], reference["end"]["us_per_issuance"])
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_end": [round(x, 2) for x in os.getloadavg()], **_versions()},
         "settings": {"sizes": sorted(args.sizes), "interval": args.interval,
-                     "helper": args.helper,
+                     "fidelity": args.fidelity,
                      "budget_s": budget, "duration": "365d", "recovery_window": "3d",
                      "lifetime": "30d", "sites": 10},
         "runs": runs,

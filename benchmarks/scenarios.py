@@ -54,6 +54,7 @@ def scenario_dict(
     lifetime: str = "30d",
     onboard_spread: str = "7d",
     seed: int = 20260105,
+    fidelity: str = "full",
 ) -> dict[str, Any]:
     """The scenario as the mapping a YAML file would hold."""
     sites = [f"site-{i + 1:02d}" for i in range(SITES)]
@@ -71,6 +72,7 @@ def scenario_dict(
         "name": f"bench-{devices}",
         "description": f"Benchmark: {SITES} sites, {devices} devices, {duration}.",
         "seed": seed,
+        "fidelity": fidelity,
         "start": "2026-01-05T00:00:00Z",
         "duration": duration,
         "recovery_window": "3d",

@@ -13,8 +13,9 @@ stdout; progress goes to stderr.  Modes:
              the CSR, the leaf built and signed, its path validated under a bundle
              (the machine's speed for this work, measured in the same run).
 
-Optional: ``profile`` (a path: write cProfile stats of the stepping loop there) and
-``phases`` (wrap the expensive entry points with wall-clock timers; inclusive times).
+Optional: ``profile`` (a path: write cProfile stats of the stepping loop there),
+``phases`` (wrap the expensive entry points with wall-clock timers; inclusive times)
+and ``fidelity`` (``full``, the default, or ``modeled``).
 """
 
 from __future__ import annotations
@@ -123,28 +124,25 @@ class _Timers:
 
 def _install_timers(tb: Any) -> _Timers:
     """Wrap what we suspect dominates; instance attributes shadow the methods."""
+    import testbed.operations as operations
     import testbed.sim.enrollment as enrollment
-    import testbed.sim.pki_ops as pki_ops
     import testbed.sim.schedule as schedule
 
     timers = _Timers()
-    tb.hospital.est.simpleenroll = timers.wrap("est.simpleenroll (CSR check + issue)",
-                                      tb.hospital.est.simpleenroll)
-    tb.hospital.est.simplereenroll = timers.wrap("est.simplereenroll (CSR check + issue)",
-                                        tb.hospital.est.simplereenroll)
-    tb.hospital.ca.issue = timers.wrap("ca.issue (build + sign leaf)", tb.hospital.ca.issue)
+    hospital = tb.hospital
+    hospital.est.simpleenroll = timers.wrap("est.simpleenroll (CSR check + issue)",
+                                            hospital.est.simpleenroll)
+    hospital.est.simplereenroll = timers.wrap("est.simplereenroll (CSR check + issue)",
+                                              hospital.est.simplereenroll)
+    hospital.ca.issue = timers.wrap("ca.issue (build + sign leaf)", hospital.ca.issue)
     enrollment._csr_body = timers.wrap(  # type: ignore[attr-defined]
         "device keygen + CSR", enrollment._csr_body)
-    tb.hospital.access.decide = timers.wrap("access.decide (all hops + audit event)", tb.hospital.access.decide)
-    tb.hospital.access.verifier.verify = timers.wrap("verifier.verify (TLS hop)",
-                                            tb.hospital.access.verifier.verify)
-    tb.hospital.access.verifier._derive = timers.wrap(  # cache misses: path validation
-        "verifier._derive (path validation, cache miss)", tb.hospital.access.verifier._derive)
+    hospital.access.decide = timers.wrap("access.decide (all hops + audit event)",
+                                         hospital.access.decide)
+    hospital.verifier.verify = timers.wrap("verifier.verify (TLS hop)", hospital.verifier.verify)
     tb.log.emit = timers.wrap("log.emit", tb.log.emit)
-    tb.hospital.access.prefetch = timers.wrap("access.prefetch (send to the validation worker)",
-                                     tb.hospital.access.prefetch)
-    pki_ops.publish_crls = timers.wrap(  # type: ignore[attr-defined]
-        "publish_crls (daily CRL build + sign)", pki_ops.publish_crls)
+    operations.publish_crl = timers.wrap(  # type: ignore[attr-defined]
+        "publish_crl (CRL build + sign)", operations.publish_crl)
     schedule.drift_scan = timers.wrap(  # type: ignore[attr-defined]
         "drift_scan (daily inventory vs CA)", schedule.drift_scan)
     return timers
@@ -161,10 +159,10 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
     rss_imports = _peak_rss_mb()
     t0 = time.perf_counter()
     scenario = build_scenario(spec["devices"], interval=spec.get("interval", "1d"),
-                              duration=spec.get("duration", "365d"))
+                              duration=spec.get("duration", "365d"),
+                              fidelity=spec.get("fidelity", "full"))
     t1 = time.perf_counter()
-    tb = Testbed(scenario, keep_events=spec.get("keep_events", True),
-                 offload=spec.get("offload"))
+    tb = Testbed(scenario, keep_events=spec.get("keep_events", True))
     t2 = time.perf_counter()
     timers = _install_timers(tb) if spec.get("phases") else None
     tb.start()
@@ -183,9 +181,7 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
         else:
             events, reached = _step_until(tb.env, tb.horizon, label, budget)
     t4 = time.perf_counter()
-    tb.close()  # joins the helper, so its CPU time is in RUSAGE_CHILDREN
     main_cpu = _cpu_seconds(resource.RUSAGE_SELF)
-    helper_cpu = _cpu_seconds(resource.RUSAGE_CHILDREN)
     report = build_report(record_from_testbed(tb))
     t5 = time.perf_counter()
     counts = report.data["counts"]
@@ -194,6 +190,7 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
         "devices": spec["devices"],
         "interval": spec.get("interval", "1d"),
         "keep_events": spec.get("keep_events", True),
+        "fidelity": scenario.fidelity.value,
         "events": events,
         "sim_seconds": tb.horizon,
         "sim_reached": reached,
@@ -207,11 +204,8 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
             "total": round(t5 - t0, 3),
         },
         "events_per_second": round(events / (t4 - t3), 1),
-        # CPU seconds of the whole worker process (build and run) and of the helper
-        "cpu": {"main": round(main_cpu, 1), "helper": round(helper_cpu, 1)},
-        "offload": None if tb.worker is None else {"sent": tb.worker.sent,
-                                                   "answered": tb.worker.answered,
-                                                   "leaves_signed_ahead": tb.hospital.est.adopted},
+        # CPU seconds of the whole worker process (build and run)
+        "cpu": {"main": round(main_cpu, 1)},
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "rss_after_imports_mb": round(rss_imports, 1),
         "log_events": len(tb.log),
@@ -270,9 +264,9 @@ def run_issuance(spec: dict[str, Any]) -> dict[str, Any]:
     from datetime import UTC, datetime, timedelta
 
     from testbed.pki.ca import CertificateAuthority
+    from testbed.pki.chain import bundle_index, derive_facts
     from testbed.pki.keys import KeyType, ec_key, new_key_scalar, request_and_check
     from testbed.pki.leaf_profile import authority_key_id, build_leaf, leaf_sans, leaf_subject
-    from testbed.pki.verify import bundle_index, derive_facts
 
     count = max(int(spec["count"]), 1)
     rng = random.Random(2)

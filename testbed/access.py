@@ -16,12 +16,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from cryptography import x509
-
 from testbed.decisions import ALLOW, Decision, Hop
 from testbed.events import EventKind, EventLog
 from testbed.inventory import Inventory, InventoryEntry
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
+from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.leaf import LeafCache, LeafFacts
 from testbed.sites import HealthSystem, ServiceKind
 
@@ -56,7 +55,7 @@ class Attempt:
 
     device_id: str
     service: str
-    certificate: x509.Certificate | None
+    certificate: LeafCertificate | None
     source: tuple[str, str] | None
     purpose: Purpose = Purpose.TRAFFIC
 

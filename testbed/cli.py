@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from testbed.errors import OutputError, TestbedError
+from testbed.pki.fidelity import Fidelity
 from testbed.report import Report
 from testbed.scenario import Scenario, load_scenario
 
@@ -66,12 +68,22 @@ def summary_table(report: Report) -> Table:
     help="Directory for report.json, events.jsonl and report.html (default: runs/<scenario name>).",
 )
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
+@click.option(
+    "--fidelity",
+    type=click.Choice([f.value for f in Fidelity]),
+    default=None,
+    help="Override the scenario's fidelity level: full (real certificates) or modeled.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(scenario: Path, out: Path | None, seed: int | None, quiet: bool) -> None:
+def run(
+    scenario: Path, out: Path | None, seed: int | None, fidelity: str | None, quiet: bool
+) -> None:
     """Run SCENARIO and write its report; exit 1 if an expectation fails."""
     from testbed.run import prepare_outputs, run_scenario, write_outputs
 
     spec = _load(scenario, seed=seed)
+    if fidelity is not None:
+        spec = replace(spec, fidelity=Fidelity(fidelity))
     target = prepare_outputs(out or Path("runs") / spec.name)  # before the run, not after
     with _progress(quiet, "of simulated time") as bar:
         task = bar.add_task(spec.name, total=1.0)

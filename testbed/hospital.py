@@ -34,6 +34,9 @@ from testbed.network import Nac, ZonePolicy
 from testbed.oracle import Oracle
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
+from testbed.pki.fidelity import Artefacts, Fidelity
+from testbed.pki.full import FullArtefacts
+from testbed.pki.modeled import ModeledArtefacts
 from testbed.pki.outage import CaOutages
 from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
@@ -41,10 +44,16 @@ from testbed.pki.verify import Verifier
 from testbed.scenario import Scenario, load_scenario
 from testbed.sites import HealthSystem
 
-__all__ = ["CA_BACKDATE", "Hospital"]
+__all__ = ["CA_BACKDATE", "Hospital", "artefacts_for"]
 
 CA_BACKDATE = timedelta(days=1)
 """How long before the hospital's first moment its CA certificates are valid from."""
+
+
+def artefacts_for(fidelity: Fidelity) -> Artefacts:
+    """The artefacts of a fidelity level (:mod:`testbed.pki.fidelity`): real DER at
+    ``full``, value objects with the facts decisions read at ``modeled``."""
+    return FullArtefacts() if fidelity is Fidelity.FULL else ModeledArtefacts()
 
 
 class Hospital:
@@ -58,8 +67,12 @@ class Hospital:
         clock: Clock,
         rng: random.Random | None,
         log: EventLog,
+        fidelity: Fidelity | None = None,
+        artefacts: Artefacts | None = None,
     ) -> None:
         self.scenario = scenario
+        #: the declared fidelity level (the scenario's unless overridden; live is full)
+        self.fidelity = Fidelity(fidelity or scenario.fidelity)
         self.profiles = profiles
         self.clock = clock
         self.rng = rng
@@ -76,6 +89,7 @@ class Hospital:
             now=now - CA_BACKDATE,
             rng=rng,
             key_type=pki.key_type,
+            artefacts=artefacts or artefacts_for(self.fidelity),
         )
         self.trust = TrustDistribution(
             ca=self.ca, sites=sites, delay=pki.trust_distribution_delay, now=now
@@ -89,7 +103,7 @@ class Hospital:
         self.policy = ZonePolicy((r.source, r.to, r.site) for r in scenario.network)
         self.nac = Nac()
         self.outages = ServiceOutages()
-        self.verifier = Verifier()
+        self.verifier = Verifier(artefacts=self.ca.artefacts)
         self.access = AccessPoint(
             system=self.system,
             inventory=self.inventory,

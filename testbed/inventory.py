@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from cryptography import x509
-
 from testbed.devices import DeviceRecord
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
 from testbed.lifecycle import ACTIVE_STATES, DeviceState, Lifecycle, LifecycleEvent, Transition
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
 from testbed.pki.est import EnrollmentSubject
+from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.renewal import OnExpiry
 
 __all__ = ["Drift", "DriftKind", "Inventory", "InventoryEntry"]
@@ -165,7 +164,7 @@ class Inventory:
         return None if entry is None else entry.serial
 
     def on_issued(
-        self, device_id: str, certificate: x509.Certificate, *, now: datetime, renewal: bool
+        self, device_id: str, certificate: LeafCertificate, *, now: datetime, renewal: bool
     ) -> None:
         """Bind the new certificate; the first one moves the device to ``enrolled``."""
         entry = self.entry(device_id)

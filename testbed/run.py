@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from testbed.core import Progress, Testbed
 from testbed.crosscheck import profiles_for
 from testbed.errors import OutputError
+from testbed.pki.fidelity import Fidelity
 from testbed.report import Report, build_report
 from testbed.report.record import RunRecord, Transport, record_from_testbed
 from testbed.scenario import Scenario, load_scenario
@@ -36,15 +37,19 @@ def run_scenario(
     seed: int | None = None,
     progress: Progress | None = None,
     source: Path | None = None,
+    fidelity: Fidelity | None = None,
 ) -> RunResult:
     """Load (if given a path), build and run a scenario; return the testbed and report.
 
     ``source``: the file a scenario given as an object was loaded from (its profiles
-    are found beside it, and it is kept with the outputs).
+    are found beside it, and it is kept with the outputs).  ``fidelity`` overrides the
+    scenario's declared fidelity level.
     """
     if not isinstance(scenario, Scenario):
         source = Path(scenario)
         scenario = load_scenario(source, seed=seed)
+    if fidelity is not None:
+        scenario = replace(scenario, fidelity=Fidelity(fidelity))
     tb = Testbed(scenario, base=Path(".") if source is None else source.parent)
     tb.run(progress=progress)
     record = record_from_testbed(tb)

@@ -25,6 +25,7 @@ from testbed.expectations import ExpectationSpec
 from testbed.faults import RENAMED_KINDS, FaultSpec
 from testbed.inputs import load_yaml, validate
 from testbed.pki.ca import IssuingMode
+from testbed.pki.fidelity import Fidelity
 from testbed.pki.keys import KeyType
 from testbed.pki.revocation import RevocationReason
 from testbed.sites import NAME, Service, Site
@@ -228,6 +229,19 @@ class Scenario:
     #: latest at ``duration``, so the window must be longer than zero)
     recovery_window: PositiveDuration = field(default_factory=lambda: _d("3d"))
     schema_ref: Annotated[str | None, Field(alias="$schema")] = None
+    fidelity: Annotated[
+        Fidelity,
+        Field(
+            description=(
+                "How real the run's certificates, CSRs and CRLs are. full: real DER "
+                "signed with cryptography, chains checked by its path validation. "
+                "modeled: small values carrying the same facts (serial, names, issuer "
+                "and key identifiers, validity), chains checked by names, key "
+                "identifiers and windows; the same decisions, faster. Live mode "
+                "(testbed serve) is always full."
+            )
+        ),
+    ] = Fidelity.FULL
 
 
 def _d(text: str) -> Any:

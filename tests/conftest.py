@@ -9,7 +9,6 @@ Everything is deterministic: one ``random.Random(seed)`` per hospital.
 
 from __future__ import annotations
 
-import base64
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from pydantic import TypeAdapter
 
 from testbed.access import Attempt
@@ -30,7 +28,8 @@ from testbed.inputs import validate
 from testbed.lifecycle import LifecycleEvent
 from testbed.pki.ca import IssuingMode
 from testbed.pki.est import EstResponse
-from testbed.pki.keys import KeyType, PrivateKey, make_csr, new_private_key
+from testbed.pki.fidelity import Artefacts, DeviceKey
+from testbed.pki.keys import KeyType
 from testbed.pki.revocation import build_crl
 from testbed.scenario import Scenario
 from testbed.sites import Service, ServiceKind, Site
@@ -91,20 +90,21 @@ class Hospital:
         seed: int = 1,
         issuing: IssuingMode = IssuingMode.CENTRAL,
         trust_delay: timedelta = timedelta(hours=1),
+        artefacts: Artefacts | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.clock = ManualClock(NOW)
         self.log = EventLog()
         scenario = scenario_for_tests(seed=seed, issuing=issuing, trust_delay=trust_delay)
         self.root = RealHospital(scenario, profiles=PROFILES, clock=self.clock, rng=self.rng,
-                                 log=self.log)  # fmt: skip
+                                 log=self.log, artefacts=artefacts)  # fmt: skip
         self.access = self.root.access
         self.metrics = self.root.metrics
         self.system, self.ca, self.trust = self.root.system, self.root.ca, self.root.trust
         self.crls, self.inventory, self.est = self.root.crls, self.root.inventory, self.root.est
         self.policy, self.nac, self.outages = self.root.policy, self.root.nac, self.root.outages
         self.passwords: dict[str, str] = {}
-        self.keys: dict[str, PrivateKey] = {}
+        self.keys: dict[str, DeviceKey] = {}
 
     # -- records and lifecycle ------------------------------------------------
 
@@ -161,11 +161,11 @@ class Hospital:
     # -- EST ------------------------------------------------------------------
 
     def csr_body(self, device_id: str, *, common_name: str | None = None) -> bytes:
-        """A base64 DER CSR with a fresh P-256 key, as a device sends it."""
-        key = new_private_key(KeyType.EC_P256, self.rng)
+        """A CSR with a fresh P-256 key, as a device sends it (base64 DER at full
+        fidelity)."""
+        key = self.ca.artefacts.new_key(KeyType.EC_P256, self.rng)
         self.keys[device_id] = key
-        csr = make_csr(key, common_name or device_id)
-        return base64.b64encode(csr.public_bytes(serialization.Encoding.DER))
+        return self.ca.artefacts.request(key, common_name or device_id)
 
     def simpleenroll(self, device_id: str, *, now: datetime = NOW) -> EstResponse:
         """First enrollment with the bootstrap secret."""

@@ -23,6 +23,7 @@ from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
 from testbed.offboard import Offboarding
 from testbed.pki.ca import IssuingCA
+from testbed.pki.fidelity import Fidelity
 from testbed.pki.leaf_profile import device_name_problem
 from testbed.pki.revocation import (
     PublishedCrl,
@@ -81,8 +82,10 @@ class LiveHospital:
         clock: Clock | None = None,
         log: EventLog | None = None,
     ) -> None:
+        # live mode is always full fidelity: real devices meet real certificates
         self.hospital = Hospital(scenario, profiles=profiles, clock=clock or WallClock(),
-                                 rng=None, log=log or EventLog())  # fmt: skip
+                                 rng=None, log=log or EventLog(),
+                                 fidelity=Fidelity.FULL)  # fmt: skip
         self.scenario = scenario
         self.profiles = profiles
         self.clock = self.hospital.clock

@@ -7,6 +7,9 @@
 - :mod:`~testbed.pki.verify`: the TLS-hop decision (validity, chain, revocation).
 - :mod:`~testbed.pki.est`: the EST (RFC 7030) enrollment core, without I/O.
 - :mod:`~testbed.pki.renewal`: renewal times with jitter and change windows.
+- :mod:`~testbed.pki.fidelity`: the declared fidelity levels and their one seam;
+  :mod:`~testbed.pki.full` (real DER, :mod:`~testbed.pki.chain` path validation) and
+  :mod:`~testbed.pki.modeled` (values, no signing).
 """
 
 from __future__ import annotations

@@ -20,24 +20,17 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from testbed.errors import PkiError
+from testbed.pki.fidelity import Artefacts, LeafCertificate, LeafTemplate, SubjectKey
+from testbed.pki.full import FullArtefacts
 from testbed.pki.keys import (
     KeyType,
     PrivateKey,
-    PublicKey,
     checked_csr_key,
     new_private_key,
     new_serial_number,
     signature_hash,
 )
-from testbed.pki.leaf_profile import (
-    authority_key_id,
-    build_leaf,
-    key_usage,
-    leaf_sans,
-    leaf_subject,
-    revocation_locations,
-    spiffe_id,
-)
+from testbed.pki.leaf_profile import key_usage, revocation_locations, spiffe_id
 
 __all__ = [
     "ISSUING_LIFETIME",
@@ -45,7 +38,6 @@ __all__ = [
     "IssuanceRecord",
     "IssuingCA",
     "IssuingMode",
-    "LeafPlan",
     "Revocation",
 ]
 
@@ -92,24 +84,6 @@ class IssuingCA:
 
 
 @dataclass(frozen=True, slots=True)
-class LeafPlan:
-    """What a leaf's bytes depend on besides its public key: issuer, subject, serial, window.
-
-    Two leaves with equal plans for the same key differ only in their signature.  A
-    plan exists once the CA has reserved the device's next serial
-    (:meth:`CertificateAuthority.reserve_serial`); :meth:`CertificateAuthority.adopt`
-    takes a leaf signed ahead only when the plan it was signed for is still the plan.
-    """
-
-    issuer: str
-    device_id: str
-    site: str
-    serial: int
-    not_before: datetime
-    not_after: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class Revocation:
     """When and why a serial was revoked."""
 
@@ -134,7 +108,9 @@ class CertificateAuthority:
     """A root CA with central or per-site issuing CAs that issue device leaves.
 
     Keys and serial numbers come from ``rng`` when given (deterministic runs) and
-    from the operating system otherwise.  Time is always passed in as ``now``.
+    from the operating system otherwise.  Time is always passed in as ``now``.  Leaves
+    are made by ``artefacts`` (:mod:`testbed.pki.fidelity`; real ones by default); the
+    root and issuing CA certificates are real at every fidelity level.
     """
 
     def __init__(
@@ -150,6 +126,7 @@ class CertificateAuthority:
         root_lifetime: timedelta = timedelta(days=3650),
         issuing_lifetime: timedelta = ISSUING_LIFETIME,
         backdate: timedelta = timedelta(minutes=1),
+        artefacts: Artefacts | None = None,
     ) -> None:
         _require_utc(now)
         if not sites or len(set(sites)) != len(sites):
@@ -161,13 +138,10 @@ class CertificateAuthority:
         self.key_type = KeyType(key_type)
         self.issuing_lifetime = issuing_lifetime
         self.backdate = backdate
+        self.artefacts: Artefacts = artefacts if artefacts is not None else FullArtefacts()
         self._rng = rng
         self._records: dict[int, IssuanceRecord] = {}
-        self._subjects: dict[str, x509.Name] = {}
-        self._sans: dict[tuple[str, str], x509.Extension[x509.ExtensionType]] = {}
-        self._reserved: dict[str, int] = {}  # device id -> serial of its next leaf
-        self._reserved_serials: set[int] = set()
-        self._certificates: dict[int, x509.Certificate] = {}
+        self._certificates: dict[int, LeafCertificate] = {}
         self._by_device: dict[str, list[IssuanceRecord]] = {}
         self._revoked: dict[int, Revocation] = {}
         self._crl_numbers: dict[str, int] = {}
@@ -175,7 +149,6 @@ class CertificateAuthority:
         self._off_crl: dict[str, set[int]] = {}  # serials each issuer's CRLs listed for good
         self._generations: dict[str | None, list[IssuingCA]] = {}
         self._by_name: dict[str, IssuingCA] = {}
-        self._aki: dict[str, x509.Extension[x509.ExtensionType]] = {}
         # per site: the CRL distribution point and OCSP extensions of its leaves
         self._locations: dict[str, tuple[x509.Extension[x509.ExtensionType], ...]] = {}
         self._root_key = new_private_key(self.key_type, rng)
@@ -233,7 +206,6 @@ class CertificateAuthority:
         issuing = IssuingCA(name, scope, certificate, key, generation, active_from)
         self._generations.setdefault(scope, []).append(issuing)
         self._by_name[name] = issuing
-        self._aki[name] = authority_key_id(key)
         return issuing
 
     # -- issuing CAs --------------------------------------------------------
@@ -296,8 +268,6 @@ class CertificateAuthority:
         """Name where relying parties fetch revocation status in every leaf from now on:
         the site's CRL (cRLDistributionPoints) and the OCSP responder
         (authorityInfoAccess), as live mode serves them (RFC 5280 §4.2.1.13, §4.2.2.1).
-
-        Leaves are then signed here only (:meth:`plan_leaf` plans none ahead).
         """
         unknown = set(crl_by_site) - set(self.sites)
         if unknown or set(self.sites) - set(crl_by_site):
@@ -319,7 +289,7 @@ class CertificateAuthority:
         lifetime: timedelta,
         now: datetime,
         renewal_of: int | None = None,
-    ) -> x509.Certificate:
+    ) -> LeafCertificate:
         """Sign a leaf for ``device_id`` at ``site`` from a CSR and record its ownership.
 
         Raises :class:`CsrError` when the CSR's signature is invalid or its CN is not
@@ -339,7 +309,7 @@ class CertificateAuthority:
 
     def issue_key(
         self,
-        public: PublicKey,
+        public: SubjectKey,
         *,
         device_id: str,
         site: str,
@@ -349,12 +319,11 @@ class CertificateAuthority:
         lifetime: timedelta,
         now: datetime,
         renewal_of: int | None = None,
-    ) -> x509.Certificate:
+    ) -> LeafCertificate:
         """Sign a leaf for a public key whose possession a registration authority proved.
 
         The EST front end checks the CSR's signature (RFC 7030 §3.4 proof of
-        possession) before it asks; checking it twice would only cost time.  The
-        serial is the one reserved for the device, if any, else a fresh one.
+        possession) before it asks; checking it twice would only cost time.
         """
         if lifetime <= timedelta(0):
             raise PkiError(f"lifetime must be positive, got {lifetime}")
@@ -362,132 +331,57 @@ class CertificateAuthority:
         if issuing.certificate.not_valid_after_utc <= now:
             expired = issuing.certificate.not_valid_after_utc
             raise PkiError(f"the issuing CA {issuing.name!r} expired at {expired}; rotate it")
-        serial = self._take_reserved(device_id) or self._fresh_serial()
-        plan = self._plan(issuing, device_id, site, serial, lifetime, now)
-        certificate = build_leaf(
-            issuer=issuing.certificate.subject,
-            issuing_key=issuing.key,
-            authority_key=self._aki[issuing.name],
-            subject=self._leaf_subject(device_id),
-            sans=self._leaf_sans(site, device_id),
-            public=public,
-            serial=serial,
-            not_before=plan.not_before,
-            not_after=plan.not_after,
-            locations=self._locations.get(site, ()),
+        record = self._record(
+            issuing,
+            device_id=device_id,
+            site=site,
+            requester=requester,
+            services=services,
+            on_expiry=on_expiry,
+            lifetime=lifetime,
+            now=now,
+            renewal_of=renewal_of,
         )
-        self._issued(plan, certificate, requester, services, on_expiry, renewal_of)
+        template = LeafTemplate(
+            issuing, self.trust_domain, site, device_id, public, record.serial,
+            record.not_before, record.not_after, self._locations.get(site, ()),
+        )  # fmt: skip
+        certificate = self.artefacts.sign_leaf(template)
+        self._remember(record, certificate)
         return certificate
 
-    def reserve_serial(self, device_id: str) -> int:
-        """Draw the serial of the device's next leaf now (kept until that leaf is issued)."""
-        serial = self._reserved.get(device_id)
-        if serial is None:
-            serial = self._reserved[device_id] = self._fresh_serial()
-            self._reserved_serials.add(serial)
-        return serial
-
-    def _take_reserved(self, device_id: str) -> int | None:
-        serial = self._reserved.pop(device_id, None)
-        if serial is not None:
-            self._reserved_serials.discard(serial)
-        return serial
-
-    def plan_leaf(
-        self, device_id: str, *, site: str, lifetime: timedelta, now: datetime
-    ) -> LeafPlan | None:
-        """The plan of the leaf :meth:`issue_key` would sign at ``now``; None without a
-        reserved serial (the serial would be drawn only then)."""
-        serial = self._reserved.get(device_id)
-        if serial is None or lifetime <= timedelta(0) or self._locations:
-            return None
-        issuing = self.issuing_ca_for(site, now=now)
-        return self._plan(issuing, device_id, site, serial, lifetime, now)
-
-    def _plan(
+    def _record(
         self,
         issuing: IssuingCA,
+        *,
         device_id: str,
         site: str,
-        serial: int,
-        lifetime: timedelta,
-        now: datetime,
-    ) -> LeafPlan:
-        """A leaf's plan: backdated, and never valid after its issuing CA (RFC 5280
-        §6.1.3 would reject the path from the CA's notAfter on anyway).  Whole seconds,
-        as X.509 encodes them: the record must say what the certificate says, or a
-        certificate every peer calls expired is still valid for up to a second here."""
-        not_after = min(now + lifetime, issuing.certificate.not_valid_after_utc)
-        not_before = now - self.backdate
-        return LeafPlan(issuing.name, device_id, site, serial,
-                        not_before.replace(microsecond=0), not_after.replace(microsecond=0))
-
-    def adopt(
-        self,
-        der: bytes,
-        plan: LeafPlan,
-        *,
-        services: Sequence[str],
-        requester: str,
-        on_expiry: str,
-        lifetime: timedelta,
-        now: datetime,
-        renewal_of: int | None = None,
-    ) -> x509.Certificate | None:
-        """Issue a leaf signed ahead with this CA's key, if ``plan`` is still the plan.
-
-        The helper process signs with :func:`build_leaf` from the same inputs
-        (:class:`LeafPlan` plus the CSR's key, matched by the caller on the CSR's
-        exact bytes), so the leaf is the one :meth:`issue_key` would sign now but
-        for its signature.  Returns None, issuing nothing, when the plan changed
-        (another time, another issuing CA generation, no reserved serial).
-        """
-        if plan != self.plan_leaf(plan.device_id, site=plan.site, lifetime=lifetime, now=now):
-            return None
-        certificate = x509.load_der_x509_certificate(der)
-        if certificate.serial_number != plan.serial:
-            raise PkiError(f"the leaf signed ahead has serial {certificate.serial_number:#x}, "
-                           f"planned {plan.serial:#x}")
-        self._take_reserved(plan.device_id)
-        self._issued(plan, certificate, requester, services, on_expiry, renewal_of)
-        return certificate
-
-    def _issued(
-        self,
-        plan: LeafPlan,
-        certificate: x509.Certificate,
         requester: str,
         services: Sequence[str],
         on_expiry: str,
+        lifetime: timedelta,
+        now: datetime,
         renewal_of: int | None,
-    ) -> None:
-        spiffe = spiffe_id(self.trust_domain, plan.site, plan.device_id)
-        record = IssuanceRecord(
-            plan.serial, plan.device_id, plan.site, plan.issuer, spiffe, requester,
-            tuple(services), on_expiry, plan.not_before, plan.not_after, renewal_of,
+    ) -> IssuanceRecord:
+        """A new leaf's record, with a fresh serial: backdated, and never valid after
+        its issuing CA (RFC 5280 §6.1.3 would reject the path from the CA's notAfter
+        on anyway)."""
+        not_after = min(now + lifetime, issuing.certificate.not_valid_after_utc)
+        # whole seconds, as X.509 encodes them: the record says what the certificate says
+        return IssuanceRecord(
+            self._fresh_serial(), device_id, site, issuing.name,
+            spiffe_id(self.trust_domain, site, device_id), requester, tuple(services),
+            on_expiry, (now - self.backdate).replace(microsecond=0),
+            not_after.replace(microsecond=0), renewal_of,
         )  # fmt: skip
-        self._remember(record, certificate)
-
-    def _leaf_subject(self, device_id: str) -> x509.Name:
-        name = self._subjects.get(device_id)  # names are immutable: one per device
-        if name is None:
-            name = self._subjects[device_id] = leaf_subject(device_id, self.trust_domain)
-        return name
-
-    def _leaf_sans(self, site: str, device_id: str) -> x509.Extension[x509.ExtensionType]:
-        key = (site, device_id)
-        extension = self._sans.get(key)  # immutable too: one per (device, site)
-        if extension is None:
-            extension = self._sans[key] = leaf_sans(self.trust_domain, site, device_id)
-        return extension
 
     def _fresh_serial(self) -> int:
         serial = new_serial_number(self._rng)
-        while serial in self._records or serial in self._reserved_serials:
+        while serial in self._records:
             serial = new_serial_number(self._rng)
         return serial
 
-    def _remember(self, record: IssuanceRecord, certificate: x509.Certificate) -> None:
+    def _remember(self, record: IssuanceRecord, certificate: LeafCertificate) -> None:
         self._records[record.serial] = record
         self._certificates[record.serial] = certificate
         self._by_device.setdefault(record.device_id, []).append(record)
@@ -511,14 +405,14 @@ class CertificateAuthority:
         """The issuance records of one device, oldest first."""
         return list(self._by_device.get(device_id, ()))
 
-    def certificate(self, serial: int) -> x509.Certificate:
+    def certificate(self, serial: int) -> LeafCertificate:
         """The leaf certificate issued with ``serial``."""
         try:
             return self._certificates[serial]
         except KeyError:
             raise PkiError(f"serial {serial:#x} was not issued by {self.name!r}") from None
 
-    def is_issued(self, certificate: x509.Certificate) -> bool:
+    def is_issued(self, certificate: LeafCertificate) -> bool:
         """Whether this CA issued exactly this certificate (same serial and same bytes)."""
         issued = self._certificates.get(certificate.serial_number)
         return issued is certificate or issued == certificate

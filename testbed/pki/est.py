@@ -18,22 +18,21 @@ issuing CA of the device's site (503 + Retry-After, per-site issuing).
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.errors import CsrError, PkiError
 from testbed.events import EventKind, EventLog
-from testbed.pki.ca import CertificateAuthority, IssuanceRecord, LeafPlan
-from testbed.pki.keys import CsrCheck, check_csr, csr_key
+from testbed.pki.ca import CertificateAuthority, IssuanceRecord
+from testbed.pki.fidelity import LeafCertificate, Request
+from testbed.pki.keys import CsrCheck
 from testbed.pki.outage import CaOutages
 
 __all__ = [
@@ -43,7 +42,6 @@ __all__ = [
     "EnrollmentSubject",
     "EstResponse",
     "EstService",
-    "PreparedLeaf",
     "certs_only",
 ]
 
@@ -98,7 +96,7 @@ class EnrollmentDirectory(Protocol):
         ...
 
     def on_issued(
-        self, device_id: str, certificate: x509.Certificate, *, now: datetime, renewal: bool
+        self, device_id: str, certificate: LeafCertificate, *, now: datetime, renewal: bool
     ) -> None:
         """Notification: a certificate was issued (or renewed) for the device."""
         ...
@@ -111,23 +109,25 @@ class EstResponse:
     ``content`` is the body, or the certificates of a certs-only answer, which
     :attr:`body` encodes when it is read: a simulated device takes
     :attr:`certificate` and never reads the body, and the encoding costs more than the
-    rest of a renewal besides signing.
+    rest of a renewal besides signing.  A modeled certificate has no body.
     """
 
     status: int
     headers: tuple[tuple[str, str], ...]
-    content: bytes | tuple[x509.Certificate, ...]
+    content: bytes | tuple[LeafCertificate, ...]
     reason: Reason
     device_id: str | None
-    certificate: x509.Certificate | None
-    signed_ahead: bool = False  # the certificate is the :class:`PreparedLeaf` offered
+    certificate: LeafCertificate | None
 
     @property
     def body(self) -> bytes:
         """The HTTP body (a certs-only answer is base64 DER PKCS#7, RFC 7030 §4.1.3)."""
         if isinstance(self.content, bytes):
             return self.content
-        return certs_only(self.content)
+        real = [c for c in self.content if isinstance(c, x509.Certificate)]
+        if len(real) != len(self.content):
+            raise PkiError("a modeled certificate has no DER form; live mode is full fidelity")
+        return certs_only(real)
 
 
 class _Refusal(Exception):
@@ -151,50 +151,6 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _parse_csr(
-    body: bytes, checked: dict[bytes, CsrCheck]
-) -> tuple[x509.CertificateSigningRequest, bytes, CsrCheck]:
-    """The CSR, its DER and what :func:`check_csr` reads, once its signature verifies."""
-    try:
-        der = base64.b64decode(b"".join(body.split()), validate=True)
-        csr = x509.load_der_x509_csr(der)
-    except (binascii.Error, ValueError) as error:
-        detail = f"the body is not a base64 DER CSR: {error}"
-        raise _Refusal(400, Reason.CSR_INVALID, detail) from None
-    check = checked.pop(der, None) or check_csr(csr)
-    if not check.valid:
-        raise _Refusal(400, Reason.CSR_INVALID, _bad_signature(csr))
-    return csr, der, check
-
-
-def _bad_signature(csr: x509.CertificateSigningRequest) -> str:
-    """Why a CSR's signature was not accepted (a weak digest is named as such)."""
-    try:
-        digest = csr.signature_hash_algorithm
-    except UnsupportedAlgorithm:
-        return "the CSR is signed with an algorithm this CA does not support"
-    if digest is not None and digest.name in _WEAK_DIGESTS:
-        return f"the CSR is signed with {digest.name.upper()}, which this CA does not accept"
-    return "the CSR's signature does not verify"
-
-
-_WEAK_DIGESTS = frozenset({"md5", "sha1"})
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedLeaf:
-    """A leaf signed ahead for a device's next CSR (by the helper process, with the CA's key).
-
-    Used once, only for a request whose CSR has exactly the bytes ``csr_der``, and
-    only if the CA's plan at that moment is still ``plan``
-    (:meth:`~testbed.pki.ca.CertificateAuthority.adopt`).
-    """
-
-    csr_der: bytes
-    leaf_der: bytes
-    plan: LeafPlan
-
-
 class EstService:
     """The EST server core over one CA and one enrollment directory."""
 
@@ -214,12 +170,6 @@ class EstService:
         #: the CA's outages (faults) now; shared with whoever starts and ends them
         self.outages = outages if outages is not None else CaOutages()
         self.retry_after = 300
-        #: the checks of CSRs run ahead (in a helper process) on these exact DER bytes
-        #: (:func:`~testbed.pki.keys.check_csr`); each is used once, for those bytes
-        self.checked_csrs: dict[bytes, CsrCheck] = {}
-        #: leaves signed ahead, by device id (see :class:`PreparedLeaf`)
-        self.prepared: dict[str, PreparedLeaf] = {}
-        self.adopted = 0  # prepared leaves issued (the rest were signed here)
         self.answers = 0  # enrollment answers given (each writes one event with a log)
         #: how long after a renewal its predecessor may still re-enroll, once: the device
         #: whose answer was lost retries with the certificate it still holds
@@ -249,7 +199,7 @@ class EstService:
         *,
         content_type: str,
         basic: tuple[str, str] | None,
-        client_cert: x509.Certificate | None,
+        client_cert: LeafCertificate | None,
         now: datetime,
     ) -> EstResponse:
         """First enrollment, authenticated by bootstrap credentials or a CA certificate."""
@@ -257,8 +207,8 @@ class EstService:
         try:
             self._precheck(content_type)
             device_id = self._enroll_identity(basic, client_cert, now)
-            csr, der, check = self._checked_csr(body, device_id, Reason.CSR_SUBJECT_MISMATCH)
-            return self._issue(csr, der, check, device_id, None, now, "simpleenroll")
+            csr, check = self._checked_csr(body, device_id, Reason.CSR_SUBJECT_MISMATCH)
+            return self._issue(csr, check, device_id, None, now, "simpleenroll")
         except _Refusal as refusal:
             return self._refuse(refusal, device_id, now, "simpleenroll")
 
@@ -269,7 +219,7 @@ class EstService:
         body: bytes,
         *,
         content_type: str,
-        client_cert: x509.Certificate | None,
+        client_cert: LeafCertificate | None,
         now: datetime,
     ) -> EstResponse:
         """Re-enrollment, authenticated only by the certificate being renewed."""
@@ -279,10 +229,15 @@ class EstService:
             record = self._current_record(client_cert, now)
             device_id = record.device_id
             changed = Reason.REENROLL_IDENTITY_CHANGED
-            csr, der, check = self._checked_csr(body, device_id, changed)
-            if not check.bare and client_cert is not None:
+            csr, check = self._checked_csr(body, device_id, changed)
+            # a modeled CSR is always bare (CN only): only a real one can ask for more
+            if (
+                not check.bare
+                and isinstance(csr, x509.CertificateSigningRequest)
+                and isinstance(client_cert, x509.Certificate)
+            ):
                 _same_identity(csr, client_cert)
-            return self._issue(csr, der, check, device_id, record, now, "simplereenroll")
+            return self._issue(csr, check, device_id, record, now, "simplereenroll")
         except _Refusal as refusal:
             return self._refuse(
                 refusal, device_id or self._holder(client_cert), now, "simplereenroll"
@@ -290,7 +245,7 @@ class EstService:
 
     # -- checks ---------------------------------------------------------------
 
-    def _holder(self, client_cert: x509.Certificate | None) -> str | None:
+    def _holder(self, client_cert: LeafCertificate | None) -> str | None:
         """The device a refused client certificate was issued to, for the audit event."""
         if client_cert is None or not self.ca.is_issued(client_cert):
             return None
@@ -311,7 +266,7 @@ class EstService:
     def _enroll_identity(
         self,
         basic: tuple[str, str] | None,
-        client_cert: x509.Certificate | None,
+        client_cert: LeafCertificate | None,
         now: datetime,
     ) -> str:
         if basic is not None:
@@ -327,7 +282,7 @@ class EstService:
         raise _unauthorized(detail)
 
     def _current_record(
-        self, client_cert: x509.Certificate | None, now: datetime, *, status_refusal: int = 403
+        self, client_cert: LeafCertificate | None, now: datetime, *, status_refusal: int = 403
     ) -> IssuanceRecord:
         """The record of a client certificate this CA issued, unrevoked and in its window."""
         if client_cert is None:
@@ -373,8 +328,11 @@ class EstService:
 
     def _checked_csr(
         self, body: bytes, device_id: str, mismatch: Reason
-    ) -> tuple[x509.CertificateSigningRequest, bytes, CsrCheck]:
-        csr, der, check = _parse_csr(body, self.checked_csrs)
+    ) -> tuple[Request, CsrCheck]:
+        try:
+            csr, check = self.ca.artefacts.read_request(body)
+        except CsrError as error:
+            raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
         if check.cn is None:
             detail = f"the CSR's subject must have exactly one CN, the device id {device_id!r}"
             raise _Refusal(403, mismatch, detail)
@@ -384,7 +342,7 @@ class EstService:
                 f"{device_id!r}"
             )
             raise _Refusal(403, mismatch, detail)
-        return csr, der, check
+        return csr, check
 
     def _subject(self, device_id: str) -> EnrollmentSubject:
         subject = self.directory.subject(device_id)
@@ -407,8 +365,7 @@ class EstService:
 
     def _issue(
         self,
-        csr: x509.CertificateSigningRequest,
-        der: bytes,
+        csr: Request,
         check: CsrCheck,
         device_id: str,
         previous: IssuanceRecord | None,
@@ -426,69 +383,36 @@ class EstService:
         if self.outages.down(site):
             raise self._unavailable(f"the issuing CA of site {site!r}")
         renewal_of = previous.serial if previous is not None else None
-        certificate = self._adopt(der, device_id, site, subject, now, renewal_of)
-        signed_ahead = certificate is not None
-        if certificate is None:
-            try:
-                public = csr_key(csr, device_id)
-            except CsrError as error:
-                raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
-            try:
-                certificate = self.ca.issue_key(
-                    public,
-                    device_id=device_id,
-                    site=site,
-                    services=subject.services,
-                    requester=subject.owner,
-                    on_expiry=subject.on_expiry,
-                    lifetime=subject.lifetime,
-                    now=now,
-                    renewal_of=renewal_of,
-                )
-            except (PkiError, ValueError) as error:  # e.g. a name no certificate can carry
-                detail = f"the CA cannot issue for {device_id!r}: {error}"
-                raise _Refusal(400, Reason.CSR_INVALID, detail) from None
+        try:
+            public = self.ca.artefacts.request_key(csr, device_id)
+        except CsrError as error:
+            raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
+        try:
+            certificate = self.ca.issue_key(
+                public,
+                device_id=device_id,
+                site=site,
+                services=subject.services,
+                requester=subject.owner,
+                on_expiry=subject.on_expiry,
+                lifetime=subject.lifetime,
+                now=now,
+                renewal_of=renewal_of,
+            )
+        except (PkiError, ValueError) as error:  # e.g. a name no certificate can carry
+            detail = f"the CA cannot issue for {device_id!r}: {error}"
+            raise _Refusal(400, Reason.CSR_INVALID, detail) from None
         renewal = previous is not None
         self.directory.on_issued(device_id, certificate, now=now, renewal=renewal)
         self.answers += 1
         self._emit_issued(certificate, device_id, now, endpoint, renewal=renewal)
         return EstResponse(
-            200, self._certs_headers(), (certificate,), Reason.OK, device_id, certificate,
-            signed_ahead,
-        )  # fmt: skip
-
-    def _adopt(
-        self,
-        der: bytes,
-        device_id: str,
-        site: str,
-        subject: EnrollmentSubject,
-        now: datetime,
-        renewal_of: int | None,
-    ) -> x509.Certificate | None:
-        """The leaf signed ahead for exactly this CSR, if the CA's plan is unchanged."""
-        prepared = self.prepared.pop(device_id, None)
-        if prepared is None or prepared.csr_der != der:
-            return None
-        if (prepared.plan.device_id, prepared.plan.site) != (device_id, site):
-            return None
-        certificate = self.ca.adopt(
-            prepared.leaf_der,
-            prepared.plan,
-            services=subject.services,
-            requester=subject.owner,
-            on_expiry=subject.on_expiry,
-            lifetime=subject.lifetime,
-            now=now,
-            renewal_of=renewal_of,
+            200, self._certs_headers(), (certificate,), Reason.OK, device_id, certificate
         )
-        if certificate is not None:
-            self.adopted += 1
-        return certificate
 
     def _emit_issued(
         self,
-        certificate: x509.Certificate,
+        certificate: LeafCertificate,
         device_id: str,
         now: datetime,
         endpoint: str,

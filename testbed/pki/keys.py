@@ -37,7 +37,6 @@ __all__ = [
     "new_key_scalar",
     "new_private_key",
     "new_serial_number",
-    "prepared_csr",
     "request_and_check",
     "signature_hash",
 ]
@@ -136,16 +135,6 @@ def key_label(public: object) -> str:
 
 
 _CURVE_LABELS = {"secp256r1": KeyType.EC_P256.value, "secp384r1": KeyType.EC_P384.value}
-
-
-def prepared_csr(key_type: str, scalar: int, cn: str) -> tuple[bytes, CsrCheck]:
-    """A device's CSR (DER) for the EC key of ``scalar``, and the CA's checks of it.
-
-    The checks are the ones the EST service runs (:func:`check_csr` on the DER bytes
-    as received); :class:`~testbed.pki.offload.CryptoWorker` runs both in another
-    process, ahead of the device's renewal.
-    """
-    return request_and_check(ec_key(KeyType(key_type), scalar), cn)
 
 
 def request_and_check(key: PrivateKey, cn: str) -> tuple[bytes, CsrCheck]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography import x509
+from testbed.pki.fidelity import LeafCertificate
 
 __all__ = ["LeafCache", "LeafFacts"]
 
@@ -27,14 +27,14 @@ __all__ = ["LeafCache", "LeafFacts"]
 class LeafFacts:
     """The fields of one certificate that access decisions read."""
 
-    certificate: x509.Certificate
+    certificate: LeafCertificate
     serial: int
     serial_hex: str
     not_before: datetime
     not_after: datetime
 
     @classmethod
-    def of(cls, certificate: x509.Certificate) -> LeafFacts:
+    def of(cls, certificate: LeafCertificate) -> LeafFacts:
         """Decode the fields from ``certificate``."""
         serial = certificate.serial_number
         return cls(
@@ -55,7 +55,7 @@ class LeafCache:
         self.max_entries = max_entries
         self._by_id: dict[int, LeafFacts] = {}
 
-    def facts(self, certificate: x509.Certificate) -> LeafFacts:
+    def facts(self, certificate: LeafCertificate) -> LeafFacts:
         """The facts of ``certificate`` (decoded on first sight of this object)."""
         hit = self._by_id.get(id(certificate))
         if hit is not None and hit.certificate is certificate:

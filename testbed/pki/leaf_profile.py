@@ -4,7 +4,7 @@ One device, one leaf: subject ``CN=<device id>, O=<trust domain>``, exactly one
 SPIFFE-style URI SAN and one DNS SAN, not a CA, signing only, client and server
 authentication, key identifiers, and (once the CA publishes them) where its
 revocation status is.  :func:`build_leaf` is the one place a leaf is built: the CA
-signs with it, and so does the helper process that signs leaves ahead.
+signs with it at full fidelity (:mod:`testbed.pki.full`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = [
     "authority_key_id",
     "build_leaf",
     "device_name_problem",
+    "dns_name",
     "key_usage",
     "leaf_sans",
     "leaf_subject",
@@ -78,13 +79,14 @@ def device_name_problem(device_id: str, site: str, trust_domain: str) -> str | N
             f"device id {device_id!r} has {len(device_id)} characters; at most {_DNS_LABEL} "
             "(it is the certificate's CN and a DNS label in its SAN)"
         )
-    dns = _dns_name(trust_domain, site, device_id)
+    dns = dns_name(trust_domain, site, device_id)
     if len(dns) > _DNS_NAME:
         return f"the DNS SAN {dns!r} has {len(dns)} characters; at most {_DNS_NAME}"
     return None
 
 
-def _dns_name(trust_domain: str, site: str, device_id: str) -> str:
+def dns_name(trust_domain: str, site: str, device_id: str) -> str:
+    """The device's DNS SAN: ``<device>.<site>.devices.<trust domain>``."""
     return f"{device_id}.{site}.devices.{trust_domain}"
 
 
@@ -102,7 +104,7 @@ def leaf_sans(trust_domain: str, site: str, device_id: str) -> x509.Extension[x5
     """A device leaf's SANs: its SPIFFE ID and a DNS name under the trust domain."""
     names = [
         x509.UniformResourceIdentifier(spiffe_id(trust_domain, site, device_id)),
-        x509.DNSName(_dns_name(trust_domain, site, device_id)),
+        x509.DNSName(dns_name(trust_domain, site, device_id)),
     ]
     return _ext(x509.SubjectAlternativeName(names), critical=False)
 
@@ -126,7 +128,7 @@ def build_leaf(
     not_after: datetime,
     locations: Sequence[x509.Extension[x509.ExtensionType]] = (),
 ) -> x509.Certificate:
-    """Build and sign a device leaf (the CA's code, also run by the helper process).
+    """Build and sign a device leaf.
 
     ``locations``: where relying parties find revocation status (CRL distribution
     point, OCSP responder), when the CA has published them.

@@ -22,6 +22,7 @@ from cryptography.x509 import ocsp
 
 from testbed.errors import PkiError
 from testbed.pki.ca import CertificateAuthority, IssuingCA, Revocation
+from testbed.pki.fidelity import CrlTemplate
 from testbed.pki.keys import signature_hash
 
 __all__ = ["CrlDistribution", "PublishedCrl", "RevocationReason", "build_crl", "ocsp_response"]
@@ -53,39 +54,28 @@ class RevocationReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PublishedCrl:
-    """A signed CRL and the serials it lists, as relying parties receive it."""
+    """A CRL and the serials it lists, as relying parties receive it.
+
+    ``der`` is the signed CRL at full fidelity and None when modeled (the issuer,
+    the times and the serials are all a relying party reads).
+    """
 
     issuer: str
     this_update: datetime
     next_update: datetime
     serials: frozenset[int]
-    der: bytes
+    der: bytes | None
 
     def is_stale(self, now: datetime) -> bool:
         """Whether ``now`` is past nextUpdate (a relying party must not trust it)."""
         return now > self.next_update
 
     def pem(self) -> bytes:
-        """The CRL in PEM form."""
+        """The CRL in PEM form (full fidelity only)."""
+        if self.der is None:
+            raise PkiError(f"the CRL of {self.issuer!r} is modeled: it has no DER form")
         crl = x509.load_der_x509_crl(self.der)
         return crl.public_bytes(serialization.Encoding.PEM)
-
-
-def _entry(revocation: Revocation) -> x509.RevokedCertificate:
-    builder = (
-        x509.RevokedCertificateBuilder()
-        .serial_number(revocation.serial)
-        .revocation_date(revocation.time)
-    )
-    if revocation.reason is not x509.ReasonFlags.unspecified:
-        # RFC 5280 §5.3.1: the reason code "unspecified" SHOULD be absent.
-        builder = builder.add_extension(x509.CRLReason(revocation.reason), critical=False)
-    return builder.build()
-
-
-def _aki(issuing: IssuingCA) -> x509.AuthorityKeyIdentifier:
-    ski = x509.SubjectKeyIdentifier.from_public_key(issuing.key.public_key())
-    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
 def build_crl(
@@ -95,7 +85,8 @@ def build_crl(
     now: datetime,
     next_update_after: timedelta,
 ) -> PublishedCrl:
-    """Sign the CRL of one issuing CA: its certificates revoked by ``now``.
+    """Sign the CRL of one issuing CA (through ``ca.artefacts``): its certificates
+    revoked by ``now``.
 
     RFC 5280 §3.3: an entry must stay until it has appeared on one CRL signed after
     the certificate expired; it leaves on the next one.  Dropping entries then keeps
@@ -116,20 +107,8 @@ def build_crl(
         else:
             revoked.append(r)
     next_update = now + next_update_after
-    builder = x509.CertificateRevocationListBuilder(
-        issuer_name=issuing.certificate.subject,
-        last_update=now,
-        next_update=next_update,
-        extensions=[
-            x509.Extension(
-                x509.CRLNumber.oid, False, x509.CRLNumber(ca.next_crl_number(issuing.name))
-            ),
-            x509.Extension(x509.AuthorityKeyIdentifier.oid, False, _aki(issuing)),
-        ],
-        revoked_certificates=[_entry(r) for r in revoked],
-    )
-    crl = builder.sign(issuing.key, signature_hash(issuing.key))
-    der = crl.public_bytes(serialization.Encoding.DER)
+    number = ca.next_crl_number(issuing.name)
+    der = ca.artefacts.sign_crl(CrlTemplate(issuing, now, next_update, revoked, number))
     serials = frozenset(r.serial for r in revoked)
     ca.crl_signed(issuing.name, now, serials, dropped=dropped)
     return PublishedCrl(issuing.name, now, next_update, serials, der)

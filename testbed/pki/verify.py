@@ -1,157 +1,32 @@
 """Certificate verification at a site, at clock time: validity, chain, revocation.
 
-The chain is checked by ``cryptography``'s path validation against the site's
-:class:`~testbed.pki.trust.TrustBundle`; revocation by the testbed itself against
-:attr:`PublishedCrl.serials <testbed.pki.revocation.PublishedCrl.serials>`, because
-``cryptography``'s verifier does not check revocation.  A missing or stale CRL fails
-closed (:attr:`Reason.REVOCATION_UNKNOWN`).
+The chain is checked by the run's :class:`~testbed.pki.fidelity.Artefacts` against the
+site's :class:`~testbed.pki.trust.TrustBundle` (``cryptography``'s path validation at
+full fidelity, names and key identifiers when modeled); revocation by the testbed
+itself against :attr:`PublishedCrl.serials <testbed.pki.revocation.PublishedCrl.serials>`,
+because ``cryptography``'s verifier does not check revocation.  A missing or stale
+CRL fails closed (:attr:`Reason.REVOCATION_UNKNOWN`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Hashable
 from datetime import datetime
-from typing import Any, NamedTuple
 
-from cryptography import x509
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
-
-from testbed.clock import aware_utc, isoformat, naive_utc
+from testbed.clock import isoformat
 from testbed.decisions import Decision, Hop, Reason
-from testbed.pki.keys import common_name
-from testbed.pki.offload import CryptoWorker
+from testbed.pki.fidelity import Artefacts, LeafCertificate, PathFacts, PathWindow
+from testbed.pki.full import FullArtefacts
 from testbed.pki.revocation import PublishedCrl
-from testbed.pki.trust import TrustBundle, split_anchors
+from testbed.pki.trust import TrustBundle
 
-__all__ = ["Verifier", "bundle_index", "derive_facts"]
+__all__ = ["Verifier"]
 
-_MAX_DEPTH = 8
-_MAX_TIMES = 4096  # times remembered by Verifier._aware before it starts again
 _ALLOW_TLS = Decision.allow(Hop.TLS)
-_Key = tuple[int, x509.Name, bytes]  # (leaf serial, leaf issuer name, bundle fingerprint)
+_Key = tuple[int, Hashable, bytes]  # (leaf serial, leaf issuer name, bundle fingerprint)
 
 
-class _Window(NamedTuple):
-    """The validity window of one certificate on the leaf's path."""
-
-    label: str
-    not_before: datetime
-    not_after: datetime
-
-
-class _Facts(NamedTuple):
-    """What one (leaf, bundle) pair fixes: the issuer, the windows, the chain error.
-
-    Named tuples, not frozen dataclasses: every leaf a helper validated is rebuilt
-    here from its plain form, and a frozen dataclass costs several times more to make.
-    """
-
-    issuer: str
-    serial: int
-    windows: tuple[_Window, ...]
-    reference_time: datetime  # the latest notBefore on the path
-    chain_error: str | None
-    valid_until: datetime  # the earliest notAfter on the path
-    chain_checked: bool = True  # False: path validation not run yet (``chain_error`` unset)
-
-    def to_tuple(self) -> tuple[Any, ...]:
-        """Plain values only, times as naive UTC (cheap to pickle between processes)."""
-        windows = tuple((w.label, naive_utc(w.not_before), naive_utc(w.not_after))
-                        for w in self.windows)  # fmt: skip
-        return (self.issuer, self.serial, windows, naive_utc(self.reference_time),
-                self.chain_error, naive_utc(self.valid_until), self.chain_checked)
-
-    @classmethod
-    def from_tuple(
-        cls, values: tuple[Any, ...], aware: Callable[[datetime], datetime] = aware_utc
-    ) -> _Facts:
-        """The inverse of :meth:`to_tuple` (``aware`` turns a naive UTC time back)."""
-        issuer, serial, windows, reference, error, valid_until, checked = values
-        return cls(
-            issuer, serial,
-            tuple(_Window(label, aware(nb), aware(na)) for label, nb, na in windows),
-            aware(reference), error, aware(valid_until), checked,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class _Index:
-    """A bundle split for path building: store, intermediates, certificates by subject.
-
-    ``paths`` keeps, per (leaf issuer name, leaf Authority Key Identifier), the
-    windows of the bundle CAs that can sit on a path from such a leaf, and ``names``
-    the display name of each issuer: both depend on the bundle, not on the leaf.
-    """
-
-    store: Store | None
-    intermediates: list[x509.Certificate]
-    by_subject: dict[x509.Name, list[x509.Certificate]]
-    ski: dict[x509.Certificate, bytes | None]
-    paths: dict[tuple[x509.Name, bytes | None], tuple[_Window, ...]] = field(
-        default_factory=dict
-    )
-    names: dict[x509.Name, str] = field(default_factory=dict)
-
-
-def _label(certificate: x509.Certificate) -> str:
-    kind = "root CA" if certificate.subject == certificate.issuer else "issuing CA"
-    name = common_name(certificate.subject) or certificate.subject.rfc4514_string()
-    return f"{kind} {name!r}"
-
-
-def _key_id(certificate: x509.Certificate, kind: type[x509.ExtensionType]) -> bytes | None:
-    try:
-        value = certificate.extensions.get_extension_for_class(kind).value
-    except x509.ExtensionNotFound:
-        return None
-    if isinstance(value, x509.SubjectKeyIdentifier):
-        return value.digest
-    if isinstance(value, x509.AuthorityKeyIdentifier):
-        return value.key_identifier
-    return None
-
-
-def bundle_index(certificates: tuple[x509.Certificate, ...]) -> _Index:
-    """A bundle's certificates split for path building (store, intermediates, by name)."""
-    by_subject: dict[x509.Name, list[x509.Certificate]] = {}
-    for certificate in certificates:
-        by_subject.setdefault(certificate.subject, []).append(certificate)
-    roots, intermediates = split_anchors(certificates)
-    ski = {c: _key_id(c, x509.SubjectKeyIdentifier) for c in certificates}
-    return _Index(Store(roots) if roots else None, intermediates, by_subject, ski)
-
-
-def _index(bundle: TrustBundle) -> _Index:
-    return bundle_index(bundle.certificates)
-
-
-def _issuers(child: x509.Certificate, index: _Index) -> list[x509.Certificate]:
-    """Bundle certificates that may have signed ``child``: same name, matching key id."""
-    wanted = _key_id(child, x509.AuthorityKeyIdentifier)
-    candidates = index.by_subject.get(child.issuer, [])
-    if wanted is None:
-        return [c for c in candidates if c != child]
-    return [c for c in candidates if c != child and index.ski[c] == wanted]
-
-
-def _path_cas(leaf: x509.Certificate, index: _Index) -> list[x509.Certificate]:
-    """Every bundle CA that can sit on a path from ``leaf`` (breadth-first, bounded)."""
-    found: list[x509.Certificate] = []
-    frontier = [leaf]
-    for _ in range(_MAX_DEPTH):
-        frontier = [i for c in frontier for i in _issuers(c, index) if i not in found]
-        if not frontier:
-            break
-        found.extend(frontier)
-    return found
-
-
-def _window(certificate: x509.Certificate, label: str) -> _Window:
-    return _Window(label, certificate.not_valid_before_utc, certificate.not_valid_after_utc)
-
-
-def _window_denial(windows: tuple[_Window, ...], now: datetime) -> Decision | None:
+def _window_denial(windows: tuple[PathWindow, ...], now: datetime) -> Decision | None:
     for window in windows:
         if now < window.not_before:
             detail = f"{window.label} is not valid before {isoformat(window.not_before)}"
@@ -159,17 +34,6 @@ def _window_denial(windows: tuple[_Window, ...], now: datetime) -> Decision | No
         if now > window.not_after:
             detail = f"{window.label} expired at {isoformat(window.not_after)}"
             return Decision.deny(Reason.CERT_EXPIRED, Hop.TLS, detail)
-    return None
-
-
-def _chain_error(leaf: x509.Certificate, index: _Index, at: datetime) -> str | None:
-    if index.store is None:
-        return "the site holds no trust anchors (trust bundle missing or empty)"
-    verifier = PolicyBuilder().store(index.store).time(at).build_client_verifier()
-    try:
-        verifier.verify(leaf, index.intermediates)
-    except VerificationError as error:
-        return str(error)
     return None
 
 
@@ -198,13 +62,17 @@ class Verifier:
 
     Reasons, in order: no leaf (CERT_MISSING); ``now`` outside the leaf's window
     (CERT_NOT_YET_VALID / CERT_EXPIRED); ``now`` outside the window of a bundle CA on
-    the leaf's path (the same reasons, the detail names the CA); path validation fails
-    (CERT_UNTRUSTED_AT_SITE, the detail is the verifier's message); CRL missing, from
+    the leaf's path (the same reasons, the detail names the CA); the chain check fails
+    (CERT_UNTRUSTED_AT_SITE, the detail is its message); CRL missing, from
     another issuer, stale or not yet valid (REVOCATION_UNKNOWN, fail closed); serial on the CRL
     (CERT_REVOKED); otherwise allowed.
 
-    **What is cached.**  With ``cache=True`` the outcome of ``cryptography``'s path
-    validation is cached per ``(leaf serial, leaf issuer name, bundle fingerprint)``
+    The windows and the chain check come from ``artefacts`` (full fidelity unless
+    told otherwise); everything else here is the same at every level.
+
+    **What is cached.**  With ``cache=True`` the outcome of the chain check (at full
+    fidelity ``cryptography``'s path validation) is cached per
+    ``(leaf serial, leaf issuer name, bundle fingerprint)``
     (the fingerprint covers the bundle's contents, so identical bundles held by
     several sites share one validation), together with the validity windows of the leaf
     and of every bundle CA that can sit on its path (same subject as the child's
@@ -231,12 +99,6 @@ class Verifier:
     issuer name from the certificate again costs more than the rest of a decision.
     Every call first compares ``now`` with the path's latest notBefore and earliest
     notAfter and walks the windows only when it lies outside, for the reason.
-
-    **Ahead of need.**  With a :class:`~testbed.pki.offload.CryptoWorker`,
-    :meth:`prefetch` sends a new leaf and a bundle to another process, which runs
-    :func:`derive_facts` (the same function a miss runs here) on their bytes; answers
-    are taken when the leaf is first verified.  A miss whose answer has not arrived is
-    computed here, so the worker changes when the work is done, never its result.
     """
 
     def __init__(
@@ -244,64 +106,17 @@ class Verifier:
         *,
         cache: bool = True,
         max_entries: int = 1_000_000,
-        worker: CryptoWorker | None = None,
+        artefacts: Artefacts | None = None,
     ) -> None:
         self.cache = cache
         self.max_entries = max_entries
-        self.worker = worker if cache else None
-        self._facts: dict[_Key, _Facts] = {}
-        self._seen: dict[tuple[int, bytes], tuple[x509.Certificate, _Facts]] = {}
-        self._indexes: dict[bytes, _Index] = {}
-        self._asked: dict[_Key, int] = {}  # cache key -> worker token
-        self._times: dict[datetime, datetime] = {}  # naive UTC -> aware (see _aware)
-
-    def prefetch(self, leaf: x509.Certificate, bundle: TrustBundle) -> bool:
-        """Ask the worker (if any) for ``leaf``'s facts under ``bundle``; True if asked."""
-        if self.worker is None:
-            return False
-        seen = self._seen.get((id(leaf), bundle.fingerprint))
-        if seen is not None and seen[0] is leaf:
-            return False  # known already (offered)
-        key = (leaf.serial_number, leaf.issuer, bundle.fingerprint)
-        if key in self._facts or key in self._asked:
-            return False
-        token = self.worker.submit(leaf, bundle.fingerprint, bundle.certificates)
-        if token is None:
-            return False
-        self._asked[key] = token
-        return True
-
-    def offer(self, leaf: x509.Certificate, fingerprint: bytes, facts: tuple[Any, ...]) -> None:
-        """Take ``leaf``'s facts under the bundle ``fingerprint``, derived elsewhere.
-
-        ``facts`` must be :func:`derive_facts` of exactly this leaf's bytes and that
-        bundle (``_Facts.to_tuple``), as the helper computes them for a leaf it signed.
-        """
-        if len(self._seen) >= self.max_entries:
-            self._seen.clear()
-        self._seen[(id(leaf), fingerprint)] = (leaf, _Facts.from_tuple(facts, self._aware))
-
-    def _answer(self, key: _Key) -> _Facts | None:
-        """The worker's answer for ``key`` if it was asked and has answered."""
-        token = self._asked.pop(key, None)
-        if token is None or self.worker is None:
-            return None
-        answer = self.worker.take(token)
-        return None if answer is None else _Facts.from_tuple(answer, self._aware)
-
-    def _aware(self, naive: datetime) -> datetime:
-        """:func:`aware_utc`, remembered: the CAs' windows recur in every answer, and a
-        leaf's notBefore and notAfter come twice in its own."""
-        aware = self._times.get(naive)
-        if aware is None:
-            if len(self._times) >= _MAX_TIMES:
-                self._times.clear()
-            aware = self._times[naive] = aware_utc(naive)
-        return aware
+        self.artefacts: Artefacts = artefacts if artefacts is not None else FullArtefacts()
+        self._facts: dict[_Key, PathFacts] = {}
+        self._seen: dict[tuple[int, bytes], tuple[LeafCertificate, PathFacts]] = {}
 
     def verify(
         self,
-        leaf: x509.Certificate | None,
+        leaf: LeafCertificate | None,
         *,
         bundle: TrustBundle,
         crl: PublishedCrl | None,
@@ -316,7 +131,7 @@ class Verifier:
             if denial is not None:
                 return denial
         if not self.cache:
-            error = _chain_error(leaf, _index(bundle), now)
+            error = self.artefacts.chain_error(leaf, bundle, at=now)
         elif facts.chain_checked:
             error = facts.chain_error
         else:
@@ -334,9 +149,9 @@ class Verifier:
         revoked = _revocation_denial(facts.serial, facts.issuer, crl, now)
         return revoked if revoked is not None else _ALLOW_TLS
 
-    def _lookup(self, leaf: x509.Certificate, bundle: TrustBundle) -> _Facts:
+    def _lookup(self, leaf: LeafCertificate, bundle: TrustBundle) -> PathFacts:
         if not self.cache:
-            return self._derive(leaf, _index(bundle), chain=False)
+            return self._derive(leaf, bundle)
         # first by object: reading the serial and issuer name back from the
         # certificate costs more than the rest of the decision
         fingerprint = bundle.fingerprint
@@ -346,75 +161,28 @@ class Verifier:
         if len(self._seen) >= self.max_entries or len(self._facts) >= self.max_entries:
             self._seen.clear()
             self._facts.clear()
-            self._indexes.clear()
         # the chain facts depend on the leaf and the bundle's contents, not on which site
         # holds that bundle: identical bundles at ten sites share one path validation
         key = (leaf.serial_number, leaf.issuer, fingerprint)
         facts = self._facts.get(key)
-        if facts is None and self._asked:
-            facts = self._answer(key)
-            if facts is not None:
-                self._facts[key] = facts
         if facts is None:
             # path validation waits until a call needs it: a leaf refused for its
             # validity window (an expired test certificate) never does
-            facts = self._facts[key] = self._derive(leaf, self._bundle_index(bundle), chain=False)
+            facts = self._facts[key] = self._derive(leaf, bundle)
         # the entry holds the leaf, so its id cannot be reused while the entry exists
         self._seen[(id(leaf), fingerprint)] = (leaf, facts)
         return facts
 
-    def _check_chain(self, leaf: x509.Certificate, bundle: TrustBundle, facts: _Facts) -> _Facts:
-        """Run the path validation a miss left for later (first needed now); keep it."""
-        error = _chain_error(leaf, self._bundle_index(bundle), facts.reference_time)
+    def _check_chain(
+        self, leaf: LeafCertificate, bundle: TrustBundle, facts: PathFacts
+    ) -> PathFacts:
+        """Run the chain check a miss left for later (first needed now); keep it."""
+        error = self.artefacts.chain_error(leaf, bundle, at=facts.reference_time)
         checked = facts._replace(chain_error=error, chain_checked=True)
         self._facts[(facts.serial, leaf.issuer, bundle.fingerprint)] = checked
         self._seen[(id(leaf), bundle.fingerprint)] = (leaf, checked)
         return checked
 
-    def _bundle_index(self, bundle: TrustBundle) -> _Index:
-        index = self._indexes.get(bundle.fingerprint)
-        if index is None:
-            index = self._indexes[bundle.fingerprint] = _index(bundle)
-        return index
-
-    @staticmethod
-    def _derive(leaf: x509.Certificate, index: _Index, *, chain: bool) -> _Facts:
-        return derive_facts(leaf, index, chain=chain)
-
-
-def derive_facts(leaf: x509.Certificate, index: _Index, *, chain: bool = True) -> _Facts:
-    """What a (leaf, bundle) pair fixes: the path's windows and, if ``chain``, its error.
-
-    A pure function of the certificates' bytes: the
-    :class:`~testbed.pki.offload.CryptoWorker` runs it in another process.
-    """
-    issuer_name = leaf.issuer
-    windows = (_window(leaf, "the leaf"), *_ca_windows(leaf, issuer_name, index))
-    reference = max(w.not_before for w in windows)
-    until = min(w.not_after for w in windows)
-    error = _chain_error(leaf, index, reference) if chain else None
-    issuer = index.names.get(issuer_name)
-    if issuer is None:
-        issuer = common_name(issuer_name) or issuer_name.rfc4514_string()
-        index.names[issuer_name] = issuer
-    return _Facts(issuer, leaf.serial_number, windows, reference, error, until, chain)
-
-
-def _ca_windows(
-    leaf: x509.Certificate, issuer_name: x509.Name, index: _Index
-) -> tuple[_Window, ...]:
-    """The windows of the bundle CAs that can sit on a path from ``leaf``.
-
-    The first step from a leaf reads only its issuer name and Authority Key
-    Identifier, and every later step only bundle CAs, so leaves that share those two
-    share the answer (kept in ``index.paths``); a leaf that is itself one of the
-    bundle's certificates is worked out on its own.
-    """
-    if leaf in index.ski:
-        return tuple(_window(c, _label(c)) for c in _path_cas(leaf, index))
-    key = (issuer_name, _key_id(leaf, x509.AuthorityKeyIdentifier))
-    windows = index.paths.get(key)
-    if windows is None:
-        windows = tuple(_window(c, _label(c)) for c in _path_cas(leaf, index))
-        index.paths[key] = windows
-    return windows
+    def _derive(self, leaf: LeafCertificate, bundle: TrustBundle) -> PathFacts:
+        """The path's windows; the chain check waits until a call needs it."""
+        return self.artefacts.path_facts(leaf, bundle, chain=False)

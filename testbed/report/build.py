@@ -65,6 +65,7 @@ def build_report(record: RunRecord) -> Report:
         "start": isoformat(sc.start),
         "duration": format_duration(sc.duration),
         "recovery_window": format_duration(sc.recovery_window),
+        "fidelity": sc.fidelity.value,  # the declared level the run's artefacts had
         "devices": record.devices,
         "events": tally.events,
         "counts": tally.counts,

@@ -114,8 +114,8 @@ def measures_html(report: Report) -> str:
 def _header(report: Report) -> str:
     title = escape(f"{report.scenario} (seed {report.seed})")
     description = str(report.data.get("description", "")).strip()
-    facts = [f"{k}: {report.data[k]}" for k in ("start", "duration", "devices", "events")
-             if k in report.data]
+    keys = ("start", "duration", "fidelity", "devices", "events")
+    facts = [f"{k}: {report.data[k]}" for k in keys if k in report.data]
     lines = [f"<h1>{title}</h1>\n"]
     if description:
         lines.append(f"<p>{escape(description)}</p>\n")

@@ -5,36 +5,27 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import simpy
-from cryptography import x509
 
 from testbed.devices import DeviceProfile, DeviceRecord, ae_title_for, make_record
 from testbed.errors import ScenarioError
 from testbed.metrics import Availability, Metrics
-from testbed.pki.ca import LeafPlan
-from testbed.pki.keys import PrivateKey
+from testbed.pki.fidelity import DeviceKey, LeafCertificate
 from testbed.scenario import Scenario
 from testbed.sites import HealthSystem
 
 
 @dataclass(slots=True)
 class NextKey:
-    """A device's next key and its CSR: its first key, drawn when the run is scheduled,
-    then each next one, drawn when it installs a certificate.
+    """A device's next key and its CSR, drawn when it installs a certificate.
 
-    ``scalar`` is the EC private value (from the run's seeded generator); ``token``
-    the helper process's job that builds the CSR (and, with a ``plan``, signs the
-    leaf the CA plans for it), if one was asked; ``body`` the base64 DER CSR once
-    made.  A device keeps the same request across retries.
+    ``scalar`` is the EC private value (from the run's seeded generator); ``body``
+    the base64 DER CSR once made.  A device keeps the same request across retries.
     """
 
     scalar: int
-    token: int | None
     body: bytes | None = None
-    plan: LeafPlan | None = None  # the leaf the helper signs for it, if asked
-    facts: tuple[tuple[bytes, tuple[Any, ...]], ...] = ()  # that leaf's path facts per bundle
 
 __all__ = ["DeviceAgent", "build_fleet"]
 
@@ -49,9 +40,9 @@ class DeviceAgent:
     onboard_at: timedelta
     offboard_at: timedelta | None
     availability: Availability
-    key: PrivateKey | None = None
+    key: DeviceKey | None = None
     next_key: NextKey | None = None  # used at the next (first) enrollment or renewal
-    certificate: x509.Certificate | None = None
+    certificate: LeafCertificate | None = None
     bootstrap: tuple[str, str] | None = None
     buffers: dict[str, int] = field(default_factory=dict)
     skew: timedelta = timedelta(0)

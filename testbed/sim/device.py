@@ -6,16 +6,15 @@ from collections.abc import Generator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
 from testbed import operations
 from testbed.access import Attempt
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState, LifecycleEvent
+from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.renewal import renewal_time
-from testbed.sim.enrollment import enroll, plan_renewal, reenroll
+from testbed.sim.enrollment import enroll, reenroll
 from testbed.sim.preproduction import run_failure_tests
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
     env = tb.env
     entry = tb.hospital.inventory.entry(agent.device_id)
     buffers = agent.buffers
-    held: x509.Certificate | None = None
+    held: LeafCertificate | None = None
     attempts: dict[str, Attempt] = {}  # per service, for the certificate ``held``
     next_tick = float(env.now)
     horizon = tb.horizon
@@ -143,8 +142,15 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
     """Renew at the configured fraction of lifetime, by the device's own clock."""
     pki = tb.scenario.pki
     retry = pki.renewal_retry.total_seconds()
+    renewed_at: float | None = None
     while not agent.retired and agent.certificate is not None:
         cert = agent.certificate
+        if renewed_at == tb.env.now and _device_now_offset(agent) > 0:
+            # a clock far enough ahead finds the new certificate due at once: the agent
+            # backs off instead of renewing again in the same instant (forever)
+            yield tb.env.timeout(retry)
+            if agent.certificate is not cert or agent.retired:
+                continue
         target = renewal_time(
             not_before=cert.not_valid_before_utc,
             not_after=cert.not_valid_after_utc,
@@ -154,7 +160,6 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
             windows=tb.change_windows,
         )
         target_seconds = tb.clock.seconds(target)
-        plan_renewal(tb, agent, _wake_time(tb, agent, target_seconds))
         yield from _sleep_until_device_time(tb, agent, target_seconds, cert)
         while agent.certificate is cert and not agent.retired:
             if tb.now() >= cert.not_valid_after_utc:
@@ -167,6 +172,7 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
             response = reenroll(tb, agent)
             if response.status == 200:
                 tb.metrics.renewals_done += 1
+                renewed_at = tb.env.now
                 break
             if response.reason is Reason.DEVICE_SUSPENDED:
                 # suspended for an incident: try again once resumed (or when it expires)
@@ -180,15 +186,8 @@ def renewal(tb: Testbed, agent: DeviceAgent) -> Proc:
             yield from _wait_for_change(tb, agent)
 
 
-def _until_expiry(tb: Testbed, cert: x509.Certificate) -> float:
+def _until_expiry(tb: Testbed, cert: LeafCertificate) -> float:
     return max((cert.not_valid_after_utc - tb.now()).total_seconds(), 0.0)
-
-
-def _wake_time(tb: Testbed, agent: DeviceAgent, target: float) -> float:
-    """When :func:`_sleep_until_device_time` will wake if nothing changes (same arithmetic)."""
-    now = tb.env.now
-    remaining = target - _device_now_offset(agent) - now
-    return now + remaining if remaining > 0 else now
 
 
 def _sleep_until_device_time(tb: Testbed, agent: DeviceAgent, target: float, cert: Any) -> Proc:
@@ -203,7 +202,7 @@ def _sleep_until_device_time(tb: Testbed, agent: DeviceAgent, target: float, cer
         yield tb.env.any_of([tb.env.timeout(remaining), changed])
 
 
-def _wait_while_suspended(tb: Testbed, agent: DeviceAgent, cert: x509.Certificate) -> Proc:
+def _wait_while_suspended(tb: Testbed, agent: DeviceAgent, cert: LeafCertificate) -> Proc:
     """Wait until the device is resumed (its agent is notified), retired, has another
     certificate, or ``cert`` expires."""
     entry = tb.hospital.inventory.entry(agent.device_id)

@@ -1,107 +1,70 @@
 """How a simulated device obtains and renews its certificate: EST, or by hand.
 
 An EST device sends what a real one sends (base64 DER PKCS#10 with the right media
-type) to the same :class:`~testbed.pki.est.EstService` the live HTTPS server wraps.
+type; at modeled fidelity a modeled CSR) to the same
+:class:`~testbed.pki.est.EstService` the live HTTPS server wraps.
 A device without EST (the legacy profile) is enrolled and renewed by an operator:
 each such action is a manual step.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Generator
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-
-from cryptography.hazmat.primitives import serialization
 
 from testbed.decisions import Reason
 from testbed.events import EventKind
 from testbed.pki.est import EstResponse
-from testbed.pki.keys import EC_KEY_TYPES, ec_key, make_csr, new_key_scalar, new_private_key
+from testbed.pki.keys import EC_KEY_TYPES, new_key_scalar
 from testbed.sim.agent import NextKey
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["enroll", "plan_enrollment", "plan_renewal", "reenroll"]
+__all__ = ["enroll", "reenroll"]
 
 PKCS10 = "application/pkcs10"
 
 
 def _csr_body(tb: Testbed, agent: DeviceAgent, *, new_key: bool) -> bytes:
+    """The CSR the device sends (as the run's fidelity level makes it)."""
     if new_key and agent.next_key is not None:
         return _prepared_body(tb, agent, agent.next_key)
+    artefacts = tb.hospital.ca.artefacts
     if agent.key is None or new_key:
-        agent.key = new_private_key(agent.record.certificate_type, tb.rng)
-    csr = make_csr(agent.key, agent.device_id)
-    return base64.b64encode(csr.public_bytes(serialization.Encoding.DER))
+        agent.key = artefacts.new_key(agent.record.certificate_type, tb.rng)
+    return artefacts.request(agent.key, agent.device_id)
 
 
 def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
-    """The CSR of the device's prepared next key."""
+    """The CSR of the device's prepared next key (made once: retries send it again)."""
     if prepared.body is None:
-        key = ec_key(agent.record.certificate_type, prepared.scalar)
-        der = make_csr(key, agent.device_id).public_bytes(serialization.Encoding.DER)
-        prepared.body = base64.b64encode(der)
+        artefacts = tb.hospital.ca.artefacts
+        key = artefacts.key_from_scalar(agent.record.certificate_type, prepared.scalar)
+        prepared.body = artefacts.request(key, agent.device_id)
+        # the private key stays with the device's key store; nothing in the
+        # simulation signs with it after its CSR is made
         agent.key = None
     return prepared.body
 
 
 def _prepare_next_key(tb: Testbed, agent: DeviceAgent) -> None:
-    """Draw the device's next key now (its CSR is made ahead: :func:`plan_renewal`)."""
+    """Draw the device's next key now (its CSR is made at its renewal)."""
     profile = agent.profile
     key_type = agent.record.certificate_type
     rotates = profile.supports_est and profile.rotates_key_on_renewal
     if not rotates or key_type not in EC_KEY_TYPES:
         agent.next_key = None
         return
-    agent.next_key = NextKey(new_key_scalar(key_type, tb.rng), None)
+    agent.next_key = NextKey(new_key_scalar(key_type, tb.rng))
 
 
-def plan_enrollment(tb: Testbed, agent: DeviceAgent, at: float) -> None:
-    """The device will first enroll at simulation second ``at``: draw its first key now
-    and prepare the enrollment as a renewal is prepared (:func:`plan_renewal`)."""
-    profile = agent.profile
-    key_type = agent.record.certificate_type
-    if not profile.supports_est or key_type not in EC_KEY_TYPES:
-        return  # enrolled by hand, or an RSA key (not seed-derived): made when needed
-    agent.next_key = NextKey(new_key_scalar(key_type, tb.rng), None)
-    lifetime = profile.validity(tb.scenario.pki.lifetime)
-    _prepare_leaf(tb, agent, site=agent.record.site, lifetime=lifetime, at=at)
-
-
-def plan_renewal(tb: Testbed, agent: DeviceAgent, at: float) -> None:
-    """The device will renew at simulation second ``at``: prepare what can be prepared.
-
-    The CA reserves the serial of the device's next leaf (always, so a run draws the
-    same numbers with or without a helper process).  With a helper, the device's next
-    CSR is made there and the CA's check of it run, and the leaf the CA plans for
-    that moment is signed there too; the EST service issues it only if the request
-    carries exactly that CSR and the plan still holds (else it signs here).
-    """
-    cert = agent.certificate
-    if cert is None:
-        return
-    record = tb.hospital.ca.record(cert.serial_number)
-    entry = tb.hospital.inventory.get(agent.device_id)
-    if record is None or entry is None:
-        tb.hospital.ca.reserve_serial(agent.device_id)
-        _prepare_csr(tb, agent)
-        return
-    _prepare_leaf(tb, agent, site=record.site, lifetime=entry.lifetime, at=at)
-
-
-def _prepare_leaf(
-    tb: Testbed, agent: DeviceAgent, *, site: str, lifetime: timedelta, at: float
-) -> None:
-    """Reserve the device's next serial."""
-    tb.hospital.ca.reserve_serial(agent.device_id)
-
-
-def _prepare_csr(tb: Testbed, agent: DeviceAgent) -> None:
-    """Nothing to prepare without a helper."""
+def _draw_first_key(tb: Testbed, agent: DeviceAgent) -> None:
+    """Draw the key of the device's first enrollment, kept across its retries (an RSA
+    key is not seed-derived: it is made when needed)."""
+    if agent.next_key is None and agent.record.certificate_type in EC_KEY_TYPES:
+        agent.next_key = NextKey(new_key_scalar(agent.record.certificate_type, tb.rng))
 
 
 def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
@@ -152,6 +115,8 @@ def enroll(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
     pki = tb.scenario.pki
     if not agent.profile.supports_est:
         yield tb.env.timeout(pki.manual_enrollment_delay.total_seconds())
+    else:
+        _draw_first_key(tb, agent)
     while True:
         if agent.retired:
             return

@@ -17,11 +17,10 @@ from testbed.sim.device import recover, skew_changed
 from testbed.sim.offboarding import revoke_identity
 
 if TYPE_CHECKING:
-    from cryptography import x509
-
     from testbed.core import Testbed
     from testbed.hops import ServiceOutages
     from testbed.network import ZonePolicy
+    from testbed.pki.fidelity import LeafCertificate
     from testbed.pki.outage import CaOutages
     from testbed.pki.trust import TrustDistribution
     from testbed.sim.agent import DeviceAgent
@@ -79,7 +78,7 @@ class FaultContext:
         """Revoke every live certificate of the device (a fault, not an operator)."""
         revoke_identity(self._tb, agent, why="fault")
 
-    def is_revoked(self, certificate: x509.Certificate) -> bool:
+    def is_revoked(self, certificate: LeafCertificate) -> bool:
         """Whether the CA has revoked ``certificate``."""
         return self._tb.hospital.ca.revoked_at(certificate.serial_number) is not None
 

@@ -15,13 +15,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-
 from testbed.access import AccessPoint, Attempt, DecisionListener, Purpose
 from testbed.decisions import Decision, Hop, Reason
 from testbed.events import EventKind
 from testbed.hops import CrlSource, RoutePolicy, standard_chains
-from testbed.pki.keys import PublicKey
+from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.renewal import OnExpiry
 from testbed.pki.revocation import PublishedCrl
 from testbed.verdicts import ValidationOutcome
@@ -48,7 +46,7 @@ class FailureTest(StrEnum):
 
 def _test_certificate(
     tb: Testbed, agent: DeviceAgent, *, issued_at_offset: timedelta
-) -> x509.Certificate:
+) -> LeafCertificate:
     """A short-lived certificate for the device's key, issued for the test only.
 
     The validation harness works with the device's enrolled key, so it asks the CA
@@ -57,9 +55,7 @@ def _test_certificate(
     """
     if agent.certificate is None:
         raise ValueError(f"device {agent.device_id} has no certificate: enroll it first")
-    public = agent.certificate.public_key()
-    if not isinstance(public, PublicKey):  # the CA issued it for an EC or RSA key
-        raise ValueError(f"device {agent.device_id} holds a {type(public).__name__}")
+    public = tb.hospital.ca.artefacts.subject_key(agent.certificate)
     r = agent.record
     cert = tb.hospital.ca.issue_key(
         public,

@@ -9,7 +9,6 @@ from testbed.access import Attempt, Purpose
 from testbed.events import EventKind
 from testbed.lifecycle import DeviceState
 from testbed.sim.device import onboard
-from testbed.sim.enrollment import plan_enrollment
 from testbed.sim.injector import fault_process, operation_process
 from testbed.sim.offboarding import offboard
 from testbed.sim.pki_ops import crl_publisher
@@ -27,10 +26,6 @@ def schedule_all(tb: Testbed) -> None:
     """Devices, CRL publication, faults, operations, drift scans and the closing checks."""
     env = tb.env
     env.process(crl_publisher(tb))
-    # first keys and serials, drawn now, earliest enrollment first (the helper, if any,
-    # prepares them in that order)
-    for agent in sorted(tb.agents, key=lambda a: a.onboard_at):
-        plan_enrollment(tb, agent, float(env.now) + agent.onboard_at.total_seconds())
     for agent in tb.agents:
         env.process(onboard(tb, agent))
         if agent.offboard_at is not None:

@@ -50,8 +50,7 @@ def test_another_seed_in_the_file_gives_other_events(
 
 
 # A rotation whose new bundle reaches the site unread, then a stale-bundle fault: the
-# bundle a site holds used to be applied when someone read it, and the helper reads
-# bundles at other moments than the simulation does (found by a review).
+# bundle a site holds used to be applied when someone read it (found by a review).
 UNREAD_ARRIVAL = """\
 name: unread-arrival
 seed: 11

@@ -66,7 +66,7 @@ class Sim:
 
     @staticmethod
     def run(**changes: Any) -> RunResult:
-        """Run :meth:`scenario` with ``changes`` (no helper process: small and exact)."""
+        """Run :meth:`scenario` with ``changes``."""
         data = Sim.scenario(**changes)
         return run_scenario(TypeAdapter(Scenario).validate_python(data))
 

@@ -9,7 +9,11 @@ window.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from itertools import pairwise
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from testbed.events import EventKind
@@ -301,3 +305,28 @@ def test_a_service_outage_is_refused_at_the_service_hop_and_nothing_is_lost(
     assert {(e.subject, e.data["service"]) for e in forwarded if e.time >= sim.at("2d")} >= {
         (CT_1, "pacs-north"), (CT_2, "pacs-north")}
     assert measures["recovered"] == 1
+
+
+_FAR_AHEAD = """
+import json, sys
+from tests.sim.conftest import Sim
+fault = {"kind": "clock-skew", "target": "device:ct-ai-onbox-north-001", "offset": "30h",
+         "ahead": True, "start": "1d", "end": "3d"}
+result = Sim.run(faults=[fault])
+print(json.dumps(result.report.measures))
+"""
+
+
+def test_a_clock_far_ahead_backs_off_instead_of_renewing_forever(repo_root: Path) -> None:
+    """2-day certificates renewed at half their life: a clock 30 h ahead finds every new
+    certificate due at once.  The agent backs off (``renewal_retry``) between renewals
+    instead of renewing again in the same instant, which never let the run advance
+    (run in a subprocess, bounded: a regression hangs, it does not pass)."""
+    done = subprocess.run([sys.executable, "-c", _FAR_AHEAD], cwd=repo_root, timeout=120,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    measures = json.loads(done.stdout.strip().splitlines()[-1])
+    # at most one renewal per retry (1 h) during the two days of skew, plus the two
+    # devices' daily renewals over the 8 days
+    assert 0 < measures["renewals_done"] <= 2 * 24 + 2 * 8
+    assert measures["unauthorized_access"] == 0

@@ -13,15 +13,21 @@ from testbed.decisions import Hop, Reason
 from testbed.events import EventKind
 from testbed.lifecycle import LifecycleEvent
 from testbed.oracle import wrongly_allowed
+from testbed.pki.full import FullArtefacts
+from testbed.pki.modeled import ModeledArtefacts
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
 SOURCE = ("north", "imaging")
 
 
-@pytest.fixture
-def ready(hospital: Any) -> Any:
-    """A hospital with ``ct-1`` in production and a fresh CRL: the next attempt is allowed."""
+@pytest.fixture(params=[FullArtefacts, ModeledArtefacts], ids=["full", "modeled"])
+def ready(request: pytest.FixtureRequest, make_hospital: Callable[..., Any]) -> Any:
+    """A hospital with ``ct-1`` in production and a fresh CRL: the next attempt is allowed.
+
+    At both fidelity levels: every decision here must be the same at each.
+    """
+    hospital = make_hospital(artefacts=request.param())
     assert hospital.start == NOW
     hospital.cert = hospital.onboard("ct-1")
     hospital.publish_crls(now=NOW)
@@ -129,6 +135,10 @@ def _superseded(h: Any) -> dict[str, Any]:
     return {}
 
 
+def _another_devices_certificate(h: Any) -> dict[str, Any]:
+    return {"cert": h.onboard("ct-2")}  # ct-1 presents ct-2's certificate
+
+
 def _out_of_scope(h: Any) -> dict[str, Any]:
     cert = h.onboard("ct-2", services=("pacs-north",))  # the zone may reach ehr, ct-2 may not
     return {"device_id": "ct-2", "cert": cert, "service": "ehr"}
@@ -154,6 +164,7 @@ DENIALS: dict[str, tuple[Setup, Reason, Hop]] = {
     "revocation-unknown-stale-crl": (_stale_crl, Reason.REVOCATION_UNKNOWN, Hop.TLS),
     "cert-untrusted-at-site": (_withheld_trust, Reason.CERT_UNTRUSTED_AT_SITE, Hop.TLS),
     "cert-superseded": (_superseded, Reason.CERT_SUPERSEDED, Hop.TLS),
+    "identity-mismatch": (_another_devices_certificate, Reason.IDENTITY_MISMATCH, Hop.TLS),
     "scope-insufficient": (_out_of_scope, Reason.SCOPE_INSUFFICIENT, Hop.APPLICATION),
     "service-unavailable": (_service_down, Reason.SERVICE_UNAVAILABLE, Hop.SERVICE),
 }

@@ -132,3 +132,34 @@ def test_serve_on_a_port_in_use_is_bad_input_and_leaves_no_endpoints(
     assert f"error: cannot listen on 127.0.0.1:{port} (Address already in use)" in err
     assert "Traceback" not in err
     assert not (tmp_path / "state" / "endpoints.json").exists()
+
+
+@pytest.mark.parametrize(("in_file", "option", "expected"), [
+    (None, None, "full"),
+    ("modeled", None, "modeled"),
+    ("modeled", "full", "full"),
+    (None, "modeled", "modeled"),
+])  # fmt: skip
+def test_run_takes_the_fidelity_level_from_the_file_or_the_option(
+    tmp_path: Path,
+    tiny_scenario: str,
+    write_scenario: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    in_file: str | None,
+    option: str | None,
+    expected: str,
+) -> None:
+    import testbed.run
+
+    seen = []
+    real = testbed.run.run_scenario
+
+    def spy(scenario: object, **options: object) -> object:
+        seen.append(getattr(scenario, "fidelity", None))
+        return real(scenario, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(testbed.run, "run_scenario", spy)
+    text = tiny_scenario + (f"fidelity: {in_file}\n" if in_file else "")
+    argv = ["run", str(write_scenario(text)), "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(argv + (["--fidelity", option] if option else [])) in (EXIT_OK, EXIT_FAILED)
+    assert [str(s) for s in seen] == [expected]

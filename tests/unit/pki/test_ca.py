@@ -233,9 +233,6 @@ def test_a_leaf_never_outlives_its_issuing_ca(make_ca, issue_leaf) -> None:
     leaf = issue_leaf(authority, "long", lifetime=timedelta(days=30))
     assert leaf.not_valid_after_utc == issuing.certificate.not_valid_after_utc
     assert authority.records[leaf.serial_number].not_after == leaf.not_valid_after_utc
-    authority.reserve_serial("later")
-    plan = authority.plan_leaf("later", site="north", lifetime=timedelta(days=30), now=NOW)
-    assert plan is not None and plan.not_after == issuing.certificate.not_valid_after_utc
     short = issue_leaf(authority, "short", lifetime=timedelta(days=2))
     assert short.not_valid_after_utc == NOW + timedelta(days=2)  # no cap when it fits
 
@@ -256,8 +253,6 @@ def test_leaves_name_where_revocation_status_is_once_published(make_ca, issue_le
     assert [(a.access_method, a.access_location.value) for a in access] == [
         (x509.AuthorityInformationAccessOID.OCSP, "http://127.0.0.1:1/ocsp")
     ]
-    authority.reserve_serial("planned")
-    assert authority.plan_leaf("planned", site="north", lifetime=timedelta(days=1), now=NOW) is None
 
 
 def test_an_expired_issuing_ca_issues_nothing(make_ca, issue_leaf) -> None:

@@ -26,7 +26,6 @@ from testbed.pki import (
     make_csr,
     new_private_key,
 )
-from testbed.pki.keys import CsrCheck
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 PKCS10 = "application/pkcs10"
@@ -191,21 +190,6 @@ def test_bad_csr_signature_400(est, key) -> None:
     tampered = base64.b64encode(der.replace(b"pump-1", b"pump-2"))
     response = _enroll(est, tampered)
     _assert_refused(est, response, 400, Reason.CSR_INVALID)
-
-
-def test_a_signature_check_run_ahead_is_used_once_for_those_bytes(est, key) -> None:
-    """A verdict computed ahead (helper process) decides for exactly those DER bytes."""
-    der = make_csr(key, "pump-1").public_bytes(serialization.Encoding.DER)
-    # as if the check ahead had failed on these bytes
-    est.checked_csrs[der] = CsrCheck(False, "pump-1", "ec-p256", True)
-    _assert_refused(est, _enroll(est, base64.b64encode(der)), 400, Reason.CSR_INVALID)
-    assert der not in est.checked_csrs  # used once
-    tampered = der.replace(b"pump-1", b"pump-2")
-    # a verdict for other bytes covers nothing else
-    est.checked_csrs[der] = CsrCheck(True, "pump-1", "ec-p256", True)
-    response = _enroll(est, base64.b64encode(tampered))
-    assert (response.status, response.reason) == (400, Reason.CSR_INVALID)
-    assert len(est.ca.records) == 0 and der in est.checked_csrs
 
 
 def test_subject_mismatch_403(est, key) -> None:

@@ -201,16 +201,16 @@ def test_cache_is_bounded(world, north) -> None:
 
 def test_path_validation_waits_until_a_call_gets_past_the_windows(world, north, monkeypatch):
     """A leaf refused for its window is never path-validated; once in it, it is, once."""
-    import testbed.pki.verify as verify
+    import testbed.pki.full as full
 
     calls = []
-    real = verify._chain_error
+    real = full.chain_error
 
     def counting(*args):
         calls.append(args[0])
         return real(*args)
 
-    monkeypatch.setattr(verify, "_chain_error", counting)
+    monkeypatch.setattr(full, "chain_error", counting)
     bundle, crl, at = north
     verifier, plain = Verifier(), Verifier(cache=False)
     late = world["late"]  # valid from NOW + 2 days

@@ -182,8 +182,10 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
             events, reached = _step_until(tb.env, tb.horizon, label, budget)
     t4 = time.perf_counter()
     main_cpu = _cpu_seconds(resource.RUSAGE_SELF)
-    report = build_report(record_from_testbed(tb))
+    record = record_from_testbed(tb)
+    report = build_report(record)
     t5 = time.perf_counter()
+    outputs = _write_outputs(tb, record, report) if spec.get("outputs") else None
     counts = report.data["counts"]
     result: dict[str, Any] = {
         "mode": "testbed",
@@ -221,7 +223,32 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
     }
     if timers is not None:
         result["phases"] = timers.report(t4 - t3)
+    if outputs is not None:
+        result["outputs"] = outputs
     return result
+
+
+def _write_outputs(tb: Any, record: Any, report: Any) -> dict[str, float]:
+    """Seconds to write ``events.jsonl``, ``report.json`` and ``report.html`` (into a
+    temporary directory, as ``testbed run`` writes them)."""
+    import tempfile
+    from pathlib import Path
+
+    from testbed.report.html import write_html
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        started = time.perf_counter()
+        tb.log.write_jsonl(root / "events.jsonl")
+        out["events.jsonl"] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+        (root / "report.json").write_text(report.to_json(), encoding="utf-8")
+        out["report.json"] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+        write_html(report, record, root / "report.html")
+        out["report.html"] = round(time.perf_counter() - started, 3)
+    return out
 
 
 def _sleeper(env: simpy.Environment, rng: random.Random, count: int, mean: float) -> Generator[

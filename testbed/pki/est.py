@@ -30,6 +30,7 @@ from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.errors import CsrError, PkiError
 from testbed.events import EventKind, EventLog
+from testbed.lifecycle import DeviceState
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
 from testbed.pki.fidelity import LeafCertificate, Request
 from testbed.pki.keys import CsrCheck
@@ -62,7 +63,8 @@ class EnrollmentSubject:
     """What the device registry says about a device that asks for a certificate.
 
     ``may_enroll`` is False in the suspended, retired or unregistered states; ``state``
-    names the state ("suspended" maps to DEVICE_SUSPENDED, anything else to
+    names the state (a :class:`~testbed.lifecycle.DeviceState` value: suspended maps to
+    DEVICE_SUSPENDED, anything else to
     DEVICE_RETIRED); ``approved`` False means manual approval is pending;
     ``key_type`` is the registered certificate type, the only key the CA certifies
     for the device (:func:`~testbed.pki.keys.key_label`'s spelling).
@@ -350,7 +352,9 @@ class EstService:
             raise _Refusal(403, Reason.NOT_REGISTERED, f"device {device_id!r} is not registered")
         if not subject.may_enroll:
             reason = (
-                Reason.DEVICE_SUSPENDED if subject.state == "suspended" else Reason.DEVICE_RETIRED
+                Reason.DEVICE_SUSPENDED
+                if subject.state == DeviceState.SUSPENDED
+                else Reason.DEVICE_RETIRED
             )
             raise _Refusal(
                 403, reason, f"device {device_id!r} is {subject.state}; it may not enroll"

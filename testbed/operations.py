@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "approve",
+    "current_crl",
     "offboard",
     "promote",
     "publish_crl",
@@ -149,6 +150,19 @@ def publish_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:
     hospital.log.emit(now, EventKind.CRL_PUBLISHED, issuing.name, entries=len(crl.serials),
                       next_update=isoformat(crl.next_update))  # fmt: skip
     return crl
+
+
+def current_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:
+    """The issuing CA's current CRL, reissued first when none was published or
+    ``pki.crl_interval`` has passed since the last one (and the CA is up: a CA that is
+    down publishes nothing new, so relying parties keep the last one)."""
+    current = hospital.crls.current(issuing.name)
+    if current is not None and hospital.ca_outages.down(issuing.site):
+        return current
+    interval = hospital.scenario.pki.crl_interval
+    if current is None or hospital.now() - current.this_update >= interval:
+        return publish_crl(hospital, issuing)
+    return current
 
 
 def publish_crls(

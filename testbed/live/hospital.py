@@ -258,11 +258,8 @@ class LiveHospital:
     def refresh_crls(self) -> None:
         """Reissue every unexpired issuing CA generation's CRL that is due
         (``crl_interval`` since its last one)."""
-        now = self.now()
-        for issuing in self.ca.issuing_cas(now=now):
-            current = self.hospital.crls.current(issuing.name)
-            if current is None or now - current.this_update >= self.scenario.pki.crl_interval:
-                operations.publish_crl(self.hospital, issuing)
+        for issuing in self.ca.issuing_cas(now=self.now()):
+            operations.current_crl(self.hospital, issuing)
 
     def crl(self, site: str | None = None) -> PublishedCrl:
         """The current CRL of the issuing CA for ``site`` (None: central), reissued when due.
@@ -271,13 +268,8 @@ class LiveHospital:
         Raises :class:`~testbed.errors.PkiError` for an unknown site, or for None in
         per-site mode.
         """
-        now = self.now()
-        issuing = self.ca.issuing_ca_for(site, now=now)
-        current = self.hospital.crls.current(issuing.name)
-        due = timedelta(0) if current is None else now - current.this_update
-        if current is None or due >= self.scenario.pki.crl_interval:
-            return operations.publish_crl(self.hospital, issuing)
-        return current
+        issuing = self.ca.issuing_ca_for(site, now=self.now())
+        return operations.current_crl(self.hospital, issuing)
 
     def ocsp(self, request_der: bytes) -> bytes:
         """The DER OCSP response to a DER OCSP request (RFC 6960)."""

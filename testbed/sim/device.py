@@ -11,7 +11,7 @@ from testbed.access import Attempt
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.events import EventKind
-from testbed.lifecycle import DeviceState, LifecycleEvent
+from testbed.lifecycle import DeviceState
 from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.renewal import renewal_time
 from testbed.sim.enrollment import enroll, reenroll
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["onboard", "rebootstrap", "recover", "renewal", "traffic", "transition"]
+__all__ = ["onboard", "rebootstrap", "recover", "renewal", "traffic"]
 
 Proc = Generator[Any, Any, None]
 
@@ -40,11 +40,6 @@ def _approve(tb: Testbed, agent: DeviceAgent) -> Proc:
         return  # offboarded before anyone approved it
     operations.approve(tb.hospital, agent.device_id)
     tb.metrics.manual_steps += 1
-
-
-def transition(tb: Testbed, agent: DeviceAgent, event: LifecycleEvent) -> None:
-    """Apply a lifecycle event to the inventory (which records it)."""
-    tb.hospital.inventory.transition(agent.device_id, event, now=tb.now())
 
 
 def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:

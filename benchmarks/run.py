@@ -101,9 +101,10 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
     run["year_wall_estimate"] = round(_year_estimate(run), 1)
     run["us_per_device_day"] = round(_per_device_day_us(run), 2)
     if bare:
-        print(f"== bare SimPy: {run['events']:,} events over {devices} processes, "
+        # one bare event per delivery turn, as the per-device model had
+        print(f"== bare SimPy: {run['model_events']:,} events over {devices} processes, "
               f"{_BARE_RUNS} runs", flush=True)
-        spec = {"mode": "bare", "events": run["events"], "processes": devices,
+        spec = {"mode": "bare", "events": run["model_events"], "processes": devices,
                 "sim_seconds": run["sim_reached"]}
         bares = [_worker(spec) for _ in range(_BARE_RUNS)]
         # this machine's speed drifts between runs; the fastest bare run gives the

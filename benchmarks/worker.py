@@ -194,6 +194,10 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
         "keep_events": spec.get("keep_events", True),
         "fidelity": scenario.fidelity.value,
         "events": events,
+        # the per-device model's events: one SimPy event per traffic turn (the engine
+        # runs turns between events instead; its own wake-ups are not turns)
+        "model_events": events - tb.traffic.wakes + tb.traffic.steps,
+        "traffic_turns": tb.traffic.steps,
         "sim_seconds": tb.horizon,
         "sim_reached": reached,
         "completed": reached >= tb.horizon,
@@ -205,7 +209,8 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
             "report": round(t5 - t4, 3),
             "total": round(t5 - t0, 3),
         },
-        "events_per_second": round(events / (t4 - t3), 1),
+        # per event of the per-device model, so that bare/testbed rates are a wall ratio
+        "events_per_second": round((events - tb.traffic.wakes + tb.traffic.steps) / (t4 - t3), 1),
         # CPU seconds of the whole worker process (build and run)
         "cpu": {"main": round(main_cpu, 1)},
         "peak_rss_mb": round(_peak_rss_mb(), 1),

@@ -14,15 +14,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, cast
 
 from testbed.decisions import ALLOW, Decision, Hop
-from testbed.events import EventKind, EventLog
+from testbed.events import EventKind, EventLog, Value
 from testbed.inventory import Inventory, InventoryEntry
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
 from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.leaf import LeafCache, LeafFacts
+from testbed.revision import Revision
 from testbed.sites import HealthSystem, ServiceKind
+from testbed.standing import Standing, StandingError, TimedHop
 
 __all__ = [
     "AccessContext",
@@ -92,7 +94,7 @@ class AccessHop(Protocol):
 DecisionListener = Callable[[AccessContext, Decision], None]
 """Notification: called after every decision with its context (metrics, oracle)."""
 
-#: the data keys of an ``access-decision`` event, in the order ``_record`` gives them
+#: the data keys of an ``access-decision`` event, in the order ``_values`` gives them
 _DECISION_KEYS = ("service", "allowed", "reason", "hop", "purpose", "serial", "detail")
 
 
@@ -107,6 +109,7 @@ class AccessPoint:
         ca: CertificateAuthority,
         log: EventLog,
         chains: Mapping[ServiceKind, tuple[AccessHop, ...]],
+        revision: Revision | None = None,
     ) -> None:
         self.system = system
         self.inventory = inventory
@@ -114,8 +117,16 @@ class AccessPoint:
         self.log = log
         self.chains = dict(chains)
         self.leaves = LeafCache()
+        #: what the hops read moves this (shared with them by the composition root)
+        self.revision = revision or Revision()
+        #: walk the hops even when an allowance stands, and raise on a difference
+        self.check_standing = False
         self._listeners: list[DecisionListener] = []
         self._kind_of = {service.name: service.kind for service in system.services}
+        self._timed: dict[ServiceKind, tuple[TimedHop, ...]] = {
+            kind: tuple(cast(TimedHop, h) for h in chain if callable(getattr(h, "until", None)))
+            for kind, chain in self.chains.items()
+        }
 
     def subscribe(self, listener: DecisionListener) -> None:
         """Call ``listener`` after every decision from now on."""
@@ -128,37 +139,95 @@ class AccessPoint:
         record = None if leaf is None else self.ca.record(leaf.serial)
         return AccessContext(attempt, now, self.inventory.get(attempt.device_id), leaf, record)
 
-    def decide(self, attempt: Attempt, *, now: datetime) -> Decision:
-        """Walk the hops, record the decision, notify the listeners."""
-        context = self.context(attempt, now=now)
-        decision = self._walk(context)
-        self._record(context, decision)
+    def decide(
+        self, attempt: Attempt, *, now: datetime, standing: Standing | None = None
+    ) -> Decision:
+        """Walk the hops, record the decision, notify the listeners.
+
+        With ``standing`` (the same object for every attempt of one device, service
+        and certificate), an allowance that still stands is given again without the
+        walk, and a walked decision updates it (:mod:`testbed.standing`).
+        """
+        if standing is None:
+            context = self.context(attempt, now=now)
+            decision = self._walk(context)
+            values = _values(context, decision)
+        else:
+            entry = self.inventory.get(attempt.device_id)
+            stood = standing.decision
+            if stood is not None and standing.holds(entry, self.revision.value, now):
+                decision, values = stood, standing.values
+                context = AccessContext(attempt, now, entry, standing.leaf, standing.record)
+                if self.check_standing:
+                    self._check(context, decision)
+            else:
+                context = self.context(attempt, now=now)
+                decision = self._walk(context)
+                values = _values(context, decision)
+                self._stand(standing, context, decision, values)
+        self.log.record(now, EventKind.ACCESS_DECISION, attempt.device_id, _DECISION_KEYS, values)
         for listener in self._listeners:
             listener(context, decision)
         return decision
 
+    def _check(self, context: AccessContext, decision: Decision) -> None:
+        """Walk anyway; :class:`StandingError` if the walk sees anything else."""
+        fresh = self.context(context.attempt, now=context.now)
+        walked = self._walk(fresh)
+        if walked != decision or (fresh.leaf, fresh.record) != (context.leaf, context.record):
+            attempt = context.attempt
+            raise StandingError(
+                f"{attempt.device_id} -> {attempt.service} at {context.now}: the standing "
+                f"allowance {decision} differs from the walk's {walked}"
+            )
+
+    def _stand(
+        self,
+        standing: Standing,
+        context: AccessContext,
+        decision: Decision,
+        values: tuple[Value, ...],
+    ) -> None:
+        """Let an allowance stand until a hop's pass could end by time alone."""
+        if not decision.allowed or context.entry is None:
+            standing.clear()
+            return
+        limits = [
+            limit
+            for hop in self._timed[self._kind(context.attempt.service)]
+            if (limit := hop.until(context)) is not None
+        ]
+        standing.decision = decision
+        standing.values = values
+        standing.entry = context.entry
+        standing.leaf = context.leaf
+        standing.record = context.record
+        standing.version = context.entry.version
+        standing.revision = self.revision.value
+        standing.until = min(limits) if limits else datetime.max.replace(tzinfo=context.now.tzinfo)
+
+    def _kind(self, service: str) -> ServiceKind:
+        kind = self._kind_of.get(service)
+        return self.system.service(service).kind if kind is None else kind  # raises: unknown
+
     def _walk(self, context: AccessContext) -> Decision:
         """The first hop that refuses, or an allowance at the service hop."""
-        kind = self._kind_of.get(context.attempt.service)
-        if kind is None:
-            kind = self.system.service(context.attempt.service).kind  # raises: unknown name
-        for hop in self.chains[kind]:
+        for hop in self.chains[self._kind(context.attempt.service)]:
             decision = hop.check(context)
             if decision is not None:
                 return decision
         return ALLOW
 
-    def _record(self, context: AccessContext, decision: Decision) -> None:
-        attempt, leaf = context.attempt, context.leaf
-        values = (
-            attempt.service,
-            decision.allowed,
-            decision.reason.value,
-            decision.hop.value,
-            attempt.purpose.value,
-            None if leaf is None else leaf.serial_hex,
-            decision.detail or None,
-        )
-        self.log.record(context.now, EventKind.ACCESS_DECISION, attempt.device_id,
-                        _DECISION_KEYS, values)  # fmt: skip
 
+def _values(context: AccessContext, decision: Decision) -> tuple[Value, ...]:
+    """The data of a decision's ``access-decision`` event, in :data:`_DECISION_KEYS` order."""
+    attempt, leaf = context.attempt, context.leaf
+    return (
+        attempt.service,
+        decision.allowed,
+        decision.reason.value,
+        decision.hop.value,
+        attempt.purpose.value,
+        None if leaf is None else leaf.serial_hex,
+        decision.detail or None,
+    )

@@ -28,6 +28,7 @@ from testbed.pki.renewal import ChangeWindow
 from testbed.scenario import ChangeWindowSpec, Scenario
 from testbed.sim.agent import DeviceAgent, build_fleet
 from testbed.sim.preproduction import ValidationLab
+from testbed.sim.traffic import TrafficEngine
 
 __all__ = ["Progress", "Testbed"]
 
@@ -65,6 +66,13 @@ class Testbed:
         self.by_id = {a.device_id: a for a in self.agents}
         self.change_windows = tuple(_window(w) for w in scenario.pki.change_windows)
         self.open_drift: set[tuple[str, DriftKind]] = set()
+        workload = scenario.workload
+        self.traffic = TrafficEngine(
+            env=self.env, at=self.clock.at, access=self.hospital.access,
+            inventory_entry=self.hospital.inventory.entry, metrics=self.metrics, log=self.log,
+            interval=workload.interval.total_seconds(), retry=workload.retry.total_seconds(),
+            horizon=self.horizon,
+        )  # fmt: skip
         self._started = False
         self._tallied = False
 

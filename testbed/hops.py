@@ -14,15 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from testbed.access import AccessContext, AccessHop
 from testbed.decisions import Decision, Hop, Reason
+from testbed.holds import Holds
 from testbed.lifecycle import ACTIVE_STATES, DeviceState
 from testbed.network import Nac
 from testbed.pki.revocation import PublishedCrl
 from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
+from testbed.revision import Revision
 from testbed.sites import HealthSystem, ServiceKind
 
 __all__ = [
@@ -129,6 +132,24 @@ class TlsHop:
             return decision
         return _binding(context)
 
+    def until(self, context: AccessContext) -> datetime | None:
+        """When this hop's pass could end by time alone (:mod:`testbed.standing`):
+        past the path's earliest notAfter, when the next trust bundle reaches the
+        service's site, or past the issuer's CRL's nextUpdate."""
+        attempt, record = context.attempt, context.record
+        if attempt.certificate is None:
+            return None
+        site = self._site_of[attempt.service]
+        bundle = self.trust.bundle(site, now=context.now)
+        limits = [self.verifier.valid_until(attempt.certificate, bundle)]
+        arrival = self.trust.next_arrival(site)
+        if arrival is not None:
+            limits.append(arrival)
+        crl = None if record is None else self.crls.current(record.issuer)
+        if crl is not None:
+            limits.append(crl.next_update)
+        return min(limits)
+
 
 def _binding(context: AccessContext) -> Decision | None:
     """The certificate names this device, and it is the one active identity bound to it."""
@@ -164,22 +185,22 @@ class ApplicationHop:
 class ServiceOutages:
     """Which services are down now (outages nest: a service is up when the last ends)."""
 
-    def __init__(self) -> None:
-        self._down: dict[str, int] = {}
+    def __init__(self, *, revision: Revision | None = None) -> None:
+        self._down: Holds[str] = Holds()
+        self.revision = revision or Revision()
 
     def begin(self, service: str) -> None:
         """An outage of ``service`` starts."""
-        self._down[service] = self._down.get(service, 0) + 1
+        self._down.hold(service)
+        self.revision.bump()
 
     def end(self, service: str) -> None:
         """One outage of ``service`` ends."""
-        left = self._down.get(service, 0) - 1
-        if left < 0:
-            raise ValueError(f"service {service!r} is not down")
-        if left:
-            self._down[service] = left
-        else:
-            del self._down[service]
+        try:
+            self._down.release(service)
+        except KeyError:
+            raise ValueError(f"service {service!r} is not down") from None
+        self.revision.bump()
 
     def __contains__(self, service: object) -> bool:
         return service in self._down

@@ -41,6 +41,7 @@ from testbed.pki.outage import CaOutages
 from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
+from testbed.revision import Revision
 from testbed.scenario import Scenario, load_scenario
 from testbed.sites import HealthSystem
 
@@ -91,18 +92,22 @@ class Hospital:
             key_type=pki.key_type,
             artefacts=artefacts or artefacts_for(self.fidelity),
         )
+        #: moved by every change of what access decisions read (testbed.standing)
+        self.revision = Revision()
         self.trust = TrustDistribution(
-            ca=self.ca, sites=sites, delay=pki.trust_distribution_delay, now=now
+            ca=self.ca, sites=sites, delay=pki.trust_distribution_delay, now=now,
+            revision=self.revision,
         )
-        self.crls = CrlDistribution()
+        self.crls = CrlDistribution(revision=self.revision)
         self.inventory = Inventory(log=log)
         self.ca_outages = CaOutages()
         self.est = EstService(
             ca=self.ca, directory=self.inventory, log=log, outages=self.ca_outages
         )
-        self.policy = ZonePolicy((r.source, r.to, r.site) for r in scenario.network)
-        self.nac = Nac()
-        self.outages = ServiceOutages()
+        routes = ((r.source, r.to, r.site) for r in scenario.network)
+        self.policy = ZonePolicy(routes, revision=self.revision)
+        self.nac = Nac(revision=self.revision)
+        self.outages = ServiceOutages(revision=self.revision)
         self.verifier = Verifier(artefacts=self.ca.artefacts)
         self.access = AccessPoint(
             system=self.system,
@@ -118,6 +123,7 @@ class Hospital:
                 verifier=self.verifier,
                 outages=self.outages,
             ),
+            revision=self.revision,
         )
         # what observes decisions subscribes to them: the measures, and the
         # ground-truth oracle that judges every allowance (both transports)

@@ -29,7 +29,12 @@ __all__ = ["Drift", "DriftKind", "Inventory", "InventoryEntry"]
 
 @dataclass(slots=True)
 class InventoryEntry:
-    """A device record with its lifecycle and enrollment facts."""
+    """A device record with its lifecycle and enrollment facts.
+
+    ``version`` moves whenever a fact access decisions read changes (the lifecycle
+    state, the current serial, the test serials): the :class:`Inventory` methods
+    that change them bump it (:mod:`testbed.standing`).
+    """
 
     record: DeviceRecord
     lifecycle: Lifecycle
@@ -40,6 +45,7 @@ class InventoryEntry:
     serial: int | None = None
     test_serials: set[int] = field(default_factory=set)
     history: list[tuple[datetime, DeviceState]] = field(default_factory=list)
+    version: int = 0
 
     @property
     def state(self) -> DeviceState:
@@ -118,11 +124,18 @@ class Inventory:
         """Apply a lifecycle event (raises on an invalid transition)."""
         entry = self.entry(device_id)
         row = entry.lifecycle.apply(event)
+        entry.version += 1
         entry.history.append((now, row.target))
         if self._log is not None:
             self._log.emit(now, EventKind.DEVICE_TRANSITION, device_id, event=event.value,
                            source=row.source.value, target=row.target.value)  # fmt: skip
         return row
+
+    def add_test_serial(self, device_id: str, serial: int) -> None:
+        """A pre-production test's own certificate, accepted beside the current one."""
+        entry = self.entry(device_id)
+        entry.test_serials.add(serial)
+        entry.version += 1
 
     def set_bootstrap(self, device_id: str, password: str) -> None:
         """Store (a digest of) a one-time bootstrap secret for HTTP Basic enrollment."""
@@ -169,6 +182,7 @@ class Inventory:
         """Bind the new certificate; the first one moves the device to ``enrolled``."""
         entry = self.entry(device_id)
         entry.serial = certificate.serial_number
+        entry.version += 1
         if not renewal:
             entry.bootstrap_digest = None  # one-time secret
         if entry.state is DeviceState.REGISTERED:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from testbed.decisions import Decision, Hop, Reason
+from testbed.holds import Holds
+from testbed.revision import Revision
 
 __all__ = ["Nac", "Route", "Source", "ZonePolicy"]
 
@@ -21,18 +23,21 @@ Source = tuple[str, str]  # (site, zone) where traffic enters the network
 class Nac:
     """Network access control: the devices admitted to the network (seed §2)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, revision: Revision | None = None) -> None:
         self._admitted: set[str] = set()
+        self.revision = revision or Revision()
 
     def admit(self, device_id: str) -> None:
         """Put a registered device on the network."""
         self._admitted.add(device_id)
+        self.revision.bump()
 
     def remove(self, device_id: str) -> bool:
         """Take a device off the network; False if it was not admitted."""
         if device_id not in self._admitted:
             return False
         self._admitted.discard(device_id)
+        self.revision.bump()
         return True
 
     def __contains__(self, device_id: object) -> bool:
@@ -42,34 +47,35 @@ class Nac:
 class ZonePolicy:
     """Which zone may reach which service, and which routes a fault has blocked."""
 
-    def __init__(self, rules: Iterable[Route]) -> None:
+    def __init__(self, rules: Iterable[Route], *, revision: Revision | None = None) -> None:
         self._allowed: set[Route] = set(rules)
-        self._blocked: dict[Route, int] = {}
-        # decisions without extra blocks, by (site, zone, service); cleared on every change
+        self._blocked: Holds[Route] = Holds()
+        # decisions by (site, zone, service); cleared on every change
         self._decided: dict[tuple[str, str, str], Decision] = {}
+        self.revision = revision or Revision()
+
+    def _changed(self) -> None:
+        self._decided.clear()
+        self.revision.bump()
 
     def allow(self, zone: str, service: str, site: str | None = None) -> None:
         """Add an allowance."""
         self._allowed.add((zone, service, site))
-        self._decided.clear()
+        self._changed()
 
     def block(self, zone: str, service: str, site: str | None = None) -> None:
         """Block a route (a fault); blocks nest."""
-        key = (zone, service, site)
-        self._blocked[key] = self._blocked.get(key, 0) + 1
-        self._decided.clear()
+        self._blocked.hold((zone, service, site))
+        self._changed()
 
     def unblock(self, zone: str, service: str, site: str | None = None) -> None:
         """Heal one block of a route."""
-        key = (zone, service, site)
-        left = self._blocked.get(key, 0) - 1
-        if left < 0:
-            raise ValueError(f"route {zone}->{service} at {site or 'every site'} is not blocked")
-        if left:
-            self._blocked[key] = left
-        else:
-            del self._blocked[key]
-        self._decided.clear()
+        try:
+            self._blocked.release((zone, service, site))
+        except KeyError:
+            where = site or "every site"
+            raise ValueError(f"route {zone}->{service} at {where} is not blocked") from None
+        self._changed()
 
     def decide(self, *, site: str, zone: str, service: str) -> Decision:
         """May traffic from ``zone`` at ``site`` reach ``service``?"""

@@ -24,6 +24,7 @@ from testbed.errors import PkiError
 from testbed.pki.ca import CertificateAuthority, IssuingCA, Revocation
 from testbed.pki.fidelity import CrlTemplate
 from testbed.pki.keys import signature_hash
+from testbed.revision import Revision
 
 __all__ = ["CrlDistribution", "PublishedCrl", "RevocationReason", "build_crl", "ocsp_response"]
 
@@ -122,14 +123,30 @@ def _listed_after_expiry(
 
 
 class CrlDistribution:
-    """The CRLs relying parties can fetch: the latest published one per issuer."""
+    """The CRLs relying parties can fetch: the latest published one per issuer.
 
-    def __init__(self) -> None:
+    ``revision`` moves when what a relying party can conclude may change: a CRL that
+    lists other serials, expires earlier or starts later than the one it replaces,
+    the first CRL of an issuer, a withdrawal.  A routine reissue (same serials, later
+    nextUpdate) does not move it: every allowance that stood under the old CRL stands
+    under the new one until the old one's nextUpdate (see :mod:`testbed.standing`).
+    """
+
+    def __init__(self, *, revision: Revision | None = None) -> None:
         self._current: dict[str, PublishedCrl] = {}
+        self.revision = revision or Revision()
 
     def publish(self, crl: PublishedCrl) -> None:
         """Make ``crl`` the one relying parties fetch for its issuer."""
+        old = self._current.get(crl.issuer)
         self._current[crl.issuer] = crl
+        if (
+            old is None
+            or crl.serials != old.serials
+            or crl.next_update < old.next_update
+            or crl.this_update < old.this_update
+        ):
+            self.revision.bump()
 
     def current(self, issuer_name: str) -> PublishedCrl | None:
         """The CRL relying parties see for ``issuer_name``, or None if none was published."""
@@ -139,6 +156,7 @@ class CrlDistribution:
         """The distribution point stops serving ``issuer_name``'s CRL (relying parties
         then fail closed: revocation unknown)."""
         self._current.pop(issuer_name, None)
+        self.revision.bump()
 
 
 # -- OCSP (RFC 6960) ---------------------------------------------------------

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 
 from testbed.errors import PkiError
 from testbed.pki.ca import CertificateAuthority
+from testbed.revision import Revision
 
 __all__ = ["MISSING_VERSION", "TrustBundle", "TrustDistribution", "split_anchors"]
 
@@ -100,7 +101,9 @@ class TrustDistribution:
         sites: Sequence[str],
         delay: timedelta,
         now: datetime,
+        revision: Revision | None = None,
     ) -> None:
+        self.revision = revision or Revision()
         if delay < timedelta(0):
             raise PkiError(f"trust distribution delay must not be negative, got {delay}")
         self._ca = ca
@@ -124,6 +127,7 @@ class TrustDistribution:
         current = self._current_set(now)
         for state in self._sites.values():
             state.arrivals.append((arrival, current))
+        self.revision.bump()
         return arrival
 
     def bundle(self, site: str, *, now: datetime) -> TrustBundle:
@@ -135,6 +139,11 @@ class TrustDistribution:
             self._apply_arrivals(state, now)
         return state.bundle
 
+    def next_arrival(self, site: str) -> datetime | None:
+        """When the next bundle on its way to ``site`` arrives (None: none is)."""
+        arrivals = self._state(site).arrivals
+        return arrivals[0][0] if arrivals else None
+
     @staticmethod
     def _apply_arrivals(state: _SiteState, now: datetime) -> None:
         while state.arrivals and state.arrivals[0][0] <= now:
@@ -145,6 +154,7 @@ class TrustDistribution:
     def withhold(self, site: str) -> None:
         """Fault: the site's bundle goes missing; it holds nothing and takes nothing new."""
         self._state(site).withheld += 1
+        self.revision.bump()
 
     def release(self, site: str, *, now: datetime) -> TrustBundle:
         """End one withhold fault; once none is left, arrivals due by ``now`` apply."""
@@ -152,6 +162,7 @@ class TrustDistribution:
         if state.withheld == 0:
             raise PkiError(f"the trust bundle of site {site!r} is not withheld")
         state.withheld -= 1
+        self.revision.bump()
         return self.bundle(site, now=now)
 
     def stale(self, site: str, *, now: datetime) -> None:
@@ -160,6 +171,7 @@ class TrustDistribution:
         if not state.frozen:
             self._apply_arrivals(state, now)  # what had arrived by now is held
         state.frozen += 1
+        self.revision.bump()
 
     def thaw(self, site: str, *, now: datetime) -> TrustBundle:
         """End one stale fault; once none is left, arrivals due by ``now`` apply."""
@@ -167,4 +179,5 @@ class TrustDistribution:
         if state.frozen == 0:
             raise PkiError(f"the trust bundle of site {site!r} is not stale")
         state.frozen -= 1
+        self.revision.bump()
         return self.bundle(site, now=now)

@@ -149,6 +149,11 @@ class Verifier:
         revoked = _revocation_denial(facts.serial, facts.issuer, crl, now)
         return revoked if revoked is not None else _ALLOW_TLS
 
+    def valid_until(self, leaf: LeafCertificate, bundle: TrustBundle) -> datetime:
+        """The earliest notAfter on ``leaf``'s path under ``bundle`` (its last valid moment
+        at this site, nothing else changing)."""
+        return self._lookup(leaf, bundle).valid_until
+
     def _lookup(self, leaf: LeafCertificate, bundle: TrustBundle) -> PathFacts:
         if not self.cache:
             return self._derive(leaf, bundle)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from testbed import operations
-from testbed.access import Attempt
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.events import EventKind
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
 
-__all__ = ["onboard", "rebootstrap", "recover", "renewal", "traffic"]
+__all__ = ["onboard", "rebootstrap", "recover", "renewal"]
 
 Proc = Generator[Any, Any, None]
 
@@ -56,76 +55,8 @@ def onboard(tb: Testbed, agent: DeviceAgent) -> Proc:
     operations.promote(tb.hospital, agent.device_id)
     tb.metrics.onboarding_seconds.append((tb.now() - began).total_seconds())
     tb.metrics.devices_in_production += 1
-    tb.env.process(traffic(tb, agent))
+    tb.traffic.start(agent)
     tb.env.process(renewal(tb, agent))
-
-
-def traffic(tb: Testbed, agent: DeviceAgent) -> Proc:
-    """Each interval one item per intended service; refused items are kept or lost."""
-    interval = tb.scenario.workload.interval.total_seconds()
-    retry = tb.scenario.workload.retry.total_seconds()
-    env = tb.env
-    entry = tb.hospital.inventory.entry(agent.device_id)
-    buffers = agent.buffers
-    held: LeafCertificate | None = None
-    attempts: dict[str, Attempt] = {}  # per service, for the certificate ``held``
-    next_tick = float(env.now)
-    horizon = tb.horizon
-    while not agent.retired and env.now < horizon:
-        if env.now >= next_tick:
-            for service in buffers:
-                buffers[service] += 1
-            next_tick += interval
-            if entry.lifecycle.state is not DeviceState.PRODUCTION:
-                overflow(tb, agent, reason=entry.lifecycle.state.value)  # suspended
-        if entry.lifecycle.state is DeviceState.PRODUCTION:
-            if agent.certificate is not held or not attempts:
-                held = agent.certificate
-                source = (agent.record.site, agent.record.zone)
-                attempts = {s: Attempt(agent.device_id, s, held, source) for s in buffers}
-            now = tb.now()
-            for service, items in buffers.items():
-                if items:
-                    _deliver(tb, agent, attempts[service], now)
-        backlog = any(buffers.values())
-        wait = min(retry, next_tick - env.now) if backlog else next_tick - env.now
-        yield env.timeout(max(wait, 1.0))
-
-
-def _deliver(tb: Testbed, agent: DeviceAgent, attempt: Attempt, now: datetime) -> None:
-    service = attempt.service
-    decision = tb.hospital.access.decide(attempt, now=now)
-    items = agent.buffers[service]
-    if decision.allowed:
-        tb.metrics.delivered += items
-        if items > 1:
-            tb.log.emit(
-                now, EventKind.DATA_FORWARDED, agent.device_id, service=service, items=items
-            )
-        agent.buffers[service] = 0
-        agent.availability.succeeded(service, now)
-        return
-    agent.availability.failed(service, decision.reason, now)
-    _lose(tb, agent, service, items - agent.capacity, decision.reason.value, now)
-
-
-def overflow(tb: Testbed, agent: DeviceAgent, *, reason: str, keep: bool = True) -> None:
-    """Items the device cannot hold are lost: beyond its capacity (all of them with
-    ``keep`` False: the device leaves service with them).  One ``data-lost`` each."""
-    now = tb.now()
-    for service, items in agent.buffers.items():
-        _lose(tb, agent, service, items - (agent.capacity if keep else 0), reason, now)
-
-
-def _lose(
-    tb: Testbed, agent: DeviceAgent, service: str, lost: int, reason: str, now: datetime
-) -> None:
-    if lost <= 0:
-        return
-    agent.buffers[service] -= lost
-    tb.metrics.data_lost += lost
-    tb.log.emit(now, EventKind.DATA_LOST, agent.device_id, service=service, items=lost,
-                reason=reason)  # fmt: skip
 
 
 def _device_now_offset(agent: DeviceAgent) -> float:

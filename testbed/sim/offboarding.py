@@ -15,7 +15,7 @@ from testbed import operations
 from testbed.access import Attempt, Purpose
 from testbed.lifecycle import DeviceState
 from testbed.pki.revocation import RevocationReason
-from testbed.sim.device import overflow
+from testbed.sim.traffic import overflow
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
@@ -45,7 +45,8 @@ def offboard(tb: Testbed, agent: DeviceAgent) -> None:
     now = tb.now()
     done = operations.offboard(tb.hospital, agent.device_id)
     tb.metrics.revoked += len(done.serials)
-    overflow(tb, agent, reason="device-retired", keep=False)  # it leaves with what it held
+    # it leaves with what it held
+    overflow(tb.log, tb.metrics, agent, reason="device-retired", now=now, keep=False)
     agent.retired = True
     agent.availability.close(now)
     agent.notify(tb.env)

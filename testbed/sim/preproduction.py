@@ -67,7 +67,7 @@ def _test_certificate(
         lifetime=_TEST_LIFETIME,
         now=tb.now() + issued_at_offset,
     )
-    tb.hospital.inventory.entry(r.device_id).test_serials.add(cert.serial_number)
+    tb.hospital.inventory.add_test_serial(r.device_id, cert.serial_number)
     return cert
 
 

@@ -20,11 +20,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "testbed"
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundation", frozenset({
         "errors", "clock", "units", "inputs", "events", "decisions", "lifecycle", "sites",
-        "memory", "expectations", "faults", "verdicts", "targets",
+        "memory", "expectations", "faults", "verdicts", "targets", "revision", "holds",
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
-        "metrics", "access", "hops", "oracle", "scenario", "crosscheck",
+        "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
     })),
     ("hospital", frozenset({"hospital", "operations"})),
     ("transports", frozenset({"core", "sim", "live"})),

@@ -1,0 +1,25 @@
+"""A revision counter: moves whenever state that access decisions read changes.
+
+The network policy, NAC, service outages, trust distribution and CRL distribution of
+one hospital share one :class:`Revision` (the composition root hands it to each).
+An allowance that stands (:mod:`testbed.standing`) remembers the revision it was
+decided at; a different revision means something it read may have changed, and the
+next attempt is decided afresh.  Every mutating method of those services bumps it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Revision"]
+
+
+class Revision:
+    """A counter that only goes up."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def bump(self) -> None:
+        """Something changed."""
+        self.value += 1

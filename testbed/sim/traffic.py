@@ -1,0 +1,208 @@
+"""Clinical traffic: every device in service delivers to its services each interval.
+
+The steady-state model.  A device's traffic is a :class:`TrafficFlow`, a small state
+machine whose :meth:`~TrafficFlow.step` is one turn of the device's delivery loop
+(the tick that adds one item per intended service, the deliveries, the time of the
+next turn).  The :class:`TrafficEngine` keeps every flow on one heap of due times
+instead of giving each delivery a SimPy event: when it wakes, it runs every flow that
+is due before the simulation's next other event (``env.peek()``), because nothing
+can change the hospital in between, so running them now, each with its own time,
+decides exactly what running them one event at a time would.  Flows due at or after
+that event wait for it (a SimPy timeout): renewals, faults, operator actions and CRL
+publications still happen between deliveries in time order.
+
+Ties (a delivery at the same second as another process's event) go after that
+event.  The order is deterministic: the heap orders flows by due time, then by the
+order in which they were scheduled.
+
+The engine counts its turns (``steps``) and its own SimPy events (``wakes``), so the
+benchmark can give the bare SimPy loop one event per turn, as the per-device model had.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from datetime import datetime
+
+import simpy
+
+from testbed.access import AccessPoint, Attempt
+from testbed.events import EventKind, EventLog
+from testbed.inventory import InventoryEntry
+from testbed.lifecycle import DeviceState
+from testbed.metrics import Metrics
+from testbed.pki.fidelity import LeafCertificate
+from testbed.sim.agent import DeviceAgent
+from testbed.standing import Standing
+
+__all__ = ["TrafficEngine", "TrafficFlow", "lose", "overflow"]
+
+_PRODUCTION = DeviceState.PRODUCTION
+
+
+def lose(
+    log: EventLog, metrics: Metrics, agent: DeviceAgent, service: str, lost: int, reason: str,
+    now: datetime,
+) -> None:
+    """``lost`` items of ``service`` leave the device's buffer for good (one event)."""
+    if lost <= 0:
+        return
+    agent.buffers[service] -= lost
+    metrics.data_lost += lost
+    log.emit(now, EventKind.DATA_LOST, agent.device_id, service=service, items=lost,
+             reason=reason)  # fmt: skip
+
+
+def overflow(
+    log: EventLog, metrics: Metrics, agent: DeviceAgent, *, reason: str, now: datetime,
+    keep: bool = True,
+) -> None:
+    """Items the device cannot hold are lost: beyond its capacity (all of them with
+    ``keep`` False: the device leaves service with them).  One ``data-lost`` each."""
+    for service, items in agent.buffers.items():
+        lose(log, metrics, agent, service, items - (agent.capacity if keep else 0), reason, now)
+
+
+class TrafficFlow:
+    """One device's delivery loop, one turn per :meth:`step`."""
+
+    __slots__ = ("_attempts", "_held", "agent", "engine", "entry", "next_tick")
+    # per service: the attempt with the certificate held, and where its allowance stands
+
+    def __init__(self, engine: TrafficEngine, agent: DeviceAgent, entry: InventoryEntry,
+                 start: float) -> None:  # fmt: skip
+        self.engine = engine
+        self.agent = agent
+        self.entry = entry
+        self.next_tick = start
+        self._held: LeafCertificate | None = None
+        self._attempts: dict[str, tuple[Attempt, Standing]] = {}
+
+    def step(self, t: float) -> float | None:
+        """One turn at simulation second ``t``: tick, deliver what the device holds;
+        returns when the next turn is due (None: the device left service)."""
+        agent, engine = self.agent, self.engine
+        if agent.retired:
+            return None
+        buffers = agent.buffers
+        state = self.entry.lifecycle.state
+        now: datetime | None = None
+        if t >= self.next_tick:
+            for service in buffers:
+                buffers[service] += 1
+            self.next_tick += engine.interval
+            if state is not _PRODUCTION:
+                now = engine.at(t)
+                overflow(engine.log, engine.metrics, agent, reason=state.value, now=now)
+        if state is _PRODUCTION:
+            attempts = self._attempts
+            if agent.certificate is not self._held or not attempts:
+                held = self._held = agent.certificate
+                source = (agent.record.site, agent.record.zone)
+                attempts = self._attempts = {
+                    s: (Attempt(agent.device_id, s, held, source), Standing()) for s in buffers
+                }
+            for service, items in buffers.items():
+                if items:
+                    if now is None:
+                        now = engine.at(t)
+                    engine.deliver(agent, *attempts[service], now)
+        until_tick = self.next_tick - t
+        wait = min(engine.retry, until_tick) if any(buffers.values()) else until_tick
+        return t + max(wait, 1.0)
+
+
+class TrafficEngine:
+    """Every flow on one heap, run between the simulation's other events (see the module)."""
+
+    def __init__(
+        self,
+        *,
+        env: simpy.Environment,
+        at: Callable[[float], datetime],
+        access: AccessPoint,
+        inventory_entry: Callable[[str], InventoryEntry],
+        metrics: Metrics,
+        log: EventLog,
+        interval: float,
+        retry: float,
+        horizon: float,
+    ) -> None:
+        self.env = env
+        self.at = at
+        self.access = access
+        self.metrics = metrics
+        self.log = log
+        self.interval = interval
+        self.retry = retry
+        self.horizon = horizon
+        self._entry = inventory_entry
+        self._heap: list[tuple[float, int, TrafficFlow]] = []
+        self._order = itertools.count()
+        self._wakes: list[float] = []  # times of the engine's pending SimPy events (a heap)
+        #: let allowances stand between changes (False: walk every delivery's hops)
+        self.standing = True
+        self.steps = 0  # turns run
+        self.wakes = 0  # the engine's own SimPy events processed
+
+    def start(self, agent: DeviceAgent) -> None:
+        """The device entered production now: its first turn is due at once."""
+        now = float(self.env.now)
+        flow = TrafficFlow(self, agent, self._entry(agent.device_id), now)
+        heapq.heappush(self._heap, (now, next(self._order), flow))
+        self._wake(now)
+
+    def deliver(
+        self, agent: DeviceAgent, attempt: Attempt, standing: Standing, now: datetime
+    ) -> None:
+        """Deliver what the device holds for ``attempt``'s service, or keep or lose it
+        (an allowance that stands is not walked again: :mod:`testbed.standing`)."""
+        service = attempt.service
+        decision = self.access.decide(
+            attempt, now=now, standing=standing if self.standing else None
+        )
+        items = agent.buffers[service]
+        if decision.allowed:
+            self.metrics.delivered += items
+            if items > 1:
+                self.log.emit(now, EventKind.DATA_FORWARDED, agent.device_id, service=service,
+                              items=items)  # fmt: skip
+            agent.buffers[service] = 0
+            agent.availability.succeeded(service, now)
+            return
+        agent.availability.failed(service, decision.reason, now)
+        lose(self.log, self.metrics, agent, service, items - agent.capacity,
+             decision.reason.value, now)  # fmt: skip
+
+    def _wake(self, t: float) -> None:
+        """Make sure the engine wakes at ``t`` or before."""
+        wakes = self._wakes
+        if not wakes or t < wakes[0]:
+            heapq.heappush(wakes, t)
+            event = self.env.timeout(t - float(self.env.now))
+            event.callbacks.append(self._run)
+
+    def _run(self, _event: simpy.Event) -> None:
+        """Run every flow due before the simulation's next other event."""
+        self.wakes += 1
+        env, heap, wakes = self.env, self._heap, self._wakes
+        now, horizon = float(env.now), self.horizon
+        while wakes and wakes[0] <= now:
+            heapq.heappop(wakes)
+        steps = 0
+        while heap:
+            t = heap[0][0]
+            if t > now and t >= env.peek():
+                break  # another event comes first (or at the same time): wait for it
+            flow = heapq.heappop(heap)[2]
+            if t >= horizon:
+                continue
+            steps += 1
+            due = flow.step(t)
+            if due is not None:
+                heapq.heappush(heap, (due, next(self._order), flow))
+        self.steps += steps
+        if heap:
+            self._wake(heap[0][0])

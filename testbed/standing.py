@@ -1,0 +1,87 @@
+"""Allowances that stand: a device's steady-state traffic, decided once per change.
+
+Between two changes of what the hops read, a device's daily deliveries all get the
+same allowance.  A :class:`Standing` keeps the allowance one attempt last got, and
+the :class:`~testbed.access.AccessPoint` gives it again, without walking the hops,
+while all of these hold (every one is checked at every delivery):
+
+- the device's inventory entry is the same object at the same ``version`` (its
+  lifecycle state, current serial and test serials: :class:`~testbed.inventory.Inventory`
+  bumps it on every change);
+- the hospital's :class:`~testbed.revision.Revision` is unchanged (NAC, route policy,
+  service outages, trust distribution and CRL distribution bump it on every change
+  that could alter a decision);
+- ``now`` is before ``until``, the earliest time at which a hop's pass could change
+  with nothing else changing (:class:`TimedHop`: the TLS hop's certificate and CA
+  windows, the next trust bundle arriving at the service's site, the CRL's
+  nextUpdate).
+
+A decision is a function of the attempt, those facts and the time, so the walk would
+give the same decision; the event, the listeners (metrics, the oracle, which judges
+every allowance afresh) and everything else run as for a walked decision.  Only
+allowances stand: a refusal is walked every time.  ``AccessPoint.check_standing``
+walks anyway and raises :class:`StandingError` on any difference; the tests run every
+shipped scenario and generated ones that way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from testbed.decisions import Decision
+from testbed.events import Value
+
+if TYPE_CHECKING:
+    from testbed.access import AccessContext
+    from testbed.inventory import InventoryEntry
+    from testbed.pki.ca import IssuanceRecord
+    from testbed.pki.leaf import LeafFacts
+
+__all__ = ["Standing", "StandingError", "TimedHop"]
+
+
+class StandingError(AssertionError):
+    """A standing allowance differs from what walking the hops decides (a missing
+    revision bump or time limit: a bug)."""
+
+
+class TimedHop(Protocol):
+    """A hop whose pass can end with time alone (no state change)."""
+
+    def until(self, context: AccessContext) -> datetime | None:
+        """The earliest time at which this hop could decide ``context``'s attempt
+        otherwise, nothing else changing (None: never by time alone)."""
+        ...
+
+
+@dataclass(slots=True)
+class Standing:
+    """One attempt's last allowance and the terms on which it stands."""
+
+    decision: Decision | None = None
+    values: tuple[Value, ...] = ()  # its event's data
+    entry: InventoryEntry | None = None
+    leaf: LeafFacts | None = None
+    record: IssuanceRecord | None = None
+    version: int = -1
+    revision: int = -1
+    until: datetime | None = None
+
+    def holds(self, entry: InventoryEntry | None, revision: int, now: datetime) -> bool:
+        """Whether the allowance stands for ``entry`` at ``revision`` and ``now``."""
+        until = self.until
+        return (
+            self.decision is not None
+            and entry is self.entry
+            and entry is not None
+            and entry.version == self.version
+            and revision == self.revision
+            and until is not None
+            and now < until
+        )
+
+    def clear(self) -> None:
+        """Nothing stands (the attempt was refused)."""
+        self.decision = None

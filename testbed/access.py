@@ -121,6 +121,7 @@ class AccessPoint:
         self.revision = revision or Revision()
         #: walk the hops even when an allowance stands, and raise on a difference
         self.check_standing = False
+        self.stood = 0  # decisions given by a standing allowance (not walked)
         self._listeners: list[DecisionListener] = []
         self._kind_of = {service.name: service.kind for service in system.services}
         self._timed: dict[ServiceKind, tuple[TimedHop, ...]] = {
@@ -157,6 +158,7 @@ class AccessPoint:
             stood = standing.decision
             if stood is not None and standing.holds(entry, self.revision.value, now):
                 decision, values = stood, standing.values
+                self.stood += 1
                 context = AccessContext(attempt, now, entry, standing.leaf, standing.record)
                 if self.check_standing:
                     self._check(context, decision)
@@ -192,11 +194,9 @@ class AccessPoint:
         if not decision.allowed or context.entry is None:
             standing.clear()
             return
-        limits = [
-            limit
-            for hop in self._timed[self._kind(context.attempt.service)]
-            if (limit := hop.until(context)) is not None
-        ]
+        timed = self._timed[self._kind(context.attempt.service)]
+        limits = [limit for hop in timed if (limit := hop.until(context)) is not None]
+        standing.deadlines = tuple(d for hop in timed for d in hop.deadlines(context))
         standing.decision = decision
         standing.values = values
         standing.entry = context.entry

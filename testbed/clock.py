@@ -53,7 +53,7 @@ class SimClock:
 
     def at(self, seconds: float) -> datetime:
         """The UTC datetime ``seconds`` after the start."""
-        return self.start + timedelta(seconds=seconds)
+        return self.start + timedelta(0, seconds)
 
     def seconds(self, when: datetime) -> float:
         """Simulation seconds from the start to ``when``."""

@@ -27,6 +27,7 @@ from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
 from testbed.revision import Revision
 from testbed.sites import HealthSystem, ServiceKind
+from testbed.standing import Deadline
 
 __all__ = [
     "ApplicationHop",
@@ -134,21 +135,30 @@ class TlsHop:
 
     def until(self, context: AccessContext) -> datetime | None:
         """When this hop's pass could end by time alone (:mod:`testbed.standing`):
-        past the path's earliest notAfter, when the next trust bundle reaches the
-        service's site, or past the issuer's CRL's nextUpdate."""
-        attempt, record = context.attempt, context.record
+        past the path's earliest notAfter, or when the next trust bundle reaches the
+        service's site."""
+        attempt = context.attempt
         if attempt.certificate is None:
             return None
         site = self._site_of[attempt.service]
         bundle = self.trust.bundle(site, now=context.now)
-        limits = [self.verifier.valid_until(attempt.certificate, bundle)]
+        limit = self.verifier.valid_until(attempt.certificate, bundle)
         arrival = self.trust.next_arrival(site)
-        if arrival is not None:
-            limits.append(arrival)
-        crl = None if record is None else self.crls.current(record.issuer)
-        if crl is not None:
-            limits.append(crl.next_update)
-        return min(limits)
+        return limit if arrival is None else min(limit, arrival)
+
+    def deadlines(self, context: AccessContext) -> tuple[Deadline, ...]:
+        """The nextUpdate of the issuer's current CRL, whichever CRL that is when read
+        (a routine reissue moves it later)."""
+        record = context.record
+        if record is None:
+            return ()
+        issuer, crls = record.issuer, self.crls
+
+        def next_update() -> datetime | None:
+            crl = crls.current(issuer)
+            return None if crl is None else crl.next_update
+
+        return (next_update,)
 
 
 def _binding(context: AccessContext) -> Decision | None:

@@ -12,9 +12,12 @@ while all of these hold (every one is checked at every delivery):
   service outages, trust distribution and CRL distribution bump it on every change
   that could alter a decision);
 - ``now`` is before ``until``, the earliest time at which a hop's pass could change
-  with nothing else changing (:class:`TimedHop`: the TLS hop's certificate and CA
-  windows, the next trust bundle arriving at the service's site, the CRL's
-  nextUpdate).
+  with nothing else changing (:meth:`TimedHop.until`: the TLS hop's certificate and
+  CA windows, the next trust bundle arriving at the service's site);
+- ``now`` is before every *deadline* (:meth:`TimedHop.deadlines`), read again at each
+  reuse because a routine refresh moves it later without changing anything else: the
+  nextUpdate of the issuer's current CRL (a reissue that lists the same serials and
+  expires later does not move the revision; CRLs are published at their thisUpdate).
 
 A decision is a function of the attempt, those facts and the time, so the walk would
 give the same decision; the event, the listeners (metrics, the oracle, which judges
@@ -26,6 +29,7 @@ shipped scenario and generated ones that way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -39,7 +43,7 @@ if TYPE_CHECKING:
     from testbed.pki.ca import IssuanceRecord
     from testbed.pki.leaf import LeafFacts
 
-__all__ = ["Standing", "StandingError", "TimedHop"]
+__all__ = ["Deadline", "Standing", "StandingError", "TimedHop"]
 
 
 class StandingError(AssertionError):
@@ -47,12 +51,21 @@ class StandingError(AssertionError):
     revision bump or time limit: a bug)."""
 
 
+Deadline = Callable[[], datetime | None]
+"""The current value of a deadline that routine refreshes move later (None: none now)."""
+
+
 class TimedHop(Protocol):
     """A hop whose pass can end with time alone (no state change)."""
 
     def until(self, context: AccessContext) -> datetime | None:
         """The earliest time at which this hop could decide ``context``'s attempt
-        otherwise, nothing else changing (None: never by time alone)."""
+        otherwise, nothing changing (None: never by time alone)."""
+        ...
+
+    def deadlines(self, context: AccessContext) -> tuple[Deadline, ...]:
+        """Deadlines of this hop's pass that a routine refresh (no revision change)
+        moves later: the pass holds while ``now`` is before each one's current value."""
         ...
 
 
@@ -68,6 +81,7 @@ class Standing:
     version: int = -1
     revision: int = -1
     until: datetime | None = None
+    deadlines: tuple[Deadline, ...] = ()
 
     def holds(self, entry: InventoryEntry | None, revision: int, now: datetime) -> bool:
         """Whether the allowance stands for ``entry`` at ``revision`` and ``now``."""
@@ -80,8 +94,13 @@ class Standing:
             and revision == self.revision
             and until is not None
             and now < until
+            and all(_before(now, deadline()) for deadline in self.deadlines)
         )
 
     def clear(self) -> None:
         """Nothing stands (the attempt was refused)."""
         self.decision = None
+
+
+def _before(now: datetime, deadline: datetime | None) -> bool:
+    return deadline is not None and now < deadline

@@ -196,13 +196,13 @@ class TrafficEngine:
             t = heap[0][0]
             if t > now and t >= env.peek():
                 break  # another event comes first (or at the same time): wait for it
-            flow = heapq.heappop(heap)[2]
-            if t >= horizon:
-                continue
+            flow = heap[0][2]
+            due = None if t >= horizon else flow.step(t)
             steps += 1
-            due = flow.step(t)
-            if due is not None:
-                heapq.heappush(heap, (due, next(self._order), flow))
+            if due is None:
+                heapq.heappop(heap)
+            else:  # the flow stays on the heap, at its next turn
+                heapq.heapreplace(heap, (due, next(self._order), flow))
         self.steps += steps
         if heap:
             self._wake(heap[0][0])

@@ -86,21 +86,22 @@ class Standing:
     def holds(self, entry: InventoryEntry | None, revision: int, now: datetime) -> bool:
         """Whether the allowance stands for ``entry`` at ``revision`` and ``now``."""
         until = self.until
-        return (
-            self.decision is not None
-            and entry is self.entry
-            and entry is not None
-            and entry.version == self.version
-            and revision == self.revision
-            and until is not None
-            and now < until
-            and all(_before(now, deadline()) for deadline in self.deadlines)
-        )
+        if (
+            self.decision is None
+            or entry is not self.entry
+            or entry is None
+            or entry.version != self.version
+            or revision != self.revision
+            or until is None
+            or now >= until
+        ):
+            return False
+        for deadline in self.deadlines:
+            current = deadline()
+            if current is None or now >= current:
+                return False
+        return True
 
     def clear(self) -> None:
         """Nothing stands (the attempt was refused)."""
         self.decision = None
-
-
-def _before(now: datetime, deadline: datetime | None) -> bool:
-    return deadline is not None and now < deadline

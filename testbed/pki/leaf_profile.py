@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
@@ -59,6 +60,7 @@ _LEAF_EKU = _ext(
 )
 
 
+@cache  # one string per device, shared by its every record and certificate
 def spiffe_id(trust_domain: str, site: str, device_id: str) -> str:
     """The device's one URI SAN (SPIFFE ID)."""
     return f"spiffe://{trust_domain}/site/{site}/device/{device_id}"
@@ -85,6 +87,7 @@ def device_name_problem(device_id: str, site: str, trust_domain: str) -> str | N
     return None
 
 
+@cache  # one string per device, shared by its every certificate
 def dns_name(trust_domain: str, site: str, device_id: str) -> str:
     """The device's DNS SAN: ``<device>.<site>.devices.<trust domain>``."""
     return f"{device_id}.{site}.devices.{trust_domain}"

@@ -24,7 +24,7 @@ from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.leaf import LeafCache, LeafFacts
 from testbed.revision import Revision
 from testbed.sites import HealthSystem, ServiceKind
-from testbed.standing import Standing, StandingError, TimedHop
+from testbed.standing import Deadline, Standing, StandingError, TimedHop
 
 __all__ = [
     "AccessContext",
@@ -194,9 +194,14 @@ class AccessPoint:
         if not decision.allowed or context.entry is None:
             standing.clear()
             return
-        timed = self._timed[self._kind(context.attempt.service)]
-        limits = [limit for hop in timed if (limit := hop.until(context)) is not None]
-        standing.deadlines = tuple(d for hop in timed for d in hop.deadlines(context))
+        limits: list[datetime] = []
+        deadlines: tuple[Deadline, ...] = ()
+        for hop in self._timed[self._kind(context.attempt.service)]:
+            limit = hop.until(context)
+            if limit is not None:
+                limits.append(limit)
+            deadlines += hop.deadlines(context)
+        standing.deadlines = deadlines
         standing.decision = decision
         standing.values = values
         standing.entry = context.entry

@@ -15,6 +15,10 @@ Ties (a delivery at the same second as another process's event) go after that
 event.  The order is deterministic: the heap orders flows by due time, then by the
 order in which they were scheduled.
 
+Most turns are due one interval after the previous one; those wait in a plain queue,
+which stays sorted because turns run in time order, and the engine takes whichever of
+the queue's head and the heap's head comes first.
+
 The engine counts its turns (``steps``) and its own SimPy events (``wakes``), so the
 benchmark can give the bare SimPy loop one event per turn, as the per-device model had.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
@@ -140,6 +145,9 @@ class TrafficEngine:
         self.horizon = horizon
         self._entry = inventory_entry
         self._heap: list[tuple[float, int, TrafficFlow]] = []
+        # turns due one interval after the turn that queued them: queued in turn order,
+        # so already sorted (a plain queue instead of the heap for the common case)
+        self._ticks: deque[tuple[float, int, TrafficFlow]] = deque()
         self._order = itertools.count()
         self._wakes: list[float] = []  # times of the engine's pending SimPy events (a heap)
         #: let allowances stand between changes (False: walk every delivery's hops)
@@ -187,22 +195,31 @@ class TrafficEngine:
     def _run(self, _event: simpy.Event) -> None:
         """Run every flow due before the simulation's next other event."""
         self.wakes += 1
-        env, heap, wakes = self.env, self._heap, self._wakes
-        now, horizon = float(env.now), self.horizon
+        env, heap, ticks, wakes = self.env, self._heap, self._ticks, self._wakes
+        now, horizon, interval = float(env.now), self.horizon, self.interval
         while wakes and wakes[0] <= now:
             heapq.heappop(wakes)
         steps = 0
-        while heap:
-            t = heap[0][0]
+        while heap or ticks:
+            # the earlier of the two queues' heads, by (due, order)
+            entry = ticks[0] if ticks and (not heap or ticks[0] < heap[0]) else heap[0]
+            t = entry[0]
             if t > now and t >= env.peek():
                 break  # another event comes first (or at the same time): wait for it
-            flow = heap[0][2]
+            if ticks and entry is ticks[0]:
+                ticks.popleft()
+            else:
+                heapq.heappop(heap)
+            flow = entry[2]
             due = None if t >= horizon else flow.step(t)
             steps += 1
-            if due is None:
-                heapq.heappop(heap)
-            else:  # the flow stays on the heap, at its next turn
-                heapq.heapreplace(heap, (due, next(self._order), flow))
+            if due is not None:
+                item = (due, next(self._order), flow)
+                if due == t + interval:
+                    ticks.append(item)  # due in order after every tick queued before it
+                else:
+                    heapq.heappush(heap, item)
         self.steps += steps
-        if heap:
-            self._wake(heap[0][0])
+        heads = [queue[0][0] for queue in (heap, ticks) if queue]
+        if heads:
+            self._wake(min(heads))

@@ -11,7 +11,7 @@ can be told apart from the run even though it happens inside it.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -38,18 +38,19 @@ class JsonlSink:
         self.seconds = 0.0
         """Wall seconds spent encoding and writing them (and closing the file)."""
 
-    def write(self, first: int, rows: Sequence[Row]) -> None:
-        """Write ``rows`` as the events numbered from ``first`` on."""
+    def write(self, first: int, rows: Iterable[Row]) -> int:
+        """Write ``rows`` as the events numbered from ``first`` on; how many there were."""
         if self._closed:
             raise ValueError(f"{self._name()}: the event sink is closed")
-        if not rows:
-            return
         started = time.perf_counter()
         try:
             lines = self._encoder.lines(first, rows)
-            lines.append("")  # the last line's newline
-            self._handle.write("\n".join(lines))
-            self.events += len(rows)
+            count = len(lines)
+            if count:
+                lines.append("")  # the last line's newline
+                self._handle.write("\n".join(lines))
+                self.events += count
+            return count
         finally:
             self.seconds += time.perf_counter() - started
 

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from itertools import islice
-from operator import itemgetter
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Literal, Protocol
 
 from testbed.clock import isoformat
 from testbed.event_json import Row
@@ -117,8 +116,7 @@ class Event:
 
 Listener = Callable[[Event], None]
 
-_ABSENT = object()
-_KIND = itemgetter(1)
+_ABSENT = object()  # a data key an event does not have
 BATCH = 16384
 """Events a streaming log writes at a time (a few MB of text)."""
 
@@ -152,20 +150,84 @@ class EventFilter:
         (as :meth:`accepts` says of its :class:`Event`, without building it)."""
         if kind not in self.kinds:
             return False
-        for key, wanted in self.where:
-            try:
-                index = keys.index(key)
-            except ValueError:
-                return False
-            if keys.count(key) > 1:  # the data dict holds a repeated key's last value
-                index = len(keys) - 1 - keys[::-1].index(key)
-            if not _same(values[index], wanted):
-                return False
-        return True
+        positions = self.positions(keys)
+        return positions is not None and holds(values, positions)
+
+    def positions(self, keys: tuple[str, ...]) -> Positions | None:
+        """Where each value asked for is among data ``keys`` (a repeated key's last
+        place, whose value the data dict holds), with the value; None if one is absent."""
+        last = {key: index for index, key in enumerate(keys)}
+        if any(key not in last for key, _ in self.where):
+            return None
+        return tuple((last[key], wanted) for key, wanted in self.where)
+
+
+Positions = tuple[tuple[int, Value], ...]
+"""(index among the data values, value asked for) pairs: a filter's ``where`` for one shape."""
+
+
+def holds(values: tuple[Value, ...], positions: Positions) -> bool:
+    """Whether ``values`` has each value asked for at its place (equal; a boolean only
+    a boolean)."""
+    for index, wanted in positions:
+        found = values[index]
+        if found is not wanted and (
+            found != wanted or (found.__class__ is bool) is not (wanted.__class__ is bool)
+        ):
+            return False
+    return True
 
 
 def _same(found: object, wanted: Value) -> bool:
-    return found == wanted and (found.__class__ is bool) == (wanted.__class__ is bool)
+    """:func:`holds`'s test of one value."""
+    return found is wanted or (
+        found == wanted and (found.__class__ is bool) is (wanted.__class__ is bool)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Shapes:
+    """The filters that keep some events of one kind, by the values they ask for; the
+    places of those values, per shape (tuple of data keys), found when first seen."""
+
+    filters: tuple[EventFilter, ...]
+    shapes: dict[tuple[str, ...], tuple[Positions, ...]] = field(default_factory=dict)
+
+    def place(self, keys: tuple[str, ...]) -> tuple[Positions, ...]:
+        """The places of each filter's values among ``keys`` (those it can match)."""
+        found = (f.positions(keys) for f in self.filters)
+        shape = self.shapes[keys] = tuple(p for p in found if p is not None)
+        return shape
+
+
+_Rule = Literal[True] | _Shapes
+"""How a log keeps the events of one kind: all, or those some filters match."""
+
+
+def _rules(filters: tuple[EventFilter, ...]) -> dict[EventKind, _Rule]:
+    """Per kind that some filter selects: True if one asks for no value, else its filters."""
+    rules: dict[EventKind, _Rule] = {}
+    for kind in {k for f in filters for k in f.kinds}:
+        mine = tuple(f for f in filters if kind in f.kinds)
+        rules[kind] = True if any(not f.where for f in mine) else _Shapes(mine)
+    return rules
+
+
+class _Columns:
+    """Events in parallel lists, one per field (the log's compact form)."""
+
+    __slots__ = ("keys", "kinds", "subjects", "times", "values")
+
+    def __init__(self) -> None:
+        self.times: list[datetime] = []
+        self.kinds: list[EventKind] = []
+        self.subjects: list[str] = []
+        self.keys: list[tuple[str, ...]] = []
+        self.values: list[tuple[Value, ...]] = []
+
+    def rows(self) -> Iterator[Row]:
+        """Each event as a :data:`~testbed.event_json.Row`, in order."""
+        return zip(self.times, self.kinds, self.subjects, self.keys, self.values, strict=True)
 
 
 class EventSource(Protocol):
@@ -201,25 +263,16 @@ class EventLog:
         sink: JsonlSink | None = None,
         batch: int = BATCH,
     ) -> None:
-        self._times: list[datetime] = []
-        self._kinds: list[EventKind] = []
-        self._subjects: list[str] = []
-        self._keys: list[tuple[str, ...]] = []
-        self._values: list[tuple[Value, ...]] = []
-        self._schemas: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._listeners: list[Listener] = []
-        self._keep_all = keep is True
-        filters = () if isinstance(keep, bool) else tuple(keep)
-        self._always = frozenset(k for f in filters if not f.where for k in f.kinds)
-        self._when: dict[EventKind, tuple[EventFilter, ...]] = {
-            kind: tuple(f for f in filters if f.where and kind in f.kinds)
-            for kind in {k for f in filters if f.where for k in f.kinds} - self._always
-        }
+        self._kept = _Columns()
         self._seqs: list[int] = []  # each kept event's number, unless all are kept
+        self._keep_all = keep is True
+        self._rules = _rules(() if isinstance(keep, bool) else tuple(keep))
         self._sink = sink
-        self._pending: list[Row] | None = None if sink is None else []
+        self._pending = None if sink is None else _Columns()  # not streamed yet
         self._batch = batch
         self._streamed: Counter[EventKind] = Counter()
+        self._schemas: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._listeners: list[Listener] = []
         self._count = 0
 
     def subscribe(self, listener: Listener) -> None:
@@ -267,34 +320,43 @@ class EventLog:
         seq = self._count
         self._count = seq + 1
         pending = self._pending
-        if pending is not None:
-            pending.append((time, kind, subject, keys, values))
-            if len(pending) >= self._batch:
+        if pending is not None:  # parallel lists, not a tuple per event: less for the GC
+            pending.times.append(time)
+            pending.kinds.append(kind)
+            pending.subjects.append(subject)
+            pending.keys.append(keys)
+            pending.values.append(values)
+            if len(pending.kinds) >= self._batch:
                 self.flush()
         if not self._keep_all:
-            if not self._keeps(kind, keys, values):
+            rule = self._rules.get(kind)
+            if rule is None:
                 return
+            if rule is not True:  # kept if a filter's values are there (inline: hot path)
+                shape = rule.shapes.get(keys)
+                if shape is None:
+                    shape = rule.place(keys)
+                for positions in shape:
+                    if holds(values, positions):
+                        break
+                else:
+                    return
             self._seqs.append(seq)
-        self._times.append(time)
-        self._kinds.append(kind)
-        self._subjects.append(subject)
-        self._keys.append(keys)
-        self._values.append(values)
-
-    def _keeps(self, kind: EventKind, keys: tuple[str, ...], values: tuple[Value, ...]) -> bool:
-        if kind in self._always:
-            return True
-        filters = self._when.get(kind)
-        return filters is not None and any(f.matches(kind, keys, values) for f in filters)
+        kept = self._kept
+        kept.times.append(time)
+        kept.kinds.append(kind)
+        kept.subjects.append(subject)
+        kept.keys.append(keys)
+        kept.values.append(values)
 
     def flush(self) -> None:
         """Write the events not yet streamed to the sink (none without a sink)."""
         pending, sink = self._pending, self._sink
-        if not pending or sink is None:
+        if pending is None or sink is None or not pending.kinds:
             return
-        self._pending = []
-        self._streamed.update(map(_KIND, pending))
-        sink.write(self._count - len(pending), pending)
+        self._pending = _Columns()  # a batch that fails to be written is not tried again
+        sink.write(self._count - len(pending.kinds), pending.rows())
+        self._streamed.update(pending.kinds)
 
     def close(self) -> None:
         """Flush and close the sink (once); an event recorded afterwards raises."""
@@ -312,9 +374,10 @@ class EventLog:
         return self._sink
 
     def _event(self, i: int) -> Event:
-        data = dict(zip(self._keys[i], self._values[i], strict=True))
+        kept = self._kept
+        data = dict(zip(kept.keys[i], kept.values[i], strict=True))
         seq = i if self._keep_all else self._seqs[i]
-        return Event(seq, self._times[i], self._kinds[i], self._subjects[i], data)
+        return Event(seq, kept.times[i], kept.kinds[i], kept.subjects[i], data)
 
     def __len__(self) -> int:
         return self._count
@@ -322,11 +385,11 @@ class EventLog:
     @property
     def kept(self) -> int:
         """How many events are kept in memory."""
-        return len(self._kinds)
+        return len(self._kept.kinds)
 
     def kept_of(self, *kinds: EventKind) -> int:
         """How many kept events are of one of ``kinds`` (counted from the log itself)."""
-        counts = Counter(self._kinds)
+        counts = Counter(self._kept.kinds)
         return sum(counts[kind] for kind in set(kinds))
 
     def recorded_of(self, *kinds: EventKind) -> int:
@@ -335,19 +398,18 @@ class EventLog:
         one it keeps."""
         if self._sink is None:
             return self.kept_of(*kinds)
-        counts = self._streamed + Counter(map(_KIND, self._pending or ()))
+        counts = self._streamed + Counter(self._pending.kinds if self._pending else ())
         return sum(counts[kind] for kind in set(kinds))
 
     def __iter__(self) -> Iterator[Event]:
-        return (self._event(i) for i in range(len(self._kinds)))
+        return (self._event(i) for i in range(self.kept))
 
     def select(self, *filters: EventFilter) -> Iterator[Event]:
         """The kept events any of ``filters`` matches, in order."""
         wanted = frozenset().union(*(f.kinds for f in filters))
-        keys, values = self._keys, self._values
-        for i in [i for i, kind in enumerate(self._kinds) if kind in wanted]:
-            kind = self._kinds[i]
-            if any(f.matches(kind, keys[i], values[i]) for f in filters):
+        kinds, keys, values = self._kept.kinds, self._kept.keys, self._kept.values
+        for i in [i for i, kind in enumerate(kinds) if kind in wanted]:
+            if any(f.matches(kinds[i], keys[i], values[i]) for f in filters):
                 yield self._event(i)
 
     def of_kind(self, kind: EventKind) -> list[Event]:
@@ -356,7 +418,7 @@ class EventLog:
 
     def for_subject(self, subject: str) -> list[Event]:
         """Every kept event about one subject, in order."""
-        return [self._event(i) for i, s in enumerate(self._subjects) if s == subject]
+        return [self._event(i) for i, s in enumerate(self._kept.subjects) if s == subject]
 
     def write_jsonl(self, target: Path | IO[str]) -> None:
         """Write every event as one JSON line (:meth:`Event.to_json`'s text);
@@ -366,9 +428,7 @@ class EventLog:
                 f"the log keeps {self.kept} of its {len(self)} events in memory; "
                 "write them as they come with a sink instead"
             )
-        rows: Iterator[Row] = zip(
-            self._times, self._kinds, self._subjects, self._keys, self._values, strict=True
-        )
+        rows = self._kept.rows()
         with JsonlSink(target) as sink:
             while batch := list(islice(rows, BATCH)):
                 sink.write(sink.events, batch)

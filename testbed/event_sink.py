@@ -11,11 +11,13 @@ can be told apart from the run even though it happens inside it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from testbed.errors import OutputError
 from testbed.event_json import LineEncoder, Row
 
 __all__ = ["JsonlSink"]
@@ -23,14 +25,20 @@ __all__ = ["JsonlSink"]
 
 class JsonlSink:
     """Writes batches of events as JSON lines to a file (created or truncated) or to
-    an open text stream (left open: its owner closes it)."""
+    an open text stream (left open: its owner closes it).
+
+    A file that cannot be opened or written raises :class:`OutputError` naming it.
+    """
 
     def __init__(self, target: Path | IO[str]) -> None:
         self.path = target if isinstance(target, Path) else None
         self._owned = isinstance(target, Path)
-        self._handle: IO[str] = (
-            target.open("w", encoding="utf-8", newline="\n") if isinstance(target, Path) else target
-        )
+        with self._errors():
+            self._handle: IO[str] = (
+                target.open("w", encoding="utf-8", newline="\n")
+                if isinstance(target, Path)
+                else target
+            )
         self._encoder = LineEncoder()
         self._closed = False
         self.events = 0
@@ -48,7 +56,8 @@ class JsonlSink:
             count = len(lines)
             if count:
                 lines.append("")  # the last line's newline
-                self._handle.write("\n".join(lines))
+                with self._errors():
+                    self._handle.write("\n".join(lines))
                 self.events += count
             return count
         finally:
@@ -61,10 +70,11 @@ class JsonlSink:
         self._closed = True
         started = time.perf_counter()
         try:
-            if self._owned:
-                self._handle.close()
-            else:
-                self._handle.flush()
+            with self._errors():
+                if self._owned:
+                    self._handle.close()
+                else:
+                    self._handle.flush()
         finally:
             self.seconds += time.perf_counter() - started
 
@@ -86,3 +96,12 @@ class JsonlSink:
 
     def _name(self) -> str:
         return str(self.path) if self.path is not None else "stream"
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            reason = error.strerror or str(error)
+            detail = f"{self._name()}: the audit log could not be written ({reason})"
+            raise OutputError(detail) from None

@@ -80,12 +80,7 @@ def run_scenario(
 def _streamed_run(
     scenario: Scenario, base: Path, events: Path, progress: Progress | None
 ) -> Testbed:
-    try:
-        sink = JsonlSink(events)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise OutputError(f"{events}: the audit log could not be written ({reason})") from None
-    log = EventLog(keep=REPORT_EVENTS, sink=sink)
+    log = EventLog(keep=REPORT_EVENTS, sink=JsonlSink(events))
     try:
         tb = Testbed(scenario, base=base, log=log)
         tb.run(progress=progress)

@@ -127,10 +127,11 @@ class RunRecord:
 
     ``events`` can be read more than once, whole or by filter (an event log, or a
     file read lazily each time; a streamed log keeps only what a report reads,
-    :mod:`testbed.report.needs`); ``not_measured`` maps each measure the run could not have to
-    the reason (those are absent from the tally's measures); ``groups`` maps each
-    device to the group its plots row shows, in row order; ``window`` the first and
-    last event times of a live run (its plots span them, not the scenario's timeline).
+    :mod:`testbed.report.needs`); ``not_measured`` maps each measure the run could
+    not have to the reason (those are absent from the tally's measures); ``groups``
+    maps each device to the group its plots row shows, in row order; ``window`` the
+    first and last event times of a live run (its plots span them, not the
+    scenario's timeline).
     """
 
     scenario: Scenario

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from testbed.errors import OutputError
 from testbed.event_sink import JsonlSink
 from testbed.events import Event, EventFilter, EventKind, EventLog
 
@@ -152,3 +153,8 @@ def test_a_filter_reads_the_data_as_the_event_holds_it() -> None:
     for selection, expected in cases:
         assert selection.accepts(event) is expected
         assert selection.matches(event.kind, keys, values) is expected
+
+
+def test_an_unwritable_audit_log_is_an_output_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"missing/events\.jsonl: the audit log could not"):
+        JsonlSink(tmp_path / "missing" / "events.jsonl")

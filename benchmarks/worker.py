@@ -16,6 +16,22 @@ stdout; progress goes to stderr.  Modes:
 Optional: ``profile`` (a path: write cProfile stats of the stepping loop there),
 ``phases`` (wrap the expensive entry points with wall-clock timers; inclusive times)
 and ``fidelity`` (``full``, the default, or ``modeled``).
+
+``outputs`` (testbed mode): write the run's outputs into a temporary directory the
+way ``testbed run --out`` does: the log streams ``events.jsonl`` in batches during
+the run and keeps in memory only the events the report reads
+(:data:`testbed.report.needs.REPORT_EVENTS`), then ``report.json`` and
+``report.html`` are written.  ``keep_events`` (default true) keeps events in memory:
+every one without ``outputs``, the report's with them; false keeps none.
+
+How the outputs are timed: ``outputs["events.jsonl"]`` is the wall time the sink
+spent encoding and writing batches (its counter, summed over the run, plus the last
+flush and closing the file); ``report.json`` and ``report.html`` are timed as they are
+written after the run.  ``wall["loop"]`` is the stepping loop's wall as measured,
+``wall["run"]`` the same without the sink's time inside it, so the outputs' share of
+the run is ``sum(outputs) / wall["run"]``.  What stays in ``run``: appending each
+event to the pending batch and deciding whether to keep it in memory (a few hundred
+ns per event, against the whole log kept in memory without outputs).
 """
 
 from __future__ import annotations
@@ -24,8 +40,10 @@ import json
 import random
 import resource
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import simpy
@@ -150,48 +168,71 @@ def _install_timers(tb: Any) -> _Timers:
 
 def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
     """Build, run and report the benchmark scenario; time each phase."""
+    if not spec.get("outputs"):
+        return _run_testbed(spec, None)
+    with tempfile.TemporaryDirectory() as directory:
+        return _run_testbed(spec, Path(directory))
+
+
+def _run_testbed(spec: dict[str, Any], out: Path | None) -> dict[str, Any]:
     from benchmarks.scenarios import build_scenario
     from testbed.core import Testbed
+    from testbed.event_sink import JsonlSink
+    from testbed.events import EventLog
     from testbed.memory import old_generation_paused
     from testbed.report.build import build_report
+    from testbed.report.needs import REPORT_EVENTS
     from testbed.report.record import record_from_testbed
 
+    keep_events = spec.get("keep_events", True)
     rss_imports = _peak_rss_mb()
     t0 = time.perf_counter()
     scenario = build_scenario(spec["devices"], interval=spec.get("interval", "1d"),
                               duration=spec.get("duration", "365d"),
                               fidelity=spec.get("fidelity", "full"))
     t1 = time.perf_counter()
-    tb = Testbed(scenario, keep_events=spec.get("keep_events", True))
+    sink = None if out is None else JsonlSink(out / "events.jsonl")
+    if sink is None:
+        tb = Testbed(scenario, keep_events=keep_events)
+    else:  # as `testbed run --out` streams its log
+        tb = Testbed(scenario, log=EventLog(keep=REPORT_EVENTS if keep_events else False,
+                                            sink=sink))
     t2 = time.perf_counter()
     timers = _install_timers(tb) if spec.get("phases") else None
     tb.start()
     t3 = time.perf_counter()
     label = f"testbed {spec['devices']}"
     budget = spec.get("budget")
-    with old_generation_paused():  # as Testbed.run does
-        if spec.get("profile"):
-            import cProfile
+    try:
+        with old_generation_paused():  # as Testbed.run does
+            if spec.get("profile"):
+                import cProfile
 
-            profiler = cProfile.Profile()
-            profiler.enable()
-            events, reached = _step_until(tb.env, tb.horizon, label, budget)
-            profiler.disable()
-            profiler.dump_stats(spec["profile"])
-        else:
-            events, reached = _step_until(tb.env, tb.horizon, label, budget)
-    t4 = time.perf_counter()
+                profiler = cProfile.Profile()
+                profiler.enable()
+                events, reached = _step_until(tb.env, tb.horizon, label, budget)
+                profiler.disable()
+                profiler.dump_stats(spec["profile"])
+            else:
+                events, reached = _step_until(tb.env, tb.horizon, label, budget)
+    finally:
+        t4 = time.perf_counter()
+        streamed = 0.0 if sink is None else sink.seconds  # the sink's time inside the loop
+        tb.log.close()
     main_cpu = _cpu_seconds(resource.RUSAGE_SELF)
+    rss_run = _peak_rss_mb()  # before the report is built and written
+    t5 = time.perf_counter()
     record = record_from_testbed(tb)
     report = build_report(record)
-    t5 = time.perf_counter()
-    outputs = _write_outputs(tb, record, report) if spec.get("outputs") else None
+    t6 = time.perf_counter()
+    outputs = None if out is None or sink is None else _write_outputs(out, sink, record, report)
+    run = t4 - t3 - streamed
     counts = report.data["counts"]
     result: dict[str, Any] = {
         "mode": "testbed",
         "devices": spec["devices"],
         "interval": spec.get("interval", "1d"),
-        "keep_events": spec.get("keep_events", True),
+        "keep_events": keep_events,
         "fidelity": scenario.fidelity.value,
         "events": events,
         # the per-device model's events: one SimPy event per traffic turn (the engine
@@ -205,15 +246,17 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
             "scenario": round(t1 - t0, 3),
             "build": round(t2 - t1, 3),
             "start": round(t3 - t2, 3),
-            "run": round(t4 - t3, 3),
-            "report": round(t5 - t4, 3),
-            "total": round(t5 - t0, 3),
+            "loop": round(t4 - t3, 3),
+            "run": round(run, 3),
+            "report": round(t6 - t5, 3),
+            "total": round(t6 - t0, 3),
         },
         # per event of the per-device model, so that bare/testbed rates are a wall ratio
-        "events_per_second": round((events - tb.traffic.wakes + tb.traffic.steps) / (t4 - t3), 1),
+        "events_per_second": round((events - tb.traffic.wakes + tb.traffic.steps) / run, 1),
         # CPU seconds of the whole worker process (build and run)
         "cpu": {"main": round(main_cpu, 1)},
         "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "peak_rss_run_mb": round(rss_run, 1),
         "rss_after_imports_mb": round(rss_imports, 1),
         "log_events": len(tb.log),
         "kept_log_events": tb.log.kept,
@@ -227,33 +270,26 @@ def run_testbed(spec: dict[str, Any]) -> dict[str, Any]:
         "clinical_downtime_minutes": report.measures["clinical_downtime_minutes"],
     }
     if timers is not None:
-        result["phases"] = timers.report(t4 - t3)
+        result["phases"] = timers.report(run)
     if outputs is not None:
         result["outputs"] = outputs
+        result["events_jsonl_us_per_event"] = round(1e6 * outputs["events.jsonl"] / len(tb.log), 3)
     return result
 
 
-def _write_outputs(tb: Any, record: Any, report: Any) -> dict[str, float]:
-    """Seconds to write ``events.jsonl``, ``report.json`` and ``report.html`` (into a
-    temporary directory, as ``testbed run`` writes them)."""
-    import tempfile
-    from pathlib import Path
-
+def _write_outputs(out: Path, sink: Any, record: Any, report: Any) -> dict[str, float]:
+    """Seconds to write each output into ``out``: ``events.jsonl`` as the sink counted
+    them during the run, then ``report.json`` and ``report.html`` written now."""
     from testbed.report.html import write_html
 
-    out: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory)
-        started = time.perf_counter()
-        tb.log.write_jsonl(root / "events.jsonl")
-        out["events.jsonl"] = round(time.perf_counter() - started, 3)
-        started = time.perf_counter()
-        (root / "report.json").write_text(report.to_json(), encoding="utf-8")
-        out["report.json"] = round(time.perf_counter() - started, 3)
-        started = time.perf_counter()
-        write_html(report, record, root / "report.html")
-        out["report.html"] = round(time.perf_counter() - started, 3)
-    return out
+    times: dict[str, float] = {"events.jsonl": round(sink.seconds, 3)}
+    started = time.perf_counter()
+    (out / "report.json").write_text(report.to_json(), encoding="utf-8")
+    times["report.json"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    write_html(report, record, out / "report.html")
+    times["report.html"] = round(time.perf_counter() - started, 3)
+    return times
 
 
 def _sleeper(env: simpy.Environment, rng: random.Random, count: int, mean: float) -> Generator[

@@ -91,6 +91,7 @@ def run(
             spec,
             progress=lambda done, total: bar.update(task, completed=done / total),
             source=scenario,
+            out=target,  # events.jsonl is written as the run goes
         )
     paths = write_outputs(result, target)
     _summarize(result.report, paths.values())

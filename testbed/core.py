@@ -49,12 +49,18 @@ class Testbed:
         profiles: dict[str, DeviceProfile] | None = None,
         base: Path = Path("."),
         keep_events: bool = True,
+        log: EventLog | None = None,
     ) -> None:
+        """``keep_events=False``: the log keeps no event in memory (it still counts
+        them).  ``log``: the run's log, made by the caller (to stream it to a file, or
+        keep only some events); not with ``keep_events=False``."""
+        if log is not None and not keep_events:
+            raise ValueError("give a log or keep_events=False, not both")
         self.scenario = scenario
         self.env = simpy.Environment()
         self.clock = SimClock(self.env, scenario.start)
         self.rng = random.Random(scenario.seed)
-        self.log = EventLog(keep=keep_events)
+        self.log = log if log is not None else EventLog(keep=keep_events)
         self.profiles = profiles or load_profiles(profiles_for(scenario, base))
         self.hospital = Hospital(
             scenario, profiles=self.profiles, clock=self.clock, rng=self.rng, log=self.log

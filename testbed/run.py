@@ -1,7 +1,14 @@
-"""Run a scenario end to end and write its artefacts: the API behind ``testbed run``."""
+"""Run a scenario end to end and write its artefacts: the API behind ``testbed run``.
+
+Given an outputs directory, a run streams its audit log to ``events.jsonl`` there as
+it goes and keeps in memory only the events the report reads
+(:data:`~testbed.report.needs.REPORT_EVENTS`); without one it keeps the whole log in
+memory (tests, notebooks), and :func:`write_outputs` writes it afterwards.
+"""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -9,8 +16,12 @@ from pathlib import Path
 from testbed.core import Progress, Testbed
 from testbed.crosscheck import profiles_for
 from testbed.errors import OutputError
+from testbed.event_sink import JsonlSink
+from testbed.events import EventLog
 from testbed.pki.fidelity import Fidelity
 from testbed.report import Report, build_report
+from testbed.report.directory import EVENTS, keep_inputs
+from testbed.report.needs import REPORT_EVENTS
 from testbed.report.record import RunRecord, Transport, record_from_testbed
 from testbed.scenario import Scenario, load_scenario
 
@@ -22,13 +33,15 @@ class RunResult:
     """A finished run: the testbed (for inspection), its record and its report.
 
     ``source`` is the scenario file it was loaded from (None: given as an object),
-    kept beside the outputs so ``testbed report`` can read the run again.
+    kept beside the outputs so ``testbed report`` can read the run again.  ``events``
+    is the file the run streamed its audit log to (None: the log is in memory).
     """
 
     testbed: Testbed
     report: Report
     record: RunRecord
     source: Path | None = None
+    events: Path | None = None
 
 
 def run_scenario(
@@ -38,22 +51,42 @@ def run_scenario(
     progress: Progress | None = None,
     source: Path | None = None,
     fidelity: Fidelity | None = None,
+    out: Path | None = None,
 ) -> RunResult:
     """Load (if given a path), build and run a scenario; return the testbed and report.
 
     ``source``: the file a scenario given as an object was loaded from (its profiles
     are found beside it, and it is kept with the outputs).  ``fidelity`` overrides the
-    scenario's declared fidelity level.
+    scenario's declared fidelity level.  ``out``: a directory to stream the audit log
+    to as ``events.jsonl`` (made if need be, :func:`prepare_outputs`); what was
+    recorded is written there even if the run raises.
     """
     if not isinstance(scenario, Scenario):
         source = Path(scenario)
         scenario = load_scenario(source, seed=seed)
     if fidelity is not None:
         scenario = replace(scenario, fidelity=Fidelity(fidelity))
-    tb = Testbed(scenario, base=Path(".") if source is None else source.parent)
-    tb.run(progress=progress)
+    base = Path(".") if source is None else source.parent
+    events = None if out is None else prepare_outputs(out) / EVENTS
+    if events is None:
+        tb = Testbed(scenario, base=base)
+        tb.run(progress=progress)
+    else:
+        tb = _streamed_run(scenario, base, events, progress)
     record = record_from_testbed(tb)
-    return RunResult(tb, build_report(record), record, source)
+    return RunResult(tb, build_report(record), record, source, events)
+
+
+def _streamed_run(
+    scenario: Scenario, base: Path, events: Path, progress: Progress | None
+) -> Testbed:
+    log = EventLog(keep=REPORT_EVENTS, sink=JsonlSink(events))
+    try:
+        tb = Testbed(scenario, base=base, log=log)
+        tb.run(progress=progress)
+    finally:
+        log.close()  # what was recorded is written, also when the run raised
+    return tb
 
 
 def prepare_outputs(out: Path) -> Path:
@@ -80,11 +113,13 @@ def write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
 
 
 def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
-    from testbed.report.directory import keep_inputs
-
     paths = write_report(result.report, result.record, out)
-    paths["events.jsonl"] = out / "events.jsonl"
-    result.testbed.log.write_jsonl(paths["events.jsonl"])
+    paths["events.jsonl"] = target = out / EVENTS
+    streamed = result.events
+    if streamed is None:
+        result.testbed.log.write_jsonl(target)
+    elif not (target.exists() and target.samefile(streamed)):
+        shutil.copyfile(streamed, target)
     if result.source is not None:
         scenario = result.testbed.scenario
         profiles = profiles_for(scenario, result.source.parent)

@@ -1,7 +1,10 @@
 """Read an audit log (``events.jsonl``) back into :class:`~testbed.events.Event` objects.
 
 :class:`JsonlEvents` reads the file lazily, one line at a time, each time it is
-iterated, so a report over a long run never holds the whole log.  A line that is not
+iterated, so a report over a long run never holds the whole log.  Asked for some
+events (:meth:`JsonlEvents.select`), it parses only the lines that can be among
+them: a selected event's line holds its kind and the values asked for as JSON text,
+so a line without them is skipped unread.  A line that is not
 one event as :meth:`Event.to_json <testbed.events.Event.to_json>` writes it raises
 :class:`~testbed.errors.RecordError` naming the file, the line and what was expected.
 """
@@ -9,6 +12,7 @@ one event as :meth:`Event.to_json <testbed.events.Event.to_json>` writes it rais
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +20,7 @@ from typing import Any
 
 from testbed.clock import parse_utc
 from testbed.errors import RecordError
-from testbed.events import Event, EventKind, Value
+from testbed.events import Event, EventFilter, EventKind, Value
 
 __all__ = ["JsonlEvents", "ReadProgress", "parse_event"]
 
@@ -36,25 +40,70 @@ class JsonlEvents:
     progress: ReadProgress | None = None
 
     def __iter__(self) -> Iterator[Event]:
+        return self._read(None)
+
+    def select(self, *filters: EventFilter) -> Iterator[Event]:
+        """The events any of ``filters`` accepts, in order; other lines are not parsed
+        when their text shows they cannot be among them (see the module docstring)."""
+        candidates = [_Candidate.of(f) for f in filters]
+
+        def wanted(raw: bytes) -> bool:
+            return any(c.possible(raw) for c in candidates)
+
+        return (e for e in self._read(wanted) if any(f.accepts(e) for f in filters))
+
+    def _read(self, wanted: Callable[[bytes], bool] | None) -> Iterator[Event]:
         try:
             total = self.path.stat().st_size
             with self.path.open("rb") as handle:
-                yield from self._events(handle, total)
+                yield from self._events(handle, total, wanted)
         except OSError as error:
             reason = error.strerror or str(error)
             raise RecordError(f"{self.path}: expected a readable audit log ({reason})") from None
 
-    def _events(self, handle: Any, total: int) -> Iterator[Event]:
+    def _events(
+        self, handle: Any, total: int, wanted: Callable[[bytes], bool] | None
+    ) -> Iterator[Event]:
         done = 0
         for number, raw in enumerate(handle, start=1):
             done += len(raw)
-            if not raw.strip():
-                continue
-            yield parse_event(raw, where=f"{self.path}:{number}")
             if self.progress is not None and number % _PROGRESS_EVERY == 0:
                 self.progress(done, total)
+            if not raw.strip() or (wanted is not None and not wanted(raw)):
+                continue
+            yield parse_event(raw, where=f"{self.path}:{number}")
         if self.progress is not None:
             self.progress(total, total)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """What the line of an event a filter accepts must contain: one of its kinds as a
+    JSON string, and the JSON text of each value asked for (only values any JSON
+    writer spells one way: booleans, null, and strings of printable ASCII without
+    quotes or backslashes; others are left to the parsed event's check)."""
+
+    kinds: re.Pattern[bytes]
+    values: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, selection: EventFilter) -> _Candidate:
+        names = b"|".join(re.escape(kind.value.encode()) for kind in sorted(selection.kinds))
+        values = tuple(t for _, v in selection.where if (t := _spelled_one_way(v)) is not None)
+        return cls(re.compile(b'"(?:' + names + b')"'), values)
+
+    def possible(self, raw: bytes) -> bool:
+        return self.kinds.search(raw) is not None and all(v in raw for v in self.values)
+
+
+def _spelled_one_way(value: Value) -> bytes | None:
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and _plain(value)):
+        return json.dumps(value).encode()
+    return None
+
+
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def parse_event(raw: bytes | str, *, where: str) -> Event:

@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from testbed.events import Event, EventKind
-from testbed.offboard import OFFBOARDING_STEPS
+from testbed.report.needs import LIFECYCLE, REFUSED_TRAFFIC
 
 if TYPE_CHECKING:
     from testbed.report.record import RunRecord
@@ -60,7 +60,6 @@ _MARK_STYLE: dict[Mark, tuple[str, str, float]] = {
     Mark.REVOKED: ("s", "#000000", -0.24),
 }
 
-_REVOKE_STEP = OFFBOARDING_STEPS[0]  # its event lists the serials the offboarding revoked
 _EVENT_MARKS = {
     EventKind.CERTIFICATE_ISSUED: Mark.ISSUED,
     EventKind.CERTIFICATE_RENEWED: Mark.RENEWED,
@@ -83,11 +82,11 @@ def lifecycle_marks(record: RunRecord) -> list[LifecycleMark]:
 
     Revocations are the ``certificate-revoked`` events and the serials an offboarding
     revoked; the pre-production test certificates' are not among them (they belong to
-    the failure tests, not to the device's lifecycle).
+    the failure tests, not to the device's lifecycle).  Only those events are read.
     """
     groups = dict(record.groups)
     marks: list[LifecycleMark] = []
-    for event in record.events:
+    for event in record.events.select(*LIFECYCLE):
         if event.kind in _EVENT_MARKS:
             marks.append(_event_mark(event, groups))
         else:
@@ -107,10 +106,8 @@ def _revocation_marks(event: Event, groups: dict[str, str]) -> list[LifecycleMar
     device = event.subject
     if event.kind is EventKind.CERTIFICATE_REVOKED:
         count = 1
-    elif event.kind is EventKind.OFFBOARDING_STEP and event.data.get("step") == _REVOKE_STEP:
+    else:  # the offboarding's step that revoked its serials
         count = len([s for s in str(event.data.get("serials") or "").split(",") if s])
-    else:
-        return []
     mark = LifecycleMark(event.time, groups.get(device, device), Mark.REVOKED, device)
     return [mark] * count
 
@@ -118,11 +115,8 @@ def _revocation_marks(event: Event, groups: dict[str, str]) -> list[LifecycleMar
 def denied_traffic(record: RunRecord) -> dict[str, list[datetime]]:
     """Times of denied clinical-traffic decisions, by reason (sorted by reason)."""
     out: dict[str, list[datetime]] = {}
-    for event in record.events:
-        if event.kind is not EventKind.ACCESS_DECISION:
-            continue
-        if event.data.get("purpose") == "traffic" and event.data.get("allowed") is False:
-            out.setdefault(str(event.data.get("reason")), []).append(event.time)
+    for event in record.events.select(REFUSED_TRAFFIC):
+        out.setdefault(str(event.data.get("reason")), []).append(event.time)
     return dict(sorted(out.items()))
 
 

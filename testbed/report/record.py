@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from testbed.events import Event, EventKind
+from testbed.events import Event, EventSource
 from testbed.expectations import Metric
 from testbed.faults import FaultSpec
 from testbed.metrics import Metrics
 from testbed.report.fold import DECISION_KINDS, CertificateCounts
+from testbed.report.needs import ENROLLMENT_REFUSALS
 from testbed.scenario import Scenario
 from testbed.sim.preproduction import TEST_REQUESTER
 
@@ -124,17 +125,19 @@ def tally_of(
 class RunRecord:
     """One finished run as plain data.
 
-    ``events`` can be iterated more than once (an event log, a list, or a file read
-    lazily each time); ``not_measured`` maps each measure the run could not have to
-    the reason (those are absent from the tally's measures); ``groups`` maps each
-    device to the group its plots row shows, in row order; ``window`` the first and
-    last event times of a live run (its plots span them, not the scenario's timeline).
+    ``events`` can be read more than once, whole or by filter (an event log, or a
+    file read lazily each time; a streamed log keeps only what a report reads,
+    :mod:`testbed.report.needs`); ``not_measured`` maps each measure the run could
+    not have to the reason (those are absent from the tally's measures); ``groups``
+    maps each device to the group its plots row shows, in row order; ``window`` the
+    first and last event times of a live run (its plots span them, not the
+    scenario's timeline).
     """
 
     scenario: Scenario
     seed: int
     transport: Transport
-    events: Iterable[Event]
+    events: EventSource
     tally: Tally
     groups: Mapping[str, str]
     devices: int
@@ -179,7 +182,7 @@ def record_from_testbed(tb: Testbed) -> RunRecord:
     """The record of a finished simulation (measures as its :class:`Metrics` counted)."""
     m = tb.metrics
     m.enrollment_answers = tb.hospital.est.answers + m.operator_refusals
-    m.decision_events = tb.log.kept_of(*DECISION_KINDS)
+    m.decision_events = tb.log.recorded_of(*DECISION_KINDS)
     ca = tb.hospital.ca
     tests = {s for s, r in ca.records.items() if r.requester == TEST_REQUESTER}
     revoked_tests = sum(1 for s in ca.revocations if s in tests)
@@ -195,7 +198,7 @@ def record_from_testbed(tb: Testbed) -> RunRecord:
         transport=Transport.SIMULATION,
         events=tb.log,
         tally=tally_of(m, certificates, events=len(tb.log), registered=len(tb.hospital.inventory),
-                       refusals=_refusals(tb.log.of_kind(EventKind.ENROLLMENT_REFUSED))),
+                       refusals=_refusals(tb.log.select(ENROLLMENT_REFUSALS))),
         groups={a.device_id: a.group for a in tb.agents},
         devices=len(tb.agents),
     )

@@ -19,8 +19,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "testbed"
 
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundation", frozenset({
-        "errors", "clock", "units", "inputs", "events", "decisions", "lifecycle", "sites",
-        "memory", "expectations", "faults", "verdicts", "targets", "revision", "holds",
+        "errors", "clock", "units", "inputs", "events", "event_json", "event_sink",
+        "decisions", "lifecycle", "sites", "memory", "expectations", "faults", "verdicts",
+        "targets", "revision", "holds",
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",

@@ -1,0 +1,107 @@
+"""A JSON-lines file the event log streams to, batch by batch, as the run goes.
+
+:class:`JsonlSink` is given batches of events in the log's compact form
+(:data:`~testbed.event_json.Row`) with the sequence number of the first, writes
+their JSON lines (:class:`~testbed.event_json.LineEncoder`: the text
+:meth:`Event.to_json <testbed.events.Event.to_json>` gives) and counts the wall
+seconds spent encoding and writing them, so the cost of writing a run's audit log
+can be told apart from the run even though it happens inside it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from testbed.errors import OutputError
+from testbed.event_json import LineEncoder, Row
+
+__all__ = ["JsonlSink"]
+
+
+class JsonlSink:
+    """Writes batches of events as JSON lines to a file (created or truncated) or to
+    an open text stream (left open: its owner closes it).
+
+    A file that cannot be opened or written raises :class:`OutputError` naming it.
+    """
+
+    def __init__(self, target: Path | IO[str]) -> None:
+        self.path = target if isinstance(target, Path) else None
+        self._owned = isinstance(target, Path)
+        with self._errors():
+            self._handle: IO[str] = (
+                target.open("w", encoding="utf-8", newline="\n")
+                if isinstance(target, Path)
+                else target
+            )
+        self._encoder = LineEncoder()
+        self._closed = False
+        self.events = 0
+        """Events written."""
+        self.seconds = 0.0
+        """Wall seconds spent encoding and writing them (and closing the file)."""
+
+    def write(self, first: int, rows: Iterable[Row]) -> int:
+        """Write ``rows`` as the events numbered from ``first`` on; how many there were."""
+        if self._closed:
+            raise ValueError(f"{self._name()}: the event sink is closed")
+        started = time.perf_counter()
+        try:
+            lines = self._encoder.lines(first, rows)
+            count = len(lines)
+            if count:
+                lines.append("")  # the last line's newline
+                with self._errors():
+                    self._handle.write("\n".join(lines))
+                self.events += count
+            return count
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def close(self) -> None:
+        """Flush what was written; close the file if the sink opened it (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        started = time.perf_counter()
+        try:
+            with self._errors():
+                if self._owned:
+                    self._handle.close()
+                else:
+                    self._handle.flush()
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def __enter__(self) -> JsonlSink:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _name(self) -> str:
+        return str(self.path) if self.path is not None else "stream"
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            reason = error.strerror or str(error)
+            detail = f"{self._name()}: the audit log could not be written ({reason})"
+            raise OutputError(detail) from None

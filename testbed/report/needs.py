@@ -1,0 +1,38 @@
+"""The events a report reads from a run's log, as filters.
+
+A simulation that streams its log to ``events.jsonl`` keeps in memory only these
+(:data:`REPORT_EVENTS`), since the file holds the rest: the plots' certificate
+lifecycle marks and refused clinical traffic, and the enrollment refusals the
+record counts by reason.  Every other count a report gives comes from the run's
+:class:`~testbed.metrics.Metrics` or from the log's counts by kind.
+"""
+
+from __future__ import annotations
+
+from testbed.events import EventFilter, EventKind
+from testbed.offboard import OFFBOARDING_STEPS
+
+__all__ = ["ENROLLMENT_REFUSALS", "LIFECYCLE", "REFUSED_TRAFFIC", "REPORT_EVENTS", "REVOKE_STEP"]
+
+REVOKE_STEP = OFFBOARDING_STEPS[0]
+"""The offboarding step whose event lists the serials the offboarding revoked."""
+
+LIFECYCLE = (
+    EventFilter.of(
+        EventKind.CERTIFICATE_ISSUED,
+        EventKind.CERTIFICATE_RENEWED,
+        EventKind.CERTIFICATE_EXPIRED,
+        EventKind.CERTIFICATE_REVOKED,
+    ),
+    EventFilter.of(EventKind.OFFBOARDING_STEP, step=REVOKE_STEP),
+)
+"""The certificate lifecycle plot's events."""
+
+REFUSED_TRAFFIC = EventFilter.of(EventKind.ACCESS_DECISION, allowed=False, purpose="traffic")
+"""The denied clinical traffic plot's events."""
+
+ENROLLMENT_REFUSALS = EventFilter.of(EventKind.ENROLLMENT_REFUSED)
+"""Counted by reason in ``report.json``."""
+
+REPORT_EVENTS = (*LIFECYCLE, REFUSED_TRAFFIC, ENROLLMENT_REFUSALS)
+"""Everything a report reads from a run's log."""

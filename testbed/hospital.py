@@ -151,6 +151,11 @@ class Hospital:
         """The hospital's time now (simulated or wall)."""
         return self.clock.now()
 
+    def forget_expired(self, now: datetime) -> int:
+        """Drop the decision caches' entries for certificates expired before ``now``
+        (bounded memory over a long run; decisions do not change); how many."""
+        return self.verifier.forget_expired(now) + self.access.leaves.forget_expired(now)
+
     def new_secret(self) -> str:
         """A one-time secret: from the seeded generator in a deterministic run, else
         from the operating system (live mode)."""

@@ -65,5 +65,12 @@ class LeafCache:
         facts = self._by_id[id(certificate)] = LeafFacts.of(certificate)
         return facts
 
+    def forget_expired(self, now: datetime) -> int:
+        """Drop the facts of certificates that expired before ``now`` (how many); one
+        presented again is decoded again."""
+        before = len(self._by_id)
+        self._by_id = {k: f for k, f in self._by_id.items() if f.not_after >= now}
+        return before - len(self._by_id)
+
     def __len__(self) -> int:
         return len(self._by_id)

@@ -103,7 +103,10 @@ class ModeledCertificate:
 
 
 def _whole_seconds(when: datetime) -> datetime:
-    """``when`` as X.509 encodes it: UTC, fractions of a second dropped."""
+    """``when`` as X.509 encodes it: UTC, fractions of a second dropped (``when`` itself
+    when it is that already: a leaf shares its times with its issuance record)."""
+    if when.tzinfo is UTC and when.microsecond == 0:
+        return when
     return when.astimezone(UTC).replace(microsecond=0)
 
 

@@ -149,6 +149,18 @@ class Verifier:
         revoked = _revocation_denial(facts.serial, facts.issuer, crl, now)
         return revoked if revoked is not None else _ALLOW_TLS
 
+    def forget_expired(self, now: datetime) -> int:
+        """Drop what is cached of paths that expired before ``now`` (how many entries).
+
+        Nothing a later call decides changes: an expired path is refused on its window
+        before the chain result is read, and its windows are derived again if it is
+        ever presented.  Frees the certificates only the cache still held.
+        """
+        before = len(self._seen) + len(self._facts)
+        self._seen = {k: v for k, v in self._seen.items() if v[1].valid_until >= now}
+        self._facts = {k: v for k, v in self._facts.items() if v.valid_until >= now}
+        return before - len(self._seen) - len(self._facts)
+
     def valid_until(self, leaf: LeafCertificate, bundle: TrustBundle) -> datetime:
         """The earliest notAfter on ``leaf``'s path under ``bundle`` (its last valid moment
         at this site, nothing else changing)."""

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LifecycleMark",
     "Mark",
+    "RASTER_MARKS",
     "availability",
     "certificate_timeline",
     "denied_traffic",
@@ -38,6 +39,8 @@ __all__ = [
 
 _SVG_SALT = "hospital-device-identity-testbed"
 _DAY = timedelta(days=1)
+RASTER_MARKS = 20_000
+"""Above this many marks of one kind, the lifecycle plot draws them as an image."""
 _MINUTE = timedelta(minutes=1)
 _TICK_STEPS = (1, 2, 7, 14, 28, 91, 182, 364)
 _FAULT_COLOURS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
@@ -207,8 +210,10 @@ def _plot_marks(
     rows = {g: i for i, g in enumerate(groups)}
     ys = [rows[m.group] - offset if m.group in rows else float("nan") for m in marks]
     days = _days(record, (m.time for m in marks))
+    # tens of thousands of vector markers make a page of hundreds of MB: drawn as an
+    # image above that (the axes, labels and legend stay vector)
     ax.plot(days, ys, linestyle="none", marker=symbol, color=colour, markersize=5,
-            label=mark.value)
+            label=mark.value, rasterized=len(marks) > RASTER_MARKS)  # fmt: skip
 
 
 def _legend(ax: Axes) -> None:

@@ -66,9 +66,11 @@ def drift_scan(tb: Testbed) -> int:
 
 
 def _drift_scans(tb: Testbed) -> Generator[Any, Any, None]:
+    """Daily: the drift scan, and the decision caches forget expired certificates."""
     while tb.env.now + DRIFT_SCAN_SECONDS < tb.horizon:
         yield tb.env.timeout(DRIFT_SCAN_SECONDS)
         drift_scan(tb)
+        tb.hospital.forget_expired(tb.now())
 
 
 def _closing(tb: Testbed) -> Generator[Any, Any, None]:

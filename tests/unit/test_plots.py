@@ -104,3 +104,20 @@ def test_svg_is_identical_for_identical_figures(pilot: RunResult) -> None:
     assert first == second
     assert first.startswith("<svg")
     assert "<dc:date>" not in first
+
+
+def test_many_marks_are_drawn_as_an_image_and_stay_reproducible(
+    pilot: RunResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above RASTER_MARKS marks of one kind the markers become one embedded image: the
+    page stays small for a large fleet, and identical figures still give identical SVG."""
+    import testbed.report.plots as plots
+
+    vector = svg_text(certificate_timeline(pilot.record))
+    legend = _legend_texts(certificate_timeline(pilot.record))
+    assert "<image" not in vector
+    monkeypatch.setattr(plots, "RASTER_MARKS", 0)
+    first = svg_text(certificate_timeline(pilot.record))
+    assert "<image" in first and "data:image/png;base64," in first
+    assert first == svg_text(certificate_timeline(pilot.record))
+    assert _legend_texts(certificate_timeline(pilot.record)) == legend  # still vector

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from testbed.report.record import RunRecord
 
 __all__ = [
+    "RASTER_MARKS",
     "LifecycleMark",
     "Mark",
-    "RASTER_MARKS",
     "availability",
     "certificate_timeline",
     "denied_traffic",

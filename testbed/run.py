@@ -124,7 +124,7 @@ def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
         scenario = result.testbed.scenario
         profiles = profiles_for(scenario, result.source.parent)
         keep_inputs(out, result.source, profiles=profiles, transport=Transport.SIMULATION,
-                    seed=scenario.seed)  # fmt: skip
+                    seed=scenario.seed, fidelity=scenario.fidelity)  # fmt: skip
     return {name: paths[name] for name in ("report.json", "events.jsonl", "report.html")}
 
 

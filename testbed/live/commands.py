@@ -71,7 +71,8 @@ def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_p
         # what `testbed report DIR` needs that the audit log does not say
         profiles = profiles_for(hospital.scenario, scenario.parent)
         keep_inputs(state_dir, scenario, profiles=profiles, transport=Transport.LIVE,
-                    seed=hospital.scenario.seed)  # fmt: skip
+                    seed=hospital.scenario.seed,
+                    fidelity=hospital.hospital.fidelity)  # fmt: skip
         click.echo(f"starting {hospital.scenario.name}; {state.endpoints} appears once every "
                    "socket listens", err=True)  # fmt: skip
         ports = Ports(est_port, pki_port, admin_port)

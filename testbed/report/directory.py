@@ -6,7 +6,9 @@ log what a report needs that the log does not say (:func:`keep_inputs`)::
     DIR/events.jsonl   the audit log (the run's, or the live hospital's latest)
     DIR/scenario.yaml  a copy of the scenario file the run was started with
     DIR/profiles/      a copy of the device profiles it used
-    DIR/run.json       how it ran: {"transport": "simulation" | "live", "seed": N}
+    DIR/run.json       how it ran: {"transport": "simulation" | "live", "seed": N,
+                       "fidelity": "full" | "modeled"} (the level it ran at, which
+                       ``testbed run --fidelity`` may have set over the file's)
 
 :func:`load_record` reads them back, folding the events into measures
 (:mod:`testbed.report.fold`).  Earlier live runs' logs (``events-*.jsonl``, renamed by
@@ -17,12 +19,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from testbed.crosscheck import profiles_for
 from testbed.devices import load_profiles
 from testbed.errors import OutputError, RecordError
+from testbed.pki.fidelity import Fidelity
 from testbed.report.fold import FoldContext, fold_events
 from testbed.report.jsonl import JsonlEvents, ReadProgress
 from testbed.report.record import (
@@ -43,7 +47,13 @@ _WHAT = "a directory written by `testbed run --out` or `testbed serve --state-di
 
 
 def keep_inputs(
-    out: Path, scenario_file: Path, *, profiles: Path, transport: Transport, seed: int
+    out: Path,
+    scenario_file: Path,
+    *,
+    profiles: Path,
+    transport: Transport,
+    seed: int,
+    fidelity: Fidelity,
 ) -> None:
     """Copy the scenario file and its profiles into ``out`` and say how the run ran."""
     try:
@@ -52,7 +62,8 @@ def keep_inputs(
         target.mkdir(exist_ok=True)
         for profile in sorted(profiles.glob("*.yaml")):
             shutil.copyfile(profile, target / profile.name)
-        text = json.dumps({"transport": transport.value, "seed": seed}, indent=2, sort_keys=True)
+        run = {"transport": transport.value, "seed": seed, "fidelity": fidelity.value}
+        text = json.dumps(run, indent=2, sort_keys=True)
         (out / RUN).write_text(text + "\n", encoding="utf-8")
     except OSError as error:
         reason = error.strerror or str(error)
@@ -63,8 +74,10 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
     """The record of the run kept in ``directory`` (measures folded from its events)."""
     if not directory.is_dir():
         raise RecordError(f"{directory}: expected {_WHAT} (no such directory)")
-    transport, seed = _run_file(directory / RUN)
+    transport, seed, fidelity = _run_file(directory / RUN)
     scenario = _scenario(directory, seed)
+    if fidelity is not None and fidelity is not scenario.fidelity:
+        scenario = replace(scenario, fidelity=fidelity)  # as the run overrode it
     log = directory / EVENTS
     if not log.is_file():
         raise RecordError(f"{log}: expected the run's audit log (no such file)")
@@ -92,7 +105,7 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
                      dict(sorted(not_measured.items())), window)  # fmt: skip
 
 
-def _run_file(path: Path) -> tuple[Transport, int]:
+def _run_file(path: Path) -> tuple[Transport, int, Fidelity | None]:
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -109,7 +122,14 @@ def _run_file(path: Path) -> tuple[Transport, int]:
     seed = data.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise RecordError(f"{path}: seed: expected an integer (got {seed!r})")
-    return transport, seed
+    level = data.get("fidelity")  # absent in directories written before it was kept
+    if level is None:
+        return transport, seed, None
+    try:
+        return transport, seed, Fidelity(str(level))
+    except ValueError:
+        known = " or ".join(f.value for f in Fidelity)
+        raise RecordError(f"{path}: fidelity: expected {known} (got {level!r})") from None
 
 
 def _scenario(directory: Path, seed: int) -> Scenario:

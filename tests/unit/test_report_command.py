@@ -12,6 +12,7 @@ import pytest
 from testbed.cli import main
 from testbed.crosscheck import DEFAULT_PROFILES
 from testbed.events import Event, EventKind
+from testbed.pki.fidelity import Fidelity
 from testbed.report.directory import keep_inputs, load_record
 from testbed.report.record import Transport
 
@@ -36,7 +37,8 @@ def _directory(tmp_path: Path, *lines: str, transport: Transport = Transport.LIV
     scenario.write_text(TINY, encoding="utf-8")
     kept = tmp_path / "kept"
     kept.mkdir()
-    keep_inputs(kept, scenario, profiles=DEFAULT_PROFILES, transport=transport, seed=3)
+    keep_inputs(kept, scenario, profiles=DEFAULT_PROFILES, transport=transport, seed=3,
+                fidelity=Fidelity.FULL)
     (kept / "events.jsonl").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     return kept
 
@@ -110,3 +112,26 @@ def test_a_bad_run_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     (kept / "run.json").write_text('{"transport": "carrier-pigeon", "seed": 3}\n')
     err = _refused(capsys, str(kept))
     assert f"{kept / 'run.json'}: transport: expected simulation or live" in err
+
+
+def test_a_bad_fidelity_in_run_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kept = _directory(tmp_path, REGISTERED)
+    (kept / "run.json").write_text('{"transport": "live", "seed": 3, "fidelity": "sketchy"}\n')
+    err = _refused(capsys, str(kept))
+    assert f"{kept / 'run.json'}: fidelity: expected full or modeled (got 'sketchy')" in err
+
+
+def test_the_level_a_run_was_overridden_to_is_the_level_its_report_gives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`testbed run --fidelity modeled` on a file that says full: run.json keeps the level
+    the run used, and `testbed report DIR` reports that level, not the file's."""
+    out = tmp_path / "run"
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY, encoding="utf-8")
+    assert main(["run", str(scenario), "--out", str(out), "--fidelity", "modeled", "--quiet"]) == 0
+    assert json.loads((out / "run.json").read_text())["fidelity"] == "modeled"
+    written = (out / "report.json").read_text()
+    assert json.loads(written)["fidelity"] == "modeled"
+    assert main(["report", str(out), "--quiet"]) == 0
+    assert json.loads((out / "report.json").read_text())["fidelity"] == "modeled"

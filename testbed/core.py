@@ -27,6 +27,7 @@ from testbed.memory import old_generation_paused
 from testbed.pki.renewal import ChangeWindow
 from testbed.scenario import ChangeWindowSpec, Scenario
 from testbed.sim.agent import DeviceAgent, build_fleet
+from testbed.sim.context import SimContext
 from testbed.sim.preproduction import ValidationLab
 from testbed.sim.traffic import TrafficEngine
 
@@ -79,6 +80,13 @@ class Testbed:
             interval=workload.interval.total_seconds(), retry=workload.retry.total_seconds(),
             horizon=self.horizon,
         )  # fmt: skip
+        self.sim = SimContext(
+            env=self.env, clock=self.clock, hospital=self.hospital, rng=self.rng,
+            metrics=self.metrics, log=self.log, traffic=self.traffic, lab=self.lab,
+            pki=scenario.pki, workload=workload, change_windows=self.change_windows,
+            horizon=self.horizon,
+        )  # fmt: skip
+        """What the simulated processes are given (:mod:`testbed.sim.context`)."""
         self._started = False
         self._tallied = False
 

@@ -27,6 +27,7 @@ class NextKey:
     scalar: int
     body: bytes | None = None
 
+
 __all__ = ["DeviceAgent", "build_fleet"]
 
 

@@ -163,9 +163,7 @@ EFFECTS: Mapping[FaultKind, Effect[Any]] = MappingProxyType({
 """The effect of each kind of fault."""
 
 
-def effect_for(
-    kind: FaultKind, effects: Mapping[FaultKind, Effect[Any]] = EFFECTS
-) -> Effect[Any]:
+def effect_for(kind: FaultKind, effects: Mapping[FaultKind, Effect[Any]] = EFFECTS) -> Effect[Any]:
     """The effect registered for fault ``kind``; a :class:`LookupError` naming the
     registered kinds if there is none."""
     effect = effects.get(kind)

@@ -19,28 +19,28 @@ from testbed.pki.keys import EC_KEY_TYPES, new_key_scalar
 from testbed.sim.agent import NextKey
 
 if TYPE_CHECKING:
-    from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
+    from testbed.sim.context import SimContext
 
 __all__ = ["enroll", "reenroll"]
 
 PKCS10 = "application/pkcs10"
 
 
-def _csr_body(tb: Testbed, agent: DeviceAgent, *, new_key: bool) -> bytes:
+def _csr_body(sim: SimContext, agent: DeviceAgent, *, new_key: bool) -> bytes:
     """The CSR the device sends (as the run's fidelity level makes it)."""
     if new_key and agent.next_key is not None:
-        return _prepared_body(tb, agent, agent.next_key)
-    artefacts = tb.hospital.ca.artefacts
+        return _prepared_body(sim, agent, agent.next_key)
+    artefacts = sim.hospital.ca.artefacts
     if agent.key is None or new_key:
-        agent.key = artefacts.new_key(agent.record.certificate_type, tb.rng)
+        agent.key = artefacts.new_key(agent.record.certificate_type, sim.rng)
     return artefacts.request(agent.key, agent.device_id)
 
 
-def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
+def _prepared_body(sim: SimContext, agent: DeviceAgent, prepared: NextKey) -> bytes:
     """The CSR of the device's prepared next key (made once: retries send it again)."""
     if prepared.body is None:
-        artefacts = tb.hospital.ca.artefacts
+        artefacts = sim.hospital.ca.artefacts
         key = artefacts.key_from_scalar(agent.record.certificate_type, prepared.scalar)
         prepared.body = artefacts.request(key, agent.device_id)
         # the private key stays with the device's key store; nothing in the
@@ -49,7 +49,7 @@ def _prepared_body(tb: Testbed, agent: DeviceAgent, prepared: NextKey) -> bytes:
     return prepared.body
 
 
-def _prepare_next_key(tb: Testbed, agent: DeviceAgent) -> None:
+def _prepare_next_key(sim: SimContext, agent: DeviceAgent) -> None:
     """Draw the device's next key now (its CSR is made at its renewal)."""
     profile = agent.profile
     key_type = agent.record.certificate_type
@@ -57,24 +57,24 @@ def _prepare_next_key(tb: Testbed, agent: DeviceAgent) -> None:
     if not rotates or key_type not in EC_KEY_TYPES:
         agent.next_key = None
         return
-    agent.next_key = NextKey(new_key_scalar(key_type, tb.rng))
+    agent.next_key = NextKey(new_key_scalar(key_type, sim.rng))
 
 
-def _draw_first_key(tb: Testbed, agent: DeviceAgent) -> None:
+def _draw_first_key(sim: SimContext, agent: DeviceAgent) -> None:
     """Draw the key of the device's first enrollment, kept across its retries (an RSA
     key is not seed-derived: it is made when needed)."""
     if agent.next_key is None and agent.record.certificate_type in EC_KEY_TYPES:
-        agent.next_key = NextKey(new_key_scalar(agent.record.certificate_type, tb.rng))
+        agent.next_key = NextKey(new_key_scalar(agent.record.certificate_type, sim.rng))
 
 
-def _install(tb: Testbed, agent: DeviceAgent, response: EstResponse) -> None:
+def _install(sim: SimContext, agent: DeviceAgent, response: EstResponse) -> None:
     agent.certificate = response.certificate
-    agent.notify(tb.env)
+    agent.notify(sim.env)
     if agent.certificate is not None:
-        _prepare_next_key(tb, agent)
+        _prepare_next_key(sim, agent)
 
 
-def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
+def _manual(sim: SimContext, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
     """An operator issues the certificate out of band (no EST on the device).
 
     An operator who finds the CA down records it (one manual step, one refusal
@@ -82,15 +82,15 @@ def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
     further steps (two outages with no check in between are one wait).
     """
     unavailable = EstResponse(503, (), b"", Reason.CA_UNAVAILABLE, agent.device_id, None)
-    ca_down = tb.hospital.ca_outages.down(agent.record.site)
+    ca_down = sim.hospital.ca_outages.down(agent.record.site)
     if ca_down and agent.awaiting_ca:
         return unavailable
-    tb.metrics.manual_steps += 1
+    sim.metrics.manual_steps += 1
     if ca_down:
         agent.awaiting_ca = True
-        tb.metrics.operator_refusals += 1
-        tb.log.emit(
-            tb.now(),
+        sim.metrics.operator_refusals += 1
+        sim.log.emit(
+            sim.now(),
             EventKind.ENROLLMENT_REFUSED,
             agent.device_id,
             endpoint="manual",
@@ -99,58 +99,58 @@ def _manual(tb: Testbed, agent: DeviceAgent, *, renewal: bool) -> EstResponse:
         )
         return unavailable
     agent.awaiting_ca = False
-    body = _csr_body(tb, agent, new_key=renewal and agent.profile.rotates_key_on_renewal)
+    body = _csr_body(sim, agent, new_key=renewal and agent.profile.rotates_key_on_renewal)
     basic = agent.bootstrap if not renewal else None
     if renewal:
-        return tb.hospital.est.simplereenroll(
-            body, content_type=PKCS10, client_cert=agent.certificate, now=tb.now()
+        return sim.hospital.est.simplereenroll(
+            body, content_type=PKCS10, client_cert=agent.certificate, now=sim.now()
         )
-    return tb.hospital.est.simpleenroll(
-        body, content_type=PKCS10, basic=basic, client_cert=None, now=tb.now()
+    return sim.hospital.est.simpleenroll(
+        body, content_type=PKCS10, basic=basic, client_cert=None, now=sim.now()
     )
 
 
-def enroll(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
+def enroll(sim: SimContext, agent: DeviceAgent) -> Generator[Any, Any, None]:
     """First enrollment with the bootstrap secret; waits out outages and approval."""
-    pki = tb.scenario.pki
+    pki = sim.pki
     if not agent.profile.supports_est:
-        yield tb.env.timeout(pki.manual_enrollment_delay.total_seconds())
+        yield sim.env.timeout(pki.manual_enrollment_delay.total_seconds())
     else:
-        _draw_first_key(tb, agent)
+        _draw_first_key(sim, agent)
     while True:
         if agent.retired:
             return
         if agent.profile.supports_est:
-            body = _csr_body(tb, agent, new_key=True)
-            response = tb.hospital.est.simpleenroll(
-                body, content_type=PKCS10, basic=agent.bootstrap, client_cert=None, now=tb.now()
+            body = _csr_body(sim, agent, new_key=True)
+            response = sim.hospital.est.simpleenroll(
+                body, content_type=PKCS10, basic=agent.bootstrap, client_cert=None, now=sim.now()
             )
         else:
             agent.key = None
-            response = _manual(tb, agent, renewal=False)
+            response = _manual(sim, agent, renewal=False)
         if response.status == 200:
-            _install(tb, agent, response)
-            tb.metrics.enrollments += 1
+            _install(sim, agent, response)
+            sim.metrics.enrollments += 1
             return
-        yield tb.env.timeout(_wait_after(tb, response))
+        yield sim.env.timeout(_wait_after(sim, response))
 
 
-def reenroll(tb: Testbed, agent: DeviceAgent) -> EstResponse:
+def reenroll(sim: SimContext, agent: DeviceAgent) -> EstResponse:
     """One renewal attempt with the current certificate (RFC 7030 §4.2.2)."""
     if not agent.profile.supports_est:
-        response = _manual(tb, agent, renewal=True)
+        response = _manual(sim, agent, renewal=True)
     else:
-        body = _csr_body(tb, agent, new_key=agent.profile.rotates_key_on_renewal)
-        response = tb.hospital.est.simplereenroll(
-            body, content_type=PKCS10, client_cert=agent.certificate, now=tb.now()
+        body = _csr_body(sim, agent, new_key=agent.profile.rotates_key_on_renewal)
+        response = sim.hospital.est.simplereenroll(
+            body, content_type=PKCS10, client_cert=agent.certificate, now=sim.now()
         )
     if response.status == 200:
-        _install(tb, agent, response)
+        _install(sim, agent, response)
     return response
 
 
-def _wait_after(tb: Testbed, response: EstResponse) -> float:
+def _wait_after(sim: SimContext, response: EstResponse) -> float:
     for name, value in response.headers:
         if name.lower() == "retry-after":
             return float(value)
-    return tb.scenario.pki.renewal_retry.total_seconds()
+    return sim.pki.renewal_retry.total_seconds()

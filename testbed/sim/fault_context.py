@@ -76,7 +76,7 @@ class FaultContext:
 
     def revoke(self, agent: DeviceAgent) -> None:
         """Revoke every live certificate of the device (a fault, not an operator)."""
-        revoke_identity(self._tb, agent, why="fault")
+        revoke_identity(self._tb.sim, agent, why="fault")
 
     def is_revoked(self, certificate: LeafCertificate) -> bool:
         """Whether the CA has revoked ``certificate``."""
@@ -84,8 +84,8 @@ class FaultContext:
 
     def recover(self, agent: DeviceAgent) -> None:
         """An operator re-bootstraps the device's current identity (a process)."""
-        self._tb.env.process(recover(self._tb, agent, agent.certificate))
+        self._tb.env.process(recover(self._tb.sim, agent, agent.certificate))
 
     def set_skew(self, agent: DeviceAgent, skew: timedelta) -> None:
         """The device's clock is now ``skew`` off true time."""
-        skew_changed(self._tb, agent, skew)
+        skew_changed(self._tb.sim, agent, skew)

@@ -68,9 +68,7 @@ def _rotation_at(tb: Testbed, op: Operation, site: str | None) -> Generator[Any,
     operations.rotate_ca_key(tb.hospital, site=site, overlap=op.overlap)
 
 
-def _operations_at(
-    tb: Testbed, op: Operation, agents: list[Any]
-) -> Generator[Any, Any, None]:
+def _operations_at(tb: Testbed, op: Operation, agents: list[Any]) -> Generator[Any, Any, None]:
     yield tb.env.timeout(op.at.total_seconds())
     for agent in agents:
         _operate(tb, op, agent)
@@ -87,14 +85,14 @@ def _operate(tb: Testbed, op: Operation, agent: Any) -> None:
     acted = True
     if action is OperationAction.REVOKE:
         reason = op.reason or RevocationReason.UNSPECIFIED
-        acted = bool(revoke_identity(tb, agent, why="operation", reason=reason))
+        acted = bool(revoke_identity(tb.sim, agent, why="operation", reason=reason))
     elif action is OperationAction.OFFBOARD:
         acted = not agent.retired
-        offboard(tb, agent)
+        offboard(tb.sim, agent)
     elif action is OperationAction.SUSPEND:
         acted = operations.suspend(tb.hospital, agent.device_id)
     elif action is OperationAction.REBOOTSTRAP and entry.state is DeviceState.PRODUCTION:
-        tb.env.process(rebootstrap(tb, agent))
+        tb.env.process(rebootstrap(tb.sim, agent))
     elif action is OperationAction.RESUME:
         acted = operations.resume(tb.hospital, agent.device_id)
         if acted:

@@ -18,50 +18,52 @@ from testbed.pki.revocation import RevocationReason
 from testbed.sim.traffic import overflow
 
 if TYPE_CHECKING:
-    from testbed.core import Testbed
     from testbed.sim.agent import DeviceAgent
+    from testbed.sim.context import SimContext
 
 __all__ = ["offboard", "revoke_identity", "stale_probes"]
 
 
 def revoke_identity(
-    tb: Testbed,
+    sim: SimContext,
     agent: DeviceAgent,
     *,
     why: str,
     reason: RevocationReason = RevocationReason.UNSPECIFIED,
 ) -> tuple[int, ...]:
     """Revoke every live certificate of the device (CRLs show it when next published)."""
-    serials = operations.revoke(tb.hospital, agent.device_id, reason=reason, why=why)
-    tb.metrics.revoked += len(serials)
+    serials = operations.revoke(sim.hospital, agent.device_id, reason=reason, why=why)
+    sim.metrics.revoked += len(serials)
     return serials
 
 
-def offboard(tb: Testbed, agent: DeviceAgent) -> None:
+def offboard(sim: SimContext, agent: DeviceAgent) -> None:
     """Run the four offboarding steps now (shared with live mode), then stop the device."""
-    entry = tb.hospital.inventory.get(agent.device_id)
+    entry = sim.hospital.inventory.get(agent.device_id)
     if entry is None or agent.retired:
         return
-    now = tb.now()
-    done = operations.offboard(tb.hospital, agent.device_id)
-    tb.metrics.revoked += len(done.serials)
+    now = sim.now()
+    done = operations.offboard(sim.hospital, agent.device_id)
+    sim.metrics.revoked += len(done.serials)
     # it leaves with what it held
-    overflow(tb.log, tb.metrics, agent, reason="device-retired", now=now, keep=False)
+    overflow(sim.log, sim.metrics, agent, reason="device-retired", now=now, keep=False)
     agent.retired = True
     agent.availability.close(now)
-    agent.notify(tb.env)
-    tb.metrics.devices_offboarded += 1
-    tb.metrics.devices_in_production -= int(done.transition.source is DeviceState.PRODUCTION)
-    tb.env.process(stale_probes(tb, agent))
+    agent.notify(sim.env)
+    sim.metrics.devices_offboarded += 1
+    sim.metrics.devices_in_production -= int(done.transition.source is DeviceState.PRODUCTION)
+    sim.env.process(stale_probes(sim, agent))
 
 
-def stale_probes(tb: Testbed, agent: DeviceAgent, *, count: int = 3) -> Generator[Any, Any, None]:
+def stale_probes(
+    sim: SimContext, agent: DeviceAgent, *, count: int = 3
+) -> Generator[Any, Any, None]:
     """The retired device is still plugged in and keeps trying with what it holds."""
-    retry = tb.scenario.workload.retry.total_seconds()
+    retry = sim.workload.retry.total_seconds()
     source = (agent.record.site, agent.record.zone)
     for _ in range(count):
-        yield tb.env.timeout(retry)
+        yield sim.env.timeout(retry)
         for service in agent.record.intended_services:
             attempt = Attempt(agent.device_id, service, agent.certificate, source,
                               Purpose.STALE_PROBE)  # fmt: skip
-            tb.hospital.access.decide(attempt, now=tb.now())
+            sim.hospital.access.decide(attempt, now=sim.now())

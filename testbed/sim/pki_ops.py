@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 from testbed import operations
 
 if TYPE_CHECKING:
-    from testbed.core import Testbed
+    from testbed.sim.context import SimContext
 
 __all__ = ["crl_publisher"]
 
 
-def crl_publisher(tb: Testbed) -> Generator[Any, Any, None]:
+def crl_publisher(sim: SimContext) -> Generator[Any, Any, None]:
     """Reissue CRLs every ``crl_interval``; none of an issuing CA that is down (an outage
     of the whole CA or of its site's)."""
-    interval = tb.scenario.pki.crl_interval.total_seconds()
-    while tb.env.now < tb.horizon:
-        operations.publish_crls(tb.hospital, up_only=True)
-        yield tb.env.timeout(interval)
+    interval = sim.pki.crl_interval.total_seconds()
+    while sim.env.now < sim.horizon:
+        operations.publish_crls(sim.hospital, up_only=True)
+        yield sim.env.timeout(interval)

@@ -25,9 +25,9 @@ from testbed.pki.revocation import PublishedCrl
 from testbed.verdicts import ValidationOutcome
 
 if TYPE_CHECKING:
-    from testbed.core import Testbed
     from testbed.hospital import Hospital
     from testbed.sim.agent import DeviceAgent
+    from testbed.sim.context import SimContext
 
 __all__ = ["TEST_REQUESTER", "FailureTest", "ValidationLab", "run_failure_tests"]
 
@@ -45,7 +45,7 @@ class FailureTest(StrEnum):
 
 
 def _test_certificate(
-    tb: Testbed, agent: DeviceAgent, *, issued_at_offset: timedelta
+    sim: SimContext, agent: DeviceAgent, *, issued_at_offset: timedelta
 ) -> LeafCertificate:
     """A short-lived certificate for the device's key, issued for the test only.
 
@@ -55,9 +55,9 @@ def _test_certificate(
     """
     if agent.certificate is None:
         raise ValueError(f"device {agent.device_id} has no certificate: enroll it first")
-    public = tb.hospital.ca.artefacts.subject_key(agent.certificate)
+    public = sim.hospital.ca.artefacts.subject_key(agent.certificate)
     r = agent.record
-    cert = tb.hospital.ca.issue_key(
+    cert = sim.hospital.ca.issue_key(
         public,
         device_id=r.device_id,
         site=r.site,
@@ -65,9 +65,9 @@ def _test_certificate(
         requester=TEST_REQUESTER,
         on_expiry=OnExpiry.DISCARD,
         lifetime=_TEST_LIFETIME,
-        now=tb.now() + issued_at_offset,
+        now=sim.now() + issued_at_offset,
     )
-    tb.hospital.inventory.add_test_serial(r.device_id, cert.serial_number)
+    sim.hospital.inventory.add_test_serial(r.device_id, cert.serial_number)
     return cert
 
 
@@ -139,27 +139,25 @@ class ValidationLab:
             self.crls.revoked, self.routes.blocked = frozenset(), None
 
 
-def _attempt(
-    tb: Testbed, agent: DeviceAgent, test: FailureTest
-) -> tuple[Decision, int | None]:
+def _attempt(sim: SimContext, agent: DeviceAgent, test: FailureTest) -> tuple[Decision, int | None]:
     """The test's decision, and the serial of the certificate issued for it (if any)."""
     record = agent.record
     service = record.intended_services[0]
     source = (record.site, record.zone)
     purpose = Purpose(test.value)
-    now = tb.now()
+    now = sim.now()
     if test is FailureTest.EXPIRED_CREDENTIAL:
-        cert = _test_certificate(tb, agent, issued_at_offset=-2 * _TEST_LIFETIME)
+        cert = _test_certificate(sim, agent, issued_at_offset=-2 * _TEST_LIFETIME)
         attempt = Attempt(agent.device_id, service, cert, source, purpose)
-        return tb.lab.decide(attempt, now=now), cert.serial_number
+        return sim.lab.decide(attempt, now=now), cert.serial_number
     if test is FailureTest.REVOKED_CERTIFICATE:
-        cert = _test_certificate(tb, agent, issued_at_offset=timedelta(0))
-        tb.hospital.ca.revoke(cert.serial_number, now=now)
+        cert = _test_certificate(sim, agent, issued_at_offset=timedelta(0))
+        sim.hospital.ca.revoke(cert.serial_number, now=now)
         attempt = Attempt(agent.device_id, service, cert, source, purpose)
         revoked = frozenset({cert.serial_number})
-        return tb.lab.decide(attempt, now=now, revoked=revoked), cert.serial_number
+        return sim.lab.decide(attempt, now=now, revoked=revoked), cert.serial_number
     attempt = Attempt(agent.device_id, service, agent.certificate, source, purpose)
-    return tb.lab.decide(attempt, now=now, blocked=(record.zone, service)), None
+    return sim.lab.decide(attempt, now=now, blocked=(record.zone, service)), None
 
 
 def _outcome(agent: DeviceAgent, decision: Decision) -> tuple[str, str]:
@@ -177,15 +175,15 @@ def _outcome(agent: DeviceAgent, decision: Decision) -> tuple[str, str]:
     return ValidationOutcome.FAIL_SAFE, f"refused ({decision.reason}), reported, data kept"
 
 
-def run_failure_tests(tb: Testbed, agent: DeviceAgent) -> list[tuple[FailureTest, str]]:
+def run_failure_tests(sim: SimContext, agent: DeviceAgent) -> list[tuple[FailureTest, str]]:
     """Run the three tests against one enrolled device and record each outcome."""
     results = []
     for test in FailureTest:
-        decision, serial = _attempt(tb, agent, test)
+        decision, serial = _attempt(sim, agent, test)
         outcome, why = _outcome(agent, decision)
-        tb.metrics.validation[outcome] += 1
-        tb.log.emit(
-            tb.now(),
+        sim.metrics.validation[outcome] += 1
+        sim.log.emit(
+            sim.now(),
             EventKind.VALIDATION_TEST,
             agent.device_id,
             test=test.value,

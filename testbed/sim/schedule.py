@@ -25,9 +25,9 @@ DRIFT_SCAN_SECONDS = 86400.0
 def schedule_all(tb: Testbed) -> None:
     """Devices, CRL publication, faults, operations, drift scans and the closing checks."""
     env = tb.env
-    env.process(crl_publisher(tb))
+    env.process(crl_publisher(tb.sim))
     for agent in tb.agents:
-        env.process(onboard(tb, agent))
+        env.process(onboard(tb.sim, agent))
         if agent.offboard_at is not None:
             env.process(_offboard_at(tb, agent))
     for fault in tb.scenario.faults:
@@ -44,7 +44,7 @@ def _offboard_at(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
     if agent.retired or tb.hospital.inventory.get(agent.device_id) is None:
         return  # offboarded already (by an operation), or never onboarded: nothing to do
     tb.metrics.manual_steps += 1
-    offboard(tb, agent)
+    offboard(tb.sim, agent)
 
 
 def drift_scan(tb: Testbed) -> int:

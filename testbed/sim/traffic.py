@@ -48,7 +48,12 @@ _PRODUCTION = DeviceState.PRODUCTION
 
 
 def lose(
-    log: EventLog, metrics: Metrics, agent: DeviceAgent, service: str, lost: int, reason: str,
+    log: EventLog,
+    metrics: Metrics,
+    agent: DeviceAgent,
+    service: str,
+    lost: int,
+    reason: str,
     now: datetime,
 ) -> None:
     """``lost`` items of ``service`` leave the device's buffer for good (one event)."""
@@ -61,7 +66,12 @@ def lose(
 
 
 def overflow(
-    log: EventLog, metrics: Metrics, agent: DeviceAgent, *, reason: str, now: datetime,
+    log: EventLog,
+    metrics: Metrics,
+    agent: DeviceAgent,
+    *,
+    reason: str,
+    now: datetime,
     keep: bool = True,
 ) -> None:
     """Items the device cannot hold are lost: beyond its capacity (all of them with

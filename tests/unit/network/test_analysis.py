@@ -23,9 +23,10 @@ from testbed.network import (
 from testbed.network.reach import Question
 
 IMAGING, BEDSIDE = DeviceClass.IMAGING_MODALITY, DeviceClass.BEDSIDE_MONITOR_GATEWAY
+SCOPES = ("system/Observation.c",)
 TOY = Topology((
-    network.Endpoint("d1", EndpointKind.DEVICE, "s", "a", IMAGING, "ct", ("system/Observation.c",), True),
-    network.Endpoint("d2", EndpointKind.DEVICE, "s", "a", IMAGING, "ct", ("system/Observation.c",), True),
+    network.Endpoint("d1", EndpointKind.DEVICE, "s", "a", IMAGING, "ct", SCOPES, True),
+    network.Endpoint("d2", EndpointKind.DEVICE, "s", "a", IMAGING, "ct", SCOPES, True),
     network.Endpoint("d3", EndpointKind.DEVICE, "s", "b", BEDSIDE, "gw"),
     network.Endpoint("pacs", EndpointKind.PACS, "s", "c"),
     network.Endpoint("ehr", EndpointKind.EHR, "s", "c"),

@@ -21,7 +21,8 @@ from testbed.access import AccessContext, AccessHop
 from testbed.decisions import Decision, Hop, Reason
 from testbed.holds import Holds
 from testbed.lifecycle import ACTIVE_STATES, DeviceState
-from testbed.network import Nac
+from testbed.network.nac import Nac
+from testbed.network.peer import Peer
 from testbed.pki.revocation import PublishedCrl
 from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
@@ -43,10 +44,21 @@ __all__ = [
 
 
 class RoutePolicy(Protocol):
-    """Which zone may reach which service (:class:`~testbed.network.ZonePolicy`)."""
+    """Which source may reach which service: the scenario's allow list
+    (:class:`~testbed.network.ZonePolicy`) or a design compiled
+    (:class:`~testbed.network.DesignPolicy`)."""
 
-    def decide(self, *, site: str, zone: str, service: str) -> Decision:
-        """May traffic from ``zone`` at ``site`` reach ``service``?"""
+    def decide(
+        self, *, site: str, zone: str, service: str, peer: Peer | None = None,
+        now: datetime | None = None,
+    ) -> Decision:
+        """May ``peer``'s traffic from ``zone`` at ``site`` reach ``service`` at ``now``?"""
+        ...
+
+    def until(
+        self, *, site: str, zone: str, service: str, peer: Peer | None, now: datetime
+    ) -> datetime | None:
+        """When that answer could change by time alone (None: never)."""
         ...
 
 
@@ -96,8 +108,34 @@ class NetworkHop:
             detail = "the traffic's source is in no zone of the hospital"
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, detail)
         site, zone = attempt.source
-        decision = self.policy.decide(site=site, zone=zone, service=attempt.service)
+        decision = self.policy.decide(site=site, zone=zone, service=attempt.service,
+                                      peer=_peer(context), now=context.now)  # fmt: skip
         return None if decision.allowed else decision
+
+    def until(self, context: AccessContext) -> datetime | None:
+        """When the policy's pass could end by time alone (a design's exception
+        expiring; :mod:`testbed.standing`)."""
+        attempt = context.attempt
+        if attempt.source is None:
+            return None
+        site, zone = attempt.source
+        return self.policy.until(site=site, zone=zone, service=attempt.service,
+                                 peer=_peer(context), now=context.now)  # fmt: skip
+
+    def deadlines(self, context: AccessContext) -> tuple[Deadline, ...]:
+        """None: nothing a routine refresh moves."""
+        return ()
+
+
+def _peer(context: AccessContext) -> Peer | None:
+    """What the network knows of the device behind the attempt (its registered
+    record and whether it presented a certificate); None for an unregistered one."""
+    entry = context.entry
+    if entry is None:
+        return None
+    record = entry.record
+    return Peer(record.device_id, record.profile, context.attempt.certificate is not None,
+                record.fhir_scopes, record.ae_title)  # fmt: skip
 
 
 @dataclass(slots=True)

@@ -30,7 +30,7 @@ from testbed.events import EventLog
 from testbed.hops import ServiceOutages, standard_chains
 from testbed.inventory import Inventory
 from testbed.metrics import Metrics
-from testbed.network import Nac, ZonePolicy
+from testbed.network import Nac, route_policy
 from testbed.oracle import Oracle
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
@@ -104,8 +104,9 @@ class Hospital:
         self.est = EstService(
             ca=self.ca, directory=self.inventory, log=log, outages=self.ca_outages
         )
-        routes = ((r.source, r.to, r.site) for r in scenario.network)
-        self.policy = ZonePolicy(routes, revision=self.revision)
+        routes = [(r.source, r.to, r.site) for r in scenario.network]
+        self.policy = route_policy(design=scenario.design, routes=routes, system=self.system,
+                                   profiles=profiles, revision=self.revision)  # fmt: skip
         self.nac = Nac(revision=self.revision)
         self.outages = ServiceOutages(revision=self.revision)
         self.verifier = Verifier(artefacts=self.ca.artefacts)

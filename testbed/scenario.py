@@ -24,6 +24,7 @@ from testbed.errors import ScenarioError
 from testbed.expectations import ExpectationSpec
 from testbed.faults import RENAMED_KINDS, FaultSpec
 from testbed.inputs import load_yaml, validate
+from testbed.network.design import DESIGNS, design_path, load_design
 from testbed.pki.ca import IssuingMode
 from testbed.pki.fidelity import Fidelity
 from testbed.pki.keys import KeyType
@@ -221,6 +222,18 @@ class Scenario:
     profiles_dir: str | None = None
     pki: PkiSettings = field(default_factory=PkiSettings)
     network: tuple[NetworkRule, ...] = ()
+    design: Annotated[
+        str | None,
+        Field(
+            description=(
+                "The network design the network hop enforces instead of the network "
+                "rules: a name in fixtures/designs (flat-shared-credentials, "
+                "per-site-vlans, central-ca-automated-renewal, "
+                "fhir-first-scoped-identities, zero-trust-microsegmentation) or a "
+                "path to a design file, relative to this file."
+            )
+        ),
+    ] = None
     workload: Workload = field(default_factory=Workload)
     faults: tuple[Annotated[FaultSpec, Field(discriminator="kind")], ...] = ()
     operations: tuple[Operation, ...] = ()
@@ -268,7 +281,24 @@ def load_scenario(
     if profiles is not None:
         scenario = replace(scenario, profiles_dir=str(profiles.resolve()))
     cross_check(scenario, file=str(path), base=path.parent)
+    if scenario.design is not None:
+        scenario = _with_design(scenario, file=str(path), base=path.parent)
     return scenario
+
+
+def _with_design(scenario: Scenario, *, file: str, base: Path) -> Scenario:
+    """``scenario`` with its design's file resolved, after validating the design
+    (its errors name the design's file and field)."""
+    if scenario.network:
+        raise ScenarioError(file, "network", "no network rules when a design is selected "
+                            "(the design's matrix decides; move the rules into the design)")
+    resolved = design_path(str(scenario.design), base=base).resolve()
+    if not resolved.is_file():
+        known = ", ".join(sorted(p.stem for p in DESIGNS.glob("*.yaml")))
+        raise ScenarioError(file, "design", f"a design in fixtures/designs ({known}) or "
+                            "the path of a design file", got=scenario.design)  # fmt: skip
+    load_design(resolved)
+    return replace(scenario, design=str(resolved))
 
 
 def _renamed_kinds(data: dict[str, Any], *, file: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from testbed.sim.offboarding import revoke_identity
 if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.hops import ServiceOutages
-    from testbed.network import ZonePolicy
+    from testbed.network import DesignPolicy, ZonePolicy
     from testbed.pki.fidelity import LeafCertificate
     from testbed.pki.outage import CaOutages
     from testbed.pki.trust import TrustDistribution
@@ -48,8 +48,8 @@ class FaultContext:
         return self._tb.hospital.trust
 
     @property
-    def policy(self) -> ZonePolicy:
-        """The network's zone-to-service policy."""
+    def policy(self) -> ZonePolicy | DesignPolicy:
+        """The network's policy (the allow list, or the scenario's design compiled)."""
         return self._tb.hospital.policy
 
     @property

@@ -26,6 +26,7 @@ from testbed.verdicts import ValidationOutcome
 
 if TYPE_CHECKING:
     from testbed.hospital import Hospital
+    from testbed.network.peer import Peer
     from testbed.sim.agent import DeviceAgent
     from testbed.sim.context import SimContext
 
@@ -93,11 +94,19 @@ class _LabRoutes:
         self.base = base
         self.blocked: tuple[str, str] | None = None  # (zone, service)
 
-    def decide(self, *, site: str, zone: str, service: str) -> Decision:
+    def decide(
+        self, *, site: str, zone: str, service: str, peer: Peer | None = None,
+        now: datetime | None = None,
+    ) -> Decision:
         if self.blocked == (zone, service):
             detail = f"{zone}->{service} blocked by the validation lab"
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, detail)
-        return self.base.decide(site=site, zone=zone, service=service)
+        return self.base.decide(site=site, zone=zone, service=service, peer=peer, now=now)
+
+    def until(
+        self, *, site: str, zone: str, service: str, peer: Peer | None, now: datetime
+    ) -> datetime | None:
+        return self.base.until(site=site, zone=zone, service=service, peer=peer, now=now)
 
 
 class ValidationLab:

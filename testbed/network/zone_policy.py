@@ -1,7 +1,8 @@
-"""Network policy in its simplest form: NAC admission and a zone-to-service allow list.
+"""The network's policy without a design: NAC admission and a zone-to-service allow list.
 
-The full network model (designs, reachability, emulation) comes later; this module is
-the policy point that every device action passes first.  Traffic comes from a
+A scenario without ``design:`` gets this policy from its ``network:`` rules; with a
+design the network hop asks the design's compiled policy
+(:class:`~testbed.network.policy.DesignPolicy`) instead.  Traffic comes from a
 :data:`Source`, the (site, zone) it enters the network at: the device's current zone
 in the simulation, the zone of the peer's loopback address in live mode.
 """
@@ -9,39 +10,20 @@ in the simulation, the zone of the peer's loopback address in live mode.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from testbed.decisions import Decision, Hop, Reason
 from testbed.holds import Holds
 from testbed.revision import Revision
 
-__all__ = ["Nac", "Route", "Source", "ZonePolicy"]
+if TYPE_CHECKING:
+    from testbed.network.peer import Peer
+
+__all__ = ["Route", "Source", "ZonePolicy"]
 
 Route = tuple[str, str, str | None]  # (zone, service, site or None for every site)
 Source = tuple[str, str]  # (site, zone) where traffic enters the network
-
-
-class Nac:
-    """Network access control: the devices admitted to the network (seed §2)."""
-
-    def __init__(self, *, revision: Revision | None = None) -> None:
-        self._admitted: set[str] = set()
-        self.revision = revision or Revision()
-
-    def admit(self, device_id: str) -> None:
-        """Put a registered device on the network."""
-        self._admitted.add(device_id)
-        self.revision.bump()
-
-    def remove(self, device_id: str) -> bool:
-        """Take a device off the network; False if it was not admitted."""
-        if device_id not in self._admitted:
-            return False
-        self._admitted.discard(device_id)
-        self.revision.bump()
-        return True
-
-    def __contains__(self, device_id: object) -> bool:
-        return device_id in self._admitted
 
 
 class ZonePolicy:
@@ -77,13 +59,23 @@ class ZonePolicy:
             raise ValueError(f"route {zone}->{service} at {where} is not blocked") from None
         self._changed()
 
-    def decide(self, *, site: str, zone: str, service: str) -> Decision:
-        """May traffic from ``zone`` at ``site`` reach ``service``?"""
+    def decide(
+        self, *, site: str, zone: str, service: str, peer: Peer | None = None,
+        now: datetime | None = None,
+    ) -> Decision:
+        """May traffic from ``zone`` at ``site`` reach ``service``?  (Who the peer is
+        and the time do not matter to an allow list.)"""
         key = (site, zone, service)
         decision = self._decided.get(key)
         if decision is None:
             decision = self._decided[key] = self._decide(site, zone, service)
         return decision
+
+    def until(
+        self, *, site: str, zone: str, service: str, peer: Peer | None, now: datetime
+    ) -> datetime | None:
+        """None: an allow list does not change with time."""
+        return None
 
     def _decide(self, site: str, zone: str, service: str) -> Decision:
         here, everywhere = (zone, service, site), (zone, service, None)

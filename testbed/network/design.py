@@ -1,0 +1,246 @@
+"""The design format: a segmentation and identity design, written as data (DESIGN: Designs).
+
+A design says which **groups** the hospital's endpoints fall in (site x zone x device
+class, or every device its own segment for microsegmentation), a **matrix** of rules
+from group to group (a service of the catalog, or ``any``, and the identity
+condition the flow needs), how **credentials** are issued, and the **exceptions**
+(seed §5: each with an owner, a reason, an expiry and a review date).
+
+``load_design(path)`` returns a frozen :class:`Design` or raises
+:class:`~testbed.errors.ScenarioError` naming the file, the field path and what was
+expected; :func:`json_schema` is the format's JSON Schema (shipped as
+``fixtures/designs/design.schema.json``).  Names resolve with :func:`design_path`:
+a name in ``fixtures/designs/`` or a path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import ConfigDict, Field, TypeAdapter
+
+from testbed.devices import DeviceClass
+from testbed.errors import ScenarioError
+from testbed.inputs import load_yaml, validate
+from testbed.network.catalog import DEFAULT_CATALOG, Catalog, EndpointKind, load_catalog
+from testbed.sites import NAME
+
+__all__ = [
+    "ANY",
+    "DESIGNS",
+    "CredentialIssuance",
+    "Design",
+    "DesignException",
+    "Group",
+    "IdentityCondition",
+    "Rule",
+    "Segmentation",
+    "design_path",
+    "json_schema",
+    "load_design",
+]
+
+DESIGNS = Path(__file__).resolve().parents[2] / "fixtures" / "designs"
+ANY = "any"
+"""A rule's service that matches every service the destination listens on."""
+
+_STRICT: ConfigDict = ConfigDict(extra="forbid")
+_ALIASED: ConfigDict = ConfigDict(extra="forbid", populate_by_name=True)
+_TEXT = Annotated[str, Field(min_length=1)]
+
+
+class IdentityCondition(StrEnum):
+    """What a flow must carry besides reaching the port (seed §5: verify identity first)."""
+
+    NONE = "none"
+    SHARED_CREDENTIAL = "shared-credential"
+    VALID_DEVICE_CERTIFICATE = "valid-device-certificate"
+    TOKEN_WITH_SCOPE = "token-with-scope"
+    AE_TITLE_ALLOWED = "ae-title-allowed"
+
+
+class CredentialIssuance(StrEnum):
+    """How devices get their credentials (seed §4 and §9)."""
+
+    SHARED = "shared"
+    MANUAL_CERTIFICATES = "manual-certificates"
+    EST_AUTOMATED_RENEWAL = "est-automated-renewal"
+
+
+class Segmentation(StrEnum):
+    """The unit the network separates: a group's members at one site share a segment
+    (a VLAN: no filter between them), or every device is its own (microsegmentation)."""
+
+    GROUP = "group"
+    DEVICE = "device"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Endpoints selected by kind, site, zone and device class (each empty: any).
+
+    An endpoint belongs to the first group of the design that selects it.
+    """
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    name: Annotated[str, Field(pattern=NAME)]
+    kinds: tuple[EndpointKind, ...] = ()
+    sites: tuple[str, ...] = ()
+    zones: tuple[str, ...] = ()
+    device_classes: tuple[DeviceClass, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Group ``from`` may reach group ``to`` on ``service`` if the flow meets ``identity``."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _ALIASED
+
+    source: Annotated[str, Field(alias="from")]
+    to: str
+    service: str
+    identity: IdentityCondition = IdentityCondition.NONE
+    #: token-with-scope: the SMART scope the source must hold
+    scope: str | None = None
+    #: only between endpoints at the same site
+    same_site: Annotated[bool, Field(strict=True)] = False
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DesignException:
+    """A rule outside the design's pattern, owned and dated (seed §5: plan for
+    clinical exceptions; document them, expire them, review them on a schedule)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _ALIASED
+
+    id: Annotated[str, Field(pattern=NAME)]
+    source: Annotated[str, Field(alias="from")]
+    to: str
+    service: str
+    owner: _TEXT
+    reason: _TEXT
+    expires: datetime
+    review: datetime
+    identity: IdentityCondition = IdentityCondition.NONE
+    scope: str | None = None
+    same_site: Annotated[bool, Field(strict=True)] = False
+
+    def as_rule(self) -> Rule:
+        """The rule this exception opens while it has not expired."""
+        return Rule(self.source, self.to, self.service, self.identity, self.scope,
+                    self.same_site, f"exception {self.id}")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """A whole design file."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: Annotated[str, Field(pattern=NAME)]
+    credentials: CredentialIssuance
+    groups: Annotated[tuple[Group, ...], Field(min_length=1)]
+    description: str = ""
+    assumptions: tuple[str, ...] = ()
+    segmentation: Segmentation = Segmentation.GROUP
+    #: whether traffic is routed between sites at all (False: NO_ROUTE between them)
+    routed_sites: Annotated[bool, Field(strict=True)] = True
+    rules: tuple[Rule, ...] = ()
+    exceptions: tuple[DesignException, ...] = ()
+    schema_ref: Annotated[str | None, Field(alias="$schema")] = None
+
+    def group(self, name: str) -> Group:
+        """The group called ``name``."""
+        for group in self.groups:
+            if group.name == name:
+                return group
+        raise KeyError(f"design {self.name!r} has no group {name!r}")
+
+
+_DESIGN = TypeAdapter(Design)
+
+
+def design_path(name_or_path: str | Path, *, base: Path | None = None) -> Path:
+    """A design's file: ``NAME`` in ``fixtures/designs/``, else a path (relative to
+    ``base``, the scenario's directory)."""
+    text = str(name_or_path)
+    if "/" not in text and not text.endswith((".yaml", ".yml")):
+        return DESIGNS / f"{text}.yaml"
+    path = Path(text)
+    return path if path.is_absolute() or base is None else base / path
+
+
+def load_design(path: Path | str, *, catalog: Path = DEFAULT_CATALOG) -> Design:
+    """Read and validate a design file (``path``: a file, or a name in fixtures/designs)."""
+    path = design_path(path)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in DESIGNS.glob("*.yaml")))
+        raise ScenarioError(str(path), "", f"an existing design file, or one of: {known}")
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), "(top level)", "a mapping of design fields")
+    design = validate(_DESIGN, data, file=str(path))
+    _cross_check(design, load_catalog(catalog), file=str(path))
+    return design
+
+
+def _cross_check(design: Design, catalog: Catalog, *, file: str) -> None:
+    """Raise at the first name that refers to nothing, or a rule that cannot hold."""
+    names = [g.name for g in design.groups]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ScenarioError(file, f"groups[{i}].name", "unique group names", got=name)
+    for i, group in enumerate(design.groups):
+        if group.device_classes and group.kinds and EndpointKind.DEVICE not in group.kinds:
+            raise ScenarioError(file, f"groups[{i}].device_classes",
+                                "device classes only in a group that selects devices")  # fmt: skip
+    ids = [e.id for e in design.exceptions]
+    for i, ident in enumerate(ids):
+        if ident in ids[:i]:
+            raise ScenarioError(file, f"exceptions[{i}].id", "unique exception ids", got=ident)
+    entries: list[tuple[str, Rule | DesignException]] = [
+        *((f"rules[{i}]", r) for i, r in enumerate(design.rules)),
+        *((f"exceptions[{i}]", e) for i, e in enumerate(design.exceptions)),
+    ]
+    services = sorted(catalog.services)
+    for where, rule in entries:
+        for part, named in (("from", rule.source), ("to", rule.to)):
+            if named not in names:
+                expected = f"a group of this design (one of {names})"
+                raise ScenarioError(file, f"{where}.{part}", expected, got=named)
+        if rule.service != ANY and rule.service not in catalog.services:
+            raise ScenarioError(file, f"{where}.service",
+                                f"{ANY!r} or a service of the catalog ({services})",
+                                got=rule.service)  # fmt: skip
+        token = rule.identity is IdentityCondition.TOKEN_WITH_SCOPE
+        if token and not rule.scope:
+            raise ScenarioError(file, f"{where}.scope",
+                                "the SMART scope a token-with-scope rule requires")  # fmt: skip
+        if rule.scope and not token:
+            raise ScenarioError(file, f"{where}.scope",
+                                "no scope unless identity is token-with-scope")  # fmt: skip
+    for i, exception in enumerate(design.exceptions):
+        if exception.expires.tzinfo is None or exception.review.tzinfo is None:
+            raise ScenarioError(file, f"exceptions[{i}]",
+                                "UTC times for expires and review (…T00:00:00Z)")  # fmt: skip
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the design format."""
+    schema = _DESIGN.json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Hospital device-identity testbed network design"
+    return schema
+
+
+def schema_text() -> str:
+    """The schema as the text shipped in ``fixtures/designs/design.schema.json``."""
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,186 @@
+"""A design compiled: the one function that decides a flow (DESIGN: one decision core).
+
+:class:`Matrix` answers "may this source reach this destination on this service,
+holding these identities, at this time?" with a :class:`Verdict`: a Batfish-style
+:class:`Disposition`, the rule that decided and why.  The network hop
+(:class:`~testbed.network.policy.DesignPolicy`, in simulation and live mode alike) and
+the analysis (:mod:`testbed.network.flows`) both ask it; nothing else decides.
+
+The order of a decision:
+
+1. the source's group (the first group selecting it; none: ``DENIED_OUT``), then the
+   destination's (none: ``DENIED_IN``);
+2. different sites when the design does not route between sites: ``NO_ROUTE``;
+3. the same segment (group segmentation, same group, same site): ``ACCEPTED``, no
+   filter stands between them (a VLAN);
+4. the rules, then the exceptions that have not expired, from the source's group to
+   the destination's for this service (or ``any``): none matches, ``DENIED_IN``; the
+   first whose identity condition the source meets, ``ACCEPTED``; else
+   ``DENIED_IDENTITY``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from testbed.devices import DeviceClass
+from testbed.network.catalog import EndpointKind
+from testbed.network.design import (
+    ANY,
+    Design,
+    DesignException,
+    Group,
+    IdentityCondition,
+    Rule,
+    Segmentation,
+)
+
+__all__ = ["Disposition", "Held", "Matrix", "Place", "Verdict"]
+
+
+class Disposition(StrEnum):
+    """What happens to a flow (Batfish's FlowDisposition, plus identity)."""
+
+    ACCEPTED = "ACCEPTED"
+    DENIED_IN = "DENIED_IN"
+    DENIED_OUT = "DENIED_OUT"
+    NO_ROUTE = "NO_ROUTE"
+    DENIED_IDENTITY = "DENIED_IDENTITY"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where an endpoint is, and what it is: everything a group selects on."""
+
+    kind: EndpointKind
+    site: str
+    zone: str
+    device_class: DeviceClass | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The identities a flow's source holds."""
+
+    certificate: bool = False
+    shared: bool = False
+    scopes: frozenset[str] = frozenset()
+    ae_title: bool = False
+
+    def meets(self, rule: Rule) -> bool:
+        """Whether a flow carrying these identities meets ``rule``'s condition."""
+        condition = rule.identity
+        if condition is IdentityCondition.NONE:
+            return True
+        if condition is IdentityCondition.SHARED_CREDENTIAL:
+            return self.shared
+        if condition is IdentityCondition.VALID_DEVICE_CERTIFICATE:
+            return self.certificate
+        if condition is IdentityCondition.TOKEN_WITH_SCOPE:
+            return rule.scope in self.scopes
+        return self.ae_title  # AE_TITLE_ALLOWED
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A flow's disposition, the rule that decided it (``rules[2]``, ``exception
+    ID``, ``segment``; empty when none did), the identity condition in play, why, and
+    until when it holds by time alone (an exception's expiry; None: no limit)."""
+
+    disposition: Disposition
+    rule: str
+    identity: IdentityCondition | None
+    detail: str
+    until: datetime | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the flow gets through."""
+        return self.disposition is Disposition.ACCEPTED
+
+
+class Matrix:
+    """A design's groups and rules, ready to decide flows."""
+
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        self._groups: dict[Place, Group | None] = {}
+        labelled: list[tuple[str, Rule, DesignException | None]] = [
+            (f"rules[{i}]", rule, None) for i, rule in enumerate(design.rules)
+        ]
+        labelled += [(f"exception {e.id}", e.as_rule(), e) for e in design.exceptions]
+        self._cells: dict[tuple[str, str], list[tuple[str, Rule, DesignException | None]]] = {}
+        for entry in labelled:
+            self._cells.setdefault((entry[1].source, entry[1].to), []).append(entry)
+
+    def group_of(self, place: Place) -> Group | None:
+        """The first group of the design that selects ``place`` (None: no group)."""
+        if place not in self._groups:
+            self._groups[place] = next((g for g in self.design.groups if _selects(g, place)), None)
+        return self._groups[place]
+
+    def decide(
+        self, source: Place, destination: Place, service: str, held: Held,
+        *, at: datetime | None = None,
+    ) -> Verdict:
+        """The verdict on one flow (``at``: the time exceptions are judged at; None:
+        every exception is in force)."""
+        src, dst = self.group_of(source), self.group_of(destination)
+        if src is None:
+            return Verdict(Disposition.DENIED_OUT, "", None,
+                           f"the source ({_where(source)}) is in no group of design "
+                           f"{self.design.name!r}")  # fmt: skip
+        if dst is None:
+            return Verdict(Disposition.DENIED_IN, "", None,
+                           f"the destination ({_where(destination)}) is in no group of "
+                           f"design {self.design.name!r}")  # fmt: skip
+        same_site = source.site == destination.site
+        if not same_site and not self.design.routed_sites:
+            return Verdict(Disposition.NO_ROUTE, "", None,
+                           f"design {self.design.name!r} routes no traffic between sites "
+                           f"({source.site} -> {destination.site})")  # fmt: skip
+        if src is dst and same_site and self.design.segmentation is Segmentation.GROUP:
+            return Verdict(Disposition.ACCEPTED, "segment", IdentityCondition.NONE,
+                           f"same segment: group {src.name!r} at {source.site}")  # fmt: skip
+        return self._rules(src, dst, service, held, same_site=same_site, at=at)
+
+    def _rules(
+        self, src: Group, dst: Group, service: str, held: Held, *, same_site: bool,
+        at: datetime | None,
+    ) -> Verdict:
+        candidates = [
+            (label, rule, exception)
+            for label, rule, exception in self._cells.get((src.name, dst.name), ())
+            if rule.service in (ANY, service) and (same_site or not rule.same_site)
+            and (exception is None or at is None or at < exception.expires)
+        ]  # fmt: skip
+        if not candidates:
+            detail = f"no rule lets {src.name!r} reach {dst.name!r} on {service}"
+            return Verdict(Disposition.DENIED_IN, "", None, detail)
+        expiries = [e.expires for _, _, e in candidates if e is not None]
+        until = min(expiries) if expiries and at is not None else None
+        for label, rule, exception in candidates:
+            if held.meets(rule):
+                detail = f"{src.name} -> {dst.name} on {service} by {label}"
+                if exception is not None:
+                    detail += f" (owner {exception.owner}, expires {exception.expires:%Y-%m-%d})"
+                return Verdict(Disposition.ACCEPTED, label, rule.identity, detail, until)
+        label, rule, _ = candidates[0]
+        detail = f"{src.name} -> {dst.name} on {service} needs {rule.identity} ({label})"
+        return Verdict(Disposition.DENIED_IDENTITY, label, rule.identity, detail, until)
+
+
+def _selects(group: Group, place: Place) -> bool:
+    return (
+        (not group.kinds or place.kind in group.kinds)
+        and (not group.sites or place.site in group.sites)
+        and (not group.zones or place.zone in group.zones)
+        and (not group.device_classes or place.device_class in group.device_classes)
+    )
+
+
+def _where(place: Place) -> str:
+    what = place.device_class or place.kind
+    return f"{what} in {place.zone} at {place.site}"

@@ -1,0 +1,131 @@
+"""The network hop's policy when a scenario selects a design (DESIGN: one decision core).
+
+:class:`DesignPolicy` asks the design's :class:`~testbed.network.matrix.Matrix` about
+the flow of one device action: from the traffic's source (site, zone) and the device's
+class, to the service, on the service the clinical traffic uses (the catalog's
+``traffic``), carrying the identities the :class:`~testbed.network.peer.Peer` holds.
+Route blocks (the ``blocked-route`` fault) refuse first, as in
+:class:`~testbed.network.zone_policy.ZonePolicy`.  The simulation and live mode reach
+it through the same network hop; :func:`route_policy` is what the composition root
+calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+from testbed.decisions import Decision, Hop, Reason
+from testbed.devices import DeviceProfile
+from testbed.holds import Holds
+from testbed.network.catalog import Catalog, EndpointKind, load_catalog
+from testbed.network.design import Design, IdentityCondition, load_design
+from testbed.network.matrix import Disposition, Held, Matrix, Place, Verdict
+from testbed.network.peer import Peer
+from testbed.network.zone_policy import Route, ZonePolicy
+from testbed.revision import Revision
+from testbed.sites import HealthSystem
+
+__all__ = ["DesignPolicy", "route_policy"]
+
+#: the reason a refusal for a missing identity gives (closed set: testbed.decisions)
+_IDENTITY_REASONS = {
+    IdentityCondition.VALID_DEVICE_CERTIFICATE: Reason.CERT_MISSING,
+    IdentityCondition.TOKEN_WITH_SCOPE: Reason.SCOPE_INSUFFICIENT,
+    IdentityCondition.AE_TITLE_ALLOWED: Reason.AE_TITLE_NOT_ALLOWED,
+}
+
+
+class DesignPolicy:
+    """A design's compiled matrix as the network hop's decision function."""
+
+    def __init__(
+        self,
+        design: Design,
+        *,
+        system: HealthSystem,
+        profiles: Mapping[str, DeviceProfile],
+        catalog: Catalog | None = None,
+        revision: Revision | None = None,
+    ) -> None:
+        self.design = design
+        self.matrix = Matrix(design)
+        self.catalog = catalog or load_catalog()
+        self.revision = revision or Revision()
+        self._classes = {key: profile.device_class for key, profile in profiles.items()}
+        self._places = {
+            s.name: (Place(EndpointKind(s.kind.value), s.site, s.zone),
+                     self.catalog.traffic.get(s.kind, s.kind.value))
+            for s in system.services
+        }  # fmt: skip
+        self._blocked: Holds[Route] = Holds()
+
+    def block(self, zone: str, service: str, site: str | None = None) -> None:
+        """Block a route (a fault); blocks nest."""
+        self._blocked.hold((zone, service, site))
+        self.revision.bump()
+
+    def unblock(self, zone: str, service: str, site: str | None = None) -> None:
+        """Heal one block of a route."""
+        try:
+            self._blocked.release((zone, service, site))
+        except KeyError:
+            where = site or "every site"
+            raise ValueError(f"route {zone}->{service} at {where} is not blocked") from None
+        self.revision.bump()
+
+    def decide(
+        self, *, site: str, zone: str, service: str, peer: Peer | None = None,
+        now: datetime | None = None,
+    ) -> Decision:
+        """May ``peer``'s traffic from ``zone`` at ``site`` reach ``service`` at ``now``?"""
+        if (zone, service, site) in self._blocked or (zone, service, None) in self._blocked:
+            return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, f"{zone}->{service} blocked")
+        verdict = self.verdict(site=site, zone=zone, service=service, peer=peer, now=now)
+        if verdict.accepted:
+            return Decision.allow(Hop.NETWORK)
+        reason = Reason.ROUTE_BLOCKED
+        if verdict.disposition is Disposition.DENIED_IDENTITY and verdict.identity is not None:
+            reason = _IDENTITY_REASONS.get(verdict.identity, Reason.ROUTE_BLOCKED)
+        detail = f"{verdict.disposition}: {verdict.detail}"
+        return Decision.deny(reason, Hop.NETWORK, detail)
+
+    def verdict(
+        self, *, site: str, zone: str, service: str, peer: Peer | None,
+        now: datetime | None,
+    ) -> Verdict:
+        """The matrix's verdict on the flow (no route blocks)."""
+        destination, wire = self._places[service]
+        device_class = None if peer is None else self._classes.get(peer.profile)
+        source = Place(EndpointKind.DEVICE, site, zone, device_class)
+        return self.matrix.decide(source, destination, wire, _held(peer), at=now)
+
+    def until(
+        self, *, site: str, zone: str, service: str, peer: Peer | None, now: datetime
+    ) -> datetime | None:
+        """When the verdict could change by time alone (an exception expiring)."""
+        return self.verdict(site=site, zone=zone, service=service, peer=peer, now=now).until
+
+
+def _held(peer: Peer | None) -> Held:
+    """What a registered device carries: its certificate if it presented one, the
+    shared credential (it is shared: every device has it), its scopes, its AE title."""
+    if peer is None:
+        return Held()
+    return Held(peer.certificate, True, frozenset(peer.scopes), peer.ae_title is not None)
+
+
+def route_policy(
+    *,
+    design: str | Path | None,
+    routes: list[Route],
+    system: HealthSystem,
+    profiles: Mapping[str, DeviceProfile],
+    revision: Revision,
+) -> ZonePolicy | DesignPolicy:
+    """The network hop's policy: the scenario's allow list, or its design compiled."""
+    if design is None:
+        return ZonePolicy(routes, revision=revision)
+    return DesignPolicy(load_design(design), system=system, profiles=profiles,
+                        revision=revision)  # fmt: skip

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from testbed.decisions import Decision, Hop, Reason
 from testbed.devices import DeviceProfile
-from testbed.holds import Holds
+from testbed.network.blocks import RouteBlocks
 from testbed.network.catalog import Catalog, EndpointKind, load_catalog
 from testbed.network.design import Design, IdentityCondition, load_design
 from testbed.network.matrix import Disposition, Held, Matrix, Place, Verdict
@@ -37,7 +37,7 @@ _IDENTITY_REASONS = {
 }
 
 
-class DesignPolicy:
+class DesignPolicy(RouteBlocks):
     """A design's compiled matrix as the network hop's decision function."""
 
     def __init__(
@@ -52,36 +52,22 @@ class DesignPolicy:
         self.design = design
         self.matrix = Matrix(design)
         self.catalog = catalog or load_catalog()
-        self.revision = revision or Revision()
+        super().__init__(revision=revision)
         self._classes = {key: profile.device_class for key, profile in profiles.items()}
         self._places = {
             s.name: (Place(EndpointKind(s.kind.value), s.site, s.zone),
                      self.catalog.traffic.get(s.kind, s.kind.value))
             for s in system.services
         }  # fmt: skip
-        self._blocked: Holds[Route] = Holds()
-
-    def block(self, zone: str, service: str, site: str | None = None) -> None:
-        """Block a route (a fault); blocks nest."""
-        self._blocked.hold((zone, service, site))
-        self.revision.bump()
-
-    def unblock(self, zone: str, service: str, site: str | None = None) -> None:
-        """Heal one block of a route."""
-        try:
-            self._blocked.release((zone, service, site))
-        except KeyError:
-            where = site or "every site"
-            raise ValueError(f"route {zone}->{service} at {where} is not blocked") from None
-        self.revision.bump()
 
     def decide(
         self, *, site: str, zone: str, service: str, peer: Peer | None = None,
         now: datetime | None = None,
     ) -> Decision:
         """May ``peer``'s traffic from ``zone`` at ``site`` reach ``service`` at ``now``?"""
-        if (zone, service, site) in self._blocked or (zone, service, None) in self._blocked:
-            return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, f"{zone}->{service} blocked")
+        blocked = self.blocked(site, zone, service)
+        if blocked is not None:
+            return blocked
         verdict = self.verdict(site=site, zone=zone, service=service, peer=peer, now=now)
         if verdict.accepted:
             return Decision.allow(Hop.NETWORK)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from testbed.decisions import Decision, Hop, Reason
-from testbed.holds import Holds
+from testbed.network.blocks import Route, RouteBlocks
 from testbed.revision import Revision
 
 if TYPE_CHECKING:
@@ -22,41 +22,25 @@ if TYPE_CHECKING:
 
 __all__ = ["Route", "Source", "ZonePolicy"]
 
-Route = tuple[str, str, str | None]  # (zone, service, site or None for every site)
 Source = tuple[str, str]  # (site, zone) where traffic enters the network
 
 
-class ZonePolicy:
+class ZonePolicy(RouteBlocks):
     """Which zone may reach which service, and which routes a fault has blocked."""
 
     def __init__(self, rules: Iterable[Route], *, revision: Revision | None = None) -> None:
+        super().__init__(revision=revision)
         self._allowed: set[Route] = set(rules)
-        self._blocked: Holds[Route] = Holds()
         # decisions by (site, zone, service); cleared on every change
         self._decided: dict[tuple[str, str, str], Decision] = {}
-        self.revision = revision or Revision()
 
     def _changed(self) -> None:
         self._decided.clear()
-        self.revision.bump()
+        super()._changed()
 
     def allow(self, zone: str, service: str, site: str | None = None) -> None:
         """Add an allowance."""
         self._allowed.add((zone, service, site))
-        self._changed()
-
-    def block(self, zone: str, service: str, site: str | None = None) -> None:
-        """Block a route (a fault); blocks nest."""
-        self._blocked.hold((zone, service, site))
-        self._changed()
-
-    def unblock(self, zone: str, service: str, site: str | None = None) -> None:
-        """Heal one block of a route."""
-        try:
-            self._blocked.release((zone, service, site))
-        except KeyError:
-            where = site or "every site"
-            raise ValueError(f"route {zone}->{service} at {where} is not blocked") from None
         self._changed()
 
     def decide(
@@ -78,9 +62,10 @@ class ZonePolicy:
         return None
 
     def _decide(self, site: str, zone: str, service: str) -> Decision:
+        blocked = self.blocked(site, zone, service)
+        if blocked is not None:
+            return blocked
         here, everywhere = (zone, service, site), (zone, service, None)
-        if here in self._blocked or everywhere in self._blocked:
-            return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, f"{zone}->{service} blocked")
         if here not in self._allowed and everywhere not in self._allowed:
             detail = f"no rule lets zone {zone!r} at {site!r} reach {service!r}"
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, detail)

@@ -13,9 +13,11 @@
                          (``testbed report DIR`` reads them: :mod:`testbed.report.directory`)
 
 ``endpoints.json`` is written last, atomically, once every socket listens, and
-removed on a clean shutdown, so its presence means "the server is up".  Each
-``testbed serve`` starts a new hospital (a new CA, no devices); the audit log of an
-earlier run in the same directory is kept, renamed ``events-<its last write>.jsonl``.
+removed on a clean shutdown, so its presence means "the server is up".  The hospital
+itself is kept in ``hospital.db`` and ``ca-keys/`` (:mod:`testbed.live.store`): a
+``testbed serve`` on the same directory continues it, and its audit log; a new
+hospital (``--new``) keeps an earlier run's audit log renamed
+``events-<its last write>.jsonl``.
 """
 
 from __future__ import annotations
@@ -100,9 +102,10 @@ class StateDir:
         return self.root / "events.jsonl"
 
     @contextmanager
-    def claimed(self) -> Iterator[Path | None]:
+    def claimed(self, *, continuing: bool = False) -> Iterator[Path | None]:
         """Hold the directory for one ``testbed serve``; yields where an earlier run's
-        audit log was kept (None when there was none).
+        audit log was kept (None when there was none, or when ``continuing`` the
+        hospital the directory holds: its log goes on).
 
         :class:`LiveError` when the directory cannot be written or another server
         holds it.  Drops a stale ``endpoints.json`` (a server that did not stop cleanly).
@@ -125,7 +128,7 @@ class StateDir:
                     "or give another --state-dir"
                 ) from None
             self.endpoints.unlink(missing_ok=True)
-            yield self._keep_earlier_events()
+            yield None if continuing else self._keep_earlier_events()
         finally:
             os.close(lock)  # releases the lock
 
@@ -196,7 +199,8 @@ class EventFile:
     """An event-log listener that appends each event to a JSON-lines file at once."""
 
     def __init__(self, path: Path) -> None:
-        self._handle: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        # appended: a continued hospital's log goes on (a new one's was renamed away)
+        self._handle: IO[str] = path.open("a", encoding="utf-8", newline="\n")
 
     def __call__(self, event: Event) -> None:
         """Write one event and flush, so readers see it while the server runs."""

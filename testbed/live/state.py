@@ -22,6 +22,7 @@ hospital (``--new``) keeps an earlier run's audit log renamed
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import ipaddress
 import json
@@ -196,20 +197,55 @@ class StateDir:
 
 
 class EventFile:
-    """An event-log listener that appends each event to a JSON-lines file at once."""
+    """An event-log listener that appends each event to a JSON-lines file at once.
+
+    A file that exists already is a continued hospital's log (a new hospital's was
+    renamed away): it goes on, its events numbered after the last one there; a line
+    a crash cut short is dropped first.
+    """
 
     def __init__(self, path: Path) -> None:
-        # appended: a continued hospital's log goes on (a new one's was renamed away)
+        self._first = _continue_log(path)
         self._handle: IO[str] = path.open("a", encoding="utf-8", newline="\n")
 
     def __call__(self, event: Event) -> None:
         """Write one event and flush, so readers see it while the server runs."""
+        if self._first:
+            event = dataclasses.replace(event, seq=event.seq + self._first)
         self._handle.write(event.to_json() + "\n")
         self._handle.flush()
 
     def close(self) -> None:
         """Close the file."""
         self._handle.close()
+
+
+def _continue_log(path: Path) -> int:
+    """The number of the next event of the log at ``path`` (0 for none), after cutting
+    a last line that a crash left without its end."""
+    try:
+        handle = path.open("rb+")
+    except FileNotFoundError:
+        return 0
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        tail = b""
+        while size > 0 and tail.count(b"\n") < 2:
+            step = min(size, 65536)
+            size -= step
+            handle.seek(size)
+            tail = handle.read(step) + tail
+        if tail and not tail.endswith(b"\n"):
+            cut = tail.rfind(b"\n") + 1
+            handle.truncate(size + cut)
+            tail = tail[:cut]
+        lines = tail.splitlines()
+    if not lines:
+        return 0
+    try:
+        return int(json.loads(lines[-1])["seq"]) + 1
+    except (ValueError, KeyError, TypeError):
+        raise LiveError(f"{path}: the last event is not a JSON event with a seq") from None
 
 
 _SERVER_USAGE = key_usage(digital_signature=True, key_cert_sign=False)

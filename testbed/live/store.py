@@ -77,6 +77,7 @@ class SqliteStore:
         self.created = created
         self._records = SqliteRecords(db, KeyFiles(root / KEYS))
         self._depth = 0
+        self._crashed = False
 
     @classmethod
     def open(cls, root: Path, *, scenario: str) -> SqliteStore:
@@ -168,9 +169,23 @@ class SqliteStore:
             yield
         finally:
             self._depth -= 1
-            if self._depth == 0:
+            if self._depth == 0 and not self._crashed:
                 self._db.execute("COMMIT")
 
     def close(self) -> None:
         """Close the database (everything answered is committed already)."""
         self._db.close()
+
+    def crash(self) -> None:
+        """Close the database without committing the transaction under way: what
+        ``kill -9`` does to it (SQLite rolls it back).  For tests."""
+        self._crashed = True
+        self._db.close()
+
+    def interrupt_after(self, steps: int) -> None:
+        """Make a statement fail after about ``steps`` SQLite virtual-machine steps
+        (a crash at a random point inside an operation; 0: never).  For tests."""
+        if steps <= 0:
+            self._db.set_progress_handler(None, 0)
+        else:
+            self._db.set_progress_handler(lambda: 1, steps)

@@ -141,8 +141,10 @@ class _Records(Mapping[int, IssuanceRecord]):
             yield int(serial, 16)
 
     def __len__(self) -> int:
-        count: int = self._db.execute("SELECT count(*) FROM certificates").fetchone()[0]
-        return count
+        # the store never deletes a certificate, so the rows are numbered 1..n: the
+        # last number is the count, read from the table's b-tree without a scan
+        count: int | None = self._db.execute("SELECT max(seq) FROM certificates").fetchone()[0]
+        return count or 0
 
 
 class SqliteRecords:

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live schema clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,11 @@ test: setup lint typecheck
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# live mode's durable store: enrollment throughput durable vs memory, a restart of
+# 100k devices / 1M certificates, OCSP on it (benchmarks/live_store.py)
+bench-live: setup
+	$(BIN)/python -m benchmarks.live_store
 
 schema: setup
 	$(BIN)/testbed schema --out scenarios/scenario.schema.json

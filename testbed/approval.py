@@ -32,6 +32,6 @@ def approve_enrollment(
         raise RegistrationError(f"device {device_id!r} is {entry.state}; it may not enroll")
     if entry.approved:
         return False
-    entry.approved = True
+    inventory.approve(device_id)
     log.emit(now, EventKind.POLICY_CHANGED, device_id, change="enrollment-approved")
     return True

@@ -56,6 +56,7 @@ class EventKind(StrEnum):
     ENROLLMENT_REFUSED = "enrollment-refused"
     CERTIFICATE_ISSUED = "certificate-issued"
     CERTIFICATE_RENEWED = "certificate-renewed"
+    CERTIFICATE_REDELIVERED = "certificate-redelivered"  # a lost re-enrollment answer, again
     CERTIFICATE_EXPIRED = "certificate-expired"
     CERTIFICATE_REVOKED = "certificate-revoked"
     RENEWAL_MISSED = "renewal-missed"

@@ -22,13 +22,15 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from testbed.access import AccessPoint, DecisionListener
+from testbed.access import AccessContext, AccessPoint, DecisionListener
 from testbed.clock import Clock
 from testbed.crosscheck import profiles_for
+from testbed.decisions import Decision
 from testbed.devices import DeviceProfile, load_profiles
 from testbed.events import EventLog
 from testbed.hops import ServiceOutages, standard_chains
 from testbed.inventory import Inventory
+from testbed.lifecycle import DeviceState
 from testbed.metrics import Metrics
 from testbed.network import Nac, route_policy
 from testbed.oracle import Oracle
@@ -44,6 +46,7 @@ from testbed.pki.verify import Verifier
 from testbed.revision import Revision
 from testbed.scenario import Scenario, load_scenario
 from testbed.sites import HealthSystem
+from testbed.store import HospitalStore, MemoryStore
 
 __all__ = ["CA_BACKDATE", "Hospital", "artefacts_for"]
 
@@ -70,8 +73,12 @@ class Hospital:
         log: EventLog,
         fidelity: Fidelity | None = None,
         artefacts: Artefacts | None = None,
+        store: HospitalStore | None = None,
     ) -> None:
         self.scenario = scenario
+        #: where the services keep what they did (testbed.store): memory by default;
+        #: a store that kept an earlier run's hospital gives that hospital back
+        self.store: HospitalStore = store if store is not None else MemoryStore()
         #: the declared fidelity level (the scenario's unless overridden; live is full)
         self.fidelity = Fidelity(fidelity or scenario.fidelity)
         self.profiles = profiles
@@ -91,6 +98,7 @@ class Hospital:
             rng=rng,
             key_type=pki.key_type,
             artefacts=artefacts or artefacts_for(self.fidelity),
+            records=self.store.records,
         )
         #: moved by every change of what access decisions read (testbed.standing)
         self.revision = Revision()
@@ -99,7 +107,8 @@ class Hospital:
             revision=self.revision,
         )
         self.crls = CrlDistribution(revision=self.revision)
-        self.inventory = Inventory(log=log)
+        self.inventory = Inventory(log=log, journal=self.store.journal)
+        self.inventory.restore(self.store.kept_devices())
         self.ca_outages = CaOutages()
         self.est = EstService(
             ca=self.ca, directory=self.inventory, log=log, outages=self.ca_outages
@@ -108,6 +117,9 @@ class Hospital:
         self.policy = route_policy(design=scenario.design, routes=routes, system=self.system,
                                    profiles=profiles, revision=self.revision)  # fmt: skip
         self.nac = Nac(revision=self.revision)
+        for entry in self.inventory:  # kept devices are on the network until offboarded
+            if entry.state is not DeviceState.RETIRED:
+                self.nac.admit(entry.record.device_id)
         self.outages = ServiceOutages(revision=self.revision)
         self.verifier = Verifier(artefacts=self.ca.artefacts)
         self.access = AccessPoint(
@@ -132,6 +144,12 @@ class Hospital:
         self.oracle = Oracle(self.ca, self.metrics, log)
         for listener in self.decision_listeners:
             self.access.subscribe(listener)
+        # a presented certificate is in use: its predecessor's renewal grace ends
+        self.access.subscribe(self._seen)
+
+    def _seen(self, context: AccessContext, decision: Decision) -> None:
+        if context.record is not None:
+            self.ca.mark_used(context.record.serial)
 
     @property
     def decision_listeners(self) -> tuple[DecisionListener, ...]:

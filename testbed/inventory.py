@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from testbed.devices import DeviceRecord
 from testbed.errors import RegistrationError
@@ -24,7 +25,7 @@ from testbed.pki.est import EnrollmentSubject
 from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.renewal import OnExpiry
 
-__all__ = ["Drift", "DriftKind", "Inventory", "InventoryEntry"]
+__all__ = ["DeviceJournal", "Drift", "DriftKind", "Inventory", "InventoryEntry"]
 
 
 @dataclass(slots=True)
@@ -53,6 +54,15 @@ class InventoryEntry:
         return self.lifecycle.state
 
 
+class DeviceJournal(Protocol):
+    """Where the inventory writes each entry it changed (live mode's durable store,
+    :mod:`testbed.live.store`); the simulation has none."""
+
+    def save(self, entry: InventoryEntry) -> None:
+        """Keep the entry as it is now (its record, lifecycle, approval, bindings)."""
+        ...
+
+
 class DriftKind(StrEnum):
     """Ways the inventory and the CA can disagree."""
 
@@ -77,11 +87,29 @@ class Inventory:
     With a ``log``, every lifecycle transition writes one ``device-transition`` event
     (the event, its source and target states), whoever caused it: an operator, the
     EST service issuing a first certificate, or the pre-production validation.
+
+    With a ``journal``, every change of an entry is written to it, through the methods
+    here (so nothing else assigns to an entry's fields); :meth:`restore` gives back
+    the entries a journal kept.
     """
 
-    def __init__(self, *, log: EventLog | None = None) -> None:
+    def __init__(
+        self, *, log: EventLog | None = None, journal: DeviceJournal | None = None
+    ) -> None:
         self._entries: dict[str, InventoryEntry] = {}
         self._log = log
+        self._journal = journal
+
+    def restore(self, entries: Iterable[InventoryEntry]) -> None:
+        """Take back kept entries (a restarted live hospital); no events, no journal."""
+        for entry in entries:
+            if entry.record.device_id in self._entries:
+                raise RegistrationError(f"device {entry.record.device_id!r} kept twice")
+            self._entries[entry.record.device_id] = entry
+
+    def _changed(self, entry: InventoryEntry) -> None:
+        if self._journal is not None:
+            self._journal.save(entry)
 
     def __contains__(self, device_id: object) -> bool:
         return device_id in self._entries
@@ -126,6 +154,7 @@ class Inventory:
         row = entry.lifecycle.apply(event)
         entry.version += 1
         entry.history.append((now, row.target))
+        self._changed(entry)
         if self._log is not None:
             self._log.emit(now, EventKind.DEVICE_TRANSITION, device_id, event=event.value,
                            source=row.source.value, target=row.target.value)  # fmt: skip
@@ -136,10 +165,25 @@ class Inventory:
         entry = self.entry(device_id)
         entry.test_serials.add(serial)
         entry.version += 1
+        self._changed(entry)
 
     def set_bootstrap(self, device_id: str, password: str) -> None:
         """Store (a digest of) a one-time bootstrap secret for HTTP Basic enrollment."""
-        self.entry(device_id).bootstrap_digest = _digest(device_id, password)
+        entry = self.entry(device_id)
+        entry.bootstrap_digest = _digest(device_id, password)
+        self._changed(entry)
+
+    def clear_bootstrap(self, device_id: str) -> None:
+        """Invalidate the device's bootstrap secret (offboarding)."""
+        entry = self.entry(device_id)
+        entry.bootstrap_digest = None
+        self._changed(entry)
+
+    def approve(self, device_id: str) -> None:
+        """Record an operator's approval of the device's enrollment."""
+        entry = self.entry(device_id)
+        entry.approved = True
+        self._changed(entry)
 
     # -- EnrollmentDirectory -------------------------------------------------------
 
@@ -187,6 +231,8 @@ class Inventory:
             entry.bootstrap_digest = None  # one-time secret
         if entry.state is DeviceState.REGISTERED:
             self.transition(device_id, LifecycleEvent.ENROLL, now=now)
+        else:
+            self._changed(entry)
 
     # -- drift ------------------------------------------------------------------------
 

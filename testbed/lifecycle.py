@@ -85,7 +85,8 @@ class Lifecycle:
         *,
         table: Mapping[tuple[DeviceState, LifecycleEvent], Transition] = TRANSITIONS,
     ) -> None:
-        _check_table(table)
+        if table is not TRANSITIONS:  # the default (read-only) table is checked on import
+            _check_table(table)
         self.state = state
         self._table = table
 
@@ -115,3 +116,6 @@ def _check_table(table: Mapping[tuple[DeviceState, LifecycleEvent], Transition])
             raise LifecycleError(f"retired is terminal, but the table leaves it by {event.value!r}")
         if not row.cites:
             raise LifecycleError(f"row {source.value} --{event.value}--> cites no source")
+
+
+_check_table(TRANSITIONS)

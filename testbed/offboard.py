@@ -105,7 +105,7 @@ def offboard_device(
     nac.remove(device_id)
     log.emit(now, step, device_id, step=OFFBOARDING_STEPS[1], zone=entry.record.zone,
              audit_code=_AUDIT)  # fmt: skip
-    entry.bootstrap_digest = None
+    inventory.clear_bootstrap(device_id)
     log.emit(now, step, device_id, step=OFFBOARDING_STEPS[2],
              detail="bootstrap secret cleared; no SMART client is registered in this release",
              audit_code=_AUDIT)  # fmt: skip

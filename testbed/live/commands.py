@@ -54,20 +54,29 @@ async def _serve_until_signalled(hospital: LiveHospital, state: StateDir, ports:
 @click.option("--est-port", type=int, default=0, show_default=True, help="EST (HTTPS) port.")
 @click.option("--pki-port", type=int, default=0, show_default=True, help="CRL and OCSP port.")
 @click.option("--admin-port", type=int, default=0, show_default=True, help="Admin API port.")
-def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_port: int) -> None:
-    """Run SCENARIO's CA live on 127.0.0.1 (EST, CRL, OCSP, admin) until interrupted."""
+@click.option("--new", "new", is_flag=True,
+              help="Start a new hospital; the one the state directory holds is set aside.")
+def serve(
+    scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_port: int, new: bool
+) -> None:
+    """Run SCENARIO's CA live on 127.0.0.1 (EST, CRL, OCSP, admin) until interrupted.
+
+    The hospital a state directory holds (devices, certificates, revocations, the CA)
+    is continued, unless --new."""
     from testbed.crosscheck import profiles_for
-    from testbed.live.hospital import LiveHospital
+    from testbed.live.durable import is_kept, open_hospital
     from testbed.live.server import Ports
     from testbed.report.directory import keep_inputs
     from testbed.report.record import Transport
 
-    hospital = LiveHospital.from_file(scenario)
     state = StateDir(state_dir)
     # an unwritable directory, or one another server holds, stops us here (exit 2)
-    with state.claimed() as kept:
+    with state.claimed(continuing=not new and is_kept(state_dir)) as kept:
+        opened = open_hospital(scenario, state_dir, new=new)
+        hospital = opened.hospital
+        click.echo(opened.message, err=True)
         if kept is not None:
-            click.echo(f"a new hospital; the earlier run's audit log is kept in {kept}", err=True)
+            click.echo(f"the earlier run's audit log is kept in {kept}", err=True)
         # what `testbed report DIR` needs that the audit log does not say
         profiles = profiles_for(hospital.scenario, scenario.parent)
         keep_inputs(state_dir, scenario, profiles=profiles, transport=Transport.LIVE,
@@ -76,7 +85,10 @@ def serve(scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_p
         click.echo(f"starting {hospital.scenario.name}; {state.endpoints} appears once every "
                    "socket listens", err=True)  # fmt: skip
         ports = Ports(est_port, pki_port, admin_port)
-        asyncio.run(_serve_until_signalled(hospital, state, ports))
+        try:
+            asyncio.run(_serve_until_signalled(hospital, state, ports))
+        finally:
+            opened.store.close()
     click.echo("stopped", err=True)
 
 

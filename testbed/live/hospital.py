@@ -5,14 +5,22 @@
 OS randomness for keys and secrets, and acts through the same operator operations
 (:mod:`testbed.operations`).  No sockets here: :mod:`testbed.live.server` translates
 HTTP to these calls.
+
+Given a durable store (:mod:`testbed.live.store`), the hospital is the one the store
+kept, and every operation that changes it runs as one of the store's transactions
+(:func:`_durable`): the method returns, and the server answers, only once what it did
+is on disk.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from testbed import operations
 from testbed.clock import Clock, WallClock, isoformat
@@ -23,7 +31,8 @@ from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
 from testbed.offboard import Offboarding
 from testbed.pki.ca import IssuingCA
-from testbed.pki.fidelity import Fidelity
+from testbed.pki.est import EstResponse
+from testbed.pki.fidelity import Fidelity, LeafCertificate
 from testbed.pki.leaf_profile import device_name_problem
 from testbed.pki.revocation import (
     PublishedCrl,
@@ -31,6 +40,7 @@ from testbed.pki.revocation import (
     ocsp_response,
 )
 from testbed.scenario import Scenario, load_scenario
+from testbed.store import HospitalStore
 
 __all__ = ["Bootstrap", "LiveHospital", "Registration", "device_id_for"]
 
@@ -63,6 +73,24 @@ class Bootstrap:
     ae_title: str | None = None  # the device's DICOM AE title, if its profile speaks DICOM
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _durable(
+    method: Callable[Concatenate[LiveHospital, _P], _R],
+) -> Callable[Concatenate[LiveHospital, _P], _R]:
+    """Run the method as one transaction of the hospital's store: what it changed is
+    kept (durably, for a durable store) before it returns."""
+
+    @functools.wraps(method)
+    def durable(self: LiveHospital, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self.hospital.store.transaction():
+            return method(self, *args, **kwargs)
+
+    return durable
+
+
 def device_id_for(registration: Registration) -> str:
     """The stable device id: ``{profile}-{site}-{serial}``, lowercased."""
     return f"{registration.profile}-{registration.site}-{registration.serial}".lower()
@@ -81,11 +109,15 @@ class LiveHospital:
         profiles: dict[str, DeviceProfile],
         clock: Clock | None = None,
         log: EventLog | None = None,
+        store: HospitalStore | None = None,
     ) -> None:
         # live mode is always full fidelity: real devices meet real certificates
         self.hospital = Hospital(scenario, profiles=profiles, clock=clock or WallClock(),
                                  rng=None, log=log or EventLog(),
-                                 fidelity=Fidelity.FULL)  # fmt: skip
+                                 fidelity=Fidelity.FULL, store=store)  # fmt: skip
+        if store is not None:  # a CA made now is kept before anyone sees it
+            with store.transaction():
+                pass
         self.scenario = scenario
         self.profiles = profiles
         self.clock = self.hospital.clock
@@ -96,12 +128,23 @@ class LiveHospital:
 
     @classmethod
     def from_file(
-        cls, path: Path, *, clock: Clock | None = None, log: EventLog | None = None
+        cls,
+        path: Path,
+        *,
+        clock: Clock | None = None,
+        log: EventLog | None = None,
+        store: HospitalStore | None = None,
     ) -> LiveHospital:
-        """Load, validate and cross-check a scenario file and build its live hospital."""
+        """Load, validate and cross-check a scenario file and build its live hospital
+        (the one ``store`` kept, if it kept one)."""
         scenario = load_scenario(path)
         profiles = load_profiles(profiles_for(scenario, path.parent))
-        return cls(scenario, profiles=profiles, clock=clock, log=log)
+        return cls(scenario, profiles=profiles, clock=clock, log=log, store=store)
+
+    @property
+    def continued(self) -> bool:
+        """Whether this hospital is one its store kept from an earlier run."""
+        return self.ca.restored
 
     def now(self) -> datetime:
         """Wall time (the one clock of the live run)."""
@@ -119,8 +162,32 @@ class LiveHospital:
         """The root and every issuing CA, PEM, root first."""
         return self.hospital.trust_bundle_pem()
 
+    # -- enrollment (RFC 7030) ---------------------------------------------------
+
+    @_durable
+    def simpleenroll(
+        self,
+        body: bytes,
+        *,
+        content_type: str,
+        basic: tuple[str, str] | None,
+        client_cert: LeafCertificate | None,
+    ) -> EstResponse:
+        """The EST core's answer to a first enrollment, now; kept before it returns."""
+        return self.est.simpleenroll(body, content_type=content_type, basic=basic,
+                                     client_cert=client_cert, now=self.now())  # fmt: skip
+
+    @_durable
+    def simplereenroll(
+        self, body: bytes, *, content_type: str, client_cert: LeafCertificate | None
+    ) -> EstResponse:
+        """The EST core's answer to a re-enrollment, now; kept before it returns."""
+        return self.est.simplereenroll(body, content_type=content_type,
+                                       client_cert=client_cert, now=self.now())  # fmt: skip
+
     # -- registration ---------------------------------------------------------
 
+    @_durable
     def register(self, registration: Registration) -> Bootstrap:
         """Pre-register a device (:func:`testbed.operations.register`).
 
@@ -149,6 +216,7 @@ class LiveHospital:
         return Bootstrap(device_id, device_id, password, approval_pending=pending,
                          ae_title=ae_title)  # fmt: skip
 
+    @_durable
     def approve(self, device_id: str) -> bool:
         """An operator approves a registered device's enrollment (seed §7 step 2)."""
         return operations.approve(self.hospital, device_id)
@@ -206,33 +274,40 @@ class LiveHospital:
             })  # fmt: skip
         return out
 
+    @_durable
     def rebootstrap(self, device_id: str) -> str:
         """A fresh one-time bootstrap secret for the device (returned)."""
         self.inventory.entry(device_id)
         return operations.rebootstrap(self.hospital, device_id)
 
+    @_durable
     def validate(self, device_id: str) -> bool:
         """An enrolled device passed its pre-production validation; False otherwise."""
         return operations.validate(self.hospital, device_id)
 
+    @_durable
     def promote(self, device_id: str) -> bool:
         """Route a validated device to production; False in any other state."""
         return operations.promote(self.hospital, device_id)
 
+    @_durable
     def suspend(self, device_id: str) -> bool:
         """Suspend a device in production; False in any other state."""
         return operations.suspend(self.hospital, device_id)
 
+    @_durable
     def resume(self, device_id: str) -> bool:
         """Return a suspended device to production; False in any other state."""
         return operations.resume(self.hospital, device_id)
 
+    @_durable
     def rotate_ca_key(self, *, site: str | None, overlap: timedelta) -> IssuingCA:
         """A new issuing CA generation (:func:`~testbed.operations.rotate_ca_key`)."""
         return operations.rotate_ca_key(self.hospital, site=site, overlap=overlap)
 
     # -- revocation and offboarding -------------------------------------------
 
+    @_durable
     def revoke(
         self, device_id: str, reason: RevocationReason = RevocationReason.UNSPECIFIED
     ) -> tuple[int, ...]:
@@ -243,6 +318,7 @@ class LiveHospital:
         self.publish_crls()
         return serials
 
+    @_durable
     def offboard(self, device_id: str) -> Offboarding:
         """Run the shared offboarding steps (seed §2), then republish the CRLs."""
         done = operations.offboard(self.hospital, device_id)
@@ -251,16 +327,19 @@ class LiveHospital:
 
     # -- CRL and OCSP ---------------------------------------------------------
 
+    @_durable
     def publish_crls(self) -> None:
         """Sign and publish a fresh CRL for every issuing CA."""
         operations.publish_crls(self.hospital)
 
+    @_durable
     def refresh_crls(self) -> None:
         """Reissue every unexpired issuing CA generation's CRL that is due
         (``crl_interval`` since its last one)."""
         for issuing in self.ca.issuing_cas(now=self.now()):
             operations.current_crl(self.hospital, issuing)
 
+    @_durable
     def crl(self, site: str | None = None) -> PublishedCrl:
         """The current CRL of the issuing CA for ``site`` (None: central), reissued when due.
 

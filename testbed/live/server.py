@@ -104,23 +104,21 @@ async def _cacerts(request: web.Request) -> web.Response:
 
 async def _simpleenroll(request: web.Request) -> web.Response:
     hospital = request.app[_HOSPITAL]
-    answer = hospital.est.simpleenroll(
+    answer = hospital.simpleenroll(
         await request.read(),
         content_type=request.headers.get(hdrs.CONTENT_TYPE, ""),
         basic=_basic(request),
         client_cert=_client_cert(request),
-        now=hospital.now(),
     )
     return _response(answer)
 
 
 async def _simplereenroll(request: web.Request) -> web.Response:
     hospital = request.app[_HOSPITAL]
-    answer = hospital.est.simplereenroll(
+    answer = hospital.simplereenroll(
         await request.read(),
         content_type=request.headers.get(hdrs.CONTENT_TYPE, ""),
         client_cert=_client_cert(request),
-        now=hospital.now(),
     )
     return _response(answer)
 

@@ -13,13 +13,16 @@
                          (``testbed report DIR`` reads them: :mod:`testbed.report.directory`)
 
 ``endpoints.json`` is written last, atomically, once every socket listens, and
-removed on a clean shutdown, so its presence means "the server is up".  Each
-``testbed serve`` starts a new hospital (a new CA, no devices); the audit log of an
-earlier run in the same directory is kept, renamed ``events-<its last write>.jsonl``.
+removed on a clean shutdown, so its presence means "the server is up".  The hospital
+itself is kept in ``hospital.db`` and ``ca-keys/`` (:mod:`testbed.live.store`): a
+``testbed serve`` on the same directory continues it, and its audit log; a new
+hospital (``--new``) keeps an earlier run's audit log renamed
+``events-<its last write>.jsonl``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import ipaddress
 import json
@@ -100,9 +103,10 @@ class StateDir:
         return self.root / "events.jsonl"
 
     @contextmanager
-    def claimed(self) -> Iterator[Path | None]:
+    def claimed(self, *, continuing: bool = False) -> Iterator[Path | None]:
         """Hold the directory for one ``testbed serve``; yields where an earlier run's
-        audit log was kept (None when there was none).
+        audit log was kept (None when there was none, or when ``continuing`` the
+        hospital the directory holds: its log goes on).
 
         :class:`LiveError` when the directory cannot be written or another server
         holds it.  Drops a stale ``endpoints.json`` (a server that did not stop cleanly).
@@ -125,7 +129,7 @@ class StateDir:
                     "or give another --state-dir"
                 ) from None
             self.endpoints.unlink(missing_ok=True)
-            yield self._keep_earlier_events()
+            yield None if continuing else self._keep_earlier_events()
         finally:
             os.close(lock)  # releases the lock
 
@@ -193,19 +197,55 @@ class StateDir:
 
 
 class EventFile:
-    """An event-log listener that appends each event to a JSON-lines file at once."""
+    """An event-log listener that appends each event to a JSON-lines file at once.
+
+    A file that exists already is a continued hospital's log (a new hospital's was
+    renamed away): it goes on, its events numbered after the last one there; a line
+    a crash cut short is dropped first.
+    """
 
     def __init__(self, path: Path) -> None:
-        self._handle: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        self._first = _continue_log(path)
+        self._handle: IO[str] = path.open("a", encoding="utf-8", newline="\n")
 
     def __call__(self, event: Event) -> None:
         """Write one event and flush, so readers see it while the server runs."""
+        if self._first:
+            event = dataclasses.replace(event, seq=event.seq + self._first)
         self._handle.write(event.to_json() + "\n")
         self._handle.flush()
 
     def close(self) -> None:
         """Close the file."""
         self._handle.close()
+
+
+def _continue_log(path: Path) -> int:
+    """The number of the next event of the log at ``path`` (0 for none), after cutting
+    a last line that a crash left without its end."""
+    try:
+        handle = path.open("rb+")
+    except FileNotFoundError:
+        return 0
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        tail = b""
+        while size > 0 and tail.count(b"\n") < 2:
+            step = min(size, 65536)
+            size -= step
+            handle.seek(size)
+            tail = handle.read(step) + tail
+        if tail and not tail.endswith(b"\n"):
+            cut = tail.rfind(b"\n") + 1
+            handle.truncate(size + cut)
+            tail = tail[:cut]
+        lines = tail.splitlines()
+    if not lines:
+        return 0
+    try:
+        return int(json.loads(lines[-1])["seq"]) + 1
+    except (ValueError, KeyError, TypeError):
+        raise LiveError(f"{path}: the last event is not a JSON event with a seq") from None
 
 
 _SERVER_USAGE = key_usage(digital_signature=True, key_cert_sign=False)

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from types import MappingProxyType
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -31,6 +30,7 @@ from testbed.pki.keys import (
     signature_hash,
 )
 from testbed.pki.leaf_profile import key_usage, revocation_locations, spiffe_id
+from testbed.pki.records import CaMaterial, CertificateRecords, MemoryRecords
 
 __all__ = [
     "ISSUING_LIFETIME",
@@ -111,6 +111,10 @@ class CertificateAuthority:
     from the operating system otherwise.  Time is always passed in as ``now``.  Leaves
     are made by ``artefacts`` (:mod:`testbed.pki.fidelity`; real ones by default); the
     root and issuing CA certificates are real at every fidelity level.
+
+    What the CA did is kept in ``records`` (:mod:`testbed.pki.records`; in memory by
+    default).  Records that already hold a CA (a restarted live hospital) give it
+    back: the same root, issuing generations, keys, leaves and revocations.
     """
 
     def __init__(
@@ -127,6 +131,7 @@ class CertificateAuthority:
         issuing_lifetime: timedelta = ISSUING_LIFETIME,
         backdate: timedelta = timedelta(minutes=1),
         artefacts: Artefacts | None = None,
+        records: CertificateRecords | None = None,
     ) -> None:
         _require_utc(now)
         if not sites or len(set(sites)) != len(sites):
@@ -140,22 +145,43 @@ class CertificateAuthority:
         self.backdate = backdate
         self.artefacts: Artefacts = artefacts if artefacts is not None else FullArtefacts()
         self._rng = rng
-        self._records: dict[int, IssuanceRecord] = {}
-        self._certificates: dict[int, LeafCertificate] = {}
-        self._by_device: dict[str, list[IssuanceRecord]] = {}
-        self._revoked: dict[int, Revocation] = {}
-        self._crl_numbers: dict[str, int] = {}
-        self._last_crls: dict[str, tuple[datetime, frozenset[int]]] = {}
-        self._off_crl: dict[str, set[int]] = {}  # serials each issuer's CRLs listed for good
+        self._store: CertificateRecords = records if records is not None else MemoryRecords()
+        self._records = self._store.records
         self._generations: dict[str | None, list[IssuingCA]] = {}
         self._by_name: dict[str, IssuingCA] = {}
         # per site: the CRL distribution point and OCSP extensions of its leaves
         self._locations: dict[str, tuple[x509.Extension[x509.ExtensionType], ...]] = {}
+        kept = self._store.material()
+        self._restored = kept is not None
+        if kept is not None:
+            self._root_key, self._root = kept.root_key, kept.root
+            self._root_ski = x509.SubjectKeyIdentifier.from_public_key(kept.root_key.public_key())
+            self._restore(kept)
+            return
         self._root_key = new_private_key(self.key_type, rng)
         self._root = self._make_root(now, root_lifetime)
+        self._store.save_root(self._root, self._root_key)
         self._root_ski = x509.SubjectKeyIdentifier.from_public_key(self._root_key.public_key())
         for scope in self._scopes():
             self._add_issuing(scope, generation=1, now=now, active_from=now)
+
+    @property
+    def restored(self) -> bool:
+        """Whether this CA was given back by its records (not made anew)."""
+        return self._restored
+
+    def _restore(self, kept: CaMaterial) -> None:
+        scopes = set(self._scopes())
+        for issuing in kept.issuing:
+            if issuing.site not in scopes:
+                raise PkiError(
+                    f"the kept issuing CA {issuing.name!r} serves {issuing.site!r}, not one "
+                    f"of this CA's scopes {sorted(map(str, scopes))}"
+                )
+            self._generations.setdefault(issuing.site, []).append(issuing)
+            self._by_name[issuing.name] = issuing
+        if scopes - set(self._generations):
+            raise PkiError(f"the kept CA has no issuing CA for {sorted(map(str, scopes))}")
 
     # -- construction -------------------------------------------------------
 
@@ -204,6 +230,7 @@ class CertificateAuthority:
         )
         certificate = builder.sign(self._root_key, signature_hash(self._root_key))
         issuing = IssuingCA(name, scope, certificate, key, generation, active_from)
+        self._store.save_issuing(issuing)
         self._generations.setdefault(scope, []).append(issuing)
         self._by_name[name] = issuing
         return issuing
@@ -382,20 +409,18 @@ class CertificateAuthority:
         return serial
 
     def _remember(self, record: IssuanceRecord, certificate: LeafCertificate) -> None:
-        self._records[record.serial] = record
-        self._certificates[record.serial] = certificate
-        self._by_device.setdefault(record.device_id, []).append(record)
+        self._store.add(record, certificate)
 
     # -- records and revocation ---------------------------------------------
 
     @property
     def records(self) -> Mapping[int, IssuanceRecord]:
         """Every issuance record by serial (read-only view)."""
-        return MappingProxyType(self._records)
+        return self._records
 
     def device_ids(self) -> set[str]:
         """Every device id the CA has issued a certificate to."""
-        return set(self._by_device)
+        return self._store.device_ids()
 
     def record(self, serial: int) -> IssuanceRecord | None:
         """The issuance record of ``serial``, or None if this CA never issued it."""
@@ -403,19 +428,28 @@ class CertificateAuthority:
 
     def records_for(self, device_id: str) -> list[IssuanceRecord]:
         """The issuance records of one device, oldest first."""
-        return list(self._by_device.get(device_id, ()))
+        return self._store.for_device(device_id)
 
     def certificate(self, serial: int) -> LeafCertificate:
         """The leaf certificate issued with ``serial``."""
-        try:
-            return self._certificates[serial]
-        except KeyError:
-            raise PkiError(f"serial {serial:#x} was not issued by {self.name!r}") from None
+        issued = self._store.certificate(serial)
+        if issued is None:
+            raise PkiError(f"serial {serial:#x} was not issued by {self.name!r}")
+        return issued
 
     def is_issued(self, certificate: LeafCertificate) -> bool:
         """Whether this CA issued exactly this certificate (same serial and same bytes)."""
-        issued = self._certificates.get(certificate.serial_number)
+        issued = self._store.certificate(certificate.serial_number)
         return issued is certificate or issued == certificate
+
+    def mark_used(self, serial: int) -> None:
+        """Note that the leaf ``serial`` was presented (at an access point or to EST)."""
+        if serial in self._records and not self._store.used(serial):
+            self._store.mark_used(serial)
+
+    def used(self, serial: int) -> bool:
+        """Whether the leaf ``serial`` was ever presented (:meth:`mark_used`)."""
+        return self._store.used(serial)
 
     def revoke(
         self,
@@ -428,21 +462,22 @@ class CertificateAuthority:
         _require_utc(now)
         if serial not in self._records:
             raise PkiError(f"cannot revoke serial {serial:#x}: {self.name!r} never issued it")
-        self._revoked.setdefault(serial, Revocation(serial, now, reason))
+        if serial not in self._store.revocations:
+            self._store.revoke(Revocation(serial, now, reason))
 
     def revoked_at(self, serial: int) -> datetime | None:
         """When ``serial`` was revoked, or None if it is not revoked."""
-        entry = self._revoked.get(serial)
+        entry = self._store.revocations.get(serial)
         return entry.time if entry is not None else None
 
     @property
     def revocations(self) -> Mapping[int, Revocation]:
         """Every revocation by serial (read-only view)."""
-        return MappingProxyType(self._revoked)
+        return self._store.revocations
 
     def last_crl(self, issuer: str) -> tuple[datetime, frozenset[int]] | None:
         """When the last CRL of ``issuer`` was signed and the serials it listed, if any."""
-        return self._last_crls.get(issuer)
+        return self._store.last_crl(issuer)
 
     def crl_signed(
         self,
@@ -454,17 +489,14 @@ class CertificateAuthority:
     ) -> None:
         """Note a CRL of ``issuer`` signed at ``this_update`` listing ``serials``;
         ``dropped`` left the CRL on it, for good (:meth:`off_crl`)."""
-        self._last_crls[issuer] = (this_update, serials)
-        self._off_crl.setdefault(issuer, set()).update(dropped)
+        self._store.crl_signed(issuer, this_update, serials, dropped)
 
     def off_crl(self, issuer: str) -> Set[int]:
         """Revoked serials of ``issuer`` no longer listed: expired, and listed on a CRL
         signed after their expiry (RFC 5280 §3.3)."""
-        return self._off_crl.get(issuer, frozenset())
+        return self._store.off_crl(issuer)
 
     def next_crl_number(self, issuer: str) -> int:
         """The next CRL number for an issuing CA (monotonically increasing, from 1)."""
         self.issuing_ca(issuer)
-        number = self._crl_numbers.get(issuer, 0) + 1
-        self._crl_numbers[issuer] = number
-        return number
+        return self._store.next_crl_number(issuer)

@@ -47,7 +47,9 @@ __all__ = [
 ]
 
 REENROLL_GRACE = timedelta(minutes=10)
-"""How long after a renewal the certificate it replaced may re-enroll once more."""
+"""How long after a renewal the certificate it replaced may ask again, and be given the
+same successor (a lost answer, re-delivered: RFC 7030 §4.2.2 re-enrollment made
+idempotent), as long as the successor has not been used."""
 
 CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only"
 """The content type of ``cacerts`` and enrollment answers (RFC 7030 §4.1.3, §4.2.3)."""
@@ -173,10 +175,10 @@ class EstService:
         self.outages = outages if outages is not None else CaOutages()
         self.retry_after = 300
         self.answers = 0  # enrollment answers given (each writes one event with a log)
-        #: how long after a renewal its predecessor may still re-enroll, once: the device
-        #: whose answer was lost retries with the certificate it still holds
+        #: how long after a renewal its predecessor may still ask: the device whose
+        #: answer was lost retries with the certificate it still holds, and is given the
+        #: same successor again (never a new one), until the successor is used
         self.reenroll_grace = REENROLL_GRACE
-        self._retried: set[int] = set()  # predecessors that have used their grace
 
     # -- cacerts (RFC 7030 §4.1) --------------------------------------------
 
@@ -228,10 +230,13 @@ class EstService:
         device_id: str | None = None
         try:
             self._precheck(content_type)
-            record = self._current_record(client_cert, now)
+            record = self._current_record(client_cert, now, grace=True)
             device_id = record.device_id
             changed = Reason.REENROLL_IDENTITY_CHANGED
             csr, check = self._checked_csr(body, device_id, changed)
+            current = self.directory.current_serial(device_id)
+            if current is not None and current != record.serial:  # within the grace
+                return self._redeliver(csr, record, current, now)
             # a modeled CSR is always bare (CN only): only a real one can ask for more
             if (
                 not check.bare
@@ -284,9 +289,17 @@ class EstService:
         raise _unauthorized(detail)
 
     def _current_record(
-        self, client_cert: LeafCertificate | None, now: datetime, *, status_refusal: int = 403
+        self,
+        client_cert: LeafCertificate | None,
+        now: datetime,
+        *,
+        status_refusal: int = 403,
+        grace: bool = False,
     ) -> IssuanceRecord:
-        """The record of a client certificate this CA issued, unrevoked and in its window."""
+        """The record of a client certificate this CA issued, unrevoked and in its window:
+        the device's current one, or (with ``grace``) the one a renewal just replaced
+        (:meth:`_in_grace`).  The current one is thereby in use (:meth:`~testbed.pki.ca.
+        CertificateAuthority.mark_used`)."""
         if client_cert is None:
             # not a 401: no HTTP authentication scheme would be accepted instead
             detail = "re-enrollment needs the current certificate as the TLS client certificate"
@@ -306,27 +319,54 @@ class EstService:
             detail = f"the client certificate {serial:#x} is not valid before {record.not_before}"
             raise _status_refusal(status_refusal, Reason.CERT_NOT_YET_VALID, detail)
         current = self.directory.current_serial(record.device_id)
-        if current is not None and current != serial and not self._lost_answer(
-            serial, current, now
-        ):
+        if current is None or current == serial:
+            self.ca.mark_used(serial)
+            return record
+        if not (grace and self._in_grace(serial, current, now)):
             # an old copy of a renewed identity must not mint new ones
             detail = f"the client certificate {serial:#x} was superseded by {current:#x}"
+            if self.ca.used(current):
+                detail += ", which is in use"
             raise _status_refusal(status_refusal, Reason.CERT_SUPERSEDED, detail)
         return record
 
-    def _lost_answer(self, serial: int, current: int, now: datetime) -> bool:
-        """Whether ``serial`` may renew although ``current`` superseded it: ``current``
-        renewed exactly it, within :attr:`reenroll_grace`, and it has not done so
-        before (the device never got the answer; a second try, or a later one, is an
-        old copy)."""
+    def _in_grace(self, serial: int, current: int, now: datetime) -> bool:
+        """Whether ``serial`` may still ask although ``current`` superseded it:
+        ``current`` renewed exactly it, within :attr:`reenroll_grace`, and nobody has
+        used ``current`` yet (the device never got the answer)."""
         renewed = self.ca.record(current)
-        if renewed is None or renewed.renewal_of != serial or serial in self._retried:
+        if renewed is None or renewed.renewal_of != serial or self.ca.used(current):
             return False
         issued = renewed.not_before + self.ca.backdate
-        if now > issued + self.reenroll_grace:
-            return False
-        self._retried.add(serial)
-        return True
+        return now <= issued + self.reenroll_grace
+
+    def _redeliver(
+        self, csr: Request, previous: IssuanceRecord, current: int, now: datetime
+    ) -> EstResponse:
+        """The answer a renewal already gave, again (RFC 7030 §4.2.2 made idempotent):
+        the successor ``current``, never a new certificate, and only to the same
+        request (the key the successor certifies); any other request is an old copy
+        of the identity trying to mint a new one."""
+        device_id = previous.device_id
+        successor = self.ca.certificate(current)
+        try:
+            asked = self.ca.artefacts.request_key(csr, device_id)
+        except CsrError as error:
+            raise _Refusal(400, Reason.CSR_INVALID, str(error)) from None
+        if asked != self.ca.artefacts.subject_key(successor):
+            detail = (
+                f"the client certificate {previous.serial:#x} was superseded by {current:#x} "
+                "for another key; only a retry of that request gets its answer again"
+            )
+            raise _Refusal(403, Reason.CERT_SUPERSEDED, detail)
+        self.answers += 1
+        if self.log is not None:
+            self.log.emit(now, EventKind.CERTIFICATE_REDELIVERED, device_id,
+                          serial=f"{current:x}", renewal_of=f"{previous.serial:x}",
+                          endpoint="simplereenroll")  # fmt: skip
+        return EstResponse(
+            200, self._certs_headers(), (successor,), Reason.OK, device_id, successor
+        )
 
     def _checked_csr(
         self, body: bytes, device_id: str, mismatch: Reason

@@ -16,10 +16,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -229,7 +229,10 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     return process.returncode
 
 
-StartServer = Callable[[Path], Live]
+class StartServer(Protocol):
+    """Start ``testbed serve SCENARIO`` (on ``state``: a restart; else a new directory)."""
+
+    def __call__(self, scenario: Path, state: Path | None = None, *args: str) -> Live: ...
 
 
 @pytest.fixture(scope="module")
@@ -238,8 +241,11 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
     _tools()
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(scenario: Path) -> Live:
-        state = tmp_path_factory.mktemp("state")
+    def start(scenario: Path, state: Path | None = None, *args: str) -> Live:
+        if state is None:
+            state = tmp_path_factory.mktemp("state")
+        else:  # a restart: a killed server left its endpoints behind
+            (state / "endpoints.json").unlink(missing_ok=True)
         work = tmp_path_factory.mktemp("client")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         log = work / "serve.log"
@@ -253,6 +259,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
                     str(scenario),
                     "--state-dir",
                     str(state),
+                    *args,
                 ],
                 stdout=output,
                 stderr=subprocess.STDOUT,

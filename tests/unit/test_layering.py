@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
         "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
     })),
-    ("hospital", frozenset({"hospital", "operations"})),
+    ("hospital", frozenset({"hospital", "operations", "store"})),
     ("transports", frozenset({"core", "sim", "live"})),
     ("reports", frozenset({"report"})),
     # live mode's commands (serve, devices) are command-line entry points

@@ -316,22 +316,41 @@ def test_reenroll_with_a_superseded_certificate_is_refused(est, key) -> None:
     assert _reenroll(est, _body(key), third).status == 200  # the current one still renews
 
 
-def test_a_device_whose_renewal_answer_was_lost_may_retry_once(est, key) -> None:
-    """Within the grace after a renewal, the certificate it replaced may renew once
-    more (the device never got the answer); a second time, or later, it may not."""
+def test_a_lost_renewal_answer_is_given_again_never_a_new_certificate(est, key) -> None:
+    """Within the grace after a renewal, the certificate it replaced asking again with
+    the same request gets the same successor (RFC 7030 §4.2.2 made idempotent), as
+    often as it asks; a request for another key gets nothing; once the successor is
+    used, or after the grace, the old certificate gets nothing."""
     at = NOW + timedelta(hours=16)
     first = _enrolled(est, key)
-    assert _reenroll(est, _body(key), first, now=at).status == 200  # answer lost
-    retry = _reenroll(est, _body(key), first, now=at + timedelta(minutes=5))
-    assert retry.status == 200 and retry.certificate is not None
-    again = _reenroll(est, _body(key), first, now=at + timedelta(minutes=6))
-    assert (again.status, again.reason) == (403, Reason.CERT_SUPERSEDED)
-    # after the grace, not even once
-    late = _reenroll(est, _body(key), retry.certificate, now=at + timedelta(hours=1))
-    assert late.status == 200 and late.certificate is not None
-    stale = _reenroll(est, _body(key), retry.certificate,
-                      now=at + timedelta(hours=1) + est.reenroll_grace + timedelta(seconds=1))
-    assert (stale.status, stale.reason) == (403, Reason.CERT_SUPERSEDED)  # fmt: skip
+    renewed = _reenroll(est, _body(key), first, now=at)  # the answer is lost
+    assert renewed.status == 200 and renewed.certificate is not None
+    for minutes in (5, 6):
+        retry = _reenroll(est, _body(key), first, now=at + timedelta(minutes=minutes))
+        assert retry.status == 200 and retry.body == renewed.body  # the same bytes
+    assert len(est.ca.records) == 2  # nothing new was issued
+    other = new_private_key(KeyType.EC_P256, random.Random(53))
+    thief = _reenroll(est, _body(other), first, now=at + timedelta(minutes=7))
+    assert (thief.status, thief.reason) == (403, Reason.CERT_SUPERSEDED)
+    redelivered = [e for e in est.log if e.kind is EventKind.CERTIFICATE_REDELIVERED]
+    assert len(redelivered) == 2
+    # after the grace, not even the same request
+    late = _reenroll(est, _body(key), first,
+                     now=at + est.reenroll_grace + timedelta(seconds=62))  # fmt: skip
+    assert (late.status, late.reason) == (403, Reason.CERT_SUPERSEDED)
+
+
+def test_once_the_successor_is_used_the_old_certificate_gets_nothing(est, key) -> None:
+    at = NOW + timedelta(hours=16)
+    first = _enrolled(est, key)
+    renewed = _reenroll(est, _body(key), first, now=at).certificate
+    assert renewed is not None
+    est.ca.mark_used(renewed.serial_number)  # seen at an access point
+    retry = _reenroll(est, _body(key), first, now=at + timedelta(minutes=1))
+    assert (retry.status, retry.reason) == (403, Reason.CERT_SUPERSEDED)
+    assert b"in use" in retry.body
+    # the successor renews normally, and its own use ends its predecessor's grace too
+    assert _reenroll(est, _body(key), renewed, now=at + timedelta(minutes=2)).status == 200
 
 
 def _csr_body(

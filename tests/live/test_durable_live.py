@@ -118,7 +118,8 @@ def test_a_killed_hospital_continues_where_it_was(start_server: StartServer) -> 
     assert len(devices) == FLEET
     assert devices[offboarded_id]["state"] == "retired"
     assert devices[revoked_id]["certificate"]["revoked"] is True
-    assert devices[kept_id]["certificate"]["serial"] == after.serial(kept).lower()
+    # as numbers: openssl pads the hex to whole bytes (a leading 0), the API does not
+    assert int(devices[kept_id]["certificate"]["serial"], 16) == int(after.serial(kept), 16)
     # a pre-crash certificate renews; the audit log goes on in the same file
     status, answer = after.est("simplereenroll", after.csr(kept_key, kept_id),
                                "--cert", str(kept), "--key", str(kept_key))  # fmt: skip

@@ -34,7 +34,7 @@ from testbed.scenario import Scenario, load_scenario
 
 __all__ = ["Bootstrap", "LiveHospital", "Registration", "device_id_for"]
 
-_SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
+_SERIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +170,7 @@ class LiveHospital:
             )
         if not profile.supports_est:
             raise RegistrationError(f"profile {profile.id!r} does not support EST enrollment")
-        if not _SERIAL.match(registration.serial):
+        if not _SERIAL.fullmatch(registration.serial):
             raise RegistrationError(
                 f"serial {registration.serial!r} must be 1-40 letters, digits or '-'"
             )

@@ -84,7 +84,7 @@ class LiveHospital:
     ) -> None:
         # live mode is always full fidelity: real devices meet real certificates
         self.hospital = Hospital(scenario, profiles=profiles, clock=clock or WallClock(),
-                                 rng=None, log=log or EventLog(),
+                                 rng=None, log=EventLog() if log is None else log,
                                  fidelity=Fidelity.FULL)  # fmt: skip
         self.scenario = scenario
         self.profiles = profiles

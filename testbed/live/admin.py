@@ -2,8 +2,10 @@
 
 ``GET /devices``, ``POST /devices``, ``POST /devices/{id}/approve``, ``/validate``,
 ``/promote``, ``/suspend``, ``/resume``, ``/revoke``, ``/offboard``,
-``/rebootstrap``, ``POST /ca/rotate``, ``POST /crls/publish``.  Each is one operator
-operation of :mod:`testbed.operations`, as in the simulation.
+``/rebootstrap``, ``POST /ca/rotate``, ``POST /crls/publish``: each one operator
+operation of :mod:`testbed.operations`, as in the simulation; and ``POST
+/audit/flush``, which writes the aggregated refusals at once instead of at the end
+of the audit interval.
 
 The socket is ``DIR/admin.sock`` (mode 0600, in a directory only its owner may
 write), so only the user running the server can connect, and the command line never
@@ -35,6 +37,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _HOSPITAL: web.AppKey[LiveHospital] = web.AppKey("hospital", LiveHospital)
 _SECRET: web.AppKey[str] = web.AppKey("secret", str)
 _TRUST_CHANGED: web.AppKey[Callable[[], None]] = web.AppKey("trust_changed")
+_FLUSH: web.AppKey[Callable[[], int]] = web.AppKey("flush")
 _REGISTRATION = ("serial", "site", "zone", "profile", "owner")
 
 
@@ -168,27 +171,36 @@ async def _publish(request: web.Request) -> web.Response:
     return web.json_response({"published": True})
 
 
+async def _flush(request: web.Request) -> web.Response:
+    written = request.app[_FLUSH]()
+    return web.json_response({"aggregated_events": written})
+
+
 def admin_app(
     hospital: LiveHospital,
     secret: str,
     *,
     trust_changed: Callable[[], None] = lambda: None,
+    flush_audit: Callable[[], int] = lambda: 0,
     middlewares: tuple[Middleware, ...] = (),
     client_max_size: int = 64 * 1024,
 ) -> web.Application:
     """The operator's admin API, behind a bearer secret; ``trust_changed`` is called
     after a CA key rotation (the servers' trust stores and ``ca-bundle.pem`` follow);
+    ``flush_audit`` writes the aggregated refusals now (``POST /audit/flush``);
     ``middlewares`` run outside the secret's check (the audit)."""
     app = web.Application(middlewares=[*middlewares, _bearer], client_max_size=client_max_size)
     app[_HOSPITAL] = hospital
     app[_SECRET] = secret
     app[_TRUST_CHANGED] = trust_changed
+    app[_FLUSH] = flush_audit
     for action, handler in (("validate", _validate), ("promote", _promote),
                             ("suspend", _suspend), ("resume", _resume),
                             ("rebootstrap", _rebootstrap)):  # fmt: skip
         app.router.add_post(f"/devices/{{device_id}}/{action}", handler)
     app.router.add_post("/ca/rotate", _rotate)
     app.router.add_post("/crls/publish", _publish)
+    app.router.add_post("/audit/flush", _flush)
     app.router.add_post("/devices", _register)
     app.router.add_get("/devices", _devices)
     app.router.add_post("/devices/{device_id}/approve", _approve)

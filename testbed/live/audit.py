@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import IO
 
 from testbed.event_json import Row
-from testbed.event_sink import JsonlSink
+from testbed.event_sink import SEGMENT_PREFIX, SEGMENT_SUFFIX, JsonlSink, segments
 from testbed.events import Event, EventKind, EventLog, Value
 from testbed.live.refusals import Tallies
 
-__all__ = ["PEER", "UNAUTHENTICATED", "AuditLog", "RotatingSink", "segments"]
+__all__ = ["PEER", "UNAUTHENTICATED", "AuditLog", "RotatingSink"]
 
 PEER: ContextVar[str] = ContextVar("peer", default="(unknown)")
 """The source address of the request being answered (for aggregated events)."""
@@ -39,18 +39,6 @@ UNAUTHENTICATED = "(unauthenticated)"
 """The subject the EST core gives a refusal of a client it could not identify."""
 
 _CURRENT = "events.jsonl"
-_SEGMENT_PREFIX, _SEGMENT_SUFFIX = "events-", ".jsonl"
-
-
-def segments(directory: Path) -> list[Path]:
-    """The rotated segments ``events-<n>.jsonl`` in ``directory``, in order of ``n``
-    (an earlier run's ``events-<time>.jsonl`` is not one)."""
-    found: list[tuple[int, Path]] = []
-    for path in directory.glob(f"{_SEGMENT_PREFIX}*{_SEGMENT_SUFFIX}"):
-        middle = path.name.removeprefix(_SEGMENT_PREFIX).removesuffix(_SEGMENT_SUFFIX)
-        if middle.isascii() and middle.isdigit():
-            found.append((int(middle), path))
-    return [path for _, path in sorted(found)]
 
 
 def _open_append(path: Path) -> int:
@@ -67,7 +55,7 @@ class RotatingSink(JsonlSink):
         self.directory = directory
         self.max_bytes = max_bytes
         known = segments(directory)
-        self.segment = 0 if not known else int(known[-1].name[len(_SEGMENT_PREFIX):-6])
+        self.segment = 0 if not known else int(known[-1].name[len(SEGMENT_PREFIX):-6])
         super().__init__(self._open())
         self._owned = True  # the sink opened the stream: it closes it
         self.path = directory / _CURRENT
@@ -99,7 +87,7 @@ class RotatingSink(JsonlSink):
         with self._errors():
             self._handle.close()
             self.segment += 1
-            kept = self.directory / f"{_SEGMENT_PREFIX}{self.segment}{_SEGMENT_SUFFIX}"
+            kept = self.directory / f"{SEGMENT_PREFIX}{self.segment}{SEGMENT_SUFFIX}"
             os.rename(self.directory / _CURRENT, kept)
         self._handle = self._open()
         return kept

@@ -32,7 +32,7 @@ from testbed.live.refusals import Refusal, Tallies
 __all__ = ["Guard", "audit_middleware", "audited", "peer_of", "source_of"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_AUDITED = "testbed.audited"
+_AUDITED: web.RequestKey[bool] = web.RequestKey("testbed.audited", bool)
 _BY_STATUS = {
     400: Refusal.BAD_REQUEST,
     404: Refusal.NOT_FOUND,

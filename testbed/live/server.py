@@ -363,7 +363,9 @@ class LiveServer:
         services_api = services_app(self.hospital, self.zones,
                                     middlewares=self._middlewares("services"))  # fmt: skip
         await self._run("services", services_api, sockets[2], tls=True)
+        tallies = self.guard.tallies
         admin_api = admin_app(self.hospital, self.secret, trust_changed=self.trust_changed,
+                              flush_audit=lambda: tallies.flush(self.hospital.now()),
                               middlewares=self._middlewares("admin", rate_limited=False),
                               client_max_size=body)  # fmt: skip
         await self._run("admin", admin_api, sockets[3])

@@ -51,7 +51,8 @@ from cryptography.hazmat.primitives.serialization import (
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from testbed.errors import LiveError
-from testbed.live.audit import AuditLog, RotatingSink, segments
+from testbed.event_sink import segments
+from testbed.live.audit import AuditLog, RotatingSink
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.keys import KeyType, new_private_key, new_serial_number, signature_hash
 from testbed.pki.leaf_profile import key_usage
@@ -96,8 +97,7 @@ def check_directory(root: Path, *, create: bool) -> None:
             root.mkdir(mode=0o700, parents=True)
         except OSError as error:
             reason = error.strerror or str(error)
-            raise LiveError(f"{root}: expected a state directory that can be created "
-                            f"({reason})") from None  # fmt: skip
+            raise LiveError(f"{root}: expected a writable state directory ({reason})") from None
     try:
         info = os.lstat(root)
     except OSError as error:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -100,6 +100,17 @@ class Live:
     def stop(self) -> int:
         """Stop the server with SIGTERM (bounded wait); its exit code."""
         return stop(self.process)
+
+    def admin(self, path: str, *args: str) -> tuple[int, bytes]:
+        """POST to the admin API over its Unix socket with the bearer secret (curl)."""
+        secret = (self.state / "admin.secret").read_text().strip()
+        return self.curl(f"http://localhost{path}", "--unix-socket", str(self.state / "admin.sock"),
+                         "-X", "POST", "-H", f"Authorization: Bearer {secret}", *args)  # fmt: skip
+
+    def flush_audit(self) -> None:
+        """Have the server write its aggregated refusals now."""
+        status, body = self.admin("/audit/flush")
+        assert status == 200, body
 
     def events(self) -> list[dict[str, Any]]:
         """Every line of ``events.jsonl`` so far."""
@@ -229,7 +240,10 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     return process.returncode
 
 
-StartServer = Callable[[Path], Live]
+class StartServer(Protocol):
+    """Starts ``testbed serve SCENARIO [OPTIONS...]``."""
+
+    def __call__(self, scenario: Path, *options: str) -> Live: ...
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +252,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
     _tools()
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(scenario: Path) -> Live:
+    def start(scenario: Path, *options: str) -> Live:
         state = tmp_path_factory.mktemp("state")
         work = tmp_path_factory.mktemp("client")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -253,6 +267,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
                     str(scenario),
                     "--state-dir",
                     str(state),
+                    *options,
                 ],
                 stdout=output,
                 stderr=subprocess.STDOUT,

@@ -165,8 +165,9 @@ def test_20000_refused_basic_logins_grow_memory_and_the_audit_log_boundedly(
     headers = {"Authorization": wrong, "Content-Type": "application/pkcs10"}
 
     def attempts(count: int) -> None:
-        connection = http.client.HTTPSConnection("127.0.0.1", _port(url), context=context,
-                                                 source_address=("127.0.0.37", 0), timeout=10)  # fmt: skip
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", _port(url), context=context, source_address=("127.0.0.37", 0), timeout=10
+        )
         for _ in range(count):
             connection.request("POST", "/.well-known/est/simpleenroll", body=b"x",
                                headers=headers)  # fmt: skip
@@ -184,8 +185,9 @@ def test_20000_refused_basic_logins_grow_memory_and_the_audit_log_boundedly(
     capped.flush_audit()
     events = capped.events()
     refused = [e for e in events[lines_before:] if e["kind"] == "enrollment-refused"]
+    grown = (after - before) / MIB
     print(f"RSS before {before / MIB:.1f} MiB, after 20,000 refused logins {after / MIB:.1f} "
-          f"MiB (+{(after - before) / MIB:.2f} MiB); {len(events) - lines_before} new events")  # fmt: skip
+          f"MiB (+{grown:.2f} MiB); {len(events) - lines_before} new events")  # fmt: skip
     assert after - before < REFUSED_LOGINS_GROWTH_BOUND
     assert len(refused) == 1  # one aggregated event: the flood, counted
     assert refused[0]["count"] == 20_000 and refused[0]["source"] == "127.0.0.37"

@@ -29,18 +29,20 @@ __all__ = ["Listener", "app_runner"]
 
 _logger = logging.getLogger(__name__)
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
+_AIOHTTP_KEEPALIVE = 3600.0  # seconds; the guard's idle timeout is shorter
 _ACCEPT_PAUSE = 0.1  # seconds to wait after the system refused an accept (EMFILE...)
 
 
 def app_runner(app: web.Application, guard: Guard, listener: str) -> web.AppRunner:
-    """aiohttp's runner for one listener's app: its errors audited, keep-alive
-    bounded by the idle timeout, request lines and headers bounded."""
+    """aiohttp's runner for one listener's app: its errors audited, request lines and
+    headers bounded.  Its own keep-alive timer is set long: the connection's
+    :class:`GuardedProtocol` closes idle connections (and audits those never used)."""
 
     def noted(reason: Refusal, source: str, status: int, detail: str) -> None:
         guard.refuse(reason, listener=listener, source=source, status=status, detail=detail)
 
     return web.AppRunner(app, access_log=None, logger=AuditingLogger(noted),
-                         keepalive_timeout=guard.limits.idle_timeout,
+                         keepalive_timeout=_AIOHTTP_KEEPALIVE,
                          max_line_size=8190, max_field_size=8190, max_headers=64,
                          handle_signals=False)  # fmt: skip
 

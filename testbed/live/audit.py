@@ -54,6 +54,7 @@ class RotatingSink(JsonlSink):
     def __init__(self, directory: Path, *, max_bytes: int) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+        self.path = directory / _CURRENT  # named in errors (set again by JsonlSink)
         known = segments(directory)
         self.segment = 0 if not known else int(known[-1].name[len(SEGMENT_PREFIX):-6])
         super().__init__(self._open())

@@ -163,3 +163,4 @@ class Listener:
             transport.abort()
         for task in list(self._connecting):
             task.cancel()
+        await asyncio.sleep(0)  # the aborted connections' losses are noted before the last flush

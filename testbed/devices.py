@@ -84,13 +84,13 @@ def ae_title_for(profile: DeviceProfile, index: int) -> str | None:
 # SMART App Launch 2.0 §3 scopes, as a backend service (a device) holds them:
 # system/<resource type or *>.<v2 permissions "cruds" in order, or v1 read|write|*>
 _SMART_SCOPE = re.compile(
-    r"^system/(\*|[A-Z][A-Za-z]*)\.(read|write|\*|(?=[cruds])c?r?u?d?s?)(\?[^\s]+)?$"
+    r"system/(\*|[A-Z][A-Za-z]*)\.(read|write|\*|(?=[cruds])c?r?u?d?s?)(\?[^\s]+)?"
 )
 
 
 def check_smart_scope(value: str) -> str:
     """A SMART system scope (backend services: a device's access, never a person's)."""
-    if not _SMART_SCOPE.match(value):
+    if not _SMART_SCOPE.fullmatch(value):
         raise ValueError(
             "a SMART backend-services scope like 'system/Observation.c' or "
             "'system/ImagingStudy.rs' (system/, a resource type or *, then cruds or "

@@ -20,7 +20,10 @@ from typing import IO
 from testbed.errors import OutputError
 from testbed.event_json import LineEncoder, Row
 
-__all__ = ["JsonlSink"]
+__all__ = ["SEGMENT_PREFIX", "SEGMENT_SUFFIX", "JsonlSink", "segments"]
+
+SEGMENT_PREFIX, SEGMENT_SUFFIX = "events-", ".jsonl"
+"""A log rotated by size (live mode) keeps its earlier parts as ``events-<n>.jsonl``."""
 
 
 class JsonlSink:
@@ -105,3 +108,14 @@ class JsonlSink:
             reason = error.strerror or str(error)
             detail = f"{self._name()}: the audit log could not be written ({reason})"
             raise OutputError(detail) from None
+
+
+def segments(directory: Path) -> list[Path]:
+    """The rotated segments ``events-<n>.jsonl`` in ``directory``, in order of ``n``
+    (an earlier run's ``events-<time>.jsonl`` is not one)."""
+    found: list[tuple[int, Path]] = []
+    for path in directory.glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}"):
+        middle = path.name.removeprefix(SEGMENT_PREFIX).removesuffix(SEGMENT_SUFFIX)
+        if middle.isascii() and middle.isdigit():
+            found.append((int(middle), path))
+    return [path for _, path in sorted(found)]

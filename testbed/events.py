@@ -76,6 +76,9 @@ class EventKind(StrEnum):
     UNAUTHORIZED_ACCESS = "unauthorized-access"
     DATA_HELD = "data-held"
     AUDIT_TALLY = "audit-tally"
+    REQUEST_REFUSED = "request-refused"  # live transport: refused below the core (aggregated)
+    REQUESTS_SERVED = "requests-served"  # live: CRL and OCSP answers (aggregated)
+    LOG_ROTATED = "log-rotated"  # live: the audit log moved on to a new file
 
 
 class AuditCode(StrEnum):

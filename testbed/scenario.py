@@ -66,7 +66,7 @@ TRUST_DOMAIN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[
 
 
 def _trust_domain(value: str) -> str:
-    if len(value) > 253 or not re.match(TRUST_DOMAIN, value):
+    if len(value) > 253 or not re.fullmatch(TRUST_DOMAIN, value):
         raise ValueError(
             "a DNS name of lowercase letters, digits, dots and dashes "
             "(the SPIFFE trust domain of every device identity)"

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonS
 __all__ = ["Duration", "PositiveDuration", "format_duration", "parse_duration"]
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|m|s)")
-_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:w|d|h|m|s))+$")
+_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:w|d|h|m|s))+")
 _SECONDS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 PATTERN = r"^(\d+(\.\d+)?(w|d|h|m|s))+$"
 
@@ -20,7 +20,7 @@ def parse_duration(value: Any) -> timedelta:
     """``"1d12h"`` -> 36 hours.  Numbers are refused: a unit must be written."""
     if isinstance(value, timedelta):
         return value
-    if not isinstance(value, str) or not _WHOLE.match(value.strip()):
+    if not isinstance(value, str) or not _WHOLE.fullmatch(value.strip()):
         raise ValueError(
             f"a duration like '30d', '12h', '1d12h', '90m' or '45s' (w, d, h, m, s), got {value!r}"
         )

@@ -1,10 +1,11 @@
 """The live commands: ``testbed serve`` and ``testbed devices`` (list, register, approve,
 revoke, offboard).
 
-``serve`` runs the scenario's hospital on loopback until SIGINT or SIGTERM.  The
-``devices`` commands talk to its admin API (address from ``DIR/endpoints.json``,
-bearer secret from ``DIR/admin.secret``) and print its JSON answer; an answer with an
-error prints ``error: ...`` on standard error and exits 2.
+``serve`` runs the scenario's hospital on loopback until SIGINT or SIGTERM, under
+:class:`~testbed.live.limits.Limits` its options set.  The ``devices`` commands talk
+to its admin API on ``DIR/admin.sock`` (:mod:`testbed.live.admin_client`; bearer
+secret from ``DIR/admin.secret``) and print its JSON answer; an answer with an error
+prints ``error: ...`` on standard error and exits 2.
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
 
-from testbed.errors import LiveError
+from testbed.live.limits import Limits
 from testbed.live.state import StateDir
 from testbed.pki.revocation import RevocationReason
 
@@ -34,18 +33,24 @@ _STATE_DIR = click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Directory for endpoints.json, ca-bundle.pem, admin.secret and events.jsonl.",
+    help="Directory for endpoints.json, ca-bundle.pem, admin.sock, admin.secret and "
+    "events.jsonl (yours, not writable by group or others).",
 )
 
 
-async def _serve_until_signalled(hospital: LiveHospital, state: StateDir, ports: Ports) -> None:
+async def _serve_until_signalled(
+    hospital: LiveHospital, state: StateDir, ports: Ports, limits: Limits
+) -> None:
     from testbed.live.server import run_until
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await run_until(hospital, state, ports=ports, stop=stop)
+    await run_until(hospital, state, ports=ports, stop=stop, limits=limits)
+
+
+_DEFAULTS = Limits()
 
 
 @click.command("serve")
@@ -53,42 +58,95 @@ async def _serve_until_signalled(hospital: LiveHospital, state: StateDir, ports:
 @_STATE_DIR
 @click.option("--est-port", type=int, default=0, show_default=True, help="EST (HTTPS) port.")
 @click.option("--pki-port", type=int, default=0, show_default=True, help="CRL and OCSP port.")
-@click.option("--admin-port", type=int, default=0, show_default=True, help="Admin API port.")
+@click.option("--services-port", type=int, default=0, show_default=True,
+              help="Services (mutual TLS) port.")  # fmt: skip
+@click.option("--max-connections", type=int, default=_DEFAULTS.total, show_default=True,
+              help="Open connections in all; above it new ones are reset at once.")  # fmt: skip
+@click.option("--max-connections-per-listener", type=int, default=_DEFAULTS.per_listener,
+              show_default=True, help="Open connections per listening socket.")  # fmt: skip
+@click.option("--max-connections-per-source", type=int, default=_DEFAULTS.per_source,
+              show_default=True, help="Open connections per source address.")  # fmt: skip
+@click.option("--header-timeout", type=float, default=_DEFAULTS.header_timeout,
+              show_default=True, help="Seconds to send a whole first request head.")  # fmt: skip
+@click.option("--idle-timeout", type=float, default=_DEFAULTS.idle_timeout, show_default=True,
+              help="Seconds a connection may send nothing.")  # fmt: skip
+@click.option("--handshake-timeout", type=float, default=_DEFAULTS.handshake_timeout,
+              show_default=True, help="Seconds for a TLS handshake.")  # fmt: skip
+@click.option("--max-body", type=int, default=_DEFAULTS.body_bytes, show_default=True,
+              help="Bytes of a request body (413 above).")  # fmt: skip
+@click.option("--rate-limit", type=float, default=_DEFAULTS.rate, show_default=True,
+              help="Requests per second per source address (429 above); 0: no limit.")
+@click.option("--rate-burst", type=int, default=_DEFAULTS.burst, show_default=True,
+              help="Requests a source may make at once under --rate-limit.")  # fmt: skip
+@click.option("--audit-interval", type=float, default=_DEFAULTS.audit_interval,
+              show_default=True,
+              help="Seconds between aggregated refusal events.")  # fmt: skip
+@click.option("--audit-log-max-bytes", type=int, default=_DEFAULTS.audit_log_bytes,
+              show_default=True, help="Size at which events.jsonl rotates.")  # fmt: skip
 @click.option("--new", "new", is_flag=True,
               help="Start a new hospital; the one the state directory holds is set aside.")
 def serve(
-    scenario: Path, state_dir: Path, est_port: int, pki_port: int, admin_port: int, new: bool
+    scenario: Path,
+    state_dir: Path,
+    est_port: int,
+    pki_port: int,
+    services_port: int,
+    max_connections: int,
+    max_connections_per_listener: int,
+    max_connections_per_source: int,
+    header_timeout: float,
+    idle_timeout: float,
+    handshake_timeout: float,
+    max_body: int,
+    rate_limit: float,
+    rate_burst: int,
+    audit_interval: float,
+    audit_log_max_bytes: int,
+    new: bool,
 ) -> None:
-    """Run SCENARIO's CA live on 127.0.0.1 (EST, CRL, OCSP, admin) until interrupted.
+    """Run SCENARIO's hospital live on 127.0.0.1 (EST, CRL, OCSP, services; the admin
+    API on DIR/admin.sock) until interrupted.
 
     The hospital a state directory holds (devices, certificates, revocations, the CA)
     is continued, unless --new."""
     from testbed.crosscheck import profiles_for
     from testbed.live.durable import is_kept, open_hospital
+    from testbed.live.limits import raise_fd_limit
     from testbed.live.server import Ports
     from testbed.report.directory import keep_inputs
     from testbed.report.record import Transport
 
+    limits = Limits(total=max_connections, per_listener=max_connections_per_listener,
+                    per_source=max_connections_per_source, header_timeout=header_timeout,
+                    idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
+                    body_bytes=max_body, rate=rate_limit, burst=rate_burst,
+                    audit_interval=audit_interval,
+                    audit_log_bytes=audit_log_max_bytes)  # fmt: skip
+    raise_fd_limit(limits)
     state = StateDir(state_dir)
-    # an unwritable directory, or one another server holds, stops us here (exit 2)
+    # an unsafe or unwritable directory, or one another server holds, stops us here (exit 2)
     with state.claimed(continuing=not new and is_kept(state_dir)) as kept:
-        opened = open_hospital(scenario, state_dir, new=new)
-        hospital = opened.hospital
-        click.echo(opened.message, err=True)
         if kept is not None:
             click.echo(f"the earlier run's audit log is kept in {kept}", err=True)
-        # what `testbed report DIR` needs that the audit log does not say
-        profiles = profiles_for(hospital.scenario, scenario.parent)
-        keep_inputs(state_dir, scenario, profiles=profiles, transport=Transport.LIVE,
-                    seed=hospital.scenario.seed,
-                    fidelity=hospital.hospital.fidelity)  # fmt: skip
-        click.echo(f"starting {hospital.scenario.name}; {state.endpoints} appears once every "
-                   "socket listens", err=True)  # fmt: skip
-        ports = Ports(est_port, pki_port, admin_port)
+        log = state.audit_log(max_bytes=limits.audit_log_bytes)
+        opened = None
         try:
-            asyncio.run(_serve_until_signalled(hospital, state, ports))
+            opened = open_hospital(scenario, state_dir, new=new, log=log)
+            hospital = opened.hospital
+            click.echo(opened.message, err=True)
+            # what `testbed report DIR` needs that the audit log does not say
+            profiles = profiles_for(hospital.scenario, scenario.parent)
+            keep_inputs(state_dir, scenario, profiles=profiles, transport=Transport.LIVE,
+                        seed=hospital.scenario.seed,
+                        fidelity=hospital.hospital.fidelity)  # fmt: skip
+            click.echo(f"starting {hospital.scenario.name}; {state.endpoints} appears once "
+                       "every socket listens", err=True)  # fmt: skip
+            ports = Ports(est_port, pki_port, services_port)
+            asyncio.run(_serve_until_signalled(hospital, state, ports, limits))
         finally:
-            opened.store.close()
+            log.close()
+            if opened is not None:
+                opened.store.close()
     click.echo("stopped", err=True)
 
 
@@ -100,34 +158,9 @@ def _admin(
 ) -> Any:
     """Send ``payload`` as JSON to the admin API (POST; GET sends no body) and return
     the decoded JSON answer."""
-    state = StateDir(state_dir)
-    base = state.read_endpoints().get("admin")
-    if not isinstance(base, str) or not base.startswith("http://127.0.0.1:"):
-        raise LiveError(f"{state.endpoints} has no loopback 'admin' URL (got {base!r})")
-    request = urllib.request.Request(
-        base + path,
-        data=None if method == "GET" else json.dumps(payload or {}).encode(),
-        method=method,
-        headers={
-            "Authorization": f"Bearer {state.read_secret()}",
-            "Content-Type": "application/json",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return json.load(answer)
-    except urllib.error.HTTPError as error:
-        raise LiveError(_error_text(error)) from None
-    except urllib.error.URLError as error:
-        raise LiveError(f"cannot reach the admin API at {base}: {error.reason}") from None
+    from testbed.live.admin_client import admin_request
 
-
-def _error_text(error: urllib.error.HTTPError) -> str:
-    body = error.read()
-    try:
-        return str(json.loads(body)["error"])
-    except (ValueError, KeyError, TypeError):
-        return f"admin API answered {error.code}: {body.decode(errors='replace').strip()}"
+    return admin_request(state_dir, path, payload, method=method)
 
 
 def _echo(data: Any) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from testbed.crosscheck import profiles_for
 from testbed.devices import load_profiles
+from testbed.events import EventLog
 from testbed.live.hospital import LiveHospital
 from testbed.live.store import DATABASE, SqliteStore, set_aside
 from testbed.scenario import load_scenario
@@ -35,7 +36,9 @@ def is_kept(root: Path) -> bool:
     return (root / DATABASE).exists()
 
 
-def open_hospital(scenario: Path, root: Path, *, new: bool) -> Opened:
+def open_hospital(
+    scenario: Path, root: Path, *, new: bool, log: EventLog | None = None
+) -> Opened:
     """The live hospital of ``scenario`` kept in ``root`` (or a new one).
 
     Raises :class:`~testbed.errors.LiveError` when the kept hospital is of another
@@ -45,7 +48,7 @@ def open_hospital(scenario: Path, root: Path, *, new: bool) -> Opened:
     profiles = load_profiles(profiles_for(loaded, scenario.parent))
     aside = set_aside(root) if new else None
     store = SqliteStore.open(root, scenario=loaded.name)
-    hospital = LiveHospital(loaded, profiles=profiles, store=store)
+    hospital = LiveHospital(loaded, profiles=profiles, store=store, log=log)
     identity = store.identity
     if hospital.continued:
         ca = hospital.ca

@@ -44,7 +44,7 @@ from testbed.store import HospitalStore
 
 __all__ = ["Bootstrap", "LiveHospital", "Registration", "device_id_for"]
 
-_SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
+_SERIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ class LiveHospital:
     ) -> None:
         # live mode is always full fidelity: real devices meet real certificates
         self.hospital = Hospital(scenario, profiles=profiles, clock=clock or WallClock(),
-                                 rng=None, log=log or EventLog(),
+                                 rng=None, log=EventLog() if log is None else log,
                                  fidelity=Fidelity.FULL, store=store)  # fmt: skip
         if store is not None:  # a CA made now is kept before anyone sees it
             with store.transaction():
@@ -238,7 +238,7 @@ class LiveHospital:
             )
         if not profile.supports_est:
             raise RegistrationError(f"profile {profile.id!r} does not support EST enrollment")
-        if not _SERIAL.match(registration.serial):
+        if not _SERIAL.fullmatch(registration.serial):
             raise RegistrationError(
                 f"serial {registration.serial!r} must be 1-40 letters, digits or '-'"
             )

@@ -13,13 +13,14 @@
 - **PKI** over HTTP: ``/crl`` (central issuing CA) or ``/crl/{site}``, DER
   ``application/pkix-crl``; ``/ocsp`` (POST ``application/ocsp-request``, or GET
   ``/ocsp/{url-encoded base64 request}`` as RFC 6960 Appendix A.1 allows).
-- **Admin** over HTTP with a bearer secret: ``GET /devices``, ``POST /devices``,
-  ``POST /devices/{id}/approve``, ``/validate``, ``/promote``, ``/suspend``,
-  ``/resume``, ``/revoke``, ``/offboard``, ``/rebootstrap``, ``POST /ca/rotate``,
-  ``POST /crls/publish``; JSON in and out.  Each is one operator operation of
-  :mod:`testbed.operations`, as in the simulation.
+- **Admin** (:mod:`testbed.live.admin`) on a Unix domain socket in the state directory.
 
-Everything binds 127.0.0.1 only.
+Every socket is served by a :class:`~testbed.live.listener.Listener` under
+:class:`~testbed.live.limits.Limits` (connection caps, timeouts, sizes, an optional
+rate limit); each refusal below the decision core is tallied and written as an
+aggregated audit event (:mod:`testbed.live.refusals`), as are served CRL and OCSP
+answers.
+Every TCP socket binds 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -27,33 +28,37 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hmac
-import json
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import unquote
 
 from aiohttp import BasicAuth, hdrs, web
+from aiohttp.typedefs import Middleware
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from testbed.errors import LiveError, PkiError, TestbedError
-from testbed.live.hospital import LiveHospital, Registration
+from testbed.errors import LiveError, PkiError
+from testbed.events import Value
+from testbed.live.admin import admin_app
+from testbed.live.audit import AuditLog
+from testbed.live.guard import Guard, audit_middleware, audited, peer_of
+from testbed.live.hospital import LiveHospital
+from testbed.live.limits import Limits
+from testbed.live.listener import Listener, app_runner
+from testbed.live.refusals import Tallies
 from testbed.live.services import SERVICES_PATH, services_app
-from testbed.live.state import EventFile, StateDir, server_identity
+from testbed.live.state import StateDir, server_identity
 from testbed.live.zones import ZoneAddresses
 from testbed.pki.est import EstResponse
-from testbed.pki.revocation import RevocationReason
 
 __all__ = [
     "LOOPBACK",
     "LiveServer",
     "Ports",
-    "admin_app",
     "est_app",
     "pki_app",
     "run_until",
@@ -66,8 +71,6 @@ CRL_CHECK_SECONDS = 60.0
 EST_PATH = "/.well-known/est"
 _OCSP_PATH = "/ocsp"
 _HOSPITAL: web.AppKey[LiveHospital] = web.AppKey("hospital", LiveHospital)
-_SECRET: web.AppKey[str] = web.AppKey("secret", str)
-_TRUST_CHANGED: web.AppKey[Callable[[], None]] = web.AppKey("trust_changed")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -110,6 +113,7 @@ async def _simpleenroll(request: web.Request) -> web.Response:
         basic=_basic(request),
         client_cert=_client_cert(request),
     )
+    audited(request)  # the EST core wrote the answer's event (or tallied it)
     return _response(answer)
 
 
@@ -120,12 +124,15 @@ async def _simplereenroll(request: web.Request) -> web.Response:
         content_type=request.headers.get(hdrs.CONTENT_TYPE, ""),
         client_cert=_client_cert(request),
     )
+    audited(request)
     return _response(answer)
 
 
-def est_app(hospital: LiveHospital) -> web.Application:
-    """The EST endpoints (serve it with :func:`tls_context`)."""
-    app = web.Application()
+def est_app(
+    hospital: LiveHospital, *, middlewares: Sequence[Middleware] = (), client_max_size: int = 65536
+) -> web.Application:
+    """The EST endpoints (serve it with :func:`tls_context`); ``middlewares`` audit."""
+    app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     app[_HOSPITAL] = hospital
     app.router.add_get(f"{EST_PATH}/cacerts", _cacerts)
     app.router.add_post(f"{EST_PATH}/simpleenroll", _simpleenroll)
@@ -213,9 +220,34 @@ async def _ocsp_get(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/ocsp-response", headers=headers)
 
 
-def pki_app(hospital: LiveHospital) -> web.Application:
-    """The CRL distribution point and the OCSP responder."""
-    app = web.Application()
+def _served(guard: Guard) -> Middleware:
+    """Every CRL and OCSP answer is tallied as served (``requests-served``)."""
+
+    @web.middleware
+    async def served(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        what = "ocsp" if request.path.startswith(_OCSP_PATH) else "crl"
+        fields: dict[str, Value] = {}
+        if what == "ocsp" and isinstance(response, web.Response) and response.status == 200:
+            body = response.body
+            answer = ocsp.load_der_ocsp_response(body if isinstance(body, bytes) else b"")
+            fields["ocsp_status"] = answer.response_status.name.lower()
+        if what == "crl":
+            fields["site"] = request.match_info.get("site")
+        guard.served(what, source=peer_of(request), status=response.status, **fields)
+        audited(request)
+        return response
+
+    return served
+
+
+def pki_app(
+    hospital: LiveHospital, *, guard: Guard | None = None, middlewares: Sequence[Middleware] = ()
+) -> web.Application:
+    """The CRL distribution point and the OCSP responder; with a ``guard``, every
+    answer is tallied as served."""
+    served = () if guard is None else (_served(guard),)
+    app = web.Application(middlewares=[*middlewares, *served], client_max_size=64 * 1024)
     app[_HOSPITAL] = hospital
     app.router.add_get("/crl", _crl)
     app.router.add_get("/crl/{site}", _crl)
@@ -224,159 +256,16 @@ def pki_app(hospital: LiveHospital) -> web.Application:
     return app
 
 
-# -- admin ----------------------------------------------------------------------
-
-
-def _error(status: int, detail: str) -> web.Response:
-    return web.json_response({"error": detail}, status=status)
-
-
-@web.middleware
-async def _bearer(request: web.Request, handler: Handler) -> web.StreamResponse:
-    header = request.headers.get(hdrs.AUTHORIZATION, "")
-    scheme, _, token = header.partition(" ")
-    expected = request.app[_SECRET]
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        return _error(401, "missing or wrong admin bearer secret (see admin.secret)")
-    try:
-        return await handler(request)
-    except TestbedError as error:
-        return _error(400, str(error))
-
-
-async def _register(request: web.Request) -> web.Response:
-    try:
-        data = await request.json()
-        registration = Registration(**{k: str(v) for k, v in data.items()})
-    except (json.JSONDecodeError, AttributeError, TypeError) as error:
-        fields = "serial, site, zone, profile and optionally owner"
-        return _error(400, f"the body must be a JSON object with {fields}: {error}")
-    issued = request.app[_HOSPITAL].register(registration)
-    bootstrap = {"username": issued.username, "password": issued.password}
-    approval = "pending" if issued.approval_pending else "not-required"
-    body = {"device_id": issued.device_id, "bootstrap": bootstrap, "approval": approval,
-            "ae_title": issued.ae_title}  # fmt: skip
-    return web.json_response(body, status=201)
-
-
-async def _devices(request: web.Request) -> web.Response:
-    return web.json_response({"devices": request.app[_HOSPITAL].devices()})
-
-
-async def _approve(request: web.Request) -> web.Response:
-    device_id = request.match_info["device_id"]
-    changed = request.app[_HOSPITAL].approve(device_id)
-    return web.json_response({"device_id": device_id, "approved": True, "changed": changed})
-
-
-async def _revoke(request: web.Request) -> web.Response:
-    device_id = request.match_info["device_id"]
-    try:
-        data = await request.json() if request.can_read_body else {}
-        reason = RevocationReason(str(data.get("reason", "unspecified")))
-    except (json.JSONDecodeError, AttributeError, ValueError):
-        known = ", ".join(RevocationReason)
-        return _error(400, f"the body may be a JSON object with a 'reason', one of: {known}")
-    serials = request.app[_HOSPITAL].revoke(device_id, reason)
-    body = {"device_id": device_id, "revoked": [f"{s:x}" for s in serials],
-            "reason": reason.value}  # fmt: skip
-    return web.json_response(body)
-
-
-async def _offboard(request: web.Request) -> web.Response:
-    done = request.app[_HOSPITAL].offboard(request.match_info["device_id"])
-    revoked = [f"{s:x}" for s in done.serials]
-    body = {"device_id": done.device_id, "revoked": revoked, "state": done.transition.target}
-    return web.json_response(body)
-
-
-async def _validate(request: web.Request) -> web.Response:
-    return _lifecycle(request, request.app[_HOSPITAL].validate, "validated", "enrolled")
-
-
-async def _promote(request: web.Request) -> web.Response:
-    return _lifecycle(request, request.app[_HOSPITAL].promote, "promoted", "validated")
-
-
-async def _suspend(request: web.Request) -> web.Response:
-    return _lifecycle(request, request.app[_HOSPITAL].suspend, "suspended", "in production")
-
-
-async def _resume(request: web.Request) -> web.Response:
-    return _lifecycle(request, request.app[_HOSPITAL].resume, "resumed", "suspended")
-
-
-def _lifecycle(
-    request: web.Request, operation: Callable[[str], bool], done: str, needed: str
-) -> web.Response:
-    device_id = request.match_info["device_id"]
-    if not operation(device_id):
-        state = request.app[_HOSPITAL].inventory.entry(device_id).state.value
-        return _error(409, f"device {device_id!r} is {state}; only a device {needed} can be "
-                      f"{done}")  # fmt: skip
-    return web.json_response({"device_id": device_id, done: True})
-
-
-async def _rebootstrap(request: web.Request) -> web.Response:
-    device_id = request.match_info["device_id"]
-    password = request.app[_HOSPITAL].rebootstrap(device_id)
-    body = {"device_id": device_id, "bootstrap": {"username": device_id, "password": password}}
-    return web.json_response(body)
-
-
-async def _rotate(request: web.Request) -> web.Response:
-    try:
-        data = await request.json() if request.can_read_body else {}
-        site = data.get("site")
-        overlap = timedelta(seconds=float(data.get("overlap_seconds", 0)))
-        if site is not None and not isinstance(site, str):
-            raise TypeError("site must be a string")
-    except (json.JSONDecodeError, AttributeError, TypeError, ValueError, OverflowError) as error:
-        return _error(400, "the body may be a JSON object with 'site' (a site name, for "
-                      f"per-site issuing) and 'overlap_seconds' (a number): {error}")  # fmt: skip
-    new = request.app[_HOSPITAL].rotate_ca_key(site=site, overlap=overlap)
-    request.app[_TRUST_CHANGED]()
-    return web.json_response({"issuing_ca": new.name, "generation": new.generation})
-
-
-async def _publish(request: web.Request) -> web.Response:
-    request.app[_HOSPITAL].publish_crls()
-    return web.json_response({"published": True})
-
-
-def admin_app(
-    hospital: LiveHospital, secret: str, *, trust_changed: Callable[[], None] = lambda: None
-) -> web.Application:
-    """The operator's admin API, behind a bearer secret; ``trust_changed`` is called
-    after a CA key rotation (the servers' trust stores and ``ca-bundle.pem`` follow)."""
-    app = web.Application(middlewares=[_bearer])
-    app[_HOSPITAL] = hospital
-    app[_SECRET] = secret
-    app[_TRUST_CHANGED] = trust_changed
-    for action, handler in (("validate", _validate), ("promote", _promote),
-                            ("suspend", _suspend), ("resume", _resume),
-                            ("rebootstrap", _rebootstrap)):  # fmt: skip
-        app.router.add_post(f"/devices/{{device_id}}/{action}", handler)
-    app.router.add_post("/ca/rotate", _rotate)
-    app.router.add_post("/crls/publish", _publish)
-    app.router.add_post("/devices", _register)
-    app.router.add_get("/devices", _devices)
-    app.router.add_post("/devices/{device_id}/approve", _approve)
-    app.router.add_post("/devices/{device_id}/revoke", _revoke)
-    app.router.add_post("/devices/{device_id}/offboard", _offboard)
-    return app
-
-
 # -- running --------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Ports:
-    """The ports to bind on 127.0.0.1; 0 lets the system choose."""
+    """The TCP ports to bind on 127.0.0.1; 0 lets the system choose (the admin API
+    listens on a Unix socket in the state directory, not on a port)."""
 
     est: int = 0
     pki: int = 0
-    admin: int = 0
     services: int = 0
 
 
@@ -392,29 +281,45 @@ def _listen(port: int) -> socket.socket:
             f"cannot listen on {LOOPBACK}:{port} ({reason}); choose another port, "
             "or 0 to let the system pick a free one"
         ) from None
-    sock.listen(128)
+    sock.listen(BACKLOG)
     sock.setblocking(False)
     return sock
 
 
-class LiveServer:
-    """The four apps on their loopback sockets; :meth:`start` returns the endpoint URLs."""
+BACKLOG = 128
+"""Connections the kernel may hold before the accept loop takes them (each is then
+admitted or reset at once)."""
 
-    def __init__(self, hospital: LiveHospital, state: StateDir, *, secret: str) -> None:
+
+class LiveServer:
+    """The four apps on their sockets, each behind a :class:`~testbed.live.listener.Listener`;
+    :meth:`start` returns the endpoint URLs."""
+
+    def __init__(
+        self,
+        hospital: LiveHospital,
+        state: StateDir,
+        *,
+        secret: str,
+        limits: Limits,
+        tallies: Tallies,
+    ) -> None:
         self.hospital = hospital
         self.state = state
         self.secret = secret
+        self.guard = Guard(limits, tallies, hospital.now)
         self.zones = ZoneAddresses(hospital.scenario.sites)
-        self._runners: list[web.AppRunner] = []
+        self.listeners: dict[str, Listener] = {}
         self._contexts: list[ssl.SSLContext] = []
 
     async def _run(
-        self, app: web.Application, sock: socket.socket, context: ssl.SSLContext | None = None
+        self, name: str, app: web.Application, sock: socket.socket, tls: bool = False
     ) -> None:
-        runner = web.AppRunner(app, access_log=None)
+        runner = app_runner(app, self.guard, name)
         await runner.setup()
-        self._runners.append(runner)
-        await web.SockSite(runner, sock, ssl_context=context).start()
+        listener = Listener(name, sock, runner, self.guard, tls=self._tls() if tls else None)
+        self.listeners[name] = listener
+        listener.start()
 
     def _tls(self) -> ssl.SSLContext:
         context = tls_context(self.state)
@@ -429,32 +334,45 @@ class LiveServer:
         for context in self._contexts:
             context.load_verify_locations(cadata=pem.decode("ascii"))
 
+    def _middlewares(self, listener: str, *, rate_limited: bool = True) -> tuple[Middleware, ...]:
+        return (audit_middleware(self.guard, listener, rate_limited=rate_limited),)
+
     async def start(self, ports: Ports) -> dict[str, object]:
         """Listen on every socket and return the endpoint URLs."""
         sockets: list[socket.socket] = []
         try:
-            for port in (ports.est, ports.pki, ports.admin, ports.services):
+            for port in (ports.est, ports.pki, ports.services):
                 sockets.append(_listen(port))
+            sockets.append(self.state.listen_admin(BACKLOG))
         except LiveError:
             for sock in sockets:
                 sock.close()
             raise
-        est, pki, admin, services = (int(s.getsockname()[1]) for s in sockets)
+        est, pki, services = (int(s.getsockname()[1]) for s in sockets[:3])
         crl_by_site = {s: f"http://{LOOPBACK}:{pki}/crl/{s}" for s in self.hospital.ca.sites}
-        ocsp = f"http://{LOOPBACK}:{pki}/ocsp"
+        ocsp_url = f"http://{LOOPBACK}:{pki}/ocsp"
         # leaves name where their revocation status is: known before EST answers anyone
-        self.hospital.ca.publish_revocation_at(crl_by_site=crl_by_site, ocsp=ocsp)
-        await self._run(est_app(self.hospital), sockets[0], self._tls())
-        await self._run(pki_app(self.hospital), sockets[1])
-        admin_api = admin_app(self.hospital, self.secret, trust_changed=self.trust_changed)
-        await self._run(admin_api, sockets[2])
-        await self._run(services_app(self.hospital, self.zones), sockets[3], self._tls())
+        self.hospital.ca.publish_revocation_at(crl_by_site=crl_by_site, ocsp=ocsp_url)
+        body = self.guard.limits.body_bytes
+        await self._run("est", est_app(self.hospital, middlewares=self._middlewares("est"),
+                                       client_max_size=body), sockets[0], tls=True)  # fmt: skip
+        pki_api = pki_app(self.hospital, guard=self.guard, middlewares=self._middlewares("pki"))
+        await self._run("pki", pki_api, sockets[1])
+        services_api = services_app(self.hospital, self.zones,
+                                    middlewares=self._middlewares("services"))  # fmt: skip
+        await self._run("services", services_api, sockets[2], tls=True)
+        tallies = self.guard.tallies
+        admin_api = admin_app(self.hospital, self.secret, trust_changed=self.trust_changed,
+                              flush_audit=lambda: tallies.flush(self.hospital.now()),
+                              middlewares=self._middlewares("admin", rate_limited=False),
+                              client_max_size=body)  # fmt: skip
+        await self._run("admin", admin_api, sockets[3])
         return {
             "est": f"https://{LOOPBACK}:{est}{EST_PATH}",
             "crl": f"http://{LOOPBACK}:{pki}/crl",
             "crl_by_site": crl_by_site,
-            "ocsp": ocsp,
-            "admin": f"http://{LOOPBACK}:{admin}",
+            "ocsp": ocsp_url,
+            "admin": self.state.admin_url,
             "services": f"https://{LOOPBACK}:{services}{SERVICES_PATH}",
             "zones": dict(self.zones.published()),
             "scenario": self.hospital.scenario.name,
@@ -462,9 +380,10 @@ class LiveServer:
 
     async def stop(self) -> None:
         """Close every socket and finish in-flight requests."""
-        for runner in reversed(self._runners):
-            await runner.cleanup()
-        self._runners.clear()
+        for listener in reversed(list(self.listeners.values())):
+            await listener.stop()
+        self.listeners.clear()
+        self.state.clear_admin()
 
 
 async def _refresh_crls(hospital: LiveHospital, *, every: float) -> None:
@@ -475,32 +394,58 @@ async def _refresh_crls(hospital: LiveHospital, *, every: float) -> None:
         hospital.refresh_crls()
 
 
+async def _flush_tallies(log: AuditLog, hospital: LiveHospital, *, every: float) -> None:
+    """Write the aggregated refusals and served answers every ``every`` wall seconds."""
+    while True:
+        await asyncio.sleep(every)
+        log.tallies.flush(hospital.now())
+
+
+def audit_log(hospital: LiveHospital) -> AuditLog:
+    """The live hospital's log, which must be an :class:`AuditLog` (on disk, rotated)."""
+    log = hospital.log
+    if not isinstance(log, AuditLog):
+        raise LiveError("a live hospital needs an AuditLog (testbed.live.audit) as its log: "
+                        "build it with LiveHospital.from_file(..., log=state.audit_log(...))")
+    return log
+
+
 async def run_until(
-    hospital: LiveHospital, state: StateDir, *, ports: Ports, stop: asyncio.Event
+    hospital: LiveHospital,
+    state: StateDir,
+    *,
+    ports: Ports,
+    stop: asyncio.Event,
+    limits: Limits | None = None,
 ) -> None:
     """Write the state directory, listen, publish ``endpoints.json``, run until ``stop``.
 
     ``endpoints.json`` appears only once every socket listens and is removed on the
-    way out, however the run ends.  The caller holds ``state`` (:meth:`StateDir.claimed`).
+    way out, however the run ends.  The caller holds ``state`` (:meth:`StateDir.claimed`)
+    and built ``hospital`` with the state's :class:`AuditLog`.
     """
-    events = EventFile(state.events)
-    hospital.log.subscribe(events)
+    limits = limits or Limits()
+    log = audit_log(hospital)
     state.write_bundle(hospital.trust_bundle_pem())
     # clients check the server's certificate by their own (wall) clocks
     wall = datetime.now(UTC)
     state.write_server_identity(*server_identity(hospital.ca, now=hospital.now(),
                                                  also_valid_at=wall))  # fmt: skip
-    server = LiveServer(hospital, state, secret=state.write_secret())
-    refresher: asyncio.Task[None] | None = None
+    server = LiveServer(hospital, state, secret=state.write_secret(), limits=limits,
+                        tallies=log.tallies)  # fmt: skip
+    tasks: list[asyncio.Task[None]] = []
     try:
         hospital.publish_crls()
         state.write_endpoints(await server.start(ports))
-        refresher = asyncio.create_task(_refresh_crls(hospital, every=CRL_CHECK_SECONDS))
+        tasks.append(asyncio.create_task(_refresh_crls(hospital, every=CRL_CHECK_SECONDS)))
+        tasks.append(asyncio.create_task(_flush_tallies(log, hospital,
+                                                        every=limits.audit_interval)))  # fmt: skip
         await stop.wait()
     finally:
-        if refresher is not None:
-            refresher.cancel()
+        for task in tasks:
+            task.cancel()
         state.clear_endpoints()
         await server.stop()
+        log.tallies.flush(hospital.now())  # every refusal counted is written
         hospital.tally()  # every answer is in: the decision points' own count, last
-        events.close()
+        log.close()

@@ -16,10 +16,14 @@ for the missing certificate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from cryptography import x509
 
 from testbed.access import Attempt
+from testbed.live.guard import audited
 from testbed.live.hospital import LiveHospital
 from testbed.live.zones import ZoneAddresses
 from testbed.pki.keys import common_name
@@ -62,15 +66,19 @@ async def _ping(request: web.Request) -> web.Response:
     source = None if address is None else request.app[_ZONES].source(address)
     attempt = Attempt(device_id, service, cert, source)
     decision = live.hospital.access.decide(attempt, now=live.now())
+    audited(request)  # the access point wrote the decision's event
     body = {"device_id": device_id, "service": service, "allowed": decision.allowed,
             "reason": decision.reason.value, "hop": decision.hop.value,
             "detail": decision.detail}  # fmt: skip
     return web.json_response(body, status=200 if decision.allowed else 403)
 
 
-def services_app(hospital: LiveHospital, zones: ZoneAddresses) -> web.Application:
-    """The services' ping endpoints (serve it with the mutual-TLS context)."""
-    app = web.Application()
+def services_app(
+    hospital: LiveHospital, zones: ZoneAddresses, *, middlewares: Sequence[Middleware] = ()
+) -> web.Application:
+    """The services' ping endpoints (serve it with the mutual-TLS context);
+    ``middlewares`` audit."""
+    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024)
     app[_HOSPITAL] = hospital
     app[_ZONES] = zones
     app.router.add_get(SERVICES_PATH + "/{service}/ping", _ping)

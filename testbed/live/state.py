@@ -2,16 +2,23 @@
 
 ::
 
-    DIR/endpoints.json   URLs of the EST, CRL, OCSP and admin endpoints (only while serving)
+    DIR/endpoints.json   URLs of the EST, CRL, OCSP and services endpoints, and the
+                         admin socket's path (only while serving)
+    DIR/admin.sock       the admin API's Unix domain socket (mode 0600, while serving)
     DIR/ca-bundle.pem    the root and issuing CAs, root first
     DIR/admin.secret     the admin API's bearer secret (mode 0600)
     DIR/server.pem       the EST server's certificate and its issuing CA
     DIR/server.key       the EST server's private key (mode 0600)
-    DIR/events.jsonl     the live audit log, one JSON event a line, written as it happens
-    DIR/serve.lock       held (``flock``) by the one ``testbed serve`` using DIR
+    DIR/events.jsonl     the live audit log, one JSON event a line, written as it happens;
+                         DIR/events-<n>.jsonl its earlier segments (rotated by size)
+    DIR/serve.lock       the process id of the ``testbed serve`` holding DIR (the lock
+                         itself is ``flock`` on the directory)
     DIR/scenario.yaml    the scenario it serves, DIR/profiles/ its profiles, DIR/run.json
                          (``testbed report DIR`` reads them: :mod:`testbed.report.directory`)
 
+The directory must be this user's and not writable by group or others (checked at
+start); files are written through a new temporary file and a rename and read with
+``O_NOFOLLOW``, so a planted symlink is never followed.
 ``endpoints.json`` is written last, atomically, once every socket listens, and
 removed on a clean shutdown, so its presence means "the server is up".  The hospital
 itself is kept in ``hospital.db`` and ``ca-keys/`` (:mod:`testbed.live.store`): a
@@ -22,19 +29,20 @@ hospital (``--new``) keeps an earlier run's audit log renamed
 
 from __future__ import annotations
 
-import dataclasses
+import errno
 import fcntl
 import ipaddress
 import json
 import os
 import secrets
+import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import (
@@ -45,25 +53,71 @@ from cryptography.hazmat.primitives.serialization import (
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from testbed.errors import LiveError
-from testbed.events import Event
+from testbed.event_sink import segments
+from testbed.live.audit import AuditLog, RotatingSink
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.keys import KeyType, new_private_key, new_serial_number, signature_hash
 from testbed.pki.leaf_profile import key_usage
 
-__all__ = ["EventFile", "StateDir", "server_identity"]
+__all__ = ["StateDir", "check_directory", "server_identity"]
 
 _PRIVATE = 0o600
+_SUN_PATH = 107  # bytes of a Unix socket's path (sockaddr_un.sun_path, less its NUL)
 
 
 def _write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write atomically: a temporary file with ``mode``, then a rename."""
+    """Write atomically: a new temporary file with ``mode``, then a rename (which
+    replaces a planted symlink instead of following it)."""
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor = os.open(temporary, flags, mode)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
-    os.chmod(temporary, mode)  # the umask may have narrowed it
+    os.chmod(temporary, mode, follow_symlinks=False)  # the umask may have narrowed it
     temporary.replace(path)
+
+
+def _read(path: Path) -> str:
+    """A file's text, never through a symlink (:class:`LiveError` for one)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise LiveError(f"{path} is a symbolic link; expected a regular file written "
+                            "by `testbed serve`") from None  # fmt: skip
+        raise
+    with os.fdopen(descriptor, "r", encoding="utf-8") as handle:
+        return handle.read()
+
+
+def check_directory(root: Path, *, create: bool) -> None:
+    """:class:`LiveError` unless ``root`` is a real directory (not a symlink) owned by
+    this user and not writable by group or others; created (mode 0700) if asked."""
+    if create and not os.path.lexists(root):
+        try:
+            root.mkdir(mode=0o700, parents=True)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise LiveError(f"{root}: expected a writable state directory ({reason})") from None
+    try:
+        info = os.lstat(root)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise LiveError(f"{root}: expected a state directory ({reason})") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise LiveError(f"{root} is a symbolic link; expected the state directory itself "
+                        "(give its real path)")  # fmt: skip
+    if not stat.S_ISDIR(info.st_mode):
+        raise LiveError(f"{root}: expected a directory")
+    if info.st_uid != os.geteuid():
+        raise LiveError(f"{root} is owned by uid {info.st_uid}; expected a state directory "
+                        f"owned by this user (uid {os.geteuid()})")  # fmt: skip
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        mode = stat.S_IMODE(info.st_mode)
+        raise LiveError(f"{root} has mode {mode:o}: writable by group or others, who could "
+                        f"plant files in it; expected no group or other write permission "
+                        f"(chmod go-w {root})")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +142,16 @@ class StateDir:
         return self.root / "admin.secret"
 
     @property
+    def admin_socket(self) -> Path:
+        """``admin.sock``, the admin API's Unix domain socket."""
+        return self.root / "admin.sock"
+
+    @property
+    def admin_url(self) -> str:
+        """How ``endpoints.json`` names the admin API: ``unix:`` and the socket's path."""
+        return f"unix:{self.admin_socket.absolute()}"
+
+    @property
     def server_cert(self) -> Path:
         """``server.pem`` (leaf then issuing CA)."""
         return self.root / "server.pem"
@@ -108,14 +172,16 @@ class StateDir:
         audit log was kept (None when there was none, or when ``continuing`` the
         hospital the directory holds: its log goes on).
 
-        :class:`LiveError` when the directory cannot be written or another server
-        holds it.  Drops a stale ``endpoints.json`` (a server that did not stop cleanly).
+        :class:`LiveError` when the directory is unsafe (:func:`check_directory`),
+        cannot be written, or another server holds it.  The lock is ``flock`` on the
+        directory itself, held as long as the server runs: deleting a file cannot
+        release it.  Drops a stale ``endpoints.json`` (a server that did not stop cleanly).
         """
+        check_directory(self.root, create=True)
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=self.root):
                 pass
-            lock = os.open(self.root / "serve.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            lock = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as error:
             reason = error.strerror or str(error)
             detail = f"{self.root}: expected a writable state directory ({reason})"
@@ -128,27 +194,64 @@ class StateDir:
                     f"{self.root} is in use by another `testbed serve`; stop it first "
                     "or give another --state-dir"
                 ) from None
+            _write(self.root / "serve.lock", f"{os.getpid()}\n".encode())  # who holds it
             self.endpoints.unlink(missing_ok=True)
             yield None if continuing else self._keep_earlier_events()
         finally:
             os.close(lock)  # releases the lock
 
     def _keep_earlier_events(self) -> Path | None:
-        """Rename a non-empty ``events.jsonl`` after its last write, so nothing is lost."""
+        """Rename a non-empty ``events.jsonl`` after its last write (and its rotated
+        segments ``events-<n>.jsonl`` with it), so nothing is lost."""
         try:
-            stat = self.events.stat()
+            info = os.lstat(self.events)
         except FileNotFoundError:
             return None
-        if stat.st_size == 0:
+        if info.st_size == 0:
             return None
-        stamp = datetime.fromtimestamp(stat.st_mtime, UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.fromtimestamp(info.st_mtime, UTC).strftime("%Y%m%dT%H%M%SZ")
         kept = self.root / f"events-{stamp}.jsonl"
         counter = 1
-        while kept.exists():
+        while os.path.lexists(kept):
             counter += 1
             kept = self.root / f"events-{stamp}-{counter}.jsonl"
+        for segment in segments(self.root):
+            segment.rename(kept.with_name(f"{kept.stem}.part{segment.stem[7:]}.jsonl"))
         self.events.rename(kept)
         return kept
+
+    def audit_log(self, *, max_bytes: int = 64 * 1024 * 1024) -> AuditLog:
+        """The live audit log, appended to ``events.jsonl`` here, rotated at ``max_bytes``."""
+        return AuditLog(RotatingSink(self.root, max_bytes=max_bytes))
+
+    def listen_admin(self, backlog: int) -> socket.socket:
+        """Listen on ``admin.sock`` (mode 0600), replacing a stale socket."""
+        path = self.admin_socket
+        if len(os.fsencode(path.absolute())) > _SUN_PATH:
+            raise LiveError(f"{path.absolute()}: a Unix socket path has at most {_SUN_PATH} "
+                            "bytes; give a shorter --state-dir")  # fmt: skip
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            pass
+        else:
+            if not stat.S_ISSOCK(info.st_mode):
+                raise LiveError(f"{path} exists and is not a socket; remove it")
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(str(path))
+            os.chmod(path, _PRIVATE, follow_symlinks=False)  # before anyone may connect
+            sock.listen(backlog)
+        except OSError as error:
+            sock.close()
+            raise LiveError(f"{path}: cannot listen ({error.strerror or error})") from None
+        sock.setblocking(False)
+        return sock
+
+    def clear_admin(self) -> None:
+        """Remove ``admin.sock`` (clean shutdown)."""
+        self.admin_socket.unlink(missing_ok=True)
 
     def write_secret(self) -> str:
         """A fresh admin bearer secret, stored with mode 0600."""
@@ -176,7 +279,7 @@ class StateDir:
     def read_endpoints(self) -> dict[str, object]:
         """The endpoint URLs of the running server, or :class:`LiveError`."""
         try:
-            data = json.loads(self.endpoints.read_text(encoding="utf-8"))
+            data = json.loads(_read(self.endpoints))
         except FileNotFoundError:
             raise LiveError(
                 f"no live hospital in {self.root}: {self.endpoints.name} is missing; "
@@ -191,61 +294,9 @@ class StateDir:
     def read_secret(self) -> str:
         """The admin bearer secret, or :class:`LiveError`."""
         try:
-            return self.secret.read_text(encoding="utf-8").strip()
+            return _read(self.secret).strip()
         except FileNotFoundError:
             raise LiveError(f"{self.secret} is missing; is `testbed serve` running?") from None
-
-
-class EventFile:
-    """An event-log listener that appends each event to a JSON-lines file at once.
-
-    A file that exists already is a continued hospital's log (a new hospital's was
-    renamed away): it goes on, its events numbered after the last one there; a line
-    a crash cut short is dropped first.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._first = _continue_log(path)
-        self._handle: IO[str] = path.open("a", encoding="utf-8", newline="\n")
-
-    def __call__(self, event: Event) -> None:
-        """Write one event and flush, so readers see it while the server runs."""
-        if self._first:
-            event = dataclasses.replace(event, seq=event.seq + self._first)
-        self._handle.write(event.to_json() + "\n")
-        self._handle.flush()
-
-    def close(self) -> None:
-        """Close the file."""
-        self._handle.close()
-
-
-def _continue_log(path: Path) -> int:
-    """The number of the next event of the log at ``path`` (0 for none), after cutting
-    a last line that a crash left without its end."""
-    try:
-        handle = path.open("rb+")
-    except FileNotFoundError:
-        return 0
-    with handle:
-        size = handle.seek(0, os.SEEK_END)
-        tail = b""
-        while size > 0 and tail.count(b"\n") < 2:
-            step = min(size, 65536)
-            size -= step
-            handle.seek(size)
-            tail = handle.read(step) + tail
-        if tail and not tail.endswith(b"\n"):
-            cut = tail.rfind(b"\n") + 1
-            handle.truncate(size + cut)
-            tail = tail[:cut]
-        lines = tail.splitlines()
-    if not lines:
-        return 0
-    try:
-        return int(json.loads(lines[-1])["seq"]) + 1
-    except (ValueError, KeyError, TypeError):
-        raise LiveError(f"{path}: the last event is not a JSON event with a seq") from None
 
 
 _SERVER_USAGE = key_usage(digital_signature=True, key_cert_sign=False)

@@ -26,6 +26,7 @@ from typing import Any
 from testbed.crosscheck import profiles_for
 from testbed.devices import load_profiles
 from testbed.errors import OutputError, RecordError
+from testbed.event_sink import segments
 from testbed.pki.fidelity import Fidelity
 from testbed.report.fold import FoldContext, fold_events
 from testbed.report.jsonl import JsonlEvents, ReadProgress
@@ -88,7 +89,8 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
         manual_profiles=frozenset(k for k, p in profiles.items() if not p.supports_est),
         devices=tuple(fleet_groups(scenario)),
     )
-    fold = fold_events(JsonlEvents(log, progress), context)
+    before = tuple(segments(directory))  # a live log rotated by size: its earlier parts
+    fold = fold_events(JsonlEvents(log, progress, before), context)
     tally = tally_of(fold.metrics, fold.certificates, events=fold.events,
                      registered=len(fold.profiles), refusals=fold.refusals)  # fmt: skip
     not_measured = dict(LIVE_UNMEASURED) if live else {}
@@ -101,7 +103,8 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
     window = None
     if live and fold.first is not None and fold.last is not None:
         window = (fold.first, fold.last)
-    return RunRecord(scenario, seed, transport, JsonlEvents(log), tally, groups, devices,
+    return RunRecord(scenario, seed, transport, JsonlEvents(log, before=before), tally, groups,
+                     devices,
                      dict(sorted(not_measured.items())), window)  # fmt: skip
 
 

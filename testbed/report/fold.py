@@ -111,8 +111,8 @@ class MeasureFold:
         self.events += 1
         self.first = event.time if self.first is None else self.first
         self.last = event.time
-        if event.kind in DECISION_KINDS:
-            self.metrics.decision_events += 1
+        if event.kind in DECISION_KINDS:  # an aggregated event stands for ``count`` of them
+            self.metrics.decision_events += _count(event)
         if event.kind in _ENROLLMENT_ANSWERS and self._manual(event.subject):
             self.metrics.manual_steps += 1
         handler = _HANDLERS.get(event.kind)
@@ -193,7 +193,7 @@ class MeasureFold:
         self._revocation = action
 
     def _refused(self, event: Event) -> None:
-        self.refusals[str(event.data.get("reason"))] += 1
+        self.refusals[str(event.data.get("reason"))] += _count(event)
 
     def _missed(self, event: Event) -> None:
         self.metrics.renewals_missed += 1
@@ -253,6 +253,13 @@ class MeasureFold:
         self.tallied = True
         self.metrics.decisions = _int(event, "access_decisions")
         self.metrics.enrollment_answers = _int(event, "enrollment_answers")
+
+
+def _count(event: Event) -> int:
+    """How many answers an event stands for: its ``count`` when live mode aggregated
+    it (:mod:`testbed.live.refusals`), else one."""
+    count = _int(event, "count")
+    return count if count > 0 else 1
 
 
 def _int(event: Event, key: str) -> int:

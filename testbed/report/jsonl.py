@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ class JsonlEvents:
 
     path: Path
     progress: ReadProgress | None = None
+    before: tuple[Path, ...] = ()
+    """Earlier segments of the same log, read first in order (a rotated live log)."""
 
     def __iter__(self) -> Iterator[Event]:
         return self._read(None)
@@ -53,27 +55,35 @@ class JsonlEvents:
         return (e for e in self._read(wanted) if any(f.accepts(e) for f in filters))
 
     def _read(self, wanted: Callable[[bytes], bool] | None) -> Iterator[Event]:
-        try:
-            total = self.path.stat().st_size
-            with self.path.open("rb") as handle:
-                yield from self._events(handle, total, wanted)
-        except OSError as error:
-            reason = error.strerror or str(error)
-            raise RecordError(f"{self.path}: expected a readable audit log ({reason})") from None
+        paths = (*self.before, self.path)
+        done = 0
+        for path in paths:
+            try:
+                total = sum(p.stat().st_size for p in paths)
+                with path.open("rb") as handle:
+                    done = yield from self._events(path, handle, done, total, wanted)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise RecordError(f"{path}: expected a readable audit log ({reason})") from None
+        if self.progress is not None:
+            self.progress(done, done)
 
     def _events(
-        self, handle: Any, total: int, wanted: Callable[[bytes], bool] | None
-    ) -> Iterator[Event]:
-        done = 0
+        self,
+        path: Path,
+        handle: Any,
+        done: int,
+        total: int,
+        wanted: Callable[[bytes], bool] | None,
+    ) -> Generator[Event, None, int]:
         for number, raw in enumerate(handle, start=1):
             done += len(raw)
             if self.progress is not None and number % _PROGRESS_EVERY == 0:
                 self.progress(done, total)
             if not raw.strip() or (wanted is not None and not wanted(raw)):
                 continue
-            yield parse_event(raw, where=f"{self.path}:{number}")
-        if self.progress is not None:
-            self.progress(total, total)
+            yield parse_event(raw, where=f"{path}:{number}")
+        return done
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,17 @@ class Live:
         """Stop the server with SIGTERM (bounded wait); its exit code."""
         return stop(self.process)
 
+    def admin(self, path: str, *args: str) -> tuple[int, bytes]:
+        """POST to the admin API over its Unix socket with the bearer secret (curl)."""
+        secret = (self.state / "admin.secret").read_text().strip()
+        return self.curl(f"http://localhost{path}", "--unix-socket", str(self.state / "admin.sock"),
+                         "-X", "POST", "-H", f"Authorization: Bearer {secret}", *args)  # fmt: skip
+
+    def flush_audit(self) -> None:
+        """Have the server write its aggregated refusals now."""
+        status, body = self.admin("/audit/flush")
+        assert status == 200, body
+
     def events(self) -> list[dict[str, Any]]:
         """Every line of ``events.jsonl`` so far."""
         lines = (self.state / "events.jsonl").read_text().splitlines()
@@ -230,9 +241,10 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 
 class StartServer(Protocol):
-    """Start ``testbed serve SCENARIO`` (on ``state``: a restart; else a new directory)."""
+    """Start ``testbed serve SCENARIO [OPTIONS...]`` (on ``state``: a restart; else a
+    new directory)."""
 
-    def __call__(self, scenario: Path, state: Path | None = None, *args: str) -> Live: ...
+    def __call__(self, scenario: Path, *options: str, state: Path | None = None) -> Live: ...
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +253,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
     _tools()
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(scenario: Path, state: Path | None = None, *args: str) -> Live:
+    def start(scenario: Path, *options: str, state: Path | None = None) -> Live:
         if state is None:
             state = tmp_path_factory.mktemp("state")
         else:  # a restart: a killed server left its endpoints behind
@@ -259,7 +271,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
                     str(scenario),
                     "--state-dir",
                     str(state),
-                    *args,
+                    *options,
                 ],
                 stdout=output,
                 stderr=subprocess.STDOUT,

@@ -11,9 +11,9 @@ import http.client
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from tests.live.conftest import APPROVAL_SCENARIO, PILOT, Live, StartServer, run
 
@@ -21,13 +21,21 @@ FLEET = 20
 
 
 def _admin(live: Live, path: str, payload: dict[str, str] | None = None) -> tuple[int, bytes]:
-    secret = (live.state / "admin.secret").read_text().strip()
-    status, body = live.curl(
-        f"{live.endpoints['admin']}{path}", "-X", "POST",
-        "-H", f"Authorization: Bearer {secret}", "-H", "Content-Type: application/json",
-        "--data-binary", json.dumps(payload or {}),
-    )  # fmt: skip
-    return status, body
+    return live.admin(path, "-H", "Content-Type: application/json",
+                      "--data-binary", json.dumps(payload or {}))  # fmt: skip
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over the admin API's Unix socket."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=10)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.socket_path))
 
 
 def _register(live: Live, serial: str) -> tuple[str, str]:
@@ -74,8 +82,7 @@ def _revoke_then_kill(live: Live, device_id: str) -> float:
     here: the call returns once the kernel has torn the process down; the signal
     itself is sent microseconds after the answer is read)."""
     secret = (live.state / "admin.secret").read_text().strip()
-    address = urlsplit(live.endpoints["admin"])
-    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    connection = _UnixConnection(live.state / "admin.sock")
     connection.request("POST", f"/devices/{device_id}/revoke", body=b"{}",
                        headers={"Authorization": f"Bearer {secret}",
                                 "Content-Type": "application/json"})  # fmt: skip
@@ -102,7 +109,7 @@ def test_a_killed_hospital_continues_where_it_was(start_server: StartServer) -> 
     assert _revoke_then_kill(before, last_id) < 0.01  # kill -9 right after the 200
     assert before.process.returncode == -signal.SIGKILL
 
-    after = start_server(PILOT, before.state)
+    after = start_server(PILOT, state=before.state)
     assert after.bundle.read_bytes() == bundle  # the same CA
     for leaf in (revoked, offboarded, last_revoked):
         assert _ocsp(after, leaf) == "revoked"
@@ -112,7 +119,8 @@ def test_a_killed_hospital_continues_where_it_was(start_server: StartServer) -> 
         assert _ocsp(after, leaf) == "good"
     assert _verify(after, kept) == (0, f"{kept}: OK\n")
     secret = (after.state / "admin.secret").read_text().strip()
-    status, body = after.curl(f"{after.endpoints['admin']}/devices",
+    status, body = after.curl("http://localhost/devices", "--unix-socket",
+                              str(after.state / "admin.sock"),
                               "-H", f"Authorization: Bearer {secret}")  # fmt: skip
     devices = {d["device_id"]: d for d in json.loads(body)["devices"]}
     assert len(devices) == FLEET
@@ -138,7 +146,7 @@ def test_an_approval_survives_kill_9(start_server: StartServer, tmp_path: Path) 
     assert _admin(before, f"/devices/{device_id}/approve")[0] == 200
     before.process.kill()
     before.process.wait(timeout=10)
-    after = start_server(scenario, before.state)
+    after = start_server(scenario, state=before.state)
     key = after.key("A1")
     status, body = after.est("simpleenroll", after.csr(key, device_id), "-u",
                              f"{device_id}:{password}")  # fmt: skip
@@ -150,7 +158,7 @@ def test_serve_new_starts_a_new_hospital_and_says_so(start_server: StartServer) 
     _enroll(before, "N1")
     bundle = before.bundle.read_bytes()
     assert before.stop() == 0
-    after = start_server(PILOT, before.state, "--new")
+    after = start_server(PILOT, "--new", state=before.state)
     assert after.bundle.read_bytes() != bundle
     assert list(after.state.glob("earlier-*/hospital.db"))
     assert list(after.state.glob("events-*.jsonl"))

@@ -28,8 +28,11 @@ def test_state_dir_publishes_loopback_endpoints(pilot: Live) -> None:
     endpoints = pilot.endpoints
     assert endpoints["est"].startswith("https://127.0.0.1:")
     assert endpoints["est"].endswith("/.well-known/est")
-    for key in ("crl", "ocsp", "admin"):
+    for key in ("crl", "ocsp"):
         assert endpoints[key].startswith("http://127.0.0.1:")
+    socket = pilot.state / "admin.sock"  # the admin API is on a Unix socket, never a port
+    assert endpoints["admin"] == f"unix:{socket}"
+    assert stat.S_ISSOCK(socket.stat().st_mode) and stat.S_IMODE(socket.stat().st_mode) == 0o600
     assert stat.S_IMODE((pilot.state / "admin.secret").stat().st_mode) == 0o600
     assert pilot.bundle.read_text().count("BEGIN CERTIFICATE") == 2
 
@@ -175,8 +178,9 @@ def test_ocsp_and_crl_report_revocation(pilot: Live) -> None:
 
 
 def test_admin_api_refuses_wrong_or_missing_secret(pilot: Live) -> None:
-    url = f"{pilot.endpoints['admin']}/devices"
-    body = ("-H", "Content-Type: application/json", "--data", '{"serial": "A1"}')
+    url = "http://localhost/devices"
+    body = ("--unix-socket", str(pilot.state / "admin.sock"), "-H",
+            "Content-Type: application/json", "--data", '{"serial": "A1"}')  # fmt: skip
     assert pilot.curl(url, *body, "-H", "Authorization: Bearer not-the-secret")[0] == 401
     status, answer = pilot.curl(url, *body)
     assert status == 401

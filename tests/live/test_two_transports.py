@@ -36,6 +36,7 @@ from testbed.crosscheck import profiles_for
 from testbed.devices import ae_title_for, load_profiles, make_record
 from testbed.events import EventLog
 from testbed.hospital import Hospital
+from testbed.live.admin_client import admin_request
 from testbed.live.hospital import LiveHospital, Registration, device_id_for
 from testbed.live.server import Ports, run_until
 from testbed.live.state import StateDir
@@ -212,15 +213,7 @@ class OverSockets:
         return cert_file, key_file
 
     def _admin(self, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, port = str(self.endpoints["admin"]).split("//")[1].split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        headers = {"Authorization": f"Bearer {self.state.read_secret()}",
-                   "Content-Type": "application/json"}  # fmt: skip
-        connection.request("POST", path, body=json.dumps(payload or {}), headers=headers)
-        answer = connection.getresponse()
-        body: dict[str, Any] = json.loads(answer.read())
-        connection.close()
-        assert answer.status in (200, 201), body
+        body: dict[str, Any] = admin_request(self.state.root, path, payload)
         return body
 
     def register(self, serial: str, zone: str) -> str:
@@ -328,16 +321,17 @@ def in_process(scenario_file: Path) -> InProcess:
 @pytest.fixture
 def over_sockets(scenario_file: Path, tmp_path: Path) -> Iterator[OverSockets]:
     clock = ManualClock(START)
-    live = LiveHospital.from_file(scenario_file, clock=clock)
     state = StateDir(tmp_path / "state")
+    claim = state.claimed()
+    claim.__enter__()
+    live = LiveHospital.from_file(scenario_file, clock=clock, log=state.audit_log())
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     failure: list[BaseException] = []
 
     def serve() -> None:
         try:
-            with state.claimed():
-                loop.run_until_complete(run_until(live, state, ports=Ports(), stop=stop))
+            loop.run_until_complete(run_until(live, state, ports=Ports(), stop=stop))
         except BaseException as error:  # reported by the test, never lost
             failure.append(error)
 
@@ -354,6 +348,7 @@ def over_sockets(scenario_file: Path, tmp_path: Path) -> Iterator[OverSockets]:
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=READY_TIMEOUT)
+        claim.__exit__(None, None, None)
         assert not thread.is_alive() and not failure, failure
         loop.close()
 

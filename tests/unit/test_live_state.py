@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from testbed.errors import LiveError
+from testbed.errors import LiveError, OutputError
 from testbed.live.state import StateDir
 
 
@@ -69,3 +70,64 @@ def test_the_servers_certificate_validates_for_loopback_with_the_usual_extension
         .build_server_verifier(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     )
     assert verifier.verify(leaf, [issuing])[-1] == ca.root
+
+
+def test_a_deleted_lock_file_does_not_let_a_second_server_in(tmp_path: Path) -> None:
+    """The lock is ``flock`` on the directory itself: removing ``serve.lock`` (or any
+    file) while a server runs does not release it."""
+    state = StateDir(tmp_path / "hospital")
+    with state.claimed():
+        (state.root / "serve.lock").unlink()
+        with pytest.raises(LiveError, match="in use by another"), state.claimed():
+            pass  # pragma: no cover - the second claim refuses
+
+
+def test_a_symlinked_state_directory_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    refused = pytest.raises(LiveError, match="is a symbolic link; expected the state directory")
+    with refused, StateDir(link).claimed():
+        pass  # pragma: no cover
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o1777, 0o720])
+def test_a_group_or_world_writable_state_directory_is_refused(tmp_path: Path, mode: int) -> None:
+    root = tmp_path / "shared"
+    root.mkdir()
+    os.chmod(root, mode)
+    refused = pytest.raises(LiveError, match=r"writable by group or others.*chmod go-w")
+    with refused, StateDir(root).claimed():
+        pass  # pragma: no cover
+    assert not (root / "serve.lock").exists()  # nothing was written there
+
+
+def test_a_new_state_directory_is_private_and_an_existing_safe_one_is_accepted(
+    tmp_path: Path,
+) -> None:
+    state = StateDir(tmp_path / "new" / "hospital")
+    with state.claimed():
+        assert stat.S_IMODE(state.root.stat().st_mode) == 0o700
+    os.chmod(state.root, 0o755)  # readable by others is fine: nothing can be planted
+    with state.claimed():
+        pass
+
+
+def test_planted_symlinks_are_never_followed(tmp_path: Path) -> None:
+    state = StateDir(tmp_path / "hospital")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched\n", encoding="utf-8")
+    with state.claimed():
+        state.bundle.symlink_to(outside)
+        state.write_bundle(b"PEM\n")  # replaces the link, never writes through it
+        assert not state.bundle.is_symlink() and state.bundle.read_bytes() == b"PEM\n"
+        state.secret.symlink_to(outside)
+        with pytest.raises(LiveError, match="is a symbolic link"):
+            state.read_secret()
+    events = tmp_path / "other"
+    events.mkdir(mode=0o700)
+    (events / "events.jsonl").symlink_to(outside)
+    with pytest.raises(OutputError, match=r"events\.jsonl"):
+        StateDir(events).audit_log()
+    assert outside.read_text(encoding="utf-8") == "untouched\n"

@@ -1,0 +1,209 @@
+"""The operator's admin API: JSON over HTTP on a Unix domain socket, behind a bearer secret.
+
+``GET /devices``, ``POST /devices``, ``POST /devices/{id}/approve``, ``/validate``,
+``/promote``, ``/suspend``, ``/resume``, ``/revoke``, ``/offboard``,
+``/rebootstrap``, ``POST /ca/rotate``, ``POST /crls/publish``: each one operator
+operation of :mod:`testbed.operations`, as in the simulation; and ``POST
+/audit/flush``, which writes the aggregated refusals at once instead of at the end
+of the audit interval.
+
+The socket is ``DIR/admin.sock`` (mode 0600, in a directory only its owner may
+write), so only the user running the server can connect, and the command line never
+sends the secret to an address a file told it.  Bodies are JSON objects read within
+bounds (:mod:`testbed.live.jsonbody`); identifiers are matched whole
+(:mod:`testbed.live.identifiers`); any bad input is a 400 naming the field, never a
+500.  A wrong or missing secret is a 401 and an aggregated ``admin-auth-failed``
+refusal.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Middleware
+
+from testbed.errors import TestbedError
+from testbed.live.hospital import LiveHospital, Registration
+from testbed.live.identifiers import DEVICE_ID, NAME, OWNER, checked, optional_string
+from testbed.live.jsonbody import parse_object
+from testbed.pki.revocation import RevocationReason
+
+__all__ = ["admin_app"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_HOSPITAL: web.AppKey[LiveHospital] = web.AppKey("hospital", LiveHospital)
+_SECRET: web.AppKey[str] = web.AppKey("secret", str)
+_TRUST_CHANGED: web.AppKey[Callable[[], None]] = web.AppKey("trust_changed")
+_FLUSH: web.AppKey[Callable[[], int]] = web.AppKey("flush")
+_REGISTRATION = ("serial", "site", "zone", "profile", "owner")
+
+
+def _error(status: int, detail: str) -> web.Response:
+    return web.json_response({"error": detail}, status=status)
+
+
+@web.middleware
+async def _bearer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, token = header.partition(" ")
+    expected = request.app[_SECRET]
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        return _error(401, "missing or wrong admin bearer secret (see admin.secret)")
+    try:
+        return await handler(request)
+    except TestbedError as error:
+        return _error(400, str(error))
+
+
+async def _body(request: web.Request, what: str) -> dict[str, object]:
+    return parse_object(await request.read(), what=what)
+
+
+def _device(request: web.Request) -> str:
+    return checked("device id", request.match_info["device_id"], DEVICE_ID)
+
+
+async def _register(request: web.Request) -> web.Response:
+    fields = "serial, site, zone, profile and optionally owner"
+    data = await _body(request, f"a JSON object with {fields}")
+    unknown = sorted(set(data) - set(_REGISTRATION))
+    if unknown:
+        return _error(400, f"unknown field(s) {unknown}; expected {fields}")
+    values = {name: checked(name, data.get(name), NAME) for name in _REGISTRATION[:4]}
+    owner = checked("owner", data.get("owner", "unassigned"), OWNER)
+    issued = request.app[_HOSPITAL].register(Registration(**values, owner=owner))
+    bootstrap = {"username": issued.username, "password": issued.password}
+    approval = "pending" if issued.approval_pending else "not-required"
+    body = {"device_id": issued.device_id, "bootstrap": bootstrap, "approval": approval,
+            "ae_title": issued.ae_title}  # fmt: skip
+    return web.json_response(body, status=201)
+
+
+async def _devices(request: web.Request) -> web.Response:
+    return web.json_response({"devices": request.app[_HOSPITAL].devices()})
+
+
+async def _approve(request: web.Request) -> web.Response:
+    device_id = _device(request)
+    changed = request.app[_HOSPITAL].approve(device_id)
+    return web.json_response({"device_id": device_id, "approved": True, "changed": changed})
+
+
+async def _revoke(request: web.Request) -> web.Response:
+    device_id = _device(request)
+    known = ", ".join(RevocationReason)
+    data = await _body(request, f"a JSON object with an optional 'reason', one of: {known}")
+    given = optional_string("reason", data.get("reason")) or "unspecified"
+    try:
+        reason = RevocationReason(given)
+    except ValueError:
+        return _error(400, f"reason: expected one of {known}, got {given!r}")
+    serials = request.app[_HOSPITAL].revoke(device_id, reason)
+    body = {"device_id": device_id, "revoked": [f"{s:x}" for s in serials],
+            "reason": reason.value}  # fmt: skip
+    return web.json_response(body)
+
+
+async def _offboard(request: web.Request) -> web.Response:
+    done = request.app[_HOSPITAL].offboard(_device(request))
+    revoked = [f"{s:x}" for s in done.serials]
+    body = {"device_id": done.device_id, "revoked": revoked, "state": done.transition.target}
+    return web.json_response(body)
+
+
+async def _validate(request: web.Request) -> web.Response:
+    return _lifecycle(request, request.app[_HOSPITAL].validate, "validated", "enrolled")
+
+
+async def _promote(request: web.Request) -> web.Response:
+    return _lifecycle(request, request.app[_HOSPITAL].promote, "promoted", "validated")
+
+
+async def _suspend(request: web.Request) -> web.Response:
+    return _lifecycle(request, request.app[_HOSPITAL].suspend, "suspended", "in production")
+
+
+async def _resume(request: web.Request) -> web.Response:
+    return _lifecycle(request, request.app[_HOSPITAL].resume, "resumed", "suspended")
+
+
+def _lifecycle(
+    request: web.Request, operation: Callable[[str], bool], done: str, needed: str
+) -> web.Response:
+    device_id = _device(request)
+    if not operation(device_id):
+        state = request.app[_HOSPITAL].inventory.entry(device_id).state.value
+        return _error(409, f"device {device_id!r} is {state}; only a device {needed} can be "
+                      f"{done}")  # fmt: skip
+    return web.json_response({"device_id": device_id, done: True})
+
+
+async def _rebootstrap(request: web.Request) -> web.Response:
+    device_id = _device(request)
+    password = request.app[_HOSPITAL].rebootstrap(device_id)
+    body = {"device_id": device_id, "bootstrap": {"username": device_id, "password": password}}
+    return web.json_response(body)
+
+
+async def _rotate(request: web.Request) -> web.Response:
+    what = ("a JSON object with 'site' (a site name, for per-site issuing) and "
+            "'overlap_seconds' (a number >= 0)")  # fmt: skip
+    data = await _body(request, what)
+    site = data.get("site")
+    if site is not None:
+        site = checked("site", site, NAME)
+    overlap = data.get("overlap_seconds", 0)
+    if isinstance(overlap, bool) or not isinstance(overlap, int | float) or not (
+        0 <= overlap <= 10 * 365 * 86400
+    ):
+        return _error(400, f"overlap_seconds: expected a number of seconds from 0 to ten "
+                      f"years, got {overlap!r}")  # fmt: skip
+    new = request.app[_HOSPITAL].rotate_ca_key(site=site, overlap=timedelta(seconds=overlap))
+    request.app[_TRUST_CHANGED]()
+    return web.json_response({"issuing_ca": new.name, "generation": new.generation})
+
+
+async def _publish(request: web.Request) -> web.Response:
+    request.app[_HOSPITAL].publish_crls()
+    return web.json_response({"published": True})
+
+
+async def _flush(request: web.Request) -> web.Response:
+    written = request.app[_FLUSH]()
+    return web.json_response({"aggregated_events": written})
+
+
+def admin_app(
+    hospital: LiveHospital,
+    secret: str,
+    *,
+    trust_changed: Callable[[], None] = lambda: None,
+    flush_audit: Callable[[], int] = lambda: 0,
+    middlewares: tuple[Middleware, ...] = (),
+    client_max_size: int = 64 * 1024,
+) -> web.Application:
+    """The operator's admin API, behind a bearer secret; ``trust_changed`` is called
+    after a CA key rotation (the servers' trust stores and ``ca-bundle.pem`` follow);
+    ``flush_audit`` writes the aggregated refusals now (``POST /audit/flush``);
+    ``middlewares`` run outside the secret's check (the audit)."""
+    app = web.Application(middlewares=[*middlewares, _bearer], client_max_size=client_max_size)
+    app[_HOSPITAL] = hospital
+    app[_SECRET] = secret
+    app[_TRUST_CHANGED] = trust_changed
+    app[_FLUSH] = flush_audit
+    for action, handler in (("validate", _validate), ("promote", _promote),
+                            ("suspend", _suspend), ("resume", _resume),
+                            ("rebootstrap", _rebootstrap)):  # fmt: skip
+        app.router.add_post(f"/devices/{{device_id}}/{action}", handler)
+    app.router.add_post("/ca/rotate", _rotate)
+    app.router.add_post("/crls/publish", _publish)
+    app.router.add_post("/audit/flush", _flush)
+    app.router.add_post("/devices", _register)
+    app.router.add_get("/devices", _devices)
+    app.router.add_post("/devices/{device_id}/approve", _approve)
+    app.router.add_post("/devices/{device_id}/revoke", _revoke)
+    app.router.add_post("/devices/{device_id}/offboard", _offboard)
+    return app

@@ -1,0 +1,188 @@
+"""One accepted connection, guarded: timeouts, a bounded request head, a lean TLS buffer.
+
+:class:`GuardedProtocol` sits between the transport and aiohttp's request handler
+(which it drives unchanged).  It closes a connection that has not sent a whole first
+request head (up to the blank line) within ``header_timeout`` seconds, or whose head
+passes ``head_bytes`` (431), and one that sends nothing for ``idle_timeout`` seconds;
+each is a refusal, except an idle close after a request was answered (a keep-alive
+that ran out).  Later heads on a kept-alive connection are bounded by aiohttp's own
+line and header limits (a 400, audited through :mod:`testbed.live.http_errors`).
+
+:class:`LeanTls` is asyncio's server-side TLS protocol with a 16 KiB read buffer (one
+TLS record) instead of 256 KiB: that buffer is allocated for every accepted
+connection, before its handshake, and was most of an idle connection's cost.  A
+handshake that fails, times out (``handshake_timeout``) or is abandoned is a
+refusal with OpenSSL's reason (:func:`handshake_failure`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from asyncio import sslproto
+from collections.abc import Callable
+from typing import cast
+
+from testbed.live.limits import Limits
+from testbed.live.refusals import Refusal
+
+__all__ = ["GuardedProtocol", "LeanTls", "Refuse", "handshake_failure"]
+
+Refuse = Callable[[Refusal, str], None]
+"""Notes a refusal of this connection: (reason, detail)."""
+
+_END_OF_HEAD = b"\r\n\r\n"
+_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
+              b"Content-Length: 0\r\n\r\n")  # fmt: skip
+
+
+class GuardedProtocol(asyncio.Protocol):
+    """Wraps the request handler ``inner`` of one connection (see the module docstring).
+
+    ``on_lost`` is called once when the connection closes (None when an outer TLS
+    protocol releases the connection instead).
+    """
+
+    def __init__(
+        self,
+        inner: asyncio.Protocol,
+        *,
+        limits: Limits,
+        refuse: Refuse,
+        on_lost: Callable[[], None] | None,
+    ) -> None:
+        self.inner = inner
+        self.limits = limits
+        self.refuse = refuse
+        self.on_lost = on_lost
+        self.started = False  # connection_made was called (a TLS handshake completed)
+        self._transport: asyncio.Transport | None = None
+        self._head = 0  # bytes of the first request head so far
+        self._head_done = False
+        self._tail = b""  # the last bytes seen, for an end of head split across reads
+        self._last = 0.0
+        self._timers: list[asyncio.TimerHandle] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start the header and idle clocks and hand the connection to the handler."""
+        self.started = True
+        self._transport = cast(asyncio.Transport, transport)  # a stream connection
+        loop = asyncio.get_running_loop()
+        self._last = loop.time()
+        self._timers = [
+            loop.call_later(self.limits.header_timeout, self._header_timeout),
+            loop.call_later(self.limits.idle_timeout, self._idle_check),
+        ]
+        self.inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Bound and time the first head, then pass the bytes on."""
+        self._last = asyncio.get_running_loop().time()
+        if not self._head_done:
+            seen = self._tail + data
+            if _END_OF_HEAD in seen:
+                self._head_done = True
+                self._timers[0].cancel()
+            else:
+                self._head += len(data)
+                self._tail = seen[-3:]
+                if self._head > self.limits.head_bytes:
+                    detail = (f"no end of the request head in {self._head} bytes "
+                              f"(at most {self.limits.head_bytes})")  # fmt: skip
+                    self._close(Refusal.HEAD_TOO_LARGE, detail, answer=_TOO_LARGE)
+                    return
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        """As the handler says."""
+        return self.inner.eof_received()
+
+    def pause_writing(self) -> None:
+        """Flow control, passed on."""
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        """Flow control, passed on."""
+        self.inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the clocks, tell the handler, release the connection's place."""
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self.inner.connection_lost(exc)
+        if self.on_lost is not None:
+            self.on_lost()
+
+    def _header_timeout(self) -> None:
+        if not self._head_done:
+            self._close(Refusal.HEADER_TIMEOUT, "no whole request head within "
+                        f"{self.limits.header_timeout:g} s")  # fmt: skip
+
+    def _idle_check(self) -> None:
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._last
+        if quiet < self.limits.idle_timeout:
+            self._timers.append(loop.call_later(self.limits.idle_timeout - quiet,
+                                                self._idle_check))  # fmt: skip
+            return
+        if self._head_done:  # a kept-alive connection ran out: not a refusal
+            self._close(None, "")
+        else:
+            self._close(Refusal.IDLE_TIMEOUT, f"nothing sent for {self.limits.idle_timeout:g} s")
+
+    def _close(self, reason: Refusal | None, detail: str, *, answer: bytes = b"") -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if reason is not None:
+            self.refuse(reason, detail)
+        if answer:
+            transport.write(answer)
+        transport.close()
+
+
+class LeanTls(sslproto.SSLProtocol):
+    """Server-side TLS with a one-record read buffer; on losing the connection it
+    notes a failed handshake and releases the connection's place (``on_lost``)."""
+
+    max_size = 16 * 1024 + 256  # one TLS record's plaintext and then some
+
+    def __init__(
+        self,
+        app: GuardedProtocol,
+        context: ssl.SSLContext,
+        *,
+        handshake_timeout: float,
+        on_lost: Callable[[], None],
+    ) -> None:
+        # no waiter: the outcome of the handshake is read in connection_lost
+        super().__init__(asyncio.get_running_loop(), app, context,
+                         None,  # type: ignore[arg-type]
+                         server_side=True,
+                         ssl_handshake_timeout=handshake_timeout)  # type: ignore[arg-type]  # fmt: skip
+        self.app = app
+        self.on_lost = on_lost
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """A connection whose handshake never completed is refused, with OpenSSL's reason."""
+        try:
+            super().connection_lost(exc)
+        finally:
+            if not self.app.started:
+                self.app.refuse(Refusal.TLS_HANDSHAKE, handshake_failure(exc))
+            self.on_lost()
+
+
+def handshake_failure(error: BaseException | None) -> str:
+    """OpenSSL's reason for a failed handshake (its verify reason and code for a
+    client certificate it refused), or what else ended it."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {error.verify_message} ({error.verify_code})"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS error: {error.reason or error}"
+    if isinstance(error, ConnectionAbortedError):
+        return "handshake timeout"
+    if error is None:
+        return "closed before the handshake completed"
+    return f"connection error during the handshake: {error}"

@@ -1,0 +1,74 @@
+"""What one ``testbed serve`` may spend on its unauthenticated loopback peers.
+
+Every listener (EST, CRL/OCSP, services, admin) admits at most ``per_listener``
+open connections, all of them together at most ``total``, and one source address at
+most ``per_source``; a connection above a cap is closed at once (a TCP reset), never
+queued.  A connection that has not sent a whole request head within
+``header_timeout`` seconds, or sends nothing for ``idle_timeout`` seconds, is
+closed; a TLS handshake has ``handshake_timeout`` seconds.  A request head is at most
+``head_bytes`` and a body at most ``body_bytes`` (413 above it).  With ``rate`` set,
+each source may make ``rate`` requests a second on average (``burst`` at once);
+above it the answer is 429 with ``Retry-After``.  Refusals are counted per source
+and reason and written as one audit event each ``audit_interval`` seconds
+(:mod:`testbed.live.refusals`).
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass, fields
+
+from testbed.errors import LiveError
+
+__all__ = ["FD_HEADROOM", "Limits", "raise_fd_limit"]
+
+FD_HEADROOM = 64
+"""File descriptors kept for what is not a connection: listeners, the audit log, the
+state directory, the event loop."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Caps, timeouts and sizes of the live servers (see the module docstring)."""
+
+    total: int = 512
+    per_listener: int = 256
+    per_source: int = 64
+    header_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    handshake_timeout: float = 10.0
+    head_bytes: int = 16 * 1024
+    body_bytes: int = 64 * 1024
+    rate: float = 0.0
+    burst: int = 20
+    audit_interval: float = 10.0
+    audit_log_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            allowed_zero = field.name == "rate"
+            if value < 0 or (value == 0 and not allowed_zero):
+                expected = "a number >= 0 (0: off)" if allowed_zero else "a positive number"
+                raise LiveError(f"limit {field.name}: expected {expected}, got {value!r}")
+
+
+def raise_fd_limit(limits: Limits) -> int:
+    """Make room for ``limits.total`` connections in this process's file-descriptor
+    limit (raising the soft limit up to the hard one); the soft limit now.
+
+    :class:`LiveError` when even the hard limit is too low: the connection cap must
+    trip before the process runs out of descriptors, or one flood stops every service.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = limits.total + FD_HEADROOM
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            raise LiveError(
+                f"--max-connections {limits.total} needs {needed} file descriptors, but the "
+                f"hard limit is {hard}; lower --max-connections to at most "
+                f"{hard - FD_HEADROOM} or raise the limit (ulimit -n)"
+            )
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        soft = needed
+    return int(soft)

@@ -25,6 +25,7 @@ from testbed.errors import CsrError, PkiError
 __all__ = [
     "EC_KEY_TYPES",
     "CsrCheck",
+    "CsrReading",
     "KeyType",
     "PrivateKey",
     "PublicKey",
@@ -37,6 +38,7 @@ __all__ = [
     "new_key_scalar",
     "new_private_key",
     "new_serial_number",
+    "read_csr",
     "request_and_check",
     "signature_hash",
 ]
@@ -108,20 +110,41 @@ class CsrCheck(NamedTuple):
 
 def check_csr(csr: x509.CertificateSigningRequest) -> CsrCheck:
     """The EST checks' inputs: signature, subject CN, key type, anything else asked for."""
-    names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return read_csr(csr).check
+
+
+class CsrReading(NamedTuple):
+    """A CSR read once: :func:`check_csr`'s answer, and what :func:`csr_key` reads."""
+
+    check: CsrCheck
+    first_cn: str | None  #: the subject's first CN (:func:`common_name`)
+    public: object | None  #: the public key; None when ``cryptography`` cannot load it
+
+
+def read_csr(csr: x509.CertificateSigningRequest) -> CsrReading:
+    """:func:`check_csr`, decoding the subject and the public key once."""
+    subject = csr.subject
+    names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     cn = None
     if len(names) == 1:
         value = names[0].value
         cn = value if isinstance(value, str) else value.decode()
+    first = None
+    if names:
+        value = names[0].value
+        first = value if isinstance(value, str) else value.decode()
+    public: object | None
     try:
-        key = key_label(csr.public_key())
+        public = csr.public_key()
+        key = key_label(public)
     except (UnsupportedAlgorithm, ValueError):
+        public = None
         key = "unsupported"
     try:
-        bare = len(csr.subject) == 1 and len(csr.extensions) == 0
+        bare = len(subject) == 1 and len(csr.extensions) == 0
     except ValueError:  # a malformed or duplicated extension
         bare = False
-    return CsrCheck(csr.is_signature_valid, cn, key, bare)
+    return CsrReading(CsrCheck(csr.is_signature_valid, cn, key, bare), first, public)
 
 
 def key_label(public: object) -> str:
@@ -180,12 +203,18 @@ def checked_csr_key(csr: x509.CertificateSigningRequest, device_id: str) -> Publ
     return csr_key(csr, device_id)
 
 
-def csr_key(csr: x509.CertificateSigningRequest, device_id: str) -> PublicKey:
-    """The CSR's public key once its CN is ``device_id`` (its signature checked elsewhere)."""
-    cn = common_name(csr.subject)
+def csr_key(
+    csr: x509.CertificateSigningRequest, device_id: str, *, reading: CsrReading | None = None
+) -> PublicKey:
+    """The CSR's public key once its CN is ``device_id`` (its signature checked elsewhere).
+
+    ``reading``: :func:`read_csr` of this very CSR object, if the caller has it (its
+    loaded key and CN are used instead of decoding them again).
+    """
+    cn = common_name(csr.subject) if reading is None else reading.first_cn
     if cn != device_id:
         raise CsrError(f"the CSR's subject CN {cn!r} does not match the device {device_id!r}")
-    public = csr.public_key()
+    public = csr.public_key() if reading is None or reading.public is None else reading.public
     if not isinstance(public, PublicKey):
         raise CsrError(
             f"the CSR for {device_id!r} has a {type(public).__name__}; expected EC or RSA"

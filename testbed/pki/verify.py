@@ -156,10 +156,15 @@ class Verifier:
         before the chain result is read, and its windows are derived again if it is
         ever presented.  Frees the certificates only the cache still held.
         """
-        before = len(self._seen) + len(self._facts)
-        self._seen = {k: v for k, v in self._seen.items() if v[1].valid_until >= now}
-        self._facts = {k: v for k, v in self._facts.items() if v.valid_until >= now}
-        return before - len(self._seen) - len(self._facts)
+        # deleted in place: rebuilding the dicts would hash every key again (a key
+        # holds the issuer's x509.Name, whose hash is computed in Python each time)
+        seen = [k for k, v in self._seen.items() if v[1].valid_until < now]
+        for k in seen:
+            del self._seen[k]
+        paths = [k for k, v in self._facts.items() if v.valid_until < now]
+        for path in paths:
+            del self._facts[path]
+        return len(seen) + len(paths)
 
     def valid_until(self, leaf: LeafCertificate, bundle: TrustBundle) -> datetime:
         """The earliest notAfter on ``leaf``'s path under ``bundle`` (its last valid moment

@@ -34,9 +34,9 @@ from testbed.pki.keys import (
     KeyType,
     PrivateKey,
     PublicKey,
+    csr_der,
     csr_key,
     ec_key,
-    make_csr,
     new_private_key,
     read_csr,
     signature_hash,
@@ -124,8 +124,7 @@ class FullArtefacts:
 
     def request(self, key: DeviceKey, cn: str) -> bytes:
         """Base64 DER PKCS#10, as a device sends it (RFC 7030 §4.2.1)."""
-        der = make_csr(_private(key), cn).public_bytes(serialization.Encoding.DER)
-        return base64.b64encode(der)
+        return base64.b64encode(csr_der(_private(key), cn))
 
     def read_request(self, body: bytes) -> tuple[Request, CsrCheck]:
         """Decode the base64 DER CSR and verify its self-signature."""

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from testbed.errors import CsrError, PkiError
+from testbed.pki.der import ec_csr
 
 __all__ = [
     "EC_KEY_TYPES",
@@ -32,6 +33,7 @@ __all__ = [
     "check_csr",
     "checked_csr_key",
     "common_name",
+    "csr_der",
     "ec_key",
     "key_label",
     "make_csr",
@@ -162,7 +164,7 @@ _CURVE_LABELS = {"secp256r1": KeyType.EC_P256.value, "secp384r1": KeyType.EC_P38
 
 def request_and_check(key: PrivateKey, cn: str) -> tuple[bytes, CsrCheck]:
     """A CSR (DER) with subject ``CN=cn`` signed by ``key``, and :func:`check_csr` of its bytes."""
-    der = make_csr(key, cn).public_bytes(Encoding.DER)
+    der = csr_der(key, cn)
     return der, check_csr(x509.load_der_x509_csr(der))
 
 
@@ -178,6 +180,15 @@ def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()
     return hashes.SHA256()
+
+
+def csr_der(key: PrivateKey, common_name: str) -> bytes:
+    """The DER of :func:`make_csr`'s request (encoded by :func:`~testbed.pki.der.ec_csr`
+    for an EC key: byte for byte the builder's request info, tested)."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        return ec_csr(key, subject)
+    return make_csr(key, common_name).public_bytes(Encoding.DER)
 
 
 def make_csr(key: PrivateKey, common_name: str) -> x509.CertificateSigningRequest:

@@ -96,9 +96,9 @@ class Verifier:
     CAs; a leaf is identified by its whole content, so a copy with another signature
     (tampered) or from another key under the same serial and issuer name is another
     entry, validated on its own.  ``max_entries`` bounds the cache, which is cleared
-    when full.  In front of it sits a look-up by certificate object (``id``, checked with ``is``; the entry
-    holds the object so its id cannot be reused), because decoding the serial and the
-    issuer name from the certificate again costs more than the rest of a decision.
+    when full.  In front of it sits a look-up by certificate object (``id``, checked
+    with ``is``; the entry holds the object so its id cannot be reused), because
+    hashing the certificate's content costs more than the rest of a decision.
     Every call first compares ``now`` with the path's latest notBefore and earliest
     notAfter and walks the windows only when it lies outside, for the reason.
     """

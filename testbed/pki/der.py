@@ -14,6 +14,7 @@ and the optional extensions, and the results are real certificates and CSRs that
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-__all__ = ["ec_csr", "ec_leaf", "extension_der"]
+__all__ = ["ec_csr", "ec_leaf", "extension_der", "key_identifier"]
 
 _SEQUENCE = 0x30
 _SERIAL_LIMIT = 2**159
@@ -53,10 +54,11 @@ def _integer(n: int) -> bytes:
 
 
 def _time(moment: datetime) -> bytes:
-    utc = moment.astimezone(UTC)
-    if utc.year in _UTC_TIME_YEARS:
-        return _tlv(0x17, utc.strftime("%y%m%d%H%M%SZ").encode())
-    return _tlv(0x18, utc.strftime("%Y%m%d%H%M%SZ").encode())
+    u = moment.astimezone(UTC)
+    rest = f"{u.month:02d}{u.day:02d}{u.hour:02d}{u.minute:02d}{u.second:02d}Z"
+    if u.year in _UTC_TIME_YEARS:
+        return b"\x17\x0d" + f"{u.year % 100:02d}{rest}".encode()
+    return b"\x18\x0f" + f"{u.year:04d}{rest}".encode()
 
 
 @cache  # a handful of OIDs
@@ -94,12 +96,31 @@ def _signed(tbs: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
     return _tlv(_SEQUENCE, tbs + algorithm + _tlv(0x03, b"\x00" + signature))
 
 
-def ec_csr(key: ec.EllipticCurvePrivateKey, subject: x509.Name) -> bytes:
-    """A PKCS#10 request (RFC 2986) for ``subject``, no attributes, signed by ``key``:
-    as ``CertificateSigningRequestBuilder().subject_name(subject).sign(key, ...)``."""
+def ec_csr(key: ec.EllipticCurvePrivateKey, subject: bytes) -> bytes:
+    """A PKCS#10 request (RFC 2986) for the DER Name ``subject``, no attributes, signed
+    by ``key``: as ``CertificateSigningRequestBuilder().subject_name(...).sign(key, ...)``."""
     spki = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    info = _tlv(_SEQUENCE, _CSR_VERSION + subject.public_bytes() + spki + _NO_ATTRIBUTES)
-    return _signed(info, key)
+    return _signed(_tlv(_SEQUENCE, _CSR_VERSION + subject + spki + _NO_ATTRIBUTES), key)
+
+
+def key_identifier(spki: bytes) -> bytes:
+    """RFC 5280 §4.2.1.2 method 1, as ``x509.SubjectKeyIdentifier.from_public_key``:
+    the SHA-1 of the subjectPublicKey BIT STRING's value (unused-bits octet excluded)."""
+    algorithm_at = 1 + len(_length_of(spki, 1)[0]) + 1  # past the outer header
+    header, size = _length_of(spki, algorithm_at)
+    bit_string_at = algorithm_at + len(header) + size + 1  # past the AlgorithmIdentifier
+    header, size = _length_of(spki, bit_string_at)
+    start = bit_string_at + len(header) + 1  # past the tag's header and unused-bits octet
+    return hashlib.sha1(spki[start : start + size - 1]).digest()  # SHA-1: RFC 5280's method
+
+
+def _length_of(der: bytes, at: int) -> tuple[bytes, int]:
+    """The length octets at ``at`` (just after a tag) and the length they give."""
+    first = der[at]
+    if first < 0x80:
+        return der[at : at + 1], first
+    count = first & 0x7F
+    return der[at : at + 1 + count], int.from_bytes(der[at + 1 : at + 1 + count], "big")
 
 
 def ec_leaf(

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from testbed.errors import CsrError, PkiError
 from testbed.pki.chain import BundleIndex, bundle_index, chain_error, derive_facts
+from testbed.pki.der import ec_csr
 from testbed.pki.fidelity import (
     CrlTemplate,
     DeviceKey,
@@ -106,6 +109,7 @@ class FullArtefacts:
 
     def __init__(self) -> None:
         self._subjects: dict[str, x509.Name] = {}
+        self._csr_subjects: dict[str, bytes] = {}  # DER of CN=<device id>
         self._sans: dict[tuple[str, str], x509.Extension[x509.ExtensionType]] = {}
         self._aki: dict[str, x509.Extension[x509.ExtensionType]] = {}
         self._indexes: dict[bytes, BundleIndex] = {}
@@ -124,7 +128,14 @@ class FullArtefacts:
 
     def request(self, key: DeviceKey, cn: str) -> bytes:
         """Base64 DER PKCS#10, as a device sends it (RFC 7030 §4.2.1)."""
-        return base64.b64encode(csr_der(_private(key), cn))
+        private = _private(key)
+        if not isinstance(private, ec.EllipticCurvePrivateKey):
+            return base64.b64encode(csr_der(private, cn))
+        subject = self._csr_subjects.get(cn)  # one per device, as the leaf's names
+        if subject is None:
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+            subject = self._csr_subjects[cn] = name.public_bytes()
+        return base64.b64encode(ec_csr(private, subject))
 
     def read_request(self, body: bytes) -> tuple[Request, CsrCheck]:
         """Decode the base64 DER CSR and verify its self-signature."""

@@ -187,7 +187,7 @@ def csr_der(key: PrivateKey, common_name: str) -> bytes:
     for an EC key: byte for byte the builder's request info, tested)."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-        return ec_csr(key, subject)
+        return ec_csr(key, subject.public_bytes())
     return make_csr(key, common_name).public_bytes(Encoding.DER)
 
 

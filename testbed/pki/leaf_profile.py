@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from testbed.pki.der import ec_leaf, extension_der
+from testbed.pki.der import ec_leaf, extension_der, key_identifier
 from testbed.pki.keys import PrivateKey, PublicKey, signature_hash
 
 __all__ = [
@@ -142,13 +142,14 @@ def build_leaf(
     DER encoded by :func:`~testbed.pki.der.ec_leaf` (byte for byte the builder's,
     tested); anything else goes through ``cryptography``'s builder.
     """
-    ski = _ext(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
     if isinstance(issuing_key, ec.EllipticCurvePrivateKey):
+        spki = public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        ski = _ext(x509.SubjectKeyIdentifier(key_identifier(spki)), critical=False)
         leaf = ec_leaf(
             issuer=issuer,
             issuing_key=issuing_key,
             subject=subject,
-            spki=public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo),
+            spki=spki,
             serial=serial,
             not_before=not_before,
             not_after=not_after,
@@ -171,7 +172,7 @@ def build_leaf(
             _LEAF_USAGE,
             _LEAF_EKU,
             sans,
-            ski,
+            _ext(x509.SubjectKeyIdentifier.from_public_key(public), critical=False),
             authority_key,
             *locations,
         ],

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from testbed.pki.der import ec_csr, ec_leaf
+from testbed.pki.der import ec_csr, ec_leaf, key_identifier
 from testbed.pki.keys import make_csr, signature_hash
 from testbed.pki.leaf_profile import (
     authority_key_id,
@@ -33,7 +33,7 @@ def _key(curve: ec.EllipticCurve, rng: random.Random) -> ec.EllipticCurvePrivate
 def test_csr_is_the_builders(curve: ec.EllipticCurve, cn: str) -> None:
     key = _key(curve, random.Random(cn))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    mine = x509.load_der_x509_csr(ec_csr(key, subject))
+    mine = x509.load_der_x509_csr(ec_csr(key, subject.public_bytes()))
     theirs = make_csr(key, cn)
     assert mine.tbs_certrequest_bytes == theirs.tbs_certrequest_bytes
     assert mine.signature_algorithm_oid == theirs.signature_algorithm_oid
@@ -42,7 +42,8 @@ def test_csr_is_the_builders(curve: ec.EllipticCurve, cn: str) -> None:
 
 def test_a_tampered_csr_does_not_verify() -> None:
     key = _key(ec.SECP256R1(), random.Random(1))
-    der = bytearray(ec_csr(key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "d")])))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "d")])
+    der = bytearray(ec_csr(key, name.public_bytes()))
     der[-3] ^= 0x01  # inside the signature
     assert not x509.load_der_x509_csr(bytes(der)).is_signature_valid
 
@@ -124,3 +125,16 @@ def test_fields_it_does_not_encode_go_to_the_builder() -> None:
                           (5, NOW.replace(microsecond=1))]:
         assert ec_leaf(serial=serial, not_before=start, not_after=NOW + timedelta(days=1),
                        **common) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("curve", CURVES, ids=lambda c: c.name)
+def test_key_identifier_is_cryptographys(curve: ec.EllipticCurve) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    rng = random.Random(curve.name)
+    keys = [_key(curve, rng).public_key() for _ in range(20)]
+    keys.append(rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key())
+    for public in keys:
+        spki = public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        assert key_identifier(spki) == x509.SubjectKeyIdentifier.from_public_key(public).digest

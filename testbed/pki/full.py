@@ -54,7 +54,7 @@ __all__ = ["FullArtefacts"]
 
 _WEAK_DIGESTS = frozenset({"md5", "sha1"})
 _MAX_INDEXES = 4096  # bundle indexes kept before the cache starts again
-_MAX_MEMOS = 1 << 16  # leaves built and CSRs read remembered before starting again
+_MAX_MEMOS = 1 << 16  # leaves built remembered before starting again
 
 
 def _bad_signature(csr: x509.CertificateSigningRequest) -> str:
@@ -97,12 +97,13 @@ class FullArtefacts:
     change for a device, a site or an issuing key.
 
     Two memos spare decoding again what this object has just built or read, each
-    keyed by the object's ``id`` and holding the object (an id cannot be reused while
-    its entry exists; a hit checks identity with ``is``), bounded by clearing:
-    the Authority Key Identifier of each leaf :meth:`sign_leaf` built (the value it
-    put in; path facts need it), and each CSR :meth:`read_request` read (its loaded
-    key and CN; :meth:`request_key` needs them).  Neither holds a verdict: signature
-    and chain checks are never skipped (:func:`~testbed.pki.chain.chain_error`).
+    holding the object and checked by identity (``is``): the Authority Key Identifier
+    of each leaf :meth:`sign_leaf` built (the value it put in; path facts need it;
+    keyed by ``id``, which cannot be reused while the entry holds the leaf; cleared
+    when full), and the last CSR :meth:`read_request` read (its loaded key and CN;
+    :meth:`request_key` asks for them in the same enrollment).  Neither holds a
+    verdict: signature and chain checks are never skipped
+    (:func:`~testbed.pki.chain.chain_error`).
     """
 
     fidelity = Fidelity.FULL
@@ -114,7 +115,7 @@ class FullArtefacts:
         self._aki: dict[str, x509.Extension[x509.ExtensionType]] = {}
         self._indexes: dict[bytes, BundleIndex] = {}
         self._built: dict[int, tuple[x509.Certificate, bytes | None]] = {}
-        self._read: dict[int, tuple[x509.CertificateSigningRequest, CsrReading]] = {}
+        self._read: tuple[x509.CertificateSigningRequest, CsrReading] | None = None
 
     # -- keys and requests ---------------------------------------------------
 
@@ -147,16 +148,14 @@ class FullArtefacts:
         reading = read_csr(csr)
         if not reading.check.valid:
             raise CsrError(_bad_signature(csr))
-        if len(self._read) >= _MAX_MEMOS:
-            self._read.clear()
-        self._read[id(csr)] = (csr, reading)
+        self._read = (csr, reading)
         return csr, reading.check
 
     def request_key(self, request: Request, device_id: str) -> SubjectKey:
         """:func:`~testbed.pki.keys.csr_key`."""
         if not isinstance(request, x509.CertificateSigningRequest):
             raise PkiError(f"full fidelity reads DER CSRs, got {type(request).__name__}")
-        memo = self._read.pop(id(request), None)
+        memo, self._read = self._read, None
         reading = memo[1] if memo is not None and memo[0] is request else None
         return csr_key(request, device_id, reading=reading)
 

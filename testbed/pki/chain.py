@@ -184,7 +184,7 @@ def _anchored_ok(leaf: x509.Certificate, index: BundleIndex, at: datetime) -> bo
         verifier = PolicyBuilder().store(anchor.store).time(at).build_client_verifier()
         try:
             verifier.verify(leaf, [])
-        except VerificationError:
+        except Exception:  # any refusal or error: the full validation answers, as before
             continue
         return True
     return False

@@ -11,7 +11,9 @@ stdout; progress goes to stderr.  Modes:
 ``issuance`` ``count`` issuances' cryptography alone, in one process, with the
              functions a renewal runs: the device's key and CSR, the CA's check of
              the CSR, the leaf built and signed, its path validated under a bundle
-             (the machine's speed for this work, measured in the same run).
+             (the machine's speed for this work, measured in the same run); then
+             ``count`` test issuances: a leaf built and signed for a key the device
+             already has, as the pre-production failure tests get theirs.
 
 Optional: ``profile`` (a path: write cProfile stats of the stepping loop there),
 ``phases`` (wrap the expensive entry points with wall-clock timers; inclusive times)
@@ -262,6 +264,9 @@ def _run_testbed(spec: dict[str, Any], out: Path | None) -> dict[str, Any]:
         "kept_log_events": tb.log.kept,
         "decisions": counts["decisions"],
         "certificates_issued": counts["certificates_issued"],
+        # the pre-production failure tests' own short-lived leaves (issued for the
+        # device's enrolled key: no key, no CSR)
+        "test_certificates_issued": counts["test_certificates_issued"],
         "certificates_revoked": counts["certificates_revoked"],
         "renewals_done": report.measures["renewals_done"],
         "renewals_missed": report.measures["renewals_missed"],
@@ -368,8 +373,26 @@ def run_issuance(spec: dict[str, Any]) -> dict[str, Any]:
         if error is not None:
             raise RuntimeError(f"a leaf signed here failed path validation: {error}")
     wall = time.perf_counter() - started
+    publics = [ec_key(KeyType.EC_P256, scalar).public_key() for scalar in scalars]
+    started = time.perf_counter()
+    for i, public in enumerate(publics):
+        device = f"device-{i}"
+        build_leaf(
+            issuer=issuing.certificate.subject,
+            issuing_key=issuing.key,
+            authority_key=aki,
+            subject=leaf_subject(device, "bench.example"),
+            sans=leaf_sans("bench.example", "a", device),
+            public=public,
+            serial=100_000 + i,
+            not_before=now,
+            not_after=now + timedelta(hours=1),
+        )
+    test_wall = time.perf_counter() - started
     return {"mode": "issuance", "count": count, "wall": round(wall, 3),
-            "us_per_issuance": round(1e6 * wall / count, 1)}
+            "us_per_issuance": round(1e6 * wall / count, 1),
+            "test_wall": round(test_wall, 3),
+            "us_per_test_issuance": round(1e6 * test_wall / count, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,6 +87,10 @@ class LeafCertificate(Protocol):
         """The issuer's name (a cache key: compared, never read)."""
         ...
 
+    def __hash__(self) -> int:
+        """By value (a real certificate: its DER), as equality compares."""
+        ...
+
 
 class PathWindow(NamedTuple):
     """The validity window of one certificate on the leaf's path."""

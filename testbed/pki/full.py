@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from testbed.errors import CsrError, PkiError
 from testbed.pki.chain import BundleIndex, bundle_index, chain_error, derive_facts
+from testbed.pki.der import ec_csr
 from testbed.pki.fidelity import (
     CrlTemplate,
     DeviceKey,
@@ -30,14 +33,15 @@ from testbed.pki.fidelity import (
 )
 from testbed.pki.keys import (
     CsrCheck,
+    CsrReading,
     KeyType,
     PrivateKey,
     PublicKey,
-    check_csr,
+    csr_der,
     csr_key,
     ec_key,
-    make_csr,
     new_private_key,
+    read_csr,
     signature_hash,
 )
 from testbed.pki.leaf_profile import authority_key_id, build_leaf, leaf_sans, leaf_subject
@@ -50,6 +54,7 @@ __all__ = ["FullArtefacts"]
 
 _WEAK_DIGESTS = frozenset({"md5", "sha1"})
 _MAX_INDEXES = 4096  # bundle indexes kept before the cache starts again
+_MAX_MEMOS = 1 << 16  # leaves built remembered before starting again
 
 
 def _bad_signature(csr: x509.CertificateSigningRequest) -> str:
@@ -89,15 +94,28 @@ def _entry(revocation: Revocation) -> x509.RevokedCertificate:
 
 class FullArtefacts:
     """Real artefacts.  Names and key identifiers are built once and kept: they never
-    change for a device, a site or an issuing key."""
+    change for a device, a site or an issuing key.
+
+    Two memos spare decoding again what this object has just built or read, each
+    holding the object and checked by identity (``is``): the Authority Key Identifier
+    of each leaf :meth:`sign_leaf` built (the value it put in; path facts need it;
+    keyed by ``id``, which cannot be reused while the entry holds the leaf; cleared
+    when full), and the last CSR :meth:`read_request` read (its loaded key and CN;
+    :meth:`request_key` asks for them in the same enrollment).  Neither holds a
+    verdict: signature and chain checks are never skipped
+    (:func:`~testbed.pki.chain.chain_error`).
+    """
 
     fidelity = Fidelity.FULL
 
     def __init__(self) -> None:
         self._subjects: dict[str, x509.Name] = {}
+        self._csr_subjects: dict[str, bytes] = {}  # DER of CN=<device id>
         self._sans: dict[tuple[str, str], x509.Extension[x509.ExtensionType]] = {}
         self._aki: dict[str, x509.Extension[x509.ExtensionType]] = {}
         self._indexes: dict[bytes, BundleIndex] = {}
+        self._built: dict[int, tuple[x509.Certificate, bytes | None]] = {}
+        self._read: tuple[x509.CertificateSigningRequest, CsrReading] | None = None
 
     # -- keys and requests ---------------------------------------------------
 
@@ -111,8 +129,14 @@ class FullArtefacts:
 
     def request(self, key: DeviceKey, cn: str) -> bytes:
         """Base64 DER PKCS#10, as a device sends it (RFC 7030 §4.2.1)."""
-        der = make_csr(_private(key), cn).public_bytes(serialization.Encoding.DER)
-        return base64.b64encode(der)
+        private = _private(key)
+        if not isinstance(private, ec.EllipticCurvePrivateKey):
+            return base64.b64encode(csr_der(private, cn))
+        subject = self._csr_subjects.get(cn)  # one per device, as the leaf's names
+        if subject is None:
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+            subject = self._csr_subjects[cn] = name.public_bytes()
+        return base64.b64encode(ec_csr(private, subject))
 
     def read_request(self, body: bytes) -> tuple[Request, CsrCheck]:
         """Decode the base64 DER CSR and verify its self-signature."""
@@ -121,16 +145,19 @@ class FullArtefacts:
             csr = x509.load_der_x509_csr(der)
         except (binascii.Error, ValueError) as error:
             raise CsrError(f"the body is not a base64 DER CSR: {error}") from None
-        check = check_csr(csr)
-        if not check.valid:
+        reading = read_csr(csr)
+        if not reading.check.valid:
             raise CsrError(_bad_signature(csr))
-        return csr, check
+        self._read = (csr, reading)
+        return csr, reading.check
 
     def request_key(self, request: Request, device_id: str) -> SubjectKey:
         """:func:`~testbed.pki.keys.csr_key`."""
         if not isinstance(request, x509.CertificateSigningRequest):
             raise PkiError(f"full fidelity reads DER CSRs, got {type(request).__name__}")
-        return csr_key(request, device_id)
+        memo, self._read = self._read, None
+        reading = memo[1] if memo is not None and memo[0] is request else None
+        return csr_key(request, device_id, reading=reading)
 
     def subject_key(self, certificate: LeafCertificate) -> SubjectKey:
         """The certificate's public key (EC or RSA)."""
@@ -146,10 +173,11 @@ class FullArtefacts:
         issuing = template.issuing
         if not isinstance(template.public, PublicKey):
             raise PkiError(f"full fidelity certifies real keys, got {template.public!r}")
-        return build_leaf(
+        authority_key = self._authority_key(issuing)
+        leaf = build_leaf(
             issuer=issuing.certificate.subject,
             issuing_key=issuing.key,
-            authority_key=self._authority_key(issuing),
+            authority_key=authority_key,
             subject=self._subject(template.device_id, template.trust_domain),
             sans=self._leaf_sans(template),
             public=template.public,
@@ -158,6 +186,14 @@ class FullArtefacts:
             not_after=template.not_after,
             locations=template.locations,
         )
+        if len(self._built) >= _MAX_MEMOS:
+            self._built.clear()
+        value = authority_key.value
+        identifier = None
+        if isinstance(value, x509.AuthorityKeyIdentifier):
+            identifier = value.key_identifier
+        self._built[id(leaf)] = (leaf, identifier)
+        return leaf
 
     def sign_crl(self, template: CrlTemplate) -> bytes | None:
         """A CRL signed by the issuing CA, all entries at once (RFC 5280 §5)."""
@@ -199,7 +235,10 @@ class FullArtefacts:
 
     def path_facts(self, leaf: LeafCertificate, bundle: TrustBundle, *, chain: bool) -> PathFacts:
         """:func:`~testbed.pki.chain.derive_facts` under the bundle's index."""
-        return derive_facts(_x509(leaf), self._index(bundle), chain=chain)
+        certificate = _x509(leaf)
+        built = self._built.get(id(certificate))
+        known = (built[1],) if built is not None and built[0] is certificate else None
+        return derive_facts(certificate, self._index(bundle), chain=chain, authority_key=known)
 
     def chain_error(
         self, leaf: LeafCertificate, bundle: TrustBundle, *, at: datetime

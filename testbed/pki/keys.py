@@ -21,22 +21,26 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from testbed.errors import CsrError, PkiError
+from testbed.pki.der import ec_csr
 
 __all__ = [
     "EC_KEY_TYPES",
     "CsrCheck",
+    "CsrReading",
     "KeyType",
     "PrivateKey",
     "PublicKey",
     "check_csr",
     "checked_csr_key",
     "common_name",
+    "csr_der",
     "ec_key",
     "key_label",
     "make_csr",
     "new_key_scalar",
     "new_private_key",
     "new_serial_number",
+    "read_csr",
     "request_and_check",
     "signature_hash",
 ]
@@ -108,20 +112,41 @@ class CsrCheck(NamedTuple):
 
 def check_csr(csr: x509.CertificateSigningRequest) -> CsrCheck:
     """The EST checks' inputs: signature, subject CN, key type, anything else asked for."""
-    names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return read_csr(csr).check
+
+
+class CsrReading(NamedTuple):
+    """A CSR read once: :func:`check_csr`'s answer, and what :func:`csr_key` reads."""
+
+    check: CsrCheck
+    first_cn: str | None  #: the subject's first CN (:func:`common_name`)
+    public: object | None  #: the public key; None when ``cryptography`` cannot load it
+
+
+def read_csr(csr: x509.CertificateSigningRequest) -> CsrReading:
+    """:func:`check_csr`, decoding the subject and the public key once."""
+    subject = csr.subject
+    names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     cn = None
     if len(names) == 1:
         value = names[0].value
         cn = value if isinstance(value, str) else value.decode()
+    first = None
+    if names:
+        value = names[0].value
+        first = value if isinstance(value, str) else value.decode()
+    public: object | None
     try:
-        key = key_label(csr.public_key())
+        public = csr.public_key()
+        key = key_label(public)
     except (UnsupportedAlgorithm, ValueError):
+        public = None
         key = "unsupported"
     try:
-        bare = len(csr.subject) == 1 and len(csr.extensions) == 0
+        bare = len(subject) == 1 and len(csr.extensions) == 0
     except ValueError:  # a malformed or duplicated extension
         bare = False
-    return CsrCheck(csr.is_signature_valid, cn, key, bare)
+    return CsrReading(CsrCheck(csr.is_signature_valid, cn, key, bare), first, public)
 
 
 def key_label(public: object) -> str:
@@ -139,7 +164,7 @@ _CURVE_LABELS = {"secp256r1": KeyType.EC_P256.value, "secp384r1": KeyType.EC_P38
 
 def request_and_check(key: PrivateKey, cn: str) -> tuple[bytes, CsrCheck]:
     """A CSR (DER) with subject ``CN=cn`` signed by ``key``, and :func:`check_csr` of its bytes."""
-    der = make_csr(key, cn).public_bytes(Encoding.DER)
+    der = csr_der(key, cn)
     return der, check_csr(x509.load_der_x509_csr(der))
 
 
@@ -155,6 +180,15 @@ def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()
     return hashes.SHA256()
+
+
+def csr_der(key: PrivateKey, common_name: str) -> bytes:
+    """The DER of :func:`make_csr`'s request (encoded by :func:`~testbed.pki.der.ec_csr`
+    for an EC key: byte for byte the builder's request info, tested)."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        return ec_csr(key, subject.public_bytes())
+    return make_csr(key, common_name).public_bytes(Encoding.DER)
 
 
 def make_csr(key: PrivateKey, common_name: str) -> x509.CertificateSigningRequest:
@@ -180,12 +214,18 @@ def checked_csr_key(csr: x509.CertificateSigningRequest, device_id: str) -> Publ
     return csr_key(csr, device_id)
 
 
-def csr_key(csr: x509.CertificateSigningRequest, device_id: str) -> PublicKey:
-    """The CSR's public key once its CN is ``device_id`` (its signature checked elsewhere)."""
-    cn = common_name(csr.subject)
+def csr_key(
+    csr: x509.CertificateSigningRequest, device_id: str, *, reading: CsrReading | None = None
+) -> PublicKey:
+    """The CSR's public key once its CN is ``device_id`` (its signature checked elsewhere).
+
+    ``reading``: :func:`read_csr` of this very CSR object, if the caller has it (its
+    loaded key and CN are used instead of decoding them again).
+    """
+    cn = common_name(csr.subject) if reading is None else reading.first_cn
     if cn != device_id:
         raise CsrError(f"the CSR's subject CN {cn!r} does not match the device {device_id!r}")
-    public = csr.public_key()
+    public = csr.public_key() if reading is None or reading.public is None else reading.public
     if not isinstance(public, PublicKey):
         raise CsrError(
             f"the CSR for {device_id!r} has a {type(public).__name__}; expected EC or RSA"

@@ -14,8 +14,11 @@ from datetime import datetime
 from functools import cache
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from testbed.pki.der import ec_leaf, extension_der, key_identifier
 from testbed.pki.keys import PrivateKey, PublicKey, signature_hash
 
 __all__ = [
@@ -58,6 +61,7 @@ _LEAF_EKU = _ext(
     x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
     critical=False,
 )
+_LEAF_FIXED_DER = b"".join(extension_der(e) for e in (_LEAF_CONSTRAINTS, _LEAF_USAGE, _LEAF_EKU))
 
 
 @cache  # one string per device, shared by its every record and certificate
@@ -134,8 +138,28 @@ def build_leaf(
     """Build and sign a device leaf.
 
     ``locations``: where relying parties find revocation status (CRL distribution
-    point, OCSP responder), when the CA has published them.
+    point, OCSP responder), when the CA has published them.  An EC issuing key signs
+    DER encoded by :func:`~testbed.pki.der.ec_leaf` (byte for byte the builder's,
+    tested); anything else goes through ``cryptography``'s builder.
     """
+    if isinstance(issuing_key, ec.EllipticCurvePrivateKey):
+        spki = public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        ski = _ext(x509.SubjectKeyIdentifier(key_identifier(spki)), critical=False)
+        leaf = ec_leaf(
+            issuer=issuer,
+            issuing_key=issuing_key,
+            subject=subject,
+            spki=spki,
+            serial=serial,
+            not_before=not_before,
+            not_after=not_after,
+            extensions=(
+                _LEAF_FIXED_DER,
+                *(extension_der(e) for e in (sans, ski, authority_key, *locations)),
+            ),
+        )
+        if leaf is not None:
+            return leaf
     builder = x509.CertificateBuilder(
         issuer_name=issuer,
         subject_name=subject,

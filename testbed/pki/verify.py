@@ -23,7 +23,7 @@ from testbed.pki.trust import TrustBundle
 __all__ = ["Verifier"]
 
 _ALLOW_TLS = Decision.allow(Hop.TLS)
-_Key = tuple[int, Hashable, bytes]  # (leaf serial, leaf issuer name, bundle fingerprint)
+_Key = tuple[Hashable, bytes]  # (the leaf, by value: its exact DER; bundle fingerprint)
 
 
 def _window_denial(windows: tuple[PathWindow, ...], now: datetime) -> Decision | None:
@@ -72,7 +72,8 @@ class Verifier:
 
     **What is cached.**  With ``cache=True`` the outcome of the chain check (at full
     fidelity ``cryptography``'s path validation) is cached per
-    ``(leaf serial, leaf issuer name, bundle fingerprint)``
+    ``(leaf, bundle fingerprint)``, the leaf compared by value (a real certificate by
+    its exact DER, signature included)
     (the fingerprint covers the bundle's contents, so identical bundles held by
     several sites share one validation), together with the validity windows of the leaf
     and of every bundle CA that can sit on its path (same subject as the child's
@@ -92,11 +93,12 @@ class Verifier:
     the path at ``now``; ``tests/unit/pki/test_verify.py`` checks they agree.  The
     bundle fingerprint (a digest of its content) is in the key because site and
     version alone do not identify the content across trust distributions of different
-    CAs; a leaf is identified by serial and issuer name (serials are random 159-bit
-    numbers).  ``max_entries`` bounds the cache, which is cleared when full.  In front
-    of it sits a look-up by certificate object (``id``, checked with ``is``; the entry
-    holds the object so its id cannot be reused), because decoding the serial and the
-    issuer name from the certificate again costs more than the rest of a decision.
+    CAs; a leaf is identified by its whole content, so a copy with another signature
+    (tampered) or from another key under the same serial and issuer name is another
+    entry, validated on its own.  ``max_entries`` bounds the cache, which is cleared
+    when full.  In front of it sits a look-up by certificate object (``id``, checked
+    with ``is``; the entry holds the object so its id cannot be reused), because
+    hashing the certificate's content costs more than the rest of a decision.
     Every call first compares ``now`` with the path's latest notBefore and earliest
     notAfter and walks the windows only when it lies outside, for the reason.
     """
@@ -156,10 +158,15 @@ class Verifier:
         before the chain result is read, and its windows are derived again if it is
         ever presented.  Frees the certificates only the cache still held.
         """
-        before = len(self._seen) + len(self._facts)
-        self._seen = {k: v for k, v in self._seen.items() if v[1].valid_until >= now}
-        self._facts = {k: v for k, v in self._facts.items() if v.valid_until >= now}
-        return before - len(self._seen) - len(self._facts)
+        # deleted in place: rebuilding the dicts would hash every key again (a key
+        # holds the issuer's x509.Name, whose hash is computed in Python each time)
+        seen = [k for k, v in self._seen.items() if v[1].valid_until < now]
+        for k in seen:
+            del self._seen[k]
+        paths = [k for k, v in self._facts.items() if v.valid_until < now]
+        for path in paths:
+            del self._facts[path]
+        return len(seen) + len(paths)
 
     def valid_until(self, leaf: LeafCertificate, bundle: TrustBundle) -> datetime:
         """The earliest notAfter on ``leaf``'s path under ``bundle`` (its last valid moment
@@ -180,7 +187,7 @@ class Verifier:
             self._facts.clear()
         # the chain facts depend on the leaf and the bundle's contents, not on which site
         # holds that bundle: identical bundles at ten sites share one path validation
-        key = (leaf.serial_number, leaf.issuer, fingerprint)
+        key = (leaf, fingerprint)
         facts = self._facts.get(key)
         if facts is None:
             # path validation waits until a call needs it: a leaf refused for its
@@ -196,7 +203,7 @@ class Verifier:
         """Run the chain check a miss left for later (first needed now); keep it."""
         error = self.artefacts.chain_error(leaf, bundle, at=facts.reference_time)
         checked = facts._replace(chain_error=error, chain_checked=True)
-        self._facts[(facts.serial, leaf.issuer, bundle.fingerprint)] = checked
+        self._facts[(leaf, bundle.fingerprint)] = checked
         self._seen[(id(leaf), bundle.fingerprint)] = (leaf, checked)
         return checked
 

@@ -44,6 +44,16 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
         )  # the fastest bare run is the comparison
         assert r["ratio"] > 0 and "crypto_floor_s" not in r
     assert runs[2]["crypto_floor_s"] > 0 and runs[2]["wall_over_crypto_floor"] > 0
+    # the floor counts every certificate the run issued: device identities and the
+    # pre-production tests' own (two per device: expired and revoked credentials)
+    full = runs[2]
+    assert full["test_certificates_issued"] == 2 * full["devices"]
+    fastest = {m: result["reference"][m] for m in ("start", "end")}
+    per_issuance = min(r["us_per_issuance"] for r in fastest.values())
+    per_test = min(r["us_per_test_issuance"] for r in fastest.values())
+    floor = (full["certificates_issued"] * per_issuance
+             + full["test_certificates_issued"] * per_test) / 1e6
+    assert full["crypto_floor_s"] == round(floor, 1)
     # both levels ran 60 devices: the same decisions, so the same counts
     assert runs[1]["decisions"] == runs[2]["decisions"]
     assert runs[1]["certificates_issued"] == runs[2]["certificates_issued"]
@@ -51,6 +61,8 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
         reference = result["reference"][moment]
         assert len(reference["runs_us"]) == 3
         assert reference["us_per_issuance"] == min(reference["runs_us"]) > 0
+        assert len(reference["test_runs_us"]) == 3
+        assert reference["us_per_test_issuance"] == min(reference["test_runs_us"]) > 0
     # no 10k or 100k run here: only the growth and the level ratio are judged
     assert set(result["targets"]) == {"modeled_linear", "full_over_modeled_60"}
     assert all(isinstance(t["met"], bool) for t in result["targets"].values())

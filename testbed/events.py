@@ -75,6 +75,12 @@ class EventKind(StrEnum):
     UNAUTHORIZED_ACCESS = "unauthorized-access"
     DATA_HELD = "data-held"
     AUDIT_TALLY = "audit-tally"
+    # SMART backend services (testbed/smart/): the identity provider's answers and clients
+    TOKEN_GRANTED = "token-granted"
+    TOKEN_REFUSED = "token-refused"
+    TOKEN_INTROSPECTED = "token-introspected"
+    SMART_CLIENT_CHANGED = "smart-client-changed"
+    IDP_KEY_ROTATED = "idp-key-rotated"
 
 
 class AuditCode(StrEnum):

@@ -360,9 +360,7 @@ class IdentityProvider:
             return self.jwks_cache.keys(client.jwks_url, now=now)
         except JwksError as error:
             described = f"the client's JWKS URL could not be used: {error}"
-            raise Refusal(
-                OAuthError.INVALID_CLIENT, Reason.JWKS_UNAVAILABLE, described
-            ) from None
+            raise Refusal(OAuthError.INVALID_CLIENT, Reason.JWKS_UNAVAILABLE, described) from None
 
     def _issue(
         self, client: SmartClient, scope: str, thumbprint: str | None, now: datetime

@@ -89,7 +89,7 @@ def sign_assertion(
                 target.pop(name, None)
             else:
                 target[name] = value
-    return jwt.encode(h, c, key, algorithms=[str(h["alg"])])
+    return jwt.encode(h, c, key, algorithms=[str(h["alg"])], default_type=None)
 
 
 def token_request(

@@ -71,13 +71,15 @@ class Scope:
 
 def parse_scope(text: str) -> Scope:
     """Read one scope (v1 or v2); :class:`ScopeError` if it is not a system scope."""
-    body, _, query = text.partition("?")
+    body, question, query = text.partition("?")
     context, slash, rest = body.partition("/")
     if context != "system" or not slash:
         raise ScopeError(f"scope {text!r} is not a system scope (expected system/Type.cruds)")
     resource, dot, permissions = rest.partition(".")
     if not dot or not _TYPE.match(resource):
         raise ScopeError(f"scope {text!r}: expected system/<FHIR type or *>.<permissions>")
+    if question and not query:
+        raise ScopeError(f"scope {text!r}: '?' must be followed by name=value parameters")
     return Scope(resource, _permissions(text, permissions), _params(text, query))
 
 
@@ -103,7 +105,10 @@ def _params(text: str, query: str) -> tuple[str, ...]:
     params = query.split("&")
     if any(not _PARAM.match(p) for p in params):
         raise ScopeError(f"scope {text!r}: parameters {query!r} are not name=value pairs")
-    return tuple(sorted(set(params)))
+    names = [p.split("=", 1)[0] for p in params]
+    if len(set(names)) != len(names):
+        raise ScopeError(f"scope {text!r}: a parameter is named twice")
+    return tuple(sorted(params))
 
 
 def parse_scopes(text: str) -> tuple[Scope, ...]:

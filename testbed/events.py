@@ -79,6 +79,12 @@ class EventKind(StrEnum):
     REQUEST_REFUSED = "request-refused"  # live transport: refused below the core (aggregated)
     REQUESTS_SERVED = "requests-served"  # live: CRL and OCSP answers (aggregated)
     LOG_ROTATED = "log-rotated"  # live: the audit log moved on to a new file
+    # SMART backend services (testbed/smart/): the identity provider's answers and clients
+    TOKEN_GRANTED = "token-granted"
+    TOKEN_REFUSED = "token-refused"
+    TOKEN_INTROSPECTED = "token-introspected"
+    SMART_CLIENT_CHANGED = "smart-client-changed"
+    IDP_KEY_ROTATED = "idp-key-rotated"
 
 
 class AuditCode(StrEnum):

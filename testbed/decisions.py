@@ -51,6 +51,14 @@ class Reason(StrEnum):
     REENROLL_IDENTITY_CHANGED = "reenroll-identity-changed"
     UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
     PENDING_APPROVAL = "pending-approval"
+    # the EHR's FHIR API and patient context (testbed/ehr/, docs/ehr.md)
+    REQUEST_MALFORMED = "request-malformed"
+    RESOURCE_INVALID = "resource-invalid"
+    REFERENCE_UNRESOLVED = "reference-unresolved"
+    RESOURCE_NOT_FOUND = "resource-not-found"
+    CONDITION_AMBIGUOUS = "condition-ambiguous"
+    PATIENT_CONTEXT_MISMATCH = "patient-context-mismatch"
+    ENCOUNTER_MISMATCH = "encounter-mismatch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,10 @@ class EventKind(StrEnum):
     UNAUTHORIZED_ACCESS = "unauthorized-access"
     DATA_HELD = "data-held"
     AUDIT_TALLY = "audit-tally"
+    # the EHR (testbed/ehr/): FHIR writes and reads answered, patients moved
+    EHR_WRITE = "ehr-write"
+    EHR_READ = "ehr-read"
+    PATIENT_MOVED = "patient-moved"
 
 
 class AuditCode(StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from testbed.decisions import Reason
@@ -24,6 +25,7 @@ def _refused(world: World, answer: FhirResponse, status: int, code: str, reason:
         status, reason.value, False)  # fmt: skip
     audits = world.ehr.store.all("AuditEvent")
     assert audits[-1]["outcome"] == "4" and str(status) in audits[-1]["outcomeDesc"]
+    AuditEvent.model_validate(audits[-1])
     assert world.ehr.store.count("Observation") == 0
     assert world.ehr.store.count("Provenance") == 0
 
@@ -136,3 +138,18 @@ def test_scope_helper_reads_v2_and_v1() -> None:
     assert not permits(["system/Observation.sc"], "Observation", Interaction.CREATE)  # order
     assert not permits(["patient/Observation.c"], "Observation", Interaction.CREATE)
     assert permits(["system/*.cruds"], "ImagingStudy", Interaction.SEARCH)
+
+
+def test_an_interaction_the_ehr_does_not_offer_is_405(world: World) -> None:
+    from testbed.ehr import FhirRequest
+
+    from .conftest import GOOD, T0
+
+    answer = world.ehr.handle(FhirRequest("DELETE", "Observation/x", GOOD, "mon-1"), T0)
+    assert answer.status == 405 and answer.json()["issue"][0]["code"] == "not-supported"
+
+
+@pytest.mark.parametrize("date", ["2026-13-01", "ge2026-03-01T08:00:00", "soon"])
+def test_a_malformed_search_date_is_400(world: World, date: str) -> None:
+    answer = world.get("Observation", (("date", date),))
+    assert answer.status == 400 and answer.json()["issue"][0]["code"] == "invalid"

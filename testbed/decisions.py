@@ -80,6 +80,14 @@ class Reason(StrEnum):
     TOKEN_KEY_UNKNOWN = "token-key-unknown"
     TOKEN_INACTIVE = "token-inactive"
     TOKEN_CERT_MISMATCH = "token-cert-mismatch"
+    # the EHR's FHIR API and patient context (testbed/ehr/, docs/ehr.md)
+    REQUEST_MALFORMED = "request-malformed"
+    RESOURCE_INVALID = "resource-invalid"
+    REFERENCE_UNRESOLVED = "reference-unresolved"
+    RESOURCE_NOT_FOUND = "resource-not-found"
+    CONDITION_AMBIGUOUS = "condition-ambiguous"
+    PATIENT_CONTEXT_MISMATCH = "patient-context-mismatch"
+    ENCOUNTER_MISMATCH = "encounter-mismatch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 It reads the recorded reasons; it does not guess.  The categories are the seed's
 four questions (is the certificate invalid, is the device out of network scope, has
 the token expired, has the endpoint changed) plus the two that the hospital side
-causes: a service or CA that is down, and a device whose registration state refuses it.
+causes: a service or CA that is down, and a device whose registration state refuses it;
+and the EHR's two: a write for a patient who is not in the device's context (seed §3),
+and content the EHR refuses.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ class IncidentCategory(StrEnum):
     ENDPOINT_CHANGED = "endpoint-changed"
     SERVICE_UNAVAILABLE = "service-unavailable"
     DEVICE_NOT_AUTHORIZED = "device-not-authorized"
+    # the EHR's refusals: seed §3 (the EHR is authoritative for patient context), and
+    # content the EHR refuses (a device software or mapping fault)
+    PATIENT_CONTEXT = "patient-context"
+    DATA_REJECTED = "data-rejected"
 
 
 C, R = IncidentCategory, Reason
@@ -86,6 +92,13 @@ CATEGORY_OF = MappingProxyType(
         R.TOKEN_KEY_UNKNOWN: C.TOKEN_EXPIRED,
         R.TOKEN_INACTIVE: C.TOKEN_EXPIRED,
         R.TOKEN_CERT_MISMATCH: C.TOKEN_EXPIRED,
+        R.REQUEST_MALFORMED: C.DATA_REJECTED,
+        R.RESOURCE_INVALID: C.DATA_REJECTED,
+        R.REFERENCE_UNRESOLVED: C.DATA_REJECTED,
+        R.RESOURCE_NOT_FOUND: C.DATA_REJECTED,
+        R.CONDITION_AMBIGUOUS: C.DATA_REJECTED,
+        R.PATIENT_CONTEXT_MISMATCH: C.PATIENT_CONTEXT,
+        R.ENCOUNTER_MISMATCH: C.PATIENT_CONTEXT,
     }
 )
 

@@ -10,7 +10,9 @@
     │   └── CsrError           a CSR that is malformed or does not match the registered device
     ├── LiveError              live-mode failures (state directory, admin API)
     ├── OutputError            an output directory that cannot be written
-    └── RecordError            a run's record on disk that cannot be read (file, line, expected)
+    ├── RecordError            a run's record on disk that cannot be read (file, line, expected)
+    └── EhrError               the EHR core asked for something it does not hold (unknown
+                               patient, location or device in a census operation)
 
 Messages name the bad value and say what was expected.  Bad input raises; it is
 never quietly corrected.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "CsrError",
+    "EhrError",
     "LifecycleError",
     "LiveError",
     "OutputError",
@@ -83,3 +86,9 @@ class RecordError(TestbedError):
     The message names the directory or file, the line for a bad event, and what was
     expected there.
     """
+
+
+class EhrError(TestbedError):
+    """The EHR core was asked to act on something it does not hold (an operator
+    operation naming an unknown patient, location or device).  Refusals of FHIR
+    requests are answers (OperationOutcome), not exceptions."""

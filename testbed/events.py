@@ -85,6 +85,10 @@ class EventKind(StrEnum):
     TOKEN_INTROSPECTED = "token-introspected"
     SMART_CLIENT_CHANGED = "smart-client-changed"
     IDP_KEY_ROTATED = "idp-key-rotated"
+    # the EHR (testbed/ehr/): FHIR writes and reads answered, patients moved
+    EHR_WRITE = "ehr-write"
+    EHR_READ = "ehr-read"
+    PATIENT_MOVED = "patient-moved"
 
 
 class AuditCode(StrEnum):

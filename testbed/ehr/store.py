@@ -1,0 +1,123 @@
+"""The EHR's resources in memory: create (plain or conditional), read, search.
+
+Ids are server-assigned, opaque and deterministic: the n-th id of a store seeded with
+``seed`` is the first 16 hex digits of BLAKE2b(``seed:n``), so the same run gives the
+same ids.  The store is versionless: a resource keeps its id and has one version
+(``meta.versionId`` "1"); there are no updates, so no history.
+
+Conditional create (``If-None-Exist``, FHIR R4 §3.1.0.8.1): the condition is a search
+on the type; no match creates, one match answers the existing resource and creates
+nothing (so a retry after a lost answer makes no duplicate), more than one refuses
+with 412.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from hashlib import blake2b
+from itertools import islice
+from typing import Any
+
+from testbed.clock import isoformat
+from testbed.decisions import Reason
+from testbed.ehr.outcomes import IssueType, Refusal, Refused
+from testbed.ehr.search import Query
+
+__all__ = ["Created", "IdSource", "ResourceStore"]
+
+
+class IdSource:
+    """Resource ids from a seeded counter."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._seed = seed
+        self._count = 0
+
+    def next(self) -> str:
+        """The next id (16 lowercase hex digits)."""
+        self._count += 1
+        return blake2b(f"{self._seed}:{self._count}".encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The answer of a create: the resource and whether it is new (False: an
+    ``If-None-Exist`` condition matched it)."""
+
+    resource: dict[str, Any]
+    new: bool
+
+    @property
+    def reference(self) -> str:
+        """``Type/id`` of the resource."""
+        return f"{self.resource['resourceType']}/{self.resource['id']}"
+
+
+class ResourceStore:
+    """Resources by type and id, in creation order."""
+
+    def __init__(self, ids: IdSource) -> None:
+        self._ids = ids
+        self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def create(
+        self, data: dict[str, Any], now: datetime, *, condition: Query | None = None
+    ) -> Created:
+        """Store ``data`` under a new id, unless ``condition`` matches (see the module).
+
+        The stored resource is ``data`` with the server's ``id`` and ``meta`` (the
+        client's are replaced, as FHIR create requires).
+        """
+        kind = data["resourceType"]
+        if condition is not None:
+            found = list(self.search(kind, condition))
+            if len(found) > 1:
+                raise Refused(
+                    Refusal(
+                        412,
+                        Reason.CONDITION_AMBIGUOUS,
+                        IssueType.MULTIPLE_MATCHES,
+                        f"If-None-Exist matches {len(found)} {kind} resources; "
+                        "make the condition select one",
+                    )
+                )
+            if found:
+                return Created(found[0], new=False)
+        ident = self._ids.next()
+        meta = {"versionId": "1", "lastUpdated": isoformat(now)}
+        resource = {"resourceType": kind, "id": ident, "meta": meta}
+        resource.update((k, v) for k, v in data.items() if k not in resource)
+        self._by_type.setdefault(kind, {})[ident] = resource
+        return Created(resource, new=True)
+
+    def read(self, kind: str, ident: str) -> dict[str, Any] | None:
+        """The resource ``kind/ident``, or None."""
+        return self._by_type.get(kind, {}).get(ident)
+
+    def exists(self, kind: str, ident: str) -> bool:
+        """Whether ``kind/ident`` is stored."""
+        return ident in self._by_type.get(kind, {})
+
+    def search(self, kind: str, query: Query) -> Iterator[dict[str, Any]]:
+        """Every resource of ``kind`` that ``query`` matches, in creation order
+        (``_count`` is applied by the caller, which reports the total)."""
+        return (data for data in self._by_type.get(kind, {}).values() if query.matches(data))
+
+    def since(self, kind: str, position: int) -> Iterator[dict[str, Any]]:
+        """The resources of ``kind`` created after the first ``position`` ones."""
+        return islice(self._by_type.get(kind, {}).values(), position, None)
+
+    def touch(self, resource: dict[str, Any], now: datetime) -> None:
+        """Mark a stored resource changed in place (``meta.lastUpdated``): the one
+        change the store knows, an Encounter's location history (context.py)."""
+        resource["meta"]["lastUpdated"] = isoformat(now)
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        """Every resource of ``kind``, in creation order."""
+        return list(self._by_type.get(kind, {}).values())
+
+    def count(self, kind: str) -> int:
+        """How many resources of ``kind`` are stored."""
+        return len(self._by_type.get(kind, {}))

@@ -3,7 +3,8 @@
 It reads the recorded reasons; it does not guess.  The categories are the seed's
 four questions (is the certificate invalid, is the device out of network scope, has
 the token expired, has the endpoint changed) plus the two that the hospital side
-causes: a service or CA that is down, and a device whose registration state refuses it.
+causes: a service or CA that is down, and a device whose registration state refuses it;
+and data a service refuses itself (a DICOM dataset that is invalid or conflicts).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class IncidentCategory(StrEnum):
     ENDPOINT_CHANGED = "endpoint-changed"
     SERVICE_UNAVAILABLE = "service-unavailable"
     DEVICE_NOT_AUTHORIZED = "device-not-authorized"
+    DATA_REFUSED = "data-refused"
 
 
 C, R = IncidentCategory, Reason
@@ -55,6 +57,14 @@ CATEGORY_OF = MappingProxyType(
         R.CSR_SUBJECT_MISMATCH: C.CERTIFICATE_INVALID,
         R.REENROLL_IDENTITY_CHANGED: C.CERTIFICATE_INVALID,
         R.UNSUPPORTED_MEDIA_TYPE: C.DEVICE_NOT_AUTHORIZED,
+        # the PACS (testbed/pacs/)
+        R.TLS_PROFILE_REFUSED: C.CERTIFICATE_INVALID,
+        R.CALLED_AE_UNKNOWN: C.ENDPOINT_CHANGED,
+        R.AE_TITLE_WRONG_ZONE: C.OUT_OF_NETWORK_SCOPE,
+        R.NO_ASSOCIATION: C.DEVICE_NOT_AUTHORIZED,
+        R.SOP_CLASS_NOT_SUPPORTED: C.DATA_REFUSED,
+        R.DATASET_INVALID: C.DATA_REFUSED,
+        R.SOP_INSTANCE_CONFLICT: C.DATA_REFUSED,
     }
 )
 

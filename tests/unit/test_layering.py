@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
-        "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
+        "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing", "pacs",
     })),
     ("hospital", frozenset({"hospital", "operations"})),
     ("transports", frozenset({"core", "sim", "live"})),

@@ -79,10 +79,7 @@ REQUIREMENTS: Mapping[str, SopClassRequirements] = MappingProxyType({
 def _missing(dataset: Dataset, keywords: tuple[str, ...]) -> str | None:
     """The first keyword absent or empty in ``dataset``."""
     for keyword in keywords:
-        if keyword not in dataset:
-            return keyword
-        value = dataset[keyword].value
-        if value is None or value == "" or (isinstance(value, bytes | list) and not value):
+        if keyword not in dataset or dataset[keyword].is_empty:
             return keyword
     return None
 

@@ -88,6 +88,14 @@ class Reason(StrEnum):
     CONDITION_AMBIGUOUS = "condition-ambiguous"
     PATIENT_CONTEXT_MISMATCH = "patient-context-mismatch"
     ENCOUNTER_MISMATCH = "encounter-mismatch"
+    # the PACS (testbed/pacs/): DICOM associations and C-STORE
+    TLS_PROFILE_REFUSED = "tls-profile-refused"
+    CALLED_AE_UNKNOWN = "called-ae-unknown"
+    AE_TITLE_WRONG_ZONE = "ae-title-wrong-zone"
+    NO_ASSOCIATION = "no-association"
+    SOP_CLASS_NOT_SUPPORTED = "sop-class-not-supported"
+    DATASET_INVALID = "dataset-invalid"
+    SOP_INSTANCE_CONFLICT = "sop-instance-conflict"
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,6 +156,13 @@ class DeviceRecord:
     ae_title: str | None = None
     dicom_endpoints: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        if self.ae_title is not None:  # registration refuses what dcmtk would truncate
+            try:
+                check_ae_title(self.ae_title)
+            except ValueError as error:
+                raise ValueError(f"device {self.device_id!r}: {error}") from None
+
 
 def make_record(
     profile: DeviceProfile,

@@ -5,7 +5,8 @@ four questions (is the certificate invalid, is the device out of network scope, 
 the token expired, has the endpoint changed) plus the two that the hospital side
 causes: a service or CA that is down, and a device whose registration state refuses it;
 and the EHR's two: a write for a patient who is not in the device's context (seed §3),
-and content the EHR refuses.
+and content a service refuses (an EHR resource or a DICOM dataset that is invalid
+or conflicts).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class IncidentCategory(StrEnum):
     SERVICE_UNAVAILABLE = "service-unavailable"
     DEVICE_NOT_AUTHORIZED = "device-not-authorized"
     # the EHR's refusals: seed §3 (the EHR is authoritative for patient context), and
-    # content the EHR refuses (a device software or mapping fault)
+    # content a service refuses: the EHR's resources, the PACS's datasets (a device
+    # software or mapping fault)
     PATIENT_CONTEXT = "patient-context"
     DATA_REJECTED = "data-rejected"
 
@@ -99,6 +101,14 @@ CATEGORY_OF = MappingProxyType(
         R.CONDITION_AMBIGUOUS: C.DATA_REJECTED,
         R.PATIENT_CONTEXT_MISMATCH: C.PATIENT_CONTEXT,
         R.ENCOUNTER_MISMATCH: C.PATIENT_CONTEXT,
+        # the PACS (testbed/pacs/)
+        R.TLS_PROFILE_REFUSED: C.CERTIFICATE_INVALID,
+        R.CALLED_AE_UNKNOWN: C.ENDPOINT_CHANGED,
+        R.AE_TITLE_WRONG_ZONE: C.OUT_OF_NETWORK_SCOPE,
+        R.NO_ASSOCIATION: C.DEVICE_NOT_AUTHORIZED,
+        R.SOP_CLASS_NOT_SUPPORTED: C.DATA_REJECTED,
+        R.DATASET_INVALID: C.DATA_REJECTED,
+        R.SOP_INSTANCE_CONFLICT: C.DATA_REJECTED,
     }
 )
 

@@ -89,14 +89,22 @@ class EventKind(StrEnum):
     EHR_WRITE = "ehr-write"
     EHR_READ = "ehr-read"
     PATIENT_MOVED = "patient-moved"
+    # the PACS (testbed/pacs/): one event per association, echo and store decision
+    DICOM_ASSOCIATION = "dicom-association"
+    DICOM_ECHO = "dicom-echo"
+    DICOM_STORE = "dicom-store"
 
 
 class AuditCode(StrEnum):
     """DICOM PS3.15 A.5 audit event codes (event ID / event type) the lifecycle events
-    carry as ``audit_code``: a device joins the network, or leaves it."""
+    carry as ``audit_code``: a device joins the network, or leaves it; a PACS refuses
+    a node's authentication, or receives instances."""
 
     ATTACH = "110108/110124"  # Network Entry / Attach: registration (onboarding)
     DETACH = "110108/110125"  # Network Entry / Detach: each offboarding step
+    # the PACS (testbed/pacs/)
+    NODE_AUTHENTICATION = "110113/110126"  # Security Alert / Node Authentication: TLS refused
+    INSTANCES_TRANSFERRED = "110104"  # DICOM Instances Transferred: a C-STORE
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
-        "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing", "smart", "ehr",
+        "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
+        "smart", "ehr", "pacs",
     })),
     ("hospital", frozenset({"hospital", "operations", "store"})),
     ("transports", frozenset({"core", "sim", "live"})),

@@ -1,0 +1,109 @@
+"""What a stored DICOM dataset must hold, per SOP class, checked with pydicom.
+
+Every instance needs its identity and place in the DICOM information model (PS3.3
+§A.1.2): SOP Class and SOP Instance UID (SOP Common module, C.12.1), Study and
+Series Instance UID (General Study C.7.2.1, General Series C.7.3.1), Modality
+(General Series, Type 1) and a Patient ID (Patient C.7.1.1 makes it Type 2; the
+hospital binds every instance to a patient, so here it may not be empty).  Each
+supported SOP class adds the Type 1 attributes of its IOD's image modules
+(:data:`REQUIREMENTS`, each row citing PS3.3).  UIDs must be valid (PS3.5 §9.1:
+digits and dots, at most 64 characters).
+
+:func:`dataset_problem` answers in words (the first problem), never by correcting
+the dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from pydicom.dataset import Dataset
+from pydicom.uid import (
+    RE_VALID_UID,
+    CTImageStorage,
+    MRImageStorage,
+    SecondaryCaptureImageStorage,
+    UltrasoundImageStorage,
+)
+
+__all__ = ["COMMON", "IMAGE_PIXEL", "REQUIREMENTS", "SopClassRequirements", "dataset_problem"]
+
+UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+COMMON = (*UIDS, "PatientID", "Modality")
+"""Attributes every stored instance needs, whatever its SOP class."""
+
+IMAGE_PIXEL = (
+    "SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns",
+    "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "PixelData",
+)  # fmt: skip
+"""Image Pixel module (PS3.3 C.7.6.3), Type 1 attributes."""
+
+
+@dataclass(frozen=True, slots=True)
+class SopClassRequirements:
+    """A supported SOP class: its name, the modality it carries, its Type 1 attributes."""
+
+    name: str
+    modality: str | None  # None: any (Secondary Capture)
+    required: tuple[str, ...]
+    source: str  # where PS3.3 says so
+
+
+REQUIREMENTS: Mapping[str, SopClassRequirements] = MappingProxyType({
+    CTImageStorage: SopClassRequirements(
+        "CT Image", "CT",
+        (*IMAGE_PIXEL, "ImageType", "RescaleIntercept", "RescaleSlope"),
+        "PS3.3 A.3 CT Image IOD; C.8.2.1 CT Image module",
+    ),
+    MRImageStorage: SopClassRequirements(
+        "MR Image", "MR",
+        (*IMAGE_PIXEL, "ImageType", "ScanningSequence", "SequenceVariant"),
+        "PS3.3 A.4 MR Image IOD; C.8.3.1 MR Image module",
+    ),
+    SecondaryCaptureImageStorage: SopClassRequirements(
+        "Secondary Capture Image", None,
+        (*IMAGE_PIXEL, "ConversionType"),
+        "PS3.3 A.8.1 SC Image IOD; C.8.6.1 SC Equipment module",
+    ),
+    UltrasoundImageStorage: SopClassRequirements(
+        "Ultrasound Image", "US",
+        IMAGE_PIXEL,
+        "PS3.3 A.6 US Image IOD; C.7.6.3 Image Pixel module",
+    ),
+})  # fmt: skip
+"""The SOP classes this PACS stores, by SOP Class UID."""
+
+
+def _missing(dataset: Dataset, keywords: tuple[str, ...]) -> str | None:
+    """The first keyword absent or empty in ``dataset``."""
+    for keyword in keywords:
+        if keyword not in dataset or dataset[keyword].is_empty:
+            return keyword
+    return None
+
+
+def dataset_problem(dataset: Dataset) -> str | None:
+    """Why ``dataset`` cannot be stored as its SOP class, or None.
+
+    Unsupported SOP classes are not this function's business: the caller refuses them
+    first (:data:`REQUIREMENTS`).
+    """
+    missing = _missing(dataset, COMMON)
+    if missing is not None:
+        return f"{missing} is missing or empty (required for every instance)"
+    for keyword in UIDS:
+        value = str(dataset[keyword].value)
+        if len(value) > 64 or not RE_VALID_UID.match(value):
+            return f"{keyword} {value!r} is not a valid UID (PS3.5 §9.1)"
+    wanted = REQUIREMENTS.get(str(dataset.SOPClassUID))
+    if wanted is None:
+        return None
+    missing = _missing(dataset, wanted.required)
+    if missing is not None:
+        return f"{missing} is missing or empty (Type 1 for {wanted.name}: {wanted.source})"
+    modality = str(dataset.Modality)
+    if wanted.modality is not None and modality != wanted.modality:
+        return f"Modality {modality!r} in a {wanted.name} instance (expected {wanted.modality!r})"
+    return None

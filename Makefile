@@ -29,8 +29,10 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest -q --junitxml=runs/junit.xml
 
+# the simulation's scale benchmark, then live mode's store (bench-live)
 bench: setup
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.live_store
 
 # live mode's durable store: enrollment throughput durable vs memory, a restart of
 # 100k devices / 1M certificates, OCSP on it (benchmarks/live_store.py)

@@ -31,6 +31,7 @@ import base64
 import json
 import random
 import shutil
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -40,7 +41,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from http.client import HTTPSConnection
+from http.client import HTTPConnection, HTTPSConnection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,32 +88,46 @@ def _server(state: Path, durable: bool, ready: Any, stop: Any) -> None:
     from testbed.live.server import Ports, run_until
     from testbed.live.state import StateDir
 
-    if durable:
-        hospital = open_hospital(SCENARIO, state, new=False).hospital
-    else:
-        hospital = LiveHospital.from_file(SCENARIO)
     directory = StateDir(state)
-
-    async def main() -> None:
-        event = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(event.set)),
-                         daemon=True).start()  # fmt: skip
-        task = asyncio.create_task(run_until(hospital, directory, ports=Ports(), stop=event))
-        while not directory.endpoints.exists():
-            await asyncio.sleep(0.01)
-        ready.set()
-        await task
-
     with directory.claimed(continuing=durable):
-        asyncio.run(main())
+        log = directory.audit_log()
+        if durable:
+            hospital = open_hospital(SCENARIO, state, new=False, log=log).hospital
+        else:
+            hospital = LiveHospital.from_file(SCENARIO, log=log)
+
+        async def main() -> None:
+            event = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(event.set)),
+                             daemon=True).start()  # fmt: skip
+            task = asyncio.create_task(run_until(hospital, directory, ports=Ports(), stop=event))
+            while not directory.endpoints.exists():
+                await asyncio.sleep(0.01)
+            ready.set()
+            await task
+
+        try:
+            asyncio.run(main())
+        finally:
+            log.close()
 
 
-def _register(admin: str, secret: str, serial: str) -> tuple[str, str]:
-    address = urlsplit(admin)
-    from http.client import HTTPConnection
+class _UnixConnection(HTTPConnection):
+    """HTTP over the admin API's Unix socket."""
 
-    connection = HTTPConnection(address.hostname or "", address.port, timeout=30)
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=30)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.socket_path))
+
+
+def _register(state: Path, secret: str, serial: str) -> tuple[str, str]:
+    connection = _UnixConnection(state / "admin.sock")
     body = json.dumps({"serial": serial, "site": "north", "zone": "imaging",
                        "profile": "ct-ai-onbox"})  # fmt: skip
     connection.request("POST", "/devices", body=body, headers={
@@ -158,7 +173,7 @@ def enrollment_rate(durable: bool, enrollments: int, work: Path) -> float:
         secret = (state / "admin.secret").read_text().strip()
         jobs = []
         for n in range(enrollments):
-            device_id, password = _register(endpoints["admin"], secret, f"B{n}")
+            device_id, password = _register(state, secret, f"B{n}")
             jobs.append((device_id, password, _csr(device_id)))
         tls = ssl.create_default_context(cafile=str(state / "ca-bundle.pem"))
         start = time.perf_counter()

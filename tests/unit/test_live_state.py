@@ -131,3 +131,16 @@ def test_planted_symlinks_are_never_followed(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"events\.jsonl"):
         StateDir(events).audit_log()
     assert outside.read_text(encoding="utf-8") == "untouched\n"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="giving a directory to another user needs root (CI runs as root)"
+)
+def test_a_state_directory_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "theirs"
+    root.mkdir(mode=0o700)
+    os.chown(root, 65534, 65534)  # nobody
+    refused = pytest.raises(LiveError, match=r"is owned by uid 65534; expected a state directory")
+    with refused, StateDir(root).claimed():
+        pass  # pragma: no cover
+    assert not (root / "serve.lock").exists()  # nothing was written there

@@ -1,12 +1,15 @@
 """One accepted connection, guarded: timeouts, a bounded request head, a lean TLS buffer.
 
 :class:`GuardedProtocol` sits between the transport and aiohttp's request handler
-(which it drives unchanged).  It closes a connection that has not sent a whole first
-request head (up to the blank line) within ``header_timeout`` seconds, or whose head
-passes ``head_bytes`` (431), and one that sends nothing for ``idle_timeout`` seconds;
-each is a refusal, except an idle close after a request was answered (a keep-alive
-that ran out).  Later heads on a kept-alive connection are bounded by aiohttp's own
-line and header limits (a 400, audited through :mod:`testbed.live.http_errors`).
+(which it drives unchanged).  It closes a connection that has not sent a whole
+request head (up to the blank line) within ``header_timeout`` seconds of its first
+byte (the first request: of the connection), or whose head passes ``head_bytes``
+(431), and one that sends nothing for ``idle_timeout`` seconds; each is a refusal,
+except an idle close after a request was answered (a keep-alive that ran out).  On a
+kept-alive connection the bytes that arrive after an answer was written begin the
+next head, with its own clock (pipelined requests, sent before the answer, are
+bounded by aiohttp's own line and header limits: a 400, audited through
+:mod:`testbed.live.http_errors`).
 
 :class:`LeanTls` is asyncio's server-side TLS protocol with a 16 KiB read buffer (one
 TLS record) instead of 256 KiB: that buffer is allocated for every accepted
@@ -20,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 from asyncio import sslproto
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from testbed.live.limits import Limits
 from testbed.live.refusals import Refusal
@@ -32,6 +35,7 @@ Refuse = Callable[[Refusal, str], None]
 """Notes a refusal of this connection: (reason, detail)."""
 
 _END_OF_HEAD = b"\r\n\r\n"
+_CONTINUE = b"HTTP/1.1 100"
 _TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
               b"Content-Length: 0\r\n\r\n")  # fmt: skip
 
@@ -57,8 +61,10 @@ class GuardedProtocol(asyncio.Protocol):
         self.on_lost = on_lost
         self.started = False  # connection_made was called (a TLS handshake completed)
         self._transport: asyncio.Transport | None = None
-        self._head = 0  # bytes of the first request head so far
+        self._head = 0  # bytes of the current request head so far
         self._head_done = False
+        self._answered = False  # written to since the last head was whole
+        self._header_timer: asyncio.TimerHandle | None = None
         self._tail = b""  # the last bytes seen, for an end of head split across reads
         self._last = 0.0
         self._timers: list[asyncio.TimerHandle] = []
@@ -69,20 +75,46 @@ class GuardedProtocol(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)  # a stream connection
         loop = asyncio.get_running_loop()
         self._last = loop.time()
-        self._timers = [
-            loop.call_later(self.limits.header_timeout, self._header_timeout),
-            loop.call_later(self.limits.idle_timeout, self._idle_check),
-        ]
+        self._header_timer = loop.call_later(self.limits.header_timeout, self._header_timeout)
+        self._timers = [loop.call_later(self.limits.idle_timeout, self._idle_check)]
+        self._watch_writes(self._transport)
         self.inner.connection_made(transport)
 
+    def _watch_writes(self, transport: asyncio.Transport) -> None:
+        """Note when the handler writes (an answer), so the next bytes start a head."""
+        write, writelines = transport.write, transport.writelines
+
+        def watched_write(data: bytes | bytearray | memoryview) -> None:
+            # an interim "100 Continue" is not the answer: the body still follows
+            if not bytes(data[:12]).startswith(_CONTINUE):
+                self._answered = True
+            write(data)
+
+        def watched_writelines(lines: Iterable[Any]) -> None:
+            self._answered = True
+            writelines(lines)
+
+        transport.write = watched_write  # type: ignore[method-assign]
+        transport.writelines = watched_writelines  # type: ignore[method-assign,assignment]
+
+    def _next_head(self) -> None:
+        """Bytes after an answer on a kept-alive connection: a new head, a new clock."""
+        self._head_done, self._answered, self._head, self._tail = False, False, 0, b""
+        loop = asyncio.get_running_loop()
+        self._header_timer = loop.call_later(self.limits.header_timeout, self._header_timeout)
+
     def data_received(self, data: bytes) -> None:
-        """Bound and time the first head, then pass the bytes on."""
+        """Bound and time each head, then pass the bytes on."""
         self._last = asyncio.get_running_loop().time()
+        if self._head_done and self._answered:
+            self._next_head()
         if not self._head_done:
             seen = self._tail + data
             if _END_OF_HEAD in seen:
                 self._head_done = True
-                self._timers[0].cancel()
+                self._answered = False
+                if self._header_timer is not None:
+                    self._header_timer.cancel()
             else:
                 self._head += len(data)
                 self._tail = seen[-3:]
@@ -110,6 +142,8 @@ class GuardedProtocol(asyncio.Protocol):
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        if self._header_timer is not None:
+            self._header_timer.cancel()
         self.inner.connection_lost(exc)
         if self.on_lost is not None:
             self.on_lost()

@@ -186,3 +186,30 @@ def test_requests_beyond_the_rate_limit_get_429_with_retry_after_and_one_event(
     assert limited.curl(url, "--interface", "127.0.0.51")[0] == 200  # another source
     event = _only(limited, "request-refused", "127.0.0.48", reason="rate-limited")
     assert event["count"] == 3 and event["status"] == 429
+
+
+def test_a_later_head_on_a_kept_alive_connection_has_its_own_clock(strict: Live) -> None:
+    """After one answered request, a second head trickled one line every 0.4 s (never
+    idle for 1 s) is cut at the 2 s header timeout, as a first head would be."""
+    with socket.create_connection(("127.0.0.1", _port(strict.endpoints["crl"])), timeout=10,
+                                  source_address=("127.0.0.49", 0)) as sock:  # fmt: skip
+        sock.sendall(b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = sock.recv(4096)
+        assert first.startswith(b"HTTP/1.1 404"), first
+        started = time.monotonic()
+        try:
+            for line in [b"GET /crl HTTP/1.1\r\n", *[b"X: y\r\n"] * 10]:
+                sock.sendall(line)
+                time.sleep(0.4)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        rest = b""
+        try:
+            while chunk := sock.recv(4096):
+                rest += chunk
+        except ConnectionResetError:
+            pass
+    assert rest == b""  # closed, never answered
+    assert time.monotonic() - started < 6
+    event = _only(strict, "request-refused", "127.0.0.49", reason="header-timeout")
+    assert event["count"] == 1

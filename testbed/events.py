@@ -274,7 +274,12 @@ class EventLog:
         keep: bool | Iterable[EventFilter] = True,
         sink: JsonlSink | None = None,
         batch: int = BATCH,
+        first: int = 0,
     ) -> None:
+        """``first``: the ``seq`` of the first event (a continued log numbers on); only
+        with ``keep=False``, since kept events are found by their position."""
+        if first and keep is not False:
+            raise ValueError("a log that numbers from first > 0 keeps no events (keep=False)")
         self._kept = _Columns()
         self._seqs: list[int] = []  # each kept event's number, unless all are kept
         self._keep_all = keep is True
@@ -285,7 +290,7 @@ class EventLog:
         self._streamed: Counter[EventKind] = Counter()
         self._schemas: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._listeners: list[Listener] = []
-        self._count = 0
+        self._count = first
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` with every event from now on."""

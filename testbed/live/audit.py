@@ -141,9 +141,7 @@ class AuditLog(EventLog):
     a last line a crash cut short is dropped."""
 
     def __init__(self, sink: RotatingSink, *, max_keys: int = 1024) -> None:
-        first = continued_seq(sink.directory)
-        super().__init__(keep=False, sink=sink, batch=1)
-        self._count = first
+        super().__init__(keep=False, sink=sink, batch=1, first=continued_seq(sink.directory))
         self.rotating = sink
         self.tallies = Tallies(self, max_keys=max_keys)
         self.subscribe(self._rotate_when_full)

@@ -62,13 +62,18 @@ def _raw(live: Live, source: str, data: bytes, *, pause: float = 0.0) -> bytes:
                 time.sleep(pause)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        answer = b""
-        try:
-            while chunk := sock.recv(4096):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-        return answer
+        return _drain(sock)
+
+
+def _drain(sock: socket.socket) -> bytes:
+    """What comes back until the server closes the connection (or resets it)."""
+    answer = b""
+    try:
+        while chunk := sock.recv(4096):
+            answer += chunk
+    except ConnectionResetError:
+        pass
+    return answer
 
 
 def test_a_body_too_large_is_one_event(strict: Live) -> None:
@@ -203,12 +208,7 @@ def test_a_later_head_on_a_kept_alive_connection_has_its_own_clock(strict: Live)
                 time.sleep(0.4)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        rest = b""
-        try:
-            while chunk := sock.recv(4096):
-                rest += chunk
-        except ConnectionResetError:
-            pass
+        rest = _drain(sock)
     assert rest == b""  # closed, never answered
     assert time.monotonic() - started < 6
     event = _only(strict, "request-refused", "127.0.0.49", reason="header-timeout")

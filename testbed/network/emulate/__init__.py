@@ -7,22 +7,27 @@ listeners on every asset's services, a real connect for every source x asset x
 port, and the model-vs-kernel table (drift where they differ).  Everything is
 removed afterwards, also on Ctrl-C or error.
 
-Modules, one concept each: ``host`` (what the host must offer), ``plan``
-(namespaces, addresses, flows and the model's verdicts), ``ruleset`` (the nftables
-compilation), ``namespaces`` (build and remove), ``agent`` (the listener and probe
-program run inside namespaces), ``listeners``, ``probe``, ``compare`` (drift),
+Modules, one concept each: ``host`` (what the host must offer), ``layout``
+(namespaces, addresses, flows and the model's verdicts: the plan), ``ruleset`` (the
+nftables compilation), ``namespaces`` (build and remove), ``agent`` (the listener
+and probe program run inside namespaces), ``listeners``, ``probe``, ``drift`` (the
+model against the kernel),
 ``signals`` (cleanup that Ctrl-C cannot skip), ``session`` (one run), ``command``
 (the CLI).
 """
 
 from __future__ import annotations
 
-from .compare import Comparison, Row, compare
-from .host import missing, require
-from .plan import Flow, Plan, Source, Target, ZoneLink, plan
-from .probe import Outcome
-from .ruleset import Element, Ruleset, compile_ruleset
-from .session import Built, Emulated, Timings, emulate
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from testbed.network.emulate.drift import Comparison, Row, compare
+    from testbed.network.emulate.host import missing, require
+    from testbed.network.emulate.layout import Flow, Plan, Source, Target, ZoneLink, plan
+    from testbed.network.emulate.probe import Outcome
+    from testbed.network.emulate.ruleset import Element, Ruleset, compile_ruleset
+    from testbed.network.emulate.session import Built, Emulated, Timings, emulate
 
 __all__ = [
     "Built",
@@ -45,3 +50,21 @@ __all__ = [
     "plan",
     "require",
 ]
+
+#: public names -> the module that defines them (imported on first use: the plan
+#: asks the analysis, which imports pandas; ``testbed --help`` should not pay for it)
+_LAZY = {
+    "Comparison": "drift", "Row": "drift", "compare": "drift",
+    "missing": "host", "require": "host",
+    "Flow": "layout", "Plan": "layout", "Source": "layout", "Target": "layout",
+    "ZoneLink": "layout", "plan": "layout", "Outcome": "probe",
+    "Element": "ruleset", "Ruleset": "ruleset", "compile_ruleset": "ruleset",
+    "Built": "session", "Emulated": "session", "Timings": "session", "emulate": "session",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'testbed.network.emulate' has no attribute {name!r}")
+    return getattr(import_module(f"testbed.network.emulate.{module}"), name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -18,14 +19,14 @@ from testbed.crosscheck import profiles_for
 from testbed.devices import load_profiles
 from testbed.errors import OutputError, ScenarioError
 from testbed.network.design import load_design
+from testbed.network.emulate.host import require
+
+if TYPE_CHECKING:
+    from testbed.network.emulate.drift import Comparison
+    from testbed.network.emulate.session import Emulated
 from testbed.network.topology import Topology
 from testbed.scenario import load_scenario
 from testbed.units import parse_duration
-
-from .compare import Comparison
-from .host import require
-from .plan import plan
-from .session import Emulated, emulate as run_emulation
 
 __all__ = ["emulate"]
 
@@ -52,6 +53,9 @@ def emulate(
     """Build SCENARIO's network under a design in network namespaces and nftables,
     probe every source x asset x port with real TCP connects and compare with the
     model; exit 1 on drift.  Needs root, ip (iproute2) and nft (nftables)."""
+    from testbed.network.emulate.layout import plan  # the analysis imports pandas: on use
+    from testbed.network.emulate.session import emulate as run_emulation
+
     require()
     spec = load_scenario(scenario)
     chosen = design or spec.design
@@ -110,7 +114,8 @@ def _timing_line(result: Emulated) -> str:
     namespaces = len(result.plan.links) + 1
     flows = max(len(result.plan.flows), 1)
     return (f"build {t.namespaces * 1000:.1f} ms ({t.namespaces / namespaces * 1000:.2f} ms per "
-            f"namespace), ruleset {t.ruleset * 1000:.1f} ms, listeners {t.listeners * 1000:.1f} ms, "
+            f"namespace), ruleset {t.ruleset * 1000:.1f} ms, "
+            f"listeners {t.listeners * 1000:.1f} ms, "
             f"probe {t.probe * 1000:.1f} ms ({t.probe / flows * 1e6:.0f} µs per flow), "
             f"teardown {t.teardown * 1000:.1f} ms")  # fmt: skip
 

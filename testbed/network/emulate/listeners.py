@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from testbed.errors import EmulationError
-
-from .plan import Plan
+from testbed.network.emulate.layout import Plan
 
 __all__ = ["AGENT", "Listeners", "agent_command"]
 

@@ -13,9 +13,8 @@ import secrets
 from collections.abc import Iterable
 
 from testbed.errors import EmulationError
-
-from .host import run
-from .plan import Plan, ZoneLink
+from testbed.network.emulate.host import run
+from testbed.network.emulate.layout import Plan, ZoneLink
 
 __all__ = ["Namespaces", "new_prefix"]
 

@@ -14,10 +14,9 @@ from enum import StrEnum
 from typing import IO, cast
 
 from testbed.errors import EmulationError
-
-from .listeners import agent_command
-from .namespaces import Namespaces
-from .plan import Flow, Plan
+from testbed.network.emulate.layout import Flow, Plan
+from testbed.network.emulate.listeners import agent_command
+from testbed.network.emulate.namespaces import Namespaces
 
 __all__ = ["Outcome", "probe"]
 
@@ -55,7 +54,8 @@ def probe(
             bound = timeout * (len(flows) / parallel + 1) + 30.0
             out, err = process.communicate(timeout=bound)
             if process.returncode != 0:
-                raise EmulationError(f"the probe agent failed ({process.returncode}): {err.strip()}")
+                failed = f"the probe agent failed ({process.returncode}): {err.strip()}"
+                raise EmulationError(failed)
             for flow, said in zip(flows, json.loads(out), strict=True):
                 results[flow] = (_outcome(said), said)
         return results

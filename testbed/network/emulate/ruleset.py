@@ -31,10 +31,9 @@ from ipaddress import IPv4Address
 
 from testbed.network.catalog import Catalog, Protocol, load_catalog
 from testbed.network.design import ANY, Design, Rule, Segmentation
+from testbed.network.emulate.layout import Flow, Plan
 from testbed.network.matrix import Matrix, Place
 from testbed.network.reach import place_of
-
-from .plan import Flow, Plan
 
 __all__ = ["TABLE", "Element", "Ruleset", "compile_ruleset"]
 
@@ -159,5 +158,5 @@ def _rules_in_force(
     rules = [(f"rules[{i}]", rule) for i, rule in enumerate(design.rules)]
     rules += [(f"exception {e.id}", e.as_rule()) for e in design.exceptions
               if at is None or at < e.expires]  # fmt: skip
-    return [(label, rule) for label, rule in rules
-            if rule.service == ANY or catalog.services[rule.service].protocol is Protocol.TCP]  # fmt: skip
+    return [(label, rule) for label, rule in rules if rule.service == ANY
+            or catalog.services[rule.service].protocol is Protocol.TCP]  # fmt: skip

@@ -13,17 +13,17 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from testbed.network.catalog import Catalog
-
-from .compare import Comparison, compare
-from .host import require, run
-from .listeners import Listeners
-from .namespaces import Namespaces, new_prefix
-from .plan import Plan
-from .probe import probe
-from .ruleset import Ruleset, compile_ruleset
-from .signals import interruptible
+from testbed.network.emulate.drift import Comparison, compare
+from testbed.network.emulate.host import require, run
+from testbed.network.emulate.layout import Plan
+from testbed.network.emulate.listeners import Listeners
+from testbed.network.emulate.namespaces import Namespaces, new_prefix
+from testbed.network.emulate.probe import probe
+from testbed.network.emulate.ruleset import Ruleset, compile_ruleset
+from testbed.network.emulate.signals import interruptible
 
 __all__ = ["Built", "Emulated", "Timings", "emulate"]
 
@@ -102,6 +102,6 @@ def emulate(
                 listeners.stop()
                 namespaces.remove()
                 done = time.perf_counter()
-    build, load, listen = (b - a for a, b in zip(marks[:3], marks[1:4], strict=True))
+    build, load, listen = (b - a for a, b in pairwise(marks[:4]))
     timings = Timings(build, load, listen, marks[4] - started, done - cleaning)
     return Emulated(plan, ruleset, compare(plan, ruleset, outcomes), timings, namespaces.prefix)

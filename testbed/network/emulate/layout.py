@@ -185,6 +185,7 @@ def _tcp_services(asset: Endpoint, catalog: Catalog) -> tuple[tuple[str, int], .
     ports = [port for _, port in services]
     for name, port in services:
         if ports.count(port) > 1:
-            raise EmulationError(f"{asset.id} listens on TCP port {port} for more than one "
-                                 f"service ({name} among them): a probe cannot tell them apart")  # fmt: skip
+            raise EmulationError(f"{asset.id} listens on TCP port {port} for more than "
+                                 f"one service ({name} among them): a probe cannot tell "
+                                 "them apart")  # fmt: skip
     return tuple(services)

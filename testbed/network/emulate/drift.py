@@ -1,6 +1,6 @@
 """The model against the kernel: one row per probed flow, drift where they disagree.
 
-The model's expectation is :attr:`~testbed.network.emulate.plan.Flow.network_open`
+The model's expectation is :attr:`~testbed.network.emulate.layout.Flow.network_open`
 (its verdict lets the flow through the network); the kernel's is a completed TCP
 handshake.  Any row where they differ is **drift**: the network the kernel enforces
 is not the design the model analyses.
@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from testbed.network.design import ANY
+from testbed.network.emulate.layout import Flow, Plan
+from testbed.network.emulate.probe import Outcome
+from testbed.network.emulate.ruleset import Element, Ruleset
 from testbed.network.matrix import Matrix, Place
 from testbed.network.reach import place_of
-
-from .plan import Flow, Plan
-from .probe import Outcome
-from .ruleset import Element, Ruleset
 
 __all__ = ["COLUMNS", "Comparison", "Row", "compare"]
 
@@ -65,7 +64,8 @@ class Row:
         element = self.element
         if self.kernel_open:
             if element is None:
-                return "open in the kernel, yet no compiled rule opens it: a rule added outside the design"
+                return ("open in the kernel, yet no compiled rule opens it: "
+                        "a rule added outside the design")
             if element.service not in (ANY, self.flow.service):
                 return (f"{element.label} opens port {self.flow.port} to {self.dst_group!r} "
                         f"for {element.service}; a port filter cannot tell "
@@ -73,7 +73,8 @@ class Row:
             return f"{element.label} was compiled to open it, yet the model refuses it"
         if element is None:
             return "the model lets it through, the compiled ruleset does not"
-        return f"{element.label} was compiled but the kernel refused: removed behind the model's back"
+        return (f"{element.label} was compiled but the kernel refused: "
+                "removed behind the model's back")
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,10 @@ CT_1 = "ct-ai-onbox-north-001"
 CT_2 = "ct-ai-onbox-north-002"
 SOUTH = "ct-ai-onbox-south-001"
 FLEET = [
-    {"profile": "ct-ai-onbox", "count": 2, "site": "north", "zone": "imaging", "owner": "radiology"},
-    {"profile": "ct-ai-onbox", "count": 1, "site": "south", "zone": "imaging", "owner": "radiology"},
+    {"profile": "ct-ai-onbox", "count": 2, "site": "north", "zone": "imaging",
+     "owner": "radiology"},
+    {"profile": "ct-ai-onbox", "count": 1, "site": "south", "zone": "imaging",
+     "owner": "radiology"},
 ]  # fmt: skip
 
 

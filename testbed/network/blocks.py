@@ -37,7 +37,7 @@ class RouteBlocks:
         self._blocked: Holds[Route] = Holds()
         self._cuts: Holds[Cut] = Holds()
         self._down: Holds[str] = Holds()
-        self._unapproved: dict[Route, datetime] = {}
+        self._unapproved: dict[Route, list[datetime]] = {}
         #: each service's (site, zone), for partitions and sites down
         self.places: Mapping[str, tuple[str, str]] = places or {}
         self.revision = revision or Revision()
@@ -86,22 +86,26 @@ class RouteBlocks:
         self._changed()
 
     def add_unapproved(self, route: Route, *, now: datetime) -> None:
-        """A rule outside change control: ``route`` is allowed from ``now`` on."""
-        if route in self._unapproved:
-            raise ValueError(f"an unapproved rule {route} is in force already")
-        self._unapproved[route] = now
+        """A rule outside change control: ``route`` is allowed from ``now`` on (two
+        such rules on one route nest: it closes when the last is removed)."""
+        self._unapproved.setdefault(route, []).append(now)
         self._changed()
 
-    def remove_unapproved(self, route: Route) -> datetime:
-        """Remove an unapproved rule; when it was added."""
-        added = self._unapproved.pop(route)
+    def remove_unapproved(self, route: Route, *, added: datetime) -> None:
+        """Remove the unapproved rule on ``route`` that was added at ``added``."""
+        times = self._unapproved.get(route, [])
+        if added not in times:
+            raise ValueError(f"no unapproved rule {route} added at {added:%Y-%m-%dT%H:%M:%SZ}")
+        times.remove(added)
+        if not times:
+            del self._unapproved[route]
         self._changed()
-        return added
 
     @property
     def unapproved(self) -> Mapping[Route, datetime]:
-        """The rules in force outside change control, with when each was added."""
-        return self._unapproved
+        """The routes open outside change control, with since when (the earliest rule
+        still in force on each)."""
+        return {route: min(times) for route, times in self._unapproved.items()}
 
     def allowed_unapproved(self, site: str, zone: str, service: str) -> bool:
         """Whether an unapproved rule lets ``zone`` at ``site`` reach ``service``."""

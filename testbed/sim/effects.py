@@ -144,8 +144,9 @@ def _add_rule(ctx: FaultContext, fault: PolicyDrift) -> None:
 
 def _remove_rule(ctx: FaultContext, fault: PolicyDrift) -> None:
     """The rule goes; the exposure it caused is recorded (how long it was in force)."""
-    added = ctx.policy.remove_unapproved((fault.source, fault.to, fault.site))
-    minutes = (ctx.now() - added).total_seconds() / 60
+    added = ctx.now() - fault.length
+    ctx.policy.remove_unapproved((fault.source, fault.to, fault.site), added=added)
+    minutes = fault.length.total_seconds() / 60
     ctx.emit(EventKind.POLICY_EXPOSURE, fault.target, minutes=round(minutes, 3),
              added=added.isoformat().replace("+00:00", "Z"))  # fmt: skip
 

@@ -125,8 +125,27 @@ def test_a_rule_outside_change_control_opens_its_route_while_it_lasts(sim: type[
     policy.add_unapproved(("imaging", "pacs-south", "north"), now=sim.at("1d"))
     assert policy.decide(site="north", zone="imaging", service="pacs-south").allowed
     assert not policy.decide(site="south", zone="datacenter", service="pacs-south").allowed
-    assert policy.remove_unapproved(("imaging", "pacs-south", "north")) == sim.at("1d")
+    policy.add_unapproved(("imaging", "pacs-south", "north"), now=sim.at("2d"))  # nests
+    policy.remove_unapproved(("imaging", "pacs-south", "north"), added=sim.at("1d"))
+    assert policy.decide(site="north", zone="imaging", service="pacs-south").allowed
+    policy.remove_unapproved(("imaging", "pacs-south", "north"), added=sim.at("2d"))
     assert not policy.decide(site="north", zone="imaging", service="pacs-south").allowed
+
+
+def test_overlapping_policy_drifts_on_one_route_nest(sim: type[Sim]) -> None:
+    """Two unapproved rules on one route: the route stays open until the second goes;
+    the scan finds the route once, with the first rule's time in force."""
+    first = {"kind": "policy-drift", "from": "imaging", "to": "pacs-south",
+             "start": "1d2h", "end": "2d6h"}  # fmt: skip
+    second = {**first, "start": "1d20h", "end": "3d6h"}
+    result = _run(sim, first, second)
+    (found,) = sim.of_kind(result, EventKind.DRIFT_DETECTED)
+    assert found.time == sim.at("2d") and found.data["exposed_minutes"] == 22 * 60
+    exposures = sim.of_kind(result, EventKind.POLICY_EXPOSURE)
+    assert [(e.time, e.data["minutes"]) for e in exposures] == [
+        (sim.at("2d6h"), 28 * 60), (sim.at("3d6h"), 34 * 60)
+    ]
+    assert result.testbed.hospital.policy.unapproved == {}
 
 
 def test_a_short_policy_drift_between_scans_goes_unseen(sim: type[Sim]) -> None:

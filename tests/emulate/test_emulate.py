@@ -129,8 +129,11 @@ def test_an_error_mid_run_removes_everything(plan_of: Callable[[str], Plan]) -> 
     assert len(seen[0]) == len(plan_of("per-site-vlans").links) + 1  # it had built them
 
 
-def test_sigterm_mid_run_removes_everything() -> None:
-    """A ``kill`` of the emulating process: its finally still runs."""
+@pytest.mark.parametrize(("signame", "returncode"), [("SIGTERM", 128 + 15), ("SIGINT", -2)])
+def test_a_signal_mid_run_removes_everything(signame: str, returncode: int) -> None:
+    """A ``kill`` or a Ctrl-C of the emulating process: its finally still runs (then
+    SIGTERM exits 143; SIGINT ends Python as an uncaught KeyboardInterrupt does, by
+    SIGINT).  The autouse fixture checks nothing is left."""
     script = textwrap.dedent(f"""
         import os, signal, testbed
         from testbed.crosscheck import DEFAULT_PROFILES
@@ -143,12 +146,12 @@ def test_sigterm_mid_run_removes_everything() -> None:
                  Topology.from_scenario(s, load_profiles(DEFAULT_PROFILES)), at=s.start)
         def kill(built):
             print("built", *built.namespaces.existing(), flush=True)
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.{signame})
         emulate(p, before_probe=kill)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
-    assert done.returncode == 128 + 15, done.stderr
+    assert done.returncode == returncode, done.stderr
     built = done.stdout.split()
     assert built[0] == "built" and len(built) > 2
 

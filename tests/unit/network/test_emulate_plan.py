@@ -12,9 +12,10 @@ import pytest
 import testbed
 from testbed.crosscheck import DEFAULT_PROFILES
 from testbed.devices import load_profiles
+from testbed.errors import EmulationError
 from testbed.network.catalog import load_catalog
 from testbed.network.design import DESIGNS, load_design
-from testbed.network.emulate import Plan, compile_ruleset, plan
+from testbed.network.emulate import Plan, compile_ruleset, host, plan
 from testbed.network.emulate.signals import Guard
 from testbed.network.topology import Topology
 
@@ -96,3 +97,19 @@ def test_a_signal_during_cleanup_waits_for_it() -> None:
     assert stopped.value.code == 128 + signal.SIGTERM
     with pytest.raises(KeyboardInterrupt):
         guard.handle(signal.SIGINT, None)  # armed again: raises at once
+
+
+def test_what_the_host_lacks_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Not root and no tools on the PATH: each named, in the words the command's exit 2
+    and the emulation tests' skip use."""
+    monkeypatch.setattr(host.os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert host.missing() == (
+        "root (network namespaces and nftables need CAP_NET_ADMIN)",
+        "the 'ip' command (apt-get install iproute2)",
+        "the 'nft' command (apt-get install nftables)",
+    )
+    with pytest.raises(EmulationError) as refused:
+        host.require()
+    assert refused.value.missing == host.missing()
+    assert str(refused.value).startswith("cannot emulate here: needs root")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,18 @@ def plan_of() -> Callable[[str], Plan]:
         return plan(load_design(name), topology, at=scenario.start)
 
     return of
+
+
+@pytest.fixture(scope="session")
+def pilot_at() -> Callable[[str, datetime], Plan]:
+    """The flagship pilot's plan under a shipped design, exceptions judged at a time."""
+    topology = Topology.from_scenario(testbed.load_scenario(PILOT),
+                                      load_profiles(DEFAULT_PROFILES))  # fmt: skip
+
+    def at(name: str, when: datetime) -> Plan:
+        return plan(load_design(name), topology, at=when)
+
+    return at
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -161,3 +162,18 @@ def test_timings_are_measured(plan_of: Callable[[str], Plan]) -> None:
     timings = result.timings
     assert all(t > 0 for t in (timings.namespaces, timings.ruleset, timings.listeners,
                                 timings.probe, timings.teardown))  # fmt: skip
+
+
+def test_an_expired_exception_is_closed_in_the_kernel_too(pilot_at: Callable[..., Plan]) -> None:
+    """zero trust's cleartext worklist exception for the ultrasound expires on
+    2026-09-30: open in the kernel before, refused after, the model agreeing both
+    times."""
+    def worklist(result: Emulated) -> set[str]:
+        return {r.said for r in result.comparison.rows
+                if r.flow.source.place.device_class == "ultrasound" and r.flow.service == "dicom"}
+
+    before = emulate(pilot_at("zero-trust-microsegmentation", datetime(2026, 9, 1, tzinfo=UTC)))
+    after = emulate(pilot_at("zero-trust-microsegmentation", datetime(2026, 10, 1, tzinfo=UTC)))
+    assert before.comparison.drift == () == after.comparison.drift
+    assert "open" in worklist(before)
+    assert worklist(after) == {"refused"}

@@ -36,14 +36,15 @@ class Listeners:
 
     def __init__(self, namespace: str, plan: Plan, *, max_seconds: float) -> None:
         ports = dict.fromkeys((str(f.target.address), f.port) for f in plan.flows)
-        self._orders = {"endpoints": [list(p) for p in ports], "max_seconds": max_seconds}
+        self._endpoints: list[tuple[str, int]] = list(ports)
+        self._max_seconds = max_seconds
         self._namespace = namespace
         self._process: subprocess.Popen[str] | None = None
 
     @property
     def count(self) -> int:
         """How many (address, port) it listens on."""
-        return len(self._orders["endpoints"])  # type: ignore[arg-type]
+        return len(self._endpoints)
 
     def start(self) -> None:
         """Start the agent and wait until every port is bound."""
@@ -52,7 +53,8 @@ class Listeners:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         stdin, stdout = cast(IO[str], process.stdin), cast(IO[str], process.stdout)
-        stdin.write(json.dumps(self._orders) + "\n")
+        orders = {"endpoints": self._endpoints, "max_seconds": self._max_seconds}
+        stdin.write(json.dumps(orders) + "\n")
         stdin.flush()
         ready, _, _ = select.select([stdout], [], [], READY_TIMEOUT)
         line = stdout.readline().strip() if ready else ""

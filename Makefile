@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-live schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate schema clean
 
 setup: $(STAMP)
 
@@ -29,15 +29,22 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest -q --junitxml=runs/junit.xml
 
-# the simulation's scale benchmark, then live mode's store (bench-live)
+# the simulation's scale benchmark, then live mode's store (bench-live), then the
+# emulation of the designs in network namespaces (bench-emulate: root, ip, nft)
 bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.live_store
+	$(BIN)/python -m benchmarks.emulate
 
 # live mode's durable store: enrollment throughput durable vs memory, a restart of
 # 100k devices / 1M certificates, OCSP on it (benchmarks/live_store.py)
 bench-live: setup
 	$(BIN)/python -m benchmarks.live_store
+
+# the designs built in network namespaces and probed: build and probe time per
+# namespace and per flow (benchmarks/emulate.py; root, ip and nft, else exit 2)
+bench-emulate: setup
+	$(BIN)/python -m benchmarks.emulate
 
 schema: setup
 	$(BIN)/testbed schema --out scenarios/scenario.schema.json

@@ -204,9 +204,11 @@ def schema(out: Path | None) -> None:
 
 def _register_live_commands() -> None:
     from testbed.live.commands import devices, serve
+    from testbed.network.emulate.command import emulate
 
     cli.add_command(serve)
     cli.add_command(devices)
+    cli.add_command(emulate)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,8 +11,10 @@
     ├── LiveError              live-mode failures (state directory, admin API)
     ├── OutputError            an output directory that cannot be written
     ├── RecordError            a run's record on disk that cannot be read (file, line, expected)
-    └── EhrError               the EHR core asked for something it does not hold (unknown
-                               patient, location or device in a census operation)
+    ├── EhrError               the EHR core asked for something it does not hold (unknown
+    │                          patient, location or device in a census operation)
+    └── EmulationError         a design cannot be emulated in network namespaces here
+                               (not root, `ip` or `nft` missing, a kernel command failed)
 
 Messages name the bad value and say what was expected.  Bad input raises; it is
 never quietly corrected.
@@ -23,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "CsrError",
     "EhrError",
+    "EmulationError",
     "LifecycleError",
     "LiveError",
     "OutputError",
@@ -92,3 +95,13 @@ class EhrError(TestbedError):
     """The EHR core was asked to act on something it does not hold (an operator
     operation naming an unknown patient, location or device).  Refusals of FHIR
     requests are answers (OperationOutcome), not exceptions."""
+
+
+class EmulationError(TestbedError):
+    """A design cannot be materialized in network namespaces on this host: the host
+    lacks what it needs (root, ``ip``, ``nft``: :attr:`missing` names each), or a
+    kernel command failed (the message quotes the command and its error)."""
+
+    def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
+        self.missing = missing
+        super().__init__(message)

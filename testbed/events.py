@@ -93,6 +93,9 @@ class EventKind(StrEnum):
     DICOM_ASSOCIATION = "dicom-association"
     DICOM_ECHO = "dicom-echo"
     DICOM_STORE = "dicom-store"
+    # network designs (issue 13): a rule added outside change control was removed,
+    # with how long it was in force and whether a drift scan had found it
+    POLICY_EXPOSURE = "policy-exposure"
 
 
 class AuditCode(StrEnum):

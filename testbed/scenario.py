@@ -22,7 +22,7 @@ from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, WithJsonSch
 from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
 from testbed.expectations import ExpectationSpec
-from testbed.faults import RENAMED_KINDS, FaultSpec
+from testbed.faults import RENAMED_KINDS, ExceptionExpired, FaultSpec
 from testbed.inputs import load_yaml, validate
 from testbed.network.design import DESIGNS, design_path, load_design
 from testbed.pki.ca import IssuingMode
@@ -297,7 +297,12 @@ def _with_design(scenario: Scenario, *, file: str, base: Path) -> Scenario:
         known = ", ".join(sorted(p.stem for p in DESIGNS.glob("*.yaml")))
         raise ScenarioError(file, "design", f"a design in fixtures/designs ({known}) or "
                             "the path of a design file", got=scenario.design)  # fmt: skip
-    load_design(resolved)
+    design = load_design(resolved)
+    ids = {e.id for e in design.exceptions}
+    for i, fault in enumerate(scenario.faults):
+        if isinstance(fault, ExceptionExpired) and fault.exception not in ids:
+            expected = f"'exception:' and an exception of design {design.name!r} ({sorted(ids)})"
+            raise ScenarioError(file, f"faults[{i}].target", expected, got=fault.target)
     return replace(scenario, design=str(resolved))
 
 

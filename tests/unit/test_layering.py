@@ -29,10 +29,12 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "smart", "ehr", "pacs",
     })),
     ("hospital", frozenset({"hospital", "operations", "store"})),
-    ("transports", frozenset({"core", "sim", "live"})),
+    # the emulation drives the kernel (namespaces, nftables, real sockets): a transport
+    ("transports", frozenset({"core", "sim", "live", "network.emulate"})),
     ("reports", frozenset({"report"})),
-    # live mode's commands (serve, devices) are command-line entry points
-    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands"})),
+    # live mode's commands (serve, devices) and emulate are command-line entry points
+    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands",
+                                "network.emulate.command"})),
 )  # fmt: skip
 
 
@@ -42,13 +44,13 @@ def _module(path: Path) -> str:
 
 
 def _layer(module: str) -> int:
-    for index, (_, members) in enumerate(LAYERS):
-        if module in members:
-            return index
-    top = module.split(".")[0]
-    for index, (_, members) in enumerate(LAYERS):
-        if top in members:
-            return index
+    """The layer of the longest dotted prefix of ``module`` that LAYERS names."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        for index, (_, members) in enumerate(LAYERS):
+            if prefix in members:
+                return index
     raise AssertionError(f"testbed.{module} is in no layer: add it to LAYERS")
 
 

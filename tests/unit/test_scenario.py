@@ -200,6 +200,29 @@ BAD_INPUTS = [
              _faults("{kind: blocked-route, from: imaging, to: ehr, site: west, start: 1d, "
                      "end: 2d}"),
              "faults[0].site", ("a site", "north", "'west'")),
+    # the network faults of issue 13: a side, zone or exception that names nothing
+    BadInput("partition-of-an-unknown-site", "expectations:",
+             _faults("{kind: partition, between: ['site:north', 'site:west'], start: 1d, "
+                     "end: 2d}"),
+             "faults[0].between[1]", ("'site:' and a site", "'west'")),
+    BadInput("partition-of-a-site-and-a-zone", "expectations:",
+             _faults("{kind: partition, between: ['site:north', 'zone:imaging'], start: 1d, "
+                     "end: 2d}"),
+             "faults[0]", ("two sites or between two zones",)),
+    BadInput("partition-of-zones-at-an-unknown-site", "expectations:",
+             _faults("{kind: partition, between: ['zone:imaging', 'zone:datacenter'], "
+                     "site: west, start: 1d, end: 2d}"),
+             "faults[0].site", ("a site", "'west'")),
+    BadInput("policy-drift-to-an-unknown-service", "expectations:",
+             _faults("{kind: policy-drift, from: imaging, to: lab, start: 1d, end: 2d}"),
+             "faults[0].to", ("a service", "'lab'")),
+    BadInput("exception-expired-without-a-design", "expectations:",
+             _faults("{kind: exception-expired, target: 'exception:legacy', start: 1d, "
+                     "end: 2d}"),
+             "faults[0].target", ("a scenario with a 'design'",)),
+    BadInput("site-outage-of-an-unknown-site", "expectations:",
+             _faults("{kind: site-outage, target: 'site:west', start: 1d, end: 2d}"),
+             "faults[0].target", ("a site", "'west'")),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from testbed.errors import OutputError, TestbedError
+from testbed import validation
+from testbed.errors import OutputError, ScenarioError, TestbedError
 from testbed.pki.fidelity import Fidelity
 from testbed.report import Report
 from testbed.scenario import Scenario, load_scenario
@@ -33,6 +34,10 @@ class _Cli(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except ScenarioError as err:
+            for line in validation.diagnostics(err):
+                click.echo(line, err=True)
+            ctx.exit(EXIT_BAD_INPUT)
         except TestbedError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
@@ -148,14 +153,20 @@ def _summarize(report: Report, paths: Iterable[Path]) -> None:
 
 
 @cli.command()
-@click.argument("scenario", type=click.Path(path_type=Path))
-def validate(scenario: Path) -> None:
-    """Check SCENARIO without running it."""
-    spec = _load(scenario)
-    devices = sum(g.count for g in spec.fleet)
-    parts = [_count(len(spec.sites), "site"), _count(devices, "device"),
-             _count(len(spec.faults), "fault"), _count(len(spec.expectations), "expectation")]
-    click.echo(f"{scenario}: valid ({', '.join(parts)})")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--format", "form", type=click.Choice([f.value for f in validation.Format]),
+              default=validation.Format.TEXT.value, show_default=True,
+              help="text for people, json for tools, github for pull-request annotations.")
+def validate(files: tuple[Path, ...], strict: bool, form: str) -> None:
+    """Check scenario FILES without running them: every problem in every file at once,
+    with line and column, and warnings about fleets that cannot work."""
+    checks = [validation.check(path) for path in files]
+    out, err = validation.render(checks, validation.Format(form), strict=strict)
+    click.echo(out, nl=False)
+    click.echo(err, nl=False, err=True)
+    failed = any(c.errors(strict=strict) for c in checks)
+    click.get_current_context().exit(EXIT_BAD_INPUT if failed else EXIT_OK)
 
 
 def _load(path: Path, *, seed: int | None = None) -> Scenario:

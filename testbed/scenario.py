@@ -21,14 +21,15 @@ from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, WithJsonSch
 
 from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
-from testbed.expectations import ExpectationSpec
+from testbed.expectations import ExpectationSpec, Metric
 from testbed.faults import RENAMED_KINDS, FaultSpec
-from testbed.inputs import load_yaml, validate
+from testbed.inputs import load_located, validate
 from testbed.network.design import DESIGNS, design_path, load_design
 from testbed.pki.ca import IssuingMode
 from testbed.pki.fidelity import Fidelity
 from testbed.pki.keys import KeyType
 from testbed.pki.revocation import RevocationReason
+from testbed.positions import Positions, parse_field_path
 from testbed.sites import NAME, Service, Site
 from testbed.targets import DEVICES, TargetForm
 from testbed.units import Duration, PositiveDuration, parse_duration
@@ -63,6 +64,18 @@ class Weekday(StrEnum):
 #: A SPIFFE trust domain that is also a DNS name (it ends every device's DNS SAN):
 #: dot-separated labels of lowercase letters, digits and inner dashes.
 TRUST_DOMAIN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+
+
+def _utc(value: datetime) -> datetime:
+    """A time in UTC; another time zone is refused, not quietly converted."""
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("a UTC time such as 2026-01-05T00:00:00Z (this one has no time zone)")
+    if offset:
+        raise ValueError(f"a UTC time such as 2026-01-05T00:00:00Z (this one is at UTC"
+                         f"{value.strftime('%z')}; write it in UTC with a Z, it is not "
+                         "converted)")  # fmt: skip
+    return value
 
 
 def _trust_domain(value: str) -> str:
@@ -208,7 +221,7 @@ class Scenario:
 
     name: Annotated[str, Field(pattern=NAME)]
     seed: Annotated[int, Field(strict=True)]  # a number, not a string that parses as one
-    start: datetime
+    start: Annotated[datetime, AfterValidator(_utc)]
     duration: PositiveDuration
     sites: Annotated[tuple[Site, ...], Field(min_length=1)]
     services: Annotated[tuple[Service, ...], Field(min_length=1)]
@@ -237,7 +250,7 @@ class Scenario:
     workload: Workload = field(default_factory=Workload)
     faults: tuple[Annotated[FaultSpec, Field(discriminator="kind")], ...] = ()
     operations: tuple[Operation, ...] = ()
-    expectations: dict[str, ExpectationSpec] = field(default_factory=dict)
+    expectations: dict[Metric, ExpectationSpec] = field(default_factory=dict)
     #: time after the last fault's end before recovery is checked (faults heal at the
     #: latest at ``duration``, so the window must be longer than zero)
     recovery_window: PositiveDuration = field(default_factory=lambda: _d("3d"))
@@ -270,20 +283,33 @@ def load_scenario(
     """Read, validate and cross-check a scenario file (``profiles``: read the device
     profiles from this directory instead of the one the file names)."""
     path = Path(path)
-    data = load_yaml(path)
+    data, where = load_located(path)
     if not isinstance(data, dict):
         raise ScenarioError(str(path), "(top level)", "a mapping of scenario fields")
-    scenario = validate(_SCENARIO, _renamed_kinds(data, file=str(path)), file=str(path))
-    if scenario.start.tzinfo is None:
-        raise ScenarioError(str(path), "start", "a UTC time such as 2026-01-05T00:00:00Z")
+    scenario = validate(_SCENARIO, _renamed_kinds(data, file=str(path)), file=str(path),
+                        where=where)  # fmt: skip
     if seed is not None:
         scenario = replace(scenario, seed=seed)
     if profiles is not None:
         scenario = replace(scenario, profiles_dir=str(profiles.resolve()))
-    cross_check(scenario, file=str(path), base=path.parent)
-    if scenario.design is not None:
-        scenario = _with_design(scenario, file=str(path), base=path.parent)
+    try:
+        cross_check(scenario, file=str(path), base=path.parent)
+        if scenario.design is not None:
+            scenario = _with_design(scenario, file=str(path), base=path.parent)
+    except ScenarioError as error:
+        raise _located(error, str(path), where) from None
     return scenario
+
+
+def _located(error: ScenarioError, file: str, where: Positions) -> ScenarioError:
+    """``error`` with the line and column of its field, when it is about ``file``."""
+    if error.file != file or error.line is not None or len(error.problems) > 1:
+        return error
+    at = where.of(parse_field_path(error.field))
+    if at is None:
+        return error
+    return ScenarioError(file, error.field, error.expected, got=error.got, line=at[0],
+                         column=at[1], hint=error.hint)  # fmt: skip
 
 
 def _with_design(scenario: Scenario, *, file: str, base: Path) -> Scenario:

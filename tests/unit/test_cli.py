@@ -30,7 +30,7 @@ def test_an_unknown_command_is_bad_input(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_a_missing_argument_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"]) == 2
-    assert "SCENARIO" in capsys.readouterr().err
+    assert "FILES" in capsys.readouterr().err
 
 
 def test_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,18 +21,19 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundation", frozenset({
         "errors", "clock", "units", "inputs", "events", "event_json", "event_sink",
         "decisions", "lifecycle", "sites", "memory", "expectations", "faults", "verdicts",
-        "targets", "revision", "holds",
+        "targets", "revision", "holds", "positions", "suggest",
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
         "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
-        "smart", "ehr", "pacs",
+        "smart", "ehr", "pacs", "advice",
     })),
     ("hospital", frozenset({"hospital", "operations", "store"})),
     ("transports", frozenset({"core", "sim", "live"})),
     ("reports", frozenset({"report"})),
     # live mode's commands (serve, devices) are command-line entry points
-    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands"})),
+    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands",
+                                "validation"})),
 )  # fmt: skip
 
 

@@ -128,8 +128,18 @@ class Testbed:
         self._started = True
         schedule_all(self)
 
-    def run(self, *, progress: Progress | None = None, steps: int = 200) -> None:
-        """Run the whole scenario, reporting progress ``(done, total)`` in sim seconds."""
+    def run(
+        self,
+        *,
+        progress: Progress | None = None,
+        steps: int = 200,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Run the whole scenario, reporting progress ``(done, total)`` in sim seconds.
+
+        ``stop`` is asked between steps (1/``steps`` of the run each): when it says
+        True the run ends there, at a moment between events, and :attr:`stopped_at`
+        keeps the simulated time it reached (an interrupted run's partial report)."""
         self.start()
         total = self.horizon
         with old_generation_paused():
@@ -137,7 +147,13 @@ class Testbed:
                 self.env.run(until=total * i / steps)
                 if progress is not None:
                     progress(float(self.env.now), total)
+                if stop is not None and i < steps and stop():
+                    self.stopped_at = self.now()
+                    break
         self._tally()
+
+    stopped_at: datetime | None = None
+    """Where an interrupted run stopped (None: it ran to its end)."""
 
     def _tally(self) -> None:
         """Write the decision points' own count of what they decided (once, last), so a

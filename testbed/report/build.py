@@ -79,6 +79,12 @@ def build_report(record: RunRecord) -> Report:
     if record.not_measured:
         data["not_measured"] = dict(record.not_measured)
         data["transport"] = record.transport.value
+    if record.stopped_at is not None:
+        data["incomplete"] = {
+            "stopped_at": isoformat(record.stopped_at),
+            "reason": "interrupted: the run stopped before the scenario's end, so the "
+                      "measures cover only the time before it",
+        }  # fmt: skip
     return Report(sc.name, record.seed, measures, results, data)
 
 

@@ -143,6 +143,8 @@ class RunRecord:
     devices: int
     not_measured: Mapping[str, str] = field(default_factory=dict)
     window: tuple[datetime, datetime] | None = None
+    #: where an interrupted run stopped (its report is partial); None: it ran to its end
+    stopped_at: datetime | None = None
 
     @property
     def start(self) -> datetime:
@@ -201,6 +203,7 @@ def record_from_testbed(tb: Testbed) -> RunRecord:
                        refusals=_refusals(tb.log.select(ENROLLMENT_REFUSALS))),
         groups={a.device_id: a.group for a in tb.agents},
         devices=len(tb.agents),
+        stopped_at=tb.stopped_at,
     )
 
 

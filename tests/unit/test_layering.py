@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("reports", frozenset({"report"})),
     # live mode's commands (serve, devices) are command-line entry points
     ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands",
-                                "validation"})),
+                                "validation", "progress"})),
 )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from testbed.devices import DeviceProfile, load_profiles
 from testbed.errors import ScenarioError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
+from testbed.incidents import IncidentJournal
 from testbed.inventory import DriftKind
 from testbed.memory import old_generation_paused
 from testbed.pki.renewal import ChangeWindow
@@ -69,7 +70,10 @@ class Testbed:
         self.metrics = self.hospital.metrics
         self.lab = ValidationLab(self.hospital, self.hospital.decision_listeners)
         system = self.hospital.system
-        self.agents = build_fleet(scenario, self.profiles, system, self.rng, self.metrics)
+        #: every incident, one by one (the measures count them)
+        self.incidents = IncidentJournal()
+        self.agents = build_fleet(scenario, self.profiles, system, self.rng, self.metrics,
+                                  self.incidents)  # fmt: skip
         self.by_id = {a.device_id: a for a in self.agents}
         self.change_windows = tuple(_window(w) for w in scenario.pki.change_windows)
         self.open_drift: set[tuple[str, DriftKind]] = set()

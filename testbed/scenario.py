@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
@@ -23,7 +24,7 @@ from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
 from testbed.expectations import ExpectationSpec, Metric
 from testbed.faults import RENAMED_KINDS, FaultSpec
-from testbed.inputs import load_located, validate
+from testbed.inputs import field_path, load_located, validate
 from testbed.network.design import DESIGNS, design_path, load_design
 from testbed.pki.ca import IssuingMode
 from testbed.pki.fidelity import Fidelity
@@ -269,6 +270,24 @@ class Scenario:
         ),
     ] = Fidelity.FULL
 
+    def with_(
+        self,
+        changes: Mapping[str, Any] | None = None,
+        /,
+        *,
+        base: Path | str = ".",
+        **fields: Any,
+    ) -> Scenario:
+        """A copy with ``changes`` applied, validated and cross-checked again as a file
+        is (every problem at once, each named by its field path).
+
+        Keys are field paths as errors name them (``"pki.lifetime"``,
+        ``"fleet[0].count"``) and values are written as in YAML (``"10d"``); plain
+        keyword arguments change top-level fields (``seed=8``).  ``base``: the
+        directory relative profile and design paths are read from (where the file
+        would be)."""
+        return vary(self, {**(changes or {}), **fields}, base=Path(base))
+
 
 def _d(text: str) -> Any:
     return parse_duration(text)
@@ -310,6 +329,53 @@ def _located(error: ScenarioError, file: str, where: Positions) -> ScenarioError
         return error
     return ScenarioError(file, error.field, error.expected, got=error.got, line=at[0],
                          column=at[1], hint=error.hint)  # fmt: skip
+
+
+VARIED = "Scenario.with_"
+"""The "file" a problem in :meth:`Scenario.with_`'s changes is reported in."""
+
+
+def vary(scenario: Scenario, changes: Mapping[str, Any], *, base: Path) -> Scenario:
+    """``scenario`` with ``changes`` (field path -> value as in YAML), validated again."""
+    data = _SCENARIO.dump_python(scenario, mode="json", by_alias=True, exclude_none=True)
+    for key, value in changes.items():
+        _put(data, key, value)
+    varied = validate(_SCENARIO, data, file=VARIED)
+    cross_check(varied, file=VARIED, base=base)
+    if varied.design is not None:
+        varied = _with_design(varied, file=VARIED, base=base)
+    return varied
+
+
+def _put(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set the field at ``key`` (a field path) in ``data``; the path up to it must exist."""
+    path = parse_field_path(key)
+    if not path or not isinstance(path[0], str):
+        raise ScenarioError(VARIED, key, "a field path such as 'pki.lifetime' or "
+                            "'fleet[0].count'")  # fmt: skip
+    node: Any = data
+    for i, part in enumerate(path[:-1]):
+        child = _child(node, part)
+        if child is None:
+            where = field_path(path[: i + 1])
+            raise ScenarioError(VARIED, key, f"a path that exists in the scenario ({where} "
+                                "does not)")  # fmt: skip
+        node = child
+    last = path[-1]
+    item = isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node)
+    if not item and not (isinstance(node, dict) and isinstance(last, str)):
+        raise ScenarioError(VARIED, key, "a field of a mapping or an existing list item")
+    node[last] = value
+
+
+def _child(node: Any, part: int | str) -> Any:
+    if isinstance(node, dict) and isinstance(part, str):
+        if part not in node:
+            node[part] = {}  # a section left at its defaults: written from scratch
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 def _with_design(scenario: Scenario, *, file: str, base: Path) -> Scenario:

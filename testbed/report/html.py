@@ -31,7 +31,10 @@ __all__ = ["measures_html", "page_html", "summary_html", "write_html"]
 Cell = str | tuple[str, str]
 
 _CSS = """
-.testbed-report { font-family: system-ui, sans-serif; color: #1a1a1a; max-width: 90rem; }
+.testbed-report {
+  font-family: system-ui, sans-serif; color: #1a1a1a; background: #fff; max-width: 90rem;
+  padding: 0.5rem; line-height: 1.4;
+}
 .testbed-report h1 { font-size: 1.5rem; margin-bottom: 0.25rem; }
 .testbed-report h2 { font-size: 1.15rem; margin-top: 1.5rem; }
 .testbed-report table { border-collapse: collapse; margin: 0.5rem 0; }

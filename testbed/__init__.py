@@ -24,7 +24,7 @@ from testbed.core import Testbed
 from testbed.errors import ScenarioError, TestbedError
 from testbed.hospital import Hospital
 from testbed.report import Report
-from testbed.run import RunResult, run_scenario
+from testbed.runner import RunResult, run_scenario
 from testbed.scenario import Scenario, load_scenario
 
 __all__ = [

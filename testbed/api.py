@@ -28,7 +28,7 @@ import pandas as pd
 from testbed.events import EventKind
 from testbed.pki.fidelity import Fidelity
 from testbed.report.story import BREAKDOWNS
-from testbed.run import RunResult, run_scenario
+from testbed.runner import RunResult, run_scenario
 from testbed.scenario import Scenario
 
 if TYPE_CHECKING:

@@ -97,7 +97,7 @@ def run(
     scenario: Path, out: Path | None, seed: int | None, fidelity: str | None, quiet: bool
 ) -> None:
     """Run SCENARIO and write its report; exit 1 if an expectation fails."""
-    from testbed.run import prepare_outputs, run_scenario, write_outputs
+    from testbed.runner import prepare_outputs, run_scenario, write_outputs
 
     spec = _load(scenario, seed=seed)
     if fidelity is not None:
@@ -151,7 +151,7 @@ def report_command(directory: Path, out: Path | None, quiet: bool) -> None:
     --state-dir` directory) from its audit log; exit 1 if an expectation fails."""
     from testbed.report import build_report
     from testbed.report.directory import load_record
-    from testbed.run import prepare_outputs, write_report
+    from testbed.runner import prepare_outputs, write_report
 
     with _progress(quiet) as bar:
         task = bar.add_task(directory.name or str(directory), total=1.0)

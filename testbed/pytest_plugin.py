@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.events import Event
     from testbed.expectations import ExpectationResult
-    from testbed.run import RunResult
+    from testbed.runner import RunResult
 
 __all__ = [
     "ExpectationItem",
@@ -124,7 +124,7 @@ class ScenarioFile(pytest.File):
 
     def _run(self) -> RunResult | ScenarioFailure:
         from testbed.errors import TestbedError
-        from testbed.run import run_scenario, write_outputs
+        from testbed.runner import run_scenario, write_outputs
 
         try:
             result = run_scenario(self.path)

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("transports", frozenset({"core", "sim", "live"})),
     ("reports", frozenset({"report"})),
     # live mode's commands (serve, devices) are command-line entry points
-    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands",
+    ("entry points", frozenset({"runner", "api", "cli", "pytest_plugin", "", "live.commands",
                                 "validation", "progress"})),
 )  # fmt: skip
 

@@ -10,7 +10,7 @@ import pytest
 # imported before pytester's in-process runs, which unload what they import: numpy
 # (under the report's plots) cannot be loaded twice in one process
 import testbed.report.plots
-import testbed.run
+import testbed.runner
 from testbed.pytest_plugin import is_scenario_file
 
 pytest_plugins = ["pytester"]
@@ -77,13 +77,13 @@ def test_the_scenario_runs_once_per_file(
     pytester: pytest.Pytester, tiny: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs: list[object] = []
-    real = testbed.run.run_scenario
+    real = testbed.runner.run_scenario
 
-    def counting(scenario: Path, **kwargs: object) -> testbed.run.RunResult:
+    def counting(scenario: Path, **kwargs: object) -> testbed.runner.RunResult:
         runs.append(scenario)
         return real(scenario)
 
-    monkeypatch.setattr(testbed.run, "run_scenario", counting)
+    monkeypatch.setattr(testbed.runner, "run_scenario", counting)
     pytester.runpytest_inprocess().assert_outcomes(passed=1, failed=1)
     assert runs == [tiny]
 

@@ -11,7 +11,7 @@ import pytest
 from testbed.expectations import ExpectationResult
 from testbed.report import Report
 from testbed.report.html import measures_html, page_html, summary_html, write_html
-from testbed.run import RunResult, run_scenario
+from testbed.runner import RunResult, run_scenario
 from testbed.verdicts import Verdict
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"

@@ -54,7 +54,7 @@ def test_ctrl_c_exits_130_and_writes_a_partial_report(tmp_path: Path) -> None:
 
 
 def test_a_finished_run_has_no_incomplete_mark(tmp_path: Path) -> None:
-    from testbed.run import run_scenario
+    from testbed.runner import run_scenario
 
     result = run_scenario(ROOT / "scenarios" / "ca-outage-longer-than-lifetime.yaml")
     assert "incomplete" not in result.report.data

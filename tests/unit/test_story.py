@@ -15,7 +15,7 @@ import pytest
 
 from testbed.report.directory import load_record
 from testbed.report.story import BREAKDOWNS, NO_EFFECT, breakdowns, fault_effects, per_device
-from testbed.run import run_scenario, write_outputs
+from testbed.runner import run_scenario, write_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))

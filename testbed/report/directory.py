@@ -104,8 +104,8 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
     if live and fold.first is not None and fold.last is not None:
         window = (fold.first, fold.last)
     return RunRecord(scenario, seed, transport, JsonlEvents(log, before=before), tally, groups,
-                     devices,
-                     dict(sorted(not_measured.items())), window)  # fmt: skip
+                     devices, dict(sorted(not_measured.items())), window,
+                     incidents=tuple(fold.incidents.incidents))  # fmt: skip
 
 
 def _run_file(path: Path) -> tuple[Transport, int, Fidelity | None]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed.report.plots import availability, certificate_timeline, svg_text
+from testbed.report.story_html import story_sections
 from testbed.verdicts import ValidationOutcome, Verdict
 
 if TYPE_CHECKING:
@@ -30,7 +31,10 @@ __all__ = ["measures_html", "page_html", "summary_html", "write_html"]
 Cell = str | tuple[str, str]
 
 _CSS = """
-.testbed-report { font-family: system-ui, sans-serif; color: #1a1a1a; max-width: 72rem; }
+.testbed-report {
+  font-family: system-ui, sans-serif; color: #1a1a1a; background: #fff; max-width: 90rem;
+  padding: 0.5rem; line-height: 1.4;
+}
 .testbed-report h1 { font-size: 1.5rem; margin-bottom: 0.25rem; }
 .testbed-report h2 { font-size: 1.15rem; margin-top: 1.5rem; }
 .testbed-report table { border-collapse: collapse; margin: 0.5rem 0; }
@@ -91,7 +95,8 @@ def summary_html(report: Report) -> str:
         _section("Enrollment refusals by reason",
                  _counts(data.get("enrollment_refusals_by_reason"), "reason")),
         _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
-        _section("Faults", _faults(data.get("faults"))),
+        *([] if "fault_effects" in data else [_section("Faults", _faults(data.get("faults")))]),
+        *story_sections(data, table=_table, section=_section),
     ]
     return f'<div class="testbed-report">\n<style>{_CSS}</style>\n{"".join(parts)}</div>\n'
 
@@ -125,6 +130,10 @@ def _header(report: Report) -> str:
 
 
 def _banner(report: Report) -> str:
+    incomplete = report.data.get("incomplete")
+    if incomplete:
+        text = f"INCOMPLETE: the run stopped at {incomplete['stopped_at']}; {incomplete['reason']}"
+        return f'<div class="banner fail">{escape(text)}</div>\n'
     verdict = Verdict.of(report.passed)
     failed = [e.id for e in report.expectations if not e.passed]
     total = len(report.expectations)

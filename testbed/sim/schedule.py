@@ -106,7 +106,7 @@ def _closing(tb: Testbed) -> Generator[Any, Any, None]:
         else:
             _still_onboarding(tb, agent, None if entry is None else entry.state)
     for agent in tb.agents:
-        agent.availability.close(now)
+        agent.availability.close(now, at_end=True)
     drift_scan(tb)
 
 

@@ -21,20 +21,20 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundation", frozenset({
         "errors", "clock", "units", "inputs", "events", "event_json", "event_sink",
         "decisions", "lifecycle", "sites", "memory", "expectations", "faults", "verdicts",
-        "targets", "revision", "holds",
+        "targets", "revision", "holds", "positions", "suggest",
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
         "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
-        "smart", "ehr", "pacs",
+        "smart", "ehr", "pacs", "advice", "incidents",
     })),
     ("hospital", frozenset({"hospital", "operations", "store"})),
     # the emulation drives the kernel (namespaces, nftables, real sockets): a transport
     ("transports", frozenset({"core", "sim", "live", "network.emulate"})),
     ("reports", frozenset({"report"})),
     # live mode's commands (serve, devices) and emulate are command-line entry points
-    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands",
-                                "network.emulate.command"})),
+    ("entry points", frozenset({"runner", "api", "cli", "pytest_plugin", "", "live.commands",
+                                "network.emulate.command", "validation", "progress"})),
 )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import pytest
 from testbed.expectations import ExpectationResult
 from testbed.report import Report
 from testbed.report.html import measures_html, page_html, summary_html, write_html
-from testbed.run import RunResult, run_scenario
+from testbed.runner import RunResult, run_scenario
 from testbed.verdicts import Verdict
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
@@ -48,9 +48,11 @@ def test_page_is_self_contained(page: str) -> None:
 
 def test_page_has_every_section(pilot: RunResult, page: str) -> None:
     for title in ("Expectations", "Measures", "Incidents by category", "Denials by reason",
-                  "Pre-production failure tests", "Faults", "Certificate lifecycle",
-                  "Denied clinical traffic"):
+                  "Pre-production failure tests", "What each fault did", "Incidents",
+                  "By site", "By zone", "By profile", "By group", "By issuing CA",
+                  "Certificate lifecycle", "Denied clinical traffic"):
         assert f"<h2>{title}</h2>" in page
+    assert "<td>trust-bundle-stale</td>" in page and "no effect seen" in page
     assert "two-site-pilot (seed 20261128)" in page
     for check in pilot.report.expectations:
         assert f"<td>{check.id}</td>" in page
@@ -64,7 +66,9 @@ def test_page_counts_preproduction_outcomes(pilot: RunResult, page: str) -> None
 
 
 def test_page_lists_faults_and_denials(pilot: RunResult, page: str) -> None:
-    for fault in pilot.report.data["faults"]:
+    effects = pilot.report.data["fault_effects"]
+    assert [e["kind"] for e in effects] == [f["kind"] for f in pilot.report.data["faults"]]
+    for fault in effects:
         assert f"<td>{fault['kind']}</td><td>{escape(fault['target'])}</td>" in page
     for reason, count in pilot.report.data["denials_by_reason"].items():
         assert f'<td>{reason}</td><td class="num">{count}</td>' in page

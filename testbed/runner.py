@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def run_scenario(
     source: Path | None = None,
     fidelity: Fidelity | None = None,
     out: Path | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Load (if given a path), build and run a scenario; return the testbed and report.
 
@@ -59,7 +61,9 @@ def run_scenario(
     are found beside it, and it is kept with the outputs).  ``fidelity`` overrides the
     scenario's declared fidelity level.  ``out``: a directory to stream the audit log
     to as ``events.jsonl`` (made if need be, :func:`prepare_outputs`); what was
-    recorded is written there even if the run raises.
+    recorded is written there even if the run raises.  ``stop``: asked as the run goes
+    (:meth:`Testbed.run`); when it says True the run ends early and its report is
+    marked incomplete (``report.data["incomplete"]``).
     """
     if not isinstance(scenario, Scenario):
         source = Path(scenario)
@@ -70,20 +74,21 @@ def run_scenario(
     events = None if out is None else prepare_outputs(out) / EVENTS
     if events is None:
         tb = Testbed(scenario, base=base)
-        tb.run(progress=progress)
+        tb.run(progress=progress, stop=stop)
     else:
-        tb = _streamed_run(scenario, base, events, progress)
+        tb = _streamed_run(scenario, base, events, progress, stop)
     record = record_from_testbed(tb)
     return RunResult(tb, build_report(record), record, source, events)
 
 
 def _streamed_run(
-    scenario: Scenario, base: Path, events: Path, progress: Progress | None
-) -> Testbed:
+    scenario: Scenario, base: Path, events: Path, progress: Progress | None,
+    stop: Callable[[], bool] | None,
+) -> Testbed:  # fmt: skip
     log = EventLog(keep=REPORT_EVENTS, sink=JsonlSink(events))
     try:
         tb = Testbed(scenario, base=base, log=log)
-        tb.run(progress=progress)
+        tb.run(progress=progress, stop=stop)
     finally:
         log.close()  # what was recorded is written, also when the run raised
     return tb

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from testbed import validation
 from testbed.errors import OutputError, ScenarioError, TestbedError
+from testbed.event_sink import EventsKept
 from testbed.pki.fidelity import Fidelity
 from testbed.progress import Interruption, PlainProgress
 from testbed.report import Report
@@ -92,10 +93,21 @@ def summary_table(report: Report) -> Table:
     default=None,
     help="Override the scenario's fidelity level: full (real certificates) or modeled.",
 )
+@click.option(
+    "--events",
+    "kept",
+    type=click.Choice([k.value for k in EventsKept]),
+    default=EventsKept.ALL.value,
+    show_default=True,
+    help="Which events the log keeps: all; all but allowed access decisions (the bulk of "
+    "a long run; `testbed report` cannot fold such a log again); none.",
+)
+@click.option("--compress", is_flag=True, help="Write the log as events.jsonl.gz.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(
-    scenario: Path, out: Path | None, seed: int | None, fidelity: str | None, quiet: bool
-) -> None:
+    scenario: Path, out: Path | None, seed: int | None, fidelity: str | None, kept: str,
+    compress: bool, quiet: bool,
+) -> None:  # fmt: skip
     """Run SCENARIO and write its report; exit 1 if an expectation fails."""
     from testbed.runner import prepare_outputs, run_scenario, write_outputs
 
@@ -123,6 +135,8 @@ def run(
                 source=scenario,
                 out=target,  # events.jsonl is written as the run goes
                 stop=interruption.requested,
+                kept=EventsKept(kept),
+                compress=compress,
             )
     except KeyboardInterrupt:  # a second Ctrl-C: nothing more is written
         if made and target.is_dir() and not any(target.iterdir()):

@@ -424,7 +424,31 @@ def json_schema() -> dict[str, Any]:
     schema = _SCENARIO.json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Hospital device-identity testbed scenario"
+    _plain_one_of(schema, schema.get("$defs", {}))
     return schema
+
+
+def _plain_one_of(node: Any, defs: dict[str, Any]) -> None:
+    """Replace OpenAPI's ``discriminator`` (which JSON Schema editors ignore) by what they
+    read: each ``oneOf`` member requires the tag property, whose ``const`` then picks
+    exactly one member."""
+    if isinstance(node, list):
+        for item in node:
+            _plain_one_of(item, defs)
+        return
+    if not isinstance(node, dict):
+        return
+    discriminator = node.pop("discriminator", None)
+    if isinstance(discriminator, dict):
+        tag = discriminator["propertyName"]
+        for member in node.get("oneOf", []):
+            ref = str(member.get("$ref", "")).removeprefix("#/$defs/")
+            target = defs.get(ref, member)
+            required = target.setdefault("required", [])
+            if tag not in required:
+                required.insert(0, tag)
+    for value in node.values():
+        _plain_one_of(value, defs)
 
 
 def schema_text() -> str:

@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from testbed.report.measure_info import MEASURES, reading
 from testbed.report.plots import availability, certificate_timeline, svg_text
 from testbed.report.story_html import story_sections
 from testbed.verdicts import ValidationOutcome, Verdict
@@ -102,18 +103,19 @@ def summary_html(report: Report) -> str:
 
 
 def measures_html(report: Report) -> str:
-    """The measures as a table, with the expectation on each measure that has one, then
-    those the run could not have ("not measured in this run", and why)."""
-    expected = {e.id: e.expected for e in report.expectations}
-    rows: list[tuple[Cell, ...]] = [
-        (name, (_num(value), "num"), expected.get(name, ""))
-        for name, value in report.measures.items()
-    ]
+    """The measures as a table: each value with its unit and a reading for people, and
+    what it counts (the expectations have their own table); then those the run could
+    not have ("not measured in this run", and why)."""
+    rows: list[tuple[Cell, ...]] = []
+    for name, value in report.measures.items():
+        info = MEASURES.get(name)
+        rows.append((name, (reading(name, value), "num"),
+                     ("" if info is None else info.definition, "muted")))  # fmt: skip
     missing: Mapping[str, Any] = report.data.get("not_measured") or {}
     rows.extend(
         (name, ("not measured in this run", "muted"), str(why)) for name, why in missing.items()
     )
-    return _table(("measure", "value", "expected"), rows)
+    return _table(("measure", "value", "what it counts (docs/measures.md)"), rows)
 
 
 def _header(report: Report) -> str:
@@ -210,6 +212,9 @@ def _cell(cell: Cell) -> str:
 
 
 def _num(value: object) -> str:
+    """A number with thousands separators, never in scientific notation."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
-    return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.6f}".rstrip("0")

@@ -11,6 +11,7 @@ import pytest
 from testbed.expectations import ExpectationResult
 from testbed.report import Report
 from testbed.report.html import measures_html, page_html, summary_html, write_html
+from testbed.report.measure_info import MEASURES, reading
 from testbed.runner import RunResult, run_scenario
 from testbed.verdicts import Verdict
 
@@ -71,7 +72,7 @@ def test_page_lists_faults_and_denials(pilot: RunResult, page: str) -> None:
     for fault in effects:
         assert f"<td>{fault['kind']}</td><td>{escape(fault['target'])}</td>" in page
     for reason, count in pilot.report.data["denials_by_reason"].items():
-        assert f'<td>{reason}</td><td class="num">{count}</td>' in page
+        assert f'<td>{reason}</td><td class="num">{count:,}</td>' in page
 
 
 @pytest.mark.slow
@@ -105,10 +106,31 @@ def test_empty_sections_say_none() -> None:
     assert '<h2>Faults</h2>\n<p class="muted">none</p>' in html
 
 
-def test_measures_table_shows_expectations_next_to_measures() -> None:
+def test_measures_table_gives_units_readings_and_definitions() -> None:
     html = measures_html(_report())
-    assert '<tr><td>data_lost</td><td class="num">0</td><td>== 0</td></tr>' in html
-    assert '<tr><td>fail_safe</td><td class="num">0.9</td><td></td></tr>' in html
+    assert ('<tr><td>data_lost</td><td class="num">0 items</td><td class="muted">clinical '
+            "items that will never be delivered</td></tr>") in html
+    assert '<tr><td>fail_safe</td><td class="num">90%</td>' in html
+    assert "== 0" not in html  # the expectations have their own table
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "text"),
+    [("clinical_downtime_minutes", 6080, "6,080 device-minutes = 4.2 days"),
+     ("clinical_downtime_minutes", 150.5, "150.50 device-minutes = 2.5 h"),
+     ("onboarding_minutes_max", 90, "90 minutes"), ("fail_safe", 0.916667, "91.7%"),
+     ("audit_coverage", 1, "100%"), ("unauthorized_access", 1506560, "1,506,560 decisions")],
+)  # fmt: skip
+def test_a_reading_for_people(name: str, value: float, text: str) -> None:
+    assert reading(name, value) == text
+
+
+def test_every_measure_has_a_unit_and_a_definition_and_is_documented() -> None:
+    from testbed.metrics import Metrics
+
+    assert set(Metrics().measures()) == set(MEASURES)
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "measures.md").read_text()
+    assert all(f"| `{name}` |" in documented for name in MEASURES)
 
 
 def test_report_renders_itself_in_notebooks() -> None:

@@ -242,7 +242,7 @@ class EhrDelivery:
         session.jti += 1
         assertion = client_assertion(
             session.key, client_id=session.client_id, token_url=self.clinical.urls.token_url,
-            now=now, jti=f"{session.client_id}-{session.jti}",
+            now=now, jti=f"{session.client_id}-{session.jti}", jose=self.clinical.jose,
         )  # fmt: skip
         return credentials_form(assertion, scope), None
 
@@ -271,7 +271,7 @@ class EhrDelivery:
             "POST", session.resource, _UNCHECKED, agent.device_id,
             body=_body(session, item, now),
             headers=(("Content-Type", FHIR_JSON),
-                     ("If-None-Exist", f"identifier={session.system}|{item}")),
+                     ("If-None-Exist", f"identifier={session.system}|{_item(session, item)}")),
         )  # fmt: skip
         answer = fhir_request(self.hospital, attempt, token, request, now, standing=standing)
         if answer.response is None:
@@ -287,12 +287,17 @@ class EhrDelivery:
         return answer.reason
 
 
+def _item(session: EhrSession, item: int) -> str:
+    """The identifier value of the device's ``item``-th item (unique in the EHR)."""
+    return f"{session.client_id}/{item}"
+
+
 def _body(session: EhrSession, item: int, now: datetime) -> bytes:
     """The item as a FHIR resource (JSON)."""
     when = isoformat(now)
     resource: dict[str, object] = {
         "resourceType": session.resource,
-        "identifier": [{"system": session.system, "value": str(item)}],
+        "identifier": [{"system": session.system, "value": _item(session, item)}],
         "status": "final",
         "code": {"coding": [{"system": _LOINC, "code": "8867-4" if session.resource ==
                              "Observation" else "18748-4"}]},

@@ -81,6 +81,9 @@ class EhrSession:
     secret: str | None = None
     token: str | None = None
     expires: datetime | None = None  # the token's exp (absolute, as the claim says)
+    #: the certificate the token was asked for with (a new certificate: a new token,
+    #: since a certificate-bound token is good only with its own)
+    certificate: object | None = None
     needed_since: datetime | None = None  # a token was needed and not yet granted
     sent: int = 0  # items stored (the next item is sent + 1)
     jti: int = 0
@@ -208,7 +211,7 @@ class EhrDelivery:
         margin = self.clinical.settings.token_refresh_margin
         expires = session.expires
         fresh = expires is not None and now + session.token_skew < expires - margin
-        if session.token is not None and fresh:
+        if session.token is not None and fresh and session.certificate is agent.certificate:
             return session.token, Reason.OK, None
         session.token = session.expires = None
         if session.needed_since is None:
@@ -225,6 +228,7 @@ class EhrDelivery:
         if response is None or not response.granted:
             return None, answer.reason, None
         session.token = str(response.body["access_token"])
+        session.certificate = agent.certificate
         session.expires = now + timedelta(seconds=int(str(response.body["expires_in"])))
         wait = (now - session.needed_since).total_seconds()
         session.needed_since = None

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate bench-ehr schema clean
 
 setup: $(STAMP)
 
@@ -29,12 +29,18 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest -q --junitxml=runs/junit.xml
 
-# the simulation's scale benchmark, then live mode's store (bench-live), then the
-# emulation of the designs in network namespaces (bench-emulate: root, ip, nft)
+# the simulation's scale benchmark, then live mode's store (bench-live), the emulation
+# of the designs in network namespaces (bench-emulate: root, ip, nft), the EHR path
+# (bench-ehr)
 bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.live_store
 	$(BIN)/python -m benchmarks.emulate
+	$(BIN)/python -m benchmarks.ehr_path
+
+# the simulation's cost of the EHR path per delivery, against certificate-only (1k devices)
+bench-ehr: setup
+	$(BIN)/python -m benchmarks.ehr_path
 
 # live mode's durable store: enrollment throughput durable vs memory, a restart of
 # 100k devices / 1M certificates, OCSP on it (benchmarks/live_store.py)

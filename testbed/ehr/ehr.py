@@ -19,7 +19,7 @@ stores an AuditEvent saying nothing was created, and no Provenance.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -258,7 +258,8 @@ class Ehr:
             reason=refusal.reason,
         )
         headers = (*refusal.headers,)
-        return _answer(refusal.status, operation_outcome(refusal.issues), headers)
+        answer = _answer(refusal.status, operation_outcome(refusal.issues), headers)
+        return replace(answer, reason=refusal.reason)
 
     def _event(
         self,

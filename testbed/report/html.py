@@ -96,6 +96,14 @@ def summary_html(report: Report) -> str:
         _section("Enrollment refusals by reason",
                  _counts(data.get("enrollment_refusals_by_reason"), "reason")),
         _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
+        *(
+            _section(title, _counts(data.get(key), "reason"))
+            for title, key in (
+                ("Tokens refused by reason", "tokens_refused_by_reason"),
+                ("FHIR writes refused by reason", "fhir_writes_refused_by_reason"),
+            )
+            if key in data
+        ),
         *([] if "fault_effects" in data else [_section("Faults", _faults(data.get("faults")))]),
         *story_sections(data, table=_table, section=_section),
     ]

@@ -45,6 +45,18 @@ MEASURES = MappingProxyType({
                     "device's outage"),
     "drift_alerts": _M("alerts", "new disagreements found by the drift scans"),
     "recovered": _M("share", "devices in service whose every service allows them at the end"),
+    # with an ``ehr`` block (the identity provider and the EHR)
+    "tokens_granted": _M("tokens", "access tokens the identity provider granted"),
+    "tokens_refused": _M("requests", "token requests the identity provider refused"),
+    "token_grant_latency_max_seconds": _M("seconds", "the longest wait of a device for a "
+                                          "token (simulation time)"),
+    "token_grant_latency_mean_seconds": _M("seconds", "the mean wait of a device for a token"),
+    "fhir_writes_accepted": _M("writes", "FHIR creates the EHR accepted (201, or 200 for a "
+                               "retry it already held)"),
+    "fhir_writes_refused": _M("writes", "FHIR creates the EHR refused"),
+    "duplicates": _M("items", "items stored twice (must be 0)"),
+    "unauthorized_writes": _M("writes", "accepted FHIR creates the ground truth says should "
+                              "not have been"),
 })  # fmt: skip
 """Every measure a report can hold."""
 

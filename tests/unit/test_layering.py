@@ -26,9 +26,11 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
         "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
-        "smart", "ehr", "pacs", "advice", "incidents",
+        "smart", "ehr", "pacs", "advice", "incidents", "write_oracle",
     })),
-    ("hospital", frozenset({"hospital", "operations", "store"})),
+    ("hospital", frozenset({
+        "hospital", "operations", "store", "clinical", "fhir_access",
+    })),
     # the emulation drives the kernel (namespaces, nftables, real sockets): a transport
     ("transports", frozenset({"core", "sim", "live", "network.emulate"})),
     ("reports", frozenset({"report"})),

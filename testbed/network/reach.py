@@ -20,6 +20,7 @@ import pandas as pd
 
 from testbed.network.catalog import Catalog, load_catalog
 from testbed.network.design import CredentialIssuance, Design, load_design
+from testbed.network.identity import IdentityState, Snapshot
 from testbed.network.matrix import Held, Matrix, Place, Verdict
 from testbed.network.topology import Endpoint, HasScenario, Topology, as_topology
 
@@ -38,8 +39,10 @@ __all__ = [
 DesignLike = Design | str | Path
 """A design, its name in ``fixtures/designs/``, or its file."""
 
-HospitalLike = Topology | HasScenario | Sequence[Endpoint]
-"""A :class:`~testbed.network.topology.Topology`, a hospital, or a list of endpoints."""
+HospitalLike = Topology | Snapshot | HasScenario | Sequence[Endpoint]
+"""A :class:`~testbed.network.topology.Topology`, a hospital, a list of endpoints, or a
+:class:`~testbed.network.identity.Snapshot` (endpoints with their identity state at a
+scenario time)."""
 
 FLOW_COLUMNS = (
     "Flow", "Src", "Src_Kind", "Src_Site", "Src_Zone", "Src_Group",
@@ -71,12 +74,15 @@ def held_by(endpoint: Endpoint, design: Design) -> Held:
 @dataclass
 class Question:
     """One design asked about one hospital at one time, with verdicts memoised by
-    what they depend on (places, service, identities), not by endpoint."""
+    what they depend on (places, service, identities), not by endpoint.  With an
+    ``identity`` state, each device holds what it held at that time
+    (:mod:`testbed.network.identity`)."""
 
     design: Design
     topology: Topology
     catalog: Catalog
     at: datetime | None = None
+    identity: IdentityState | None = None
 
     def __post_init__(self) -> None:
         self.matrix = Matrix(self.design)
@@ -87,12 +93,23 @@ class Question:
         cls, design: DesignLike, hospital: HospitalLike, *, at: datetime | None = None,
         catalog: Catalog | None = None,
     ) -> Question:
-        """Ask ``design`` about ``hospital``."""
-        return cls(as_design(design), as_topology(hospital), catalog or load_catalog(), at)
+        """Ask ``design`` about ``hospital`` (a snapshot: at its time, unless ``at``
+        says otherwise, with its identity state)."""
+        catalog = catalog or load_catalog()
+        if isinstance(hospital, Snapshot):
+            when = hospital.at if at is None else at
+            return cls(as_design(design), hospital.topology, catalog, when, hospital.identity)
+        return cls(as_design(design), as_topology(hospital), catalog, at)
 
     def verdict(self, src: Endpoint, dst: Endpoint, service: str) -> Verdict:
         """The verdict on one flow."""
-        held = held_by(src, self.design)
+        if self.identity is None:
+            held = held_by(src, self.design)
+        else:
+            admitted = self.identity.held(src, self.design)
+            if admitted is None:
+                return self.identity.refused(src)
+            held = admitted
         key = (place_of(src), place_of(dst), service, held)
         verdict = self._memo.get(key)
         if verdict is None:

@@ -1,0 +1,4 @@
+"""tmp"""
+from testbed.study.snapshot import snapshot, snapshots
+
+__all__ = ["snapshot", "snapshots"]

@@ -11,8 +11,10 @@
     ├── LiveError              live-mode failures (state directory, admin API)
     ├── OutputError            an output directory that cannot be written
     ├── RecordError            a run's record on disk that cannot be read (file, line, expected)
-    └── EhrError               the EHR core asked for something it does not hold (unknown
-                               patient, location or device in a census operation)
+    ├── EhrError               the EHR core asked for something it does not hold (unknown
+    │                          patient, location or device in a census operation)
+    └── EngineError            a sweep's engine cannot be used (Dask not installed, a
+                               scheduler address that does not answer)
 
 Messages name the bad value and say what was expected.  Bad input raises; it is
 never quietly corrected.
@@ -23,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "CsrError",
     "EhrError",
+    "EngineError",
     "LifecycleError",
     "LiveError",
     "OutputError",
@@ -92,3 +95,8 @@ class EhrError(TestbedError):
     """The EHR core was asked to act on something it does not hold (an operator
     operation naming an unknown patient, location or device).  Refusals of FHIR
     requests are answers (OperationOutcome), not exceptions."""
+
+
+class EngineError(TestbedError):
+    """A sweep's engine cannot be used: the optional Dask extra is not installed, or
+    the scheduler at the given address does not answer (the message names it)."""

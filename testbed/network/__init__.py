@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         assert_flows_fail,
         assert_flows_succeed,
         assert_no_exposure,
+        exposure,
     )
     from testbed.network.blast import blast_radius, bre_k
     from testbed.network.diff import differential
@@ -88,6 +89,7 @@ __all__ = [
     "bre_k",
     "differential",
     "exception_register",
+    "exposure",
     "flows",
     "load_catalog",
     "load_design",
@@ -102,6 +104,7 @@ _LAZY = {
     "assert_flows_fail": "asserts",
     "assert_flows_succeed": "asserts",
     "assert_no_exposure": "asserts",
+    "exposure": "asserts",
     "blast_radius": "blast",
     "bre_k": "blast",
     "differential": "diff",

@@ -1,4 +1,21 @@
-"""tmp"""
-from testbed.study.snapshot import snapshot, snapshots
+"""Studies over runs: a scenario under several designs, fault sets and seeds.
 
-__all__ = ["snapshot", "snapshots"]
+- :func:`snapshots` (``snapshot``): a scenario simulated up to given times, its
+  endpoints with their identity state there; the network analysis takes a snapshot
+  wherever it takes a hospital (reachability at a scenario time);
+- :func:`compare` (``compare``): one scenario under each design, the seed's
+  comparison table answered with numbers (``testbed compare``);
+- :func:`sweep` (``sweep``): designs x fault sets x seeds on local processes or a
+  Dask cluster, one table (``testbed sweep``).
+
+The CLI and the notebooks call these functions; nothing else computes a study.
+"""
+
+from __future__ import annotations
+
+from testbed.study.compare import Comparison, compare
+from testbed.study.measures import MEASURES, Measure
+from testbed.study.snapshot import snapshot, snapshots
+from testbed.study.sweep import sweep
+
+__all__ = ["MEASURES", "Comparison", "Measure", "compare", "snapshot", "snapshots", "sweep"]

@@ -32,7 +32,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("transports", frozenset({"core", "sim", "live"})),
     ("reports", frozenset({"report"})),
     # live mode's commands (serve, devices) are command-line entry points
-    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands"})),
+    # studies (compare, sweep, snapshots) run scenarios as `run` does
+    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands", "study"})),
 )  # fmt: skip
 
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from testbed.inventory import InventoryEntry
     from testbed.pki.ca import IssuanceRecord
 
-__all__ = ["IdentitySource", "IdentityState", "Snapshot", "identity_state"]
+__all__ = ["IdentitySource", "IdentityState", "Snapshot", "identity_state", "not_admitted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +63,6 @@ class IdentityState:
         scopes = frozenset(endpoint.scopes) if active else frozenset()
         return Held(own, True, scopes, endpoint.ae_title and active)
 
-    def refused(self, endpoint: Endpoint) -> Verdict:
-        """The verdict on every flow from a device the network does not admit."""
-        detail = (f"{endpoint.id} is not admitted to the network at {self.at:%Y-%m-%d %H:%M} "
-                  "(not registered yet, or offboarded)")  # fmt: skip
-        return Verdict(Disposition.DENIED_OUT, "nac", None, detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +77,14 @@ class Snapshot:
     def at(self) -> datetime:
         """The scenario time of the snapshot."""
         return self.identity.at
+
+
+def not_admitted(endpoint: Endpoint, at: datetime | None) -> Verdict:
+    """The verdict on every flow from a device the network does not admit."""
+    when = "" if at is None else f" at {at:%Y-%m-%d %H:%M}"
+    detail = (f"{endpoint.id} is not admitted to the network{when} "
+              "(not registered yet, or offboarded)")  # fmt: skip
+    return Verdict(Disposition.DENIED_OUT, "nac", None, detail)
 
 
 class IdentitySource(Protocol):

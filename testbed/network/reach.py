@@ -20,7 +20,7 @@ import pandas as pd
 
 from testbed.network.catalog import Catalog, load_catalog
 from testbed.network.design import CredentialIssuance, Design, load_design
-from testbed.network.identity import IdentityState, Snapshot
+from testbed.network.identity import IdentityState, Snapshot, not_admitted
 from testbed.network.matrix import Held, Matrix, Place, Verdict
 from testbed.network.topology import Endpoint, HasScenario, Topology, as_topology
 
@@ -101,15 +101,17 @@ class Question:
             return cls(as_design(design), hospital.topology, catalog, when, hospital.identity)
         return cls(as_design(design), as_topology(hospital), catalog, at)
 
+    def held(self, endpoint: Endpoint) -> Held | None:
+        """What ``endpoint`` holds (None: the network does not admit it)."""
+        if self.identity is None:
+            return held_by(endpoint, self.design)
+        return self.identity.held(endpoint, self.design)
+
     def verdict(self, src: Endpoint, dst: Endpoint, service: str) -> Verdict:
         """The verdict on one flow."""
-        if self.identity is None:
-            held = held_by(src, self.design)
-        else:
-            admitted = self.identity.held(src, self.design)
-            if admitted is None:
-                return self.identity.refused(src)
-            held = admitted
+        held = self.held(src)
+        if held is None:
+            return not_admitted(src, self.at)
         key = (place_of(src), place_of(dst), service, held)
         verdict = self._memo.get(key)
         if verdict is None:

@@ -34,6 +34,7 @@ __all__ = [
     "held_by",
     "place_of",
     "reachability",
+    "topology_of",
 ]
 
 DesignLike = Design | str | Path
@@ -54,6 +55,11 @@ FLOW_COLUMNS = (
 def as_design(design: DesignLike) -> Design:
     """A design from a design, a name or a path."""
     return design if isinstance(design, Design) else load_design(design)
+
+
+def topology_of(hospital: HospitalLike) -> Topology:
+    """The endpoints of a hospital, topology, list of endpoints or snapshot."""
+    return hospital.topology if isinstance(hospital, Snapshot) else as_topology(hospital)
 
 
 def place_of(endpoint: Endpoint) -> Place:

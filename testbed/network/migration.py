@@ -101,8 +101,9 @@ def rank_devices(hospital: HospitalLike, priorities: Priorities | None = None) -
     for device in topology_of(hospital).devices:
         profile = device.profile or ""
         if profile not in chosen.profiles:
-            raise ScenarioError(str(DEFAULT_PRIORITIES), f"profiles.{profile}",
-                                "scores for every profile of the hospital's devices")  # fmt: skip
+            raise ValueError(f"the priorities have no scores for profile {profile!r} (device "
+                             f"{device.id}): add it under profiles: in the priorities file "
+                             f"(default {DEFAULT_PRIORITIES})")  # fmt: skip
         s = chosen.profiles[profile]
         rows.append((device.id, profile, str(device.device_class), device.site,
                      s.clinical_impact, s.data_sensitivity, s.technical_age,

@@ -89,6 +89,8 @@ def sweep_speedup(seeds: int, designs: list[str], workers: int) -> dict[str, Any
     return {
         "runs": len(tables["one_process"]), "workers": workers, "wall_s": walls,
         "cpu_s": cpus, "load_average_before": round(load, 2), "ratio": round(ratio, 2),
+        # the pool's CPU seconds over one process's: what running in workers costs more
+        "pool_cpu_over_one": round(cpus["local_processes"] / max(cpus["one_process"], 1e-9), 2),
         "same_table": bool(tables["one_process"].equals(tables["local_processes"])),
     }  # fmt: skip
 

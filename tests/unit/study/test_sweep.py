@@ -54,8 +54,10 @@ def test_local_processes_give_the_same_table(one_process: pd.DataFrame, grid: Pa
     pd.testing.assert_frame_equal(local, one_process)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dask_cluster() -> Iterator[str]:
+    """A Dask cluster of two worker processes on this machine, for one test (its
+    threads end with it, before other tests fork local workers)."""
     distributed = pytest.importorskip("distributed", reason="the optional extra testbed[dask]")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:  # fmt: skip

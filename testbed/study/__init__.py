@@ -9,17 +9,23 @@
 - :func:`sweep` (``sweep``): designs x fault sets x seeds on local processes or a
   Dask cluster, one table (``testbed sweep``).
 
-The CLI and the notebooks call these functions; nothing else computes a study.
+The CLI and the notebooks call these functions; nothing else computes a study.  The
+names load on first use (pandas, the simulation), so ``testbed run`` does not pay
+for them.
 """
 
 from __future__ import annotations
 
-from testbed.study.compare import Comparison, compare
-from testbed.study.measures import MEASURES, Measure
-from testbed.study.snapshot import snapshot, snapshots
-from testbed.study.sweep import sweep
-from testbed.study.topology import topology
-from testbed.study.variant import SHIPPED_DESIGNS
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from testbed.study.compare import Comparison, compare
+    from testbed.study.measures import MEASURES, Measure
+    from testbed.study.snapshot import snapshot, snapshots
+    from testbed.study.sweep import sweep
+    from testbed.study.topology import topology
+    from testbed.study.variant import SHIPPED_DESIGNS
 
 __all__ = [
     "MEASURES",
@@ -32,3 +38,22 @@ __all__ = [
     "sweep",
     "topology",
 ]
+
+_LAZY = {
+    "MEASURES": "measures",
+    "SHIPPED_DESIGNS": "variant",
+    "Comparison": "compare",
+    "Measure": "measures",
+    "compare": "compare",
+    "snapshot": "snapshot",
+    "snapshots": "snapshot",
+    "sweep": "sweep",
+    "topology": "topology",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'testbed.study' has no attribute {name!r}")
+    return getattr(import_module(f"testbed.study.{module}"), name)

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from testbed.study.compare import Comparison, compare
-from testbed.study.measures import MEASURES
 from testbed.study.variant import SHIPPED_DESIGNS
+
+if TYPE_CHECKING:
+    from testbed.study.compare import Comparison
 
 __all__ = ["compare_command", "register", "sweep_command"]
 
@@ -42,6 +44,7 @@ def compare_command(
 ) -> None:
     """Run SCENARIO once per design and print the seed's comparison table with numbers."""
     from testbed.run import prepare_outputs
+    from testbed.study.compare import compare
     from testbed.study.compare_outputs import write_comparison
 
     result = compare(scenario, designs or SHIPPED_DESIGNS, k=k, seed=seed)
@@ -56,6 +59,8 @@ def compare_command(
 
 
 def _table(result: Comparison) -> Table:
+    from testbed.study.measures import MEASURES
+
     table = Table(title=f"{result.scenario} (seed {result.seed}): designs compared")
     table.add_column("measure")
     frame = result.table()

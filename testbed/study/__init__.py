@@ -1,17 +1,17 @@
 """Studies over runs: a scenario under several designs, fault sets and seeds.
 
-- :func:`snapshots` (``snapshot``): a scenario simulated up to given times, its
+- :func:`snapshots` (``at_time``): a scenario simulated up to given times, its
   endpoints with their identity state there; the network analysis takes a snapshot
   wherever it takes a hospital (reachability at a scenario time);
-- :func:`topology` (``topology``): a scenario's endpoints, for the analysis;
-- :func:`compare` (``compare``): one scenario under each design, the seed's
+- :func:`topology` (``endpoints``): a scenario's endpoints, for the analysis;
+- :func:`compare` (``comparison``): one scenario under each design, the seed's
   comparison table answered with numbers (``testbed compare``);
-- :func:`sweep` (``sweep``): designs x fault sets x seeds on local processes or a
+- :func:`sweep` (``sweeps``): designs x fault sets x seeds on local processes or a
   Dask cluster, one table (``testbed sweep``).
 
 The CLI and the notebooks call these functions; nothing else computes a study.  The
 names load on first use (pandas, the simulation), so ``testbed run`` does not pay
-for them.
+for them; no module shares a function's name (an imported submodule would shadow it).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from testbed.study.compare import Comparison, compare
+    from testbed.study.at_time import snapshot, snapshots
+    from testbed.study.comparison import Comparison, compare
+    from testbed.study.endpoints import topology
     from testbed.study.measures import MEASURES, Measure
-    from testbed.study.snapshot import snapshot, snapshots
-    from testbed.study.sweep import sweep
-    from testbed.study.topology import topology
+    from testbed.study.sweeps import sweep
     from testbed.study.variant import SHIPPED_DESIGNS
 
 __all__ = [
@@ -42,13 +42,13 @@ __all__ = [
 _LAZY = {
     "MEASURES": "measures",
     "SHIPPED_DESIGNS": "variant",
-    "Comparison": "compare",
+    "Comparison": "comparison",
     "Measure": "measures",
-    "compare": "compare",
-    "snapshot": "snapshot",
-    "snapshots": "snapshot",
-    "sweep": "sweep",
-    "topology": "topology",
+    "compare": "comparison",
+    "snapshot": "at_time",
+    "snapshots": "at_time",
+    "sweep": "sweeps",
+    "topology": "endpoints",
 }
 
 

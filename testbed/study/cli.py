@@ -14,7 +14,7 @@ from rich.table import Table
 from testbed.study.variant import SHIPPED_DESIGNS
 
 if TYPE_CHECKING:
-    from testbed.study.compare import Comparison
+    from testbed.study.comparison import Comparison
 
 __all__ = ["compare_command", "register", "sweep_command"]
 
@@ -44,8 +44,8 @@ def compare_command(
 ) -> None:
     """Run SCENARIO once per design and print the seed's comparison table with numbers."""
     from testbed.run import prepare_outputs
-    from testbed.study.compare import compare
     from testbed.study.compare_outputs import write_comparison
+    from testbed.study.comparison import compare
 
     result = compare(scenario, designs or SHIPPED_DESIGNS, k=k, seed=seed)
     target = prepare_outputs(out or Path("runs") / f"{result.scenario}-compare")
@@ -93,8 +93,8 @@ def sweep_command(
 ) -> None:
     """Run SCENARIO for every design x fault set x seed; one table and a summary plot."""
     from testbed.run import prepare_outputs
-    from testbed.study.sweep import sweep
     from testbed.study.sweep_outputs import write_sweep
+    from testbed.study.sweeps import sweep
 
     target = prepare_outputs(out)
     bar = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),

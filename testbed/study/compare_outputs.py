@@ -8,7 +8,7 @@ from pathlib import Path
 
 from testbed.errors import OutputError
 from testbed.report.plots import svg_text
-from testbed.study.compare import Comparison
+from testbed.study.comparison import Comparison
 from testbed.study.measures import MEASURES
 from testbed.study.plots import measure_figure, png_bytes
 

@@ -12,7 +12,7 @@ import pytest
 
 from testbed.cli import main
 from testbed.study import sweep
-from testbed.study.sweep import KEYS
+from testbed.study.sweeps import KEYS
 
 ROOT = Path(__file__).resolve().parents[3]
 DRILL = ROOT / "scenarios" / "revocation-offboarding-drill.yaml"

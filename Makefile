@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-live bench-network schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate bench-network schema clean
 
 setup: $(STAMP)
 
@@ -30,16 +30,23 @@ test: setup lint typecheck
 	$(BIN)/pytest -q --junitxml=runs/junit.xml
 
 # the simulation's scale benchmark, then live mode's store (bench-live), then the
-# network designs' analysis and sweeps (bench-network)
+# emulation of the designs in network namespaces (bench-emulate: root, ip, nft), then
+# the network designs' analysis and sweeps (bench-network)
 bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.live_store
+	$(BIN)/python -m benchmarks.emulate
 	$(BIN)/python -m benchmarks.network
 
 # live mode's durable store: enrollment throughput durable vs memory, a restart of
 # 100k devices / 1M certificates, OCSP on it (benchmarks/live_store.py)
 bench-live: setup
 	$(BIN)/python -m benchmarks.live_store
+
+# the designs built in network namespaces and probed: build and probe time per
+# namespace and per flow (benchmarks/emulate.py; root, ip and nft, else exit 2)
+bench-emulate: setup
+	$(BIN)/python -m benchmarks.emulate
 
 # network designs: the five designs analysed on a 10-site, 50,000-device hospital
 # (seconds per design), and a sweep of 5 designs x 4 fault sets x 3 seeds on the

@@ -22,6 +22,7 @@ from testbed.devices import DeviceProfile, load_profiles
 from testbed.errors import ScenarioError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
+from testbed.incidents import IncidentJournal
 from testbed.inventory import DriftKind
 from testbed.memory import old_generation_paused
 from testbed.pki.renewal import ChangeWindow
@@ -69,7 +70,10 @@ class Testbed:
         self.metrics = self.hospital.metrics
         self.lab = ValidationLab(self.hospital, self.hospital.decision_listeners)
         system = self.hospital.system
-        self.agents = build_fleet(scenario, self.profiles, system, self.rng, self.metrics)
+        #: every incident, one by one (the measures count them)
+        self.incidents = IncidentJournal()
+        self.agents = build_fleet(scenario, self.profiles, system, self.rng, self.metrics,
+                                  self.incidents)  # fmt: skip
         self.by_id = {a.device_id: a for a in self.agents}
         self.change_windows = tuple(_window(w) for w in scenario.pki.change_windows)
         self.open_drift: set[tuple[str, DriftKind]] = set()
@@ -128,8 +132,18 @@ class Testbed:
         self._started = True
         schedule_all(self)
 
-    def run(self, *, progress: Progress | None = None, steps: int = 200) -> None:
-        """Run the whole scenario, reporting progress ``(done, total)`` in sim seconds."""
+    def run(
+        self,
+        *,
+        progress: Progress | None = None,
+        steps: int = 200,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Run the whole scenario, reporting progress ``(done, total)`` in sim seconds.
+
+        ``stop`` is asked between steps (1/``steps`` of the run each): when it says
+        True the run ends there, at a moment between events, and :attr:`stopped_at`
+        keeps the simulated time it reached (an interrupted run's partial report)."""
         self.start()
         total = self.horizon
         with old_generation_paused():
@@ -137,7 +151,13 @@ class Testbed:
                 self.env.run(until=total * i / steps)
                 if progress is not None:
                     progress(float(self.env.now), total)
+                if stop is not None and i < steps and stop():
+                    self.stopped_at = self.now()
+                    break
         self._tally()
+
+    stopped_at: datetime | None = None
+    """Where an interrupted run stopped (None: it ran to its end)."""
 
     def _tally(self) -> None:
         """Write the decision points' own count of what they decided (once, last), so a

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
-from testbed.faults import BlockedRoute
+from testbed.faults import BlockedRoute, ExceptionExpired, Partition, PolicyDrift
 from testbed.pki.ca import ISSUING_LIFETIME, IssuingMode
 from testbed.pki.leaf_profile import device_name_problem
 from testbed.targets import TargetForm
@@ -69,8 +69,15 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
                 )  # fmt: skip
     _within_the_issuing_cas_life(scenario, file)
     for i, fault in enumerate(scenario.faults):
-        if isinstance(fault, BlockedRoute):
+        if isinstance(fault, BlockedRoute | PolicyDrift):
             _route(fault, scenario, file, f"faults[{i}]")
+        elif isinstance(fault, Partition):
+            _partition(fault, scenario, file, f"faults[{i}]")
+        elif isinstance(fault, ExceptionExpired):
+            if scenario.design is None:
+                expected = ("a scenario with a 'design' (an exception-expired fault acts "
+                            "on a design's exception)")
+                raise ScenarioError(file, f"faults[{i}].target", expected)
         else:
             _target(fault.target, fault.targets, scenario, file, f"faults[{i}].target")
         if fault.end > scenario.duration:
@@ -216,13 +223,28 @@ def _zone(zones: dict[str, set[str]], site: str, zone: str, file: str, field: st
     _one_of(zone, zones[site], file, f"{field}.zone", f"a zone of site {site!r}")
 
 
-def _route(fault: BlockedRoute, scenario: Scenario, file: str, where: str) -> None:
-    """A blocked route names a zone, a service and (if given) a site that exist."""
+def _route(fault: BlockedRoute | PolicyDrift, scenario: Scenario, file: str, where: str) -> None:
+    """A blocked route (or a rule added outside change control) names a zone, a service
+    and (if given) a site that exist."""
     zones = {zone for site in scenario.sites for zone in site.zones}
     _one_of(fault.source, zones, file, f"{where}.from", "a zone")
     _one_of(fault.to, {s.name for s in scenario.services}, file, f"{where}.to", "a service")
     if fault.site is not None:
         _one_of(fault.site, {s.name for s in scenario.sites}, file, f"{where}.site", "a site")
+
+
+def _partition(fault: Partition, scenario: Scenario, file: str, where: str) -> None:
+    """A partition's sides are sites, or zones (of ``site``, if given), that exist."""
+    sites = {s.name: set(s.zones) for s in scenario.sites}
+    if fault.site is not None:
+        _one_of(fault.site, set(sites), file, f"{where}.site", "a site")
+    for j, side in enumerate(fault.between):
+        form, _, name = side.partition(":")
+        if form == "site":
+            _one_of(name, set(sites), file, f"{where}.between[{j}]", "'site:' and a site")
+        else:
+            zones = sites[fault.site] if fault.site is not None else set().union(*sites.values())
+            _one_of(name, zones, file, f"{where}.between[{j}]", "'zone:' and a zone")
 
 
 def _target(

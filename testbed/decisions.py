@@ -96,6 +96,10 @@ class Reason(StrEnum):
     SOP_CLASS_NOT_SUPPORTED = "sop-class-not-supported"
     DATASET_INVALID = "dataset-invalid"
     SOP_INSTANCE_CONFLICT = "sop-instance-conflict"
+    # network faults (issue 13; testbed/network/blocks.py): a partition cuts the
+    # traffic's site or zone from the service's, or the site is down altogether
+    PARTITIONED = "partitioned"
+    SITE_DOWN = "site-down"
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,9 @@ CATEGORY_OF = MappingProxyType(
         R.SOP_CLASS_NOT_SUPPORTED: C.DATA_REJECTED,
         R.DATASET_INVALID: C.DATA_REJECTED,
         R.SOP_INSTANCE_CONFLICT: C.DATA_REJECTED,
+        # network faults (issue 13): the service cannot be reached at all
+        R.PARTITIONED: C.SERVICE_UNAVAILABLE,
+        R.SITE_DOWN: C.SERVICE_UNAVAILABLE,
     }
 )
 

@@ -13,6 +13,8 @@
     ├── RecordError            a run's record on disk that cannot be read (file, line, expected)
     ├── EhrError               the EHR core asked for something it does not hold (unknown
     │                          patient, location or device in a census operation)
+    ├── EmulationError         a design cannot be emulated in network namespaces here
+    │                          (not root, `ip` or `nft` missing, a kernel command failed)
     └── EngineError            a sweep's engine cannot be used (Dask not installed, a
                                scheduler address that does not answer)
 
@@ -22,9 +24,12 @@ never quietly corrected.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "CsrError",
     "EhrError",
+    "EmulationError",
     "EngineError",
     "LifecycleError",
     "LiveError",
@@ -46,17 +51,52 @@ class TestbedError(Exception):
 class ScenarioError(TestbedError):
     """A scenario or profile file is malformed.
 
-    Carries the file, the field path (``devices[0].profile``) and what was expected.
+    Carries the file, the field path (``devices[0].profile``), what was expected, and
+    where known the line and column and a suggestion (``did you mean``).  One error
+    may carry every problem found in a file at once (:attr:`problems`, its own first);
+    its message lists them all, one per line.
     """
 
-    def __init__(self, file: str, field: str, expected: str, *, got: object = None) -> None:
+    def __init__(
+        self,
+        file: str,
+        field: str,
+        expected: str,
+        *,
+        got: object = None,
+        line: int | None = None,
+        column: int | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.file = file
         self.field = field
         self.expected = expected
         self.got = got
-        where = f"{file}: {field}" if field else file
-        found = "" if got is None else f" (got {got!r})"
-        super().__init__(f"{where}: expected {expected}{found}")
+        self.line = line
+        self.column = column
+        self.hint = hint
+        self.problems: tuple[ScenarioError, ...] = (self,)
+        super().__init__(self.sentence())
+
+    def sentence(self) -> str:
+        """This one problem as a sentence (file, field, expected, got, suggestion)."""
+        where = f"{self.file}: {self.field}" if self.field else self.file
+        found = "" if self.got is None else f" (got {self.got!r})"
+        hint = "" if self.hint is None else f"; did you mean {self.hint!r}?"
+        return f"{where}: expected {self.expected}{found}{hint}"
+
+    @classmethod
+    def of(cls, problems: Sequence[ScenarioError]) -> ScenarioError:
+        """One error carrying every problem of ``problems`` (in their order)."""
+        if not problems:
+            raise ValueError("no problems to raise")
+        first = problems[0]
+        error = cls(first.file, first.field, first.expected, got=first.got, line=first.line,
+                    column=first.column, hint=first.hint)  # fmt: skip
+        error.problems = tuple(problems)
+        if len(problems) > 1:
+            error.args = ("\n".join(p.sentence() for p in problems),)
+        return error
 
 
 class LifecycleError(TestbedError):
@@ -95,6 +135,16 @@ class EhrError(TestbedError):
     """The EHR core was asked to act on something it does not hold (an operator
     operation naming an unknown patient, location or device).  Refusals of FHIR
     requests are answers (OperationOutcome), not exceptions."""
+
+
+class EmulationError(TestbedError):
+    """A design cannot be materialized in network namespaces on this host: the host
+    lacks what it needs (root, ``ip``, ``nft``: :attr:`missing` names each), or a
+    kernel command failed (the message quotes the command and its error)."""
+
+    def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
+        self.missing = missing
+        super().__init__(message)
 
 
 class EngineError(TestbedError):

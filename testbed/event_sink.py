@@ -10,9 +10,13 @@ can be told apart from the run even though it happens inside it.
 
 from __future__ import annotations
 
+import gzip
+import io
 import time
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -20,28 +24,63 @@ from typing import IO
 from testbed.errors import OutputError
 from testbed.event_json import LineEncoder, Row
 
-__all__ = ["SEGMENT_PREFIX", "SEGMENT_SUFFIX", "JsonlSink", "segments"]
+__all__ = [
+    "SEGMENT_PREFIX", "SEGMENT_SUFFIX", "EventsKept", "JsonlSink", "open_log", "segments",
+]  # fmt: skip
 
 SEGMENT_PREFIX, SEGMENT_SUFFIX = "events-", ".jsonl"
 """A log rotated by size (live mode) keeps its earlier parts as ``events-<n>.jsonl``."""
 
 
-class JsonlSink:
-    """Writes batches of events as JSON lines to a file (created or truncated) or to
-    an open text stream (left open: its owner closes it).
+class EventsKept(StrEnum):
+    """Which events a run writes to its log (``testbed run --events``): all of them,
+    all but the allowed access decisions (the bulk of a long run), or none."""
 
-    A file that cannot be opened or written raises :class:`OutputError` naming it.
+    ALL = "all"
+    DECISIONS_DENIED = "decisions-denied"
+    NONE = "none"
+
+    def keeps(self) -> Callable[[Row], bool] | None:
+        """The rows this level writes (None: every row)."""
+        return None if self is EventsKept.ALL else _not_an_allowance
+
+
+def _not_an_allowance(row: Row) -> bool:
+    """Every event but an access decision that allowed."""
+    _, kind, _, keys, values = row
+    if kind.value != "access-decision":
+        return True
+    return values[keys.index("allowed")] is not True
+
+
+def open_log(path: Path) -> IO[str]:
+    """A log file opened for writing: ``*.gz`` gzip-compressed, with no time in its
+    header so the same events give the same bytes."""
+    if path.suffix == ".gz":
+        raw = gzip.GzipFile(path, mode="wb", mtime=0)
+        return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    return path.open("w", encoding="utf-8", newline="\n")
+
+
+class JsonlSink:
+    """Writes batches of events as JSON lines to a file (created or truncated; ``*.gz``
+    compressed) or to an open text stream (left open: its owner closes it).
+
+    ``keep``: which rows to write (None: all); a row left out keeps its number, so the
+    written lines keep the numbers the log gave them.  A file that cannot be opened or
+    written raises :class:`OutputError` naming it.
     """
 
-    def __init__(self, target: Path | IO[str]) -> None:
+    def __init__(
+        self, target: Path | IO[str], *, keep: Callable[[Row], bool] | None = None
+    ) -> None:
         self.path = target if isinstance(target, Path) else None
         self._owned = isinstance(target, Path)
+        self._keep = keep
+        self.left_out: Counter[str] = Counter()
+        """Events not written because ``keep`` left them out, by kind."""
         with self._errors():
-            self._handle: IO[str] = (
-                target.open("w", encoding="utf-8", newline="\n")
-                if isinstance(target, Path)
-                else target
-            )
+            self._handle: IO[str] = open_log(target) if isinstance(target, Path) else target
         self._encoder = LineEncoder()
         self._closed = False
         self.events = 0
@@ -55,7 +94,7 @@ class JsonlSink:
             raise ValueError(f"{self._name()}: the event sink is closed")
         started = time.perf_counter()
         try:
-            lines = self._encoder.lines(first, rows)
+            lines = self._lines(first, rows)
             count = len(lines)
             if count:
                 lines.append("")  # the last line's newline
@@ -65,6 +104,27 @@ class JsonlSink:
             return count
         finally:
             self.seconds += time.perf_counter() - started
+
+    def _lines(self, first: int, rows: Iterable[Row]) -> list[str]:
+        keep = self._keep
+        if keep is None:
+            return self._encoder.lines(first, rows)
+        lines: list[str] = []
+        run: list[Row] = []
+        start = first
+        for seq, row in enumerate(rows, first):
+            if keep(row):
+                if not run:
+                    start = seq
+                run.append(row)
+                continue
+            self.left_out[row[1].value] += 1
+            if run:
+                lines += self._encoder.lines(start, run)
+                run = []
+        if run:
+            lines += self._encoder.lines(start, run)
+        return lines
 
     def close(self) -> None:
         """Flush what was written; close the file if the sink opened it (once)."""

@@ -109,7 +109,8 @@ def check(metric: str, spec: ExpectationSpec, measured: float) -> ExpectationRes
 
 
 def evaluate(
-    specs: Mapping[str, ExpectationSpec], measures: Mapping[str, float]
+    specs: Mapping[Metric, ExpectationSpec] | Mapping[str, ExpectationSpec],
+    measures: Mapping[str, float],
 ) -> list[ExpectationResult]:
     """Check every expectation in the scenario's order."""
     return [check(name, spec, measures[name]) for name, spec in specs.items()]

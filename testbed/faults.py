@@ -26,11 +26,15 @@ __all__ = [
     "CaOutage",
     "ClockSkew",
     "DeviceFault",
+    "ExceptionExpired",
     "FaultKind",
     "FaultSpec",
+    "Partition",
+    "PolicyDrift",
     "RenewalAgentBroken",
     "RevokedCertificate",
     "ServiceOutage",
+    "SiteOutage",
     "TrustBundleMissing",
     "TrustBundleStale",
 ]
@@ -49,6 +53,11 @@ class FaultKind(StrEnum):
     CLOCK_SKEW = "clock-skew"
     BLOCKED_ROUTE = "blocked-route"
     SERVICE_OUTAGE = "service-outage"
+    # network designs (issue 13)
+    PARTITION = "partition"
+    POLICY_DRIFT = "policy-drift"
+    EXCEPTION_EXPIRED = "exception-expired"
+    SITE_OUTAGE = "site-outage"
 
 
 RENAMED_KINDS: Mapping[str, FaultKind] = MappingProxyType({
@@ -199,6 +208,94 @@ class ServiceOutage(_Window):
         return self.target.partition(":")[2]
 
 
+# -- network designs (issue 13): partitions, policy drift, exceptions, site outages ------
+
+_SIDE = r"^(site|zone):.+$"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partition(_Window):
+    """Two sites (``between: [site:A, site:B]``), or two zones (``[zone:A, zone:B]``,
+    at ``site`` or at every site), cannot reach each other: traffic from one side to
+    a service on the other is refused both ways (``partitioned``)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    #: no target: ``between`` names the sides
+    targets: ClassVar[frozenset[TargetForm]] = frozenset()
+    kind: Literal[FaultKind.PARTITION] = FaultKind.PARTITION
+    between: tuple[Annotated[str, Field(pattern=_SIDE)], Annotated[str, Field(pattern=_SIDE)]]
+    site: str | None = None
+
+    def __post_init__(self) -> None:
+        _Window.__post_init__(self)
+        forms = {side.partition(":")[0] for side in self.between}
+        if len(forms) != 1:
+            raise ValueError("a partition between two sites or between two zones, not a mix")
+        if self.between[0] == self.between[1]:
+            raise ValueError("a partition between two different sites or zones")
+        if self.site is not None and forms != {"zone"}:
+            raise ValueError("'site' only for a partition between zones")
+
+    @property
+    def target(self) -> str:
+        """``side<->side`` (``@site`` for zones at one site)."""
+        where = "" if self.site is None else f"@{self.site}"
+        return f"{self.between[0]}<->{self.between[1]}{where}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyDrift(_Window):
+    """A rule added outside change control: zone ``from`` may reach service ``to`` (at
+    ``site``, or everywhere) whatever the allow list or the design says.  The daily
+    drift scan finds it (a drift alert); its heal removes it and records the exposure."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
+    targets: ClassVar[frozenset[TargetForm]] = frozenset()
+    kind: Literal[FaultKind.POLICY_DRIFT] = FaultKind.POLICY_DRIFT
+    source: Annotated[str, Field(alias="from", min_length=1)]
+    to: Annotated[str, Field(min_length=1)]
+    site: str | None = None
+
+    @property
+    def target(self) -> str:
+        """``zone->service`` (``@site`` if at one site)."""
+        where = "" if self.site is None else f"@{self.site}"
+        return f"{self.source}->{self.to}{where}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExceptionExpired(_Window):
+    """The design's exception ``exception:ID`` expires at ``start``, before its date
+    (nobody renewed it); the heal is its owner renewing it.  Needs a scenario with a
+    ``design``."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = frozenset()
+    kind: Literal[FaultKind.EXCEPTION_EXPIRED] = FaultKind.EXCEPTION_EXPIRED
+    target: Annotated[str, Field(pattern=r"^exception:.+$")]
+
+    @property
+    def exception(self) -> str:
+        """The exception's id."""
+        return self.target.partition(":")[2]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteOutage(_Window):
+    """A whole site (``site:NAME``) is down: nothing reaches a service there and its
+    devices reach nothing (``site-down``); they keep what they cannot deliver."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
+    kind: Literal[FaultKind.SITE_OUTAGE] = FaultKind.SITE_OUTAGE
+    target: Annotated[str, Field(pattern=r"^site:.+$")]
+
+    @property
+    def site(self) -> str:
+        """The site that is down."""
+        return self.target.partition(":")[2]
+
+
 FaultSpec = (
     RenewalAgentBroken
     | RevokedCertificate
@@ -208,4 +305,8 @@ FaultSpec = (
     | ClockSkew
     | BlockedRoute
     | ServiceOutage
+    | Partition
+    | PolicyDrift
+    | ExceptionExpired
+    | SiteOutage
 )

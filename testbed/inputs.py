@@ -8,7 +8,7 @@ quietly corrected.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,20 +16,35 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from testbed.errors import ScenarioError
+from testbed.positions import Positions, positions
+from testbed.suggest import suggestion
 
-__all__ = ["field_path", "load_yaml", "validate"]
+__all__ = ["field_path", "load_located", "load_yaml", "problems", "validate"]
 
 T = TypeVar("T")
 
 
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file, refusing a missing file or a syntax error with its line."""
+    return _parse(path, _read(path))
+
+
+def load_located(path: Path) -> tuple[Any, Positions]:
+    """Parse a YAML file as :func:`load_yaml` does, with where each value is written."""
+    text = _read(path)
+    return _parse(path, text), positions(text)
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(str(path), "", "an existing file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError(str(path), "", f"a readable UTF-8 text file ({err})") from None
+
+
+def _parse(path: Path, text: str) -> Any:
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as err:
@@ -37,7 +52,8 @@ def load_yaml(path: Path) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(err, "problem", None) or str(err)
         expected = problem if isinstance(err, _Refused) else f"valid YAML ({problem})"
-        raise ScenarioError(str(path), where, expected) from None
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise ScenarioError(str(path), where, expected, line=line, column=column) from None
     except ValueError as err:  # a value YAML itself builds, e.g. a timestamp in month 13
         raise ScenarioError(str(path), "", f"valid YAML values ({err})") from None
 
@@ -100,34 +116,65 @@ def field_path(loc: Sequence[int | str]) -> str:
     return out or "(top level)"
 
 
-def validate(adapter: TypeAdapter[T], data: Any, *, file: str) -> T:
-    """Validate ``data`` into the adapter's type or raise the first error, located."""
+def validate(
+    adapter: TypeAdapter[T], data: Any, *, file: str, where: Positions | None = None
+) -> T:
+    """Validate ``data`` into the adapter's type, or raise one :class:`ScenarioError`
+    carrying every problem in the file, in file order, each with its line and column
+    (from ``where``) and a suggestion for a misspelled field or value."""
     try:
         return adapter.validate_python(data)
     except ValidationError as err:
         errors = err.errors(include_url=False)
-        first = errors[0]
-        loc = _input_path(first["loc"], data, missing=first["type"] == "missing")
+        found = problems(errors, data, file=file, where=where, schema=lambda: adapter.json_schema())
+        raise ScenarioError.of(found) from None
+
+
+def problems(
+    errors: list[Any],
+    data: Any,
+    *,
+    file: str,
+    where: Positions | None = None,
+    schema: Callable[[], dict[str, Any]] | None = None,
+) -> list[ScenarioError]:
+    """One located problem per field that pydantic's ``errors`` name (not its
+    follow-ons), in file order."""
+    locs = [tuple(e["loc"]) for e in errors]
+
+    def follows(loc: tuple[Any, ...]) -> bool:
+        return any(other[: len(loc)] == loc and other != loc for other in locs)
+
+    chosen: dict[tuple[int | str, ...], Any] = {}
+    for error, loc in zip(errors, locs, strict=True):
+        if error["type"] == "too_short" and follows(loc):
+            continue  # a tuple too short because one of its items failed
+        path = tuple(_input_path(loc, data, missing=error["type"] == "missing"))
+        if error["type"] == "union_tag_invalid":  # the field that chose no member
+            path = (*path, str(error["ctx"]["discriminator"]).strip("'"))
+        held = chosen.setdefault(path, error)
         # a value that fits no member of a union fails once per member: the reason our
         # own validator gave (a bound with min > max) says more than "not a number"
-        for other in errors[1:]:
-            same = _input_path(other["loc"], data, missing=False) == loc
-            if same and other["type"] == "value_error":
-                first = other
-                break
-        expected = _expected(first)
-        others = sorted(_problems(errors, data) - {tuple(loc)}, key=str)
-        if others:
-            names = ", ".join(field_path(o) for o in others[:_NAMED])
-            names += ", ..." if len(others) > _NAMED else ""
-            expected += (
-                f" (and {len(others)} more problem{'s' if len(others) > 1 else ''} in this "
-                f"file: {names})"
-            )
-        raise ScenarioError(file, field_path(loc), expected, got=_got(first)) from None
+        if held is not error and held["type"] != "value_error" and error["type"] == "value_error":
+            chosen[path] = error
+    found: list[tuple[tuple[int, int], int, ScenarioError]] = []
+    known: dict[str, Any] = {}
 
+    def names() -> dict[str, Any]:
+        if not known and schema is not None:
+            known.update(schema())
+        return known
 
-_NAMED = 3  # other problem fields named in the message
+    for order, (path, error) in enumerate(chosen.items()):
+        at = where.of(path) if where is not None else None
+        problem = ScenarioError(
+            file, field_path(path), _expected(error), got=_got(error),
+            line=at[0] if at else None, column=at[1] if at else None,
+            hint=suggestion(error, path, names),
+        )  # fmt: skip
+        found.append((at or (0, 0), order, problem))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [problem for _, _, problem in found]
 
 
 def _input_path(loc: Sequence[int | str], data: Any, *, missing: bool) -> list[int | str]:
@@ -154,26 +201,10 @@ def _step(node: Any, part: int | str) -> tuple[bool, Any]:
     return False, node
 
 
-def _problems(errors: list[Any], data: Any) -> set[tuple[int | str, ...]]:
-    """The fields with a problem: not pydantic's follow-ons (a tuple 'too short'
-    because an item failed), and a value that fits no member of a union once."""
-    locs = [tuple(e["loc"]) for e in errors]
-
-    def follows(loc: tuple[Any, ...]) -> bool:
-        return any(other[: len(loc)] == loc and other != loc for other in locs)
-
-    fields = {
-        tuple(_input_path(loc, data, missing=e["type"] == "missing"))
-        for e, loc in zip(errors, locs, strict=True)
-        if not (e["type"] == "too_short" and follows(loc))
-    }
-    return fields
-
-
 def _expected(error: Any) -> str:
     kind = error["type"]
     if kind in {"extra_forbidden", "unexpected_keyword_argument"}:
-        return "no such field (unknown fields are refused; check the spelling)"
+        return "a known field here (unknown fields are refused; check the spelling)"
     if kind == "missing":
         return "this required field"
     if kind == "value_error":  # our own validators: their message, without pydantic's
@@ -183,7 +214,11 @@ def _expected(error: Any) -> str:
     if kind == "union_tag_invalid":  # a tag naming no member: the tags by their values
         ctx = error["ctx"]
         tags = re.sub(r"<\w+\.\w+: ('[^']*')>", r"\1", str(ctx["expected_tags"]))
-        return f"{ctx['discriminator']} one of {tags} (got {ctx['tag']!r})"
+        return f"one of {tags}"
+    bound = _BOUNDS.get(kind)
+    if bound is not None:
+        word, key = bound
+        return f"{word} {error['ctx'][key]}"
     plain = _PLAIN.get(kind)
     if plain is not None:
         value = error.get("input")
@@ -206,11 +241,20 @@ _PLAIN = {
     "bool_parsing": "true or false",
     "string_type": "text",
 }
+#: pydantic's bounds, as a person would say them
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
 _NOT_TEXT = frozenset({"int_type", "float_type", "bool_type"})
 
 
 def _got(error: Any) -> object:
     if error["type"] in {"missing", "extra_forbidden", "unexpected_keyword_argument"}:
         return None
+    if error["type"] == "union_tag_invalid":
+        return str(error["ctx"]["tag"])
     value = error.get("input")
     return value if isinstance(value, str | int | float | bool) else None

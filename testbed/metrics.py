@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from testbed.decisions import Decision, Reason
 from testbed.diagnosis import IncidentCategory, diagnose
+from testbed.incidents import IncidentJournal
 from testbed.verdicts import ValidationOutcome
 
 if TYPE_CHECKING:
@@ -107,10 +108,15 @@ class Metrics:
 class Availability:
     """Whether one device can deliver to each of its services, and since when not."""
 
-    __slots__ = ("_categories", "_down", "_since", "metrics")
+    __slots__ = ("_categories", "_down", "_since", "device", "journal", "metrics")
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(
+        self, metrics: Metrics, *, device: str = "", journal: IncidentJournal | None = None
+    ) -> None:
         self.metrics = metrics
+        #: the device, and where its incidents are listed one by one (optional)
+        self.device = device
+        self.journal = journal
         self._down: set[str] = set()
         self._since: datetime | None = None
         self._categories: set[IncidentCategory] = set()  # opened during this outage
@@ -135,6 +141,8 @@ class Availability:
             return None
         self._categories.add(category)
         self.metrics.incidents[category.value] += 1
+        if self.journal is not None:
+            self.journal.opened(self.device, service, category, reason.value, now)
         return category
 
     def succeeded(self, service: str, now: datetime) -> None:
@@ -145,10 +153,13 @@ class Availability:
         if not self._down:
             self.close(now)
 
-    def close(self, now: datetime) -> None:
-        """Stop counting downtime (recovery, or the device left service)."""
+    def close(self, now: datetime, *, at_end: bool = False) -> None:
+        """Stop counting downtime (recovery, the device left service, or, ``at_end``,
+        the run's closing checks)."""
         if self._since is not None:
             self.metrics.downtime_seconds += (now - self._since).total_seconds()
+            if self.journal is not None:
+                self.journal.closed(self.device, now, at_end=at_end)
         self._since = None
         self._down.clear()
         self._categories.clear()

@@ -1,14 +1,23 @@
 """pytest plugin: scenario files are test files, their expectations are the tests.
 
-Registered as the ``testbed`` plugin (entry point ``pytest11``).  ``pytest scenarios/``
-collects every ``*.yaml`` in a directory named ``scenarios`` and any other YAML file
-with a top-level ``expectations:`` key.  Each file is loaded at collection and run once,
-when its first expectation is checked; each expectation is one test item, named like
-``two-site-pilot.yaml::unauthorized_access``.
+Registered as the ``testbed`` plugin (entry point ``pytest11``).  Collection is opt-in,
+so installing the package never turns another project's YAML into tests: a ``*.yaml``
+or ``*.yml`` file is a scenario test when it lies under a directory the ini option
+``testbed_scenarios`` lists (``testbed_scenarios = scenarios`` in ``pytest.ini``, or
+``testbed_scenarios = ["scenarios"]`` under ``[tool.pytest.ini_options]``), or when it
+is named on the command line (``pytest my-drill.yaml``).  Each file is loaded at
+collection and run once, when its first expectation is checked; each expectation is
+one test item, named like ``two-site-pilot.yaml::unauthorized_access``.
 
-* A failing expectation shows its *why* and the last events related to its measure.
-* A file with bad input gives one failing item, ``scenario``, showing the
-  :class:`~testbed.errors.ScenarioError` message (file, field, expected), no traceback.
+* A failing expectation shows its *why*, the line of the expectation in the file, the
+  devices, sites and faults behind its measure (:mod:`testbed.report.contributors`)
+  and the last related events.
+* A file with bad input is a collection error showing every problem of the file
+  (file:line:column, field, expected), no traceback.
+* JUnit XML: the class name is the file's directory and stem
+  (``scenarios.two-site-pilot``, not split at the dots of ``.yaml``), and each test
+  case carries properties: ``measured``, ``expected``, ``passed``, ``scenario``,
+  ``seed``, and ``report`` when one was written.
 * ``--testbed-out DIR`` also writes each run's ``report.json``, ``events.jsonl`` and
   ``report.html`` into ``DIR/<file stem>/``.
 
@@ -18,7 +27,6 @@ costs nothing in runs that collect none.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,15 +35,14 @@ import pytest
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
-    from testbed.events import Event, EventKind
+    from testbed.events import Event
     from testbed.expectations import ExpectationResult
-    from testbed.run import RunResult
+    from testbed.runner import RunResult
 
 __all__ = [
     "ExpectationItem",
     "ScenarioFailure",
     "ScenarioFile",
-    "ScenarioInputItem",
     "failure_text",
     "is_scenario_file",
     "relevant_events",
@@ -45,30 +52,8 @@ __all__ = [
 EVENTS_SHOWN = 10
 
 _SUFFIXES = frozenset({".yaml", ".yml"})
-_TOP_LEVEL_EXPECTATIONS = re.compile(r"^expectations\s*:", re.MULTILINE)
 _OUT_OPTION = "--testbed-out"
-
-#: Event kinds related to each measure (access decisions count only when denied).
-_RELATED: dict[str, tuple[str, ...]] = {
-    "unauthorized_access": ("certificate-revoked", "certificate-expired", "offboarding-step"),
-    "stale_access_after_offboarding": ("offboarding-step", "certificate-revoked"),
-    "data_lost": ("data-lost",),
-    "clinical_downtime_minutes": ("access-decision", "renewal-missed", "fault-started"),
-    "incidents": ("access-decision", "renewal-missed", "fault-started"),
-    "renewals_done": ("certificate-renewed", "renewal-missed"),
-    "renewals_missed": ("renewal-missed", "certificate-expired"),
-    "manual_steps": ("enrollment-refused", "device-transition"),
-    "onboarding_minutes_max": ("enrollment-refused",
-                               "certificate-issued"),
-    "devices_in_production": ("device-transition",),
-    "devices_offboarded": ("offboarding-step",),
-    "audit_coverage": ("access-decision",),
-    "fail_safe": ("validation-test",),
-    "drift_alerts": ("drift-detected",),
-    "recovered": ("recovery-check", "access-decision"),
-    "data_held_at_end": ("data-lost", "access-decision", "recovery-check"),
-}
-_DEFAULT_RELATED = ("access-decision", "renewal-missed", "data-lost", "certificate-revoked")
+_INI = "testbed_scenarios"
 
 
 class ScenarioFailure(Exception):
@@ -76,31 +61,34 @@ class ScenarioFailure(Exception):
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--testbed-out DIR``."""
+    """Add ``--testbed-out DIR`` and the ini option ``testbed_scenarios``."""
     group = parser.getgroup("testbed", "hospital device-identity testbed scenarios")
     group.addoption(_OUT_OPTION, metavar="DIR", default=None,
                     help="also write each scenario run's report.json, events.jsonl and "
                          "report.html into DIR/<scenario file stem>/")
+    parser.addini(_INI, type="paths", default=[],
+                  help="directories whose *.yaml files are testbed scenarios (opt-in)")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
     """Collect scenario files (see :func:`is_scenario_file`)."""
-    if not is_scenario_file(file_path):
+    if not is_scenario_file(file_path, parent.config):
         return None
     return ScenarioFile.from_parent(parent, path=file_path)
 
 
-def is_scenario_file(path: Path) -> bool:
-    """A YAML file in a ``scenarios`` directory, or one with top-level ``expectations:``."""
+def is_scenario_file(path: Path, config: pytest.Config) -> bool:
+    """A YAML file under a ``testbed_scenarios`` directory, or named on the command line."""
     if path.suffix not in _SUFFIXES:
         return False
-    if path.parent.name == "scenarios":
+    resolved = path.resolve()
+    roots = [Path(p).resolve() for p in config.getini(_INI)]
+    if any(resolved.is_relative_to(root) for root in roots):
         return True
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return _TOP_LEVEL_EXPECTATIONS.search(text) is not None
+    here = config.invocation_params.dir
+    named = (Path(arg.split("::")[0]) for arg in config.invocation_params.args
+             if not arg.startswith("-"))  # fmt: skip
+    return any((here / arg).resolve() == resolved for arg in named)
 
 
 class ScenarioFile(pytest.File):
@@ -109,17 +97,22 @@ class ScenarioFile(pytest.File):
     _outcome: RunResult | ScenarioFailure | None = None
 
     def collect(self) -> Iterator[pytest.Item]:
-        """One item per expectation, or one failing ``scenario`` item for bad input."""
-        from testbed.errors import TestbedError
+        """One item per expectation; bad input is a collection error naming every
+        problem of the file."""
+        from testbed.errors import ScenarioError, TestbedError
         from testbed.scenario import load_scenario
+        from testbed.validation import diagnostics
 
         try:
             scenario = load_scenario(self.path)
+        except ScenarioError as err:
+            raise self.CollectError(
+                "bad scenario input:\n" + "\n".join(diagnostics(err))
+            ) from None
         except TestbedError as err:
-            yield ScenarioInputItem.from_parent(self, name="scenario", message=str(err))
-            return
+            raise self.CollectError(f"bad scenario input: {err}") from None
         for metric in scenario.expectations:
-            yield ExpectationItem.from_parent(self, name=metric)
+            yield ExpectationItem.from_parent(self, name=str(metric))
 
     def result(self) -> RunResult:
         """Run the scenario the first time it is asked for; raise :class:`ScenarioFailure`."""
@@ -131,7 +124,7 @@ class ScenarioFile(pytest.File):
 
     def _run(self) -> RunResult | ScenarioFailure:
         from testbed.errors import TestbedError
-        from testbed.run import run_scenario, write_outputs
+        from testbed.runner import run_scenario, write_outputs
 
         try:
             result = run_scenario(self.path)
@@ -141,7 +134,10 @@ class ScenarioFile(pytest.File):
         if out is not None:
             target = self.config.invocation_params.dir / out / self.path.stem
             write_outputs(result, target)
+            self.report_path = target / "report.json"
         return result
+
+    report_path: Path | None = None
 
 
 class _ScenarioItem(pytest.Item):
@@ -166,26 +162,37 @@ class ExpectationItem(_ScenarioItem):
     """One expectation of a scenario, checked against the (shared) run."""
 
     def runtest(self) -> None:
-        """Fail with the expectation's *why* and related events when it does not hold."""
+        """Fail with the expectation's *why*, its line, the contributors and related
+        events when it does not hold; record the JUnit properties either way."""
         scenario_file = self.parent
         if not isinstance(scenario_file, ScenarioFile):
             raise TypeError(f"{self.nodeid}: expected a ScenarioFile parent")
+        _junit_classname(self)
         result = scenario_file.result()
         check = _find(result.report.expectations, self.name)
+        self.user_properties.extend([
+            ("measured", f"{check.measured:g}"), ("expected", check.expected),
+            ("passed", str(check.passed).lower()), ("scenario", str(self.path)),
+            ("seed", str(result.report.seed)),
+        ])  # fmt: skip
+        if scenario_file.report_path is not None:
+            self.user_properties.append(("report", str(scenario_file.report_path)))
         if not check.passed:
-            raise ScenarioFailure(failure_text(check, result.testbed))
+            raise ScenarioFailure(failure_text(check, result.testbed, path=self.path))
 
 
-class ScenarioInputItem(_ScenarioItem):
-    """Stands for a scenario file that cannot be loaded: always fails with the reason."""
+def _junit_classname(item: pytest.Item) -> None:
+    """Name the JUnit class after the file's directory and stem: pytest's default
+    (``scenarios.two-site-pilot.yaml``) is split at the dots by JUnit readers."""
+    from _pytest.junitxml import xml_key  # the API behind pytest's record_xml_attribute
 
-    def __init__(self, *, message: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.message = message
-
-    def runtest(self) -> None:
-        """Fail with the input error's message."""
-        raise ScenarioFailure(f"bad scenario input: {self.message}")
+    xml = item.config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    root, folder = item.config.rootpath, item.path.parent
+    where = folder.relative_to(root).parts if folder.is_relative_to(root) else (folder.name,)
+    parts = [p for p in where if p not in {"", "."}] + [item.path.stem]
+    xml.node_reporter(item.nodeid).add_attribute("classname", ".".join(parts))
 
 
 def _find(results: tuple[ExpectationResult, ...], metric: str) -> ExpectationResult:
@@ -195,30 +202,44 @@ def _find(results: tuple[ExpectationResult, ...], metric: str) -> ExpectationRes
     raise ScenarioFailure(f"the report has no expectation {metric!r}")
 
 
-def failure_text(check: ExpectationResult, tb: Testbed) -> str:
-    """The *why* of a failed expectation, then the last events related to its measure."""
-    kinds = _RELATED.get(check.id, _DEFAULT_RELATED)
-    events = relevant_events(tb, check.id)
+def failure_text(check: ExpectationResult, tb: Testbed, *, path: Path | None = None) -> str:
+    """The *why* of a failed expectation, where it is written, what contributed to
+    its measure, then the last events related to it."""
+    from testbed.report.contributors import contributors, related
+
+    kinds = related(check.id)
+    sites = {agent.device_id: agent.record.site for agent in tb.agents}
     lines = [check.why]
+    if path is not None:
+        line = _expectation_line(path, check.id)
+        lines.append(f"expectation written at {path}" + (f":{line}" if line else ""))
+    lines.extend(contributors(check.id, tb.log, sites=sites).lines())
+    events = relevant_events(tb, check.id)
     if events:
         lines.append(f"last {len(events)} related events ({', '.join(kinds)}):")
         lines.extend(f"  {_event_line(e)}" for e in events)
-    else:
-        lines.append(f"no related events ({', '.join(kinds)}) in the log")
     return "\n".join(lines)
+
+
+def _expectation_line(path: Path, metric: str) -> int | None:
+    from testbed.positions import positions
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    at = positions(text).by_path.get(("expectations", metric))
+    return at[0] if at else None
 
 
 def relevant_events(tb: Testbed, metric: str, *, limit: int = EVENTS_SHOWN) -> list[Event]:
     """The last ``limit`` events of the kinds related to ``metric`` (denied decisions only)."""
     from testbed.events import EventKind
+    from testbed.report.contributors import is_related, related
 
-    kinds = {EventKind(k) for k in _RELATED.get(metric, _DEFAULT_RELATED)}
-    found = [e for e in tb.log if e.kind in kinds and _relevant(e, EventKind.ACCESS_DECISION)]
+    kinds = frozenset(EventKind(k) for k in related(metric))
+    found = [e for e in tb.log if is_related(e, kinds)]
     return found[-limit:]
-
-
-def _relevant(event: Event, access: EventKind) -> bool:
-    return event.kind is not access or event.data.get("allowed") is False
 
 
 def _event_line(event: Event) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
@@ -21,14 +22,15 @@ from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, WithJsonSch
 
 from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
-from testbed.expectations import ExpectationSpec
-from testbed.faults import RENAMED_KINDS, FaultSpec
-from testbed.inputs import load_yaml, validate
+from testbed.expectations import ExpectationSpec, Metric
+from testbed.faults import RENAMED_KINDS, ExceptionExpired, FaultSpec
+from testbed.inputs import field_path, load_located, validate
 from testbed.network.design import DESIGNS, design_path, load_design
 from testbed.pki.ca import IssuingMode
 from testbed.pki.fidelity import Fidelity
 from testbed.pki.keys import KeyType
 from testbed.pki.revocation import RevocationReason
+from testbed.positions import Positions, parse_field_path
 from testbed.sites import NAME, Service, Site
 from testbed.targets import DEVICES, TargetForm
 from testbed.units import Duration, PositiveDuration, parse_duration
@@ -63,6 +65,18 @@ class Weekday(StrEnum):
 #: A SPIFFE trust domain that is also a DNS name (it ends every device's DNS SAN):
 #: dot-separated labels of lowercase letters, digits and inner dashes.
 TRUST_DOMAIN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+
+
+def _utc(value: datetime) -> datetime:
+    """A time in UTC; another time zone is refused, not quietly converted."""
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("a UTC time such as 2026-01-05T00:00:00Z (this one has no time zone)")
+    if offset:
+        raise ValueError(f"a UTC time such as 2026-01-05T00:00:00Z (this one is at UTC"
+                         f"{value.strftime('%z')}; write it in UTC with a Z, it is not "
+                         "converted)")  # fmt: skip
+    return value
 
 
 def _trust_domain(value: str) -> str:
@@ -208,7 +222,7 @@ class Scenario:
 
     name: Annotated[str, Field(pattern=NAME)]
     seed: Annotated[int, Field(strict=True)]  # a number, not a string that parses as one
-    start: datetime
+    start: Annotated[datetime, AfterValidator(_utc)]
     duration: PositiveDuration
     sites: Annotated[tuple[Site, ...], Field(min_length=1)]
     services: Annotated[tuple[Service, ...], Field(min_length=1)]
@@ -237,7 +251,7 @@ class Scenario:
     workload: Workload = field(default_factory=Workload)
     faults: tuple[Annotated[FaultSpec, Field(discriminator="kind")], ...] = ()
     operations: tuple[Operation, ...] = ()
-    expectations: dict[str, ExpectationSpec] = field(default_factory=dict)
+    expectations: dict[Metric, ExpectationSpec] = field(default_factory=dict)
     #: time after the last fault's end before recovery is checked (faults heal at the
     #: latest at ``duration``, so the window must be longer than zero)
     recovery_window: PositiveDuration = field(default_factory=lambda: _d("3d"))
@@ -256,6 +270,24 @@ class Scenario:
         ),
     ] = Fidelity.FULL
 
+    def with_(
+        self,
+        changes: Mapping[str, Any] | None = None,
+        /,
+        *,
+        base: Path | str = ".",
+        **fields: Any,
+    ) -> Scenario:
+        """A copy with ``changes`` applied, validated and cross-checked again as a file
+        is (every problem at once, each named by its field path).
+
+        Keys are field paths as errors name them (``"pki.lifetime"``,
+        ``"fleet[0].count"``) and values are written as in YAML (``"10d"``); plain
+        keyword arguments change top-level fields (``seed=8``).  ``base``: the
+        directory relative profile and design paths are read from (where the file
+        would be)."""
+        return vary(self, {**(changes or {}), **fields}, base=Path(base))
+
 
 def _d(text: str) -> Any:
     return parse_duration(text)
@@ -270,20 +302,80 @@ def load_scenario(
     """Read, validate and cross-check a scenario file (``profiles``: read the device
     profiles from this directory instead of the one the file names)."""
     path = Path(path)
-    data = load_yaml(path)
+    data, where = load_located(path)
     if not isinstance(data, dict):
         raise ScenarioError(str(path), "(top level)", "a mapping of scenario fields")
-    scenario = validate(_SCENARIO, _renamed_kinds(data, file=str(path)), file=str(path))
-    if scenario.start.tzinfo is None:
-        raise ScenarioError(str(path), "start", "a UTC time such as 2026-01-05T00:00:00Z")
+    scenario = validate(_SCENARIO, _renamed_kinds(data, file=str(path)), file=str(path),
+                        where=where)  # fmt: skip
     if seed is not None:
         scenario = replace(scenario, seed=seed)
     if profiles is not None:
         scenario = replace(scenario, profiles_dir=str(profiles.resolve()))
-    cross_check(scenario, file=str(path), base=path.parent)
-    if scenario.design is not None:
-        scenario = _with_design(scenario, file=str(path), base=path.parent)
+    try:
+        cross_check(scenario, file=str(path), base=path.parent)
+        if scenario.design is not None:
+            scenario = _with_design(scenario, file=str(path), base=path.parent)
+    except ScenarioError as error:
+        raise _located(error, str(path), where) from None
     return scenario
+
+
+def _located(error: ScenarioError, file: str, where: Positions) -> ScenarioError:
+    """``error`` with the line and column of its field, when it is about ``file``."""
+    if error.file != file or error.line is not None or len(error.problems) > 1:
+        return error
+    at = where.of(parse_field_path(error.field))
+    if at is None:
+        return error
+    return ScenarioError(file, error.field, error.expected, got=error.got, line=at[0],
+                         column=at[1], hint=error.hint)  # fmt: skip
+
+
+VARIED = "Scenario.with_"
+"""The "file" a problem in :meth:`Scenario.with_`'s changes is reported in."""
+
+
+def vary(scenario: Scenario, changes: Mapping[str, Any], *, base: Path) -> Scenario:
+    """``scenario`` with ``changes`` (field path -> value as in YAML), validated again."""
+    data = _SCENARIO.dump_python(scenario, mode="json", by_alias=True, exclude_none=True)
+    for key, value in changes.items():
+        _put(data, key, value)
+    varied = validate(_SCENARIO, data, file=VARIED)
+    cross_check(varied, file=VARIED, base=base)
+    if varied.design is not None:
+        varied = _with_design(varied, file=VARIED, base=base)
+    return varied
+
+
+def _put(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set the field at ``key`` (a field path) in ``data``; the path up to it must exist."""
+    path = parse_field_path(key)
+    if not path or not isinstance(path[0], str):
+        raise ScenarioError(VARIED, key, "a field path such as 'pki.lifetime' or "
+                            "'fleet[0].count'")  # fmt: skip
+    node: Any = data
+    for i, part in enumerate(path[:-1]):
+        child = _child(node, part)
+        if child is None:
+            where = field_path(path[: i + 1])
+            raise ScenarioError(VARIED, key, f"a path that exists in the scenario ({where} "
+                                "does not)")  # fmt: skip
+        node = child
+    last = path[-1]
+    item = isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node)
+    if not item and not (isinstance(node, dict) and isinstance(last, str)):
+        raise ScenarioError(VARIED, key, "a field of a mapping or an existing list item")
+    node[last] = value
+
+
+def _child(node: Any, part: int | str) -> Any:
+    if isinstance(node, dict) and isinstance(part, str):
+        if part not in node:
+            node[part] = {}  # a section left at its defaults: written from scratch
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 def _with_design(scenario: Scenario, *, file: str, base: Path) -> Scenario:
@@ -297,7 +389,12 @@ def _with_design(scenario: Scenario, *, file: str, base: Path) -> Scenario:
         known = ", ".join(sorted(p.stem for p in DESIGNS.glob("*.yaml")))
         raise ScenarioError(file, "design", f"a design in fixtures/designs ({known}) or "
                             "the path of a design file", got=scenario.design)  # fmt: skip
-    load_design(resolved)
+    design = load_design(resolved)
+    ids = {e.id for e in design.exceptions}
+    for i, fault in enumerate(scenario.faults):
+        if isinstance(fault, ExceptionExpired) and fault.exception not in ids:
+            expected = f"'exception:' and an exception of design {design.name!r} ({sorted(ids)})"
+            raise ScenarioError(file, f"faults[{i}].target", expected, got=fault.target)
     return replace(scenario, design=str(resolved))
 
 
@@ -327,7 +424,31 @@ def json_schema() -> dict[str, Any]:
     schema = _SCENARIO.json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Hospital device-identity testbed scenario"
+    _plain_one_of(schema, schema.get("$defs", {}))
     return schema
+
+
+def _plain_one_of(node: Any, defs: dict[str, Any]) -> None:
+    """Replace OpenAPI's ``discriminator`` (which JSON Schema editors ignore) by what they
+    read: each ``oneOf`` member requires the tag property, whose ``const`` then picks
+    exactly one member."""
+    if isinstance(node, list):
+        for item in node:
+            _plain_one_of(item, defs)
+        return
+    if not isinstance(node, dict):
+        return
+    discriminator = node.pop("discriminator", None)
+    if isinstance(discriminator, dict):
+        tag = discriminator["propertyName"]
+        for member in node.get("oneOf", []):
+            ref = str(member.get("$ref", "")).removeprefix("#/$defs/")
+            target = defs.get(ref, member)
+            required = target.setdefault("required", [])
+            if tag not in required:
+                required.insert(0, tag)
+    for value in node.values():
+        _plain_one_of(value, defs)
 
 
 def schema_text() -> str:

@@ -123,10 +123,10 @@ class Matrix:
 
     def decide(
         self, source: Place, destination: Place, service: str, held: Held,
-        *, at: datetime | None = None,
+        *, at: datetime | None = None, expired: frozenset[str] = frozenset(),
     ) -> Verdict:
         """The verdict on one flow (``at``: the time exceptions are judged at; None:
-        every exception is in force)."""
+        every exception is in force; ``expired``: ids of exceptions expired early)."""
         src, dst = self.group_of(source), self.group_of(destination)
         if src is None:
             return Verdict(Disposition.DENIED_OUT, "", None,
@@ -144,17 +144,19 @@ class Matrix:
         if src is dst and same_site and self.design.segmentation is Segmentation.GROUP:
             return Verdict(Disposition.ACCEPTED, "segment", IdentityCondition.NONE,
                            f"same segment: group {src.name!r} at {source.site}")  # fmt: skip
-        return self._rules(src, dst, service, held, same_site=same_site, at=at)
+        return self._rules(src, dst, service, held, same_site=same_site, at=at,
+                           expired=expired)  # fmt: skip
 
     def _rules(
         self, src: Group, dst: Group, service: str, held: Held, *, same_site: bool,
-        at: datetime | None,
+        at: datetime | None, expired: frozenset[str],
     ) -> Verdict:
         candidates = [
             (label, rule, exception)
             for label, rule, exception in self._cells.get((src.name, dst.name), ())
             if rule.service in (ANY, service) and (same_site or not rule.same_site)
-            and (exception is None or at is None or at < exception.expires)
+            and (exception is None or ((at is None or at < exception.expires)
+                                       and exception.id not in expired))
         ]  # fmt: skip
         if not candidates:
             detail = f"no rule lets {src.name!r} reach {dst.name!r} on {service}"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from testbed.decisions import Decision, Hop, Reason
 from testbed.devices import DeviceProfile
+from testbed.holds import Holds
 from testbed.network.blocks import RouteBlocks
 from testbed.network.catalog import Catalog, EndpointKind, load_catalog
 from testbed.network.design import Design, IdentityCondition, load_design
@@ -52,7 +53,11 @@ class DesignPolicy(RouteBlocks):
         self.design = design
         self.matrix = Matrix(design)
         self.catalog = catalog or load_catalog()
-        super().__init__(revision=revision)
+        places = {s.name: (s.site, s.zone) for s in system.services}
+        super().__init__(revision=revision, places=places)
+        #: exceptions a fault expired early (``exception-expired``), by id; they nest
+        self._withdrawn: Holds[str] = Holds()
+        self._expired: frozenset[str] = frozenset()
         self._classes = {key: profile.device_class for key, profile in profiles.items()}
         self._places = {
             s.name: (Place(EndpointKind(s.kind.value), s.site, s.zone),
@@ -69,7 +74,7 @@ class DesignPolicy(RouteBlocks):
         if blocked is not None:
             return blocked
         verdict = self.verdict(site=site, zone=zone, service=service, peer=peer, now=now)
-        if verdict.accepted:
+        if verdict.accepted or self.allowed_unapproved(site, zone, service):
             return Decision.allow(Hop.NETWORK)
         reason = Reason.ROUTE_BLOCKED
         if verdict.disposition is Disposition.DENIED_IDENTITY and verdict.identity is not None:
@@ -85,7 +90,31 @@ class DesignPolicy(RouteBlocks):
         destination, wire = self._places[service]
         device_class = None if peer is None else self._classes.get(peer.profile)
         source = Place(EndpointKind.DEVICE, site, zone, device_class)
-        return self.matrix.decide(source, destination, wire, _held(peer), at=now)
+        return self.matrix.decide(source, destination, wire, _held(peer), at=now,
+                                  expired=self._expired)  # fmt: skip
+
+    @property
+    def expired(self) -> frozenset[str]:
+        """The ids of the exceptions a fault has expired early."""
+        return self._expired
+
+    def withdraw(self, exception: str) -> None:
+        """Treat the design's exception ``exception`` as expired (a fault); nests."""
+        if exception not in {e.id for e in self.design.exceptions}:
+            raise ValueError(f"design {self.design.name!r} has no exception {exception!r}")
+        self._withdrawn.hold(exception)
+        self._expired = self._expired | {exception}
+        self._changed()
+
+    def reinstate(self, exception: str) -> None:
+        """End one early expiry of ``exception`` (its owner renewed it)."""
+        try:
+            left = self._withdrawn.release(exception)
+        except KeyError:
+            raise ValueError(f"exception {exception!r} was not withdrawn") from None
+        if not left:
+            self._expired = self._expired - {exception}
+        self._changed()
 
     def until(
         self, *, site: str, zone: str, service: str, peer: Peer | None, now: datetime
@@ -112,6 +141,7 @@ def route_policy(
 ) -> ZonePolicy | DesignPolicy:
     """The network hop's policy: the scenario's allow list, or its design compiled."""
     if design is None:
-        return ZonePolicy(routes, revision=revision)
+        places = {s.name: (s.site, s.zone) for s in system.services}
+        return ZonePolicy(routes, revision=revision, places=places)
     return DesignPolicy(load_design(design), system=system, profiles=profiles,
                         revision=revision)  # fmt: skip

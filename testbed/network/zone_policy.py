@@ -9,7 +9,7 @@ in the simulation, the zone of the peer's loopback address in live mode.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -28,8 +28,11 @@ Source = tuple[str, str]  # (site, zone) where traffic enters the network
 class ZonePolicy(RouteBlocks):
     """Which zone may reach which service, and which routes a fault has blocked."""
 
-    def __init__(self, rules: Iterable[Route], *, revision: Revision | None = None) -> None:
-        super().__init__(revision=revision)
+    def __init__(
+        self, rules: Iterable[Route], *, revision: Revision | None = None,
+        places: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(revision=revision, places=places)
         self._allowed: set[Route] = set(rules)
         # decisions by (site, zone, service); cleared on every change
         self._decided: dict[tuple[str, str, str], Decision] = {}
@@ -66,7 +69,8 @@ class ZonePolicy(RouteBlocks):
         if blocked is not None:
             return blocked
         here, everywhere = (zone, service, site), (zone, service, None)
-        if here not in self._allowed and everywhere not in self._allowed:
+        allowed = here in self._allowed or everywhere in self._allowed
+        if not allowed and not self.allowed_unapproved(site, zone, service):
             detail = f"no rule lets zone {zone!r} at {site!r} reach {service!r}"
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, detail)
         return Decision.allow(Hop.NETWORK)

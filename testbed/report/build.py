@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import metadata
+from pathlib import Path
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from testbed.clock import isoformat
 from testbed.expectations import ExpectationResult, evaluate
 from testbed.faults import FaultSpec
 from testbed.report.record import RunRecord
+from testbed.report.story import breakdowns, fault_effects, incident_list
+from testbed.scenario import Scenario
 from testbed.units import format_duration
 
 __all__ = ["Report", "build_report"]
@@ -79,7 +86,49 @@ def build_report(record: RunRecord) -> Report:
     if record.not_measured:
         data["not_measured"] = dict(record.not_measured)
         data["transport"] = record.transport.value
+    data["provenance"] = provenance(record)
+    data["fault_effects"] = fault_effects(record)
+    data["incidents"] = incident_list(record)
+    data["breakdowns"] = breakdowns(record)
+    if record.stopped_at is not None:
+        data["incomplete"] = {
+            "stopped_at": isoformat(record.stopped_at),
+            "reason": "interrupted: the run stopped before the scenario's end, so the "
+                      "measures cover only the time before it",
+        }  # fmt: skip
     return Report(sc.name, record.seed, measures, results, data)
+
+
+def provenance(record: RunRecord) -> dict[str, Any]:
+    """What made this report: the tool and its version, the scenario (SHA-256 of its
+    validated content as canonical JSON, so the same scenario however it is written or
+    given; where its files lie is not content: the profile directory and a design's
+    path are left out, a design by its name), the seed, the fidelity level and the
+    transport."""
+    content = TypeAdapter(Scenario).dump_python(record.scenario, mode="json")
+    content.pop("profiles_dir", None)
+    if content.get("design") is not None:
+        content["design"] = Path(str(content["design"])).stem
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return {
+        "tool": DISTRIBUTION,
+        "version": _version(),
+        "scenario": record.scenario.name,
+        "scenario_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
+        "seed": record.seed,
+        "fidelity": record.scenario.fidelity.value,
+        "transport": record.transport.value,
+    }
+
+
+DISTRIBUTION = "hospital-device-identity-testbed"
+
+
+def _version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def _fault(fault: FaultSpec, start: datetime) -> dict[str, Any]:

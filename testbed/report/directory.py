@@ -26,7 +26,7 @@ from typing import Any
 from testbed.crosscheck import profiles_for
 from testbed.devices import load_profiles
 from testbed.errors import OutputError, RecordError
-from testbed.event_sink import segments
+from testbed.event_sink import EventsKept, segments
 from testbed.pki.fidelity import Fidelity
 from testbed.report.fold import FoldContext, fold_events
 from testbed.report.jsonl import JsonlEvents, ReadProgress
@@ -55,15 +55,21 @@ def keep_inputs(
     transport: Transport,
     seed: int,
     fidelity: Fidelity,
+    events: EventsKept = EventsKept.ALL,
+    log: str | None = EVENTS,
 ) -> None:
-    """Copy the scenario file and its profiles into ``out`` and say how the run ran."""
+    """Copy the scenario file and its profiles into ``out`` and say how the run ran
+    (``events``: which events its log ``log`` kept; None: it wrote none)."""
     try:
         shutil.copyfile(scenario_file, out / SCENARIO)
         target = out / PROFILES
         target.mkdir(exist_ok=True)
         for profile in sorted(profiles.glob("*.yaml")):
             shutil.copyfile(profile, target / profile.name)
-        run = {"transport": transport.value, "seed": seed, "fidelity": fidelity.value}
+        run: dict[str, object] = {"transport": transport.value, "seed": seed,
+                                  "fidelity": fidelity.value}  # fmt: skip
+        if events is not EventsKept.ALL or log != EVENTS:  # otherwise as before
+            run.update(events=events.value, log=log)
         text = json.dumps(run, indent=2, sort_keys=True)
         (out / RUN).write_text(text + "\n", encoding="utf-8")
     except OSError as error:
@@ -76,10 +82,10 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
     if not directory.is_dir():
         raise RecordError(f"{directory}: expected {_WHAT} (no such directory)")
     transport, seed, fidelity = _run_file(directory / RUN)
+    log = directory / _whole_log(directory / RUN)
     scenario = _scenario(directory, seed)
     if fidelity is not None and fidelity is not scenario.fidelity:
         scenario = replace(scenario, fidelity=fidelity)  # as the run overrode it
-    log = directory / EVENTS
     if not log.is_file():
         raise RecordError(f"{log}: expected the run's audit log (no such file)")
     profiles = load_profiles(profiles_for(scenario, directory))
@@ -104,8 +110,24 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
     if live and fold.first is not None and fold.last is not None:
         window = (fold.first, fold.last)
     return RunRecord(scenario, seed, transport, JsonlEvents(log, before=before), tally, groups,
-                     devices,
-                     dict(sorted(not_measured.items())), window)  # fmt: skip
+                     devices, dict(sorted(not_measured.items())), window,
+                     incidents=tuple(fold.incidents.incidents))  # fmt: skip
+
+
+def _whole_log(path: Path) -> str:
+    """The name of the run's log, when it kept every event (``run.json`` says which
+    it kept: a log without the allowed decisions cannot be folded into the measures)."""
+    data: Any = json.loads(path.read_text(encoding="utf-8"))  # read by _run_file already
+    kept = data.get("events", EventsKept.ALL.value)
+    if kept != EventsKept.ALL.value:
+        raise RecordError(
+            f"{path}: events: the run kept {kept!r} events (testbed run --events {kept}), so "
+            "its measures cannot be folded again from its log; its report.json is its report"
+        )
+    name = data.get("log", EVENTS)
+    if not isinstance(name, str) or name not in (EVENTS, f"{EVENTS}.gz"):
+        raise RecordError(f"{path}: log: expected {EVENTS!r} or '{EVENTS}.gz' (got {name!r})")
+    return name
 
 
 def _run_file(path: Path) -> tuple[Transport, int, Fidelity | None]:

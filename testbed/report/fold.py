@@ -32,6 +32,7 @@ from datetime import datetime
 from testbed.access import Purpose
 from testbed.decisions import Reason
 from testbed.events import Event, EventKind
+from testbed.incidents import IncidentJournal
 from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.metrics import Availability, Metrics
 from testbed.offboard import OFFBOARDING_STEPS
@@ -91,6 +92,7 @@ class MeasureFold:
     first: datetime | None = None  # the first and last event times
     last: datetime | None = None
     refusals: Counter[str] = field(default_factory=Counter)  # enrollment refusals by reason
+    incidents: IncidentJournal = field(default_factory=IncidentJournal)  # one by one
     _availability: dict[str, Availability] = field(default_factory=dict)
     _registered: dict[str, datetime] = field(default_factory=dict)
     _profiles: dict[str, str] = field(default_factory=dict)
@@ -128,7 +130,7 @@ class MeasureFold:
         known = set(order)
         order += [d for d in self._availability if d not in known]
         for device in order:
-            self._availability[device].close(now)
+            self._availability[device].close(now, at_end=True)
 
     def finish(self) -> None:
         """Close the fold at the end of the stream (the closing, if it was not passed)."""
@@ -141,7 +143,9 @@ class MeasureFold:
     def _outage(self, device: str) -> Availability:
         found = self._availability.get(device)
         if found is None:
-            found = self._availability[device] = Availability(self.metrics)
+            found = self._availability[device] = Availability(
+                self.metrics, device=device, journal=self.incidents
+            )
         return found
 
     # -- handlers, one per event kind -------------------------------------------------

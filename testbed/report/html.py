@@ -14,7 +14,9 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from testbed.report.measure_info import MEASURES, reading
 from testbed.report.plots import availability, certificate_timeline, svg_text
+from testbed.report.story_html import story_sections
 from testbed.verdicts import ValidationOutcome, Verdict
 
 if TYPE_CHECKING:
@@ -30,7 +32,10 @@ __all__ = ["measures_html", "page_html", "summary_html", "write_html"]
 Cell = str | tuple[str, str]
 
 _CSS = """
-.testbed-report { font-family: system-ui, sans-serif; color: #1a1a1a; max-width: 72rem; }
+.testbed-report {
+  font-family: system-ui, sans-serif; color: #1a1a1a; background: #fff; max-width: 90rem;
+  padding: 0.5rem; line-height: 1.4;
+}
 .testbed-report h1 { font-size: 1.5rem; margin-bottom: 0.25rem; }
 .testbed-report h2 { font-size: 1.15rem; margin-top: 1.5rem; }
 .testbed-report table { border-collapse: collapse; margin: 0.5rem 0; }
@@ -91,24 +96,26 @@ def summary_html(report: Report) -> str:
         _section("Enrollment refusals by reason",
                  _counts(data.get("enrollment_refusals_by_reason"), "reason")),
         _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
-        _section("Faults", _faults(data.get("faults"))),
+        *([] if "fault_effects" in data else [_section("Faults", _faults(data.get("faults")))]),
+        *story_sections(data, table=_table, section=_section),
     ]
     return f'<div class="testbed-report">\n<style>{_CSS}</style>\n{"".join(parts)}</div>\n'
 
 
 def measures_html(report: Report) -> str:
-    """The measures as a table, with the expectation on each measure that has one, then
-    those the run could not have ("not measured in this run", and why)."""
-    expected = {e.id: e.expected for e in report.expectations}
-    rows: list[tuple[Cell, ...]] = [
-        (name, (_num(value), "num"), expected.get(name, ""))
-        for name, value in report.measures.items()
-    ]
+    """The measures as a table: each value with its unit and a reading for people, and
+    what it counts (the expectations have their own table); then those the run could
+    not have ("not measured in this run", and why)."""
+    rows: list[tuple[Cell, ...]] = []
+    for name, value in report.measures.items():
+        info = MEASURES.get(name)
+        rows.append((name, (reading(name, value), "num"),
+                     ("" if info is None else info.definition, "muted")))  # fmt: skip
     missing: Mapping[str, Any] = report.data.get("not_measured") or {}
     rows.extend(
         (name, ("not measured in this run", "muted"), str(why)) for name, why in missing.items()
     )
-    return _table(("measure", "value", "expected"), rows)
+    return _table(("measure", "value", "what it counts (docs/measures.md)"), rows)
 
 
 def _header(report: Report) -> str:
@@ -125,6 +132,10 @@ def _header(report: Report) -> str:
 
 
 def _banner(report: Report) -> str:
+    incomplete = report.data.get("incomplete")
+    if incomplete:
+        text = f"INCOMPLETE: the run stopped at {incomplete['stopped_at']}; {incomplete['reason']}"
+        return f'<div class="banner fail">{escape(text)}</div>\n'
     verdict = Verdict.of(report.passed)
     failed = [e.id for e in report.expectations if not e.passed]
     total = len(report.expectations)
@@ -201,6 +212,9 @@ def _cell(cell: Cell) -> str:
 
 
 def _num(value: object) -> str:
+    """A number with thousands separators, never in scientific notation."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
-    return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.6f}".rstrip("0")

@@ -11,6 +11,7 @@ one event as :meth:`Event.to_json <testbed.events.Event.to_json>` writes it rais
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Callable, Generator, Iterator
@@ -60,7 +61,7 @@ class JsonlEvents:
         for path in paths:
             try:
                 total = sum(p.stat().st_size for p in paths)
-                with path.open("rb") as handle:
+                with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
                     done = yield from self._events(path, handle, done, total, wanted)
             except OSError as error:
                 reason = error.strerror or str(error)

@@ -12,7 +12,10 @@ from __future__ import annotations
 from testbed.events import EventFilter, EventKind
 from testbed.offboard import OFFBOARDING_STEPS
 
-__all__ = ["ENROLLMENT_REFUSALS", "LIFECYCLE", "REFUSED_TRAFFIC", "REPORT_EVENTS", "REVOKE_STEP"]
+__all__ = [
+    "ENROLLMENT_REFUSALS", "LIFECYCLE", "REFUSED_TRAFFIC", "REPORT_EVENTS", "REVOKE_STEP",
+    "STORY_EVENTS",
+]  # fmt: skip
 
 REVOKE_STEP = OFFBOARDING_STEPS[0]
 """The offboarding step whose event lists the serials the offboarding revoked."""
@@ -34,5 +37,13 @@ REFUSED_TRAFFIC = EventFilter.of(EventKind.ACCESS_DECISION, allowed=False, purpo
 ENROLLMENT_REFUSALS = EventFilter.of(EventKind.ENROLLMENT_REFUSED)
 """Counted by reason in ``report.json``."""
 
-REPORT_EVENTS = (*LIFECYCLE, REFUSED_TRAFFIC, ENROLLMENT_REFUSALS)
+STORY_EVENTS = (
+    REFUSED_TRAFFIC,
+    EventFilter.of(EventKind.DATA_LOST),
+    EventFilter.of(EventKind.RENEWAL_MISSED),
+    EventFilter.of(EventKind.UNAUTHORIZED_ACCESS),
+)
+"""What the story of a run counts per device (testbed.report.story)."""
+
+REPORT_EVENTS = (*LIFECYCLE, *STORY_EVENTS, ENROLLMENT_REFUSALS)
 """Everything a report reads from a run's log."""

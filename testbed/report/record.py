@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from testbed.events import Event, EventSource
 from testbed.expectations import Metric
 from testbed.faults import FaultSpec
+from testbed.incidents import Incident
 from testbed.metrics import Metrics
 from testbed.report.fold import DECISION_KINDS, CertificateCounts
 from testbed.report.needs import ENROLLMENT_REFUSALS
@@ -143,6 +144,10 @@ class RunRecord:
     devices: int
     not_measured: Mapping[str, str] = field(default_factory=dict)
     window: tuple[datetime, datetime] | None = None
+    #: where an interrupted run stopped (its report is partial); None: it ran to its end
+    stopped_at: datetime | None = None
+    #: every incident, one by one, in the order they opened
+    incidents: tuple[Incident, ...] = ()
 
     @property
     def start(self) -> datetime:
@@ -201,6 +206,8 @@ def record_from_testbed(tb: Testbed) -> RunRecord:
                        refusals=_refusals(tb.log.select(ENROLLMENT_REFUSALS))),
         groups={a.device_id: a.group for a in tb.agents},
         devices=len(tb.agents),
+        stopped_at=tb.stopped_at,
+        incidents=tuple(tb.incidents.incidents),
     )
 
 

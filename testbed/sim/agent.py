@@ -10,6 +10,7 @@ import simpy
 
 from testbed.devices import DeviceProfile, DeviceRecord, ae_title_for, make_record
 from testbed.errors import ScenarioError
+from testbed.incidents import IncidentJournal
 from testbed.metrics import Availability, Metrics
 from testbed.pki.fidelity import DeviceKey, LeafCertificate
 from testbed.scenario import Scenario
@@ -86,8 +87,10 @@ def build_fleet(
     system: HealthSystem,
     rng: random.Random,
     metrics: Metrics,
+    incidents: IncidentJournal | None = None,
 ) -> list[DeviceAgent]:
-    """One agent per device of every fleet group, in file order."""
+    """One agent per device of every fleet group, in file order (``incidents``: where
+    their incidents are listed one by one)."""
     agents: list[DeviceAgent] = []
     for g, group in enumerate(scenario.fleet):
         profile = profiles[group.profile]
@@ -112,7 +115,9 @@ def build_fleet(
                     group=group.group,
                     onboard_at=group.onboard_at + spread * (i - 1),
                     offboard_at=group.offboard_at,
-                    availability=Availability(metrics),
+                    availability=Availability(
+                        metrics, device=record.device_id, journal=incidents
+                    ),
                     buffers=dict.fromkeys(record.intended_services, 0),
                 )
             )

@@ -20,10 +20,14 @@ from testbed.faults import (
     BlockedRoute,
     CaOutage,
     ClockSkew,
+    ExceptionExpired,
     FaultKind,
+    Partition,
+    PolicyDrift,
     RenewalAgentBroken,
     RevokedCertificate,
     ServiceOutage,
+    SiteOutage,
     TrustBundleMissing,
     TrustBundleStale,
 )
@@ -111,6 +115,50 @@ def _service_up(ctx: FaultContext, fault: ServiceOutage) -> None:
     ctx.services.end(fault.service)
 
 
+# -- network designs (issue 13) ----------------------------------------------------
+
+
+def _cut(fault: Partition) -> tuple[str, str, str | None]:
+    return (fault.between[0], fault.between[1], fault.site)
+
+
+def _partition(ctx: FaultContext, fault: Partition) -> None:
+    ctx.policy.partition(_cut(fault))
+
+
+def _heal_partition(ctx: FaultContext, fault: Partition) -> None:
+    ctx.policy.heal_partition(_cut(fault))
+
+
+def _site_down(ctx: FaultContext, fault: SiteOutage) -> None:
+    ctx.policy.site_down(fault.site)
+
+
+def _site_up(ctx: FaultContext, fault: SiteOutage) -> None:
+    ctx.policy.site_up(fault.site)
+
+
+def _add_rule(ctx: FaultContext, fault: PolicyDrift) -> None:
+    ctx.policy.add_unapproved((fault.source, fault.to, fault.site), now=ctx.now())
+
+
+def _remove_rule(ctx: FaultContext, fault: PolicyDrift) -> None:
+    """The rule goes; the exposure it caused is recorded (how long it was in force)."""
+    added = ctx.now() - fault.length
+    ctx.policy.remove_unapproved((fault.source, fault.to, fault.site), added=added)
+    minutes = fault.length.total_seconds() / 60
+    ctx.emit(EventKind.POLICY_EXPOSURE, fault.target, minutes=round(minutes, 3),
+             added=added.isoformat().replace("+00:00", "Z"))  # fmt: skip
+
+
+def _expire_exception(ctx: FaultContext, fault: ExceptionExpired) -> None:
+    ctx.design_policy.withdraw(fault.exception)
+
+
+def _renew_exception(ctx: FaultContext, fault: ExceptionExpired) -> None:
+    ctx.design_policy.reinstate(fault.exception)
+
+
 # -- devices ----------------------------------------------------------------------
 
 
@@ -159,6 +207,10 @@ EFFECTS: Mapping[FaultKind, Effect[Any]] = MappingProxyType({
     FaultKind.CLOCK_SKEW: Effect(_skew, _unskew),
     FaultKind.BLOCKED_ROUTE: Effect(_block, _unblock),
     FaultKind.SERVICE_OUTAGE: Effect(_service_down, _service_up),
+    FaultKind.PARTITION: Effect(_partition, _heal_partition),
+    FaultKind.POLICY_DRIFT: Effect(_add_rule, _remove_rule),
+    FaultKind.EXCEPTION_EXPIRED: Effect(_expire_exception, _renew_exception),
+    FaultKind.SITE_OUTAGE: Effect(_site_down, _site_up),
 })  # fmt: skip
 """The effect of each kind of fault."""
 

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 from testbed import operations
 from testbed.events import EventKind, Value
 from testbed.faults import DeviceFault, FaultSpec
+from testbed.network.policy import DesignPolicy
 from testbed.sim.device import recover, skew_changed
 from testbed.sim.offboarding import revoke_identity
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
     from testbed.hops import ServiceOutages
-    from testbed.network import DesignPolicy, ZonePolicy
+    from testbed.network import ZonePolicy
     from testbed.pki.fidelity import LeafCertificate
     from testbed.pki.outage import CaOutages
     from testbed.pki.trust import TrustDistribution
@@ -51,6 +52,15 @@ class FaultContext:
     def policy(self) -> ZonePolicy | DesignPolicy:
         """The network's policy (the allow list, or the scenario's design compiled)."""
         return self._tb.hospital.policy
+
+    @property
+    def design_policy(self) -> DesignPolicy:
+        """The scenario's design compiled (a fault on a design's exception needs one;
+        the scenario's cross-checks refuse such a fault without a design)."""
+        policy = self._tb.hospital.policy
+        if not isinstance(policy, DesignPolicy):
+            raise TypeError("this fault acts on a design: the scenario selects none")
+        return policy
 
     @property
     def services(self) -> ServiceOutages:

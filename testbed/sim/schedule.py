@@ -10,6 +10,7 @@ from testbed.events import EventKind
 from testbed.lifecycle import DeviceState
 from testbed.sim.device import onboard
 from testbed.sim.injector import fault_process, operation_process
+from testbed.sim.network_drift import network_drift_scans, scans_network
 from testbed.sim.offboarding import offboard
 from testbed.sim.pki_ops import crl_publisher
 
@@ -36,6 +37,8 @@ def schedule_all(tb: Testbed) -> None:
     for op in tb.scenario.operations:
         env.process(operation_process(tb, op))
     env.process(_drift_scans(tb))
+    if scans_network(tb.scenario):  # only then: other runs' timelines stay as they were
+        env.process(network_drift_scans(tb, every=DRIFT_SCAN_SECONDS))
     env.process(_closing(tb))
 
 
@@ -103,7 +106,7 @@ def _closing(tb: Testbed) -> Generator[Any, Any, None]:
         else:
             _still_onboarding(tb, agent, None if entry is None else entry.state)
     for agent in tb.agents:
-        agent.availability.close(now)
+        agent.availability.close(now, at_end=True)
     drift_scan(tb)
 
 

@@ -10,8 +10,9 @@
   Dask cluster, one table (``testbed sweep``).
 
 The CLI and the notebooks call these functions; nothing else computes a study.  The
-names load on first use (pandas, the simulation), so ``testbed run`` does not pay
-for them; no module shares a function's name (an imported submodule would shadow it).
+names load on first use, so the ``testbed`` command registers ``compare`` and
+``sweep`` without loading them; no module shares a function's name (an imported
+submodule would shadow it).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def compare_command(
     scenario: Path, designs: tuple[str, ...], out: Path | None, seed: int | None, k: int
 ) -> None:
     """Run SCENARIO once per design and print the seed's comparison table with numbers."""
-    from testbed.run import prepare_outputs
+    from testbed.runner import prepare_outputs
     from testbed.study.compare_outputs import write_comparison
     from testbed.study.comparison import compare
 
@@ -92,7 +92,7 @@ def sweep_command(
     scheduler: str | None, workers: int | None, quiet: bool,
 ) -> None:
     """Run SCENARIO for every design x fault set x seed; one table and a summary plot."""
-    from testbed.run import prepare_outputs
+    from testbed.runner import prepare_outputs
     from testbed.study.sweep_outputs import write_sweep
     from testbed.study.sweeps import sweep
 

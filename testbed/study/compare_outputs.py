@@ -10,7 +10,7 @@ from testbed.errors import OutputError
 from testbed.report.plots import svg_text
 from testbed.study.comparison import Comparison
 from testbed.study.measures import MEASURES
-from testbed.study.plots import measure_figure, png_bytes
+from testbed.study.plots import measure_figure
 
 __all__ = ["table_html", "write_comparison"]
 
@@ -27,10 +27,8 @@ def write_comparison(comparison: Comparison, out: Path) -> dict[str, Path]:
         paths["compare.json"].write_text(comparison.to_json(), encoding="utf-8")
         comparison.table().to_csv(paths["compare.csv"], lineterminator="\n")
         paths["compare.html"].write_text(page_html(comparison), encoding="utf-8")
-        table = comparison.table()
         for m in MEASURES:
-            png = out / "plots" / f"{m.name}.png"
-            png.write_bytes(png_bytes(measure_figure(table[m.name], m)))
+            (out / "plots" / f"{m.name}.png").write_bytes(comparison.png(m.name))
     except OSError as error:
         reason = error.strerror or str(error)
         raise OutputError(f"{out}: the comparison could not be written ({reason})") from None

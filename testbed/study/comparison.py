@@ -75,6 +75,16 @@ class Comparison:
         """Stable JSON text."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
+    def png(self, measure: str) -> bytes:
+        """``measure`` across the designs as a PNG bar chart (the one ``testbed compare``
+        writes as ``plots/<measure>.png``)."""
+        from testbed.study.plots import measure_figure, png_bytes
+
+        chosen = next((m for m in MEASURES if m.name == measure), None)
+        if chosen is None:
+            raise KeyError(f"no measure {measure!r}: one of {[m.name for m in MEASURES]}")
+        return png_bytes(measure_figure(self.table()[measure], chosen))
+
     def _repr_html_(self) -> str:
         from testbed.study.compare_outputs import table_html
 

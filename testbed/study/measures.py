@@ -28,7 +28,7 @@ from testbed.network.design import Design
 from testbed.network.intents import policy_size
 from testbed.network.reach import flows
 from testbed.network.topology import Topology
-from testbed.run import run_scenario
+from testbed.runner import run_scenario
 from testbed.scenario import Scenario
 from testbed.study.variant import under_design
 

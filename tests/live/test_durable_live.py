@@ -79,8 +79,9 @@ def _verify(live: Live, leaf: Path) -> tuple[int, str]:
 def _revoke_then_kill(live: Live, device_id: str) -> float:
     """POST a revocation, and ``kill -9`` the server as soon as its 200 is read; the
     seconds between reading the answer and ``kill(2)`` returning (measured 1.7-2.5 ms
-    here: the call returns once the kernel has torn the process down; the signal
-    itself is sent microseconds after the answer is read)."""
+    on a quiet machine, 17 ms on a loaded one: the call returns once the kernel has
+    torn the process down; the signal itself is sent microseconds after the answer
+    is read)."""
     secret = (live.state / "admin.secret").read_text().strip()
     connection = _UnixConnection(live.state / "admin.sock")
     connection.request("POST", f"/devices/{device_id}/revoke", body=b"{}",
@@ -106,7 +107,9 @@ def test_a_killed_hospital_continues_where_it_was(start_server: StartServer) -> 
     bundle = before.bundle.read_bytes()
     lines_before = len(before.events())
     assert _ocsp(before, kept) == "good"
-    assert _revoke_then_kill(before, last_id) < 0.01  # kill -9 right after the 200
+    # kill -9 as soon as the 200 is read (no timing bound here: on a loaded machine the
+    # kernel's teardown takes longer, which changes nothing the test proves)
+    _revoke_then_kill(before, last_id)
     assert before.process.returncode == -signal.SIGKILL
 
     after = start_server(PILOT, state=before.state)

@@ -50,3 +50,27 @@ def test_notebook_is_saved_without_outputs(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code)
+
+
+PUBLIC = "testbed"  # the public API is the package itself (testbed/__init__.py)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+def test_notebook_uses_only_the_public_api(path: Path) -> None:
+    """``import testbed`` and nothing below it: notebooks show what users may rely on."""
+    import ast
+
+    notebook = nbformat.read(path, as_version=4)
+    private = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom) and node.module is not None:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            private += [n for n in names if n.split(".")[0] == PUBLIC and n != PUBLIC]
+    assert private == [], f"{path.name} imports internal modules: {private}"

@@ -2,7 +2,8 @@
 
 :func:`small_scenarios` draws a few devices at two sites for a few days, with faults
 and maybe a CA key rotation; ``operators=True`` adds operator actions (suspend,
-resume, revoke, re-bootstrap, offboard) and service outages.
+resume, revoke, re-bootstrap, offboard), service outages and the network faults
+(partition, site outage, policy drift).
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ def _fault(
         fault |= {"target": f"site:{site}"}
     elif kind == "service-outage":
         fault |= {"target": f"service:{draw(st.sampled_from(_SERVICES))}"}
+    elif kind == "partition":
+        sides = draw(st.sampled_from([["site:north", "site:south"],
+                                      ["zone:imaging", "zone:datacenter"]]))  # fmt: skip
+        fault |= {"between": sides}
+    elif kind == "site-outage":
+        fault |= {"target": f"site:{site}"}
+    elif kind == "policy-drift":
+        fault |= {"from": "bedside", "to": draw(st.sampled_from(_SERVICES)), "site": site}
     elif kind == "clock-skew":
         ahead = draw(st.booleans())
         # a clock ahead by more than a renewal margin finds each new certificate due at
@@ -69,6 +78,8 @@ def _one_skew(faults: list[dict[str, Any]]) -> bool:
 
 
 _SERVICES = ("pacs-north", "pacs-south", "ehr")
+#: faults the ``operators`` variant adds: a service down, and the network's (issue 13)
+_NETWORK = ("service-outage", "partition", "site-outage", "policy-drift")
 _ACTIONS = ("suspend", "resume", "revoke", "rebootstrap", "offboard")
 
 
@@ -90,7 +101,7 @@ def small_scenarios(draw: st.DrawFn, *, operators: bool = False) -> dict[str, An
               "onboard_spread": f"{_hours(draw, 0, 12)}h"} for p, s, z in keys]  # fmt: skip
     groups = [f"{p}-{s}" for p, s, _ in keys]
     issuing = draw(st.sampled_from(["central", "per-site"]))
-    kinds = (*_KINDS, "service-outage") if operators else _KINDS
+    kinds = (*_KINDS, *_NETWORK) if operators else _KINDS
     operations = draw(st.lists(_operation(days, groups), max_size=4)) if operators else []
     if draw(st.booleans()):
         site = draw(st.sampled_from(["north", "south"]))

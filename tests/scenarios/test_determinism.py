@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.run import run_scenario, write_outputs
+from testbed.runner import run_scenario, write_outputs
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
 

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 
 from testbed.pki.fidelity import Fidelity
 from testbed.pki.modeled import ModeledCertificate
-from testbed.run import RunResult, run_scenario
+from testbed.runner import RunResult, run_scenario
 from testbed.scenario import Scenario
 from tests.scenarios.generated import small_scenarios
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from testbed.run import run_scenario
+from testbed.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -11,7 +11,7 @@ import yaml
 
 from testbed.cli import main
 from testbed.report.directory import load_record
-from testbed.run import RunResult, run_scenario, write_outputs
+from testbed.runner import RunResult, run_scenario, write_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))

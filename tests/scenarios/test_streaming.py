@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-import testbed.run
+import testbed.runner
 from testbed.core import Testbed
 from testbed.event_sink import JsonlSink
 from testbed.events import BATCH
 from testbed.report.needs import REPORT_EVENTS
-from testbed.run import run_scenario, write_outputs
+from testbed.runner import run_scenario, write_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -106,7 +106,7 @@ def test_a_run_that_raises_leaves_what_it_recorded(
         if done >= total / 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(testbed.run, "Testbed", Spy)
+    monkeypatch.setattr(testbed.runner, "Testbed", Spy)
     with pytest.raises(KeyboardInterrupt):
         run_scenario(PILOT, out=tmp_path / "stopped", progress=stop)
     partial = (tmp_path / "stopped" / "events.jsonl").read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from testbed.events import Event, EventKind
-from testbed.run import RunResult, run_scenario
+from testbed.runner import RunResult, run_scenario
 from testbed.scenario import Scenario
 from testbed.units import parse_duration
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from testbed.events import EventKind
 
 if TYPE_CHECKING:
-    from testbed.run import RunResult
+    from testbed.runner import RunResult
     from tests.sim.conftest import Sim
 
 CT_1, CT_2 = "ct-ai-onbox-north-001", "ct-ai-onbox-north-002"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_an_ae_title_too_long_for_the_last_device_is_refused(
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     expected = "fleet[0].profile: expected a profile whose AE titles fit"
-    assert err.startswith(f"error: {path}: {expected}")
+    assert re.match(rf"{re.escape(str(path))}:\d+:\d+: error: {re.escape(expected)}", err), err
     assert "APEXCTSCANNER1002" in err and "shorten its ae_title_prefix" in err
 
 

@@ -30,7 +30,7 @@ def test_an_unknown_command_is_bad_input(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_a_missing_argument_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"]) == 2
-    assert "SCENARIO" in capsys.readouterr().err
+    assert "FILES" in capsys.readouterr().err
 
 
 def test_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,12 +75,12 @@ def test_an_unwritable_out_dir_is_bad_input_before_the_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Checked before the run, so a long run never ends with nowhere to write."""
-    import testbed.run
+    import testbed.runner
 
     def never(*args: object, **kwargs: object) -> object:
         raise AssertionError("the scenario ran although its outputs cannot be written")
 
-    monkeypatch.setattr(testbed.run, "run_scenario", never)
+    monkeypatch.setattr(testbed.runner, "run_scenario", never)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory", encoding="utf-8")
     out = blocker / "out"
@@ -95,7 +95,7 @@ def test_an_unwritable_out_dir_is_bad_input_before_the_run(
 
 def test_outputs_that_cannot_be_written_raise_output_error(tmp_path: Path) -> None:
     from testbed.errors import OutputError
-    from testbed.run import prepare_outputs
+    from testbed.runner import prepare_outputs
 
     (tmp_path / "taken").write_text("", encoding="utf-8")
     with pytest.raises(OutputError, match="taken: expected a writable directory"):
@@ -149,16 +149,16 @@ def test_run_takes_the_fidelity_level_from_the_file_or_the_option(
     option: str | None,
     expected: str,
 ) -> None:
-    import testbed.run
+    import testbed.runner
 
     seen = []
-    real = testbed.run.run_scenario
+    real = testbed.runner.run_scenario
 
     def spy(scenario: object, **options: object) -> object:
         seen.append(getattr(scenario, "fidelity", None))
         return real(scenario, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(testbed.run, "run_scenario", spy)
+    monkeypatch.setattr(testbed.runner, "run_scenario", spy)
     text = tiny_scenario + (f"fidelity: {in_file}\n" if in_file else "")
     argv = ["run", str(write_scenario(text)), "--out", str(tmp_path / "out"), "--quiet"]
     assert main(argv + (["--fidelity", option] if option else [])) in (EXIT_OK, EXIT_FAILED)

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import yaml
 from pydantic import ConfigDict, TypeAdapter
 
 from testbed.errors import ScenarioError
 from testbed.inputs import field_path, load_yaml, validate
+from testbed.positions import positions
 
 
 @pytest.mark.parametrize(
@@ -99,16 +101,21 @@ def test_validate_names_a_missing_field() -> None:
     assert raised.value.got is None
 
 
-def test_validate_counts_the_other_problems() -> None:
-    with pytest.raises(ScenarioError, match=r"and 1 more problem in this file"):
-        validate(_ADAPTER, {"name": 3, "items": "nope"}, file="f.yaml")
-
-
-def test_the_other_problems_are_named_not_only_counted() -> None:
-    data = {"name": "x", "items": [{"count": "many"}, {"count": 2, "colour": "red"}]}
+def test_validate_reports_every_problem_at_once() -> None:
     with pytest.raises(ScenarioError) as raised:
-        validate(_ADAPTER, data, file="f.yaml")
-    assert raised.value.field == "items[0].count"
-    assert raised.value.expected.endswith(
-        "(and 1 more problem in this file: items[1].colour)"
-    )
+        validate(_ADAPTER, {"name": 3, "items": "nope"}, file="f.yaml")
+    assert [p.field for p in raised.value.problems] == ["name", "items"]
+    assert str(raised.value).splitlines() == [
+        "f.yaml: name: expected text (got 3)",
+        "f.yaml: items: expected a valid tuple (got 'nope')",
+    ]
+
+
+def test_the_problems_come_in_file_order_with_their_lines() -> None:
+    text = "items:\n  - {count: many}\n  - {count: 2, colour: red}\nname: 3\n"
+    data, where = yaml.safe_load(text), positions(text)
+    with pytest.raises(ScenarioError) as raised:
+        validate(_ADAPTER, data, file="f.yaml", where=where)
+    found = [(p.field, p.line, p.column) for p in raised.value.problems]
+    assert found == [("items[0].count", 2, 6), ("items[1].colour", 3, 16), ("name", 4, 1)]
+    assert raised.value.problems[1].hint is None  # nothing close to "colour"

@@ -21,19 +21,22 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundation", frozenset({
         "errors", "clock", "units", "inputs", "events", "event_json", "event_sink",
         "decisions", "lifecycle", "sites", "memory", "expectations", "faults", "verdicts",
-        "targets", "revision", "holds",
+        "targets", "revision", "holds", "positions", "suggest",
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
         "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
-        "smart", "ehr", "pacs",
+        "smart", "ehr", "pacs", "advice", "incidents",
     })),
     ("hospital", frozenset({"hospital", "operations", "store"})),
-    ("transports", frozenset({"core", "sim", "live"})),
+    # the emulation drives the kernel (namespaces, nftables, real sockets): a transport
+    ("transports", frozenset({"core", "sim", "live", "network.emulate"})),
     ("reports", frozenset({"report"})),
-    # live mode's commands (serve, devices) are command-line entry points
-    # studies (compare, sweep, snapshots) run scenarios as `run` does
-    ("entry points", frozenset({"run", "cli", "pytest_plugin", "", "live.commands", "study"})),
+    # live mode's commands (serve, devices) and emulate are command-line entry points;
+    # studies (compare, sweep, snapshots) run scenarios as the runner does
+    ("entry points", frozenset({"runner", "api", "cli", "pytest_plugin", "", "live.commands",
+                                "network.emulate.command", "validation", "progress",
+                                "study"})),
 )  # fmt: skip
 
 
@@ -43,13 +46,13 @@ def _module(path: Path) -> str:
 
 
 def _layer(module: str) -> int:
-    for index, (_, members) in enumerate(LAYERS):
-        if module in members:
-            return index
-    top = module.split(".")[0]
-    for index, (_, members) in enumerate(LAYERS):
-        if top in members:
-            return index
+    """The layer of the longest dotted prefix of ``module`` that LAYERS names."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        for index, (_, members) in enumerate(LAYERS):
+            if prefix in members:
+                return index
     raise AssertionError(f"testbed.{module} is in no layer: add it to LAYERS")
 
 

@@ -18,7 +18,7 @@ from testbed.report.plots import (
     lifecycle_marks,
     svg_text,
 )
-from testbed.run import RunResult, run_scenario
+from testbed.runner import RunResult, run_scenario
 from testbed.sim.preproduction import TEST_REQUESTER
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"

@@ -11,7 +11,8 @@ import pytest
 from testbed.expectations import ExpectationResult
 from testbed.report import Report
 from testbed.report.html import measures_html, page_html, summary_html, write_html
-from testbed.run import RunResult, run_scenario
+from testbed.report.measure_info import MEASURES, reading
+from testbed.runner import RunResult, run_scenario
 from testbed.verdicts import Verdict
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
@@ -48,9 +49,11 @@ def test_page_is_self_contained(page: str) -> None:
 
 def test_page_has_every_section(pilot: RunResult, page: str) -> None:
     for title in ("Expectations", "Measures", "Incidents by category", "Denials by reason",
-                  "Pre-production failure tests", "Faults", "Certificate lifecycle",
-                  "Denied clinical traffic"):
+                  "Pre-production failure tests", "What each fault did", "Incidents",
+                  "By site", "By zone", "By profile", "By group", "By issuing CA",
+                  "Certificate lifecycle", "Denied clinical traffic"):
         assert f"<h2>{title}</h2>" in page
+    assert "<td>trust-bundle-stale</td>" in page and "no effect seen" in page
     assert "two-site-pilot (seed 20261128)" in page
     for check in pilot.report.expectations:
         assert f"<td>{check.id}</td>" in page
@@ -64,10 +67,12 @@ def test_page_counts_preproduction_outcomes(pilot: RunResult, page: str) -> None
 
 
 def test_page_lists_faults_and_denials(pilot: RunResult, page: str) -> None:
-    for fault in pilot.report.data["faults"]:
+    effects = pilot.report.data["fault_effects"]
+    assert [e["kind"] for e in effects] == [f["kind"] for f in pilot.report.data["faults"]]
+    for fault in effects:
         assert f"<td>{fault['kind']}</td><td>{escape(fault['target'])}</td>" in page
     for reason, count in pilot.report.data["denials_by_reason"].items():
-        assert f'<td>{reason}</td><td class="num">{count}</td>' in page
+        assert f'<td>{reason}</td><td class="num">{count:,}</td>' in page
 
 
 @pytest.mark.slow
@@ -101,10 +106,31 @@ def test_empty_sections_say_none() -> None:
     assert '<h2>Faults</h2>\n<p class="muted">none</p>' in html
 
 
-def test_measures_table_shows_expectations_next_to_measures() -> None:
+def test_measures_table_gives_units_readings_and_definitions() -> None:
     html = measures_html(_report())
-    assert '<tr><td>data_lost</td><td class="num">0</td><td>== 0</td></tr>' in html
-    assert '<tr><td>fail_safe</td><td class="num">0.9</td><td></td></tr>' in html
+    assert ('<tr><td>data_lost</td><td class="num">0 items</td><td class="muted">clinical '
+            "items that will never be delivered</td></tr>") in html
+    assert '<tr><td>fail_safe</td><td class="num">90%</td>' in html
+    assert "== 0" not in html  # the expectations have their own table
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "text"),
+    [("clinical_downtime_minutes", 6080, "6,080 device-minutes = 4.2 days"),
+     ("clinical_downtime_minutes", 150.5, "150.50 device-minutes = 2.5 h"),
+     ("onboarding_minutes_max", 90, "90 minutes"), ("fail_safe", 0.916667, "91.7%"),
+     ("audit_coverage", 1, "100%"), ("unauthorized_access", 1506560, "1,506,560 decisions")],
+)  # fmt: skip
+def test_a_reading_for_people(name: str, value: float, text: str) -> None:
+    assert reading(name, value) == text
+
+
+def test_every_measure_has_a_unit_and_a_definition_and_is_documented() -> None:
+    from testbed.metrics import Metrics
+
+    assert set(Metrics().measures()) == set(MEASURES)
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "measures.md").read_text()
+    assert all(f"| `{name}` |" in documented for name in MEASURES)
 
 
 def test_report_renders_itself_in_notebooks() -> None:

@@ -8,6 +8,7 @@ fails, and writes ``report.json``, ``events.jsonl`` and ``report.html``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +89,8 @@ BAD_INPUTS = [
     BadInput("fault-end-after-duration", "expectations:",
              _faults("{kind: ca-outage, start: 1d, end: 9d}"), "faults[0].end", ("duration",)),
     BadInput("unknown-fault-kind", "expectations:",
-             _faults("{kind: cosmic-ray, target: ca, start: 1d, end: 2d}"), "faults[0]",
-             ("'kind' one of 'renewal-agent-broken', 'revoked-certificate'", "'cosmic-ray'")),
+             _faults("{kind: cosmic-ray, target: ca, start: 1d, end: 2d}"), "faults[0].kind",
+             ("one of 'renewal-agent-broken', 'revoked-certificate'", "'cosmic-ray'")),
     BadInput("unknown-fault-target", "expectations:",
              _faults("{kind: revoked-certificate, target: site:west, start: 1d, end: 2d}"),
              "faults[0].target", ("west",)),
@@ -200,6 +201,29 @@ BAD_INPUTS = [
              _faults("{kind: blocked-route, from: imaging, to: ehr, site: west, start: 1d, "
                      "end: 2d}"),
              "faults[0].site", ("a site", "north", "'west'")),
+    # the network faults of issue 13: a side, zone or exception that names nothing
+    BadInput("partition-of-an-unknown-site", "expectations:",
+             _faults("{kind: partition, between: ['site:north', 'site:west'], start: 1d, "
+                     "end: 2d}"),
+             "faults[0].between[1]", ("'site:' and a site", "'west'")),
+    BadInput("partition-of-a-site-and-a-zone", "expectations:",
+             _faults("{kind: partition, between: ['site:north', 'zone:imaging'], start: 1d, "
+                     "end: 2d}"),
+             "faults[0]", ("two sites or between two zones",)),
+    BadInput("partition-of-zones-at-an-unknown-site", "expectations:",
+             _faults("{kind: partition, between: ['zone:imaging', 'zone:datacenter'], "
+                     "site: west, start: 1d, end: 2d}"),
+             "faults[0].site", ("a site", "'west'")),
+    BadInput("policy-drift-to-an-unknown-service", "expectations:",
+             _faults("{kind: policy-drift, from: imaging, to: lab, start: 1d, end: 2d}"),
+             "faults[0].to", ("a service", "'lab'")),
+    BadInput("exception-expired-without-a-design", "expectations:",
+             _faults("{kind: exception-expired, target: 'exception:legacy', start: 1d, "
+                     "end: 2d}"),
+             "faults[0].target", ("a scenario with a 'design'",)),
+    BadInput("site-outage-of-an-unknown-site", "expectations:",
+             _faults("{kind: site-outage, target: 'site:west', start: 1d, end: 2d}"),
+             "faults[0].target", ("a site", "'west'")),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
 ]
@@ -217,16 +241,20 @@ def _argv(command: str, path: Path, out: Path) -> list[str]:
 
 
 def _refusal(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[str, str]:
-    """The field and the expectation of the one-line error; no traceback anywhere."""
+    """The field and the expectation of the one diagnostic line
+    (``file:line:column: error: field: expected ...``); no traceback anywhere."""
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
-    lines = err.strip().splitlines()
+    lines = [line for line in err.strip().splitlines() if not _SUMMARY.fullmatch(line)]
     assert len(lines) == 1, err
-    prefix = f"error: {path}: "
-    assert lines[0].startswith(prefix), lines[0]
-    field, sep, expected = lines[0][len(prefix):].partition(": expected ")
+    found = re.fullmatch(rf"{re.escape(str(path))}(?::\d+:\d+)?: error: (.*)", lines[0])
+    assert found, lines[0]
+    field, sep, expected = found.group(1).partition(": expected ")
     assert sep, f"no ': expected ' in {lines[0]!r}"
     return field, expected
+
+
+_SUMMARY = re.compile(r"\d+ problems? in \d+ of \d+ files?")
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])
@@ -257,7 +285,7 @@ def test_a_missing_file_exits_2(
     assert main(_argv(command, path, tmp_path / "out")) == 2
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
-    assert err == f"error: {path}: expected an existing file\n"
+    assert err.splitlines()[0] == f"{path}: error: expected an existing file"
 
 
 def test_malformed_yaml_names_the_line_of_the_mistake(
@@ -277,12 +305,12 @@ def test_malformed_yaml_names_the_line_of_the_mistake(
 def test_an_unknown_field_says_there_is_no_such_field(
     tiny_scenario: str, write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """inputs.py means to say "no such field ... check the spelling" for unknown fields."""
+    """inputs.py means to say "a known field ... check the spelling" for unknown fields."""
     path = write_scenario(tiny_scenario.replace(FLEET_LINE, _fleet(colour="red")))
     assert main(["validate", str(path)]) == 2
     field, expected = _refusal(capsys, path)
     assert field == "fleet[0].colour"
-    assert expected.startswith("no such field")
+    assert expected.startswith("a known field here (unknown fields are refused")
 
 
 def test_a_wrong_type_reports_one_problem(

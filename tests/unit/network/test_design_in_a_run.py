@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 import testbed
 from testbed.access import Attempt
 from testbed.decisions import Hop, Reason
+from testbed.errors import ScenarioError
 from testbed.events import EventKind
 
 # imaging may store to the PACS; the EHR is reachable only through an exception that
@@ -76,3 +79,18 @@ def test_an_identity_condition_refuses_with_its_own_reason(
     later = policy.decide(site="north", zone="imaging", service="ehr", peer=None,
                           now=now + timedelta(days=1))  # fmt: skip
     assert (later.hop, later.reason) == (Hop.NETWORK, Reason.SCOPE_INSUFFICIENT)
+
+
+def test_an_exception_expired_fault_names_an_exception_of_the_design(
+    tmp_path: Path, tiny_scenario: str
+) -> None:
+    """A fault on an exception the design does not have is refused before the run,
+    naming the field and the design's exceptions."""
+    path = _scenario(tmp_path, tiny_scenario)
+    fault = ("faults:\n  - {kind: exception-expired, target: 'exception:ehr-forever', "
+             "start: 1d, end: 2d}\n")  # fmt: skip
+    path.write_text(path.read_text(encoding="utf-8") + fault, encoding="utf-8")
+    with pytest.raises(ScenarioError) as refused:
+        testbed.load_scenario(path)
+    assert refused.value.field == "faults[0].target"
+    assert "ehr-for-now" in refused.value.expected and refused.value.got == "exception:ehr-forever"

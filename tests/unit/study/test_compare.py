@@ -105,4 +105,4 @@ def test_a_bad_design_file_exits_2_with_its_field(
                    "rules: [{from: all, to: nowhere, service: any}]\n", encoding="utf-8")
     code = main(["compare", str(DRILL), "--design", str(bad), "--out", str(tmp_path / "o")])
     assert code == 2
-    assert f"{bad}: rules[0].to: expected a group of this design" in capsys.readouterr().err
+    assert f"{bad}: error: rules[0].to: expected a group of this design" in capsys.readouterr().err

@@ -99,7 +99,7 @@ def test_without_a_grid_the_scenarios_own_faults_run(tmp_path: Path) -> None:
         ("fault_sets: []\n", "fault_sets"),
         ("- just a list\n", "(top level)"),
         ("fault_sets: [{name: x, faults: [{kind: no-such-fault, start: 1d, end: 2d}]}]\n",
-         "fault_sets[0].faults[0]"),  # the validator names the fault (got 'no-such-fault')
+         "fault_sets[0].faults[0].kind"),
         ("fault_sets: [{name: x, faults: [{kind: ca-outage, start: 1d}]}]\n",
          "fault_sets[0].faults[0].end"),
         ("fault_sets: [{name: x, faults: [{kind: blocked-route, from: bedside, to: ehr,"
@@ -116,7 +116,7 @@ def test_a_bad_fault_grid_exits_2_naming_file_and_field(
     code = main(["sweep", str(DRILL), "--fault-grid", str(path), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2
-    assert f"error: {path}: {where}: expected " in err
+    assert f"{path}: error: {where}: expected " in err
 
 
 def test_an_unknown_design_or_a_missing_grid_exits_2(
@@ -124,10 +124,10 @@ def test_an_unknown_design_or_a_missing_grid_exits_2(
 ) -> None:
     out = str(tmp_path / "o")
     assert main(["sweep", str(DRILL), "--design", "nope", "--out", out]) == 2
-    assert "nope.yaml: expected an existing design file" in capsys.readouterr().err
+    assert "nope.yaml: error: expected an existing design file" in capsys.readouterr().err
     missing = tmp_path / "missing.yaml"
     assert main(["sweep", str(DRILL), "--fault-grid", str(missing), "--out", out]) == 2
-    assert f"{missing}: expected an existing file" in capsys.readouterr().err
+    assert f"{missing}: error: expected an existing file" in capsys.readouterr().err
 
 
 def test_a_scheduler_that_does_not_answer_exits_2(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from testbed.core import Progress, Testbed
 from testbed.crosscheck import profiles_for
 from testbed.errors import OutputError
-from testbed.event_sink import JsonlSink
+from testbed.event_sink import EventsKept, JsonlSink
 from testbed.events import EventLog
 from testbed.pki.fidelity import Fidelity
 from testbed.report import Report, build_report
@@ -34,7 +35,8 @@ class RunResult:
 
     ``source`` is the scenario file it was loaded from (None: given as an object),
     kept beside the outputs so ``testbed report`` can read the run again.  ``events``
-    is the file the run streamed its audit log to (None: the log is in memory).
+    is the file the run streamed its audit log to (None: the log is in memory);
+    ``kept``: which events it writes there (``testbed run --events``).
     """
 
     testbed: Testbed
@@ -42,6 +44,7 @@ class RunResult:
     record: RunRecord
     source: Path | None = None
     events: Path | None = None
+    kept: EventsKept = EventsKept.ALL
 
 
 def run_scenario(
@@ -52,6 +55,9 @@ def run_scenario(
     source: Path | None = None,
     fidelity: Fidelity | None = None,
     out: Path | None = None,
+    stop: Callable[[], bool] | None = None,
+    kept: EventsKept = EventsKept.ALL,
+    compress: bool = False,
 ) -> RunResult:
     """Load (if given a path), build and run a scenario; return the testbed and report.
 
@@ -59,7 +65,11 @@ def run_scenario(
     are found beside it, and it is kept with the outputs).  ``fidelity`` overrides the
     scenario's declared fidelity level.  ``out``: a directory to stream the audit log
     to as ``events.jsonl`` (made if need be, :func:`prepare_outputs`); what was
-    recorded is written there even if the run raises.
+    recorded is written there even if the run raises.  ``stop``: asked as the run goes
+    (:meth:`Testbed.run`); when it says True the run ends early and its report is
+    marked incomplete (``report.data["incomplete"]``).  ``kept``: which events the log
+    in ``out`` gets (all; all but allowed access decisions; none); ``compress``: write
+    it as ``events.jsonl.gz``.
     """
     if not isinstance(scenario, Scenario):
         source = Path(scenario)
@@ -67,23 +77,29 @@ def run_scenario(
     if fidelity is not None:
         scenario = replace(scenario, fidelity=Fidelity(fidelity))
     base = Path(".") if source is None else source.parent
-    events = None if out is None else prepare_outputs(out) / EVENTS
-    if events is None:
+    events: Path | None = None
+    if out is None:
         tb = Testbed(scenario, base=base)
-        tb.run(progress=progress)
+        tb.run(progress=progress, stop=stop)
+        kept = EventsKept.ALL  # the whole log is in memory; write_outputs writes it all
     else:
-        tb = _streamed_run(scenario, base, events, progress)
+        target = prepare_outputs(out)
+        if kept is not EventsKept.NONE:
+            events = target / (f"{EVENTS}.gz" if compress else EVENTS)
+        tb = _streamed_run(scenario, base, events, progress, stop, kept)
     record = record_from_testbed(tb)
-    return RunResult(tb, build_report(record), record, source, events)
+    return RunResult(tb, build_report(record), record, source, events, kept)
 
 
 def _streamed_run(
-    scenario: Scenario, base: Path, events: Path, progress: Progress | None
-) -> Testbed:
-    log = EventLog(keep=REPORT_EVENTS, sink=JsonlSink(events))
+    scenario: Scenario, base: Path, events: Path | None, progress: Progress | None,
+    stop: Callable[[], bool] | None, kept: EventsKept,
+) -> Testbed:  # fmt: skip
+    sink = None if events is None else JsonlSink(events, keep=kept.keeps())
+    log = EventLog(keep=REPORT_EVENTS, sink=sink)
     try:
         tb = Testbed(scenario, base=base, log=log)
-        tb.run(progress=progress)
+        tb.run(progress=progress, stop=stop)
     finally:
         log.close()  # what was recorded is written, also when the run raised
     return tb
@@ -113,19 +129,28 @@ def write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
 
 
 def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
+    """The report, the log (as the run kept it) and the run's inputs; by file name."""
     paths = write_report(result.report, result.record, out)
-    paths["events.jsonl"] = target = out / EVENTS
     streamed = result.events
-    if streamed is None:
-        result.testbed.log.write_jsonl(target)
-    elif not (target.exists() and target.samefile(streamed)):
-        shutil.copyfile(streamed, target)
+    log: Path | None = None
+    if streamed is None and result.kept is EventsKept.ALL:
+        log = out / EVENTS
+        result.testbed.log.write_jsonl(log)
+    elif streamed is not None:
+        log = out / streamed.name
+        if not (log.exists() and log.samefile(streamed)):
+            shutil.copyfile(streamed, log)
     if result.source is not None:
         scenario = result.testbed.scenario
         profiles = profiles_for(scenario, result.source.parent)
         keep_inputs(out, result.source, profiles=profiles, transport=Transport.SIMULATION,
-                    seed=scenario.seed, fidelity=scenario.fidelity)  # fmt: skip
-    return {name: paths[name] for name in ("report.json", "events.jsonl", "report.html")}
+                    seed=scenario.seed, fidelity=scenario.fidelity, events=result.kept,
+                    log=None if log is None else log.name)  # fmt: skip
+    written = {"report.json": paths["report.json"]}
+    if log is not None:
+        written[log.name] = log
+    written["report.html"] = paths["report.html"]
+    return written
 
 
 def write_report(report: Report, record: RunRecord, out: Path) -> dict[str, Path]:

@@ -1,0 +1,66 @@
+"""What each measure is: its unit, a one-line definition, and a reading for people.
+
+``docs/measures.md`` defines every measure at length; the report shows each value with
+its unit, a human reading (``6,080 device-minutes = 4.2 days``, ``91.7%``) and the
+one-line definition here.  A test keeps this table and the measures the runs produce
+the same set, and every measure named in ``docs/measures.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+__all__ = ["MEASURES", "MeasureInfo", "reading"]
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureInfo:
+    """A measure's unit (``share``: a fraction from 0 to 1) and one-line definition."""
+
+    unit: str
+    definition: str
+
+
+_M = MeasureInfo
+MEASURES = MappingProxyType({
+    "unauthorized_access": _M("decisions", "allowances the ground truth says should not "
+                              "have happened (revoked, expired, not issued, not active)"),
+    "stale_access_after_offboarding": _M("decisions", "the unauthorized allowances granted "
+                                         "to offboarded devices"),
+    "data_lost": _M("items", "clinical items that will never be delivered"),
+    "data_held_at_end": _M("items", "items devices still held, undelivered, when the run ended"),
+    "clinical_downtime_minutes": _M("device-minutes", "time devices could not deliver to "
+                                    "every intended service"),
+    "renewals_done": _M("renewals", "certificates renewed"),
+    "renewals_missed": _M("certificates", "certificates that expired before their renewal"),
+    "manual_steps": _M("steps", "operator actions that did something"),
+    "onboarding_minutes_max": _M("minutes", "the longest time from registration to "
+                                 "production"),
+    "devices_in_production": _M("devices", "devices in production at the end"),
+    "devices_offboarded": _M("devices", "devices offboarded with all four steps"),
+    "audit_coverage": _M("share", "decisions with an audit event, over all decisions"),
+    "fail_safe": _M("share", "pre-production failure tests that failed safe"),
+    "incidents": _M("incidents", "incidents opened: one per category of refusal in one "
+                    "device's outage"),
+    "drift_alerts": _M("alerts", "new disagreements found by the drift scans"),
+    "recovered": _M("share", "devices in service whose every service allows them at the end"),
+})  # fmt: skip
+"""Every measure a report can hold."""
+
+_MINUTE_UNITS = frozenset({"minutes", "device-minutes"})
+
+
+def reading(name: str, value: float) -> str:
+    """The value as a person reads it, with its unit: ``6,080 device-minutes = 4.2
+    days``, ``91.7%``, ``1,506,560 decisions``."""
+    info = MEASURES.get(name)
+    unit = "" if info is None else info.unit
+    if unit == "share":
+        return f"{value * 100:.1f}%".replace(".0%", "%")
+    number = f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+    text = f"{number} {unit}".rstrip()
+    if unit in _MINUTE_UNITS and value >= 120:
+        days, hours = value / 1440, value / 60
+        text += f" = {days:.1f} days" if value >= 2 * 1440 else f" = {hours:.1f} h"
+    return text

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate bench-ehr schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate bench-ehr bench-network schema clean
 
 setup: $(STAMP)
 
@@ -31,12 +31,13 @@ test: setup lint typecheck
 
 # the simulation's scale benchmark, then live mode's store (bench-live), the emulation
 # of the designs in network namespaces (bench-emulate: root, ip, nft), the EHR path
-# (bench-ehr)
+# (bench-ehr), the network designs' analysis and sweeps (bench-network)
 bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.live_store
 	$(BIN)/python -m benchmarks.emulate
 	$(BIN)/python -m benchmarks.ehr_path
+	$(BIN)/python -m benchmarks.network
 
 # the simulation's cost of the EHR path per delivery, against certificate-only (1k devices)
 bench-ehr: setup
@@ -51,6 +52,12 @@ bench-live: setup
 # namespace and per flow (benchmarks/emulate.py; root, ip and nft, else exit 2)
 bench-emulate: setup
 	$(BIN)/python -m benchmarks.emulate
+
+# network designs: the five designs analysed on a 10-site, 50,000-device hospital
+# (seconds per design), and a sweep of 5 designs x 4 fault sets x 3 seeds on the
+# flagship in one process vs local processes (benchmarks/network.py)
+bench-network: setup
+	$(BIN)/python -m benchmarks.network
 
 schema: setup
 	$(BIN)/testbed schema --out scenarios/scenario.schema.json

@@ -1,4 +1,4 @@
-"""The ``testbed`` command: run, report, validate, serve, devices.
+"""The ``testbed`` command: run, report, validate, serve, devices, compare, sweep.
 
 Exit codes: 0 every expectation holds, 1 an expectation fails, 2 bad input (the
 message names the file, the field path and what was expected; no traceback).
@@ -270,10 +270,12 @@ def schema(out: Path | None) -> None:
 def _register_live_commands() -> None:
     from testbed.live.commands import devices, serve
     from testbed.network.emulate.command import emulate
+    from testbed.study.cli import register
 
     cli.add_command(serve)
     cli.add_command(devices)
     cli.add_command(emulate)
+    register(cli)  # compare, sweep
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,10 @@
     ├── RecordError            a run's record on disk that cannot be read (file, line, expected)
     ├── EhrError               the EHR core asked for something it does not hold (unknown
     │                          patient, location or device in a census operation)
-    └── EmulationError         a design cannot be emulated in network namespaces here
-                               (not root, `ip` or `nft` missing, a kernel command failed)
+    ├── EmulationError         a design cannot be emulated in network namespaces here
+    │                          (not root, `ip` or `nft` missing, a kernel command failed)
+    └── EngineError            a sweep's engine cannot be used (Dask not installed, a
+                               scheduler address that does not answer)
 
 Messages name the bad value and say what was expected.  Bad input raises; it is
 never quietly corrected.
@@ -28,6 +30,7 @@ __all__ = [
     "CsrError",
     "EhrError",
     "EmulationError",
+    "EngineError",
     "LifecycleError",
     "LiveError",
     "OutputError",
@@ -142,3 +145,8 @@ class EmulationError(TestbedError):
     def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
         self.missing = missing
         super().__init__(message)
+
+
+class EngineError(TestbedError):
+    """A sweep's engine cannot be used: the optional Dask extra is not installed, or
+    the scheduler at the given address does not answer (the message names it)."""

@@ -38,8 +38,10 @@ from testbed.network.design import (
     IdentityCondition,
     Rule,
     Segmentation,
+    design_text,
     load_design,
 )
+from testbed.network.identity import Snapshot
 from testbed.network.matrix import Disposition, Matrix, Verdict
 from testbed.network.nac import Nac
 from testbed.network.peer import Peer
@@ -53,10 +55,12 @@ if TYPE_CHECKING:
         assert_flows_fail,
         assert_flows_succeed,
         assert_no_exposure,
+        exposure,
     )
     from testbed.network.blast import blast_radius, bre_k
     from testbed.network.diff import differential
     from testbed.network.intents import exception_register, policy_size
+    from testbed.network.migration import phase_design, phases_by_rank, rank_devices
     from testbed.network.reach import flows, reachability
 
 __all__ = [
@@ -77,6 +81,7 @@ __all__ = [
     "Route",
     "Rule",
     "Segmentation",
+    "Snapshot",
     "Source",
     "Topology",
     "Verdict",
@@ -86,12 +91,17 @@ __all__ = [
     "assert_no_exposure",
     "blast_radius",
     "bre_k",
+    "design_text",
     "differential",
     "exception_register",
+    "exposure",
     "flows",
     "load_catalog",
     "load_design",
+    "phase_design",
+    "phases_by_rank",
     "policy_size",
+    "rank_devices",
     "reachability",
     "route_policy",
 ]
@@ -102,6 +112,7 @@ _LAZY = {
     "assert_flows_fail": "asserts",
     "assert_flows_succeed": "asserts",
     "assert_no_exposure": "asserts",
+    "exposure": "asserts",
     "blast_radius": "blast",
     "bre_k": "blast",
     "differential": "diff",
@@ -109,6 +120,9 @@ _LAZY = {
     "reachability": "reach",
     "exception_register": "intents",
     "policy_size": "intents",
+    "phase_design": "migration",
+    "phases_by_rank": "migration",
+    "rank_devices": "migration",
 }
 
 

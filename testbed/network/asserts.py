@@ -22,6 +22,7 @@ __all__ = [
     "assert_flows_fail",
     "assert_flows_succeed",
     "assert_no_exposure",
+    "exposure",
 ]
 
 CRITICAL = (EndpointKind.CA, EndpointKind.IDP, EndpointKind.EHR, EndpointKind.PACS)
@@ -64,18 +65,17 @@ def assert_flows_fail(table: pd.DataFrame, *, soft: bool = False) -> bool:
     return _verdict("flows expected to fail are accepted", accepted, soft=soft)
 
 
-def assert_no_exposure(
+def exposure(
     design: DesignLike,
     hospital: HospitalLike,
     *,
     critical: Iterable[EndpointKind | str] = CRITICAL,
     at: datetime | None = None,
     catalog: Catalog | None = None,
-    soft: bool = False,
-) -> bool:
-    """No device reaches a critical asset (by kind, or endpoint id) on anything but
-    that asset's API (the catalog's ``api``: EST for the CA, the token endpoint for
-    the IdP, FHIR for the EHR, DICOM over TLS for the PACS)."""
+) -> pd.DataFrame:
+    """The accepted flows from devices to a critical asset (by kind, or endpoint id)
+    on anything but that asset's API (the catalog's ``api``: EST for the CA, the
+    token endpoint for the IdP, FHIR for the EHR, DICOM over TLS for the PACS)."""
     chosen = {str(c) for c in critical}
     catalog = catalog or load_catalog()
     table = flows(
@@ -88,4 +88,18 @@ def assert_no_exposure(
                                                               strict=True)]  # fmt: skip
     exposed = table[(table["Disposition"] == "ACCEPTED") & pd.Series(off_api, index=table.index,
                                                                      dtype=bool)]  # fmt: skip
+    return exposed.reset_index(drop=True)
+
+
+def assert_no_exposure(
+    design: DesignLike,
+    hospital: HospitalLike,
+    *,
+    critical: Iterable[EndpointKind | str] = CRITICAL,
+    at: datetime | None = None,
+    catalog: Catalog | None = None,
+    soft: bool = False,
+) -> bool:
+    """No device reaches a critical asset off its API (:func:`exposure` is empty)."""
+    exposed = exposure(design, hospital, critical=critical, at=at, catalog=catalog)
     return _verdict("devices reach critical assets off their API", exposed, soft=soft)

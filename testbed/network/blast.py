@@ -17,6 +17,12 @@ Two measures, both deterministic:
 The attacker holds what the endpoint it controls holds (its certificate, the shared
 credential, its scopes): identity conditions stop only flows that need something the
 pivot point lacks.
+
+Computed over endpoint classes (:mod:`testbed.network.classes`): the members of a
+class other than the compromised device are alike, so each round updates one chance
+per class, and each factor of the product is raised to the number of members it
+stands for.  The answer is the per-endpoint formula's (a test compares them), at a
+cost that grows with the classes, not the devices.
 """
 
 from __future__ import annotations
@@ -28,10 +34,10 @@ import numpy as np
 import pandas as pd
 
 from testbed.network.catalog import Catalog
+from testbed.network.classes import EndpointClass, class_flows, endpoint_classes
 from testbed.network.reach import DesignLike, HospitalLike, Question
-from testbed.network.topology import Endpoint
 
-__all__ = ["BLAST_COLUMNS", "blast_radius", "bre_k", "pivot_matrix"]
+__all__ = ["BLAST_COLUMNS", "blast_radius", "bre_k", "class_pivots"]
 
 BLAST_COLUMNS = (
     "Src", "Src_Group", "Reachable", "Reachable_Devices", "Reachable_Assets",
@@ -39,32 +45,34 @@ BLAST_COLUMNS = (
 )  # fmt: skip
 
 
-def pivot_matrix(
-    question: Question, weights: Mapping[str, float] | None = None
+def class_pivots(
+    question: Question, classes: list[EndpointClass], weights: Mapping[str, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(w, reach)``: ``w[u, v]`` the pivot weight of the easiest accepted service
-    from endpoint ``u`` to ``v`` (0: none or no accepted flow), ``reach[u, v]``
-    whether any flow is accepted, in topology order."""
-    endpoints = question.topology.endpoints
-    index = {e.id: i for i, e in enumerate(endpoints)}
+    """``(w, reach)`` between classes: ``w[a, b]`` the pivot weight of the easiest
+    accepted service from a member of ``a`` to a member of ``b`` (0: none),
+    ``reach[a, b]`` whether any flow between them is accepted."""
     pivot = {name: s.pivot for name, s in question.catalog.services.items()}
     pivot.update(weights or {})
-    w = np.zeros((len(endpoints), len(endpoints)))
-    reach = np.zeros((len(endpoints), len(endpoints)), dtype=bool)
-    for src, dst, service, verdict in question.each():
+    w = np.zeros((len(classes), len(classes)))
+    reach = np.zeros((len(classes), len(classes)), dtype=bool)
+    for a, b, service, verdict in class_flows(question, classes):
         if verdict.accepted:
-            u, v = index[src.id], index[dst.id]
-            reach[u, v] = True
-            w[u, v] = max(w[u, v], pivot[service])
+            reach[a, b] = True
+            w[a, b] = max(w[a, b], pivot[service])
     return w, reach
 
 
-def _spread(w: np.ndarray, start: int, k: int) -> np.ndarray:
-    """``q_k``: each endpoint's chance of being compromised after ``k`` rounds."""
-    q = np.zeros(w.shape[0])
-    q[start] = 1.0
+def _spread(w: np.ndarray, others: np.ndarray, start: int, k: int) -> np.ndarray:
+    """``q_k`` per class: the chance that one of its members (not the compromised
+    device, which is in class ``start``) is compromised after ``k`` rounds;
+    ``others[c]``: how many such members class ``c`` has."""
+    q = np.zeros(len(others))
+    # a member of class c is tried by the other members of each class d (not itself)
+    tries = others[:, None] - np.eye(len(others))
+    tries = np.clip(tries, 0, None)
+    first = 1.0 - w[start]  # the compromised device's own tries, each round
     for _ in range(k):
-        survive = np.prod(1.0 - q[:, None] * w, axis=0)
+        survive = first * np.prod(np.power(1.0 - q[:, None] * w, tries), axis=0)
         q = 1.0 - (1.0 - q) * survive
     return q
 
@@ -84,34 +92,34 @@ def blast_radius(
     if k < 0:
         raise ValueError(f"k must be at least 0 (got {k})")
     question = Question.of(design, hospital, at=at, catalog=catalog)
-    endpoints = question.topology.endpoints
-    w, reach = pivot_matrix(question, weights)
-    devices = np.array([e.is_device for e in endpoints])
-    rows = []
-    for i, src in enumerate(endpoints):
-        if not src.is_device or (source is not None and src.id != source):
+    classes = endpoint_classes(question)
+    w, reach = class_pivots(question, classes, weights)
+    sizes = np.array([c.size for c in classes])
+    devices = np.array([c.representative.is_device for c in classes])
+    total = int(sizes.sum())
+    other_devices = int(sizes[devices].sum()) - 1
+    rows: list[tuple[object, ...]] = []
+    for start, cls in enumerate(classes):
+        if not cls.representative.is_device:
             continue
-        rows.append(_row(question, src, i, w, reach[i], devices, k))
+        members = [m for m in cls.members if source is None or m.id == source]
+        if not members:
+            continue
+        others = sizes - (np.arange(len(classes)) == start)
+        reached = reach[start] * others
+        q = _spread(w, others, start, k)
+        shared = (
+            question.group(cls.representative), int(reached.sum()),
+            int(reached[devices].sum()), int(reached[~devices].sum()),
+            int(reached[devices].sum()) / other_devices if other_devices > 0 else 0.0, k,
+            int(others[q > 0].sum()), float((q * others).sum() / (total - 1)) if total > 1 else 0.0,
+        )  # fmt: skip
+        rows.extend((m.id, *shared) for m in members)
     if source is not None and not rows:
         raise KeyError(f"no device {source!r} in this hospital")
+    order = {e.id: i for i, e in enumerate(question.topology.endpoints)}
+    rows.sort(key=lambda row: order[str(row[0])])
     return pd.DataFrame.from_records(rows, columns=list(BLAST_COLUMNS))
-
-
-def _row(
-    question: Question, src: Endpoint, i: int, w: np.ndarray, reach: np.ndarray,
-    devices: np.ndarray, k: int,
-) -> tuple[object, ...]:
-    others = len(devices) - 1
-    reached_devices = int(np.count_nonzero(reach & devices))
-    reached_assets = int(np.count_nonzero(reach & ~devices))
-    other_devices = int(np.count_nonzero(devices)) - 1
-    q = _spread(w, i, k)
-    q[i] = 0.0
-    return (
-        src.id, question.group(src), reached_devices + reached_assets, reached_devices,
-        reached_assets, reached_devices / other_devices if other_devices else 0.0, k,
-        int(np.count_nonzero(q > 0)), float(q.sum() / others) if others else 0.0,
-    )  # fmt: skip
 
 
 def bre_k(

@@ -22,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
+import yaml
 from pydantic import ConfigDict, Field, TypeAdapter
 
 from testbed.devices import DeviceClass
@@ -41,6 +42,7 @@ __all__ = [
     "Rule",
     "Segmentation",
     "design_path",
+    "design_text",
     "json_schema",
     "load_design",
 ]
@@ -231,6 +233,13 @@ def _cross_check(design: Design, catalog: Catalog, *, file: str) -> None:
         if exception.expires.tzinfo is None or exception.review.tzinfo is None:
             raise ScenarioError(file, f"exceptions[{i}]",
                                 "UTC times for expires and review (…T00:00:00Z)")  # fmt: skip
+
+
+def design_text(design: Design) -> str:
+    """``design`` as the YAML text of a design file (:func:`load_design` reads it back
+    equal), for a design made in code (a migration phase, a what-if)."""
+    data = _DESIGN.dump_python(design, mode="json", by_alias=True, exclude_none=True)
+    return yaml.safe_dump(data, sort_keys=False, width=100)
 
 
 def json_schema() -> dict[str, Any]:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from testbed.network.catalog import Catalog, load_catalog
 from testbed.network.design import CredentialIssuance, Design, load_design
+from testbed.network.identity import IdentityState, Snapshot, not_admitted
 from testbed.network.matrix import Held, Matrix, Place, Verdict
 from testbed.network.topology import Endpoint, HasScenario, Topology, as_topology
 
@@ -33,13 +34,16 @@ __all__ = [
     "held_by",
     "place_of",
     "reachability",
+    "topology_of",
 ]
 
 DesignLike = Design | str | Path
 """A design, its name in ``fixtures/designs/``, or its file."""
 
-HospitalLike = Topology | HasScenario | Sequence[Endpoint]
-"""A :class:`~testbed.network.topology.Topology`, a hospital, or a list of endpoints."""
+HospitalLike = Topology | Snapshot | HasScenario | Sequence[Endpoint]
+"""A :class:`~testbed.network.topology.Topology`, a hospital, a list of endpoints, or a
+:class:`~testbed.network.identity.Snapshot` (endpoints with their identity state at a
+scenario time)."""
 
 FLOW_COLUMNS = (
     "Flow", "Src", "Src_Kind", "Src_Site", "Src_Zone", "Src_Group",
@@ -51,6 +55,11 @@ FLOW_COLUMNS = (
 def as_design(design: DesignLike) -> Design:
     """A design from a design, a name or a path."""
     return design if isinstance(design, Design) else load_design(design)
+
+
+def topology_of(hospital: HospitalLike) -> Topology:
+    """The endpoints of a hospital, topology, list of endpoints or snapshot."""
+    return hospital.topology if isinstance(hospital, Snapshot) else as_topology(hospital)
 
 
 def place_of(endpoint: Endpoint) -> Place:
@@ -71,12 +80,15 @@ def held_by(endpoint: Endpoint, design: Design) -> Held:
 @dataclass
 class Question:
     """One design asked about one hospital at one time, with verdicts memoised by
-    what they depend on (places, service, identities), not by endpoint."""
+    what they depend on (places, service, identities), not by endpoint.  With an
+    ``identity`` state, each device holds what it held at that time
+    (:mod:`testbed.network.identity`)."""
 
     design: Design
     topology: Topology
     catalog: Catalog
     at: datetime | None = None
+    identity: IdentityState | None = None
 
     def __post_init__(self) -> None:
         self.matrix = Matrix(self.design)
@@ -87,12 +99,25 @@ class Question:
         cls, design: DesignLike, hospital: HospitalLike, *, at: datetime | None = None,
         catalog: Catalog | None = None,
     ) -> Question:
-        """Ask ``design`` about ``hospital``."""
-        return cls(as_design(design), as_topology(hospital), catalog or load_catalog(), at)
+        """Ask ``design`` about ``hospital`` (a snapshot: at its time, unless ``at``
+        says otherwise, with its identity state)."""
+        catalog = catalog or load_catalog()
+        if isinstance(hospital, Snapshot):
+            when = hospital.at if at is None else at
+            return cls(as_design(design), hospital.topology, catalog, when, hospital.identity)
+        return cls(as_design(design), as_topology(hospital), catalog, at)
+
+    def held(self, endpoint: Endpoint) -> Held | None:
+        """What ``endpoint`` holds (None: the network does not admit it)."""
+        if self.identity is None:
+            return held_by(endpoint, self.design)
+        return self.identity.held(endpoint, self.design)
 
     def verdict(self, src: Endpoint, dst: Endpoint, service: str) -> Verdict:
         """The verdict on one flow."""
-        held = held_by(src, self.design)
+        held = self.held(src)
+        if held is None:
+            return not_admitted(src, self.at)
         key = (place_of(src), place_of(dst), service, held)
         verdict = self._memo.get(key)
         if verdict is None:

@@ -34,9 +34,11 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     # the emulation drives the kernel (namespaces, nftables, real sockets): a transport
     ("transports", frozenset({"core", "sim", "live", "network.emulate"})),
     ("reports", frozenset({"report"})),
-    # live mode's commands (serve, devices) and emulate are command-line entry points
+    # live mode's commands (serve, devices) and emulate are command-line entry points;
+    # studies (compare, sweep, snapshots) run scenarios as the runner does
     ("entry points", frozenset({"runner", "api", "cli", "pytest_plugin", "", "live.commands",
-                                "network.emulate.command", "validation", "progress"})),
+                                "network.emulate.command", "validation", "progress",
+                                "study"})),
 )  # fmt: skip
 
 

@@ -1,15 +1,24 @@
-"""The analysis on a 3-zone toy hospital, checked by hand; and its laws (Hypothesis)."""
+"""The analysis on a 3-zone toy hospital, checked by hand; and its laws (Hypothesis).
+
+The blast radius is computed over endpoint classes; the reference at the end of this
+file is its formula written the slow way (an endpoint x endpoint weight matrix, a
+product over every endpoint each round), and both must agree on the toy hospital
+under random designs, on the flagship pilot under each shipped design, and at a
+scenario time with identity state."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from testbed import network
-from testbed.devices import DeviceClass
+from testbed.crosscheck import profiles_for
+from testbed.devices import DeviceClass, load_profiles
 from testbed.network import (
     CredentialIssuance,
     Design,
@@ -20,7 +29,11 @@ from testbed.network import (
     Segmentation,
     Topology,
 )
-from testbed.network.reach import Question
+from testbed.network.classes import endpoint_classes
+from testbed.network.reach import HospitalLike, Question
+from testbed.scenario import load_scenario
+from testbed.study import snapshot
+from testbed.study.variant import SHIPPED_DESIGNS
 
 IMAGING, BEDSIDE = DeviceClass.IMAGING_MODALITY, DeviceClass.BEDSIDE_MONITOR_GATEWAY
 SCOPES = ("system/Observation.c",)
@@ -158,3 +171,70 @@ def test_assertions_fail_with_the_counter_examples() -> None:
     assert network.assert_flows_succeed(table[table["Flow"] == "d1->pacs:tcp/2762"])
     with pytest.raises(network.FlowAssertionError, match="d1->ehr"):
         network.assert_flows_succeed(table[table["Src"] == "d1"])
+
+
+ROOT = Path(__file__).resolve().parents[3]
+PILOT = ROOT / "scenarios" / "two-site-pilot.yaml"
+
+
+def _reference(design: network.Design, hospital: HospitalLike, k: int) -> list[tuple[int, float]]:
+    """(Reachable, BRE_K) per device, endpoint by endpoint."""
+    question = Question.of(design, hospital)
+    endpoints = question.topology.endpoints
+    index = {e.id: i for i, e in enumerate(endpoints)}
+    pivot = {name: s.pivot for name, s in question.catalog.services.items()}
+    w = np.zeros((len(endpoints), len(endpoints)))
+    reach = np.zeros_like(w, dtype=bool)
+    for src, dst, service, verdict in question.each():
+        if verdict.accepted:
+            u, v = index[src.id], index[dst.id]
+            reach[u, v] = True
+            w[u, v] = max(w[u, v], pivot[service])
+    out = []
+    for i, e in enumerate(endpoints):
+        if not e.is_device:
+            continue
+        q = np.zeros(len(endpoints))
+        q[i] = 1.0
+        for _ in range(k):
+            survive = np.prod(1.0 - q[:, None] * w, axis=0)
+            q = 1.0 - (1.0 - q) * survive
+        q[i] = 0.0
+        out.append((int(reach[i].sum()), float(q.sum() / (len(endpoints) - 1))))
+    return out
+
+
+def _library(design: network.Design, hospital: HospitalLike, k: int) -> list[tuple[int, float]]:
+    table = network.blast_radius(design, hospital, k=k)
+    return list(zip(table["Reachable"], table["BRE_K"], strict=True))
+
+
+def _same(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> None:
+    assert [r for r, _ in a] == [r for r, _ in b]
+    assert [p for _, p in a] == pytest.approx([p for _, p in b], rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(rules, max_size=6), st.sampled_from(list(Segmentation)), st.integers(0, 4))
+def test_classes_equal_endpoints_on_random_designs(
+    chosen: list[network.Rule], segmentation: Segmentation, k: int
+) -> None:
+    design = replace(TOY_DESIGN, rules=tuple(chosen), segmentation=segmentation)
+    _same(_library(design, TOY, k), _reference(design, TOY, k))
+
+
+@pytest.mark.parametrize("name", SHIPPED_DESIGNS)
+def test_classes_equal_endpoints_on_the_flagship(name: str) -> None:
+    scenario = load_scenario(PILOT)
+    topology = Topology.from_scenario(scenario, load_profiles(profiles_for(scenario, ROOT)))
+    design = network.load_design(name)
+    _same(_library(design, topology, 3), _reference(design, topology, 3))
+    classes = endpoint_classes(Question.of(design, topology))
+    assert len(classes) < len(topology.endpoints)  # some endpoints are alike
+
+
+def test_classes_equal_endpoints_at_a_scenario_time() -> None:
+    drill = ROOT / "scenarios" / "revocation-offboarding-drill.yaml"
+    design = network.load_design("per-site-vlans")
+    later = snapshot(drill, "20d", design="per-site-vlans")  # ward-b offboarded
+    _same(_library(design, later, 3), _reference(design, later, 3))

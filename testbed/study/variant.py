@@ -1,0 +1,40 @@
+"""A scenario as a study varies it: under another design, with other faults or seed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from testbed.network.design import Design, design_path, load_design
+from testbed.scenario import Scenario, load_scenario
+
+__all__ = ["SHIPPED_DESIGNS", "ScenarioLike", "loaded", "under_design"]
+
+SHIPPED_DESIGNS = (
+    "flat-shared-credentials",
+    "per-site-vlans",
+    "central-ca-automated-renewal",
+    "fhir-first-scoped-identities",
+    "zero-trust-microsegmentation",
+)
+"""The seed's five designs (§9), in the order of its table."""
+
+ScenarioLike = Scenario | Path | str
+"""A scenario, or its file."""
+
+
+def loaded(scenario: ScenarioLike, *, base: Path | None = None) -> tuple[Scenario, Path]:
+    """The scenario and the directory its relative paths (profiles) start from."""
+    if isinstance(scenario, Scenario):
+        return scenario, base or Path(".")
+    path = Path(scenario)
+    return load_scenario(path), path.parent
+
+
+def under_design(scenario: Scenario, design: str | Path) -> tuple[Scenario, Design]:
+    """``scenario`` with its network decided by ``design`` (a name in
+    ``fixtures/designs/`` or a path) instead of its own allow list or design; the
+    design is validated first (a bad one raises naming its file and field)."""
+    path = design_path(design).resolve()
+    spec = load_design(path)
+    return replace(scenario, design=str(path), network=()), spec

@@ -1,0 +1,108 @@
+"""``testbed compare``: the seed's table with measured numbers, its files, its exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from testbed.cli import main
+from testbed.study import MEASURES, Comparison, compare
+from testbed.study.compare_outputs import write_comparison
+
+ROOT = Path(__file__).resolve().parents[3]
+DRILL = ROOT / "scenarios" / "revocation-offboarding-drill.yaml"  # 8 devices, one site
+FLAT, ZERO = "flat-shared-credentials", "zero-trust-microsegmentation"
+
+
+@pytest.fixture(scope="module")
+def two() -> Comparison:
+    return compare(DRILL, [FLAT, ZERO])
+
+
+def test_the_table_has_a_row_per_design_and_a_column_per_measure(two: Comparison) -> None:
+    table = two.table()
+    assert list(table.index) == [FLAT, ZERO]
+    assert list(table.columns) == [m.name for m in MEASURES]
+    # explainable from the designs: the flat network reaches every other device (7) and
+    # every asset (the EHR, the CA, the IdP); zero trust reaches no device
+    assert table.loc[FLAT, "devices_reachable"] == 7
+    assert table.loc[FLAT, "assets_reachable"] == 3
+    assert table.loc[FLAT, "bre_k"] > 0.99
+    assert table.loc[ZERO, "devices_reachable"] == 0
+    assert table.loc[ZERO, "bre_k"] < table.loc[FLAT, "bre_k"]
+    assert table.loc[FLAT, "any_any_cells"] >= 1 and table.loc[ZERO, "any_any_cells"] == 0
+    assert table.loc[ZERO, "intent_violations"] == 0 < table.loc[FLAT, "intent_violations"]
+    # the run's own numbers come from one run per design (same seed, same faults)
+    assert (table["unauthorized_access"] == 15).all()  # the CRL interval's exposure
+    assert (table["data_lost"] == 9).all()
+
+
+def test_the_files_are_written_and_the_same_twice(two: Comparison, tmp_path: Path) -> None:
+    first = write_comparison(two, tmp_path / "a")
+    again = write_comparison(compare(DRILL, [FLAT, ZERO]), tmp_path / "b")
+    data = json.loads(first["compare.json"].read_text(encoding="utf-8"))
+    assert [d["design"] for d in data["designs"]] == [FLAT, ZERO]
+    assert set(data["measures"]) == {m.name for m in MEASURES}
+    assert first["compare.csv"].read_text(encoding="utf-8").startswith("design,")
+    html = first["compare.html"].read_text(encoding="utf-8")
+    assert "<svg" in html and "<script" not in html
+    plots = sorted(p.name for p in (tmp_path / "a" / "plots").iterdir())
+    assert plots == sorted(f"{m.name}.png" for m in MEASURES)
+    for name in ("compare.json", "compare.csv", "compare.html", "plots/bre_k.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert again["compare.json"].read_bytes() == first["compare.json"].read_bytes()
+
+
+def test_the_command_prints_the_table_and_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["compare", str(DRILL), "--design", FLAT, "--design", ZERO,
+                 "--out", str(tmp_path)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "bre_k" in out and FLAT in out and "compare.json" in out
+    assert (tmp_path / "compare.html").is_file()
+
+
+def test_a_failed_expectation_under_a_design_exits_1(
+    tmp_path: Path, write_scenario: Callable[..., Path], tiny_scenario: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the tiny scenario's devices store to the PACS over DICOM TLS: under a design
+    # whose only rule lets imaging reach the servers on cleartext DICOM, they are
+    # refused, so clinical downtime is not zero
+    (tmp_path / "dicom-only.yaml").write_text(
+        "name: dicom-only\ncredentials: shared\ngroups:\n"
+        "  - {name: imaging, kinds: [device]}\n  - {name: servers, kinds: [pacs, ehr, ca, idp]}\n"
+        "rules:\n  - {from: imaging, to: servers, service: dicom}\n", encoding="utf-8")
+    scenario = write_scenario(tiny_scenario + "  clinical_downtime_minutes: 0\n")
+    code = main(["compare", str(scenario), "--design", FLAT,
+                 "--design", str(tmp_path / "dicom-only.yaml"), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILED under dicom-only: clinical_downtime_minutes" in out
+    assert "FAILED under flat" not in out
+
+
+def test_an_unknown_design_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["compare", str(DRILL), "--design", "no-such-design", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no-such-design.yaml" in err and "one of: central-ca-automated-renewal" in err
+    assert not (tmp_path / "compare.json").exists()
+
+
+def test_a_bad_design_file_exits_2_with_its_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ncredentials: shared\ngroups: [{name: all}]\n"
+                   "rules: [{from: all, to: nowhere, service: any}]\n", encoding="utf-8")
+    code = main(["compare", str(DRILL), "--design", str(bad), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert f"{bad}: error: rules[0].to: expected a group of this design" in capsys.readouterr().err

@@ -93,6 +93,8 @@ class EventKind(StrEnum):
     DICOM_ASSOCIATION = "dicom-association"
     DICOM_ECHO = "dicom-echo"
     DICOM_STORE = "dicom-store"
+    # the live PACS (testbed/live/dicom/, pacs-check): a C-FIND decision
+    DICOM_FIND = "dicom-find"
 
 
 class AuditCode(StrEnum):

@@ -33,6 +33,7 @@ from testbed.pacs.association import (
     AssociationRequest,
 )
 from testbed.pacs.echo import EchoDecision, EchoRequest
+from testbed.pacs.query import FindDecision, FindRequest, matches
 from testbed.pacs.store import InstanceStore, StoreDecision, StoreRequest, decide_store
 
 __all__ = ["Pacs"]
@@ -42,6 +43,10 @@ _ASSOCIATION_KEYS = (
     "tls_version", "serial", "audit_code", "detail",
 )  # fmt: skip
 _REQUEST_KEYS = ("service", "allowed", "reason", "association", "status", "detail")
+_FIND_KEYS = (
+    "service", "allowed", "reason", "association", "status", "matches", "sop_instance_uid",
+    "detail",
+)  # fmt: skip
 _STORE_KEYS = (
     "service", "allowed", "reason", "association", "status", "sop_class_uid",
     "sop_instance_uid", "study_uid", "duplicate", "audit_code", "detail",
@@ -118,6 +123,24 @@ class Pacs:
         else:
             answer = decide_store(request, store=self.store, now=now)
         self._record_store(request, answer, now)
+        return answer
+
+    def find(self, request: FindRequest, *, now: datetime) -> FindDecision:
+        """C-FIND (IMAGE level): the instances this association's device sent that
+        match (:mod:`.query`); record the decision and how many matched."""
+        refused = self._session(request.association)
+        if refused is not None:
+            answer = FindDecision(refused)
+        else:
+            answer = FindDecision(Decision.allow(Hop.SERVICE), matches(request, self.store))
+        decision = answer.decision
+        values: tuple[Value, ...] = (
+            self.service, decision.allowed, decision.reason.value, request.association.id,
+            int(answer.status), len(answer.found), request.sop_instance_uid,
+            decision.detail or None,
+        )  # fmt: skip
+        self.log.record(now, EventKind.DICOM_FIND, request.association.device_id,
+                        _FIND_KEYS, values)  # fmt: skip
         return answer
 
     def _session(self, association: Association) -> Decision | None:

@@ -11,8 +11,10 @@ from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, loa
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
 from testbed.faults import BlockedRoute
+from testbed.pacs.ae_title import pacs_ae_title
 from testbed.pki.ca import ISSUING_LIFETIME, IssuingMode
 from testbed.pki.leaf_profile import device_name_problem
+from testbed.sites import ServiceKind
 from testbed.targets import TargetForm
 from testbed.units import format_duration
 
@@ -39,6 +41,7 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
     _unique([s.name for s in scenario.services], file, "services", "unique service names")
     for i, svc in enumerate(scenario.services):
         _zone(zones, svc.site, svc.zone, file, f"services[{i}]")
+    _pacs_ae_titles(scenario, file)
     for i, rule in enumerate(scenario.network):
         _one_of(rule.to, services, file, f"network[{i}].to", "a service")
         _one_of(rule.source, set().union(*zones.values()), file, f"network[{i}].from", "a zone")
@@ -90,6 +93,28 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
             raise ScenarioError(file, f"operations[{i}].at", within)
     for name in scenario.expectations:
         _one_of(name, {m.value for m in Metric}, file, f"expectations.{name}", "a known metric")
+
+
+def _pacs_ae_titles(scenario: Scenario, file: str) -> None:
+    """Only a PACS has an AE title; each is valid (PS3.5) and no two PACS share one."""
+    held: dict[str, str] = {}
+    for i, svc in enumerate(scenario.services):
+        if svc.kind is not ServiceKind.PACS:
+            if svc.ae_title is not None:
+                raise ScenarioError(file, f"services[{i}].ae_title",
+                                    "no AE title: only a pacs service has one")  # fmt: skip
+            continue
+        try:
+            title = pacs_ae_title(svc.name, svc.ae_title)
+        except ValueError as error:
+            raise ScenarioError(file, f"services[{i}].ae_title", str(error)) from None
+        other = held.setdefault(title, svc.name)
+        if other != svc.name:
+            raise ScenarioError(
+                file, f"services[{i}].ae_title",
+                f"an AE title no other PACS has: {title!r} is also {other!r}'s "
+                "(set ae_title on one of them)",
+            )  # fmt: skip
 
 
 def _enrollable(profile: DeviceProfile, file: str, field: str) -> None:

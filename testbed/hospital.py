@@ -27,13 +27,16 @@ from testbed.clock import Clock
 from testbed.crosscheck import profiles_for
 from testbed.decisions import Decision
 from testbed.devices import DeviceProfile, load_profiles
+from testbed.dicom import AllowLists, DicomPath, InstanceStores, memory_instances
 from testbed.events import EventLog
-from testbed.hops import ServiceOutages, standard_chains
+from testbed.hops import NetworkHop, ServiceOutages, TlsHop, standard_chains
 from testbed.inventory import Inventory
 from testbed.lifecycle import DeviceState
 from testbed.metrics import Metrics
 from testbed.network import Nac, route_policy
 from testbed.oracle import Oracle
+from testbed.pacs import AssociationPolicy, HopCertificates, Pacs, PacsEndpoint, TlsProfile
+from testbed.pacs.ae_title import pacs_ae_title
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
 from testbed.pki.fidelity import Artefacts, Fidelity
@@ -45,7 +48,7 @@ from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
 from testbed.revision import Revision
 from testbed.scenario import Scenario, load_scenario
-from testbed.sites import HealthSystem
+from testbed.sites import HealthSystem, ServiceKind
 from testbed.store import HospitalStore, MemoryStore
 
 __all__ = ["CA_BACKDATE", "Hospital", "artefacts_for"]
@@ -74,6 +77,7 @@ class Hospital:
         fidelity: Fidelity | None = None,
         artefacts: Artefacts | None = None,
         store: HospitalStore | None = None,
+        instances: InstanceStores = memory_instances,
     ) -> None:
         self.scenario = scenario
         #: where the services keep what they did (testbed.store): memory by default;
@@ -138,6 +142,7 @@ class Hospital:
             ),
             revision=self.revision,
         )
+        self._build_pacs(instances)
         # what observes decisions subscribes to them: the measures, and the
         # ground-truth oracle that judges every allowance (both transports)
         self.metrics = Metrics()
@@ -146,6 +151,37 @@ class Hospital:
             self.access.subscribe(listener)
         # a presented certificate is in use: its predecessor's renewal grace ends
         self.access.subscribe(self._seen)
+
+    def _build_pacs(self, instances: InstanceStores) -> None:
+        """One :class:`~testbed.pacs.Pacs` per PACS service (``docs/pacs.md``): its
+        endpoint and called AE title, its site's TLS profile, its certificate checks
+        by the access path's TLS hop (the same trust, CRLs and verifier), the
+        hospital's outages and log, and an instance store from ``instances``; the
+        allow-lists follow the inventory (:class:`~testbed.dicom.AllowLists`)."""
+        services = self.system.services_of_kind(ServiceKind.PACS)
+        self.allow_lists = AllowLists(s.name for s in services)
+        for entry in self.inventory:  # kept devices (live restart) until offboarded
+            if entry.state is not DeviceState.RETIRED:
+                self.allow_lists.add(entry.record)
+        tls = TlsHop(self.system, self.trust, self.crls, self.verifier)
+        certificates = HopCertificates(contexts=self.access, tls=tls)
+        #: the PACS of each PACS service, by service name
+        self.pacs: dict[str, Pacs] = {}
+        for service in services:
+            endpoint = PacsEndpoint(service.name, service.site,
+                                    pacs_ae_title(service.name, service.ae_title))  # fmt: skip
+            policy = AssociationPolicy(
+                endpoint=endpoint,
+                allow_list=self.allow_lists.current(service.name),
+                profile=TlsProfile(self.system.site(service.site).pacs_tls),
+                certificates=certificates,
+                outages=self.outages,
+            )
+            self.pacs[service.name] = Pacs(policy=policy, store=instances(endpoint), log=self.log)
+        #: the one entry both transports call for DICOM (testbed.dicom)
+        network = NetworkHop(self.nac, self.policy)
+        self.dicom = DicomPath(pacs=self.pacs, allow_lists=self.allow_lists,
+                               access=self.access, network=network)  # fmt: skip
 
     def _seen(self, context: AccessContext, decision: Decision) -> None:
         if context.record is not None:

@@ -8,7 +8,8 @@ counts no manual step for it and the admin API can answer 409.
 
 - :func:`register` (seed §7 step 1), :func:`approve` (step 2), :func:`rebootstrap`;
 - :func:`validate`, :func:`promote` (step 3: validated, then production);
-- :func:`suspend`, :func:`resume` (an incident);
+- :func:`suspend`, :func:`resume` (an incident: a suspended device keeps its place on
+  the PACS allow-lists, the PACS refuses it ``device-suspended``);
 - :func:`revoke` (every live certificate of the device), :func:`offboard` (seed §2);
 - :func:`rotate_ca_key`, :func:`publish_crls` (the CA's own).
 
@@ -63,8 +64,10 @@ def register(hospital: Hospital, record: DeviceRecord) -> str:
     on_expiry = OnExpiry.RENEW_AUTOMATICALLY if profile.automated_renewal else (
         OnExpiry.RENEW_MANUALLY
     )
+    hospital.allow_lists.check(record)  # before anything changes: a title held twice
     hospital.inventory.register(record, now=now, lifetime=profile.validity(pki.lifetime),
                                 on_expiry=on_expiry, approved=not pki.manual_approval)  # fmt: skip
+    hospital.allow_lists.add(record)  # its PACS know its AE title (testbed.dicom)
     password = hospital.new_secret()
     hospital.inventory.set_bootstrap(record.device_id, password)
     hospital.nac.admit(record.device_id)
@@ -136,9 +139,12 @@ def revoke(
 
 
 def offboard(hospital: Hospital, device_id: str) -> Offboarding:
-    """The four offboarding steps (seed §2); raises for a device already retired."""
-    return offboard_device(device_id, ca=hospital.ca, inventory=hospital.inventory,
+    """The four offboarding steps (seed §2), and the device's AE title off every PACS's
+    allow-list; raises for a device already retired."""
+    done = offboard_device(device_id, ca=hospital.ca, inventory=hospital.inventory,
                            nac=hospital.nac, log=hospital.log, now=hospital.now())  # fmt: skip
+    hospital.allow_lists.remove(device_id)
+    return done
 
 
 def publish_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:

@@ -98,6 +98,22 @@ class Pacs:
         self._record_association(request, answer, now)
         return answer
 
+    def refuse(
+        self,
+        request: AssociationRequest,
+        decision: Decision,
+        *,
+        device_id: str | None,
+        now: datetime,
+    ) -> AssociationDecision:
+        """Record an A-ASSOCIATE request refused before it reached the PACS (the
+        network hop's refusal: :class:`~testbed.dicom.DicomPath`)."""
+        if decision.allowed:
+            raise ValueError("refuse() records a refusal, not an allowance")
+        answer = AssociationDecision(decision, device_id=device_id)
+        self._record_association(request, answer, now)
+        return answer
+
     def release(self, association: Association) -> None:
         """A-RELEASE: later requests on ``association`` are refused (KeyError: not open)."""
         if self._open.pop(association.id, None) is None:

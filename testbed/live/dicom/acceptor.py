@@ -14,7 +14,8 @@ where REFERENCES.md "DICOM" measured it failing a hospital:
   (:func:`~testbed.live.dicom.tls.handshake_cause`).
 - **Decisions from the core.**  The A-ASSOCIATE request (calling and called AE
   titles, the peer's certificate, the negotiated TLS version and suite, the peer's
-  zone) is decided by :meth:`Pacs.associate <testbed.pacs.pacs.Pacs.associate>`;
+  zone) is decided by the hospital's :class:`~testbed.dicom.DicomPath` (the network hop,
+  then :meth:`Pacs.associate <testbed.pacs.pacs.Pacs.associate>`);
   C-ECHO, C-STORE and C-FIND by ``echo``, ``store_instance`` and ``find``.  Every
   call runs on the hospital's thread (:mod:`.calls`); each writes its own event.
 - **Rejections that arrive.**  A refusal is sent as the core's A-ASSOCIATE-RJ and the
@@ -25,8 +26,10 @@ where REFERENCES.md "DICOM" measured it failing a hospital:
 The zone: a peer from a zone's loopback address (:class:`~testbed.live.zones.ZoneAddresses`)
 is in that zone.  dcmtk cannot choose its source address, so every dcmtk peer comes
 from ``127.0.0.1``, which is no zone's: for that address the acceptor cannot know
-the zone and takes the calling AE title's own zone (docs/live.md, "DICOM").  A peer
-from *another* zone's address is placed there and refused (``ae-title-wrong-zone``).
+the zone and takes the zone of the device the CA issued the certificate to (else of
+the device the calling AE title belongs to), so the network hop is not exercised for
+such peers (docs/live.md, "DICOM").  A peer from *another* zone's address is placed
+there and refused by the network hop or the PACS (``ae-title-wrong-zone``).
 """
 
 from __future__ import annotations
@@ -45,17 +48,19 @@ from typing import Any
 from cryptography import x509
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
-from pynetdicom.association import Association as NetAssociation
-from pynetdicom.sop_class import Verification
 from pynetdicom._globals import MODE_ACCEPTOR
+from pynetdicom.association import Association as NetAssociation
 from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAssociationServer
 
+from testbed.dicom import DicomPath
 from testbed.live.dicom.calls import Calls
 from testbed.live.dicom.tls import HandshakeCause, handshake_cause
 from testbed.live.gate import Cap, ConnectionGate
 from testbed.live.limits import Limits
-from testbed.pacs import Association, AssociationRequest, EchoRequest, Pacs, StoreRequest
+from testbed.pacs import Association, AssociationRequest, Pacs, StoreRequest
+from testbed.pacs.ae_title import canonical_ae_title, invalid_ae_title
 from testbed.pacs.dataset import REQUIREMENTS
+from testbed.pacs.echo import VERIFICATION_SOP_CLASS
 from testbed.pacs.query import STUDY_ROOT_FIND, FindRequest
 from testbed.pacs.tls_profile import SuiteFamily, TlsOffer, TlsVersion
 
@@ -74,8 +79,8 @@ Source = tuple[str, str] | None
 class AcceptorPlan:
     """What one acceptor needs from the live server (all calls are thread-safe)."""
 
-    pacs: Pacs
-    site: str
+    dicom: DicomPath  # the hospital's one DICOM entry (testbed.dicom)
+    service: str
     context: Callable[[], ssl.SSLContext]  # the site's TLS context for a new handshake
     calls: Calls  # runs a core call on the hospital's thread
     now: Callable[[], datetime]
@@ -85,9 +90,14 @@ class AcceptorPlan:
     limits: Limits
 
     @property
+    def pacs(self) -> Pacs:
+        """The PACS this acceptor serves."""
+        return self.dicom.pacs[self.service]
+
+    @property
     def listener(self) -> str:
         """The name of this acceptor's listener (connection caps and tallies)."""
-        return f"dicom:{self.pacs.service}"
+        return f"dicom:{self.service}"
 
 
 def tls_offer(sock: ssl.SSLSocket) -> TlsOffer:
@@ -134,7 +144,8 @@ class _Handler(RequestHandler):
         acceptor.implementation_version_name = self.ae.implementation_version_name
         acceptor.supported_contexts = server.contexts  # shared, not copied
         assoc.requestor.address_info = self.remote
-        for event, bound in server._handlers.items():
+        bindings: dict[Any, Any] = server._handlers
+        for event, bound in bindings.items():
             if event.is_intervention and bound:
                 assoc.bind(event, *bound)
             elif isinstance(event, evt.NotificationEvent):
@@ -151,6 +162,7 @@ class _Server(ThreadedAssociationServer):
     acceptor: DicomAcceptor
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        assert self.socket is not None  # bound in __init__
         sock, address = self.socket.accept()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock, address
@@ -182,10 +194,10 @@ class DicomAcceptor:
         ae.require_called_aet = False  # the core decides, with its reason and event
         # the SOP classes the PACS stores (testbed.pacs.dataset), echo and find: a
         # presentation context for any other class is refused at negotiation
-        for uid in (*REQUIREMENTS, Verification, STUDY_ROOT_FIND):
+        for uid in (*REQUIREMENTS, VERIFICATION_SOP_CLASS, STUDY_ROOT_FIND):
             ae.add_supported_context(uid)
         self.ae = ae
-        handlers = [
+        handlers: list[Any] = [
             (evt.EVT_REQUESTED, self._requested),
             (evt.EVT_C_ECHO, self._echo),
             (evt.EVT_C_STORE, self._store),
@@ -242,8 +254,8 @@ class DicomAcceptor:
             if tls is None:
                 return
             tls.settimeout(None)  # pynetdicom polls with select; its timers bound idleness
-            server.finish_request(tls, address)  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 - a broken peer must not kill the server
+            server.finish_request(tls, address)
+        except Exception:
             _logger.exception("%s: association from %s failed", plan.listener, source)
         finally:
             with contextlib.suppress(OSError):
@@ -271,7 +283,7 @@ class DicomAcceptor:
         """A-ASSOCIATE-RQ: the core decides; a refusal is sent as A-ASSOCIATE-RJ, then
         the association is killed so a TLS peer receives it."""
         assoc: NetAssociation = event.assoc
-        plan, pacs = self.plan, self.plan.pacs
+        plan = self.plan
         primitive = assoc.requestor.primitive
         calling = _title(primitive.calling_ae_title if primitive else "")
         called = _title(primitive.called_ae_title if primitive else "")
@@ -287,11 +299,15 @@ class DicomAcceptor:
         def decide() -> Any:
             zone = source
             if zone is None and peer == LOOPBACK:  # dcmtk's only address: see above
-                entry = pacs.policy.entry(calling)
-                zone = None if entry is None else entry.source
-            request = AssociationRequest(calling_ae=calling, called_ae=called,
-                                         certificate=certificate, source=zone, tls=offer)
-            return pacs.associate(request, now=plan.now())
+                zone = _own_zone(plan, certificate, calling)
+            request = AssociationRequest(
+                calling_ae=calling,
+                called_ae=called,
+                certificate=certificate,
+                source=zone,
+                tls=offer,
+            )
+            return plan.dicom.associate(plan.service, request, now=plan.now())
 
         answer = plan.calls(decide)
         if answer.association is not None:
@@ -310,7 +326,7 @@ class DicomAcceptor:
         plan, held = self.plan, self._association(event)
         if held is None:
             return 0x0124
-        answer = plan.calls(lambda: plan.pacs.echo(EchoRequest(held), now=plan.now()))
+        answer = plan.calls(lambda: plan.dicom.echo(held, now=plan.now()))
         return int(answer.status)
 
     def _store(self, event: evt.Event) -> int:
@@ -319,12 +335,16 @@ class DicomAcceptor:
             return 0x0124
         try:
             dataset = event.dataset
-        except Exception:  # noqa: BLE001 - an undecodable dataset is the sender's fault
+        except Exception:
             return 0xC000
-        command = event.request
-        request = StoreRequest(held, dataset, sop_class_uid=str(command.AffectedSOPClassUID),
-                               sop_instance_uid=str(command.AffectedSOPInstanceUID))
-        answer = plan.calls(lambda: plan.pacs.store_instance(request, now=plan.now()))
+        command: Any = event.request
+        request = StoreRequest(
+            held,
+            dataset,
+            sop_class_uid=str(command.AffectedSOPClassUID),
+            sop_instance_uid=str(command.AffectedSOPInstanceUID),
+        )
+        answer = plan.calls(lambda: plan.dicom.store(request, now=plan.now()))
         return int(answer.status)
 
     def _find(self, event: evt.Event) -> Any:
@@ -333,9 +353,12 @@ class DicomAcceptor:
             yield 0x0124, None
             return
         identifier: Dataset = event.identifier
-        request = FindRequest(held, study_uid=_key(identifier, "StudyInstanceUID"),
-                              series_uid=_key(identifier, "SeriesInstanceUID"),
-                              sop_instance_uid=_key(identifier, "SOPInstanceUID"))
+        request = FindRequest(
+            held,
+            study_uid=_key(identifier, "StudyInstanceUID"),
+            series_uid=_key(identifier, "SeriesInstanceUID"),
+            sop_instance_uid=_key(identifier, "SOPInstanceUID"),
+        )
         answer = plan.calls(lambda: plan.pacs.find(request, now=plan.now()))
         for instance in answer.found:
             match = Dataset()
@@ -358,9 +381,27 @@ class DicomAcceptor:
 
             def release() -> None:
                 with contextlib.suppress(KeyError):
-                    plan.pacs.release(held)
+                    plan.dicom.release(held)
 
             plan.calls(release)
+
+
+def _own_zone(
+    plan: AcceptorPlan, certificate: x509.Certificate | None, calling_ae: str
+) -> Source:
+    """The (site, zone) a ``127.0.0.1`` peer is taken to come from: that of the device
+    the CA issued its certificate to (the identity the network hop checks), else that
+    of the device its calling AE title belongs to at this PACS, else none."""
+    access = plan.dicom.access
+    if certificate is not None:
+        issued = access.ca.record(access.leaves.facts(certificate).serial)
+        if issued is not None and issued.device_id in access.inventory:
+            device = access.inventory.entry(issued.device_id).record
+            return (device.site, device.zone)
+    if invalid_ae_title(calling_ae) is not None:
+        return None
+    entry = plan.dicom.allow_lists.current(plan.service).get(canonical_ae_title(calling_ae))
+    return None if entry is None else entry.source
 
 
 def _title(value: object) -> str:

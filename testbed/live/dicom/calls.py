@@ -48,7 +48,7 @@ class LoopCalls:
                 return
             try:
                 future.set_result(fn())
-            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            except BaseException as error:
                 future.set_exception(error)
 
         self.loop.call_soon_threadsafe(run)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from testbed.clock import isoformat
 from testbed.errors import LiveError
@@ -138,8 +138,8 @@ def _file_dataset(instance: StoredInstance) -> Dataset:
     """The instance as a Part 10 dataset (file meta added; the dataset is the PACS's copy)."""
     dataset = instance.dataset
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = instance.sop_class_uid
-    meta.MediaStorageSOPInstanceUID = instance.sop_instance_uid
+    meta.MediaStorageSOPClassUID = UID(instance.sop_class_uid)
+    meta.MediaStorageSOPInstanceUID = UID(instance.sop_instance_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     dataset.file_meta = meta
     return dataset

@@ -207,6 +207,7 @@ def _register_live_commands() -> None:
 
     cli.add_command(serve)
     cli.add_command(devices)
+    cli.add_command(__import__("testbed.live.pacs_check.command").live.pacs_check.command.pacs_check)
 
 
 def main(argv: list[str] | None = None) -> int:

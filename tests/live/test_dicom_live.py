@@ -71,8 +71,8 @@ class Bed:
         device: Device,
         *,
         ae_title: str | None = None,
-        key: Path | None | str = "own",
-        cert: Path | None | str = "own",
+        key: Path | str | None = "own",
+        cert: Path | str | None = "own",
         files: tuple[Path, ...] = (),
         options: tuple[str, ...] = (),
     ) -> Any:
@@ -87,8 +87,11 @@ class Bed:
 
     def handshake_refusals(self, since: int = 0) -> list[dict[str, Any]]:
         self.live.flush_audit()
-        return [e for e in self.events("request-refused", since)
-                if e.get("listener") == "dicom:pacs-north" or e["subject"] == "dicom:pacs-north"]
+        return [
+            e
+            for e in self.events("request-refused", since)
+            if e.get("listener") == "dicom:pacs-north" or e["subject"] == "dicom:pacs-north"
+        ]
 
 
 @pytest.fixture(scope="module")

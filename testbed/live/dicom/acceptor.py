@@ -386,9 +386,7 @@ class DicomAcceptor:
             plan.calls(release)
 
 
-def _own_zone(
-    plan: AcceptorPlan, certificate: x509.Certificate | None, calling_ae: str
-) -> Source:
+def _own_zone(plan: AcceptorPlan, certificate: x509.Certificate | None, calling_ae: str) -> Source:
     """The (site, zone) a ``127.0.0.1`` peer is taken to come from: that of the device
     the CA issued its certificate to (the identity the network hop checks), else that
     of the device its calling AE title belongs to at this PACS, else none."""

@@ -105,7 +105,7 @@ def _association(
         return
     bind = (credentials.source or "", 0)
     assoc = ae.associate(target.host, target.port, ae_title=target.called_ae,
-                         tls_args=(context, None), bind_address=bind)  # fmt: skip
+                         tls_args=(context, target.host), bind_address=bind)  # fmt: skip
     try:
         if assoc.is_established:
             yield assoc

@@ -36,9 +36,9 @@ def _ae(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
         raise click.BadParameter(f"{value!r} is not a DICOM AE title: {error}") from None
 
 
-def _where(state_dir: Path, port: int | None, site: str | None, zone: str | None) -> tuple[
-    str, str
-]:
+def _where(
+    state_dir: Path, port: int | None, site: str | None, zone: str | None
+) -> tuple[str, str]:
     """The site and zone of the check's devices: given, or the PACS's own site on this
     port (else the first PACS's) and that site's first zone."""
     endpoints = StateDir(state_dir).read_endpoints()
@@ -72,12 +72,19 @@ def _where(state_dir: Path, port: int | None, site: str | None, zone: str | None
               "first).")  # fmt: skip
 @click.option("--profile", default="ct-ai-onbox", show_default=True,
               help="Device profile of the check's devices (a DICOM device).")  # fmt: skip
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where report.json and junit.xml go (default: STATE_DIR/pacs-check).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where report.json and junit.xml go (default: STATE_DIR/pacs-check).",
+)
 @click.option("--timeout", type=click.FloatRange(0.5, 120), default=10.0, show_default=True,
               help="Seconds for each association step.")  # fmt: skip
-@click.option("--prepare", is_flag=True,
-              help="Only make (or reuse) the check's devices and print their AE titles.")
+@click.option(
+    "--prepare",
+    is_flag=True,
+    help="Only make (or reuse) the check's devices and print their AE titles.",
+)
 def pacs_check(
     host: str | None,
     port: int | None,

@@ -132,9 +132,9 @@ def _load(folder: Path, state_dir: Path) -> dict[str, Identity] | None:
     return None
 
 
-def _enrolled(folder: Path, state_dir: Path, *, site: str, zone: str, profile: str) -> dict[
-    str, Identity
-]:
+def _enrolled(
+    folder: Path, state_dir: Path, *, site: str, zone: str, profile: str
+) -> dict[str, Identity]:
     endpoints = StateDir(state_dir).read_endpoints()
     bundle = StateDir(state_dir).bundle
     tag = secrets.token_hex(3)

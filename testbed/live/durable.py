@@ -49,8 +49,9 @@ def open_hospital(
     profiles = load_profiles(profiles_for(loaded, scenario.parent))
     aside = set_aside(root) if new else None
     store = SqliteStore.open(root, scenario=loaded.name)
-    hospital = LiveHospital(loaded, profiles=profiles, store=store, log=log,
-                            instances=disk_instances(root))  # PACS instances kept in root
+    hospital = LiveHospital(
+        loaded, profiles=profiles, store=store, log=log, instances=disk_instances(root)
+    )  # PACS instances kept in root
     identity = store.identity
     if hospital.continued:
         ca = hospital.ca

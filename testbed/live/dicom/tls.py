@@ -67,6 +67,7 @@ def acceptor_context(
     context.set_ciphers(_LEGACY_CIPHERS if profile is TlsProfile.LEGACY else _BCP195_CIPHERS)
     context.load_cert_chain(server_cert, server_key)
     context.verify_mode = ssl.CERT_REQUIRED
+    context.num_tickets = 0  # DICOM peers open a new session each time: no tickets to send
     context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF | X509_V_FLAG_NO_CHECK_TIME
     material = b"".join((*trust.certificates, *trust.crls))
     if material:  # cafile, not cadata: only a file lookup loads CRLs

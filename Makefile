@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-live schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live bench-dicom schema clean
 
 setup: $(STAMP)
 
@@ -29,15 +29,21 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest -q --junitxml=runs/junit.xml
 
-# the simulation's scale benchmark, then live mode's store (bench-live)
+# the simulation's scale benchmark, live mode's store (bench-live), the DICOM acceptor (bench-dicom)
 bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.live_store
+	$(MAKE) bench-dicom
 
 # live mode's durable store: enrollment throughput durable vs memory, a restart of
 # 100k devices / 1M certificates, OCSP on it (benchmarks/live_store.py)
 bench-live: setup
 	$(BIN)/python -m benchmarks.live_store
+
+# the PACS over DICOM TLS: the testbed's acceptor against dcmtk storescp, with dcmtk
+# storescu as the client (benchmarks/dicom.py; needs the Debian dcmtk package)
+bench-dicom: setup
+	$(BIN)/python -m benchmarks.dicom
 
 schema: setup
 	$(BIN)/testbed schema --out scenarios/scenario.schema.json

@@ -204,10 +204,11 @@ def schema(out: Path | None) -> None:
 
 def _register_live_commands() -> None:
     from testbed.live.commands import devices, serve
+    from testbed.live.pacs_check.command import pacs_check
 
     cli.add_command(serve)
     cli.add_command(devices)
-    cli.add_command(__import__("testbed.live.pacs_check.command").live.pacs_check.command.pacs_check)
+    cli.add_command(pacs_check)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from rich.console import Console
 from testbed.devices import check_ae_title
 from testbed.errors import LiveError
 from testbed.live.pacs_check.checks import Target, run_checks
-from testbed.live.pacs_check.credentials import prepare
+from testbed.live.pacs_check.credentials import prepare as prepare_credentials
 from testbed.live.pacs_check.report import table, write_json, write_junit
 from testbed.live.state import StateDir
 
@@ -120,5 +120,3 @@ def pacs_check(
     click.echo(f"report: {folder / 'report.json'}, {folder / 'junit.xml'}", err=True)
     sys.exit(0 if all(o.passed for o in outcomes) else 1)
 
-
-prepare_credentials = prepare

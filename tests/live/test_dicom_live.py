@@ -227,3 +227,33 @@ def test_a_restart_keeps_stored_instances(
     assert [(e["allowed"], e["duplicate"]) for e in stored] == [(True, True)]
     log = (again.live.state / "dicom" / "pacs-north" / "instances.log").read_bytes()
     assert log.count(b'"sop_instance_uid"') == 1  # one record: the retry kept no copy
+
+
+def test_connections_above_the_cap_are_reset_and_audited(
+    start_server: StartServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The DICOM listener counts against the same connection caps as the HTTP ones:
+    above the per-source cap a connection is reset at once and tallied."""
+    scenario = tmp_path_factory.mktemp("scenario") / "live-dicom.yaml"
+    scenario.write_text(DICOM_SCENARIO.replace("name: live-dicom", "name: live-dicom-caps"))
+    live = start_server(scenario, "--max-connections-per-source", "2", "--handshake-timeout",
+                        "20")  # fmt: skip
+    port = int(live.endpoints["dicom"][0]["port"])
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    try:
+        time.sleep(0.5)  # both admitted (their handshakes wait)
+        extra = socket.create_connection(("127.0.0.1", port))
+        extra.settimeout(10)
+        try:
+            assert extra.recv(1) == b""
+        except ConnectionResetError:
+            pass  # reset at once: the cap refused it
+        finally:
+            extra.close()
+    finally:
+        for sock in held:
+            sock.close()
+    live.flush_audit()
+    refused = [e for e in live.events() if e["kind"] == "request-refused"
+               and e["subject"] == "dicom:pacs-north"]  # fmt: skip
+    assert "connection-cap-source" in {e["reason"] for e in refused}

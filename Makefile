@@ -29,9 +29,11 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest -q --junitxml=runs/junit.xml
 
-# the simulation's scale benchmark, then live mode's store (bench-live)
+# the simulation's scale benchmark, simulated DICOM against the access point, then
+# live mode's store (bench-live)
 bench: setup
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.dicom_sim
 	$(BIN)/python -m benchmarks.live_store
 
 # live mode's durable store: enrollment throughput durable vs memory, a restart of

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from testbed.events import Event, EventKind
+from testbed.report.html import summary_html
 from testbed.run import RunResult
 
 if TYPE_CHECKING:
@@ -66,6 +67,18 @@ def test_a_scenario_without_dicom_sends_no_dicom(sim: type[Sim]) -> None:
     result = sim.run()
     assert not result.testbed.log.of_kind(EventKind.DICOM_ASSOCIATION)
     assert "duplicates" not in result.report.measures
+    assert "dicom_by_reason" not in result.report.data
+    assert "DICOM" not in summary_html(result.report)
+
+
+def test_the_report_shows_dicom_by_reason(sim: type[Sim]) -> None:
+    fault = {"kind": "pacs-outage", "target": "service:pacs-north", "start": "2d", "end": "2d1h"}
+    result = _run(sim, faults=[fault])
+    by_reason = result.report.data["dicom_by_reason"]
+    assert by_reason["associations"]["service-unavailable"] == 12  # 2 devices, every 10 min
+    assert by_reason["stores"] == {"ok": result.report.measures["dicom_instances_stored"]}
+    html = summary_html(result.report)
+    assert "DICOM associations by reason" in html and "service-unavailable" in html
 
 
 def test_store_and_forward_keeps_then_delivers_everything_after_a_pacs_outage(

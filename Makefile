@@ -29,9 +29,11 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest -q --junitxml=runs/junit.xml
 
-# the simulation's scale benchmark, live mode's store (bench-live), the DICOM acceptor (bench-dicom)
+# the simulation's scale benchmark, simulated DICOM against the access point, live
+# mode's store (bench-live), the live DICOM acceptor (bench-dicom)
 bench: setup
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.dicom_sim
 	$(BIN)/python -m benchmarks.live_store
 	$(MAKE) bench-dicom
 

@@ -28,6 +28,7 @@ from testbed.pki.renewal import ChangeWindow
 from testbed.scenario import ChangeWindowSpec, Scenario
 from testbed.sim.agent import DeviceAgent, build_fleet
 from testbed.sim.context import SimContext
+from testbed.sim.imaging import ImagingSender
 from testbed.sim.preproduction import ValidationLab
 from testbed.sim.traffic import TrafficEngine
 
@@ -80,6 +81,11 @@ class Testbed:
             interval=workload.interval.total_seconds(), retry=workload.retry.total_seconds(),
             horizon=self.horizon,
         )  # fmt: skip
+        if scenario.dicom is not None and self.metrics.dicom is not None:
+            self.traffic.imaging = ImagingSender(
+                dicom=self.hospital.dicom, metrics=self.metrics, counts=self.metrics.dicom,
+                log=self.log, settings=scenario.dicom, seed=scenario.seed,
+            )  # fmt: skip
         self.sim = SimContext(
             env=self.env, clock=self.clock, hospital=self.hospital, rng=self.rng,
             metrics=self.metrics, log=self.log, traffic=self.traffic, lab=self.lab,

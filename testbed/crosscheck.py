@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
-from testbed.faults import BlockedRoute
+from testbed.faults import (
+    AeTitleNotAllowed,
+    BlockedRoute,
+    DicomEndpointChanged,
+    PacsOutage,
+    PacsTrustMissing,
+)
+from testbed.faults import FirmwareBreaksDicomTls as _Firmware
 from testbed.pacs.ae_title import pacs_ae_title
 from testbed.pki.ca import ISSUING_LIFETIME, IssuingMode
 from testbed.pki.leaf_profile import device_name_problem
@@ -78,6 +85,8 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
             _target(fault.target, fault.targets, scenario, file, f"faults[{i}].target")
         if fault.end > scenario.duration:
             raise ScenarioError(file, f"faults[{i}].end", "a time within the scenario's duration")
+        _dicom_fault(fault, scenario, file, f"faults[{i}]")
+    _dicom(scenario, profiles, file)
     for i, op in enumerate(scenario.operations):
         _target(op.target, op.targets, scenario, file, f"operations[{i}].target")
         if op.action == "resume" and not any(
@@ -93,6 +102,9 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
             raise ScenarioError(file, f"operations[{i}].at", within)
     for name in scenario.expectations:
         _one_of(name, {m.value for m in Metric}, file, f"expectations.{name}", "a known metric")
+        if Metric(name) in DICOM_METRICS and scenario.dicom is None:
+            raise ScenarioError(file, f"expectations.{name}",
+                                "a dicom: block (a DICOM measure needs DICOM traffic)")  # fmt: skip
 
 
 def _pacs_ae_titles(scenario: Scenario, file: str) -> None:
@@ -115,6 +127,52 @@ def _pacs_ae_titles(scenario: Scenario, file: str) -> None:
                 f"an AE title no other PACS has: {title!r} is also {other!r}'s "
                 "(set ae_title on one of them)",
             )  # fmt: skip
+
+
+DICOM_METRICS = frozenset({
+    Metric.DICOM_ASSOCIATIONS_ACCEPTED, Metric.DICOM_ASSOCIATIONS_REFUSED,
+    Metric.DICOM_INSTANCES_STORED, Metric.DICOM_STORES_REFUSED, Metric.DICOM_RETRIES_ANSWERED,
+    Metric.DUPLICATES, Metric.UNAUTHORIZED_STORES, Metric.STUDIES_STORED,
+    Metric.STUDIES_QUEUED, Metric.STUDY_WAIT_MAX_MINUTES,
+})  # fmt: skip
+"""The measures of DICOM traffic (a scenario with a ``dicom:`` block)."""
+
+_DICOM_FAULTS = (PacsOutage, AeTitleNotAllowed, PacsTrustMissing, DicomEndpointChanged, _Firmware)
+
+
+def _dicom_fault(fault: object, scenario: Scenario, file: str, field: str) -> None:
+    """A fault on DICOM traffic needs a ``dicom:`` block, and the PACS it names."""
+    if not isinstance(fault, _DICOM_FAULTS):
+        return
+    if scenario.dicom is None:
+        raise ScenarioError(file, f"{field}.kind", "a dicom: block in the scenario "
+                            f"(a {fault.kind} fault acts on DICOM traffic)")  # fmt: skip
+    pacs = {s.name for s in scenario.services if s.kind is ServiceKind.PACS}
+    if isinstance(fault, PacsOutage | DicomEndpointChanged):
+        _one_of(fault.service, pacs, file, f"{field}.target", "service: and a pacs service")
+    if isinstance(fault, AeTitleNotAllowed):
+        _one_of(fault.service, pacs, file, f"{field}.service", "a pacs service")
+    if isinstance(fault, DicomEndpointChanged) and fault.ae_title is not None:
+        try:
+            pacs_ae_title(fault.service, fault.ae_title)
+        except ValueError as error:
+            raise ScenarioError(file, f"{field}.ae_title", str(error)) from None
+
+
+def _dicom(scenario: Scenario, profiles: dict[str, DeviceProfile], file: str) -> None:
+    """With a ``dicom:`` block, every device that sends to a PACS has an AE title."""
+    if scenario.dicom is None:
+        return
+    kinds = {s.name: s.kind for s in scenario.services}
+    for i, group in enumerate(scenario.fleet):
+        profile = profiles[group.profile]
+        services = group.services
+        sends = (ServiceKind.PACS in profile.services if services is None
+                 else any(kinds[s] is ServiceKind.PACS for s in services))  # fmt: skip
+        if sends and profile.ae_title_prefix is None:
+            raise ScenarioError(file, f"fleet[{i}].profile", "a profile with an "
+                                "ae_title_prefix (its devices send DICOM to a PACS)",
+                                got=profile.id)  # fmt: skip
 
 
 def _enrollable(profile: DeviceProfile, file: str, field: str) -> None:

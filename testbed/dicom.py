@@ -12,9 +12,17 @@ pynetdicom acceptor's event handlers, with the TLS facts the handshake saw) both
 2. the site's PACS: TLS profile, certificate, AE titles, identity, zone, service.
 
 Requests on an accepted association (C-ECHO, C-STORE, A-RELEASE) go to the PACS that
-accepted it.  :class:`AllowLists` keeps every PACS's allow-list following the
-inventory: a registered device with an AE title joins the lists of its DICOM
-endpoints, an offboarded one leaves them; a suspended one stays (the PACS refuses it
+accepted it.
+
+Where a PACS listens is its endpoint: the called AE title (:class:`PacsEndpoint`) and a
+port.  :meth:`DicomPath.move` changes either (a ``dicom-endpoint-changed`` fault); a
+simulated device names the port it connects to, and one where the PACS no longer
+listens is refused ``endpoint-changed`` at the network (live mode passes no port: its
+acceptor is where the peer connected).
+
+:class:`AllowLists` keeps every PACS's allow-list following the inventory: a
+registered device with an AE title joins the lists of its DICOM endpoints, an
+offboarded one leaves them; a suspended one stays (the PACS refuses it
 ``device-suspended``, the clearer reason).  A fault can withhold a title from one
 PACS's list (``ae-title-not-allowed``) and give it back.  The frozen
 :class:`~testbed.pacs.AllowList` a PACS decides with is rebuilt lazily, on the first
@@ -24,11 +32,12 @@ association after a change, so registering a large fleet costs one build.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from testbed.access import AccessPoint, Attempt
-from testbed.decisions import Decision
+from testbed.access import AccessPoint, Attempt, Purpose
+from testbed.decisions import Decision, Hop, Reason
 from testbed.devices import DeviceRecord
 from testbed.errors import RegistrationError
 from testbed.holds import Holds
@@ -45,6 +54,7 @@ from testbed.pacs import (
     PacsEndpoint,
     StoreRequest,
 )
+from testbed.pacs.ae_title import canonical_ae_title
 from testbed.pacs.echo import EchoDecision
 from testbed.pacs.store import InstanceStore, StoreDecision
 
@@ -142,27 +152,53 @@ class DicomPath:
         allow_lists: AllowLists,
         access: AccessPoint,
         network: NetworkHop,
+        port: int,
     ) -> None:
         self.pacs = pacs
         self.allow_lists = allow_lists
         self.access = access
         self.network = network
+        #: the port each PACS listens on now
+        self.ports = dict.fromkeys(pacs, port)
+
+    def endpoint(self, service: str) -> tuple[PacsEndpoint, int]:
+        """Where PACS ``service`` listens now: its endpoint (called AE title) and port."""
+        return self.pacs[service].policy.endpoint, self.ports[service]
+
+    def move(self, service: str, *, port: int | None = None, ae_title: str | None = None) -> None:
+        """PACS ``service`` listens on another port and/or answers to another called AE
+        title from now on (ValueError: not a valid AE title)."""
+        policy = self.pacs[service].policy
+        if ae_title is not None:
+            policy.endpoint = replace(policy.endpoint, ae_title=canonical_ae_title(ae_title))
+        if port is not None:
+            self.ports[service] = port
 
     def associate(
-        self, service: str, request: AssociationRequest, *, now: datetime
+        self,
+        service: str,
+        request: AssociationRequest,
+        *,
+        now: datetime,
+        port: int | None = None,
+        purpose: Purpose = Purpose.TRAFFIC,
     ) -> AssociationDecision:
-        """An A-ASSOCIATE request to PACS ``service`` (KeyError: not a PACS), decided
-        and recorded once."""
+        """An A-ASSOCIATE request to PACS ``service`` (KeyError: not a PACS) at ``port``
+        (None: where it listens), decided and recorded once."""
         pacs = self.pacs[service]
         allow_list = self.allow_lists.current(service)
         if pacs.policy.allow_list is not allow_list:
             pacs.replace_allow_list(allow_list)
         entry = pacs.policy.entry(request.calling_ae)
         listed = None if entry is None else entry.device_id
-        denial = self._network(service, request, listed, now)
+        holder = self._holder(request)
+        denial = self._network(service, request, holder or listed, now) or self._port(
+            service, port
+        )
         if denial is not None:
-            return pacs.refuse(request, denial, device_id=listed, now=now)
-        return pacs.associate(request, now=now)
+            return pacs.refuse(request, denial, device_id=listed, now=now, peer=holder,
+                               purpose=purpose)  # fmt: skip
+        return pacs.associate(request, now=now, peer=holder, purpose=purpose)
 
     def echo(self, association: Association, *, now: datetime) -> EchoDecision:
         """C-ECHO on an association."""
@@ -176,16 +212,27 @@ class DicomPath:
         """A-RELEASE (KeyError: not open)."""
         self.pacs[association.service].release(association)
 
+    def _holder(self, request: AssociationRequest) -> str | None:
+        """The device the CA issued the peer's certificate to (None: no certificate,
+        or not one of this CA's)."""
+        certificate = request.certificate
+        if certificate is None:
+            return None
+        record = self.access.ca.record(self.access.leaves.facts(certificate).serial)
+        return None if record is None else record.device_id
+
     def _network(
-        self, service: str, request: AssociationRequest, listed: str | None, now: datetime
+        self, service: str, request: AssociationRequest, device: str | None, now: datetime
     ) -> Decision | None:
         """The network hop for the device behind the peer: the certificate's holder
         (the identity NAC admitted), else the calling AE title's device."""
-        holder = None
-        certificate = request.certificate
-        if certificate is not None:
-            record = self.access.ca.record(self.access.leaves.facts(certificate).serial)
-            holder = None if record is None else record.device_id
-        device = holder or listed or ""
-        attempt = Attempt(device, service, certificate, request.source)
+        attempt = Attempt(device or "", service, request.certificate, request.source)
         return self.network.check(self.access.context(attempt, now=now))
+
+    def _port(self, service: str, port: int | None) -> Decision | None:
+        """Nothing listens at ``port`` when the PACS moved away from it."""
+        listening = self.ports[service]
+        if port is None or port == listening:
+            return None
+        detail = f"nothing listens at port {port} of {service!r}: it moved to {listening}"
+        return Decision.deny(Reason.ENDPOINT_CHANGED, Hop.NETWORK, detail)

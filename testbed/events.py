@@ -93,6 +93,10 @@ class EventKind(StrEnum):
     DICOM_ASSOCIATION = "dicom-association"
     DICOM_ECHO = "dicom-echo"
     DICOM_STORE = "dicom-store"
+    # simulated imaging traffic (testbed/sim/imaging.py, issue 12): a study kept on the
+    # device after its first refusal, and a study whose every instance the PACS stored
+    STUDY_QUEUED = "study-queued"
+    STUDY_STORED = "study-stored"
     # the live PACS (testbed/live/dicom/, pacs-check): a C-FIND decision
     DICOM_FIND = "dicom-find"
 

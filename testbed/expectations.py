@@ -36,6 +36,17 @@ class Metric(StrEnum):
     DRIFT_ALERTS = "drift_alerts"
     RECOVERED = "recovered"
     DATA_HELD_AT_END = "data_held_at_end"
+    # DICOM (issue 12): measured only in a scenario with a ``dicom:`` block
+    DICOM_ASSOCIATIONS_ACCEPTED = "dicom_associations_accepted"
+    DICOM_ASSOCIATIONS_REFUSED = "dicom_associations_refused"
+    DICOM_INSTANCES_STORED = "dicom_instances_stored"
+    DICOM_STORES_REFUSED = "dicom_stores_refused"
+    DICOM_RETRIES_ANSWERED = "dicom_retries_answered"
+    DUPLICATES = "duplicates"
+    UNAUTHORIZED_STORES = "unauthorized_stores"
+    STUDIES_STORED = "studies_stored"
+    STUDIES_QUEUED = "studies_queued"
+    STUDY_WAIT_MAX_MINUTES = "study_wait_max_minutes"
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,8 @@ def build_report(record: RunRecord) -> Report:
         "enrollment_refusals_by_reason": tally.enrollment_refusals_by_reason,
         "faults": [_fault(f, sc.start) for f in record.faults],
     }
+    if tally.dicom_by_reason:
+        data["dicom_by_reason"] = tally.dicom_by_reason
     if record.not_measured:
         data["not_measured"] = dict(record.not_measured)
         data["transport"] = record.transport.value

@@ -91,6 +91,7 @@ def summary_html(report: Report) -> str:
         _section("Enrollment refusals by reason",
                  _counts(data.get("enrollment_refusals_by_reason"), "reason")),
         _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
+        *_dicom(data.get("dicom_by_reason")),
         _section("Faults", _faults(data.get("faults"))),
     ]
     return f'<div class="testbed-report">\n<style>{_CSS}</style>\n{"".join(parts)}</div>\n'
@@ -151,6 +152,16 @@ def _verdict_cell(passed: bool) -> Cell:
 def _counts(counts: Mapping[str, Any] | None, what: str) -> str:
     rows = [(str(key), (_num(value), "num")) for key, value in (counts or {}).items()]
     return _table((what, "count"), rows)
+
+
+def _dicom(by_reason: Mapping[str, Any] | None) -> list[str]:
+    """DICOM associations and stores by reason (a run that sent DICOM; else nothing)."""
+    if not by_reason:
+        return []
+    return [
+        _section("DICOM associations by reason", _counts(by_reason.get("associations"), "reason")),
+        _section("DICOM stores by reason", _counts(by_reason.get("stores"), "reason")),
+    ]
 
 
 def _preproduction(counts: Mapping[str, Any] | None) -> str:

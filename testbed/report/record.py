@@ -87,6 +87,8 @@ class Tally:
     events: int
     devices_registered: int = 0
     enrollment_refusals_by_reason: dict[str, int] = field(default_factory=dict)
+    #: DICOM associations and stores by reason (a scenario that sends DICOM; else empty)
+    dicom_by_reason: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def tally_of(
@@ -118,6 +120,7 @@ def tally_of(
         events=events,
         devices_registered=registered,
         enrollment_refusals_by_reason=dict(sorted(refusals.items())),
+        dicom_by_reason={} if metrics.dicom is None else metrics.dicom.by_reason(),
     )
 
 

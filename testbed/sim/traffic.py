@@ -30,6 +30,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import simpy
 
@@ -41,6 +42,9 @@ from testbed.metrics import Metrics
 from testbed.pki.fidelity import LeafCertificate
 from testbed.sim.agent import DeviceAgent
 from testbed.standing import Standing
+
+if TYPE_CHECKING:
+    from testbed.sim.imaging import ImagingSender
 
 __all__ = ["TrafficEngine", "TrafficFlow", "lose", "overflow"]
 
@@ -60,6 +64,11 @@ def lose(
     if lost <= 0:
         return
     agent.buffers[service] -= lost
+    studies = agent.studies
+    if studies is not None and service in studies:  # the newest studies are the ones lost
+        queue = studies[service]
+        for _ in range(min(lost, len(queue))):
+            queue.pop()
     metrics.data_lost += lost
     log.emit(now, EventKind.DATA_LOST, agent.device_id, service=service, items=lost,
              reason=reason)  # fmt: skip
@@ -107,6 +116,9 @@ class TrafficFlow:
         if t >= self.next_tick:
             for service in buffers:
                 buffers[service] += 1
+            if agent.studies is not None and engine.imaging is not None:
+                now = engine.at(t)
+                engine.imaging.tick(agent, now)
             self.next_tick += engine.interval
             if state is not _PRODUCTION:
                 now = engine.at(t)
@@ -119,11 +131,15 @@ class TrafficFlow:
                 attempts = self._attempts = {
                     s: (Attempt(agent.device_id, s, held, source), Standing()) for s in buffers
                 }
+            studies = agent.studies
             for service, items in buffers.items():
                 if items:
                     if now is None:
                         now = engine.at(t)
-                    engine.deliver(agent, *attempts[service], now)
+                    if studies is not None and service in studies and engine.imaging:
+                        engine.imaging.deliver(agent, service, now)
+                    else:
+                        engine.deliver(agent, *attempts[service], now)
         until_tick = self.next_tick - t
         wait = min(engine.retry, until_tick) if any(buffers.values()) else until_tick
         return t + max(wait, 1.0)
@@ -162,6 +178,8 @@ class TrafficEngine:
         self._wakes: list[float] = []  # times of the engine's pending SimPy events (a heap)
         #: let allowances stand between changes (False: walk every delivery's hops)
         self.standing = True
+        #: DICOM studies to the PACS (a scenario with a ``dicom:`` block; testbed.sim.imaging)
+        self.imaging: ImagingSender | None = None
         self.steps = 0  # turns run
         self.wakes = 0  # the engine's own SimPy events processed
 

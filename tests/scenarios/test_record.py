@@ -62,6 +62,12 @@ SMALL: dict[str, dict[str, Any]] = {
          "end": "5d"}]},
     "manual-approval": {"pki": {**_BASE["pki"], "manual_approval": True,
                                 "approval_delay": "3h"}},
+    # DICOM studies: an unauthorized store through a stale CRL, a PACS outage (studies
+    # queued, the legacy ultrasound's lost), lost answers resent (issue 12)
+    "dicom": {"dicom": {"lost_answers": 0.05}, "faults": [
+        {"kind": "revoked-certificate", "target": f"device:{CT_1}", "start": "2d2h",
+         "end": "3d"},
+        {"kind": "pacs-outage", "target": "service:pacs-north", "start": "4d", "end": "4d3h"}]},
     "still-onboarding": {
         "pki": {**_BASE["pki"], "manual_approval": True, "approval_delay": "5d"},
         "fleet": [{"profile": "ct-ai-onbox", "count": 1, "site": "north", "zone": "imaging",
@@ -125,6 +131,10 @@ def test_the_small_runs_exercise_what_the_fold_reads(tmp_path: Path) -> None:
     blocked = measures["blocked-route"].measures
     assert blocked["clinical_downtime_minutes"] > 0 and blocked["incidents"] > 0
     assert measures["manual-approval"].data["enrollment_refusals_by_reason"]["pending-approval"]
+    dicom = measures["dicom"].measures
+    assert dicom["unauthorized_stores"] > 0 and dicom["dicom_retries_answered"] > 0
+    assert dicom["studies_queued"] > 0 and dicom["data_lost"] > 0
+    assert measures["dicom"].data["dicom_by_reason"]["associations"]["service-unavailable"] > 0
     still = measures["still-onboarding"].measures
     assert still["recovered"] == 0
     assert still["onboarding_minutes_max"] == 4319.983  # registered to the closing: 3 days less 1 s

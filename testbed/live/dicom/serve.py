@@ -60,9 +60,11 @@ def disk_instances(state_root: Path) -> InstanceStores:
 
 
 def trust_material(live: LiveHospital, site: str) -> TrustMaterial:
-    """What ``site``'s PACS trusts now: its bundle and every issuing CA's current CRL."""
+    """What ``site``'s PACS trusts now: its own view of the site's bundle
+    (``hospital.pacs_trust``: empty under a ``pacs-trust-missing`` fault) and every
+    issuing CA's current CRL."""
     hospital, now = live.hospital, live.now()
-    bundle = hospital.trust.bundle(site, now=now)
+    bundle = hospital.pacs_trust.bundle(site, now=now)
     crls = (hospital.crls.current(issuing.name) for issuing in live.ca.issuing_cas(now=now))
     return TrustMaterial(chain_pem(bundle.certificates),
                          tuple(crl.pem() for crl in crls if crl is not None))  # fmt: skip

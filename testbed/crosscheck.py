@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, load_profiles
 from testbed.errors import ScenarioError
-from testbed.expectations import Metric
+from testbed.expectations import DICOM_METRICS, Metric
 from testbed.faults import (
     AeTitleNotAllowed,
     BlockedRoute,
@@ -128,14 +128,6 @@ def _pacs_ae_titles(scenario: Scenario, file: str) -> None:
                 "(set ae_title on one of them)",
             )  # fmt: skip
 
-
-DICOM_METRICS = frozenset({
-    Metric.DICOM_ASSOCIATIONS_ACCEPTED, Metric.DICOM_ASSOCIATIONS_REFUSED,
-    Metric.DICOM_INSTANCES_STORED, Metric.DICOM_STORES_REFUSED, Metric.DICOM_RETRIES_ANSWERED,
-    Metric.DUPLICATES, Metric.UNAUTHORIZED_STORES, Metric.STUDIES_STORED,
-    Metric.STUDIES_QUEUED, Metric.STUDY_WAIT_MAX_MINUTES,
-})  # fmt: skip
-"""The measures of DICOM traffic (a scenario with a ``dicom:`` block)."""
 
 _DICOM_FAULTS = (PacsOutage, AeTitleNotAllowed, PacsTrustMissing, DicomEndpointChanged, _Firmware)
 

@@ -96,6 +96,9 @@ class Reason(StrEnum):
     SOP_CLASS_NOT_SUPPORTED = "sop-class-not-supported"
     DATASET_INVALID = "dataset-invalid"
     SOP_INSTANCE_CONFLICT = "sop-instance-conflict"
+    # the hospital's DICOM path (testbed/dicom.py): nothing listens where the device
+    # connects any more (the PACS moved its port)
+    DICOM_PORT_CLOSED = "dicom-port-closed"
 
 
 @dataclass(frozen=True, slots=True)

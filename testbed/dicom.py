@@ -17,7 +17,7 @@ accepted it.
 Where a PACS listens is its endpoint: the called AE title (:class:`PacsEndpoint`) and a
 port.  :meth:`DicomPath.move` changes either (a ``dicom-endpoint-changed`` fault); a
 simulated device names the port it connects to, and one where the PACS no longer
-listens is refused ``endpoint-changed`` at the network (live mode passes no port: its
+listens is refused ``dicom-port-closed`` at the network (live mode passes no port: its
 acceptor is where the peer connected).
 
 :class:`AllowLists` keeps every PACS's allow-list following the inventory: a
@@ -235,4 +235,4 @@ class DicomPath:
         if port is None or port == listening:
             return None
         detail = f"nothing listens at port {port} of {service!r}: it moved to {listening}"
-        return Decision.deny(Reason.ENDPOINT_CHANGED, Hop.NETWORK, detail)
+        return Decision.deny(Reason.DICOM_PORT_CLOSED, Hop.NETWORK, detail)

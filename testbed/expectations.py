@@ -14,7 +14,7 @@ from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, model_validator
 
-__all__ = ["Bound", "ExpectationResult", "ExpectationSpec", "Metric", "evaluate"]
+__all__ = ["DICOM_METRICS", "Bound", "ExpectationResult", "ExpectationSpec", "Metric", "evaluate"]
 
 
 class Metric(StrEnum):
@@ -47,6 +47,15 @@ class Metric(StrEnum):
     STUDIES_STORED = "studies_stored"
     STUDIES_QUEUED = "studies_queued"
     STUDY_WAIT_MAX_MINUTES = "study_wait_max_minutes"
+
+
+DICOM_METRICS = frozenset({
+    Metric.DICOM_ASSOCIATIONS_ACCEPTED, Metric.DICOM_ASSOCIATIONS_REFUSED,
+    Metric.DICOM_INSTANCES_STORED, Metric.DICOM_STORES_REFUSED, Metric.DICOM_RETRIES_ANSWERED,
+    Metric.DUPLICATES, Metric.UNAUTHORIZED_STORES, Metric.STUDIES_STORED,
+    Metric.STUDIES_QUEUED, Metric.STUDY_WAIT_MAX_MINUTES,
+})  # fmt: skip
+"""The measures of DICOM traffic (a scenario with a ``dicom:`` block)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,7 +181,7 @@ class ImagingSender:
                 study = queue[0]
                 outcome = self._send(agent, association, study, now)
                 if outcome is not None:
-                    if outcome is _LOST:
+                    if outcome == _LOST:
                         self._wait(agent, service, [study], _LOST, now)
                     else:
                         self._refused(agent, service, Reason(outcome), now)

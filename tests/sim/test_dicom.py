@@ -180,7 +180,7 @@ def test_a_moved_called_ae_title_fails_until_distributed(sim: type[Sim]) -> None
     after = [e for e in traffic if e.time >= sim.at("2d8h")]
     assert {e.data["reason"] for e in after} == {"ok"}
     assert {e.data["called_ae"] for e in after} == {"PACS_NEW"}
-    assert result.report.data["incidents_by_category"] == {"endpoint-changed": 2}
+    assert result.report.data["incidents_by_category"] == {"dicom-endpoint-changed": 2}
     assert result.report.measures["recovered"] == 1
 
 
@@ -190,10 +190,12 @@ def test_a_moved_port_is_refused_at_the_network_until_distributed(sim: type[Sim]
     result = _run(sim, faults=[fault])
     traffic = _associations(result, CT_1)
     refused = [e for e in traffic if sim.at("2d") <= e.time < sim.at("2d8h")]
-    assert {(e.data["reason"], e.data["hop"]) for e in refused} == {("endpoint-changed", "network")}
+    assert {(e.data["reason"], e.data["hop"]) for e in refused} == {
+        ("dicom-port-closed", "network")
+    }
     assert _between(traffic, sim.at("2d8h"), sim.at("8d")) == {"ok"}
     assert result.testbed.hospital.dicom.ports["pacs-north"] == 11112
-    assert result.report.data["incidents_by_category"] == {"endpoint-changed": 2}
+    assert result.report.data["incidents_by_category"] == {"dicom-endpoint-changed": 2}
 
 
 def test_firmware_falling_back_to_tls_1_0_is_refused_by_a_bcp195_pacs(sim: type[Sim]) -> None:

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from testbed.expectations import Bound, ExpectationSpec, Metric, check, describe, evaluate
-from testbed.metrics import Metrics
+from testbed.expectations import (
+    DICOM_METRICS,
+    Bound,
+    ExpectationSpec,
+    Metric,
+    check,
+    describe,
+    evaluate,
+)
+from testbed.metrics import DicomCounts, Metrics
 
 SPEC = TypeAdapter(ExpectationSpec)
 
@@ -73,4 +81,8 @@ def test_evaluate_keeps_the_scenario_order() -> None:
 
 
 def test_every_metric_is_measured() -> None:
-    assert set(Metrics().measures()) == {m.value for m in Metric}
+    """Every metric, the DICOM ones when the run sends DICOM (and only then)."""
+    assert set(Metrics(dicom=DicomCounts()).measures()) == {m.value for m in Metric}
+    assert set(Metrics().measures()) == {m.value for m in Metric} - {
+        m.value for m in DICOM_METRICS
+    }

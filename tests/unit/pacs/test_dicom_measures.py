@@ -157,7 +157,7 @@ def test_a_pacs_that_moves_refuses_the_old_endpoint(hospital: Hospital) -> None:
     endpoint, now_port = dicom.endpoint("pacs-north")
     assert (endpoint.ae_title, now_port) == ("PACS_NEW", 11112)
     old_port = dicom.associate("pacs-north", _request(cert), now=NOW, port=port).decision
-    assert (old_port.reason, old_port.hop) == (Reason.ENDPOINT_CHANGED, Hop.NETWORK)
+    assert (old_port.reason, old_port.hop) == (Reason.DICOM_PORT_CLOSED, Hop.NETWORK)
     old_title = dicom.associate("pacs-north", _request(cert), now=NOW, port=11112).decision
     assert old_title.reason is Reason.CALLED_AE_UNKNOWN
     moved = _request(cert, called="PACS_NEW")

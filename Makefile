@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate bench-ehr bench-network schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate bench-ehr bench-network bench-dicom schema clean
 
 setup: $(STAMP)
 
@@ -29,15 +29,18 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest -q --junitxml=runs/junit.xml
 
-# the simulation's scale benchmark, then live mode's store (bench-live), the emulation
-# of the designs in network namespaces (bench-emulate: root, ip, nft), the EHR path
-# (bench-ehr), the network designs' analysis and sweeps (bench-network)
+# the simulation's scale benchmark, simulated DICOM against the access point, live
+# mode's store (bench-live), the emulation of the designs in network namespaces
+# (bench-emulate: root, ip, nft), the EHR path (bench-ehr), the network designs'
+# analysis and sweeps (bench-network), the live DICOM acceptor (bench-dicom)
 bench: setup
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.dicom_sim
 	$(BIN)/python -m benchmarks.live_store
 	$(BIN)/python -m benchmarks.emulate
 	$(BIN)/python -m benchmarks.ehr_path
 	$(BIN)/python -m benchmarks.network
+	$(MAKE) bench-dicom
 
 # the simulation's cost of the EHR path per delivery, against certificate-only (1k devices)
 bench-ehr: setup
@@ -58,6 +61,11 @@ bench-emulate: setup
 # flagship in one process vs local processes (benchmarks/network.py)
 bench-network: setup
 	$(BIN)/python -m benchmarks.network
+
+# the PACS over DICOM TLS: the testbed's acceptor against dcmtk storescp, with dcmtk
+# storescu as the client (benchmarks/dicom.py; needs the Debian dcmtk package)
+bench-dicom: setup
+	$(BIN)/python -m benchmarks.dicom
 
 schema: setup
 	$(BIN)/testbed schema --out scenarios/scenario.schema.json

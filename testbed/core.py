@@ -30,6 +30,7 @@ from testbed.scenario import ChangeWindowSpec, Scenario
 from testbed.sim.agent import DeviceAgent, build_fleet
 from testbed.sim.context import SimContext
 from testbed.sim.ehr_traffic import EhrDelivery
+from testbed.sim.imaging import ImagingSender
 from testbed.sim.preproduction import ValidationLab
 from testbed.sim.traffic import TrafficEngine
 
@@ -87,6 +88,11 @@ class Testbed:
         )  # fmt: skip
         if self.hospital.clinical is not None:
             self.traffic.ehr = EhrDelivery(self.hospital, self.log)
+        if scenario.dicom is not None and self.metrics.dicom is not None:
+            self.traffic.imaging = ImagingSender(
+                dicom=self.hospital.dicom, metrics=self.metrics, counts=self.metrics.dicom,
+                log=self.log, settings=scenario.dicom, seed=scenario.seed,
+            )  # fmt: skip
         self.sim = SimContext(
             env=self.env, clock=self.clock, hospital=self.hospital, rng=self.rng,
             metrics=self.metrics, log=self.log, traffic=self.traffic, lab=self.lab,

@@ -9,16 +9,22 @@ from typing import TYPE_CHECKING
 
 from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, load_profiles
 from testbed.errors import ScenarioError
-from testbed.expectations import Metric
+from testbed.expectations import DICOM_METRICS, EHR_METRICS, STORE_METRICS, Metric
 from testbed.faults import (
     EHR_FAULTS,
+    AeTitleNotAllowed,
     BlockedRoute,
+    DicomEndpointChanged,
     EhrOutage,
     ExceptionExpired,
     FaultSpec,
+    PacsOutage,
+    PacsTrustMissing,
     Partition,
     PolicyDrift,
 )
+from testbed.faults import FirmwareBreaksDicomTls as _Firmware
+from testbed.pacs.ae_title import pacs_ae_title
 from testbed.pki.ca import ISSUING_LIFETIME, IssuingMode
 from testbed.pki.leaf_profile import device_name_problem
 from testbed.sites import ServiceKind
@@ -48,6 +54,7 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
     _unique([s.name for s in scenario.services], file, "services", "unique service names")
     for i, svc in enumerate(scenario.services):
         _zone(zones, svc.site, svc.zone, file, f"services[{i}]")
+    _pacs_ae_titles(scenario, file)
     for i, rule in enumerate(scenario.network):
         _one_of(rule.to, services, file, f"network[{i}].to", "a service")
         _one_of(rule.source, set().union(*zones.values()), file, f"network[{i}].from", "a zone")
@@ -92,6 +99,8 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
         if fault.end > scenario.duration:
             raise ScenarioError(file, f"faults[{i}].end", "a time within the scenario's duration")
         _ehr_fault(fault, scenario, file, f"faults[{i}]")
+        _dicom_fault(fault, scenario, file, f"faults[{i}]")
+    _dicom(scenario, profiles, file)
     for i, op in enumerate(scenario.operations):
         _target(op.target, op.targets, scenario, file, f"operations[{i}].target")
         if op.action == "resume" and not any(
@@ -107,6 +116,76 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
             raise ScenarioError(file, f"operations[{i}].at", within)
     for name in scenario.expectations:
         _one_of(name, {m.value for m in Metric}, file, f"expectations.{name}", "a known metric")
+        if Metric(name) in DICOM_METRICS and scenario.dicom is None:
+            raise ScenarioError(file, f"expectations.{name}",
+                                "a dicom: block (a DICOM measure needs DICOM traffic)")  # fmt: skip
+        if Metric(name) in EHR_METRICS and scenario.ehr is None:
+            expected = "an ehr: block (an EHR measure needs tokens and FHIR writes)"
+            raise ScenarioError(file, f"expectations.{name}", expected)
+        if Metric(name) in STORE_METRICS and scenario.ehr is None and scenario.dicom is None:
+            raise ScenarioError(file, f"expectations.{name}",
+                                "an ehr: or dicom: block (duplicates are counted where the "
+                                "EHR or the PACS stores)")  # fmt: skip
+
+
+def _pacs_ae_titles(scenario: Scenario, file: str) -> None:
+    """Only a PACS has an AE title; each is valid (PS3.5) and no two PACS share one."""
+    held: dict[str, str] = {}
+    for i, svc in enumerate(scenario.services):
+        if svc.kind is not ServiceKind.PACS:
+            if svc.ae_title is not None:
+                raise ScenarioError(file, f"services[{i}].ae_title",
+                                    "no AE title: only a pacs service has one")  # fmt: skip
+            continue
+        try:
+            title = pacs_ae_title(svc.name, svc.ae_title)
+        except ValueError as error:
+            raise ScenarioError(file, f"services[{i}].ae_title", str(error)) from None
+        other = held.setdefault(title, svc.name)
+        if other != svc.name:
+            raise ScenarioError(
+                file, f"services[{i}].ae_title",
+                f"an AE title no other PACS has: {title!r} is also {other!r}'s "
+                "(set ae_title on one of them)",
+            )  # fmt: skip
+
+
+_DICOM_FAULTS = (PacsOutage, AeTitleNotAllowed, PacsTrustMissing, DicomEndpointChanged, _Firmware)
+
+
+def _dicom_fault(fault: object, scenario: Scenario, file: str, field: str) -> None:
+    """A fault on DICOM traffic needs a ``dicom:`` block, and the PACS it names."""
+    if not isinstance(fault, _DICOM_FAULTS):
+        return
+    if scenario.dicom is None:
+        raise ScenarioError(file, f"{field}.kind", "a dicom: block in the scenario "
+                            f"(a {fault.kind} fault acts on DICOM traffic)")  # fmt: skip
+    pacs = {s.name for s in scenario.services if s.kind is ServiceKind.PACS}
+    if isinstance(fault, PacsOutage | DicomEndpointChanged):
+        _one_of(fault.service, pacs, file, f"{field}.target", "service: and a pacs service")
+    if isinstance(fault, AeTitleNotAllowed):
+        _one_of(fault.service, pacs, file, f"{field}.service", "a pacs service")
+    if isinstance(fault, DicomEndpointChanged) and fault.ae_title is not None:
+        try:
+            pacs_ae_title(fault.service, fault.ae_title)
+        except ValueError as error:
+            raise ScenarioError(file, f"{field}.ae_title", str(error)) from None
+
+
+def _dicom(scenario: Scenario, profiles: dict[str, DeviceProfile], file: str) -> None:
+    """With a ``dicom:`` block, every device that sends to a PACS has an AE title."""
+    if scenario.dicom is None:
+        return
+    kinds = {s.name: s.kind for s in scenario.services}
+    for i, group in enumerate(scenario.fleet):
+        profile = profiles[group.profile]
+        services = group.services
+        sends = (ServiceKind.PACS in profile.services if services is None
+                 else any(kinds[s] is ServiceKind.PACS for s in services))  # fmt: skip
+        if sends and profile.ae_title_prefix is None:
+            raise ScenarioError(file, f"fleet[{i}].profile", "a profile with an "
+                                "ae_title_prefix (its devices send DICOM to a PACS)",
+                                got=profile.id)  # fmt: skip
 
 
 def _enrollable(profile: DeviceProfile, file: str, field: str) -> None:

@@ -100,6 +100,9 @@ class Reason(StrEnum):
     # traffic's site or zone from the service's, or the site is down altogether
     PARTITIONED = "partitioned"
     SITE_DOWN = "site-down"
+    # the hospital's DICOM path (testbed/dicom.py): nothing listens where the device
+    # connects any more (the PACS moved its port)
+    DICOM_PORT_CLOSED = "dicom-port-closed"
 
 
 @dataclass(frozen=True, slots=True)

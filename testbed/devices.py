@@ -124,6 +124,8 @@ class DeviceProfile:
     dicom_tls: tuple[str, ...] = ()
     ae_title_prefix: AeTitle | None = None
     buffer_capacity: Annotated[int, Field(ge=0)] = 0
+    #: a DICOM study's instances (a scenario with a ``dicom:`` block sends studies)
+    instances_per_study: Annotated[int, Field(ge=1, le=10_000)] = 1
     rotates_key_on_renewal: bool = True
     firmware: str = ""
     notes: str = ""

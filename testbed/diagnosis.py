@@ -6,7 +6,8 @@ the token expired, has the endpoint changed) plus the two that the hospital side
 causes: a service or CA that is down, and a device whose registration state refuses it;
 and the EHR's two: a write for a patient who is not in the device's context (seed §3),
 and content a service refuses (an EHR resource or a DICOM dataset that is invalid
-or conflicts).
+or conflicts); and "DICOM endpoint changed": a PACS that moved its called AE title
+or port.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class IncidentCategory(StrEnum):
     # software or mapping fault)
     PATIENT_CONTEXT = "patient-context"
     DATA_REJECTED = "data-rejected"
+    # the playbook's "DICOM endpoint changed": the PACS's called AE title or port moved
+    # and the device still sends to the old one
+    DICOM_ENDPOINT_CHANGED = "dicom-endpoint-changed"
 
 
 C, R = IncidentCategory, Reason
@@ -103,7 +107,8 @@ CATEGORY_OF = MappingProxyType(
         R.ENCOUNTER_MISMATCH: C.PATIENT_CONTEXT,
         # the PACS (testbed/pacs/)
         R.TLS_PROFILE_REFUSED: C.CERTIFICATE_INVALID,
-        R.CALLED_AE_UNKNOWN: C.ENDPOINT_CHANGED,
+        R.CALLED_AE_UNKNOWN: C.DICOM_ENDPOINT_CHANGED,
+        R.DICOM_PORT_CLOSED: C.DICOM_ENDPOINT_CHANGED,
         R.AE_TITLE_WRONG_ZONE: C.OUT_OF_NETWORK_SCOPE,
         R.NO_ASSOCIATION: C.DEVICE_NOT_AUTHORIZED,
         R.SOP_CLASS_NOT_SUPPORTED: C.DATA_REJECTED,

@@ -100,6 +100,12 @@ class EventKind(StrEnum):
     # network designs (issue 13): a rule added outside change control was removed,
     # with how long it was in force and whether a drift scan had found it
     POLICY_EXPOSURE = "policy-exposure"
+    # simulated imaging traffic (testbed/sim/imaging.py, issue 12): a study kept on the
+    # device after its first refusal, and a study whose every instance the PACS stored
+    STUDY_QUEUED = "study-queued"
+    STUDY_STORED = "study-stored"
+    # the live PACS (testbed/live/dicom/, pacs-check): a C-FIND decision
+    DICOM_FIND = "dicom-find"
 
 
 class AuditCode(StrEnum):

@@ -14,7 +14,16 @@ from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, model_validator
 
-__all__ = ["Bound", "ExpectationResult", "ExpectationSpec", "Metric", "evaluate"]
+__all__ = [
+    "DICOM_METRICS",
+    "EHR_METRICS",
+    "STORE_METRICS",
+    "Bound",
+    "ExpectationResult",
+    "ExpectationSpec",
+    "Metric",
+    "evaluate",
+]
 
 
 class Metric(StrEnum):
@@ -43,8 +52,38 @@ class Metric(StrEnum):
     TOKEN_GRANT_LATENCY_MEAN_SECONDS = "token_grant_latency_mean_seconds"
     FHIR_WRITES_ACCEPTED = "fhir_writes_accepted"
     FHIR_WRITES_REFUSED = "fhir_writes_refused"
-    DUPLICATES = "duplicates"
     UNAUTHORIZED_WRITES = "unauthorized_writes"
+    # DICOM (issue 12): measured only in a scenario with a ``dicom:`` block
+    DICOM_ASSOCIATIONS_ACCEPTED = "dicom_associations_accepted"
+    DICOM_ASSOCIATIONS_REFUSED = "dicom_associations_refused"
+    DICOM_INSTANCES_STORED = "dicom_instances_stored"
+    DICOM_STORES_REFUSED = "dicom_stores_refused"
+    DICOM_RETRIES_ANSWERED = "dicom_retries_answered"
+    UNAUTHORIZED_STORES = "unauthorized_stores"
+    STUDIES_STORED = "studies_stored"
+    STUDIES_QUEUED = "studies_queued"
+    STUDY_WAIT_MAX_MINUTES = "study_wait_max_minutes"
+    # second copies of one item: FHIR creates (``ehr``) and C-STOREs (``dicom``) summed
+    DUPLICATES = "duplicates"
+
+
+EHR_METRICS = frozenset({
+    Metric.TOKENS_GRANTED, Metric.TOKENS_REFUSED, Metric.TOKEN_GRANT_LATENCY_MAX_SECONDS,
+    Metric.TOKEN_GRANT_LATENCY_MEAN_SECONDS, Metric.FHIR_WRITES_ACCEPTED,
+    Metric.FHIR_WRITES_REFUSED, Metric.UNAUTHORIZED_WRITES,
+})  # fmt: skip
+"""The measures of the identity provider and the EHR (a scenario with an ``ehr:`` block)."""
+
+DICOM_METRICS = frozenset({
+    Metric.DICOM_ASSOCIATIONS_ACCEPTED, Metric.DICOM_ASSOCIATIONS_REFUSED,
+    Metric.DICOM_INSTANCES_STORED, Metric.DICOM_STORES_REFUSED, Metric.DICOM_RETRIES_ANSWERED,
+    Metric.UNAUTHORIZED_STORES, Metric.STUDIES_STORED,
+    Metric.STUDIES_QUEUED, Metric.STUDY_WAIT_MAX_MINUTES,
+})  # fmt: skip
+"""The measures of DICOM traffic (a scenario with a ``dicom:`` block)."""
+
+STORE_METRICS = frozenset({Metric.DUPLICATES})
+"""Measured when the run writes to the EHR or the PACS (``ehr:`` or ``dicom:``)."""
 
 
 @dataclass(frozen=True, slots=True)

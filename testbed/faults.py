@@ -23,17 +23,23 @@ from testbed.units import Duration, parse_duration
 __all__ = [
     "EHR_FAULTS",
     "RENAMED_KINDS",
+    "AeTitleNotAllowed",
     "BlockedRoute",
     "CaOutage",
     "ClientCredentialLeaked",
     "ClockSkew",
     "DeviceFault",
+    "DicomEndpointChanged",
+    "DicomFault",
     "EhrOutage",
     "ExceptionExpired",
     "FaultKind",
     "FaultSpec",
+    "FirmwareBreaksDicomTls",
     "IdpKeyRotation",
     "IdpOutage",
+    "PacsOutage",
+    "PacsTrustMissing",
     "Partition",
     "PatientMoved",
     "PolicyDrift",
@@ -42,6 +48,7 @@ __all__ = [
     "ScopeDrift",
     "ServiceOutage",
     "SiteOutage",
+    "TlsFallback",
     "TokenExpired",
     "TrustBundleMissing",
     "TrustBundleStale",
@@ -74,6 +81,12 @@ class FaultKind(StrEnum):
     PATIENT_MOVED = "patient-moved"
     SCOPE_DRIFT = "scope-drift"
     CLIENT_CREDENTIAL_LEAKED = "client-credential-leaked"
+    # DICOM (issue 12; a scenario with a ``dicom:`` block): the PACS and what reaches it
+    PACS_OUTAGE = "pacs-outage"
+    AE_TITLE_NOT_ALLOWED = "ae-title-not-allowed"
+    PACS_TRUST_MISSING = "pacs-trust-missing"
+    DICOM_ENDPOINT_CHANGED = "dicom-endpoint-changed"
+    FIRMWARE_BREAKS_DICOM_TLS = "firmware-breaks-dicom-tls"
 
 
 EHR_FAULTS = frozenset({
@@ -426,6 +439,102 @@ class ClientCredentialLeaked(_Window):
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
 
 
+# -- DICOM (issue 12) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PacsOutage(_Window):
+    """A PACS (``service:NAME``) is down: associations are refused
+    ``service-unavailable`` (A-ASSOCIATE-RJ transient); devices with store and forward
+    keep their studies, the others lose them."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SERVICE})
+    kind: Literal[FaultKind.PACS_OUTAGE] = FaultKind.PACS_OUTAGE
+    target: Annotated[str, Field(pattern=r"^service:.+$")]
+
+    @property
+    def service(self) -> str:
+        """The PACS that is down."""
+        return self.target.partition(":")[2]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AeTitleNotAllowed(_Window):
+    """The target devices' calling AE titles are missing from one PACS's allow-list
+    (``service``): whitelisted at one site, not at the other (seed §4)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = DEVICES
+    kind: Literal[FaultKind.AE_TITLE_NOT_ALLOWED] = FaultKind.AE_TITLE_NOT_ALLOWED
+    target: Annotated[str, Field(min_length=1)]
+    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    service: Annotated[str, Field(min_length=1)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PacsTrustMissing(_Window):
+    """The PACS of one site (``site:NAME``) does not trust the hospital's CA: the
+    certificate is trusted for FHIR and EST at that site, not by its PACS (seed §4)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
+    kind: Literal[FaultKind.PACS_TRUST_MISSING] = FaultKind.PACS_TRUST_MISSING
+    target: Annotated[str, Field(pattern=r"^site:")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DicomEndpointChanged(_Window):
+    """A PACS (``service:NAME``) moves to another ``port`` and/or called ``ae_title``
+    at ``start``; devices keep sending to the old endpoint until the change is
+    distributed to them at ``end`` (the playbook's "DICOM endpoint changed")."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SERVICE})
+    kind: Literal[FaultKind.DICOM_ENDPOINT_CHANGED] = FaultKind.DICOM_ENDPOINT_CHANGED
+    target: Annotated[str, Field(pattern=r"^service:.+$")]
+    port: Annotated[int | None, Field(ge=1, le=65535, strict=True)] = None
+    ae_title: Annotated[str | None, Field(min_length=1, max_length=16)] = None
+
+    def __post_init__(self) -> None:
+        _Window.__post_init__(self)
+        if self.port is None and self.ae_title is None:
+            raise ValueError("a new 'port', a new 'ae_title', or both")
+
+    @property
+    def service(self) -> str:
+        """The PACS that moves."""
+        return self.target.partition(":")[2]
+
+
+class TlsFallback(StrEnum):
+    """What a broken firmware update leaves a device's DICOM TLS offering."""
+
+    TLS1_0 = "tls1.0"  # TLS 1.0 only (CBC and static-RSA suites)
+    TLS1_1 = "tls1.1"  # TLS 1.1 only (CBC and static-RSA suites)
+    RSA_ONLY = "rsa-only"  # TLS 1.2, static-RSA key exchange only (no forward secrecy)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FirmwareBreaksDicomTls(_Window):
+    """A firmware update makes the target devices' DICOM TLS fall back (``to``):
+    refused by a PACS whose profile is BCP 195 non-downgrading, taken by a legacy one."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+    targets: ClassVar[frozenset[TargetForm]] = DEVICES
+    kind: Literal[FaultKind.FIRMWARE_BREAKS_DICOM_TLS] = FaultKind.FIRMWARE_BREAKS_DICOM_TLS
+    target: Annotated[str, Field(min_length=1)]
+    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    to: TlsFallback = TlsFallback.TLS1_0
+
+
+DicomFault = (
+    PacsOutage | AeTitleNotAllowed | PacsTrustMissing | DicomEndpointChanged
+    | FirmwareBreaksDicomTls
+)  # fmt: skip
+"""The faults that act on DICOM traffic (a scenario with a ``dicom:`` block)."""
+
+
 FaultSpec = (
     RenewalAgentBroken
     | RevokedCertificate
@@ -446,4 +555,9 @@ FaultSpec = (
     | PatientMoved
     | ScopeDrift
     | ClientCredentialLeaked
+    | PacsOutage
+    | AeTitleNotAllowed
+    | PacsTrustMissing
+    | DicomEndpointChanged
+    | FirmwareBreaksDicomTls
 )

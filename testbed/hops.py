@@ -24,7 +24,7 @@ from testbed.lifecycle import ACTIVE_STATES, DeviceState
 from testbed.network.nac import Nac
 from testbed.network.peer import Peer
 from testbed.pki.revocation import PublishedCrl
-from testbed.pki.trust import TrustDistribution
+from testbed.pki.trust import TrustBundle, TrustDistribution
 from testbed.pki.verify import Verifier
 from testbed.revision import Revision
 from testbed.sites import HealthSystem, ServiceKind
@@ -39,6 +39,7 @@ __all__ = [
     "ServiceHop",
     "ServiceOutages",
     "TlsHop",
+    "TrustSource",
     "standard_chains",
 ]
 
@@ -59,6 +60,19 @@ class RoutePolicy(Protocol):
         self, *, site: str, zone: str, service: str, peer: Peer | None, now: datetime
     ) -> datetime | None:
         """When that answer could change by time alone (None: never)."""
+        ...
+
+
+class TrustSource(Protocol):
+    """The trust bundle each site holds (:class:`~testbed.pki.trust.TrustDistribution`,
+    or a relying party's own view of it: :class:`~testbed.pacs.trust.PacsTrust`)."""
+
+    def bundle(self, site: str, *, now: datetime) -> TrustBundle:
+        """The bundle ``site`` holds at ``now``."""
+        ...
+
+    def next_arrival(self, site: str) -> datetime | None:
+        """When the next bundle on its way to ``site`` arrives (None: none is)."""
         ...
 
 
@@ -149,7 +163,7 @@ class TlsHop:
     """
 
     system: HealthSystem
-    trust: TrustDistribution
+    trust: TrustSource
     crls: CrlSource
     verifier: Verifier
     hop: Hop = Hop.TLS

@@ -19,25 +19,40 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from testbed.access import AccessContext, AccessPoint, DecisionListener
+from testbed.access import AccessContext, AccessPoint, DecisionListener, Purpose
 from testbed.clinical import Clinical, SmartUrls
 from testbed.clock import Clock
 from testbed.crosscheck import profiles_for
 from testbed.decisions import Decision
 from testbed.devices import DeviceProfile, load_profiles
+from testbed.dicom import AllowLists, DicomPath, InstanceStores, memory_instances
 from testbed.ehr.ehr import Ehr
 from testbed.events import EventLog
-from testbed.hops import ServiceOutages, standard_chains
+from testbed.hops import NetworkHop, ServiceOutages, TlsHop, standard_chains
 from testbed.inventory import Inventory
 from testbed.lifecycle import DeviceState
-from testbed.metrics import Metrics
+from testbed.metrics import DicomCounts, Metrics
 from testbed.network import Nac, route_policy
-from testbed.oracle import Oracle
+from testbed.oracle import Oracle, StoreOracle
+from testbed.pacs import (
+    AssociationDecision,
+    AssociationPolicy,
+    AssociationRequest,
+    HopCertificates,
+    Pacs,
+    PacsEndpoint,
+    StoreRequest,
+    TlsProfile,
+)
+from testbed.pacs.ae_title import pacs_ae_title
+from testbed.pacs.store import StoreDecision
+from testbed.pacs.trust import PacsTrust
 from testbed.pki.ca import CertificateAuthority
 from testbed.pki.est import EstService
 from testbed.pki.fidelity import Artefacts, Fidelity
@@ -48,8 +63,8 @@ from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
 from testbed.revision import Revision
-from testbed.scenario import Scenario, load_scenario
-from testbed.sites import HealthSystem
+from testbed.scenario import DICOM_TLS_PORT, Scenario, load_scenario
+from testbed.sites import HealthSystem, ServiceKind
 from testbed.smart.idp import IdentityProvider
 from testbed.smart.jwks import Fetcher
 from testbed.store import HospitalStore, MemoryStore
@@ -82,6 +97,7 @@ class Hospital:
         store: HospitalStore | None = None,
         smart_urls: SmartUrls | None = None,
         jwks_fetcher: Fetcher | None = None,
+        instances: InstanceStores = memory_instances,
     ) -> None:
         """``smart_urls``: where the IdP and FHIR API are (live mode's loopback URLs;
         default: names under the trust domain); ``jwks_fetcher``: how the IdP fetches
@@ -149,6 +165,7 @@ class Hospital:
             ),
             revision=self.revision,
         )
+        self._build_pacs(instances)
         # what observes decisions subscribes to them: the measures, and the
         # ground-truth oracle that judges every allowance (both transports)
         self.metrics = Metrics()
@@ -164,8 +181,58 @@ class Hospital:
             )  # fmt: skip
         for listener in self.decision_listeners:
             self.access.subscribe(listener)
+        self._observe_pacs()
         # a presented certificate is in use: its predecessor's renewal grace ends
         self.access.subscribe(self._seen)
+
+    def _build_pacs(self, instances: InstanceStores) -> None:
+        """One :class:`~testbed.pacs.Pacs` per PACS service (``docs/pacs.md``): its
+        endpoint and called AE title, its site's TLS profile, its certificate checks
+        by the access path's TLS hop (the same trust, CRLs and verifier), the
+        hospital's outages and log, and an instance store from ``instances``; the
+        allow-lists follow the inventory (:class:`~testbed.dicom.AllowLists`)."""
+        services = self.system.services_of_kind(ServiceKind.PACS)
+        self.allow_lists = AllowLists(s.name for s in services)
+        for entry in self.inventory:  # kept devices (live restart) until offboarded
+            if entry.state is not DeviceState.RETIRED:
+                self.allow_lists.add(entry.record)
+        #: the trust each site's PACS holds: the site's bundle, unless a fault takes
+        #: the CA from the PACS alone (pacs-trust-missing)
+        self.pacs_trust = PacsTrust(self.trust)
+        tls = TlsHop(self.system, self.pacs_trust, self.crls, self.verifier)
+        certificates = HopCertificates(contexts=self.access, tls=tls)
+        #: the PACS of each PACS service, by service name
+        self.pacs: dict[str, Pacs] = {}
+        for service in services:
+            endpoint = PacsEndpoint(service.name, service.site,
+                                    pacs_ae_title(service.name, service.ae_title))  # fmt: skip
+            policy = AssociationPolicy(
+                endpoint=endpoint,
+                allow_list=self.allow_lists.current(service.name),
+                profile=TlsProfile(self.system.site(service.site).pacs_tls),
+                certificates=certificates,
+                outages=self.outages,
+            )
+            self.pacs[service.name] = Pacs(policy=policy, store=instances(endpoint), log=self.log)
+        #: the one entry both transports call for DICOM (testbed.dicom)
+        network = NetworkHop(self.nac, self.policy)
+        settings = self.scenario.dicom
+        port = DICOM_TLS_PORT if settings is None else settings.port
+        self.dicom = DicomPath(pacs=self.pacs, allow_lists=self.allow_lists,
+                               access=self.access, network=network, port=port)  # fmt: skip
+
+    def _observe_pacs(self) -> None:
+        """The unauthorized-store oracle judges every PACS's stores; in a scenario that
+        sends DICOM, the measures count every association and store."""
+        oracle = StoreOracle(self.access, self.metrics, self.log)
+        counts = None
+        if self.scenario.dicom is not None:
+            counts = self.metrics.dicom = DicomCounts()
+        for pacs in self.pacs.values():
+            pacs.subscribe(store=oracle)
+            if counts is not None:
+                pacs.subscribe(association=_count_association(counts),
+                               store=_count_store(counts))  # fmt: skip
 
     def _seen(self, context: AccessContext, decision: Decision) -> None:
         if context.record is not None:
@@ -216,3 +283,25 @@ class Hospital:
         """The root and every issuing CA, PEM, root first."""
         certificates = [self.ca.root, *(i.certificate for i in self.ca.issuing_cas())]
         return b"".join(c.public_bytes(Encoding.PEM) for c in certificates)
+
+
+def _count_association(
+    counts: DicomCounts,
+) -> Callable[[AssociationRequest, AssociationDecision, Purpose, datetime], None]:
+    def listener(
+        request: AssociationRequest, answer: AssociationDecision, purpose: Purpose, now: datetime
+    ) -> None:
+        counts.association(allowed=answer.decision.allowed, reason=answer.decision.reason.value)
+
+    return listener
+
+
+def _count_store(counts: DicomCounts) -> Callable[[StoreRequest, StoreDecision, datetime], None]:
+    def listener(request: StoreRequest, answer: StoreDecision, now: datetime) -> None:
+        instance, decision = answer.instance, answer.decision
+        uid = instance.sop_instance_uid if instance is not None else None
+        counts.store(service=request.association.service, sop_instance_uid=uid,
+                     allowed=decision.allowed, reason=decision.reason.value,
+                     duplicate=answer.duplicate)  # fmt: skip
+
+    return listener

@@ -29,8 +29,11 @@ PLAYBOOK = MappingProxyType({
     "the service and the NAC; restore the change-controlled rule, not a temporary open one.",
     C.TOKEN_EXPIRED: "Has the EHR token expired? Check the device's clock, the token's "
     "expiry and the identity provider; the device must ask for a new token.",
-    C.ENDPOINT_CHANGED: "Has the DICOM endpoint changed? Check the PACS's host, port and "
-    "called AE title and the device's calling AE title on the PACS allow-list.",
+    C.ENDPOINT_CHANGED: "Is the device's calling AE title on the PACS allow-list? Check "
+    "the allow-list of the PACS that refused it against the device's registered AE title "
+    "(whitelisted at one site, not at the other).",
+    C.DICOM_ENDPOINT_CHANGED: "Has the DICOM endpoint changed? Check the PACS's host, port "
+    "and called AE title against what the device was given, and distribute the change.",
     C.SERVICE_UNAVAILABLE: "Is the service or the CA down? Check the service's health and "
     "the outage; store-and-forward devices hold their data until it returns.",
     C.DEVICE_NOT_AUTHORIZED: "Is the device registered and active? Check its inventory "

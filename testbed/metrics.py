@@ -21,7 +21,7 @@ from testbed.verdicts import ValidationOutcome
 if TYPE_CHECKING:
     from testbed.access import AccessContext
 
-__all__ = ["Availability", "EhrMeasures", "Metrics"]
+__all__ = ["Availability", "DicomCounts", "EhrMeasures", "Metrics"]
 
 
 @dataclass(slots=True)
@@ -51,6 +51,74 @@ class EhrMeasures:
             "fhir_writes_refused": sum(self.writes_refused.values()),
             "duplicates": self.duplicates,
             "unauthorized_writes": self.unauthorized_writes,
+        }
+
+
+@dataclass(slots=True)
+class DicomCounts:
+    """The DICOM measures (issue 12; ``docs/measures.md``): counted by the PACS's
+    listeners and the simulated imaging traffic, or folded from the events they write,
+    through the same methods."""
+
+    associations: Counter[str] = field(default_factory=Counter)  # by reason ("ok")
+    stores: Counter[str] = field(default_factory=Counter)  # by reason ("ok")
+    instances_stored: int = 0  # new instances kept
+    retries_answered: int = 0  # an instance sent again: success, no second copy
+    duplicates: int = 0  # a second copy of an instance a PACS had kept (must be 0)
+    unauthorized_stores: int = 0
+    studies_stored: int = 0
+    studies_queued: int = 0
+    study_wait_max_seconds: float = 0.0
+    _kept: set[tuple[str, str]] = field(default_factory=set)  # (PACS, SOP Instance UID)
+
+    def association(self, *, allowed: bool, reason: str) -> None:
+        """One association decision."""
+        self.associations["ok" if allowed else reason] += 1
+
+    def store(
+        self, *, service: str, sop_instance_uid: str | None, allowed: bool, reason: str,
+        duplicate: bool,
+    ) -> None:  # fmt: skip
+        """One C-STORE decision: a new copy of an instance the PACS kept already is a
+        duplicate, whatever the PACS answered."""
+        self.stores["ok" if allowed else reason] += 1
+        if not allowed:
+            return
+        if duplicate:
+            self.retries_answered += 1
+            return
+        self.instances_stored += 1
+        key = (service, sop_instance_uid or "")
+        if key in self._kept:
+            self.duplicates += 1
+        self._kept.add(key)
+
+    def study_stored(self, waited_seconds: float) -> None:
+        """Every instance of a study stored, ``waited_seconds`` after it was made."""
+        self.studies_stored += 1
+        self.study_wait_max_seconds = max(self.study_wait_max_seconds, waited_seconds)
+
+    def measures(self) -> dict[str, float]:
+        """The flat DICOM measures."""
+        accepted = self.associations["ok"]
+        return {
+            "dicom_associations_accepted": accepted,
+            "dicom_associations_refused": sum(self.associations.values()) - accepted,
+            "dicom_instances_stored": self.instances_stored,
+            "dicom_stores_refused": sum(self.stores.values()) - self.stores["ok"],
+            "dicom_retries_answered": self.retries_answered,
+            "duplicates": self.duplicates,
+            "unauthorized_stores": self.unauthorized_stores,
+            "studies_stored": self.studies_stored,
+            "studies_queued": self.studies_queued,
+            "study_wait_max_minutes": round(self.study_wait_max_seconds / 60, 3),
+        }
+
+    def by_reason(self) -> dict[str, dict[str, int]]:
+        """Associations and stores by reason (``ok``: accepted, stored)."""
+        return {
+            "associations": dict(sorted(self.associations.items())),
+            "stores": dict(sorted(self.stores.items())),
         }
 
 
@@ -86,6 +154,8 @@ class Metrics:
     recovery_passed: int = 0
     #: the IdP's and EHR's measures; None without an ``ehr`` block (none reported)
     ehr: EhrMeasures | None = None
+    #: the DICOM measures, in a scenario that sends DICOM (None: not measured)
+    dicom: DicomCounts | None = None
 
     def on_decision(self, context: AccessContext, decision: Decision) -> None:
         """Count one access decision (a listener of the access point)."""
@@ -135,8 +205,15 @@ class Metrics:
             "recovered": round(recovered, 6),
             "data_held_at_end": self.buffered,
         }
+        duplicates = 0
+        if self.dicom is not None:
+            measures |= self.dicom.measures()
+            duplicates += self.dicom.duplicates
         if self.ehr is not None:
             measures |= self.ehr.measures()
+            duplicates += self.ehr.duplicates
+        if self.dicom is not None or self.ehr is not None:
+            measures["duplicates"] = duplicates  # FHIR creates and C-STOREs, summed
         return measures
 
 

@@ -8,7 +8,8 @@ counts no manual step for it and the admin API can answer 409.
 
 - :func:`register` (seed §7 step 1), :func:`approve` (step 2), :func:`rebootstrap`;
 - :func:`validate`, :func:`promote` (step 3: validated, then production);
-- :func:`suspend`, :func:`resume` (an incident);
+- :func:`suspend`, :func:`resume` (an incident: a suspended device keeps its place on
+  the PACS allow-lists, the PACS refuses it ``device-suspended``);
 - :func:`revoke` (every live certificate of the device), :func:`offboard` (seed §2);
 - :func:`rotate_ca_key`, :func:`publish_crls` (the CA's own);
 - with an ``ehr:`` block (:mod:`testbed.clinical`): :func:`register` also registers
@@ -92,8 +93,10 @@ def register(
     on_expiry = OnExpiry.RENEW_AUTOMATICALLY if profile.automated_renewal else (
         OnExpiry.RENEW_MANUALLY
     )
+    hospital.allow_lists.check(record)  # before anything changes: a title held twice
     hospital.inventory.register(record, now=now, lifetime=profile.validity(pki.lifetime),
                                 on_expiry=on_expiry, approved=not pki.manual_approval)  # fmt: skip
+    hospital.allow_lists.add(record)  # its PACS know its AE title (testbed.dicom)
     password = hospital.new_secret()
     hospital.inventory.set_bootstrap(record.device_id, password)
     hospital.nac.admit(record.device_id)
@@ -237,9 +240,10 @@ def revoke(
 
 
 def offboard(hospital: Hospital, device_id: str) -> Offboarding:
-    """The four offboarding steps (seed §2); raises for a device already retired.
-    Invalidating API access offboards the device's SMART client (no new token; every
-    issued token inactive at once) and makes its EHR Device inactive."""
+    """The four offboarding steps (seed §2), and the device's AE title off every PACS's
+    allow-list; raises for a device already retired.  Invalidating API access offboards
+    the device's SMART client (no new token; every issued token inactive at once) and
+    makes its EHR Device inactive."""
     now = hospital.now()
     clinical = _client(hospital, device_id)
     api_access = None
@@ -251,9 +255,11 @@ def offboard(hospital: Hospital, device_id: str) -> Offboarding:
             found.deactivate(device_id, now)
             return "SMART client offboarded (its tokens inactive); EHR Device inactive"
 
-    return offboard_device(device_id, ca=hospital.ca, inventory=hospital.inventory,
+    done = offboard_device(device_id, ca=hospital.ca, inventory=hospital.inventory,
                            nac=hospital.nac, log=hospital.log, now=now,
                            api_access=api_access)  # fmt: skip
+    hospital.allow_lists.remove(device_id)
+    return done
 
 
 def publish_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:

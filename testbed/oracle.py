@@ -12,15 +12,18 @@ assumed to be zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from testbed.access import AccessContext
+from testbed.access import AccessContext, AccessPoint, Attempt, Purpose
 from testbed.decisions import Decision
 from testbed.events import EventKind, EventLog
 from testbed.lifecycle import ACTIVE_STATES, DeviceState
 from testbed.metrics import Metrics
+from testbed.pacs.ae_title import canonical_ae_title
+from testbed.pacs.store import StoreDecision, StoreRequest
 from testbed.pki.ca import CertificateAuthority
 
-__all__ = ["Oracle", "misallowance", "wrongly_allowed"]
+__all__ = ["Oracle", "StoreOracle", "misallowance", "wrongly_allowed"]
 
 
 def misallowance(context: AccessContext, ca: CertificateAuthority) -> str | None:
@@ -73,3 +76,52 @@ class Oracle:
                       service=attempt.service, purpose=attempt.purpose.value,
                       serial=None if leaf is None else leaf.serial_hex,
                       state=None if entry is None else entry.state.value, why=why)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOracle:
+    """Judges every instance a PACS keeps (a store listener of each
+    :class:`~testbed.pacs.Pacs`): by the ground truth at that moment, the device the
+    association was accepted for must be active, the certificate it presented this
+    CA's for it, unrevoked and valid, and the calling AE title the device's own.
+    Each wrong one counts as unauthorized access and an unauthorized store, with one
+    ``unauthorized-access`` event naming the instance."""
+
+    access: AccessPoint
+    metrics: Metrics
+    log: EventLog
+
+    def __call__(self, request: StoreRequest, answer: StoreDecision, now: datetime) -> None:
+        """Judge one C-STORE answer (only stored instances can be wrong)."""
+        if not answer.stored:
+            return
+        association = request.association
+        attempt = Attempt(association.device_id, association.service, association.certificate,
+                          association.source)  # fmt: skip
+        context = self.access.context(attempt, now=now)
+        why = misallowance(context, self.access.ca) or _ae_title_not_its_own(
+            context, association.calling_ae
+        )
+        if why is None:
+            return
+        self.metrics.unauthorized_access += 1
+        if self.metrics.dicom is not None:
+            self.metrics.dicom.unauthorized_stores += 1
+        entry, leaf = context.entry, context.leaf
+        retired = entry is not None and entry.state is DeviceState.RETIRED
+        self.metrics.stale_access_after_offboarding += int(retired)
+        instance = answer.instance
+        uid = None if instance is None else instance.sop_instance_uid
+        self.log.emit(now, EventKind.UNAUTHORIZED_ACCESS, association.device_id,
+                      service=association.service, purpose=Purpose.TRAFFIC.value,
+                      serial=None if leaf is None else leaf.serial_hex,
+                      state=None if entry is None else entry.state.value, why=why,
+                      sop_instance_uid=uid)  # fmt: skip
+
+
+def _ae_title_not_its_own(context: AccessContext, calling_ae: str) -> str | None:
+    entry = context.entry
+    own = None if entry is None or entry.record.ae_title is None else entry.record.ae_title
+    if own is not None and canonical_ae_title(own) == calling_ae:
+        return None
+    return f"the calling AE title {calling_ae!r} is not the device's"

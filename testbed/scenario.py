@@ -39,6 +39,7 @@ from testbed.units import Duration, PositiveDuration, parse_duration
 __all__ = [
     "CensusSpec",
     "ChangeWindowSpec",
+    "DicomSettings",
     "EhrSettings",
     "FleetGroup",
     "NetworkRule",
@@ -222,6 +223,35 @@ class Workload:
     retry: PositiveDuration = field(default_factory=lambda: _d("5m"))
 
 
+DICOM_TLS_PORT = 2762
+"""The port IANA registered for DICOM over TLS (dicom-tls)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DicomSettings:
+    """Imaging traffic as DICOM (issue 12): present, each delivery of an imaging device
+    to a PACS is a study (its profile's ``instances_per_study``) sent over one
+    association, kept on the device until every instance is stored."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    port: Annotated[
+        int, Field(ge=1, le=65535, strict=True, description="The PACS's DICOM TLS port.")
+    ] = DICOM_TLS_PORT
+    lost_answers: Annotated[
+        float,
+        Field(
+            ge=0,
+            lt=1,
+            description=(
+                "The fraction of C-STORE responses lost on the way back (drawn from a "
+                "generator seeded by the scenario's seed): the PACS stored the instance, "
+                "the device did not hear it, aborts and sends the study again later."
+            ),
+        ),
+    ] = 0.0
+
+
 class OperationAction(StrEnum):
     """Planned (not faulty) operations an operator performs."""
 
@@ -304,6 +334,10 @@ class Scenario:
                 "tokens and write FHIR resources. Absent: neither is built."
             )
         ),
+    ] = None
+    dicom: Annotated[
+        DicomSettings | None,
+        Field(description="Send imaging traffic to the PACS as DICOM studies (opt-in)."),
     ] = None
     faults: tuple[Annotated[FaultSpec, Field(discriminator="kind")], ...] = ()
     operations: tuple[Operation, ...] = ()

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
 __all__ = ["HealthSystem", "Service", "ServiceKind", "Site"]
 
 NAME = r"^[a-z0-9][a-z0-9-]{0,39}$"
+
+#: the TLS profiles a site's PACS may accept (the values of
+#: :class:`testbed.pacs.tls_profile.TlsProfile`; a unit test keeps them equal)
+PacsTls = Literal["bcp195-non-downgrading", "legacy"]
 
 
 class ServiceKind(StrEnum):
@@ -28,6 +32,16 @@ class Site:
 
     name: Annotated[str, Field(pattern=NAME)]
     zones: Annotated[tuple[str, ...], Field(min_length=1)]
+    pacs_tls: Annotated[
+        PacsTls,
+        Field(
+            description=(
+                "The TLS profile the site's PACS accepts (DICOM PS3.15 Annex B): "
+                "bcp195-non-downgrading (TLS 1.2+, ECDHE with AEAD suites) or legacy "
+                "(an old PACS that still takes TLS 1.0/1.1 and static-RSA suites)."
+            )
+        ),
+    ] = "bcp195-non-downgrading"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +54,17 @@ class Service:
     kind: ServiceKind
     site: str
     zone: str
+    ae_title: Annotated[
+        str | None,
+        Field(
+            max_length=16,
+            description=(
+                "A PACS only: its called AE title (PS3.5: at most 16 characters, no "
+                "backslash or control characters). Default: the name in capitals with "
+                "'_' for '-', cut to 16 characters."
+            ),
+        ),
+    ] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from testbed.crosscheck import profiles_for
 from testbed.devices import load_profiles
 from testbed.events import EventLog
+from testbed.live.dicom.serve import disk_instances
 from testbed.live.hospital import LiveHospital
 from testbed.live.store import DATABASE, SqliteStore, set_aside
 from testbed.scenario import load_scenario
@@ -48,7 +49,9 @@ def open_hospital(
     profiles = load_profiles(profiles_for(loaded, scenario.parent))
     aside = set_aside(root) if new else None
     store = SqliteStore.open(root, scenario=loaded.name)
-    hospital = LiveHospital(loaded, profiles=profiles, store=store, log=log)
+    hospital = LiveHospital(
+        loaded, profiles=profiles, store=store, log=log, instances=disk_instances(root)
+    )  # PACS instances kept in root
     identity = store.identity
     if hospital.continued:
         ca = hospital.ca

@@ -3,11 +3,13 @@
 A listener asks :meth:`ConnectionGate.admit` for each accepted connection; the
 answer is None (admitted: the caller releases it once, when it closes) or the cap
 that refuses it.  Counts only: memory is one entry per listener and one per source
-address with an open connection.
+address with an open connection.  Thread-safe (one lock): the DICOM acceptors
+(:mod:`testbed.live.dicom`) admit from their accept threads.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from enum import StrEnum
 
@@ -32,9 +34,14 @@ class ConnectionGate:
         self.open = 0
         self._listeners: Counter[str] = Counter()
         self._sources: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     def admit(self, listener: str, source: str) -> Cap | None:
         """Count a new connection in, or say which cap refuses it (not counted)."""
+        with self._lock:
+            return self._admit(listener, source)
+
+    def _admit(self, listener: str, source: str) -> Cap | None:
         if self.open >= self.limits.total:
             return Cap.TOTAL
         if self._listeners[listener] >= self.limits.per_listener:
@@ -48,6 +55,10 @@ class ConnectionGate:
 
     def release(self, listener: str, source: str) -> None:
         """An admitted connection closed."""
+        with self._lock:
+            self._release(listener, source)
+
+    def _release(self, listener: str, source: str) -> None:
         self.open -= 1
         self._listeners[listener] -= 1
         self._sources[source] -= 1

@@ -26,6 +26,7 @@ from testbed import operations
 from testbed.clock import Clock, WallClock, isoformat
 from testbed.crosscheck import profiles_for
 from testbed.devices import DeviceProfile, ae_title_for, load_profiles, make_record
+from testbed.dicom import InstanceStores, memory_instances
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
@@ -110,11 +111,14 @@ class LiveHospital:
         clock: Clock | None = None,
         log: EventLog | None = None,
         store: HospitalStore | None = None,
+        instances: InstanceStores = memory_instances,
     ) -> None:
-        # live mode is always full fidelity: real devices meet real certificates
+        # live mode is always full fidelity: real devices meet real certificates;
+        # ``instances``: where each PACS keeps its instances (the state directory's)
         self.hospital = Hospital(scenario, profiles=profiles, clock=clock or WallClock(),
                                  rng=None, log=EventLog() if log is None else log,
-                                 fidelity=Fidelity.FULL, store=store)  # fmt: skip
+                                 fidelity=Fidelity.FULL, store=store,
+                                 instances=instances)  # fmt: skip
         if store is not None:  # a CA made now is kept before anyone sees it
             with store.transaction():
                 pass

@@ -45,6 +45,7 @@ from testbed.errors import LiveError, PkiError
 from testbed.events import Value
 from testbed.live.admin import admin_app
 from testbed.live.audit import AuditLog
+from testbed.live.dicom.serve import DicomServers
 from testbed.live.guard import Guard, audit_middleware, audited, peer_of
 from testbed.live.hospital import LiveHospital
 from testbed.live.limits import Limits
@@ -311,6 +312,7 @@ class LiveServer:
         self.zones = ZoneAddresses(hospital.scenario.sites)
         self.listeners: dict[str, Listener] = {}
         self._contexts: list[ssl.SSLContext] = []
+        self.dicom: DicomServers | None = None
 
     async def _run(
         self, name: str, app: web.Application, sock: socket.socket, tls: bool = False
@@ -367,6 +369,8 @@ class LiveServer:
                               middlewares=self._middlewares("admin", rate_limited=False),
                               client_max_size=body)  # fmt: skip
         await self._run("admin", admin_api, sockets[3])
+        self.dicom = DicomServers(self.hospital, self.state, self.guard, self.zones)
+        dicom = self.dicom.start()  # one DICOM TLS acceptor per PACS (testbed.live.dicom)
         return {
             "est": f"https://{LOOPBACK}:{est}{EST_PATH}",
             "crl": f"http://{LOOPBACK}:{pki}/crl",
@@ -374,12 +378,15 @@ class LiveServer:
             "ocsp": ocsp_url,
             "admin": self.state.admin_url,
             "services": f"https://{LOOPBACK}:{services}{SERVICES_PATH}",
+            "dicom": dicom,
             "zones": dict(self.zones.published()),
             "scenario": self.hospital.scenario.name,
         }
 
     async def stop(self) -> None:
         """Close every socket and finish in-flight requests."""
+        if self.dicom is not None:  # its threads wait on this loop: stop it from another
+            await asyncio.to_thread(self.dicom.stop)
         for listener in reversed(list(self.listeners.values())):
             await listener.stop()
         self.listeners.clear()

@@ -14,7 +14,18 @@ from __future__ import annotations
 
 from testbed.devices import ae_title_for, check_ae_title
 
-__all__ = ["ae_title_for", "canonical_ae_title", "invalid_ae_title"]
+__all__ = ["ae_title_for", "canonical_ae_title", "invalid_ae_title", "pacs_ae_title"]
+
+_AE_LENGTH = 16
+
+
+def pacs_ae_title(service: str, declared: str | None = None) -> str:
+    """The called AE title of PACS ``service``: ``declared`` (canonical), else derived
+    from the name: capitals, ``_`` for ``-``, cut to 16 characters (``pacs-east`` ->
+    ``PACS_EAST``).  ValueError when ``declared`` is not a valid AE title."""
+    if declared is not None:
+        return canonical_ae_title(declared)
+    return canonical_ae_title(service.upper().replace("-", "_")[:_AE_LENGTH])
 
 
 def canonical_ae_title(value: str) -> str:

@@ -25,7 +25,7 @@ the PACS is down.  Each rejection maps to its A-ASSOCIATE-RJ (PS3.8 §9.3.4,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Protocol
@@ -88,6 +88,10 @@ class Association:
     called_ae: str
     tls: Negotiated
     opened_at: datetime
+    #: what it was accepted on: the peer's certificate and source (the oracle judges
+    #: every store against them)
+    certificate: LeafCertificate | None = field(default=None, compare=False, repr=False)
+    source: tuple[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag, Tag
 from pydicom.uid import (
     RE_VALID_UID,
     CTImageStorage,
@@ -76,10 +77,22 @@ REQUIREMENTS: Mapping[str, SopClassRequirements] = MappingProxyType({
 """The SOP classes this PACS stores, by SOP Class UID."""
 
 
+_TAGS: dict[str, BaseTag] = {}
+
+
+def _tag(keyword: str) -> BaseTag:
+    """The tag of ``keyword`` (looked up once: pydicom's look-up by keyword is slow)."""
+    found = _TAGS.get(keyword)
+    if found is None:
+        found = _TAGS[keyword] = Tag(keyword)
+    return found
+
+
 def _missing(dataset: Dataset, keywords: tuple[str, ...]) -> str | None:
     """The first keyword absent or empty in ``dataset``."""
     for keyword in keywords:
-        if keyword not in dataset or dataset[keyword].is_empty:
+        tag = _tag(keyword)
+        if tag not in dataset or dataset[tag].is_empty:
             return keyword
     return None
 
@@ -94,7 +107,7 @@ def dataset_problem(dataset: Dataset) -> str | None:
     if missing is not None:
         return f"{missing} is missing or empty (required for every instance)"
     for keyword in UIDS:
-        value = str(dataset[keyword].value)
+        value = str(dataset[_tag(keyword)].value)
         if len(value) > 64 or not RE_VALID_UID.match(value):
             return f"{keyword} {value!r} is not a valid UID (PS3.5 §9.1)"
     wanted = REQUIREMENTS.get(str(dataset.SOPClassUID))

@@ -20,8 +20,10 @@ DICOM), as in a real acceptor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
+from testbed.access import Purpose
 from testbed.decisions import Decision, Hop, Reason
 from testbed.events import AuditCode, EventKind, EventLog, Value
 from testbed.pacs.ae_title import canonical_ae_title
@@ -33,15 +35,25 @@ from testbed.pacs.association import (
     AssociationRequest,
 )
 from testbed.pacs.echo import EchoDecision, EchoRequest
+from testbed.pacs.query import FindDecision, FindRequest, matches
 from testbed.pacs.store import InstanceStore, StoreDecision, StoreRequest, decide_store
 
-__all__ = ["Pacs"]
+__all__ = ["AssociationListener", "Pacs", "StoreListener"]
+
+AssociationListener = Callable[[AssociationRequest, AssociationDecision, Purpose, datetime], None]
+"""Notified after every association decision (the measures)."""
+StoreListener = Callable[[StoreRequest, StoreDecision, datetime], None]
+"""Notified after every C-STORE decision (the measures, the unauthorized-store oracle)."""
 
 _ASSOCIATION_KEYS = (
-    "service", "allowed", "reason", "hop", "association", "calling_ae", "called_ae",
-    "tls_version", "serial", "audit_code", "detail",
+    "service", "allowed", "reason", "hop", "purpose", "association", "calling_ae",
+    "called_ae", "tls_version", "serial", "audit_code", "detail",
 )  # fmt: skip
 _REQUEST_KEYS = ("service", "allowed", "reason", "association", "status", "detail")
+_FIND_KEYS = (
+    "service", "allowed", "reason", "association", "status", "matches", "sop_instance_uid",
+    "detail",
+)  # fmt: skip
 _STORE_KEYS = (
     "service", "allowed", "reason", "association", "status", "sop_class_uid",
     "sop_instance_uid", "study_uid", "duplicate", "audit_code", "detail",
@@ -57,6 +69,20 @@ class Pacs:
         self.log = log
         self._open: dict[str, Association] = {}
         self._opened = 0
+        self._on_association: list[AssociationListener] = []
+        self._on_store: list[StoreListener] = []
+
+    def subscribe(
+        self,
+        *,
+        association: AssociationListener | None = None,
+        store: StoreListener | None = None,
+    ) -> None:
+        """Call the listeners after every association or store decision from now on."""
+        if association is not None:
+            self._on_association.append(association)
+        if store is not None:
+            self._on_store.append(store)
 
     @property
     def service(self) -> str:
@@ -74,8 +100,19 @@ class Pacs:
             raise ValueError(f"an allow-list of {allow_list.service!r} given to {self.service!r}")
         self.policy.allow_list = allow_list
 
-    def associate(self, request: AssociationRequest, *, now: datetime) -> AssociationDecision:
-        """Accept or reject an A-ASSOCIATE request; record the decision."""
+    def associate(
+        self,
+        request: AssociationRequest,
+        *,
+        now: datetime,
+        peer: str | None = None,
+        purpose: Purpose = Purpose.TRAFFIC,
+    ) -> AssociationDecision:
+        """Accept or reject an A-ASSOCIATE request; record the decision.
+
+        The event's subject is the calling AE title's device, else ``peer`` (the device
+        the network knows the peer as: its certificate's holder), else the PACS.
+        """
         answer = self.policy.decide(request, now=now)
         if answer.decision.allowed and answer.device_id is not None and answer.tls is not None:
             self._opened += 1
@@ -87,10 +124,30 @@ class Pacs:
                 called_ae=self.policy.endpoint.ae_title,
                 tls=answer.tls,
                 opened_at=now,
+                certificate=request.certificate,
+                source=request.source,
             )
             self._open[association.id] = association
             answer = AssociationDecision(answer.decision, association, answer.device_id, answer.tls)
-        self._record_association(request, answer, now)
+        self._record_association(request, answer, now, peer, purpose)
+        return answer
+
+    def refuse(
+        self,
+        request: AssociationRequest,
+        decision: Decision,
+        *,
+        device_id: str | None,
+        now: datetime,
+        peer: str | None = None,
+        purpose: Purpose = Purpose.TRAFFIC,
+    ) -> AssociationDecision:
+        """Record an A-ASSOCIATE request refused before it reached the PACS (the
+        network hop's refusal: :class:`~testbed.dicom.DicomPath`)."""
+        if decision.allowed:
+            raise ValueError("refuse() records a refusal, not an allowance")
+        answer = AssociationDecision(decision, device_id=device_id)
+        self._record_association(request, answer, now, peer, purpose)
         return answer
 
     def release(self, association: Association) -> None:
@@ -118,6 +175,26 @@ class Pacs:
         else:
             answer = decide_store(request, store=self.store, now=now)
         self._record_store(request, answer, now)
+        for listener in self._on_store:
+            listener(request, answer, now)
+        return answer
+
+    def find(self, request: FindRequest, *, now: datetime) -> FindDecision:
+        """C-FIND (IMAGE level): the instances this association's device sent that
+        match (:mod:`.query`); record the decision and how many matched."""
+        refused = self._session(request.association)
+        if refused is not None:
+            answer = FindDecision(refused)
+        else:
+            answer = FindDecision(Decision.allow(Hop.SERVICE), matches(request, self.store))
+        decision = answer.decision
+        values: tuple[Value, ...] = (
+            self.service, decision.allowed, decision.reason.value, request.association.id,
+            int(answer.status), len(answer.found), request.sop_instance_uid,
+            decision.detail or None,
+        )  # fmt: skip
+        self.log.record(now, EventKind.DICOM_FIND, request.association.device_id,
+                        _FIND_KEYS, values)  # fmt: skip
         return answer
 
     def _session(self, association: Association) -> Decision | None:
@@ -130,7 +207,12 @@ class Pacs:
         return None
 
     def _record_association(
-        self, request: AssociationRequest, answer: AssociationDecision, now: datetime
+        self,
+        request: AssociationRequest,
+        answer: AssociationDecision,
+        now: datetime,
+        peer: str | None,
+        purpose: Purpose,
     ) -> None:
         decision, association = answer.decision, answer.association
         certificate = request.certificate
@@ -140,6 +222,7 @@ class Pacs:
             decision.allowed,
             decision.reason.value,
             decision.hop.value,
+            purpose.value,
             None if association is None else association.id,
             request.calling_ae,
             request.called_ae,
@@ -148,8 +231,10 @@ class Pacs:
             audit,
             decision.detail or None,
         )
-        subject = answer.device_id or self.service
+        subject = answer.device_id or peer or self.service
         self.log.record(now, EventKind.DICOM_ASSOCIATION, subject, _ASSOCIATION_KEYS, values)
+        for listener in self._on_association:
+            listener(request, answer, purpose, now)
 
     def _record_store(self, request: StoreRequest, answer: StoreDecision, now: datetime) -> None:
         decision, dataset = answer.decision, request.dataset

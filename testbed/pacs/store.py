@@ -129,12 +129,17 @@ class MemoryStore:
 @dataclass(frozen=True, slots=True)
 class StoreRequest:
     """One C-STORE request: the association it comes on, the dataset, and the command's
-    Affected SOP Class and Instance UIDs (None: taken from the dataset)."""
+    Affected SOP Class and Instance UIDs (None: taken from the dataset).
+
+    ``handed_over``: the sender keeps no reference to the dataset and will not change
+    it (a simulated device's fresh instance), so the PACS keeps it without a copy.
+    """
 
     association: Association
     dataset: Dataset
     sop_class_uid: str | None = None
     sop_instance_uid: str | None = None
+    handed_over: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +188,8 @@ def _instance(request: StoreRequest, now: datetime) -> StoredInstance:
         device_id=association.device_id,
         calling_ae=association.calling_ae,
         stored_at=now,
-        dataset=copy.deepcopy(dataset),  # the sender's later changes are not the PACS's
+        # the sender's later changes are not the PACS's
+        dataset=dataset if request.handed_over else copy.deepcopy(dataset),
     )
 
 

@@ -86,6 +86,8 @@ def build_report(record: RunRecord) -> Report:
     if tally.tokens_refused_by_reason is not None:  # an ``ehr`` block: the IdP and EHR
         data["tokens_refused_by_reason"] = tally.tokens_refused_by_reason
         data["fhir_writes_refused_by_reason"] = tally.fhir_writes_refused_by_reason or {}
+    if tally.dicom_by_reason:
+        data["dicom_by_reason"] = tally.dicom_by_reason
     if record.not_measured:
         data["not_measured"] = dict(record.not_measured)
         data["transport"] = record.transport.value

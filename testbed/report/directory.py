@@ -96,6 +96,7 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
         manual_profiles=frozenset(k for k, p in profiles.items() if not p.supports_est),
         devices=tuple(fleet_groups(scenario)),
         ehr=scenario.ehr is not None,
+        dicom=scenario.dicom is not None,
     )
     before = tuple(segments(directory))  # a live log rotated by size: its earlier parts
     fold = fold_events(JsonlEvents(log, progress, before), context)

@@ -21,6 +21,10 @@ measures are computed by the same code (rounding and types included).  What it r
   delivered, downtime and incidents, the token wait), ``token-granted`` /
   ``token-refused``, ``ehr-write`` (creates), ``duplicate-write``, and
   ``unauthorized-access`` with ``write`` (an unauthorized FHIR write).
+- DICOM (a scenario with a ``dicom:`` block): ``dicom-association`` and ``dicom-store``
+  (by reason; a refused traffic association or store is a failed delivery: downtime
+  and incidents), ``study-queued``, ``study-stored`` (a delivered study), and an
+  ``unauthorized-access`` naming an instance (an unauthorized store).
 
 Facts that are not events come in a :class:`FoldContext`: when the simulation's closing
 checks ran (downtime still open is closed there) and which profiles enroll by hand.
@@ -38,7 +42,7 @@ from testbed.decisions import Reason
 from testbed.events import Event, EventKind
 from testbed.incidents import IncidentJournal
 from testbed.lifecycle import DeviceState, LifecycleEvent
-from testbed.metrics import Availability, EhrMeasures, Metrics
+from testbed.metrics import Availability, DicomCounts, EhrMeasures, Metrics
 from testbed.offboard import OFFBOARDING_STEPS
 from testbed.sim.preproduction import FailureTest
 
@@ -85,6 +89,7 @@ class FoldContext:
     devices: tuple[str, ...] = ()
     #: the scenario has an ``ehr`` block: the IdP's and EHR's measures are folded
     ehr: bool = False
+    dicom: bool = False  # the scenario sends DICOM: the DICOM measures are folded
 
 
 @dataclass(slots=True)
@@ -110,6 +115,8 @@ class MeasureFold:
     def __post_init__(self) -> None:
         if self.context.ehr and self.metrics.ehr is None:
             self.metrics.ehr = EhrMeasures()
+        if self.context.dicom and self.metrics.dicom is None:
+            self.metrics.dicom = DicomCounts()
 
     @property
     def profiles(self) -> dict[str, str]:
@@ -222,6 +229,45 @@ class MeasureFold:
             self.metrics.ehr.unauthorized_writes += 1
         stale = event.data.get("state") == DeviceState.RETIRED
         self.metrics.stale_access_after_offboarding += int(stale)
+        dicom = self.metrics.dicom
+        if dicom is not None and "sop_instance_uid" in event.data:
+            dicom.unauthorized_stores += 1
+
+    def _association(self, event: Event) -> None:
+        dicom, data = self.metrics.dicom, event.data
+        if dicom is None:
+            return
+        allowed, reason = data.get("allowed") is True, str(data.get("reason"))
+        dicom.association(allowed=allowed, reason=reason)
+        if not allowed and data.get("purpose") == Purpose.TRAFFIC:
+            self._outage(event.subject).failed(str(data.get("service")), Reason(reason),
+                                               event.time)  # fmt: skip
+
+    def _store(self, event: Event) -> None:
+        dicom, data = self.metrics.dicom, event.data
+        if dicom is None:
+            return
+        allowed, reason = data.get("allowed") is True, str(data.get("reason"))
+        uid = data.get("sop_instance_uid")
+        dicom.store(service=str(data.get("service")), allowed=allowed, reason=reason,
+                    sop_instance_uid=None if uid is None else str(uid),
+                    duplicate=data.get("duplicate") is True)  # fmt: skip
+        if not allowed:
+            self._outage(event.subject).failed(str(data.get("service")), Reason(reason),
+                                               event.time)  # fmt: skip
+
+    def _study_queued(self, event: Event) -> None:
+        if self.metrics.dicom is not None:
+            self.metrics.dicom.studies_queued += 1
+
+    def _study_stored(self, event: Event) -> None:
+        dicom = self.metrics.dicom
+        if dicom is None:
+            return
+        waited = event.data.get("waited_seconds")
+        dicom.study_stored(float(waited) if isinstance(waited, int | float) else 0.0)
+        self.metrics.delivered += 1
+        self._outage(event.subject).succeeded(str(event.data.get("service")), event.time)
 
     def _lost(self, event: Event) -> None:
         self.metrics.data_lost += _int(event, "items")
@@ -344,6 +390,10 @@ _HANDLERS: dict[EventKind, Callable[[MeasureFold, Event], None]] = {
     EventKind.TOKEN_REFUSED: MeasureFold._token,
     EventKind.EHR_WRITE: MeasureFold._ehr_write,
     EventKind.DUPLICATE_WRITE: MeasureFold._duplicate,
+    EventKind.DICOM_ASSOCIATION: MeasureFold._association,
+    EventKind.DICOM_STORE: MeasureFold._store,
+    EventKind.STUDY_QUEUED: MeasureFold._study_queued,
+    EventKind.STUDY_STORED: MeasureFold._study_stored,
 }
 
 

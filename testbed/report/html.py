@@ -104,6 +104,7 @@ def summary_html(report: Report) -> str:
             )
             if key in data
         ),
+        *_dicom(data.get("dicom_by_reason")),
         *([] if "fault_effects" in data else [_section("Faults", _faults(data.get("faults")))]),
         *story_sections(data, table=_table, section=_section),
     ]
@@ -170,6 +171,16 @@ def _verdict_cell(passed: bool) -> Cell:
 def _counts(counts: Mapping[str, Any] | None, what: str) -> str:
     rows = [(str(key), (_num(value), "num")) for key, value in (counts or {}).items()]
     return _table((what, "count"), rows)
+
+
+def _dicom(by_reason: Mapping[str, Any] | None) -> list[str]:
+    """DICOM associations and stores by reason (a run that sent DICOM; else nothing)."""
+    if not by_reason:
+        return []
+    return [
+        _section("DICOM associations by reason", _counts(by_reason.get("associations"), "reason")),
+        _section("DICOM stores by reason", _counts(by_reason.get("stores"), "reason")),
+    ]
 
 
 def _preproduction(counts: Mapping[str, Any] | None) -> str:

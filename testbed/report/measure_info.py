@@ -54,9 +54,24 @@ MEASURES = MappingProxyType({
     "fhir_writes_accepted": _M("writes", "FHIR creates the EHR accepted (201, or 200 for a "
                                "retry it already held)"),
     "fhir_writes_refused": _M("writes", "FHIR creates the EHR refused"),
-    "duplicates": _M("items", "items stored twice (must be 0)"),
+    "duplicates": _M("items", "items stored twice: FHIR creates and DICOM instances (must "
+                     "be 0)"),
     "unauthorized_writes": _M("writes", "accepted FHIR creates the ground truth says should "
                               "not have been"),
+    "dicom_associations_accepted": _M("associations", "A-ASSOCIATE requests a PACS "
+                                      "accepted"),
+    "dicom_associations_refused": _M("associations", "A-ASSOCIATE requests refused, at the "
+                                     "network or by the PACS"),
+    "dicom_instances_stored": _M("instances", "new instances a PACS kept"),
+    "dicom_stores_refused": _M("instances", "C-STORE requests a PACS refused"),
+    "dicom_retries_answered": _M("instances", "instances sent again after a lost answer, "
+                                 "answered success without a second copy"),
+    "unauthorized_stores": _M("instances", "instances a PACS kept that the ground truth "
+                              "says it should not have"),
+    "studies_stored": _M("studies", "studies every instance of which a PACS stored"),
+    "studies_queued": _M("studies", "studies that waited on the device at least once"),
+    "study_wait_max_minutes": _M("minutes", "the longest time from a study being made to "
+                                 "its last instance stored"),
 })  # fmt: skip
 """Every measure a report can hold."""
 

@@ -99,6 +99,8 @@ class Tally:
     #: with an ``ehr`` block: tokens and FHIR writes refused, by reason (else None)
     tokens_refused_by_reason: dict[str, int] | None = None
     fhir_writes_refused_by_reason: dict[str, int] | None = None
+    #: DICOM associations and stores by reason (a scenario that sends DICOM; else empty)
+    dicom_by_reason: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def tally_of(
@@ -135,6 +137,7 @@ def tally_of(
         fhir_writes_refused_by_reason=(
             None if ehr is None else dict(sorted(ehr.writes_refused.items()))
         ),
+        dicom_by_reason={} if metrics.dicom is None else metrics.dicom.by_reason(),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -15,10 +16,12 @@ from testbed.incidents import IncidentJournal
 from testbed.metrics import Availability, Metrics
 from testbed.pki.fidelity import DeviceKey, LeafCertificate
 from testbed.scenario import Scenario
-from testbed.sites import HealthSystem
+from testbed.sites import HealthSystem, ServiceKind
 
 if TYPE_CHECKING:
+    from testbed.faults import TlsFallback
     from testbed.sim.ehr_traffic import EhrSession
+    from testbed.sim.imaging import Study
 
 
 @dataclass(slots=True)
@@ -62,6 +65,12 @@ class DeviceAgent:
     onboarding_began: float | None = None  # simulation seconds, once onboarding starts
     #: its SMART session with the EHR, when its profile uses the EHR (an ``ehr`` block)
     ehr: EhrSession | None = None
+    #: DICOM (a scenario with a ``dicom:`` block): the studies held per PACS, oldest
+    #: first, as many as ``buffers`` counts (testbed.sim.imaging); None: no DICOM
+    studies: dict[str, deque[Study]] | None = None
+    studies_made: int = 0
+    #: firmware faults on its DICOM TLS in progress (the last one applies)
+    tls_faults: tuple[TlsFallback, ...] = ()
 
     @property
     def capacity(self) -> int:
@@ -125,6 +134,15 @@ def build_fleet(
                         metrics, device=record.device_id, journal=incidents
                     ),
                     buffers=dict.fromkeys(record.intended_services, 0),
+                    studies=_studies(scenario, system, record) if scenario.dicom else None,
                 )
             )
     return agents
+
+
+def _studies(
+    scenario: Scenario, system: HealthSystem, record: DeviceRecord
+) -> dict[str, deque[Study]] | None:
+    """An empty study queue per PACS the device sends to (None: it sends to none)."""
+    pacs = [s for s in record.intended_services if system.service(s).kind is ServiceKind.PACS]
+    return {s: deque() for s in pacs} or None

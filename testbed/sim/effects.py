@@ -17,15 +17,20 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from testbed.events import EventKind
 from testbed.faults import (
+    AeTitleNotAllowed,
     BlockedRoute,
     CaOutage,
     ClientCredentialLeaked,
     ClockSkew,
+    DicomEndpointChanged,
     EhrOutage,
     ExceptionExpired,
     FaultKind,
+    FirmwareBreaksDicomTls,
     IdpKeyRotation,
     IdpOutage,
+    PacsOutage,
+    PacsTrustMissing,
     Partition,
     PatientMoved,
     PolicyDrift,
@@ -38,6 +43,7 @@ from testbed.faults import (
     TrustBundleMissing,
     TrustBundleStale,
 )
+from testbed.pacs.ae_title import canonical_ae_title
 from testbed.sim.fault_context import FaultContext
 
 if TYPE_CHECKING:
@@ -296,6 +302,58 @@ def _leak(ctx: FaultContext, fault: ClientCredentialLeaked) -> None:
 def _contain(ctx: FaultContext, fault: ClientCredentialLeaked) -> None:
     for session in _sessions(ctx):
         session.leaked -= 1
+# -- DICOM (issue 12) -------------------------------------------------------------
+
+
+def _pacs_down(ctx: FaultContext, fault: PacsOutage) -> None:
+    ctx.services.begin(fault.service)
+
+
+def _pacs_up(ctx: FaultContext, fault: PacsOutage) -> None:
+    ctx.services.end(fault.service)
+
+
+def _titles(ctx: FaultContext) -> list[str]:
+    return [canonical_ae_title(a.record.ae_title) for a in ctx.devices if a.record.ae_title]
+
+
+def _unlist(ctx: FaultContext, fault: AeTitleNotAllowed) -> None:
+    for title in _titles(ctx):
+        ctx.allow_lists.withhold(fault.service, title)
+
+
+def _relist(ctx: FaultContext, fault: AeTitleNotAllowed) -> None:
+    for title in _titles(ctx):
+        ctx.allow_lists.restore(fault.service, title)
+
+
+def _pacs_distrusts(ctx: FaultContext, fault: PacsTrustMissing) -> None:
+    ctx.pacs_trust.withhold(_site(fault.target))
+
+
+def _pacs_trusts(ctx: FaultContext, fault: PacsTrustMissing) -> None:
+    ctx.pacs_trust.release(_site(fault.target))
+
+
+def _move(ctx: FaultContext, fault: DicomEndpointChanged) -> None:
+    ctx.dicom.move(fault.service, port=fault.port, ae_title=fault.ae_title)
+
+
+def _distribute(ctx: FaultContext, fault: DicomEndpointChanged) -> None:
+    """The change reaches the devices: they send to where the PACS listens now."""
+    ctx.imaging.distribute(fault.service)
+
+
+def _fall_back(ctx: FaultContext, fault: FirmwareBreaksDicomTls) -> None:
+    for agent in ctx.devices:
+        agent.tls_faults = (*agent.tls_faults, fault.to)
+
+
+def _firmware_fixed(ctx: FaultContext, fault: FirmwareBreaksDicomTls) -> None:
+    for agent in ctx.devices:
+        held = list(agent.tls_faults)
+        held.remove(fault.to)
+        agent.tls_faults = tuple(held)
 
 
 EFFECTS: Mapping[FaultKind, Effect[Any]] = MappingProxyType({
@@ -318,6 +376,11 @@ EFFECTS: Mapping[FaultKind, Effect[Any]] = MappingProxyType({
     FaultKind.PATIENT_MOVED: Effect(_move_patients, _patients_back),
     FaultKind.SCOPE_DRIFT: Effect(_drift, _rollback),
     FaultKind.CLIENT_CREDENTIAL_LEAKED: Effect(_leak, _contain),
+    FaultKind.PACS_OUTAGE: Effect(_pacs_down, _pacs_up),
+    FaultKind.AE_TITLE_NOT_ALLOWED: Effect(_unlist, _relist),
+    FaultKind.PACS_TRUST_MISSING: Effect(_pacs_distrusts, _pacs_trusts),
+    FaultKind.DICOM_ENDPOINT_CHANGED: Effect(_move, _distribute),
+    FaultKind.FIRMWARE_BREAKS_DICOM_TLS: Effect(_fall_back, _firmware_fixed),
 })  # fmt: skip
 """The effect of each kind of fault."""
 

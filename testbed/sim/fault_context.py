@@ -21,13 +21,16 @@ from testbed.sim.offboarding import revoke_identity
 if TYPE_CHECKING:
     from testbed.clinical import Clinical
     from testbed.core import Testbed
+    from testbed.dicom import AllowLists, DicomPath
     from testbed.hops import ServiceOutages
-    from testbed.network import ZonePolicy
+    from testbed.network import DesignPolicy, ZonePolicy
+    from testbed.pacs.trust import PacsTrust
     from testbed.pki.fidelity import LeafCertificate
     from testbed.pki.outage import CaOutages
     from testbed.pki.trust import TrustDistribution
     from testbed.sim.agent import DeviceAgent
     from testbed.sim.ehr_traffic import EhrDelivery
+    from testbed.sim.imaging import ImagingSender
 
 __all__ = ["FaultContext"]
 
@@ -69,6 +72,30 @@ class FaultContext:
     def services(self) -> ServiceOutages:
         """The clinical services' outages in progress."""
         return self._tb.hospital.outages
+
+    @property
+    def dicom(self) -> DicomPath:
+        """The hospital's DICOM path (where each PACS listens)."""
+        return self._tb.hospital.dicom
+
+    @property
+    def allow_lists(self) -> AllowLists:
+        """Every PACS's AE allow-list."""
+        return self._tb.hospital.allow_lists
+
+    @property
+    def pacs_trust(self) -> PacsTrust:
+        """The trust each site's PACS holds."""
+        return self._tb.hospital.pacs_trust
+
+    @property
+    def imaging(self) -> ImagingSender:
+        """The devices' DICOM side (a fault on DICOM needs a ``dicom:`` block, which
+        the scenario's cross-check makes sure of)."""
+        imaging = self._tb.traffic.imaging
+        if imaging is None:
+            raise RuntimeError("a DICOM fault in a scenario without a dicom: block")
+        return imaging
 
     @property
     def outages(self) -> CaOutages:

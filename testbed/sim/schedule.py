@@ -126,7 +126,11 @@ def _still_onboarding(tb: Testbed, agent: DeviceAgent, state: DeviceState | None
 def _recovery_check(tb: Testbed, agent: DeviceAgent) -> None:
     now = tb.now()
     ok = True
+    imaging, studies = tb.traffic.imaging, agent.studies
     for service in agent.record.intended_services:
+        if imaging is not None and studies is not None and service in studies:
+            ok = imaging.check(agent, service, now) and ok  # over DICOM, as its studies go
+            continue
         source = (agent.record.site, agent.record.zone)
         attempt = Attempt(agent.device_id, service, agent.certificate, source,
                           Purpose.RECOVERY_CHECK)  # fmt: skip

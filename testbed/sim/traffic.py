@@ -30,6 +30,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import simpy
 
@@ -43,6 +44,9 @@ from testbed.pki.fidelity import LeafCertificate
 from testbed.sim.agent import DeviceAgent
 from testbed.sim.ehr_traffic import EhrDelivery
 from testbed.standing import Standing
+
+if TYPE_CHECKING:
+    from testbed.sim.imaging import ImagingSender
 
 __all__ = ["TrafficEngine", "TrafficFlow", "lose", "overflow"]
 
@@ -62,6 +66,11 @@ def lose(
     if lost <= 0:
         return
     agent.buffers[service] -= lost
+    studies = agent.studies
+    if studies is not None and service in studies:  # the newest studies are the ones lost
+        queue = studies[service]
+        for _ in range(min(lost, len(queue))):
+            queue.pop()
     metrics.data_lost += lost
     log.emit(now, EventKind.DATA_LOST, agent.device_id, service=service, items=lost,
              reason=reason)  # fmt: skip
@@ -109,6 +118,9 @@ class TrafficFlow:
         if t >= self.next_tick:
             for service in buffers:
                 buffers[service] += 1
+            if agent.studies is not None and engine.imaging is not None:
+                now = engine.at(t)
+                engine.imaging.tick(agent, now)
             self.next_tick += engine.interval
             if state is not _PRODUCTION:
                 now = engine.at(t)
@@ -125,11 +137,15 @@ class TrafficFlow:
                         Standing())
                     for s in buffers
                 }  # fmt: skip
+            studies = agent.studies
             for service, items in buffers.items():
                 if items:
                     if now is None:
                         now = engine.at(t)
-                    engine.deliver(agent, *attempts[service], now)
+                    if studies is not None and service in studies and engine.imaging:
+                        engine.imaging.deliver(agent, service, now)
+                    else:
+                        engine.deliver(agent, *attempts[service], now)
         until_tick = self.next_tick - t
         wait = min(engine.retry, until_tick) if any(buffers.values()) else until_tick
         return t + max(wait, 1.0)
@@ -170,6 +186,8 @@ class TrafficEngine:
         self.standing = True
         #: delivers the items of devices with a SMART session to the EHR (an ``ehr`` block)
         self.ehr: EhrDelivery | None = None
+        #: DICOM studies to the PACS (a scenario with a ``dicom:`` block; testbed.sim.imaging)
+        self.imaging: ImagingSender | None = None
         self.steps = 0  # turns run
         self.wakes = 0  # the engine's own SimPy events processed
 

@@ -73,6 +73,12 @@ SMALL: dict[str, dict[str, Any]] = {
         {"kind": "idp-key-rotation", "start": "5d", "end": "5d2h"},
         {"kind": "client-credential-leaked", "target": f"device:{CT_1}", "start": "5d3h",
          "end": "5d5h"}]},
+    # DICOM studies: an unauthorized store through a stale CRL, a PACS outage (studies
+    # queued, the legacy ultrasound's lost), lost answers resent (issue 12)
+    "dicom": {"dicom": {"lost_answers": 0.05}, "faults": [
+        {"kind": "revoked-certificate", "target": f"device:{CT_1}", "start": "2d2h",
+         "end": "3d"},
+        {"kind": "pacs-outage", "target": "service:pacs-north", "start": "4d", "end": "4d3h"}]},
     "still-onboarding": {
         "pki": {**_BASE["pki"], "manual_approval": True, "approval_delay": "5d"},
         "fleet": [{"profile": "ct-ai-onbox", "count": 1, "site": "north", "zone": "imaging",
@@ -141,6 +147,10 @@ def test_the_small_runs_exercise_what_the_fold_reads(tmp_path: Path) -> None:
     assert ehr.measures["token_grant_latency_max_seconds"] > 0
     assert ehr.measures["unauthorized_access"] > 0  # the leaked shared secret
     assert ehr.data["fhir_writes_refused_by_reason"]["patient-context-mismatch"] > 0
+    dicom = measures["dicom"].measures
+    assert dicom["unauthorized_stores"] > 0 and dicom["dicom_retries_answered"] > 0
+    assert dicom["studies_queued"] > 0 and dicom["data_lost"] > 0
+    assert measures["dicom"].data["dicom_by_reason"]["associations"]["service-unavailable"] > 0
     still = measures["still-onboarding"].measures
     assert still["recovered"] == 0
     assert still["onboarding_minutes_max"] == 4319.983  # registered to the closing: 3 days less 1 s

@@ -30,6 +30,11 @@ def test_an_allowance_is_not_an_incident() -> None:
         (Reason.ENDPOINT_CHANGED, IncidentCategory.ENDPOINT_CHANGED),
         (Reason.CA_UNAVAILABLE, IncidentCategory.SERVICE_UNAVAILABLE),
         (Reason.DEVICE_RETIRED, IncidentCategory.DEVICE_NOT_AUTHORIZED),
+        # DICOM (issue 12): the PACS moved; a certificate or TLS the PACS refuses
+        (Reason.CALLED_AE_UNKNOWN, IncidentCategory.DICOM_ENDPOINT_CHANGED),
+        (Reason.DICOM_PORT_CLOSED, IncidentCategory.DICOM_ENDPOINT_CHANGED),
+        (Reason.AE_TITLE_NOT_ALLOWED, IncidentCategory.ENDPOINT_CHANGED),
+        (Reason.TLS_PROFILE_REFUSED, IncidentCategory.CERTIFICATE_INVALID),
     ],
 )
 def test_the_seed_questions(reason: Reason, category: IncidentCategory) -> None:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from testbed.expectations import Bound, ExpectationSpec, Metric, check, describe, evaluate
-from testbed.metrics import EhrMeasures, Metrics
+from testbed.expectations import (
+    DICOM_METRICS,
+    EHR_METRICS,
+    STORE_METRICS,
+    Bound,
+    ExpectationSpec,
+    Metric,
+    check,
+    describe,
+    evaluate,
+)
+from testbed.metrics import DicomCounts, EhrMeasures, Metrics
 
 SPEC = TypeAdapter(ExpectationSpec)
 
@@ -73,4 +83,19 @@ def test_evaluate_keeps_the_scenario_order() -> None:
 
 
 def test_every_metric_is_measured() -> None:
-    assert set(Metrics(ehr=EhrMeasures()).measures()) == {m.value for m in Metric}
+    """Every metric with both blocks; the DICOM ones only with DICOM, the EHR ones only
+    with the EHR, duplicates with either (and summed)."""
+    everything = {m.value for m in Metric}
+    dicom = {m.value for m in DICOM_METRICS}
+    ehr = {m.value for m in EHR_METRICS}
+    store = {m.value for m in STORE_METRICS}
+    assert set(Metrics(dicom=DicomCounts(), ehr=EhrMeasures()).measures()) == everything
+    assert set(Metrics(dicom=DicomCounts()).measures()) == everything - ehr
+    assert set(Metrics(ehr=EhrMeasures()).measures()) == everything - dicom
+    assert set(Metrics().measures()) == everything - dicom - ehr - store
+
+
+def test_duplicates_sum_the_ehr_and_the_pacs() -> None:
+    both = Metrics(dicom=DicomCounts(duplicates=2), ehr=EhrMeasures(duplicates=3))
+    assert both.measures()["duplicates"] == 5
+    assert Metrics(ehr=EhrMeasures(duplicates=3)).measures()["duplicates"] == 3

@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "smart", "ehr", "pacs", "advice", "incidents", "write_oracle",
     })),
     ("hospital", frozenset({
-        "hospital", "operations", "store", "clinical", "fhir_access",
+        "hospital", "operations", "store", "clinical", "fhir_access", "dicom",
     })),
     # the emulation drives the kernel (namespaces, nftables, real sockets): a transport
     ("transports", frozenset({"core", "sim", "live", "network.emulate"})),

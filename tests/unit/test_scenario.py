@@ -226,6 +226,39 @@ BAD_INPUTS = [
              "faults[0].target", ("a site", "'west'")),
     BadInput("unknown-metric", "unauthorized_access: 0", "unauthorised_access: 0",
              "expectations.unauthorised_access", ("unauthorized_access", *Metric)),
+    # DICOM (issue 12): a PACS's AE title, the dicom: block its faults and measures need
+    BadInput("pacs-ae-title", "{name: pacs-north, kind: pacs,",
+             "{name: pacs-north, ae_title: 'A\\\\B', kind: pacs,",
+             "services[0].ae_title", ("backslash",)),
+    BadInput("ehr-ae-title", "{name: ehr, kind: ehr,", "{name: ehr, ae_title: EHR, kind: ehr,",
+             "services[1].ae_title", ("only a pacs",)),
+    BadInput("pacs-tls", "    zones: [imaging, datacenter]",
+             "    zones: [imaging, datacenter]\n    pacs_tls: tls1.0", "sites[0].pacs_tls",
+             ("bcp195-non-downgrading",)),
+    BadInput("dicom-fault-without-dicom", "expectations:",
+             _faults("{kind: pacs-outage, target: service:pacs-north, start: 1d, end: 2d}"),
+             "faults[0].kind", ("dicom:",)),
+    BadInput("pacs-outage-of-the-ehr", "expectations:",
+             "dicom: {}\n" + _faults("{kind: pacs-outage, target: service:ehr, start: 1d, "
+                                     "end: 2d}"),
+             "faults[0].target", ("pacs",)),
+    BadInput("ae-title-fault-at-the-ehr", "expectations:",
+             "dicom: {}\n" + _faults("{kind: ae-title-not-allowed, "
+                                     "target: group:ct-ai-onbox-north, service: ehr, "
+                                     "start: 1d, end: 2d}"),
+             "faults[0].service", ("a pacs service",)),
+    BadInput("endpoint-change-without-change", "expectations:",
+             "dicom: {}\n" + _faults("{kind: dicom-endpoint-changed, target: service:pacs-north, "
+                                     "start: 1d, end: 2d}"),
+             "faults[0]", ("ae_title",)),
+    BadInput("endpoint-change-bad-title", "expectations:",
+             "dicom: {}\n" + _faults("{kind: dicom-endpoint-changed, target: service:pacs-north, "
+                                     "ae_title: 'X\\\\Y', start: 1d, end: 2d}"),
+             "faults[0].ae_title", ("backslash",)),
+    BadInput("dicom-measure-without-dicom", "unauthorized_access: 0", "duplicates: 0",
+             "expectations.duplicates", ("dicom:",)),
+    BadInput("dicom-lost-answers", "expectations:", "dicom: {lost_answers: 1.5}\nexpectations:",
+             "dicom.lost_answers", ("less than 1",)),
 ]
 
 

@@ -1,0 +1,174 @@
+"""The TLS side of a DICOM acceptor: its context, rebuilt when trust changes, and why a
+handshake failed.
+
+:func:`acceptor_context` builds an :class:`ssl.SSLContext` for one PACS site: the
+state directory's server identity, the site's trust bundle (what the site's relying
+parties hold, so a ``pacs-trust-missing`` fault leaves it empty) and the current
+CRL of every issuing CA (``VERIFY_CRL_CHECK_LEAF``), the site's
+:class:`~testbed.pacs.tls_profile.TlsProfile` (BCP 195: TLS 1.2+ with ECDHE and
+AEAD suites; legacy: TLS 1.0 up, any suite), and a client certificate required
+(PS3.15 B.1: both nodes authenticate).  As for EST, OpenSSL does not check
+validity periods (``X509_V_FLAG_NO_CHECK_TIME``): the hospital's clock decides
+expiry in the decision core, so an expired certificate is refused there with its
+reason and an event.
+
+:class:`SiteContexts` keeps one context per site and builds a new one when the
+hospital's :class:`~testbed.revision.Revision` moved (a CRL published, a bundle
+changed): the acceptor asks it at every connection, so trust changes reach the next
+handshake without a restart.
+
+:func:`handshake_cause` names a failed handshake with the decision core's reason
+where one fits (``cert-missing``, ``cert-revoked``, ``cert-untrusted-at-site``,
+``tls-profile-refused``) or ``handshake-timeout`` / ``handshake-failed``.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from testbed.decisions import Reason
+from testbed.pacs.tls_profile import TlsProfile
+
+__all__ = ["HandshakeCause", "SiteContexts", "TrustMaterial", "acceptor_context",
+           "handshake_cause"]  # fmt: skip
+
+X509_V_FLAG_NO_CHECK_TIME = 0x200000
+"""OpenSSL's flag that skips validity-period checks (``x509_vfy.h``)."""
+_BCP195_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+_LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
+_MINIMUM = {
+    "tls1.0": ssl.TLSVersion.TLSv1, "tls1.1": ssl.TLSVersion.TLSv1_1,
+    "tls1.2": ssl.TLSVersion.TLSv1_2, "tls1.3": ssl.TLSVersion.TLSv1_3,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TrustMaterial:
+    """What a site's acceptor trusts now: CA certificates and CRLs (PEM each)."""
+
+    certificates: tuple[bytes, ...]
+    crls: tuple[bytes, ...]
+
+
+def acceptor_context(
+    *, server_cert: Path, server_key: Path, trust: TrustMaterial, profile: TlsProfile
+) -> ssl.SSLContext:
+    """A server context for one site's PACS (see the module docstring)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = _MINIMUM[profile.minimum_version.value]
+    context.set_ciphers(_LEGACY_CIPHERS if profile is TlsProfile.LEGACY else _BCP195_CIPHERS)
+    context.load_cert_chain(server_cert, server_key)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.num_tickets = 0  # DICOM peers open a new session each time: no tickets to send
+    context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF | X509_V_FLAG_NO_CHECK_TIME
+    material = b"".join((*trust.certificates, *trust.crls))
+    if material:  # cafile, not cadata: only a file lookup loads CRLs
+        descriptor, name = tempfile.mkstemp(prefix=".dicom-trust-", suffix=".pem",
+                                            dir=server_cert.parent)  # fmt: skip
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(material)
+            context.load_verify_locations(cafile=name)
+        finally:
+            os.unlink(name)
+    return context
+
+
+def pem(der_or_cert: object) -> bytes:
+    """PEM of a cryptography certificate (helper for :class:`TrustMaterial`)."""
+    public_bytes = getattr(der_or_cert, "public_bytes")  # noqa: B009
+    data: bytes = public_bytes(Encoding.PEM)
+    return data
+
+
+class SiteContexts:
+    """One acceptor context per site, rebuilt when ``revision()`` moved.
+
+    ``material(site)`` gives the site's trust now and ``build(site, material)`` a
+    context; both run through ``call`` (the hospital's thread), ``revision`` is read
+    directly (an int)."""
+
+    def __init__(
+        self,
+        *,
+        revision: Callable[[], int],
+        material: Callable[[str], TrustMaterial],
+        build: Callable[[str, TrustMaterial], ssl.SSLContext],
+        call: Callable[[Callable[[], TrustMaterial]], TrustMaterial],
+    ) -> None:
+        self._revision = revision
+        self._material = material
+        self._build = build
+        self._call = call
+        self._lock = threading.Lock()
+        self._contexts: dict[str, tuple[int, TrustMaterial, ssl.SSLContext]] = {}
+        self.builds = 0
+
+    def current(self, site: str) -> ssl.SSLContext:
+        """The site's context for a handshake starting now."""
+        revision = self._revision()
+        with self._lock:
+            held = self._contexts.get(site)
+            if held is not None and held[0] == revision:
+                return held[2]
+            material = self._call(lambda: self._material(site))
+            if held is not None and held[1] == material:  # something else moved
+                self._contexts[site] = (revision, material, held[2])
+                return held[2]
+            context = self._build(site, material)
+            self.builds += 1
+            self._contexts[site] = (revision, material, context)
+            return context
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeCause:
+    """Why a handshake failed: a reason value and OpenSSL's words."""
+
+    reason: str
+    detail: str
+
+
+_VERIFY_CODES = {
+    23: Reason.CERT_REVOKED,  # X509_V_ERR_CERT_REVOKED
+    2: Reason.CERT_UNTRUSTED_AT_SITE,  # unable to get issuer certificate
+    18: Reason.CERT_UNTRUSTED_AT_SITE,  # self-signed leaf
+    19: Reason.CERT_UNTRUSTED_AT_SITE,  # self-signed certificate in chain
+    20: Reason.CERT_UNTRUSTED_AT_SITE,  # unable to get local issuer certificate
+    21: Reason.CERT_UNTRUSTED_AT_SITE,  # unable to verify the first certificate
+    3: Reason.REVOCATION_UNKNOWN,  # unable to get certificate CRL
+}
+_PROFILE_WORDS = ("UNSUPPORTED_PROTOCOL", "NO_SHARED_CIPHER", "WRONG_VERSION_NUMBER",
+                  "NO_CIPHERS_AVAILABLE", "VERSION_TOO_LOW", "INAPPROPRIATE_FALLBACK",
+                  "NO_PROTOCOLS_AVAILABLE", "NO_SUITABLE_SIGNATURE_ALGORITHM")  # fmt: skip
+
+
+def handshake_cause(error: BaseException) -> HandshakeCause:
+    """Name a failed server-side handshake (see the module docstring)."""
+    if isinstance(error, TimeoutError) or "timed out" in str(error):
+        return HandshakeCause("handshake-timeout", "no complete handshake in time")
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = _VERIFY_CODES.get(error.verify_code)
+        text = error.verify_message or str(error)
+        return HandshakeCause(reason.value if reason else "handshake-failed", text)
+    if isinstance(error, ssl.SSLError):
+        words = f"{error.reason or ''} {error}"
+        if "PEER_DID_NOT_RETURN_A_CERTIFICATE" in words or "CERTIFICATE_REQUIRED" in words:
+            return HandshakeCause(Reason.CERT_MISSING.value, "the peer sent no certificate")
+        if any(word in words for word in _PROFILE_WORDS):
+            return HandshakeCause(Reason.TLS_PROFILE_REFUSED.value, str(error.reason or error))
+        return HandshakeCause("handshake-failed", str(error.reason or error))
+    return HandshakeCause("handshake-failed", str(error) or type(error).__name__)
+
+
+def chain_pem(certificates: Sequence[object]) -> tuple[bytes, ...]:
+    """PEM of each certificate."""
+    return tuple(pem(c) for c in certificates)

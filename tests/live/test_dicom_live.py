@@ -1,0 +1,259 @@
+"""The PACS over DICOM TLS, live, with dcmtk as the only device (issue 12).
+
+``testbed serve`` runs one DICOM TLS acceptor per PACS service (``endpoints.json``
+``dicom``); the device is ``/usr/bin/echoscu`` / ``/usr/bin/storescu`` with the key
+and certificate it enrolled over EST (curl + openssl) and the calling AE title its
+``register`` answer gave.  Every refusal's reason is read back from the audit log:
+the decision core's ``dicom-association`` event, or the aggregated
+``request-refused`` tally of a failed TLS handshake (with its ``cause``).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live.conftest import SHORT_SCENARIO, Live, StartServer, run
+from tests.live.dicom_peer import ECHOSCU, STORESCU, ct_instance, dcmtk, dcmtk_missing
+
+pytestmark = pytest.mark.skipif(dcmtk_missing() is not None, reason=str(dcmtk_missing()))
+
+DICOM_SCENARIO = (
+    SHORT_SCENARIO.replace("name: live-short", "name: live-dicom")
+    .replace("  lifetime: 2s\n", "  lifetime: 1d\n")
+    .replace("pki:\n", "network:\n  - {from: imaging, to: pacs-north, site: north}\npki:\n")
+)
+HANDSHAKE_TIMEOUT = 4.0
+
+
+@dataclass
+class Device:
+    """An enrolled device: its id, AE title, key and certificate."""
+
+    device_id: str
+    ae_title: str
+    key: Path
+    cert: Path
+
+
+@dataclass
+class Bed:
+    """The live hospital, its PACS endpoint and the test's devices."""
+
+    live: Live
+    devices: dict[str, Device]
+
+    @property
+    def pacs(self) -> dict[str, Any]:
+        entry: dict[str, Any] = self.live.endpoints["dicom"][0]
+        return entry
+
+    def enroll(self, serial: str) -> Device:
+        answer = self.live.register_answer(serial)
+        device_id, password = answer["device_id"], answer["bootstrap"]["password"]
+        key = self.live.key(serial)
+        status, body = self.live.est("simpleenroll", self.live.csr(key, device_id),
+                                     "-u", f"{device_id}:{password}")  # fmt: skip
+        assert status == 200, body
+        device = Device(device_id, answer["ae_title"], key, self.live.certificate(body, serial))
+        self.devices[serial] = device
+        return device
+
+    def scu(
+        self,
+        tool: str,
+        device: Device,
+        *,
+        ae_title: str | None = None,
+        key: Path | str | None = "own",
+        cert: Path | str | None = "own",
+        files: tuple[Path, ...] = (),
+        options: tuple[str, ...] = (),
+    ) -> Any:
+        return dcmtk(tool, port=int(self.pacs["port"]), called=self.pacs["ae_title"],
+                     calling=ae_title or device.ae_title, bundle=self.live.bundle,
+                     key=device.key if key == "own" else key,  # type: ignore[arg-type]
+                     cert=device.cert if cert == "own" else cert,  # type: ignore[arg-type]
+                     files=files, options=options)  # fmt: skip
+
+    def events(self, kind: str, since: int = 0) -> list[dict[str, Any]]:
+        return [e for e in self.live.events()[since:] if e["kind"] == kind]
+
+    def handshake_refusals(self, since: int = 0) -> list[dict[str, Any]]:
+        self.live.flush_audit()
+        return [
+            e
+            for e in self.events("request-refused", since)
+            if e.get("listener") == "dicom:pacs-north" or e["subject"] == "dicom:pacs-north"
+        ]
+
+
+@pytest.fixture(scope="module")
+def bed(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
+    scenario = tmp_path_factory.mktemp("scenario") / "live-dicom.yaml"
+    scenario.write_text(DICOM_SCENARIO)
+    live = start_server(scenario, "--handshake-timeout", str(HANDSHAKE_TIMEOUT))
+    bed = Bed(live, {})
+    for serial in ("D1", "D2"):
+        bed.enroll(serial)
+    yield bed
+
+
+def test_endpoints_name_each_pacs_with_its_called_ae_title(bed: Bed) -> None:
+    assert bed.live.endpoints["dicom"] == [
+        {"service": "pacs-north", "site": "north", "host": "127.0.0.1",
+         "port": bed.pacs["port"], "ae_title": bed.pacs["ae_title"]}
+    ]  # fmt: skip
+    assert bed.devices["D1"].ae_title != bed.devices["D2"].ae_title
+
+
+def test_enrolled_device_echoes_and_stores(bed: Bed, tmp_path: Path) -> None:
+    device, since = bed.devices["D1"], len(bed.live.events())
+    echo = bed.scu(ECHOSCU, device)
+    assert echo.returncode == 0, echo.stderr
+    store = bed.scu(STORESCU, device, files=(ct_instance(tmp_path / "ct.dcm", study=11),))
+    assert store.returncode == 0, store.stderr
+    accepted = [e for e in bed.events("dicom-association", since) if e["allowed"]]
+    assert [e["subject"] for e in accepted] == [device.device_id] * 2
+    assert accepted[0]["calling_ae"] == device.ae_title
+    assert accepted[0]["tls_version"] in ("tls1.2", "tls1.3")
+    stored = bed.events("dicom-store", since)
+    assert [(e["allowed"], e["duplicate"], e["audit_code"]) for e in stored] == [
+        (True, False, "110104")
+    ]
+    log = (bed.live.state / "dicom" / "pacs-north" / "instances.log").read_bytes()
+    assert stored[0]["sop_instance_uid"].encode() in log
+
+
+def test_another_devices_ae_title_is_refused(bed: Bed) -> None:
+    d1, d2, since = bed.devices["D1"], bed.devices["D2"], len(bed.live.events())
+    done = bed.scu(ECHOSCU, d1, ae_title=d2.ae_title)
+    assert done.returncode != 0
+    assert "Association Rejected" in done.stderr, done.stderr
+    refused = bed.events("dicom-association", since)
+    assert [(e["allowed"], e["reason"]) for e in refused] == [(False, "identity-mismatch")]
+
+
+def test_ae_title_not_on_the_allow_list_is_refused(bed: Bed) -> None:
+    since = len(bed.live.events())
+    done = bed.scu(ECHOSCU, bed.devices["D1"], ae_title="NOTLISTED")
+    assert "Calling AE Title Not Recognized" in done.stderr, done.stderr
+    refused = bed.events("dicom-association", since)
+    assert [(e["allowed"], e["reason"]) for e in refused] == [(False, "ae-title-not-allowed")]
+
+
+def test_certificate_of_another_ca_is_refused(bed: Bed) -> None:
+    work, since = bed.live.work, len(bed.live.events())
+    device = bed.devices["D1"]
+    key, cert = work / "rogue.key", work / "rogue.pem"
+    made = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(cert),
+                "-subj", f"/CN={device.device_id}", "-days", "30"])  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    done = bed.scu(ECHOSCU, device, key=key, cert=cert)
+    assert done.returncode != 0
+    causes = {e["cause"] for e in bed.handshake_refusals(since)}
+    assert "cert-untrusted-at-site" in causes
+
+
+def test_no_client_certificate_is_refused(bed: Bed) -> None:
+    since = len(bed.live.events())
+    done = bed.scu(ECHOSCU, bed.devices["D1"], key=None, cert=None)
+    assert done.returncode != 0
+    assert "cert-missing" in {e["cause"] for e in bed.handshake_refusals(since)}
+
+
+def test_old_tls_profile_is_refused(bed: Bed) -> None:
+    """dcmtk's retired AES profile (+pa: static-RSA AES-CBC suites) against BCP 195."""
+    since = len(bed.live.events())
+    done = bed.scu(ECHOSCU, bed.devices["D1"], options=("+pa",))
+    assert done.returncode != 0
+    assert "tls-profile-refused" in {e["cause"] for e in bed.handshake_refusals(since)}
+
+
+def test_revoked_device_is_refused_on_its_next_association(bed: Bed) -> None:
+    device = bed.enroll("D3")
+    assert bed.scu(ECHOSCU, device).returncode == 0
+    since = len(bed.live.events())
+    revoked = bed.live.cli("devices", "revoke", "--state-dir", str(bed.live.state),
+                           device.device_id)  # fmt: skip
+    assert revoked.returncode == 0, revoked.stderr
+    done = bed.scu(ECHOSCU, device)
+    assert done.returncode != 0
+    assert "cert-revoked" in {e["cause"] for e in bed.handshake_refusals(since)}
+
+
+def test_a_silent_client_does_not_delay_another_devices_store(bed: Bed, tmp_path: Path) -> None:
+    """A client that connects and sends nothing holds its own thread only: another
+    device's store completes while the silent connection is still open, and the
+    silent one is cut after the handshake timeout, audited."""
+    since = len(bed.live.events())
+    silent = socket.create_connection(("127.0.0.1", int(bed.pacs["port"])))
+    try:
+        opened = time.monotonic()
+        store = bed.scu(STORESCU, bed.devices["D2"],
+                        files=(ct_instance(tmp_path / "ct.dcm", study=12),))  # fmt: skip
+        assert store.returncode == 0, store.stderr
+        assert time.monotonic() - opened < HANDSHAKE_TIMEOUT  # silent still holding on
+        silent.settimeout(HANDSHAKE_TIMEOUT * 3)
+        assert silent.recv(1) == b""  # the acceptor gave up on it
+    except ConnectionResetError:
+        pass
+    finally:
+        silent.close()
+    assert "handshake-timeout" in {e["cause"] for e in bed.handshake_refusals(since)}
+
+
+def test_a_restart_keeps_stored_instances(
+    start_server: StartServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    scenario = tmp_path_factory.mktemp("scenario") / "live-dicom.yaml"
+    scenario.write_text(DICOM_SCENARIO.replace("name: live-dicom", "name: live-dicom-restart"))
+    bed = Bed(start_server(scenario), {})
+    device = bed.enroll("R1")
+    instance = ct_instance(bed.live.work / "ct.dcm", study=21)
+    assert bed.scu(STORESCU, device, files=(instance,)).returncode == 0
+    assert bed.live.stop() == 0
+    again = Bed(start_server(scenario, state=bed.live.state), {})
+    since = len(again.live.events())
+    assert again.scu(STORESCU, device, files=(instance,)).returncode == 0
+    stored = again.events("dicom-store", since)
+    assert [(e["allowed"], e["duplicate"]) for e in stored] == [(True, True)]
+    log = (again.live.state / "dicom" / "pacs-north" / "instances.log").read_bytes()
+    assert log.count(b'"sop_instance_uid"') == 1  # one record: the retry kept no copy
+
+
+def test_connections_above_the_cap_are_reset_and_audited(
+    start_server: StartServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The DICOM listener counts against the same connection caps as the HTTP ones:
+    above the per-source cap a connection is reset at once and tallied."""
+    scenario = tmp_path_factory.mktemp("scenario") / "live-dicom.yaml"
+    scenario.write_text(DICOM_SCENARIO.replace("name: live-dicom", "name: live-dicom-caps"))
+    live = start_server(scenario, "--max-connections-per-source", "2", "--handshake-timeout",
+                        "20")  # fmt: skip
+    port = int(live.endpoints["dicom"][0]["port"])
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    try:
+        time.sleep(0.5)  # both admitted (their handshakes wait)
+        extra = socket.create_connection(("127.0.0.1", port))
+        extra.settimeout(10)
+        try:
+            assert extra.recv(1) == b""
+        except ConnectionResetError:
+            pass  # reset at once: the cap refused it
+        finally:
+            extra.close()
+    finally:
+        for sock in held:
+            sock.close()
+    live.flush_audit()
+    refused = [e for e in live.events() if e["kind"] == "request-refused"
+               and e["subject"] == "dicom:pacs-north"]  # fmt: skip
+    assert "connection-cap-source" in {e["reason"] for e in refused}

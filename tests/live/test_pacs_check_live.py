@@ -1,0 +1,201 @@
+"""``testbed pacs-check`` against three DICOM TLS acceptors: the testbed's own (every
+check passes), dcmtk ``storescp`` with TLS and no CRL, and a real Orthanc configured
+for DICOM TLS with the testbed's certificates and the check's devices on its
+allow-list.  Each test asserts exactly which checks the peer fails, and that the
+report (exit code, JSON, JUnit) names them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+
+from tests.live.conftest import Live, StartServer, run
+from tests.live.dicom_peer import DCMTK_ENV, STORESCP, dcmtk_missing
+from tests.live.test_dicom_live import DICOM_SCENARIO
+
+pytestmark = pytest.mark.skipif(dcmtk_missing() is not None, reason=str(dcmtk_missing()))
+
+ORTHANC = "/usr/sbin/Orthanc"
+ALL = ["baseline", "revoked-refused", "expired-refused", "unknown-ca-refused",
+       "no-client-cert-refused", "tls10-refused", "tls11-refused", "ae-not-allowed-refused",
+       "other-device-ae-refused", "stored-found-again", "no-duplicate"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def live(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> Live:
+    scenario = tmp_path_factory.mktemp("scenario") / "live-dicom.yaml"
+    scenario.write_text(DICOM_SCENARIO.replace("name: live-dicom", "name: live-pacs-check"))
+    return start_server(scenario)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the peer exited with {process.returncode}: {log.read_text()}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"the peer did not listen on {port} within 20 s: {log.read_text()}")
+
+
+@pytest.fixture
+def peer(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts; each is stopped (bounded) afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def _check(live: Live, port: int, ae: str, out: Path) -> tuple[int, dict[str, Any], str]:
+    done = live.cli("pacs-check", "127.0.0.1", str(port), "--ae", ae, "--state-dir",
+                    str(live.state), "--out", str(out))  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr.decode()
+    report = json.loads((out / "report.json").read_text())
+    return done.returncode, report, done.stdout.decode()
+
+
+def _failed_in_junit(path: Path) -> set[str]:
+    suite = ElementTree.parse(path).getroot()
+    assert sorted(c.get("name") for c in suite.iter("testcase")) == sorted(ALL)
+    return {str(c.get("name")) for c in suite.iter("testcase") if c.find("failure") is not None}
+
+
+def test_every_check_passes_against_the_testbeds_acceptor(live: Live, tmp_path: Path) -> None:
+    pacs = live.endpoints["dicom"][0]
+    code, report, table = _check(live, int(pacs["port"]), pacs["ae_title"], tmp_path)
+    assert code == 0, table
+    assert [c["id"] for c in report["checks"]] == ALL
+    assert report["summary"]["failed"] == []
+    assert _failed_in_junit(tmp_path / "junit.xml") == set()
+    reasons = {e["reason"] for e in live.events() if e["kind"] == "dicom-association"}
+    assert {"cert-expired", "ae-title-not-allowed", "identity-mismatch"} <= reasons
+
+
+def test_storescp_without_crl_or_allow_list_fails_those_checks(
+    live: Live, tmp_path: Path, peer: list[subprocess.Popen[bytes]]
+) -> None:
+    port, log = _free_port(), tmp_path / "storescp.log"
+    (tmp_path / "in").mkdir()
+    with log.open("wb") as output:
+        peer.append(subprocess.Popen(
+            [STORESCP, "+tls", str(live.state / "server.key"), str(live.state / "server.pem"),
+             "+cf", str(live.bundle), "-od", str(tmp_path / "in"), str(port)],
+            stdout=output, stderr=subprocess.STDOUT, env=DCMTK_ENV))  # fmt: skip
+    _wait_port(port, peer[0], log)
+    code, report, table = _check(live, port, "STORESCP", tmp_path / "out")
+    expected = {"revoked-refused", "ae-not-allowed-refused", "other-device-ae-refused",
+                "stored-found-again", "no-duplicate"}  # fmt: skip
+    assert code == 1
+    assert set(report["summary"]["failed"]) == expected, table
+    assert _failed_in_junit(tmp_path / "out" / "junit.xml") == expected
+    for check_id in expected:
+        assert check_id in table
+
+
+@pytest.mark.skipif(not Path(ORTHANC).exists(), reason="Orthanc (Debian orthanc) is the real "
+                    "PACS of this test; .ci/run installs it")  # fmt: skip
+def test_orthanc_fails_revocation_and_the_certificate_to_ae_binding(
+    live: Live, tmp_path: Path, peer: list[subprocess.Popen[bytes]]
+) -> None:
+    prepared = live.cli("pacs-check", "--prepare", "--state-dir", str(live.state))
+    assert prepared.returncode == 0, prepared.stderr.decode()
+    titles: dict[str, str] = json.loads(prepared.stdout)["ae_titles"]
+    port, log = _free_port(), tmp_path / "orthanc.log"
+    config = {
+        "Name": "pacs-check", "StorageDirectory": str(tmp_path / "db"),
+        "IndexDirectory": str(tmp_path / "db"), "HttpServerEnabled": False,
+        "DicomServerEnabled": True, "DicomAet": "ORTHANC", "DicomPort": port,
+        "DicomTlsEnabled": True, "DicomTlsCertificate": str(live.state / "server.pem"),
+        "DicomTlsPrivateKey": str(live.state / "server.key"),
+        "DicomTlsTrustedCertificates": str(live.bundle),
+        "DicomTlsRemoteCertificateRequired": True, "DicomCheckCalledAet": True,
+        "DicomCheckModalityHost": False, "DicomAlwaysAllowEcho": False,
+        "DicomAlwaysAllowStore": False, "DicomAlwaysAllowFind": False,
+        "DicomModalities": {role: [title, "127.0.0.1", 104] for role, title in titles.items()},
+        "Plugins": [],
+    }  # fmt: skip
+    (tmp_path / "orthanc.json").write_text(json.dumps(config))
+    with log.open("wb") as output:
+        peer.append(subprocess.Popen([ORTHANC, str(tmp_path / "orthanc.json")], stdout=output,
+                                     stderr=subprocess.STDOUT, env=DCMTK_ENV))  # fmt: skip
+    _wait_port(port, peer[0], log)
+    code, report, table = _check(live, port, "ORTHANC", tmp_path / "out")
+    # Orthanc 1.10 has no CRL support, and its allow-list binds AE titles to hosts,
+    # not to certificates: a revoked certificate and a borrowed AE title get through
+    expected = {"revoked-refused", "other-device-ae-refused"}
+    assert code == 1
+    assert set(report["summary"]["failed"]) == expected, table
+    revoked = next(c for c in report["checks"] if c["id"] == "revoked-refused")
+    assert revoked["observed"] == "accepted"
+    assert _failed_in_junit(tmp_path / "out" / "junit.xml") == expected
+
+
+def test_the_old_tls_checks_can_fail(tmp_path: Path, live: Live) -> None:
+    """The TLS 1.0/1.1 checks' client really speaks those versions (else they could
+    never fail): it completes a TLS 1.0 handshake with ``openssl s_server -tls1``."""
+    from testbed.live.pacs_check.checks import _context, _Tls
+    from testbed.live.pacs_check.credentials import prepare
+
+    port = _free_port()
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-accept", str(port), "-cert", str(live.state / "server.pem"),
+         "-key", str(live.state / "server.key"), "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0", "-www"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        _wait_port(port, server, tmp_path / "none")
+    except BaseException:
+        server.kill()
+        raise
+    credentials = prepare(live.state, site="north", zone="imaging", profile="ct-ai-onbox")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context = _context(credentials, _Tls(None, (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1)))
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            context.wrap_socket(raw) as tls,
+        ):
+            assert tls.version() == "TLSv1"
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def test_bad_input_exits_2(live: Live) -> None:
+    too_long = live.cli("pacs-check", "127.0.0.1", "104", "--ae", "A" * 17, "--state-dir",
+                        str(live.state))  # fmt: skip
+    assert too_long.returncode == 2
+    assert b"AE title" in too_long.stderr
+    nowhere = run([sys.executable, "-m", "testbed.cli", "pacs-check", "127.0.0.1", "104",
+                   "--ae", "PACS", "--state-dir", os.devnull + "-missing"])  # fmt: skip
+    assert nowhere.returncode == 2
+    assert b"endpoints.json" in nowhere.stderr

@@ -203,10 +203,11 @@ def schema(out: Path | None) -> None:
 
 
 def _register_live_commands() -> None:
-    from testbed.live.commands import devices, serve
+    from testbed.live.commands import devices, ehr, serve
 
     cli.add_command(serve)
     cli.add_command(devices)
+    cli.add_command(ehr)
 
 
 def main(argv: list[str] | None = None) -> int:

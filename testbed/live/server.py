@@ -267,6 +267,7 @@ class Ports:
     est: int = 0
     pki: int = 0
     services: int = 0
+    ehr: int = 0  # the identity provider and the FHIR API (scenarios with an ``ehr:`` block)
 
 
 def _listen(port: int) -> socket.socket:
@@ -303,8 +304,11 @@ class LiveServer:
         secret: str,
         limits: Limits,
         tallies: Tallies,
+        jwks_trust: ssl.SSLContext | None = None,
     ) -> None:
         self.hospital = hospital
+        #: whom the IdP trusts when it fetches a client's JWKS URL (None: the system's CAs)
+        self.jwks_trust = jwks_trust
         self.state = state
         self.secret = secret
         self.guard = Guard(limits, tallies, hospital.now)
@@ -367,7 +371,8 @@ class LiveServer:
                               middlewares=self._middlewares("admin", rate_limited=False),
                               client_max_size=body)  # fmt: skip
         await self._run("admin", admin_api, sockets[3])
-        return {
+        ehr = await self._serve_ehr(ports.ehr) if self.hospital.hospital.clinical else {}
+        return ehr | {
             "est": f"https://{LOOPBACK}:{est}{EST_PATH}",
             "crl": f"http://{LOOPBACK}:{pki}/crl",
             "crl_by_site": crl_by_site,
@@ -377,6 +382,21 @@ class LiveServer:
             "zones": dict(self.zones.published()),
             "scenario": self.hospital.scenario.name,
         }
+
+    async def _serve_ehr(self, port: int) -> dict[str, object]:
+        """The identity provider and the FHIR API (:mod:`testbed.live.ehr_server`)."""
+        from testbed.live.ehr_server import INTROSPECTION_SECRET, ehr_app
+
+        sock = _listen(port)
+        origin = f"https://{LOOPBACK}:{int(sock.getsockname()[1])}"
+        app, endpoints = ehr_app(
+            self.hospital, self.zones, origin=origin,
+            introspection_secret=self.state.write_secret(INTROSPECTION_SECRET),
+            jwks_trust=self.jwks_trust or ssl.create_default_context(),
+            middlewares=self._middlewares("ehr"), client_max_size=self.guard.limits.body_bytes,
+        )  # fmt: skip
+        await self._run("ehr", app, sock, tls=True)
+        return endpoints
 
     async def stop(self) -> None:
         """Close every socket and finish in-flight requests."""
@@ -417,6 +437,7 @@ async def run_until(
     ports: Ports,
     stop: asyncio.Event,
     limits: Limits | None = None,
+    jwks_trust: ssl.SSLContext | None = None,
 ) -> None:
     """Write the state directory, listen, publish ``endpoints.json``, run until ``stop``.
 
@@ -432,7 +453,7 @@ async def run_until(
     state.write_server_identity(*server_identity(hospital.ca, now=hospital.now(),
                                                  also_valid_at=wall))  # fmt: skip
     server = LiveServer(hospital, state, secret=state.write_secret(), limits=limits,
-                        tallies=log.tallies)  # fmt: skip
+                        tallies=log.tallies, jwks_trust=jwks_trust)  # fmt: skip
     tasks: list[asyncio.Task[None]] = []
     try:
         hospital.publish_crls()

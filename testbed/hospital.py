@@ -2,7 +2,9 @@
 
 A :class:`Hospital` is built from a scenario, a clock, a random generator and an event
 log, and owns every service: the certificate authority, trust distribution, CRL
-distribution, inventory, EST, network policy and NAC, and the access point.  The
+distribution, inventory, EST, network policy and NAC, the access point, and, when the
+scenario has an ``ehr`` block, the identity provider and the EHRs
+(:mod:`testbed.clinical`).  The
 simulation (:class:`~testbed.core.Testbed`: SimPy, a simulated clock, device agents),
 live mode (``testbed serve``: a wall clock and real sockets) and the tests all build
 it here, so a service is wired once.  Operator operations over it are plain
@@ -23,10 +25,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from testbed.access import AccessContext, AccessPoint, DecisionListener
+from testbed.clinical import Clinical, SmartUrls
 from testbed.clock import Clock
 from testbed.crosscheck import profiles_for
 from testbed.decisions import Decision
 from testbed.devices import DeviceProfile, load_profiles
+from testbed.ehr.ehr import Ehr
 from testbed.events import EventLog
 from testbed.hops import ServiceOutages, standard_chains
 from testbed.inventory import Inventory
@@ -46,6 +50,8 @@ from testbed.pki.verify import Verifier
 from testbed.revision import Revision
 from testbed.scenario import Scenario, load_scenario
 from testbed.sites import HealthSystem
+from testbed.smart.idp import IdentityProvider
+from testbed.smart.jwks import Fetcher
 from testbed.store import HospitalStore, MemoryStore
 
 __all__ = ["CA_BACKDATE", "Hospital", "artefacts_for"]
@@ -74,7 +80,12 @@ class Hospital:
         fidelity: Fidelity | None = None,
         artefacts: Artefacts | None = None,
         store: HospitalStore | None = None,
+        smart_urls: SmartUrls | None = None,
+        jwks_fetcher: Fetcher | None = None,
     ) -> None:
+        """``smart_urls``: where the IdP and FHIR API are (live mode's loopback URLs;
+        default: names under the trust domain); ``jwks_fetcher``: how the IdP fetches
+        clients' JWKS URLs (live: HTTPS; default: what the hospital publishes)."""
         self.scenario = scenario
         #: where the services keep what they did (testbed.store): memory by default;
         #: a store that kept an earlier run's hospital gives that hospital back
@@ -138,6 +149,14 @@ class Hospital:
             ),
             revision=self.revision,
         )
+        #: the identity provider and the EHRs (testbed.clinical), when the scenario
+        #: has an ``ehr`` block; None otherwise
+        self.clinical: Clinical | None = None
+        if scenario.ehr is not None:
+            self.clinical = Clinical(
+                scenario, settings=scenario.ehr, system=self.system, log=log, now=now,
+                deterministic=rng is not None, urls=smart_urls, fetcher=jwks_fetcher,
+            )  # fmt: skip
         # what observes decisions subscribes to them: the measures, and the
         # ground-truth oracle that judges every allowance (both transports)
         self.metrics = Metrics()
@@ -150,6 +169,16 @@ class Hospital:
     def _seen(self, context: AccessContext, decision: Decision) -> None:
         if context.record is not None:
             self.ca.mark_used(context.record.serial)
+
+    @property
+    def idp(self) -> IdentityProvider | None:
+        """The identity provider (None without an ``ehr`` block)."""
+        return None if self.clinical is None else self.clinical.idp
+
+    @property
+    def ehrs(self) -> dict[str, Ehr]:
+        """The EHR of each EHR service, by service name (empty without an ``ehr`` block)."""
+        return {} if self.clinical is None else self.clinical.ehrs
 
     @property
     def decision_listeners(self) -> tuple[DecisionListener, ...]:

@@ -9,6 +9,7 @@ one ``offboarding-step`` event; nothing here knows about simulated agents or soc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,8 +85,13 @@ def offboard_device(
     nac: Nac,
     log: EventLog,
     now: datetime,
+    api_access: Callable[[], str] | None = None,
 ) -> Offboarding:
     """Run the four offboarding steps now, one event each.
+
+    ``api_access``: invalidates the device's API access beyond its bootstrap secret
+    (its SMART client at the identity provider) and says what it did, for the step's
+    event.
 
     Raises :class:`~testbed.errors.RegistrationError` for an unknown device and
     :class:`~testbed.errors.LifecycleError` for one that is already retired (nothing
@@ -106,8 +112,10 @@ def offboard_device(
     log.emit(now, step, device_id, step=OFFBOARDING_STEPS[1], zone=entry.record.zone,
              audit_code=_AUDIT)  # fmt: skip
     inventory.clear_bootstrap(device_id)
-    log.emit(now, step, device_id, step=OFFBOARDING_STEPS[2],
-             detail="bootstrap secret cleared; no SMART client is registered in this release",
+    detail = "bootstrap secret cleared; " + (
+        "no SMART client is registered in this release" if api_access is None else api_access()
+    )
+    log.emit(now, step, device_id, step=OFFBOARDING_STEPS[2], detail=detail,
              audit_code=_AUDIT)  # fmt: skip
     row = inventory.transition(device_id, LifecycleEvent.OFFBOARD, now=now)
     log.emit(now, step, device_id, step=OFFBOARDING_STEPS[3], source=row.source.value,

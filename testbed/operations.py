@@ -10,18 +10,25 @@ counts no manual step for it and the admin API can answer 409.
 - :func:`validate`, :func:`promote` (step 3: validated, then production);
 - :func:`suspend`, :func:`resume` (an incident);
 - :func:`revoke` (every live certificate of the device), :func:`offboard` (seed §2);
-- :func:`rotate_ca_key`, :func:`publish_crls` (the CA's own).
+- :func:`rotate_ca_key`, :func:`publish_crls` (the CA's own);
+- with an ``ehr:`` block (:mod:`testbed.clinical`): :func:`register` also registers
+  the SMART client of a device whose profile uses the EHR and places it in the EHR's
+  device registry (:func:`smart_enrollment` gives what it got); suspend, resume and
+  offboard reach the identity provider; :func:`replace_jwks` (a device's key
+  rotation), :func:`move_patient`, :func:`rotate_idp_key`.
 
 Lifecycle transitions write their ``device-transition`` event in the inventory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from testbed.approval import approve_enrollment
 from testbed.clock import isoformat
+from testbed.errors import EhrError, RegistrationError
 from testbed.events import AuditCode, EventKind
 from testbed.lifecycle import LifecycleEvent
 from testbed.offboard import Offboarding, offboard_device, revoke_device
@@ -30,34 +37,56 @@ from testbed.pki.renewal import OnExpiry
 from testbed.pki.revocation import PublishedCrl, RevocationReason, build_crl
 
 if TYPE_CHECKING:
+    from testbed.clinical import Clinical, SmartEnrollment
     from testbed.devices import DeviceRecord
+    from testbed.ehr.context import Move
     from testbed.hospital import Hospital
 
 __all__ = [
     "approve",
     "current_crl",
+    "move_patient",
     "offboard",
     "promote",
     "publish_crl",
     "publish_crls",
     "rebootstrap",
     "register",
+    "replace_jwks",
     "resume",
     "revoke",
     "rotate_ca_key",
+    "rotate_idp_key",
+    "smart_enrollment",
     "suspend",
     "validate",
 ]
 
 
 
-def register(hospital: Hospital, record: DeviceRecord) -> str:
+def register(
+    hospital: Hospital,
+    record: DeviceRecord,
+    *,
+    jwks: Mapping[str, Any] | None = None,
+    jwks_url: str | None = None,
+) -> str:
     """Pre-register a device, admit it to the network, and set its one-time bootstrap
     secret (returned).  Pending manual approval when the scenario asks for it.
 
-    Raises :class:`~testbed.errors.RegistrationError` for a device already registered.
+    In a hospital with an EHR, a device whose profile uses it also gets its SMART
+    client (``jwks`` or ``jwks_url`` in ``private_key_jwt`` designs; its department's
+    shared secret in ``client_secret_basic`` ones) and its place in the EHR's device
+    registry: :func:`smart_enrollment` gives the client id, scopes and location.
+
+    Raises :class:`~testbed.errors.RegistrationError` for a device already registered,
+    or one that uses the EHR without the keys its design needs (nothing is changed).
     """
     profile = hospital.profiles[record.profile]
+    clinical = hospital.clinical
+    service = None if clinical is None else clinical.uses_ehr(record, profile)
+    if clinical is not None and service is not None:
+        clinical.check_credentials(record.device_id, jwks=jwks, jwks_url=jwks_url)
     pki = hospital.scenario.pki
     now = hospital.now()
     on_expiry = OnExpiry.RENEW_AUTOMATICALLY if profile.automated_renewal else (
@@ -72,7 +101,68 @@ def register(hospital: Hospital, record: DeviceRecord) -> str:
                       zone=record.zone, profile=record.profile, owner=record.owner,
                       services=",".join(record.intended_services), ae_title=record.ae_title,
                       audit_code=AuditCode.ATTACH.value)  # fmt: skip
+    if clinical is not None and service is not None:
+        clinical.enroll(record, service=service, now=now, jwks=jwks, jwks_url=jwks_url)
     return password
+
+
+def smart_enrollment(hospital: Hospital, device_id: str) -> SmartEnrollment | None:
+    """The SMART client and EHR placement :func:`register` gave ``device_id`` (None:
+    no EHR in this hospital, or the device does not use it)."""
+    clinical = hospital.clinical
+    return None if clinical is None else clinical.enrollments.get(device_id)
+
+
+def _client(hospital: Hospital, device_id: str) -> Clinical | None:
+    """The hospital's clinical services when ``device_id`` has a SMART client."""
+    clinical = hospital.clinical
+    if clinical is None or device_id not in clinical.enrollments:
+        return None
+    return clinical
+
+
+def replace_jwks(
+    hospital: Hospital,
+    device_id: str,
+    *,
+    jwks: Mapping[str, Any] | None = None,
+    jwks_url: str | None = None,
+) -> None:
+    """Replace a device's registered JWK Set or JWKS URL (the device rotated its
+    key); raises :class:`~testbed.errors.RegistrationError` for a device without a
+    SMART client, or without exactly one of the two."""
+    clinical = _client(hospital, device_id)
+    if clinical is None:
+        raise RegistrationError(f"device {device_id!r} has no SMART client in this hospital")
+    clinical.idp.replace_keys(device_id, now=hospital.now(), jwks=jwks, jwks_url=jwks_url)
+
+
+def move_patient(hospital: Hospital, patient: str, to_location: str, *,
+                 service: str | None = None) -> Move:  # fmt: skip
+    """Move a patient to another Location (ids) in EHR ``service`` (None: the only
+    one); raises :class:`~testbed.errors.EhrError` for an unknown patient or location,
+    or a patient there already."""
+    clinical = hospital.clinical
+    if clinical is None:
+        raise EhrError("this hospital has no EHR: its scenario has no 'ehr' block")
+    if service is None:
+        if len(clinical.ehrs) != 1:
+            raise EhrError(f"name the EHR service: one of {sorted(clinical.ehrs)}")
+        service = next(iter(clinical.ehrs))
+    ehr = clinical.ehrs.get(service)
+    if ehr is None:
+        raise EhrError(f"no EHR service {service!r}: one of {sorted(clinical.ehrs)}")
+    return ehr.move_patient(patient, to_location, hospital.now())
+
+
+def rotate_idp_key(hospital: Hospital, *, overlap: timedelta | None = None) -> str:
+    """The IdP signs with a new key from now; the old one stays published for
+    ``overlap`` (None: the scenario's ``ehr.key_overlap``).  Its new ``kid``."""
+    clinical = hospital.clinical
+    if clinical is None:
+        raise EhrError("this hospital has no identity provider: no 'ehr' block")
+    overlap = clinical.settings.key_overlap if overlap is None else overlap
+    return clinical.idp.rotate_signing_key(now=hospital.now(), overlap=overlap)
 
 
 def approve(hospital: Hospital, device_id: str) -> bool:
@@ -112,13 +202,25 @@ def promote(hospital: Hospital, device_id: str) -> bool:
 
 
 def suspend(hospital: Hospital, device_id: str) -> bool:
-    """Suspend a device in production (an incident); False in any other state."""
-    return _transition(hospital, device_id, LifecycleEvent.SUSPEND)
+    """Suspend a device in production (an incident); False in any other state.  Its
+    SMART client is suspended too: no token, and its tokens inactive at once."""
+    if not _transition(hospital, device_id, LifecycleEvent.SUSPEND):
+        return False
+    clinical = _client(hospital, device_id)
+    if clinical is not None:
+        clinical.idp.suspend(device_id, now=hospital.now())
+    return True
 
 
 def resume(hospital: Hospital, device_id: str) -> bool:
-    """Return a suspended device to production; False in any other state."""
-    return _transition(hospital, device_id, LifecycleEvent.RESUME)
+    """Return a suspended device to production (and its SMART client); False in any
+    other state."""
+    if not _transition(hospital, device_id, LifecycleEvent.RESUME):
+        return False
+    clinical = _client(hospital, device_id)
+    if clinical is not None:
+        clinical.idp.resume(device_id, now=hospital.now())
+    return True
 
 
 def revoke(
@@ -136,9 +238,23 @@ def revoke(
 
 
 def offboard(hospital: Hospital, device_id: str) -> Offboarding:
-    """The four offboarding steps (seed §2); raises for a device already retired."""
+    """The four offboarding steps (seed §2); raises for a device already retired.
+    Invalidating API access offboards the device's SMART client (no new token; every
+    issued token inactive at once) and makes its EHR Device inactive."""
+    now = hospital.now()
+    clinical = _client(hospital, device_id)
+    api_access = None
+    if clinical is not None:
+        found = clinical
+
+        def api_access() -> str:
+            found.idp.offboard(device_id, now=now)
+            found.deactivate(device_id, now)
+            return "SMART client offboarded (its tokens inactive); EHR Device inactive"
+
     return offboard_device(device_id, ca=hospital.ca, inventory=hospital.inventory,
-                           nac=hospital.nac, log=hospital.log, now=hospital.now())  # fmt: skip
+                           nac=hospital.nac, log=hospital.log, now=now,
+                           api_access=api_access)  # fmt: skip
 
 
 def publish_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:

@@ -12,7 +12,7 @@ import json
 import re
 import warnings
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -30,11 +30,14 @@ from testbed.pki.fidelity import Fidelity
 from testbed.pki.keys import KeyType
 from testbed.pki.revocation import RevocationReason
 from testbed.sites import NAME, Service, Site
+from testbed.smart.settings import MAX_TOKEN_LIFETIME, ClientAuth
 from testbed.targets import DEVICES, TargetForm
 from testbed.units import Duration, PositiveDuration, parse_duration
 
 __all__ = [
+    "CensusSpec",
     "ChangeWindowSpec",
+    "EhrSettings",
     "FleetGroup",
     "NetworkRule",
     "Operation",
@@ -105,6 +108,49 @@ class PkiSettings:
     approval_delay: Duration = field(default_factory=lambda: _d("2h"))
     manual_recovery_delay: Duration = field(default_factory=lambda: _d("8h"))
     manual_enrollment_delay: Duration = field(default_factory=lambda: _d("1d"))
+
+
+@dataclass(frozen=True, slots=True)
+class CensusSpec:
+    """How big each site's census is in the EHR (testbed/ehr/census.py)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    locations: Annotated[int, Field(ge=1, le=10_000, strict=True)] = 4
+    patients: Annotated[int, Field(ge=0, le=1_000_000, strict=True)] = 20
+
+
+def _token_lifetime(value: timedelta) -> timedelta:
+    if value > MAX_TOKEN_LIFETIME:
+        raise ValueError("at most 300s (SMART backend services: expires_in SHOULD NOT "
+                         "exceed 300 seconds)")  # fmt: skip
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class EhrSettings:
+    """The hospital's identity provider and EHR (issue 11); a scenario without this
+    block has neither (its EHR services are names that are up or down).
+
+    ``client_auth`` and ``certificate_bound`` unset: from the scenario's ``design``
+    (``credentials: shared`` is ``client_secret_basic``; otherwise
+    ``private_key_jwt``, unbound), or ``private_key_jwt`` unbound without a design.
+    """
+
+    __pydantic_config__: ClassVar[ConfigDict] = _STRICT
+
+    census: CensusSpec = field(default_factory=CensusSpec)
+    token_lifetime: Annotated[PositiveDuration, AfterValidator(_token_lifetime)] = field(
+        default_factory=lambda: _d("300s")
+    )
+    #: how long the EHR keeps its copy of the IdP's JWKS (a relying party's cache)
+    jwks_cache: Duration = field(default_factory=lambda: _d("5m"))
+    client_auth: ClientAuth | None = None
+    certificate_bound: Annotated[bool | None, Field(strict=True)] = None
+    #: how long before a cached token's expiry a device asks for a new one
+    token_refresh_margin: Duration = field(default_factory=lambda: _d("30s"))
+    #: how long the IdP's old signing key stays published after a rotation
+    key_overlap: Duration = field(default_factory=lambda: _d("10m"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +281,16 @@ class Scenario:
         ),
     ] = None
     workload: Workload = field(default_factory=Workload)
+    ehr: Annotated[
+        EhrSettings | None,
+        Field(
+            description=(
+                "The identity provider (SMART backend services) and the EHR's FHIR "
+                "API with a census per site; devices whose profile uses the EHR get "
+                "tokens and write FHIR resources. Absent: neither is built."
+            )
+        ),
+    ] = None
     faults: tuple[Annotated[FaultSpec, Field(discriminator="kind")], ...] = ()
     operations: tuple[Operation, ...] = ()
     expectations: dict[str, ExpectationSpec] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -266,7 +266,8 @@ class Ehr:
             reason=refusal.reason,
         )
         headers = (*refusal.headers,)
-        return _answer(refusal.status, operation_outcome(refusal.issues), headers)
+        answer = _answer(refusal.status, operation_outcome(refusal.issues), headers)
+        return replace(answer, reason=refusal.reason)
 
     def _event(
         self,

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from testbed.decisions import Reason
 from testbed.ehr.authorization import TokenCheck
 
 __all__ = ["FHIR_JSON", "FhirRequest", "FhirResponse", "encode"]
@@ -46,11 +47,14 @@ class FhirRequest:
 
 @dataclass(frozen=True, slots=True)
 class FhirResponse:
-    """One answer: status, headers and body bytes (FHIR JSON)."""
+    """One answer: status, headers and body bytes (FHIR JSON); ``reason``: the
+    testbed's reason (``ok``, or why it was refused), for the transport's accounting,
+    never sent."""
 
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = field(default=())
+    reason: Reason = Reason.OK
 
     def json(self) -> Any:
         """The body, parsed."""

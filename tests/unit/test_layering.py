@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
         "smart", "ehr", "pacs",
     })),
-    ("hospital", frozenset({"hospital", "operations", "store"})),
+    ("hospital", frozenset({"hospital", "operations", "store", "clinical", "fhir_access"})),
     ("transports", frozenset({"core", "sim", "live"})),
     ("reports", frozenset({"report"})),
     # live mode's commands (serve, devices) are command-line entry points

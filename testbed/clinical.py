@@ -1,0 +1,310 @@
+"""The hospital's identity provider and EHRs, built once for every transport (issue 11).
+
+A scenario with an ``ehr:`` block (:class:`~testbed.scenario.EhrSettings`) gets a
+:class:`Clinical`: one :class:`~testbed.smart.idp.IdentityProvider` (SMART backend
+services), one :class:`~testbed.ehr.ehr.Ehr` per EHR-kind service with a census per
+site, and the EHRs' :class:`~testbed.smart.verifier.TokenVerifier` (the IdP's JWKS
+cached for ``ehr.jwks_cache``, introspection in process).  Without the block the
+hospital has none of these and nothing else changes.
+
+Randomness never comes from the run's generator, so adding the block shifts no draw
+of an existing scenario: the IdP's keys and token ids come from a generator seeded
+with ``"<seed>:idp"`` (live mode, whose ``rng`` is None, uses the operating system's:
+its signing keys must not be predictable from a seed), each census from
+``"<seed>:census:<service>:<site>"``, each EHR's resource ids from
+``"<seed>:ehr:<service>"``.
+
+Devices are placed deterministically: a device of a site goes to the next of that
+site's wards that have patients, round robin in registration order.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from testbed.devices import DeviceProfile, DeviceRecord
+from testbed.ehr.census import Census, CensusSize
+from testbed.ehr.ehr import Ehr
+from testbed.errors import RegistrationError
+from testbed.events import EventLog
+from testbed.network.design import CredentialIssuance, load_design
+from testbed.scenario import EhrSettings, Scenario
+from testbed.sites import HealthSystem, ServiceKind
+from testbed.smart.idp import IdentityProvider
+from testbed.smart.jwks import Fetched, Fetcher, JwksError, parse_key_set
+from testbed.smart.relying import IdpJwksCache
+from testbed.smart.settings import ClientAuth, IdpSettings
+from testbed.smart.verifier import TokenVerifier
+
+__all__ = ["Clinical", "SmartEnrollment", "SmartUrls", "idp_settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class SmartUrls:
+    """Where the IdP and the FHIR API are: the IdP's ``iss``, its token endpoint
+    (the ``aud`` of client assertions), its JWKS, and the FHIR base its tokens are
+    for (the ``aud`` of access tokens).  With several EHR services, each EHR's base is
+    ``<fhir>/<service>`` (the audience stays ``fhir``)."""
+
+    issuer: str
+    token_url: str
+    jwks_url: str
+    fhir: str
+
+    @classmethod
+    def for_domain(cls, trust_domain: str) -> SmartUrls:
+        """The simulation's names, under the scenario's trust domain."""
+        idp = f"https://idp.{trust_domain}"
+        return cls(idp, f"{idp}/token", f"{idp}/jwks", f"https://ehr.{trust_domain}/fhir")
+
+
+@dataclass(frozen=True, slots=True)
+class SmartEnrollment:
+    """What registering a device at the IdP and the EHR gave it.
+
+    ``location`` is ``Location/<id>`` (where the EHR places the device); ``secret``
+    is the shared secret of ``client_secret_basic`` designs (None otherwise).
+    """
+
+    client_id: str
+    scopes: tuple[str, ...]
+    service: str
+    location: str
+    device: str  # Device/<id> in the EHR's registry
+    secret: str | None = None
+
+    def answer(self) -> dict[str, Any]:
+        """The ``smart`` and ``location`` members of a register answer."""
+        return {
+            "smart": {"client_id": self.client_id, "scopes": list(self.scopes)},
+            "location": self.location,
+        }
+
+
+def idp_settings(scenario: Scenario, settings: EhrSettings) -> IdpSettings:
+    """The IdP's design choices: the block's, else the design's, else the defaults."""
+    auth = settings.client_auth
+    if auth is None and scenario.design is not None:
+        design = load_design(Path(scenario.design))
+        shared = design.credentials is CredentialIssuance.SHARED
+        auth = ClientAuth.CLIENT_SECRET_BASIC if shared else ClientAuth.PRIVATE_KEY_JWT
+    return IdpSettings(
+        client_auth=auth or ClientAuth.PRIVATE_KEY_JWT,
+        certificate_bound=bool(settings.certificate_bound),
+        token_lifetime=settings.token_lifetime,
+    )
+
+
+@dataclass(slots=True)
+class _Site:
+    """One EHR's census of one site and where its next device goes."""
+
+    census: Census
+    wards: tuple[str, ...]  # the census's locations with patients (else all of them)
+    placed: int = 0
+
+
+@dataclass(slots=True)
+class _Published:
+    """JWK Sets the simulation publishes at URLs (the in-memory :data:`Fetcher`)."""
+
+    documents: dict[str, Fetched] = field(default_factory=dict)
+
+    def __call__(self, url: str) -> Fetched:
+        try:
+            return self.documents[url]
+        except KeyError:
+            raise JwksError(f"nothing is published at {url!r}") from None
+
+
+class Clinical:
+    """The IdP, the EHRs and the token verifier of one hospital (see the module)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        settings: EhrSettings,
+        system: HealthSystem,
+        log: EventLog,
+        now: datetime,
+        deterministic: bool,
+        urls: SmartUrls | None = None,
+        fetcher: Fetcher | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.settings = settings
+        self.system = system
+        self.log = log
+        self.urls = urls or SmartUrls.for_domain(scenario.trust_domain)
+        seed = scenario.seed
+        self.deterministic = deterministic
+        #: JWK Sets published at URLs, fetched by the IdP when no transport fetcher is given
+        self.published = _Published()
+        idp_rng: random.Random = random.Random(f"{seed}:idp") if deterministic else (
+            random.SystemRandom()
+        )
+        self.idp = IdentityProvider(
+            issuer=self.urls.issuer, audience=self.urls.fhir, rng=idp_rng, now=now,
+            settings=idp_settings(scenario, settings), fetcher=fetcher or self.published,
+            log=log,
+        )  # fmt: skip
+        self.verifier = TokenVerifier(
+            issuer=self.urls.issuer,
+            audience=self.urls.fhir,
+            jwks=IdpJwksCache(self.idp.jwks, lifetime=settings.jwks_cache),
+            introspect=lambda token, at: self.idp.introspect(token, now=at),
+            require_binding=self.idp.settings.certificate_bound,
+        )
+        services = system.services_of_kind(ServiceKind.EHR)
+        self.ehrs: dict[str, Ehr] = {
+            s.name: Ehr(
+                log=log,
+                seed=random.Random(f"{seed}:ehr:{s.name}").getrandbits(32),
+                base=self.urls.fhir if len(services) == 1 else f"{self.urls.fhir}/{s.name}",
+                name=s.name,
+            )
+            for s in services
+        }
+        self.enrollments: dict[str, SmartEnrollment] = {}
+        self._idp_outages = 0
+        self._sites: dict[tuple[str, str], _Site] = {}
+        self._secrets: dict[str, str] = {}
+        self._secret_rng = random.Random(f"{seed}:shared-secrets") if deterministic else None
+        for service in services:  # each site's census in the EHR nearest to it
+            for site in scenario.sites:
+                if system.nearest(ServiceKind.EHR, site.name).name == service.name:
+                    self._site(service.name, site.name, now)
+
+    @property
+    def idp_down(self) -> bool:
+        """Whether the IdP answers nothing now (an outage)."""
+        return self._idp_outages > 0
+
+    def idp_outage(self, *, begin: bool) -> None:
+        """An IdP outage begins, or one ends (outages nest)."""
+        if not begin and self._idp_outages == 0:
+            raise ValueError("the identity provider is not down")
+        self._idp_outages += 1 if begin else -1
+
+    @property
+    def client_auth(self) -> ClientAuth:
+        """How devices authenticate at the token endpoint in this hospital."""
+        return self.idp.settings.client_auth
+
+    def census(self, service: str, site: str) -> Census | None:
+        """``site``'s census in EHR ``service``, if admitted."""
+        found = self._sites.get((service, site))
+        return None if found is None else found.census
+
+    def uses_ehr(self, record: DeviceRecord, profile: DeviceProfile) -> str | None:
+        """The EHR service the device writes to (its first intended EHR service), if
+        its profile uses the EHR with SMART scopes and this hospital has that EHR."""
+        if ServiceKind.EHR not in profile.services or not record.fhir_scopes:
+            return None
+        return next((s for s in record.intended_services if s in self.ehrs), None)
+
+    def check_credentials(
+        self,
+        device_id: str,
+        *,
+        jwks: Mapping[str, Any] | None = None,
+        jwks_url: str | None = None,
+    ) -> None:
+        """:class:`~testbed.errors.RegistrationError` unless the credentials fit the
+        design: exactly one of a JWK Set or URL (``private_key_jwt``), neither
+        (``client_secret_basic``: the department's shared secret)."""
+        if self.client_auth is ClientAuth.CLIENT_SECRET_BASIC:
+            if jwks is not None or jwks_url is not None:
+                raise RegistrationError(
+                    f"device {device_id!r}: this design authenticates clients with a "
+                    "shared secret (client_secret_basic), not a JWK Set"
+                )
+        elif (jwks is None) == (jwks_url is None):
+            raise RegistrationError(
+                f"device {device_id!r} uses the EHR: give its public JWK Set (--jwks FILE) "
+                "or its JWKS URL (--jwks-url URL), exactly one (private_key_jwt)"
+            )
+        if jwks is not None:
+            parse_key_set(jwks)  # JwksError: not a public JWK Set
+        if jwks_url is not None and not jwks_url.startswith("https://"):
+            raise RegistrationError(f"device {device_id!r}: a JWKS URL must be https://")
+        if device_id in self.idp.clients:
+            raise RegistrationError(f"device {device_id!r} has a SMART client already")
+
+    def enroll(
+        self,
+        record: DeviceRecord,
+        *,
+        service: str,
+        now: datetime,
+        jwks: Mapping[str, Any] | None = None,
+        jwks_url: str | None = None,
+    ) -> SmartEnrollment:
+        """Register the device's SMART client at the IdP (its JWK Set or URL; in
+        ``client_secret_basic`` designs its department's shared secret) and place it
+        in ``service``'s device registry at a ward of its site.
+
+        :class:`~testbed.errors.RegistrationError` when the design wants keys and none
+        were given, or a secret design was given keys.
+        """
+        device_id = record.device_id
+        self.check_credentials(device_id, jwks=jwks, jwks_url=jwks_url)
+        secret: str | None = None
+        if self.client_auth is ClientAuth.CLIENT_SECRET_BASIC:
+            secret = self._shared_secret(record.owner)
+        scopes = tuple(record.fhir_scopes)
+        self.idp.register(device_id, device_id=device_id, scopes=" ".join(scopes), now=now,
+                          jwks=jwks, jwks_url=jwks_url, secret=secret)  # fmt: skip
+        site = self._site(service, record.site, now)
+        ward = site.wards[site.placed % len(site.wards)]
+        site.placed += 1
+        ehr = self.ehrs[service]
+        device = ehr.register_device(device_id, owner=record.owner, location=ward, now=now)
+        enrollment = SmartEnrollment(device_id, scopes, service, f"Location/{ward}",
+                                     f"Device/{device}", secret)  # fmt: skip
+        self.enrollments[device_id] = enrollment
+        return enrollment
+
+    def deactivate(self, device_id: str, now: datetime) -> None:
+        """The device leaves the EHR's registry's active devices (offboarding)."""
+        enrollment = self.enrollments.get(device_id)
+        if enrollment is None:
+            return
+        ehr = self.ehrs[enrollment.service]
+        device = ehr.registry.device(device_id)
+        device["status"] = "inactive"
+        ehr.store.touch(device, now)
+
+    def _site(self, service: str, site: str, now: datetime) -> _Site:
+        key = (service, site)
+        found = self._sites.get(key)
+        if found is None:
+            rng = random.Random(f"{self.scenario.seed}:census:{service}:{site}")
+            spec = self.settings.census
+            census = self.ehrs[service].admit_census(
+                site, size=CensusSize(spec.locations, spec.patients), rng=rng, now=now
+            )
+            context = self.ehrs[service].context
+            occupied = tuple(
+                ward for ward in census.locations
+                if any(context.encounter_at(p, ward, now) for p in census.patients)
+            )  # fmt: skip
+            found = self._sites[key] = _Site(census, occupied or census.locations)
+        return found
+
+    def _shared_secret(self, owner: str) -> str:
+        """The shared secret of a department (one account per owner: the flat design)."""
+        if owner not in self._secrets:
+            rng = self._secret_rng
+            self._secrets[owner] = (
+                secrets.token_urlsafe(18) if rng is None else f"{rng.getrandbits(96):024x}"
+            )
+        return self._secrets[owner]
+

@@ -1,0 +1,293 @@
+"""The seam of issue 11: the hospital owns the IdP and the EHR, operations reach them,
+and one FHIR request takes one path (network, TLS, token, scope, patient context,
+validation, store) with each hop's own reason."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography import x509
+from joserfc.jwk import ECKey
+from pydantic import TypeAdapter
+
+from testbed import operations
+from testbed.access import Attempt
+from testbed.clinical import SmartEnrollment
+from testbed.clock import ManualClock
+from testbed.decisions import Reason
+from testbed.devices import make_record
+from testbed.ehr.authorization import TokenCheck
+from testbed.ehr.messages import FhirRequest
+from testbed.events import EventKind, EventLog
+from testbed.fhir_access import FhirAnswer, TokenAnswer, fhir_request, request_token
+from testbed.hospital import Hospital
+from testbed.inputs import validate
+from testbed.lifecycle import LifecycleEvent
+from testbed.pki.keys import KeyType
+from testbed.scenario import Scenario
+from testbed.smart.client import (
+    basic_authorization,
+    client_assertion,
+    client_key,
+    credentials_form,
+    public_jwks,
+)
+from testbed.smart.settings import ClientAuth
+from tests.conftest import PROFILES
+
+NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+DEVICE = "ct-ai-onbox-north-001"
+PLACEHOLDER = TokenCheck(False, Reason.TOKEN_INVALID)
+
+
+def scenario(ehr: dict[str, Any] | None = None, **changes: Any) -> Scenario:
+    data: dict[str, Any] = {
+        "name": "seam", "seed": 5, "start": NOW.isoformat(), "duration": "2d",
+        "sites": [{"name": "north", "zones": ["imaging", "datacenter"]}],
+        "services": [{"name": "ehr", "kind": "ehr", "site": "north", "zone": "datacenter"},
+                     {"name": "pacs-north", "kind": "pacs", "site": "north",
+                      "zone": "datacenter"}],
+        "network": [{"from": "imaging", "to": "ehr"}, {"from": "imaging", "to": "pacs-north"}],
+        "fleet": [{"profile": "ct-ai-onbox", "count": 2, "site": "north", "zone": "imaging",
+                   "owner": "radiology"}],
+        **changes,
+    }  # fmt: skip
+    if ehr is not None:
+        data["ehr"] = ehr
+    return validate(TypeAdapter(Scenario), data, file="seam")
+
+
+@dataclass
+class World:
+    hospital: Hospital
+    clock: ManualClock
+    key: ECKey
+    enrollment: SmartEnrollment
+    certificate: x509.Certificate
+    jti: int = 0
+
+    def token(self, *, key: ECKey | None = None, scope: str = "system/Observation.c",
+              accepted: bool = True, jti: str | None = None) -> TokenAnswer:  # fmt: skip
+        self.jti += 1
+        clinical = self.hospital.clinical
+        assert clinical is not None
+        if clinical.client_auth is ClientAuth.CLIENT_SECRET_BASIC:
+            assert self.enrollment.secret is not None
+            return request_token(
+                self.hospital, credentials_form(None, scope), now=self.clock.now(),
+                certificate=self.certificate, certificate_accepted=accepted,
+                authorization=basic_authorization(DEVICE, self.enrollment.secret),
+            )  # fmt: skip
+        assertion = client_assertion(key or self.key, client_id=DEVICE,
+                                     token_url=clinical.urls.token_url, now=self.clock.now(),
+                                     jti=jti or f"j{self.jti}")  # fmt: skip
+        return request_token(self.hospital, credentials_form(assertion, scope),
+                             now=self.clock.now(), certificate=self.certificate,
+                             certificate_accepted=accepted)  # fmt: skip
+
+    def bearer(self, **options: Any) -> str:
+        answer = self.token(**options)
+        assert answer.granted and answer.response is not None, answer
+        return str(answer.response.body["access_token"])
+
+    def patient(self, *, here: bool = True) -> tuple[str, str]:
+        """A patient at the device's location (or elsewhere) and their encounter."""
+        clinical = self.hospital.clinical
+        assert clinical is not None
+        ehr = clinical.ehrs["ehr"]
+        census = clinical.census("ehr", "north")
+        assert census is not None
+        location = self.enrollment.location.split("/")[1]
+        for patient in census.patients:
+            found = ehr.context.encounter_at(patient, location, self.clock.now())
+            if (found is not None) == here:
+                encounter = ehr.context._of(patient)[0]
+                return patient, str(encounter["id"])
+        raise AssertionError("no such patient")
+
+    def create(
+        self, bearer: str | None, patient: tuple[str, str], *,
+        certificate: x509.Certificate | None = None, item: str = "item-1",
+    ) -> FhirAnswer:  # fmt: skip
+        body = {
+            "resourceType": "Observation", "status": "final",
+            "identifier": [{"system": f"urn:testbed:device:{DEVICE}", "value": item}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "subject": {"reference": f"Patient/{patient[0]}"},
+            "encounter": {"reference": f"Encounter/{patient[1]}"},
+            "valueQuantity": {"value": 72, "unit": "/min"},
+        }  # fmt: skip
+        condition = f"identifier=urn:testbed:device:{DEVICE}|{item}"
+        request = FhirRequest("POST", "Observation", PLACEHOLDER, "",
+                              body=json.dumps(body).encode(),
+                              headers=(("If-None-Exist", condition),))  # fmt: skip
+        cert = self.certificate if certificate is None else certificate
+        attempt = Attempt(DEVICE, "ehr", cert, ("north", "imaging"))
+        return fhir_request(self.hospital, attempt, bearer, request, self.clock.now())
+
+
+def build(ehr: dict[str, Any] | None = None, **changes: Any) -> World:
+    clock = ManualClock(NOW)
+    spec = scenario({} if ehr is None else ehr, **changes)
+    hospital = Hospital(spec, profiles=PROFILES, clock=clock, rng=random.Random(5), log=EventLog())
+    profile = PROFILES["ct-ai-onbox"]
+    record = make_record(profile, hospital.system, device_id=DEVICE, serial="SN1",
+                         site="north", zone="imaging", owner="radiology",
+                         preferred_key=KeyType.EC_P256)  # fmt: skip
+    key = client_key(12345)
+    clinical = hospital.clinical
+    assert clinical is not None
+    secret_design = clinical.client_auth is ClientAuth.CLIENT_SECRET_BASIC
+    password = operations.register(hospital, record,
+                                   jwks=None if secret_design else public_jwks(key))  # fmt: skip
+    enrollment = operations.smart_enrollment(hospital, DEVICE)
+    assert enrollment is not None
+    device_key = hospital.ca.artefacts.new_key(KeyType.EC_P256, random.Random(9))
+    answer = hospital.est.simpleenroll(
+        hospital.ca.artefacts.request(device_key, DEVICE), content_type="application/pkcs10",
+        basic=(DEVICE, password), client_cert=None, now=NOW,
+    )  # fmt: skip
+    assert answer.certificate is not None
+    hospital.inventory.transition(DEVICE, LifecycleEvent.VALIDATE, now=NOW)
+    hospital.inventory.transition(DEVICE, LifecycleEvent.PROMOTE, now=NOW)
+    operations.publish_crls(hospital)
+    return World(hospital, clock, key, enrollment, answer.certificate)
+
+
+@pytest.fixture
+def world() -> World:
+    return build()
+
+
+def test_without_the_block_nothing_is_built_and_no_draw_shifts() -> None:
+    draws = []
+    for ehr in (None, {}):
+        rng = random.Random(5)
+        spec = scenario(ehr)
+        hospital = Hospital(spec, profiles=PROFILES, clock=ManualClock(NOW), rng=rng,
+                            log=EventLog())  # fmt: skip
+        assert (hospital.clinical is None) == (ehr is None)
+        assert (hospital.idp is None) == (ehr is None)
+        draws.append(rng.getrandbits(64))
+    assert draws[0] == draws[1]
+
+
+def test_the_hospital_builds_the_idp_and_one_ehr_per_service(world: World) -> None:
+    hospital = world.hospital
+    assert set(hospital.ehrs) == {"ehr"}
+    assert hospital.idp is not None and DEVICE in hospital.idp.clients
+    census = hospital.clinical.census("ehr", "north")  # type: ignore[union-attr]
+    assert census is not None and len(census.patients) == 20 and len(census.locations) == 4
+    answer = world.enrollment.answer()
+    assert answer["smart"] == {"client_id": DEVICE,
+                               "scopes": ["system/Observation.c", "system/ImagingStudy.rs"]}
+    assert answer["location"].startswith("Location/")
+    device = hospital.ehrs["ehr"].registry.device(DEVICE)
+    assert device["location"]["reference"] == answer["location"]
+
+
+def test_the_same_seed_builds_the_same_census_and_idp_keys() -> None:
+    one, two = build(), build()
+    assert one.enrollment == two.enrollment
+    assert one.hospital.idp.jwks(NOW) == two.hospital.idp.jwks(NOW)  # type: ignore[union-attr]
+
+
+def test_a_create_at_the_device_location_is_stored_once(world: World) -> None:
+    bearer = world.bearer()
+    patient = world.patient()
+    first = world.create(bearer, patient)
+    assert first.status == 201 and first.reason is Reason.OK
+    again = world.create(bearer, patient)  # a retry after a lost answer
+    assert again.status == 200 and again.reason is Reason.OK
+    assert world.hospital.ehrs["ehr"].store.count("Observation") == 1
+
+
+def test_each_hop_refuses_with_its_own_reason(world: World) -> None:
+    bearer = world.bearer()
+    assert world.create(bearer, world.patient(here=False)).reason is Reason.PATIENT_CONTEXT_MISMATCH
+    assert world.create(None, world.patient()).reason is Reason.TOKEN_INVALID
+    world.clock.advance(timedelta(minutes=6))
+    expired = world.create(bearer, world.patient())
+    assert (expired.status, expired.reason) == (401, Reason.TOKEN_EXPIRED)
+    read_only = world.bearer(scope="system/ImagingStudy.rs")
+    assert world.create(read_only, world.patient()).reason is Reason.SCOPE_INSUFFICIENT
+    # below the EHR: the access point refuses, and the EHR never sees it
+    world.hospital.outages.begin("ehr")
+    down = world.create(world.bearer(), world.patient())
+    assert down.response is None and down.reason is Reason.SERVICE_UNAVAILABLE
+
+
+def test_a_certificate_bound_token_needs_that_certificate() -> None:
+    world = build({"certificate_bound": True})
+    assert world.token(accepted=False).reason is Reason.CERT_BINDING_REQUIRED
+    bearer = world.bearer()
+    assert world.create(bearer, world.patient()).status == 201
+    # the same seed builds the same CA and serial: another certificate that the TLS hop
+    # accepts as the device's, with other bytes; the token is bound to the first one
+    other = build({"certificate_bound": True}).certificate
+    assert other != world.certificate
+    refused = world.create(bearer, world.patient(), certificate=other)
+    assert refused.access.allowed and (refused.status, refused.reason) == (
+        401, Reason.TOKEN_CERT_MISMATCH)
+
+
+def test_suspend_resume_and_offboard_reach_the_idp(world: World) -> None:
+    hospital, bearer = world.hospital, world.bearer()
+    assert operations.suspend(hospital, DEVICE)
+    assert world.token().reason is Reason.CLIENT_SUSPENDED
+    assert operations.resume(hospital, DEVICE)
+    assert world.create(bearer, world.patient()).status == 201
+    operations.offboard(hospital, DEVICE)
+    assert world.token().reason is Reason.CLIENT_OFFBOARDED
+    assert hospital.idp.introspect(bearer, now=NOW) == {"active": False}  # type: ignore[union-attr]
+    assert hospital.ehrs["ehr"].registry.device(DEVICE)["status"] == "inactive"
+    step = [e for e in hospital.log.of_kind(EventKind.OFFBOARDING_STEP)
+            if e.data["step"] == "invalidate-api-access"]  # fmt: skip
+    assert "SMART client offboarded" in str(step[0].data["detail"])
+
+
+def test_replace_jwks_and_move_patient(world: World) -> None:
+    hospital = world.hospital
+    new = client_key(999)
+    assert world.token(key=new).reason is Reason.CLIENT_KEY_UNRESOLVED
+    operations.replace_jwks(hospital, DEVICE, jwks=public_jwks(new))
+    assert world.token(key=new).granted
+    bearer = world.bearer(key=new)
+    patient = world.patient()
+    census = hospital.clinical.census("ehr", "north")  # type: ignore[union-attr]
+    elsewhere = next(loc for loc in census.locations  # type: ignore[union-attr]
+                     if f"Location/{loc}" != world.enrollment.location)  # fmt: skip
+    move = operations.move_patient(hospital, patient[0], elsewhere)
+    assert move.to_location == elsewhere
+    assert world.create(bearer, patient).reason is Reason.PATIENT_CONTEXT_MISMATCH
+
+
+def test_a_private_key_jwt_device_must_give_its_keys() -> None:
+    from testbed.errors import RegistrationError
+
+    spec = scenario({})
+    hospital = Hospital(spec, profiles=PROFILES, clock=ManualClock(NOW), rng=random.Random(5),
+                        log=EventLog())  # fmt: skip
+    record = make_record(PROFILES["ct-ai-onbox"], hospital.system, device_id=DEVICE,
+                         serial="SN1", site="north", zone="imaging", owner="radiology",
+                         preferred_key=KeyType.EC_P256)  # fmt: skip
+    with pytest.raises(RegistrationError, match="JWK Set"):
+        operations.register(hospital, record)
+    assert hospital.inventory.get(DEVICE) is None  # nothing was changed
+
+
+def test_the_shared_secret_design_grants_whoever_holds_the_secret() -> None:
+    world = build({"client_auth": "client_secret_basic"})
+    assert world.enrollment.secret is not None
+    assert world.token().granted
+    assert world.create(world.bearer(), world.patient()).status == 201
+
+
+def test_the_design_chooses_the_client_authentication() -> None:
+    world = build(None, design="flat-shared-credentials", network=[])
+    assert world.hospital.clinical.client_auth is ClientAuth.CLIENT_SECRET_BASIC  # type: ignore[union-attr]

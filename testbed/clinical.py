@@ -272,6 +272,12 @@ class Clinical:
         self.enrollments[device_id] = enrollment
         return enrollment
 
+    def restore_enrollment(self, enrollment: SmartEnrollment, *, site: str, now: datetime) -> None:
+        """Know again an enrollment a durable store kept (a live restart), counted in
+        its site's placement so the next device goes to the next ward."""
+        self.enrollments[enrollment.client_id] = enrollment
+        self._site(enrollment.service, site, now).placed += 1
+
     def deactivate(self, device_id: str, now: datetime) -> None:
         """The device leaves the EHR's registry's active devices (offboarding)."""
         enrollment = self.enrollments.get(device_id)

@@ -157,6 +157,8 @@ class Hospital:
                 scenario, settings=scenario.ehr, system=self.system, log=log, now=now,
                 deterministic=rng is not None, urls=smart_urls, fetcher=jwks_fetcher,
             )  # fmt: skip
+            # a durable store gives back what it kept and keeps what changes from now
+            self.store.keep_clinical(self.clinical, now=now)
         # what observes decisions subscribes to them: the measures, and the
         # ground-truth oracle that judges every allowance (both transports)
         self.metrics = Metrics()

@@ -84,6 +84,11 @@ class ResourceStore:
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
         self.journal = journal
 
+    @property
+    def ids_issued(self) -> int:
+        """How many ids this store gave out."""
+        return self._ids.issued
+
     def restore(self, resources: Iterable[dict[str, Any]], *, ids_issued: int) -> None:
         """Replace the contents with kept ``resources`` (in creation order) and continue
         the id counter after ``ids_issued``."""

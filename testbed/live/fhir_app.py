@@ -33,7 +33,7 @@ from testbed.live.guard import audited
 from testbed.live.zones import ZoneAddresses
 from testbed.pki.keys import common_name
 
-__all__ = ["FHIR_PATH", "FhirEntry", "FhirFace", "NOT_CHECKED", "add_fhir_routes", "bearer"]
+__all__ = ["FHIR_PATH", "NOT_CHECKED", "FhirEntry", "FhirFace", "add_fhir_routes", "bearer"]
 
 FHIR_PATH = "/fhir"
 

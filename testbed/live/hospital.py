@@ -235,7 +235,8 @@ class LiveHospital:
         self, device_id: str, *, jwks: Mapping[str, Any] | None = None,
         jwks_url: str | None = None,
     ) -> None:  # fmt: skip
-        """Replace a device's registered JWK Set or URL (:func:`~testbed.operations.replace_jwks`)."""
+        """Replace a device's registered JWK Set or URL
+        (:func:`~testbed.operations.replace_jwks`)."""
         self.inventory.entry(device_id)
         operations.replace_jwks(self.hospital, device_id, jwks=jwks, jwks_url=jwks_url)
 

@@ -32,7 +32,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
 
+from testbed.clinical import Clinical, SmartEnrollment
 from testbed.clock import isoformat, parse_utc
+from testbed.ehr.resources import SUPPORTED_TYPES
 from testbed.errors import LiveError
 from testbed.live.store_records import KeyFiles
 from testbed.smart.clients import ClientState, SmartClient
@@ -41,7 +43,16 @@ from testbed.smart.jwks import ClientKey, parse_key_set
 from testbed.smart.scopes import format_scopes, parse_scopes
 from testbed.smart.tokens import IssuedToken, SigningKey
 
-__all__ = ["CLINICAL_SCHEMA", "IDP_KEYS", "SqliteFhirJournal", "SqliteIdpJournal"]
+__all__ = [
+    "CLINICAL_SCHEMA",
+    "IDP_KEYS",
+    "SqliteFhirJournal",
+    "SqliteIdpJournal",
+    "keep_clinical",
+]
+
+RESOURCE_TYPES = (*sorted(SUPPORTED_TYPES), "Organization")
+"""Every type an EHR stores (the supported ones and its owners' Organizations)."""
 
 IDP_KEYS = "idp-keys"
 """The directory of the IdP's private signing keys in the state directory."""
@@ -125,8 +136,8 @@ class SqliteIdpJournal:
                     raise LiveError(f"IdP signing key {key.kid!r} has no private key to keep")
                 file = self._keys.write(key.kid, private)
             retires = None if key.retires is None else isoformat(key.retires)
-            self._db.execute("INSERT INTO smart_keys VALUES (?, ?, ?, ?, ?)",
-                             (key.kid, isoformat(key.created), retires, file, position))  # fmt: skip
+            row = (key.kid, isoformat(key.created), retires, file, position)
+            self._db.execute("INSERT INTO smart_keys VALUES (?, ?, ?, ?, ?)", row)
 
     def save_token(self, token: IssuedToken) -> None:
         """Keep an issued token."""
@@ -147,8 +158,8 @@ class SqliteIdpJournal:
         stamp = isoformat(now)
         self._db.execute("DELETE FROM smart_tokens WHERE expires <= ?", (stamp,))
         self._db.execute("DELETE FROM smart_jtis WHERE until <= ?", (stamp,))
-        clients = tuple(client_from_json(text) for (text,) in
-                        self._db.execute("SELECT client FROM smart_clients ORDER BY rowid"))  # fmt: skip
+        rows = self._db.execute("SELECT client FROM smart_clients ORDER BY rowid")
+        clients = tuple(client_from_json(text) for (text,) in rows)
         tokens = tuple(
             IssuedToken(jti, client, scope, parse_utc(expires), thumbprint)
             for jti, client, scope, expires, thumbprint in self._db.execute(
@@ -200,3 +211,55 @@ class SqliteFhirJournal:
             "SELECT resource FROM fhir_resources WHERE service = ? ORDER BY rowid",
             (self.service,))]  # fmt: skip
         return resources, int(row[0])
+
+
+# -- giving a hospital back what was kept ---------------------------------------------------
+
+
+def keep_clinical(
+    clinical: Clinical, db: sqlite3.Connection, keys: KeyFiles, *, now: datetime
+) -> None:
+    """Give ``clinical`` back what ``db`` kept (if anything) and attach the journals.
+
+    A new hospital's IdP signing key and census are written now; a kept one replaces
+    them (same ids: the census was built from the same seed), and every device's SMART
+    enrollment is known again (offboarding and suspension reach its client).
+    """
+    idp = SqliteIdpJournal(db, keys)
+    kept = idp.kept(now=now)
+    if kept is None:
+        idp.save_signing_keys(clinical.idp.signing_keys.all())
+    else:
+        clinical.idp.restore(kept, now=now)
+    clinical.idp.journal = idp
+    for name, ehr in clinical.ehrs.items():
+        journal = SqliteFhirJournal(db, name)
+        found = journal.kept()
+        if found is None:
+            for kind in RESOURCE_TYPES:
+                for resource in ehr.store.all(kind):
+                    journal.save(resource, ids_issued=ehr.store.ids_issued)
+        else:
+            ehr.restore(found[0], ids_issued=found[1])
+        ehr.store.journal = journal
+    if kept is not None:
+        for client in kept.clients:
+            _re_enroll(clinical, client, now)
+
+
+def _re_enroll(clinical: Clinical, client: SmartClient, now: datetime) -> None:
+    for name, ehr in clinical.ehrs.items():
+        device = ehr.registry.find(client.device_id)
+        location = ehr.registry.location_of(client.device_id)
+        if device is None or location is None:
+            continue
+        site = next((s.name for s in clinical.scenario.sites
+                     if (census := clinical.census(name, s.name)) is not None
+                     and location in census.locations), None)  # fmt: skip
+        if site is None:
+            continue
+        scopes = tuple(format_scopes(client.scopes).split())
+        enrollment = SmartEnrollment(client.client_id, scopes, name, f"Location/{location}",
+                                     f"Device/{device['id']}")  # fmt: skip
+        clinical.restore_enrollment(enrollment, site=site, now=now)
+        return

@@ -1,0 +1,251 @@
+"""Issue 11, live: a device made of PyJWT and httpx (tests/live/smart_client.py, no
+project code) against ``testbed serve``'s identity provider and FHIR API.
+
+The scenario's ``bedside-ai-writer`` profile (a copy of the bedside gateway that may
+also read Observations) sits in the north bedside zone (``127.1.1.1``), which may
+reach the EHR.  Tokens live 3 seconds, so an expired token needs only a short wait.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.live.smart_client import Device, SigningKey, enroll, observation
+
+if TYPE_CHECKING:
+    from tests.live.conftest import Live, StartServer
+
+pytestmark = pytest.mark.live
+
+REPO = Path(__file__).resolve().parents[2]
+SCOPE = "system/Observation.cr system/Patient.rs system/Encounter.rs"
+
+SCENARIO = """\
+name: live-ehr
+seed: 3
+start: 2026-01-05T00:00:00Z
+duration: 1d
+trust_domain: ehr.example
+profiles_dir: profiles
+sites:
+  - {name: north, zones: [bedside, datacenter]}
+services:
+  - {name: ehr, kind: ehr, site: north, zone: datacenter}
+network:
+  - {from: bedside, to: ehr}
+fleet:
+  - {profile: bedside-ai-writer, count: 1, site: north, zone: bedside, owner: nursing}
+ehr:
+  census: {locations: 2, patients: 6}
+  token_lifetime: LIFETIME
+"""
+
+
+def write_scenario(directory: Path, *, lifetime: str = "3s") -> Path:
+    """The scenario and its profiles (the shipped ones plus ``bedside-ai-writer``)."""
+    profiles = directory / "profiles"
+    shutil.copytree(REPO / "fixtures" / "profiles", profiles)
+    gateway = (profiles / "bedside-monitor-gateway.yaml").read_text()
+    writer = gateway.replace("system/Observation.c,", "system/Observation.cr,")
+    assert writer != gateway
+    (profiles / "bedside-ai-writer.yaml").write_text(writer.replace("model:", "model: Writer"))
+    path = directory / "live-ehr.yaml"
+    path.write_text(SCENARIO.replace("LIFETIME", lifetime))
+    return path
+
+
+@pytest.fixture(scope="module")
+def ehr(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> Live:
+    return start_server(write_scenario(tmp_path_factory.mktemp("scenario")))
+
+
+@pytest.fixture
+def opened() -> Iterator[list[Device]]:
+    """Device clients a test opened, closed after it."""
+    clients: list[Device] = []
+    yield clients
+    for client in clients:
+        client.http.close()
+
+
+def register(live: Live, serial: str, *keys: str) -> dict[str, Any]:
+    """``testbed devices register`` for a bedside writer with ``--jwks``/``--jwks-url``."""
+    done = live.cli("devices", "register", "--state-dir", str(live.state), "--serial", serial,
+                    "--site", "north", "--zone", "bedside", "--profile", "bedside-ai-writer",
+                    *keys)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def device(
+    live: Live, serial: str, key: SigningKey, *keys: str, opened: list[Device]
+) -> tuple[Device, dict[str, Any]]:
+    """A registered, enrolled device connected from the bedside zone."""
+    answer = register(live, serial, *keys)
+    device_id = answer["device_id"]
+    tls = enroll(live.endpoints["est"], live.bundle, live.work, device_id,
+                 answer["bootstrap"]["password"])  # fmt: skip
+    client = Device.connect(answer["smart"]["client_id"], key, bundle=live.bundle, tls=tls,
+                            source=live.endpoints["zones"]["north/bedside"])  # fmt: skip
+    opened.append(client)
+    client.discover(live.endpoints["smart_configuration"])
+    return client, answer
+
+
+def introspect(live: Live, token: str) -> dict[str, Any]:
+    secret = (live.state / "introspection.secret").read_text().strip()
+    status, body = live.curl(live.endpoints["introspect"], "-H", f"Authorization: Bearer {secret}",
+                             "--data-urlencode", f"token={token}")  # fmt: skip
+    assert status == 200, body
+    answer: dict[str, Any] = json.loads(body)
+    return answer
+
+
+def in_progress(client: Device, fhir: str, token: str, **params: str) -> list[dict[str, Any]]:
+    answer = client.get(f"{fhir}/Encounter", token, status="in-progress", **params)
+    assert answer.status_code == 200, answer.text
+    return [entry["resource"] for entry in answer.json().get("entry", [])]
+
+
+def location_of(encounter: dict[str, Any]) -> str:
+    active = [e for e in encounter["location"] if e["status"] == "active"]
+    return str(active[0]["location"]["reference"])
+
+
+def test_a_pyjwt_httpx_device_gets_a_token_and_writes_for_its_patients_only(
+    ehr: Live, opened: list[Device]
+) -> None:
+    key = SigningKey("device-key-1")
+    jwks = ehr.work / "jwks.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    client, answer = device(ehr, "W1", key, "--jwks", str(jwks), opened=opened)
+    device_id = answer["device_id"]
+    assert answer["smart"]["client_id"] == device_id
+    assert "system/Encounter.rs" in answer["smart"]["scopes"]
+    location = answer["location"]
+    assert location.startswith("Location/")
+    fhir = ehr.endpoints["fhir"]
+    assert not fhir.endswith("/")
+    configuration = client.http.get(ehr.endpoints["smart_configuration"]).json()
+    assert configuration["token_endpoint"] == ehr.endpoints["token"]
+    assert "private_key_jwt" in configuration["token_endpoint_auth_methods_supported"]
+
+    granted = client.token(SCOPE)
+    assert (granted["token_type"], granted["expires_in"]) == ("bearer", 3)
+    assert "refresh_token" not in granted
+    token = granted["access_token"]
+    here = in_progress(client, fhir, token, location=location.split("/")[1])
+    assert here and all(location_of(e) == location for e in here)
+    encounter = here[0]
+    created = client.create(f"{fhir}/Observation", token,
+                            observation(encounter["subject"]["reference"],
+                                        f"Encounter/{encounter['id']}", device_id, 72))  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"].startswith(f"{fhir}/Observation/")
+    ident = created.json()["id"]
+    read = client.get(f"{fhir}/Observation/{ident}", client.token(SCOPE)["access_token"])
+    assert read.status_code == 200 and read.json()["valueQuantity"]["value"] == 72
+
+    token = client.token(SCOPE)["access_token"]
+    elsewhere = next(e for e in in_progress(client, fhir, token) if location_of(e) != location)
+    refused = client.create(f"{fhir}/Observation", token,
+                            observation(elsewhere["subject"]["reference"],
+                                        f"Encounter/{elsewhere['id']}", device_id, 80))  # fmt: skip
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["resourceType"] == "OperationOutcome"
+
+    expiring = client.token(SCOPE)
+    deadline = time.time() + expiring["expires_in"] + 1.5
+    while time.time() < deadline:  # bounded: the token's own 3 seconds
+        time.sleep(0.25)
+    expired = client.get(f"{fhir}/Encounter", expiring["access_token"])
+    assert expired.status_code == 401
+    assert expired.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+    assertion = key.assertion(device_id, client.token_url)
+    assert client.token_answer(SCOPE, assertion=assertion).status_code == 200
+    replayed = client.token_answer(SCOPE, assertion=assertion)
+    assert (replayed.status_code, replayed.json()["error"]) == (401, "invalid_client")
+
+    last = client.token(SCOPE)["access_token"]
+    assert introspect(ehr, last)["active"] is True
+    done = ehr.cli("devices", "offboard", "--state-dir", str(ehr.state), device_id)
+    assert done.returncode == 0, done.stderr.decode()
+    assert introspect(ehr, last) == {"active": False}
+    after = client.get(f"{fhir}/Encounter", last)
+    assert after.status_code in (401, 403), after.text
+    again = client.token_answer(SCOPE)
+    assert again.status_code >= 400 and again.json()["error"] in (
+        "unauthorized_client", "invalid_client")  # fmt: skip
+
+    events = [e for e in ehr.events() if e.get("subject") == device_id]
+    refused_tokens = {e["reason"] for e in events if e["kind"] == "token-refused"}
+    assert {"token-replayed", "client-offboarded"} <= refused_tokens
+    writes = [(e["status"], e["reason"]) for e in events if e["kind"] == "ehr-write"]
+    assert (201, "ok") in writes and (403, "patient-context-mismatch") in writes
+    reads = {e["reason"] for e in events if e["kind"] == "ehr-read" and not e["allowed"]}
+    # 3 s after exp the verifier's 30 s leeway still holds, and the IdP's introspection
+    # (no leeway: the token is gone) says inactive
+    assert "token-inactive" in reads
+
+
+def test_the_fhir_api_refuses_without_a_token_or_certificate(ehr: Live) -> None:
+    fhir = ehr.endpoints["fhir"]
+    status, body = ehr.curl(f"{fhir}/Encounter", "--interface",
+                            ehr.endpoints["zones"]["north/bedside"])  # fmt: skip
+    assert status == 403 and b"not-registered" in body  # no certificate names a device
+    status, _ = ehr.curl(ehr.endpoints["introspect"], "--data-urlencode", "token=x")
+    assert status == 401
+    ehr.flush_audit()
+    refused = [e for e in ehr.events() if e["kind"] == "request-refused"
+               and e.get("listener", e.get("subject")) == "ehr"]  # fmt: skip
+    assert any(e["status"] == 401 for e in refused), refused
+
+
+def test_move_patient_live_refuses_the_old_location(ehr: Live, opened: list[Device]) -> None:
+    key = SigningKey("device-key-2")
+    jwks = ehr.work / "jwks-2.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    client, answer = device(ehr, "W2", key, "--jwks", str(jwks), opened=opened)
+    location = answer["location"]
+    fhir = ehr.endpoints["fhir"]
+    token = client.token(SCOPE)["access_token"]
+    encounter = in_progress(client, fhir, token, location=location.split("/")[1])[0]
+    patient = encounter["subject"]["reference"]
+    others = {location_of(e) for e in in_progress(client, fhir, token)} - {location}
+    target = sorted(others)[0].split("/")[1]
+    done = ehr.cli("ehr", "move-patient", "--state-dir", str(ehr.state),
+                   patient.split("/")[1], "--to", target)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    moved = json.loads(done.stdout)
+    assert moved["to"] == f"Location/{target}" and moved["from"] == location
+    refused = client.create(f"{fhir}/Observation", client.token(SCOPE)["access_token"],
+                            observation(patient, f"Encounter/{encounter['id']}",
+                                        answer["device_id"], 90))  # fmt: skip
+    assert refused.status_code == 403, refused.text
+    bad = ehr.cli("ehr", "move-patient", "--state-dir", str(ehr.state), "nobody", "--to", target)
+    assert bad.returncode == 2 and b"nobody" in bad.stderr
+    assert any(e["kind"] == "patient-moved" and e["subject"] == patient for e in ehr.events())
+
+
+def test_register_and_jwks_refuse_bad_input_naming_it(ehr: Live) -> None:
+    broken = ehr.work / "broken.json"
+    broken.write_text("{not json")
+    done = ehr.cli("devices", "register", "--state-dir", str(ehr.state), "--serial", "W9",
+                   "--site", "north", "--zone", "bedside", "--profile", "bedside-ai-writer",
+                   "--jwks", str(broken))  # fmt: skip
+    assert done.returncode == 2 and str(broken).encode() in done.stderr
+    done = ehr.cli("devices", "register", "--state-dir", str(ehr.state), "--serial", "W9",
+                   "--site", "north", "--zone", "bedside", "--profile", "bedside-ai-writer")
+    assert done.returncode == 2 and b"--jwks" in done.stderr
+    done = ehr.cli("devices", "jwks", "--state-dir", str(ehr.state), "nosuch-device",
+                   "--jwks-url", "https://127.0.0.1:1/jwks")  # fmt: skip
+    assert done.returncode == 2 and b"nosuch-device" in done.stderr

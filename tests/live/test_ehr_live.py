@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.live.jwks_server import JwksServer, make_tls
 from tests.live.smart_client import Device, SigningKey, enroll, observation
 
 if TYPE_CHECKING:
@@ -62,8 +63,19 @@ def write_scenario(directory: Path, *, lifetime: str = "3s") -> Path:
 
 
 @pytest.fixture(scope="module")
-def ehr(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> Live:
-    return start_server(write_scenario(tmp_path_factory.mktemp("scenario")))
+def jwks_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A CA the server trusts for JWKS URLs (--jwks-ca), and a certificate it signed."""
+    return make_tls(tmp_path_factory.mktemp("jwks-tls"))
+
+
+@pytest.fixture(scope="module")
+def ehr(
+    start_server: StartServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    jwks_tls: tuple[Path, Path, Path],
+) -> Live:
+    scenario = write_scenario(tmp_path_factory.mktemp("scenario"))
+    return start_server(scenario, "--jwks-ca", str(jwks_tls[0]))
 
 
 @pytest.fixture
@@ -249,3 +261,36 @@ def test_register_and_jwks_refuse_bad_input_naming_it(ehr: Live) -> None:
     done = ehr.cli("devices", "jwks", "--state-dir", str(ehr.state), "nosuch-device",
                    "--jwks-url", "https://127.0.0.1:1/jwks")  # fmt: skip
     assert done.returncode == 2 and b"nosuch-device" in done.stderr
+
+
+def test_a_jwks_url_is_cached_as_its_max_age_says_then_the_new_key_is_taken(
+    ehr: Live, jwks_tls: tuple[Path, Path, Path], opened: list[Device]
+) -> None:
+    old, new = SigningKey("rotating-1"), SigningKey("rotating-2")
+    server = JwksServer(old.jwks(), max_age=4)
+    url = server.start(jwks_tls[1], jwks_tls[2])
+    try:
+        client, answer = device(ehr, "W3", old, "--jwks-url", url, opened=opened)
+        device_id = answer["device_id"]
+        assert client.token_answer(SCOPE).status_code == 200
+        fetched = time.monotonic()
+        assert server.accepts == ["application/json"]
+        server.document = new.jwks()  # the device rotates its key at its URL
+        client.key = new
+        refused = client.token_answer(SCOPE)
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+        client.key = old  # the cached set still holds the old key: the cache is honoured
+        assert client.token_answer(SCOPE).status_code == 200
+        assert len(server.accepts) == 1
+        while time.monotonic() < fetched + 4.5:  # bounded: the max-age the server said
+            time.sleep(0.25)
+        client.key = new
+        assert client.token_answer(SCOPE).status_code == 200
+        assert len(server.accepts) == 2
+        client.key = old
+        assert client.token_answer(SCOPE).status_code == 401
+    finally:
+        server.stop()
+    reasons = [e["reason"] for e in ehr.events()
+               if e["kind"] == "token-refused" and e["subject"] == device_id]  # fmt: skip
+    assert reasons == ["client-key-unresolved", "client-key-unresolved"]

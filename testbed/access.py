@@ -45,6 +45,9 @@ class Purpose(StrEnum):
     EXPIRED_CREDENTIAL = "expired-credential"
     REVOKED_CERTIFICATE = "revoked-certificate"
     BLOCKED_ROUTE = "blocked-route"
+    # the network and TLS part of a FHIR request (testbed/fhir_access.py): what it
+    # delivers is the EHR's answer, not this decision
+    FHIR_REQUEST = "fhir-request"
 
 
 @dataclass(frozen=True, slots=True)

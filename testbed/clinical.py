@@ -30,9 +30,12 @@ from typing import Any
 
 from testbed.devices import DeviceProfile, DeviceRecord
 from testbed.ehr.census import Census, CensusSize
+from testbed.ehr.context import Move
 from testbed.ehr.ehr import Ehr
 from testbed.errors import RegistrationError
 from testbed.events import EventLog
+from testbed.inventory import Inventory
+from testbed.metrics import EhrMeasures, Metrics
 from testbed.network.design import CredentialIssuance, load_design
 from testbed.scenario import EhrSettings, Scenario
 from testbed.sites import HealthSystem, ServiceKind
@@ -41,6 +44,7 @@ from testbed.smart.jwks import Fetched, Fetcher, JwksError, parse_key_set
 from testbed.smart.relying import IdpJwksCache
 from testbed.smart.settings import ClientAuth, IdpSettings
 from testbed.smart.verifier import TokenVerifier
+from testbed.write_oracle import WriteOracle
 
 __all__ = ["Clinical", "SmartEnrollment", "SmartUrls", "idp_settings"]
 
@@ -135,6 +139,8 @@ class Clinical:
         log: EventLog,
         now: datetime,
         deterministic: bool,
+        inventory: Inventory,
+        metrics: Metrics,
         urls: SmartUrls | None = None,
         fetcher: Fetcher | None = None,
     ) -> None:
@@ -174,6 +180,10 @@ class Clinical:
         }
         self.enrollments: dict[str, SmartEnrollment] = {}
         self._idp_outages = 0
+        #: the IdP's and EHR's measures (the run's metrics report them)
+        self.measures = metrics.ehr = EhrMeasures()
+        #: judges accepted writes and impostors' grants against the true whereabouts
+        self.oracle = WriteOracle(inventory, metrics, self.measures, log)
         self._sites: dict[tuple[str, str], _Site] = {}
         self._secrets: dict[str, str] = {}
         self._secret_rng = random.Random(f"{seed}:shared-secrets") if deterministic else None
@@ -267,6 +277,7 @@ class Clinical:
         site.placed += 1
         ehr = self.ehrs[service]
         device = ehr.register_device(device_id, owner=record.owner, location=ward, now=now)
+        self.oracle.truth.devices[device_id] = ward
         enrollment = SmartEnrollment(device_id, scopes, service, f"Location/{ward}",
                                      f"Device/{device}", secret)  # fmt: skip
         self.enrollments[device_id] = enrollment
@@ -277,6 +288,18 @@ class Clinical:
         its site's placement so the next device goes to the next ward."""
         self.enrollments[enrollment.client_id] = enrollment
         self._site(enrollment.service, site, now).placed += 1
+        self.oracle.truth.devices[enrollment.client_id] = enrollment.location.split("/")[1]
+
+    def restore_whereabouts(self, now: datetime) -> None:
+        """The true whereabouts of every census patient as the EHRs say now (after a
+        durable store gave the EHRs back, moves included)."""
+        for (service, _), site in self._sites.items():
+            context = self.ehrs[service].context
+            for patient in site.census.patients:
+                ward = next((w for w in site.census.locations
+                             if context.encounter_at(patient, w, now)), None)  # fmt: skip
+                if ward is not None:
+                    self.oracle.truth.patients[(service, patient)] = ward
 
     def deactivate(self, device_id: str, now: datetime) -> None:
         """The device leaves the EHR's registry's active devices (offboarding)."""
@@ -303,7 +326,19 @@ class Clinical:
                 if any(context.encounter_at(p, ward, now) for p in census.patients)
             )  # fmt: skip
             found = self._sites[key] = _Site(census, occupied or census.locations)
+            for patient in census.patients:
+                ward = next(
+                    (w for w in census.locations if context.encounter_at(patient, w, now)), None
+                )
+                if ward is not None:
+                    self.oracle.truth.patients[(service, patient)] = ward
         return found
+
+    def move_patient(self, service: str, patient: str, to_location: str, now: datetime) -> Move:
+        """Move a patient in EHR ``service`` (the EHR's record and the true whereabouts)."""
+        move = self.ehrs[service].move_patient(patient, to_location, now)
+        self.oracle.truth.patients[(service, patient)] = move.to_location
+        return move
 
     def _shared_secret(self, owner: str) -> str:
         """The shared secret of a department (one account per owner: the flat design)."""

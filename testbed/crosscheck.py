@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, load_profiles
 from testbed.errors import ScenarioError
 from testbed.expectations import Metric
-from testbed.faults import BlockedRoute
+from testbed.faults import EHR_FAULTS, BlockedRoute, EhrOutage, FaultSpec
 from testbed.pki.ca import ISSUING_LIFETIME, IssuingMode
 from testbed.pki.leaf_profile import device_name_problem
+from testbed.sites import ServiceKind
 from testbed.targets import TargetForm
 from testbed.units import format_duration
 
@@ -75,6 +76,7 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
             _target(fault.target, fault.targets, scenario, file, f"faults[{i}].target")
         if fault.end > scenario.duration:
             raise ScenarioError(file, f"faults[{i}].end", "a time within the scenario's duration")
+        _ehr_fault(fault, scenario, file, f"faults[{i}]")
     for i, op in enumerate(scenario.operations):
         _target(op.target, op.targets, scenario, file, f"operations[{i}].target")
         if op.action == "resume" and not any(
@@ -216,6 +218,19 @@ def _zone(zones: dict[str, set[str]], site: str, zone: str, file: str, field: st
     _one_of(zone, zones[site], file, f"{field}.zone", f"a zone of site {site!r}")
 
 
+def _ehr_fault(fault: FaultSpec, scenario: Scenario, file: str, where: str) -> None:
+    """A fault on the IdP or the EHR needs them (an ``ehr`` block); an EHR outage names
+    an EHR service."""
+    if fault.kind not in EHR_FAULTS:
+        return
+    if scenario.ehr is None:
+        raise ScenarioError(file, f"{where}.kind", f"a scenario with an 'ehr' block for a "
+                            f"{fault.kind} fault (it acts on the IdP or the EHR)")  # fmt: skip
+    if isinstance(fault, EhrOutage):
+        ehrs = {s.name for s in scenario.services if s.kind is ServiceKind.EHR}
+        _one_of(fault.service, ehrs, file, f"{where}.target", "an EHR service")
+
+
 def _route(fault: BlockedRoute, scenario: Scenario, file: str, where: str) -> None:
     """A blocked route names a zone, a service and (if given) a site that exist."""
     zones = {zone for site in scenario.sites for zone in site.zones}
@@ -233,6 +248,8 @@ def _target(
     usable = _usable(forms, scenario.pki.issuing)
     kind, _, name = target.partition(":")
     if target == "ca" and usable & {TargetForm.CA, TargetForm.CENTRAL_CA}:
+        return
+    if target == "idp" and TargetForm.IDP in usable:
         return
     if kind == "site" and usable & {TargetForm.SITE, TargetForm.SITE_CA}:
         _one_of(name, {s.name for s in scenario.sites}, file, field, "a site")
@@ -268,4 +285,4 @@ def _expected_target(forms: frozenset[TargetForm], usable: frozenset[TargetForm]
     return expected
 
 
-_ORDER = ("'ca'", "'site:NAME'", "'group:NAME'", "'device:ID'", "'service:NAME'")
+_ORDER = ("'ca'", "'site:NAME'", "'group:NAME'", "'device:ID'", "'service:NAME'", "'idp'")

@@ -89,6 +89,10 @@ class EventKind(StrEnum):
     EHR_WRITE = "ehr-write"
     EHR_READ = "ehr-read"
     PATIENT_MOVED = "patient-moved"
+    # the EHR in a hospital (issue 11): a device's turn of FHIR deliveries (simulation),
+    # a write the oracle finds stored twice
+    FHIR_DELIVERY = "fhir-delivery"
+    DUPLICATE_WRITE = "duplicate-write"
     # the PACS (testbed/pacs/): one event per association, echo and store decision
     DICOM_ASSOCIATION = "dicom-association"
     DICOM_ECHO = "dicom-echo"

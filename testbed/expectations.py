@@ -36,6 +36,15 @@ class Metric(StrEnum):
     DRIFT_ALERTS = "drift_alerts"
     RECOVERED = "recovered"
     DATA_HELD_AT_END = "data_held_at_end"
+    # the identity provider and the EHR (a scenario with an ``ehr`` block)
+    TOKENS_GRANTED = "tokens_granted"
+    TOKENS_REFUSED = "tokens_refused"
+    TOKEN_GRANT_LATENCY_MAX_SECONDS = "token_grant_latency_max_seconds"
+    TOKEN_GRANT_LATENCY_MEAN_SECONDS = "token_grant_latency_mean_seconds"
+    FHIR_WRITES_ACCEPTED = "fhir_writes_accepted"
+    FHIR_WRITES_REFUSED = "fhir_writes_refused"
+    DUPLICATES = "duplicates"
+    UNAUTHORIZED_WRITES = "unauthorized_writes"
 
 
 @dataclass(frozen=True, slots=True)

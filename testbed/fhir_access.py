@@ -137,6 +137,12 @@ def fhir_request(
     )
     checked = replace(request, token=ehr_token_check(check), device_id=attempt.device_id)
     response = clinical.ehrs[attempt.service].handle(checked, now)
+    if checked.method == "POST":
+        if response.status < 400:
+            clinical.measures.writes_accepted += 1
+        else:
+            clinical.measures.writes_refused[response.reason.value] += 1
+    clinical.oracle.judge(attempt, check, checked, response, now)
     return FhirAnswer(decision, check, response)
 
 
@@ -180,4 +186,8 @@ def request_token(
         certificate_thumbprint=thumbprint,
     )  # fmt: skip
     response = clinical.idp.token(request, now=now)
+    if response.granted:
+        clinical.measures.tokens_granted += 1
+    else:
+        clinical.measures.tokens_refused[response.reason.value] += 1
     return TokenAnswer(response, response.reason)

@@ -149,6 +149,10 @@ class Hospital:
             ),
             revision=self.revision,
         )
+        # what observes decisions subscribes to them: the measures, and the
+        # ground-truth oracle that judges every allowance (both transports)
+        self.metrics = Metrics()
+        self.oracle = Oracle(self.ca, self.metrics, log)
         #: the identity provider and the EHRs (testbed.clinical), when the scenario
         #: has an ``ehr`` block; None otherwise
         self.clinical: Clinical | None = None
@@ -156,13 +160,10 @@ class Hospital:
             self.clinical = Clinical(
                 scenario, settings=scenario.ehr, system=self.system, log=log, now=now,
                 deterministic=rng is not None, urls=smart_urls, fetcher=jwks_fetcher,
+                inventory=self.inventory, metrics=self.metrics,
             )  # fmt: skip
             # a durable store gives back what it kept and keeps what changes from now
             self.store.keep_clinical(self.clinical, now=now)
-        # what observes decisions subscribes to them: the measures, and the
-        # ground-truth oracle that judges every allowance (both transports)
-        self.metrics = Metrics()
-        self.oracle = Oracle(self.ca, self.metrics, log)
         for listener in self.decision_listeners:
             self.access.subscribe(listener)
         # a presented certificate is in use: its predecessor's renewal grace ends

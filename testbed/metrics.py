@@ -20,7 +20,37 @@ from testbed.verdicts import ValidationOutcome
 if TYPE_CHECKING:
     from testbed.access import AccessContext
 
-__all__ = ["Availability", "Metrics"]
+__all__ = ["Availability", "EhrMeasures", "Metrics"]
+
+
+@dataclass(slots=True)
+class EhrMeasures:
+    """The identity provider's and the EHR's measures (a scenario with an ``ehr`` block;
+    docs/measures.md): tokens, FHIR writes, duplicates, unauthorized writes."""
+
+    tokens_granted: int = 0
+    tokens_refused: Counter[str] = field(default_factory=Counter)
+    #: per obtained token, seconds of simulation time from first needing it to the grant
+    token_waits: list[float] = field(default_factory=list)
+    writes_accepted: int = 0  # FHIR creates answered 201 or 200 (If-None-Exist matched)
+    writes_refused: Counter[str] = field(default_factory=Counter)
+    answers_lost: int = 0  # writes whose answer never reached the device
+    duplicates: int = 0
+    unauthorized_writes: int = 0
+
+    def measures(self) -> dict[str, float]:
+        """The flat measures (added to :meth:`Metrics.measures`)."""
+        waits = self.token_waits
+        return {
+            "tokens_granted": self.tokens_granted,
+            "tokens_refused": sum(self.tokens_refused.values()),
+            "token_grant_latency_max_seconds": round(max(waits, default=0.0), 3),
+            "token_grant_latency_mean_seconds": round(sum(waits) / len(waits), 3) if waits else 0.0,
+            "fhir_writes_accepted": self.writes_accepted,
+            "fhir_writes_refused": sum(self.writes_refused.values()),
+            "duplicates": self.duplicates,
+            "unauthorized_writes": self.unauthorized_writes,
+        }
 
 
 @dataclass(slots=True)
@@ -53,6 +83,8 @@ class Metrics:
     validation: Counter[str] = field(default_factory=Counter)
     recovery_checked: int = 0
     recovery_passed: int = 0
+    #: the IdP's and EHR's measures; None without an ``ehr`` block (none reported)
+    ehr: EhrMeasures | None = None
 
     def on_decision(self, context: AccessContext, decision: Decision) -> None:
         """Count one access decision (a listener of the access point)."""
@@ -84,7 +116,7 @@ class Metrics:
         recovered = (
             1.0 if self.recovery_checked == 0 else self.recovery_passed / self.recovery_checked
         )
-        return {
+        measures: dict[str, float] = {
             "unauthorized_access": self.unauthorized_access,
             "data_lost": self.data_lost,
             "clinical_downtime_minutes": round(self.downtime_seconds / 60, 3),
@@ -102,6 +134,9 @@ class Metrics:
             "recovered": round(recovered, 6),
             "data_held_at_end": self.buffered,
         }
+        if self.ehr is not None:
+            measures |= self.ehr.measures()
+        return measures
 
 
 class Availability:

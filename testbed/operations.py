@@ -149,10 +149,9 @@ def move_patient(hospital: Hospital, patient: str, to_location: str, *,
         if len(clinical.ehrs) != 1:
             raise EhrError(f"name the EHR service: one of {sorted(clinical.ehrs)}")
         service = next(iter(clinical.ehrs))
-    ehr = clinical.ehrs.get(service)
-    if ehr is None:
+    if service not in clinical.ehrs:
         raise EhrError(f"no EHR service {service!r}: one of {sorted(clinical.ehrs)}")
-    return ehr.move_patient(patient, to_location, hospital.now())
+    return clinical.move_patient(service, patient, to_location, hospital.now())
 
 
 def rotate_idp_key(hospital: Hospital, *, overlap: timedelta | None = None) -> str:

@@ -25,6 +25,7 @@ class TargetForm(StrEnum):
     GROUP = "group"  # ``group:NAME``: a fleet group's devices
     DEVICE = "device"  # ``device:ID``: one device
     SERVICE = "service"  # ``service:NAME``: one clinical service
+    IDP = "idp"  # ``idp``: the identity provider (a scenario with an ``ehr`` block)
 
     @property
     def spelling(self) -> str:
@@ -40,6 +41,7 @@ _SPELLING = {
     TargetForm.GROUP: "'group:NAME'",
     TargetForm.DEVICE: "'device:ID'",
     TargetForm.SERVICE: "'service:NAME'",
+    TargetForm.IDP: "'idp'",
 }
 
 DEVICES = frozenset({TargetForm.SITE, TargetForm.GROUP, TargetForm.DEVICE})

@@ -243,6 +243,7 @@ def keep_clinical(
             ehr.restore(found[0], ids_issued=found[1])
         ehr.store.journal = journal
     if kept is not None:
+        clinical.restore_whereabouts(now)
         for client in kept.clients:
             _re_enroll(clinical, client, now)
 

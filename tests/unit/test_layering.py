@@ -26,9 +26,11 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
         "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
-        "smart", "ehr", "pacs",
+        "smart", "ehr", "pacs", "write_oracle",
     })),
-    ("hospital", frozenset({"hospital", "operations", "store", "clinical", "fhir_access"})),
+    ("hospital", frozenset({
+        "hospital", "operations", "store", "clinical", "fhir_access",
+    })),
     ("transports", frozenset({"core", "sim", "live"})),
     ("reports", frozenset({"report"})),
     # live mode's commands (serve, devices) are command-line entry points

@@ -70,6 +70,9 @@ class JwksServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path != "/jwks.json":
+                    self.send_error(404)
+                    return
                 owner.accepts.append(self.headers.get("Accept", ""))
                 body = json.dumps(owner.document).encode()
                 self.send_response(200)

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-live schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live bench-ehr schema clean
 
 setup: $(STAMP)
 
@@ -33,11 +33,17 @@ test: setup lint typecheck
 bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.live_store
+	$(MAKE) bench-ehr
 
 # live mode's durable store: enrollment throughput durable vs memory, a restart of
 # 100k devices / 1M certificates, OCSP on it (benchmarks/live_store.py)
 bench-live: setup
 	$(BIN)/python -m benchmarks.live_store
+
+# live mode's identity provider and FHIR API: token and FHIR create throughput with
+# N concurrent clients, as ratios to a minimal aiohttp handler (benchmarks/ehr_live.py)
+bench-ehr: setup
+	$(BIN)/python -m benchmarks.ehr_live
 
 schema: setup
 	$(BIN)/testbed schema --out scenarios/scenario.schema.json

@@ -2,7 +2,10 @@
 
 ``make bench-ehr`` (``python -m benchmarks.ehr_live``) measures, in one run:
 
-1. **The floor**: a minimal aiohttp handler over the same TLS (the live server's own
+0. **The durable floor**: SQLite commits per second with ``synchronous=FULL`` on this
+   disk (``benchmarks.live_store.commit_floor``): every token grant and every FHIR
+   create is one such commit before its answer leaves, so neither can beat it.
+1. **The transport floor**: a minimal aiohttp handler over the same TLS (the live server's own
    certificate, a client certificate presented) that only parses a JSON body and
    answers 201, in a process of its own, driven by the same clients.  Nothing served
    over aiohttp and TLS on this machine can beat it.
@@ -43,6 +46,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from benchmarks.live_store import commit_floor
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -267,6 +272,7 @@ def run(clients: int, requests: int, work_dir: Path) -> dict[str, Any]:
     state = Path(tempfile.mkdtemp(dir=work_dir, prefix="ehr-state-"))
     os.chmod(state, 0o700)
     scenario = write_scenario(Path(tempfile.mkdtemp(dir=work_dir, prefix="ehr-scenario-")))
+    commits = commit_floor(Path(tempfile.mkdtemp(dir=work_dir, prefix="ehr-commit-")))
     server = start_testbed(scenario, state)
     floor_process = None
     made: list[tuple[Any, dict[str, Any]]] = []
@@ -285,9 +291,11 @@ def run(clients: int, requests: int, work_dir: Path) -> dict[str, Any]:
         shutil.rmtree(state, ignore_errors=True)
     return {
         "clients": clients, "requests_per_client": requests,
-        "floor": floor, "token": tokens, "fhir_create": creates,
+        "commits_per_second": commits, "floor": floor, "token": tokens, "fhir_create": creates,
         "token_over_floor": tokens["per_second"] / floor["per_second"],
         "create_over_floor": creates["per_second"] / floor["per_second"],
+        "token_over_commits": tokens["per_second"] / commits,
+        "create_over_commits": creates["per_second"] / commits,
     }  # fmt: skip
 
 
@@ -305,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         m = result[name]
         print(f"{name:12} {m['per_second']:8.1f} req/s  p50 {m['p50_ms']:6.1f} ms  "
               f"p95 {m['p95_ms']:6.1f} ms")
+    print(f"durable floor {result['commits_per_second']:8.1f} commits/s; token / commits "
+          f"{result['token_over_commits']:.3f}   create / commits "
+          f"{result['create_over_commits']:.3f}")
     print(f"token / floor {result['token_over_floor']:.3f}   "
           f"create / floor {result['create_over_floor']:.3f}")
     return 0

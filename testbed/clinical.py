@@ -32,7 +32,7 @@ from testbed.devices import DeviceProfile, DeviceRecord
 from testbed.ehr.census import Census, CensusSize
 from testbed.ehr.context import Move
 from testbed.ehr.ehr import Ehr
-from testbed.errors import RegistrationError
+from testbed.errors import EhrError, RegistrationError
 from testbed.events import EventLog
 from testbed.inventory import Inventory
 from testbed.metrics import EhrMeasures, Metrics
@@ -333,6 +333,31 @@ class Clinical:
                 if ward is not None:
                     self.oracle.truth.patients[(service, patient)] = ward
         return found
+
+    def census_of(self, service: str, location: str) -> Census:
+        """The census in EHR ``service`` that holds ``location`` (a Location id)."""
+        for (svc, _), found in self._sites.items():
+            if svc == service and location in found.census.locations:
+                return found.census
+        raise EhrError(f"no census of EHR {service!r} holds Location {location!r}")
+
+    def patients_at(self, service: str, site: str, location: str, now: datetime) -> list[str]:
+        """The patients of ``site``'s census in EHR ``service`` at ``location`` now, in
+        census order."""
+        census = self._site(service, site, now).census
+        context = self.ehrs[service].context
+        return [p for p in census.patients if context.encounter_at(p, location, now)]
+
+    def encounter_of(self, service: str, patient: str, location: str, now: datetime) -> str:
+        """The id of ``patient``'s in-progress Encounter at ``location`` now."""
+        found = self.ehrs[service].context.encounter_at(patient, location, now)
+        if found is None:
+            raise EhrError(f"Patient {patient!r} has no in-progress encounter at {location!r}")
+        return str(found["id"])
+
+    def where(self, service: str, patient: str) -> str | None:
+        """The Location id where ``patient`` of EHR ``service`` truly is now."""
+        return self.oracle.truth.patient(service, patient)
 
     def move_patient(self, service: str, patient: str, to_location: str, now: datetime) -> Move:
         """Move a patient in EHR ``service`` (the EHR's record and the true whereabouts)."""

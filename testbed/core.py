@@ -28,6 +28,7 @@ from testbed.pki.renewal import ChangeWindow
 from testbed.scenario import ChangeWindowSpec, Scenario
 from testbed.sim.agent import DeviceAgent, build_fleet
 from testbed.sim.context import SimContext
+from testbed.sim.ehr_traffic import EhrDelivery
 from testbed.sim.preproduction import ValidationLab
 from testbed.sim.traffic import TrafficEngine
 
@@ -80,6 +81,8 @@ class Testbed:
             interval=workload.interval.total_seconds(), retry=workload.retry.total_seconds(),
             horizon=self.horizon,
         )  # fmt: skip
+        if self.hospital.clinical is not None:
+            self.traffic.ehr = EhrDelivery(self.hospital, self.log)
         self.sim = SimContext(
             env=self.env, clock=self.clock, hospital=self.hospital, rng=self.rng,
             metrics=self.metrics, log=self.log, traffic=self.traffic, lab=self.lab,

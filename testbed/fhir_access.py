@@ -41,7 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from testbed.access import Attempt
-from testbed.decisions import Decision, Reason
+from testbed.decisions import Decision, Hop, Reason
 from testbed.ehr.authorization import TokenCheck as EhrTokenCheck
 from testbed.ehr.messages import FhirRequest, FhirResponse
 from testbed.pki.fidelity import LeafCertificate
@@ -60,6 +60,7 @@ __all__ = [
     "ehr_token_check",
     "fhir_request",
     "request_token",
+    "tls_accepts",
 ]
 
 
@@ -144,6 +145,22 @@ def fhir_request(
             clinical.measures.writes_refused[response.reason.value] += 1
     clinical.oracle.judge(attempt, check, checked, response, now)
     return FhirAnswer(decision, check, response)
+
+
+def tls_accepts(hospital: Hospital, attempt: Attempt, now: datetime) -> bool:
+    """Whether the registration and TLS hops of the attempt's service accept its
+    certificate as the device's now (no event: what a token endpoint's TLS listener
+    checks before it passes the certificate's thumbprint on)."""
+    if attempt.certificate is None:
+        return False
+    access = hospital.access
+    context = access.context(attempt, now=now)
+    kind = hospital.system.service(attempt.service).kind
+    return all(
+        hop.check(context) is None
+        for hop in access.chains[kind]
+        if hop.hop in (Hop.REGISTRATION, Hop.TLS)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,9 @@ def build_report(record: RunRecord) -> Report:
         "enrollment_refusals_by_reason": tally.enrollment_refusals_by_reason,
         "faults": [_fault(f, sc.start) for f in record.faults],
     }
+    if tally.tokens_refused_by_reason is not None:  # an ``ehr`` block: the IdP and EHR
+        data["tokens_refused_by_reason"] = tally.tokens_refused_by_reason
+        data["fhir_writes_refused_by_reason"] = tally.fhir_writes_refused_by_reason or {}
     if record.not_measured:
         data["not_measured"] = dict(record.not_measured)
         data["transport"] = record.transport.value

@@ -31,6 +31,7 @@ from testbed.pki.fidelity import Fidelity
 from testbed.report.fold import FoldContext, fold_events
 from testbed.report.jsonl import JsonlEvents, ReadProgress
 from testbed.report.record import (
+    EHR_LIVE_UNMEASURED,
     LIVE_UNMEASURED,
     NO_TALLY,
     RunRecord,
@@ -88,12 +89,15 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
         closing=None if live else closing_time(scenario),
         manual_profiles=frozenset(k for k, p in profiles.items() if not p.supports_est),
         devices=tuple(fleet_groups(scenario)),
+        ehr=scenario.ehr is not None,
     )
     before = tuple(segments(directory))  # a live log rotated by size: its earlier parts
     fold = fold_events(JsonlEvents(log, progress, before), context)
     tally = tally_of(fold.metrics, fold.certificates, events=fold.events,
                      registered=len(fold.profiles), refusals=fold.refusals)  # fmt: skip
     not_measured = dict(LIVE_UNMEASURED) if live else {}
+    if live and scenario.ehr is not None:
+        not_measured |= EHR_LIVE_UNMEASURED
     if not fold.tallied:
         not_measured["audit_coverage"] = NO_TALLY
     for name in not_measured:

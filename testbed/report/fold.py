@@ -16,7 +16,11 @@ measures are computed by the same code (rounding and types included).  What it r
   suspensions and resumptions, operator revocations (one per device and moment),
   offboardings, and every enrollment answer for a device whose profile has no EST
   (an operator enrolls and renews it);
-- ``audit-tally``: the decision points' own count of their decisions, for audit coverage.
+- ``audit-tally``: the decision points' own count of their decisions, for audit coverage;
+- with an ``ehr`` block: ``fhir-delivery`` (a device's turn of FHIR creates: items
+  delivered, downtime and incidents, the token wait), ``token-granted`` /
+  ``token-refused``, ``ehr-write`` (creates), ``duplicate-write``, and
+  ``unauthorized-access`` with ``write`` (an unauthorized FHIR write).
 
 Facts that are not events come in a :class:`FoldContext`: when the simulation's closing
 checks ran (downtime still open is closed there) and which profiles enroll by hand.
@@ -33,7 +37,7 @@ from testbed.access import Purpose
 from testbed.decisions import Reason
 from testbed.events import Event, EventKind
 from testbed.lifecycle import DeviceState, LifecycleEvent
-from testbed.metrics import Availability, Metrics
+from testbed.metrics import Availability, EhrMeasures, Metrics
 from testbed.offboard import OFFBOARDING_STEPS
 from testbed.sim.preproduction import FailureTest
 
@@ -71,12 +75,15 @@ class FoldContext:
     ``closing``: when the simulation's closing checks ran (None: a live run, none
     ran); ``manual_profiles``: profiles without EST, whose devices an operator
     enrolls and renews; ``devices``: the fleet's devices in file order (downtime
-    still open at the closing is closed in that order, as the simulation does).
+    still open at the closing is closed in that order, as the simulation does);
+    ``ehr``: whether the hospital had an IdP and EHRs (their measures are reported).
     """
 
     closing: datetime | None = None
     manual_profiles: frozenset[str] = frozenset()
     devices: tuple[str, ...] = ()
+    #: the scenario has an ``ehr`` block: the IdP's and EHR's measures are folded
+    ehr: bool = False
 
 
 @dataclass(slots=True)
@@ -97,6 +104,10 @@ class MeasureFold:
     _states: dict[str, str] = field(default_factory=dict)
     _revocation: tuple[str, datetime, str] | None = None
     _closed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.context.ehr and self.metrics.ehr is None:
+            self.metrics.ehr = EhrMeasures()
 
     @property
     def profiles(self) -> dict[str, str]:
@@ -162,11 +173,49 @@ class MeasureFold:
         if data.get("purpose") == Purpose.TRAFFIC:
             self._outage(event.subject).failed(service, Reason(reason), event.time)
 
+    def _fhir_delivery(self, event: Event) -> None:
+        """A device's turn of FHIR creates: items delivered, and the turn's outcome."""
+        self.metrics.delivered += _int(event, "delivered")
+        service, reason = str(event.data.get("service")), str(event.data.get("reason"))
+        outage = self._outage(event.subject)
+        if reason == Reason.OK:
+            outage.succeeded(service, event.time)
+        else:
+            outage.failed(service, Reason(reason), event.time)
+        wait = event.data.get("token_wait_s")
+        ehr = self.metrics.ehr
+        if ehr is not None and isinstance(wait, int | float) and not isinstance(wait, bool):
+            ehr.token_waits.append(float(wait))
+
+    def _token(self, event: Event) -> None:
+        ehr = self.metrics.ehr
+        if ehr is None:
+            return
+        if event.kind is EventKind.TOKEN_GRANTED:
+            ehr.tokens_granted += 1
+        else:
+            ehr.tokens_refused[str(event.data.get("reason"))] += 1
+
+    def _ehr_write(self, event: Event) -> None:
+        ehr = self.metrics.ehr
+        if ehr is None or event.data.get("interaction") != "create":
+            return
+        if event.data.get("allowed") is True:
+            ehr.writes_accepted += 1
+        else:
+            ehr.writes_refused[str(event.data.get("reason"))] += 1
+
+    def _duplicate(self, event: Event) -> None:
+        if self.metrics.ehr is not None:
+            self.metrics.ehr.duplicates += 1
+
     def _forwarded(self, event: Event) -> None:
         self.metrics.delivered += _int(event, "items") - 1  # its decision counted one
 
     def _unauthorized(self, event: Event) -> None:
         self.metrics.unauthorized_access += 1
+        if event.data.get("write") is True and self.metrics.ehr is not None:
+            self.metrics.ehr.unauthorized_writes += 1
         stale = event.data.get("state") == DeviceState.RETIRED
         self.metrics.stale_access_after_offboarding += int(stale)
 
@@ -286,6 +335,11 @@ _HANDLERS: dict[EventKind, Callable[[MeasureFold, Event], None]] = {
     EventKind.OFFBOARDING_STEP: MeasureFold._offboarding,
     EventKind.RECOVERY_CHECK: MeasureFold._recovery,
     EventKind.AUDIT_TALLY: MeasureFold._tally,
+    EventKind.FHIR_DELIVERY: MeasureFold._fhir_delivery,
+    EventKind.TOKEN_GRANTED: MeasureFold._token,
+    EventKind.TOKEN_REFUSED: MeasureFold._token,
+    EventKind.EHR_WRITE: MeasureFold._ehr_write,
+    EventKind.DUPLICATE_WRITE: MeasureFold._duplicate,
 }
 
 

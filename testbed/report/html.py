@@ -91,6 +91,14 @@ def summary_html(report: Report) -> str:
         _section("Enrollment refusals by reason",
                  _counts(data.get("enrollment_refusals_by_reason"), "reason")),
         _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
+        *(
+            _section(title, _counts(data.get(key), "reason"))
+            for title, key in (
+                ("Tokens refused by reason", "tokens_refused_by_reason"),
+                ("FHIR writes refused by reason", "fhir_writes_refused_by_reason"),
+            )
+            if key in data
+        ),
         _section("Faults", _faults(data.get("faults"))),
     ]
     return f'<div class="testbed-report">\n<style>{_CSS}</style>\n{"".join(parts)}</div>\n'

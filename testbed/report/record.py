@@ -69,6 +69,14 @@ LIVE_UNMEASURED: dict[str, str] = {
 }
 """The measures a live run cannot have, and why (docs/measures.md says the same)."""
 
+EHR_LIVE_UNMEASURED: dict[str, str] = {
+    Metric.TOKEN_GRANT_LATENCY_MAX_SECONDS: "a live client's wait for a token is not seen by "
+    "the hospital (the simulation's devices measure it)",
+    Metric.TOKEN_GRANT_LATENCY_MEAN_SECONDS: "a live client's wait for a token is not seen by "
+    "the hospital (the simulation's devices measure it)",
+}
+"""With an ``ehr`` block, the measures a live run cannot have either."""
+
 NO_TALLY = (
     "no audit-tally event: the decision points' own count of their decisions is not in "
     "this log (a live server writes it when it stops cleanly)"
@@ -87,6 +95,9 @@ class Tally:
     events: int
     devices_registered: int = 0
     enrollment_refusals_by_reason: dict[str, int] = field(default_factory=dict)
+    #: with an ``ehr`` block: tokens and FHIR writes refused, by reason (else None)
+    tokens_refused_by_reason: dict[str, int] | None = None
+    fhir_writes_refused_by_reason: dict[str, int] | None = None
 
 
 def tally_of(
@@ -98,6 +109,7 @@ def tally_of(
     refusals: Mapping[str, int],
 ) -> Tally:
     """Measures and counts from the run's counters (simulated or folded)."""
+    ehr = metrics.ehr
     return Tally(
         measures=metrics.measures(),
         counts={
@@ -118,6 +130,10 @@ def tally_of(
         events=events,
         devices_registered=registered,
         enrollment_refusals_by_reason=dict(sorted(refusals.items())),
+        tokens_refused_by_reason=None if ehr is None else dict(sorted(ehr.tokens_refused.items())),
+        fhir_writes_refused_by_reason=(
+            None if ehr is None else dict(sorted(ehr.writes_refused.items()))
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import simpy
 
@@ -14,6 +15,9 @@ from testbed.metrics import Availability, Metrics
 from testbed.pki.fidelity import DeviceKey, LeafCertificate
 from testbed.scenario import Scenario
 from testbed.sites import HealthSystem
+
+if TYPE_CHECKING:
+    from testbed.sim.ehr_traffic import EhrSession
 
 
 @dataclass(slots=True)
@@ -55,6 +59,8 @@ class DeviceAgent:
     awaiting_ca: bool = False
     changed: simpy.Event | None = None
     onboarding_began: float | None = None  # simulation seconds, once onboarding starts
+    #: its SMART session with the EHR, when its profile uses the EHR (an ``ehr`` block)
+    ehr: EhrSession | None = None
 
     @property
     def capacity(self) -> int:

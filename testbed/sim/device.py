@@ -13,8 +13,11 @@ from testbed.events import EventKind
 from testbed.lifecycle import DeviceState
 from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.renewal import renewal_time
+from testbed.sim.ehr_traffic import enroll_session, session_key
 from testbed.sim.enrollment import enroll, reenroll
 from testbed.sim.preproduction import run_failure_tests
+from testbed.smart.client import public_jwks
+from testbed.smart.settings import ClientAuth
 
 if TYPE_CHECKING:
     from testbed.sim.agent import DeviceAgent
@@ -26,9 +29,23 @@ Proc = Generator[Any, Any, None]
 
 
 def register(sim: SimContext, agent: DeviceAgent) -> None:
-    """Seed §7 step 1: the identity record exists before the device connects."""
-    password = operations.register(sim.hospital, agent.record)
+    """Seed §7 step 1: the identity record exists before the device connects (and, for
+    a device that uses the EHR, its SMART client and its place in the EHR)."""
+    hospital = sim.hospital
+    clinical = hospital.clinical
+    key = None
+    if (
+        clinical is not None
+        and clinical.uses_ehr(agent.record, agent.profile) is not None
+        and clinical.client_auth is ClientAuth.PRIVATE_KEY_JWT
+    ):
+        key = session_key(hospital.scenario.seed, agent.device_id)
+    jwks = None if key is None else public_jwks(key)
+    password = operations.register(hospital, agent.record, jwks=jwks)
     agent.bootstrap = (agent.device_id, password)
+    enrollment = operations.smart_enrollment(hospital, agent.device_id)
+    if enrollment is not None:
+        agent.ehr = enroll_session(hospital, agent, enrollment, key)
     if sim.pki.manual_approval:
         sim.env.process(_approve(sim, agent))
 

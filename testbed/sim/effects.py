@@ -19,11 +19,18 @@ from testbed.events import EventKind
 from testbed.faults import (
     BlockedRoute,
     CaOutage,
+    ClientCredentialLeaked,
     ClockSkew,
+    EhrOutage,
     FaultKind,
+    IdpKeyRotation,
+    IdpOutage,
+    PatientMoved,
     RenewalAgentBroken,
     RevokedCertificate,
+    ScopeDrift,
     ServiceOutage,
+    TokenExpired,
     TrustBundleMissing,
     TrustBundleStale,
 )
@@ -33,6 +40,7 @@ if TYPE_CHECKING:
     from datetime import timedelta
 
     from testbed.pki.trust import TrustBundle
+    from testbed.sim.ehr_traffic import EhrSession
 
 __all__ = ["EFFECTS", "Effect", "effect_for"]
 
@@ -150,6 +158,98 @@ def _unskew(ctx: FaultContext, fault: ClockSkew) -> None:
         ctx.set_skew(agent, agent.skew - _offset(fault))
 
 
+# -- the identity provider and the EHR (issue 11) --------------------------------------
+
+
+def _sessions(ctx: FaultContext) -> list[EhrSession]:
+    return [a.ehr for a in ctx.devices if a.ehr is not None]
+
+
+def _token_clock_behind(ctx: FaultContext, fault: TokenExpired) -> None:
+    for session in _sessions(ctx):
+        session.token_skew -= fault.offset
+
+
+def _token_clock_right(ctx: FaultContext, fault: TokenExpired) -> None:
+    for session in _sessions(ctx):
+        session.token_skew += fault.offset
+
+
+def _idp_down(ctx: FaultContext, fault: IdpOutage) -> None:
+    ctx.clinical.idp_outage(begin=True)
+
+
+def _idp_up(ctx: FaultContext, fault: IdpOutage) -> None:
+    ctx.clinical.idp_outage(begin=False)
+
+
+def _rotate_with_stale_cache(ctx: FaultContext, fault: IdpKeyRotation) -> None:
+    jwks = ctx.clinical.verifier.jwks
+    jwks.keys(now=ctx.now())  # the EHR holds a copy from before the rotation
+    jwks.hold(until=ctx.now() + fault.length)
+    ctx.rotate_idp_key(fault.overlap)
+
+
+def _refresh_cache(ctx: FaultContext, fault: IdpKeyRotation) -> None:
+    ctx.clinical.verifier.jwks.refresh()  # the operator's fix: fetch the JWKS again
+
+
+def _ehr_fails(ctx: FaultContext, fault: EhrOutage) -> None:
+    lost, service = ctx.ehr_delivery.answers_lost, fault.service
+    lost.add(service)
+
+    def down() -> None:
+        lost.discard(service)
+        ctx.services.begin(service)
+
+    ctx.later(fault.answers_lost, down)
+
+
+def _ehr_back(ctx: FaultContext, fault: EhrOutage) -> None:
+    ctx.services.end(fault.service)
+
+
+def _patients(ctx: FaultContext) -> dict[tuple[str, str], str]:
+    """The target devices' patients, once each: (service, patient) -> the ward the
+    device that writes for them is at."""
+    return {(s.service, s.patient): s.location for s in _sessions(ctx) if s.patient}
+
+
+def _move_patients(ctx: FaultContext, fault: PatientMoved) -> None:
+    for (service, patient), home in _patients(ctx).items():
+        if ctx.clinical.where(service, patient) != home:
+            continue  # moved already (an overlapping fault)
+        census = ctx.clinical.census_of(service, home)
+        elsewhere = next(w for w in census.locations if w != home)
+        ctx.move_patient(service, patient, elsewhere)
+
+
+def _patients_back(ctx: FaultContext, fault: PatientMoved) -> None:
+    for (service, patient), home in _patients(ctx).items():
+        if ctx.clinical.where(service, patient) != home:
+            ctx.move_patient(service, patient, home)
+
+
+def _drift(ctx: FaultContext, fault: ScopeDrift) -> None:
+    for session in _sessions(ctx):
+        session.drifted_scope = fault.scopes
+
+
+def _rollback(ctx: FaultContext, fault: ScopeDrift) -> None:
+    for session in _sessions(ctx):
+        session.drifted_scope = None
+
+
+def _leak(ctx: FaultContext, fault: ClientCredentialLeaked) -> None:
+    for session in _sessions(ctx):
+        session.leaked += 1
+
+
+def _contain(ctx: FaultContext, fault: ClientCredentialLeaked) -> None:
+    for session in _sessions(ctx):
+        session.leaked -= 1
+
+
 EFFECTS: Mapping[FaultKind, Effect[Any]] = MappingProxyType({
     FaultKind.RENEWAL_AGENT_BROKEN: Effect(_break_agent, _fix_agent),
     FaultKind.REVOKED_CERTIFICATE: Effect(_revoke, _rebootstrap_revoked),
@@ -159,6 +259,13 @@ EFFECTS: Mapping[FaultKind, Effect[Any]] = MappingProxyType({
     FaultKind.CLOCK_SKEW: Effect(_skew, _unskew),
     FaultKind.BLOCKED_ROUTE: Effect(_block, _unblock),
     FaultKind.SERVICE_OUTAGE: Effect(_service_down, _service_up),
+    FaultKind.TOKEN_EXPIRED: Effect(_token_clock_behind, _token_clock_right),
+    FaultKind.IDP_OUTAGE: Effect(_idp_down, _idp_up),
+    FaultKind.IDP_KEY_ROTATION: Effect(_rotate_with_stale_cache, _refresh_cache),
+    FaultKind.EHR_OUTAGE: Effect(_ehr_fails, _ehr_back),
+    FaultKind.PATIENT_MOVED: Effect(_move_patients, _patients_back),
+    FaultKind.SCOPE_DRIFT: Effect(_drift, _rollback),
+    FaultKind.CLIENT_CREDENTIAL_LEAKED: Effect(_leak, _contain),
 })  # fmt: skip
 """The effect of each kind of fault."""
 

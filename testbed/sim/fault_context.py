@@ -7,8 +7,9 @@ services live on :class:`~testbed.core.Testbed`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from testbed import operations
 from testbed.events import EventKind, Value
@@ -17,6 +18,7 @@ from testbed.sim.device import recover, skew_changed
 from testbed.sim.offboarding import revoke_identity
 
 if TYPE_CHECKING:
+    from testbed.clinical import Clinical
     from testbed.core import Testbed
     from testbed.hops import ServiceOutages
     from testbed.network import DesignPolicy, ZonePolicy
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from testbed.pki.outage import CaOutages
     from testbed.pki.trust import TrustDistribution
     from testbed.sim.agent import DeviceAgent
+    from testbed.sim.ehr_traffic import EhrDelivery
 
 __all__ = ["FaultContext"]
 
@@ -65,6 +68,38 @@ class FaultContext:
     def now(self) -> datetime:
         """The scenario time now."""
         return self._tb.now()
+
+    @property
+    def clinical(self) -> Clinical:
+        """The hospital's IdP and EHRs (a fault on them needs the ``ehr`` block, which
+        the scenario's cross-check made sure of)."""
+        clinical = self._tb.hospital.clinical
+        assert clinical is not None, "an EHR fault in a scenario without an 'ehr' block"
+        return clinical
+
+    @property
+    def ehr_delivery(self) -> EhrDelivery:
+        """How devices deliver to the EHR (lost answers live there: the network's)."""
+        delivery = self._tb.traffic.ehr
+        assert delivery is not None, "an EHR fault in a scenario without an 'ehr' block"
+        return delivery
+
+    def later(self, delay: timedelta, action: Callable[[], None]) -> None:
+        """Run ``action`` after ``delay`` (a fault with phases)."""
+
+        def process() -> Generator[Any, Any, None]:
+            yield self._tb.env.timeout(delay.total_seconds())
+            action()
+
+        self._tb.env.process(process())
+
+    def move_patient(self, service: str, patient: str, to_location: str) -> None:
+        """Move a patient now (the operation, as live mode's ``ehr move-patient``)."""
+        operations.move_patient(self._tb.hospital, patient, to_location, service=service)
+
+    def rotate_idp_key(self, overlap: timedelta) -> None:
+        """The IdP signs with a new key from now (the operation)."""
+        operations.rotate_idp_key(self._tb.hospital, overlap=overlap)
 
     def emit(self, kind: EventKind, subject: str, **data: Value) -> None:
         """Write an event to the run's log, now."""

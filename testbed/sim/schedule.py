@@ -128,6 +128,8 @@ def _recovery_check(tb: Testbed, agent: DeviceAgent) -> None:
         attempt = Attempt(agent.device_id, service, agent.certificate, source,
                           Purpose.RECOVERY_CHECK)  # fmt: skip
         ok = tb.hospital.access.decide(attempt, now=now).allowed and ok
+    if agent.ehr is not None and tb.traffic.ehr is not None:
+        ok = tb.traffic.ehr.recovers(agent, now) and ok  # and a token the EHR accepts
     tb.metrics.recovery_checked += 1
     tb.metrics.recovery_passed += int(ok)
     tb.log.emit(now, EventKind.RECOVERY_CHECK, agent.device_id, recovered=ok)

@@ -33,13 +33,15 @@ from datetime import datetime
 
 import simpy
 
-from testbed.access import AccessPoint, Attempt
+from testbed.access import AccessPoint, Attempt, Purpose
+from testbed.decisions import Reason
 from testbed.events import EventKind, EventLog
 from testbed.inventory import InventoryEntry
 from testbed.lifecycle import DeviceState
 from testbed.metrics import Metrics
 from testbed.pki.fidelity import LeafCertificate
 from testbed.sim.agent import DeviceAgent
+from testbed.sim.ehr_traffic import EhrDelivery
 from testbed.standing import Standing
 
 __all__ = ["TrafficEngine", "TrafficFlow", "lose", "overflow"]
@@ -116,9 +118,13 @@ class TrafficFlow:
             if agent.certificate is not self._held or not attempts:
                 held = self._held = agent.certificate
                 source = (agent.record.site, agent.record.zone)
+                ehr = None if agent.ehr is None else agent.ehr.service
                 attempts = self._attempts = {
-                    s: (Attempt(agent.device_id, s, held, source), Standing()) for s in buffers
-                }
+                    s: (Attempt(agent.device_id, s, held, source,
+                                Purpose.FHIR_REQUEST if s == ehr else Purpose.TRAFFIC),
+                        Standing())
+                    for s in buffers
+                }  # fmt: skip
             for service, items in buffers.items():
                 if items:
                     if now is None:
@@ -162,6 +168,8 @@ class TrafficEngine:
         self._wakes: list[float] = []  # times of the engine's pending SimPy events (a heap)
         #: let allowances stand between changes (False: walk every delivery's hops)
         self.standing = True
+        #: delivers the items of devices with a SMART session to the EHR (an ``ehr`` block)
+        self.ehr: EhrDelivery | None = None
         self.steps = 0  # turns run
         self.wakes = 0  # the engine's own SimPy events processed
 
@@ -176,8 +184,13 @@ class TrafficEngine:
         self, agent: DeviceAgent, attempt: Attempt, standing: Standing, now: datetime
     ) -> None:
         """Deliver what the device holds for ``attempt``'s service, or keep or lose it
-        (an allowance that stands is not walked again: :mod:`testbed.standing`)."""
+        (an allowance that stands is not walked again: :mod:`testbed.standing`).  Items
+        for the EHR of a device with a SMART session go as FHIR creates
+        (:mod:`testbed.sim.ehr_traffic`)."""
         service = attempt.service
+        if attempt.purpose is Purpose.FHIR_REQUEST and self.ehr is not None:
+            self._deliver_fhir(agent, attempt, standing, now)
+            return
         decision = self.access.decide(
             attempt, now=now, standing=standing if self.standing else None
         )
@@ -193,6 +206,22 @@ class TrafficEngine:
         agent.availability.failed(service, decision.reason, now)
         lose(self.log, self.metrics, agent, service, items - agent.capacity,
              decision.reason.value, now)  # fmt: skip
+
+    def _deliver_fhir(
+        self, agent: DeviceAgent, attempt: Attempt, standing: Standing, now: datetime
+    ) -> None:
+        assert self.ehr is not None
+        service = attempt.service
+        delivered, reason = self.ehr.deliver(
+            agent, attempt, standing if self.standing else None, now
+        )
+        self.metrics.delivered += delivered
+        left = agent.buffers[service] = agent.buffers[service] - delivered
+        if reason is Reason.OK:
+            agent.availability.succeeded(service, now)
+            return
+        agent.availability.failed(service, reason, now)
+        lose(self.log, self.metrics, agent, service, left - agent.capacity, reason.value, now)
 
     def _wake(self, t: float) -> None:
         """Make sure the engine wakes at ``t`` or before."""

@@ -62,6 +62,17 @@ SMALL: dict[str, dict[str, Any]] = {
          "end": "5d"}]},
     "manual-approval": {"pki": {**_BASE["pki"], "manual_approval": True,
                                 "approval_delay": "3h"}},
+    # the IdP and EHR: tokens refused and granted, FHIR writes refused, lost answers
+    # answered again by If-None-Exist, a patient moved, a stale JWKS, a leaked secret
+    "ehr-faults": {"ehr": {"census": {"locations": 2, "patients": 6},
+                           "client_auth": "client_secret_basic"}, "faults": [
+        {"kind": "token-expired", "target": f"device:{CT_1}", "start": "1d", "end": "1d6h"},
+        {"kind": "idp-outage", "start": "2d", "end": "2d3h"},
+        {"kind": "ehr-outage", "target": "service:ehr", "start": "3d", "end": "3d2h"},
+        {"kind": "patient-moved", "target": f"device:{CT_1}", "start": "4d", "end": "4d4h"},
+        {"kind": "idp-key-rotation", "start": "5d", "end": "5d2h"},
+        {"kind": "client-credential-leaked", "target": f"device:{CT_1}", "start": "5d3h",
+         "end": "5d5h"}]},
     "still-onboarding": {
         "pki": {**_BASE["pki"], "manual_approval": True, "approval_delay": "5d"},
         "fleet": [{"profile": "ct-ai-onbox", "count": 1, "site": "north", "zone": "imaging",
@@ -125,6 +136,11 @@ def test_the_small_runs_exercise_what_the_fold_reads(tmp_path: Path) -> None:
     blocked = measures["blocked-route"].measures
     assert blocked["clinical_downtime_minutes"] > 0 and blocked["incidents"] > 0
     assert measures["manual-approval"].data["enrollment_refusals_by_reason"]["pending-approval"]
+    ehr = measures["ehr-faults"]
+    assert ehr.measures["tokens_refused"] == 0 and ehr.measures["fhir_writes_refused"] > 0
+    assert ehr.measures["token_grant_latency_max_seconds"] > 0
+    assert ehr.measures["unauthorized_access"] > 0  # the leaked shared secret
+    assert ehr.data["fhir_writes_refused_by_reason"]["patient-context-mismatch"] > 0
     still = measures["still-onboarding"].measures
     assert still["recovered"] == 0
     assert still["onboarding_minutes_max"] == 4319.983  # registered to the closing: 3 days less 1 s

@@ -291,3 +291,21 @@ def test_the_shared_secret_design_grants_whoever_holds_the_secret() -> None:
 def test_the_design_chooses_the_client_authentication() -> None:
     world = build(None, design="flat-shared-credentials", network=[])
     assert world.hospital.clinical.client_auth is ClientAuth.CLIENT_SECRET_BASIC  # type: ignore[union-attr]
+
+
+def test_an_idp_key_rotation_is_seen_once_the_ehr_cache_refreshes(world: World) -> None:
+    """Without a stale-cache fault: the old key stays published for the overlap, so a
+    token signed before the rotation still verifies; a new one verifies once the
+    EHR's copy of the JWKS (5 minutes) is refreshed."""
+    hospital = world.hospital
+    old = world.bearer()
+    assert world.create(old, world.patient(), item="a").status == 201  # the EHR caches the JWKS
+    operations.rotate_idp_key(hospital, overlap=timedelta(minutes=10))
+    new = world.bearer()
+    assert world.create(old, world.patient(), item="b").status == 201
+    assert world.create(new, world.patient(), item="c").reason is Reason.TOKEN_KEY_UNKNOWN
+    world.clock.advance(timedelta(minutes=4))
+    assert world.create(world.bearer(), world.patient(), item="d").reason is (
+        Reason.TOKEN_KEY_UNKNOWN)  # the copy is 4 minutes old: still kept
+    world.clock.advance(timedelta(minutes=1, seconds=1))
+    assert world.create(world.bearer(), world.patient(), item="e").status == 201

@@ -6,7 +6,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from testbed.expectations import Bound, ExpectationSpec, Metric, check, describe, evaluate
-from testbed.metrics import Metrics
+from testbed.metrics import EhrMeasures, Metrics
 
 SPEC = TypeAdapter(ExpectationSpec)
 
@@ -73,4 +73,4 @@ def test_evaluate_keeps_the_scenario_order() -> None:
 
 
 def test_every_metric_is_measured() -> None:
-    assert set(Metrics().measures()) == {m.value for m in Metric}
+    assert set(Metrics(ehr=EhrMeasures()).measures()) == {m.value for m in Metric}

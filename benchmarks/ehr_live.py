@@ -50,41 +50,12 @@ from typing import Any
 from benchmarks.live_store import commit_floor
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the device client and scenario of the live tests
+
+from tests.live.ehr_scenario import SCOPE, write_scenario  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
-SCOPE = "system/Observation.cr system/Patient.rs system/Encounter.rs"
 START_TIMEOUT = 60.0
-
-SCENARIO = """\
-name: bench-ehr
-seed: 11
-start: 2026-01-05T00:00:00Z
-duration: 1d
-trust_domain: bench.example
-profiles_dir: profiles
-sites:
-  - {name: north, zones: [bedside, datacenter]}
-services:
-  - {name: ehr, kind: ehr, site: north, zone: datacenter}
-network:
-  - {from: bedside, to: ehr}
-fleet:
-  - {profile: bedside-ai-writer, count: 1, site: north, zone: bedside, owner: nursing}
-ehr:
-  census: {locations: 4, patients: 40}
-"""
-
-
-def write_scenario(directory: Path) -> Path:
-    """The benchmark's scenario and its profiles (a bedside writer that may read back)."""
-    profiles = directory / "profiles"
-    shutil.copytree(ROOT / "fixtures" / "profiles", profiles)
-    gateway = (profiles / "bedside-monitor-gateway.yaml").read_text()
-    writer = gateway.replace("system/Observation.c,", "system/Observation.cr,")
-    (profiles / "bedside-ai-writer.yaml").write_text(writer.replace("model:", "model: Writer"))
-    path = directory / "bench-ehr.yaml"
-    path.write_text(SCENARIO)
-    return path
-
 
 # -- the servers ------------------------------------------------------------------------
 
@@ -163,7 +134,6 @@ def start_floor(state: Path) -> tuple[multiprocessing.process.BaseProcess, str]:
 
 def devices(state: Path, count: int) -> list[tuple[Any, dict[str, Any]]]:
     """``count`` registered, enrolled devices with their clients and a census encounter."""
-    sys.path.insert(0, str(ROOT))
     from testbed.live.admin_client import admin_request
     from tests.live.smart_client import Device, SigningKey, enroll
 

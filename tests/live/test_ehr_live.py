@@ -9,7 +9,6 @@ reach the EHR.  Tokens live 3 seconds, so an expired token needs only a short wa
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.live.ehr_scenario import SCOPE
+from tests.live.ehr_scenario import write_scenario as shared_scenario
 from tests.live.jwks_server import JwksServer, make_tls
 from tests.live.smart_client import Device, SigningKey, enroll, observation
 
@@ -25,41 +26,11 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.live
 
-REPO = Path(__file__).resolve().parents[2]
-SCOPE = "system/Observation.cr system/Patient.rs system/Encounter.rs"
-
-SCENARIO = """\
-name: live-ehr
-seed: 3
-start: 2026-01-05T00:00:00Z
-duration: 1d
-trust_domain: ehr.example
-profiles_dir: profiles
-sites:
-  - {name: north, zones: [bedside, datacenter]}
-services:
-  - {name: ehr, kind: ehr, site: north, zone: datacenter}
-network:
-  - {from: bedside, to: ehr}
-fleet:
-  - {profile: bedside-ai-writer, count: 1, site: north, zone: bedside, owner: nursing}
-ehr:
-  census: {locations: 2, patients: 6}
-  token_lifetime: LIFETIME
-"""
 
 
 def write_scenario(directory: Path, *, lifetime: str = "3s") -> Path:
-    """The scenario and its profiles (the shipped ones plus ``bedside-ai-writer``)."""
-    profiles = directory / "profiles"
-    shutil.copytree(REPO / "fixtures" / "profiles", profiles)
-    gateway = (profiles / "bedside-monitor-gateway.yaml").read_text()
-    writer = gateway.replace("system/Observation.c,", "system/Observation.cr,")
-    assert writer != gateway
-    (profiles / "bedside-ai-writer.yaml").write_text(writer.replace("model:", "model: Writer"))
-    path = directory / "live-ehr.yaml"
-    path.write_text(SCENARIO.replace("LIFETIME", lifetime))
-    return path
+    """The live EHR scenario (tests/live/ehr_scenario.py), tokens living ``lifetime``."""
+    return shared_scenario(directory, lifetime=lifetime)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@
   ``application/pkix-crl``; ``/ocsp`` (POST ``application/ocsp-request``, or GET
   ``/ocsp/{url-encoded base64 request}`` as RFC 6960 Appendix A.1 allows).
 - **Admin** (:mod:`testbed.live.admin`) on a Unix domain socket in the state directory.
+- **Identity provider and FHIR API** (:mod:`testbed.live.ehr_server`) over HTTPS, for a
+  scenario with an ``ehr:`` block.
 
 Every socket is served by a :class:`~testbed.live.listener.Listener` under
 :class:`~testbed.live.limits.Limits` (connection caps, timeouts, sizes, an optional

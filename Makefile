@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-live bench-ehr schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live bench-ehr bench-ehr-live schema clean
 
 setup: $(STAMP)
 
@@ -29,11 +29,17 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest -q --junitxml=runs/junit.xml
 
-# the simulation's scale benchmark, then live mode's store (bench-live)
+# the simulation's scale benchmark, live mode's store (bench-live), the EHR path (bench-ehr),
+# live mode's IdP and FHIR API (bench-ehr-live)
 bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.live_store
-	$(MAKE) bench-ehr
+	$(BIN)/python -m benchmarks.ehr_path
+	$(MAKE) bench-ehr-live
+
+# the simulation's cost of the EHR path per delivery, against certificate-only (1k devices)
+bench-ehr: setup
+	$(BIN)/python -m benchmarks.ehr_path
 
 # live mode's durable store: enrollment throughput durable vs memory, a restart of
 # 100k devices / 1M certificates, OCSP on it (benchmarks/live_store.py)
@@ -42,7 +48,7 @@ bench-live: setup
 
 # live mode's identity provider and FHIR API: token and FHIR create throughput with
 # N concurrent clients, as ratios to a minimal aiohttp handler (benchmarks/ehr_live.py)
-bench-ehr: setup
+bench-ehr-live: setup
 	$(BIN)/python -m benchmarks.ehr_live
 
 schema: setup

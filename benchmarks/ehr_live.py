@@ -1,6 +1,6 @@
 """Live EHR benchmark (issue 11): token endpoint and FHIR create throughput on loopback.
 
-``make bench-ehr`` (``python -m benchmarks.ehr_live``) measures, in one run:
+``make bench-ehr-live`` (``python -m benchmarks.ehr_live``) measures, in one run:
 
 0. **The durable floor**: SQLite commits per second with ``synchronous=FULL`` on this
    disk (``benchmarks.live_store.commit_floor``): every token grant and every FHIR

@@ -37,12 +37,14 @@ from testbed.events import EventLog
 from testbed.inventory import Inventory
 from testbed.metrics import EhrMeasures, Metrics
 from testbed.network.design import CredentialIssuance, load_design
+from testbed.pki.fidelity import Fidelity
 from testbed.scenario import EhrSettings, Scenario
 from testbed.sites import HealthSystem, ServiceKind
 from testbed.smart.idp import IdentityProvider
 from testbed.smart.jwks import Fetched, Fetcher, JwksError, parse_key_set
 from testbed.smart.relying import IdpJwksCache
 from testbed.smart.settings import ClientAuth, IdpSettings
+from testbed.smart.signatures import jose_for
 from testbed.smart.verifier import TokenVerifier
 from testbed.write_oracle import WriteOracle
 
@@ -141,6 +143,7 @@ class Clinical:
         deterministic: bool,
         inventory: Inventory,
         metrics: Metrics,
+        fidelity: Fidelity = Fidelity.FULL,
         urls: SmartUrls | None = None,
         fetcher: Fetcher | None = None,
     ) -> None:
@@ -156,10 +159,12 @@ class Clinical:
         idp_rng: random.Random = random.Random(f"{seed}:idp") if deterministic else (
             random.SystemRandom()
         )
+        #: how tokens and assertions are signed: real JWS at full, modeled values else
+        self.jose = jose_for(fidelity)
         self.idp = IdentityProvider(
             issuer=self.urls.issuer, audience=self.urls.fhir, rng=idp_rng, now=now,
             settings=idp_settings(scenario, settings), fetcher=fetcher or self.published,
-            log=log,
+            log=log, jose=self.jose,
         )  # fmt: skip
         self.verifier = TokenVerifier(
             issuer=self.urls.issuer,
@@ -167,6 +172,7 @@ class Clinical:
             jwks=IdpJwksCache(self.idp.jwks, lifetime=settings.jwks_cache),
             introspect=lambda token, at: self.idp.introspect(token, now=at),
             require_binding=self.idp.settings.certificate_bound,
+            jose=self.jose,
         )
         services = system.services_of_kind(ServiceKind.EHR)
         self.ehrs: dict[str, Ehr] = {

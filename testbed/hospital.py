@@ -160,7 +160,7 @@ class Hospital:
             self.clinical = Clinical(
                 scenario, settings=scenario.ehr, system=self.system, log=log, now=now,
                 deterministic=rng is not None, urls=smart_urls, fetcher=jwks_fetcher,
-                inventory=self.inventory, metrics=self.metrics,
+                inventory=self.inventory, metrics=self.metrics, fidelity=self.fidelity,
             )  # fmt: skip
             # a durable store gives back what it kept and keeps what changes from now
             self.store.keep_clinical(self.clinical, now=now)

@@ -13,7 +13,7 @@ with 412.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import blake2b
@@ -83,6 +83,10 @@ class ResourceStore:
         self._ids = ids
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
         self.journal = journal
+        # (type, identifier value) -> the resources with it, in creation order: the
+        # candidates of a search on ``identifier`` (a conditional create's usual
+        # condition), so it does not scan every resource of the type
+        self._by_identifier: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     @property
     def ids_issued(self) -> int:
@@ -93,9 +97,18 @@ class ResourceStore:
         """Replace the contents with kept ``resources`` (in creation order) and continue
         the id counter after ``ids_issued``."""
         self._by_type = {}
+        self._by_identifier = {}
         for resource in resources:
             self._by_type.setdefault(resource["resourceType"], {})[resource["id"]] = resource
+            self._index(resource)
         self._ids.continue_after(ids_issued)
+
+    def _index(self, resource: dict[str, Any]) -> None:
+        kind = resource["resourceType"]
+        for identifier in resource.get("identifier", ()):
+            value = identifier.get("value") if isinstance(identifier, dict) else None
+            if isinstance(value, str):
+                self._by_identifier.setdefault((kind, value), []).append(resource)
 
     def _kept(self, resource: dict[str, Any]) -> None:
         if self.journal is not None:
@@ -129,6 +142,7 @@ class ResourceStore:
         resource = {"resourceType": kind, "id": ident, "meta": meta}
         resource.update((k, v) for k, v in data.items() if k not in resource)
         self._by_type.setdefault(kind, {})[ident] = resource
+        self._index(resource)
         self._kept(resource)
         return Created(resource, new=True)
 
@@ -142,8 +156,26 @@ class ResourceStore:
 
     def search(self, kind: str, query: Query) -> Iterator[dict[str, Any]]:
         """Every resource of ``kind`` that ``query`` matches, in creation order
-        (``_count`` is applied by the caller, which reports the total)."""
-        return (data for data in self._by_type.get(kind, {}).values() if query.matches(data))
+        (``_count`` is applied by the caller, which reports the total).  A query on
+        ``identifier`` looks only at the resources with one of its values."""
+        return (data for data in self._candidates(kind, query) if query.matches(data))
+
+    def _candidates(self, kind: str, query: Query) -> Iterable[dict[str, Any]]:
+        for criterion in query.criteria:
+            if criterion.name == "identifier":
+                values = {v.partition("|")[2] if "|" in v else v for v in criterion.values}
+                if len(values) == 1:  # already in creation order
+                    return self._by_identifier.get((kind, values.pop()), [])
+                found = {
+                    id(r): r for v in values for r in self._by_identifier.get((kind, v), ())
+                }
+                return sorted(found.values(), key=self._order(kind))
+        return self._by_type.get(kind, {}).values()
+
+    def _order(self, kind: str) -> Callable[[dict[str, Any]], int]:
+        """Creation order of ``kind``'s resources (for candidates from several values)."""
+        position = {ident: i for i, ident in enumerate(self._by_type.get(kind, {}))}
+        return lambda data: position[data["id"]]
 
     def since(self, kind: str, position: int) -> Iterator[dict[str, Any]]:
         """The resources of ``kind`` created after the first ``position`` ones."""

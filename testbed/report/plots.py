@@ -126,7 +126,10 @@ def denied_traffic(record: RunRecord) -> dict[str, list[datetime]]:
 def certificate_timeline(record: RunRecord) -> Figure:
     """Certificate lifecycle per device group, over scenario time, with fault windows."""
     groups = _groups(record)
-    fig, ax = _figure(height=1.2 + 0.45 * len(groups))
+    # tall enough for the rows, and for the legend beside them (its marks and each
+    # kind of fault: a small fleet under many faults would collapse the axes)
+    entries = len(Mark) + len({fault.kind for fault in record.faults})
+    fig, ax = _figure(height=max(1.2 + 0.45 * len(groups), 0.8 + 0.2 * entries))
     _time_axis(ax, record)
     _shade_faults(ax, record)
     marks = lifecycle_marks(record)

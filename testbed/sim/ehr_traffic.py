@@ -81,6 +81,9 @@ class EhrSession:
     secret: str | None = None
     token: str | None = None
     expires: datetime | None = None  # the token's exp (absolute, as the claim says)
+    #: the certificate the token was asked for with (a new certificate: a new token,
+    #: since a certificate-bound token is good only with its own)
+    certificate: object | None = None
     needed_since: datetime | None = None  # a token was needed and not yet granted
     sent: int = 0  # items stored (the next item is sent + 1)
     jti: int = 0
@@ -208,7 +211,7 @@ class EhrDelivery:
         margin = self.clinical.settings.token_refresh_margin
         expires = session.expires
         fresh = expires is not None and now + session.token_skew < expires - margin
-        if session.token is not None and fresh:
+        if session.token is not None and fresh and session.certificate is agent.certificate:
             return session.token, Reason.OK, None
         session.token = session.expires = None
         if session.needed_since is None:
@@ -225,6 +228,7 @@ class EhrDelivery:
         if response is None or not response.granted:
             return None, answer.reason, None
         session.token = str(response.body["access_token"])
+        session.certificate = agent.certificate
         session.expires = now + timedelta(seconds=int(str(response.body["expires_in"])))
         wait = (now - session.needed_since).total_seconds()
         session.needed_since = None
@@ -242,7 +246,7 @@ class EhrDelivery:
         session.jti += 1
         assertion = client_assertion(
             session.key, client_id=session.client_id, token_url=self.clinical.urls.token_url,
-            now=now, jti=f"{session.client_id}-{session.jti}",
+            now=now, jti=f"{session.client_id}-{session.jti}", jose=self.clinical.jose,
         )  # fmt: skip
         return credentials_form(assertion, scope), None
 
@@ -271,7 +275,7 @@ class EhrDelivery:
             "POST", session.resource, _UNCHECKED, agent.device_id,
             body=_body(session, item, now),
             headers=(("Content-Type", FHIR_JSON),
-                     ("If-None-Exist", f"identifier={session.system}|{item}")),
+                     ("If-None-Exist", f"identifier={session.system}|{_item(session, item)}")),
         )  # fmt: skip
         answer = fhir_request(self.hospital, attempt, token, request, now, standing=standing)
         if answer.response is None:
@@ -287,12 +291,17 @@ class EhrDelivery:
         return answer.reason
 
 
+def _item(session: EhrSession, item: int) -> str:
+    """The identifier value of the device's ``item``-th item (unique in the EHR)."""
+    return f"{session.client_id}/{item}"
+
+
 def _body(session: EhrSession, item: int, now: datetime) -> bytes:
     """The item as a FHIR resource (JSON)."""
     when = isoformat(now)
     resource: dict[str, object] = {
         "resourceType": session.resource,
-        "identifier": [{"system": session.system, "value": str(item)}],
+        "identifier": [{"system": session.system, "value": _item(session, item)}],
         "status": "final",
         "code": {"coding": [{"system": _LOINC, "code": "8867-4" if session.resource ==
                              "Observation" else "18748-4"}]},

@@ -15,10 +15,10 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from testbed.smart.assertion import ASSERTION_TYPE
+from testbed.smart.signatures import FULL_JOSE, Jose
 
 __all__ = [
     "ASSERTION_LIFETIME",
@@ -46,15 +46,16 @@ def public_jwks(key: ECKey) -> dict[str, Any]:
 
 
 def client_assertion(
-    key: ECKey, *, client_id: str, token_url: str, now: datetime, jti: str
+    key: ECKey, *, client_id: str, token_url: str, now: datetime, jti: str,
+    jose: Jose = FULL_JOSE,
 ) -> str:
-    """A signed client assertion (see the module)."""
+    """A signed client assertion (see the module), at ``jose``'s fidelity level."""
     header = {"alg": "ES384", "kid": key.kid, "typ": "JWT"}
     claims = {
         "iss": client_id, "sub": client_id, "aud": token_url, "jti": jti,
         "exp": int((now + ASSERTION_LIFETIME).timestamp()),
     }  # fmt: skip
-    return jwt.encode(header, claims, key, algorithms=["ES384"])
+    return jose.sign(header, claims, key)
 
 
 def credentials_form(assertion: str | None, scope: str) -> dict[str, str]:

@@ -55,6 +55,7 @@ from testbed.smart.refusals import OAuthError, Refusal
 from testbed.smart.replay import Admission, ReplayCache
 from testbed.smart.scopes import ScopeError, format_scopes, mediate, parse_scopes
 from testbed.smart.settings import ClientAuth, IdpSettings
+from testbed.smart.signatures import FULL_JOSE, Jose
 from testbed.smart.tokens import (
     IssuedToken,
     IssuedTokens,
@@ -168,13 +169,16 @@ class IdentityProvider:
         settings: IdpSettings | None = None,
         fetcher: Fetcher | None = None,
         log: EventLog | None = None,
+        jose: Jose = FULL_JOSE,
     ) -> None:
         self.issuer = issuer
+        #: how its tokens are signed and assertions checked (the fidelity level)
+        self.jose = jose
         self.audience = audience
         self.settings = settings if settings is not None else IdpSettings()
         self.log = log
         self.clients = ClientRegistry()
-        self.signing_keys = SigningKeys(rng=rng, now=now)
+        self.signing_keys = SigningKeys(rng=rng, now=now, jose=jose)
         self.issued = IssuedTokens()
         self.replay = ReplayCache(per_issuer=self.settings.replay_per_issuer)
         self.jwks_cache = JwksCache(fetcher or _no_fetcher, self.settings.jwks_fetch)
@@ -338,6 +342,7 @@ class IdentityProvider:
             assertion, keys=self._keys_of(client, now), algorithms=client.algorithms,
             jwks_url=client.jwks_url, token_url=request.token_url,
             request_client_id=form.get("client_id"), now=now, rules=self.settings.assertion,
+            jose=self.jose,
         )  # fmt: skip
         until = verified.expires + self.settings.assertion.leeway
         admission = self.replay.admit(client.client_id, verified.jti, until=until, now=now)
@@ -474,7 +479,7 @@ class IdentityProvider:
         keys = {k.kid: k.key for k in self.signing_keys.published(now)}
         try:
             claims = read_token(token, keys=keys, issuer=self.issuer, audience=None,
-                                now=now, leeway=timedelta(0))  # fmt: skip
+                                now=now, leeway=timedelta(0), jose=self.jose)  # fmt: skip
         except TokenError as error:
             return None, error.reason
         issued = self.issued.get(str(claims.get("jti")), now=now)

@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from joserfc import jwt
 from joserfc.jwk import ECKey
+
+from testbed.smart.signatures import FULL_JOSE, Jose
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",
@@ -82,8 +83,9 @@ def _new_key(rng: random.Random, now: datetime) -> SigningKey:
 class SigningKeys:
     """The IdP's signing keys: the current one and those still in their overlap."""
 
-    def __init__(self, *, rng: random.Random, now: datetime) -> None:
+    def __init__(self, *, rng: random.Random, now: datetime, jose: Jose = FULL_JOSE) -> None:
         self._rng = rng
+        self.jose = jose
         self._keys = [_new_key(rng, now)]
 
     @property
@@ -130,7 +132,7 @@ class SigningKeys:
         if not current.published(now):
             raise ValueError(f"the current signing key is not valid at {now}")
         header = {"alg": TOKEN_ALGORITHM, "kid": current.kid, "typ": ACCESS_TOKEN_TYPE}
-        return jwt.encode(header, claims, current.key, algorithms=[TOKEN_ALGORITHM])
+        return self.jose.sign(header, claims, current.key)
 
 
 @dataclass(frozen=True, slots=True)

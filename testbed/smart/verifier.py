@@ -37,6 +37,7 @@ from testbed.decisions import Decision, Hop, Reason
 from testbed.smart.jwks import JwksError
 from testbed.smart.relying import IdpJwksCache
 from testbed.smart.scopes import Scope, ScopeError, parse_scopes
+from testbed.smart.signatures import FULL_JOSE, Jose, SignatureError
 from testbed.smart.tokens import ACCESS_TOKEN_TYPE
 
 __all__ = ["THUMBPRINT_CLAIM", "TokenCheck", "TokenError", "TokenVerifier", "read_token"]
@@ -67,6 +68,7 @@ def read_token(
     audience: str | None,
     now: datetime,
     leeway: timedelta,
+    jose: Jose = FULL_JOSE,
 ) -> dict[str, Any]:
     """The claims of a valid access token (checks 1-4); :class:`TokenError` if not.
     ``audience`` None skips the audience check (the IdP reading its own tokens)."""
@@ -82,9 +84,11 @@ def read_token(
     if key is None:
         raise TokenError(Reason.TOKEN_KEY_UNKNOWN, f"no IdP key {kid!r} is known here")
     try:
-        claims = json.loads(jws.deserialize_compact(token, key, algorithms=[alg]).payload)
-    except (JoseError, ValueError) as error:
+        claims = json.loads(jose.payload(token, key, str(alg)))
+    except SignatureError as error:
         raise TokenError(Reason.TOKEN_INVALID, f"signature: {error}") from None
+    except ValueError as error:
+        raise TokenError(Reason.TOKEN_INVALID, f"payload: {error}") from None
     if not isinstance(claims, dict) or claims.get("iss") != issuer:
         raise TokenError(Reason.TOKEN_INVALID, f"not issued by {issuer!r}")
     aud = claims.get("aud")
@@ -134,6 +138,7 @@ class TokenVerifier:
         introspect: Introspect | None = None,
         require_binding: bool = False,
         leeway: timedelta = timedelta(seconds=30),
+        jose: Jose = FULL_JOSE,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -141,6 +146,7 @@ class TokenVerifier:
         self.introspect = introspect
         self.require_binding = require_binding
         self.leeway = leeway
+        self.jose = jose
 
     def verify(
         self, token: str | None, *, now: datetime, certificate_thumbprint: str | None = None
@@ -155,7 +161,7 @@ class TokenVerifier:
         try:
             claims = read_token(
                 token, keys=keys, issuer=self.issuer, audience=self.audience,
-                now=now, leeway=self.leeway,
+                now=now, leeway=self.leeway, jose=self.jose,
             )  # fmt: skip
             self._check_binding(claims, certificate_thumbprint)
             self._check_active(token, now)

@@ -1,4 +1,4 @@
-"""``make bench-ehr`` still runs (tiny sizes): the live IdP and FHIR API and the floor
+"""``make bench-ehr-live`` still runs (tiny sizes): the live IdP and FHIR API and the floor
 handler come up, and every measured request gets its expected answer.  Timings are
 not checked here (the benchmark reports them as ratios in one run)."""
 

@@ -78,3 +78,47 @@ def test_a_bundle_that_arrives_unread_is_held_when_a_stale_fault_starts(tmp_path
     result = run_scenario(scenario)
     # the new bundle had arrived (1 h after the rotation) before the fault froze it
     assert result.report.measures["clinical_downtime_minutes"] == 0
+
+
+# A small hospital with an IdP and an EHR and every EHR fault: tokens (their jti from
+# the IdP's own seeded generator), FHIR writes and refusals come out the same.
+EHR_SMALL = """\
+name: ehr-determinism
+seed: 11
+start: 2026-01-05T00:00:00Z
+duration: 3d
+recovery_window: 1d
+sites: [{name: north, zones: [bedside, datacenter]}]
+services: [{name: ehr, kind: ehr, site: north, zone: datacenter}]
+network: [{from: bedside, to: ehr}]
+pki: {lifetime: 2d, renew_at: 0.5}
+ehr: {census: {locations: 2, patients: 6}}
+workload: {interval: 1h, retry: 10m}
+fleet: [{profile: bedside-monitor-gateway, count: 3, site: north, zone: bedside,
+         owner: icu}]
+faults:
+  - {kind: token-expired, target: device:bedside-monitor-gateway-north-001, start: 6h, end: 10h}
+  - {kind: idp-outage, start: 12h, end: 14h}
+  - {kind: idp-key-rotation, start: 16h, end: 18h}
+  - {kind: ehr-outage, target: service:ehr, answers_lost: 20m, start: 1d, end: 1d2h}
+  - {kind: patient-moved, target: device:bedside-monitor-gateway-north-002, start: 1d4h,
+     end: 1d8h}
+  - {kind: scope-drift, target: device:bedside-monitor-gateway-north-003, start: 1d10h,
+     end: 1d12h}
+  - {kind: client-credential-leaked, target: device:bedside-monitor-gateway-north-001,
+     start: 2d, end: 2d4h}
+"""
+
+
+def test_the_same_seed_gives_the_same_tokens_and_writes(tmp_path: Path) -> None:
+    path = tmp_path / "ehr.yaml"
+    path.write_text(EHR_SMALL, encoding="utf-8")
+    runs = [write_outputs(run_scenario(path), tmp_path / name) for name in ("a", "b")]
+    first, second = (r["events.jsonl"].read_bytes() for r in runs)
+    assert second == first
+    assert runs[0]["report.json"].read_bytes() == runs[1]["report.json"].read_bytes()
+    for kind in (b'"token-granted"', b'"token-refused"', b'"ehr-write"', b'"fhir-delivery"'):
+        assert kind in first
+    other = tmp_path / "other.yaml"
+    other.write_text(EHR_SMALL.replace("seed: 11", "seed: 12"), encoding="utf-8")
+    assert write_outputs(run_scenario(other), tmp_path / "c")["events.jsonl"].read_bytes() != first

@@ -24,6 +24,8 @@ from tests.scenarios.generated import small_scenarios
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 _ANSWERS = ("certificate-issued", "certificate-renewed", "enrollment-refused")
+#: the identity provider's and the EHR's answers (a scenario with an ``ehr`` block)
+_EHR_ANSWERS = ("token-granted", "token-refused", "ehr-write", "fhir-delivery")
 
 Stream = list[tuple[Any, ...]]
 
@@ -37,6 +39,9 @@ def outcomes(result: RunResult) -> tuple[Stream, Stream, dict[str, Any]]:
         if e["kind"] == "access-decision":
             decisions.append((e["time"], e["subject"], e["service"], e["allowed"], e["reason"],
                               e["hop"], e["purpose"]))  # fmt: skip
+        elif e["kind"] in _EHR_ANSWERS:
+            answers.append((e["time"], e["kind"], e["subject"], e.get("reason"),
+                            e.get("status"), e.get("scope"), e.get("delivered")))  # fmt: skip
         elif e["kind"] in _ANSWERS:
             answers.append((e["time"], e["kind"], e["subject"], e.get("endpoint"),
                             e.get("status"), e.get("reason"), e.get("serial"),
@@ -50,6 +55,8 @@ def assert_same_at_both_levels(scenario: Scenario | Path) -> tuple[Stream, Strea
     modeled = run_scenario(scenario, fidelity=Fidelity.MODELED)
     issued = [a.certificate for a in modeled.testbed.agents if a.certificate is not None]
     assert all(isinstance(c, ModeledCertificate) for c in issued)  # really modeled
+    clinical = modeled.testbed.hospital.clinical
+    assert clinical is None or clinical.jose.fidelity is Fidelity.MODELED  # tokens too
     expected, got = outcomes(full), outcomes(modeled)
     assert got[0] == expected[0], "access decisions differ"
     assert got[1] == expected[1], "enrollment answers differ"
@@ -61,6 +68,18 @@ def assert_same_at_both_levels(scenario: Scenario | Path) -> tuple[Stream, Strea
 def test_every_shipped_scenario_decides_alike_at_both_levels(scenario: Path) -> None:
     decisions, answers = assert_same_at_both_levels(scenario)
     assert decisions and answers
+
+
+def test_tokens_are_modeled_values_that_decide_as_real_ones() -> None:
+    """The shipped EHR scenario: at modeled fidelity no token or assertion is a real JWS
+    (the signature part is a digest), and the IdP's and EHR's answers are the same."""
+    ehr = ROOT / "scenarios" / "ehr-smart-resilience.yaml"
+    _, answers = assert_same_at_both_levels(ehr)
+    kinds = {a[1] for a in answers}
+    assert {"token-granted", "token-refused", "ehr-write", "fhir-delivery"} <= kinds
+    refused = {a[3] for a in answers if a[1] in ("token-refused", "ehr-write")}
+    assert {"token-replayed", "scope-not-authorized", "token-key-unknown", "token-expired",
+            "patient-context-mismatch"} <= refused  # fmt: skip
 
 
 def test_the_scenario_declares_its_level_and_the_run_may_override_it() -> None:

@@ -35,7 +35,7 @@ from testbed.access import Attempt
 from testbed.clinical import Clinical, SmartUrls
 from testbed.ehr.messages import FHIR_JSON, FhirRequest, FhirResponse, encode
 from testbed.ehr.outcomes import IssueType
-from testbed.fhir_access import fhir_request, request_token
+from testbed.fhir_access import fhir_request, request_token, tls_accepts
 from testbed.live.fhir_app import FHIR_PATH, FhirEntry, FhirFace, add_fhir_routes
 from testbed.live.jwks_fetch import HttpsFetcher
 from testbed.live.smart_app import IdpUrls, SmartFace, TokenEntry, add_smart_routes
@@ -46,29 +46,25 @@ from testbed.smart.idp import TokenRequest, TokenResponse
 if TYPE_CHECKING:
     from testbed.live.hospital import LiveHospital
 
-__all__ = ["INTROSPECTION_SECRET", "accepted_as_device", "ehr_app", "publish"]
+__all__ = ["INTROSPECTION_SECRET", "ehr_app", "publish"]
 
 INTROSPECTION_SECRET = "introspection.secret"
 """The file of the introspection endpoint's bearer secret in the state directory."""
 
 
-def accepted_as_device(live: LiveHospital, certificate: x509.Certificate, now: datetime) -> bool:
-    """Whether the TLS hop accepts ``certificate`` as its device's: OpenSSL checked its
-    chain; the CA issued it to the device its CN names, and it is valid and not
-    revoked now.  Only then may a token be bound to it (RFC 8705 §3)."""
-    record = live.ca.record(certificate.serial_number)
-    return (
-        record is not None
-        and record.device_id == common_name(certificate.subject)
-        and record.not_before <= now < record.not_after
-        and live.ca.revoked_at(certificate.serial_number) is None
-    )
+def _token_entry(live: LiveHospital, zones: ZoneAddresses, service: str) -> TokenEntry:
+    """The token requests' entry: the certificate's thumbprint is passed on only when
+    the registration and TLS hops of ``service`` accept it as the device's its CN
+    names (:func:`~testbed.fhir_access.tls_accepts`, RFC 8705 §3)."""
 
-
-def _token_entry(live: LiveHospital) -> TokenEntry:
     def entry(request: TokenRequest, certificate: x509.Certificate | None, source: str | None,
               now: datetime) -> TokenResponse:  # fmt: skip
-        accepted = certificate is not None and accepted_as_device(live, certificate, now)
+        accepted = False
+        if certificate is not None:
+            device = common_name(certificate.subject) or ""
+            place = None if source is None else zones.source(source)
+            accepted = tls_accepts(live.hospital, Attempt(device, service, certificate, place),
+                                   now)  # fmt: skip
         answer = request_token(live.hospital, request.form, now=now, certificate=certificate,
                                certificate_accepted=accepted,
                                authorization=request.authorization)  # fmt: skip
@@ -134,8 +130,8 @@ def ehr_app(
     idp = IdpUrls.at(origin)
     transaction = live.hospital.store.transaction
     app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
-    smart = SmartFace(clinical.idp, idp, live.now, transaction, _token_entry(live),
-                      introspection_secret)  # fmt: skip
+    entry = _token_entry(live, zones, next(iter(clinical.ehrs)))
+    smart = SmartFace(clinical.idp, idp, live.now, transaction, entry, introspection_secret)
     add_smart_routes(app, smart, fhir_path=FHIR_PATH + "/{service}")
     add_fhir_routes(app, FhirFace(frozenset(clinical.ehrs), _fhir_entry(live), zones, live.now,
                                   transaction))  # fmt: skip

@@ -89,6 +89,7 @@ class Device:
     key: SigningKey
     http: httpx.Client
     token_url: str = ""
+    certificate: Path | None = None  # the TLS certificate it presents
 
     @classmethod
     def connect(cls, client_id: str, key: SigningKey, *, bundle: Path, tls: tuple[Path, Path],
@@ -97,7 +98,8 @@ class Device:
         context = ssl.create_default_context(cafile=str(bundle))
         context.load_cert_chain(str(tls[1]), str(tls[0]))
         transport = httpx.HTTPTransport(verify=context, local_address=source)
-        return cls(client_id, key, httpx.Client(transport=transport, timeout=20))
+        return cls(client_id, key, httpx.Client(transport=transport, timeout=20),
+                   certificate=tls[1])
 
     def discover(self, configuration_url: str) -> dict[str, Any]:
         """``/.well-known/smart-configuration``; remembers the token endpoint."""

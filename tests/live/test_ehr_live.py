@@ -8,13 +8,18 @@ reach the EHR.  Tokens live 3 seconds, so an expired token needs only a short wa
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jwt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from tests.live.ehr_scenario import SCOPE
 from tests.live.ehr_scenario import write_scenario as shared_scenario
@@ -92,6 +97,24 @@ def introspect(live: Live, token: str) -> dict[str, Any]:
     return answer
 
 
+def verified_claims(client: Device, live: Live, token: str) -> dict[str, Any]:
+    """The access token's claims, its signature checked with the IdP's published JWKS."""
+    jwks = client.http.get(live.endpoints["jwks"]).json()
+    header = jwt.get_unverified_header(token)
+    key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    claims: dict[str, Any] = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["ES384"],
+                                        audience=live.endpoints["fhir"])  # fmt: skip
+    return claims
+
+
+def thumbprint(client: Device) -> str:
+    """RFC 8705 ``x5t#S256`` of the device's TLS certificate."""
+    assert client.certificate is not None
+    der = x509.load_pem_x509_certificate(client.certificate.read_bytes()).public_bytes(
+        serialization.Encoding.DER)
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+
+
 def in_progress(client: Device, fhir: str, token: str, **params: str) -> list[dict[str, Any]]:
     answer = client.get(f"{fhir}/Encounter", token, status="in-progress", **params)
     assert answer.status_code == 200, answer.text
@@ -125,6 +148,9 @@ def test_a_pyjwt_httpx_device_gets_a_token_and_writes_for_its_patients_only(
     assert (granted["token_type"], granted["expires_in"]) == ("bearer", 3)
     assert "refresh_token" not in granted
     token = granted["access_token"]
+    claims = verified_claims(client, ehr, token)  # PyJWT checks it against the IdP's JWKS
+    assert claims["client_id"] == device_id and claims["aud"] == fhir
+    assert claims["cnf"]["x5t#S256"] == thumbprint(client)  # bound to the TLS certificate
     here = in_progress(client, fhir, token, location=location.split("/")[1])
     assert here and all(location_of(e) == location for e in here)
     encounter = here[0]

@@ -291,3 +291,32 @@ def test_a_jwks_url_is_cached_as_its_max_age_says_then_the_new_key_is_taken(
     reasons = [e["reason"] for e in ehr.events()
                if e["kind"] == "token-refused" and e["subject"] == device_id]  # fmt: skip
     assert reasons == ["client-key-unresolved", "client-key-unresolved"]
+
+
+def test_the_token_url_is_the_configured_one_and_a_repeat_is_refused(
+    ehr: Live, opened: list[Device]
+) -> None:
+    key = SigningKey("device-key-4")
+    jwks = ehr.work / "jwks-4.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    client, answer = device(ehr, "W4", key, "--jwks", str(jwks), opened=opened)
+    device_id = answer["device_id"]
+    forged = client.token_url.replace("127.0.0.1", "idp.attacker.example")
+    form = {"grant_type": "client_credentials", "scope": SCOPE,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    # the Host header names the forged authority: the assertion for it is still refused,
+    # the one for the configured URL still accepted
+    host = {"Host": "idp.attacker.example"}
+    refused = client.http.post(client.token_url, headers=host,
+                               data={**form, "client_assertion": key.assertion(device_id, forged)})
+    assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+    granted = client.http.post(client.token_url, headers=host, data={
+        **form, "client_assertion": key.assertion(device_id, client.token_url)})  # fmt: skip
+    assert granted.status_code == 200, granted.text
+    repeated = client.http.post(client.token_url, content=(
+        "grant_type=client_credentials&grant_type=client_credentials&scope=system%2FPatient.rs"
+    ), headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert (repeated.status_code, repeated.json()["error"]) == (400, "invalid_request")
+    reasons = [e["reason"] for e in ehr.events() if e["kind"] == "token-refused"
+               and e["subject"] in (device_id, "(unauthenticated)")]  # fmt: skip
+    assert "assertion-audience-invalid" in reasons and "token-request-invalid" in reasons

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate bench-ehr bench-network bench-dicom schema clean
+.PHONY: setup demo test lint typecheck unit bench bench-live bench-emulate bench-ehr bench-ehr-live bench-network bench-dicom schema clean
 
 setup: $(STAMP)
 
@@ -32,7 +32,8 @@ test: setup lint typecheck
 # the simulation's scale benchmark, simulated DICOM against the access point, live
 # mode's store (bench-live), the emulation of the designs in network namespaces
 # (bench-emulate: root, ip, nft), the EHR path (bench-ehr), the network designs'
-# analysis and sweeps (bench-network), the live DICOM acceptor (bench-dicom)
+# analysis and sweeps (bench-network), the live DICOM acceptor (bench-dicom), live
+# mode's IdP and FHIR API (bench-ehr-live)
 bench: setup
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.dicom_sim
@@ -41,6 +42,7 @@ bench: setup
 	$(BIN)/python -m benchmarks.ehr_path
 	$(BIN)/python -m benchmarks.network
 	$(MAKE) bench-dicom
+	$(MAKE) bench-ehr-live
 
 # the simulation's cost of the EHR path per delivery, against certificate-only (1k devices)
 bench-ehr: setup
@@ -66,6 +68,11 @@ bench-network: setup
 # storescu as the client (benchmarks/dicom.py; needs the Debian dcmtk package)
 bench-dicom: setup
 	$(BIN)/python -m benchmarks.dicom
+
+# live mode's identity provider and FHIR API: token and FHIR create throughput with
+# N concurrent clients, as ratios to a minimal aiohttp handler (benchmarks/ehr_live.py)
+bench-ehr-live: setup
+	$(BIN)/python -m benchmarks.ehr_live
 
 schema: setup
 	$(BIN)/testbed schema --out scenarios/scenario.schema.json

@@ -268,13 +268,14 @@ def schema(out: Path | None) -> None:
 
 
 def _register_live_commands() -> None:
-    from testbed.live.commands import devices, serve
+    from testbed.live.commands import devices, ehr, serve
     from testbed.live.pacs_check.command import pacs_check
     from testbed.network.emulate.command import emulate
     from testbed.study.cli import register
 
     cli.add_command(serve)
     cli.add_command(devices)
+    cli.add_command(ehr)
     cli.add_command(pacs_check)
     cli.add_command(emulate)
     register(cli)  # compare, sweep

@@ -289,6 +289,24 @@ class Clinical:
         self.enrollments[device_id] = enrollment
         return enrollment
 
+    def restore_enrollment(self, enrollment: SmartEnrollment, *, site: str, now: datetime) -> None:
+        """Know again an enrollment a durable store kept (a live restart), counted in
+        its site's placement so the next device goes to the next ward."""
+        self.enrollments[enrollment.client_id] = enrollment
+        self._site(enrollment.service, site, now).placed += 1
+        self.oracle.truth.devices[enrollment.client_id] = enrollment.location.split("/")[1]
+
+    def restore_whereabouts(self, now: datetime) -> None:
+        """The true whereabouts of every census patient as the EHRs say now (after a
+        durable store gave the EHRs back, moves included)."""
+        for (service, _), site in self._sites.items():
+            context = self.ehrs[service].context
+            for patient in site.census.patients:
+                ward = next((w for w in site.census.locations
+                             if context.encounter_at(patient, w, now)), None)  # fmt: skip
+                if ward is not None:
+                    self.oracle.truth.patients[(service, patient)] = ward
+
     def deactivate(self, device_id: str, now: datetime) -> None:
         """The device leaves the EHR's registry's active devices (offboarding)."""
         enrollment = self.enrollments.get(device_id)

@@ -179,6 +179,8 @@ class Hospital:
                 deterministic=rng is not None, urls=smart_urls, fetcher=jwks_fetcher,
                 inventory=self.inventory, metrics=self.metrics, fidelity=self.fidelity,
             )  # fmt: skip
+            # a durable store gives back what it kept and keeps what changes from now
+            self.store.keep_clinical(self.clinical, now=now)
         for listener in self.decision_listeners:
             self.access.subscribe(listener)
         self._observe_pacs()

@@ -3,7 +3,8 @@
 A :class:`HospitalStore` gives the hospital's services somewhere to keep what they
 did: the CA's :class:`~testbed.pki.records.CertificateRecords` (its keys, leaves,
 revocations, CRL numbers), the inventory's :class:`~testbed.inventory.DeviceJournal`
-(every device entry as it changes), the entries kept by an earlier run, and a
+(every device entry as it changes), the entries kept by an earlier run, the identity
+provider's and the EHRs' journals (:meth:`~HospitalStore.keep_clinical`), and a
 :meth:`~HospitalStore.transaction`: a unit of work that a transport wraps around
 every operation it answers, so that an answer promising success leaves only once
 what it did is kept.
@@ -23,6 +24,9 @@ from typing import TYPE_CHECKING, Protocol
 from testbed.pki.records import CertificateRecords, MemoryRecords
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from testbed.clinical import Clinical
     from testbed.inventory import DeviceJournal, InventoryEntry
 
 __all__ = ["HospitalStore", "MemoryStore"]
@@ -47,6 +51,11 @@ class HospitalStore(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]:
         """A unit of work: what happens inside is kept when it ends (all or nothing)."""
+        ...
+
+    def keep_clinical(self, clinical: Clinical, *, now: datetime) -> None:
+        """Keep the identity provider and the EHRs from now on (their journals), after
+        giving them back what an earlier run kept, if it kept them."""
         ...
 
 
@@ -74,3 +83,6 @@ class MemoryStore:
     def transaction(self) -> Iterator[None]:
         """Nothing to make durable."""
         yield
+
+    def keep_clinical(self, clinical: Clinical, *, now: datetime) -> None:
+        """Nothing: the IdP and the EHRs live in memory only."""

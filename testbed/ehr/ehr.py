@@ -19,6 +19,7 @@ stores an AuditEvent saying nothing was created, and no Provenance.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -71,6 +72,13 @@ class Ehr:
         self.name = name
         self.store = ResourceStore(IdSource(seed))
         self.registry = DeviceRegistry(self.store)
+        self.context = PatientContext(self.store, self.registry)
+
+    def restore(self, resources: Iterable[dict[str, Any]], *, ids_issued: int) -> None:
+        """Continue an EHR a durable transport kept: its resources in creation order
+        (the census, devices, writes, audit) and how many ids it had given out."""
+        self.store.restore(resources, ids_issued=ids_issued)
+        self.registry.reindex()
         self.context = PatientContext(self.store, self.registry)
 
     # --- operator and setup operations -------------------------------------------

@@ -49,6 +49,14 @@ class DeviceRegistry:
         self._devices[device_id] = created
         return str(created["id"])
 
+    def reindex(self) -> None:
+        """Find the Devices and owning Organizations again in the store (after the
+        store was restored from what a durable transport kept)."""
+        self._devices = {_identifier(d, DEVICE_SYSTEM): d for d in self._store.all("Device")}
+        self._owners = {_identifier(o, OWNER_SYSTEM): o for o in self._store.all("Organization")}
+        self._devices.pop("", None)
+        self._owners.pop("", None)
+
     def place(self, device_id: str, location: str, now: datetime) -> None:
         """Move a registered device to ``location`` (a Location id)."""
         self._require_location(location)
@@ -92,3 +100,11 @@ class DeviceRegistry:
     def _require_location(self, location: str) -> None:
         if not self._store.exists("Location", location):
             raise EhrError(f"no Location {location!r} in the EHR: use one of the census's")
+
+
+def _identifier(resource: dict[str, Any], system: str) -> str:
+    """The value of the resource's identifier in ``system`` ("" without one)."""
+    for identifier in resource.get("identifier", []):
+        if identifier.get("system") == system:
+            return str(identifier.get("value", ""))
+    return ""

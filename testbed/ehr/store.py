@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from hashlib import blake2b
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.ehr.outcomes import IssueType, Refusal, Refused
 from testbed.ehr.search import Query
 
-__all__ = ["Created", "IdSource", "ResourceStore"]
+__all__ = ["Created", "IdSource", "ResourceJournal", "ResourceStore"]
 
 
 class IdSource:
@@ -34,6 +34,15 @@ class IdSource:
     def __init__(self, seed: int = 0) -> None:
         self._seed = seed
         self._count = 0
+
+    @property
+    def issued(self) -> int:
+        """How many ids were given out."""
+        return self._count
+
+    def continue_after(self, count: int) -> None:
+        """Continue a kept store: the next id is the ``count + 1``-th."""
+        self._count = count
 
     def next(self) -> str:
         """The next id (16 lowercase hex digits)."""
@@ -55,16 +64,55 @@ class Created:
         return f"{self.resource['resourceType']}/{self.resource['id']}"
 
 
-class ResourceStore:
-    """Resources by type and id, in creation order."""
+class ResourceJournal(Protocol):
+    """Where a durable transport keeps each resource as it is created or changed."""
 
-    def __init__(self, ids: IdSource) -> None:
+    def save(self, resource: dict[str, Any], *, ids_issued: int) -> None:
+        """Keep ``resource`` as it is now (``ids_issued``: the id counter after it)."""
+        ...
+
+
+class ResourceStore:
+    """Resources by type and id, in creation order.
+
+    ``journal``: told of every created or changed resource (None: memory only, the
+    simulation's); :meth:`restore` loads what a journal kept.
+    """
+
+    def __init__(self, ids: IdSource, *, journal: ResourceJournal | None = None) -> None:
         self._ids = ids
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
+        self.journal = journal
         # (type, identifier value) -> the resources with it, in creation order: the
         # candidates of a search on ``identifier`` (a conditional create's usual
         # condition), so it does not scan every resource of the type
         self._by_identifier: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    @property
+    def ids_issued(self) -> int:
+        """How many ids this store gave out."""
+        return self._ids.issued
+
+    def restore(self, resources: Iterable[dict[str, Any]], *, ids_issued: int) -> None:
+        """Replace the contents with kept ``resources`` (in creation order) and continue
+        the id counter after ``ids_issued``."""
+        self._by_type = {}
+        self._by_identifier = {}
+        for resource in resources:
+            self._by_type.setdefault(resource["resourceType"], {})[resource["id"]] = resource
+            self._index(resource)
+        self._ids.continue_after(ids_issued)
+
+    def _index(self, resource: dict[str, Any]) -> None:
+        kind = resource["resourceType"]
+        for identifier in resource.get("identifier", ()):
+            value = identifier.get("value") if isinstance(identifier, dict) else None
+            if isinstance(value, str):
+                self._by_identifier.setdefault((kind, value), []).append(resource)
+
+    def _kept(self, resource: dict[str, Any]) -> None:
+        if self.journal is not None:
+            self.journal.save(resource, ids_issued=self._ids.issued)
 
     def create(
         self, data: dict[str, Any], now: datetime, *, condition: Query | None = None
@@ -94,10 +142,8 @@ class ResourceStore:
         resource = {"resourceType": kind, "id": ident, "meta": meta}
         resource.update((k, v) for k, v in data.items() if k not in resource)
         self._by_type.setdefault(kind, {})[ident] = resource
-        for identifier in resource.get("identifier", ()):
-            value = identifier.get("value") if isinstance(identifier, dict) else None
-            if isinstance(value, str):
-                self._by_identifier.setdefault((kind, value), []).append(resource)
+        self._index(resource)
+        self._kept(resource)
         return Created(resource, new=True)
 
     def read(self, kind: str, ident: str) -> dict[str, Any] | None:
@@ -139,6 +185,7 @@ class ResourceStore:
         """Mark a stored resource changed in place (``meta.lastUpdated``): the one
         change the store knows, an Encounter's location history (context.py)."""
         resource["meta"]["lastUpdated"] = isoformat(now)
+        self._kept(resource)
 
     def all(self, kind: str) -> list[dict[str, Any]]:
         """Every resource of ``kind``, in creation order."""

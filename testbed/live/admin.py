@@ -2,7 +2,8 @@
 
 ``GET /devices``, ``POST /devices``, ``POST /devices/{id}/approve``, ``/validate``,
 ``/promote``, ``/suspend``, ``/resume``, ``/revoke``, ``/offboard``,
-``/rebootstrap``, ``POST /ca/rotate``, ``POST /crls/publish``: each one operator
+``/rebootstrap``, ``/jwks`` (replace a device's JWK Set or URL), ``POST
+/ehr/patients/{id}/move``, ``POST /ca/rotate``, ``POST /crls/publish``: each one operator
 operation of :mod:`testbed.operations`, as in the simulation; and ``POST
 /audit/flush``, which writes the aggregated refusals at once instead of at the end
 of the audit interval.
@@ -21,13 +22,21 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from testbed.errors import TestbedError
+from testbed.errors import LiveError, TestbedError
 from testbed.live.hospital import LiveHospital, Registration
-from testbed.live.identifiers import DEVICE_ID, NAME, OWNER, checked, optional_string
+from testbed.live.identifiers import (
+    DEVICE_ID,
+    FHIR_ID,
+    NAME,
+    OWNER,
+    checked,
+    optional_string,
+)
 from testbed.live.jsonbody import parse_object
 from testbed.pki.revocation import RevocationReason
 
@@ -38,7 +47,7 @@ _HOSPITAL: web.AppKey[LiveHospital] = web.AppKey("hospital", LiveHospital)
 _SECRET: web.AppKey[str] = web.AppKey("secret", str)
 _TRUST_CHANGED: web.AppKey[Callable[[], None]] = web.AppKey("trust_changed")
 _FLUSH: web.AppKey[Callable[[], int]] = web.AppKey("flush")
-_REGISTRATION = ("serial", "site", "zone", "profile", "owner")
+_REGISTRATION = ("serial", "site", "zone", "profile", "owner", "jwks", "jwks_url")
 
 
 def _error(status: int, detail: str) -> web.Response:
@@ -66,20 +75,49 @@ def _device(request: web.Request) -> str:
     return checked("device id", request.match_info["device_id"], DEVICE_ID)
 
 
+def _keys(data: dict[str, object]) -> tuple[dict[str, Any] | None, str | None]:
+    """The ``jwks`` (a JSON object) and ``jwks_url`` (a string) of a body, checked."""
+    jwks = data.get("jwks")
+    if jwks is not None and not isinstance(jwks, dict):
+        raise LiveError(f"jwks: expected a JWK Set (a JSON object with 'keys'), got {jwks!r:.80}")
+    return jwks, optional_string("jwks_url", data.get("jwks_url"))
+
+
 async def _register(request: web.Request) -> web.Response:
-    fields = "serial, site, zone, profile and optionally owner"
+    fields = "serial, site, zone, profile and optionally owner, jwks or jwks_url"
     data = await _body(request, f"a JSON object with {fields}")
     unknown = sorted(set(data) - set(_REGISTRATION))
     if unknown:
         return _error(400, f"unknown field(s) {unknown}; expected {fields}")
     values = {name: checked(name, data.get(name), NAME) for name in _REGISTRATION[:4]}
     owner = checked("owner", data.get("owner", "unassigned"), OWNER)
-    issued = request.app[_HOSPITAL].register(Registration(**values, owner=owner))
+    jwks, jwks_url = _keys(data)
+    issued = request.app[_HOSPITAL].register(Registration(**values, owner=owner), jwks=jwks,
+                                             jwks_url=jwks_url)  # fmt: skip
     bootstrap = {"username": issued.username, "password": issued.password}
     approval = "pending" if issued.approval_pending else "not-required"
     body = {"device_id": issued.device_id, "bootstrap": bootstrap, "approval": approval,
-            "ae_title": issued.ae_title}  # fmt: skip
+            "ae_title": issued.ae_title, **(issued.smart or {})}  # fmt: skip
     return web.json_response(body, status=201)
+
+
+async def _jwks(request: web.Request) -> web.Response:
+    device_id = _device(request)
+    data = await _body(request, "a JSON object with 'jwks' (a JWK Set) or 'jwks_url'")
+    jwks, jwks_url = _keys(data)
+    request.app[_HOSPITAL].replace_jwks(device_id, jwks=jwks, jwks_url=jwks_url)
+    return web.json_response({"device_id": device_id, "keys_replaced": True})
+
+
+async def _move_patient(request: web.Request) -> web.Response:
+    patient = checked("patient id", request.match_info["patient"], FHIR_ID)
+    data = await _body(request, "a JSON object with 'to' (a Location id)")
+    to_location = checked("to", data.get("to"), FHIR_ID)
+    move = request.app[_HOSPITAL].move_patient(patient, to_location)
+    return web.json_response({"patient": f"Patient/{move.patient}",
+                              "encounter": f"Encounter/{move.encounter}",
+                              "from": f"Location/{move.from_location}",
+                              "to": f"Location/{move.to_location}"})  # fmt: skip
 
 
 async def _devices(request: web.Request) -> web.Response:
@@ -206,4 +244,6 @@ def admin_app(
     app.router.add_post("/devices/{device_id}/approve", _approve)
     app.router.add_post("/devices/{device_id}/revoke", _revoke)
     app.router.add_post("/devices/{device_id}/offboard", _offboard)
+    app.router.add_post("/devices/{device_id}/jwks", _jwks)
+    app.router.add_post("/ehr/patients/{patient}/move", _move_patient)
     return app

@@ -73,7 +73,7 @@ def _checked_socket(state: StateDir) -> Path:
 
 
 def admin_request(
-    state_dir: Path, path: str, payload: dict[str, str] | None = None, *, method: str = "POST"
+    state_dir: Path, path: str, payload: dict[str, Any] | None = None, *, method: str = "POST"
 ) -> Any:
     """Send ``payload`` as JSON to the admin API (POST; GET sends no body) and return
     the decoded JSON answer; :class:`LiveError` with the API's error otherwise."""

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
 
+from testbed.errors import LiveError
 from testbed.live.limits import Limits
 from testbed.live.state import StateDir
 from testbed.pki.revocation import RevocationReason
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from testbed.live.hospital import LiveHospital
     from testbed.live.server import Ports
 
-__all__ = ["devices", "serve"]
+__all__ = ["devices", "ehr", "serve"]
 
 _STATE_DIR = click.option(
     "--state-dir",
@@ -39,15 +41,31 @@ _STATE_DIR = click.option(
 
 
 async def _serve_until_signalled(
-    hospital: LiveHospital, state: StateDir, ports: Ports, limits: Limits
-) -> None:
+    hospital: LiveHospital, state: StateDir, ports: Ports, limits: Limits,
+    jwks_trust: ssl.SSLContext | None,
+) -> None:  # fmt: skip
     from testbed.live.server import run_until
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await run_until(hospital, state, ports=ports, stop=stop, limits=limits)
+    await run_until(hospital, state, ports=ports, stop=stop, limits=limits,
+                    jwks_trust=jwks_trust)  # fmt: skip
+
+
+def _jwks_trust(path: Path | None) -> ssl.SSLContext | None:
+    """The TLS context the IdP fetches JWKS URLs with: ``path``'s CAs, or None (the
+    system's); :class:`LiveError` naming the file when it holds no usable CA."""
+    if path is None:
+        return None
+    context = ssl.create_default_context(cafile=None)
+    try:
+        context.load_verify_locations(cafile=str(path))
+    except (OSError, ssl.SSLError) as error:
+        raise LiveError(f"--jwks-ca {path}: expected a PEM file of CA certificates "
+                        f"({error})") from None  # fmt: skip
+    return context
 
 
 _DEFAULTS = Limits()
@@ -60,6 +78,12 @@ _DEFAULTS = Limits()
 @click.option("--pki-port", type=int, default=0, show_default=True, help="CRL and OCSP port.")
 @click.option("--services-port", type=int, default=0, show_default=True,
               help="Services (mutual TLS) port.")  # fmt: skip
+@click.option("--ehr-port", type=int, default=0, show_default=True,
+              help="Identity provider and FHIR API (HTTPS) port, for scenarios with an "
+              "'ehr' block.")  # fmt: skip
+@click.option("--jwks-ca", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM file of the CAs the identity provider trusts when it fetches a "
+              "client's JWKS URL (default: the system's).")  # fmt: skip
 @click.option("--max-connections", type=int, default=_DEFAULTS.total, show_default=True,
               help="Open connections in all; above it new ones are reset at once.")  # fmt: skip
 @click.option("--max-connections-per-listener", type=int, default=_DEFAULTS.per_listener,
@@ -91,6 +115,8 @@ def serve(
     est_port: int,
     pki_port: int,
     services_port: int,
+    ehr_port: int,
+    jwks_ca: Path | None,
     max_connections: int,
     max_connections_per_listener: int,
     max_connections_per_source: int,
@@ -123,6 +149,7 @@ def serve(
                     audit_interval=audit_interval,
                     audit_log_bytes=audit_log_max_bytes)  # fmt: skip
     raise_fd_limit(limits)
+    jwks_trust = _jwks_trust(jwks_ca)
     state = StateDir(state_dir)
     # an unsafe or unwritable directory, or one another server holds, stops us here (exit 2)
     with state.claimed(continuing=not new and is_kept(state_dir)) as kept:
@@ -141,8 +168,8 @@ def serve(
                         fidelity=hospital.hospital.fidelity)  # fmt: skip
             click.echo(f"starting {hospital.scenario.name}; {state.endpoints} appears once "
                        "every socket listens", err=True)  # fmt: skip
-            ports = Ports(est_port, pki_port, services_port)
-            asyncio.run(_serve_until_signalled(hospital, state, ports, limits))
+            ports = Ports(est_port, pki_port, services_port, ehr_port)
+            asyncio.run(_serve_until_signalled(hospital, state, ports, limits, jwks_trust))
         finally:
             log.close()
             if opened is not None:
@@ -154,7 +181,7 @@ def serve(
 
 
 def _admin(
-    state_dir: Path, path: str, payload: dict[str, str] | None = None, *, method: str = "POST"
+    state_dir: Path, path: str, payload: dict[str, Any] | None = None, *, method: str = "POST"
 ) -> Any:
     """Send ``payload`` as JSON to the admin API (POST; GET sends no body) and return
     the decoded JSON answer."""
@@ -180,10 +207,55 @@ def devices() -> None:
 @click.option("--zone", required=True, help="A zone of that site.")
 @click.option("--profile", required=True, help="A device profile id (e.g. ct-ai-onbox).")
 @click.option("--owner", default="unassigned", show_default=True, help="The owning team.")
-def register(state_dir: Path, serial: str, site: str, zone: str, profile: str, owner: str) -> None:
-    """Pre-register a device; print its device_id and one-time bootstrap credentials."""
-    payload = {"serial": serial, "site": site, "zone": zone, "profile": profile, "owner": owner}
+@click.option("--jwks", "jwks_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="The device's public JWK Set (a JSON file), for a profile "
+              "that uses the EHR (SMART private_key_jwt).")  # fmt: skip
+@click.option("--jwks-url", default=None,
+              help="Or the https:// URL where the device publishes its JWK Set.")
+def register(
+    state_dir: Path, serial: str, site: str, zone: str, profile: str, owner: str,
+    jwks_file: Path | None, jwks_url: str | None,
+) -> None:  # fmt: skip
+    """Pre-register a device; print its device_id and one-time bootstrap credentials
+    (and, for a device that uses the EHR, its SMART client and location)."""
+    payload: dict[str, Any] = {"serial": serial, "site": site, "zone": zone,
+                               "profile": profile, "owner": owner}  # fmt: skip
+    payload.update(_key_payload(jwks_file, jwks_url, required=False))
     _echo(_admin(state_dir, "/devices", payload))
+
+
+def _key_payload(jwks_file: Path | None, jwks_url: str | None, *, required: bool) -> dict[str, Any]:
+    """``jwks`` (read from the file) or ``jwks_url``; :class:`LiveError` naming the
+    option or the file otherwise."""
+    if jwks_file is not None and jwks_url is not None:
+        raise LiveError("--jwks and --jwks-url: give one, not both")
+    if jwks_url is not None:
+        return {"jwks_url": jwks_url}
+    if jwks_file is None:
+        if required:
+            raise LiveError("--jwks FILE or --jwks-url URL: expected one of them")
+        return {}
+    try:
+        data = json.loads(jwks_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise LiveError(f"--jwks {jwks_file}: expected a JSON file holding a JWK Set "
+                        f"({error})") from None  # fmt: skip
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise LiveError(f"--jwks {jwks_file}: expected a JWK Set, a JSON object with a "
+                        "'keys' list")  # fmt: skip
+    return {"jwks": data}
+
+
+@devices.command(name="jwks")
+@_STATE_DIR
+@click.argument("device_id")
+@click.option("--jwks", "jwks_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="The device's new public JWK Set (a JSON file).")
+@click.option("--jwks-url", default=None, help="Or its new JWKS URL (https://).")
+def jwks(state_dir: Path, device_id: str, jwks_file: Path | None, jwks_url: str | None) -> None:
+    """Replace DEVICE_ID's registered JWK Set or JWKS URL (the device rotated its key)."""
+    payload = _key_payload(jwks_file, jwks_url, required=True)
+    _echo(_admin(state_dir, f"/devices/{quote(device_id, safe='')}/jwks", payload))
 
 
 @devices.command(name="list")
@@ -243,3 +315,22 @@ for _action, _summary in (
     ("rebootstrap", "Give DEVICE_ID a fresh one-time bootstrap secret to enroll anew."),
 ):
     _lifecycle_command(_action, _summary)
+
+
+# -- ehr ------------------------------------------------------------------------------
+
+
+@click.group()
+def ehr() -> None:
+    """Act on the EHR of a running `testbed serve` (scenarios with an 'ehr' block)."""
+
+
+@ehr.command(name="move-patient")
+@_STATE_DIR
+@click.argument("patient_id")
+@click.option("--to", "to_location", required=True, help="The Location id to move to.")
+def move_patient(state_dir: Path, patient_id: str, to_location: str) -> None:
+    """Move PATIENT_ID to another Location (a transfer within the encounter): writes
+    for the patient from devices at the old location are refused from now on."""
+    path = f"/ehr/patients/{quote(patient_id, safe='')}/move"
+    _echo(_admin(state_dir, path, {"to": to_location}))

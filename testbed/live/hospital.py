@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from testbed import operations
 from testbed.clock import Clock, WallClock, isoformat
@@ -42,6 +42,9 @@ from testbed.pki.revocation import (
 )
 from testbed.scenario import Scenario, load_scenario
 from testbed.store import HospitalStore
+
+if TYPE_CHECKING:
+    from testbed.ehr.context import Move
 
 __all__ = ["Bootstrap", "LiveHospital", "Registration", "device_id_for"]
 
@@ -72,6 +75,8 @@ class Bootstrap:
     password: str
     approval_pending: bool = False
     ae_title: str | None = None  # the device's DICOM AE title, if its profile speaks DICOM
+    #: the SMART client and EHR placement (``smart``, ``location``), if it uses the EHR
+    smart: dict[str, object] | None = None
 
 
 _P = ParamSpec("_P")
@@ -192,8 +197,15 @@ class LiveHospital:
     # -- registration ---------------------------------------------------------
 
     @_durable
-    def register(self, registration: Registration) -> Bootstrap:
-        """Pre-register a device (:func:`testbed.operations.register`).
+    def register(
+        self,
+        registration: Registration,
+        *,
+        jwks: Mapping[str, Any] | None = None,
+        jwks_url: str | None = None,
+    ) -> Bootstrap:
+        """Pre-register a device (:func:`testbed.operations.register`); a device whose
+        profile uses the EHR registers its SMART client with ``jwks`` or ``jwks_url``.
 
         Raises :class:`RegistrationError` naming the bad site, zone, profile or serial.
         """
@@ -215,10 +227,27 @@ class LiveHospital:
             preferred_key=self.scenario.pki.key_type,
             ae_title=ae_title,
         )
-        password = operations.register(self.hospital, record)
+        password = operations.register(self.hospital, record, jwks=jwks, jwks_url=jwks_url)
         pending = self.scenario.pki.manual_approval
+        enrollment = operations.smart_enrollment(self.hospital, device_id)
+        smart = None if enrollment is None else enrollment.answer()
         return Bootstrap(device_id, device_id, password, approval_pending=pending,
-                         ae_title=ae_title)  # fmt: skip
+                         ae_title=ae_title, smart=smart)  # fmt: skip
+
+    @_durable
+    def replace_jwks(
+        self, device_id: str, *, jwks: Mapping[str, Any] | None = None,
+        jwks_url: str | None = None,
+    ) -> None:  # fmt: skip
+        """Replace a device's registered JWK Set or URL
+        (:func:`~testbed.operations.replace_jwks`)."""
+        self.inventory.entry(device_id)
+        operations.replace_jwks(self.hospital, device_id, jwks=jwks, jwks_url=jwks_url)
+
+    @_durable
+    def move_patient(self, patient: str, to_location: str) -> Move:
+        """Move a patient in the EHR (:func:`~testbed.operations.move_patient`)."""
+        return operations.move_patient(self.hospital, patient, to_location)
 
     @_durable
     def approve(self, device_id: str) -> bool:

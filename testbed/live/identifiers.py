@@ -12,7 +12,7 @@ import re
 
 from testbed.errors import LiveError
 
-__all__ = ["DEVICE_ID", "NAME", "OWNER", "checked", "optional_string"]
+__all__ = ["DEVICE_ID", "FHIR_ID", "NAME", "OWNER", "checked", "optional_string"]
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 """A device id: ``{profile}-{site}-{serial}`` lowercased, at most 63 characters."""
@@ -21,8 +21,11 @@ OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 """A serial, site, zone or profile as the API takes it (the hospital checks it
 further: known site, zone and profile; the serial's own pattern)."""
+FHIR_ID = re.compile(r"[A-Za-z0-9.-]{1,64}")
+"""A FHIR resource id (FHIR R4 ``id``: letters, digits, ``-`` and ``.``, 1-64)."""
 
 _EXPECTED = {
+    FHIR_ID: "a FHIR id: letters, digits, '-' and '.' (1-64 characters)",
     DEVICE_ID: "a device id of lowercase letters, digits and '-' (at most 63 characters)",
     OWNER: "letters, digits, spaces and '._@-' (at most 64 characters)",
     NAME: "letters, digits and '._-' (at most 63 characters)",

@@ -14,6 +14,8 @@
   ``application/pkix-crl``; ``/ocsp`` (POST ``application/ocsp-request``, or GET
   ``/ocsp/{url-encoded base64 request}`` as RFC 6960 Appendix A.1 allows).
 - **Admin** (:mod:`testbed.live.admin`) on a Unix domain socket in the state directory.
+- **Identity provider and FHIR API** (:mod:`testbed.live.ehr_server`) over HTTPS, for a
+  scenario with an ``ehr:`` block.
 
 Every socket is served by a :class:`~testbed.live.listener.Listener` under
 :class:`~testbed.live.limits.Limits` (connection caps, timeouts, sizes, an optional
@@ -268,6 +270,7 @@ class Ports:
     est: int = 0
     pki: int = 0
     services: int = 0
+    ehr: int = 0  # the identity provider and the FHIR API (scenarios with an ``ehr:`` block)
 
 
 def _listen(port: int) -> socket.socket:
@@ -304,8 +307,11 @@ class LiveServer:
         secret: str,
         limits: Limits,
         tallies: Tallies,
+        jwks_trust: ssl.SSLContext | None = None,
     ) -> None:
         self.hospital = hospital
+        #: whom the IdP trusts when it fetches a client's JWKS URL (None: the system's CAs)
+        self.jwks_trust = jwks_trust
         self.state = state
         self.secret = secret
         self.guard = Guard(limits, tallies, hospital.now)
@@ -369,9 +375,10 @@ class LiveServer:
                               middlewares=self._middlewares("admin", rate_limited=False),
                               client_max_size=body)  # fmt: skip
         await self._run("admin", admin_api, sockets[3])
+        ehr = await self._serve_ehr(ports.ehr) if self.hospital.hospital.clinical else {}
         self.dicom = DicomServers(self.hospital, self.state, self.guard, self.zones)
         dicom = self.dicom.start()  # one DICOM TLS acceptor per PACS (testbed.live.dicom)
-        return {
+        return ehr | {
             "est": f"https://{LOOPBACK}:{est}{EST_PATH}",
             "crl": f"http://{LOOPBACK}:{pki}/crl",
             "crl_by_site": crl_by_site,
@@ -382,6 +389,21 @@ class LiveServer:
             "zones": dict(self.zones.published()),
             "scenario": self.hospital.scenario.name,
         }
+
+    async def _serve_ehr(self, port: int) -> dict[str, object]:
+        """The identity provider and the FHIR API (:mod:`testbed.live.ehr_server`)."""
+        from testbed.live.ehr_server import INTROSPECTION_SECRET, ehr_app
+
+        sock = _listen(port)
+        origin = f"https://{LOOPBACK}:{int(sock.getsockname()[1])}"
+        app, endpoints = ehr_app(
+            self.hospital, self.zones, origin=origin,
+            introspection_secret=self.state.write_secret(INTROSPECTION_SECRET),
+            jwks_trust=self.jwks_trust or ssl.create_default_context(),
+            middlewares=self._middlewares("ehr"), client_max_size=self.guard.limits.body_bytes,
+        )  # fmt: skip
+        await self._run("ehr", app, sock, tls=True)
+        return endpoints
 
     async def stop(self) -> None:
         """Close every socket and finish in-flight requests."""
@@ -424,6 +446,7 @@ async def run_until(
     ports: Ports,
     stop: asyncio.Event,
     limits: Limits | None = None,
+    jwks_trust: ssl.SSLContext | None = None,
 ) -> None:
     """Write the state directory, listen, publish ``endpoints.json``, run until ``stop``.
 
@@ -439,7 +462,7 @@ async def run_until(
     state.write_server_identity(*server_identity(hospital.ca, now=hospital.now(),
                                                  also_valid_at=wall))  # fmt: skip
     server = LiveServer(hospital, state, secret=state.write_secret(), limits=limits,
-                        tallies=log.tallies)  # fmt: skip
+                        tallies=log.tallies, jwks_trust=jwks_trust)  # fmt: skip
     tasks: list[asyncio.Task[None]] = []
     try:
         hospital.publish_crls()

@@ -7,6 +7,8 @@
     DIR/admin.sock       the admin API's Unix domain socket (mode 0600, while serving)
     DIR/ca-bundle.pem    the root and issuing CAs, root first
     DIR/admin.secret     the admin API's bearer secret (mode 0600)
+    DIR/introspection.secret  the bearer secret of the IdP's introspection endpoint
+                         (mode 0600; with an ``ehr:`` block)
     DIR/server.pem       the EST server's certificate and its issuing CA
     DIR/server.key       the EST server's private key (mode 0600)
     DIR/events.jsonl     the live audit log, one JSON event a line, written as it happens;
@@ -253,10 +255,12 @@ class StateDir:
         """Remove ``admin.sock`` (clean shutdown)."""
         self.admin_socket.unlink(missing_ok=True)
 
-    def write_secret(self) -> str:
-        """A fresh admin bearer secret, stored with mode 0600."""
+    def write_secret(self, name: str | None = None) -> str:
+        """A fresh bearer secret, stored with mode 0600: the admin API's
+        (``admin.secret``), or the one in file ``name`` (``introspection.secret``)."""
         secret = secrets.token_urlsafe(32)
-        _write(self.secret, secret.encode() + b"\n", mode=_PRIVATE)
+        path = self.secret if name is None else self.root / name
+        _write(path, secret.encode() + b"\n", mode=_PRIVATE)
         return secret
 
     def write_bundle(self, pem: bytes) -> None:

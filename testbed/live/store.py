@@ -10,6 +10,9 @@
                           time), CRL numbers, every inventory entry (state, approval,
                           bindings, history)
     DIR/ca-keys/*.pem     the root and issuing CA private keys, mode 0600
+    DIR/idp-keys/*.pem    the identity provider's signing keys, mode 0600 (with an
+                          ``ehr:`` block; its clients, tokens and the EHRs' resources
+                          are tables of hospital.db: :mod:`testbed.live.store_clinical`)
 
 A transport wraps every operation it answers in :meth:`SqliteStore.transaction`:
 ``BEGIN IMMEDIATE`` ... ``COMMIT``, and with ``synchronous=FULL`` the commit returns
@@ -28,12 +31,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from testbed.errors import LiveError
 from testbed.inventory import DeviceJournal, InventoryEntry
+from testbed.live.store_clinical import CLINICAL_SCHEMA, IDP_KEYS, keep_clinical
 from testbed.live.store_codec import entry_from_json, entry_json
 from testbed.live.store_records import KeyFiles, SqliteRecords
 from testbed.pki.records import CertificateRecords
+
+if TYPE_CHECKING:
+    from testbed.clinical import Clinical
 
 __all__ = ["DATABASE", "KEYS", "SqliteStore", "set_aside"]
 
@@ -57,7 +65,7 @@ def set_aside(root: Path) -> Path | None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     kept = root / f"earlier-{stamp}"
     kept.mkdir(mode=0o700)
-    for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", KEYS):
+    for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", KEYS, IDP_KEYS):
         if (root / name).exists():
             (root / name).rename(kept / name)
     return kept
@@ -94,7 +102,7 @@ class SqliteStore:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + CLINICAL_SCHEMA)
         except (OSError, sqlite3.Error) as error:
             raise LiveError(f"{path}: cannot open the hospital's store ({error})") from None
         store = cls(db, root, created=created)
@@ -148,6 +156,12 @@ class SqliteStore:
             "ON CONFLICT (device_id) DO UPDATE SET entry = excluded.entry",
             (entry.record.device_id, entry_json(entry)),
         )
+
+    def keep_clinical(self, clinical: Clinical, *, now: datetime) -> None:
+        """Give the IdP and the EHRs back what this database kept and journal them
+        from now on (:mod:`testbed.live.store_clinical`), in one transaction."""
+        with self.transaction():
+            keep_clinical(clinical, self._db, KeyFiles(self.root / IDP_KEYS), now=now)
 
     def kept_devices(self) -> Iterator[InventoryEntry]:
         """The kept inventory entries, in registration order."""

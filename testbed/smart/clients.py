@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -67,6 +67,13 @@ class ClientRegistry:
 
     def __len__(self) -> int:
         return len(self._clients)
+
+    def restore(self, clients: tuple[SmartClient, ...]) -> None:
+        """Continue with the clients a durable transport kept."""
+        self._clients = {client.client_id: client for client in clients}
+
+    def __iter__(self) -> Iterator[SmartClient]:
+        return iter(self._clients.values())
 
     def get(self, client_id: str) -> SmartClient | None:
         """The client, or None if no such id was ever registered."""

@@ -49,6 +49,7 @@ from testbed.decisions import Reason
 from testbed.events import EventKind, EventLog, Value
 from testbed.smart.assertion import ASSERTION_TYPE, read_assertion, verify_assertion
 from testbed.smart.clients import ClientRegistry, ClientState, SmartClient
+from testbed.smart.journal import IdpJournal, KeptIdp, KeptJti
 from testbed.smart.jwks import ClientKey, Fetcher, JwksCache, JwksError
 from testbed.smart.refusals import OAuthError, Refusal
 from testbed.smart.replay import Admission, ReplayCache
@@ -183,6 +184,24 @@ class IdentityProvider:
         self.jwks_cache = JwksCache(fetcher or _no_fetcher, self.settings.jwks_fetch)
         self.stats = _Stats()
         self._rng = rng
+        #: where a durable transport keeps what changes (None: nowhere, the simulation)
+        self.journal: IdpJournal | None = None
+
+    def restore(self, kept: KeptIdp, *, now: datetime) -> None:
+        """Continue an IdP a journal kept: its clients, signing keys, the tokens and
+        ``jti`` values still live at ``now``."""
+        self.clients.restore(kept.clients)
+        self.signing_keys.restore(kept.signing_keys)
+        for token in kept.tokens:
+            if token.expires > now:
+                self.issued.add(token)
+        for seen in kept.jtis:
+            if seen.until > now:
+                self.replay.admit(seen.iss, seen.jti, until=seen.until, now=now)
+
+    def _keep_client(self, client: SmartClient) -> None:
+        if self.journal is not None:
+            self.journal.save_client(client)
 
     # -- clients ---------------------------------------------------------------
 
@@ -203,6 +222,7 @@ class IdentityProvider:
             client_id, device_id=device_id, scopes=scopes, jwks=jwks, jwks_url=jwks_url,
             secret=secret, algorithms=algorithms,
         )  # fmt: skip
+        self._keep_client(client)
         self._changed(client, "registered", now, scopes=format_scopes(client.scopes))
         return client
 
@@ -219,6 +239,7 @@ class IdentityProvider:
         client = self.clients.replace_keys(client_id, jwks=jwks, jwks_url=jwks_url)
         if old is not None and old.jwks_url is not None:
             self.jwks_cache.forget(old.jwks_url)
+        self._keep_client(client)
         self._changed(client, "keys-replaced", now)
         return client
 
@@ -238,6 +259,7 @@ class IdentityProvider:
 
     def _set_state(self, client_id: str, state: ClientState, now: datetime) -> SmartClient:
         client = self.clients.set_state(client_id, state)
+        self._keep_client(client)
         self._changed(client, state.value, now)
         return client
 
@@ -257,6 +279,8 @@ class IdentityProvider:
     def rotate_signing_key(self, *, now: datetime, overlap: timedelta) -> str:
         """Sign with a new key from ``now``; the old one stays published for ``overlap``."""
         key = self.signing_keys.rotate(now=now, overlap=overlap)
+        if self.journal is not None:
+            self.journal.save_signing_keys(self.signing_keys.all())
         if self.log is not None:
             self.log.emit(
                 now, EventKind.IDP_KEY_ROTATED, "idp", kid=key.kid,
@@ -322,6 +346,8 @@ class IdentityProvider:
         )  # fmt: skip
         until = verified.expires + self.settings.assertion.leeway
         admission = self.replay.admit(client.client_id, verified.jti, until=until, now=now)
+        if admission is Admission.NEW and self.journal is not None:
+            self.journal.save_jti(KeptJti(client.client_id, verified.jti, until))
         if admission is Admission.REPLAYED:
             raise Refusal(OAuthError.INVALID_CLIENT, Reason.TOKEN_REPLAYED,
                           f"jti {verified.jti[:_CLAIMED]!r} was already used")  # fmt: skip
@@ -381,7 +407,10 @@ class IdentityProvider:
         if thumbprint is not None:
             claims["cnf"] = {THUMBPRINT_CLAIM: thumbprint}
         access_token = self.signing_keys.sign(claims, now=now)
-        self.issued.add(IssuedToken(jti, client.client_id, scope, expires, thumbprint))
+        issued = IssuedToken(jti, client.client_id, scope, expires, thumbprint)
+        self.issued.add(issued)
+        if self.journal is not None:
+            self.journal.save_token(issued)
         expires_in = int(lifetime.total_seconds())
         self.stats.granted += 1
         if self.log is not None:

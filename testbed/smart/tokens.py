@@ -104,6 +104,16 @@ class SigningKeys:
         self._keys.append(_new_key(self._rng, now))
         return self.current
 
+    def all(self) -> tuple[SigningKey, ...]:
+        """Every key held (the current one last), published or not yet retired."""
+        return tuple(self._keys)
+
+    def restore(self, keys: tuple[SigningKey, ...]) -> None:
+        """Continue with the keys a durable transport kept (the current one last)."""
+        if not keys:
+            raise ValueError("an identity provider needs at least one signing key")
+        self._keys = list(keys)
+
     def published(self, now: datetime) -> tuple[SigningKey, ...]:
         """The keys in the JWKS at ``now``."""
         return tuple(k for k in self._keys if k.published(now))

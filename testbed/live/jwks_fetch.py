@@ -1,0 +1,95 @@
+"""Live mode's JWKS fetcher: the identity provider reads a client's JWKS URL over HTTPS.
+
+:class:`HttpsFetcher` is the :data:`~testbed.smart.jwks.Fetcher` of ``testbed serve``
+(the core's :class:`~testbed.smart.jwks.JwksCache` calls it when its copy is missing or
+stale): one ``GET`` with ``Accept: application/json`` (SMART App Launch 2.2), a
+timeout, a size limit, the server certificate checked against a trust store, and the
+answer's ``Cache-Control: max-age`` returned so the cache keeps the set no longer than
+the client allows (``no-store`` and ``no-cache`` keep nothing).  Any failure (not
+HTTPS, not loopback, refused, timed out, not 200, too large) raises
+:class:`~testbed.smart.jwks.JwksError`, which the IdP answers ``invalid_client``
+``jwks-unavailable``.
+
+Live mode is a loopback testbed: a URL whose host is not a loopback address
+(``127.0.0.0/8``, ``::1``, ``localhost``) is refused without a connection, so a
+registered URL cannot make the hospital reach out to the network.
+
+The fetch is synchronous: the core asks for keys in the middle of a token request,
+on the server's event loop, so a slow JWKS server holds the loop for at most
+``timeout`` (a few seconds by default).  Operators register the URLs; a client
+cannot choose one at request time (``jku`` must equal the registered URL).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import re
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from testbed.smart.jwks import ACCEPT, Fetched, JwksError
+
+__all__ = ["HttpsFetcher", "max_age_of"]
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_KEEP = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
+
+
+def max_age_of(cache_control: str | None) -> int | None:
+    """The seconds ``Cache-Control`` lets a cache keep an answer: ``max-age``, 0 for
+    ``no-store``/``no-cache``, None when it says neither (RFC 9111 §5.2.2)."""
+    if cache_control is None:
+        return None
+    if _NO_KEEP.search(cache_control):
+        return 0
+    match = _MAX_AGE.search(cache_control)
+    return None if match is None else int(match.group(1))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class HttpsFetcher:
+    """GET a JWKS URL on loopback over HTTPS (see the module docstring).
+
+    ``context``: the TLS client context (which CAs sign the JWKS servers' certificates;
+    hostname checked); ``timeout``: seconds for the connection and each read;
+    ``max_bytes``: the largest key set accepted.
+    """
+
+    context: ssl.SSLContext
+    timeout: float = 3.0
+    max_bytes: int = 64 * 1024
+
+    def __call__(self, url: str) -> Fetched:
+        """The body and ``max-age`` of ``url``; :class:`JwksError` on any failure."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme != "https" or not _loopback(host):
+            raise JwksError(f"JWKS URL {url!r}: expected https:// on a loopback address "
+                            "(live mode reaches nothing else)")  # fmt: skip
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection = http.client.HTTPSConnection(host, parts.port or 443, timeout=self.timeout,
+                                                 context=self.context)  # fmt: skip
+        try:
+            connection.request("GET", path, headers={"Accept": ACCEPT})
+            answer = connection.getresponse()
+            body = answer.read(self.max_bytes + 1)
+        except (OSError, http.client.HTTPException) as error:
+            raise JwksError(f"JWKS URL {url!r} could not be fetched: {error}") from None
+        finally:
+            connection.close()
+        if answer.status != 200:
+            raise JwksError(f"JWKS URL {url!r} answered {answer.status}; expected 200")
+        if len(body) > self.max_bytes:
+            raise JwksError(f"JWKS URL {url!r} sent more than {self.max_bytes} bytes")
+        return Fetched(body, max_age_of(answer.getheader("Cache-Control")))

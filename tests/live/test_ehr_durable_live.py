@@ -1,0 +1,119 @@
+"""The identity provider and the EHR survive ``kill -9``: clients, their keys and
+states, issued tokens (introspection), spent assertion ids, the IdP's signing key and
+every FHIR resource (the census, moves, writes), with the device still a PyJWT + httpx
+client (tests/live/smart_client.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.live.smart_client import Device, SigningKey, enroll, observation
+from tests.live.test_ehr_live import SCOPE, in_progress, introspect, location_of, write_scenario
+
+if TYPE_CHECKING:
+    from tests.live.conftest import Live, StartServer
+
+pytestmark = pytest.mark.live
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _connect(live: Live, answer: dict[str, object], key: SigningKey,
+             tls: tuple[Path, Path]) -> Device:  # fmt: skip
+    client = Device.connect(str(answer["device_id"]), key, bundle=live.bundle, tls=tls,
+                            source=live.endpoints["zones"]["north/bedside"])  # fmt: skip
+    client.discover(live.endpoints["smart_configuration"])
+    return client
+
+
+def _register(
+    live: Live, serial: str, key: SigningKey
+) -> tuple[dict[str, object], tuple[Path, Path]]:
+    jwks = live.work / f"{serial}.jwks.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    done = live.cli("devices", "register", "--state-dir", str(live.state), "--serial", serial,
+                    "--site", "north", "--zone", "bedside", "--profile", "bedside-ai-writer",
+                    "--jwks", str(jwks))  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    answer = json.loads(done.stdout)
+    tls = enroll(live.endpoints["est"], live.bundle, live.work, answer["device_id"],
+                 answer["bootstrap"]["password"])  # fmt: skip
+    return answer, tls
+
+
+def test_the_idp_and_the_ehr_continue_after_kill_9(
+    start_server: StartServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    scenario = write_scenario(tmp_path_factory.mktemp("scenario"), lifetime="300s")
+    port = str(_free_port())
+    before = start_server(scenario, "--ehr-port", port)
+    kept_key, gone_key = SigningKey("kept-1"), SigningKey("gone-1")
+    kept, kept_tls = _register(before, "K1", kept_key)
+    gone, gone_tls = _register(before, "G1", gone_key)
+    client = _connect(before, kept, kept_key, kept_tls)
+    leaving = _connect(before, gone, gone_key, gone_tls)
+    fhir = before.endpoints["fhir"]
+    token = client.token(SCOPE)["access_token"]
+    gone_token = leaving.token(SCOPE)["access_token"]
+    spent = kept_key.assertion(str(kept["device_id"]), client.token_url)
+    assert client.token_answer(SCOPE, assertion=spent).status_code == 200
+    encounters = in_progress(client, fhir, token)
+    here = str(kept["location"])
+    mine = next(e for e in encounters if location_of(e) == here)
+    moving = next(e for e in encounters if location_of(e) != here)
+    moved = before.cli("ehr", "move-patient", "--state-dir", str(before.state),
+                       moving["subject"]["reference"].split("/")[1], "--to", here.split("/")[1])
+    assert moved.returncode == 0, moved.stderr.decode()
+    offboarded = before.cli("devices", "offboard", "--state-dir", str(before.state),
+                            str(gone["device_id"]))  # fmt: skip
+    assert offboarded.returncode == 0, offboarded.stderr.decode()
+    configuration = client.http.get(before.endpoints["smart_configuration"]).json()
+    jwks = client.http.get(before.endpoints["jwks"]).json()
+    created = client.create(f"{fhir}/Observation", token,
+                            observation(mine["subject"]["reference"], f"Encounter/{mine['id']}",
+                                        str(kept["device_id"]), 61))  # fmt: skip
+    assert created.status_code == 201, created.text
+    os.kill(before.process.pid, signal.SIGKILL)  # right after the 201 was read
+    before.process.wait(timeout=10)
+    client.http.close()
+    leaving.http.close()
+
+    after = start_server(scenario, "--ehr-port", port, state=before.state)
+    assert after.endpoints["fhir"] == fhir
+    client = _connect(after, kept, kept_key, kept_tls)
+    leaving = _connect(after, gone, gone_key, gone_tls)
+    try:
+        assert client.http.get(after.endpoints["jwks"]).json() == jwks  # the same signing key
+        assert client.http.get(after.endpoints["smart_configuration"]).json() == configuration
+        assert introspect(after, token)["active"] is True  # the pre-crash token
+        read = client.get(f"{fhir}/Observation/{created.json()['id']}", token)
+        assert read.status_code == 200 and read.json()["valueQuantity"]["value"] == 61
+        replayed = client.token_answer(SCOPE, assertion=spent)
+        assert (replayed.status_code, replayed.json()["error"]) == (401, "invalid_client")
+        fresh = client.token(SCOPE)["access_token"]  # the registered key still works
+        now_here = in_progress(client, fhir, fresh, location=here.split("/")[1])
+        assert moving["id"] in {e["id"] for e in now_here}  # the move was kept
+        assert len(in_progress(client, fhir, fresh)) == len(encounters)  # no second census
+        second = client.create(f"{fhir}/Observation", fresh,
+                               observation(mine["subject"]["reference"],
+                                           f"Encounter/{mine['id']}", str(kept["device_id"]), 62))
+        assert second.status_code == 201 and second.json()["id"] != created.json()["id"]
+        assert introspect(after, gone_token) == {"active": False}
+        refused = leaving.token_answer(SCOPE)
+        assert refused.json()["error"] == "unauthorized_client"
+    finally:
+        client.http.close()
+        leaving.http.close()
+    reasons = {e["reason"] for e in after.events() if e["kind"] == "token-refused"}
+    assert {"token-replayed", "client-offboarded"} <= reasons

@@ -1,0 +1,322 @@
+"""Issue 11, live: a device made of PyJWT and httpx (tests/live/smart_client.py, no
+project code) against ``testbed serve``'s identity provider and FHIR API.
+
+The scenario's ``bedside-ai-writer`` profile (a copy of the bedside gateway that may
+also read Observations) sits in the north bedside zone (``127.1.1.1``), which may
+reach the EHR.  Tokens live 3 seconds, so an expired token needs only a short wait.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jwt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tests.live.ehr_scenario import SCOPE
+from tests.live.ehr_scenario import write_scenario as shared_scenario
+from tests.live.jwks_server import JwksServer, make_tls
+from tests.live.smart_client import Device, SigningKey, enroll, observation
+
+if TYPE_CHECKING:
+    from tests.live.conftest import Live, StartServer
+
+pytestmark = pytest.mark.live
+
+
+
+def write_scenario(directory: Path, *, lifetime: str = "3s") -> Path:
+    """The live EHR scenario (tests/live/ehr_scenario.py), tokens living ``lifetime``."""
+    return shared_scenario(directory, lifetime=lifetime)
+
+
+@pytest.fixture(scope="module")
+def jwks_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A CA the server trusts for JWKS URLs (--jwks-ca), and a certificate it signed."""
+    return make_tls(tmp_path_factory.mktemp("jwks-tls"))
+
+
+@pytest.fixture(scope="module")
+def ehr(
+    start_server: StartServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    jwks_tls: tuple[Path, Path, Path],
+) -> Live:
+    scenario = write_scenario(tmp_path_factory.mktemp("scenario"))
+    return start_server(scenario, "--jwks-ca", str(jwks_tls[0]))
+
+
+@pytest.fixture
+def opened() -> Iterator[list[Device]]:
+    """Device clients a test opened, closed after it."""
+    clients: list[Device] = []
+    yield clients
+    for client in clients:
+        client.http.close()
+
+
+def register(live: Live, serial: str, *keys: str) -> dict[str, Any]:
+    """``testbed devices register`` for a bedside writer with ``--jwks``/``--jwks-url``."""
+    done = live.cli("devices", "register", "--state-dir", str(live.state), "--serial", serial,
+                    "--site", "north", "--zone", "bedside", "--profile", "bedside-ai-writer",
+                    *keys)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def device(
+    live: Live, serial: str, key: SigningKey, *keys: str, opened: list[Device]
+) -> tuple[Device, dict[str, Any]]:
+    """A registered, enrolled device connected from the bedside zone."""
+    answer = register(live, serial, *keys)
+    device_id = answer["device_id"]
+    tls = enroll(live.endpoints["est"], live.bundle, live.work, device_id,
+                 answer["bootstrap"]["password"])  # fmt: skip
+    client = Device.connect(answer["smart"]["client_id"], key, bundle=live.bundle, tls=tls,
+                            source=live.endpoints["zones"]["north/bedside"])  # fmt: skip
+    opened.append(client)
+    client.discover(live.endpoints["smart_configuration"])
+    return client, answer
+
+
+def introspect(live: Live, token: str) -> dict[str, Any]:
+    secret = (live.state / "introspection.secret").read_text().strip()
+    status, body = live.curl(live.endpoints["introspect"], "-H", f"Authorization: Bearer {secret}",
+                             "--data-urlencode", f"token={token}")  # fmt: skip
+    assert status == 200, body
+    answer: dict[str, Any] = json.loads(body)
+    return answer
+
+
+def verified_claims(client: Device, live: Live, token: str) -> dict[str, Any]:
+    """The access token's claims, its signature checked with the IdP's published JWKS."""
+    jwks = client.http.get(live.endpoints["jwks"]).json()
+    header = jwt.get_unverified_header(token)
+    key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    claims: dict[str, Any] = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["ES384"],
+                                        audience=live.endpoints["fhir"])  # fmt: skip
+    return claims
+
+
+def thumbprint(client: Device) -> str:
+    """RFC 8705 ``x5t#S256`` of the device's TLS certificate."""
+    assert client.certificate is not None
+    der = x509.load_pem_x509_certificate(client.certificate.read_bytes()).public_bytes(
+        serialization.Encoding.DER)
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+
+
+def in_progress(client: Device, fhir: str, token: str, **params: str) -> list[dict[str, Any]]:
+    answer = client.get(f"{fhir}/Encounter", token, status="in-progress", **params)
+    assert answer.status_code == 200, answer.text
+    return [entry["resource"] for entry in answer.json().get("entry", [])]
+
+
+def location_of(encounter: dict[str, Any]) -> str:
+    active = [e for e in encounter["location"] if e["status"] == "active"]
+    return str(active[0]["location"]["reference"])
+
+
+def test_a_pyjwt_httpx_device_gets_a_token_and_writes_for_its_patients_only(
+    ehr: Live, opened: list[Device]
+) -> None:
+    key = SigningKey("device-key-1")
+    jwks = ehr.work / "jwks.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    client, answer = device(ehr, "W1", key, "--jwks", str(jwks), opened=opened)
+    device_id = answer["device_id"]
+    assert answer["smart"]["client_id"] == device_id
+    assert "system/Encounter.rs" in answer["smart"]["scopes"]
+    location = answer["location"]
+    assert location.startswith("Location/")
+    fhir = ehr.endpoints["fhir"]
+    assert not fhir.endswith("/")
+    configuration = client.http.get(ehr.endpoints["smart_configuration"]).json()
+    assert configuration["token_endpoint"] == ehr.endpoints["token"]
+    assert "private_key_jwt" in configuration["token_endpoint_auth_methods_supported"]
+
+    granted = client.token(SCOPE)
+    assert (granted["token_type"], granted["expires_in"]) == ("bearer", 3)
+    assert "refresh_token" not in granted
+    token = granted["access_token"]
+    claims = verified_claims(client, ehr, token)  # PyJWT checks it against the IdP's JWKS
+    assert claims["client_id"] == device_id and claims["aud"] == fhir
+    assert claims["cnf"]["x5t#S256"] == thumbprint(client)  # bound to the TLS certificate
+    here = in_progress(client, fhir, token, location=location.split("/")[1])
+    assert here and all(location_of(e) == location for e in here)
+    encounter = here[0]
+    created = client.create(f"{fhir}/Observation", token,
+                            observation(encounter["subject"]["reference"],
+                                        f"Encounter/{encounter['id']}", device_id, 72))  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"].startswith(f"{fhir}/Observation/")
+    ident = created.json()["id"]
+    read = client.get(f"{fhir}/Observation/{ident}", client.token(SCOPE)["access_token"])
+    assert read.status_code == 200 and read.json()["valueQuantity"]["value"] == 72
+
+    token = client.token(SCOPE)["access_token"]
+    elsewhere = next(e for e in in_progress(client, fhir, token) if location_of(e) != location)
+    refused = client.create(f"{fhir}/Observation", token,
+                            observation(elsewhere["subject"]["reference"],
+                                        f"Encounter/{elsewhere['id']}", device_id, 80))  # fmt: skip
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["resourceType"] == "OperationOutcome"
+
+    expiring = client.token(SCOPE)
+    deadline = time.time() + expiring["expires_in"] + 1.5
+    while time.time() < deadline:  # bounded: the token's own 3 seconds
+        time.sleep(0.25)
+    expired = client.get(f"{fhir}/Encounter", expiring["access_token"])
+    assert expired.status_code == 401
+    assert expired.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+    assertion = key.assertion(device_id, client.token_url)
+    assert client.token_answer(SCOPE, assertion=assertion).status_code == 200
+    replayed = client.token_answer(SCOPE, assertion=assertion)
+    assert (replayed.status_code, replayed.json()["error"]) == (401, "invalid_client")
+
+    last = client.token(SCOPE)["access_token"]
+    assert introspect(ehr, last)["active"] is True
+    done = ehr.cli("devices", "offboard", "--state-dir", str(ehr.state), device_id)
+    assert done.returncode == 0, done.stderr.decode()
+    assert introspect(ehr, last) == {"active": False}
+    after = client.get(f"{fhir}/Encounter", last)
+    assert after.status_code in (401, 403), after.text
+    again = client.token_answer(SCOPE)
+    assert again.status_code >= 400 and again.json()["error"] in (
+        "unauthorized_client", "invalid_client")  # fmt: skip
+
+    events = [e for e in ehr.events() if e.get("subject") == device_id]
+    refused_tokens = {e["reason"] for e in events if e["kind"] == "token-refused"}
+    assert {"token-replayed", "client-offboarded"} <= refused_tokens
+    writes = [(e["status"], e["reason"]) for e in events if e["kind"] == "ehr-write"]
+    assert (201, "ok") in writes and (403, "patient-context-mismatch") in writes
+    reads = {e["reason"] for e in events if e["kind"] == "ehr-read" and not e["allowed"]}
+    # 3 s after exp the verifier's 30 s leeway still holds, and the IdP's introspection
+    # (no leeway: the token is gone) says inactive
+    assert "token-inactive" in reads
+
+
+def test_the_fhir_api_refuses_without_a_token_or_certificate(ehr: Live) -> None:
+    fhir = ehr.endpoints["fhir"]
+    status, body = ehr.curl(f"{fhir}/Encounter", "--interface",
+                            ehr.endpoints["zones"]["north/bedside"])  # fmt: skip
+    assert status == 403 and b"not-registered" in body  # no certificate names a device
+    status, _ = ehr.curl(ehr.endpoints["introspect"], "--data-urlencode", "token=x")
+    assert status == 401
+    ehr.flush_audit()
+    refused = [e for e in ehr.events() if e["kind"] == "request-refused"
+               and e.get("listener", e.get("subject")) == "ehr"]  # fmt: skip
+    assert any(e["status"] == 401 for e in refused), refused
+
+
+def test_move_patient_live_refuses_the_old_location(ehr: Live, opened: list[Device]) -> None:
+    key = SigningKey("device-key-2")
+    jwks = ehr.work / "jwks-2.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    client, answer = device(ehr, "W2", key, "--jwks", str(jwks), opened=opened)
+    location = answer["location"]
+    fhir = ehr.endpoints["fhir"]
+    token = client.token(SCOPE)["access_token"]
+    encounter = in_progress(client, fhir, token, location=location.split("/")[1])[0]
+    patient = encounter["subject"]["reference"]
+    others = {location_of(e) for e in in_progress(client, fhir, token)} - {location}
+    target = sorted(others)[0].split("/")[1]
+    done = ehr.cli("ehr", "move-patient", "--state-dir", str(ehr.state),
+                   patient.split("/")[1], "--to", target)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    moved = json.loads(done.stdout)
+    assert moved["to"] == f"Location/{target}" and moved["from"] == location
+    refused = client.create(f"{fhir}/Observation", client.token(SCOPE)["access_token"],
+                            observation(patient, f"Encounter/{encounter['id']}",
+                                        answer["device_id"], 90))  # fmt: skip
+    assert refused.status_code == 403, refused.text
+    bad = ehr.cli("ehr", "move-patient", "--state-dir", str(ehr.state), "nobody", "--to", target)
+    assert bad.returncode == 2 and b"nobody" in bad.stderr
+    assert any(e["kind"] == "patient-moved" and e["subject"] == patient for e in ehr.events())
+
+
+def test_register_and_jwks_refuse_bad_input_naming_it(ehr: Live) -> None:
+    broken = ehr.work / "broken.json"
+    broken.write_text("{not json")
+    done = ehr.cli("devices", "register", "--state-dir", str(ehr.state), "--serial", "W9",
+                   "--site", "north", "--zone", "bedside", "--profile", "bedside-ai-writer",
+                   "--jwks", str(broken))  # fmt: skip
+    assert done.returncode == 2 and str(broken).encode() in done.stderr
+    done = ehr.cli("devices", "register", "--state-dir", str(ehr.state), "--serial", "W9",
+                   "--site", "north", "--zone", "bedside", "--profile", "bedside-ai-writer")
+    assert done.returncode == 2 and b"--jwks" in done.stderr
+    done = ehr.cli("devices", "jwks", "--state-dir", str(ehr.state), "nosuch-device",
+                   "--jwks-url", "https://127.0.0.1:1/jwks")  # fmt: skip
+    assert done.returncode == 2 and b"nosuch-device" in done.stderr
+
+
+def test_a_jwks_url_is_cached_as_its_max_age_says_then_the_new_key_is_taken(
+    ehr: Live, jwks_tls: tuple[Path, Path, Path], opened: list[Device]
+) -> None:
+    old, new = SigningKey("rotating-1"), SigningKey("rotating-2")
+    server = JwksServer(old.jwks(), max_age=4)
+    url = server.start(jwks_tls[1], jwks_tls[2])
+    try:
+        client, answer = device(ehr, "W3", old, "--jwks-url", url, opened=opened)
+        device_id = answer["device_id"]
+        assert client.token_answer(SCOPE).status_code == 200
+        fetched = time.monotonic()
+        assert server.accepts == ["application/json"]
+        server.document = new.jwks()  # the device rotates its key at its URL
+        client.key = new
+        refused = client.token_answer(SCOPE)
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+        client.key = old  # the cached set still holds the old key: the cache is honoured
+        assert client.token_answer(SCOPE).status_code == 200
+        assert len(server.accepts) == 1
+        while time.monotonic() < fetched + 4.5:  # bounded: the max-age the server said
+            time.sleep(0.25)
+        client.key = new
+        assert client.token_answer(SCOPE).status_code == 200
+        assert len(server.accepts) == 2
+        client.key = old
+        assert client.token_answer(SCOPE).status_code == 401
+    finally:
+        server.stop()
+    reasons = [e["reason"] for e in ehr.events()
+               if e["kind"] == "token-refused" and e["subject"] == device_id]  # fmt: skip
+    assert reasons == ["client-key-unresolved", "client-key-unresolved"]
+
+
+def test_the_token_url_is_the_configured_one_and_a_repeat_is_refused(
+    ehr: Live, opened: list[Device]
+) -> None:
+    key = SigningKey("device-key-4")
+    jwks = ehr.work / "jwks-4.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    client, answer = device(ehr, "W4", key, "--jwks", str(jwks), opened=opened)
+    device_id = answer["device_id"]
+    forged = client.token_url.replace("127.0.0.1", "idp.attacker.example")
+    form = {"grant_type": "client_credentials", "scope": SCOPE,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    # the Host header names the forged authority: the assertion for it is still refused,
+    # the one for the configured URL still accepted
+    host = {"Host": "idp.attacker.example"}
+    refused = client.http.post(client.token_url, headers=host,
+                               data={**form, "client_assertion": key.assertion(device_id, forged)})
+    assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+    granted = client.http.post(client.token_url, headers=host, data={
+        **form, "client_assertion": key.assertion(device_id, client.token_url)})  # fmt: skip
+    assert granted.status_code == 200, granted.text
+    repeated = client.http.post(client.token_url, content=(
+        "grant_type=client_credentials&grant_type=client_credentials&scope=system%2FPatient.rs"
+    ), headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert (repeated.status_code, repeated.json()["error"]) == (400, "invalid_request")
+    reasons = [e["reason"] for e in ehr.events() if e["kind"] == "token-refused"
+               and e["subject"] in (device_id, "(unauthenticated)")]  # fmt: skip
+    assert "assertion-audience-invalid" in reasons and "token-request-invalid" in reasons

@@ -19,23 +19,22 @@ The order of a decision:
    that (protocol, port) in the destination's group (``any``: every port).  None
    opens the flow's port: ``DENIED_IN``;
 5. the identity conditions of the **service the flow reaches** (a filter sees ports;
-   identities are checked by the service above it):
+   identities are checked by the service above it).  The flow is ``ACCEPTED`` by the
+   first of these whose condition the source meets, else ``DENIED_IDENTITY``:
 
-   a. the opening rules that name this service (or ``any``): the first whose
-      condition the source meets, ``ACCEPTED``; else ``DENIED_IDENTITY``;
-   b. else (the port is open only by rules for other services on it, say FHIR
-      reached through an EST rule on tcp/443): every condition the design's rules
-      and exceptions set on this service into the destination's group, from any
-      group and expired or not (what the service demands of everyone the design
-      lets use it: an exception expiring closes its port, not the service's check),
-      all of them;
-   c. else (the design names the service nowhere into that group): every condition
-      of the rules that open its port, all of them.
+   a. the opening rules that name this service (or ``any``), in order;
+   b. when rules written for other services on the same port open it too (FHIR
+      reached through an EST rule on tcp/443), the conditions the design's rules and
+      exceptions set on this service into the destination's group from any group,
+      expired or not: what the service accepts from anyone the design lets use it
+      (an exception expiring closes its port, not the service's check).
 
-   Taking all of the conditions in (b) and (c) never lets a flow through on the
-   weakest condition of a rule written for another service: a port shared with EST
-   (identity none) does not make FHIR open to devices without the certificate FHIR
-   asks for.
+   A flow that only another service's rule lets through, to a service the design
+   sets no condition on there, is ``DENIED_IDENTITY`` with no condition: the model
+   does not know what that service asks, and does not let the flow through on the
+   condition of a rule written for another one (EST's ``none`` does not open FHIR
+   to devices without the certificate FHIR asks for).  Every step only adds ways
+   through, so adding a rule never closes a flow and removing one never opens one.
 """
 
 from __future__ import annotations
@@ -202,16 +201,31 @@ class Matrix:
         if not opening:
             detail = f"no rule lets {src.name!r} reach {dst.name!r} on {service}{self._on(service)}"
             return Verdict(Disposition.DENIED_IN, "", None, detail)
+        what = f"{src.name} -> {dst.name} on {service}"
         named = [entry for entry in opening if entry[1].service in (ANY, service)]
+        others = [entry for entry in opening if entry[1].service not in (ANY, service)]
+        if not others or any(held.meets(rule) for _, rule, _ in named):
+            return _first_met(named, held, at, what)
+        # the port is open by rules written for other services too: the service's own
+        # conditions into this group, whoever they were written for (5b)
+        via = f" through {others[0][0]} ({others[0][1].service}{self._on(service)})"
+        demands = [entry for entry in self._into.get(dst.name, ())
+                   if entry[1].service == service and entry not in named]  # fmt: skip
+        until = _expiry(opening, at)
+        for label, rule, _ in demands:
+            if held.meets(rule):
+                detail = f"{what}{via}, meeting {rule.identity} as {label} asks"
+                return Verdict(Disposition.ACCEPTED, others[0][0], rule.identity, detail, until)
         if named:
-            return _first_met(named, held, at, f"{src.name} -> {dst.name} on {service}")
-        # the port is open only by rules written for other services on it: the flow
-        # meets the conditions of the service it reaches (5b), or failing any, all the
-        # conditions of the rules that opened the port (5c)
-        demands = [entry for entry in self._into.get(dst.name, ()) if entry[1].service == service]
-        via = f" through {opening[0][0]} ({opening[0][1].service}{self._on(service)})"
-        return _all_met(demands or opening, opening, held, at,
-                        f"{src.name} -> {dst.name} on {service}{via}")
+            return _first_met(named, held, at, what)
+        if demands:
+            label, rule, _ = demands[0]
+            detail = f"{what}{via} needs {rule.identity} ({label})"
+            return Verdict(Disposition.DENIED_IDENTITY, others[0][0], rule.identity, detail,
+                           until)  # fmt: skip
+        detail = (f"{what}{via}: the design sets no identity condition on {service} "
+                  f"into {dst.name!r}, so no flow to it is accepted")  # fmt: skip
+        return Verdict(Disposition.DENIED_IDENTITY, others[0][0], None, detail, until)
 
     def _on(self, service: str) -> str:
         wire = self._wire.get(service)
@@ -237,25 +251,6 @@ def _first_met(entries: list[_Entry], held: Held, at: datetime | None, what: str
     label, rule, _ = entries[0]
     detail = f"{what} needs {rule.identity} ({label})"
     return Verdict(Disposition.DENIED_IDENTITY, label, rule.identity, detail, until)
-
-
-def _all_met(
-    demands: list[_Entry], opening: list[_Entry], held: Held, at: datetime | None, what: str
-) -> Verdict:
-    """``ACCEPTED`` through the first opening rule when ``held`` meets every condition
-    of ``demands``, else ``DENIED_IDENTITY`` naming the first it does not meet."""
-    until = _expiry(opening + demands, at)
-    label = opening[0][0]
-    for demand, rule, _ in demands:
-        if not held.meets(rule):
-            detail = f"{what} needs {rule.identity} ({demand})"
-            return Verdict(Disposition.DENIED_IDENTITY, label, rule.identity, detail, until)
-    asked = dict.fromkeys(rule.identity for _, rule, _ in demands)
-    strictest = next((c for c in asked if c is not IdentityCondition.NONE),
-                     IdentityCondition.NONE)  # fmt: skip
-    said = ", ".join(dict.fromkeys(demand for demand, _, _ in demands))
-    detail = f"{what}, meeting {', '.join(map(str, asked))} ({said})"
-    return Verdict(Disposition.ACCEPTED, label, strictest, detail, until)
 
 
 def _selects(group: Group, place: Place) -> bool:

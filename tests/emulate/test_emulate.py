@@ -66,27 +66,31 @@ def test_zero_trust_refuses_in_the_kernel_what_it_refuses_in_the_model(
 
 
 @pytest.mark.parametrize(("design", "reached"), [
-    ("per-site-vlans", {("ca", "est"), ("idp", "token")}),
-    ("central-ca-automated-renewal", {("idp", "token"), ("ehr", "fhir")}),
+    ("per-site-vlans", {("ca", "est"): "DENIED_IDENTITY", ("idp", "token"): "DENIED_IDENTITY"}),
+    ("central-ca-automated-renewal", {("idp", "token"): "DENIED_IDENTITY",
+                                      ("ehr", "fhir"): "ACCEPTED"}),
 ])  # fmt: skip
 def test_a_rule_on_a_port_opens_every_service_on_it_in_the_model_and_the_kernel(
-    plan_of: Callable[[str], Plan], design: str, reached: set[tuple[str, str]],
+    plan_of: Callable[[str], Plan], design: str, reached: dict[tuple[str, str], str],
 ) -> None:
     """per-site-vlans opens tcp/443 from the device VLANs to the servers' VLAN for FHIR;
-    the CA's EST and the IdP's token endpoint listen on 443 in that VLAN, so both the
-    kernel and the model (layer 4 since issue 13's fix) let devices reach them, and
-    the model says through which rule.  Central CA opens 443 for FHIR and EST, so the
-    IdP's token endpoint is reached the same way, and the legacy ultrasound, which
-    has a rule for EST only, reaches the EHR's FHIR (with the certificate FHIR asks
-    of every other group)."""
+    the CA's EST and the IdP's token endpoint listen on 443 in that VLAN, so the kernel
+    lets devices reach them, and so does the model (layer 4 since issue 13's fix),
+    saying through which rule; the design sets no identity condition on them there,
+    so the model accepts no flow to them (DENIED_IDENTITY: open in the network,
+    refused at the service).  Central CA opens 443 for FHIR and EST, so the IdP's token
+    endpoint is reached the same way, and the legacy ultrasound, which has a rule for
+    EST only, reaches the EHR's FHIR, accepted with the certificate FHIR asks of every
+    other group."""
     result = emulate(plan_of(design))
     assert result.comparison.drift == ()
-    through = {(r.flow.target.endpoint.id, r.flow.service) for r in result.comparison.rows
+    through = {(r.flow.target.endpoint.id, r.flow.service): str(r.flow.verdict.disposition)
+               for r in result.comparison.rows
                if r.kernel_open and r.flow.port == 443 and " through " in r.flow.verdict.detail}
     assert through == reached
     rows = [r for r in result.comparison.rows if (r.flow.target.endpoint.id, r.flow.service)
-            in reached]  # fmt: skip
-    assert rows and all(r.kernel_open and r.flow.verdict.accepted for r in rows)
+            in reached and " through " in r.flow.verdict.detail]  # fmt: skip
+    assert rows and all(r.kernel_open and r.flow.network_open for r in rows)
     assert all(r.element is not None and r.element.service in ("fhir", "est") for r in rows)
 
 

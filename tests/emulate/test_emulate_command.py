@@ -60,8 +60,10 @@ def test_drift_exits_1_and_says_why(
     printed = capsys.readouterr().out
     assert code == 1
     drift = [line for line in printed.splitlines() if line.startswith("DRIFT ")]
-    assert drift and all("/443: model ACCEPTED, kernel refused" in line
+    assert drift and all("/443: model " in line and "kernel refused" in line
                          and "the compiled ruleset does not" in line for line in drift)  # fmt: skip
+    # FHIR accepted; EST and token open in the network, refused at the service
+    assert {line.split()[6].rstrip(",") for line in drift} == {"ACCEPTED", "DENIED_IDENTITY"}
     assert {line.split()[4].split("/")[0] for line in drift} == {"fhir", "est", "token"}
 
 

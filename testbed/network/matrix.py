@@ -14,9 +14,27 @@ The order of a decision:
 3. the same segment (group segmentation, same group, same site): ``ACCEPTED``, no
    filter stands between them (a VLAN);
 4. the rules, then the exceptions that have not expired, from the source's group to
-   the destination's for this service (or ``any``): none matches, ``DENIED_IN``; the
-   first whose identity condition the source meets, ``ACCEPTED``; else
-   ``DENIED_IDENTITY``.
+   the destination's, at **layer 4**, as a port filter enforces them: a rule opens its
+   service's (protocol, port), so it lets the flow reach every service listening on
+   that (protocol, port) in the destination's group (``any``: every port).  None
+   opens the flow's port: ``DENIED_IN``;
+5. the identity conditions of the **service the flow reaches** (a filter sees ports;
+   identities are checked by the service above it).  The flow is ``ACCEPTED`` by the
+   first of these whose condition the source meets, else ``DENIED_IDENTITY``:
+
+   a. the opening rules that name this service (or ``any``), in order;
+   b. when rules written for other services on the same port open it too (FHIR
+      reached through an EST rule on tcp/443), the conditions the design's rules and
+      exceptions set on this service into the destination's group from any group,
+      expired or not: what the service accepts from anyone the design lets use it
+      (an exception expiring closes its port, not the service's check).
+
+   A flow that only another service's rule lets through, to a service the design
+   sets no condition on there, is ``DENIED_IDENTITY`` with no condition: the model
+   does not know what that service asks, and does not let the flow through on the
+   condition of a rule written for another one (EST's ``none`` does not open FHIR
+   to devices without the certificate FHIR asks for).  Every step only adds ways
+   through, so adding a rule never closes a flow and removing one never opens one.
 """
 
 from __future__ import annotations
@@ -26,7 +44,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from testbed.devices import DeviceClass
-from testbed.network.catalog import EndpointKind
+from testbed.network.catalog import Catalog, EndpointKind, Protocol, load_catalog
 from testbed.network.design import (
     ANY,
     Design,
@@ -38,6 +56,9 @@ from testbed.network.design import (
 )
 
 __all__ = ["Disposition", "Held", "Matrix", "Place", "Verdict"]
+
+_Entry = tuple[str, Rule, DesignException | None]
+"""A rule or exception of the design, with its label (``rules[2]``, ``exception ID``)."""
 
 
 class Disposition(StrEnum):
@@ -102,18 +123,26 @@ class Verdict:
 
 
 class Matrix:
-    """A design's groups and rules, ready to decide flows."""
+    """A design's groups and rules, ready to decide flows (services placed on the
+    wire by ``catalog``, default the shipped one)."""
 
-    def __init__(self, design: Design) -> None:
+    def __init__(self, design: Design, *, catalog: Catalog | None = None) -> None:
         self.design = design
+        services = (catalog or load_catalog()).services
+        #: each service's (protocol, port): what a rule on it opens
+        self._wire: dict[str, tuple[Protocol, int]] = {
+            name: (s.protocol, s.port) for name, s in services.items()
+        }
         self._groups: dict[Place, Group | None] = {}
-        labelled: list[tuple[str, Rule, DesignException | None]] = [
+        labelled: list[_Entry] = [
             (f"rules[{i}]", rule, None) for i, rule in enumerate(design.rules)
         ]
         labelled += [(f"exception {e.id}", e.as_rule(), e) for e in design.exceptions]
-        self._cells: dict[tuple[str, str], list[tuple[str, Rule, DesignException | None]]] = {}
+        self._cells: dict[tuple[str, str], list[_Entry]] = {}
+        self._into: dict[str, list[_Entry]] = {}
         for entry in labelled:
             self._cells.setdefault((entry[1].source, entry[1].to), []).append(entry)
+            self._into.setdefault(entry[1].to, []).append(entry)
 
     def group_of(self, place: Place) -> Group | None:
         """The first group of the design that selects ``place`` (None: no group)."""
@@ -147,31 +176,81 @@ class Matrix:
         return self._rules(src, dst, service, held, same_site=same_site, at=at,
                            expired=expired)  # fmt: skip
 
+    def opens(self, rule: Rule, service: str) -> bool:
+        """Whether ``rule`` lets a flow reach ``service`` through a port filter: it is
+        on ``any``, on ``service``, or on another service on the same (protocol, port)."""
+        if rule.service in (ANY, service):
+            return True
+        wire = self._wire.get(service)
+        return wire is not None and self._wire.get(rule.service) == wire
+
     def _rules(
         self, src: Group, dst: Group, service: str, held: Held, *, same_site: bool,
         at: datetime | None, expired: frozenset[str],
     ) -> Verdict:
-        candidates = [
+        def in_force(exception: DesignException | None) -> bool:
+            return exception is None or ((at is None or at < exception.expires)
+                                         and exception.id not in expired)  # fmt: skip
+
+        opening = [
             (label, rule, exception)
             for label, rule, exception in self._cells.get((src.name, dst.name), ())
-            if rule.service in (ANY, service) and (same_site or not rule.same_site)
-            and (exception is None or ((at is None or at < exception.expires)
-                                       and exception.id not in expired))
+            if self.opens(rule, service) and (same_site or not rule.same_site)
+            and in_force(exception)
         ]  # fmt: skip
-        if not candidates:
-            detail = f"no rule lets {src.name!r} reach {dst.name!r} on {service}"
+        if not opening:
+            detail = f"no rule lets {src.name!r} reach {dst.name!r} on {service}{self._on(service)}"
             return Verdict(Disposition.DENIED_IN, "", None, detail)
-        expiries = [e.expires for _, _, e in candidates if e is not None]
-        until = min(expiries) if expiries and at is not None else None
-        for label, rule, exception in candidates:
+        what = f"{src.name} -> {dst.name} on {service}"
+        named = [entry for entry in opening if entry[1].service in (ANY, service)]
+        others = [entry for entry in opening if entry[1].service not in (ANY, service)]
+        if not others or any(held.meets(rule) for _, rule, _ in named):
+            return _first_met(named, held, at, what)
+        # the port is open by rules written for other services too: the service's own
+        # conditions into this group, whoever they were written for (5b)
+        via = f" through {others[0][0]} ({others[0][1].service}{self._on(service)})"
+        demands = [entry for entry in self._into.get(dst.name, ())
+                   if entry[1].service == service and entry not in named]  # fmt: skip
+        until = _expiry(opening, at)
+        for label, rule, _ in demands:
             if held.meets(rule):
-                detail = f"{src.name} -> {dst.name} on {service} by {label}"
-                if exception is not None:
-                    detail += f" (owner {exception.owner}, expires {exception.expires:%Y-%m-%d})"
-                return Verdict(Disposition.ACCEPTED, label, rule.identity, detail, until)
-        label, rule, _ = candidates[0]
-        detail = f"{src.name} -> {dst.name} on {service} needs {rule.identity} ({label})"
-        return Verdict(Disposition.DENIED_IDENTITY, label, rule.identity, detail, until)
+                detail = f"{what}{via}, meeting {rule.identity} as {label} asks"
+                return Verdict(Disposition.ACCEPTED, others[0][0], rule.identity, detail, until)
+        if named:
+            return _first_met(named, held, at, what)
+        if demands:
+            label, rule, _ = demands[0]
+            detail = f"{what}{via} needs {rule.identity} ({label})"
+            return Verdict(Disposition.DENIED_IDENTITY, others[0][0], rule.identity, detail,
+                           until)  # fmt: skip
+        detail = (f"{what}{via}: the design sets no identity condition on {service} "
+                  f"into {dst.name!r}, so no flow to it is accepted")  # fmt: skip
+        return Verdict(Disposition.DENIED_IDENTITY, others[0][0], None, detail, until)
+
+    def _on(self, service: str) -> str:
+        wire = self._wire.get(service)
+        return "" if wire is None else f", {wire[0]}/{wire[1]}"
+
+
+def _expiry(entries: list[_Entry], at: datetime | None) -> datetime | None:
+    """Until when a verdict over ``entries`` holds by time alone (None: no limit)."""
+    expiries = [e.expires for _, _, e in entries if e is not None]
+    return min(expiries) if expiries and at is not None else None
+
+
+def _first_met(entries: list[_Entry], held: Held, at: datetime | None, what: str) -> Verdict:
+    """``ACCEPTED`` by the first of ``entries`` whose condition ``held`` meets, else
+    ``DENIED_IDENTITY`` naming the first."""
+    until = _expiry(entries, at)
+    for label, rule, exception in entries:
+        if held.meets(rule):
+            detail = f"{what} by {label}"
+            if exception is not None:
+                detail += f" (owner {exception.owner}, expires {exception.expires:%Y-%m-%d})"
+            return Verdict(Disposition.ACCEPTED, label, rule.identity, detail, until)
+    label, rule, _ = entries[0]
+    detail = f"{what} needs {rule.identity} ({label})"
+    return Verdict(Disposition.DENIED_IDENTITY, label, rule.identity, detail, until)
 
 
 def _selects(group: Group, place: Place) -> bool:

@@ -51,8 +51,8 @@ class DesignPolicy(RouteBlocks):
         revision: Revision | None = None,
     ) -> None:
         self.design = design
-        self.matrix = Matrix(design)
         self.catalog = catalog or load_catalog()
+        self.matrix = Matrix(design, catalog=self.catalog)
         places = {s.name: (s.site, s.zone) for s in system.services}
         super().__init__(revision=revision, places=places)
         #: exceptions a fault expired early (``exception-expired``), by id; they nest

@@ -91,7 +91,7 @@ class Question:
     identity: IdentityState | None = None
 
     def __post_init__(self) -> None:
-        self.matrix = Matrix(self.design)
+        self.matrix = Matrix(self.design, catalog=self.catalog)
         self._memo: dict[tuple[Place, Place, str, Held], Verdict] = {}
 
     @classmethod

@@ -39,15 +39,21 @@ def register(group: click.Group) -> None:
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
 @click.option("--k", type=click.IntRange(min=0), default=3, show_default=True,
               help="Hops of BRE_K.")  # fmt: skip
+@click.option("--at", "at", default=None,
+              help="Scenario time (a duration after its start, '16d') to take the analysis "
+                   "measures at: reachability and blast radius with the identity state "
+                   "each design's run has there, exceptions judged there (default: the "
+                   "start, every device holding what its design gives it).")  # fmt: skip
 def compare_command(
-    scenario: Path, designs: tuple[str, ...], out: Path | None, seed: int | None, k: int
+    scenario: Path, designs: tuple[str, ...], out: Path | None, seed: int | None, k: int,
+    at: str | None,
 ) -> None:
     """Run SCENARIO once per design and print the seed's comparison table with numbers."""
     from testbed.runner import prepare_outputs
     from testbed.study.compare_outputs import write_comparison
     from testbed.study.comparison import compare
 
-    result = compare(scenario, designs or SHIPPED_DESIGNS, k=k, seed=seed)
+    result = compare(scenario, designs or SHIPPED_DESIGNS, k=k, seed=seed, at=at)
     target = prepare_outputs(out or Path("runs") / f"{result.scenario}-compare")
     paths = write_comparison(result, target)
     Console().print(_table(result))
@@ -60,8 +66,10 @@ def compare_command(
 
 def _table(result: Comparison) -> Table:
     from testbed.study.measures import MEASURES
+    from testbed.units import format_duration
 
-    table = Table(title=f"{result.scenario} (seed {result.seed}): designs compared")
+    when = "" if result.at is None else f", analysis at {format_duration(result.at)}"
+    table = Table(title=f"{result.scenario} (seed {result.seed}{when}): designs compared")
     table.add_column("measure")
     frame = result.table()
     for design in frame.index:

@@ -11,6 +11,7 @@ from testbed.report.plots import svg_text
 from testbed.study.comparison import Comparison
 from testbed.study.measures import MEASURES
 from testbed.study.plots import measure_figure
+from testbed.units import format_duration
 
 __all__ = ["table_html", "write_comparison"]
 
@@ -60,12 +61,21 @@ def page_html(comparison: Comparison) -> str:
     )
     designs = "".join(f"<li><b>{escape(r.design)}</b>: {escape(r.description)}</li>"
                       for r in comparison.rows)  # fmt: skip
-    title = f"{comparison.scenario} (seed {comparison.seed}): designs compared"
+    when = "" if comparison.at is None else f", analysis at {format_duration(comparison.at)}"
+    title = f"{comparison.scenario} (seed {comparison.seed}{when}): designs compared"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
         f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>"
-        f"<p>Analysis measures with exceptions judged at the scenario's start; BRE_K with "
-        f"K={comparison.k}. Run measures from one run per design, same seed and faults.</p>"
+        f"<p>{escape(_when(comparison))}; BRE_K with K={comparison.k}. Run measures "
+        f"from one run per design, same seed and faults.</p>"
         f"{table_html(comparison)}<h2>Designs</h2><ul>{designs}</ul>"
         f"<h2>Plots</h2>{figures}</body></html>\n"
     )
+
+
+def _when(comparison: Comparison) -> str:
+    if comparison.at is None:
+        return "Analysis measures with exceptions judged at the scenario's start"
+    return (f"Analysis measures at {format_duration(comparison.at)} into the scenario: "
+            "each design's run there (devices admitted, certificates valid), exceptions "
+            "judged then")  # fmt: skip

@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from testbed.errors import ScenarioError
 from testbed.study.measures import MEASURES, Values, measure
 from testbed.study.variant import SHIPPED_DESIGNS, ScenarioLike, loaded, under_design
+from testbed.units import format_duration, parse_duration
 
 __all__ = ["Comparison", "DesignRow", "compare"]
 
@@ -45,6 +48,9 @@ class Comparison:
     seed: int
     k: int
     rows: tuple[DesignRow, ...]
+    #: the scenario time the analysis measures were taken at (None: its start, every
+    #: device holding what its design gives it)
+    at: timedelta | None = None
 
     @property
     def passed(self) -> bool:
@@ -64,6 +70,7 @@ class Comparison:
             "scenario": self.scenario,
             "seed": self.seed,
             "k": self.k,
+            "at": None if self.at is None else format_duration(self.at),
             "passed": self.passed,
             "measures": {m.name: {"title": m.title, "source": str(m.source),
                                   "better": str(m.better)} for m in MEASURES},
@@ -98,19 +105,36 @@ def compare(
     k: int = 3,
     seed: int | None = None,
     base: Path | None = None,
+    at: str | timedelta | None = None,
 ) -> Comparison:
     """Run ``scenario`` once under each of ``designs`` (names in ``fixtures/designs/``
     or paths; default: the seed's five) and measure each (``k``: hops of BRE_K;
-    ``seed`` overrides the scenario's)."""
+    ``seed`` overrides the scenario's; ``at``: take the analysis measures at this
+    scenario time, ``"16d"``, with the identity state each design's run has there)."""
     spec, root = loaded(scenario, base=base)
     if seed is not None:
         spec = replace(spec, seed=seed)
     if not designs:
         raise ValueError("compare needs at least one design")
+    when = None if at is None else _within(spec.duration + spec.recovery_window, at, scenario)
     checked = [under_design(spec, d)[1] for d in designs]  # every design valid before a run
     rows = tuple(
         DesignRow(design.name, " ".join(design.description.split()),
-                  measure(spec, name, base=root, k=k))
+                  measure(spec, name, base=root, k=k, at=when))
         for name, design in zip(designs, checked, strict=True)
     )  # fmt: skip
-    return Comparison(spec.name, spec.seed, k, rows)
+    return Comparison(spec.name, spec.seed, k, rows, when)
+
+
+def _within(horizon: timedelta, at: str | timedelta, scenario: ScenarioLike) -> timedelta:
+    """``at`` as a duration within the run (start to end plus recovery), else bad input."""
+    where = str(scenario) if isinstance(scenario, str | Path) else scenario.name
+    expected = (f"a scenario time within the run, from 0s to {format_duration(horizon)} "
+                "('16d', '12h', '1d12h')")  # fmt: skip
+    try:
+        when = parse_duration(at)
+    except ValueError:
+        raise ScenarioError(where, "at", expected, got=at) from None
+    if not timedelta(0) <= when <= horizon:
+        raise ScenarioError(where, "at", expected, got=format_duration(when))
+    return when

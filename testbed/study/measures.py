@@ -5,7 +5,10 @@ Two sources, one row:
 - **analysis** of the design over the scenario's hospital, with exceptions judged at
   the scenario's start (:mod:`testbed.network`): blast radius from a compromised
   device, BRE_K, critical services reachable from device zones, accepted flows,
-  policy size, intent violations;
+  policy size, intent violations; or, asked at a scenario time (``at``), over the
+  hospital as the run under the design left it there (a
+  :class:`~testbed.network.identity.Snapshot`: devices not admitted send nothing,
+  certificates count while valid) with exceptions judged at that time;
 - **the run** of the scenario under the design (its report's measures): manual
   steps, onboarding time, renewals missed, clinical downtime, unauthorized access,
   data lost.
@@ -17,7 +20,7 @@ Two sources, one row:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -26,10 +29,11 @@ from testbed.network.asserts import CRITICAL, exposure
 from testbed.network.blast import blast_radius
 from testbed.network.design import Design
 from testbed.network.intents import policy_size
-from testbed.network.reach import flows
+from testbed.network.reach import HospitalLike, flows
 from testbed.network.topology import Topology
 from testbed.runner import run_scenario
 from testbed.scenario import Scenario
+from testbed.study.at_time import snapshots
 from testbed.study.variant import under_design
 
 __all__ = ["MEASURES", "Better", "Measure", "Source", "Values", "analyse", "measure"]
@@ -87,8 +91,9 @@ MEASURES: tuple[Measure, ...] = (
 """The comparison table's columns, in order."""
 
 
-def analyse(design: Design, topology: Topology, *, at: datetime, k: int) -> Values:
-    """The analysis measures of ``design`` over ``topology``, exceptions judged at ``at``."""
+def analyse(design: Design, topology: HospitalLike, *, at: datetime, k: int) -> Values:
+    """The analysis measures of ``design`` over ``topology`` (a snapshot: with its
+    identity state), exceptions judged at ``at``."""
     blast = blast_radius(design, topology, k=k, at=at)
     table = flows(design, topology, at=at)
     accepted = table[table["Disposition"] == "ACCEPTED"]
@@ -116,14 +121,24 @@ def _mean(column: Any) -> float:
     return round(float(column.mean()), 6) if len(column) else 0.0
 
 
-def measure(scenario: Scenario, design: str | Path, *, base: Path, k: int = 3) -> Values:
-    """Run ``scenario`` under ``design`` and measure it: the analysis measures, the
+def measure(
+    scenario: Scenario, design: str | Path, *, base: Path, k: int = 3,
+    at: timedelta | None = None,
+) -> Values:
+    """Run ``scenario`` under ``design`` and measure it: the analysis measures (at the
+    scenario time ``at``, with the identity state the run under the design reaches
+    there; None: at the start, every device holding what its design gives it), the
     run's measures, and ``passed`` (whether every expectation held)."""
     variant, spec = under_design(scenario, design)
     # run_scenario finds the profiles beside its source file: a file in ``base``
     result = run_scenario(variant, source=base / f"{scenario.name}.yaml")
     topology = Topology.from_scenario(variant, result.testbed.profiles)
-    values = analyse(spec, topology, at=scenario.start, k=k)
+    if at is None:
+        values = analyse(spec, topology, at=scenario.start, k=k)
+    else:
+        # the same scenario and seed simulated up to ``at``: the state the run had there
+        (snapshot,) = snapshots(variant, [at], base=base)
+        values = analyse(spec, snapshot, at=snapshot.at, k=k)
     report = result.report.measures
     values.update({m.name: report[m.name] for m in MEASURES if m.source is Source.RUN})
     values["passed"] = result.report.passed

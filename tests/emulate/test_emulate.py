@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from testbed.network.design import DESIGNS
 from testbed.network.emulate import Built, Emulated, Plan, emulate
 from testbed.network.emulate.ruleset import TABLE
 
@@ -29,8 +30,15 @@ def leaves_nothing_behind(host: None) -> Iterator[None]:
     assert kernel_state() == before
 
 
-@pytest.mark.parametrize("design", ["zero-trust-microsegmentation", "fhir-first-scoped-identities",
-                                    "flat-shared-credentials"])  # fmt: skip
+#: every design shipped in fixtures/designs (a new design file joins this test)
+SHIPPED = sorted(p.stem for p in DESIGNS.glob("*.yaml"))
+
+
+def test_the_five_seed_designs_are_all_emulated() -> None:
+    assert len(SHIPPED) >= 5 and "per-site-vlans" in SHIPPED
+
+
+@pytest.mark.parametrize("design", SHIPPED)
 def test_the_kernel_enforces_what_the_model_says(
     plan_of: Callable[[str], Plan], design: str
 ) -> None:
@@ -44,6 +52,7 @@ def test_the_kernel_enforces_what_the_model_says(
     expected = {(f.source.label, f.target.endpoint.id, f.port)
                 for f in result.plan.flows if f.network_open}  # fmt: skip
     assert opened == expected
+    assert counts["open_in_model"] < counts["flows"] or design == "flat-shared-credentials"
 
 
 def test_zero_trust_refuses_in_the_kernel_what_it_refuses_in_the_model(
@@ -56,20 +65,33 @@ def test_zero_trust_refuses_in_the_kernel_what_it_refuses_in_the_model(
     assert {str(r.flow.verdict.disposition) for r in ssh} == {"DENIED_IN"}
 
 
-def test_a_port_filter_cannot_tell_services_on_one_port_apart(
-    plan_of: Callable[[str], Plan],
+@pytest.mark.parametrize(("design", "reached"), [
+    ("per-site-vlans", {("ca", "est"): "DENIED_IDENTITY", ("idp", "token"): "DENIED_IDENTITY"}),
+    ("central-ca-automated-renewal", {("idp", "token"): "DENIED_IDENTITY",
+                                      ("ehr", "fhir"): "ACCEPTED"}),
+])  # fmt: skip
+def test_a_rule_on_a_port_opens_every_service_on_it_in_the_model_and_the_kernel(
+    plan_of: Callable[[str], Plan], design: str, reached: dict[tuple[str, str], str],
 ) -> None:
-    """per-site-vlans lets device VLANs reach the servers' VLAN on FHIR (443); the CA's
-    EST and the IdP's token endpoint listen on 443 in the same VLAN, so the kernel lets
-    them through where the model, which decides by service, does not: drift, with
-    its cause."""
-    result = emulate(plan_of("per-site-vlans"))
-    drift = result.comparison.drift
-    assert drift
-    assert {(r.flow.target.endpoint.id, r.flow.service, r.flow.port) for r in drift} == {
-        ("ca", "est", 443), ("idp", "token", 443)
-    }
-    assert all(r.kernel_open and "for fhir" in r.cause for r in drift)
+    """per-site-vlans opens tcp/443 from the device VLANs to the servers' VLAN for FHIR;
+    the CA's EST and the IdP's token endpoint listen on 443 in that VLAN, so the kernel
+    lets devices reach them, and so does the model (layer 4 since issue 13's fix),
+    saying through which rule; the design sets no identity condition on them there,
+    so the model accepts no flow to them (DENIED_IDENTITY: open in the network,
+    refused at the service).  Central CA opens 443 for FHIR and EST, so the IdP's token
+    endpoint is reached the same way, and the legacy ultrasound, which has a rule for
+    EST only, reaches the EHR's FHIR, accepted with the certificate FHIR asks of every
+    other group."""
+    result = emulate(plan_of(design))
+    assert result.comparison.drift == ()
+    through = {(r.flow.target.endpoint.id, r.flow.service): str(r.flow.verdict.disposition)
+               for r in result.comparison.rows
+               if r.kernel_open and r.flow.port == 443 and " through " in r.flow.verdict.detail}
+    assert through == reached
+    rows = [r for r in result.comparison.rows if (r.flow.target.endpoint.id, r.flow.service)
+            in reached and " through " in r.flow.verdict.detail]  # fmt: skip
+    assert rows and all(r.kernel_open and r.flow.network_open for r in rows)
+    assert all(r.element is not None and r.element.service in ("fhir", "est") for r in rows)
 
 
 def _first_open(plan: Plan) -> int:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from testbed.cli import main
+from testbed.network.catalog import Catalog
+from testbed.network.emulate import Plan, session
+from testbed.network.emulate.ruleset import Ruleset, compile_ruleset
 
 from .conftest import PILOT
 
@@ -39,12 +43,28 @@ def test_a_matching_design_exits_0(capsys: pytest.CaptureFixture[str], tmp_path:
 
 
 @pytest.mark.usefixtures("host")
-def test_drift_exits_1_and_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+def test_drift_exits_1_and_says_why(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No shipped design drifts, so the kernel is made to: the ruleset loaded lacks
+    the elements of per-site-vlans' rules[2] (imaging to servers on tcp/443), a rule
+    removed behind the model's back."""
+    def without_rule_2(plan: Plan, *, catalog: Catalog | None = None) -> Ruleset:
+        full = compile_ruleset(plan, catalog=catalog)
+        kept = tuple(e for e in full.elements if e.label != "rules[2]")
+        assert len(kept) < len(full.elements)
+        return replace(full, elements=kept)
+
+    monkeypatch.setattr(session, "compile_ruleset", without_rule_2)
     code = main(["emulate", str(PILOT), "--design", "per-site-vlans", "--drift-only"])
     printed = capsys.readouterr().out
     assert code == 1
     drift = [line for line in printed.splitlines() if line.startswith("DRIFT ")]
-    assert drift and all("a port filter cannot tell" in line for line in drift)
+    assert drift and all("/443: model " in line and "kernel refused" in line
+                         and "the compiled ruleset does not" in line for line in drift)  # fmt: skip
+    # FHIR accepted; EST and token open in the network, refused at the service
+    assert {line.split()[6].rstrip(",") for line in drift} == {"ACCEPTED", "DENIED_IDENTITY"}
+    assert {line.split()[4].split("/")[0] for line in drift} == {"fhir", "est", "token"}
 
 
 @pytest.mark.usefixtures("host")

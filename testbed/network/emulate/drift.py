@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.network.design import ANY
 from testbed.network.emulate.layout import Flow, Plan
 from testbed.network.emulate.probe import Outcome
 from testbed.network.emulate.ruleset import Element, Ruleset
@@ -66,10 +65,6 @@ class Row:
             if element is None:
                 return ("open in the kernel, yet no compiled rule opens it: "
                         "a rule added outside the design")
-            if element.service not in (ANY, self.flow.service):
-                return (f"{element.label} opens port {self.flow.port} to {self.dst_group!r} "
-                        f"for {element.service}; a port filter cannot tell "
-                        f"{self.flow.service} from it")
             return f"{element.label} was compiled to open it, yet the model refuses it"
         if element is None:
             return "the model lets it through, the compiled ruleset does not"

@@ -139,7 +139,7 @@ def plan(
     )
     if len(targets) > _MAX_TARGETS:
         raise EmulationError(f"{len(targets)} assets: at most {_MAX_TARGETS} can be emulated")
-    matrix = Matrix(design)
+    matrix = Matrix(design, catalog=catalog)
     flows = tuple(
         Flow(source, target, service, port,
              matrix.decide(source.place, place_of(target.endpoint), service,

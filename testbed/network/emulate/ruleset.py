@@ -118,7 +118,7 @@ def compile_ruleset(plan: Plan, *, catalog: Catalog | None = None) -> Ruleset:
     """The nftables table that enforces ``plan.design`` at ``plan.at``."""
     catalog = catalog or load_catalog()
     design = plan.design
-    matrix = Matrix(design)
+    matrix = Matrix(design, catalog=catalog)
     groups = {g.name: i for i, g in enumerate(design.groups, start=1)}
     sites = {s: i for i, s in enumerate(plan.sites, start=1)}
 

@@ -13,27 +13,31 @@ from testbed.access import Attempt
 from testbed.decisions import Hop, Reason
 from testbed.errors import ScenarioError
 from testbed.events import EventKind
+from testbed.network.policy import DesignPolicy
 
 # imaging may store to the PACS; the EHR is reachable only through an exception that
-# expires on the third day of the five-day tiny scenario
+# expires on the third day of the five-day tiny scenario.  The EHR has a group of its
+# own: in the servers' group the EST rule would open its port (tcp/443) to imaging
+# too, and the exception's expiry would close nothing (test_shared_port_* below)
 DESIGN = """\
 name: pacs-only
 credentials: est-automated-renewal
 groups:
   - {name: imaging, kinds: [device], zones: [imaging]}
-  - {name: servers, kinds: [pacs, ehr, ca, idp]}
+  - {name: ehr, kinds: [ehr]}
+  - {name: servers, kinds: [pacs, ca, idp]}
 rules:
   - {from: imaging, to: servers, service: dicom-tls, identity: ae-title-allowed}
   - {from: imaging, to: servers, service: est}
 exceptions:
-  - {id: ehr-for-now, from: imaging, to: servers, service: fhir, identity: token-with-scope,
+  - {id: ehr-for-now, from: imaging, to: ehr, service: fhir, identity: token-with-scope,
      scope: system/Observation.c, owner: radiology, reason: until the FHIR gateway lands,
      expires: 2026-01-08T00:00:00Z, review: 2026-01-07T00:00:00Z}
 """
 
 
-def _scenario(tmp_path: Path, tiny_scenario: str) -> Path:
-    (tmp_path / "pacs-only.yaml").write_text(DESIGN, encoding="utf-8")
+def _scenario(tmp_path: Path, tiny_scenario: str, design: str = DESIGN) -> Path:
+    (tmp_path / "pacs-only.yaml").write_text(design, encoding="utf-8")
     text = tiny_scenario.replace("network:\n  - {from: imaging, to: pacs-north}\n"
                                  "  - {from: imaging, to: ehr}\n", "design: pacs-only.yaml\n")
     path = tmp_path / "scenario.yaml"
@@ -59,6 +63,32 @@ def test_the_network_hop_refuses_what_the_design_denies(
                and e.data["purpose"] == "traffic"]  # fmt: skip
     assert to_pacs and all(e.data["allowed"] for e in to_pacs)
     assert result.report.measures["unauthorized_access"] == 0
+
+
+def test_shared_port_an_expired_exception_closes_nothing_another_rule_opens(
+    tmp_path: Path, tiny_scenario: str
+) -> None:
+    """The same design with the EHR in the servers' group: the EST rule opens tcp/443
+    from imaging to every service on it there, the EHR's FHIR included, so the
+    network hop keeps letting FHIR through after the exception expires (layer 4, as
+    the kernel does) and still asks for the scope FHIR's exception named."""
+    shared = DESIGN.replace("  - {name: ehr, kinds: [ehr]}\n", "").replace(
+        "kinds: [pacs, ca, idp]", "kinds: [pacs, ehr, ca, idp]").replace(
+        "from: imaging, to: ehr,", "from: imaging, to: servers,")  # fmt: skip
+    result = testbed.run_scenario(_scenario(tmp_path, tiny_scenario, shared))
+    expiry = datetime(2026, 1, 8, tzinfo=UTC)
+    decisions = result.testbed.log.of_kind(EventKind.ACCESS_DECISION)
+    to_ehr = [e for e in decisions if e.data["service"] == "ehr" and e.data["purpose"] == "traffic"]
+    after = [e for e in to_ehr if e.time >= expiry]
+    assert after and all(e.data["allowed"] for e in after)
+    policy = result.testbed.hospital.policy
+    assert isinstance(policy, DesignPolicy)
+    when = expiry + timedelta(days=1)
+    unscoped = policy.verdict(site="north", zone="imaging", service="ehr", peer=None, now=when)
+    assert str(unscoped.disposition) == "DENIED_IDENTITY"
+    assert "through rules[1] (est, tcp/443)" in unscoped.detail
+    refused = policy.decide(site="north", zone="imaging", service="ehr", peer=None, now=when)
+    assert (refused.hop, refused.reason) == (Hop.NETWORK, Reason.SCOPE_INSUFFICIENT)
 
 
 def test_an_identity_condition_refuses_with_its_own_reason(

@@ -39,6 +39,16 @@ def test_per_site_vlans_contain_by_site_but_drift(pilot: Topology) -> None:
     size = network.policy_size("per-site-vlans", at=DURING)
     assert size["Exceptions_Overdue"][0] == 1  # manual policy drift: a review missed
     assert any(r.service == "any" for r in network.load_design("per-site-vlans").rules)
+    # the FHIR rules open tcp/443 to the servers' VLAN, where the CA's EST and the
+    # IdP's token endpoint listen too: open in the network (the kernel agrees), but
+    # the design sets no identity condition on them, so no flow to them is accepted
+    flows = network.flows("per-site-vlans", pilot, sources=lambda e: e.is_device,
+                          destinations=lambda e: str(e.kind) in {"ca", "idp"})  # fmt: skip
+    on_443 = flows[flows["Dst_Port"] == 443]
+    assert len(on_443) == 2 * len(pilot.devices)
+    assert set(on_443["Disposition"]) == {"DENIED_IDENTITY"}
+    assert set(on_443["Rule"]) == {"rules[2]", "rules[3]"}  # the FHIR rules
+    assert set(flows[flows["Dst_Port"] != 443]["Disposition"]) == {"DENIED_IN"}
 
 
 def test_central_ca_asks_every_clinical_api_for_a_device_certificate(pilot: Topology) -> None:
@@ -49,6 +59,11 @@ def test_central_ca_asks_every_clinical_api_for_a_device_certificate(pilot: Topo
     assert not api.empty and set(api["Identity"]) == {"valid-device-certificate"}
     register = network.exception_register("central-ca-automated-renewal", at=DURING)
     assert list(register["Status"]) == ["open"]
+    # the legacy ultrasound has a rule for EST only; EST shares tcp/443 with FHIR in
+    # the servers' VLAN, so it reaches the EHR, with the certificate FHIR asks of all
+    fhir = flows.set_index("Flow").loc["legacy-ultrasound-south-001->ehr:tcp/443"]
+    assert (fhir["Disposition"], fhir["Rule"], fhir["Identity"]) == (
+        "ACCEPTED", "rules[5]", "valid-device-certificate")  # fmt: skip
 
 
 def test_fhir_first_scopes_the_ehr_and_beats_flat(pilot: Topology) -> None:

@@ -106,3 +106,45 @@ def test_a_bad_design_file_exits_2_with_its_field(
     code = main(["compare", str(DRILL), "--design", str(bad), "--out", str(tmp_path / "o")])
     assert code == 2
     assert f"{bad}: error: rules[0].to: expected a group of this design" in capsys.readouterr().err
+
+
+CA_OUTAGE = ROOT / "scenarios" / "ca-outage-longer-than-lifetime.yaml"  # outage 8d-18d
+CENTRAL = "central-ca-automated-renewal"
+
+
+def test_at_takes_the_analysis_at_a_scenario_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """During a CA outage longer than the certificate lifetime (16d), the central CA
+    design's certificate-conditioned flows are closed, so a compromised device reaches
+    fewer assets than at the start; the flat design's shared credential stays, and so
+    does its blast radius.  The run's own measures are the whole run's either way."""
+    start = compare(CA_OUTAGE, [FLAT, CENTRAL]).table()
+    code = main(["compare", str(CA_OUTAGE), "--design", FLAT, "--design", CENTRAL,
+                 "--at", "16d", "--out", str(tmp_path)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "analysis at 16d" in out
+    data = json.loads((tmp_path / "compare.json").read_text(encoding="utf-8"))
+    assert data["at"] == "16d"
+    during = {d["design"]: d for d in data["designs"]}
+    assert "analysis at 16d" in (tmp_path / "compare.html").read_text(encoding="utf-8")
+    for measure in ("devices_reachable", "assets_reachable", "bre_k", "flows_accepted"):
+        assert during[FLAT][measure] == start.loc[FLAT, measure], measure
+    assert during[CENTRAL]["assets_reachable"] < start.loc[CENTRAL, "assets_reachable"]
+    assert during[CENTRAL]["flows_accepted"] < start.loc[CENTRAL, "flows_accepted"]
+    assert during[CENTRAL]["bre_k"] < start.loc[CENTRAL, "bre_k"]
+    for design in (FLAT, CENTRAL):
+        assert during[design]["clinical_downtime_minutes"] == start.loc[
+            design, "clinical_downtime_minutes"]  # fmt: skip
+
+
+@pytest.mark.parametrize("at", ["40d", "soon", "-1d"])
+def test_at_outside_the_run_exits_2_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    code = main(["compare", str(DRILL), "--design", FLAT, "--at", at, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{DRILL}: error: at: expected a scenario time within the run, from 0s to" in err
+    assert not (tmp_path / "compare.json").exists()

@@ -57,7 +57,9 @@ class Enrolled:
 def enrolled(run: CheckRun, label: str) -> Enrolled:
     """Register a fresh instance and have the device enroll it (a precondition)."""
     instance = run.instance(label)
+    mark = run.mark()
     exchange = run.call(instance, Action.ENROLL, **run.session.enroll_request(instance))
+    run.events(mark, kind="certificate-issued", subject=instance.device_id)
     did(exchange, "precondition: bootstrap enrollment")
     answer = dict(exchange.response or {})
     certificate = read_certificate(answer["certificate"])

@@ -45,7 +45,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "approve",
+    # live fault injection (issue 15: the certification kit)
+    "begin_ca_outage",
+    "block_route",
     "current_crl",
+    "end_ca_outage",
+    "hold_for_approval",
     "move_patient",
     "offboard",
     "promote",
@@ -60,13 +65,8 @@ __all__ = [
     "rotate_idp_key",
     "smart_enrollment",
     "suspend",
-    "validate",
-    # live fault injection (issue 15: the certification kit)
-    "begin_ca_outage",
-    "block_route",
-    "end_ca_outage",
-    "hold_for_approval",
     "unblock_route",
+    "validate",
 ]
 
 

@@ -48,7 +48,7 @@ class CertifyRun:
             self._run()
         if self.problem is not None:
             raise CertifyFailure(self.problem)
-        assert self.done is not None  # noqa: S101 - set by _run or problem set
+        assert self.done is not None
         for result in self.done.results:
             if result.check.id == check.id:
                 return result
@@ -92,7 +92,9 @@ class CertifyItem(pytest.Item):
         if result.verdict is not Verdict.PASS:
             raise CertifyFailure(f"{self.check.id} {result.verdict.value}: {result.reason}")
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: object = None) -> str:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: object = None
+    ) -> str:
         """The reason, without a traceback."""
         if isinstance(excinfo.value, CertifyFailure):
             return str(excinfo.value)

@@ -33,8 +33,8 @@ def hospital_healed(run: CheckRun) -> Finding:
     )
     balance: Counter[tuple[str, str]] = Counter()
     for event in events:
-        key = (event.subject, str(event.data.get("fault")))
-        balance[key] += 1 if event.kind == "fault-started" else -1
+        fault = (event.subject, str(event.data.get("fault")))
+        balance[fault] += 1 if event.kind == "fault-started" else -1
     open_faults = sorted(k for k, n in balance.items() if n > 0)
     if open_faults:
         return failed(f"faults started and never healed: {open_faults}")

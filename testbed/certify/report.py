@@ -94,7 +94,7 @@ def to_junit(report: dict[str, Any]) -> bytes:
         tag = {"fail": "failure", "error": "error", "skip": "skipped"}.get(check["verdict"])
         if tag is not None:
             ElementTree.SubElement(case, tag, message=check["reason"])
-    return ElementTree.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return bytes(ElementTree.tostring(suite, encoding="utf-8", xml_declaration=True))
 
 
 def write_outputs(done: Certification, out: Path) -> dict[str, Path]:

@@ -13,7 +13,6 @@ from testbed.certify.hospital import KitHospital
 from tests.certify.devices import PILOT
 
 
-
 @pytest.fixture(scope="session")
 def hospital(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KitHospital]:
     """The two-site pilot's hospital, live on loopback, for every certification test."""

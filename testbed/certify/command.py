@@ -15,6 +15,7 @@ import click
 from testbed.certify.adapter import Adapter
 from testbed.certify.checks import Result
 from testbed.certify.hospital import KitHospital
+from testbed.certify.matrix import write_matrix
 from testbed.certify.registry import select
 from testbed.certify.report import write_outputs
 from testbed.certify.runner import certify, profile_of
@@ -51,9 +52,9 @@ def open_hospital(scenario: Path, state_dir: Path | None, out: Path) -> KitHospi
 
 @click.command("certify")
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--adapter", required=True, metavar="'COMMAND ARGS'",
+@click.option("--adapter", "adapters", required=True, multiple=True, metavar="'COMMAND ARGS'",
               help="The device's adapter command (split as a shell would); the kit "
-                   "appends the action.")  # fmt: skip
+                   "appends the action.  Repeat it with --matrix.")  # fmt: skip
 @click.option("--profile", required=True, help="The device profile (e.g. ct-ai-onbox).")
 @click.option("--suite", default="est,lifecycle", show_default=True,
               help="Comma-separated suites to run.")
@@ -64,25 +65,41 @@ def open_hospital(scenario: Path, state_dir: Path | None, out: Path) -> KitHospi
               help="Use the hospital `testbed serve` runs there instead of starting one.")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
               help="Seconds one adapter action may take (enroll: at least 90).")
+@click.option("--matrix", is_flag=True,
+              help="Certify every --adapter and write the compatibility matrix "
+                   "(matrix.csv, matrix.html; each device's outputs in OUT/NAME/).")
 @click.pass_context
-def certify_command(ctx: click.Context, scenario: Path, adapter: str, profile: str, suite: str,
-                    out: Path, state_dir: Path | None, timeout: float) -> None:  # fmt: skip
+def certify_command(ctx: click.Context, scenario: Path, adapters: tuple[str, ...],
+                    profile: str, suite: str, out: Path, state_dir: Path | None,
+                    timeout: float, matrix: bool) -> None:  # fmt: skip
     """Certify a device: run the EST and lifecycle checks against SCENARIO's hospital
     live on loopback, driving the device through its adapter."""
-    device = Adapter.parse(adapter, timeout=timeout)
+    if len(adapters) > 1 and not matrix:
+        raise CertifyError("--adapter: give one, or several with --matrix")
+    devices = [Adapter.parse(adapter, timeout=timeout) for adapter in adapters]
     checks = select(suite.split(","))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CertifyError(f"--out {out}: {error.strerror or error}") from None
     hospital = open_hospital(scenario, state_dir, out)
+    runs = []
     try:
         chosen = profile_of(hospital, profile)
-        work = Path(tempfile.mkdtemp(prefix="devices-", dir=out))
-        done = certify(device, hospital, chosen, checks, work=work, progress=_show)
+        for number, device in enumerate(devices, start=1):
+            label = " ".join(Path(a).name if "/" in a else a for a in device.argv)
+            if matrix:
+                click.echo(f"-- {label}")
+            work = Path(tempfile.mkdtemp(prefix="devices-", dir=out))
+            done = certify(device, hospital, chosen, checks, work=work, progress=_show)
+            runs.append((label, done, chosen))
+            paths = write_outputs(done, out / f"{number}" if matrix else out)
+            verdict = "certified" if done.certified else "NOT certified"
+            click.echo(f"{verdict}: {paths['json']}, {paths['html']}, {paths['junit']}")
     finally:
         hospital.stop()
-    paths = write_outputs(done, out)
-    verdict = "certified" if done.certified else "NOT certified"
-    click.echo(f"{verdict}: {paths['json']}, {paths['html']}, {paths['junit']}")
-    ctx.exit(EXIT_CERTIFIED if done.certified else EXIT_NOT_CERTIFIED)
+    if matrix:
+        table, page = write_matrix(runs, out)
+        click.echo(f"compatibility matrix: {table}, {page}")
+    certified = all(done.certified for _, done, _ in runs)
+    ctx.exit(EXIT_CERTIFIED if certified else EXIT_NOT_CERTIFIED)

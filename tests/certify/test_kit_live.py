@@ -4,6 +4,7 @@ action (never a traceback), the command line's outputs and exit codes, bad input
 
 from __future__ import annotations
 
+import csv
 import json
 import stat
 from pathlib import Path
@@ -152,3 +153,27 @@ def test_live_faults_are_audited_and_refused_when_wrong(hospital: KitHospital) -
         hospital.admin("/faults/ca-outage", {"action": "sometimes"})
     with pytest.raises(LiveError, match="unknown service 'nope'"):
         hospital.admin("/faults/blocked-route", {**route, "service": "nope", "action": "begin"})
+
+
+def test_the_matrix_has_a_row_per_device(hospital: KitHospital, tmp_path: Path) -> None:
+    adapters = ["--adapter", LEGACY, "--adapter", faulty("accept-any-server")]
+    assert _certify(hospital, tmp_path, *adapters, "--suite", "est", "--matrix") == 1
+    lines = list(csv.reader((tmp_path / "matrix.csv").read_text().splitlines()))
+    header = lines[0]
+    assert header[:4] == ["device", "profile", "certified", "EST-01"]
+    assert "key_types" in header and "dicom_tls" in header
+    legacy, accepting = (dict(zip(header, line, strict=True)) for line in lines[1:])
+    assert (legacy["device"], legacy["certified"], legacy["EST-02"]) == ("device.sh", "yes",
+                                                                         "pass")  # fmt: skip
+    assert (accepting["certified"], accepting["EST-02"]) == ("no", "fail")
+    assert accepting["device"].endswith("device.py --fault accept-any-server")
+    assert (legacy["key_types"], legacy["max_validity"]) == ("ec-p256 rsa-2048", "90d")
+    assert json.loads((tmp_path / "2" / "certify.json").read_text())["certified"] is False
+    assert "<table>" in (tmp_path / "matrix.html").read_text()
+
+
+def test_several_adapters_need_the_matrix(hospital: KitHospital, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code = _certify(hospital, tmp_path, "--adapter", LEGACY, "--adapter", LEGACY)
+    assert code == 2
+    assert "give one, or several with --matrix" in capsys.readouterr().err

@@ -117,5 +117,6 @@ def certify_items(session: pytest.Session, config: pytest.Config) -> list[pytest
     except TestbedError as error:
         raise pytest.UsageError(str(error)) from None
     run = CertifyRun(config)
-    return [CertifyItem.from_parent(session, name=f"certify::{check.id}", check=check, run=run)
+    return [CertifyItem.from_parent(session, name=check.id, nodeid=f"certify::{check.id}",
+                                    check=check, run=run)
             for check in checks]  # fmt: skip

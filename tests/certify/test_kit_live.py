@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -177,3 +179,19 @@ def test_several_adapters_need_the_matrix(hospital: KitHospital, tmp_path: Path,
     code = _certify(hospital, tmp_path, "--adapter", LEGACY, "--adapter", LEGACY)
     assert code == 2
     assert "give one, or several with --matrix" in capsys.readouterr().err
+
+
+def test_pytest_gives_one_item_per_check(hospital: KitHospital, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rf",
+         "--testbed-certify", faulty("accept-any-server"), "--testbed-profile", PROFILE,
+         "--testbed-certify-suite", "est", "--testbed-certify-state-dir", str(hospital.state),
+         "--junitxml", str(tmp_path / "junit.xml")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 failed, 6 passed" in done.stdout
+    assert "certify::EST-02 - EST-02 fail" in done.stdout  # nodeid (after rootdir)
+    assert "EST-02 fail: the device completed TLS with the impostor" in done.stdout
+    cases = ElementTree.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    assert [c.get("name") for c in cases][:2] == ["EST-01", "EST-02"]

@@ -14,7 +14,7 @@ import click
 
 from testbed.certify.adapter import Adapter
 from testbed.certify.checks import Result
-from testbed.certify.hospital import KitHospital
+from testbed.certify.hospital import KitHospital, load_inputs
 from testbed.certify.matrix import write_matrix
 from testbed.certify.registry import select
 from testbed.certify.report import write_outputs
@@ -41,9 +41,7 @@ def open_hospital(scenario: Path, state_dir: Path | None, out: Path) -> KitHospi
         return KitHospital.start(scenario, work / "state")
     hospital = KitHospital.attach(state_dir)
     if scenario.is_file():
-        from testbed.certify.hospital import _load
-
-        named = _load(scenario)[0].name
+        named = load_inputs(scenario)[0].name
         if named != hospital.scenario.name:
             raise CertifyError(f"--state-dir {state_dir} serves scenario "
                                f"{hospital.scenario.name!r}, not {scenario}'s {named!r}")

@@ -27,7 +27,7 @@ from testbed.errors import CertifyError, LiveError, ScenarioError
 from testbed.live.admin_client import admin_request
 from testbed.scenario import Scenario, load_scenario
 
-__all__ = ["RETRY_AFTER", "START_TIMEOUT", "KitHospital"]
+__all__ = ["RETRY_AFTER", "START_TIMEOUT", "KitHospital", "load_inputs"]
 
 START_TIMEOUT = 60.0
 """Seconds ``testbed serve`` may take to listen."""
@@ -48,7 +48,7 @@ class KitHospital:
     @classmethod
     def start(cls, scenario_path: Path, state: Path) -> KitHospital:
         """Serve ``scenario_path`` live on a new state directory ``state``."""
-        scenario, profiles = _load(scenario_path)
+        scenario, profiles = load_inputs(scenario_path)
         state.mkdir(mode=0o700, parents=True, exist_ok=True)
         log = state.parent / f"{state.name}-serve.log"
         command = [sys.executable, "-m", "testbed.cli", "serve", str(scenario_path),
@@ -74,7 +74,7 @@ class KitHospital:
             raise CertifyError(f"--state-dir {state}: no endpoints.json there; is `testbed "
                                "serve SCENARIO --state-dir` running on it?")  # fmt: skip
         kept = state / "profiles"  # testbed serve keeps the scenario's profiles there
-        scenario, profiles = _load(state / "scenario.yaml", kept if kept.is_dir() else None)
+        scenario, profiles = load_inputs(state / "scenario.yaml", kept if kept.is_dir() else None)
         return cls(state, scenario, profiles, json.loads(endpoints.read_text()))
 
     @property
@@ -111,9 +111,11 @@ class KitHospital:
             _stop(self.process)
 
 
-def _load(
+def load_inputs(
     path: Path, profiles: Path | None = None
 ) -> tuple[Scenario, dict[str, DeviceProfile]]:
+    """A scenario file and its device profiles (``profiles``: that directory instead);
+    :class:`CertifyError` naming the file otherwise."""
     try:
         scenario = load_scenario(path, profiles=profiles)
         return scenario, load_profiles(profiles or profiles_for(scenario, path.parent))

@@ -1,4 +1,4 @@
-"""The ``testbed`` command: run, report, validate, serve, devices, compare, sweep.
+"""The ``testbed`` command: run, report, validate, serve, devices, compare, sweep, certify.
 
 Exit codes: 0 every expectation holds, 1 an expectation fails, 2 bad input (the
 message names the file, the field path and what was expected; no traceback).
@@ -268,6 +268,7 @@ def schema(out: Path | None) -> None:
 
 
 def _register_live_commands() -> None:
+    from testbed.certify.command import certify_command
     from testbed.live.commands import devices, ehr, serve
     from testbed.live.pacs_check.command import pacs_check
     from testbed.network.emulate.command import emulate
@@ -278,6 +279,7 @@ def _register_live_commands() -> None:
     cli.add_command(ehr)
     cli.add_command(pacs_check)
     cli.add_command(emulate)
+    cli.add_command(certify_command)
     register(cli)  # compare, sweep
 
 

@@ -15,8 +15,12 @@
     │                          patient, location or device in a census operation)
     ├── EmulationError         a design cannot be emulated in network namespaces here
     │                          (not root, `ip` or `nft` missing, a kernel command failed)
-    └── EngineError            a sweep's engine cannot be used (Dask not installed, a
-                               scheduler address that does not answer)
+    ├── EngineError            a sweep's engine cannot be used (Dask not installed, a
+    │                          scheduler address that does not answer)
+    └── CertifyError           the certification kit cannot run as asked (unknown profile
+        │                      or suite, an adapter that is not executable)
+        └── AdapterError       a device adapter broke its protocol (the action, what came back)
+            └── Unsupported    the adapter answered exit 3: the device does not do the action
 
 Messages name the bad value and say what was expected.  Bad input raises; it is
 never quietly corrected.
@@ -27,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AdapterError",
+    "CertifyError",
     "CsrError",
     "EhrError",
     "EmulationError",
@@ -39,6 +45,7 @@ __all__ = [
     "RegistrationError",
     "ScenarioError",
     "TestbedError",
+    "Unsupported",
 ]
 
 
@@ -150,3 +157,22 @@ class EmulationError(TestbedError):
 class EngineError(TestbedError):
     """A sweep's engine cannot be used: the optional Dask extra is not installed, or
     the scheduler at the given address does not answer (the message names it)."""
+
+
+# -- the certification kit (issue 15) -------------------------------------------------
+
+
+class CertifyError(TestbedError):
+    """The certification kit cannot run as asked: an unknown profile or suite, an
+    adapter command that is not executable, a state directory with no hospital."""
+
+
+class AdapterError(CertifyError):
+    """A device adapter broke its protocol: it hung past the action's timeout, wrote
+    no JSON object, or left out a field the action must answer (the message names
+    the action and what came back)."""
+
+
+class Unsupported(AdapterError):
+    """The adapter answered exit 3 ``{"unsupported": true}``: the device does not do
+    the action, so a check that needs it is skipped."""

@@ -185,6 +185,13 @@ class Inventory:
         entry.approved = True
         self._changed(entry)
 
+    def hold(self, device_id: str) -> None:
+        """Hold the device's next enrollment for an operator's approval (live fault
+        injection of the certification kit: a 202 + Retry-After, seed §7 step 2)."""
+        entry = self.entry(device_id)
+        entry.approved = False
+        self._changed(entry)
+
     # -- EnrollmentDirectory -------------------------------------------------------
 
     def subject(self, device_id: str) -> EnrollmentSubject | None:

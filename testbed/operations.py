@@ -31,6 +31,7 @@ from testbed.approval import approve_enrollment
 from testbed.clock import isoformat
 from testbed.errors import EhrError, RegistrationError
 from testbed.events import AuditCode, EventKind
+from testbed.faults import FaultKind
 from testbed.lifecycle import LifecycleEvent
 from testbed.offboard import Offboarding, offboard_device, revoke_device
 from testbed.pki.ca import IssuingCA
@@ -45,7 +46,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "approve",
+    # live fault injection (issue 15: the certification kit)
+    "begin_ca_outage",
+    "block_route",
     "current_crl",
+    "end_ca_outage",
+    "hold_for_approval",
     "move_patient",
     "offboard",
     "promote",
@@ -60,6 +66,7 @@ __all__ = [
     "rotate_idp_key",
     "smart_enrollment",
     "suspend",
+    "unblock_route",
     "validate",
 ]
 
@@ -313,3 +320,85 @@ def rotate_ca_key(hospital: Hospital, *, site: str | None, overlap: timedelta) -
                       bundle_arrival=isoformat(arrival))  # fmt: skip
     publish_crls(hospital)
     return new
+
+
+# -- live fault injection (issue 15: the certification kit) ---------------------------
+# An operator (or the certification kit, through the admin API) starts and heals a
+# fault now, on the same state the simulation's fault effects change
+# (testbed/sim/effects.py), with the same ``fault-started`` / ``fault-healed`` events
+# (no ``ends``: a live fault lasts until it is healed).
+
+
+def _ca_target(site: str | None) -> str:
+    return "ca" if site is None else f"site:{site}"
+
+
+def _check_site(hospital: Hospital, site: str | None) -> None:
+    sites = [s.name for s in hospital.scenario.sites]
+    if site is not None and site not in sites:
+        raise RegistrationError(f"unknown site {site!r}; known: {sites}")
+
+
+def begin_ca_outage(hospital: Hospital, *, site: str | None = None) -> None:
+    """The CA (or ``site``'s issuing CA) goes down: EST answers 503 + Retry-After."""
+    _check_site(hospital, site)
+    hospital.ca_outages.begin(site)
+    hospital.log.emit(hospital.now(), EventKind.FAULT_STARTED, _ca_target(site),
+                      fault=FaultKind.CA_OUTAGE)  # fmt: skip
+
+
+def end_ca_outage(hospital: Hospital, *, site: str | None = None) -> bool:
+    """One CA outage ends; when the CA is up again its CRLs are republished at once (as
+    the simulation's heal does).  Whether it is up; raises
+    :class:`~testbed.errors.PkiError` when no such outage is in progress."""
+    _check_site(hospital, site)
+    up = hospital.ca_outages.end(site)
+    if up:
+        publish_crls(hospital, site=site)
+    hospital.log.emit(hospital.now(), EventKind.FAULT_HEALED, _ca_target(site),
+                      fault=FaultKind.CA_OUTAGE)  # fmt: skip
+    return up
+
+
+def _route(hospital: Hospital, zone: str, service: str, site: str | None) -> str:
+    _check_site(hospital, site)
+    services = [s.name for s in hospital.scenario.services]
+    if service not in services:
+        raise RegistrationError(f"unknown service {service!r}; known: {services}")
+    zones = {z for s in hospital.scenario.sites for z in s.zones}
+    if zone not in zones:
+        raise RegistrationError(f"unknown zone {zone!r}; known: {sorted(zones)}")
+    return f"{zone}->{service}"
+
+
+def block_route(hospital: Hospital, zone: str, service: str, *, site: str | None = None) -> None:
+    """Zone ``zone`` can no longer reach ``service`` (at ``site``, or everywhere)."""
+    target = _route(hospital, zone, service, site)
+    hospital.policy.block(zone, service, site)
+    hospital.log.emit(hospital.now(), EventKind.FAULT_STARTED, target,
+                      fault=FaultKind.BLOCKED_ROUTE, site=site)  # fmt: skip
+
+
+def unblock_route(hospital: Hospital, zone: str, service: str, *, site: str | None = None) -> None:
+    """Heal one block of a route; raises :class:`~testbed.errors.RegistrationError`
+    when the route is not blocked."""
+    target = _route(hospital, zone, service, site)
+    try:
+        hospital.policy.unblock(zone, service, site)
+    except ValueError as error:
+        raise RegistrationError(str(error)) from None
+    hospital.log.emit(hospital.now(), EventKind.FAULT_HEALED, target,
+                      fault=FaultKind.BLOCKED_ROUTE, site=site)  # fmt: skip
+
+
+def hold_for_approval(hospital: Hospital, device_id: str) -> bool:
+    """Hold a registered device's next bootstrap enrollment for an operator's approval
+    (EST answers 202 + Retry-After until :func:`approve`), even in a scenario without
+    ``pki.manual_approval``; False when it was held already."""
+    entry = hospital.inventory.entry(device_id)
+    if not entry.approved:
+        return False
+    hospital.inventory.hold(device_id)
+    hospital.log.emit(hospital.now(), EventKind.POLICY_CHANGED, device_id,
+                      change="enrollment-held")  # fmt: skip
+    return True

@@ -20,6 +20,8 @@ one test item, named like ``two-site-pilot.yaml::unauthorized_access``.
   ``seed``, and ``report`` when one was written.
 * ``--testbed-out DIR`` also writes each run's ``report.json``, ``events.jsonl`` and
   ``report.html`` into ``DIR/<file stem>/``.
+* ``--testbed-certify 'COMMAND ARGS' --testbed-profile P`` certifies a device through
+  its adapter: one item per check (:mod:`testbed.certify.plugin`; opt-in).
 
 The testbed itself is imported only when a scenario file is collected, so the plugin
 costs nothing in runs that collect none.
@@ -68,6 +70,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "report.html into DIR/<scenario file stem>/")
     parser.addini(_INI, type="paths", default=[],
                   help="directories whose *.yaml files are testbed scenarios (opt-in)")
+    # the certification kit (issue 15), opt-in: testbed.certify.plugin has the items
+    group.addoption("--testbed-certify", metavar="'COMMAND ARGS'", default=None,
+                    help="certify the device behind this adapter: one test per check")
+    group.addoption("--testbed-profile", metavar="PROFILE", default=None,
+                    help="the device profile to certify (with --testbed-certify)")
+    group.addoption("--testbed-certify-suite", metavar="SUITES", default="est,lifecycle",
+                    help="comma-separated suites (default: est,lifecycle)")
+    group.addoption("--testbed-certify-scenario", metavar="FILE",
+                    default="scenarios/two-site-pilot.yaml",
+                    help="the hospital's scenario (default: scenarios/two-site-pilot.yaml)")
+    group.addoption("--testbed-certify-state-dir", metavar="DIR", default=None,
+                    help="certify against the hospital `testbed serve` runs there")
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """With ``--testbed-certify``, one item per check of the certification kit
+    (:mod:`testbed.certify.plugin`); nothing otherwise."""
+    if config.getoption("--testbed-certify", default=None) is None:
+        return
+    from testbed.certify.plugin import certify_items
+
+    items.extend(certify_items(session, config))
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:

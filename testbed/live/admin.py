@@ -2,9 +2,11 @@
 
 ``GET /devices``, ``POST /devices``, ``POST /devices/{id}/approve``, ``/validate``,
 ``/promote``, ``/suspend``, ``/resume``, ``/revoke``, ``/offboard``,
-``/rebootstrap``, ``/jwks`` (replace a device's JWK Set or URL), ``POST
-/ehr/patients/{id}/move``, ``POST /ca/rotate``, ``POST /crls/publish``: each one operator
-operation of :mod:`testbed.operations`, as in the simulation; and ``POST
+``/rebootstrap``, ``/hold``, ``/jwks`` (replace a device's JWK Set or URL), ``POST
+/ehr/patients/{id}/move``, ``POST /ca/rotate``, ``POST /crls/publish``, ``POST
+/faults/ca-outage`` and ``/faults/blocked-route`` (``{"action": "begin"|"end", ...}``:
+live fault injection, the certification kit's): each one operator operation of
+:mod:`testbed.operations`, as in the simulation; and ``POST
 /audit/flush``, which writes the aggregated refusals at once instead of at the end
 of the audit interval.
 
@@ -27,7 +29,7 @@ from typing import Any
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from testbed.errors import LiveError, TestbedError
+from testbed.errors import LiveError, PkiError, RegistrationError, TestbedError
 from testbed.live.hospital import LiveHospital, Registration
 from testbed.live.identifiers import (
     DEVICE_ID,
@@ -97,7 +99,8 @@ async def _register(request: web.Request) -> web.Response:
     bootstrap = {"username": issued.username, "password": issued.password}
     approval = "pending" if issued.approval_pending else "not-required"
     body = {"device_id": issued.device_id, "bootstrap": bootstrap, "approval": approval,
-            "ae_title": issued.ae_title, **(issued.smart or {})}  # fmt: skip
+            "ae_title": issued.ae_title, "key_type": issued.key_type,
+            **(issued.smart or {})}  # fmt: skip
     return web.json_response(body, status=201)
 
 
@@ -209,6 +212,62 @@ async def _publish(request: web.Request) -> web.Response:
     return web.json_response({"published": True})
 
 
+# -- live fault injection (issue 15: the certification kit) ----------------------
+
+
+async def _hold(request: web.Request) -> web.Response:
+    device_id = _device(request)
+    changed = request.app[_HOSPITAL].hold_for_approval(device_id)
+    return web.json_response({"device_id": device_id, "held": True, "changed": changed})
+
+
+def _action(data: dict[str, object]) -> str | None:
+    action = data.get("action")
+    return action if action in ("begin", "end") else None
+
+
+async def _ca_outage(request: web.Request) -> web.Response:
+    what = "a JSON object with 'action' ('begin' or 'end') and optionally 'site'"
+    data = await _body(request, what)
+    action, site = _action(data), data.get("site")
+    if action is None or set(data) - {"action", "site"}:
+        return _error(400, f"expected {what}, got {sorted(data)}")
+    site = None if site is None else checked("site", site, NAME)
+    hospital = request.app[_HOSPITAL]
+    if action == "begin":
+        hospital.begin_ca_outage(site)
+        return web.json_response({"fault": "ca-outage", "site": site, "down": True})
+    try:
+        up = hospital.end_ca_outage(site)
+    except PkiError as error:
+        return _error(409, str(error))
+    return web.json_response({"fault": "ca-outage", "site": site, "down": not up})
+
+
+async def _blocked_route(request: web.Request) -> web.Response:
+    what = ("a JSON object with 'action' ('begin' or 'end'), 'zone', 'service' and "
+            "optionally 'site'")  # fmt: skip
+    data = await _body(request, what)
+    action = _action(data)
+    if action is None or set(data) - {"action", "zone", "service", "site"}:
+        return _error(400, f"expected {what}, got {sorted(data)}")
+    zone = checked("zone", data.get("zone"), NAME)
+    service = checked("service", data.get("service"), NAME)
+    site = data.get("site")
+    site = None if site is None else checked("site", site, NAME)
+    hospital = request.app[_HOSPITAL]
+    if action == "begin":
+        hospital.block_route(zone, service, site)
+    else:
+        try:
+            hospital.unblock_route(zone, service, site)
+        except RegistrationError as error:
+            return _error(409, str(error))
+    body = {"fault": "blocked-route", "zone": zone, "service": service, "site": site,
+            "blocked": action == "begin"}  # fmt: skip
+    return web.json_response(body)
+
+
 async def _flush(request: web.Request) -> web.Response:
     written = request.app[_FLUSH]()
     return web.json_response({"aggregated_events": written})
@@ -239,6 +298,9 @@ def admin_app(
     app.router.add_post("/ca/rotate", _rotate)
     app.router.add_post("/crls/publish", _publish)
     app.router.add_post("/audit/flush", _flush)
+    app.router.add_post("/devices/{device_id}/hold", _hold)
+    app.router.add_post("/faults/ca-outage", _ca_outage)
+    app.router.add_post("/faults/blocked-route", _blocked_route)
     app.router.add_post("/devices", _register)
     app.router.add_get("/devices", _devices)
     app.router.add_post("/devices/{device_id}/approve", _approve)

@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ def _checked_socket(state: StateDir) -> Path:
 
 
 def admin_request(
-    state_dir: Path, path: str, payload: dict[str, Any] | None = None, *, method: str = "POST"
+    state_dir: Path, path: str, payload: Mapping[str, object] | None = None, *,
+    method: str = "POST",
 ) -> Any:
     """Send ``payload`` as JSON to the admin API (POST; GET sends no body) and return
     the decoded JSON answer; :class:`LiveError` with the API's error otherwise."""
@@ -81,7 +83,7 @@ def admin_request(
     socket_path = _checked_socket(state)
     headers = {"Authorization": f"Bearer {state.read_secret()}",
                "Content-Type": "application/json"}  # fmt: skip
-    body = None if method == "GET" else json.dumps(payload or {}).encode()
+    body = None if method == "GET" else json.dumps(dict(payload or {})).encode()
     connection = _UnixConnection(socket_path, timeout=TIMEOUT)
     try:
         connection.request(method, path, body=body, headers=headers)

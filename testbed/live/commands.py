@@ -109,6 +109,8 @@ _DEFAULTS = Limits()
               show_default=True, help="Size at which events.jsonl rotates.")  # fmt: skip
 @click.option("--new", "new", is_flag=True,
               help="Start a new hospital; the one the state directory holds is set aside.")
+@click.option("--retry-after", type=click.IntRange(1, 86400), default=300, show_default=True,
+              help="Seconds EST asks a device to wait (Retry-After of a 202 or 503).")
 def serve(
     scenario: Path,
     state_dir: Path,
@@ -129,6 +131,7 @@ def serve(
     audit_interval: float,
     audit_log_max_bytes: int,
     new: bool,
+    retry_after: int,
 ) -> None:
     """Run SCENARIO's hospital live on 127.0.0.1 (EST, CRL, OCSP, services; the admin
     API on DIR/admin.sock) until interrupted.
@@ -160,6 +163,7 @@ def serve(
         try:
             opened = open_hospital(scenario, state_dir, new=new, log=log)
             hospital = opened.hospital
+            hospital.est.retry_after = retry_after
             click.echo(opened.message, err=True)
             # what `testbed report DIR` needs that the audit log does not say
             profiles = profiles_for(hospital.scenario, scenario.parent)

@@ -77,6 +77,7 @@ class Bootstrap:
     ae_title: str | None = None  # the device's DICOM AE title, if its profile speaks DICOM
     #: the SMART client and EHR placement (``smart``, ``location``), if it uses the EHR
     smart: dict[str, object] | None = None
+    key_type: str = ""  # the registered certificate type (the key its CSR must carry)
 
 
 _P = ParamSpec("_P")
@@ -232,7 +233,8 @@ class LiveHospital:
         enrollment = operations.smart_enrollment(self.hospital, device_id)
         smart = None if enrollment is None else enrollment.answer()
         return Bootstrap(device_id, device_id, password, approval_pending=pending,
-                         ae_title=ae_title, smart=smart)  # fmt: skip
+                         ae_title=ae_title, key_type=record.certificate_type.value,
+                         smart=smart)  # fmt: skip
 
     @_durable
     def replace_jwks(
@@ -357,6 +359,30 @@ class LiveHospital:
         done = operations.offboard(self.hospital, device_id)
         self.publish_crls()
         return done
+
+    # -- live fault injection (issue 15: the certification kit) -------------------
+
+    @_durable
+    def hold_for_approval(self, device_id: str) -> bool:
+        """Hold the device's next enrollment for approval (202 + Retry-After)."""
+        return operations.hold_for_approval(self.hospital, device_id)
+
+    def begin_ca_outage(self, site: str | None = None) -> None:
+        """The CA (or ``site``'s issuing CA) goes down (not kept: faults are not)."""
+        operations.begin_ca_outage(self.hospital, site=site)
+
+    @_durable
+    def end_ca_outage(self, site: str | None = None) -> bool:
+        """One CA outage ends (CRLs republished, kept); whether the CA is up."""
+        return operations.end_ca_outage(self.hospital, site=site)
+
+    def block_route(self, zone: str, service: str, site: str | None = None) -> None:
+        """Block the route from ``zone`` to ``service`` (not kept: faults are not)."""
+        operations.block_route(self.hospital, zone, service, site=site)
+
+    def unblock_route(self, zone: str, service: str, site: str | None = None) -> None:
+        """Heal one block of the route from ``zone`` to ``service``."""
+        operations.unblock_route(self.hospital, zone, service, site=site)
 
     # -- CRL and OCSP ---------------------------------------------------------
 

@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     # studies (compare, sweep, snapshots) run scenarios as the runner does
     ("entry points", frozenset({"runner", "api", "cli", "pytest_plugin", "", "live.commands",
                                 "network.emulate.command", "validation", "progress",
-                                "study"})),
+                                "study", "certify"})),
 )  # fmt: skip
 
 

@@ -29,7 +29,14 @@ from pydicom.uid import (
     UltrasoundImageStorage,
 )
 
-__all__ = ["COMMON", "IMAGE_PIXEL", "REQUIREMENTS", "SopClassRequirements", "dataset_problem"]
+__all__ = [
+    "COMMON",
+    "IMAGE_PIXEL",
+    "REQUIREMENTS",
+    "SopClassRequirements",
+    "dataset_problem",
+    "minimal_image",
+]
 
 UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 COMMON = (*UIDS, "PatientID", "Modality")
@@ -75,6 +82,36 @@ REQUIREMENTS: Mapping[str, SopClassRequirements] = MappingProxyType({
     ),
 })  # fmt: skip
 """The SOP classes this PACS stores, by SOP Class UID."""
+
+
+def minimal_image(sop_class: str, modality: str | None = None) -> Dataset:
+    """The smallest image of ``sop_class`` this PACS stores: a 2x2, 12-bit monochrome
+    Image Pixel module and the class's own Type 1 attributes (:data:`REQUIREMENTS`),
+    with ``modality`` (default: the class's).  The caller adds its identity: SOP
+    Instance, Study and Series UIDs and the patient."""
+    ds = Dataset()
+    ds.SOPClassUID = sop_class
+    ds.Modality = modality or REQUIREMENTS[sop_class].modality or "OT"
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows = 2
+    ds.Columns = 2
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelRepresentation = 0
+    ds.PixelData = b"\x00\x01" * 4
+    if sop_class in (CTImageStorage, MRImageStorage):
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    if sop_class == CTImageStorage:
+        ds.RescaleIntercept = "-1024"
+        ds.RescaleSlope = "1"
+    elif sop_class == MRImageStorage:
+        ds.ScanningSequence = "SE"
+        ds.SequenceVariant = "NONE"
+    elif sop_class == SecondaryCaptureImageStorage:
+        ds.ConversionType = "WSD"
+    return ds
 
 
 _TAGS: dict[str, BaseTag] = {}

@@ -52,6 +52,7 @@ from testbed.faults import TlsFallback
 from testbed.metrics import DicomCounts, Metrics
 from testbed.pacs import AssociationRequest, StoreRequest, TlsOffer
 from testbed.pacs.association import Association
+from testbed.pacs.dataset import minimal_image
 from testbed.sim.traffic import lose
 
 if TYPE_CHECKING:
@@ -253,29 +254,6 @@ class ImagingSender:
                           study_uid=study.uid, instances=study.instances, cause=cause)  # fmt: skip
 
 
-def _template(sop_class: str, modality: str) -> Dataset:
-    """What every instance of ``sop_class`` a simulated device makes has in common."""
-    ds = Dataset()
-    ds.SOPClassUID = sop_class
-    ds.Modality = modality
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = 2
-    ds.Columns = 2
-    ds.BitsAllocated = 16
-    ds.BitsStored = 12
-    ds.HighBit = 11
-    ds.PixelRepresentation = 0
-    ds.PixelData = b"\x00\x01" * 4
-    if sop_class == CTImageStorage:
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.RescaleIntercept = "-1024"
-        ds.RescaleSlope = "1"
-    elif sop_class == SecondaryCaptureImageStorage:
-        ds.ConversionType = "WSD"
-    return ds
-
-
 _TEMPLATES: dict[str, Dataset] = {}
 _SOP_INSTANCE, _STUDY, _SERIES = (
     Tag("SOPInstanceUID"),
@@ -292,7 +270,7 @@ def _instance(agent: DeviceAgent, study: Study, index: int) -> Dataset:
     sop_class, modality = _SOP_CLASS.get(agent.profile.device_class, _SECONDARY)
     template = _TEMPLATES.get(sop_class)
     if template is None:
-        template = _TEMPLATES[sop_class] = _template(sop_class, modality)
+        template = _TEMPLATES[sop_class] = minimal_image(sop_class, modality)
     ds = Dataset(dict(template))
     ds[_SOP_INSTANCE] = DataElement(_SOP_INSTANCE, "UI", _uid(agent.device_id, study.number,
                                                                index))  # fmt: skip

@@ -13,8 +13,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
+
+from testbed.pacs.dataset import minimal_image
 
 ECHOSCU = "/usr/bin/echoscu"
 STORESCU = "/usr/bin/storescu"
@@ -33,26 +35,12 @@ def dcmtk_missing() -> str | None:
 
 def ct_instance(path: Path, *, study: int = 1, instance: int = 1) -> Path:
     """Write a minimal valid CT instance (2x2 pixels) as a Part 10 file."""
-    ds = Dataset()
-    ds.SOPClassUID = CTImageStorage
+    ds = minimal_image(CTImageStorage)
     ds.SOPInstanceUID = f"{_ROOT}.{study}.1.{instance}"
     ds.StudyInstanceUID = f"{_ROOT}.{study}"
     ds.SeriesInstanceUID = f"{_ROOT}.{study}.1"
     ds.PatientID = "PAT-LIVE-1"
     ds.PatientName = "Doe^Jane"
-    ds.Modality = "CT"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.RescaleIntercept = "-1024"
-    ds.RescaleSlope = "1"
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = 2
-    ds.Columns = 2
-    ds.BitsAllocated = 16
-    ds.BitsStored = 12
-    ds.HighBit = 11
-    ds.PixelRepresentation = 0
-    ds.PixelData = b"\x00\x01" * 4
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = UID(CTImageStorage)
     meta.MediaStorageSOPInstanceUID = UID(ds.SOPInstanceUID)

@@ -38,6 +38,7 @@ from pynetdicom import AE
 from pynetdicom.association import Association
 
 from testbed.live.pacs_check.credentials import Credentials, Identity
+from testbed.pacs.dataset import minimal_image
 
 __all__ = ["CHECKS", "Outcome", "Target", "run_checks"]
 
@@ -134,22 +135,12 @@ def _echo(target: Target, credentials: Credentials, tls: _Tls, calling_ae: str) 
 
 
 def _instance(study: str, number: int) -> Dataset:
-    ds = Dataset()
-    ds.SOPClassUID = CTImageStorage
+    ds = minimal_image(CTImageStorage)
     ds.StudyInstanceUID = study
     ds.SeriesInstanceUID = f"{study}.1"
     ds.SOPInstanceUID = f"{study}.1.{number}"
     ds.PatientID = "PACS-CHECK"
     ds.PatientName = "Check^Pacs"
-    ds.Modality = "CT"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.RescaleIntercept = "-1024"
-    ds.RescaleSlope = "1"
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = ds.Columns = 2
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = b"\x00\x01" * 4
     meta = FileMetaDataset()
     meta.TransferSyntaxUID = ImplicitVRLittleEndian
     ds.file_meta = meta

@@ -3,8 +3,9 @@ inventory, access point).
 
 The association's certificate checks are the access path's own hops
 (:class:`~testbed.hops.TlsHop`, :class:`~testbed.hops.RegistrationHop`) on the test
-hospital of ``tests/conftest.py``; nothing is stubbed.  Datasets are built by hand
-with pydicom, one per supported SOP class.
+hospital of ``tests/conftest.py``; nothing is stubbed.  Datasets are the PACS's
+smallest valid images (:func:`~testbed.pacs.dataset.minimal_image`), one per
+supported SOP class, checked by the PACS's own rules.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from testbed.pacs import (
     TlsProfile,
 )
 from testbed.pacs.allow_list import AllowList
+from testbed.pacs.dataset import minimal_image
 from tests.conftest import NOW, Hospital
 
 PACS_AE = "PACSNORTH"
@@ -120,33 +122,12 @@ _UID = "1.2.826.0.1.3680043.10.999"
 
 def make_dataset(sop_class: str = CTImageStorage, *, n: int = 1, study: int = 1) -> Dataset:
     """A minimal valid instance of ``sop_class`` (instance ``n`` of study ``study``)."""
-    ds = Dataset()
-    ds.SOPClassUID = sop_class
+    ds = minimal_image(sop_class, MODALITY[sop_class])
     ds.SOPInstanceUID = f"{_UID}.{study}.1.{n}"
     ds.StudyInstanceUID = f"{_UID}.{study}"
     ds.SeriesInstanceUID = f"{_UID}.{study}.1"
     ds.PatientID = "PAT-0001"
     ds.PatientName = "Doe^Jane"
-    ds.Modality = MODALITY[sop_class]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = 2
-    ds.Columns = 2
-    ds.BitsAllocated = 16
-    ds.BitsStored = 12
-    ds.HighBit = 11
-    ds.PixelRepresentation = 0
-    ds.PixelData = b"\x00\x01" * 4
-    if sop_class in (CTImageStorage, MRImageStorage):
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    if sop_class == CTImageStorage:
-        ds.RescaleIntercept = "-1024"
-        ds.RescaleSlope = "1"
-    if sop_class == MRImageStorage:
-        ds.ScanningSequence = "SE"
-        ds.SequenceVariant = "NONE"
-    if sop_class == SecondaryCaptureImageStorage:
-        ds.ConversionType = "WSD"
     return ds
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import simpy
 
 from testbed.clock import SimClock
-from testbed.crosscheck import profiles_for
-from testbed.devices import DeviceProfile, load_profiles
+from testbed.crosscheck import scenario_profiles
+from testbed.devices import DeviceProfile
 from testbed.errors import ScenarioError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
@@ -65,7 +65,7 @@ class Testbed:
         self.clock = SimClock(self.env, scenario.start)
         self.rng = random.Random(scenario.seed)
         self.log = log if log is not None else EventLog(keep=keep_events)
-        self.profiles = profiles or load_profiles(profiles_for(scenario, base))
+        self.profiles = profiles or scenario_profiles(scenario, base)
         self.hospital = Hospital(
             scenario, profiles=self.profiles, clock=self.clock, rng=self.rng, log=self.log
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -34,7 +35,7 @@ from testbed.units import format_duration
 if TYPE_CHECKING:
     from testbed.scenario import FleetGroup, Scenario
 
-__all__ = ["DEFAULT_PROFILES", "cross_check", "profiles_for"]
+__all__ = ["DEFAULT_PROFILES", "cross_check", "profiles_for", "scenario_profiles"]
 
 DEFAULT_PROFILES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
 
@@ -44,6 +45,23 @@ def profiles_for(scenario: Scenario, base: Path) -> Path:
     if scenario.profiles_dir is None:
         return DEFAULT_PROFILES
     return (base / scenario.profiles_dir).resolve()
+
+
+def scenario_profiles(scenario: Scenario, base: Path) -> dict[str, DeviceProfile]:
+    """The device profiles as the scenario's hospital uses them: its profile directory,
+    and, under a design whose credentials are issued by hand
+    (``credentials: manual-certificates``, seed §9's per-site VLANs), every device
+    enrolled and renewed by an operator whatever EST its profile supports."""
+    profiles = load_profiles(profiles_for(scenario, base))
+    if scenario.design is None:
+        return profiles
+    from testbed.network.design import CredentialIssuance, load_design
+
+    design = load_design(Path(scenario.design))
+    if design.credentials is not CredentialIssuance.MANUAL_CERTIFICATES:
+        return profiles
+    by_hand = (EnrollmentProtocol.MANUAL,)
+    return {k: replace(p, enrollment_protocols=by_hand) for k, p in profiles.items()}
 
 
 def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from testbed.access import AccessContext, AccessPoint, DecisionListener, Purpose
 from testbed.clinical import Clinical, SmartUrls
 from testbed.clock import Clock
-from testbed.crosscheck import profiles_for
+from testbed.crosscheck import scenario_profiles
 from testbed.decisions import Decision
-from testbed.devices import DeviceProfile, load_profiles
+from testbed.devices import DeviceProfile
 from testbed.dicom import AllowLists, DicomPath, InstanceStores, memory_instances
 from testbed.ehr.ehr import Ehr
 from testbed.events import EventLog
@@ -262,7 +262,7 @@ class Hospital:
     ) -> Hospital:
         """Load, validate and cross-check a scenario file and build its hospital."""
         scenario = load_scenario(path)
-        profiles = load_profiles(profiles_for(scenario, path.parent))
+        profiles = scenario_profiles(scenario, path.parent)
         return cls(scenario, profiles=profiles, clock=clock, rng=rng, log=log)
 
     def now(self) -> datetime:

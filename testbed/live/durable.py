@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.crosscheck import profiles_for
-from testbed.devices import load_profiles
+from testbed.crosscheck import scenario_profiles
 from testbed.events import EventLog
 from testbed.live.dicom.serve import disk_instances
 from testbed.live.hospital import LiveHospital
@@ -46,7 +45,7 @@ def open_hospital(
     scenario or its store cannot be read, and the scenario's own errors for a bad file.
     """
     loaded = load_scenario(scenario)
-    profiles = load_profiles(profiles_for(loaded, scenario.parent))
+    profiles = scenario_profiles(loaded, scenario.parent)
     aside = set_aside(root) if new else None
     store = SqliteStore.open(root, scenario=loaded.name)
     hospital = LiveHospital(

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from testbed import operations
 from testbed.clock import Clock, WallClock, isoformat
-from testbed.crosscheck import profiles_for
-from testbed.devices import DeviceProfile, ae_title_for, load_profiles, make_record
+from testbed.crosscheck import scenario_profiles
+from testbed.devices import DeviceProfile, ae_title_for, make_record
 from testbed.dicom import InstanceStores, memory_instances
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
@@ -148,7 +148,7 @@ class LiveHospital:
         """Load, validate and cross-check a scenario file and build its live hospital
         (the one ``store`` kept, if it kept one)."""
         scenario = load_scenario(path)
-        profiles = load_profiles(profiles_for(scenario, path.parent))
+        profiles = scenario_profiles(scenario, path.parent)
         return cls(scenario, profiles=profiles, clock=clock, log=log, store=store)
 
     @property

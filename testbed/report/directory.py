@@ -23,8 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from testbed.crosscheck import profiles_for
-from testbed.devices import load_profiles
+from testbed.crosscheck import scenario_profiles
 from testbed.errors import OutputError, RecordError
 from testbed.event_sink import EventsKept, segments
 from testbed.pki.fidelity import Fidelity
@@ -89,7 +88,7 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
         scenario = replace(scenario, fidelity=fidelity)  # as the run overrode it
     if not log.is_file():
         raise RecordError(f"{log}: expected the run's audit log (no such file)")
-    profiles = load_profiles(profiles_for(scenario, directory))
+    profiles = scenario_profiles(scenario, directory)
     live = transport is Transport.LIVE
     context = FoldContext(
         closing=None if live else closing_time(scenario),

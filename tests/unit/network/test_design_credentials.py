@@ -16,7 +16,8 @@ def test_manual_certificates_enroll_every_device_by_hand() -> None:
     pilot = load_scenario(PILOT)
     plain = scenario_profiles(pilot, PILOT.parent)
     assert any(p.supports_est for p in plain.values())
-    manual = scenario_profiles(pilot.with_({"design": "per-site-vlans", "network": []}), PILOT.parent)
+    vlans = pilot.with_({"design": "per-site-vlans", "network": []})
+    manual = scenario_profiles(vlans, PILOT.parent)
     assert set(manual) == set(plain)
     assert all(p.enrollment_protocols == (EnrollmentProtocol.MANUAL,) for p in manual.values())
 

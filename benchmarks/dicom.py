@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.live.pacs_check.credentials import Identity, prepare
+from testbed.live.process import stop_process
 from tests.live.dicom_peer import DCMTK_ENV, STORESCP, STORESCU, ct_instance, dcmtk_missing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,16 +87,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 def _storescu(
@@ -185,8 +176,8 @@ def run(associations: int, instances: int, rounds: int, work: Path) -> dict[str,
             "instances_per_s": batches[name]} for name in peers}  # fmt: skip
     finally:
         if storescp is not None:
-            _stop(storescp)
-        _stop(serve)
+            stop_process(storescp)
+        stop_process(serve)
         log.close()
     ratios = {measure: best["testbed"][measure] / best["dcmtk"][measure]
               for measure in best["testbed"]}  # fmt: skip

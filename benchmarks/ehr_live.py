@@ -34,7 +34,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import ssl
 import statistics
 import subprocess
@@ -48,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.live_store import commit_floor
+from testbed.live.process import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the device client and scenario of the live tests
@@ -73,17 +73,6 @@ def start_testbed(scenario: Path, state: Path) -> subprocess.Popen[bytes]:
             raise RuntimeError("testbed serve did not start")
         time.sleep(0.05)
     return process
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, a bounded wait, then SIGKILL."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 def _floor_server(certificate: str, key: str, bundle: str, port: Any, ready: Any) -> None:

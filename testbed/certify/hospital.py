@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from testbed.crosscheck import profiles_for
 from testbed.devices import DeviceProfile, load_profiles
 from testbed.errors import CertifyError, LiveError, ScenarioError
 from testbed.live.admin_client import admin_request
+from testbed.live.process import stop_process
 from testbed.scenario import Scenario, load_scenario
 
 __all__ = ["RETRY_AFTER", "START_TIMEOUT", "KitHospital", "load_inputs"]
@@ -60,7 +60,7 @@ class KitHospital:
         deadline = time.monotonic() + START_TIMEOUT
         while not endpoints.exists():
             if process.poll() is not None or time.monotonic() > deadline:
-                _stop(process)
+                stop_process(process)
                 raise CertifyError(f"testbed serve {scenario_path} did not start: "
                                    f"{log.read_text(errors='replace').strip()[-800:]}")
             time.sleep(0.05)
@@ -108,7 +108,7 @@ class KitHospital:
     def stop(self) -> None:
         """Stop the hospital the kit started (a running one is left running)."""
         if self.process is not None:
-            _stop(self.process)
+            stop_process(self.process)
 
 
 def load_inputs(
@@ -121,13 +121,3 @@ def load_inputs(
         return scenario, load_profiles(profiles or profiles_for(scenario, path.parent))
     except (ScenarioError, OSError) as error:
         raise CertifyError(f"{path}: {error}") from None
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)

@@ -17,7 +17,7 @@ import socket
 import ssl
 import tempfile
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -25,6 +25,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from testbed.clock import WallClock
 
 __all__ = ["Impostor"]
 
@@ -37,7 +39,7 @@ def _name(cn: str) -> x509.Name:
 
 def _identity(directory: Path) -> tuple[Path, Path]:
     """A self-made root and a server certificate for 127.0.0.1 signed by it (PEM files)."""
-    now = datetime.now(UTC)
+    now = WallClock().now()
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = (x509.CertificateBuilder().subject_name(_name("Impostor Root CA"))
             .issuer_name(_name("Impostor Root CA")).public_key(root_key.public_key())

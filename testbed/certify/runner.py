@@ -13,13 +13,14 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from testbed.certify.adapter import Adapter
 from testbed.certify.checks import Check, CheckRun, NotMet, Result
 from testbed.certify.hospital import KitHospital
 from testbed.certify.session import Session
+from testbed.clock import WallClock
 from testbed.devices import DeviceProfile
 from testbed.errors import AdapterError, CertifyError, LiveError, Unsupported
 from testbed.verdicts import Verdict
@@ -91,10 +92,10 @@ def certify(
     """Run ``checks`` against the device behind ``adapter`` on ``hospital``."""
     session = Session(adapter, hospital, profile, work)
     done = Certification(hospital.scenario.name, profile.id, adapter.argv, hospital.state,
-                         datetime.now(UTC))  # fmt: skip
+                         WallClock().now())  # fmt: skip
     for check in checks:
         result = run_check(session, check)
         done.results.append(result)
         progress(result)
-    done.finished = datetime.now(UTC)
+    done.finished = WallClock().now()
     return done

@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+
+from testbed.live.process import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 PILOT = REPO / "scenarios" / "two-site-pilot.yaml"
@@ -230,14 +231,7 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes], log: Path) -> None:
 
 def stop(process: subprocess.Popen[bytes]) -> int:
     """SIGTERM, a bounded wait, then SIGKILL; the exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    return process.returncode
+    return stop_process(process, timeout=10)
 
 
 class StartServer(Protocol):

@@ -17,7 +17,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
 
-from testbed.errors import ScenarioError
+from testbed.errors import RegistrationError, ScenarioError
 from testbed.inputs import load_yaml, validate
 from testbed.pki.keys import KeyType
 from testbed.sites import HealthSystem, ServiceKind
@@ -29,6 +29,7 @@ __all__ = [
     "DeviceRecord",
     "EnrollmentProtocol",
     "check_ae_title",
+    "check_profile_services",
     "check_smart_scope",
     "load_profile",
     "load_profiles",
@@ -166,6 +167,21 @@ class DeviceRecord:
                 raise ValueError(f"device {self.device_id!r}: {error}") from None
 
 
+def check_profile_services(profile: DeviceProfile, system: HealthSystem) -> None:
+    """:class:`~testbed.errors.RegistrationError` naming the profile and the service
+    kind when ``profile`` uses a kind of service the health system has none of (a
+    device of it could reach nothing it needs)."""
+    for kind in profile.services:
+        if not system.services_of_kind(kind):
+            present = sorted({s.kind.value for s in system.services})
+            raise RegistrationError(
+                f"profile {profile.id!r} uses the {kind.value} service, but this "
+                f"scenario has no service of kind {kind.value!r} (its services "
+                f"are of kinds {present}): add one to the scenario's 'services' or register "
+                "the device with a profile that does not use it"
+            )
+
+
 def make_record(
     profile: DeviceProfile,
     system: HealthSystem,
@@ -186,6 +202,7 @@ def make_record(
     it, else the profile's first.
     """
     if services is None:
+        check_profile_services(profile, system)
         services = tuple(system.nearest(ServiceKind(kind), site).name for kind in profile.services)
     key_type = preferred_key if preferred_key in profile.key_types else profile.key_types[0]
     return DeviceRecord(

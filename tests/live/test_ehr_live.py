@@ -320,3 +320,19 @@ def test_the_token_url_is_the_configured_one_and_a_repeat_is_refused(
     reasons = [e["reason"] for e in ehr.events() if e["kind"] == "token-refused"
                and e["subject"] in (device_id, "(unauthenticated)")]  # fmt: skip
     assert "assertion-audience-invalid" in reasons and "token-request-invalid" in reasons
+
+
+def test_a_profile_whose_service_the_scenario_lacks_is_refused_and_audited(ehr: Live) -> None:
+    """ct-ai-onbox uses a PACS; this hospital has none: a 400 naming the profile and
+    the service (it was a 500), exit 2, and the admin API's refusal in the audit log."""
+    done = ehr.cli("devices", "register", "--state-dir", str(ehr.state), "--serial", "P1",
+                   "--site", "north", "--zone", "bedside", "--profile", "ct-ai-onbox")
+    assert done.returncode == 2, done.stdout
+    assert b"profile 'ct-ai-onbox' uses the pacs service" in done.stderr, done.stderr
+    assert b"Traceback" not in done.stderr
+    ehr.flush_audit()
+    refused = [e for e in ehr.events() if e["kind"] == "request-refused"
+               and e["subject"] == "admin" and "ct-ai-onbox" in e["detail"]]  # fmt: skip
+    assert [(e["status"], e["reason"]) for e in refused] == [(400, "bad-request")], refused
+    listed = ehr.cli("devices", "list", "--state-dir", str(ehr.state))
+    assert listed.returncode == 0 and b"ct-ai-onbox-north-p1" not in listed.stdout  # none kept

@@ -15,9 +15,11 @@ from testbed.devices import (
     check_smart_scope,
     load_profile,
     load_profiles,
+    make_record,
 )
-from testbed.errors import ScenarioError
+from testbed.errors import RegistrationError, ScenarioError
 from testbed.pki.keys import KeyType
+from testbed.sites import HealthSystem, Service, ServiceKind, Site
 
 SHIPPED = sorted(DEFAULT_PROFILES.glob("*.yaml"))
 
@@ -142,3 +144,22 @@ def test_smart_backend_scopes(scope: str) -> None:
 def test_not_smart_backend_scopes(scope: str) -> None:
     with pytest.raises(ValueError, match="SMART backend-services scope"):
         check_smart_scope(scope)
+
+
+def test_a_record_of_a_profile_whose_service_the_scenario_lacks_is_refused() -> None:
+    """A profile that uses a kind of service the hospital has none of is refused with
+    a message naming the profile and the service (not a KeyError: live mode's admin
+    API answered 500)."""
+    profile = load_profiles(DEFAULT_PROFILES)["ct-ai-onbox"]  # pacs and ehr
+    system = HealthSystem(
+        (Site("north", ("imaging", "datacenter")),),
+        (Service("ehr", ServiceKind.EHR, "north", "datacenter"),),
+    )
+    with pytest.raises(RegistrationError, match=r"profile 'ct-ai-onbox' uses the pacs service"):
+        make_record(profile, system, device_id="d", serial="S1", site="north", zone="imaging",
+                    owner="o", preferred_key=KeyType.EC_P256)  # fmt: skip
+    pacs = Service("pacs", ServiceKind.PACS, "north", "datacenter")
+    with_pacs = HealthSystem(system.sites, (*system.services, pacs))
+    record = make_record(profile, with_pacs, device_id="d", serial="S1", site="north",
+                         zone="imaging", owner="o", preferred_key=KeyType.EC_P256)  # fmt: skip
+    assert set(record.intended_services) == {"ehr", "pacs"}

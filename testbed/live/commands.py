@@ -247,6 +247,12 @@ def _key_payload(jwks_file: Path | None, jwks_url: str | None, *, required: bool
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise LiveError(f"--jwks {jwks_file}: expected a JWK Set, a JSON object with a "
                         "'keys' list")  # fmt: skip
+    from testbed.smart.jwks import JwksError, parse_key_set
+
+    try:  # the server checks again; here the message can name the file
+        parse_key_set(data)
+    except JwksError as error:
+        raise LiveError(f"--jwks {jwks_file}: {error}") from None
     return {"jwks": data}
 
 

@@ -16,6 +16,7 @@ otherwise; exactly one candidate must remain (:func:`resolve_key`).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -118,13 +119,17 @@ def parse_key_set(document: bytes | str | Mapping[str, Any]) -> tuple[ClientKey,
 
     Keys of types other than RSA and EC are skipped (a set may hold keys for other
     uses); private key material anywhere refuses the whole set (a client that
-    publishes its private key has no private key).
+    publishes its private key has no private key), and so does an RSA or EC key
+    without a ``kid`` (SMART 2.2: an assertion names its key by ``kid``, so such a key
+    could never be used).  Each error names the key by its index in ``keys`` and its
+    ``kid`` and says what was expected.
     """
     data = _document(document)
     keys = data.get("keys")
     if not isinstance(keys, list):
-        raise JwksError("a JWK Set needs a 'keys' list")
-    return tuple(k for raw in keys if (k := _key(raw)) is not None)
+        got = "nothing" if "keys" not in data else type(keys).__name__
+        raise JwksError(f"a JWK Set needs a 'keys' list of JWKs, got {got}")
+    return tuple(k for index, raw in enumerate(keys) if (k := _key(index, raw)) is not None)
 
 
 def _document(document: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -135,32 +140,59 @@ def _document(document: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     except ValueError as error:
         raise JwksError(f"a JWK Set must be JSON: {error}") from None
     if not isinstance(data, dict):
-        raise JwksError("a JWK Set must be a JSON object")
+        raise JwksError("a JWK Set must be a JSON object with a 'keys' list")
     return data
 
 
 _PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
-def _key(raw: object) -> ClientKey | None:
+def _label(index: int, raw: Mapping[str, object]) -> str:
+    """How an error names a key: its index in ``keys`` and its ``kid``."""
+    kid = raw.get("kid")
+    return f"keys[{index}]" + ("" if kid is None else f" (kid {kid!r})")
+
+
+def _key(index: int, raw: object) -> ClientKey | None:
     if not isinstance(raw, dict):
-        raise JwksError("every member of 'keys' must be a JSON object")
-    if _PRIVATE & raw.keys():
-        raise JwksError(f"key {raw.get('kid')!r} holds private or secret key material")
+        raise JwksError(f"keys[{index}]: expected a JWK (a JSON object), got {raw!r:.60}")
+    label = _label(index, raw)
+    private = sorted(_PRIVATE & raw.keys())
+    if private:
+        raise JwksError(f"{label} holds private or secret key material ({', '.join(private)}): "
+                        "expected the public key only")  # fmt: skip
     kty = raw.get("kty")
     if kty not in ("RSA", "EC"):
         return None
+    kid = raw.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise JwksError(f"{label}: expected a 'kid' (a non-empty string) on every {kty} key: "
+                        "a client assertion names its key by kid")  # fmt: skip
+    bits = _modulus_bits(raw) if kty == "RSA" else None
+    if bits is not None and bits < MIN_RSA_BITS:  # checked before joserfc warns about it
+        raise JwksError(f"{label}: expected an RSA key of at least {MIN_RSA_BITS} bits, got "
+                        f"{bits}")  # fmt: skip
     try:
         key: PublicKey = RSAKey.import_key(raw) if kty == "RSA" else ECKey.import_key(raw)
     except (JoseError, ValueError, TypeError) as error:
-        raise JwksError(f"key {raw.get('kid')!r} is not a valid {kty} key: {error}") from None
-    if isinstance(key, RSAKey) and key.public_key.key_size < MIN_RSA_BITS:
-        raise JwksError(f"RSA key {raw.get('kid')!r} has fewer than {MIN_RSA_BITS} bits")
+        raise JwksError(f"{label} is not a valid {kty} public key: {error}") from None
     crv = raw.get("crv") if kty == "EC" else None
     return ClientKey(
-        _text(raw, "kid"), kty, crv if isinstance(crv, str) else None,
+        kid, kty, crv if isinstance(crv, str) else None,
         _text(raw, "alg"), _text(raw, "use"), key,
     )  # fmt: skip
+
+
+def _modulus_bits(raw: Mapping[str, object]) -> int | None:
+    """The bit length of an RSA JWK's ``n`` (None when it is not base64url: the import
+    says what is wrong)."""
+    n = raw.get("n")
+    if not isinstance(n, str):
+        return None
+    try:
+        return int.from_bytes(base64.urlsafe_b64decode(n + "=" * (-len(n) % 4)), "big").bit_length()
+    except ValueError:
+        return None
 
 
 def _text(raw: Mapping[str, object], name: str) -> str | None:

@@ -86,11 +86,15 @@ class SmartEnrollment:
     secret: str | None = None
 
     def answer(self) -> dict[str, Any]:
-        """The ``smart`` and ``location`` members of a register answer."""
-        return {
-            "smart": {"client_id": self.client_id, "scopes": list(self.scopes)},
-            "location": self.location,
-        }
+        """The ``smart`` and ``location`` members of a register answer.  In a
+        ``client_secret_basic`` design the ``smart`` block also gives the department's
+        shared ``client_secret`` (the one the IdP accepts for this client) and
+        ``token_endpoint_auth_method``: without it the device could get no token."""
+        smart: dict[str, Any] = {"client_id": self.client_id, "scopes": list(self.scopes)}
+        if self.secret is not None:
+            smart["client_secret"] = self.secret
+            smart["token_endpoint_auth_method"] = "client_secret_basic"
+        return {"smart": smart, "location": self.location}
 
 
 def idp_settings(scenario: Scenario, settings: EhrSettings) -> IdpSettings:

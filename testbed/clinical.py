@@ -98,15 +98,23 @@ class SmartEnrollment:
 
 
 def idp_settings(scenario: Scenario, settings: EhrSettings) -> IdpSettings:
-    """The IdP's design choices: the block's, else the design's, else the defaults."""
-    auth = settings.client_auth
-    if auth is None and scenario.design is not None:
+    """The IdP's design choices: the block's, else the design's, else the defaults.
+
+    The design says the client authentication (``credentials: shared`` is
+    ``client_secret_basic``, any other ``private_key_jwt``) and whether tokens are
+    certificate-bound (``certificate_bound_tokens``, RFC 8705).
+    """
+    auth, bound = settings.client_auth, settings.certificate_bound
+    if (auth is None or bound is None) and scenario.design is not None:
         design = load_design(Path(scenario.design))
-        shared = design.credentials is CredentialIssuance.SHARED
-        auth = ClientAuth.CLIENT_SECRET_BASIC if shared else ClientAuth.PRIVATE_KEY_JWT
+        if auth is None:
+            shared = design.credentials is CredentialIssuance.SHARED
+            auth = ClientAuth.CLIENT_SECRET_BASIC if shared else ClientAuth.PRIVATE_KEY_JWT
+        if bound is None:
+            bound = design.certificate_bound_tokens
     return IdpSettings(
         client_auth=auth or ClientAuth.PRIVATE_KEY_JWT,
-        certificate_bound=bool(settings.certificate_bound),
+        certificate_bound=bool(bound),
         token_lifetime=settings.token_lifetime,
     )
 

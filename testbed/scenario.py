@@ -148,8 +148,9 @@ class EhrSettings:
     block has neither (its EHR services are names that are up or down).
 
     ``client_auth`` and ``certificate_bound`` unset: from the scenario's ``design``
-    (``credentials: shared`` is ``client_secret_basic``; otherwise
-    ``private_key_jwt``, unbound), or ``private_key_jwt`` unbound without a design.
+    (``credentials: shared`` is ``client_secret_basic``, otherwise
+    ``private_key_jwt``; tokens bound as its ``certificate_bound_tokens`` says), or
+    ``private_key_jwt`` unbound without a design.
     """
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT

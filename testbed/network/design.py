@@ -157,6 +157,20 @@ class Design:
     routed_sites: Annotated[bool, Field(strict=True)] = True
     rules: tuple[Rule, ...] = ()
     exceptions: tuple[DesignException, ...] = ()
+    certificate_bound_tokens: Annotated[
+        bool,
+        Field(
+            strict=True,
+            description=(
+                "RFC 8705 certificate-bound access tokens: the identity provider grants a "
+                "token only to a request made over mutual TLS with the device's "
+                "certificate and binds it to that certificate (cnf x5t#S256); the FHIR "
+                "API refuses an unbound token, or one presented with another "
+                "certificate (token-cert-mismatch). A scenario's ehr.certificate_bound "
+                "overrides it. Default: false."
+            ),
+        ),
+    ] = False
     schema_ref: Annotated[str | None, Field(alias="$schema")] = None
 
     def group(self, name: str) -> Group:

@@ -218,3 +218,25 @@ def test_an_ehr_outage_must_lose_answers_for_less_than_its_length() -> None:
              "answers_lost": "1h"}  # fmt: skip
     with pytest.raises(ValidationError, match="answers_lost shorter than the fault"):
         TypeAdapter(FaultSpec).validate_python(fault)
+
+
+def test_the_zero_trust_design_binds_every_token_to_the_device_certificate(
+    sim: type[Sim],
+) -> None:
+    """``certificate_bound_tokens: true`` in zero-trust-microsegmentation: every token
+    is granted bound (RFC 8705) and the EHR requires the binding; the devices, which
+    ask over mutual TLS, deliver as in the base run.  The scenario's
+    ``ehr.certificate_bound: false`` overrides the design."""
+    result = sim.run(ehr=EHR, design="zero-trust-microsegmentation", network=[])
+    clinical = result.testbed.hospital.clinical
+    assert clinical is not None and clinical.idp.settings.certificate_bound
+    assert clinical.verifier.require_binding
+    clean(result)
+    granted = of(result, EventKind.TOKEN_GRANTED)
+    assert granted and {e.data["bound"] for e in granted} == {True}
+    assert result.report.measures["fhir_writes_accepted"] == delivered_to_ehr(result) > 250
+    unbound = sim.run(ehr={**EHR, "certificate_bound": False},
+                      design="zero-trust-microsegmentation", network=[])  # fmt: skip
+    assert unbound.testbed.hospital.clinical is not None
+    assert not unbound.testbed.hospital.clinical.idp.settings.certificate_bound
+    assert not unbound.testbed.hospital.clinical.verifier.require_binding

@@ -309,3 +309,18 @@ def test_an_idp_key_rotation_is_seen_once_the_ehr_cache_refreshes(world: World) 
         Reason.TOKEN_KEY_UNKNOWN)  # the copy is 4 minutes old: still kept
     world.clock.advance(timedelta(minutes=1, seconds=1))
     assert world.create(world.bearer(), world.patient(), item="e").status == 201
+
+
+def test_the_design_chooses_certificate_bound_tokens() -> None:
+    """zero-trust-microsegmentation sets ``certificate_bound_tokens``: a request without
+    the device certificate gets no token; the scenario's block overrides the design."""
+    world = build(None, design="zero-trust-microsegmentation", network=[])
+    clinical = world.hospital.clinical
+    assert clinical is not None and clinical.idp.settings.certificate_bound
+    assert world.token(accepted=False).reason is Reason.CERT_BINDING_REQUIRED
+    assert world.create(world.bearer(), world.patient()).status == 201
+    unbound = build({"certificate_bound": False}, design="zero-trust-microsegmentation",
+                    network=[])  # fmt: skip
+    assert unbound.token(accepted=False).granted
+    vlans = build(None, design="per-site-vlans", network=[]).hospital.clinical
+    assert vlans is not None and not vlans.idp.settings.certificate_bound

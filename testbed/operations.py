@@ -16,7 +16,9 @@ counts no manual step for it and the admin API can answer 409.
   the SMART client of a device whose profile uses the EHR and places it in the EHR's
   device registry (:func:`smart_enrollment` gives what it got); suspend, resume and
   offboard reach the identity provider; :func:`replace_jwks` (a device's key
-  rotation), :func:`move_patient`, :func:`rotate_idp_key`.
+  rotation), :func:`move_patient`, :func:`rotate_idp_key` (any overlap: the fault's),
+  :func:`rollover_idp_key` (an operator's: the old key published at least a token
+  lifetime, the hospital's EHRs told).
 
 Lifecycle transitions write their ``device-transition`` event in the inventory.
 """
@@ -24,7 +26,8 @@ Lifecycle transitions write their ``device-transition`` event in the inventory.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from testbed.approval import approve_enrollment
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from testbed.hospital import Hospital
 
 __all__ = [
+    "IdpRollover",
     "approve",
     # live fault injection (issue 15: the certification kit)
     "begin_ca_outage",
@@ -62,6 +66,7 @@ __all__ = [
     "replace_jwks",
     "resume",
     "revoke",
+    "rollover_idp_key",
     "rotate_ca_key",
     "rotate_idp_key",
     "smart_enrollment",
@@ -172,6 +177,57 @@ def rotate_idp_key(hospital: Hospital, *, overlap: timedelta | None = None) -> s
         raise EhrError("this hospital has no identity provider: no 'ehr' block")
     overlap = clinical.settings.key_overlap if overlap is None else overlap
     return clinical.idp.rotate_signing_key(now=hospital.now(), overlap=overlap)
+
+
+@dataclass(frozen=True, slots=True)
+class IdpRollover:
+    """What an operator's IdP key rollover did: the new ``kid``, the keys that stay
+    published only until ``retires`` (each kid), and the overlap."""
+
+    kid: str
+    retiring: tuple[str, ...]
+    retires: datetime
+    overlap: timedelta
+
+    def answer(self) -> dict[str, Any]:
+        """JSON-ready (the admin API's answer)."""
+        return {"kid": self.kid, "retiring": list(self.retiring),
+                "old_keys_published_until": isoformat(self.retires),
+                "overlap_seconds": int(self.overlap.total_seconds())}  # fmt: skip
+
+
+def rollover_idp_key(hospital: Hospital, *, overlap: timedelta | None = None) -> IdpRollover:
+    """An operator rotates the IdP's signing key, the standard way (RFC 7517 key
+    rollover as OpenID providers do it): new tokens are signed with the new key from
+    now, and the old key stays in the JWKS for ``overlap`` (None: the scenario's
+    ``ehr.key_overlap``), never less than the token lifetime, so every token it
+    signed stays valid until it expires; the hospital's own relying parties (its
+    EHRs' copies of the JWKS) are told at once, so new tokens verify at once.
+
+    A relying party outside the hospital still refuses new tokens until its copy of
+    the JWKS expires; the ``idp-key-rotation`` fault (:func:`rotate_idp_key`, any
+    overlap, the EHR's copy held stale) is the abrupt form.  :class:`EhrError` for
+    an overlap shorter than the token lifetime (tokens would be refused before they
+    expire), or a hospital without an IdP.
+    """
+    clinical = hospital.clinical
+    if clinical is None:
+        raise EhrError("this hospital has no identity provider: its scenario has no "
+                       "'ehr' block")  # fmt: skip
+    lifetime = clinical.settings.token_lifetime
+    if overlap is None:
+        overlap = max(clinical.settings.key_overlap, lifetime)
+    elif overlap < lifetime:
+        raise EhrError(
+            f"overlap: expected at least the token lifetime ({int(lifetime.total_seconds())}"
+            f" s), got {int(overlap.total_seconds())} s: tokens signed with the old key "
+            "would be refused before they expire"
+        )
+    now = hospital.now()
+    retiring = tuple(k.kid for k in clinical.idp.signing_keys.published(now))
+    kid = clinical.idp.rotate_signing_key(now=now, overlap=overlap)
+    clinical.verifier.jwks.refresh()
+    return IdpRollover(kid, retiring, now + overlap, overlap)
 
 
 def approve(hospital: Hospital, device_id: str) -> bool:

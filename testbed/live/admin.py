@@ -3,7 +3,8 @@
 ``GET /devices``, ``POST /devices``, ``POST /devices/{id}/approve``, ``/validate``,
 ``/promote``, ``/suspend``, ``/resume``, ``/revoke``, ``/offboard``,
 ``/rebootstrap``, ``/hold``, ``/jwks`` (replace a device's JWK Set or URL), ``POST
-/ehr/patients/{id}/move``, ``POST /ca/rotate``, ``POST /crls/publish``, ``POST
+/ehr/patients/{id}/move``, ``POST /ehr/idp/rotate`` (an IdP key rollover), ``POST
+/ca/rotate``, ``POST /crls/publish``, ``POST
 /faults/ca-outage`` and ``/faults/blocked-route`` (``{"action": "begin"|"end", ...}``:
 live fault injection, the certification kit's): each one operator operation of
 :mod:`testbed.operations`, as in the simulation; and ``POST
@@ -121,6 +122,21 @@ async def _move_patient(request: web.Request) -> web.Response:
                               "encounter": f"Encounter/{move.encounter}",
                               "from": f"Location/{move.from_location}",
                               "to": f"Location/{move.to_location}"})  # fmt: skip
+
+
+async def _rotate_idp_key(request: web.Request) -> web.Response:
+    what = "a JSON object with optionally 'overlap_seconds' (a number >= the token lifetime)"
+    data = await _body(request, what)
+    if set(data) - {"overlap_seconds"}:
+        return _error(400, f"expected {what}, got {sorted(data)}")
+    seconds = data.get("overlap_seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(
+        seconds, int | float) or not 0 <= seconds <= 366 * 86400
+    ):  # fmt: skip
+        return _error(400, f"overlap_seconds: expected a number of seconds from 0 to a "
+                      f"year, got {seconds!r}")  # fmt: skip
+    overlap = None if seconds is None else timedelta(seconds=seconds)
+    return web.json_response(request.app[_HOSPITAL].rollover_idp_key(overlap).answer())
 
 
 async def _devices(request: web.Request) -> web.Response:
@@ -296,6 +312,7 @@ def admin_app(
                             ("rebootstrap", _rebootstrap)):  # fmt: skip
         app.router.add_post(f"/devices/{{device_id}}/{action}", handler)
     app.router.add_post("/ca/rotate", _rotate)
+    app.router.add_post("/ehr/idp/rotate", _rotate_idp_key)
     app.router.add_post("/crls/publish", _publish)
     app.router.add_post("/audit/flush", _flush)
     app.router.add_post("/devices/{device_id}/hold", _hold)

@@ -344,3 +344,17 @@ def move_patient(state_dir: Path, patient_id: str, to_location: str) -> None:
     for the patient from devices at the old location are refused from now on."""
     path = f"/ehr/patients/{quote(patient_id, safe='')}/move"
     _echo(_admin(state_dir, path, {"to": to_location}))
+
+
+@ehr.command(name="rotate-idp-key")
+@_STATE_DIR
+@click.option("--overlap", type=click.FloatRange(0, 366 * 86400), default=None,
+              help="Seconds the old signing key stays in the JWKS (at least the token "
+              "lifetime; default: the scenario's ehr.key_overlap, or the token lifetime "
+              "if longer).")  # fmt: skip
+def rotate_idp_key(state_dir: Path, overlap: float | None) -> None:
+    """Rotate the identity provider's signing key: new tokens are signed with a new
+    key (a new kid in the JWKS) from now; the old key stays published for the overlap,
+    so tokens it signed stay valid until they expire; the EHR takes the new key at once."""
+    payload = {} if overlap is None else {"overlap_seconds": overlap}
+    _echo(_admin(state_dir, "/ehr/idp/rotate", payload))

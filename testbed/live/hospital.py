@@ -252,6 +252,13 @@ class LiveHospital:
         return operations.move_patient(self.hospital, patient, to_location)
 
     @_durable
+    def rollover_idp_key(self, overlap: timedelta | None = None) -> operations.IdpRollover:
+        """An operator rotates the IdP's signing key
+        (:func:`~testbed.operations.rollover_idp_key`); the keys are in the store
+        before the answer leaves."""
+        return operations.rollover_idp_key(self.hospital, overlap=overlap)
+
+    @_durable
     def approve(self, device_id: str) -> bool:
         """An operator approves a registered device's enrollment (seed §7 step 2)."""
         return operations.approve(self.hospital, device_id)

@@ -117,3 +117,70 @@ def test_the_idp_and_the_ehr_continue_after_kill_9(
         leaving.http.close()
     reasons = {e["reason"] for e in after.events() if e["kind"] == "token-refused"}
     assert {"token-replayed", "client-offboarded"} <= reasons
+
+
+def test_a_device_key_rotation_and_an_idp_key_rollover_survive_a_restart(
+    start_server: StartServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``testbed devices jwks`` replaces a device's JWK Set: the old key is refused and
+    the new one granted, before and after a restart of ``testbed serve``.  ``testbed
+    ehr rotate-idp-key`` publishes a new kid and keeps the old key for the overlap: a
+    token signed before it stays usable, one signed after it is usable at once, and
+    both keys are still published after the restart."""
+    scenario = write_scenario(tmp_path_factory.mktemp("scenario"), lifetime="300s")
+    port = str(_free_port())
+    before = start_server(scenario, "--ehr-port", port)
+    old_key, new_key = SigningKey("rot-old"), SigningKey("rot-new")
+    answer, tls = _register(before, "R1", old_key)
+    device_id = str(answer["device_id"])
+    client = _connect(before, answer, old_key, tls)
+    fhir = before.endpoints["fhir"]
+    try:
+        first = client.token(SCOPE)["access_token"]
+        replacement = before.work / "rot-new.jwks.json"
+        replacement.write_text(json.dumps(new_key.jwks()))
+        done = before.cli("devices", "jwks", "--state-dir", str(before.state), device_id,
+                          "--jwks", str(replacement))  # fmt: skip
+        assert done.returncode == 0, done.stderr.decode()
+        refused = client.token_answer(SCOPE)  # still signing with the replaced key
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+        client.key = new_key
+        assert client.token_answer(SCOPE).status_code == 200
+
+        kids = {k["kid"] for k in client.http.get(before.endpoints["jwks"]).json()["keys"]}
+        bad = before.cli("ehr", "rotate-idp-key", "--state-dir", str(before.state),
+                         "--overlap", "60")  # fmt: skip
+        assert bad.returncode == 2, bad.stdout
+        assert b"overlap: expected at least the token lifetime (300 s)" in bad.stderr
+        done = before.cli("ehr", "rotate-idp-key", "--state-dir", str(before.state))
+        assert done.returncode == 0, done.stderr.decode()
+        rolled = json.loads(done.stdout)
+        assert rolled["kid"] not in kids and set(rolled["retiring"]) == kids
+        assert rolled["overlap_seconds"] == 600  # the scenario's ehr.key_overlap (10m)
+        published = {k["kid"] for k in client.http.get(before.endpoints["jwks"]).json()["keys"]}
+        assert published == kids | {rolled["kid"]}
+        assert in_progress(client, fhir, first)  # signed with the old key, not yet expired
+        second = client.token(SCOPE)["access_token"]
+        assert in_progress(client, fhir, second)  # the EHR took the new key at once
+    finally:
+        client.http.close()
+    rotated = [(e["kid"], e["overlap_s"]) for e in before.events()
+               if e["kind"] == "idp-key-rotated"]  # fmt: skip
+    assert rotated == [(rolled["kid"], 600)]
+    assert before.stop() == 0
+
+    after = start_server(scenario, "--ehr-port", port, state=before.state)
+    client = _connect(after, answer, new_key, tls)
+    try:
+        assert client.token_answer(SCOPE).status_code == 200  # the replaced set was kept
+        client.key = old_key
+        refused = client.token_answer(SCOPE)
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+        published = {k["kid"] for k in client.http.get(after.endpoints["jwks"]).json()["keys"]}
+        assert published == kids | {rolled["kid"]}
+        assert in_progress(client, fhir, first) and in_progress(client, fhir, second)
+    finally:
+        client.http.close()
+    reasons = [e["reason"] for e in after.events()
+               if e["kind"] == "token-refused" and e["subject"] == device_id]  # fmt: skip
+    assert reasons == ["client-key-unresolved", "client-key-unresolved"]

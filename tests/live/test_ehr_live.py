@@ -336,3 +336,4 @@ def test_a_profile_whose_service_the_scenario_lacks_is_refused_and_audited(ehr: 
     assert [(e["status"], e["reason"]) for e in refused] == [(400, "bad-request")], refused
     listed = ehr.cli("devices", "list", "--state-dir", str(ehr.state))
     assert listed.returncode == 0 and b"ct-ai-onbox-north-p1" not in listed.stdout  # none kept
+

@@ -23,6 +23,7 @@ from testbed.decisions import Reason
 from testbed.devices import make_record
 from testbed.ehr.authorization import TokenCheck
 from testbed.ehr.messages import FhirRequest
+from testbed.errors import EhrError
 from testbed.events import EventKind, EventLog
 from testbed.fhir_access import FhirAnswer, TokenAnswer, fhir_request, request_token
 from testbed.hospital import Hospital
@@ -324,3 +325,30 @@ def test_the_design_chooses_certificate_bound_tokens() -> None:
     assert unbound.token(accepted=False).granted
     vlans = build(None, design="per-site-vlans", network=[]).hospital.clinical
     assert vlans is not None and not vlans.idp.settings.certificate_bound
+
+
+def test_an_operator_rollover_keeps_old_tokens_and_takes_new_ones_at_once(world: World) -> None:
+    """``rollover_idp_key``: the old key stays published for the overlap (at least the
+    token lifetime), so a token it signed verifies until it expires; the EHR's copy of
+    the JWKS is refreshed, so a token signed with the new key verifies at once."""
+    hospital = world.hospital
+    clinical = hospital.clinical
+    assert clinical is not None
+    old = world.bearer()
+    assert world.create(old, world.patient(), item="a").status == 201  # the EHR caches the JWKS
+    before = clinical.idp.signing_keys.current.kid
+    with pytest.raises(EhrError, match=r"overlap: expected at least the token lifetime \(300 s\)"):
+        operations.rollover_idp_key(hospital, overlap=timedelta(seconds=60))
+    assert clinical.idp.signing_keys.current.kid == before  # nothing changed
+    rolled = operations.rollover_idp_key(hospital)
+    assert rolled.kid != before and rolled.retiring == (before,)
+    assert rolled.overlap == timedelta(minutes=10)  # the scenario's key_overlap
+    assert rolled.retires == world.clock.now() + timedelta(minutes=10)
+    published = {k["kid"] for k in clinical.idp.jwks(world.clock.now())["keys"]}
+    assert published == {before, rolled.kid}
+    assert world.create(old, world.patient(), item="b").status == 201
+    assert world.create(world.bearer(), world.patient(), item="c").status == 201
+    [event] = hospital.log.of_kind(EventKind.IDP_KEY_ROTATED)
+    assert (event.data["kid"], event.data["overlap_s"]) == (rolled.kid, 600)
+    world.clock.advance(timedelta(minutes=10))
+    assert {k["kid"] for k in clinical.idp.jwks(world.clock.now())["keys"]} == {rolled.kid}

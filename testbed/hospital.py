@@ -35,7 +35,7 @@ from testbed.dicom import AllowLists, DicomPath, InstanceStores, memory_instance
 from testbed.ehr.ehr import Ehr
 from testbed.events import EventLog
 from testbed.hops import NetworkHop, ServiceOutages, TlsHop, standard_chains
-from testbed.inventory import Inventory
+from testbed.inventory import Drift, Inventory
 from testbed.lifecycle import DeviceState
 from testbed.metrics import DicomCounts, Metrics
 from testbed.network import Nac, route_policy
@@ -62,6 +62,7 @@ from testbed.pki.outage import CaOutages
 from testbed.pki.revocation import CrlDistribution
 from testbed.pki.trust import TrustDistribution
 from testbed.pki.verify import Verifier
+from testbed.registry_drift import registry_drift
 from testbed.revision import Revision
 from testbed.scenario import DICOM_TLS_PORT, Scenario, load_scenario
 from testbed.sites import HealthSystem, ServiceKind
@@ -273,6 +274,20 @@ class Hospital:
         """Drop the decision caches' entries for certificates expired before ``now``
         (bounded memory over a long run; decisions do not change); how many."""
         return self.verifier.forget_expired(now) + self.access.leaves.forget_expired(now)
+
+    def drift(self, now: datetime) -> list[Drift]:
+        """Every disagreement between the inventory and the CA's live certificates
+        (:meth:`Inventory.drift`) and, with an ``ehr`` block, the IdP's clients and the
+        EHRs' device registries (:func:`~testbed.registry_drift.registry_drift`)."""
+        found = self.inventory.drift(self.ca, now=now)
+        clinical = self.clinical
+        if clinical is not None:
+            found += registry_drift(
+                self.inventory, clinical.idp.clients,
+                {name: ehr.registry for name, ehr in clinical.ehrs.items()},
+                uses_ehr=lambda record: clinical.uses_ehr(record, self.profiles[record.profile]),
+            )  # fmt: skip
+        return sorted(found, key=lambda d: (d.device_id, d.kind.value))
 
     def new_secret(self) -> str:
         """A one-time secret: from the seeded generator in a deterministic run, else

@@ -64,12 +64,21 @@ class DeviceJournal(Protocol):
 
 
 class DriftKind(StrEnum):
-    """Ways the inventory and the CA can disagree."""
+    """Ways the inventory and the CA (or the IdP and the EHR) can disagree."""
 
     RETIRED_WITH_LIVE_CERTIFICATE = "retired-with-live-certificate"
     UNKNOWN_HOLDER = "certificate-for-unknown-device"
     PRODUCTION_WITHOUT_LIVE_IDENTITY = "production-without-live-identity"
     INVENTORY_SERIAL_UNKNOWN_TO_CA = "inventory-serial-unknown-to-ca"
+    # the inventory and the identity provider's clients or the EHR's device registry
+    # (testbed.registry_drift)
+    CLIENT_FOR_UNKNOWN_DEVICE = "smart-client-for-unknown-device"
+    RETIRED_WITH_ACTIVE_CLIENT = "retired-with-active-smart-client"
+    CLIENT_MISSING = "smart-client-missing"
+    CLIENT_SCOPES_DIFFER = "smart-client-scopes-differ"
+    EHR_DEVICE_FOR_UNKNOWN_DEVICE = "ehr-device-for-unknown-device"
+    EHR_DEVICE_MISSING = "ehr-device-missing"
+    RETIRED_WITH_ACTIVE_EHR_DEVICE = "retired-with-active-ehr-device"
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,10 @@ class DeviceRegistry:
                 f"device {device_id!r} is not in the EHR's registry: register it first"
             ) from None
 
+    def device_ids(self) -> tuple[str, ...]:
+        """The testbed device ids of every registered Device, in registration order."""
+        return tuple(self._devices)
+
     def find(self, device_id: str) -> dict[str, Any] | None:
         """The Device of ``device_id``, or None."""
         return self._devices.get(device_id)

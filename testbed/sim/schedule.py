@@ -52,8 +52,9 @@ def _offboard_at(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
 
 
 def drift_scan(tb: Testbed) -> int:
-    """Compare inventory and CA; each disagreement is an alert event."""
-    found = tb.hospital.inventory.drift(tb.hospital.ca, now=tb.now())
+    """Compare the inventory with the CA (and the IdP's clients and the EHRs' device
+    registries); each new disagreement is an alert event."""
+    found = tb.hospital.drift(tb.now())
     keys = {(d.device_id, d.kind) for d in found}
     new = [d for d in found if (d.device_id, d.kind) not in tb.open_drift]
     tb.open_drift = keys

@@ -240,3 +240,47 @@ def test_the_zero_trust_design_binds_every_token_to_the_device_certificate(
     assert unbound.testbed.hospital.clinical is not None
     assert not unbound.testbed.hospital.clinical.idp.settings.certificate_bound
     assert not unbound.testbed.hospital.clinical.verifier.require_binding
+
+
+def test_the_daily_drift_scan_compares_the_inventory_with_the_idp_and_the_ehr(
+    sim: type[Sim],
+) -> None:
+    """Half a day in, the IdP and the EHR registry are changed behind the inventory's
+    back: a client and an EHR Device for a device nobody registered, one device's
+    client widened, the other's client gone.  The first daily scan raises one
+    ``drift-detected`` event per disagreement (and never the same one twice); the base
+    run raises none."""
+    from dataclasses import replace
+
+    from testbed.core import Testbed
+    from testbed.scenario import Scenario
+    from testbed.smart.scopes import parse_scopes
+
+    clean_run = run(sim)
+    assert not of(clean_run, EventKind.DRIFT_DETECTED)
+    scenario = TypeAdapter(Scenario).validate_python(sim.scenario(ehr=EHR))
+    tb = Testbed(scenario)
+    tb.start()
+    tb.env.run(until=12 * 3600)
+    clinical = tb.hospital.clinical
+    assert clinical is not None
+    clients = clinical.idp.clients
+    widened = replace(clients.get(CT_1), scopes=parse_scopes("system/*.cruds"))  # type: ignore[arg-type]
+    clients.restore((widened,))  # CT_2's client is gone
+    clients.register("rogue", device_id="ghost-001", scopes="system/Observation.c",
+                     secret="found-on-a-sticky-note")  # fmt: skip
+    ward = clinical.enrollments[CT_1].location.split("/")[1]
+    clinical.ehrs["ehr"].register_device("ghost-002", owner="nobody", location=ward,
+                                         now=tb.now())  # fmt: skip
+    tb.env.run(until=3 * 86400)  # three daily scans
+    found = tb.log.of_kind(EventKind.DRIFT_DETECTED)
+    drifts = sorted((e.subject, str(e.data["drift"])) for e in found)
+    assert drifts == [
+        (CT_1, "smart-client-scopes-differ"),
+        (CT_2, "smart-client-missing"),
+        ("ghost-001", "smart-client-for-unknown-device"),
+        ("ghost-002", "ehr-device-for-unknown-device"),
+    ]
+    [scoped] = [e for e in found if e.subject == CT_1]
+    assert scoped.time == sim.at("1d") and "system/*.cruds" in str(scoped.data["detail"])
+    assert tb.metrics.drift_alerts == 4

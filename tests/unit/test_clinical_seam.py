@@ -352,3 +352,23 @@ def test_an_operator_rollover_keeps_old_tokens_and_takes_new_ones_at_once(world:
     assert (event.data["kid"], event.data["overlap_s"]) == (rolled.kid, 600)
     world.clock.advance(timedelta(minutes=10))
     assert {k["kid"] for k in clinical.idp.jwks(world.clock.now())["keys"]} == {rolled.kid}
+
+
+def test_drift_between_the_inventory_the_idp_and_the_ehr_registry(world: World) -> None:
+    """Offboarding keeps the three in step (no drift); a device retired in the inventory
+    alone leaves an active client and an active EHR Device behind, and the hospital's
+    drift scan says so, next to the CA drift it already reported."""
+    hospital = world.hospital
+    now = world.clock.now()
+    assert hospital.drift(now) == []
+    hospital.inventory.transition(DEVICE, LifecycleEvent.OFFBOARD, now=now)  # inventory only
+    kinds = {(d.device_id, d.kind.value) for d in hospital.drift(now)}
+    assert {(DEVICE, "retired-with-active-smart-client"),
+            (DEVICE, "retired-with-active-ehr-device")} <= kinds  # fmt: skip
+    assert (DEVICE, "retired-with-live-certificate") in kinds  # the certificate drift
+
+
+def test_an_offboarded_device_shows_no_registry_drift(world: World) -> None:
+    operations.offboard(world.hospital, DEVICE)
+    kinds = {d.kind.value for d in world.hospital.drift(world.clock.now())}
+    assert not {k for k in kinds if "smart" in k or "ehr" in k}, kinds

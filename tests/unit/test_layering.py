@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("domain services", frozenset({
         "pki", "devices", "inventory", "network", "approval", "offboard", "diagnosis",
         "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
-        "smart", "ehr", "pacs", "advice", "incidents", "write_oracle",
+        "smart", "ehr", "pacs", "advice", "incidents", "write_oracle", "registry_drift",
     })),
     ("hospital", frozenset({
         "hospital", "operations", "store", "clinical", "fhir_access", "dicom",

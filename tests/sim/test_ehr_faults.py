@@ -265,7 +265,9 @@ def test_the_daily_drift_scan_compares_the_inventory_with_the_idp_and_the_ehr(
     clinical = tb.hospital.clinical
     assert clinical is not None
     clients = clinical.idp.clients
-    widened = replace(clients.get(CT_1), scopes=parse_scopes("system/*.cruds"))  # type: ignore[arg-type]
+    own = clients.get(CT_1)
+    assert own is not None
+    widened = replace(own, scopes=parse_scopes("system/*.cruds"))
     clients.restore((widened,))  # CT_2's client is gone
     clients.register("rogue", device_id="ghost-001", scopes="system/Observation.c",
                      secret="found-on-a-sticky-note")  # fmt: skip

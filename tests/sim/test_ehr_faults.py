@@ -286,3 +286,20 @@ def test_the_daily_drift_scan_compares_the_inventory_with_the_idp_and_the_ehr(
     [scoped] = [e for e in found if e.subject == CT_1]
     assert scoped.time == sim.at("1d") and "system/*.cruds" in str(scoped.data["detail"])
     assert tb.metrics.drift_alerts == 4
+
+
+def test_a_device_reuses_its_token_until_shortly_before_expiry(sim: type[Sim]) -> None:
+    """Deliveries every 2 minutes, tokens living 5 with a 30-second refresh margin: a
+    token serves the deliveries of 4.5 minutes (three), and a new one is asked for
+    only when a delivery needs it (no refresh timer: every grant is at a delivery)."""
+    result = sim.run(ehr={**EHR, "token_lifetime": "300s", "token_refresh_margin": "30s"},
+                     workload={"interval": "2m", "retry": "2m"}, duration="1d",
+                     recovery_window="1h")  # fmt: skip
+    clean(result)
+    deliveries = of(result, EventKind.FHIR_DELIVERY, CT_1)
+    grants = [e for e in of(result, EventKind.TOKEN_GRANTED, CT_1)
+              if e.time < deliveries[-1].time]  # the closing recovery check's left out
+    assert len(deliveries) > 600
+    assert abs(len(grants) - len(deliveries) / 3) <= 2, (len(grants), len(deliveries))
+    delivered_at = {e.time for e in deliveries}
+    assert all(g.time in delivered_at for g in grants)

@@ -39,6 +39,7 @@ The order of a decision:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -54,8 +55,9 @@ from testbed.network.design import (
     Rule,
     Segmentation,
 )
+from testbed.smart.scopes import Scope, ScopeError, covers, parse_scope
 
-__all__ = ["Disposition", "Held", "Matrix", "Place", "Verdict"]
+__all__ = ["Disposition", "Held", "Matrix", "Place", "Verdict", "holds_scope"]
 
 _Entry = tuple[str, Rule, DesignException | None]
 """A rule or exception of the design, with its label (``rules[2]``, ``exception ID``)."""
@@ -100,8 +102,28 @@ class Held:
         if condition is IdentityCondition.VALID_DEVICE_CERTIFICATE:
             return self.certificate
         if condition is IdentityCondition.TOKEN_WITH_SCOPE:
-            return rule.scope in self.scopes
+            return rule.scope is not None and holds_scope(self.scopes, rule.scope)
         return self.ae_title  # AE_TITLE_ALLOWED
+
+
+def holds_scope(scopes: frozenset[str], wanted: str) -> bool:
+    """Whether one of ``scopes`` covers ``wanted`` (SMART semantics, v1 and v2 alike:
+    ``system/Observation.cr`` and ``system/*.cruds`` hold ``system/Observation.c``); a
+    text that does not parse as a scope counts only as itself."""
+    if wanted in scopes:
+        return True
+    need = _scope(wanted)
+    return need is not None and any(
+        have is not None and covers(have, need) for have in map(_scope, scopes)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _scope(text: str) -> Scope | None:
+    try:
+        return parse_scope(text)
+    except ScopeError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

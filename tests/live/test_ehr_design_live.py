@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.live.ehr_scenario import write_scenario
+from tests.live.ehr_scenario import SCOPE, write_scenario
 from tests.live.smart_client import ASSERTION_TYPE, Device, SigningKey, enroll, observation
 from tests.live.test_ehr_live import in_progress, location_of, thumbprint, verified_claims
 
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     from tests.live.conftest import Live, StartServer
 
 pytestmark = pytest.mark.live
-
-# the shipped bedside gateway's scopes: the design's rule to the EHR asks for exactly
-# system/Observation.c (the live scenario's bedside-ai-writer holds .cr instead)
-SCOPE = "system/Observation.c system/Patient.rs system/Encounter.rs"
 
 
 def zero_trust(directory: Path) -> Path:
@@ -45,7 +41,7 @@ def test_the_zero_trust_design_binds_tokens_live(
     jwks = live.work / "bound.jwks.json"
     jwks.write_text(json.dumps(key.jwks()))
     done = live.cli("devices", "register", "--state-dir", str(live.state), "--serial", "B1",
-                    "--site", "north", "--zone", "bedside", "--profile", "bedside-monitor-gateway",
+                    "--site", "north", "--zone", "bedside", "--profile", "bedside-ai-writer",
                     "--jwks", str(jwks))  # fmt: skip
     assert done.returncode == 0, done.stderr.decode()
     answer = json.loads(done.stdout)

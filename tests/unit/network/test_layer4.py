@@ -90,3 +90,19 @@ def test_a_same_site_rule_opens_its_port_at_its_site_only() -> None:
                      Rule("b", "servers", "est"))  # fmt: skip
     assert matrix.decide(DEVICE, elsewhere, "est", WITH_CERT).disposition is Disposition.DENIED_IN
     assert matrix.decide(DEVICE, CA, "est", WITH_CERT).accepted  # EST's own condition: none
+
+
+def test_a_token_with_scope_rule_is_met_by_any_scope_that_covers_it() -> None:
+    """SMART semantics, not string equality: a device pre-authorized for
+    system/Observation.cr (or system/*.cruds, or v1 system/Observation.write) holds
+    the system/Observation.c the rule asks for; a narrower or other scope does not."""
+    rule = Rule("a", "servers", "fhir", IdentityCondition.TOKEN_WITH_SCOPE,
+                "system/Observation.c")  # fmt: skip
+    matrix = _matrix(rule)
+    for held in (("system/Observation.c",), ("system/Observation.cr",), ("system/*.cruds",),
+                 ("system/Observation.write",), ("not a scope", "system/Observation.crs")):
+        assert matrix.decide(DEVICE, EHR, "fhir", Held(scopes=frozenset(held))).accepted, held
+    for held in ((), ("system/Observation.rs",), ("system/Patient.cruds",),
+                 ("system/Observation.c?category=vital-signs",), ("not a scope",)):
+        verdict = matrix.decide(DEVICE, EHR, "fhir", Held(scopes=frozenset(held)))
+        assert verdict.disposition is Disposition.DENIED_IDENTITY, held

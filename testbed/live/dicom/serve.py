@@ -67,10 +67,11 @@ def trust_material(live: LiveHospital, site: str) -> TrustMaterial:
     hospital, now = live.hospital, live.now()
     bundle = hospital.pacs_trust.bundle(site, now=now)
     arrival = hospital.pacs_trust.next_arrival(site)
+    until = arrival if arrival is not None and arrival > now else None
     crls = (hospital.crls.current(issuing.name) for issuing in live.ca.issuing_cas(now=now))
     return TrustMaterial(chain_pem(bundle.certificates),
                          tuple(crl.pem() for crl in crls if crl is not None),
-                         until=arrival if arrival is not None and arrival > now else None)  # fmt: skip
+                         until=until)  # fmt: skip
 
 
 class DicomServers:

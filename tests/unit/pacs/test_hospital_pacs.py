@@ -20,7 +20,14 @@ from testbed.decisions import Hop, Reason
 from testbed.errors import RegistrationError, ScenarioError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital as RealHospital
-from testbed.pacs import AssociationRequest, MemoryStore, PacsEndpoint, StoreRequest, TlsOffer
+from testbed.pacs import (
+    AssociationRequest,
+    MemoryStore,
+    PacsEndpoint,
+    StoreRequest,
+    TlsOffer,
+    ZoneFrom,
+)
 from testbed.pacs.ae_title import pacs_ae_title
 from testbed.pacs.store import InstanceStore
 from testbed.pacs.tls_profile import TlsProfile
@@ -256,3 +263,18 @@ def test_a_list_change_of_no_pacs_leaves_the_revision(hospital: Hospital) -> Non
     lists.add(hospital.record("ct-9"))  # no AE title, no DICOM endpoint
     lists.remove("ct-9")
     assert hospital.root.revision.value == before
+
+
+def test_a_live_zone_source_is_recorded_and_the_simulations_shape_is_kept(
+    hospital: Hospital,
+) -> None:
+    cert = _onboard(hospital, "ct-1", "APEXCT001")
+    log = hospital.root.log
+    for zone_from in (None, ZoneFrom.REGISTRATION, ZoneFrom.SOURCE):
+        since = len(list(log))
+        request = replace(_request(cert), zone_from=zone_from)
+        answer = hospital.root.dicom.associate("pacs-north", request, now=NOW)
+        assert answer.decision.allowed
+        event = [e for e in list(log)[since:] if e.kind is EventKind.DICOM_ASSOCIATION][-1]
+        assert event.data.get("zone_from", "absent") == (
+            "absent" if zone_from is None else zone_from.value)  # fmt: skip

@@ -1,16 +1,21 @@
-"""DICOM TLS benchmark (issue 12): the testbed's acceptor against dcmtk ``storescp``.
+"""DICOM TLS benchmark (issue 12): the testbed's acceptor against dcmtk ``storescp`` and
+a stock pynetdicom SCP.
 
 ``make bench-dicom`` (``python -m benchmarks.dicom``) runs, with dcmtk ``storescu`` as
 the only client (over TLS 1.2+, dcmtk's default non-downgrading BCP 195 profile,
-``TCP_NODELAY=1``), against two acceptors on loopback:
+``TCP_NODELAY=1``), against three acceptors on loopback:
 
 - the testbed's: ``testbed serve`` (a subprocess, its audit log and durable store on
   disk, every association decided by the hospital's core and written as events,
   every stored instance fsynced before it is answered), one enrolled device;
 - dcmtk's ``storescp`` with TLS (the same server certificate and trust bundle; it
-  checks the chain but has no CRL, no allow-list, and does not fsync).
+  checks the chain but has no CRL, no allow-list, and does not fsync);
+- ``pynetdicom-stock``: pynetdicom's own server deciding nothing
+  (:mod:`benchmarks.stock_scp`: the testbed acceptor's TLS without the CRL, the same
+  SOP classes, every store answered success and kept nowhere), the floor of any
+  acceptor built on pynetdicom.
 
-Two measures, on both acceptors in the same run:
+Two measures, on every acceptor in the same run:
 
 1. **associations/s**: ``--associations`` x ``--rounds`` sequential ``storescu`` runs
    per acceptor, one small new CT instance each (a process, a TCP connection, a TLS
@@ -23,8 +28,9 @@ Two measures, on both acceptors in the same run:
 2. **instances/s on one association**: one ``storescu`` sending ``--instances``
    new instances, once per round and acceptor; the best round counts.
 
-Reported: each rate and the ratio testbed / dcmtk.  Target: associations/s ratio
->= 1.0 (at least as fast as storescp).  Writes ``benchmarks/results/dicom.json``.
+Reported: each rate and the ratios testbed / storescp, pynetdicom-stock / storescp
+and testbed / pynetdicom-stock.  Target: associations/s testbed / storescp >= 1.0 (at
+least as fast as storescp).  Writes ``benchmarks/results/dicom.json``.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.stock_scp import AE_TITLE
 from testbed.live.pacs_check.credentials import Identity, prepare
 from testbed.live.process import stop_process
 from tests.live.dicom_peer import DCMTK_ENV, STORESCP, STORESCU, ct_instance, dcmtk_missing
@@ -48,6 +55,10 @@ from tests.live.dicom_peer import DCMTK_ENV, STORESCP, STORESCU, ct_instance, dc
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_RATIO = 1.0
+STOCK = "pynetdicom-stock"
+PEERS = ("testbed", "dcmtk", STOCK)
+#: the ratios reported: (numerator, denominator)
+RATIOS = (("testbed", "dcmtk"), (STOCK, "dcmtk"), ("testbed", STOCK))
 SCENARIO = """\
 name: bench-dicom
 seed: 1
@@ -134,6 +145,7 @@ def run(associations: int, instances: int, rounds: int, work: Path) -> dict[str,
                               "--state-dir", str(state)], stdout=log, stderr=subprocess.STDOUT,
                              cwd=ROOT)  # fmt: skip
     storescp: subprocess.Popen[bytes] | None = None
+    stock: subprocess.Popen[bytes] | None = None
     try:
         _wait(lambda: (state / "endpoints.json").exists(), "testbed serve", serve)
         pacs = json.loads((state / "endpoints.json").read_text())["dicom"][0]
@@ -147,8 +159,15 @@ def run(associations: int, instances: int, rounds: int, work: Path) -> dict[str,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     env=DCMTK_ENV)  # fmt: skip
         _wait(lambda: _listening(scp_port), "storescp", storescp)
+        stock_port = _free_port()
+        stock = subprocess.Popen([sys.executable, "-m", "benchmarks.stock_scp", str(stock_port),
+                                  "--cert", str(state / "server.pem"), "--key",
+                                  str(state / "server.key"), "--bundle", str(bundle)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 cwd=ROOT)  # fmt: skip
+        _wait(lambda: _listening(stock_port), "pynetdicom-stock", stock)
         peers = {"testbed": (int(pacs["port"]), str(pacs["ae_title"])),
-                 "dcmtk": (scp_port, "STORESCP")}  # fmt: skip
+                 "dcmtk": (scp_port, "STORESCP"), STOCK: (stock_port, AE_TITLE)}  # fmt: skip
         modes = {"required": True, "default": False}
         seconds: dict[tuple[str, str], list[float]] = {(p, m): [] for p in peers for m in modes}
         batches: dict[str, float] = {p: 0.0 for p in peers}
@@ -175,17 +194,18 @@ def run(associations: int, instances: int, rounds: int, work: Path) -> dict[str,
                 seconds[(name, "default")]),
             "instances_per_s": batches[name]} for name in peers}  # fmt: skip
     finally:
-        if storescp is not None:
-            stop_process(storescp)
+        for process in (storescp, stock):
+            if process is not None:
+                stop_process(process)
         stop_process(serve)
         log.close()
-    ratios = {measure: best["testbed"][measure] / best["dcmtk"][measure]
-              for measure in best["testbed"]}  # fmt: skip
+    ratios = {f"{a}_over_{b}": {m: best[a][m] / best[b][m] for m in best[a]}
+              for a, b in RATIOS}  # fmt: skip
     return {
         "associations": associations, "instances": instances, "rounds": rounds,
-        "testbed": best["testbed"], "dcmtk": best["dcmtk"],
-        "ratio_testbed_over_dcmtk": ratios, "target_associations_ratio": TARGET_RATIO,
-        "meets_target": ratios["associations_per_s"] >= TARGET_RATIO,
+        **best, "ratios": ratios, "ratio_testbed_over_dcmtk": ratios["testbed_over_dcmtk"],
+        "target_associations_ratio": TARGET_RATIO,
+        "meets_target": ratios["testbed_over_dcmtk"]["associations_per_s"] >= TARGET_RATIO,
     }  # fmt: skip
 
 
@@ -206,16 +226,18 @@ def main(argv: list[str] | None = None) -> int:
         result = run(args.associations, args.instances, args.rounds, Path(work))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    for name in ("testbed", "dcmtk"):
+    for name in PEERS:
         rates = result[name]
-        print(f"{name:8} {rates['associations_per_s']:7.1f} associations/s "
+        print(f"{name:16} {rates['associations_per_s']:7.1f} associations/s "
               f"({rates['associations_per_s_full_proposal']:.1f} with storescu's full "
               f"proposal) {rates['instances_per_s']:8.1f} instances/s (one association)")
-    ratios = result["ratio_testbed_over_dcmtk"]
-    print(f"testbed/dcmtk: associations {ratios['associations_per_s']:.2f}x "
-          f"(target >= {TARGET_RATIO:.1f}), with the full proposal "
-          f"{ratios['associations_per_s_full_proposal']:.2f}x, "
-          f"instances {ratios['instances_per_s']:.2f}x")
+    for a, b in RATIOS:
+        ratios = result["ratios"][f"{a}_over_{b}"]
+        label = f"{a}/{'storescp' if b == 'dcmtk' else b}".replace("dcmtk", "storescp")
+        print(f"{label:27} associations {ratios['associations_per_s']:.2f}x, with the full "
+              f"proposal {ratios['associations_per_s_full_proposal']:.2f}x, "
+              f"instances {ratios['instances_per_s']:.2f}x")
+    print(f"target: testbed/storescp associations >= {TARGET_RATIO:.1f}x")
     return 0
 
 

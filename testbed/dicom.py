@@ -26,7 +26,9 @@ offboarded one leaves them; a suspended one stays (the PACS refuses it
 ``device-suspended``, the clearer reason).  A fault can withhold a title from one
 PACS's list (``ae-title-not-allowed``) and give it back.  The frozen
 :class:`~testbed.pacs.AllowList` a PACS decides with is rebuilt lazily, on the first
-association after a change, so registering a large fleet costs one build.
+association after a change, so registering a large fleet costs one build.  Every
+change of a list bumps the hospital's :class:`~testbed.revision.Revision` (what a PACS
+decides with moved: a live acceptor asks again before its next handshake).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from testbed.pacs import (
 from testbed.pacs.ae_title import canonical_ae_title
 from testbed.pacs.echo import EchoDecision
 from testbed.pacs.store import InstanceStore, StoreDecision
+from testbed.revision import Revision
 
 __all__ = ["AllowLists", "DicomPath", "InstanceStores", "memory_instances"]
 
@@ -77,7 +80,8 @@ def memory_instances(endpoint: PacsEndpoint) -> InstanceStore:
 class AllowLists:
     """The allow-list of every PACS service, following the inventory."""
 
-    def __init__(self, services: Iterable[str]) -> None:
+    def __init__(self, services: Iterable[str], *, revision: Revision | None = None) -> None:
+        self.revision = revision or Revision()
         self._entries: dict[str, dict[str, AllowedAe]] = {s: {} for s in services}
         self._endpoints: dict[str, tuple[str, ...]] = {}  # device -> the PACS it is on
         self._withheld: Holds[tuple[str, str]] = Holds()
@@ -103,14 +107,18 @@ class AllowLists:
             self._built.pop(service, None)
         if chosen:
             self._endpoints[record.device_id] = tuple(s for s, _ in chosen)
+            self.revision.bump()
 
     def remove(self, device_id: str) -> None:
         """Take an offboarded device off every list (nothing when it was on none)."""
-        for service in self._endpoints.pop(device_id, ()):
+        services = self._endpoints.pop(device_id, ())
+        for service in services:
             entries = self._entries[service]
             for title in [t for t, e in entries.items() if e.device_id == device_id]:
                 del entries[title]
             self._built.pop(service, None)
+        if services:
+            self.revision.bump()
 
     def withhold(self, service: str, ae_title: str) -> None:
         """Leave ``ae_title`` off ``service``'s list until :meth:`restore` (withholdings
@@ -118,11 +126,13 @@ class AllowLists:
         self._entries[service]  # KeyError: not a PACS
         self._withheld.hold((service, ae_title))
         self._built.pop(service, None)
+        self.revision.bump()
 
     def restore(self, service: str, ae_title: str) -> None:
         """End one withholding of ``ae_title`` at ``service``."""
         self._withheld.release((service, ae_title))
         self._built.pop(service, None)
+        self.revision.bump()
 
     def current(self, service: str) -> AllowList:
         """``service``'s list now (built once per change)."""

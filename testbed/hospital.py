@@ -195,13 +195,13 @@ class Hospital:
         hospital's outages and log, and an instance store from ``instances``; the
         allow-lists follow the inventory (:class:`~testbed.dicom.AllowLists`)."""
         services = self.system.services_of_kind(ServiceKind.PACS)
-        self.allow_lists = AllowLists(s.name for s in services)
+        self.allow_lists = AllowLists((s.name for s in services), revision=self.revision)
         for entry in self.inventory:  # kept devices (live restart) until offboarded
             if entry.state is not DeviceState.RETIRED:
                 self.allow_lists.add(entry.record)
         #: the trust each site's PACS holds: the site's bundle, unless a fault takes
         #: the CA from the PACS alone (pacs-trust-missing)
-        self.pacs_trust = PacsTrust(self.trust)
+        self.pacs_trust = PacsTrust(self.trust, revision=self.revision)
         tls = TlsHop(self.system, self.pacs_trust, self.crls, self.verifier)
         certificates = HopCertificates(contexts=self.access, tls=tls)
         #: the PACS of each PACS service, by service name

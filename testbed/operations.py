@@ -416,6 +416,27 @@ def end_ca_outage(hospital: Hospital, *, site: str | None = None) -> bool:
     return up
 
 
+def begin_pacs_trust_missing(hospital: Hospital, *, site: str) -> None:
+    """``site``'s PACS loses the hospital's CA from its own trust store (the site's FHIR
+    and EST keep it): the ``pacs-trust-missing`` fault, begun now."""
+    _check_site(hospital, site)
+    hospital.pacs_trust.withhold(site)
+    hospital.log.emit(hospital.now(), EventKind.FAULT_STARTED, f"site:{site}",
+                      fault=FaultKind.PACS_TRUST_MISSING)  # fmt: skip
+
+
+def end_pacs_trust_missing(hospital: Hospital, *, site: str) -> None:
+    """``site``'s PACS trusts the CA again (one fault ends; they nest); raises
+    :class:`~testbed.errors.RegistrationError` when none is in progress."""
+    _check_site(hospital, site)
+    try:
+        hospital.pacs_trust.release(site)
+    except KeyError:
+        raise RegistrationError(f"the PACS of site {site!r} is not missing trust") from None
+    hospital.log.emit(hospital.now(), EventKind.FAULT_HEALED, f"site:{site}",
+                      fault=FaultKind.PACS_TRUST_MISSING)  # fmt: skip
+
+
 def _route(hospital: Hospital, zone: str, service: str, site: str | None) -> str:
     _check_site(hospital, site)
     services = [s.name for s in hospital.scenario.services]

@@ -5,7 +5,8 @@
 ``/rebootstrap``, ``/hold``, ``/jwks`` (replace a device's JWK Set or URL), ``POST
 /ehr/patients/{id}/move``, ``POST /ehr/idp/rotate`` (an IdP key rollover), ``POST
 /ca/rotate``, ``POST /crls/publish``, ``POST
-/faults/ca-outage`` and ``/faults/blocked-route`` (``{"action": "begin"|"end", ...}``:
+/faults/ca-outage``, ``/faults/blocked-route`` and ``/faults/pacs-trust-missing``
+(``{"action": "begin"|"end", ...}``:
 live fault injection, the certification kit's): each one operator operation of
 :mod:`testbed.operations`, as in the simulation; and ``POST
 /audit/flush``, which writes the aggregated refusals at once instead of at the end
@@ -284,6 +285,25 @@ async def _blocked_route(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def _pacs_trust_missing(request: web.Request) -> web.Response:
+    what = "a JSON object with 'action' ('begin' or 'end') and 'site'"
+    data = await _body(request, what)
+    action = _action(data)
+    if action is None or set(data) != {"action", "site"}:
+        return _error(400, f"expected {what}, got {sorted(data)}")
+    site = checked("site", data.get("site"), NAME)
+    hospital = request.app[_HOSPITAL]
+    if action == "begin":
+        hospital.begin_pacs_trust_missing(site)
+    else:
+        try:
+            hospital.end_pacs_trust_missing(site)
+        except RegistrationError as error:
+            return _error(409, str(error))
+    return web.json_response({"fault": "pacs-trust-missing", "site": site,
+                              "trusted": action == "end"})  # fmt: skip
+
+
 async def _flush(request: web.Request) -> web.Response:
     written = request.app[_FLUSH]()
     return web.json_response({"aggregated_events": written})
@@ -318,6 +338,7 @@ def admin_app(
     app.router.add_post("/devices/{device_id}/hold", _hold)
     app.router.add_post("/faults/ca-outage", _ca_outage)
     app.router.add_post("/faults/blocked-route", _blocked_route)
+    app.router.add_post("/faults/pacs-trust-missing", _pacs_trust_missing)
     app.router.add_post("/devices", _register)
     app.router.add_get("/devices", _devices)
     app.router.add_post("/devices/{device_id}/approve", _approve)

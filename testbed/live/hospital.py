@@ -391,6 +391,14 @@ class LiveHospital:
         """Heal one block of the route from ``zone`` to ``service``."""
         operations.unblock_route(self.hospital, zone, service, site=site)
 
+    def begin_pacs_trust_missing(self, site: str) -> None:
+        """``site``'s PACS stops trusting the CA (not kept: faults are not)."""
+        operations.begin_pacs_trust_missing(self.hospital, site=site)
+
+    def end_pacs_trust_missing(self, site: str) -> None:
+        """``site``'s PACS trusts the CA again."""
+        operations.end_pacs_trust_missing(self.hospital, site=site)
+
     # -- CRL and OCSP ---------------------------------------------------------
 
     @_durable

@@ -22,6 +22,7 @@ from testbed.pacs.association import (
     AssociationPolicy,
     AssociationRequest,
     PacsEndpoint,
+    ZoneFrom,
 )
 from testbed.pacs.certificates import HopCertificates
 from testbed.pacs.echo import EchoRequest
@@ -44,4 +45,5 @@ __all__ = [
     "StoreRequest",
     "TlsOffer",
     "TlsProfile",
+    "ZoneFrom",
 ]

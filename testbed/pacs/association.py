@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
@@ -45,6 +46,7 @@ __all__ = [
     "Outages",
     "PacsEndpoint",
     "Rejection",
+    "ZoneFrom",
     "rejection_of",
 ]
 
@@ -62,12 +64,26 @@ class PacsEndpoint:
             raise ValueError(f"a PACS AE title without surrounding spaces: {self.ae_title!r}")
 
 
+class ZoneFrom(StrEnum):
+    """Where a live association's zone was taken from (the event's ``zone_from``)."""
+
+    #: the peer's source address is a zone's (the network hop judges where it is)
+    SOURCE = "source"
+    #: the peer's address is no zone's (dcmtk always connects from 127.0.0.1): the
+    #: zone of the device its certificate (else its calling AE title) was registered to
+    REGISTRATION = "registration"
+    #: neither: the peer is in no zone
+    NONE = "none"
+
+
 @dataclass(frozen=True, slots=True)
 class AssociationRequest:
     """One A-ASSOCIATE request over TLS, as the PACS sees it.
 
     ``source`` is the (site, zone) of the peer (None: in no zone); ``tls`` what the
-    peer offered (live: what its handshake negotiated).
+    peer offered (live: what its handshake negotiated); ``zone_from`` where a live
+    acceptor took ``source`` from (None: the simulation, whose traffic comes from the
+    device's zone; not recorded then, so its logs keep their shape).
     """
 
     calling_ae: str
@@ -75,6 +91,7 @@ class AssociationRequest:
     certificate: LeafCertificate | None
     source: tuple[str, str] | None
     tls: TlsOffer
+    zone_from: ZoneFrom | None = None
 
 
 @dataclass(frozen=True, slots=True)

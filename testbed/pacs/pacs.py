@@ -49,6 +49,7 @@ _ASSOCIATION_KEYS = (
     "service", "allowed", "reason", "hop", "purpose", "association", "calling_ae",
     "called_ae", "tls_version", "serial", "audit_code", "detail",
 )  # fmt: skip
+_ZONED_ASSOCIATION_KEYS = (*_ASSOCIATION_KEYS, "zone_from")  # a live acceptor's
 _REQUEST_KEYS = ("service", "allowed", "reason", "association", "status", "detail")
 _FIND_KEYS = (
     "service", "allowed", "reason", "association", "status", "matches", "sop_instance_uid",
@@ -231,8 +232,11 @@ class Pacs:
             audit,
             decision.detail or None,
         )
+        keys: tuple[str, ...] = _ASSOCIATION_KEYS
+        if request.zone_from is not None:
+            keys, values = _ZONED_ASSOCIATION_KEYS, (*values, request.zone_from.value)
         subject = answer.device_id or peer or self.service
-        self.log.record(now, EventKind.DICOM_ASSOCIATION, subject, _ASSOCIATION_KEYS, values)
+        self.log.record(now, EventKind.DICOM_ASSOCIATION, subject, keys, values)
         for listener in self._on_association:
             listener(request, answer, purpose, now)
 

@@ -5,7 +5,10 @@ the same :class:`~testbed.pki.trust.TrustDistribution` as the site's FHIR and ES
 endpoints, but it is configured apart (its own trust store), so it can lack the CA
 while the rest of the site trusts it: the seed's "certificate trusted for FHIR but
 not by the PACS" (§4).  :class:`PacsTrust` is that view: the site's bundle, or a
-missing bundle while a ``pacs-trust-missing`` fault holds the site's PACS.
+missing bundle while a ``pacs-trust-missing`` fault holds the site's PACS.  Taking the
+CA away or giving it back bumps the hospital's :class:`~testbed.revision.Revision`
+(what the site's bundle does moves it already), so a live acceptor rebuilds its TLS
+context for the next handshake.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Protocol
 
 from testbed.holds import Holds
 from testbed.pki.trust import MISSING_VERSION, TrustBundle
+from testbed.revision import Revision
 
 __all__ = ["PacsTrust", "SiteTrust"]
 
@@ -34,8 +38,9 @@ class SiteTrust(Protocol):
 class PacsTrust:
     """The bundles the PACS of each site hold (the TLS hop's trust for the PACS)."""
 
-    def __init__(self, trust: SiteTrust) -> None:
+    def __init__(self, trust: SiteTrust, *, revision: Revision | None = None) -> None:
         self.trust = trust
+        self.revision = revision or Revision()
         self._withheld: Holds[str] = Holds()
 
     def bundle(self, site: str, *, now: datetime) -> TrustBundle:
@@ -52,7 +57,9 @@ class PacsTrust:
     def withhold(self, site: str) -> None:
         """The site's PACS loses the hospital's CA from its trust store (faults nest)."""
         self._withheld.hold(site)
+        self.revision.bump()
 
     def release(self, site: str) -> None:
         """End one withholding at ``site`` (KeyError: none)."""
         self._withheld.release(site)
+        self.revision.bump()

@@ -27,12 +27,15 @@ where REFERENCES.md "DICOM" measured it failing a hospital:
   in the accept loop, and ends without pynetdicom's 10 ms sleeps in ``kill``.
 
 The zone: a peer from a zone's loopback address (:class:`~testbed.live.zones.ZoneAddresses`)
-is in that zone.  dcmtk cannot choose its source address, so every dcmtk peer comes
-from ``127.0.0.1``, which is no zone's: for that address the acceptor cannot know
-the zone and takes the zone of the device the CA issued the certificate to (else of
-the device the calling AE title belongs to), so the network hop is not exercised for
-such peers (docs/live.md, "DICOM").  A peer from *another* zone's address is placed
-there and refused by the network hop or the PACS (``ae-title-wrong-zone``).
+is in that zone (``zone_from: "source"`` on its ``dicom-association`` event).  dcmtk
+cannot choose its source address, so every dcmtk peer comes from ``127.0.0.1``, which
+is no zone's: for that address the acceptor cannot know the zone and takes the zone of
+the device the CA issued the certificate to (else of the device the calling AE title
+belongs to), ``zone_from: "registration"``, so the network hop is not exercised for
+such peers (docs/pacs.md, "Zones").  A peer from *another* zone's address is placed
+there and refused by the network hop or the PACS (``ae-title-wrong-zone``); one from
+an address that is no zone's, other than ``127.0.0.1``, is in none
+(``zone_from: "none"``).
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ from testbed.live.dicom.calls import Calls
 from testbed.live.dicom.tls import HandshakeCause, handshake_cause
 from testbed.live.gate import Cap, ConnectionGate
 from testbed.live.limits import Limits
-from testbed.pacs import Association, AssociationRequest, Pacs, StoreRequest
+from testbed.pacs import Association, AssociationRequest, Pacs, StoreRequest, ZoneFrom
 from testbed.pacs.ae_title import canonical_ae_title, invalid_ae_title
 from testbed.pacs.dataset import REQUIREMENTS
 from testbed.pacs.echo import VERIFICATION_SOP_CLASS
@@ -318,15 +321,18 @@ class DicomAcceptor:
         offer = tls_offer(sock)
 
         def decide() -> Any:
-            zone = source
+            zone, zone_from = source, ZoneFrom.SOURCE
             if zone is None and peer == LOOPBACK:  # dcmtk's only address: see above
-                zone = _own_zone(plan, certificate, calling)
+                zone, zone_from = _own_zone(plan, certificate, calling), ZoneFrom.REGISTRATION
+            if zone is None:
+                zone_from = ZoneFrom.NONE
             request = AssociationRequest(
                 calling_ae=calling,
                 called_ae=called,
                 certificate=certificate,
                 source=zone,
                 tls=offer,
+                zone_from=zone_from,
             )
             return plan.dicom.associate(plan.service, request, now=plan.now())
 

@@ -62,12 +62,16 @@ def disk_instances(state_root: Path) -> InstanceStores:
 def trust_material(live: LiveHospital, site: str) -> TrustMaterial:
     """What ``site``'s PACS trusts now: its own view of the site's bundle
     (``hospital.pacs_trust``: empty under a ``pacs-trust-missing`` fault) and every
-    issuing CA's current CRL."""
+    issuing CA's current CRL, until the next bundle on its way arrives (one held back
+    by a fault arrives when the fault ends, which moves the revision)."""
     hospital, now = live.hospital, live.now()
     bundle = hospital.pacs_trust.bundle(site, now=now)
+    arrival = hospital.pacs_trust.next_arrival(site)
+    until = arrival if arrival is not None and arrival > now else None
     crls = (hospital.crls.current(issuing.name) for issuing in live.ca.issuing_cas(now=now))
     return TrustMaterial(chain_pem(bundle.certificates),
-                         tuple(crl.pem() for crl in crls if crl is not None))  # fmt: skip
+                         tuple(crl.pem() for crl in crls if crl is not None),
+                         until=until)  # fmt: skip
 
 
 class DicomServers:
@@ -93,6 +97,7 @@ class DicomServers:
                  for name, pacs in hospital.pacs.items()}  # fmt: skip
         self.contexts = SiteContexts(
             revision=lambda: hospital.revision.value,
+            now=live.now,
             material=lambda site: trust_material(live, site),
             build=lambda site, material: self._context(sites[site], material),
             call=self.calls,

@@ -14,8 +14,11 @@ reason and an event.
 
 :class:`SiteContexts` keeps one context per site and builds a new one when the
 hospital's :class:`~testbed.revision.Revision` moved (a CRL published, a bundle
-changed): the acceptor asks it at every connection, so trust changes reach the next
-handshake without a restart.
+published or withheld, a CA key rotated, the PACS's own trust taken or given back, an
+allow-list changed) or when a bundle on its way to the site has arrived (a
+distribution delay moves no revision when it ends: :attr:`TrustMaterial.until`): the
+acceptor asks it at every connection, so trust changes reach the next handshake
+without a restart.
 
 :func:`handshake_cause` names a failed handshake with the decision core's reason
 where one fits (``cert-missing``, ``cert-revoked``, ``cert-untrusted-at-site``,
@@ -29,7 +32,8 @@ import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -52,10 +56,12 @@ _MINIMUM = {
 
 @dataclass(frozen=True, slots=True)
 class TrustMaterial:
-    """What a site's acceptor trusts now: CA certificates and CRLs (PEM each)."""
+    """What a site's acceptor trusts now: CA certificates and CRLs (PEM each), and
+    until when (the next bundle's arrival at the site; None: none is on its way)."""
 
     certificates: tuple[bytes, ...]
     crls: tuple[bytes, ...]
+    until: datetime | None = field(default=None, compare=False)
 
 
 def acceptor_context(
@@ -90,21 +96,24 @@ def pem(der_or_cert: object) -> bytes:
 
 
 class SiteContexts:
-    """One acceptor context per site, rebuilt when ``revision()`` moved.
+    """One acceptor context per site, rebuilt when ``revision()`` moved or ``now()``
+    reached the material's ``until``.
 
     ``material(site)`` gives the site's trust now and ``build(site, material)`` a
-    context; both run through ``call`` (the hospital's thread), ``revision`` is read
-    directly (an int)."""
+    context; both run through ``call`` (the hospital's thread), ``revision`` (an int)
+    and ``now`` are read directly."""
 
     def __init__(
         self,
         *,
         revision: Callable[[], int],
+        now: Callable[[], datetime],
         material: Callable[[str], TrustMaterial],
         build: Callable[[str, TrustMaterial], ssl.SSLContext],
         call: Callable[[Callable[[], TrustMaterial]], TrustMaterial],
     ) -> None:
         self._revision = revision
+        self._now = now
         self._material = material
         self._build = build
         self._call = call
@@ -117,7 +126,7 @@ class SiteContexts:
         revision = self._revision()
         with self._lock:
             held = self._contexts.get(site)
-            if held is not None and held[0] == revision:
+            if held is not None and held[0] == revision and not self._due(held[1]):
                 return held[2]
             material = self._call(lambda: self._material(site))
             if held is not None and held[1] == material:  # something else moved
@@ -127,6 +136,10 @@ class SiteContexts:
             self.builds += 1
             self._contexts[site] = (revision, material, context)
             return context
+
+    def _due(self, material: TrustMaterial) -> bool:
+        """A bundle was on its way when ``material`` was read, and has arrived."""
+        return material.until is not None and self._now() >= material.until
 
 
 @dataclass(frozen=True, slots=True)

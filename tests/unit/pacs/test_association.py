@@ -85,6 +85,16 @@ def test_no_crl_fails_closed() -> None:
     assert _reason(Bed(hospital, certs)) is Reason.REVOCATION_UNKNOWN
 
 
+def test_a_stale_crl_fails_closed(bed: Bed) -> None:
+    """The CRL the site holds past its nextUpdate (never refreshed, or a fault kept it
+    from being published) tells nothing: revocation unknown, refused."""
+    before = NOW + timedelta(days=6, hours=23)  # the CRL of NOW is good for 7 days
+    assert _reason(bed, now=before) is Reason.OK
+    assert _reason(bed, now=NOW + timedelta(days=7, hours=1)) is Reason.REVOCATION_UNKNOWN
+    bed.hospital.publish_crls(now=NOW + timedelta(days=7, hours=1))  # fresh again
+    assert _reason(bed, now=NOW + timedelta(days=7, hours=1)) is Reason.OK
+
+
 def test_another_called_ae_title_is_refused(bed: Bed) -> None:
     answer = bed.pacs.associate(bed.request(called_ae="PACSSOUTH"), now=NOW)
     assert answer.decision.reason is Reason.CALLED_AE_UNKNOWN

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import typing
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,14 @@ from testbed.decisions import Hop, Reason
 from testbed.errors import RegistrationError, ScenarioError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital as RealHospital
-from testbed.pacs import AssociationRequest, MemoryStore, PacsEndpoint, StoreRequest, TlsOffer
+from testbed.pacs import (
+    AssociationRequest,
+    MemoryStore,
+    PacsEndpoint,
+    StoreRequest,
+    TlsOffer,
+    ZoneFrom,
+)
 from testbed.pacs.ae_title import pacs_ae_title
 from testbed.pacs.store import InstanceStore
 from testbed.pacs.tls_profile import TlsProfile
@@ -28,6 +36,7 @@ from tests.conftest import NOW, PROFILES, REPO, Hospital, scenario_for_tests
 from tests.unit.pacs.builders import make_dataset
 
 MODERN = TlsOffer.of(["tls1.2", "tls1.3"])
+ZERO = timedelta(0)
 
 
 def _onboard(h: Hospital, device: str, ae: str, *, zone: str = "imaging") -> x509.Certificate:
@@ -226,3 +235,46 @@ def test_a_site_names_a_known_tls_profile(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="pacs_tls"):
         validate(TypeAdapter(Site), {"name": "x", "zones": ["a"], "pacs_tls": "tls1.0"},
                  file="s.yaml")  # fmt: skip
+
+
+def test_every_change_of_what_a_pacs_trusts_or_lists_moves_the_revision(
+    hospital: Hospital,
+) -> None:
+    """A live acceptor rebuilds its TLS context when the revision moved (testbed/live/
+    dicom/tls.py): each change of a PACS's trust or allow-list must move it."""
+    root = hospital.root
+    changes: list[tuple[str, typing.Callable[[], object]]] = [
+        ("register", lambda: _onboard(hospital, "ct-1", "APEXCT001")),
+        ("withhold title", lambda: root.allow_lists.withhold("pacs-north", "APEXCT001")),
+        ("restore title", lambda: root.allow_lists.restore("pacs-north", "APEXCT001")),
+        ("pacs distrusts", lambda: root.pacs_trust.withhold("north")),
+        ("pacs trusts", lambda: root.pacs_trust.release("north")),
+        ("rotate CA key", lambda: operations.rotate_ca_key(root, site=None, overlap=ZERO)),
+        ("offboard", lambda: operations.offboard(root, "ct-1")),
+    ]
+    for what, change in changes:
+        before = root.revision.value
+        change()
+        assert root.revision.value > before, what
+
+
+def test_a_list_change_of_no_pacs_leaves_the_revision(hospital: Hospital) -> None:
+    lists, before = hospital.root.allow_lists, hospital.root.revision.value
+    lists.add(hospital.record("ct-9"))  # no AE title, no DICOM endpoint
+    lists.remove("ct-9")
+    assert hospital.root.revision.value == before
+
+
+def test_a_live_zone_source_is_recorded_and_the_simulations_shape_is_kept(
+    hospital: Hospital,
+) -> None:
+    cert = _onboard(hospital, "ct-1", "APEXCT001")
+    log = hospital.root.log
+    for zone_from in (None, ZoneFrom.REGISTRATION, ZoneFrom.SOURCE):
+        since = len(list(log))
+        request = replace(_request(cert), zone_from=zone_from)
+        answer = hospital.root.dicom.associate("pacs-north", request, now=NOW)
+        assert answer.decision.allowed
+        event = [e for e in list(log)[since:] if e.kind is EventKind.DICOM_ASSOCIATION][-1]
+        assert event.data.get("zone_from", "absent") == (
+            "absent" if zone_from is None else zone_from.value)  # fmt: skip

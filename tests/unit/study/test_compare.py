@@ -142,7 +142,11 @@ def test_at_takes_the_analysis_at_a_scenario_time(
     code = main(["compare", str(CA_OUTAGE), "--design", FLAT, "--design", CENTRAL,
                  "--at", "16d", "--out", str(tmp_path)])  # fmt: skip
     out = capsys.readouterr().out
-    assert code == 0, out
+    # the scenario expects the outage to cost renewals and downtime: it costs the
+    # flat design's shared credential nothing, so those expectations fail under it
+    assert code == 1, out
+    assert f"FAILED under {FLAT}: renewals_missed, clinical_downtime_minutes" in out
+    assert f"FAILED under {CENTRAL}" not in out
     assert "analysis at 16d" in out
     data = json.loads((tmp_path / "compare.json").read_text(encoding="utf-8"))
     assert data["at"] == "16d"
@@ -156,6 +160,8 @@ def test_at_takes_the_analysis_at_a_scenario_time(
     for design in (FLAT, CENTRAL):
         assert during[design]["clinical_downtime_minutes"] == start.loc[
             design, "clinical_downtime_minutes"]  # fmt: skip
+    assert during[FLAT]["clinical_downtime_minutes"] == 0 == during[FLAT]["renewals_missed"]
+    assert during[CENTRAL]["clinical_downtime_minutes"] > 0
 
 
 @pytest.mark.parametrize("at", ["40d", "soon", "-1d"])

@@ -1,10 +1,10 @@
 """The namespaces of an emulation: built from a plan with ``ip``, removed by name.
 
 Every name starts with the run's prefix (``tb``, or the environment's
-``TESTBED_NETNS_PREFIX``, and 8 random hex digits), so two runs never meet and :meth:`Namespaces.remove` finds whatever a run left, even after
-a build that failed half way.  Interfaces and the nftables table live inside the
-namespaces, so removing the namespaces removes them too; nothing is created in the
-host's own namespace.
+``TESTBED_NETNS_PREFIX``, and 8 random hex digits), so two runs never meet and
+:meth:`Namespaces.remove` finds whatever a run left, even after a build that failed
+half way.  Interfaces and the nftables table live inside the namespaces, so removing
+the namespaces removes them too; nothing is created in the host's own namespace.
 """
 
 from __future__ import annotations

@@ -62,11 +62,12 @@ class IdentityState:
 
     def held(self, endpoint: Endpoint, design: Design) -> Held | None:
         """What ``endpoint`` holds under ``design`` at this time (None: a device the
-        network does not admit); assets hold their service certificate."""
-        if not endpoint.is_device:
-            return Held(certificate=True)
-        device = endpoint.id
+        network does not admit); assets hold their service certificate (and, under a
+        shared design, the departments' credentials they check)."""
         shared = design.credentials is CredentialIssuance.SHARED
+        if not endpoint.is_device:
+            return Held(certificate=True, shared=shared)
+        device = endpoint.id
         if device not in self.admitted and not (shared and device in self.enrolled):
             return None
         own = not shared and device in self.certified

@@ -31,6 +31,7 @@ from testbed.network.design import design_path
 from testbed.scenario import Scenario
 from testbed.study.grid import FaultSet, load_grid
 from testbed.study.measures import Values, measure
+from testbed.units import format_duration
 from testbed.study.variant import (
     SHIPPED_DESIGNS,
     ScenarioLike,
@@ -42,7 +43,8 @@ from testbed.study.variant import (
 __all__ = ["KEYS", "Progress", "Task", "run_task", "sweep", "tasks"]
 
 KEYS = ("design", "faults", "seed")
-"""The columns that name a run in the sweep's table (its other columns: measures)."""
+"""The columns that name a run in the sweep's table (then ``at``, the scenario time
+its analysis measures were taken at, empty for the start; then the measures)."""
 
 Progress = Callable[[int, int], None]
 """Called with (runs done, runs in all) as runs finish."""
@@ -68,8 +70,9 @@ def run_task(task: Task) -> Values:
     """Run and measure one task (a top-level function: workers import it by name)."""
     values = measure(task.scenario, task.design, base=task.base, k=task.k, at=task.at)
     values["failed"] = "; ".join(values["failed"])
+    at = None if task.at is None else format_duration(task.at)
     return {"design": task.design_name, "faults": task.fault_set,
-            "seed": task.scenario.seed, **values}  # fmt: skip
+            "seed": task.scenario.seed, "at": at, **values}  # fmt: skip
 
 
 def tasks(

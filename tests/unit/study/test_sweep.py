@@ -43,6 +43,7 @@ def test_one_row_per_design_fault_set_and_seed_in_order(one_process: pd.DataFram
     keys = list(one_process[list(KEYS)].itertuples(index=False, name=None))
     assert keys == [(d, f, s) for d in DESIGNS for f in ("none", "ca-outage") for s in (31, 32)]
     assert one_process["passed"].dtype == bool
+    assert one_process["at"].isna().all()  # analysis at the start
     # the design changes the analysis, not the seeded run's clinical numbers here
     flat = one_process[one_process["design"] == DESIGNS[0]]
     zero = one_process[one_process["design"] == DESIGNS[1]]
@@ -158,6 +159,7 @@ def test_at_takes_the_analysis_at_a_scenario_time_as_compare_does(
     assert code == 0
     assert "1 runs (analysis at 16d), 0 with a failed expectation" in capsys.readouterr().out
     row = pd.read_csv(out / "sweep.csv").iloc[0]
+    assert row["at"] == "16d"  # the table says when its analysis was taken
     during = compare(CA_OUTAGE, [central], at="16d").table().loc[central]
     start = sweep(CA_OUTAGE, [central], workers=1).iloc[0]
     for measure in ("assets_reachable", "bre_k", "flows_accepted"):

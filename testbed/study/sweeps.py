@@ -31,7 +31,6 @@ from testbed.network.design import design_path
 from testbed.scenario import Scenario
 from testbed.study.grid import FaultSet, load_grid
 from testbed.study.measures import Values, measure
-from testbed.units import format_duration
 from testbed.study.variant import (
     SHIPPED_DESIGNS,
     ScenarioLike,
@@ -39,6 +38,7 @@ from testbed.study.variant import (
     scenario_time,
     under_design,
 )
+from testbed.units import format_duration
 
 __all__ = ["KEYS", "Progress", "Task", "run_task", "sweep", "tasks"]
 

@@ -9,8 +9,8 @@ the fastest round of each stage:
 - **build**: namespaces, veth links, addresses and routes (``ip -batch``), per
   namespace;
 - **ruleset**: loading the compiled nftables table (``nft -f``), and its elements;
-- **listeners**: the agent binding every asset port;
-- **probe**: every source x asset x TCP port connected (all zones at once), per flow;
+- **listeners**: the agent binding every target port (assets and device targets);
+- **probe**: every source x target x TCP port connected (all zones at once), per flow;
 - **teardown**: stopping the listeners and deleting the namespaces, per namespace.
 
 It checks the drift of each design on the way (the count is reported: drift in

@@ -55,7 +55,9 @@ class Attempt:
     """One device action: who, to which service, from where, with which certificate.
 
     ``source`` is the (site, zone) the traffic comes from; None when the network cannot
-    place it (a live peer address outside every zone).
+    place it (a live peer address outside every zone).  ``shared_credential`` is the
+    department's shared credential a device of a ``credentials: shared`` design
+    presents instead of a certificate (:mod:`testbed.network.shared`).
     """
 
     device_id: str
@@ -63,6 +65,7 @@ class Attempt:
     certificate: LeafCertificate | None
     source: tuple[str, str] | None
     purpose: Purpose = Purpose.TRAFFIC
+    shared_credential: str | None = None
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from testbed.holds import Holds
 from testbed.lifecycle import ACTIVE_STATES, DeviceState
 from testbed.network.nac import Nac
 from testbed.network.peer import Peer
+from testbed.network.shared import SharedCredentials
 from testbed.pki.revocation import PublishedCrl
 from testbed.pki.trust import TrustBundle, TrustDistribution
 from testbed.pki.verify import Verifier
@@ -38,6 +39,7 @@ __all__ = [
     "RoutePolicy",
     "ServiceHop",
     "ServiceOutages",
+    "SharedCredentialHop",
     "TlsHop",
     "TrustSource",
     "standard_chains",
@@ -85,9 +87,17 @@ class CrlSource(Protocol):
 
 
 class RegistrationHop:
-    """The device is registered and in an active lifecycle state (seed §7 step 1)."""
+    """The device is registered and in an active lifecycle state (seed §7 step 1).
+
+    With ``shared`` (a ``credentials: shared`` design), an attempt presenting a valid
+    shared credential is the department's, not one device's: the services cannot
+    tell which device it is, so a registered device passes whatever its state (a
+    retired or suspended one too; the oracle counts that)."""
 
     hop = Hop.REGISTRATION
+
+    def __init__(self, shared: SharedCredentials | None = None) -> None:
+        self.shared = shared
 
     def check(self, context: AccessContext) -> Decision | None:
         """Refuse unknown, suspended, retired and not-yet-registered devices."""
@@ -95,6 +105,8 @@ class RegistrationHop:
         if entry is None:
             return Decision.deny(Reason.NOT_REGISTERED, Hop.REGISTRATION,
                                  context.attempt.device_id)  # fmt: skip
+        if self.shared is not None and self.shared.vouches(context.attempt):
+            return None
         state = entry.lifecycle.state
         if state in ACTIVE_STATES:
             return None
@@ -107,16 +119,22 @@ class RegistrationHop:
 
 @dataclass(frozen=True, slots=True)
 class NetworkHop:
-    """NAC admits the device, and the zone policy lets its source reach the service."""
+    """NAC admits the device, and the zone policy lets its source reach the service.
+
+    With ``shared`` (a ``credentials: shared`` design), NAC admits by the department's
+    shared credential too, so taking one device off the network is not possible."""
 
     nac: Nac
     policy: RoutePolicy
     hop: Hop = Hop.NETWORK
+    shared: SharedCredentials | None = None
 
     def check(self, context: AccessContext) -> Decision | None:
         """Refuse a device off the network, an unplaced source, or a route not allowed."""
         attempt = context.attempt
-        if attempt.device_id not in self.nac:
+        if attempt.device_id not in self.nac and not (
+            self.shared is not None and self.shared.vouches(attempt)
+        ):
             return Decision.deny(Reason.ROUTE_BLOCKED, Hop.NETWORK, "not admitted by NAC")
         if attempt.source is None:
             detail = "the traffic's source is in no zone of the hospital"
@@ -230,6 +248,41 @@ def _binding(context: AccessContext) -> Decision | None:
     return None
 
 
+@dataclass(slots=True)
+class SharedCredentialHop:
+    """In a ``credentials: shared`` design, the TLS hop's place: an attempt presenting
+    a shared credential passes when it is a department's (no certificate, no validity
+    window, no revocation: nothing a CA outage or an offboarding changes); an attempt
+    presenting a certificate instead (a device that enrolled for DICOM or FHIR, a
+    live client) is the TLS hop's."""
+
+    shared: SharedCredentials
+    tls: TlsHop
+    hop: Hop = Hop.TLS
+
+    def check(self, context: AccessContext) -> Decision | None:
+        """Refuse a shared credential that is no department's; else as the TLS hop."""
+        attempt = context.attempt
+        if attempt.shared_credential is None:
+            return self.tls.check(context)
+        if self.shared.valid(attempt.shared_credential):
+            return None
+        return Decision.deny(Reason.CLIENT_SECRET_INVALID, Hop.TLS,
+                             "the shared credential is no department's")  # fmt: skip
+
+    def until(self, context: AccessContext) -> datetime | None:
+        """None for a shared credential (it never expires); else the TLS hop's."""
+        if context.attempt.shared_credential is not None:
+            return None
+        return self.tls.until(context)
+
+    def deadlines(self, context: AccessContext) -> tuple[Deadline, ...]:
+        """None for a shared credential; else the TLS hop's."""
+        if context.attempt.shared_credential is not None:
+            return ()
+        return self.tls.deadlines(context)
+
+
 class ApplicationHop:
     """The service is one of the device's intended services."""
 
@@ -292,12 +345,16 @@ def standard_chains(
     crls: CrlSource,
     verifier: Verifier,
     outages: ServiceOutages,
+    shared: SharedCredentials | None = None,
 ) -> Mapping[ServiceKind, tuple[AccessHop, ...]]:
-    """Registration, network, TLS, application and service, for every service kind."""
+    """Registration, network, TLS, application and service, for every service kind
+    (``shared``: a ``credentials: shared`` design's departments' credentials, which
+    stand in for certificates)."""
+    tls = TlsHop(system, trust, crls, verifier)
     chain: tuple[AccessHop, ...] = (
-        RegistrationHop(),
-        NetworkHop(nac, policy),
-        TlsHop(system, trust, crls, verifier),
+        RegistrationHop(shared),
+        NetworkHop(nac, policy, shared=shared),
+        tls if shared is None else SharedCredentialHop(shared, tls),
         ApplicationHop(),
         ServiceHop(outages),
     )

@@ -39,6 +39,7 @@ from testbed.inventory import Drift, Inventory
 from testbed.lifecycle import DeviceState
 from testbed.metrics import DicomCounts, Metrics
 from testbed.network import Nac, route_policy
+from testbed.network.policy import shared_credentials
 from testbed.oracle import Oracle, StoreOracle
 from testbed.pacs import (
     AssociationDecision,
@@ -144,6 +145,9 @@ class Hospital:
         routes = [(r.source, r.to, r.site) for r in scenario.network]
         self.policy = route_policy(design=scenario.design, routes=routes, system=self.system,
                                    profiles=profiles, revision=self.revision)  # fmt: skip
+        #: the departments' shared credentials of a ``credentials: shared`` design
+        #: (testbed.network.shared), standing in for device certificates; None otherwise
+        self.shared = shared_credentials(self.policy, scenario.trust_domain)
         self.nac = Nac(revision=self.revision)
         for entry in self.inventory:  # kept devices are on the network until offboarded
             if entry.state is not DeviceState.RETIRED:
@@ -163,6 +167,7 @@ class Hospital:
                 crls=self.crls,
                 verifier=self.verifier,
                 outages=self.outages,
+                shared=self.shared,
             ),
             revision=self.revision,
         )
@@ -170,7 +175,7 @@ class Hospital:
         # what observes decisions subscribes to them: the measures, and the
         # ground-truth oracle that judges every allowance (both transports)
         self.metrics = Metrics()
-        self.oracle = Oracle(self.ca, self.metrics, log)
+        self.oracle = Oracle(self.ca, self.metrics, log, self.shared)
         #: the identity provider and the EHRs (testbed.clinical), when the scenario
         #: has an ``ehr`` block; None otherwise
         self.clinical: Clinical | None = None

@@ -55,6 +55,7 @@ __all__ = [
     "block_route",
     "current_crl",
     "end_ca_outage",
+    "hand_shared_credential",
     "hold_for_approval",
     "move_patient",
     "offboard",
@@ -119,6 +120,18 @@ def register(
     if clinical is not None and service is not None:
         clinical.enroll(record, service=service, now=now, jwks=jwks, jwks_url=jwks_url)
     return password
+
+
+def hand_shared_credential(hospital: Hospital, device_id: str) -> str:
+    """In a ``credentials: shared`` design: hand a registered device its department's
+    shared credential (:mod:`testbed.network.shared`) instead of a certificate; its
+    lifecycle's enroll step, with no CA.  Raises ``ValueError`` in other designs."""
+    shared = hospital.shared
+    if shared is None:
+        raise ValueError("only a credentials: shared design hands out shared credentials")
+    entry = hospital.inventory.entry(device_id)
+    hospital.inventory.transition(device_id, LifecycleEvent.ENROLL, now=hospital.now())
+    return shared.issue(entry.record.owner)
 
 
 def smart_enrollment(hospital: Hospital, device_id: str) -> SmartEnrollment | None:
@@ -296,8 +309,12 @@ def revoke(
     why: str = "operator revocation",
 ) -> tuple[int, ...]:
     """Revoke every live (unexpired, unrevoked) certificate of a registered device;
-    relying parties see it once the CRLs are next published (:func:`publish_crls`)."""
+    relying parties see it once the CRLs are next published (:func:`publish_crls`).
+    In a ``credentials: shared`` design the revocation is recorded, but the device's
+    shared credential cannot be revoked (the oracle counts what it still gets)."""
     hospital.inventory.entry(device_id)  # raises for an unknown device
+    if hospital.shared is not None:
+        hospital.shared.revoke(device_id, now=hospital.now())
     return revoke_device(device_id, ca=hospital.ca, log=hospital.log, now=hospital.now(),
                          why=why, reason=reason)  # fmt: skip
 

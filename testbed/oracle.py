@@ -19,6 +19,7 @@ from testbed.decisions import Decision
 from testbed.events import EventKind, EventLog
 from testbed.lifecycle import ACTIVE_STATES, DeviceState
 from testbed.metrics import Metrics
+from testbed.network.shared import SharedCredentials
 from testbed.pacs.ae_title import canonical_ae_title
 from testbed.pacs.store import StoreDecision, StoreRequest
 from testbed.pki.ca import CertificateAuthority
@@ -26,12 +27,17 @@ from testbed.pki.ca import CertificateAuthority
 __all__ = ["Oracle", "StoreOracle", "misallowance", "wrongly_allowed"]
 
 
-def misallowance(context: AccessContext, ca: CertificateAuthority) -> str | None:
+def misallowance(
+    context: AccessContext, ca: CertificateAuthority, shared: SharedCredentials | None = None
+) -> str | None:
     """Why allowing ``context``'s attempt would be wrong by the ground truth (None: it
-    would not)."""
+    would not).  With ``shared``, a department's shared credential stands in for a
+    certificate: right while the device presenting it is active."""
     entry, leaf, record = context.entry, context.leaf, context.record
     if entry is None or entry.lifecycle.state not in ACTIVE_STATES:
         return "the device is not registered or not active"
+    if shared is not None and context.attempt.shared_credential is not None:
+        return _shared_misallowance(context, shared)
     if leaf is None:
         return "no certificate was presented"
     if record is None or record.device_id != context.attempt.device_id:
@@ -42,6 +48,16 @@ def misallowance(context: AccessContext, ca: CertificateAuthority) -> str | None
         return "the certificate was revoked at the CA"
     if not leaf.not_before <= now <= leaf.not_after:
         return "the certificate was outside its validity"
+    return None
+
+
+def _shared_misallowance(context: AccessContext, shared: SharedCredentials) -> str | None:
+    """Why allowing an active device's attempt with a shared credential would be wrong."""
+    if not shared.vouches(context.attempt):
+        return "the shared credential is no department's"
+    revoked = shared.revoked_at(context.attempt.device_id)
+    if revoked is not None and revoked <= context.now:
+        return "the device's access was revoked, but a shared credential cannot be"
     return None
 
 
@@ -59,12 +75,14 @@ class Oracle:
     ca: CertificateAuthority
     metrics: Metrics
     log: EventLog
+    #: a ``credentials: shared`` design's departments' credentials (None: other designs)
+    shared: SharedCredentials | None = None
 
     def __call__(self, context: AccessContext, decision: Decision) -> None:
         """Judge one decision (only allowances can be wrong)."""
         if not decision.allowed:
             return
-        why = misallowance(context, self.ca)
+        why = misallowance(context, self.ca, self.shared)
         if why is None:
             return
         self.metrics.unauthorized_access += 1

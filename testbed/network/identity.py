@@ -15,11 +15,15 @@ it reads the hospital's identity state at that moment instead:
 - its **scopes** and **AE title** are honoured while its lifecycle state is active
   (registered through production: suspended and retired devices lose them);
 - the **shared credential** cannot be taken back from one device: whoever holds a
-  device holds it, at any time.
+  device holds it, at any time.  Under a ``credentials: shared`` design NAC admits by
+  it too (:mod:`testbed.network.shared`), so a device once handed it (registered and
+  past enrollment) stays on the network after offboarding.
 
 So during a CA outage longer than the certificate lifetime, flows conditioned on a
 valid device certificate close while flows under a shared credential stay open, and
-after offboarding no flow from the device is accepted.
+after offboarding no flow from the device is accepted, unless the design's
+credential is shared: then its flows stay as they were (stale access the oracle
+counts in the run).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from testbed.lifecycle import ACTIVE_STATES
+from testbed.lifecycle import ACTIVE_STATES, DeviceState
 from testbed.network.design import CredentialIssuance, Design
 from testbed.network.matrix import Disposition, Held, Verdict
 from testbed.network.topology import Endpoint, Topology
@@ -38,27 +42,35 @@ if TYPE_CHECKING:
     from testbed.inventory import InventoryEntry
     from testbed.pki.ca import IssuanceRecord
 
+#: the lifecycle states a device reaches by its enrollment (a credential handed to it)
+_ENROLLED = frozenset({DeviceState.ENROLLED, DeviceState.VALIDATED, DeviceState.PRODUCTION})
+
 __all__ = ["IdentitySource", "IdentityState", "Snapshot", "identity_state", "not_admitted"]
 
 
 @dataclass(frozen=True, slots=True)
 class IdentityState:
-    """Which devices are on the network, hold a valid certificate, and are active."""
+    """Which devices are on the network, hold a valid certificate, are active, and
+    were handed a credential at some time (past the lifecycle's enrollment: under a
+    shared design, they hold the department's shared credential for good)."""
 
     at: datetime
     admitted: frozenset[str]
     certified: frozenset[str]
     active: frozenset[str]
+    enrolled: frozenset[str] = frozenset()
 
     def held(self, endpoint: Endpoint, design: Design) -> Held | None:
         """What ``endpoint`` holds under ``design`` at this time (None: a device the
-        network does not admit); assets hold their service certificate."""
+        network does not admit); assets hold their service certificate (and, under a
+        shared design, the departments' credentials they check)."""
+        shared = design.credentials is CredentialIssuance.SHARED
         if not endpoint.is_device:
-            return Held(certificate=True)
+            return Held(certificate=True, shared=shared)
         device = endpoint.id
-        if device not in self.admitted:
+        if device not in self.admitted and not (shared and device in self.enrolled):
             return None
-        own = design.credentials is not CredentialIssuance.SHARED and device in self.certified
+        own = not shared and device in self.certified
         active = device in self.active
         scopes = frozenset(endpoint.scopes) if active else frozenset()
         return Held(own, True, scopes, endpoint.ae_title and active)
@@ -126,6 +138,8 @@ def identity_state(hospital: IdentitySource, *, now: datetime) -> IdentityState:
         certified=frozenset(_certified(entries, hospital.ca, now)),
         active=frozenset(i for i, e in zip(ids, entries, strict=True)
                          if e.state in ACTIVE_STATES),
+        enrolled=frozenset(i for i, e in zip(ids, entries, strict=True)
+                           if any(state in _ENROLLED for _, state in e.history)),
     )  # fmt: skip
 
 

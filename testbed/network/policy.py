@@ -21,14 +21,15 @@ from testbed.devices import DeviceProfile
 from testbed.holds import Holds
 from testbed.network.blocks import RouteBlocks
 from testbed.network.catalog import Catalog, EndpointKind, load_catalog
-from testbed.network.design import Design, IdentityCondition, load_design
+from testbed.network.design import CredentialIssuance, Design, IdentityCondition, load_design
 from testbed.network.matrix import Disposition, Held, Matrix, Place, Verdict
 from testbed.network.peer import Peer
+from testbed.network.shared import SharedCredentials
 from testbed.network.zone_policy import Route, ZonePolicy
 from testbed.revision import Revision
 from testbed.sites import HealthSystem
 
-__all__ = ["DesignPolicy", "route_policy"]
+__all__ = ["DesignPolicy", "route_policy", "shared_credentials"]
 
 #: the reason a refusal for a missing identity gives (closed set: testbed.decisions)
 _IDENTITY_REASONS = {
@@ -145,3 +146,13 @@ def route_policy(
         return ZonePolicy(routes, revision=revision, places=places)
     return DesignPolicy(load_design(design), system=system, profiles=profiles,
                         revision=revision)  # fmt: skip
+
+
+def shared_credentials(
+    policy: ZonePolicy | DesignPolicy, trust_domain: str
+) -> SharedCredentials | None:
+    """The departments' shared credentials when the policy is a ``credentials: shared``
+    design's (None: an allow list, or a design that issues certificates)."""
+    if isinstance(policy, DesignPolicy) and policy.design.credentials is CredentialIssuance.SHARED:
+        return SharedCredentials(trust_domain)
+    return None

@@ -69,10 +69,11 @@ def place_of(endpoint: Endpoint) -> Place:
 
 def held_by(endpoint: Endpoint, design: Design) -> Held:
     """The identities an endpoint holds under a design: an asset its service
-    certificate; a device its own certificate unless the design issues only a shared
-    credential, the shared credential (it is shared), its scopes and AE title."""
+    certificate (and, under a shared design, the departments' credentials it checks);
+    a device its own certificate unless the design issues only a shared credential,
+    the shared credential (it is shared), its scopes and AE title."""
     if not endpoint.is_device:
-        return Held(certificate=True)
+        return Held(certificate=True, shared=design.credentials is CredentialIssuance.SHARED)
     own = design.credentials is not CredentialIssuance.SHARED
     return Held(own, True, frozenset(endpoint.scopes), endpoint.ae_title)
 

@@ -52,6 +52,9 @@ class DeviceAgent:
     key: DeviceKey | None = None
     next_key: NextKey | None = None  # used at the next (first) enrollment or renewal
     certificate: LeafCertificate | None = None
+    #: its department's shared credential, in a ``credentials: shared`` design
+    #: (testbed.network.shared), presented instead of a certificate
+    shared_credential: str | None = None
     bootstrap: tuple[str, str] | None = None
     buffers: dict[str, int] = field(default_factory=dict)
     skew: timedelta = timedelta(0)

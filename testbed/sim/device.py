@@ -46,8 +46,15 @@ def register(sim: SimContext, agent: DeviceAgent) -> None:
     enrollment = operations.smart_enrollment(hospital, agent.device_id)
     if enrollment is not None:
         agent.ehr = enroll_session(hospital, agent, enrollment, key)
-    if sim.pki.manual_approval:
+    if sim.pki.manual_approval and not uses_shared_credential(sim, agent):
         sim.env.process(_approve(sim, agent))
+
+
+def uses_shared_credential(sim: SimContext, agent: DeviceAgent) -> bool:
+    """Whether the device holds its department's shared credential instead of a
+    certificate: in a ``credentials: shared`` design, unless it uses the EHR or a PACS
+    (their mutual TLS asks every client for a certificate here; docs/designs.md)."""
+    return sim.hospital.shared is not None and agent.ehr is None and agent.studies is None
 
 
 def _approve(sim: SimContext, agent: DeviceAgent) -> Proc:
@@ -64,16 +71,23 @@ def onboard(sim: SimContext, agent: DeviceAgent) -> Proc:
     began = sim.now()
     agent.onboarding_began = float(sim.env.now)
     register(sim, agent)
-    yield from enroll(sim, agent)
-    if agent.retired:
-        return
-    run_failure_tests(sim, agent)
+    shared = uses_shared_credential(sim, agent)
+    if shared:
+        # no certificate: nothing to enroll, test, renew or lose in a CA outage
+        agent.shared_credential = operations.hand_shared_credential(sim.hospital,
+                                                                    agent.device_id)
+    else:
+        yield from enroll(sim, agent)
+        if agent.retired:
+            return
+        run_failure_tests(sim, agent)
     operations.validate(sim.hospital, agent.device_id)
     operations.promote(sim.hospital, agent.device_id)
     sim.metrics.onboarding_seconds.append((sim.now() - began).total_seconds())
     sim.metrics.devices_in_production += 1
     sim.traffic.start(agent)
-    sim.env.process(renewal(sim, agent))
+    if not shared:
+        sim.env.process(renewal(sim, agent))
 
 
 def _device_now_offset(agent: DeviceAgent) -> float:

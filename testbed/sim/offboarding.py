@@ -58,12 +58,13 @@ def offboard(sim: SimContext, agent: DeviceAgent) -> None:
 def stale_probes(
     sim: SimContext, agent: DeviceAgent, *, count: int = 3
 ) -> Generator[Any, Any, None]:
-    """The retired device is still plugged in and keeps trying with what it holds."""
+    """The retired device is still plugged in and keeps trying with what it holds
+    (a shared credential too: nobody could take it back)."""
     retry = sim.workload.retry.total_seconds()
     source = (agent.record.site, agent.record.zone)
     for _ in range(count):
         yield sim.env.timeout(retry)
         for service in agent.record.intended_services:
             attempt = Attempt(agent.device_id, service, agent.certificate, source,
-                              Purpose.STALE_PROBE)  # fmt: skip
+                              Purpose.STALE_PROBE, agent.shared_credential)  # fmt: skip
             sim.hospital.access.decide(attempt, now=sim.now())

@@ -134,7 +134,7 @@ def _recovery_check(tb: Testbed, agent: DeviceAgent) -> None:
             continue
         source = (agent.record.site, agent.record.zone)
         attempt = Attempt(agent.device_id, service, agent.certificate, source,
-                          Purpose.RECOVERY_CHECK)  # fmt: skip
+                          Purpose.RECOVERY_CHECK, agent.shared_credential)  # fmt: skip
         ok = tb.hospital.access.decide(attempt, now=now).allowed and ok
     if agent.ehr is not None and tb.traffic.ehr is not None:
         ok = tb.traffic.ehr.recovers(agent, now) and ok  # and a token the EHR accepts

@@ -133,7 +133,8 @@ class TrafficFlow:
                 ehr = None if agent.ehr is None else agent.ehr.service
                 attempts = self._attempts = {
                     s: (Attempt(agent.device_id, s, held, source,
-                                Purpose.FHIR_REQUEST if s == ehr else Purpose.TRAFFIC),
+                                Purpose.FHIR_REQUEST if s == ehr else Purpose.TRAFFIC,
+                                agent.shared_credential),
                         Standing())
                     for s in buffers
                 }  # fmt: skip

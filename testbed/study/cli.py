@@ -22,6 +22,10 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 _DESIGN_HELP = ("A design: a name in fixtures/designs or a path; repeat it "
                 "(default: the seed's five designs).")  # fmt: skip
+_AT_HELP = ("Scenario time (a duration after its start, '16d') to take the analysis "
+            "measures at: reachability and blast radius with the identity state each "
+            "design's run has there, exceptions judged there (default: the start, every "
+            "device holding what its design gives it).")  # fmt: skip
 
 
 def register(group: click.Group) -> None:
@@ -39,11 +43,7 @@ def register(group: click.Group) -> None:
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
 @click.option("--k", type=click.IntRange(min=0), default=3, show_default=True,
               help="Hops of BRE_K.")  # fmt: skip
-@click.option("--at", "at", default=None,
-              help="Scenario time (a duration after its start, '16d') to take the analysis "
-                   "measures at: reachability and blast radius with the identity state "
-                   "each design's run has there, exceptions judged there (default: the "
-                   "start, every device holding what its design gives it).")  # fmt: skip
+@click.option("--at", "at", default=None, help=_AT_HELP)
 def compare_command(
     scenario: Path, designs: tuple[str, ...], out: Path | None, seed: int | None, k: int,
     at: str | None,
@@ -94,10 +94,11 @@ def _table(result: Comparison) -> Table:
               help="Address of a Dask distributed scheduler (default: local processes).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local processes (default: one per CPU).")  # fmt: skip
+@click.option("--at", "at", default=None, help=_AT_HELP)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def sweep_command(
     scenario: Path, designs: tuple[str, ...], seeds: int, fault_grid: Path | None, out: Path,
-    scheduler: str | None, workers: int | None, quiet: bool,
+    scheduler: str | None, workers: int | None, at: str | None, quiet: bool,
 ) -> None:
     """Run SCENARIO for every design x fault set x seed; one table and a summary plot."""
     from testbed.runner import prepare_outputs
@@ -112,12 +113,13 @@ def sweep_command(
         task = bar.add_task("runs", total=None)
         table = sweep(
             scenario, designs or SHIPPED_DESIGNS, seeds=seeds, fault_grid=fault_grid,
-            scheduler=scheduler, workers=workers,
+            scheduler=scheduler, workers=workers, at=at,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )  # fmt: skip
     paths = write_sweep(table, target)
     failed = table[~table["passed"]]
-    click.echo(f"{len(table)} runs, {len(failed)} with a failed expectation")
+    when = "" if at is None else f" (analysis at {at})"
+    click.echo(f"{len(table)} runs{when}, {len(failed)} with a failed expectation")
     for row in failed.itertuples():
         click.echo(f"FAILED {row.design} / {row.faults} / seed {row.seed}: {row.failed}")
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}")

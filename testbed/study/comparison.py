@@ -17,10 +17,15 @@ from typing import Any
 
 import pandas as pd
 
-from testbed.errors import ScenarioError
 from testbed.study.measures import MEASURES, Values, measure
-from testbed.study.variant import SHIPPED_DESIGNS, ScenarioLike, loaded, under_design
-from testbed.units import format_duration, parse_duration
+from testbed.study.variant import (
+    SHIPPED_DESIGNS,
+    ScenarioLike,
+    loaded,
+    scenario_time,
+    under_design,
+)
+from testbed.units import format_duration
 
 __all__ = ["Comparison", "DesignRow", "compare"]
 
@@ -116,7 +121,7 @@ def compare(
         spec = replace(spec, seed=seed)
     if not designs:
         raise ValueError("compare needs at least one design")
-    when = None if at is None else _within(spec.duration + spec.recovery_window, at, scenario)
+    when = None if at is None else scenario_time(spec, at, scenario)
     checked = [under_design(spec, d)[1] for d in designs]  # every design valid before a run
     rows = tuple(
         DesignRow(design.name, " ".join(design.description.split()),
@@ -125,16 +130,3 @@ def compare(
     )  # fmt: skip
     return Comparison(spec.name, spec.seed, k, rows, when)
 
-
-def _within(horizon: timedelta, at: str | timedelta, scenario: ScenarioLike) -> timedelta:
-    """``at`` as a duration within the run (start to end plus recovery), else bad input."""
-    where = str(scenario) if isinstance(scenario, str | Path) else scenario.name
-    expected = (f"a scenario time within the run, from 0s to {format_duration(horizon)} "
-                "('16d', '12h', '1d12h')")  # fmt: skip
-    try:
-        when = parse_duration(at)
-    except ValueError:
-        raise ScenarioError(where, "at", expected, got=at) from None
-    if not timedelta(0) <= when <= horizon:
-        raise ScenarioError(where, "at", expected, got=format_duration(when))
-    return when

@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -30,12 +31,20 @@ from testbed.network.design import design_path
 from testbed.scenario import Scenario
 from testbed.study.grid import FaultSet, load_grid
 from testbed.study.measures import Values, measure
-from testbed.study.variant import SHIPPED_DESIGNS, ScenarioLike, loaded, under_design
+from testbed.study.variant import (
+    SHIPPED_DESIGNS,
+    ScenarioLike,
+    loaded,
+    scenario_time,
+    under_design,
+)
+from testbed.units import format_duration
 
 __all__ = ["KEYS", "Progress", "Task", "run_task", "sweep", "tasks"]
 
 KEYS = ("design", "faults", "seed")
-"""The columns that name a run in the sweep's table (its other columns: measures)."""
+"""The columns that name a run in the sweep's table (then ``at``, the scenario time
+its analysis measures were taken at, empty for the start; then the measures)."""
 
 Progress = Callable[[int, int], None]
 """Called with (runs done, runs in all) as runs finish."""
@@ -44,7 +53,9 @@ Progress = Callable[[int, int], None]
 @dataclass(frozen=True, slots=True)
 class Task:
     """One run of a sweep: the scenario (its faults and seed already set), where its
-    relative paths start, the design's file and name, and the fault set's name."""
+    relative paths start, the design's file and name, the fault set's name, the hops
+    of BRE_K, and the scenario time the analysis measures are taken at (None: the
+    start, every device holding what its design gives it)."""
 
     scenario: Scenario
     base: Path
@@ -52,26 +63,28 @@ class Task:
     design_name: str
     fault_set: str
     k: int
+    at: timedelta | None = None
 
 
 def run_task(task: Task) -> Values:
     """Run and measure one task (a top-level function: workers import it by name)."""
-    values = measure(task.scenario, task.design, base=task.base, k=task.k)
+    values = measure(task.scenario, task.design, base=task.base, k=task.k, at=task.at)
     values["failed"] = "; ".join(values["failed"])
+    at = None if task.at is None else format_duration(task.at)
     return {"design": task.design_name, "faults": task.fault_set,
-            "seed": task.scenario.seed, **values}  # fmt: skip
+            "seed": task.scenario.seed, "at": at, **values}  # fmt: skip
 
 
 def tasks(
     scenario: Scenario, designs: Sequence[str | Path], fault_sets: Sequence[FaultSet], *,
-    seeds: int, base: Path, k: int,
+    seeds: int, base: Path, k: int, at: timedelta | None = None,
 ) -> list[Task]:
     """Every (design, fault set, seed) of the sweep, in table order; designs checked."""
     checked = [(str(design_path(d).resolve()), under_design(scenario, d)[1].name)
                for d in designs]  # fmt: skip
     return [
         Task(replace(scenario, faults=fs.faults, seed=scenario.seed + i), base, path, name,
-             fs.name, k)
+             fs.name, k, at)
         for path, name in checked for fs in fault_sets for i in range(seeds)
     ]  # fmt: skip
 
@@ -87,18 +100,21 @@ def sweep(
     k: int = 3,
     progress: Progress | None = None,
     base: Path | None = None,
+    at: str | timedelta | None = None,
 ) -> pd.DataFrame:
     """Run ``scenario`` for every design x fault set (``fault_grid``: a file of them;
     None: the scenario's own faults) x seed (the scenario's seed and the next
     ``seeds - 1``), on local processes (``workers``, default one per CPU) or on the
-    Dask scheduler at ``scheduler``; one row per run, in that order."""
+    Dask scheduler at ``scheduler``; one row per run, in that order.  ``at``: take
+    the analysis measures at this scenario time (``"16d"``), as ``compare`` does."""
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1 (got {seeds})")
     if not designs:
         raise ValueError("a sweep needs at least one design")
     spec, root = loaded(scenario, base=base)
+    when = None if at is None else scenario_time(spec, at, scenario)
     fault_sets = load_grid(fault_grid, spec, base=root)
-    work = tasks(spec, designs, fault_sets, seeds=seeds, base=root, k=k)
+    work = tasks(spec, designs, fault_sets, seeds=seeds, base=root, k=k, at=when)
     rows: list[Values] = [{} for _ in work]
     engine = _dask(work, scheduler) if scheduler else _local(work, workers)
     for done, (index, row) in enumerate(engine, start=1):

@@ -94,6 +94,26 @@ def test_a_rule_on_a_port_opens_every_service_on_it_in_the_model_and_the_kernel(
     assert all(r.element is not None and r.element.service in ("fhir", "est") for r in rows)
 
 
+@pytest.mark.parametrize("design", ["per-site-vlans", "zero-trust-microsegmentation"])
+def test_device_to_device_flows_are_enforced_as_the_model_says(
+    plan_of: Callable[[str], Plan], design: str
+) -> None:
+    """A compromised device pivoting to another device's port (what the blast radius
+    counts) is probed in the kernel too: under per-site VLANs a device reaches exactly
+    the devices of its own VLAN at its site (the segment), under zero trust none (a
+    reset from the filter)."""
+    result = emulate(plan_of(design))
+    assert result.comparison.drift == ()
+    rows = [r for r in result.comparison.rows if r.flow.target.endpoint.is_device]
+    assert rows
+    opened = {r.kernel_open for r in rows}
+    if design == "per-site-vlans":
+        assert opened == {True, False}
+        assert all(r.kernel_open == (r.flow.verdict.rule == "segment") for r in rows)
+    else:
+        assert opened == {False} and {r.said for r in rows} == {"refused"}
+
+
 def _first_open(plan: Plan) -> int:
     return next(i for i, f in enumerate(plan.flows) if f.network_open)
 

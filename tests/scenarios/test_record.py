@@ -79,6 +79,10 @@ SMALL: dict[str, dict[str, Any]] = {
         {"kind": "revoked-certificate", "target": f"device:{CT_1}", "start": "2d2h",
          "end": "3d"},
         {"kind": "pacs-outage", "target": "service:pacs-north", "start": "4d", "end": "4d3h"}]},
+    # the flat design's shared credential: no certificate, no renewal; a revoked and
+    # then offboarded device keeps getting in (unauthorized, stale after offboarding)
+    "shared-credentials": {"design": "flat-shared-credentials", "network": [],
+                           "operations": [_op("2d", "revoke"), _op("3d", "offboard")]},
     "still-onboarding": {
         "pki": {**_BASE["pki"], "manual_approval": True, "approval_delay": "5d"},
         "fleet": [{"profile": "ct-ai-onbox", "count": 1, "site": "north", "zone": "imaging",
@@ -136,6 +140,9 @@ def test_the_small_runs_exercise_what_the_fold_reads(tmp_path: Path) -> None:
     assert measures["revoked-with-stale-crl"].measures["unauthorized_access"] > 0
     legacy = measures["ca-outage-with-legacy"].measures
     assert legacy["manual_steps"] > 0
+    shared = measures["shared-credentials"].measures
+    assert shared["stale_access_after_offboarding"] > 0 and shared["renewals_done"] == 0
+    assert shared["unauthorized_access"] > shared["stale_access_after_offboarding"]
     ops = measures["operations"]
     assert ops.measures["devices_offboarded"] == 1 and ops.measures["manual_steps"] >= 5
     assert ops.measures["stale_access_after_offboarding"] == 0

@@ -108,3 +108,17 @@ def test_a_change_that_forgets_the_revision_is_caught_by_the_check(
     tb.hospital.access.check_standing = True
     with pytest.raises(StandingError, match="route-blocked"):
         tb.run()
+
+
+def test_the_flagship_under_its_shared_credential_writes_the_same_log_standing() -> None:
+    """Under the flat design the devices present the shared credential: nothing of it
+    expires, and offboarding a device changes its inventory entry, so an allowance
+    stands until then and is walked again (and given again: the credential stays)."""
+    from dataclasses import replace
+
+    pilot = load_scenario(ROOT / "scenarios" / "two-site-pilot.yaml")
+    flat = replace(pilot, design="flat-shared-credentials", network=())
+    stood = assert_standing_decides_alike(flat)
+    assert stood.hospital.shared is not None
+    assert stood.hospital.access.stood > stood.metrics.allowed // 2
+    assert stood.metrics.stale_access_after_offboarding == 3

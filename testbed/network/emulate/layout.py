@@ -11,9 +11,16 @@ under a design in network namespaces:
 - one **services namespace** holding every hospital asset (PACS, EHR, CA, IdP) on
   its own address (``10.78.x.y/32``), routing the zones and filtering with the
   design's nftables ruleset (:mod:`testbed.network.emulate.ruleset`);
-- one **flow** per source x asset x TCP service the asset listens on (the catalog),
-  with the model's verdict (:class:`~testbed.network.matrix.Matrix`, the function the
-  network hop asks).
+- in the services namespace too, behind the same filter, one **device target** per
+  place of a device (``10.79.x.y/32``) listening on what its device class listens on
+  (the catalog): the destinations of device-to-device flows, which the blast radius
+  counts.  The filter stands in for whatever separates devices (a VLAN boundary, a
+  microsegment's own filter); a segment's element lets flows within it through, as
+  the switch would;
+- one **flow** per source x target x TCP service the target listens on, with the
+  model's verdict (:class:`~testbed.network.matrix.Matrix`, the function the network
+  hop asks).  A flow from a place to its own place's target stands for one device to
+  another device of the same place (same site, zone and class).
 
 The kernel sees ports, not identities: a flow the model refuses for a missing
 identity (``DENIED_IDENTITY``) passes the network and is refused above it, so the
@@ -84,7 +91,8 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A hospital asset on its address in the services namespace."""
+    """A hospital asset, or a device standing for its place, on its address in the
+    services namespace."""
 
     endpoint: Endpoint
     address: IPv4Address
@@ -133,12 +141,19 @@ def plan(
     catalog = catalog or load_catalog()
     links = _links(topology)
     sources = _sources(topology, design, links)
-    targets = tuple(
+    assets = tuple(
         Target(asset, IPv4Address(f"10.78.{i // 250}.{i % 250 + 1}"))
         for i, asset in enumerate(topology.assets)
     )
-    if len(targets) > _MAX_TARGETS:
-        raise EmulationError(f"{len(targets)} assets: at most {_MAX_TARGETS} can be emulated")
+    if len(assets) > _MAX_TARGETS:
+        raise EmulationError(f"{len(assets)} assets: at most {_MAX_TARGETS} can be emulated")
+    # one device per place: a verdict depends on places (and the source's identities)
+    devices = tuple(
+        Target(source.device, IPv4Address(f"10.79.{i // 250}.{i % 250 + 1}"))
+        for i, source in enumerate(sources)
+        if _tcp_services(source.device, catalog)
+    )
+    targets = assets + devices
     matrix = Matrix(design, catalog=catalog)
     flows = tuple(
         Flow(source, target, service, port,
@@ -177,15 +192,16 @@ def _sources(topology: Topology, design: Design, links: tuple[ZoneLink, ...]) ->
     return tuple(sources)
 
 
-def _tcp_services(asset: Endpoint, catalog: Catalog) -> tuple[tuple[str, int], ...]:
-    """The TCP services ``asset`` listens on; two on one port cannot be told apart by a
+def _tcp_services(target: Endpoint, catalog: Catalog) -> tuple[tuple[str, int], ...]:
+    """The TCP services ``target`` listens on; two on one port cannot be told apart by a
     probe, so that is refused."""
-    services = [(name, catalog.services[name].port) for name in catalog.listens(asset.kind, None)
+    listens = catalog.listens(target.kind, target.device_class)
+    services = [(name, catalog.services[name].port) for name in listens
                 if catalog.services[name].protocol is Protocol.TCP]  # fmt: skip
     ports = [port for _, port in services]
     for name, port in services:
         if ports.count(port) > 1:
-            raise EmulationError(f"{asset.id} listens on TCP port {port} for more than "
+            raise EmulationError(f"{target.id} listens on TCP port {port} for more than "
                                  f"one service ({name} among them): a probe cannot tell "
                                  "them apart")  # fmt: skip
     return tuple(services)

@@ -1,14 +1,16 @@
 """The namespaces of an emulation: built from a plan with ``ip``, removed by name.
 
-Every name starts with the run's prefix (``tb`` and 8 random hex digits), so two
-runs never meet and :meth:`Namespaces.remove` finds whatever a run left, even after
-a build that failed half way.  Interfaces and the nftables table live inside the
-namespaces, so removing the namespaces removes them too; nothing is created in the
-host's own namespace.
+Every name starts with the run's prefix (``tb``, or the environment's
+``TESTBED_NETNS_PREFIX``, and 8 random hex digits), so two runs never meet and
+:meth:`Namespaces.remove` finds whatever a run left, even after a build that failed
+half way.  Interfaces and the nftables table live inside the namespaces, so removing
+the namespaces removes them too; nothing is created in the host's own namespace.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 from collections.abc import Iterable
 
@@ -16,12 +18,22 @@ from testbed.errors import EmulationError
 from testbed.network.emulate.host import run
 from testbed.network.emulate.layout import Plan, ZoneLink
 
-__all__ = ["Namespaces", "new_prefix"]
+__all__ = ["PREFIX_VARIABLE", "Namespaces", "new_prefix"]
+
+PREFIX_VARIABLE = "TESTBED_NETNS_PREFIX"
+"""The environment variable that names the start of every namespace (default ``tb``):
+to tell apart the runs of several users or jobs on one host."""
+
+_PREFIX = re.compile(r"[a-z][a-z0-9]{0,15}")
 
 
 def new_prefix() -> str:
-    """A name prefix no other run uses."""
-    return f"tb{secrets.token_hex(4)}"
+    """A name prefix no other run uses: the chosen start and 8 random hex digits."""
+    start = os.environ.get(PREFIX_VARIABLE, "tb")
+    if not _PREFIX.fullmatch(start):
+        raise EmulationError(f"{PREFIX_VARIABLE}={start!r}: expected a lowercase letter "
+                             "then up to 15 lowercase letters or digits")  # fmt: skip
+    return f"{start}{secrets.token_hex(4)}"
 
 
 class Namespaces:

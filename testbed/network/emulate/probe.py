@@ -1,4 +1,4 @@
-"""Real TCP connects from every source to every asset port, one agent per zone namespace.
+"""Real TCP connects from every source to every target port, one agent per zone namespace.
 
 The agents run at once (one process per zone namespace); each connects from its
 sources' addresses, a bounded number at a time, each connect bounded in time, so a

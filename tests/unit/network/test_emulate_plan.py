@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 import testbed
+from testbed import network
 from testbed.crosscheck import DEFAULT_PROFILES
 from testbed.devices import load_profiles
 from testbed.errors import EmulationError
-from testbed.network.catalog import load_catalog
+from testbed.network.catalog import EndpointKind, load_catalog
 from testbed.network.design import DESIGNS, load_design
 from testbed.network.emulate import Plan, compile_ruleset, host, plan
+from testbed.network.emulate.namespaces import PREFIX_VARIABLE, new_prefix
 from testbed.network.emulate.signals import Guard
 from testbed.network.topology import Topology
 
@@ -41,9 +43,40 @@ def test_one_namespace_per_site_and_zone_and_one_source_per_place(pilot: Topolog
                   for s in the_plan.sources) == sorted(places)  # fmt: skip
     catalog = load_catalog()
     ports = sum(len(catalog.listens(a.kind, None)) for a in pilot.assets)
+    # and one device target per place whose class listens on TCP (device to device)
+    devices = [t for t in the_plan.targets if t.endpoint.is_device]
+    assert {(t.endpoint.site, t.endpoint.zone, t.endpoint.device_class) for t in devices} == {
+        p for p in places if catalog.listens(EndpointKind.DEVICE, p[2])}
+    ports += sum(len(catalog.listens(t.endpoint.kind, t.endpoint.device_class)) for t in devices)
     assert len(the_plan.flows) == len(the_plan.sources) * ports
     addresses = [s.address for s in the_plan.sources] + [t.address for t in the_plan.targets]
     assert len(set(addresses)) == len(addresses)
+    assert all(str(t.address).startswith("10.79.") for t in devices)
+
+
+@pytest.mark.parametrize(("name", "opened"), [
+    ("flat-shared-credentials", "all"), ("zero-trust-microsegmentation", "none")])
+def test_device_to_device_flows_are_probed_as_the_blast_radius_sees_them(
+    pilot: Topology, name: str, opened: str
+) -> None:
+    """The flat design's blast radius is every other device: every device-to-device
+    flow is open; zero trust's reaches no device: none is (ports, as the kernel sees)."""
+    the_plan = _plan(name, pilot)
+    to_devices = [f for f in the_plan.flows if f.target.endpoint.is_device]
+    assert to_devices
+    opens = {f.network_open for f in to_devices}
+    assert opens == ({True} if opened == "all" else {False})
+    reached = network.blast_radius(name, pilot)["Reachable_Devices"]
+    assert (reached > 0).all() if opened == "all" else (reached == 0).all()
+
+
+def test_the_namespace_prefix_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert new_prefix().startswith("tb") and len(new_prefix()) == 10
+    monkeypatch.setenv(PREFIX_VARIABLE, "netfin")
+    assert new_prefix().startswith("netfin") and new_prefix() != new_prefix()
+    monkeypatch.setenv(PREFIX_VARIABLE, "Bad-Name")
+    with pytest.raises(EmulationError, match="TESTBED_NETNS_PREFIX='Bad-Name': expected"):
+        new_prefix()
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -1,6 +1,7 @@
 """Reachability at a scenario time sees identity state: a CA outage longer than the
 certificate lifetime closes certificate-conditioned flows and not shared-credential
-ones; an offboarded device has no ACCEPTED flow at any later time."""
+ones; an offboarded device has no ACCEPTED flow at any later time, unless its design's
+credential is shared (nobody can take it back from one device)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def test_shared_credential_flows_and_their_blast_radius_stay_open() -> None:
     assert shrunk < network.blast_radius(CENTRAL, central_before)["Reachable_Assets"].sum()
 
 
-@pytest.mark.parametrize("design", ["zero-trust-microsegmentation", FLAT])
+@pytest.mark.parametrize("design", ["zero-trust-microsegmentation", CENTRAL])
 def test_an_offboarded_device_has_no_accepted_flow_at_any_later_time(design: str) -> None:
     times = ["13d", "13d10h", "14d", "20d", "29d", "31d"]
     taken = snapshots(DRILL, times, design=design)
@@ -73,6 +74,21 @@ def test_an_offboarded_device_has_no_accepted_flow_at_any_later_time(design: str
     # the ward's other devices keep their flows
     kept = network.flows(design, taken[-1], sources=lambda e: e.id == "ward-a-001")
     assert "ACCEPTED" in set(kept["Disposition"])
+
+
+def test_a_shared_credential_outlives_offboarding() -> None:
+    """Under the flat design NAC and the services admit by the department's shared
+    credential, so the offboarded ward's devices keep every flow they had: the stale
+    access the run's oracle counts (tests/sim/test_shared_credentials.py)."""
+    taken = snapshots(DRILL, ["13d", "14d", "31d"], design=FLAT)
+    ward_b = [f"ward-b-00{i}" for i in (1, 2, 3)]
+    before = network.flows(FLAT, taken[0], sources=lambda e: e.id in ward_b)
+    assert set(before["Disposition"]) == {"ACCEPTED"}
+    for later in taken[1:]:
+        assert not set(later.identity.active) & set(ward_b)  # retired
+        table = network.flows(FLAT, later, sources=lambda e: e.id in ward_b)
+        assert table["Flow"].tolist() == before["Flow"].tolist()
+        assert set(table["Disposition"]) == {"ACCEPTED"}, later.at
 
 
 def test_a_snapshot_is_deterministic_and_ordered_as_asked() -> None:

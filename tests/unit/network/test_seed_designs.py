@@ -12,6 +12,7 @@ from testbed import network
 from testbed.crosscheck import DEFAULT_PROFILES
 from testbed.devices import load_profiles
 from testbed.network import Topology
+from testbed.network.matrix import Held
 
 PILOT = Path(__file__).resolve().parents[3] / "scenarios" / "two-site-pilot.yaml"
 DURING = datetime(2026, 2, 1, tzinfo=UTC)
@@ -28,6 +29,18 @@ def test_flat_blast_radius_is_the_whole_device_population(pilot: Topology) -> No
     assert (table["Reachable_Devices"] == len(pilot.devices) - 1).all()
     assert (table["Reachable_Assets"] == len(pilot.assets)).all()
     assert network.policy_size("flat-shared-credentials", at=DURING)["Any_Any_Cells"][0] >= 1
+
+
+def test_flat_lets_everything_through_on_the_shared_credential(pilot: Topology) -> None:
+    """Nothing is filtered, and the services ask for the department's shared
+    credential, which every endpoint holds: no device certificate is in play."""
+    flows = network.flows("flat-shared-credentials", pilot)
+    assert set(flows["Disposition"]) == {"ACCEPTED"}
+    crossing = flows[flows["Rule"] != "segment"]
+    assert not crossing.empty and set(crossing["Identity"]) == {"shared-credential"}
+    design = network.load_design("flat-shared-credentials")
+    rule = design.rules[0]
+    assert Held(shared=True).meets(rule) and not Held(certificate=True).meets(rule)
 
 
 def test_per_site_vlans_contain_by_site_but_drift(pilot: Topology) -> None:

@@ -35,9 +35,17 @@ def test_the_table_has_a_row_per_design_and_a_column_per_measure(two: Comparison
     assert table.loc[ZERO, "bre_k"] < table.loc[FLAT, "bre_k"]
     assert table.loc[FLAT, "any_any_cells"] >= 1 and table.loc[ZERO, "any_any_cells"] == 0
     assert table.loc[ZERO, "intent_violations"] == 0 < table.loc[FLAT, "intent_violations"]
-    # the run's own numbers come from one run per design (same seed, same faults)
-    assert (table["unauthorized_access"] == 15).all()  # the CRL interval's exposure
-    assert (table["data_lost"] == 9).all()
+    # the run's own numbers come from one run per design (same seed, same faults).
+    # With certificates: the CRL interval's exposure (15) and the stolen gateway's day
+    # of data lost (9).  With the department's shared credential, revoking the stolen
+    # gateway takes nothing back: it delivers (and is counted) for the whole day until
+    # the ward is offboarded (24), and the offboarded ward's 3 x 3 stale probes get in
+    assert table.loc[ZERO, "unauthorized_access"] == 15
+    assert table.loc[ZERO, "data_lost"] == 9
+    assert table.loc[FLAT, "unauthorized_access"] == 24 + 9
+    assert table.loc[FLAT, "data_lost"] == 0
+    assert [r.values["failed"] for r in two.rows] == [
+        ["unauthorized_access", "stale_access_after_offboarding"], []]
 
 
 def test_the_files_are_written_and_the_same_twice(two: Comparison, tmp_path: Path) -> None:
@@ -59,12 +67,23 @@ def test_the_files_are_written_and_the_same_twice(two: Comparison, tmp_path: Pat
 def test_the_command_prints_the_table_and_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    code = main(["compare", str(DRILL), "--design", ZERO, "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "bre_k" in out and ZERO in out and "compare.json" in out
+    assert (tmp_path / "compare.html").is_file()
+
+
+def test_the_shared_credential_fails_the_drill_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["compare", str(DRILL), "--design", FLAT, "--design", ZERO,
                  "--out", str(tmp_path)])  # fmt: skip
     out = capsys.readouterr().out
-    assert code == 0
-    assert "bre_k" in out and FLAT in out and "compare.json" in out
-    assert (tmp_path / "compare.html").is_file()
+    assert code == 1
+    assert f"FAILED under {FLAT}: unauthorized_access, stale_access_after_offboarding" in out
+    assert f"FAILED under {ZERO}" not in out
+    assert (tmp_path / "compare.json").is_file()
 
 
 def test_a_failed_expectation_under_a_design_exits_1(
@@ -123,7 +142,11 @@ def test_at_takes_the_analysis_at_a_scenario_time(
     code = main(["compare", str(CA_OUTAGE), "--design", FLAT, "--design", CENTRAL,
                  "--at", "16d", "--out", str(tmp_path)])  # fmt: skip
     out = capsys.readouterr().out
-    assert code == 0, out
+    # the scenario expects the outage to cost renewals and downtime: it costs the
+    # flat design's shared credential nothing, so those expectations fail under it
+    assert code == 1, out
+    assert f"FAILED under {FLAT}: renewals_missed, clinical_downtime_minutes" in out
+    assert f"FAILED under {CENTRAL}" not in out
     assert "analysis at 16d" in out
     data = json.loads((tmp_path / "compare.json").read_text(encoding="utf-8"))
     assert data["at"] == "16d"
@@ -137,6 +160,8 @@ def test_at_takes_the_analysis_at_a_scenario_time(
     for design in (FLAT, CENTRAL):
         assert during[design]["clinical_downtime_minutes"] == start.loc[
             design, "clinical_downtime_minutes"]  # fmt: skip
+    assert during[FLAT]["clinical_downtime_minutes"] == 0 == during[FLAT]["renewals_missed"]
+    assert during[CENTRAL]["clinical_downtime_minutes"] > 0
 
 
 @pytest.mark.parametrize("at", ["40d", "soon", "-1d"])

@@ -43,6 +43,7 @@ def test_one_row_per_design_fault_set_and_seed_in_order(one_process: pd.DataFram
     keys = list(one_process[list(KEYS)].itertuples(index=False, name=None))
     assert keys == [(d, f, s) for d in DESIGNS for f in ("none", "ca-outage") for s in (31, 32)]
     assert one_process["passed"].dtype == bool
+    assert one_process["at"].isna().all()  # analysis at the start
     # the design changes the analysis, not the seeded run's clinical numbers here
     flat = one_process[one_process["design"] == DESIGNS[0]]
     zero = one_process[one_process["design"] == DESIGNS[1]]
@@ -139,3 +140,41 @@ def test_a_scheduler_that_does_not_answer_exits_2(
     assert code == 2
     assert "tcp://127.0.0.1:9: expected the address of a running Dask scheduler" in (
         capsys.readouterr().err)
+
+
+CA_OUTAGE = ROOT / "scenarios" / "ca-outage-longer-than-lifetime.yaml"  # outage 8d-18d
+
+
+def test_at_takes_the_analysis_at_a_scenario_time_as_compare_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sweep --at`` goes through the one sweep function to the same measures as
+    ``compare --at``: mid-outage the central CA design's certificate flows are closed."""
+    from testbed.study import compare
+
+    central = "central-ca-automated-renewal"
+    out = tmp_path / "out"
+    code = main(["sweep", str(CA_OUTAGE), "--design", central, "--at", "16d",
+                 "--out", str(out), "--workers", "1", "--quiet"])  # fmt: skip
+    assert code == 0
+    assert "1 runs (analysis at 16d), 0 with a failed expectation" in capsys.readouterr().out
+    row = pd.read_csv(out / "sweep.csv").iloc[0]
+    assert row["at"] == "16d"  # the table says when its analysis was taken
+    during = compare(CA_OUTAGE, [central], at="16d").table().loc[central]
+    start = sweep(CA_OUTAGE, [central], workers=1).iloc[0]
+    for measure in ("assets_reachable", "bre_k", "flows_accepted"):
+        assert row[measure] == pytest.approx(during[measure]), measure
+    assert row["flows_accepted"] < start["flows_accepted"]
+    assert row["bre_k"] < start["bre_k"]
+
+
+@pytest.mark.parametrize("at", ["40d", "soon"])
+def test_at_outside_the_run_exits_2_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    code = main(["sweep", str(DRILL), "--design", DESIGNS[0], "--at", at,
+                 "--out", str(tmp_path / "o"), "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{DRILL}: error: at: expected a scenario time within the run, from 0s to" in err
+    assert not (tmp_path / "o" / "sweep.csv").exists()

@@ -29,6 +29,7 @@ from testbed.devices import DeviceProfile, ae_title_for, make_record
 from testbed.dicom import InstanceStores, memory_instances
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
+from testbed.faults import FaultKind
 from testbed.hospital import Hospital
 from testbed.offboard import Offboarding
 from testbed.pki.ca import IssuingCA
@@ -383,6 +384,22 @@ class LiveHospital:
     def unblock_route(self, zone: str, service: str, site: str | None = None) -> None:
         """Heal one block of the route from ``zone`` to ``service``."""
         operations.unblock_route(self.hospital, zone, service, site=site)
+
+    def begin_service_outage(self, fault: FaultKind, service: str) -> None:
+        """A PACS or an EHR goes down (``pacs-outage``, ``ehr-outage``; not kept)."""
+        operations.begin_service_outage(self.hospital, fault, service)
+
+    def end_service_outage(self, fault: FaultKind, service: str) -> None:
+        """One outage of a PACS or an EHR ends."""
+        operations.end_service_outage(self.hospital, fault, service)
+
+    def begin_idp_outage(self) -> None:
+        """The identity provider goes down (not kept: faults are not)."""
+        operations.begin_idp_outage(self.hospital)
+
+    def end_idp_outage(self) -> None:
+        """One IdP outage ends."""
+        operations.end_idp_outage(self.hospital)
 
     # -- CRL and OCSP ---------------------------------------------------------
 

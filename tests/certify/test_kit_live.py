@@ -155,6 +155,20 @@ def test_live_faults_are_audited_and_refused_when_wrong(hospital: KitHospital) -
         hospital.admin("/faults/ca-outage", {"action": "sometimes"})
     with pytest.raises(LiveError, match="unknown service 'nope'"):
         hospital.admin("/faults/blocked-route", {**route, "service": "nope", "action": "begin"})
+    assert hospital.admin("/faults/pacs-outage", {"action": "begin", "service": "pacs-north"})[
+        "down"] is True
+    assert hospital.admin("/faults/pacs-outage", {"action": "end", "service": "pacs-north"})[
+        "down"] is False
+    with pytest.raises(LiveError, match="'pacs-north' is not down"):
+        hospital.admin("/faults/pacs-outage", {"action": "end", "service": "pacs-north"})
+    with pytest.raises(LiveError, match="pacs-outage: unknown pacs service 'ehr'"):
+        hospital.admin("/faults/pacs-outage", {"action": "begin", "service": "ehr"})
+    with pytest.raises(LiveError, match="no identity provider"):
+        hospital.admin("/faults/idp-outage", {"action": "begin"})
+    outages = [(e["kind"], e["subject"]) for e in _events(hospital, since)
+               if e.get("fault") == "pacs-outage"]  # fmt: skip
+    assert outages == [("fault-started", "service:pacs-north"),
+                       ("fault-healed", "service:pacs-north")]  # fmt: skip
 
 
 def test_the_matrix_has_a_row_per_device(hospital: KitHospital, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ class Instance:
     zone: str
     key_type: str
     workdir: Path
+    ae_title: str | None = None  # its DICOM calling AE title, if its profile speaks DICOM
 
 
 @dataclass
@@ -101,7 +102,8 @@ class Session:
         workdir = self.work / "devices" / f"{len(self.instances) + 1}-{label}"
         workdir.mkdir(parents=True, exist_ok=True)
         instance = Instance(label, answer["device_id"], answer["bootstrap"]["password"],
-                            self.site, self.zone, answer["key_type"], workdir)  # fmt: skip
+                            self.site, self.zone, answer["key_type"], workdir,
+                            answer.get("ae_title"))  # fmt: skip
         self.instances.append(instance)
         return instance
 

@@ -2,7 +2,8 @@
 
 Suites are data (a tuple of :class:`~testbed.certify.checks.Check` each); a new suite
 adds one entry here.  The SMART and FHIR suites of issue 15 are not offered yet:
-asking for one is bad input (exit 2) that says so.  The kit's own recovery check (KIT-01) always runs, last.
+asking for one is bad input (exit 2) that says so.  The kit's own recovery check
+(KIT-01) always runs, last.
 """
 
 from __future__ import annotations

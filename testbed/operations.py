@@ -53,6 +53,7 @@ __all__ = [
     "begin_service_outage",
     "block_route",
     "current_crl",
+    "deliver_trust",
     "end_ca_outage",
     "end_idp_outage",
     "end_service_outage",
@@ -325,6 +326,18 @@ def rotate_ca_key(hospital: Hospital, *, site: str | None, overlap: timedelta) -
                       bundle_arrival=isoformat(arrival))  # fmt: skip
     publish_crls(hospital)
     return new
+
+
+def deliver_trust(hospital: Hospital) -> dict[str, int]:
+    """Push the trust bundles on their way to the sites now (an operator finishing a CA
+    key rotation by hand, instead of waiting ``pki.trust_distribution_delay``): site ->
+    the bundle version it now holds, one ``trust-bundle-updated`` event each."""
+    now = hospital.now()
+    delivered = hospital.trust.deliver_now(now=now)
+    for site, bundle in delivered.items():
+        hospital.log.emit(now, EventKind.TRUST_BUNDLE_UPDATED, site, version=bundle.version,
+                          by="operator")  # fmt: skip
+    return {site: bundle.version for site, bundle in delivered.items()}
 
 
 # -- live fault injection (issue 15: the certification kit) ---------------------------

@@ -3,7 +3,8 @@
 ``GET /devices``, ``POST /devices``, ``POST /devices/{id}/approve``, ``/validate``,
 ``/promote``, ``/suspend``, ``/resume``, ``/revoke``, ``/offboard``,
 ``/rebootstrap``, ``/hold``, ``/jwks`` (replace a device's JWK Set or URL), ``POST
-/ehr/patients/{id}/move``, ``POST /ca/rotate``, ``POST /crls/publish``, ``POST
+/ehr/patients/{id}/move``, ``POST /ca/rotate``, ``POST /trust/deliver`` (the bundles
+on their way reach the sites now), ``POST /crls/publish``, ``POST
 /faults/ca-outage``, ``/faults/blocked-route``, ``/faults/pacs-outage`` (``service``),
 ``/faults/ehr-outage`` (``service``, default the only EHR) and ``/faults/idp-outage``
 (``{"action": "begin"|"end", ...}``: live fault injection, the certification kit's;
@@ -211,6 +212,12 @@ async def _rotate(request: web.Request) -> web.Response:
     return web.json_response({"issuing_ca": new.name, "generation": new.generation})
 
 
+async def _deliver_trust(request: web.Request) -> web.Response:
+    delivered = request.app[_HOSPITAL].deliver_trust()
+    request.app[_TRUST_CHANGED]()
+    return web.json_response({"delivered": delivered})
+
+
 async def _publish(request: web.Request) -> web.Response:
     request.app[_HOSPITAL].publish_crls()
     return web.json_response({"published": True})
@@ -350,6 +357,7 @@ def admin_app(
         app.router.add_post(f"/devices/{{device_id}}/{action}", handler)
     app.router.add_post("/ca/rotate", _rotate)
     app.router.add_post("/crls/publish", _publish)
+    app.router.add_post("/trust/deliver", _deliver_trust)
     app.router.add_post("/audit/flush", _flush)
     app.router.add_post("/devices/{device_id}/hold", _hold)
     app.router.add_post("/faults/ca-outage", _ca_outage)

@@ -341,6 +341,12 @@ class LiveHospital:
         """A new issuing CA generation (:func:`~testbed.operations.rotate_ca_key`)."""
         return operations.rotate_ca_key(self.hospital, site=site, overlap=overlap)
 
+    @_durable
+    def deliver_trust(self) -> dict[str, int]:
+        """Push the trust bundles on their way to the sites now
+        (:func:`~testbed.operations.deliver_trust`)."""
+        return operations.deliver_trust(self.hospital)
+
     # -- revocation and offboarding -------------------------------------------
 
     @_durable

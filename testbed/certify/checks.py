@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed.certify.adapter import Action, Exchange
@@ -116,11 +117,16 @@ class CheckRun:
 
     def call(self, instance: Instance, action: Action, **fields: Any) -> Exchange:
         """Have the device instance do ``action`` (evidence: the exchange)."""
-        before = len(self.session.adapter.exchanges)
+        return self.call_at(instance.workdir, action, **fields)
+
+    def call_at(self, workdir: Path, action: Action, **fields: Any) -> Exchange:
+        """Have the device do ``action`` in ``workdir`` (an instance not registered yet)."""
+        adapter = self.session.adapter
+        before = len(adapter.exchanges)
         try:
-            return self.session.call(instance, action, **fields)
+            return adapter.call(action, {"workdir": str(workdir), **fields})
         finally:
-            self.evidence.exchanges.extend(self.session.adapter.exchanges[before:])
+            self.evidence.exchanges.extend(adapter.exchanges[before:])
 
     def mark(self) -> Mark:
         """The end of the audit log now."""

@@ -1,9 +1,9 @@
 """The check registry: every suite the kit offers, by name, and its checks in order.
 
 Suites are data (a tuple of :class:`~testbed.certify.checks.Check` each); a new suite
-adds one entry here.  The SMART and FHIR suites of issue 15 are not offered yet:
-asking for one is bad input (exit 2) that says so.  The kit's own recovery check
-(KIT-01) always runs, last.
+adds one entry here.  A suite named in :data:`PLANNED` is not offered yet: asking for
+one is bad input (exit 2) that says so.  The kit's own recovery check (KIT-01) always
+runs, last.
 """
 
 from __future__ import annotations
@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
-from testbed.certify import dicom_suite, est_suite, lifecycle_suite, recovery
+from testbed.certify import (
+    dicom_suite,
+    est_suite,
+    fhir_suite,
+    lifecycle_suite,
+    recovery,
+    smart_suite,
+)
 from testbed.certify.checks import Check
 from testbed.errors import CertifyError
 
@@ -19,12 +26,14 @@ __all__ = ["KIT", "PLANNED", "SUITES", "all_checks", "select"]
 
 SUITES: Mapping[str, tuple[Check, ...]] = MappingProxyType({
     est_suite.SUITE: est_suite.CHECKS,
+    smart_suite.SUITE: smart_suite.CHECKS,
+    fhir_suite.SUITE: fhir_suite.CHECKS,
     dicom_suite.SUITE: dicom_suite.CHECKS,
     lifecycle_suite.SUITE: lifecycle_suite.CHECKS,
 })  # fmt: skip
 KIT: tuple[Check, ...] = recovery.CHECKS
-PLANNED = ("smart", "fhir")
-"""Suites of issue 15 not offered yet (they come with the device side of SMART and FHIR)."""
+PLANNED: tuple[str, ...] = ()
+"""Suites of issue 15 not offered yet (none: every suite is in)."""
 
 
 def all_checks() -> tuple[Check, ...]:

@@ -36,6 +36,8 @@ class Instance:
     key_type: str
     workdir: Path
     ae_title: str | None = None  # its DICOM calling AE title, if its profile speaks DICOM
+    #: its SMART client (``client_id``, ``scopes``) and EHR ``location``, if it uses the EHR
+    smart: dict[str, Any] | None = None
 
 
 @dataclass
@@ -93,19 +95,37 @@ class Session:
         first = scenario.sites[0]
         return first.name, first.zones[0]
 
-    def new_instance(self, label: str) -> Instance:
-        """Register a new instance of the device (``label`` names its work directory)."""
-        serial = f"k{self._tag}{len(self.instances) + 1}"
-        answer = self.hospital.admin("/devices", {"serial": serial, "site": self.site,
-                                                  "zone": self.zone, "profile": self.profile.id,
-                                                  "owner": "certification"})  # fmt: skip
+    def workdir(self, label: str) -> Path:
+        """The work directory of the next instance (made now)."""
         workdir = self.work / "devices" / f"{len(self.instances) + 1}-{label}"
         workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
+
+    def new_instance(self, label: str, *, jwks: dict[str, Any] | None = None) -> Instance:
+        """Register a new instance of the device (``label`` names its work directory;
+        ``jwks``: the public keys of its SMART client, which the operator registers)."""
+        serial = f"k{self._tag}{len(self.instances) + 1}"
+        registration: dict[str, object] = {"serial": serial, "site": self.site,
+                                           "zone": self.zone, "profile": self.profile.id,
+                                           "owner": "certification"}  # fmt: skip
+        if jwks is not None:
+            registration["jwks"] = jwks
+        answer = self.hospital.admin("/devices", registration)
+        workdir = self.workdir(label)
+        smart = None
+        if "smart" in answer:
+            smart = {**answer["smart"], "location": answer.get("location")}
         instance = Instance(label, answer["device_id"], answer["bootstrap"]["password"],
                             self.site, self.zone, answer["key_type"], workdir,
-                            answer.get("ae_title"))  # fmt: skip
+                            answer.get("ae_title"), smart)  # fmt: skip
         self.instances.append(instance)
         return instance
+
+    def source_address(self) -> str | None:
+        """The loopback address of the instances' zone (a device binds it, so the
+        hospital places its connections there: ``endpoints.json`` ``zones``)."""
+        address = self.hospital.endpoints.get("zones", {}).get(f"{self.site}/{self.zone}")
+        return None if address is None else str(address)
 
     def enroll_request(self, instance: Instance, *, est_url: str | None = None,
                        password: str | None = None) -> dict[str, Any]:  # fmt: skip

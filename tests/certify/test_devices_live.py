@@ -34,6 +34,10 @@ DEVICES = {
                      frozenset({"EST-03", "EST-04", "EST-06", "LIFE-01", "LIFE-03"})),
     # a refused re-enrollment is not reported and the revoked certificate stays current
     "keeps-revoked": (faulty("keeps-revoked"), frozenset({"EST-06", "LIFE-01"})),
+    # a study the PACS refused (outage, blocked route) is dropped, not queued
+    "drops-data": (faulty("drops-data"), frozenset({"DICOM-02", "LIFE-01"})),
+    # keeps what it sent until a flush, and resends it with a new SOP Instance UID
+    "duplicates-on-retry": (faulty("duplicates-on-retry"), frozenset({"DICOM-02"})),
 }  # fmt: skip
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "NotMet",
     "Result",
     "failed",
+    "not_applicable",
     "passed",
     "skipped",
 ]
@@ -43,10 +44,13 @@ class NotMet(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """A judge's verdict (pass, fail or skip) and its reason."""
+    """A judge's verdict (pass, fail or skip) and its reason; ``applies`` False: the
+    check cannot apply here (the profile does not use the service, or the hospital does
+    not serve it), so it is not required in this run."""
 
     verdict: Verdict
     reason: str
+    applies: bool = True
 
 
 def passed(reason: str) -> Finding:
@@ -62,6 +66,12 @@ def failed(reason: str) -> Finding:
 def skipped(reason: str) -> Finding:
     """The check does not apply, because ``reason``."""
     return Finding(Verdict.SKIP, reason)
+
+
+def not_applicable(reason: str) -> Finding:
+    """The check cannot apply in this run (profile or hospital), because ``reason``:
+    a skip that certification does not require."""
+    return Finding(Verdict.SKIP, reason, applies=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from testbed.certify.adapter import Action
-from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, passed, skipped
+from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, not_applicable, passed
 from testbed.certify.impostor import Impostor
 from testbed.certify.session import Instance, Session
 from testbed.certify.steps import Enrolled, did, enrolled, status
+from testbed.devices import DeviceProfile
 from testbed.pacs.ae_title import canonical_ae_title
+from testbed.sites import ServiceKind
 
 __all__ = ["CHECKS", "SUITE", "Pacs", "pacs_for", "stored_studies", "study_request"]
 
@@ -55,10 +57,17 @@ def study_request(session: Session, instance: Instance, pacs: Pacs, *,
 
 
 def _dicom_instance(run: CheckRun, label: str) -> tuple[Enrolled, Pacs] | Finding:
+    if not sends_studies(run.profile):
+        return not_applicable(f"profile {run.profile.id} sends no studies (no PACS service)")
     first = enrolled(run, label)
     if first.instance.ae_title is None:
-        return skipped(f"profile {run.profile.id} has no DICOM AE title (it sends no studies)")
+        return not_applicable(f"profile {run.profile.id} has no DICOM AE title")
     return first, pacs_for(run.session, first.instance)
+
+
+def sends_studies(profile: DeviceProfile) -> bool:
+    """Whether the profile sends studies to a PACS (its DICOM checks are required)."""
+    return ServiceKind.PACS in profile.services
 
 
 def stored_studies(run: CheckRun, mark: Any, device: str) -> dict[str, set[str]]:
@@ -163,12 +172,13 @@ CHECKS: tuple[Check, ...] = (
           "PACS's dicom-association event shows TLS 1.2 or later and the registered calling "
           "AE title, the study is stored (dicom-store), and sent toward an impostor PACS "
           "(TLS certificate from a foreign CA) the device aborts the handshake (the "
-          "impostor receives no PDU) and does not report success.", tls_and_identity),
+          "impostor receives no PDU) and does not report success.", tls_and_identity,
+          sends_studies),
     Check("DICOM-02", "Store and forward across a PACS outage: no loss, no duplicate", SUITE,
           ("seed §4", "seed §6", "DICOM PS3.4 B.2.3 (SOP Instance UID unique)"),
           "A study is sent with the PACS up, then the kit takes the PACS down (pacs-outage) "
           "and asks for another: the device must not report success and must keep it "
           "(status.queued >= 1); after the heal, flush delivers it. Pass: the PACS's store "
           "holds both studies, each as one instance, and nothing stays queued.",
-          store_and_forward),
+          store_and_forward, sends_studies),
 )  # fmt: skip

@@ -14,7 +14,12 @@ import time
 from testbed.certify.adapter import Action
 from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, passed
 from testbed.certify.evidence import EventRef, Mark
-from testbed.certify.smart_suite import observation_request, smart_instance, token_lifetime
+from testbed.certify.smart_suite import (
+    observation_request,
+    smart_instance,
+    token_lifetime,
+    uses_ehr,
+)
 from testbed.certify.steps import Enrolled, did, status
 
 __all__ = ["CHECKS", "SUITE"]
@@ -109,7 +114,7 @@ CHECKS: tuple[Check, ...] = (
           "exactly one Observation (ehr-write 201) and refused none of the device's "
           "requests: it validates the resource, requires its patient to be in an "
           "in-progress Encounter at the device's Location and the encounter to be that "
-          "one.", resources),
+          "one.", resources, uses_ehr),
     Check("FHIR-02", "On 401, 403 or 5xx the data is kept and delivered once after the heal",
           SUITE, ("FHIR R4 §3.1.0.8.1 conditional create (If-None-Exist)", "seed §6",
                   "RFC 9110 §15.6.4 (503)"),
@@ -117,5 +122,5 @@ CHECKS: tuple[Check, ...] = (
           "503 with Retry-After) and asks for another: the device must not report success "
           "and must keep it (status.queued >= 1). The outage outlasts the access token; "
           "after the heal, flush delivers it. Pass: the EHR created exactly two "
-          "Observations and nothing stays queued.", kept_and_delivered),
+          "Observations and nothing stays queued.", kept_and_delivered, uses_ehr),
 )  # fmt: skip

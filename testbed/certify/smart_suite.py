@@ -16,13 +16,22 @@ import time
 from typing import Any
 
 from testbed.certify.adapter import Action
-from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, passed, skipped
+from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, not_applicable, passed
 from testbed.certify.evidence import EventRef, Mark
 from testbed.certify.session import Instance, Session
 from testbed.certify.steps import Enrolled, did, smart_enrolled
+from testbed.devices import DeviceProfile
+from testbed.sites import ServiceKind
 from testbed.smart.scopes import ScopeError, covers, parse_scopes
 
-__all__ = ["CHECKS", "SUITE", "observation_request", "smart_instance", "token_lifetime"]
+__all__ = [
+    "CHECKS",
+    "SUITE",
+    "observation_request",
+    "smart_instance",
+    "token_lifetime",
+    "uses_ehr",
+]
 
 SUITE = "smart"
 
@@ -42,12 +51,18 @@ def observation_request(session: Session, instance: Instance) -> dict[str, Any]:
 def smart_instance(run: CheckRun, label: str) -> Enrolled | Finding:
     """An enrolled instance with a SMART client, or why the check does not apply."""
     if "smart_configuration" not in run.session.hospital.endpoints:
-        return skipped("the hospital has no identity provider and EHR (its scenario has no "
+        return not_applicable("the hospital has no identity provider and EHR (its scenario has no "
                        "'ehr' block)")  # fmt: skip
     found = smart_enrolled(run, label)
     if found is None:
-        return skipped(f"profile {run.profile.id} does not use the EHR (no SMART client)")
+        return not_applicable(f"profile {run.profile.id} does not use the EHR (no SMART client)")
     return found
+
+
+def uses_ehr(profile: DeviceProfile) -> bool:
+    """Whether the profile writes to the EHR with SMART scopes (its SMART and FHIR
+    checks are required)."""
+    return ServiceKind.EHR in profile.services and bool(profile.fhir_scopes)
 
 
 def token_lifetime(session: Session) -> float:
@@ -144,7 +159,7 @@ def scopes(run: CheckRun) -> Finding:
     asked = [str(e.data.get("requested") or e.data.get("scope")) for e in granted]
     asked += [str(e.data.get("detail")) for e in refused if e.data.get("reason") in
               ("scope-not-authorized", "scope-malformed")]  # fmt: skip
-    wider = sorted({s for a in asked for s in _beyond(a, authorized)})
+    wider = sorted({a for a in asked if _beyond(a, authorized)})
     if wider:
         return failed(f"the device asked for {wider}, beyond its pre-authorized "
                       f"{authorized}")  # fmt: skip
@@ -162,16 +177,16 @@ CHECKS: tuple[Check, ...] = (
           "Observation, waits for its token to expire and sends another (two token "
           "requests). Pass: the IdP granted both and refused no assertion (it checks alg "
           "ES384/RS384, exp at most 5 minutes ahead, aud = the token URL, iss = sub = the "
-          "client id, a jti never seen).", assertions),
+          "client id, a jti never seen).", assertions, uses_ehr),
     Check("SMART-02", "An expired access token is not reused: the device asks for a new one",
           SUITE, ("SMART App Launch 2.2 §Backend Services: access token expiry",
                   "RFC 6750 §3.1"),
           "As SMART-01: the second send must succeed with a new token, and the FHIR API "
           "must see no request with an expired or inactive token (ehr-write/ehr-read "
-          "token-expired).", expired_token),
+          "token-expired).", expired_token, uses_ehr),
     Check("SMART-03", "Only pre-authorized scopes are requested", SUITE,
           ("SMART App Launch 2.2 §Scopes (system scopes)", "seed §7 step 1"),
           "An instance sends an Observation. Pass: every scope of its token requests "
           "(token-granted requested/scope, token-refused scope-not-authorized) is covered "
-          "by the scopes the hospital pre-authorized for its client.", scopes),
+          "by the scopes the hospital pre-authorized for its client.", scopes, uses_ehr),
 )  # fmt: skip

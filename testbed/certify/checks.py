@@ -134,7 +134,7 @@ class CheckRun:
         adapter = self.session.adapter
         before = len(adapter.exchanges)
         try:
-            return adapter.call(action, {"workdir": str(workdir), **fields})
+            return self.session.call_at(workdir, action, **fields)
         finally:
             self.evidence.exchanges.extend(adapter.exchanges[before:])
 

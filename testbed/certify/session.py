@@ -150,8 +150,13 @@ class Session:
 
     def call(self, instance: Instance, action: Action, **fields: Any) -> Exchange:
         """Have ``instance`` do ``action`` (``workdir`` added)."""
+        return self.call_at(instance.workdir, action, **fields)
+
+    def call_at(self, workdir: Path, action: Action, **fields: Any) -> Exchange:
+        """Have the device do ``action`` in ``workdir`` (``while_waiting``: called as the
+        adapter runs, not sent)."""
         while_waiting = fields.pop("while_waiting", None)
-        request = {"workdir": str(instance.workdir), **fields}
+        request = {"workdir": str(workdir), **fields}
         return self.adapter.call(action, request, while_waiting=while_waiting)
 
     def heal(self) -> list[str]:

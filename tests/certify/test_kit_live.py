@@ -107,8 +107,8 @@ def test_a_failing_device_exits_1(hospital: KitHospital, tmp_path: Path,
      "'/nonexistent/device' is not found"),
     (["--adapter", LEGACY, "--profile", PROFILE, "--suite", "est,nope"],
      "--suite 'nope': unknown"),
-    (["--adapter", LEGACY, "--profile", PROFILE, "--suite", "smart"],
-     "--suite smart: not available yet"),
+    (["--adapter", LEGACY, "--profile", PROFILE, "--suite", "est,smart"],
+     "--suite smart: scenario 'two-site-pilot' has no 'ehr' block"),
     (["--adapter", LEGACY, "--profile", "legacy-ultrasound"], "does not enroll over EST"),
 ])  # fmt: skip
 def test_bad_input_exits_2_naming_it(

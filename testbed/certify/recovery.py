@@ -9,7 +9,6 @@ hospital left broken says nothing about the next device.
 
 from __future__ import annotations
 
-import secrets
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 from testbed.certify.checks import Check, CheckRun, Finding, failed, passed
 from testbed.certify.est_client import csr_body, post, read_certificates
 from testbed.pki.keys import KeyType, new_private_key
-from testbed.smart.client import client_key, public_jwks
 
 __all__ = ["CHECKS"]
 
@@ -40,12 +38,7 @@ def hospital_healed(run: CheckRun) -> Finding:
     open_faults = sorted(k for k, n in balance.items() if n > 0)
     if open_faults:
         return failed(f"faults started and never healed: {open_faults}")
-    # a probe of a profile that uses the EHR registers the kit's own SMART keys
-    keys = None
-    if "smart_configuration" in session.hospital.endpoints:
-        keys = public_jwks(client_key(secrets.randbits(256)))
-    probe = session.new_instance("recovery-probe", jwks=keys)
-    run.note(f"registered {probe.device_id} at {probe.site}/{probe.zone}")
+    probe = run.instance("recovery-probe")
     key = new_private_key(KeyType(probe.key_type), None)
     mark = run.mark()
     with tempfile.TemporaryDirectory() as scratch:

@@ -20,8 +20,16 @@ from testbed.certify.adapter import Action, Adapter, Exchange
 from testbed.certify.evidence import AuditTrail
 from testbed.certify.hospital import KitHospital
 from testbed.devices import DeviceProfile
+from testbed.sites import ServiceKind
+from testbed.smart.client import client_key, public_jwks
 
-__all__ = ["Faults", "Instance", "Session"]
+__all__ = ["Faults", "Instance", "Session", "uses_ehr"]
+
+
+def uses_ehr(profile: DeviceProfile) -> bool:
+    """Whether the profile writes to the EHR with SMART scopes (a SMART client is
+    registered with it; its SMART and FHIR checks are required)."""
+    return ServiceKind.EHR in profile.services and bool(profile.fhir_scopes)
 
 
 @dataclass
@@ -103,11 +111,17 @@ class Session:
 
     def new_instance(self, label: str, *, jwks: dict[str, Any] | None = None) -> Instance:
         """Register a new instance of the device (``label`` names its work directory;
-        ``jwks``: the public keys of its SMART client, which the operator registers)."""
+        ``jwks``: the public keys of its SMART client, which the operator registers;
+        None for a profile that uses the EHR: the kit's own, for a check that does not
+        use SMART)."""
         serial = f"k{self._tag}{len(self.instances) + 1}"
         registration: dict[str, object] = {"serial": serial, "site": self.site,
                                            "zone": self.zone, "profile": self.profile.id,
                                            "owner": "certification"}  # fmt: skip
+        if jwks is None and "smart_configuration" in self.hospital.endpoints and uses_ehr(
+            self.profile
+        ):  # a check that does not use SMART: the operator registers the kit's own keys
+            jwks = public_jwks(client_key(secrets.randbits(256)))
         if jwks is not None:
             registration["jwks"] = jwks
         answer = self.hospital.admin("/devices", registration)

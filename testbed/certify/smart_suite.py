@@ -18,10 +18,8 @@ from typing import Any
 from testbed.certify.adapter import Action
 from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, not_applicable, passed
 from testbed.certify.evidence import EventRef, Mark
-from testbed.certify.session import Instance, Session
+from testbed.certify.session import Instance, Session, uses_ehr
 from testbed.certify.steps import Enrolled, did, smart_enrolled
-from testbed.devices import DeviceProfile
-from testbed.sites import ServiceKind
 from testbed.smart.scopes import ScopeError, covers, parse_scopes
 
 __all__ = [
@@ -53,16 +51,12 @@ def smart_instance(run: CheckRun, label: str) -> Enrolled | Finding:
     if "smart_configuration" not in run.session.hospital.endpoints:
         return not_applicable("the hospital has no identity provider and EHR (its scenario has no "
                        "'ehr' block)")  # fmt: skip
+    if not uses_ehr(run.profile):
+        return not_applicable(f"profile {run.profile.id} does not write to the EHR")
     found = smart_enrolled(run, label)
     if found is None:
         return not_applicable(f"profile {run.profile.id} does not use the EHR (no SMART client)")
     return found
-
-
-def uses_ehr(profile: DeviceProfile) -> bool:
-    """Whether the profile writes to the EHR with SMART scopes (its SMART and FHIR
-    checks are required)."""
-    return ServiceKind.EHR in profile.services and bool(profile.fhir_scopes)
 
 
 def token_lifetime(session: Session) -> float:

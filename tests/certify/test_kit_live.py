@@ -173,17 +173,21 @@ def test_live_faults_are_audited_and_refused_when_wrong(hospital: KitHospital) -
 
 def test_the_matrix_has_a_row_per_device(hospital: KitHospital, tmp_path: Path) -> None:
     adapters = ["--adapter", LEGACY, "--adapter", faulty("accept-any-server")]
-    assert _certify(hospital, tmp_path, *adapters, "--suite", "est", "--matrix") == 1
+    assert _certify(hospital, tmp_path, *adapters, "--suite", "est,dicom", "--matrix") == 1
     lines = list(csv.reader((tmp_path / "matrix.csv").read_text().splitlines()))
     header = lines[0]
     assert header[:4] == ["device", "profile", "certified", "EST-01"]
     assert "key_types" in header and "dicom_tls" in header
+    assert header[-1] == "dicom_tls_negotiated"
+    assert {"DICOM-01", "DICOM-02"} <= set(header)
     legacy, accepting = (dict(zip(header, line, strict=True)) for line in lines[1:])
     assert (legacy["device"], legacy["certified"], legacy["EST-02"]) == ("device.sh", "yes",
                                                                          "pass")  # fmt: skip
     assert (accepting["certified"], accepting["EST-02"]) == ("no", "fail")
     assert accepting["device"].endswith("device.py --fault accept-any-server")
     assert (legacy["key_types"], legacy["max_validity"]) == ("ec-p256 rsa-2048", "90d")
+    assert (legacy["DICOM-01"], legacy["DICOM-02"]) == ("pass", "pass")
+    assert legacy["dicom_tls_negotiated"] in ("tls1.2", "tls1.3", "tls1.2 tls1.3")
     assert json.loads((tmp_path / "2" / "certify.json").read_text())["certified"] is False
     assert "<table>" in (tmp_path / "matrix.html").read_text()
 

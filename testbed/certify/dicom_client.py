@@ -22,8 +22,9 @@ from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
 from pynetdicom import AE
 
 from testbed.pacs.dataset import minimal_image
+from testbed.pacs.echo import VERIFICATION_SOP_CLASS as VERIFICATION
 
-__all__ = ["Sent", "new_study", "new_uid", "send_instances", "tls_context"]
+__all__ = ["Sent", "echo", "new_study", "new_uid", "send_instances", "tls_context"]
 
 _TIMEOUT = 15.0
 
@@ -111,6 +112,28 @@ def send_instances(
     finally:
         ae.shutdown()
     return sent
+
+
+def echo(host: str, port: int, *, called_ae: str, calling_ae: str, context: ssl.SSLContext,
+         timeout: float = _TIMEOUT) -> str | None:  # fmt: skip
+    """One C-ECHO over TLS: None when it answered success, else why not."""
+    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
+    ae = AE(ae_title=calling_ae)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
+    ae.connection_timeout = timeout
+    ae.add_requested_context(VERIFICATION)
+    try:
+        assoc = ae.associate(host, port, ae_title=called_ae, tls_args=(context, host))
+        if not assoc.is_established:
+            return _why(assoc, host, port)
+        try:
+            code = getattr(assoc.send_c_echo(), "Status", None)
+        finally:
+            if assoc.is_established:
+                assoc.release()
+    finally:
+        ae.shutdown()
+    return None if code == 0 else f"C-ECHO answered {code!r}"
 
 
 def _why(assoc: object, host: str, port: int) -> str:

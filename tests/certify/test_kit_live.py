@@ -16,7 +16,7 @@ import pytest
 
 from testbed.certify.adapter import Adapter
 from testbed.certify.hospital import KitHospital
-from testbed.certify.registry import SUITES
+from testbed.certify.registry import KIT, SUITES
 from testbed.certify.runner import profile_of, run_check
 from testbed.certify.session import Session
 from testbed.cli import main
@@ -213,3 +213,20 @@ def test_pytest_gives_one_item_per_check(hospital: KitHospital, tmp_path: Path) 
     assert "EST-02 fail: the device completed TLS with the impostor" in done.stdout
     cases = ElementTree.parse(tmp_path / "junit.xml").getroot().iter("testcase")
     assert [c.get("name") for c in cases][:2] == ["EST-01", "EST-02"]
+
+
+def test_the_recovery_check_fails_while_a_pacs_stays_down(hospital: KitHospital,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    """A PACS down before the run (not the kit's fault to heal) is caught by the probe's
+    C-ECHO."""
+    outage = {"action": "begin", "service": "pacs-north"}
+    hospital.admin("/faults/pacs-outage", outage)
+    try:
+        session = Session(Adapter.parse(LEGACY), hospital, profile_of(hospital, PROFILE),
+                          tmp_path)  # fmt: skip
+        result = run_check(session, KIT[0])
+    finally:
+        hospital.admin("/faults/pacs-outage", {**outage, "action": "end"})
+    assert result.verdict is Verdict.FAIL
+    assert "the PACS pacs-north refused the probe's C-ECHO" in result.reason
+    assert hospital.admin("/trust/deliver") == {"delivered": {}}  # nothing on its way

@@ -26,6 +26,7 @@ __all__ = ["CHECKS", "SUITE"]
 
 SUITE = "fhir"
 EHR_OUTAGE = "/faults/ehr-outage"
+IDP_OUTAGE = "/faults/idp-outage"
 
 
 def _writes(run: CheckRun, mark: Mark, device: str) -> tuple[list[EventRef], list[EventRef]]:
@@ -61,8 +62,9 @@ def resources(run: CheckRun) -> Finding:
 
 
 def kept_and_delivered(run: CheckRun) -> Finding:
-    """FHIR-02: refused by an EHR outage (503), the device keeps the Observation and
-    delivers it after the heal (its token expired meanwhile), with no duplicate."""
+    """FHIR-02: refused by an EHR outage (503), then by the IdP (503, its token expired
+    meanwhile), the device keeps the Observation and delivers it once both heal, with
+    no duplicate."""
     first = smart_instance(run, "ehr-outage")
     if not isinstance(first, Enrolled):
         return first
@@ -91,8 +93,20 @@ def kept_and_delivered(run: CheckRun) -> Finding:
     time.sleep(wait)
     healed = run.mark()
     session.faults.end(EHR_OUTAGE)
+    session.faults.begin(IDP_OUTAGE)
+    run.note("EHR outage healed; identity provider outage started (admin API)")
+    no_token = run.call(instance, Action.FLUSH)
+    run.events(healed, kind="token-refused")
+    if no_token.succeeded and (no_token.response or {}).get("delivered"):
+        return failed("with the identity provider down (its token expired) the device "
+                      "reported the Observation delivered")  # fmt: skip
+    kept = status(run, instance)
+    if not isinstance(kept.get("queued"), int) or kept["queued"] < 1:
+        return failed(f"refused a token (503), the device did not keep the Observation "
+                      f"(status.queued {kept.get('queued')}): data lost")  # fmt: skip
+    session.faults.end(IDP_OUTAGE)
     run.events(healed, kind="fault-healed")
-    did(run.call(instance, Action.FLUSH), "flush after the EHR outage healed")
+    did(run.call(instance, Action.FLUSH), "flush after the EHR and IdP outages healed")
     after = status(run, instance)
     created, _ = _writes(run, mark, device)
     if len(created) > 2:
@@ -102,8 +116,9 @@ def kept_and_delivered(run: CheckRun) -> Finding:
         return failed(f"{len(created)} of the 2 Observations reached the EHR: data lost")
     if after.get("queued") != 0:
         return failed(f"after the flush status.queued is {after.get('queued')}, not 0")
-    return passed("refused (503) during the outage, kept, delivered by flush after the heal "
-                  "with a new token: both Observations created once")  # fmt: skip
+    return passed("refused (503) during the EHR outage and without a token during the "
+                  "IdP outage, kept, delivered by flush after both healed with a new token: "
+                  "both Observations created once")  # fmt: skip
 
 
 CHECKS: tuple[Check, ...] = (
@@ -120,7 +135,9 @@ CHECKS: tuple[Check, ...] = (
                   "RFC 9110 §15.6.4 (503)"),
           "An Observation is sent with the EHR up; the kit takes the EHR down (ehr-outage: "
           "503 with Retry-After) and asks for another: the device must not report success "
-          "and must keep it (status.queued >= 1). The outage outlasts the access token; "
-          "after the heal, flush delivers it. Pass: the EHR created exactly two "
-          "Observations and nothing stays queued.", kept_and_delivered, uses_ehr),
+          "and must keep it (status.queued >= 1). The outage outlasts the access token; at "
+          "the heal the identity provider goes down (idp-outage: the token endpoint answers "
+          "503) and flush must not deliver and must keep the Observation; after that heal, "
+          "flush delivers it. Pass: the EHR created exactly two Observations and nothing "
+          "stays queued.", kept_and_delivered, uses_ehr),
 )  # fmt: skip

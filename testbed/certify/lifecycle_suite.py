@@ -2,9 +2,10 @@
 trust bundle change.
 
 The faults a device meets are the ones EST shows it (a CA outage, a revoked
-certificate, a new issuing CA) and, for a device that sends studies, a blocked route
-to its PACS while it holds one (LIFE-01's data-keeping half: refused, reported, kept,
-delivered after the heal).
+certificate, a new issuing CA) and a blocked route to the service its clinical data
+goes to, a study to its PACS or an Observation to the EHR (LIFE-01's data-keeping
+half, :mod:`testbed.certify.data_kept`: refused, reported, kept, delivered after the
+heal).
 """
 
 from __future__ import annotations
@@ -13,69 +14,27 @@ from pathlib import Path
 
 from testbed.certify.adapter import Action
 from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, passed
-from testbed.certify.dicom_suite import pacs_for, stored_studies, study_request
-from testbed.certify.steps import Enrolled, did, enrolled, read_certificate, status
-from testbed.errors import Unsupported
+from testbed.certify.data_kept import data_kept, fail_safe_instance
+from testbed.certify.steps import did, enrolled, read_certificate, status
 
 __all__ = ["CHECKS"]
 
 SUITE = "lifecycle"
 _CA_OUTAGE = "/faults/ca-outage"
-_BLOCKED_ROUTE = "/faults/blocked-route"
 
 
 def _same_serial(reported: object, serial: str) -> bool:
     return reported is not None and str(reported).lower().lstrip("0") == serial.lstrip("0")
 
 
-def data_kept(run: CheckRun, first: Enrolled) -> Finding | None:
-    """LIFE-01's data-keeping half: a study sent while the route to the PACS is blocked
-    is refused, reported (``last_error``), kept (``queued``) and delivered by ``flush``
-    after the heal.  None when it holds (or the device sends no studies: noted)."""
-    instance, session = first.instance, run.session
-    if instance.ae_title is None:
-        run.note("data-keeping half not judged: the profile sends no studies")
-        return None
-    pacs = pacs_for(session, instance)
-    route = {"zone": instance.zone, "service": pacs.service, "site": instance.site}
-    mark = run.mark()
-    session.faults.begin(_BLOCKED_ROUTE, **route)
-    run.note(f"route {instance.zone}->{pacs.service} blocked (admin API)")
-    try:
-        during = run.call(instance, Action.SEND_STUDY, **study_request(session, instance, pacs))
-    except Unsupported:
-        session.faults.end(_BLOCKED_ROUTE, **route)
-        run.note("data-keeping half not judged: the device does not send studies")
-        return None
-    run.events(mark, kind="fault-started")
-    refused = [e for e in run.events(mark, subject=instance.device_id)
-               if e.kind in ("dicom-association", "access-decision")
-               and not e.data.get("allowed")]  # fmt: skip
-    if during.succeeded:
-        return failed("with the route to the PACS blocked the device reported the study sent")
-    if not refused:
-        raise NotMet("with the route blocked the device did not try the PACS")
-    held = status(run, instance)
-    if not held.get("last_error") or not held.get("queued"):
-        return failed(f"a refused study must be reported and kept: status.last_error "
-                      f"{held.get('last_error')!r}, status.queued {held.get('queued')!r}")
-    healed = run.mark()
-    session.faults.end(_BLOCKED_ROUTE, **route)
-    run.events(healed, kind="fault-healed")
-    did(run.call(instance, Action.FLUSH), "flush after the route was unblocked")
-    if not stored_studies(run, mark, instance.device_id):
-        return failed("after the heal and flush the kept study never reached the PACS")
-    return None
-
-
 def fail_safe(run: CheckRun) -> Finding:
     """LIFE-01: refused under a blocked route (data kept), a CA outage and after
     revocation, the device reports it, keeps its data and its still-valid credential,
     and recovers once the fault heals."""
-    first = enrolled(run, "fail-safe")
+    first, payload = fail_safe_instance(run, "fail-safe")
     device = first.instance.device_id
     session = run.session
-    data = data_kept(run, first)
+    data = data_kept(run, first, payload)
     if data is not None:
         return data
     mark = run.mark()
@@ -114,8 +73,9 @@ def fail_safe(run: CheckRun) -> Finding:
         return failed("after revocation the device did not report it (status.last_error "
                       f"{state.get('last_error')!r}) or still names the revoked certificate "
                       f"{serial} as current")  # fmt: skip
-    kept = "" if first.instance.ae_title is None else (
-        "blocked route: study refused, reported, kept and delivered after the heal; ")
+    kept = "" if payload is None else (
+        f"blocked route: {payload.what} refused, reported, kept and delivered after the "
+        "heal; ")
     return passed(f"{kept}CA outage: refused, reported, valid certificate kept, recovered "
                   "after the heal; revoked certificate: refused and reported")  # fmt: skip
 
@@ -190,10 +150,11 @@ def trust_change(run: CheckRun) -> Finding:
 CHECKS: tuple[Check, ...] = (
     Check("LIFE-01", "Fail safe, not silent, under the pre-production faults", SUITE,
           ("seed §6", "seed §7 step 3", "RFC 7030 §4.2.3"),
-          "An enrolled instance that sends studies meets a blocked route to its PACS "
-          "(admin API) and is asked to send one: it must not report success, must set "
-          "status.last_error and keep the study (status.queued), and flush must deliver it "
-          "after the heal (the PACS stores it). Then a CA outage and a renewal: it must "
+          "An enrolled instance that sends clinical data (a study to its PACS, else an "
+          "Observation to the EHR) meets a blocked route to that service (admin API) and "
+          "is asked to send: it must not report success, must set status.last_error and "
+          "keep the data (status.queued), and flush must deliver it after the heal (the "
+          "PACS stores it, the EHR creates it). Then a CA outage and a renewal: it must "
           "not report success, must say why in status.last_error, and must keep its "
           "still-valid certificate; after the heal it must renew. Then its certificate is "
           "revoked: the renewal must be refused and reported.", fail_safe),

@@ -5,7 +5,8 @@ driven through a language-neutral adapter, on the hospital live on loopback.
 - :mod:`~testbed.certify.checks` checks as objects, :mod:`~testbed.certify.registry` the suites;
 - :mod:`~testbed.certify.est_suite`, :mod:`~testbed.certify.smart_suite`,
   :mod:`~testbed.certify.fhir_suite`, :mod:`~testbed.certify.dicom_suite`,
-  :mod:`~testbed.certify.lifecycle_suite`, :mod:`~testbed.certify.recovery` (KIT-01)
+  :mod:`~testbed.certify.lifecycle_suite` (with :mod:`~testbed.certify.data_kept`),
+  :mod:`~testbed.certify.recovery` (KIT-01)
   the checks;
 - :mod:`~testbed.certify.hospital` the live hospital, :mod:`~testbed.certify.session`
   a run's instances and faults, :mod:`~testbed.certify.impostor` the impostor EST

@@ -83,10 +83,7 @@ def send_instances(
     timeout: float = _TIMEOUT,
 ) -> Sent:
     """C-STORE every instance on one TLS association; what was stored (see the module)."""
-    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)  # its errors are ours to say
-    ae = AE(ae_title=calling_ae)
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
-    ae.connection_timeout = timeout
+    ae = _requester(calling_ae, timeout)
     for uid in sorted({str(ds.SOPClassUID) for ds in instances}):
         ae.add_requested_context(uid, ExplicitVRLittleEndian)
     sent = Sent()
@@ -117,10 +114,7 @@ def send_instances(
 def echo(host: str, port: int, *, called_ae: str, calling_ae: str, context: ssl.SSLContext,
          timeout: float = _TIMEOUT) -> str | None:  # fmt: skip
     """One C-ECHO over TLS: None when it answered success, else why not."""
-    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
-    ae = AE(ae_title=calling_ae)
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
-    ae.connection_timeout = timeout
+    ae = _requester(calling_ae, timeout)
     ae.add_requested_context(VERIFICATION)
     try:
         assoc = ae.associate(host, port, ae_title=called_ae, tls_args=(context, host))
@@ -134,6 +128,15 @@ def echo(host: str, port: int, *, called_ae: str, calling_ae: str, context: ssl.
     finally:
         ae.shutdown()
     return None if code == 0 else f"C-ECHO answered {code!r}"
+
+
+def _requester(calling_ae: str, timeout: float) -> AE:
+    """An association requester with the calling AE title, every timeout ``timeout``."""
+    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)  # its errors are ours to say
+    ae = AE(ae_title=calling_ae)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
+    ae.connection_timeout = timeout
+    return ae
 
 
 def _why(assoc: object, host: str, port: int) -> str:

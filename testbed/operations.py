@@ -40,6 +40,7 @@ from testbed.offboard import Offboarding, offboard_device, revoke_device
 from testbed.pki.ca import IssuingCA
 from testbed.pki.renewal import OnExpiry
 from testbed.pki.revocation import PublishedCrl, RevocationReason, build_crl
+from testbed.sites import ServiceKind
 
 if TYPE_CHECKING:
     from testbed.clinical import Clinical, SmartEnrollment
@@ -52,9 +53,14 @@ __all__ = [
     "approve",
     # live fault injection (issue 15: the certification kit)
     "begin_ca_outage",
+    "begin_idp_outage",
+    "begin_service_outage",
     "block_route",
     "current_crl",
+    "deliver_trust",
     "end_ca_outage",
+    "end_idp_outage",
+    "end_service_outage",
     "hand_shared_credential",
     "hold_for_approval",
     "move_patient",
@@ -395,6 +401,18 @@ def rotate_ca_key(hospital: Hospital, *, site: str | None, overlap: timedelta) -
     return new
 
 
+def deliver_trust(hospital: Hospital) -> dict[str, int]:
+    """Push the trust bundles on their way to the sites now (an operator finishing a CA
+    key rotation by hand, instead of waiting ``pki.trust_distribution_delay``): site ->
+    the bundle version it now holds, one ``trust-bundle-updated`` event each."""
+    now = hospital.now()
+    delivered = hospital.trust.deliver_now(now=now)
+    for site, bundle in delivered.items():
+        hospital.log.emit(now, EventKind.TRUST_BUNDLE_UPDATED, site, version=bundle.version,
+                          by="operator")  # fmt: skip
+    return {site: bundle.version for site, bundle in delivered.items()}
+
+
 # -- live fault injection (issue 15: the certification kit) ---------------------------
 # An operator (or the certification kit, through the admin API) starts and heals a
 # fault now, on the same state the simulation's fault effects change
@@ -496,3 +514,58 @@ def hold_for_approval(hospital: Hospital, device_id: str) -> bool:
     hospital.log.emit(hospital.now(), EventKind.POLICY_CHANGED, device_id,
                       change="enrollment-held")  # fmt: skip
     return True
+
+
+_OUTAGE_KINDS = {FaultKind.PACS_OUTAGE: ServiceKind.PACS, FaultKind.EHR_OUTAGE: ServiceKind.EHR}
+
+
+def _outage_service(hospital: Hospital, fault: FaultKind, service: str) -> str:
+    """``service`` checked as a service this kind of outage can take down."""
+    kind = _OUTAGE_KINDS[fault]
+    names = [s.name for s in hospital.scenario.services if s.kind is kind]
+    if service not in names:
+        raise RegistrationError(f"{fault}: unknown {kind} service {service!r}; known: {names}")
+    return f"service:{service}"
+
+
+def begin_service_outage(hospital: Hospital, fault: FaultKind, service: str) -> None:
+    """A PACS (``pacs-outage``: associations refused ``service-unavailable``) or an EHR
+    (``ehr-outage``: FHIR requests refused ``service-unavailable``) goes down, as the
+    simulation's effects take it down (:class:`~testbed.hops.ServiceOutages`)."""
+    target = _outage_service(hospital, fault, service)
+    hospital.outages.begin(service)
+    hospital.log.emit(hospital.now(), EventKind.FAULT_STARTED, target, fault=fault)
+
+
+def end_service_outage(hospital: Hospital, fault: FaultKind, service: str) -> None:
+    """One outage of ``service`` ends; raises :class:`~testbed.errors.RegistrationError`
+    when the service is not down."""
+    target = _outage_service(hospital, fault, service)
+    try:
+        hospital.outages.end(service)
+    except ValueError as error:
+        raise RegistrationError(str(error)) from None
+    hospital.log.emit(hospital.now(), EventKind.FAULT_HEALED, target, fault=fault)
+
+
+def _clinical(hospital: Hospital) -> Clinical:
+    clinical = hospital.clinical
+    if clinical is None:
+        raise EhrError("this hospital has no identity provider: its scenario has no 'ehr' block")
+    return clinical
+
+
+def begin_idp_outage(hospital: Hospital) -> None:
+    """The identity provider answers nothing (token requests: ``service-unavailable``)."""
+    _clinical(hospital).idp_outage(begin=True)
+    hospital.log.emit(hospital.now(), EventKind.FAULT_STARTED, "idp", fault=FaultKind.IDP_OUTAGE)
+
+
+def end_idp_outage(hospital: Hospital) -> None:
+    """One IdP outage ends; raises :class:`~testbed.errors.RegistrationError` when the
+    IdP is not down."""
+    try:
+        _clinical(hospital).idp_outage(begin=False)
+    except ValueError as error:
+        raise RegistrationError(str(error)) from None
+    hospital.log.emit(hospital.now(), EventKind.FAULT_HEALED, "idp", fault=FaultKind.IDP_OUTAGE)

@@ -75,8 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="certify the device behind this adapter: one test per check")
     group.addoption("--testbed-profile", metavar="PROFILE", default=None,
                     help="the device profile to certify (with --testbed-certify)")
-    group.addoption("--testbed-certify-suite", metavar="SUITES", default="est,lifecycle",
-                    help="comma-separated suites (default: est,lifecycle)")
+    group.addoption("--testbed-certify-suite", metavar="SUITES", default="",
+                    help="comma-separated suites (default: every one: est, smart, fhir, "
+                         "dicom, lifecycle)")  # fmt: skip
     group.addoption("--testbed-certify-scenario", metavar="FILE",
                     default="scenarios/two-site-pilot.yaml",
                     help="the hospital's scenario (default: scenarios/two-site-pilot.yaml)")

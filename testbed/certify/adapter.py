@@ -53,6 +53,7 @@ class Action(StrEnum):
     FLUSH = "flush"
     SET_TRUST = "set-trust"
     WIPE = "wipe"
+    KEYS = "keys"  # the kit's addition: the device's public JWK Set (SMART client assertions)
 
 
 _STR = (str,)
@@ -69,6 +70,7 @@ ANSWERS: Mapping[Action, Mapping[str, tuple[type, ...]]] = {
     Action.FLUSH: {"delivered": _INT},
     Action.SET_TRUST: {},
     Action.WIPE: {},
+    Action.KEYS: {"jwks": (dict,)},
 }  # fmt: skip
 """The fields (and their JSON types) an action's answer must have on exit 0."""
 

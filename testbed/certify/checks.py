@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed.certify.adapter import Action, Exchange
@@ -30,6 +31,7 @@ __all__ = [
     "NotMet",
     "Result",
     "failed",
+    "not_applicable",
     "passed",
     "skipped",
 ]
@@ -42,10 +44,13 @@ class NotMet(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """A judge's verdict (pass, fail or skip) and its reason."""
+    """A judge's verdict (pass, fail or skip) and its reason; ``applies`` False: the
+    check cannot apply here (the profile does not use the service, or the hospital does
+    not serve it), so it is not required in this run."""
 
     verdict: Verdict
     reason: str
+    applies: bool = True
 
 
 def passed(reason: str) -> Finding:
@@ -61,6 +66,12 @@ def failed(reason: str) -> Finding:
 def skipped(reason: str) -> Finding:
     """The check does not apply, because ``reason``."""
     return Finding(Verdict.SKIP, reason)
+
+
+def not_applicable(reason: str) -> Finding:
+    """The check cannot apply in this run (profile or hospital), because ``reason``:
+    a skip that certification does not require."""
+    return Finding(Verdict.SKIP, reason, applies=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +127,16 @@ class CheckRun:
 
     def call(self, instance: Instance, action: Action, **fields: Any) -> Exchange:
         """Have the device instance do ``action`` (evidence: the exchange)."""
-        before = len(self.session.adapter.exchanges)
+        return self.call_at(instance.workdir, action, **fields)
+
+    def call_at(self, workdir: Path, action: Action, **fields: Any) -> Exchange:
+        """Have the device do ``action`` in ``workdir`` (an instance not registered yet)."""
+        adapter = self.session.adapter
+        before = len(adapter.exchanges)
         try:
-            return self.session.call(instance, action, **fields)
+            return self.session.call_at(workdir, action, **fields)
         finally:
-            self.evidence.exchanges.extend(self.session.adapter.exchanges[before:])
+            self.evidence.exchanges.extend(adapter.exchanges[before:])
 
     def mark(self) -> Mark:
         """The end of the audit log now."""

@@ -48,14 +48,26 @@ def open_hospital(scenario: Path, state_dir: Path | None, out: Path) -> KitHospi
     return hospital
 
 
+def _serves(hospital: KitHospital, suite: str) -> None:
+    """A SMART or FHIR suite asked for by name needs a hospital with an IdP and EHR."""
+    named = sorted({n.strip() for n in suite.split(",")} & {"smart", "fhir"})
+    if named and "smart_configuration" not in hospital.endpoints:
+        raise CertifyError(f"--suite {','.join(named)}: scenario {hospital.scenario.name!r} "
+                           "has no 'ehr' block (no identity provider or EHR to certify "
+                           "against); use one that has, e.g. "
+                           "fixtures/devices/certify-ehr.yaml")  # fmt: skip
+
+
 @click.command("certify")
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--adapter", "adapters", required=True, multiple=True, metavar="'COMMAND ARGS'",
               help="The device's adapter command (split as a shell would); the kit "
                    "appends the action.  Repeat it with --matrix.")  # fmt: skip
 @click.option("--profile", required=True, help="The device profile (e.g. ct-ai-onbox).")
-@click.option("--suite", default="est,lifecycle", show_default=True,
-              help="Comma-separated suites to run.")
+@click.option("--suite", default=None,
+              help="Comma-separated suites to run (default: every one: est, smart, fhir, "
+                   "dicom, lifecycle; a check the profile or the hospital does not use is "
+                   "skipped, not required).")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("certify-out"), show_default=True,
               help="Where certify.json, certify.html and certify.junit.xml go.")
@@ -68,14 +80,14 @@ def open_hospital(scenario: Path, state_dir: Path | None, out: Path) -> KitHospi
                    "(matrix.csv, matrix.html; each device's outputs in OUT/NAME/).")
 @click.pass_context
 def certify_command(ctx: click.Context, scenario: Path, adapters: tuple[str, ...],
-                    profile: str, suite: str, out: Path, state_dir: Path | None,
+                    profile: str, suite: str | None, out: Path, state_dir: Path | None,
                     timeout: float, matrix: bool) -> None:  # fmt: skip
-    """Certify a device: run the EST and lifecycle checks against SCENARIO's hospital
-    live on loopback, driving the device through its adapter."""
+    """Certify a device: run the EST, SMART, FHIR, DICOM and lifecycle checks against
+    SCENARIO's hospital live on loopback, driving the device through its adapter."""
     if len(adapters) > 1 and not matrix:
         raise CertifyError("--adapter: give one, or several with --matrix")
     devices = [Adapter.parse(adapter, timeout=timeout) for adapter in adapters]
-    checks = select(suite.split(","))
+    checks = select((suite or "").split(","))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -83,6 +95,7 @@ def certify_command(ctx: click.Context, scenario: Path, adapters: tuple[str, ...
     hospital = open_hospital(scenario, state_dir, out)
     runs = []
     try:
+        _serves(hospital, suite or "")
         chosen = profile_of(hospital, profile)
         for number, device in enumerate(devices, start=1):
             label = " ".join(Path(a).name if "/" in a else a for a in device.argv)

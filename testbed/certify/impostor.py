@@ -1,10 +1,12 @@
-"""An impostor EST server: HTTPS on loopback under a CA the hospital never heard of (EST-02).
+"""An impostor server on loopback under a CA the hospital never heard of: an EST server
+(EST-02) or a PACS (DICOM-01).
 
-A device that validates the EST server against its trust anchors (RFC 7030 §3.3.1)
-aborts the TLS handshake; one that accepts any server certificate completes it and
-sends its request (with its bootstrap credentials).  The impostor answers every
-request 503 and counts both: :attr:`Impostor.requests` is the evidence that a device
-talked to it.
+A device that validates the server against its trust anchors (RFC 7030 §3.3.1; DICOM
+PS3.15 Annex B) aborts the TLS handshake; one that accepts any server certificate
+completes it and sends its request (EST: with its bootstrap credentials; DICOM: an
+A-ASSOCIATE-RQ with the study to follow).  The impostor answers an HTTP request 503,
+a DICOM peer nothing (it closes), and counts both: :attr:`Impostor.requests` is the
+evidence that a device talked to it.
 
 It is the kit's test double, not a hospital server: it binds 127.0.0.1 only, lives
 for one check, handles one connection at a time with a socket timeout, and is
@@ -69,7 +71,8 @@ def _identity(directory: Path) -> tuple[Path, Path]:
 class Impostor:
     """An HTTPS server on 127.0.0.1 with a certificate from a foreign CA."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: str = "https") -> None:
+        self.protocol = protocol  # "https" (EST) or "dicom" (a PACS)
         self.handshakes_failed = 0
         self.requests: list[str] = []  # request lines received after a handshake
         self._directory = tempfile.TemporaryDirectory(prefix="impostor-")
@@ -82,10 +85,14 @@ class Impostor:
         self._thread = threading.Thread(target=self._serve, name="impostor", daemon=True)
 
     @property
+    def port(self) -> int:
+        """The port it listens on (127.0.0.1)."""
+        return int(self._socket.getsockname()[1])
+
+    @property
     def url(self) -> str:
         """The impostor's EST base URL."""
-        port = self._socket.getsockname()[1]
-        return f"https://127.0.0.1:{port}/.well-known/est"
+        return f"https://127.0.0.1:{self.port}/.well-known/est"
 
     def __enter__(self) -> Impostor:
         self._thread.start()
@@ -121,6 +128,9 @@ class Impostor:
             except (ssl.SSLError, OSError):
                 return
             if not head:
+                return
+            if self.protocol == "dicom":  # PS3.8 9.3: the first byte is the PDU type
+                self.requests.append(f"DICOM PDU type 0x{head[0]:02x} ({len(head)} bytes)")
                 return
             self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
             body = b"impostor\n"

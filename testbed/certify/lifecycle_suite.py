@@ -1,11 +1,11 @@
 """The lifecycle suite (seed §6-7): fail safe under faults, offboard cleanly, survive a
 trust bundle change.
 
-In this phase the faults a device meets are the ones EST shows it (a CA outage, a
-revoked certificate, a new issuing CA); the data-keeping half of LIFE-01 (a blocked
-route or a service outage while the device holds clinical data) needs the
-``send-observation`` / ``send-study`` actions and the live EHR and PACS, and is judged
-there (docs/certify.md).
+The faults a device meets are the ones EST shows it (a CA outage, a revoked
+certificate, a new issuing CA) and a blocked route to the service its clinical data
+goes to, a study to its PACS or an Observation to the EHR (LIFE-01's data-keeping
+half, :mod:`testbed.certify.data_kept`: refused, reported, kept, delivered after the
+heal).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from testbed.certify.adapter import Action
 from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, passed
+from testbed.certify.data_kept import data_kept, fail_safe_instance
 from testbed.certify.steps import did, enrolled, read_certificate, status
 
 __all__ = ["CHECKS"]
@@ -27,11 +28,15 @@ def _same_serial(reported: object, serial: str) -> bool:
 
 
 def fail_safe(run: CheckRun) -> Finding:
-    """LIFE-01: refused under a CA outage and after revocation, the device reports it,
-    keeps its still-valid credential through the outage, and recovers once it heals."""
-    first = enrolled(run, "fail-safe")
+    """LIFE-01: refused under a blocked route (data kept), a CA outage and after
+    revocation, the device reports it, keeps its data and its still-valid credential,
+    and recovers once the fault heals."""
+    first, payload = fail_safe_instance(run, "fail-safe")
     device = first.instance.device_id
     session = run.session
+    data = data_kept(run, first, payload)
+    if data is not None:
+        return data
     mark = run.mark()
     session.faults.begin(_CA_OUTAGE)
     run.note("CA outage started (admin API)")
@@ -68,8 +73,11 @@ def fail_safe(run: CheckRun) -> Finding:
         return failed("after revocation the device did not report it (status.last_error "
                       f"{state.get('last_error')!r}) or still names the revoked certificate "
                       f"{serial} as current")  # fmt: skip
-    return passed("CA outage: refused, reported, valid certificate kept, recovered after "
-                  "the heal; revoked certificate: refused and reported")  # fmt: skip
+    kept = "" if payload is None else (
+        f"blocked route: {payload.what} refused, reported, kept and delivered after the "
+        "heal; ")
+    return passed(f"{kept}CA outage: refused, reported, valid certificate kept, recovered "
+                  "after the heal; revoked certificate: refused and reported")  # fmt: skip
 
 
 def _private_keys(workdir: Path) -> list[str]:
@@ -123,6 +131,9 @@ def trust_change(run: CheckRun) -> Finding:
     run.events(mark, kind="ca-key-rotated")
     new_ca = str(rotated["issuing_ca"])
     run.note(f"new issuing CA {new_ca} (generation {rotated['generation']})")
+    delivered = session.hospital.admin("/trust/deliver")["delivered"]
+    run.events(mark, kind="trust-bundle-updated")
+    run.note(f"new trust bundle delivered to the sites' servers now: {delivered}")
     bundle = session.bundle()
     did(run.call(first.instance, Action.SET_TRUST, ca_bundle=str(bundle)), "set-trust")
     renewal = run.mark()
@@ -139,12 +150,14 @@ def trust_change(run: CheckRun) -> Finding:
 CHECKS: tuple[Check, ...] = (
     Check("LIFE-01", "Fail safe, not silent, under the pre-production faults", SUITE,
           ("seed §6", "seed §7 step 3", "RFC 7030 §4.2.3"),
-          "An enrolled instance meets a CA outage (admin API) and is asked to renew: the "
-          "device must not report success, must say why in status.last_error, and must keep "
-          "its still-valid certificate; after the heal it must renew. Then its certificate "
-          "is revoked: the renewal must be refused and reported. (The data-keeping half, a "
-          "blocked route while holding clinical data, comes with the FHIR and DICOM "
-          "suites.)", fail_safe),
+          "An enrolled instance that sends clinical data (a study to its PACS, else an "
+          "Observation to the EHR) meets a blocked route to that service (admin API) and "
+          "is asked to send: it must not report success, must set status.last_error and "
+          "keep the data (status.queued), and flush must deliver it after the heal (the "
+          "PACS stores it, the EHR creates it). Then a CA outage and a renewal: it must "
+          "not report success, must say why in status.last_error, and must keep its "
+          "still-valid certificate; after the heal it must renew. Then its certificate is "
+          "revoked: the renewal must be refused and reported.", fail_safe),
     Check("LIFE-02", "Offboarding leaves no credential and every attempt refused", SUITE,
           ("seed §2", "seed §7"),
           "An enrolled instance is wiped (wipe) and offboarded (admin API). Pass: status "
@@ -153,7 +166,8 @@ CHECKS: tuple[Check, ...] = (
           "secret both fail with nothing issued.", offboarding),
     Check("LIFE-03", "Keeps working after a trust bundle change (new issuing CA)", SUITE,
           ("seed §6", "RFC 7030 §4.1.3"),
-          "The kit rotates the issuing CA (admin API, no overlap), hands the device the new "
-          "bundle (set-trust) and asks it to renew. Pass: both succeed and the audit log "
-          "shows the renewal signed by the new issuing CA.", trust_change),
+          "The kit rotates the issuing CA (admin API, no overlap), delivers the new bundle "
+          "to the sites' servers at once (so the PACSs trust the new issuing CA), hands the "
+          "device the new bundle (set-trust) and asks it to renew. Pass: both succeed and "
+          "the audit log shows the renewal signed by the new issuing CA.", trust_change),
 )  # fmt: skip

@@ -2,8 +2,10 @@
 
 One row per certified device (adapter) and profile: the verdict of every check, whether
 it is certified, and what the profile declares (enrollment protocols, key types,
-maximum validity, automated renewal, store and forward, FHIR versions, DICOM TLS), as
-``matrix.csv`` and a self-contained ``matrix.html``.
+maximum validity, automated renewal, store and forward, FHIR versions, DICOM TLS) next
+to what the run saw (``dicom_tls_negotiated``: the TLS versions of the device's
+associations the PACS accepted in the DICOM checks), as ``matrix.csv`` and a
+self-contained ``matrix.html``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,19 @@ from testbed.certify.runner import Certification
 from testbed.devices import DeviceProfile
 from testbed.units import format_duration
 
-__all__ = ["CAPABILITIES", "matrix_rows", "write_matrix"]
+__all__ = ["CAPABILITIES", "OBSERVED", "matrix_rows", "write_matrix"]
 
 CAPABILITIES = ("enrollment_protocols", "key_types", "max_validity", "automated_renewal",
                 "store_and_forward", "fhir_versions", "dicom_tls")  # fmt: skip
+OBSERVED = ("dicom_tls_negotiated",)
+
+
+def _negotiated(done: Certification) -> str:
+    """The TLS versions of the accepted DICOM associations of the DICOM checks."""
+    versions = {str(e.data.get("tls_version")) for r in done.results if r.check.suite == "dicom"
+                for e in r.evidence.events
+                if e.kind == "dicom-association" and e.data.get("allowed")}  # fmt: skip
+    return " ".join(sorted(versions)) or "-"
 
 
 def _capability(profile: DeviceProfile, name: str) -> str:
@@ -40,13 +51,14 @@ def matrix_rows(
     checks: list[str] = []
     for _, done, _ in runs:
         checks += [r.check.id for r in done.results if r.check.id not in checks]
-    header = ["device", "profile", "certified", *checks, *CAPABILITIES]
+    header = ["device", "profile", "certified", *checks, *CAPABILITIES, *OBSERVED]
     rows = []
     for label, done, profile in runs:
         verdicts = {r.check.id: r.verdict.value for r in done.results}
         rows.append([label, profile.id, "yes" if done.certified else "no",
                      *(verdicts.get(c, "-") for c in checks),
-                     *(_capability(profile, c) for c in CAPABILITIES)])  # fmt: skip
+                     *(_capability(profile, c) for c in CAPABILITIES),
+                     _negotiated(done)])  # fmt: skip
     return header, rows
 
 

@@ -60,9 +60,10 @@ def profile_of(hospital: KitHospital, name: str) -> DeviceProfile:
 def run_check(session: Session, check: Check) -> Result:
     """One check's result (never raises for what a device or its adapter does)."""
     run = CheckRun(session)
+    applies = True
     try:
         finding = check.judge(run)
-        verdict, reason = finding.verdict, finding.reason
+        verdict, reason, applies = finding.verdict, finding.reason, finding.applies
     except Unsupported as error:
         verdict, reason = Verdict.SKIP, str(error)
     except NotMet as error:
@@ -76,7 +77,7 @@ def run_check(session: Session, check: Check) -> Result:
         run.note(f"the kit could not heal its faults: {error}")
     if healed:
         run.note(f"healed after the check: {healed}")
-    required = check.required_for(session.profile)
+    required = applies and check.required_for(session.profile)
     return Result(check, required, verdict, reason, run.evidence)
 
 

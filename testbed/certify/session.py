@@ -20,8 +20,16 @@ from testbed.certify.adapter import Action, Adapter, Exchange
 from testbed.certify.evidence import AuditTrail
 from testbed.certify.hospital import KitHospital
 from testbed.devices import DeviceProfile
+from testbed.sites import ServiceKind
+from testbed.smart.client import client_key, public_jwks
 
-__all__ = ["Faults", "Instance", "Session"]
+__all__ = ["Faults", "Instance", "Session", "uses_ehr"]
+
+
+def uses_ehr(profile: DeviceProfile) -> bool:
+    """Whether the profile writes to the EHR with SMART scopes (a SMART client is
+    registered with it; its SMART and FHIR checks are required)."""
+    return ServiceKind.EHR in profile.services and bool(profile.fhir_scopes)
 
 
 @dataclass
@@ -35,6 +43,9 @@ class Instance:
     zone: str
     key_type: str
     workdir: Path
+    ae_title: str | None = None  # its DICOM calling AE title, if its profile speaks DICOM
+    #: its SMART client (``client_id``, ``scopes``) and EHR ``location``, if it uses the EHR
+    smart: dict[str, Any] | None = None
 
 
 @dataclass
@@ -92,18 +103,43 @@ class Session:
         first = scenario.sites[0]
         return first.name, first.zones[0]
 
-    def new_instance(self, label: str) -> Instance:
-        """Register a new instance of the device (``label`` names its work directory)."""
-        serial = f"k{self._tag}{len(self.instances) + 1}"
-        answer = self.hospital.admin("/devices", {"serial": serial, "site": self.site,
-                                                  "zone": self.zone, "profile": self.profile.id,
-                                                  "owner": "certification"})  # fmt: skip
+    def workdir(self, label: str) -> Path:
+        """The work directory of the next instance (made now)."""
         workdir = self.work / "devices" / f"{len(self.instances) + 1}-{label}"
         workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
+
+    def new_instance(self, label: str, *, jwks: dict[str, Any] | None = None) -> Instance:
+        """Register a new instance of the device (``label`` names its work directory;
+        ``jwks``: the public keys of its SMART client, which the operator registers;
+        None for a profile that uses the EHR: the kit's own, for a check that does not
+        use SMART)."""
+        serial = f"k{self._tag}{len(self.instances) + 1}"
+        registration: dict[str, object] = {"serial": serial, "site": self.site,
+                                           "zone": self.zone, "profile": self.profile.id,
+                                           "owner": "certification"}  # fmt: skip
+        if jwks is None and "smart_configuration" in self.hospital.endpoints and uses_ehr(
+            self.profile
+        ):  # a check that does not use SMART: the operator registers the kit's own keys
+            jwks = public_jwks(client_key(secrets.randbits(256)))
+        if jwks is not None:
+            registration["jwks"] = jwks
+        answer = self.hospital.admin("/devices", registration)
+        workdir = self.workdir(label)
+        smart = None
+        if "smart" in answer:
+            smart = {**answer["smart"], "location": answer.get("location")}
         instance = Instance(label, answer["device_id"], answer["bootstrap"]["password"],
-                            self.site, self.zone, answer["key_type"], workdir)  # fmt: skip
+                            self.site, self.zone, answer["key_type"], workdir,
+                            answer.get("ae_title"), smart)  # fmt: skip
         self.instances.append(instance)
         return instance
+
+    def source_address(self) -> str | None:
+        """The loopback address of the instances' zone (a device binds it, so the
+        hospital places its connections there: ``endpoints.json`` ``zones``)."""
+        address = self.hospital.endpoints.get("zones", {}).get(f"{self.site}/{self.zone}")
+        return None if address is None else str(address)
 
     def enroll_request(self, instance: Instance, *, est_url: str | None = None,
                        password: str | None = None) -> dict[str, Any]:  # fmt: skip
@@ -128,8 +164,13 @@ class Session:
 
     def call(self, instance: Instance, action: Action, **fields: Any) -> Exchange:
         """Have ``instance`` do ``action`` (``workdir`` added)."""
+        return self.call_at(instance.workdir, action, **fields)
+
+    def call_at(self, workdir: Path, action: Action, **fields: Any) -> Exchange:
+        """Have the device do ``action`` in ``workdir`` (``while_waiting``: called as the
+        adapter runs, not sent)."""
         while_waiting = fields.pop("while_waiting", None)
-        request = {"workdir": str(instance.workdir), **fields}
+        request = {"workdir": str(workdir), **fields}
         return self.adapter.call(action, request, while_waiting=while_waiting)
 
     def heal(self) -> list[str]:

@@ -16,7 +16,16 @@ from testbed.certify.adapter import Action, Exchange
 from testbed.certify.checks import CheckRun, NotMet
 from testbed.certify.session import Instance
 
-__all__ = ["Enrolled", "did", "enrolled", "public_der", "read_certificate", "status"]
+__all__ = [
+    "Enrolled",
+    "did",
+    "enroll",
+    "enrolled",
+    "public_der",
+    "read_certificate",
+    "smart_enrolled",
+    "status",
+]
 
 
 def read_certificate(value: object) -> x509.Certificate | None:
@@ -56,7 +65,27 @@ class Enrolled:
 
 def enrolled(run: CheckRun, label: str) -> Enrolled:
     """Register a fresh instance and have the device enroll it (a precondition)."""
-    instance = run.instance(label)
+    return enroll(run, run.instance(label))
+
+
+def smart_enrolled(run: CheckRun, label: str) -> Enrolled | None:
+    """A fresh instance with a SMART client: the device's public keys (``keys``, the
+    kit's addition to the protocol) registered with it, and enrolled; None when the
+    profile does not use the EHR (no SMART client was registered)."""
+    session = run.session
+    workdir = session.workdir(label)
+    keys = run.call_at(workdir, Action.KEYS)
+    did(keys, "precondition: keys (the device's public JWK Set)")
+    instance = session.new_instance(label, jwks=dict((keys.response or {})["jwks"]))
+    run.note(f"registered {instance.device_id} at {instance.site}/{instance.zone} with the "
+             "JWK Set the device answered")  # fmt: skip
+    if instance.smart is None:
+        return None
+    return enroll(run, instance)
+
+
+def enroll(run: CheckRun, instance: Instance) -> Enrolled:
+    """Have the device enroll ``instance`` (a precondition)."""
     mark = run.mark()
     exchange = run.call(instance, Action.ENROLL, **run.session.enroll_request(instance))
     run.events(mark, kind="certificate-issued", subject=instance.device_id)

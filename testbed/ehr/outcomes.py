@@ -47,6 +47,7 @@ class IssueType(StrEnum):
     LOGIN = "login"
     EXPIRED = "expired"
     FORBIDDEN = "forbidden"
+    TRANSIENT = "transient"  # the EHR is down: try again later
     NOT_SUPPORTED = "not-supported"
     NOT_FOUND = "not-found"
     MULTIPLE_MATCHES = "multiple-matches"

@@ -4,10 +4,12 @@
 ``/promote``, ``/suspend``, ``/resume``, ``/revoke``, ``/offboard``,
 ``/rebootstrap``, ``/hold``, ``/jwks`` (replace a device's JWK Set or URL), ``POST
 /ehr/patients/{id}/move``, ``POST /ehr/idp/rotate`` (an IdP key rollover), ``POST
-/ca/rotate``, ``POST /crls/publish``, ``POST
-/faults/ca-outage``, ``/faults/blocked-route`` and ``/faults/pacs-trust-missing``
-(``{"action": "begin"|"end", ...}``:
-live fault injection, the certification kit's): each one operator operation of
+/ca/rotate``, ``POST /trust/deliver`` (the bundles on their way reach the sites now),
+``POST /crls/publish``, ``POST /faults/ca-outage``, ``/faults/blocked-route``,
+``/faults/pacs-trust-missing`` (``site``), ``/faults/pacs-outage`` (``service``),
+``/faults/ehr-outage`` (``service``, default the only EHR) and ``/faults/idp-outage``
+(``{"action": "begin"|"end", ...}``: live fault injection, the certification kit's;
+ending a fault not in progress is a 409): each one operator operation of
 :mod:`testbed.operations`, as in the simulation; and ``POST
 /audit/flush``, which writes the aggregated refusals at once instead of at the end
 of the audit interval.
@@ -32,6 +34,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from testbed.errors import LiveError, PkiError, RegistrationError, TestbedError
+from testbed.faults import FaultKind
 from testbed.live.hospital import LiveHospital, Registration
 from testbed.live.identifiers import (
     DEVICE_ID,
@@ -43,6 +46,7 @@ from testbed.live.identifiers import (
 )
 from testbed.live.jsonbody import parse_object
 from testbed.pki.revocation import RevocationReason
+from testbed.sites import ServiceKind
 
 __all__ = ["admin_app"]
 
@@ -224,6 +228,12 @@ async def _rotate(request: web.Request) -> web.Response:
     return web.json_response({"issuing_ca": new.name, "generation": new.generation})
 
 
+async def _deliver_trust(request: web.Request) -> web.Response:
+    delivered = request.app[_HOSPITAL].deliver_trust()
+    request.app[_TRUST_CHANGED]()
+    return web.json_response({"delivered": delivered})
+
+
 async def _publish(request: web.Request) -> web.Response:
     request.app[_HOSPITAL].publish_crls()
     return web.json_response({"published": True})
@@ -304,6 +314,55 @@ async def _pacs_trust_missing(request: web.Request) -> web.Response:
                               "trusted": action == "end"})  # fmt: skip
 
 
+def _service_outage(fault: FaultKind, default: Callable[[LiveHospital], str | None]) -> Handler:
+    """The handler of ``POST /faults/pacs-outage`` or ``/faults/ehr-outage``: one
+    service of the fault's kind down (``begin``) or up again (``end``)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        what = "a JSON object with 'action' ('begin' or 'end') and 'service'"
+        data = await _body(request, what)
+        action = _action(data)
+        if action is None or set(data) - {"action", "service"}:
+            return _error(400, f"expected {what}, got {sorted(data)}")
+        hospital = request.app[_HOSPITAL]
+        given = data.get("service", default(hospital))
+        service = checked("service", given, NAME)
+        if action == "begin":
+            hospital.begin_service_outage(fault, service)
+        else:
+            try:
+                hospital.end_service_outage(fault, service)
+            except RegistrationError as error:
+                return _error(409, str(error))
+        body = {"fault": fault.value, "service": service, "down": action == "begin"}
+        return web.json_response(body)
+
+    return handler
+
+
+def _only_ehr(hospital: LiveHospital) -> str | None:
+    """The hospital's EHR service when it has exactly one (the default of ehr-outage)."""
+    names = [s.name for s in hospital.scenario.services if s.kind is ServiceKind.EHR]
+    return names[0] if len(names) == 1 else None
+
+
+async def _idp_outage(request: web.Request) -> web.Response:
+    what = "a JSON object with 'action' ('begin' or 'end')"
+    data = await _body(request, what)
+    action = _action(data)
+    if action is None or set(data) - {"action"}:
+        return _error(400, f"expected {what}, got {sorted(data)}")
+    hospital = request.app[_HOSPITAL]
+    if action == "begin":
+        hospital.begin_idp_outage()
+    else:
+        try:
+            hospital.end_idp_outage()
+        except RegistrationError as error:
+            return _error(409, str(error))
+    return web.json_response({"fault": "idp-outage", "down": action == "begin"})
+
+
 async def _flush(request: web.Request) -> web.Response:
     written = request.app[_FLUSH]()
     return web.json_response({"aggregated_events": written})
@@ -334,11 +393,16 @@ def admin_app(
     app.router.add_post("/ca/rotate", _rotate)
     app.router.add_post("/ehr/idp/rotate", _rotate_idp_key)
     app.router.add_post("/crls/publish", _publish)
+    app.router.add_post("/trust/deliver", _deliver_trust)
     app.router.add_post("/audit/flush", _flush)
     app.router.add_post("/devices/{device_id}/hold", _hold)
     app.router.add_post("/faults/ca-outage", _ca_outage)
     app.router.add_post("/faults/blocked-route", _blocked_route)
     app.router.add_post("/faults/pacs-trust-missing", _pacs_trust_missing)
+    app.router.add_post("/faults/pacs-outage",
+                        _service_outage(FaultKind.PACS_OUTAGE, lambda hospital: None))
+    app.router.add_post("/faults/ehr-outage", _service_outage(FaultKind.EHR_OUTAGE, _only_ehr))
+    app.router.add_post("/faults/idp-outage", _idp_outage)
     app.router.add_post("/devices", _register)
     app.router.add_get("/devices", _devices)
     app.router.add_post("/devices/{device_id}/approve", _approve)

@@ -33,15 +33,17 @@ from cryptography import x509
 
 from testbed.access import Attempt
 from testbed.clinical import Clinical, SmartUrls
+from testbed.decisions import Reason
 from testbed.ehr.messages import FHIR_JSON, FhirRequest, FhirResponse, encode
 from testbed.ehr.outcomes import IssueType
+from testbed.events import EventKind
 from testbed.fhir_access import fhir_request, request_token, tls_accepts
 from testbed.live.fhir_app import FHIR_PATH, FhirEntry, FhirFace, add_fhir_routes
 from testbed.live.jwks_fetch import HttpsFetcher
 from testbed.live.smart_app import IdpUrls, SmartFace, TokenEntry, add_smart_routes
 from testbed.live.zones import ZoneAddresses
 from testbed.pki.keys import common_name
-from testbed.smart.idp import TokenRequest, TokenResponse
+from testbed.smart.idp import UNAUTHENTICATED, TokenRequest, TokenResponse
 
 if TYPE_CHECKING:
     from testbed.live.hospital import LiveHospital
@@ -68,20 +70,32 @@ def _token_entry(live: LiveHospital, zones: ZoneAddresses, service: str) -> Toke
         answer = request_token(live.hospital, request.form, now=now, certificate=certificate,
                                certificate_accepted=accepted,
                                authorization=request.authorization)  # fmt: skip
-        if answer.response is None:  # the IdP is down (an outage)
+        if answer.response is None:  # the IdP is down (an outage): audited, retry later
+            claimed = dict(request.form).get("client_id", "")[:64]
+            live.log.emit(now, EventKind.TOKEN_REFUSED, UNAUTHENTICATED, client_id=claimed,
+                          authenticated=False, error="temporarily_unavailable",
+                          reason=answer.reason.value, status=503,
+                          detail="the identity provider is down")  # fmt: skip
             body = MappingProxyType({"error": "temporarily_unavailable",
                                      "error_description": "the identity provider is down"})
-            return TokenResponse(503, body, (("Cache-Control", "no-store"),), answer.reason)
+            headers = (("Cache-Control", "no-store"), ("Retry-After", str(live.est.retry_after)))
+            return TokenResponse(503, body, headers, answer.reason)
         return answer.response
 
     return entry
 
 
-def _refused_below(reason: str, hop: str, detail: str) -> FhirResponse:
-    """The answer to a FHIR request the access point refused (network or TLS hop)."""
+def _refused_below(reason: Reason, hop: str, detail: str, retry_after: int) -> FhirResponse:
+    """The answer to a FHIR request the access point refused (network or TLS hop: 403;
+    the EHR down, an ``ehr-outage``: 503 with ``Retry-After``)."""
+    down = reason is Reason.SERVICE_UNAVAILABLE
+    code = IssueType.TRANSIENT if down else IssueType.FORBIDDEN
     outcome = {"resourceType": "OperationOutcome", "issue": [{
-        "severity": "error", "code": IssueType.FORBIDDEN.value,
-        "diagnostics": f"refused at the {hop} hop ({reason}): {detail}"}]}  # fmt: skip
+        "severity": "error", "code": code.value,
+        "diagnostics": f"refused at the {hop} hop ({reason.value}): {detail}"}]}  # fmt: skip
+    if down:
+        headers = (("Content-Type", FHIR_JSON), ("Retry-After", str(retry_after)))
+        return FhirResponse(503, encode(outcome), headers)
     return FhirResponse(403, encode(outcome), (("Content-Type", FHIR_JSON),))
 
 
@@ -91,7 +105,8 @@ def _fhir_entry(live: LiveHospital) -> FhirEntry:
         answer = fhir_request(live.hospital, attempt, bearer, request, now)
         if answer.response is None:
             access = answer.access
-            return _refused_below(access.reason.value, access.hop.value, access.detail)
+            return _refused_below(access.reason, access.hop.value, access.detail,
+                                  live.est.retry_after)  # fmt: skip
         return answer.response
 
     return entry

@@ -29,6 +29,7 @@ from testbed.devices import DeviceProfile, ae_title_for, make_record
 from testbed.dicom import InstanceStores, memory_instances
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
+from testbed.faults import FaultKind
 from testbed.hospital import Hospital
 from testbed.offboard import Offboarding
 from testbed.pki.ca import IssuingCA
@@ -347,6 +348,12 @@ class LiveHospital:
         """A new issuing CA generation (:func:`~testbed.operations.rotate_ca_key`)."""
         return operations.rotate_ca_key(self.hospital, site=site, overlap=overlap)
 
+    @_durable
+    def deliver_trust(self) -> dict[str, int]:
+        """Push the trust bundles on their way to the sites now
+        (:func:`~testbed.operations.deliver_trust`)."""
+        return operations.deliver_trust(self.hospital)
+
     # -- revocation and offboarding -------------------------------------------
 
     @_durable
@@ -398,6 +405,22 @@ class LiveHospital:
     def end_pacs_trust_missing(self, site: str) -> None:
         """``site``'s PACS trusts the CA again."""
         operations.end_pacs_trust_missing(self.hospital, site=site)
+
+    def begin_service_outage(self, fault: FaultKind, service: str) -> None:
+        """A PACS or an EHR goes down (``pacs-outage``, ``ehr-outage``; not kept)."""
+        operations.begin_service_outage(self.hospital, fault, service)
+
+    def end_service_outage(self, fault: FaultKind, service: str) -> None:
+        """One outage of a PACS or an EHR ends."""
+        operations.end_service_outage(self.hospital, fault, service)
+
+    def begin_idp_outage(self) -> None:
+        """The identity provider goes down (not kept: faults are not)."""
+        operations.begin_idp_outage(self.hospital)
+
+    def end_idp_outage(self) -> None:
+        """One IdP outage ends."""
+        operations.end_idp_outage(self.hospital)
 
     # -- CRL and OCSP ---------------------------------------------------------
 

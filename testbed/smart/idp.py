@@ -29,7 +29,9 @@ A token request, in order (each refusal an RFC 6749 §5.2 error, a reason and an
    ``scope-not-authorized``).
 
 Every answer writes one event: ``token-granted`` or ``token-refused`` (subject: the
-device of the client the request names, or ``(unauthenticated)``).
+device of the client the request names, or ``(unauthenticated)``); a grant whose
+request asked for other scopes than the mediated ones it got also says what was
+``requested`` (SMART-03 of the certification kit).
 """
 
 from __future__ import annotations
@@ -317,7 +319,7 @@ class IdentityProvider:
                           "tokens are certificate-bound: request over mutual TLS "
                           "with the device certificate")  # fmt: skip
         scope = _mediated(form.get("scope"), client)
-        return self._issue(client, scope, thumbprint, now)
+        return self._issue(client, scope, thumbprint, now, requested=form.get("scope"))
 
     def _authenticate(
         self, request: TokenRequest, form: dict[str, str], context: _Context, now: datetime
@@ -394,7 +396,8 @@ class IdentityProvider:
             raise Refusal(OAuthError.INVALID_CLIENT, Reason.JWKS_UNAVAILABLE, described) from None
 
     def _issue(
-        self, client: SmartClient, scope: str, thumbprint: str | None, now: datetime
+        self, client: SmartClient, scope: str, thumbprint: str | None, now: datetime, *,
+        requested: str | None = None,
     ) -> TokenResponse:
         lifetime = self.settings.token_lifetime
         expires = expiry(now, lifetime)
@@ -417,7 +420,7 @@ class IdentityProvider:
             self.log.emit(
                 now, EventKind.TOKEN_GRANTED, client.device_id, client_id=client.client_id,
                 scope=scope, expires_in=expires_in, bound=thumbprint is not None, jti=jti,
-                auth=self.settings.client_auth.value,
+                auth=self.settings.client_auth.value, **_asked(requested, scope),
             )  # fmt: skip
         body: dict[str, Value] = {
             "access_token": access_token, "token_type": "bearer",
@@ -532,6 +535,14 @@ def _check_state(client: SmartClient) -> None:
     if client.state is ClientState.OFFBOARDED:
         raise Refusal(OAuthError.UNAUTHORIZED_CLIENT, Reason.CLIENT_OFFBOARDED,
                       f"client {client.client_id!r} is offboarded")  # fmt: skip
+
+
+def _asked(requested: str | None, granted: str) -> dict[str, Value]:
+    """``requested``: what the client asked for, when it is not what it got (SMART:
+    a client asks only for what it was pre-authorized; the grant is mediated)."""
+    if requested is None or format_scopes(parse_scopes(requested)) == granted:
+        return {}
+    return {"requested": requested[:200]}
 
 
 def _mediated(requested: str | None, client: SmartClient) -> str:

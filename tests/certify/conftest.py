@@ -16,9 +16,11 @@ from tests.certify.devices import PILOT
 @pytest.fixture(scope="session")
 def hospital(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KitHospital]:
     """The two-site pilot's hospital, live on loopback, for every certification test."""
-    missing = [tool for tool in ("curl", "openssl") if shutil.which(tool) is None]
+    missing = [tool for tool in ("curl", "openssl", "/usr/bin/storescu", "/usr/bin/dump2dcm")
+               if shutil.which(tool) is None]  # fmt: skip
     if missing:
-        pytest.skip(f"the legacy device and the live hospital need {missing}")
+        pytest.skip(f"the legacy device and the live hospital need {missing} (.ci/run "
+                    "installs dcmtk)")  # fmt: skip
     started = KitHospital.start(PILOT, tmp_path_factory.mktemp("certify") / "state")
     yield started
     started.stop()

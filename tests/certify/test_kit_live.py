@@ -16,7 +16,7 @@ import pytest
 
 from testbed.certify.adapter import Adapter
 from testbed.certify.hospital import KitHospital
-from testbed.certify.registry import SUITES
+from testbed.certify.registry import KIT, SUITES
 from testbed.certify.runner import profile_of, run_check
 from testbed.certify.session import Session
 from testbed.cli import main
@@ -107,8 +107,8 @@ def test_a_failing_device_exits_1(hospital: KitHospital, tmp_path: Path,
      "'/nonexistent/device' is not found"),
     (["--adapter", LEGACY, "--profile", PROFILE, "--suite", "est,nope"],
      "--suite 'nope': unknown"),
-    (["--adapter", LEGACY, "--profile", PROFILE, "--suite", "smart"],
-     "--suite smart: not available yet"),
+    (["--adapter", LEGACY, "--profile", PROFILE, "--suite", "est,smart"],
+     "--suite smart: scenario 'two-site-pilot' has no 'ehr' block"),
     (["--adapter", LEGACY, "--profile", "legacy-ultrasound"], "does not enroll over EST"),
 ])  # fmt: skip
 def test_bad_input_exits_2_naming_it(
@@ -155,21 +155,39 @@ def test_live_faults_are_audited_and_refused_when_wrong(hospital: KitHospital) -
         hospital.admin("/faults/ca-outage", {"action": "sometimes"})
     with pytest.raises(LiveError, match="unknown service 'nope'"):
         hospital.admin("/faults/blocked-route", {**route, "service": "nope", "action": "begin"})
+    assert hospital.admin("/faults/pacs-outage", {"action": "begin", "service": "pacs-north"})[
+        "down"] is True
+    assert hospital.admin("/faults/pacs-outage", {"action": "end", "service": "pacs-north"})[
+        "down"] is False
+    with pytest.raises(LiveError, match="'pacs-north' is not down"):
+        hospital.admin("/faults/pacs-outage", {"action": "end", "service": "pacs-north"})
+    with pytest.raises(LiveError, match="pacs-outage: unknown pacs service 'ehr'"):
+        hospital.admin("/faults/pacs-outage", {"action": "begin", "service": "ehr"})
+    with pytest.raises(LiveError, match="no identity provider"):
+        hospital.admin("/faults/idp-outage", {"action": "begin"})
+    outages = [(e["kind"], e["subject"]) for e in _events(hospital, since)
+               if e.get("fault") == "pacs-outage"]  # fmt: skip
+    assert outages == [("fault-started", "service:pacs-north"),
+                       ("fault-healed", "service:pacs-north")]  # fmt: skip
 
 
 def test_the_matrix_has_a_row_per_device(hospital: KitHospital, tmp_path: Path) -> None:
     adapters = ["--adapter", LEGACY, "--adapter", faulty("accept-any-server")]
-    assert _certify(hospital, tmp_path, *adapters, "--suite", "est", "--matrix") == 1
+    assert _certify(hospital, tmp_path, *adapters, "--suite", "est,dicom", "--matrix") == 1
     lines = list(csv.reader((tmp_path / "matrix.csv").read_text().splitlines()))
     header = lines[0]
     assert header[:4] == ["device", "profile", "certified", "EST-01"]
     assert "key_types" in header and "dicom_tls" in header
+    assert header[-1] == "dicom_tls_negotiated"
+    assert {"DICOM-01", "DICOM-02"} <= set(header)
     legacy, accepting = (dict(zip(header, line, strict=True)) for line in lines[1:])
     assert (legacy["device"], legacy["certified"], legacy["EST-02"]) == ("device.sh", "yes",
                                                                          "pass")  # fmt: skip
     assert (accepting["certified"], accepting["EST-02"]) == ("no", "fail")
     assert accepting["device"].endswith("device.py --fault accept-any-server")
     assert (legacy["key_types"], legacy["max_validity"]) == ("ec-p256 rsa-2048", "90d")
+    assert (legacy["DICOM-01"], legacy["DICOM-02"]) == ("pass", "pass")
+    assert legacy["dicom_tls_negotiated"] in ("tls1.2", "tls1.3", "tls1.2 tls1.3")
     assert json.loads((tmp_path / "2" / "certify.json").read_text())["certified"] is False
     assert "<table>" in (tmp_path / "matrix.html").read_text()
 
@@ -195,3 +213,20 @@ def test_pytest_gives_one_item_per_check(hospital: KitHospital, tmp_path: Path) 
     assert "EST-02 fail: the device completed TLS with the impostor" in done.stdout
     cases = ElementTree.parse(tmp_path / "junit.xml").getroot().iter("testcase")
     assert [c.get("name") for c in cases][:2] == ["EST-01", "EST-02"]
+
+
+def test_the_recovery_check_fails_while_a_pacs_stays_down(hospital: KitHospital,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    """A PACS down before the run (not the kit's fault to heal) is caught by the probe's
+    C-ECHO."""
+    outage = {"action": "begin", "service": "pacs-north"}
+    hospital.admin("/faults/pacs-outage", outage)
+    try:
+        session = Session(Adapter.parse(LEGACY), hospital, profile_of(hospital, PROFILE),
+                          tmp_path)  # fmt: skip
+        result = run_check(session, KIT[0])
+    finally:
+        hospital.admin("/faults/pacs-outage", {**outage, "action": "end"})
+    assert result.verdict is Verdict.FAIL
+    assert "the PACS pacs-north refused the probe's C-ECHO" in result.reason
+    assert hospital.admin("/trust/deliver") == {"delivered": {}}  # nothing on its way

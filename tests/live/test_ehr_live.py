@@ -337,3 +337,39 @@ def test_a_profile_whose_service_the_scenario_lacks_is_refused_and_audited(ehr: 
     listed = ehr.cli("devices", "list", "--state-dir", str(ehr.state))
     assert listed.returncode == 0 and b"ct-ai-onbox-north-p1" not in listed.stdout  # none kept
 
+
+def test_idp_and_ehr_outages_answer_503_with_retry_after_audited_then_heal(
+    ehr: Live, opened: list[Device]
+) -> None:
+    key = SigningKey("outage-key")
+    jwks = ehr.work / "outage-jwks.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    client, answer = device(ehr, "OUT1", key, "--jwks", str(jwks), opened=opened)
+    since = len(ehr.events())
+    status, body = ehr.admin("/faults/idp-outage", "-d", '{"action": "begin"}')
+    assert (status, json.loads(body)) == (200, {"fault": "idp-outage", "down": True})
+    down = client.token_answer(SCOPE)
+    assert (down.status_code, down.headers["Retry-After"]) == (503, "300"), down.text
+    assert down.json()["error"] == "temporarily_unavailable"
+    assert ehr.admin("/faults/idp-outage", "-d", '{"action": "end"}')[0] == 200
+    assert ehr.admin("/faults/idp-outage", "-d", '{"action": "end"}')[0] == 409  # not down
+    token = client.token(SCOPE)["access_token"]
+    status, body = ehr.admin("/faults/ehr-outage", "-d", '{"action": "begin"}')
+    assert (status, json.loads(body)["service"]) == (200, "ehr")
+    fhir = ehr.endpoints["fhir"]
+    refused = client.get(f"{fhir}/Encounter", token, status="in-progress")
+    assert (refused.status_code, refused.headers["Retry-After"]) == (503, "300"), refused.text
+    assert refused.json()["issue"][0]["code"] == "transient"
+    assert ehr.admin("/faults/ehr-outage", "-d", '{"action": "end"}')[0] == 200
+    assert in_progress(client, fhir, token)
+    assert ehr.admin("/faults/ehr-outage", "-d", '{"action": "begin", "service": "nope"}')[0] == 400
+    events = ehr.events()[since:]
+    faults = [(e["kind"], e["subject"], e["fault"]) for e in events
+              if str(e["kind"]).startswith("fault-")]  # fmt: skip
+    assert faults == [("fault-started", "idp", "idp-outage"), ("fault-healed", "idp", "idp-outage"),
+                      ("fault-started", "service:ehr", "ehr-outage"),
+                      ("fault-healed", "service:ehr", "ehr-outage")]  # fmt: skip
+    assert any(e["kind"] == "token-refused" and e["reason"] == "service-unavailable"
+               and e["status"] == 503 for e in events)  # fmt: skip
+    assert any(e["kind"] == "access-decision" and e["reason"] == "service-unavailable"
+               and e["subject"] == answer["device_id"] for e in events)  # fmt: skip

@@ -118,3 +118,17 @@ def test_overlapping_faults_end_with_the_last(rotated) -> None:
     assert distribution.thaw("south", now=rotation + DELAY).version == 2
     with pytest.raises(PkiError, match="not stale"):
         distribution.thaw("south", now=rotation)
+
+
+def test_an_operator_delivers_a_published_bundle_now_except_to_a_stale_site(rotated) -> None:
+    _authority, distribution, rotation, new = rotated
+    distribution.stale("south", now=rotation)
+    distribution.publish(now=rotation)
+    delivered = distribution.deliver_now(now=rotation + timedelta(minutes=1))
+    assert {site: b.version for site, b in delivered.items()} == {"north": 2}
+    north = distribution.bundle("north", now=rotation + timedelta(minutes=1))
+    assert north.updated_at == rotation + timedelta(minutes=1)
+    assert new.certificate in north.certificates
+    assert distribution.bundle("south", now=rotation + timedelta(minutes=1)).version == 1
+    assert distribution.thaw("south", now=rotation + timedelta(minutes=2)).version == 2
+    assert distribution.deliver_now(now=rotation + timedelta(minutes=3)) == {}  # none on its way

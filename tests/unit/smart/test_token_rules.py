@@ -338,6 +338,19 @@ def test_the_unchanged_request_is_granted(make_idp: MakeIdp, keys: Keys) -> None
     assert "refresh_token" not in response.body
     [event] = log.of_kind(EventKind.TOKEN_GRANTED)
     assert event.subject == DEVICE and event.data["client_id"] == CLIENT
+    assert "requested" not in event.data  # it asked for what it got
+
+
+def test_a_grant_says_what_was_requested_beyond_what_it_got(make_idp: MakeIdp,
+                                                             keys: Keys) -> None:  # fmt: skip
+    log = EventLog()
+    idp = make_idp(log=log)
+    wide = token_request(sign_assertion(keys.ec), form={"scope": "system/*.*"})
+    response = idp.token(wide, now=NOW)
+    assert response.granted
+    [event] = log.of_kind(EventKind.TOKEN_GRANTED)
+    assert (event.data["scope"], event.data["requested"]) == (response.body["scope"],
+                                                              "system/*.*")  # fmt: skip
 
 
 def test_rs384_with_the_registered_rsa_key_is_granted(make_idp: MakeIdp, keys: Keys) -> None:

@@ -1,0 +1,143 @@
+"""The FHIR suite (issue 15): what the device writes, and that it is never lost or doubled.
+
+The instances are SMART ones (:func:`~testbed.certify.smart_suite.smart_instance`).
+Verdicts rest on the EHR's own audit events: ``ehr-write`` (status, ``created``,
+reason: the EHR validates each resource, checks its patient is in context at the
+device's Location and binds it to the Encounter) and the access point's
+``access-decision`` (``service-unavailable`` while the EHR is down).
+"""
+
+from __future__ import annotations
+
+import time
+
+from testbed.certify.adapter import Action
+from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, passed
+from testbed.certify.evidence import EventRef, Mark
+from testbed.certify.smart_suite import (
+    observation_request,
+    smart_instance,
+    token_lifetime,
+    uses_ehr,
+)
+from testbed.certify.steps import Enrolled, did, status
+
+__all__ = ["CHECKS", "SUITE"]
+
+SUITE = "fhir"
+EHR_OUTAGE = "/faults/ehr-outage"
+IDP_OUTAGE = "/faults/idp-outage"
+
+
+def _writes(run: CheckRun, mark: Mark, device: str) -> tuple[list[EventRef], list[EventRef]]:
+    """The Observations the EHR created for ``device`` since ``mark``, and its refusals."""
+    events = run.events(mark, kind="ehr-write", subject=device)
+    created = [e for e in events if e.data.get("allowed") and e.data.get("created")
+               and e.data.get("resource_type") == "Observation"]  # fmt: skip
+    refused = [e for e in events if not e.data.get("allowed")]
+    return created, refused
+
+
+def resources(run: CheckRun) -> Finding:
+    """FHIR-01: the Observation validates and is written for the patient in context at
+    the device's Location, bound to the Encounter (the EHR refuses it otherwise)."""
+    first = smart_instance(run, "resources")
+    if not isinstance(first, Enrolled):
+        return first
+    device = first.instance.device_id
+    mark = run.mark()
+    sent = run.call(first.instance, Action.SEND_OBSERVATION,
+                    **observation_request(run.session, first.instance))  # fmt: skip
+    created, refused = _writes(run, mark, device)
+    if refused:
+        reasons = sorted({str(e.data.get("reason")) for e in refused})
+        return failed(f"the EHR refused {len(refused)} write(s) of the device: {reasons}")
+    did(sent, "send-observation")
+    if len(created) != 1:
+        return failed(f"one send-observation created {len(created)} Observation(s)")
+    ident = (sent.response or {}).get("id")
+    return passed(f"Observation/{created[0].data.get('id')} created (answered id {ident!r}): "
+                  "valid, for the patient in context at its Location, bound to the "
+                  "Encounter")  # fmt: skip
+
+
+def kept_and_delivered(run: CheckRun) -> Finding:
+    """FHIR-02: refused by an EHR outage (503), then by the IdP (503, its token expired
+    meanwhile), the device keeps the Observation and delivers it once both heal, with
+    no duplicate."""
+    first = smart_instance(run, "ehr-outage")
+    if not isinstance(first, Enrolled):
+        return first
+    instance, session = first.instance, run.session
+    device = instance.device_id
+    request = observation_request(session, instance)
+    mark = run.mark()
+    did(run.call(instance, Action.SEND_OBSERVATION, **request), "send-observation, EHR up")
+    outage = run.mark()
+    session.faults.begin(EHR_OUTAGE)
+    run.note("EHR outage started (admin API)")
+    during = run.call(instance, Action.SEND_OBSERVATION, **request)
+    run.events(outage, kind="fault-started")
+    down = [e for e in run.events(outage, kind="access-decision", subject=device)
+            if e.data.get("reason") == "service-unavailable"]  # fmt: skip
+    if during.succeeded:
+        return failed("during the EHR outage the device reported the Observation delivered")
+    if not down:
+        raise NotMet("during the EHR outage the device did not try the EHR")
+    held = status(run, instance)
+    if not isinstance(held.get("queued"), int) or held["queued"] < 1:
+        return failed(f"the refused Observation is not kept (status.queued "
+                      f"{held.get('queued')}): data lost")  # fmt: skip
+    wait = token_lifetime(session) + 1.0
+    run.note(f"the outage lasts {wait:.0f} s: the device's access token expires meanwhile")
+    time.sleep(wait)
+    healed = run.mark()
+    session.faults.end(EHR_OUTAGE)
+    session.faults.begin(IDP_OUTAGE)
+    run.note("EHR outage healed; identity provider outage started (admin API)")
+    no_token = run.call(instance, Action.FLUSH)
+    run.events(healed, kind="token-refused")
+    if no_token.succeeded and (no_token.response or {}).get("delivered"):
+        return failed("with the identity provider down (its token expired) the device "
+                      "reported the Observation delivered")  # fmt: skip
+    kept = status(run, instance)
+    if not isinstance(kept.get("queued"), int) or kept["queued"] < 1:
+        return failed(f"refused a token (503), the device did not keep the Observation "
+                      f"(status.queued {kept.get('queued')}): data lost")  # fmt: skip
+    session.faults.end(IDP_OUTAGE)
+    run.events(healed, kind="fault-healed")
+    did(run.call(instance, Action.FLUSH), "flush after the EHR and IdP outages healed")
+    after = status(run, instance)
+    created, _ = _writes(run, mark, device)
+    if len(created) > 2:
+        return failed(f"duplicate: 2 Observations sent, {len(created)} created (a resend "
+                      "without If-None-Exist)")  # fmt: skip
+    if len(created) < 2:
+        return failed(f"{len(created)} of the 2 Observations reached the EHR: data lost")
+    if after.get("queued") != 0:
+        return failed(f"after the flush status.queued is {after.get('queued')}, not 0")
+    return passed("refused (503) during the EHR outage and without a token during the "
+                  "IdP outage, kept, delivered by flush after both healed with a new token: "
+                  "both Observations created once")  # fmt: skip
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("FHIR-01", "Resources validate and respect patient context and encounter binding",
+          SUITE, ("FHIR R4 Observation", "SMART App Launch 2.2 §Backend Services",
+                  "seed §5"),
+          "An instance sends one Observation (send-observation). Pass: the EHR created "
+          "exactly one Observation (ehr-write 201) and refused none of the device's "
+          "requests: it validates the resource, requires its patient to be in an "
+          "in-progress Encounter at the device's Location and the encounter to be that "
+          "one.", resources, uses_ehr),
+    Check("FHIR-02", "On 401, 403 or 5xx the data is kept and delivered once after the heal",
+          SUITE, ("FHIR R4 §3.1.0.8.1 conditional create (If-None-Exist)", "seed §6",
+                  "RFC 9110 §15.6.4 (503)"),
+          "An Observation is sent with the EHR up; the kit takes the EHR down (ehr-outage: "
+          "503 with Retry-After) and asks for another: the device must not report success "
+          "and must keep it (status.queued >= 1). The outage outlasts the access token; at "
+          "the heal the identity provider goes down (idp-outage: the token endpoint answers "
+          "503) and flush must not deliver and must keep the Observation; after that heal, "
+          "flush delivers it. Pass: the EHR created exactly two Observations and nothing "
+          "stays queued.", kept_and_delivered, uses_ehr),
+)  # fmt: skip

@@ -90,10 +90,14 @@ STORE_METRICS = frozenset({Metric.DUPLICATES})
 class Bound:
     """``{min: N}`` and/or ``{max: N}``."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True
+    )
 
     min: float | None = None
+    """The measure must be at least this."""
     max: float | None = None
+    """The measure must be at most this."""
 
     @model_validator(mode="after")
     def _one_side(self) -> Bound:

@@ -108,10 +108,44 @@ def test_empty_sections_say_none() -> None:
 
 def test_measures_table_gives_units_readings_and_definitions() -> None:
     html = measures_html(_report())
-    assert ('<tr><td>data_lost</td><td class="num">0 items</td><td class="muted">clinical '
-            "items that will never be delivered</td></tr>") in html
-    assert '<tr><td>fail_safe</td><td class="num">90%</td>' in html
+    assert ('<tr><td>fail_safe</td><td class="num">90%</td><td class="muted">'
+            "pre-production failure tests that failed safe</td></tr>") in html
     assert "== 0" not in html  # the expectations have their own table
+
+
+def test_measures_table_does_not_repeat_the_expectations() -> None:
+    """A measure with an expectation is a row of the expectations' table, with its
+    unit, reading and definition there, and not a row of the measures' table again."""
+    html = summary_html(_report())
+    expectations, measures = html.split("<h2>Measures</h2>")[0], measures_html(_report())
+    assert "<td>data_lost</td>" not in measures
+    assert ('<tr><td>data_lost</td><td>== 0</td><td class="num">0 items</td>'
+            '<td class="pass">PASS</td>') in expectations
+    assert "clinical items that will never be delivered" in expectations
+
+
+def test_pilot_measures_and_expectations_share_no_row(pilot: RunResult, page: str) -> None:
+    section = page.split("<h2>Measures</h2>")[1].split("<h2>")[0]
+    for check in pilot.report.expectations:
+        assert f"<td>{check.id}</td>" not in section
+    assert "<tr><td>renewals_done</td>" in section
+
+
+def test_plots_are_images_with_titles_and_alt_text(pilot: RunResult, page: str) -> None:
+    svgs = re.findall(r"<svg [^>]*>\n<title>[^<]+</title>", page)
+    assert len(svgs) == 2
+    for svg in svgs:
+        assert 'role="img"' in svg
+        label = re.search(r'aria-label="([^"]+)"', svg)
+        assert label is not None and len(label.group(1)) > 40
+    assert "<title>Certificate lifecycle by device group</title>" in page
+    assert "<title>Denied clinical traffic by reason</title>" in page
+    lifecycle = re.search(r'aria-label="(Timeline of [^"]+)"', page)
+    assert lifecycle is not None
+    text = lifecycle.group(1)
+    assert "6 device groups" in text and "1 offboarded" in text
+    assert "blocked-route bedside-&gt;ehr at south (4h, widened to be seen" in text
+    assert "recovery window" in text
 
 
 @pytest.mark.parametrize(

@@ -472,14 +472,22 @@ def load_scenario(
 
 
 def _located(error: ScenarioError, file: str, where: Positions) -> ScenarioError:
-    """``error`` with the line and column of its field, when it is about ``file``."""
-    if error.file != file or error.line is not None or len(error.problems) > 1:
-        return error
-    at = where.of(parse_field_path(error.field))
+    """``error`` with each of its problems about ``file`` given the line and column of
+    its field, in file order (problems without a place keep theirs, first)."""
+    problems = [_place(problem, file, where) for problem in error.problems]
+    ordered = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+    return ordered[0] if len(ordered) == 1 else ScenarioError.of(ordered)
+
+
+def _place(problem: ScenarioError, file: str, where: Positions) -> ScenarioError:
+    """One problem with the line and column of its field, when it is about ``file``."""
+    if problem.file != file or problem.line is not None:
+        return problem
+    at = where.of(parse_field_path(problem.field))
     if at is None:
-        return error
-    return ScenarioError(file, error.field, error.expected, got=error.got, line=at[0],
-                         column=at[1], hint=error.hint)  # fmt: skip
+        return problem
+    return ScenarioError(file, problem.field, problem.expected, got=problem.got, line=at[0],
+                         column=at[1], hint=problem.hint)  # fmt: skip
 
 
 VARIED = "Scenario.with_"

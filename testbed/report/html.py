@@ -48,7 +48,7 @@ _CSS = """
 .testbed-report td.pass { color: #2e7d32; font-weight: 600; }
 .testbed-report td.fail { color: #c62828; font-weight: 600; }
 .testbed-report figure { margin: 1rem 0; }
-.testbed-report figure svg { max-width: 100%; height: auto; }
+.testbed-report figure svg { width: 100%; max-width: 75rem; height: auto; }
 .testbed-report .muted { color: #666; }
 """
 

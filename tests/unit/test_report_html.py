@@ -153,6 +153,7 @@ def test_plots_are_images_with_titles_and_alt_text(pilot: RunResult, page: str) 
     [("clinical_downtime_minutes", 6080, "6,080 device-minutes = 4.2 days"),
      ("clinical_downtime_minutes", 150.5, "150.50 device-minutes = 2.5 h"),
      ("onboarding_minutes_max", 90, "90 minutes"), ("fail_safe", 0.916667, "91.7%"),
+     ("devices_offboarded", 1, "1 device"), ("devices_offboarded", 2, "2 devices"),
      ("audit_coverage", 1, "100%"), ("unauthorized_access", 1506560, "1,506,560 decisions")],
 )  # fmt: skip
 def test_a_reading_for_people(name: str, value: float, text: str) -> None:

@@ -95,3 +95,14 @@ def test_screenshot_is_not_blank(page: Opened) -> None:
     assert colours is not None and len(colours) > 50
     white = max(count for count, colour in colours if colour == (255, 255, 255))
     assert white < 0.95 * image.width * image.height
+
+
+def test_screenshot_command_writes_a_png(page: Opened, tmp_path: Path) -> None:
+    """``make demo``'s screenshot of the report (tests/browser/screenshot.py)."""
+    from tests.browser.screenshot import main
+
+    out = tmp_path / "report.png"
+    assert main([str(page.dir / "report.html"), str(out)]) == 0
+    with Image.open(out) as image:
+        assert image.height > 2000
+    assert main([str(tmp_path / "absent.html"), str(out)]) == 2

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING
 
 from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, load_profiles
 from testbed.errors import ScenarioError
-from testbed.expectations import DICOM_METRICS, EHR_METRICS, STORE_METRICS, Metric
+from testbed.expectations import (
+    DICOM_METRICS,
+    EHR_METRICS,
+    SCOPED_METRICS,
+    STORE_METRICS,
+    Expectation,
+    Metric,
+    Scope,
+    entries,
+)
 from testbed.faults import (
     EHR_FAULTS,
     AeTitleNotAllowed,
@@ -136,6 +145,10 @@ def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
     for name in scenario.expectations:
         with problems.check():
             _expectation(name, scenario, file)
+    ids: set[str] = set()
+    for one in entries(scenario.expectations):
+        with problems.check():
+            _expectation_scope(one, scenario, file, ids)
     if problems.found:
         raise ScenarioError.of(problems.found)
 
@@ -232,6 +245,43 @@ def _expectation(name: str, scenario: Scenario, file: str) -> None:
         raise ScenarioError(file, f"expectations.{name}",
                             "an ehr: or dicom: block (duplicates are counted where the "
                             "EHR or the PACS stores)")  # fmt: skip
+
+
+def _expectation_scope(one: Expectation, scenario: Scenario, file: str, ids: set[str]) -> None:
+    """A scoped expectation is on a measure counted per device, its selectors name a
+    site, zone, profile, group and device of the fleet, and its id is the only one."""
+    if one.id in ids:
+        raise ScenarioError(file, f"{one.field}.id", "an id no other expectation has (set "
+                            "'id' to tell them apart)", got=one.id)  # fmt: skip
+    ids.add(one.id)
+    where = one.where
+    if where is None:
+        return
+    if Metric(one.metric) not in SCOPED_METRICS:
+        scoped = ", ".join(SCOPED_METRICS)
+        raise ScenarioError(file, f"{one.field}.where", f"no 'where' on {one.metric}: only a "
+                            f"measure counted per device can be scoped ({scoped})")  # fmt: skip
+    for key, value in where.selectors().items():
+        field = f"{one.field}.where.{key}"
+        if key != "device":
+            _one_of(value, _selectable(scenario, key), file, field, f"a {key} of the fleet")
+        elif not any(group.has_device(value) for group in scenario.fleet):
+            raise ScenarioError(file, field, "the id of a fleet device", got=value,
+                                hint=_closest_device(value, scenario))  # fmt: skip
+
+
+def _selectable(scenario: Scenario, key: str) -> set[str]:
+    """The values a scope's ``key`` can take in this scenario."""
+    fleet = scenario.fleet
+    if key == "site":
+        return {s.name for s in scenario.sites}
+    if key == "zone":
+        return {zone for site in scenario.sites for zone in site.zones}
+    if key == "profile":
+        return {g.profile for g in fleet}
+    if key == "group":
+        return {g.group for g in fleet}
+    raise ValueError(f"{key!r} is not a field of {Scope.__name__}")
 
 
 def _pacs_ae_titles(scenario: Scenario, file: str) -> None:

@@ -118,7 +118,7 @@ def measures_html(report: Report) -> str:
     reading for people, and what it counts (a measure with an expectation is in the
     expectations' table, not again here); then those the run could not have ("not
     measured in this run", and why)."""
-    expected = {e.id for e in report.expectations}
+    expected = {e.measure for e in report.expectations if e.where is None}
     rows: list[tuple[Cell, ...]] = []
     for name, value in report.measures.items():
         if name in expected:
@@ -163,11 +163,20 @@ def _expectations(results: Sequence[ExpectationResult]) -> str:
     """Each expectation with its measure's value read with its unit and what the
     measure counts (the measures table then leaves it out)."""
     rows = [
-        (e.id, e.expected, (reading(e.id, e.measured), "num"), _verdict_cell(e.passed), e.why,
-         (_definition(e.id), "muted"))
+        (e.id, e.expected, (reading(e.measure, e.measured), "num"), _verdict_cell(e.passed),
+         e.why, (_what(e), "muted"))
         for e in results
     ]  # fmt: skip
     return _table(("id", "expected", "measured", "verdict", "why", "what it counts"), rows)
+
+
+def _what(check: ExpectationResult) -> str:
+    """The expectation's description, or its measure's definition, and its scope."""
+    text = check.description or _definition(check.measure)
+    if check.where:
+        scope = ", ".join(f"{k} {v}" for k, v in check.where.items())
+        text += f" (devices of {scope})"
+    return text
 
 
 def _definition(name: str) -> str:

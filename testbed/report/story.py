@@ -23,20 +23,24 @@ outage time the measures count (tested: the devices' sum equals
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from testbed.clock import isoformat
 from testbed.events import Event, EventKind
+from testbed.expectations import SCOPED_METRICS, Metric, Scope
 from testbed.faults import FaultSpec
 from testbed.incidents import Incident
 from testbed.pki.ca import IssuingMode
 from testbed.report.needs import STORY_EVENTS
 from testbed.report.record import RunRecord
 
-__all__ = ["BREAKDOWNS", "DEVICE_MEASURES", "breakdowns", "fault_effects", "incident_list"]
+__all__ = [
+    "BREAKDOWNS", "DEVICE_MEASURES", "breakdowns", "fault_effects", "incident_list",
+    "scoped_measure",
+]  # fmt: skip
 
 DEVICE_MEASURES = (
     "denials", "downtime_minutes", "incidents", "data_lost", "renewals_missed",
@@ -301,6 +305,24 @@ def breakdowns(record: RunRecord) -> dict[str, list[dict[str, Any]]]:
             rows.append(row)
         out[by] = rows
     return out
+
+
+def scoped_measure(record: RunRecord) -> Callable[[str, Scope], float]:
+    """A measure over the devices of a scope: the sum of their per-device contributions
+    (:func:`per_device`; :data:`~testbed.expectations.SCOPED_METRICS` says which), what a
+    scoped expectation is checked on.  The story is read once, on the first call."""
+    story: list[tuple[dict[str, dict[str, str]], dict[str, dict[str, float]]]] = []
+
+    def measure(metric: str, scope: Scope) -> float:
+        if not story:
+            story.append((device_attributes(record), per_device(record)))
+        attributes, contributions = story[0]
+        key = SCOPED_METRICS[Metric(metric)]
+        total = sum(counts.get(key, 0.0) for device, counts in contributions.items()
+                    if scope.matches(device, attributes.get(device, {})))  # fmt: skip
+        return float(_rounded(total))
+
+    return measure
 
 
 def _rounded(value: float) -> float | int:

@@ -78,6 +78,7 @@ def build_report(record: RunRecord) -> Report:
         "counts": tally.counts,
         "incidents_by_category": tally.incidents_by_category,
         "denials_by_reason": tally.denials_by_reason,
+        "check_denials_by_purpose": tally.check_denials_by_purpose,
         "preproduction_tests": tally.preproduction_tests,
         "devices_registered": tally.devices_registered,
         "enrollment_refusals_by_reason": tally.enrollment_refusals_by_reason,

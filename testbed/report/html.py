@@ -94,7 +94,10 @@ def summary_html(report: Report) -> str:
         _section("Expectations", _expectations(report.expectations)),
         _section("Measures", measures_html(report)),
         _section("Incidents by category", _counts(data.get("incidents_by_category"), "category")),
-        _section("Denials by reason", _counts(data.get("denials_by_reason"), "reason")),
+        _section("Denials by reason", '<p class="muted">clinical traffic only</p>\n'
+                 + _counts(data.get("denials_by_reason"), "reason")),
+        _section("Denials of the hospital's checks",
+                 _check_denials(data.get("check_denials_by_purpose"))),
         _section("Enrollment refusals by reason",
                  _counts(data.get("enrollment_refusals_by_reason"), "reason")),
         _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
@@ -192,6 +195,15 @@ def _verdict_cell(passed: bool) -> Cell:
 def _counts(counts: Mapping[str, Any] | None, what: str) -> str:
     rows = [(str(key), (_num(value), "num")) for key, value in (counts or {}).items()]
     return _table((what, "count"), rows)
+
+
+def _check_denials(by_purpose: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """Refusals of pre-production tests, stale probes and recovery checks: expected
+    refusals, apart from clinical traffic's."""
+    rows = [(purpose, reason, (_num(n), "num"))
+            for purpose, reasons in (by_purpose or {}).items()
+            for reason, n in reasons.items()]  # fmt: skip
+    return _table(("purpose", "reason", "count"), rows)
 
 
 def _dicom(by_reason: Mapping[str, Any] | None) -> list[str]:

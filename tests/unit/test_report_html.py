@@ -181,3 +181,21 @@ def test_report_renders_itself_in_notebooks() -> None:
 @pytest.mark.parametrize(("passed", "verdict"), [(True, Verdict.PASS), (False, Verdict.FAIL)])
 def test_verdict_of(passed: bool, verdict: Verdict) -> None:
     assert Verdict.of(passed) is verdict
+
+
+def test_denials_by_reason_are_clinical_traffic_only(pilot: RunResult, page: str) -> None:
+    """The pilot's 12 cert-revoked refusals are its pre-production tests': they are
+    counted as the checks' denials, not mixed into clinical traffic's."""
+    from testbed.report.plots import denied_traffic
+
+    data = pilot.report.data
+    clinical = {reason: len(times) for reason, times in denied_traffic(pilot.record).items()}
+    assert data["denials_by_reason"] == clinical
+    assert "cert-revoked" not in data["denials_by_reason"]
+    checks = data["check_denials_by_purpose"]
+    assert checks["revoked-certificate"]["cert-revoked"] == 12
+    assert set(checks) <= {"expired-credential", "revoked-certificate", "blocked-route",
+                           "stale-probe", "recovery-check"}  # fmt: skip
+    total = sum(clinical.values()) + sum(n for r in checks.values() for n in r.values())
+    assert total == data["counts"]["denied"]
+    assert "<h2>Denials of the hospital&#x27;s checks</h2>" in page

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed.report.measure_info import MEASURES, reading
-from testbed.report.plots import Plot, availability_plot, lifecycle_plot, svg_text
+from testbed.report.plots import (
+    Plot,
+    availability_plot,
+    lifecycle_plot,
+    svg_text,
+    unavailability_plot,
+)
 from testbed.report.story_html import story_sections
 from testbed.verdicts import ValidationOutcome, Verdict
 
@@ -62,6 +68,10 @@ _FIGURES: tuple[tuple[str, Callable[[RunRecord, _Effects], Plot], str], ...] = (
      "re-bootstraps per device group; each fault is shaded on the rows of the devices it "
      "hit (dashed: it hit none; hatched and labelled with its length: widened to be "
      "seen); grey at the end: the recovery window."),
+    ("Devices unavailable", unavailability_plot,
+     "How many devices of each site were in an outage (could not deliver to every "
+     "intended service) over time; shaded bands are the faults, grey at the end the "
+     "recovery window."),
     ("Denied clinical traffic", availability_plot,
      "Cumulative denied clinical-traffic decisions by reason, to the end of the run; "
      "shaded bands are the faults, grey at the end the recovery window."),

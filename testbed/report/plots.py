@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from testbed.events import Event, EventKind
 from testbed.report.bands import Band, fault_bands
@@ -46,6 +47,7 @@ __all__ = [
     "lifecycle_marks",
     "lifecycle_plot",
     "svg_text",
+    "unavailability_plot",
 ]
 
 
@@ -225,6 +227,50 @@ def availability_plot(
     ax.set_title(title)
     _legend(ax)
     return Plot(fig, title, _availability_alt(record, denied))
+
+
+def unavailability_plot(
+    record: RunRecord, effects: Sequence[Mapping[str, Any]] | None = None
+) -> Plot:
+    """Devices unavailable over time, a line per site: at each moment, how many of the
+    site's devices are in an outage (the union of their incidents, as the downtime
+    measure counts them), with the faults and the recovery window shaded."""
+    from testbed.report.story import device_attributes, outages
+
+    fig, ax = _figure(height=3.2)
+    _time_axis(ax, record)
+    _recovery_window(ax, record)
+    _row_bands(ax, fault_bands(record, _effects(record, effects), {}), rows=0)
+    sites = {d: a["site"] for d, a in device_attributes(record).items()}
+    steps: dict[str, list[tuple[datetime, int]]] = {}
+    for device, spans in outages(record.incidents).items():
+        for start, end in spans:
+            steps.setdefault(sites.get(device, "(unknown site)"), []).extend(
+                [(start, 1), (end, -1)])  # fmt: skip
+    last = record.span / _DAY
+    peaks: dict[str, int] = {}
+    for site, changes in sorted(steps.items()):
+        days, counts, now = [0.0], [0], 0
+        for time, change in sorted(changes):
+            now += change
+            days.append((time - record.start) / _DAY)
+            counts.append(now)
+        days.append(last)
+        counts.append(now)
+        peaks[site] = max(counts)
+        ax.step(days, counts, where="post", label=f"site {site}")
+    if not steps:
+        ax.text(0.5, 0.5, "no device was unavailable", transform=ax.transAxes, ha="center")
+    ax.set_ylabel("devices unavailable")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    title = "Devices unavailable by site"
+    ax.set_title(title)
+    _legend(ax)
+    told = ", ".join(f"{site} at most {n:,}" for site, n in peaks.items())
+    alt = (f"Devices unavailable over {_length(record)}, a line per site: {told}."
+           if peaks else f"No device was unavailable over {_length(record)}.")  # fmt: skip
+    return Plot(fig, title, alt + _recovery_alt(record))
 
 
 def svg_text(fig: Figure) -> str:

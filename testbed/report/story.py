@@ -38,8 +38,8 @@ from testbed.report.needs import STORY_EVENTS
 from testbed.report.record import RunRecord
 
 __all__ = [
-    "BREAKDOWNS", "DEVICE_MEASURES", "breakdowns", "fault_effects", "incident_list",
-    "scoped_measure",
+    "BREAKDOWNS", "DEVICE_MEASURES", "breakdowns", "device_attributes", "fault_effects",
+    "incident_list", "outages", "scoped_measure",
 ]  # fmt: skip
 
 DEVICE_MEASURES = (
@@ -102,7 +102,7 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def _outages(incidents: Iterable[Incident]) -> dict[str, list[tuple[datetime, datetime]]]:
+def outages(incidents: Iterable[Incident]) -> dict[str, list[tuple[datetime, datetime]]]:
     """Each device's outage intervals: the union of its incidents' intervals."""
     spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for incident in incidents:
@@ -174,7 +174,7 @@ def fault_effects(record: RunRecord) -> list[dict[str, Any]]:
     """What happened in each fault's effect window to the devices it can hit (see the
     module)."""
     marks = _marks(record)
-    outages = _outages(record.incidents)
+    down = outages(record.incidents)
     sites = device_attributes(record)
     rows = []
     for fault in record.faults:
@@ -195,7 +195,7 @@ def fault_effects(record: RunRecord) -> list[dict[str, Any]]:
                 categories[incident.category.value] += 1
                 hit.add(incident.device)
         seconds = 0.0
-        for device, spans in outages.items():
+        for device, spans in down.items():
             inside = _overlap(spans, start, end) if scoped(device) else 0.0
             if inside > 0:
                 seconds += inside
@@ -271,7 +271,7 @@ def per_device(record: RunRecord) -> dict[str, dict[str, float]]:
         tally.add(mark.measure, mark.device, mark.amount)
     for incident in record.incidents:
         tally.add("incidents", incident.device, 1)
-    for device, spans in _outages(record.incidents).items():
+    for device, spans in outages(record.incidents).items():
         seconds = sum((b - a).total_seconds() for a, b in spans)
         tally.add("downtime_minutes", device, seconds / 60)
     devices = sorted({d for counts in tally.sums.values() for d in counts})

@@ -19,6 +19,7 @@ from tests.browser.chromium import Browser, PageLoad, chromium_missing
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
 SECTIONS = ("Expectations", "Measures", "What each fault did", "Incidents", "By site",
+            "Devices unavailable",
             "Certificate lifecycle", "Denied clinical traffic")  # fmt: skip
 
 if chromium_missing() is not None and os.environ.get("TESTBED_CI"):
@@ -74,7 +75,7 @@ def test_plots_render_as_labelled_images(page: Opened) -> None:
         " label: s.getAttribute('aria-label'), width: s.getBoundingClientRect().width,"
         " height: s.getBoundingClientRect().height}))"
     )
-    assert len(svgs) == 2
+    assert len(svgs) == 3
     for svg in svgs:
         assert svg["role"] == "img" and len(svg["label"]) > 40
         assert svg["width"] > 400 and svg["height"] > 150

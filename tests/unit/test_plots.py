@@ -21,6 +21,7 @@ from testbed.report.plots import (
     denied_traffic,
     lifecycle_marks,
     svg_text,
+    unavailability_plot,
 )
 from testbed.report.story import fault_effects
 from testbed.runner import RunResult, run_scenario
@@ -191,3 +192,18 @@ def test_recovery_window_is_drawn(pilot: RunResult) -> None:
         spans = [p for p in fig.axes[0].patches if p.get_label() == "recovery window"]
         assert len(spans) == 1
         assert fig.axes[0].get_title()
+
+
+def test_devices_unavailable_by_site_follow_the_outages(pilot: RunResult) -> None:
+    """A line per site; its steps are the devices in an outage at that moment: the
+    pilot's blocked route takes three south bedside gateways down together for 4h."""
+    plot = unavailability_plot(pilot.record)
+    lines = {str(line.get_label()): line for line in plot.figure.axes[0].get_lines()}
+    assert {label for label in lines if not label.startswith("_")} == {"site north",
+                                                                      "site south"}
+    south = np.asarray(lines["site south"].get_ydata())
+    assert south.max() == 3 and south[0] == 0 and south[-1] == 0
+    days = np.asarray(lines["site south"].get_xdata())
+    assert days[-1] == pilot.record.span / timedelta(days=1)  # to the end of the run
+    assert plot.title == "Devices unavailable by site"
+    assert "south at most 3" in plot.alt and "north at most 1" in plot.alt

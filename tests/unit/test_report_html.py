@@ -42,7 +42,7 @@ def test_write_html_writes_the_page(pilot: RunResult, page: str, tmp_path: Path)
 
 def test_page_is_self_contained(page: str) -> None:
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 3
     assert "<script" not in page
     assert not re.search(r"<link|<img|\ssrc=|@import|url\((?!#)", page)
 
@@ -133,7 +133,7 @@ def test_pilot_measures_and_expectations_share_no_row(pilot: RunResult, page: st
 
 def test_plots_are_images_with_titles_and_alt_text(pilot: RunResult, page: str) -> None:
     svgs = re.findall(r"<svg [^>]*>\n<title>[^<]+</title>", page)
-    assert len(svgs) == 2
+    assert len(svgs) == 3
     for svg in svgs:
         assert 'role="img"' in svg
         label = re.search(r'aria-label="([^"]+)"', svg)

@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/testbed run scenarios/two-site-pilot.yaml --out runs/demo
-	@echo "open runs/demo/report.html"
+	$(BIN)/python -m tests.browser.screenshot runs/demo/report.html runs/demo/report.png
+	@echo "open runs/demo/report.html (a screenshot of it: runs/demo/report.png)"
 
 lint: setup
 	$(BIN)/ruff check testbed tests benchmarks conftest.py

@@ -70,11 +70,15 @@ def summary_table(report: Report) -> Table:
     table.add_column("value", justify="right")
     table.add_column("expected")
     table.add_column("verdict")
-    expected = {e.id: e for e in report.expectations}
+    expected = {e.measure: e for e in report.expectations if e.where is None}
     for name, value in report.measures.items():
         check = expected.get(name)
         verdict = "" if check is None else ("[green]pass[/]" if check.passed else "[red]FAIL[/]")
         table.add_row(name, number(value), "" if check is None else check.expected, verdict)
+    for check in report.expectations:  # scoped ones: a row each, by id
+        if check.where is not None:
+            verdict = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
+            table.add_row(check.id, number(check.measured), check.expected, verdict)
     return table
 
 

@@ -1,8 +1,17 @@
-"""Cross-field checks of a scenario: names that must refer to something that exists."""
+"""Cross-field checks of a scenario: names that must refer to something that exists.
+
+:func:`cross_check` reports every problem it finds at once (one
+:class:`~testbed.errors.ScenarioError` carrying them all, in file order), each with a
+"did you mean" when a known name is close (:func:`testbed.suggest.closest`).  A check
+that needs what an earlier one found wrong (the zones of a site that does not exist,
+the profile a group names wrongly) is skipped, so one mistake gives one message.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -10,7 +19,16 @@ from typing import TYPE_CHECKING
 
 from testbed.devices import DeviceProfile, EnrollmentProtocol, ae_title_for, load_profiles
 from testbed.errors import ScenarioError
-from testbed.expectations import DICOM_METRICS, EHR_METRICS, STORE_METRICS, Metric
+from testbed.expectations import (
+    DICOM_METRICS,
+    EHR_METRICS,
+    SCOPED_METRICS,
+    STORE_METRICS,
+    Expectation,
+    Metric,
+    Scope,
+    entries,
+)
 from testbed.faults import (
     EHR_FAULTS,
     AeTitleNotAllowed,
@@ -29,11 +47,12 @@ from testbed.pacs.ae_title import pacs_ae_title
 from testbed.pki.ca import ISSUING_LIFETIME, IssuingMode
 from testbed.pki.leaf_profile import device_name_problem
 from testbed.sites import ServiceKind
+from testbed.suggest import closest
 from testbed.targets import TargetForm
 from testbed.units import format_duration
 
 if TYPE_CHECKING:
-    from testbed.scenario import FleetGroup, Scenario
+    from testbed.scenario import FleetGroup, Operation, Scenario
 
 __all__ = ["DEFAULT_PROFILES", "cross_check", "profiles_for", "scenario_profiles"]
 
@@ -64,86 +83,205 @@ def scenario_profiles(scenario: Scenario, base: Path) -> dict[str, DeviceProfile
     return {k: replace(p, enrollment_protocols=by_hand) for k, p in profiles.items()}
 
 
+@dataclass(slots=True)
+class _Problems:
+    """The problems found so far; :meth:`check` runs one check and keeps its problem."""
+
+    found: list[ScenarioError] = field(default_factory=list)
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        """Run the block; a :class:`ScenarioError` it raises is kept, not raised."""
+        try:
+            yield
+        except ScenarioError as error:
+            self.found.extend(error.problems)
+
+
 def cross_check(scenario: Scenario, *, file: str, base: Path) -> None:
-    """Raise :class:`ScenarioError` at the first name that refers to nothing."""
+    """Raise one :class:`ScenarioError` carrying every name that refers to nothing and
+    every rule between fields that does not hold (in file order)."""
+    problems = _Problems()
     zones = {s.name: set(s.zones) for s in scenario.sites}
-    _unique([s.name for s in scenario.sites], file, "sites", "unique site names")
     services = {s.name for s in scenario.services}
-    _unique([s.name for s in scenario.services], file, "services", "unique service names")
+    with problems.check():
+        _unique([s.name for s in scenario.sites], file, "sites", "unique site names")
+    with problems.check():
+        _unique([s.name for s in scenario.services], file, "services", "unique service names")
     for i, svc in enumerate(scenario.services):
-        _zone(zones, svc.site, svc.zone, file, f"services[{i}]")
-    _pacs_ae_titles(scenario, file)
+        with problems.check():
+            _zone(zones, svc.site, svc.zone, file, f"services[{i}]")
+    with problems.check():
+        _pacs_ae_titles(scenario, file)
     for i, rule in enumerate(scenario.network):
-        _one_of(rule.to, services, file, f"network[{i}].to", "a service")
-        _one_of(rule.source, set().union(*zones.values()), file, f"network[{i}].from", "a zone")
+        with problems.check():
+            _one_of(rule.to, services, file, f"network[{i}].to", "a service")
+        with problems.check():
+            _one_of(rule.source, set().union(*zones.values()), file, f"network[{i}].from",
+                    "a zone")  # fmt: skip
     profiles = load_profiles(profiles_for(scenario, base))
-    groups = [g.group for g in scenario.fleet]
-    _unique(groups, file, "fleet", "unique group names (set 'name' to tell groups apart)")
+    with problems.check():
+        _unique([g.group for g in scenario.fleet], file, "fleet",
+                "unique group names (set 'name' to tell groups apart)")  # fmt: skip
+    _fleet(scenario, profiles, services, zones, file, problems)
+    with problems.check():
+        _within_the_issuing_cas_life(scenario, file)
+    for i, fault in enumerate(scenario.faults):
+        with problems.check():
+            _fault_names(fault, scenario, file, f"faults[{i}]")
+        with problems.check():
+            if fault.end > scenario.duration:
+                raise ScenarioError(file, f"faults[{i}].end",
+                                    "a time within the scenario's duration")  # fmt: skip
+        with problems.check():
+            _ehr_fault(fault, scenario, file, f"faults[{i}]")
+        with problems.check():
+            _dicom_fault(fault, scenario, file, f"faults[{i}]")
+    if all(g.profile in profiles for g in scenario.fleet):
+        with problems.check():
+            _dicom(scenario, profiles, file)
+    for i, op in enumerate(scenario.operations):
+        _operation(op, i, scenario, file, problems)
+    for name in scenario.expectations:
+        with problems.check():
+            _expectation(name, scenario, file)
+    ids: set[str] = set()
+    for one in entries(scenario.expectations):
+        with problems.check():
+            _expectation_scope(one, scenario, file, ids)
+    if problems.found:
+        raise ScenarioError.of(problems.found)
+
+
+def _fleet(
+    scenario: Scenario,
+    profiles: dict[str, DeviceProfile],
+    services: set[str],
+    zones: dict[str, set[str]],
+    file: str,
+    problems: _Problems,
+) -> None:
+    """Each fleet group: its profile, times, site and zone, names and services."""
+    kinds = {s.name: s.kind for s in scenario.services}
     devices = 0
     for i, group in enumerate(scenario.fleet):
-        _one_of(group.profile, set(profiles), file, f"fleet[{i}].profile", "a profile")
-        _enrollable(profiles[group.profile], file, f"fleet[{i}].profile")
         devices += group.count
-        _ae_titles(profiles[group.profile], devices, file, f"fleet[{i}].profile")
-        _fleet_times(group, scenario, file, f"fleet[{i}]")
-        _zone(zones, group.site, group.zone, file, f"fleet[{i}]")
-        _device_names(group, scenario.trust_domain, file, f"fleet[{i}]")
+        with problems.check():
+            _one_of(group.profile, set(profiles), file, f"fleet[{i}].profile", "a profile")
+        profile = profiles.get(group.profile)
+        if profile is not None:
+            with problems.check():
+                _enrollable(profile, file, f"fleet[{i}].profile")
+            with problems.check():
+                _ae_titles(profile, devices, file, f"fleet[{i}].profile")
+        with problems.check():
+            _fleet_times(group, scenario, file, f"fleet[{i}]")
+        with problems.check():
+            _zone(zones, group.site, group.zone, file, f"fleet[{i}]")
+        with problems.check():
+            _device_names(group, scenario.trust_domain, file, f"fleet[{i}]")
+        if profile is None:
+            continue
         if group.services is None:
-            _service_kinds(profiles[group.profile], scenario, file, f"fleet[{i}].profile")
-        _windows_fit(profiles[group.profile], scenario, file)
-        kinds = {s.name: s.kind for s in scenario.services}
+            with problems.check():
+                _service_kinds(profile, scenario, file, f"fleet[{i}].profile")
+        with problems.check():
+            _windows_fit(profile, scenario, file)
         for j, name in enumerate(group.services or ()):
-            _one_of(name, services, file, f"fleet[{i}].services[{j}]", "a service")
-            profile = profiles[group.profile]
-            if kinds[name] not in profile.services:
-                raise ScenarioError(
-                    file, f"fleet[{i}].services[{j}]",
-                    f"a service of a kind profile {profile.id!r} uses "
-                    f"({', '.join(profile.services)}): {name!r} is {kinds[name]}",
-                )  # fmt: skip
-    _within_the_issuing_cas_life(scenario, file)
-    for i, fault in enumerate(scenario.faults):
-        if isinstance(fault, BlockedRoute | PolicyDrift):
-            _route(fault, scenario, file, f"faults[{i}]")
-        elif isinstance(fault, Partition):
-            _partition(fault, scenario, file, f"faults[{i}]")
-        elif isinstance(fault, ExceptionExpired):
-            if scenario.design is None:
-                expected = ("a scenario with a 'design' (an exception-expired fault acts "
-                            "on a design's exception)")
-                raise ScenarioError(file, f"faults[{i}].target", expected)
-        else:
-            _target(fault.target, fault.targets, scenario, file, f"faults[{i}].target")
-        if fault.end > scenario.duration:
-            raise ScenarioError(file, f"faults[{i}].end", "a time within the scenario's duration")
-        _ehr_fault(fault, scenario, file, f"faults[{i}]")
-        _dicom_fault(fault, scenario, file, f"faults[{i}]")
-    _dicom(scenario, profiles, file)
-    for i, op in enumerate(scenario.operations):
+            with problems.check():
+                _one_of(name, services, file, f"fleet[{i}].services[{j}]", "a service")
+                if kinds[name] not in profile.services:
+                    raise ScenarioError(
+                        file, f"fleet[{i}].services[{j}]",
+                        f"a service of a kind profile {profile.id!r} uses "
+                        f"({', '.join(profile.services)}): {name!r} is {kinds[name]}",
+                    )  # fmt: skip
+
+
+def _fault_names(fault: FaultSpec, scenario: Scenario, file: str, where: str) -> None:
+    """What a fault names exists: a route's zone and service, a partition's sides, an
+    exception's design, another fault's target."""
+    if isinstance(fault, BlockedRoute | PolicyDrift):
+        _route(fault, scenario, file, where)
+    elif isinstance(fault, Partition):
+        _partition(fault, scenario, file, where)
+    elif isinstance(fault, ExceptionExpired):
+        if scenario.design is None:
+            expected = ("a scenario with a 'design' (an exception-expired fault acts "
+                        "on a design's exception)")  # fmt: skip
+            raise ScenarioError(file, f"{where}.target", expected)
+    else:
+        _target(fault.target, fault.targets, scenario, file, f"{where}.target")
+
+
+def _operation(op: Operation, i: int, scenario: Scenario, file: str, problems: _Problems) -> None:
+    """An operation's target exists, a resume follows a suspend, a reason only for a
+    revoke, and its time is within the run."""
+    with problems.check():
         _target(op.target, op.targets, scenario, file, f"operations[{i}].target")
-        if op.action == "resume" and not any(
-            o.action == "suspend" and o.at < op.at for o in scenario.operations
-        ):
-            expected = "a resume after a suspend (no suspension comes before it)"
-            raise ScenarioError(file, f"operations[{i}].at", expected)
-        if op.reason is not None and op.action != "revoke":
-            raise ScenarioError(file, f"operations[{i}].reason",
-                                "no reason: only a 'revoke' operation has one")  # fmt: skip
-        if op.at > scenario.duration:
-            within = "a time within the scenario's duration"
-            raise ScenarioError(file, f"operations[{i}].at", within)
-    for name in scenario.expectations:
-        _one_of(name, {m.value for m in Metric}, file, f"expectations.{name}", "a known metric")
-        if Metric(name) in DICOM_METRICS and scenario.dicom is None:
-            raise ScenarioError(file, f"expectations.{name}",
-                                "a dicom: block (a DICOM measure needs DICOM traffic)")  # fmt: skip
-        if Metric(name) in EHR_METRICS and scenario.ehr is None:
-            expected = "an ehr: block (an EHR measure needs tokens and FHIR writes)"
-            raise ScenarioError(file, f"expectations.{name}", expected)
-        if Metric(name) in STORE_METRICS and scenario.ehr is None and scenario.dicom is None:
-            raise ScenarioError(file, f"expectations.{name}",
-                                "an ehr: or dicom: block (duplicates are counted where the "
-                                "EHR or the PACS stores)")  # fmt: skip
+    if op.action == "resume" and not any(
+        o.action == "suspend" and o.at < op.at for o in scenario.operations
+    ):
+        expected = "a resume after a suspend (no suspension comes before it)"
+        problems.found.append(ScenarioError(file, f"operations[{i}].at", expected))
+    if op.reason is not None and op.action != "revoke":
+        problems.found.append(ScenarioError(file, f"operations[{i}].reason",
+                                            "no reason: only a 'revoke' operation has one"))
+    if op.at > scenario.duration:
+        within = "a time within the scenario's duration"
+        problems.found.append(ScenarioError(file, f"operations[{i}].at", within))
+
+
+def _expectation(name: str, scenario: Scenario, file: str) -> None:
+    """An expectation names a known measure the scenario can have."""
+    _one_of(name, {m.value for m in Metric}, file, f"expectations.{name}", "a known metric")
+    if Metric(name) in DICOM_METRICS and scenario.dicom is None:
+        raise ScenarioError(file, f"expectations.{name}",
+                            "a dicom: block (a DICOM measure needs DICOM traffic)")  # fmt: skip
+    if Metric(name) in EHR_METRICS and scenario.ehr is None:
+        expected = "an ehr: block (an EHR measure needs tokens and FHIR writes)"
+        raise ScenarioError(file, f"expectations.{name}", expected)
+    if Metric(name) in STORE_METRICS and scenario.ehr is None and scenario.dicom is None:
+        raise ScenarioError(file, f"expectations.{name}",
+                            "an ehr: or dicom: block (duplicates are counted where the "
+                            "EHR or the PACS stores)")  # fmt: skip
+
+
+def _expectation_scope(one: Expectation, scenario: Scenario, file: str, ids: set[str]) -> None:
+    """A scoped expectation is on a measure counted per device, its selectors name a
+    site, zone, profile, group and device of the fleet, and its id is the only one."""
+    if one.id in ids:
+        raise ScenarioError(file, f"{one.field}.id", "an id no other expectation has (set "
+                            "'id' to tell them apart)", got=one.id)  # fmt: skip
+    ids.add(one.id)
+    where = one.where
+    if where is None:
+        return
+    if Metric(one.metric) not in SCOPED_METRICS:
+        scoped = ", ".join(SCOPED_METRICS)
+        raise ScenarioError(file, f"{one.field}.where", f"no 'where' on {one.metric}: only a "
+                            f"measure counted per device can be scoped ({scoped})")  # fmt: skip
+    for key, value in where.selectors().items():
+        field = f"{one.field}.where.{key}"
+        if key != "device":
+            _one_of(value, _selectable(scenario, key), file, field, f"a {key} of the fleet")
+        elif not any(group.has_device(value) for group in scenario.fleet):
+            raise ScenarioError(file, field, "the id of a fleet device", got=value,
+                                hint=_closest_device(value, scenario))  # fmt: skip
+
+
+def _selectable(scenario: Scenario, key: str) -> set[str]:
+    """The values a scope's ``key`` can take in this scenario."""
+    fleet = scenario.fleet
+    if key == "site":
+        return {s.name for s in scenario.sites}
+    if key == "zone":
+        return {zone for site in scenario.sites for zone in site.zones}
+    if key == "profile":
+        return {g.profile for g in fleet}
+    if key == "group":
+        return {g.group for g in fleet}
+    raise ValueError(f"{key!r} is not a field of {Scope.__name__}")
 
 
 def _pacs_ae_titles(scenario: Scenario, file: str) -> None:
@@ -321,11 +459,14 @@ def _device_names(group: FleetGroup, trust_domain: str, file: str, where: str) -
 
 
 def _one_of(value: str, known: set[str], file: str, field: str, what: str) -> None:
+    """``value`` is among ``known`` (or a :class:`ScenarioError` with the closest)."""
     if value not in known:
-        raise ScenarioError(file, field, f"{what}, one of {sorted(known)}", got=value)
+        raise ScenarioError(file, field, f"{what}, one of {sorted(known)}", got=value,
+                            hint=closest(value, known))  # fmt: skip
 
 
 def _zone(zones: dict[str, set[str]], site: str, zone: str, file: str, field: str) -> None:
+    """``site`` exists and ``zone`` is one of its zones (unchecked if the site is not)."""
     _one_of(site, set(zones), file, f"{field}.site", "a site")
     _one_of(zone, zones[site], file, f"{field}.zone", f"a zone of site {site!r}")
 
@@ -389,10 +530,24 @@ def _target(
             example = scenario.fleet[0].device_id(1) if scenario.fleet else "(no fleet)"
             raise ScenarioError(
                 file, field, f"'device:' and the id of a fleet device, e.g. {example!r}",
-                got=target,
+                got=target, hint=_closest_device(name, scenario),
             )  # fmt: skip
     else:
-        raise ScenarioError(file, field, _expected_target(forms, usable), got=target)
+        forms_named = {"site", "group", "device", "service", "ca", "idp"}
+        form = closest(kind, forms_named) if name else closest(target, {"ca", "idp"})
+        hint = None if form is None else (f"{form}:{name}" if name else form)
+        raise ScenarioError(file, field, _expected_target(forms, usable), got=target, hint=hint)
+
+
+_SUGGESTED_DEVICES = 10_000  # above this many devices, no device id is suggested
+
+
+def _closest_device(name: str, scenario: Scenario) -> str | None:
+    """The fleet's device id closest to ``name`` (for a fleet small enough to list)."""
+    if sum(g.count for g in scenario.fleet) > _SUGGESTED_DEVICES:
+        return None
+    ids = {g.device_id(i) for g in scenario.fleet for i in range(1, g.count + 1)}
+    return closest(name, ids)
 
 
 def _usable(forms: frozenset[TargetForm], issuing: IssuingMode) -> frozenset[TargetForm]:

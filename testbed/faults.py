@@ -54,7 +54,22 @@ __all__ = [
     "TrustBundleStale",
 ]
 
-_STRICT: ConfigDict = ConfigDict(extra="forbid")
+_STRICT: ConfigDict = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+_ALIASED: ConfigDict = ConfigDict(extra="forbid", populate_by_name=True,
+                                  use_attribute_docstrings=True)
+
+# The descriptions of the fields every fault, or every fault of a kind of target, has
+# (the JSON Schema's; a field of one fault is described by the docstring under it).
+_KIND = Field(description="Which fault this is (the fault vocabulary: docs/faults.md).")
+DeviceTarget = Annotated[str, Field(min_length=1, description=(
+    "The devices the fault hits: device:ID, group:NAME or site:NAME."))]
+Count = Annotated[int | None, Field(ge=1, strict=True, description=(
+    "Only the first this many of the target's devices (absent: all of them)."))]
+ServiceTarget = Annotated[str, Field(pattern=r"^service:.+$", description=(
+    "The service the fault acts on: service:NAME."))]
+SiteTarget = Annotated[str, Field(pattern=r"^site:", description=(
+    "The site the fault acts on: site:NAME."))]
+IdpTarget = Annotated[Literal["idp"], Field(description="The identity provider: idp.")]
 
 
 class FaultKind(StrEnum):
@@ -121,8 +136,10 @@ class DeviceFault(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Window:
-    start: Duration
-    end: Duration
+    start: Annotated[Duration, Field(description=(
+        "When the fault starts, after the scenario's start (a duration such as 2d)."))]
+    end: Annotated[Duration, Field(description=(
+        "When the fault heals, after the scenario's start; after start."))]
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
@@ -141,9 +158,9 @@ class RenewalAgentBroken(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = DEVICES
-    kind: Literal[FaultKind.RENEWAL_AGENT_BROKEN] = FaultKind.RENEWAL_AGENT_BROKEN
-    target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    kind: Annotated[Literal[FaultKind.RENEWAL_AGENT_BROKEN], _KIND] = FaultKind.RENEWAL_AGENT_BROKEN
+    target: DeviceTarget
+    count: Count = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,9 +169,9 @@ class RevokedCertificate(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = DEVICES
-    kind: Literal[FaultKind.REVOKED_CERTIFICATE] = FaultKind.REVOKED_CERTIFICATE
-    target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    kind: Annotated[Literal[FaultKind.REVOKED_CERTIFICATE], _KIND] = FaultKind.REVOKED_CERTIFICATE
+    target: DeviceTarget
+    count: Count = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,8 +185,9 @@ class CaOutage(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.CA, TargetForm.SITE_CA})
-    kind: Literal[FaultKind.CA_OUTAGE] = FaultKind.CA_OUTAGE
+    kind: Annotated[Literal[FaultKind.CA_OUTAGE], _KIND] = FaultKind.CA_OUTAGE
     target: Annotated[str, Field(pattern=r"^(ca|site:.+)$")] = "ca"
+    """ca (the whole CA) or site:NAME (that site's issuing CA, per-site issuing)."""
 
     @property
     def site(self) -> str | None:
@@ -183,8 +201,8 @@ class TrustBundleMissing(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
-    kind: Literal[FaultKind.TRUST_BUNDLE_MISSING] = FaultKind.TRUST_BUNDLE_MISSING
-    target: Annotated[str, Field(pattern=r"^site:")]
+    kind: Annotated[Literal[FaultKind.TRUST_BUNDLE_MISSING], _KIND] = FaultKind.TRUST_BUNDLE_MISSING
+    target: SiteTarget
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,8 +211,8 @@ class TrustBundleStale(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
-    kind: Literal[FaultKind.TRUST_BUNDLE_STALE] = FaultKind.TRUST_BUNDLE_STALE
-    target: Annotated[str, Field(pattern=r"^site:")]
+    kind: Annotated[Literal[FaultKind.TRUST_BUNDLE_STALE], _KIND] = FaultKind.TRUST_BUNDLE_STALE
+    target: SiteTarget
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,24 +221,29 @@ class ClockSkew(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = DEVICES
-    kind: Literal[FaultKind.CLOCK_SKEW] = FaultKind.CLOCK_SKEW
-    target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    kind: Annotated[Literal[FaultKind.CLOCK_SKEW], _KIND] = FaultKind.CLOCK_SKEW
+    target: DeviceTarget
+    count: Count = None
     offset: Duration
+    """How far the devices' clocks are off (a duration such as 2h)."""
     ahead: Annotated[bool, Field(strict=True)] = False
+    """true: the clocks run ahead; false: behind."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BlockedRoute(_Window):
     """Zone ``from`` cannot reach service ``to`` (at ``site``, or everywhere)."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
+    __pydantic_config__: ClassVar[ConfigDict] = _ALIASED
     #: no target: its fields name a zone, a service and a site
     targets: ClassVar[frozenset[TargetForm]] = frozenset()
-    kind: Literal[FaultKind.BLOCKED_ROUTE] = FaultKind.BLOCKED_ROUTE
+    kind: Annotated[Literal[FaultKind.BLOCKED_ROUTE], _KIND] = FaultKind.BLOCKED_ROUTE
     source: Annotated[str, Field(alias="from", min_length=1)]
+    """The zone whose traffic the rule is about."""
     to: Annotated[str, Field(min_length=1)]
+    """The service (its name) the zone's traffic goes to."""
     site: str | None = None
+    """Only at this site (absent: at every site)."""
 
     @property
     def target(self) -> str:
@@ -236,8 +259,8 @@ class ServiceOutage(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SERVICE})
-    kind: Literal[FaultKind.SERVICE_OUTAGE] = FaultKind.SERVICE_OUTAGE
-    target: Annotated[str, Field(pattern=r"^service:.+$")]
+    kind: Annotated[Literal[FaultKind.SERVICE_OUTAGE], _KIND] = FaultKind.SERVICE_OUTAGE
+    target: ServiceTarget
 
     @property
     def service(self) -> str:
@@ -259,9 +282,11 @@ class Partition(_Window):
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     #: no target: ``between`` names the sides
     targets: ClassVar[frozenset[TargetForm]] = frozenset()
-    kind: Literal[FaultKind.PARTITION] = FaultKind.PARTITION
+    kind: Annotated[Literal[FaultKind.PARTITION], _KIND] = FaultKind.PARTITION
     between: tuple[Annotated[str, Field(pattern=_SIDE)], Annotated[str, Field(pattern=_SIDE)]]
+    """The two sides: [site:A, site:B] or [zone:A, zone:B]."""
     site: str | None = None
+    """Zones only: the partition is at this site (absent: at every site)."""
 
     def __post_init__(self) -> None:
         _Window.__post_init__(self)
@@ -286,12 +311,15 @@ class PolicyDrift(_Window):
     ``site``, or everywhere) whatever the allow list or the design says.  The daily
     drift scan finds it (a drift alert); its heal removes it and records the exposure."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
+    __pydantic_config__: ClassVar[ConfigDict] = _ALIASED
     targets: ClassVar[frozenset[TargetForm]] = frozenset()
-    kind: Literal[FaultKind.POLICY_DRIFT] = FaultKind.POLICY_DRIFT
+    kind: Annotated[Literal[FaultKind.POLICY_DRIFT], _KIND] = FaultKind.POLICY_DRIFT
     source: Annotated[str, Field(alias="from", min_length=1)]
+    """The zone whose traffic the rule is about."""
     to: Annotated[str, Field(min_length=1)]
+    """The service (its name) the zone's traffic goes to."""
     site: str | None = None
+    """Only at this site (absent: at every site)."""
 
     @property
     def target(self) -> str:
@@ -308,8 +336,9 @@ class ExceptionExpired(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset()
-    kind: Literal[FaultKind.EXCEPTION_EXPIRED] = FaultKind.EXCEPTION_EXPIRED
+    kind: Annotated[Literal[FaultKind.EXCEPTION_EXPIRED], _KIND] = FaultKind.EXCEPTION_EXPIRED
     target: Annotated[str, Field(pattern=r"^exception:.+$")]
+    """The design's exception that expires early: exception:ID."""
 
     @property
     def exception(self) -> str:
@@ -324,8 +353,9 @@ class SiteOutage(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
-    kind: Literal[FaultKind.SITE_OUTAGE] = FaultKind.SITE_OUTAGE
+    kind: Annotated[Literal[FaultKind.SITE_OUTAGE], _KIND] = FaultKind.SITE_OUTAGE
     target: Annotated[str, Field(pattern=r"^site:.+$")]
+    """The site that is down: site:NAME."""
 
     @property
     def site(self) -> str:
@@ -344,10 +374,11 @@ class TokenExpired(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = DEVICES
-    kind: Literal[FaultKind.TOKEN_EXPIRED] = FaultKind.TOKEN_EXPIRED
-    target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    kind: Annotated[Literal[FaultKind.TOKEN_EXPIRED], _KIND] = FaultKind.TOKEN_EXPIRED
+    target: DeviceTarget
+    count: Count = None
     offset: Duration = field(default_factory=lambda: parse_duration("2h"))
+    """How far behind the devices' token caches read the clock."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -357,8 +388,8 @@ class IdpOutage(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.IDP})
-    kind: Literal[FaultKind.IDP_OUTAGE] = FaultKind.IDP_OUTAGE
-    target: Literal["idp"] = "idp"
+    kind: Annotated[Literal[FaultKind.IDP_OUTAGE], _KIND] = FaultKind.IDP_OUTAGE
+    target: IdpTarget = "idp"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -369,9 +400,10 @@ class IdpKeyRotation(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.IDP})
-    kind: Literal[FaultKind.IDP_KEY_ROTATION] = FaultKind.IDP_KEY_ROTATION
-    target: Literal["idp"] = "idp"
+    kind: Annotated[Literal[FaultKind.IDP_KEY_ROTATION], _KIND] = FaultKind.IDP_KEY_ROTATION
+    target: IdpTarget = "idp"
     overlap: Duration = field(default_factory=lambda: parse_duration("0s"))
+    """How long the old signing key stays published after the rotation."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -382,9 +414,11 @@ class EhrOutage(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SERVICE})
-    kind: Literal[FaultKind.EHR_OUTAGE] = FaultKind.EHR_OUTAGE
-    target: Annotated[str, Field(pattern=r"^service:.+$")]
+    kind: Annotated[Literal[FaultKind.EHR_OUTAGE], _KIND] = FaultKind.EHR_OUTAGE
+    target: ServiceTarget
     answers_lost: Duration = field(default_factory=lambda: parse_duration("10m"))
+    """How long from start the EHR stores writes but its answers are lost (shorter than
+    the fault)."""
 
     def __post_init__(self) -> None:
         _Window.__post_init__(self)
@@ -405,9 +439,9 @@ class PatientMoved(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = DEVICES
-    kind: Literal[FaultKind.PATIENT_MOVED] = FaultKind.PATIENT_MOVED
-    target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    kind: Annotated[Literal[FaultKind.PATIENT_MOVED], _KIND] = FaultKind.PATIENT_MOVED
+    target: DeviceTarget
+    count: Count = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -418,10 +452,11 @@ class ScopeDrift(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = DEVICES
-    kind: Literal[FaultKind.SCOPE_DRIFT] = FaultKind.SCOPE_DRIFT
-    target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    kind: Annotated[Literal[FaultKind.SCOPE_DRIFT], _KIND] = FaultKind.SCOPE_DRIFT
+    target: DeviceTarget
+    count: Count = None
     scopes: Annotated[str, Field(min_length=1)] = "system/Patient.cruds system/Encounter.u"
+    """The SMART scopes (space-separated) the devices ask for instead of their own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -434,9 +469,11 @@ class ClientCredentialLeaked(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = DEVICES
-    kind: Literal[FaultKind.CLIENT_CREDENTIAL_LEAKED] = FaultKind.CLIENT_CREDENTIAL_LEAKED
-    target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    kind: Annotated[Literal[FaultKind.CLIENT_CREDENTIAL_LEAKED], _KIND] = (
+        FaultKind.CLIENT_CREDENTIAL_LEAKED
+    )
+    target: DeviceTarget
+    count: Count = None
 
 
 # -- DICOM (issue 12) ---------------------------------------------------------------
@@ -450,8 +487,8 @@ class PacsOutage(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SERVICE})
-    kind: Literal[FaultKind.PACS_OUTAGE] = FaultKind.PACS_OUTAGE
-    target: Annotated[str, Field(pattern=r"^service:.+$")]
+    kind: Annotated[Literal[FaultKind.PACS_OUTAGE], _KIND] = FaultKind.PACS_OUTAGE
+    target: ServiceTarget
 
     @property
     def service(self) -> str:
@@ -466,10 +503,11 @@ class AeTitleNotAllowed(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = DEVICES
-    kind: Literal[FaultKind.AE_TITLE_NOT_ALLOWED] = FaultKind.AE_TITLE_NOT_ALLOWED
-    target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    kind: Annotated[Literal[FaultKind.AE_TITLE_NOT_ALLOWED], _KIND] = FaultKind.AE_TITLE_NOT_ALLOWED
+    target: DeviceTarget
+    count: Count = None
     service: Annotated[str, Field(min_length=1)]
+    """The PACS (its service name) whose allow-list lacks the devices' AE titles."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -479,8 +517,8 @@ class PacsTrustMissing(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SITE})
-    kind: Literal[FaultKind.PACS_TRUST_MISSING] = FaultKind.PACS_TRUST_MISSING
-    target: Annotated[str, Field(pattern=r"^site:")]
+    kind: Annotated[Literal[FaultKind.PACS_TRUST_MISSING], _KIND] = FaultKind.PACS_TRUST_MISSING
+    target: SiteTarget
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -491,10 +529,14 @@ class DicomEndpointChanged(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = frozenset({TargetForm.SERVICE})
-    kind: Literal[FaultKind.DICOM_ENDPOINT_CHANGED] = FaultKind.DICOM_ENDPOINT_CHANGED
-    target: Annotated[str, Field(pattern=r"^service:.+$")]
+    kind: Annotated[Literal[FaultKind.DICOM_ENDPOINT_CHANGED], _KIND] = (
+        FaultKind.DICOM_ENDPOINT_CHANGED
+    )
+    target: ServiceTarget
     port: Annotated[int | None, Field(ge=1, le=65535, strict=True)] = None
+    """The PACS's new DICOM TLS port (absent: unchanged)."""
     ae_title: Annotated[str | None, Field(min_length=1, max_length=16)] = None
+    """The PACS's new called AE title (absent: unchanged)."""
 
     def __post_init__(self) -> None:
         _Window.__post_init__(self)
@@ -522,10 +564,13 @@ class FirmwareBreaksDicomTls(_Window):
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
     targets: ClassVar[frozenset[TargetForm]] = DEVICES
-    kind: Literal[FaultKind.FIRMWARE_BREAKS_DICOM_TLS] = FaultKind.FIRMWARE_BREAKS_DICOM_TLS
-    target: Annotated[str, Field(min_length=1)]
-    count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    kind: Annotated[Literal[FaultKind.FIRMWARE_BREAKS_DICOM_TLS], _KIND] = (
+        FaultKind.FIRMWARE_BREAKS_DICOM_TLS
+    )
+    target: DeviceTarget
+    count: Count = None
     to: TlsFallback = TlsFallback.TLS1_0
+    """What the devices' DICOM TLS falls back to: tls1.0, tls1.1 or rsa-only."""
 
 
 DicomFault = (

@@ -21,7 +21,12 @@ from testbed.verdicts import ValidationOutcome
 if TYPE_CHECKING:
     from testbed.access import AccessContext
 
-__all__ = ["Availability", "DicomCounts", "EhrMeasures", "Metrics"]
+__all__ = ["CLINICAL_PURPOSES", "Availability", "DicomCounts", "EhrMeasures", "Metrics"]
+
+CLINICAL_PURPOSES = frozenset({"traffic", "fhir-request"})
+"""The purposes of access decisions that are clinical traffic (``access.Purpose``); the
+others are the hospital's own checks: pre-production failure tests, stale probes of
+offboarded devices, recovery checks."""
 
 
 @dataclass(slots=True)
@@ -148,7 +153,9 @@ class Metrics:
     devices_offboarded: int = 0
     drift_alerts: int = 0
     incidents: Counter[str] = field(default_factory=Counter)
-    denial_reasons: Counter[str] = field(default_factory=Counter)
+    denial_reasons: Counter[str] = field(default_factory=Counter)  # clinical traffic only
+    #: denials of the hospital's own checks, by (purpose, reason)
+    check_denials: Counter[tuple[str, str]] = field(default_factory=Counter)
     validation: Counter[str] = field(default_factory=Counter)
     recovery_checked: int = 0
     recovery_passed: int = 0
@@ -164,7 +171,14 @@ class Metrics:
             self.allowed += 1
         else:
             self.denied += 1
-            self.denial_reasons[decision.reason.value] += 1
+            self.count_denial(context.attempt.purpose.value, decision.reason.value)
+
+    def count_denial(self, purpose: str, reason: str) -> None:
+        """One denial: clinical traffic's by reason, a check's by purpose and reason."""
+        if purpose in CLINICAL_PURPOSES:
+            self.denial_reasons[reason] += 1
+        else:
+            self.check_denials[purpose, reason] += 1
 
     def audit_coverage(self) -> float:
         """Decisions with an event / all decisions (access and enrollment).

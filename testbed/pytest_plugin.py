@@ -138,8 +138,10 @@ class ScenarioFile(pytest.File):
             ) from None
         except TestbedError as err:
             raise self.CollectError(f"bad scenario input: {err}") from None
-        for metric in scenario.expectations:
-            yield ExpectationItem.from_parent(self, name=str(metric))
+        from testbed.expectations import entries
+
+        for one in entries(scenario.expectations):
+            yield ExpectationItem.from_parent(self, name=one.id)
 
     def result(self) -> RunResult:
         """Run the scenario the first time it is asked for; raise :class:`ScenarioFailure`."""
@@ -202,6 +204,11 @@ class ExpectationItem(_ScenarioItem):
             ("passed", str(check.passed).lower()), ("scenario", str(self.path)),
             ("seed", str(result.report.seed)),
         ])  # fmt: skip
+        if check.where is not None:
+            scope = ",".join(f"{k}={v}" for k, v in check.where.items())
+            self.user_properties.extend([("metric", check.measure), ("where", scope)])
+        if check.description:
+            self.user_properties.append(("description", check.description))
         if scenario_file.report_path is not None:
             self.user_properties.append(("report", str(scenario_file.report_path)))
         if not check.passed:
@@ -234,14 +241,16 @@ def failure_text(check: ExpectationResult, tb: Testbed, *, path: Path | None = N
     its measure, then the last events related to it."""
     from testbed.report.contributors import contributors, related
 
-    kinds = related(check.id)
+    kinds = related(check.measure)
     sites = {agent.device_id: agent.record.site for agent in tb.agents}
     lines = [check.why]
+    if check.description:
+        lines.append(check.description)
     if path is not None:
-        line = _expectation_line(path, check.id)
+        line = _expectation_line(path, check.measure)
         lines.append(f"expectation written at {path}" + (f":{line}" if line else ""))
-    lines.extend(contributors(check.id, tb.log, sites=sites).lines())
-    events = relevant_events(tb, check.id)
+    lines.extend(contributors(check.measure, tb.log, sites=sites).lines())
+    events = relevant_events(tb, check.measure)
     if events:
         lines.append(f"last {len(events)} related events ({', '.join(kinds)}):")
         lines.extend(f"  {_event_line(e)}" for e in events)

@@ -51,7 +51,7 @@ __all__ = [
     "load_scenario",
 ]
 
-_STRICT: ConfigDict = ConfigDict(extra="forbid")
+_STRICT: ConfigDict = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class Weekday(StrEnum):
@@ -99,7 +99,9 @@ class ChangeWindowSpec:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     days: Annotated[tuple[Weekday, ...], Field(min_length=1)]
+    """The days of the week the window opens on (mon ... sun)."""
     start: time
+    """The time of day (UTC) the window opens, such as 02:00."""
     duration: PositiveDuration
 
 
@@ -110,19 +112,32 @@ class PkiSettings:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     issuing: IssuingMode = IssuingMode.CENTRAL
+    """central: one issuing CA for every site; per-site: an issuing CA per site."""
     key_type: KeyType = KeyType.EC_P256
+    """The key type of the devices' and the CAs' keys."""
     lifetime: PositiveDuration = field(default_factory=lambda: _d("30d"))
     renew_at: Annotated[float, Field(gt=0, lt=1)] = 0.66
+    """The fraction of a certificate's lifetime after which its device renews it."""
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    """A random spread of the renewal time, as a fraction of the lifetime (seeded)."""
     change_windows: tuple[ChangeWindowSpec, ...] = ()
+    """Maintenance windows renewals must wait for (none: renew at any time)."""
     renewal_retry: PositiveDuration = field(default_factory=lambda: _d("1h"))
+    """How long a device waits before it tries a failed renewal again."""
     crl_interval: PositiveDuration = field(default_factory=lambda: _d("24h"))
+    """How often the CA publishes a new CRL."""
     crl_validity: PositiveDuration = field(default_factory=lambda: _d("7d"))
+    """How long a CRL is valid after it is published (its nextUpdate)."""
     trust_distribution_delay: Duration = field(default_factory=lambda: _d("1h"))
+    """How long a new trust bundle takes to reach every site's relying parties."""
     manual_approval: Annotated[bool, Field(strict=True)] = False
+    """true: an operator approves each first enrollment (after approval_delay)."""
     approval_delay: Duration = field(default_factory=lambda: _d("2h"))
+    """How long an operator takes to approve an enrollment (manual_approval)."""
     manual_recovery_delay: Duration = field(default_factory=lambda: _d("8h"))
+    """How long an operator takes to recover a device by hand (a new bootstrap)."""
     manual_enrollment_delay: Duration = field(default_factory=lambda: _d("1d"))
+    """How long an operator takes to enroll or renew a manual-only device by hand."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +147,9 @@ class CensusSpec:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     locations: Annotated[int, Field(ge=1, le=10_000, strict=True)] = 4
+    """Wards (FHIR Locations) per site."""
     patients: Annotated[int, Field(ge=0, le=1_000_000, strict=True)] = 20
+    """Patients admitted per site."""
 
 
 def _token_lifetime(value: timedelta) -> timedelta:
@@ -156,28 +173,38 @@ class EhrSettings:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     census: CensusSpec = field(default_factory=CensusSpec)
+    """How big each site's census is in the EHR."""
     token_lifetime: Annotated[PositiveDuration, AfterValidator(_token_lifetime)] = field(
         default_factory=lambda: _d("300s")
     )
-    #: how long the EHR keeps its copy of the IdP's JWKS (a relying party's cache)
     jwks_cache: Duration = field(default_factory=lambda: _d("5m"))
+    """How long the EHR keeps its copy of the IdP's JWKS (a relying party's cache)."""
     client_auth: ClientAuth | None = None
+    """How devices authenticate to the IdP: private_key_jwt or client_secret_basic
+    (absent: from the design)."""
     certificate_bound: Annotated[bool | None, Field(strict=True)] = None
-    #: how long before a cached token's expiry a device asks for a new one
+    """true: tokens are bound to the device's certificate (RFC 8705 cnf); absent: from
+    the design."""
     token_refresh_margin: Duration = field(default_factory=lambda: _d("30s"))
-    #: how long the IdP's old signing key stays published after a rotation
+    """How long before a cached token's expiry a device asks for a new one."""
     key_overlap: Duration = field(default_factory=lambda: _d("10m"))
+    """How long the IdP's old signing key stays published after a rotation."""
 
 
 @dataclass(frozen=True, slots=True)
 class NetworkRule:
     """Zone ``from`` may reach service ``to`` (at ``site``, or at every site)."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(
+        extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
     source: Annotated[str, Field(alias="from")]
+    """The zone the traffic comes from."""
     to: str
+    """The service (its name) the zone may reach."""
     site: str | None = None
+    """Only from this site's zone (absent: at every site)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,15 +214,26 @@ class FleetGroup:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     profile: str
+    """The device profile (a file in the profiles directory, without .yaml)."""
     count: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+    """How many devices of the profile the group has."""
     site: str
+    """The site (its name) the devices are at."""
     zone: str
+    """The zone of that site the devices are in."""
     owner: str
+    """Who owns the devices (a team); the inventory and reports name it."""
     name: Annotated[str | None, Field(pattern=NAME)] = None
+    """The group's name (absent: profile-site); device ids are NAME-001, NAME-002, ..."""
     services: tuple[str, ...] | None = None
+    """The services the devices deliver to (absent: every service of the kinds their
+    profile needs)."""
     onboard_at: Duration = field(default_factory=lambda: _d("0s"))
+    """When the group's first device is onboarded, after the scenario's start."""
     onboard_spread: Duration = field(default_factory=lambda: _d("0s"))
+    """Over how long the group's devices are onboarded, evenly spread from onboard_at."""
     offboard_at: Duration | None = None
+    """When the group's devices are offboarded (absent: never)."""
 
     @property
     def group(self) -> str:
@@ -221,7 +259,9 @@ class Workload:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     interval: PositiveDuration = field(default_factory=lambda: _d("1h"))
+    """How often each device delivers to each of its services."""
     retry: PositiveDuration = field(default_factory=lambda: _d("5m"))
+    """How long a device waits before it tries a refused delivery again."""
 
 
 DICOM_TLS_PORT = 2762
@@ -276,12 +316,17 @@ class Operation:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     at: Duration
+    """When the operator acts, after the scenario's start."""
     action: OperationAction
+    """What the operator does: revoke, rebootstrap, offboard, suspend, resume or rotate-ca-key."""
     target: str
+    """device:ID, group:NAME or site:NAME; for rotate-ca-key, ca or site:NAME."""
     count: Annotated[int | None, Field(ge=1, strict=True)] = None
+    """Only the first this many of the target's devices (absent: all of them)."""
     overlap: Duration = field(default_factory=lambda: _d("0s"))
-    #: revoke only: the RFC 5280 reason code the CRL and OCSP give
+    """rotate-ca-key: how long the old CA key stays trusted alongside the new one."""
     reason: RevocationReason | None = None
+    """revoke only: the RFC 5280 reason code the CRL and OCSP give."""
 
     @property
     def targets(self) -> frozenset[TargetForm]:
@@ -298,21 +343,33 @@ class Scenario:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     name: Annotated[str, Field(pattern=NAME)]
+    """The scenario's name (lowercase letters, digits and dashes); reports and runs/ use it."""
     seed: Annotated[int, Field(strict=True)]  # a number, not a string that parses as one
+    """The random seed: the same seed gives the same events."""
     start: Annotated[datetime, AfterValidator(_utc)]
+    """When the run starts: a UTC time such as 2026-01-05T00:00:00Z."""
     duration: PositiveDuration
+    """How long the run lasts (a duration such as 90d)."""
     sites: Annotated[tuple[Site, ...], Field(min_length=1)]
+    """The health system's sites and their network zones."""
     services: Annotated[tuple[Service, ...], Field(min_length=1)]
+    """The clinical services (PACS, EHR), each in a zone of a site."""
     fleet: Annotated[tuple[FleetGroup, ...], Field(min_length=1)]
+    """The devices: groups of one profile at one site and zone."""
     description: str = ""
+    """What the scenario is about, in a sentence or two."""
     trust_domain: Annotated[
         str,
         AfterValidator(_trust_domain),
         WithJsonSchema({"type": "string", "pattern": TRUST_DOMAIN, "maxLength": 253}),
     ] = "hospital.example"
+    """The SPIFFE trust domain of every device identity (a DNS name)."""
     profiles_dir: str | None = None
+    """The directory of device profiles, relative to this file (absent: the shipped profiles)."""
     pki: PkiSettings = field(default_factory=PkiSettings)
+    """The certificate authority: issuing, keys, lifetimes, renewal, CRLs, approval."""
     network: tuple[NetworkRule, ...] = ()
+    """The zone allow list: which zone may reach which service (not with a design)."""
     design: Annotated[
         str | None,
         Field(
@@ -326,6 +383,7 @@ class Scenario:
         ),
     ] = None
     workload: Workload = field(default_factory=Workload)
+    """The devices' clinical traffic."""
     ehr: Annotated[
         EhrSettings | None,
         Field(
@@ -341,12 +399,15 @@ class Scenario:
         Field(description="Send imaging traffic to the PACS as DICOM studies (opt-in)."),
     ] = None
     faults: tuple[Annotated[FaultSpec, Field(discriminator="kind")], ...] = ()
+    """What goes wrong and when: each fault has a kind, a start, an end and a target."""
     operations: tuple[Operation, ...] = ()
+    """Planned operator actions (revoke, rebootstrap, offboard, ...) at scenario times."""
     expectations: dict[Metric, ExpectationSpec] = field(default_factory=dict)
-    #: time after the last fault's end before recovery is checked (faults heal at the
-    #: latest at ``duration``, so the window must be longer than zero)
+    """What the run must show: a measure and its bound (a number, {min, max} or all)."""
     recovery_window: PositiveDuration = field(default_factory=lambda: _d("3d"))
+    """Time after the last fault's end before recovery is checked (longer than zero)."""
     schema_ref: Annotated[str | None, Field(alias="$schema")] = None
+    """The JSON Schema editors check this file against (ignored by the testbed)."""
     fidelity: Annotated[
         Fidelity,
         Field(
@@ -412,14 +473,22 @@ def load_scenario(
 
 
 def _located(error: ScenarioError, file: str, where: Positions) -> ScenarioError:
-    """``error`` with the line and column of its field, when it is about ``file``."""
-    if error.file != file or error.line is not None or len(error.problems) > 1:
-        return error
-    at = where.of(parse_field_path(error.field))
+    """``error`` with each of its problems about ``file`` given the line and column of
+    its field, in file order (problems without a place keep theirs, first)."""
+    problems = [_place(problem, file, where) for problem in error.problems]
+    ordered = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+    return ordered[0] if len(ordered) == 1 else ScenarioError.of(ordered)
+
+
+def _place(problem: ScenarioError, file: str, where: Positions) -> ScenarioError:
+    """One problem with the line and column of its field, when it is about ``file``."""
+    if problem.file != file or problem.line is not None:
+        return problem
+    at = where.of(parse_field_path(problem.field))
     if at is None:
-        return error
-    return ScenarioError(file, error.field, error.expected, got=error.got, line=at[0],
-                         column=at[1], hint=error.hint)  # fmt: skip
+        return problem
+    return ScenarioError(file, problem.field, problem.expected, got=problem.got, line=at[0],
+                         column=at[1], hint=problem.hint)  # fmt: skip
 
 
 VARIED = "Scenario.with_"

@@ -28,10 +28,14 @@ class ServiceKind(StrEnum):
 class Site:
     """One facility of the health system and its network zones."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True
+    )
 
     name: Annotated[str, Field(pattern=NAME)]
+    """The site's name (lowercase letters, digits and dashes); targets name it site:NAME."""
     zones: Annotated[tuple[str, ...], Field(min_length=1)]
+    """The site's network zones (devices and services live in one of them)."""
     pacs_tls: Annotated[
         PacsTls,
         Field(
@@ -48,12 +52,18 @@ class Site:
 class Service:
     """A clinical service (PACS, EHR) living in one zone of one site."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True
+    )
 
     name: Annotated[str, Field(pattern=NAME)]
+    """The service's name; devices' profiles and network rules refer to it."""
     kind: ServiceKind
+    """What the service is: pacs or ehr."""
     site: str
+    """The site (its name) the service lives at."""
     zone: str
+    """The zone of that site the service lives in."""
     ae_title: Annotated[
         str | None,
         Field(

@@ -51,8 +51,10 @@ DESIGNS = Path(__file__).resolve().parents[2] / "fixtures" / "designs"
 ANY = "any"
 """A rule's service that matches every service the destination listens on."""
 
-_STRICT: ConfigDict = ConfigDict(extra="forbid")
-_ALIASED: ConfigDict = ConfigDict(extra="forbid", populate_by_name=True)
+_STRICT: ConfigDict = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+_ALIASED: ConfigDict = ConfigDict(
+    extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+)
 _TEXT = Annotated[str, Field(min_length=1)]
 
 
@@ -92,11 +94,17 @@ class Group:
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     name: Annotated[str, Field(pattern=NAME)]
+    """The group's name; rules and exceptions refer to it."""
     kinds: tuple[EndpointKind, ...] = ()
+    """The kinds of endpoint the group selects (empty: any)."""
     sites: tuple[str, ...] = ()
+    """The sites the group selects (empty: any)."""
     zones: tuple[str, ...] = ()
+    """The zones the group selects (empty: any)."""
     device_classes: tuple[DeviceClass, ...] = ()
+    """The device classes the group selects (empty: any)."""
     description: str = ""
+    """What the group is, in words."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +114,19 @@ class Rule:
     __pydantic_config__: ClassVar[ConfigDict] = _ALIASED
 
     source: Annotated[str, Field(alias="from")]
+    """The group the traffic comes from."""
     to: str
+    """The group the traffic goes to."""
     service: str
+    """The service the rule opens: one of the catalog's (fixtures/network) or any."""
     identity: IdentityCondition = IdentityCondition.NONE
-    #: token-with-scope: the SMART scope the source must hold
+    """What the flow must present for the rule to allow it."""
     scope: str | None = None
-    #: only between endpoints at the same site
+    """token-with-scope: the SMART scope the source must hold."""
     same_site: Annotated[bool, Field(strict=True)] = False
+    """true: only between endpoints at the same site."""
     note: str = ""
+    """Why the rule is there, in words."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +137,27 @@ class DesignException:
     __pydantic_config__: ClassVar[ConfigDict] = _ALIASED
 
     id: Annotated[str, Field(pattern=NAME)]
+    """The exception's id; the exception-expired fault names it exception:ID."""
     source: Annotated[str, Field(alias="from")]
+    """The group the traffic comes from."""
     to: str
+    """The group the traffic goes to."""
     service: str
+    """The service the exception opens: one of the catalog's or any."""
     owner: _TEXT
+    """Who owns the exception (and renews or removes it)."""
     reason: _TEXT
+    """Why the exception is needed (the clinical reason)."""
     expires: datetime
+    """When the exception stops allowing (UTC)."""
     review: datetime
+    """When the exception is next reviewed (UTC)."""
     identity: IdentityCondition = IdentityCondition.NONE
+    """What the flow must present for the exception to allow it."""
     scope: str | None = None
+    """token-with-scope: the SMART scope the source must hold."""
     same_site: Annotated[bool, Field(strict=True)] = False
+    """true: only between endpoints at the same site."""
 
     def as_rule(self) -> Rule:
         """The rule this exception opens while it has not expired."""
@@ -145,18 +169,26 @@ class DesignException:
 class Design:
     """A whole design file."""
 
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", populate_by_name=True)
+    __pydantic_config__: ClassVar[ConfigDict] = _ALIASED
 
     name: Annotated[str, Field(pattern=NAME)]
+    """The design's name (a scenario's design: names it)."""
     credentials: CredentialIssuance
+    """How devices get their credentials under this design."""
     groups: Annotated[tuple[Group, ...], Field(min_length=1)]
+    """The endpoint groups; an endpoint belongs to the first group that selects it."""
     description: str = ""
+    """What the design is, in words."""
     assumptions: tuple[str, ...] = ()
+    """What the design takes for granted, one sentence each."""
     segmentation: Segmentation = Segmentation.GROUP
-    #: whether traffic is routed between sites at all (False: NO_ROUTE between them)
+    """How finely the network is segmented."""
     routed_sites: Annotated[bool, Field(strict=True)] = True
+    """Whether traffic is routed between sites at all (false: no route between them)."""
     rules: tuple[Rule, ...] = ()
+    """The flows the design allows, group to group."""
     exceptions: tuple[DesignException, ...] = ()
+    """Rules outside the pattern, each owned, dated and reviewed."""
     certificate_bound_tokens: Annotated[
         bool,
         Field(
@@ -172,6 +204,7 @@ class Design:
         ),
     ] = False
     schema_ref: Annotated[str | None, Field(alias="$schema")] = None
+    """The JSON Schema editors check this file against (ignored by the testbed)."""
 
     def group(self, name: str) -> Group:
         """The group called ``name``."""

@@ -16,7 +16,7 @@ from testbed.clock import isoformat
 from testbed.expectations import ExpectationResult, evaluate
 from testbed.faults import FaultSpec
 from testbed.report.record import RunRecord
-from testbed.report.story import breakdowns, fault_effects, incident_list
+from testbed.report.story import breakdowns, fault_effects, incident_list, scoped_measure
 from testbed.scenario import Scenario
 from testbed.units import format_duration
 
@@ -66,7 +66,7 @@ def build_report(record: RunRecord) -> Report:
     sc, tally = record.scenario, record.tally
     measures = tally.measures
     specs = {k: v for k, v in sc.expectations.items() if k in measures}
-    results = tuple(evaluate(specs, measures))
+    results = tuple(evaluate(specs, measures, scoped_measure(record)))
     data: dict[str, Any] = {
         "description": sc.description,
         "start": isoformat(sc.start),
@@ -78,6 +78,7 @@ def build_report(record: RunRecord) -> Report:
         "counts": tally.counts,
         "incidents_by_category": tally.incidents_by_category,
         "denials_by_reason": tally.denials_by_reason,
+        "check_denials_by_purpose": tally.check_denials_by_purpose,
         "preproduction_tests": tally.preproduction_tests,
         "devices_registered": tally.devices_registered,
         "enrollment_refusals_by_reason": tally.enrollment_refusals_by_reason,

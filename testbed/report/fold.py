@@ -180,7 +180,7 @@ class MeasureFold:
             return
         m.denied += 1
         reason = str(data.get("reason"))
-        m.denial_reasons[reason] += 1
+        m.count_denial(str(data.get("purpose", "traffic")), reason)
         if data.get("purpose") == Purpose.TRAFFIC:
             self._outage(event.subject).failed(service, Reason(reason), event.time)
 

@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed.report.measure_info import MEASURES, reading
-from testbed.report.plots import availability, certificate_timeline, svg_text
+from testbed.report.plots import (
+    Plot,
+    availability_plot,
+    lifecycle_plot,
+    svg_text,
+    unavailability_plot,
+)
 from testbed.report.story_html import story_sections
 from testbed.verdicts import ValidationOutcome, Verdict
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from testbed.expectations import ExpectationResult
     from testbed.report.build import Report
     from testbed.report.record import RunRecord
@@ -50,19 +54,27 @@ _CSS = """
 .testbed-report td.pass { color: #2e7d32; font-weight: 600; }
 .testbed-report td.fail { color: #c62828; font-weight: 600; }
 .testbed-report figure { margin: 1rem 0; }
-.testbed-report figure svg { max-width: 100%; height: auto; }
+.testbed-report figure svg { width: 100%; max-width: 75rem; height: auto; }
 .testbed-report .muted { color: #666; }
 """
 
 _PREPRODUCTION = (ValidationOutcome.FAIL_SAFE, ValidationOutcome.FAIL_SILENT,
                   ValidationOutcome.UNSAFE)
 
-_FIGURES: tuple[tuple[str, Callable[[RunRecord], Figure], str], ...] = (
-    ("Certificate lifecycle", certificate_timeline,
-     "Issued, renewed, expired and revoked device certificates per device group; "
-     "shaded bands are the injected faults."),
-    ("Denied clinical traffic", availability,
-     "Cumulative denied clinical-traffic decisions by reason; shaded bands are the faults."),
+_Effects = Sequence[Mapping[str, Any]] | None
+_FIGURES: tuple[tuple[str, Callable[[RunRecord, _Effects], Plot], str], ...] = (
+    ("Certificate lifecycle", lifecycle_plot,
+     "Issued, renewed, expired and revoked device certificates, offboardings and "
+     "re-bootstraps per device group; each fault is shaded on the rows of the devices it "
+     "hit (dashed: it hit none; hatched and labelled with its length: widened to be "
+     "seen); grey at the end: the recovery window."),
+    ("Devices unavailable", unavailability_plot,
+     "How many devices of each site were in an outage (could not deliver to every "
+     "intended service) over time; shaded bands are the faults, grey at the end the "
+     "recovery window."),
+    ("Denied clinical traffic", availability_plot,
+     "Cumulative denied clinical-traffic decisions by reason, to the end of the run; "
+     "shaded bands are the faults, grey at the end the recovery window."),
 )
 
 
@@ -74,7 +86,7 @@ def write_html(report: Report, record: RunRecord, path: Path) -> None:
 def page_html(report: Report, record: RunRecord) -> str:
     """The whole page: the report summary followed by the plots of the run's record."""
     title = escape(f"{report.scenario} (seed {report.seed}): testbed report")
-    body = summary_html(report) + _plots_html(record)
+    body = summary_html(report) + _plots_html(record, report.data.get("fault_effects"))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title}</title>\n"
@@ -92,7 +104,10 @@ def summary_html(report: Report) -> str:
         _section("Expectations", _expectations(report.expectations)),
         _section("Measures", measures_html(report)),
         _section("Incidents by category", _counts(data.get("incidents_by_category"), "category")),
-        _section("Denials by reason", _counts(data.get("denials_by_reason"), "reason")),
+        _section("Denials by reason", '<p class="muted">clinical traffic only</p>\n'
+                 + _counts(data.get("denials_by_reason"), "reason")),
+        _section("Denials of the hospital's checks",
+                 _check_denials(data.get("check_denials_by_purpose"))),
         _section("Enrollment refusals by reason",
                  _counts(data.get("enrollment_refusals_by_reason"), "reason")),
         _section("Pre-production failure tests", _preproduction(data.get("preproduction_tests"))),
@@ -112,14 +127,16 @@ def summary_html(report: Report) -> str:
 
 
 def measures_html(report: Report) -> str:
-    """The measures as a table: each value with its unit and a reading for people, and
-    what it counts (the expectations have their own table); then those the run could
-    not have ("not measured in this run", and why)."""
+    """The measures no expectation is about, as a table: each value with its unit and a
+    reading for people, and what it counts (a measure with an expectation is in the
+    expectations' table, not again here); then those the run could not have ("not
+    measured in this run", and why)."""
+    expected = {e.measure for e in report.expectations if e.where is None}
     rows: list[tuple[Cell, ...]] = []
     for name, value in report.measures.items():
-        info = MEASURES.get(name)
-        rows.append((name, (reading(name, value), "num"),
-                     ("" if info is None else info.definition, "muted")))  # fmt: skip
+        if name in expected:
+            continue
+        rows.append((name, (reading(name, value), "num"), (_definition(name), "muted")))
     missing: Mapping[str, Any] = report.data.get("not_measured") or {}
     rows.extend(
         (name, ("not measured in this run", "muted"), str(why)) for name, why in missing.items()
@@ -156,11 +173,28 @@ def _banner(report: Report) -> str:
 
 
 def _expectations(results: Sequence[ExpectationResult]) -> str:
+    """Each expectation with its measure's value read with its unit and what the
+    measure counts (the measures table then leaves it out)."""
     rows = [
-        (e.id, e.expected, (_num(e.measured), "num"), _verdict_cell(e.passed), e.why)
+        (e.id, e.expected, (reading(e.measure, e.measured), "num"), _verdict_cell(e.passed),
+         e.why, (_what(e), "muted"))
         for e in results
-    ]
-    return _table(("id", "expected", "measured", "verdict", "why"), rows)
+    ]  # fmt: skip
+    return _table(("id", "expected", "measured", "verdict", "why", "what it counts"), rows)
+
+
+def _what(check: ExpectationResult) -> str:
+    """The expectation's description, or its measure's definition, and its scope."""
+    text = check.description or _definition(check.measure)
+    if check.where:
+        scope = ", ".join(f"{k} {v}" for k, v in check.where.items())
+        text += f" (devices of {scope})"
+    return text
+
+
+def _definition(name: str) -> str:
+    info = MEASURES.get(name)
+    return "" if info is None else info.definition
 
 
 def _verdict_cell(passed: bool) -> Cell:
@@ -171,6 +205,15 @@ def _verdict_cell(passed: bool) -> Cell:
 def _counts(counts: Mapping[str, Any] | None, what: str) -> str:
     rows = [(str(key), (_num(value), "num")) for key, value in (counts or {}).items()]
     return _table((what, "count"), rows)
+
+
+def _check_denials(by_purpose: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """Refusals of pre-production tests, stale probes and recovery checks: expected
+    refusals, apart from clinical traffic's."""
+    rows = [(purpose, reason, (_num(n), "num"))
+            for purpose, reasons in (by_purpose or {}).items()
+            for reason, n in reasons.items()]  # fmt: skip
+    return _table(("purpose", "reason", "count"), rows)
 
 
 def _dicom(by_reason: Mapping[str, Any] | None) -> list[str]:
@@ -199,15 +242,21 @@ def _faults(faults: Iterable[Mapping[str, Any]] | None) -> str:
     return _table(("kind", "target", "start", "end"), rows)
 
 
-def _plots_html(record: RunRecord) -> str:
+def _plots_html(record: RunRecord, effects: _Effects) -> str:
     body = "".join(
-        _section(title, _figure_html(svg_text(plot(record)), caption))
+        _section(title, _figure_html(plot(record, effects), caption))
         for title, plot, caption in _FIGURES
     )
     return f'<div class="testbed-report">\n{body}</div>\n'
 
 
-def _figure_html(svg: str, caption: str) -> str:
+def _figure_html(plot: Plot, caption: str) -> str:
+    """The plot's SVG as an image to assistive technology: ``role="img"``, its alt text
+    as the label and its title as the SVG's ``<title>``."""
+    svg = svg_text(plot.figure)
+    close = svg.index(">") + 1
+    opening = svg[:close].replace("<svg", f'<svg role="img" aria-label="{escape(plot.alt)}"', 1)
+    svg = f"{opening}\n<title>{escape(plot.title)}</title>{svg[close:]}"
     return f"<figure>\n{svg}<figcaption>{escape(caption)}</figcaption>\n</figure>\n"
 
 

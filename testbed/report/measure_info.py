@@ -86,6 +86,8 @@ def reading(name: str, value: float) -> str:
     if unit == "share":
         return f"{value * 100:.1f}%".replace(".0%", "%")
     number = f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+    if value == 1 and unit.endswith("s"):
+        unit = unit[:-1]  # 1 device, 1 item, 1 device-minute
     text = f"{number} {unit}".rstrip()
     if unit in _MINUTE_UNITS and value >= 120:
         days, hours = value / 1440, value / 60

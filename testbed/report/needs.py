@@ -13,12 +13,15 @@ from testbed.events import EventFilter, EventKind
 from testbed.offboard import OFFBOARDING_STEPS
 
 __all__ = [
-    "ENROLLMENT_REFUSALS", "LIFECYCLE", "REFUSED_TRAFFIC", "REPORT_EVENTS", "REVOKE_STEP",
-    "STORY_EVENTS",
+    "ENROLLMENT_REFUSALS", "LIFECYCLE", "REBOOTSTRAP", "REFUSED_TRAFFIC", "REPORT_EVENTS",
+    "REVOKE_STEP", "STORY_EVENTS",
 ]  # fmt: skip
 
 REVOKE_STEP = OFFBOARDING_STEPS[0]
 """The offboarding step whose event lists the serials the offboarding revoked."""
+
+REBOOTSTRAP = EventFilter.of(EventKind.POLICY_CHANGED, change="re-bootstrap")
+"""An operator gave a device a fresh bootstrap secret (a re-bootstrap)."""
 
 LIFECYCLE = (
     EventFilter.of(
@@ -28,6 +31,7 @@ LIFECYCLE = (
         EventKind.CERTIFICATE_REVOKED,
     ),
     EventFilter.of(EventKind.OFFBOARDING_STEP, step=REVOKE_STEP),
+    REBOOTSTRAP,
 )
 """The certificate lifecycle plot's events."""
 

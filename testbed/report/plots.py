@@ -1,5 +1,11 @@
 """Plots of a run: certificate lifecycles per device group, denied traffic by reason.
 
+Each plot has a title, and a :class:`Plot` carries the text that says what it shows
+(the HTML page's alt text).  Faults are drawn over the rows they hit
+(:mod:`testbed.report.bands`), a fault too short to see is widened and labelled with
+its real length, the recovery window after the scenario's end is shaded, and
+cumulative lines run to the end of the run.
+
 Figures are built on :class:`matplotlib.figure.Figure` with an Agg canvas: no pyplot,
 no global figure state.  :func:`svg_text` renders a figure as SVG with a fixed hash
 salt and no date, so the same run gives byte-identical ``report.html`` files.
@@ -8,19 +14,23 @@ salt and no date, so the same run gives byte-identical ``report.html`` files.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from testbed.events import Event, EventKind
-from testbed.report.needs import LIFECYCLE, REFUSED_TRAFFIC
+from testbed.report.bands import Band, fault_bands
+from testbed.report.needs import LIFECYCLE, REBOOTSTRAP, REFUSED_TRAFFIC, REVOKE_STEP
+from testbed.units import format_duration
 
 if TYPE_CHECKING:
     from testbed.report.record import RunRecord
@@ -29,11 +39,15 @@ __all__ = [
     "RASTER_MARKS",
     "LifecycleMark",
     "Mark",
+    "Plot",
     "availability",
+    "availability_plot",
     "certificate_timeline",
     "denied_traffic",
     "lifecycle_marks",
+    "lifecycle_plot",
     "svg_text",
+    "unavailability_plot",
 ]
 
 
@@ -53,15 +67,29 @@ class Mark(StrEnum):
     RENEWED = "renewed"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    OFFBOARDED = "offboarded"
+    REBOOTSTRAPPED = "re-bootstrapped"
 
 
 #: Marker, colour and vertical offset within the group's row, per mark.
 _MARK_STYLE: dict[Mark, tuple[str, str, float]] = {
-    Mark.ISSUED: ("o", "#1f77b4", 0.24),
-    Mark.RENEWED: ("^", "#2ca02c", 0.08),
-    Mark.EXPIRED: ("x", "#d62728", -0.08),
-    Mark.REVOKED: ("s", "#000000", -0.24),
+    Mark.ISSUED: ("o", "#1f77b4", 0.35),
+    Mark.RENEWED: ("^", "#2ca02c", 0.21),
+    Mark.EXPIRED: ("x", "#d62728", 0.07),
+    Mark.REVOKED: ("s", "#000000", -0.07),
+    Mark.OFFBOARDED: ("D", "#6a3d9a", -0.21),
+    Mark.REBOOTSTRAPPED: ("P", "#e6550d", -0.35),
 }
+_RECOVERY_COLOUR = "#4d4d4d"
+
+
+@dataclass(frozen=True, slots=True)
+class Plot:
+    """A figure, its title and what it shows in words (alt text)."""
+
+    figure: Figure
+    title: str
+    alt: str
 
 _EVENT_MARKS = {
     EventKind.CERTIFICATE_ISSUED: Mark.ISSUED,
@@ -81,19 +109,28 @@ class LifecycleMark:
 
 
 def lifecycle_marks(record: RunRecord) -> list[LifecycleMark]:
-    """Issued, renewed, expired and revoked device certificates, by time.
+    """Issued, renewed, expired and revoked device certificates, offboardings and
+    re-bootstraps, by time.
 
     Revocations are the ``certificate-revoked`` events and the serials an offboarding
     revoked; the pre-production test certificates' are not among them (they belong to
-    the failure tests, not to the device's lifecycle).  Only those events are read.
+    the failure tests, not to the device's lifecycle).  An offboarding is marked at its
+    first step, a re-bootstrap when the operator gave the device a new secret.  Only
+    those events are read.
     """
     groups = dict(record.groups)
     marks: list[LifecycleMark] = []
     for event in record.events.select(*LIFECYCLE):
+        device = event.subject
+        group = groups.get(device, device)
         if event.kind in _EVENT_MARKS:
             marks.append(_event_mark(event, groups))
+        elif REBOOTSTRAP.accepts(event):
+            marks.append(LifecycleMark(event.time, group, Mark.REBOOTSTRAPPED, device))
         else:
             marks.extend(_revocation_marks(event, groups))
+            if event.data.get("step") == REVOKE_STEP:
+                marks.append(LifecycleMark(event.time, group, Mark.OFFBOARDED, device))
     return sorted(marks)
 
 
@@ -123,41 +160,117 @@ def denied_traffic(record: RunRecord) -> dict[str, list[datetime]]:
     return dict(sorted(out.items()))
 
 
-def certificate_timeline(record: RunRecord) -> Figure:
+def certificate_timeline(
+    record: RunRecord, effects: Sequence[Mapping[str, Any]] | None = None
+) -> Figure:
     """Certificate lifecycle per device group, over scenario time, with fault windows."""
+    return lifecycle_plot(record, effects).figure
+
+
+def lifecycle_plot(
+    record: RunRecord, effects: Sequence[Mapping[str, Any]] | None = None
+) -> Plot:
+    """The certificate lifecycle plot: a row per device group, each mark of
+    :class:`Mark` at its time, each fault shaded over the rows it hit (``effects``:
+    the run's fault effects, :func:`~testbed.report.story.fault_effects`; computed if
+    not given), the recovery window shaded."""
     groups = _groups(record)
+    rows = {g: i for i, g in enumerate(groups)}
+    bands = fault_bands(record, _effects(record, effects), rows)
     # tall enough for the rows, and for the legend beside them (its marks and each
     # kind of fault: a small fleet under many faults would collapse the axes)
-    entries = len(Mark) + len({fault.kind for fault in record.faults})
+    entries = len(Mark) + len({band.kind for band in bands}) + 1
     fig, ax = _figure(height=max(1.2 + 0.45 * len(groups), 0.8 + 0.2 * entries))
     _time_axis(ax, record)
-    _shade_faults(ax, record)
+    _recovery_window(ax, record)
+    _row_bands(ax, bands, len(groups))
     marks = lifecycle_marks(record)
     for mark in Mark:
         _plot_marks(ax, record, [m for m in marks if m.mark is mark], mark, groups)
     ax.set_yticks(range(len(groups)), groups)
     ax.set_ylim(-0.6, len(groups) - 0.4)
     ax.invert_yaxis()
-    ax.set_title("Certificate lifecycle by device group")
+    title = "Certificate lifecycle by device group"
+    ax.set_title(title)
     _legend(ax)
-    return fig
+    return Plot(fig, title, _lifecycle_alt(record, groups, marks, bands))
 
 
-def availability(record: RunRecord) -> Figure:
+def availability(
+    record: RunRecord, effects: Sequence[Mapping[str, Any]] | None = None
+) -> Figure:
     """Cumulative denied clinical-traffic decisions over scenario time, by reason."""
+    return availability_plot(record, effects).figure
+
+
+def availability_plot(
+    record: RunRecord, effects: Sequence[Mapping[str, Any]] | None = None
+) -> Plot:
+    """The denied-traffic plot: a cumulative line per reason from the run's start to
+    its end, the faults (whole height: the lines are the hospital's) and the recovery
+    window shaded."""
     fig, ax = _figure(height=3.2)
     _time_axis(ax, record)
-    _shade_faults(ax, record)
+    _recovery_window(ax, record)
+    _row_bands(ax, fault_bands(record, _effects(record, effects), {}), rows=0)
     denied = denied_traffic(record)
+    end = record.span / _DAY
     for reason, times in denied.items():
-        ax.step(_days(record, times), range(1, len(times) + 1), where="post", label=reason)
+        days = [0.0, *_days(record, times), end]
+        counts = [0, *range(1, len(times) + 1), len(times)]
+        ax.step(days, counts, where="post", label=reason)
     if not denied:
         ax.text(0.5, 0.5, "no denied traffic", transform=ax.transAxes, ha="center")
     ax.set_ylabel("denied decisions (cumulative)")
     ax.set_ylim(bottom=0)
-    ax.set_title("Denied clinical traffic by reason")
+    title = "Denied clinical traffic by reason"
+    ax.set_title(title)
     _legend(ax)
-    return fig
+    return Plot(fig, title, _availability_alt(record, denied))
+
+
+def unavailability_plot(
+    record: RunRecord, effects: Sequence[Mapping[str, Any]] | None = None
+) -> Plot:
+    """Devices unavailable over time, a line per site: at each moment, how many of the
+    site's devices are in an outage (the union of their incidents, as the downtime
+    measure counts them), with the faults and the recovery window shaded."""
+    from testbed.report.story import device_attributes, outages
+
+    fig, ax = _figure(height=3.2)
+    _time_axis(ax, record)
+    _recovery_window(ax, record)
+    _row_bands(ax, fault_bands(record, _effects(record, effects), {}), rows=0)
+    sites = {d: a["site"] for d, a in device_attributes(record).items()}
+    steps: dict[str, list[tuple[datetime, int]]] = {}
+    for device, spans in outages(record.incidents).items():
+        for start, end in spans:
+            steps.setdefault(sites.get(device, "(unknown site)"), []).extend(
+                [(start, 1), (end, -1)])  # fmt: skip
+    last = record.span / _DAY
+    peaks: dict[str, int] = {}
+    for site, changes in sorted(steps.items()):
+        days, counts, now = [0.0], [0], 0
+        for time, change in sorted(changes):
+            now += change
+            days.append((time - record.start) / _DAY)
+            counts.append(now)
+        days.append(last)
+        counts.append(now)
+        peaks[site] = max(counts)
+        ax.step(days, counts, where="post", label=f"site {site}")
+    if not steps:
+        ax.text(0.5, 0.5, "no device was unavailable", transform=ax.transAxes, ha="center")
+    ax.set_ylabel("devices unavailable")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    title = "Devices unavailable by site"
+    ax.set_title(title)
+    _legend(ax)
+    told = ", ".join(f"{site} at most {n:,}" for site, n in peaks.items())
+    alt = (f"Devices unavailable over {_length(record)}, a line per site: {told}."
+           if peaks else f"No device was unavailable over {_length(record)}.")  # fmt: skip
+    return Plot(fig, title, alt + _recovery_alt(record))
 
 
 def svg_text(fig: Figure) -> str:
@@ -196,14 +309,95 @@ def _days(record: RunRecord, times: Iterable[datetime]) -> list[float]:
     return [(t - record.start) / _DAY for t in times]
 
 
-def _shade_faults(ax: Axes, record: RunRecord) -> None:
+def _effects(
+    record: RunRecord, effects: Sequence[Mapping[str, Any]] | None
+) -> Sequence[Mapping[str, Any]]:
+    if effects is not None:
+        return effects
+    from testbed.report.story import fault_effects  # the story reads the plots' record
+
+    return fault_effects(record)
+
+
+def _recovery_window(ax: Axes, record: RunRecord) -> None:
+    """The simulation's recovery window: from the scenario's end to the run's end."""
+    if record.window is not None:
+        return  # a live run has no scenario end
+    end = record.scenario.duration / _DAY
+    ax.axvspan(end, record.span / _DAY, facecolor=_RECOVERY_COLOUR, alpha=0.08,
+               edgecolor="none", label="recovery window")  # fmt: skip
+    ax.axvline(end, color=_RECOVERY_COLOUR, linewidth=0.8, linestyle=":")
+
+
+def _row_bands(ax: Axes, bands: Sequence[Band], rows: int) -> None:
+    """Each fault over the rows it hit (``rows`` 0: a plot without rows, whole height);
+    one that hit no row as a dashed outline; a widened one hatched, with its length."""
     colours: dict[str, str] = {}
-    for fault in record.faults:
-        first = fault.kind not in colours
-        colour = colours.setdefault(fault.kind, _FAULT_COLOURS[len(colours) % len(_FAULT_COLOURS)])
-        label = f"fault: {fault.kind}" if first else "_nolegend_"
-        ax.axvspan(fault.start / _DAY, fault.end / _DAY, facecolor=colour, edgecolor=colour,
-                   alpha=0.15, linewidth=0.8, label=label)
+    for n, band in enumerate(bands):
+        first = band.kind not in colours
+        colour = colours.setdefault(band.kind, _FAULT_COLOURS[len(colours) % len(_FAULT_COLOURS)])
+        label = f"fault: {band.kind}" if first else "_nolegend_"
+        width = band.end - band.start
+        hatch = "////" if band.widened else None
+        if rows == 0 or not band.rows:
+            hit = rows == 0
+            ax.axvspan(band.start, band.end, facecolor=colour if hit else "none",
+                       edgecolor=colour, alpha=0.15 if hit else 0.6, linewidth=0.8,
+                       linestyle="-" if hit else "--", hatch=hatch, label=label,
+                       gid=f"fault-{n}-{'all' if hit else 'outline'}")  # fmt: skip
+        else:
+            for i, row in enumerate(band.rows):
+                shown, gid = label if i == 0 else "_nolegend_", f"fault-{n}-row-{row}"
+                ax.add_patch(Rectangle((band.start, row - 0.5), width, 1.0, facecolor=colour,
+                                       edgecolor=colour, alpha=0.2, linewidth=0.8,
+                                       hatch=hatch, label=shown, gid=gid))  # fmt: skip
+        if band.widened:
+            ax.annotate(band.label, (band.end, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(1, -2), textcoords="offset points", fontsize="x-small",
+                        color=colour, va="top", ha="left")  # fmt: skip
+
+
+def _lifecycle_alt(
+    record: RunRecord, groups: Sequence[str], marks: Sequence[LifecycleMark],
+    bands: Sequence[Band],
+) -> str:  # fmt: skip
+    counts = {mark: sum(1 for m in marks if m.mark is mark) for mark in Mark}
+    told = ", ".join(f"{n:,} {mark.value}" for mark, n in counts.items() if n)
+    text = (f"Timeline of {len(groups)} device groups (one row each) over "
+            f"{_length(record)}: {told or 'no certificate events'}.")  # fmt: skip
+    return text + _faults_alt(bands, groups) + _recovery_alt(record)
+
+
+def _availability_alt(record: RunRecord, denied: Mapping[str, list[datetime]]) -> str:
+    if not denied:
+        return f"No clinical traffic was denied over {_length(record)}." + _recovery_alt(record)
+    told = ", ".join(f"{reason} {len(times):,}" for reason, times in denied.items())
+    total = sum(len(times) for times in denied.values())
+    return (f"Cumulative denied clinical-traffic decisions over {_length(record)}, one "
+            f"line per reason: {total:,} in all ({told}); faults shaded."
+            + _recovery_alt(record))  # fmt: skip
+
+
+def _faults_alt(bands: Sequence[Band], groups: Sequence[str]) -> str:
+    if not bands:
+        return " No faults were injected."
+    parts = []
+    for band in bands:
+        where = ", ".join(groups[r] for r in band.rows) if band.rows else "no device seen hit"
+        widened = ", widened to be seen" if band.widened else ""
+        parts.append(f"{band.kind} {band.target} ({band.label}{widened}; shaded on: {where})")
+    return " Faults: " + "; ".join(parts) + "."
+
+
+def _recovery_alt(record: RunRecord) -> str:
+    if record.window is not None:
+        return ""
+    return (f" The last {format_duration(record.scenario.recovery_window)} are the "
+            "recovery window.")  # fmt: skip
+
+
+def _length(record: RunRecord) -> str:
+    return format_duration(record.span)
 
 
 def _plot_marks(

@@ -91,7 +91,7 @@ class Tally:
     measures: dict[str, float]
     counts: dict[str, int]
     incidents_by_category: dict[str, int]
-    denials_by_reason: dict[str, int]
+    denials_by_reason: dict[str, int]  # clinical traffic
     preproduction_tests: dict[str, int]
     events: int
     devices_registered: int = 0
@@ -101,6 +101,9 @@ class Tally:
     fhir_writes_refused_by_reason: dict[str, int] | None = None
     #: DICOM associations and stores by reason (a scenario that sends DICOM; else empty)
     dicom_by_reason: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the hospital's own checks refused (tests, stale probes, recovery checks), by
+    #: purpose, then reason
+    check_denials_by_purpose: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def tally_of(
@@ -138,7 +141,15 @@ def tally_of(
             None if ehr is None else dict(sorted(ehr.writes_refused.items()))
         ),
         dicom_by_reason={} if metrics.dicom is None else metrics.dicom.by_reason(),
+        check_denials_by_purpose=_by_purpose(metrics.check_denials),
     )
+
+
+def _by_purpose(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (purpose, reason), n in sorted(counts.items()):
+        out.setdefault(purpose, {})[reason] = n
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,20 +23,24 @@ outage time the measures count (tested: the devices' sum equals
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from testbed.clock import isoformat
 from testbed.events import Event, EventKind
+from testbed.expectations import SCOPED_METRICS, Metric, Scope
 from testbed.faults import FaultSpec
 from testbed.incidents import Incident
 from testbed.pki.ca import IssuingMode
 from testbed.report.needs import STORY_EVENTS
 from testbed.report.record import RunRecord
 
-__all__ = ["BREAKDOWNS", "DEVICE_MEASURES", "breakdowns", "fault_effects", "incident_list"]
+__all__ = [
+    "BREAKDOWNS", "DEVICE_MEASURES", "breakdowns", "device_attributes", "fault_effects",
+    "incident_list", "outages", "scoped_measure",
+]  # fmt: skip
 
 DEVICE_MEASURES = (
     "denials", "downtime_minutes", "incidents", "data_lost", "renewals_missed",
@@ -98,7 +102,7 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def _outages(incidents: Iterable[Incident]) -> dict[str, list[tuple[datetime, datetime]]]:
+def outages(incidents: Iterable[Incident]) -> dict[str, list[tuple[datetime, datetime]]]:
     """Each device's outage intervals: the union of its incidents' intervals."""
     spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for incident in incidents:
@@ -170,7 +174,7 @@ def fault_effects(record: RunRecord) -> list[dict[str, Any]]:
     """What happened in each fault's effect window to the devices it can hit (see the
     module)."""
     marks = _marks(record)
-    outages = _outages(record.incidents)
+    down = outages(record.incidents)
     sites = device_attributes(record)
     rows = []
     for fault in record.faults:
@@ -191,7 +195,7 @@ def fault_effects(record: RunRecord) -> list[dict[str, Any]]:
                 categories[incident.category.value] += 1
                 hit.add(incident.device)
         seconds = 0.0
-        for device, spans in outages.items():
+        for device, spans in down.items():
             inside = _overlap(spans, start, end) if scoped(device) else 0.0
             if inside > 0:
                 seconds += inside
@@ -267,7 +271,7 @@ def per_device(record: RunRecord) -> dict[str, dict[str, float]]:
         tally.add(mark.measure, mark.device, mark.amount)
     for incident in record.incidents:
         tally.add("incidents", incident.device, 1)
-    for device, spans in _outages(record.incidents).items():
+    for device, spans in outages(record.incidents).items():
         seconds = sum((b - a).total_seconds() for a, b in spans)
         tally.add("downtime_minutes", device, seconds / 60)
     devices = sorted({d for counts in tally.sums.values() for d in counts})
@@ -301,6 +305,24 @@ def breakdowns(record: RunRecord) -> dict[str, list[dict[str, Any]]]:
             rows.append(row)
         out[by] = rows
     return out
+
+
+def scoped_measure(record: RunRecord) -> Callable[[str, Scope], float]:
+    """A measure over the devices of a scope: the sum of their per-device contributions
+    (:func:`per_device`; :data:`~testbed.expectations.SCOPED_METRICS` says which), what a
+    scoped expectation is checked on.  The story is read once, on the first call."""
+    story: list[tuple[dict[str, dict[str, str]], dict[str, dict[str, float]]]] = []
+
+    def measure(metric: str, scope: Scope) -> float:
+        if not story:
+            story.append((device_attributes(record), per_device(record)))
+        attributes, contributions = story[0]
+        key = SCOPED_METRICS[Metric(metric)]
+        total = sum(counts.get(key, 0.0) for device, counts in contributions.items()
+                    if scope.matches(device, attributes.get(device, {})))  # fmt: skip
+        return float(_rounded(total))
+
+    return measure
 
 
 def _rounded(value: float) -> float | int:

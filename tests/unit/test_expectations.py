@@ -12,6 +12,7 @@ from testbed.expectations import (
     Bound,
     ExpectationSpec,
     Metric,
+    OneSpec,
     check,
     describe,
     evaluate,
@@ -37,7 +38,7 @@ SPEC = TypeAdapter(ExpectationSpec)
         ("all", 0.97, False),
     ],
 )
-def test_check(spec: ExpectationSpec, measured: float, passed: bool) -> None:
+def test_check(spec: OneSpec, measured: float, passed: bool) -> None:
     result = check("renewals_missed", spec, measured)
     assert result.passed is passed
     assert result.measured == measured
@@ -51,15 +52,15 @@ def test_check(spec: ExpectationSpec, measured: float, passed: bool) -> None:
     [(0.0, "== 0"), (0.5, "== 0.5"), (Bound(max=2), "<= 2"), (Bound(min=0.9), ">= 0.9"),
      (Bound(min=1, max=3), ">= 1 and <= 3"), ("all", "all")],
 )
-def test_describe(spec: ExpectationSpec, text: str) -> None:
+def test_describe(spec: OneSpec, text: str) -> None:
     assert describe(spec) == text
 
 
 def test_the_reason_names_the_measure_and_the_expectation() -> None:
     result = check("data_lost", Bound(max=0), 12)
     assert result.why == "data_lost measured 12, expected <= 0: does not hold"
-    assert result.to_dict() == {"id": "data_lost", "expected": "<= 0", "measured": 12,
-                                "passed": False, "why": result.why}  # fmt: skip
+    assert result.to_dict() == {"id": "data_lost", "metric": "data_lost", "expected": "<= 0",
+                                "measured": 12, "passed": False, "why": result.why}  # fmt: skip
 
 
 def test_yaml_specs_validate() -> None:

@@ -195,3 +195,24 @@ def test_a_fault_naming_no_fleet_device_is_bad_input(pytester: pytest.Pytester) 
         "a fleet device, e.g. 'bedside-monitor-gateway-north-001' (got 'device:nobody-001')",
     ])
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_scoped_expectations_are_junit_cases_by_id(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ntestbed_scenarios = scenarios\n")
+    (pytester.path / "scenarios").mkdir()
+    scoped = TINY.replace("  renewals_done: {min: 100}\n", (
+        "  incidents: [{max: 0, where: {site: north}, id: no-incident-north,\n"
+        "               description: the blocked route opens none},\n"
+        "              {max: 5, where: {device: bedside-monitor-gateway-north-001}}]\n"
+    ))  # fmt: skip
+    (pytester.path / "scenarios" / "tiny.yaml").write_text(scoped, encoding="utf-8")
+    junit = pytester.path / "junit.xml"
+    pytester.runpytest(f"--junitxml={junit}").assert_outcomes(passed=2, failed=1)
+    cases = {str(c.get("name")): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert sorted(cases) == ["incidents@device=bedside-monitor-gateway-north-001",
+                             "no-incident-north", "unauthorized_access"]  # fmt: skip
+    failure = cases["no-incident-north"].find("failure")
+    assert failure is not None and "the blocked route opens none" in (failure.text or "")
+    props = {p.get("name"): p.get("value") for p in cases["no-incident-north"].iter("property")}
+    assert props["metric"] == "incidents" and props["where"] == "site=north"
+    assert props["description"] == "the blocked route opens none"

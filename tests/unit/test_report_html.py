@@ -42,7 +42,7 @@ def test_write_html_writes_the_page(pilot: RunResult, page: str, tmp_path: Path)
 
 def test_page_is_self_contained(page: str) -> None:
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 3
     assert "<script" not in page
     assert not re.search(r"<link|<img|\ssrc=|@import|url\((?!#)", page)
 
@@ -108,10 +108,44 @@ def test_empty_sections_say_none() -> None:
 
 def test_measures_table_gives_units_readings_and_definitions() -> None:
     html = measures_html(_report())
-    assert ('<tr><td>data_lost</td><td class="num">0 items</td><td class="muted">clinical '
-            "items that will never be delivered</td></tr>") in html
-    assert '<tr><td>fail_safe</td><td class="num">90%</td>' in html
+    assert ('<tr><td>fail_safe</td><td class="num">90%</td><td class="muted">'
+            "pre-production failure tests that failed safe</td></tr>") in html
     assert "== 0" not in html  # the expectations have their own table
+
+
+def test_measures_table_does_not_repeat_the_expectations() -> None:
+    """A measure with an expectation is a row of the expectations' table, with its
+    unit, reading and definition there, and not a row of the measures' table again."""
+    html = summary_html(_report())
+    expectations, measures = html.split("<h2>Measures</h2>")[0], measures_html(_report())
+    assert "<td>data_lost</td>" not in measures
+    assert ('<tr><td>data_lost</td><td>== 0</td><td class="num">0 items</td>'
+            '<td class="pass">PASS</td>') in expectations
+    assert "clinical items that will never be delivered" in expectations
+
+
+def test_pilot_measures_and_expectations_share_no_row(pilot: RunResult, page: str) -> None:
+    section = page.split("<h2>Measures</h2>")[1].split("<h2>")[0]
+    for check in pilot.report.expectations:
+        assert f"<td>{check.id}</td>" not in section
+    assert "<tr><td>renewals_done</td>" in section
+
+
+def test_plots_are_images_with_titles_and_alt_text(pilot: RunResult, page: str) -> None:
+    svgs = re.findall(r"<svg [^>]*>\n<title>[^<]+</title>", page)
+    assert len(svgs) == 3
+    for svg in svgs:
+        assert 'role="img"' in svg
+        label = re.search(r'aria-label="([^"]+)"', svg)
+        assert label is not None and len(label.group(1)) > 40
+    assert "<title>Certificate lifecycle by device group</title>" in page
+    assert "<title>Denied clinical traffic by reason</title>" in page
+    lifecycle = re.search(r'aria-label="(Timeline of [^"]+)"', page)
+    assert lifecycle is not None
+    text = lifecycle.group(1)
+    assert "6 device groups" in text and "1 offboarded" in text
+    assert "blocked-route bedside-&gt;ehr at south (4h, widened to be seen" in text
+    assert "recovery window" in text
 
 
 @pytest.mark.parametrize(
@@ -119,6 +153,7 @@ def test_measures_table_gives_units_readings_and_definitions() -> None:
     [("clinical_downtime_minutes", 6080, "6,080 device-minutes = 4.2 days"),
      ("clinical_downtime_minutes", 150.5, "150.50 device-minutes = 2.5 h"),
      ("onboarding_minutes_max", 90, "90 minutes"), ("fail_safe", 0.916667, "91.7%"),
+     ("devices_offboarded", 1, "1 device"), ("devices_offboarded", 2, "2 devices"),
      ("audit_coverage", 1, "100%"), ("unauthorized_access", 1506560, "1,506,560 decisions")],
 )  # fmt: skip
 def test_a_reading_for_people(name: str, value: float, text: str) -> None:
@@ -146,3 +181,21 @@ def test_report_renders_itself_in_notebooks() -> None:
 @pytest.mark.parametrize(("passed", "verdict"), [(True, Verdict.PASS), (False, Verdict.FAIL)])
 def test_verdict_of(passed: bool, verdict: Verdict) -> None:
     assert Verdict.of(passed) is verdict
+
+
+def test_denials_by_reason_are_clinical_traffic_only(pilot: RunResult, page: str) -> None:
+    """The pilot's 12 cert-revoked refusals are its pre-production tests': they are
+    counted as the checks' denials, not mixed into clinical traffic's."""
+    from testbed.report.plots import denied_traffic
+
+    data = pilot.report.data
+    clinical = {reason: len(times) for reason, times in denied_traffic(pilot.record).items()}
+    assert data["denials_by_reason"] == clinical
+    assert "cert-revoked" not in data["denials_by_reason"]
+    checks = data["check_denials_by_purpose"]
+    assert checks["revoked-certificate"]["cert-revoked"] == 12
+    assert set(checks) <= {"expired-credential", "revoked-certificate", "blocked-route",
+                           "stale-probe", "recovery-check"}  # fmt: skip
+    total = sum(clinical.values()) + sum(n for r in checks.values() for n in r.values())
+    assert total == data["counts"]["denied"]
+    assert "<h2>Denials of the hospital&#x27;s checks</h2>" in page

@@ -1,4 +1,5 @@
-"""The HTML report: one self-contained page (inline CSS, inline SVG plots, no scripts).
+"""The HTML report: one self-contained page (inline CSS, inline SVG plots with native
+``<title>`` hover texts, no scripts).
 
 :func:`summary_html` renders what the :class:`~testbed.report.Report` alone holds (it is
 the report's rich display in notebooks); :func:`page_html` wraps it in a page with the
@@ -23,6 +24,7 @@ from testbed.report.plots import (
     unavailability_plot,
 )
 from testbed.report.story_html import story_sections
+from testbed.report.tooltips import attach
 from testbed.verdicts import ValidationOutcome, Verdict
 
 if TYPE_CHECKING:
@@ -252,8 +254,9 @@ def _plots_html(record: RunRecord, effects: _Effects) -> str:
 
 def _figure_html(plot: Plot, caption: str) -> str:
     """The plot's SVG as an image to assistive technology: ``role="img"``, its alt text
-    as the label and its title as the SVG's ``<title>``."""
-    svg = svg_text(plot.figure)
+    as the label and its title as the SVG's ``<title>``; its marks and fault bands carry
+    their own ``<title>`` (hover text: :mod:`testbed.report.tooltips`)."""
+    svg = attach(svg_text(plot.figure), plot.tooltips)
     close = svg.index(">") + 1
     opening = svg[:close].replace("<svg", f'<svg role="img" aria-label="{escape(plot.alt)}"', 1)
     svg = f"{opening}\n<title>{escape(plot.title)}</title>{svg[close:]}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -23,13 +23,16 @@ from typing import TYPE_CHECKING, Any
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from testbed.events import Event, EventKind
 from testbed.report.bands import Band, fault_bands
+from testbed.report.hover import denial_text, during, fault_text, named, when
 from testbed.report.needs import LIFECYCLE, REBOOTSTRAP, REFUSED_TRAFFIC, REVOKE_STEP
+from testbed.report.tooltips import Tooltips
 from testbed.units import format_duration
 
 if TYPE_CHECKING:
@@ -85,11 +88,12 @@ _RECOVERY_COLOUR = "#4d4d4d"
 
 @dataclass(frozen=True, slots=True)
 class Plot:
-    """A figure, its title and what it shows in words (alt text)."""
+    """A figure, its title, what it shows in words (alt text) and its hover texts."""
 
     figure: Figure
     title: str
     alt: str
+    tooltips: Tooltips = field(default_factory=Tooltips)
 
 _EVENT_MARKS = {
     EventKind.CERTIFICATE_ISSUED: Mark.ISSUED,
@@ -100,12 +104,13 @@ _EVENT_MARKS = {
 
 @dataclass(frozen=True, slots=True, order=True)
 class LifecycleMark:
-    """One point on the certificate timeline."""
+    """One point on the certificate timeline; ``detail``: what it was and why (hover)."""
 
     time: datetime
     group: str
     mark: Mark
     device_id: str
+    detail: str = ""
 
 
 def lifecycle_marks(record: RunRecord) -> list[LifecycleMark]:
@@ -115,8 +120,9 @@ def lifecycle_marks(record: RunRecord) -> list[LifecycleMark]:
     Revocations are the ``certificate-revoked`` events and the serials an offboarding
     revoked; the pre-production test certificates' are not among them (they belong to
     the failure tests, not to the device's lifecycle).  An offboarding is marked at its
-    first step, a re-bootstrap when the operator gave the device a new secret.  Only
-    those events are read.
+    first step, a re-bootstrap when the operator gave the device a new secret (its
+    reason: the device's last expiry or revocation before it).  Only those events are
+    read.
     """
     groups = dict(record.groups)
     marks: list[LifecycleMark] = []
@@ -128,10 +134,32 @@ def lifecycle_marks(record: RunRecord) -> list[LifecycleMark]:
         elif REBOOTSTRAP.accepts(event):
             marks.append(LifecycleMark(event.time, group, Mark.REBOOTSTRAPPED, device))
         else:
-            marks.extend(_revocation_marks(event, groups))
+            revoked = _revocation_marks(event, groups)
+            marks.extend(revoked)
             if event.data.get("step") == REVOKE_STEP:
-                marks.append(LifecycleMark(event.time, group, Mark.OFFBOARDED, device))
-    return sorted(marks)
+                detail = (f"offboarded: {len(revoked):,} certificate(s) revoked (cessation of "
+                          "operation), network access removed, asset retired")  # fmt: skip
+                marks.append(LifecycleMark(event.time, group, Mark.OFFBOARDED, device, detail))
+    return _rebootstrap_reasons(sorted(marks))
+
+
+def _rebootstrap_reasons(marks: list[LifecycleMark]) -> list[LifecycleMark]:
+    """Each re-bootstrap with its reason: the device's last expiry or revocation."""
+    last: dict[str, LifecycleMark] = {}
+    out = []
+    for mark in marks:
+        if mark.mark in (Mark.EXPIRED, Mark.REVOKED):
+            last[mark.device_id] = mark
+        elif mark.mark is Mark.REBOOTSTRAPPED:
+            cause = last.pop(mark.device_id, None)
+            why = ("no expiry or revocation of its certificate before it in this run"
+                   if cause is None else
+                   f"its certificate {'expired' if cause.mark is Mark.EXPIRED else 'was revoked'}"
+                   f" {when(cause.time)}")  # fmt: skip
+            mark = LifecycleMark(mark.time, mark.group, mark.mark, mark.device_id,
+                                 f"re-bootstrapped by an operator: {why}")  # fmt: skip
+        out.append(mark)
+    return out
 
 
 def _event_mark(event: Event, groups: dict[str, str]) -> LifecycleMark:
@@ -139,24 +167,34 @@ def _event_mark(event: Event, groups: dict[str, str]) -> LifecycleMark:
     # an expiry is drawn when it happened (notAfter), not when the device noticed it
     when = event.data.get("not_after") if event.kind is EventKind.CERTIFICATE_EXPIRED else None
     time = datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None
-    return LifecycleMark(time or event.time, group, _EVENT_MARKS[event.kind], event.subject)
+    serial = event.data.get("serial")
+    detail = f"certificate {serial}" if serial else ""
+    return LifecycleMark(time or event.time, group, _EVENT_MARKS[event.kind], event.subject,
+                         detail)  # fmt: skip
 
 
 def _revocation_marks(event: Event, groups: dict[str, str]) -> list[LifecycleMark]:
     device = event.subject
     if event.kind is EventKind.CERTIFICATE_REVOKED:
         count = 1
+        why = event.data.get("why") or event.data.get("reason") or "not given"
+        detail = f"certificate {event.data.get('serial')} revoked: {why}"
     else:  # the offboarding's step that revoked its serials
         count = len([s for s in str(event.data.get("serials") or "").split(",") if s])
-    mark = LifecycleMark(event.time, groups.get(device, device), Mark.REVOKED, device)
+        detail = "revoked at offboarding (cessation of operation)"
+    mark = LifecycleMark(event.time, groups.get(device, device), Mark.REVOKED, device, detail)
     return [mark] * count
 
 
 def denied_traffic(record: RunRecord) -> dict[str, list[datetime]]:
     """Times of denied clinical-traffic decisions, by reason (sorted by reason)."""
-    out: dict[str, list[datetime]] = {}
+    return {reason: [e.time for e in events] for reason, events in _denials(record).items()}
+
+
+def _denials(record: RunRecord) -> dict[str, list[Event]]:
+    out: dict[str, list[Event]] = {}
     for event in record.events.select(REFUSED_TRAFFIC):
-        out.setdefault(str(event.data.get("reason")), []).append(event.time)
+        out.setdefault(str(event.data.get("reason")), []).append(event)
     return dict(sorted(out.items()))
 
 
@@ -176,24 +214,26 @@ def lifecycle_plot(
     not given), the recovery window shaded."""
     groups = _groups(record)
     rows = {g: i for i, g in enumerate(groups)}
-    bands = fault_bands(record, _effects(record, effects), rows)
+    effects = _effects(record, effects)
+    bands = fault_bands(record, effects, rows)
+    tips = Tooltips()
     # tall enough for the rows, and for the legend beside them (its marks and each
     # kind of fault: a small fleet under many faults would collapse the axes)
     entries = len(Mark) + len({band.kind for band in bands}) + 1
     fig, ax = _figure(height=max(1.2 + 0.45 * len(groups), 0.8 + 0.2 * entries))
     _time_axis(ax, record)
     _recovery_window(ax, record)
-    _row_bands(ax, bands, len(groups))
+    _row_bands(ax, bands, len(groups), tips, effects)
     marks = lifecycle_marks(record)
     for mark in Mark:
-        _plot_marks(ax, record, [m for m in marks if m.mark is mark], mark, groups)
+        _plot_marks(ax, record, [m for m in marks if m.mark is mark], mark, groups, tips, effects)
     ax.set_yticks(range(len(groups)), groups)
     ax.set_ylim(-0.6, len(groups) - 0.4)
     ax.invert_yaxis()
     title = "Certificate lifecycle by device group"
     ax.set_title(title)
     _legend(ax)
-    return Plot(fig, title, _lifecycle_alt(record, groups, marks, bands))
+    return Plot(fig, title, _lifecycle_alt(record, groups, marks, bands), tips)
 
 
 def availability(
@@ -212,13 +252,20 @@ def availability_plot(
     fig, ax = _figure(height=3.2)
     _time_axis(ax, record)
     _recovery_window(ax, record)
-    _row_bands(ax, fault_bands(record, _effects(record, effects), {}), rows=0)
-    denied = denied_traffic(record)
+    effects, tips = _effects(record, effects), Tooltips()
+    _row_bands(ax, fault_bands(record, effects, {}), 0, tips, effects)
+    denials = _denials(record)
+    denied = {reason: [e.time for e in events] for reason, events in denials.items()}
     end = record.span / _DAY
-    for reason, times in denied.items():
-        days = [0.0, *_days(record, times), end]
-        counts = [0, *range(1, len(times) + 1), len(times)]
-        ax.step(days, counts, where="post", label=reason)
+    for n, (reason, events) in enumerate(denials.items()):
+        days = [0.0, *_days(record, denied[reason]), end]
+        counts = [0, *range(1, len(events) + 1), len(events)]
+        (line,) = ax.step(days, counts, where="post", label=reason, gid=f"denied-{n}")
+        devices = list(dict.fromkeys(e.subject for e in events))
+        tips.on(f"denied-{n}", f"{reason}: {len(events):,} denied deliveries, "
+                f"{len(devices):,} devices: {named(devices)}")  # fmt: skip
+        _denial_points(ax, days[1:-1], counts[1:-1], to_hex(line.get_color()), f"denied-{n}-points")
+        tips.each(f"denied-{n}-points", [denial_text(e, effects) for e in events])
     if not denied:
         ax.text(0.5, 0.5, "no denied traffic", transform=ax.transAxes, ha="center")
     ax.set_ylabel("denied decisions (cumulative)")
@@ -226,7 +273,19 @@ def availability_plot(
     title = "Denied clinical traffic by reason"
     ax.set_title(title)
     _legend(ax)
-    return Plot(fig, title, _availability_alt(record, denied))
+    return Plot(fig, title, _availability_alt(record, denied), tips)
+
+
+def _denial_points(ax: Axes, days: list[float], counts: list[int], colour: str,
+                   gid: str) -> None:  # fmt: skip
+    """A small dot per denial on its reason's line (for its hover text); above
+    :data:`~testbed.report.tooltips.MAX_POINTS` none (the line says enough)."""
+    from testbed.report.tooltips import MAX_POINTS
+
+    if len(days) > MAX_POINTS:
+        return
+    ax.plot(days, counts, linestyle="none", marker="o", markersize=2.5, color=colour,
+            label="_nolegend_", gid=gid)  # fmt: skip
 
 
 def unavailability_plot(
@@ -240,13 +299,16 @@ def unavailability_plot(
     fig, ax = _figure(height=3.2)
     _time_axis(ax, record)
     _recovery_window(ax, record)
-    _row_bands(ax, fault_bands(record, _effects(record, effects), {}), rows=0)
+    effects, tips = _effects(record, effects), Tooltips()
+    _row_bands(ax, fault_bands(record, effects, {}), 0, tips, effects)
     sites = {d: a["site"] for d, a in device_attributes(record).items()}
     steps: dict[str, list[tuple[datetime, int]]] = {}
+    down: dict[str, list[str]] = {}
     for device, spans in outages(record.incidents).items():
+        site = sites.get(device, "(unknown site)")
+        down.setdefault(site, []).append(device)
         for start, end in spans:
-            steps.setdefault(sites.get(device, "(unknown site)"), []).extend(
-                [(start, 1), (end, -1)])  # fmt: skip
+            steps.setdefault(site, []).extend([(start, 1), (end, -1)])
     last = record.span / _DAY
     peaks: dict[str, int] = {}
     for site, changes in sorted(steps.items()):
@@ -258,7 +320,10 @@ def unavailability_plot(
         days.append(last)
         counts.append(now)
         peaks[site] = max(counts)
-        ax.step(days, counts, where="post", label=f"site {site}")
+        gid = f"site-{len(peaks)}"
+        ax.step(days, counts, where="post", label=f"site {site}", gid=gid)
+        tips.on(gid, f"site {site}: at most {peaks[site]:,} devices unavailable at once; "
+                f"{len(down[site]):,} devices had an outage: {named(down[site])}")  # fmt: skip
     if not steps:
         ax.text(0.5, 0.5, "no device was unavailable", transform=ax.transAxes, ha="center")
     ax.set_ylabel("devices unavailable")
@@ -270,7 +335,7 @@ def unavailability_plot(
     told = ", ".join(f"{site} at most {n:,}" for site, n in peaks.items())
     alt = (f"Devices unavailable over {_length(record)}, a line per site: {told}."
            if peaks else f"No device was unavailable over {_length(record)}.")  # fmt: skip
-    return Plot(fig, title, alt + _recovery_alt(record))
+    return Plot(fig, title, alt + _recovery_alt(record), tips)
 
 
 def svg_text(fig: Figure) -> str:
@@ -329,11 +394,13 @@ def _recovery_window(ax: Axes, record: RunRecord) -> None:
     ax.axvline(end, color=_RECOVERY_COLOUR, linewidth=0.8, linestyle=":")
 
 
-def _row_bands(ax: Axes, bands: Sequence[Band], rows: int) -> None:
+def _row_bands(ax: Axes, bands: Sequence[Band], rows: int, tips: Tooltips,
+               effects: Sequence[Mapping[str, Any]]) -> None:  # fmt: skip
     """Each fault over the rows it hit (``rows`` 0: a plot without rows, whole height);
-    one that hit no row as a dashed outline; a widened one hatched, with its length."""
+    one that hit no row as a dashed outline; a widened one hatched, with its length.
+    Each band's hover text names the fault, its time and the devices it hit."""
     colours: dict[str, str] = {}
-    for n, band in enumerate(bands):
+    for n, (band, effect) in enumerate(zip(bands, effects, strict=True)):
         first = band.kind not in colours
         colour = colours.setdefault(band.kind, _FAULT_COLOURS[len(colours) % len(_FAULT_COLOURS)])
         label = f"fault: {band.kind}" if first else "_nolegend_"
@@ -345,12 +412,14 @@ def _row_bands(ax: Axes, bands: Sequence[Band], rows: int) -> None:
                        edgecolor=colour, alpha=0.15 if hit else 0.6, linewidth=0.8,
                        linestyle="-" if hit else "--", hatch=hatch, label=label,
                        gid=f"fault-{n}-{'all' if hit else 'outline'}")  # fmt: skip
+            tips.on(f"fault-{n}-{'all' if hit else 'outline'}", fault_text(effect))
         else:
             for i, row in enumerate(band.rows):
                 shown, gid = label if i == 0 else "_nolegend_", f"fault-{n}-row-{row}"
                 ax.add_patch(Rectangle((band.start, row - 0.5), width, 1.0, facecolor=colour,
                                        edgecolor=colour, alpha=0.2, linewidth=0.8,
                                        hatch=hatch, label=shown, gid=gid))  # fmt: skip
+                tips.on(gid, fault_text(effect))
         if band.widened:
             ax.annotate(band.label, (band.end, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(1, -2), textcoords="offset points", fontsize="x-small",
@@ -401,16 +470,25 @@ def _length(record: RunRecord) -> str:
 
 
 def _plot_marks(
-    ax: Axes, record: RunRecord, marks: list[LifecycleMark], mark: Mark, groups: list[str]
-) -> None:
+    ax: Axes, record: RunRecord, marks: list[LifecycleMark], mark: Mark, groups: list[str],
+    tips: Tooltips, effects: Sequence[Mapping[str, Any]],
+) -> None:  # fmt: skip
+    """The marks of one kind, each with its hover text (device, group, time, what
+    and why, the faults it happened under)."""
     symbol, colour, offset = _MARK_STYLE[mark]
     rows = {g: i for i, g in enumerate(groups)}
-    ys = [rows[m.group] - offset if m.group in rows else float("nan") for m in marks]
+    marks = [m for m in marks if m.group in rows]
+    ys = [rows[m.group] - offset for m in marks]
     days = _days(record, (m.time for m in marks))
+    gid = f"marks-{mark.name.lower()}"
     # tens of thousands of vector markers make a page of hundreds of MB: drawn as an
     # image above that (the axes, labels and legend stay vector)
     ax.plot(days, ys, linestyle="none", marker=symbol, color=colour, markersize=5,
-            label=mark.value, rasterized=len(marks) > RASTER_MARKS)  # fmt: skip
+            label=mark.value, rasterized=len(marks) > RASTER_MARKS, gid=gid)  # fmt: skip
+    tips.on(gid, f"{mark.value}: {len(marks):,}")
+    tips.each(gid, [f"{m.device_id} ({m.group}): {m.mark.value} {when(m.time)}"
+                    + (f"; {m.detail}" if m.detail else "")
+                    + during(m.device_id, m.time, effects) for m in marks])  # fmt: skip
 
 
 def _legend(ax: Axes) -> None:

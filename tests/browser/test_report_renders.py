@@ -107,3 +107,21 @@ def test_screenshot_command_writes_a_png(page: Opened, tmp_path: Path) -> None:
     with Image.open(out) as image:
         assert image.height > 2000
     assert main([str(tmp_path / "absent.html"), str(out)]) == 2
+
+
+def test_marks_under_the_pointer_carry_hover_text(page: Opened) -> None:
+    """A denial's dot, hit-tested where the browser draws it, is inside a ``<g>`` whose
+    ``<title>`` (the native tooltip) names the device and the reason."""
+    found = page.browser.evaluate(
+        "(() => { const t = [...document.querySelectorAll('figure svg g > title')]"
+        ".find(t => t.textContent.includes(' denied ehr: route-blocked'));"
+        " if (!t) return null; const use = t.parentNode.querySelector('use');"
+        " use.scrollIntoView({block: 'center'}); const r = use.getBoundingClientRect();"
+        " let e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
+        " for (; e; e = e.parentNode) { const own = [...(e.children || [])]"
+        ".find(c => c.tagName === 'title'); if (own) return own.textContent; }"
+        " return ''; })()"
+    )
+    assert found is not None and " denied ehr: " in found and "(" in found
+    titles = page.browser.evaluate("document.querySelectorAll('figure svg title').length")
+    assert titles > 100

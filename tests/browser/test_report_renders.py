@@ -110,11 +110,12 @@ def test_screenshot_command_writes_a_png(page: Opened, tmp_path: Path) -> None:
 
 
 def test_marks_under_the_pointer_carry_hover_text(page: Opened) -> None:
-    """A denial's dot, hit-tested where the browser draws it, is inside a ``<g>`` whose
+    """A denial's dot (the route's last: clear of the axes' spines), hit-tested where
+    the browser draws it, is inside a ``<g>`` whose
     ``<title>`` (the native tooltip) names the device and the reason."""
     found = page.browser.evaluate(
         "(() => { const t = [...document.querySelectorAll('figure svg g > title')]"
-        ".find(t => t.textContent.includes(' denied ehr: route-blocked'));"
+        ".filter(t => t.textContent.includes(' denied ehr: route-blocked')).at(-1);"
         " if (!t) return null; const use = t.parentNode.querySelector('use');"
         " use.scrollIntoView({block: 'center'}); const r = use.getBoundingClientRect();"
         " let e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"

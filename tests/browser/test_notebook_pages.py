@@ -1,0 +1,43 @@
+"""``make demo``'s pictures of the notebooks' outputs (tests/browser/notebook_pages.py):
+a notebook is run, written as HTML with its outputs, and screenshot when Chromium is
+here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from PIL import Image
+
+from tests.browser.chromium import chromium_missing
+from tests.browser.notebook_pages import main
+
+
+def _notebook(path: Path) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# A small notebook"),
+                      nbformat.v4.new_code_cell("print(6 * 7)")]  # fmt: skip
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_a_notebook_is_run_and_written_with_its_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    assert main([str(out), str(_notebook(tmp_path / "small.ipynb"))]) == 0
+    html = (out / "small.html").read_text(encoding="utf-8")
+    assert "A small notebook" in html and "42" in html  # the executed cell's output
+    if chromium_missing() is None:
+        with Image.open(out / "small.png") as image:
+            assert image.width >= 1000 and image.height > 100
+    else:
+        assert "no screenshot" in capsys.readouterr().out
+        assert not (out / "small.png").exists()
+
+
+def test_wrong_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path)]) == 2
+    assert main([str(tmp_path), str(tmp_path / "absent.ipynb")]) == 2
+    assert "absent.ipynb: expected a notebook file (.ipynb)" in capsys.readouterr().err

@@ -16,10 +16,10 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from testbed.errors import ScenarioError
-from testbed.positions import Positions, positions
+from testbed.positions import Positions, parse_field_path, positions
 from testbed.suggest import suggestion
 
-__all__ = ["field_path", "load_located", "load_yaml", "problems", "validate"]
+__all__ = ["field_path", "load_located", "load_yaml", "located", "problems", "validate"]
 
 T = TypeVar("T")
 
@@ -258,3 +258,22 @@ def _got(error: Any) -> object:
         return str(error["ctx"]["tag"])
     value = error.get("input")
     return value if isinstance(value, str | int | float | bool) else None
+
+
+def located(error: ScenarioError, file: str, where: Positions) -> ScenarioError:
+    """``error`` with each of its problems about ``file`` given the line and column of
+    its field, in file order (problems without a place keep theirs, first)."""
+    found = [_place(problem, file, where) for problem in error.problems]
+    ordered = sorted(found, key=lambda p: (p.line or 0, p.column or 0))
+    return ordered[0] if len(ordered) == 1 else ScenarioError.of(ordered)
+
+
+def _place(problem: ScenarioError, file: str, where: Positions) -> ScenarioError:
+    """One problem with the line and column of its field, when it is about ``file``."""
+    if problem.file != file or problem.line is not None:
+        return problem
+    at = where.of(parse_field_path(problem.field))
+    if at is None:
+        return problem
+    return ScenarioError(file, problem.field, problem.expected, got=problem.got, line=at[0],
+                         column=at[1], hint=problem.hint)  # fmt: skip

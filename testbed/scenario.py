@@ -24,13 +24,13 @@ from testbed.crosscheck import cross_check
 from testbed.errors import ScenarioError
 from testbed.expectations import ExpectationSpec, Metric
 from testbed.faults import RENAMED_KINDS, ExceptionExpired, FaultSpec
-from testbed.inputs import field_path, load_located, validate
+from testbed.inputs import field_path, load_located, located, validate
 from testbed.network.design import DESIGNS, design_path, load_design
 from testbed.pki.ca import IssuingMode
 from testbed.pki.fidelity import Fidelity
 from testbed.pki.keys import KeyType
 from testbed.pki.revocation import RevocationReason
-from testbed.positions import Positions, parse_field_path
+from testbed.positions import parse_field_path
 from testbed.sites import NAME, Service, Site
 from testbed.smart.settings import MAX_TOKEN_LIFETIME, ClientAuth
 from testbed.targets import DEVICES, TargetForm
@@ -468,27 +468,8 @@ def load_scenario(
         if scenario.design is not None:
             scenario = _with_design(scenario, file=str(path), base=path.parent)
     except ScenarioError as error:
-        raise _located(error, str(path), where) from None
+        raise located(error, str(path), where) from None
     return scenario
-
-
-def _located(error: ScenarioError, file: str, where: Positions) -> ScenarioError:
-    """``error`` with each of its problems about ``file`` given the line and column of
-    its field, in file order (problems without a place keep theirs, first)."""
-    problems = [_place(problem, file, where) for problem in error.problems]
-    ordered = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
-    return ordered[0] if len(ordered) == 1 else ScenarioError.of(ordered)
-
-
-def _place(problem: ScenarioError, file: str, where: Positions) -> ScenarioError:
-    """One problem with the line and column of its field, when it is about ``file``."""
-    if problem.file != file or problem.line is not None:
-        return problem
-    at = where.of(parse_field_path(problem.field))
-    if at is None:
-        return problem
-    return ScenarioError(file, problem.field, problem.expected, got=problem.got, line=at[0],
-                         column=at[1], hint=problem.hint)  # fmt: skip
 
 
 VARIED = "Scenario.with_"

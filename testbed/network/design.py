@@ -6,9 +6,10 @@ from group to group (a service of the catalog, or ``any``, and the identity
 condition the flow needs), how **credentials** are issued, and the **exceptions**
 (seed §5: each with an owner, a reason, an expiry and a review date).
 
-``load_design(path)`` returns a frozen :class:`Design` or raises
-:class:`~testbed.errors.ScenarioError` naming the file, the field path and what was
-expected; :func:`json_schema` is the format's JSON Schema (shipped as
+``load_design(path)`` returns a frozen :class:`Design` or raises one
+:class:`~testbed.errors.ScenarioError` carrying every problem of the file, in file
+order, each naming the field path, its line and column, what was expected and a
+"did you mean" for a misspelled name; :func:`json_schema` is the format's JSON Schema (shipped as
 ``fixtures/designs/design.schema.json``).  Names resolve with :func:`design_path`:
 a name in ``fixtures/designs/`` or a path.
 """
@@ -27,9 +28,10 @@ from pydantic import ConfigDict, Field, TypeAdapter
 
 from testbed.devices import DeviceClass
 from testbed.errors import ScenarioError
-from testbed.inputs import load_yaml, validate
+from testbed.inputs import load_located, located, validate
 from testbed.network.catalog import DEFAULT_CATALOG, Catalog, EndpointKind, load_catalog
 from testbed.sites import NAME
+from testbed.suggest import closest
 
 __all__ = [
     "ANY",
@@ -228,58 +230,78 @@ def design_path(name_or_path: str | Path, *, base: Path | None = None) -> Path:
 
 
 def load_design(path: Path | str, *, catalog: Path = DEFAULT_CATALOG) -> Design:
-    """Read and validate a design file (``path``: a file, or a name in fixtures/designs)."""
+    """Read and validate a design file (``path``: a file, or a name in fixtures/designs).
+
+    Every problem is reported at once, as the scenario's checks are: one
+    :class:`ScenarioError` carrying them all in file order, each with its line and
+    column and a "did you mean" for a misspelled name."""
     path = design_path(path)
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in DESIGNS.glob("*.yaml")))
         raise ScenarioError(str(path), "", f"an existing design file, or one of: {known}")
-    data = load_yaml(path)
+    data, where = load_located(path)
     if not isinstance(data, dict):
         raise ScenarioError(str(path), "(top level)", "a mapping of design fields")
-    design = validate(_DESIGN, data, file=str(path))
-    _cross_check(design, load_catalog(catalog), file=str(path))
+    design = validate(_DESIGN, data, file=str(path), where=where)
+    found = _cross_check(design, load_catalog(catalog), file=str(path))
+    if found:
+        raise located(ScenarioError.of(found), str(path), where)
     return design
 
 
-def _cross_check(design: Design, catalog: Catalog, *, file: str) -> None:
-    """Raise at the first name that refers to nothing, or a rule that cannot hold."""
+def _cross_check(design: Design, catalog: Catalog, *, file: str) -> list[ScenarioError]:
+    """Every name that refers to nothing and every rule that cannot hold."""
+    found: list[ScenarioError] = []
     names = [g.name for g in design.groups]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise ScenarioError(file, f"groups[{i}].name", "unique group names", got=name)
+            found.append(ScenarioError(file, f"groups[{i}].name", "unique group names", got=name))
     for i, group in enumerate(design.groups):
         if group.device_classes and group.kinds and EndpointKind.DEVICE not in group.kinds:
-            raise ScenarioError(file, f"groups[{i}].device_classes",
-                                "device classes only in a group that selects devices")  # fmt: skip
+            expected = "device classes only in a group that selects devices"
+            found.append(ScenarioError(file, f"groups[{i}].device_classes", expected))
     ids = [e.id for e in design.exceptions]
     for i, ident in enumerate(ids):
         if ident in ids[:i]:
-            raise ScenarioError(file, f"exceptions[{i}].id", "unique exception ids", got=ident)
+            found.append(ScenarioError(file, f"exceptions[{i}].id", "unique exception ids",
+                                       got=ident))  # fmt: skip
     entries: list[tuple[str, Rule | DesignException]] = [
         *((f"rules[{i}]", r) for i, r in enumerate(design.rules)),
         *((f"exceptions[{i}]", e) for i, e in enumerate(design.exceptions)),
     ]
-    services = sorted(catalog.services)
     for where, rule in entries:
-        for part, named in (("from", rule.source), ("to", rule.to)):
-            if named not in names:
-                expected = f"a group of this design (one of {names})"
-                raise ScenarioError(file, f"{where}.{part}", expected, got=named)
-        if rule.service != ANY and rule.service not in catalog.services:
-            raise ScenarioError(file, f"{where}.service",
-                                f"{ANY!r} or a service of the catalog ({services})",
-                                got=rule.service)  # fmt: skip
-        token = rule.identity is IdentityCondition.TOKEN_WITH_SCOPE
-        if token and not rule.scope:
-            raise ScenarioError(file, f"{where}.scope",
-                                "the SMART scope a token-with-scope rule requires")  # fmt: skip
-        if rule.scope and not token:
-            raise ScenarioError(file, f"{where}.scope",
-                                "no scope unless identity is token-with-scope")  # fmt: skip
+        found.extend(_rule_problems(rule, names, catalog, file=file, where=where))
     for i, exception in enumerate(design.exceptions):
         if exception.expires.tzinfo is None or exception.review.tzinfo is None:
-            raise ScenarioError(file, f"exceptions[{i}]",
-                                "UTC times for expires and review (…T00:00:00Z)")  # fmt: skip
+            expected = "UTC times for expires and review (…T00:00:00Z)"
+            found.append(ScenarioError(file, f"exceptions[{i}]", expected))
+    return found
+
+
+def _rule_problems(
+    rule: Rule | DesignException, names: list[str], catalog: Catalog, *, file: str, where: str
+) -> list[ScenarioError]:
+    """A rule's (or exception's) groups, service and scope."""
+    found = []
+    for part, named in (("from", rule.source), ("to", rule.to)):
+        if named not in names:
+            expected = f"a group of this design (one of {names})"
+            found.append(ScenarioError(file, f"{where}.{part}", expected, got=named,
+                                       hint=closest(named, names)))  # fmt: skip
+    if rule.service != ANY and rule.service not in catalog.services:
+        services = sorted(catalog.services)
+        found.append(ScenarioError(file, f"{where}.service",
+                                   f"{ANY!r} or a service of the catalog ({services})",
+                                   got=rule.service,
+                                   hint=closest(rule.service, [ANY, *services])))  # fmt: skip
+    token = rule.identity is IdentityCondition.TOKEN_WITH_SCOPE
+    if token and not rule.scope:
+        found.append(ScenarioError(file, f"{where}.scope",
+                                   "the SMART scope a token-with-scope rule requires"))  # fmt: skip
+    if rule.scope and not token:
+        found.append(ScenarioError(file, f"{where}.scope",
+                                   "no scope unless identity is token-with-scope"))  # fmt: skip
+    return found
 
 
 def design_text(design: Design) -> str:

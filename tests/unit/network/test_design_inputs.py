@@ -125,3 +125,52 @@ def test_the_checked_in_schema_is_current() -> None:
     shipped = (DESIGNS / "design.schema.json").read_text(encoding="utf-8")
     assert shipped == schema_text()
     assert json.loads(shipped)["title"].endswith("network design")
+
+
+SEVERAL = """\
+name: toy
+credentials: est-automated-renewal
+groups:
+  - {name: devices, kinds: [device]}
+  - {name: servers, kinds: [pacs, ehr, ca, idp]}
+  - {name: devices, kinds: [device]}
+rules:
+  - {from: devcies, to: servers, service: dicom-tls, identity: valid-device-certificate}
+  - {from: devices, to: servers, service: dicom-tsl, identity: valid-device-certificate}
+  - {from: devices, to: servers, service: fhir, identity: token-with-scope}
+exceptions:
+  - {id: legacy, from: devices, to: srvers, service: dicom, owner: biomed, reason: old firmware,
+     expires: 2026-06-30T00:00:00Z, review: 2026-03-31T00:00:00Z}
+"""
+
+
+def test_every_problem_of_a_design_is_reported_at_once_in_file_order(tmp_path: Path) -> None:
+    """Five cross-field mistakes: five problems in one error, in file order, each with
+    its line and a "did you mean" for a misspelled name."""
+    path = tmp_path / "toy.yaml"
+    path.write_text(SEVERAL, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_design(path)
+    found = [(p.field, p.line, p.hint) for p in caught.value.problems]
+    assert found == [
+        ("groups[2].name", 6, None),
+        ("rules[0].from", 8, "devices"),
+        ("rules[1].service", 9, "dicom-tls"),
+        ("rules[2].scope", 10, None),
+        ("exceptions[0].to", 12, "servers"),
+    ]
+    assert all(p.file == str(path) for p in caught.value.problems)
+    assert len(str(caught.value).splitlines()) == 5
+    assert "did you mean 'dicom-tls'?" in str(caught.value)
+
+
+def test_schema_mistakes_of_a_design_come_together_with_lines(tmp_path: Path) -> None:
+    path = tmp_path / "toy.yaml"
+    path.write_text(GOOD.replace("identity: valid-device-certificate", "identity: trusted")
+                    .replace("owner: biomed, ", "ownr: biomed, "), encoding="utf-8")  # fmt: skip
+    with pytest.raises(ScenarioError) as caught:
+        load_design(path)
+    fields = [(p.field, p.line, p.hint) for p in caught.value.problems]
+    assert ("exceptions[0].ownr", 9, "owner") in fields
+    assert any(f == "rules[0].identity" and line == 7 for f, line, _ in fields)
+    assert [line for _, line, _ in fields] == sorted(line or 0 for _, line, _ in fields)

@@ -19,11 +19,11 @@ import simpy
 from testbed.clock import SimClock
 from testbed.crosscheck import scenario_profiles
 from testbed.devices import DeviceProfile
+from testbed.drift_watch import DriftWatch
 from testbed.errors import ScenarioError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
 from testbed.incidents import IncidentJournal
-from testbed.inventory import DriftKind
 from testbed.memory import old_generation_paused
 from testbed.pki.renewal import ChangeWindow
 from testbed.scenario import ChangeWindowSpec, Scenario
@@ -78,7 +78,7 @@ class Testbed:
                                   self.incidents)  # fmt: skip
         self.by_id = {a.device_id: a for a in self.agents}
         self.change_windows = tuple(_window(w) for w in scenario.pki.change_windows)
-        self.open_drift: set[tuple[str, DriftKind]] = set()
+        self.drift_watch = DriftWatch()
         workload = scenario.workload
         self.traffic = TrafficEngine(
             env=self.env, at=self.clock.at, access=self.hospital.access,

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
+from pydicom.dataset import Dataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 from pynetdicom import AE
 
-from testbed.pacs.dataset import minimal_image
+from testbed.pacs.dataset import minimal_image, part10
 from testbed.pacs.echo import VERIFICATION_SOP_CLASS as VERIFICATION
 
 __all__ = ["Sent", "echo", "new_study", "new_uid", "send_instances", "tls_context"]
@@ -42,12 +42,7 @@ def new_study(patient: str = "CERT-1") -> Dataset:
     ds.SOPInstanceUID = new_uid()
     ds.PatientID = patient
     ds.PatientName = "Certification^Patient"
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(CTImageStorage)
-    meta.MediaStorageSOPInstanceUID = UID(ds.SOPInstanceUID)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    return ds
+    return part10(ds)
 
 
 def tls_context(bundle: Path, cert: Path, key: Path, *, verify: bool = True) -> ssl.SSLContext:

@@ -5,7 +5,8 @@
 ``/rebootstrap``, ``/hold``, ``/jwks`` (replace a device's JWK Set or URL), ``POST
 /ehr/patients/{id}/move``, ``POST /ehr/idp/rotate`` (an IdP key rollover), ``POST
 /ca/rotate``, ``POST /trust/deliver`` (the bundles on their way reach the sites now),
-``POST /crls/publish``, ``POST /faults/ca-outage``, ``/faults/blocked-route``,
+``POST /crls/publish``, ``POST /drift/scan`` (an operator's drift scan), ``POST
+/faults/ca-outage``, ``/faults/blocked-route``,
 ``/faults/pacs-trust-missing`` (``site``), ``/faults/pacs-outage`` (``service``),
 ``/faults/ehr-outage`` (``service``, default the only EHR) and ``/faults/idp-outage``
 (``{"action": "begin"|"end", ...}``: live fault injection, the certification kit's;
@@ -146,6 +147,11 @@ async def _rotate_idp_key(request: web.Request) -> web.Response:
 
 async def _devices(request: web.Request) -> web.Response:
     return web.json_response({"devices": request.app[_HOSPITAL].devices()})
+
+
+async def _drift_scan(request: web.Request) -> web.Response:
+    await _body(request, "an empty JSON object")
+    return web.json_response(request.app[_HOSPITAL].scan_drift())
 
 
 async def _approve(request: web.Request) -> web.Response:
@@ -405,6 +411,7 @@ def admin_app(
     app.router.add_post("/faults/idp-outage", _idp_outage)
     app.router.add_post("/devices", _register)
     app.router.add_get("/devices", _devices)
+    app.router.add_post("/drift/scan", _drift_scan)
     app.router.add_post("/devices/{device_id}/approve", _approve)
     app.router.add_post("/devices/{device_id}/revoke", _revoke)
     app.router.add_post("/devices/{device_id}/offboard", _offboard)

@@ -277,6 +277,20 @@ def list_devices(state_dir: Path) -> None:
 
 @devices.command()
 @_STATE_DIR
+def drift(state_dir: Path) -> None:
+    """Scan for drift: devices the inventory, the CA, the IdP and the EHR disagree on
+    (a retired device with a live certificate, a device in production without one, a
+    SMART client or EHR Device with no device, ...). Prints every disagreement, each
+    marked new when this run of the server had not alerted it (one drift-detected
+    event each). Exit 1 when any is found, 0 when none."""
+    answer = _admin(state_dir, "/drift/scan", {})
+    _echo(answer)
+    if answer["drift"]:
+        raise SystemExit(1)
+
+
+@devices.command()
+@_STATE_DIR
 @click.argument("device_id")
 def approve(state_dir: Path, device_id: str) -> None:
     """Approve DEVICE_ID's enrollment (scenarios with pki.manual_approval: true)."""

@@ -27,6 +27,7 @@ from testbed.clock import Clock, WallClock, isoformat
 from testbed.crosscheck import scenario_profiles
 from testbed.devices import DeviceProfile, ae_title_for, make_record
 from testbed.dicom import InstanceStores, memory_instances
+from testbed.drift_watch import DriftWatch
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
 from testbed.faults import FaultKind
@@ -136,6 +137,7 @@ class LiveHospital:
         self.ca = self.hospital.ca
         self.inventory = self.hospital.inventory
         self.est = self.hospital.est
+        self.drift_watch = DriftWatch()  # what this run alerted (a restart alerts again)
 
     @classmethod
     def from_file(
@@ -316,6 +318,17 @@ class LiveHospital:
                 "certificate": certificate,
             })  # fmt: skip
         return out
+
+    def scan_drift(self) -> dict[str, object]:
+        """An operator's drift scan (the simulation's daily one, :class:`DriftWatch`):
+        every disagreement between the inventory and the CA, the IdP's clients and the
+        EHRs' device registries now (JSON-ready), each marked ``new`` when this run had
+        not alerted it; a new one writes one ``drift-detected`` event."""
+        scan = self.drift_watch.scan(self.hospital, self.log, self.now())
+        new = {(d.device_id, d.kind) for d in scan.new}
+        drift = [{"device_id": d.device_id, "drift": d.kind.value, "detail": d.detail,
+                  "new": (d.device_id, d.kind) in new} for d in scan.found]  # fmt: skip
+        return {"drift": drift, "new": len(scan.new)}
 
     @_durable
     def rebootstrap(self, device_id: str) -> str:

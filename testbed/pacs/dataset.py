@@ -19,11 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import (
     RE_VALID_UID,
+    UID,
     CTImageStorage,
+    ExplicitVRLittleEndian,
     MRImageStorage,
     SecondaryCaptureImageStorage,
     UltrasoundImageStorage,
@@ -36,6 +38,7 @@ __all__ = [
     "SopClassRequirements",
     "dataset_problem",
     "minimal_image",
+    "part10",
 ]
 
 UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
@@ -115,6 +118,17 @@ def minimal_image(sop_class: str, modality: str | None = None) -> Dataset:
 
 
 _TAGS: dict[str, BaseTag] = {}
+
+
+def part10(dataset: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> Dataset:
+    """``dataset`` with its Part 10 file meta (PS3.10 §7.1): the media storage SOP class
+    and instance taken from the dataset, and ``transfer_syntax``; returned for chaining."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(dataset.SOPClassUID)
+    meta.MediaStorageSOPInstanceUID = UID(dataset.SOPInstanceUID)
+    meta.TransferSyntaxUID = UID(transfer_syntax)
+    dataset.file_meta = meta
+    return dataset
 
 
 def _tag(keyword: str) -> BaseTag:

@@ -53,19 +53,8 @@ def _offboard_at(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
 
 def drift_scan(tb: Testbed) -> int:
     """Compare the inventory with the CA (and the IdP's clients and the EHRs' device
-    registries); each new disagreement is an alert event."""
-    found = tb.hospital.drift(tb.now())
-    keys = {(d.device_id, d.kind) for d in found}
-    new = [d for d in found if (d.device_id, d.kind) not in tb.open_drift]
-    tb.open_drift = keys
-    for drift in new:
-        tb.log.emit(
-            tb.now(),
-            EventKind.DRIFT_DETECTED,
-            drift.device_id,
-            drift=drift.kind.value,
-            detail=drift.detail,
-        )
+    registries); each new disagreement is an alert event (:class:`DriftWatch`)."""
+    new = tb.drift_watch.scan(tb.hospital, tb.log, tb.now()).new
     tb.metrics.drift_alerts += len(new)
     return len(new)
 

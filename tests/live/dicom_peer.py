@@ -13,10 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pydicom.dataset import FileMetaDataset
-from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
+from pydicom.uid import CTImageStorage
 
-from testbed.pacs.dataset import minimal_image
+from testbed.pacs.dataset import minimal_image, part10
 
 ECHOSCU = "/usr/bin/echoscu"
 STORESCU = "/usr/bin/storescu"
@@ -41,12 +40,7 @@ def ct_instance(path: Path, *, study: int = 1, instance: int = 1) -> Path:
     ds.SeriesInstanceUID = f"{_ROOT}.{study}.1"
     ds.PatientID = "PAT-LIVE-1"
     ds.PatientName = "Doe^Jane"
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(CTImageStorage)
-    meta.MediaStorageSOPInstanceUID = UID(ds.SOPInstanceUID)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    ds.save_as(path, enforce_file_format=True)
+    part10(ds).save_as(path, enforce_file_format=True)
     return path
 
 

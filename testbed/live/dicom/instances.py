@@ -30,11 +30,11 @@ from datetime import datetime
 from pathlib import Path
 
 from pydicom import dcmread
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.dataset import Dataset
 
 from testbed.clock import isoformat
 from testbed.errors import LiveError
+from testbed.pacs.dataset import part10
 from testbed.pacs.store import MemoryStore, StoredInstance
 
 __all__ = ["LOG", "DiskStore"]
@@ -170,10 +170,4 @@ def _record_at(data: bytes, offset: int) -> tuple[StoredInstance, int] | None:
 
 def _file_dataset(instance: StoredInstance) -> Dataset:
     """The instance as a Part 10 dataset (file meta added; the dataset is the PACS's copy)."""
-    dataset = instance.dataset
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(instance.sop_class_uid)
-    meta.MediaStorageSOPInstanceUID = UID(instance.sop_instance_uid)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset.file_meta = meta
-    return dataset
+    return part10(instance.dataset)

@@ -32,13 +32,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.uid import CTImageStorage, ImplicitVRLittleEndian
 from pynetdicom import AE
 from pynetdicom.association import Association
 
 from testbed.live.pacs_check.credentials import Credentials, Identity
-from testbed.pacs.dataset import minimal_image
+from testbed.pacs.dataset import minimal_image, part10
 
 __all__ = ["CHECKS", "Outcome", "Target", "run_checks"]
 
@@ -141,10 +141,7 @@ def _instance(study: str, number: int) -> Dataset:
     ds.SOPInstanceUID = f"{study}.1.{number}"
     ds.PatientID = "PACS-CHECK"
     ds.PatientName = "Check^Pacs"
-    meta = FileMetaDataset()
-    meta.TransferSyntaxUID = ImplicitVRLittleEndian
-    ds.file_meta = meta
-    return ds
+    return part10(ds, ImplicitVRLittleEndian)
 
 
 def _store_and_find(

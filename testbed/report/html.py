@@ -38,6 +38,9 @@ __all__ = ["measures_html", "page_html", "summary_html", "write_html"]
 Cell = str | tuple[str, str]
 
 _CSS = """
+/* cells by two classes: JupyterLab's ":not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td"
+   (right-aligned, no borders) outweighs ".testbed-report td" inside a notebook; two classes
+   weigh the same and come later, so the report looks the same there as in report.html */
 .testbed-report {
   font-family: system-ui, sans-serif; color: #1a1a1a; background: #fff; max-width: 90rem;
   padding: 0.5rem; line-height: 1.4;
@@ -45,16 +48,16 @@ _CSS = """
 .testbed-report h1 { font-size: 1.5rem; margin-bottom: 0.25rem; }
 .testbed-report h2 { font-size: 1.15rem; margin-top: 1.5rem; }
 .testbed-report table { border-collapse: collapse; margin: 0.5rem 0; }
-.testbed-report th, .testbed-report td {
+.testbed-report .tb-table th, .testbed-report .tb-table td {
   border: 1px solid #d0d0d0; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top;
 }
-.testbed-report th { background: #f2f2f2; }
-.testbed-report td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.testbed-report .tb-table th { background: #f2f2f2; }
+.testbed-report .tb-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .testbed-report .banner { padding: 0.6rem 1rem; border-radius: 4px; font-weight: 600; }
 .testbed-report .banner.pass { background: #e3f4e5; border: 1px solid #2e7d32; }
 .testbed-report .banner.fail { background: #fbe4e4; border: 1px solid #c62828; }
-.testbed-report td.pass { color: #2e7d32; font-weight: 600; }
-.testbed-report td.fail { color: #c62828; font-weight: 600; }
+.testbed-report .tb-table td.pass { color: #2e7d32; font-weight: 600; }
+.testbed-report .tb-table td.fail { color: #c62828; font-weight: 600; }
 .testbed-report figure { margin: 1rem 0; }
 .testbed-report figure svg { width: 100%; max-width: 75rem; height: auto; }
 .testbed-report .muted { color: #666; }
@@ -272,7 +275,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
         return '<p class="muted">none</p>\n'
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(f"<tr>{''.join(_cell(c) for c in row)}</tr>\n" for row in rows)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n"
+    head = f'<table class="tb-table">\n<thead><tr>{head}</tr></thead>\n'
+    return f"{head}<tbody>\n{body}</tbody>\n</table>\n"
 
 
 def _cell(cell: Cell) -> str:

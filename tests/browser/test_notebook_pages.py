@@ -10,8 +10,8 @@ import nbformat
 import pytest
 from PIL import Image
 
-from tests.browser.chromium import chromium_missing
-from tests.browser.notebook_pages import main
+from tests.browser.chromium import Browser, chromium_missing
+from tests.browser.notebook_pages import main, notebook_html
 
 
 def _notebook(path: Path) -> Path:
@@ -41,3 +41,28 @@ def test_wrong_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main([str(tmp_path)]) == 2
     assert main([str(tmp_path), str(tmp_path / "absent.ipynb")]) == 2
     assert "absent.ipynb: expected a notebook file (.ipynb)" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
+def test_a_report_table_inside_a_notebook_keeps_its_own_alignment_and_borders(
+    tmp_path: Path,
+) -> None:
+    """JupyterLab's own table rule (right-aligned cells, no borders) must not win over
+    the report's inside a notebook: a text cell stays left, a number right, bordered."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "from IPython.display import HTML\n"
+        "from testbed.report.html import _CSS, _table\n"
+        "HTML('<div class=\"testbed-report\"><style>' + _CSS + '</style>'\n"
+        "     + _table(['name', 'count'], [['alpha', ('3', 'num')]]) + '</div>')"
+    )]  # fmt: skip
+    nbformat.write(notebook, tmp_path / "table.ipynb")
+    page = tmp_path / "table.html"
+    page.write_text(notebook_html(tmp_path / "table.ipynb"), encoding="utf-8")
+    with Browser(tmp_path / "profile") as browser:
+        browser.load(page)
+        styles = browser.evaluate(
+            "[...document.querySelectorAll('.testbed-report td')].map(c => {"
+            " const s = getComputedStyle(c); return [s.textAlign, s.borderTopStyle]; })"
+        )
+    assert styles == [["left", "solid"], ["right", "solid"]], styles

@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/testbed run scenarios/two-site-pilot.yaml --out runs/demo
 	$(BIN)/python -m tests.browser.screenshot runs/demo/report.html runs/demo/report.png
-	$(BIN)/python -m tests.browser.notebook_pages runs/demo notebooks/01_quickstart.ipynb
+	$(BIN)/python -m tests.browser.notebook_pages runs/demo notebooks/*.ipynb
 	@echo "open runs/demo/report.html (a screenshot of it: runs/demo/report.png;"
-	@echo "the quickstart notebook's outputs: runs/demo/01_quickstart.html, .png)"
+	@echo "each notebook's outputs: runs/demo/NN_name.html and .png)"
 
 lint: setup
 	$(BIN)/ruff check testbed tests benchmarks conftest.py

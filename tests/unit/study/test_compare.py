@@ -124,7 +124,8 @@ def test_a_bad_design_file_exits_2_with_its_field(
                    "rules: [{from: all, to: nowhere, service: any}]\n", encoding="utf-8")
     code = main(["compare", str(DRILL), "--design", str(bad), "--out", str(tmp_path / "o")])
     assert code == 2
-    assert f"{bad}: error: rules[0].to: expected a group of this design" in capsys.readouterr().err
+    err = capsys.readouterr().err  # located at the bad value: line 4, column 21
+    assert f"{bad}:4:21: error: rules[0].to: expected a group of this design" in err
 
 
 CA_OUTAGE = ROOT / "scenarios" / "ca-outage-longer-than-lifetime.yaml"  # outage 8d-18d

@@ -29,8 +29,13 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# the suite runs in pytest-xdist workers, a test file per worker at a time (module
+# fixtures are built once); more workers than cores, because many live tests wait on
+# sockets, subprocesses and token lifetimes rather than on the processor
+TEST_WORKERS ?= 3
+
 test: setup lint typecheck
-	$(BIN)/pytest -q --junitxml=runs/junit.xml
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --junitxml=runs/junit.xml
 
 # the simulation's scale benchmark, simulated DICOM against the access point, live
 # mode's store (bench-live), the emulation of the designs in network namespaces

@@ -1,4 +1,5 @@
-"""Repository-wide pytest configuration: Hypothesis settings profiles.
+"""Repository-wide pytest configuration: Hypothesis settings profiles, and what keeps
+pytest-xdist workers apart.
 
 ``HYPOTHESIS_PROFILE=ci`` (set by CI) runs more examples with no deadline; the
 default ``dev`` profile stays quick.  Scenario files are collected by the
@@ -16,3 +17,10 @@ settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# ``make test`` runs the tests in pytest-xdist workers.  Each worker names its network
+# namespaces with its own prefix (``tbgw0``, ``tbgw1``...), so an emulation test that
+# checks it left no namespace behind sees only its own worker's.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER and "TESTBED_NETNS_PREFIX" not in os.environ:
+    os.environ["TESTBED_NETNS_PREFIX"] = "tb" + _WORKER

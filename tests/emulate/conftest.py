@@ -8,6 +8,7 @@ inside them.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +21,7 @@ from testbed.crosscheck import DEFAULT_PROFILES
 from testbed.devices import load_profiles
 from testbed.network.design import load_design
 from testbed.network.emulate import Plan, missing, plan
+from testbed.network.emulate.namespaces import PREFIX_VARIABLE
 from testbed.network.topology import Topology
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
@@ -58,10 +60,14 @@ def host() -> None:
         pytest.skip("needs " + "; ".join(lacks))
 
 
-def kernel_state() -> tuple[str, str]:
-    """What an emulation must leave as it found: the named namespaces and the host's
-    nftables ruleset."""
+def kernel_state() -> tuple[list[str], str]:
+    """What an emulation must leave as it found: the namespaces this test process could
+    have made (their names start with its ``TESTBED_NETNS_PREFIX``; under pytest-xdist
+    each worker has its own, see the root ``conftest.py``) and the host's nftables
+    ruleset."""
     def out(*argv: str) -> str:
         return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
-    return out("ip", "netns", "list"), out("nft", "list", "ruleset")
+    start = os.environ.get(PREFIX_VARIABLE, "tb")
+    ours = [line for line in out("ip", "netns", "list").splitlines() if line.startswith(start)]
+    return ours, out("nft", "list", "ruleset")

@@ -3,8 +3,10 @@
 The instances are SMART ones (:func:`~testbed.certify.smart_suite.smart_instance`).
 Verdicts rest on the EHR's own audit events: ``ehr-write`` (status, ``created``,
 reason: the EHR validates each resource, checks its patient is in context at the
-device's Location and binds it to the Encounter) and the access point's
-``access-decision`` (``service-unavailable`` while the EHR is down).
+device's Location and binds it to the Encounter), ``ehr-read`` and ``ehr-write``
+refusals (401 ``token-inactive`` or ``token-key-unknown`` during an IdP key rotation)
+and the access point's ``access-decision`` (``device-suspended``: the FHIR API answers
+403; ``service-unavailable`` while the EHR is down).
 """
 
 from __future__ import annotations
@@ -238,12 +240,18 @@ CHECKS: tuple[Check, ...] = (
           "one.", resources, uses_ehr),
     Check("FHIR-02", "On 401, 403 or 5xx the data is kept and delivered once after the heal",
           SUITE, ("FHIR R4 §3.1.0.8.1 conditional create (If-None-Exist)", "seed §6",
+                  "RFC 6750 §3.1 (401 invalid_token)", "RFC 9110 §15.5.4 (403)",
                   "RFC 9110 §15.6.4 (503)"),
-          "An Observation is sent with the EHR up; the kit takes the EHR down (ehr-outage: "
-          "503 with Retry-After) and asks for another: the device must not report success "
-          "and must keep it (status.queued >= 1). The outage outlasts the access token; at "
-          "the heal the identity provider goes down (idp-outage: the token endpoint answers "
-          "503) and flush must not deliver and must keep the Observation; after that heal, "
-          "flush delivers it. Pass: the EHR created exactly two Observations and nothing "
-          "stays queued.", kept_and_delivered, uses_ehr),
+          "An Observation is sent with the EHR up; then three faults, each healed before "
+          "the next, each with one more Observation the device must not report delivered "
+          "and must keep (status.queued >= 1) and flush must deliver after the heal: 401 "
+          "(idp-key-rotation: the IdP signs with a new key, the old one gone at once, the "
+          "EHR's copy of its JWKS stale, so the token the device holds is inactive and a "
+          "new one unknown: 401 invalid_token; after the heal only a new token verifies), "
+          "403 (the operator suspends the device: the FHIR API answers 403, the IdP grants "
+          "no token; then resumes it) and 503 (ehr-outage: 503 with Retry-After; the outage "
+          "outlasts the access token and at its heal the identity provider goes down, "
+          "idp-outage: the token endpoint answers 503, and flush must not deliver). Pass: "
+          "after each heal the EHR created exactly one Observation per one sent (none "
+          "twice) and at the end nothing stays queued.", kept_and_delivered, uses_ehr),
 )  # fmt: skip

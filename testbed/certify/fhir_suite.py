@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from testbed.certify.adapter import Action, Exchange
+from testbed.certify.adapter import Action
 from testbed.certify.checks import Check, CheckRun, Finding, NotMet, failed, passed
 from testbed.certify.evidence import EventRef, Mark
 from testbed.certify.session import Instance
@@ -73,10 +73,8 @@ def _answered(run: CheckRun, mark: Mark, device: str, status: int) -> list[Event
             if e.data.get("status") == status]  # fmt: skip
 
 
-def _kept(run: CheckRun, instance: Instance, during: Exchange, what: str) -> Finding | None:
-    """Failed unless the refused send was not reported delivered and stays queued."""
-    if during.succeeded:
-        return failed(f"{what} the device reported the Observation delivered")
+def _kept(run: CheckRun, instance: Instance, what: str) -> Finding | None:
+    """Failed unless the refused Observation stays queued."""
     held = status(run, instance)
     if not isinstance(held.get("queued"), int) or held["queued"] < 1:
         return failed(f"{what} the device did not keep the Observation (status.queued "
@@ -120,7 +118,7 @@ def _token_refused(run: CheckRun, instance: Instance, mark: Mark) -> Finding | N
                       "Observation delivered")  # fmt: skip
     if not _answered(run, phase, device, 401):
         raise NotMet("with its token inactive the device did not try the EHR")
-    kept = _kept(run, instance, during, "refused 401 invalid_token,")
+    kept = _kept(run, instance, "refused 401 invalid_token,")
     if kept is not None:
         return kept
     healed = run.mark()
@@ -153,7 +151,7 @@ def _forbidden(run: CheckRun, instance: Instance, mark: Mark) -> Finding | None:
             return failed("suspended (403) the device reported the Observation delivered")
         if not refused:
             raise NotMet("suspended, the device did not try the EHR")
-        kept = _kept(run, instance, during, "refused 403 (suspended),")
+        kept = _kept(run, instance, "refused 403 (suspended),")
     finally:
         hospital.admin(f"/devices/{device}/resume")
     resumed = run.mark()

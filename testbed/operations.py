@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from testbed.approval import approve_enrollment
@@ -53,12 +53,14 @@ __all__ = [
     "approve",
     # live fault injection (issue 15: the certification kit)
     "begin_ca_outage",
+    "begin_idp_key_rotation",
     "begin_idp_outage",
     "begin_service_outage",
     "block_route",
     "current_crl",
     "deliver_trust",
     "end_ca_outage",
+    "end_idp_key_rotation",
     "end_idp_outage",
     "end_service_outage",
     "hand_shared_credential",
@@ -569,3 +571,34 @@ def end_idp_outage(hospital: Hospital) -> None:
     except ValueError as error:
         raise RegistrationError(str(error)) from None
     hospital.log.emit(hospital.now(), EventKind.FAULT_HEALED, "idp", fault=FaultKind.IDP_OUTAGE)
+
+
+def begin_idp_key_rotation(hospital: Hospital) -> str:
+    """The ``idp-key-rotation`` fault begun now, as the simulation's effect begins it
+    with no overlap: the EHRs keep their copy of the IdP's JWKS (held stale until the
+    heal) and the IdP signs with a new key, the old one leaving its JWKS at once.  A
+    token a device holds is inactive at introspection from now (the EHR answers 401
+    ``token-inactive``, RFC 6750 §3.1 ``invalid_token``) and a new one is signed with a
+    key the EHRs' copy lacks (401 ``token-key-unknown``) until
+    :func:`end_idp_key_rotation`.  The new ``kid``; :class:`RegistrationError` while
+    one is in progress."""
+    jwks = _clinical(hospital).verifier.jwks
+    if jwks.holding:
+        raise RegistrationError("an idp-key-rotation is in progress already")
+    now = hospital.now()
+    jwks.keys(now=now)  # the EHRs' copy, from before the rotation
+    jwks.hold(until=datetime.max.replace(tzinfo=UTC))  # until the heal
+    hospital.log.emit(now, EventKind.FAULT_STARTED, "idp", fault=FaultKind.IDP_KEY_ROTATION)
+    return rotate_idp_key(hospital, overlap=timedelta(0))
+
+
+def end_idp_key_rotation(hospital: Hospital) -> None:
+    """The heal: the EHRs fetch the IdP's JWKS again, so tokens signed with the new key
+    verify (those signed with the old one stay inactive: it is gone); raises
+    :class:`~testbed.errors.RegistrationError` when no rotation is in progress."""
+    jwks = _clinical(hospital).verifier.jwks
+    if not jwks.holding:
+        raise RegistrationError("no idp-key-rotation is in progress")
+    jwks.refresh()
+    hospital.log.emit(hospital.now(), EventKind.FAULT_HEALED, "idp",
+                      fault=FaultKind.IDP_KEY_ROTATION)  # fmt: skip

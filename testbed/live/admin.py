@@ -8,10 +8,10 @@
 ``POST /crls/publish``, ``POST /drift/scan`` (an operator's drift scan), ``POST
 /faults/ca-outage``, ``/faults/blocked-route``,
 ``/faults/pacs-trust-missing`` (``site``), ``/faults/pacs-outage`` (``service``),
-``/faults/ehr-outage`` (``service``, default the only EHR) and ``/faults/idp-outage``
-(``{"action": "begin"|"end", ...}``: live fault injection, the certification kit's;
-ending a fault not in progress is a 409): each one operator operation of
-:mod:`testbed.operations`, as in the simulation; and ``POST
+``/faults/ehr-outage`` (``service``, default the only EHR), ``/faults/idp-outage``
+and ``/faults/idp-key-rotation`` (``{"action": "begin"|"end", ...}``: live fault
+injection, the certification kit's; ending a fault not in progress is a 409): each
+one operator operation of :mod:`testbed.operations`, as in the simulation; and ``POST
 /audit/flush``, which writes the aggregated refusals at once instead of at the end
 of the audit interval.
 
@@ -369,6 +369,23 @@ async def _idp_outage(request: web.Request) -> web.Response:
     return web.json_response({"fault": "idp-outage", "down": action == "begin"})
 
 
+async def _idp_key_rotation(request: web.Request) -> web.Response:
+    what = "a JSON object with 'action' ('begin' or 'end')"
+    data = await _body(request, what)
+    action = _action(data)
+    if action is None or set(data) - {"action"}:
+        return _error(400, f"expected {what}, got {sorted(data)}")
+    hospital = request.app[_HOSPITAL]
+    try:
+        if action == "begin":
+            kid = hospital.begin_idp_key_rotation()
+            return web.json_response({"fault": "idp-key-rotation", "kid": kid, "stale": True})
+        hospital.end_idp_key_rotation()
+    except RegistrationError as error:
+        return _error(409, str(error))
+    return web.json_response({"fault": "idp-key-rotation", "stale": False})
+
+
 async def _flush(request: web.Request) -> web.Response:
     written = request.app[_FLUSH]()
     return web.json_response({"aggregated_events": written})
@@ -409,6 +426,7 @@ def admin_app(
                         _service_outage(FaultKind.PACS_OUTAGE, lambda hospital: None))
     app.router.add_post("/faults/ehr-outage", _service_outage(FaultKind.EHR_OUTAGE, _only_ehr))
     app.router.add_post("/faults/idp-outage", _idp_outage)
+    app.router.add_post("/faults/idp-key-rotation", _idp_key_rotation)
     app.router.add_post("/devices", _register)
     app.router.add_get("/devices", _devices)
     app.router.add_post("/drift/scan", _drift_scan)

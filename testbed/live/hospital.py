@@ -435,6 +435,17 @@ class LiveHospital:
         """One IdP outage ends."""
         operations.end_idp_outage(self.hospital)
 
+    @_durable
+    def begin_idp_key_rotation(self) -> str:
+        """The IdP signs with a new key, the old one gone at once, while the EHRs' copy
+        of its JWKS is held stale (``idp-key-rotation``; the keys are kept, the stale
+        copy is not); the new ``kid``."""
+        return operations.begin_idp_key_rotation(self.hospital)
+
+    def end_idp_key_rotation(self) -> None:
+        """The EHRs fetch the IdP's JWKS again."""
+        operations.end_idp_key_rotation(self.hospital)
+
     # -- CRL and OCSP ---------------------------------------------------------
 
     @_durable

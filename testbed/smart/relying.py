@@ -56,6 +56,11 @@ class IdpJwksCache:
         """Keep the current copy until ``until`` whatever its lifetime (a stale-cache fault)."""
         self._held_until = until
 
+    @property
+    def holding(self) -> bool:
+        """Whether a hold is in place (placed, and neither released nor refreshed since)."""
+        return self._held_until is not None
+
     def release(self) -> None:
         """End a hold: the copy is refreshed once its lifetime is over."""
         self._held_until = None

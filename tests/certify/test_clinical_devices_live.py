@@ -40,6 +40,11 @@ DEVICES = {
     # resends what it sent, with a new identifier and no If-None-Exist
     "duplicates-on-retry": (faulty("duplicates-on-retry"), frozenset({"FHIR-02"})),
 }  # fmt: skip
+# why FHIR-02 fails: the first refusal (401, the token inactive) loses or doubles data
+FHIR_02_BECAUSE = {
+    "drops-data": "refused 401 invalid_token, the device did not keep the Observation",
+    "duplicates-on-retry": "duplicate: 2 Observations sent, 3 created",
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +59,13 @@ def test_the_reference_device_passes_every_check(ehr_hospital: KitHospital,
                                                  tmp_path: Path) -> None:  # fmt: skip
     done = certify_run(ehr_hospital, REFERENCE, BEDSIDE, tmp_path)
     judge(done, ehr_hospital, failing=frozenset(), not_applicable=DICOM)
+    [kept] = [r for r in done.results if r.check.id == "FHIR-02"]
+    refused = {(e.kind, e.data.get("status"), e.data.get("reason"))
+               for e in kept.evidence.events if e.data.get("allowed") is False}  # fmt: skip
+    # 401: token-inactive (the token it held) and/or token-key-unknown (a new one)
+    assert {s for _, s, r in refused if str(r).startswith("token-")} == {401}, refused
+    assert {("access-decision", None, "device-suspended"),
+            ("access-decision", None, "service-unavailable")} <= refused, refused  # fmt: skip
 
 
 @pytest.mark.parametrize("device", list(DEVICES))
@@ -63,6 +75,9 @@ def test_each_clinical_fault_fails_exactly_its_checks(
     command, expected = DEVICES[device]
     done = certify_run(ehr_hospital, command, BEDSIDE, tmp_path, ("smart", "fhir"))
     judge(done, ehr_hospital, failing=expected)
+    if device in FHIR_02_BECAUSE:
+        [kept] = [r for r in done.results if r.check.id == "FHIR-02"]
+        assert FHIR_02_BECAUSE[device] in kept.reason, kept.reason
 
 
 def test_the_legacy_device_skips_smart_and_fhir_unsupported(

@@ -165,6 +165,8 @@ def test_live_faults_are_audited_and_refused_when_wrong(hospital: KitHospital) -
         hospital.admin("/faults/pacs-outage", {"action": "begin", "service": "ehr"})
     with pytest.raises(LiveError, match="no identity provider"):
         hospital.admin("/faults/idp-outage", {"action": "begin"})
+    with pytest.raises(LiveError, match="no identity provider"):
+        hospital.admin("/faults/idp-key-rotation", {"action": "begin"})
     outages = [(e["kind"], e["subject"]) for e in _events(hospital, since)
                if e.get("fault") == "pacs-outage"]  # fmt: skip
     assert outages == [("fault-started", "service:pacs-north"),

@@ -373,3 +373,39 @@ def test_idp_and_ehr_outages_answer_503_with_retry_after_audited_then_heal(
                and e["status"] == 503 for e in events)  # fmt: skip
     assert any(e["kind"] == "access-decision" and e["reason"] == "service-unavailable"
                and e["subject"] == answer["device_id"] for e in events)  # fmt: skip
+
+
+def test_an_idp_key_rotation_fault_answers_401_invalid_token_until_its_heal(
+    ehr: Live, opened: list[Device]
+) -> None:
+    """``/faults/idp-key-rotation``: the IdP signs with a new key, the old one gone at
+    once, the EHR's copy of its JWKS stale: the token the device holds is inactive and a
+    new one unknown (401 ``invalid_token``, RFC 6750 §3.1); after the heal the new one
+    is taken and the old one stays refused."""
+    key = SigningKey("rotation-key")
+    jwks = ehr.work / "rotation-jwks.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    client, answer = device(ehr, "ROT1", key, "--jwks", str(jwks), opened=opened)
+    fhir, since = ehr.endpoints["fhir"], len(ehr.events())
+    held = client.token(SCOPE)["access_token"]
+    assert in_progress(client, fhir, held)  # the EHR holds a copy of the JWKS
+    assert ehr.admin("/faults/idp-key-rotation", "-d", '{"action": "end"}')[0] == 409
+    status, body = ehr.admin("/faults/idp-key-rotation", "-d", '{"action": "begin"}')
+    assert status == 200 and json.loads(body)["stale"] is True, body
+    assert ehr.admin("/faults/idp-key-rotation", "-d", '{"action": "begin"}')[0] == 409
+    new = client.token(SCOPE)["access_token"]
+    for token in (held, new):
+        refused = client.get(f"{fhir}/Encounter", token, status="in-progress")
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert ehr.admin("/faults/idp-key-rotation", "-d", '{"action": "end"}')[0] == 200
+    assert in_progress(client, fhir, new)
+    assert client.get(f"{fhir}/Encounter", held, status="in-progress").status_code == 401
+    events = ehr.events()[since:]
+    faults = [(e["kind"], e["subject"], e["fault"]) for e in events
+              if str(e["kind"]).startswith("fault-")]  # fmt: skip
+    assert faults == [("fault-started", "idp", "idp-key-rotation"),
+                      ("fault-healed", "idp", "idp-key-rotation")]  # fmt: skip
+    reasons = [e["reason"] for e in events if e["kind"] == "ehr-read" and e["status"] == 401
+               and e["subject"] == answer["device_id"]]  # fmt: skip
+    assert reasons == ["token-inactive", "token-key-unknown", "token-key-unknown"], reasons

@@ -354,6 +354,41 @@ def test_an_operator_rollover_keeps_old_tokens_and_takes_new_ones_at_once(world:
     assert {k["kid"] for k in clinical.idp.jwks(world.clock.now())["keys"]} == {rolled.kid}
 
 
+def test_an_idp_key_rotation_fault_makes_held_tokens_inactive_until_new_ones_verify(
+    world: World,
+) -> None:
+    """The live ``idp-key-rotation`` fault (no overlap, the EHR's JWKS copy held stale):
+    the token a device holds is inactive at once (401 ``token-inactive``), a new one is
+    signed with a key the EHR does not know yet (401 ``token-key-unknown``); after the
+    heal the new token verifies and the old one stays refused (its key is gone)."""
+    from testbed.errors import RegistrationError
+
+    hospital = world.hospital
+    old = world.bearer()
+    assert world.create(old, world.patient(), item="a").status == 201  # the EHR caches the JWKS
+    with pytest.raises(RegistrationError, match="no idp-key-rotation is in progress"):
+        operations.end_idp_key_rotation(hospital)
+    kid = operations.begin_idp_key_rotation(hospital)
+    with pytest.raises(RegistrationError, match="in progress already"):
+        operations.begin_idp_key_rotation(hospital)
+    held = world.create(old, world.patient(), item="b")
+    assert (held.status, held.reason) == (401, Reason.TOKEN_INACTIVE)
+    assert held.response is not None
+    assert dict(held.response.headers)["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    new = world.bearer()
+    assert (world.create(new, world.patient(), item="b").reason) is Reason.TOKEN_KEY_UNKNOWN
+    operations.end_idp_key_rotation(hospital)
+    assert world.create(new, world.patient(), item="b").status == 201
+    gone = world.create(old, world.patient(), item="c")
+    assert (gone.status, gone.reason) == (401, Reason.TOKEN_KEY_UNKNOWN)  # not in the JWKS
+    faults = [(e.kind, e.subject, e.data["fault"]) for e in hospital.log
+              if e.kind in (EventKind.FAULT_STARTED, EventKind.FAULT_HEALED)]  # fmt: skip
+    assert faults == [(EventKind.FAULT_STARTED, "idp", "idp-key-rotation"),
+                      (EventKind.FAULT_HEALED, "idp", "idp-key-rotation")]  # fmt: skip
+    [rotated] = hospital.log.of_kind(EventKind.IDP_KEY_ROTATED)
+    assert (rotated.data["kid"], rotated.data["overlap_s"]) == (kid, 0)
+
+
 def test_drift_between_the_inventory_the_idp_and_the_ehr_registry(world: World) -> None:
     """Offboarding keeps the three in step (no drift); a device retired in the inventory
     alone leaves an active client and an active EHR Device behind, and the hospital's

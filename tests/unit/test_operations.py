@@ -54,6 +54,8 @@ def test_a_pacs_or_ehr_outage_takes_that_service_down_audited_until_healed(
         operations.begin_service_outage(root, FaultKind.PACS_OUTAGE, "ehr")
     with pytest.raises(EhrError, match="no identity provider"):
         operations.begin_idp_outage(root)
+    with pytest.raises(EhrError, match="no identity provider"):
+        operations.begin_idp_key_rotation(root)
 
 
 def test_an_operator_delivers_the_trust_bundles_now_after_a_rotation(hospital: Any) -> None:

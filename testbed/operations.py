@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from testbed.approval import approve_enrollment
@@ -586,8 +586,7 @@ def begin_idp_key_rotation(hospital: Hospital) -> str:
     if jwks.holding:
         raise RegistrationError("an idp-key-rotation is in progress already")
     now = hospital.now()
-    jwks.keys(now=now)  # the EHRs' copy, from before the rotation
-    jwks.hold(until=datetime.max.replace(tzinfo=UTC))  # until the heal
+    jwks.hold_copy(now=now)  # the EHRs' copy, from before the rotation, until the heal
     hospital.log.emit(now, EventKind.FAULT_STARTED, "idp", fault=FaultKind.IDP_KEY_ROTATION)
     return rotate_idp_key(hospital, overlap=timedelta(0))
 

@@ -238,9 +238,7 @@ def _idp_up(ctx: FaultContext, fault: IdpOutage) -> None:
 
 
 def _rotate_with_stale_cache(ctx: FaultContext, fault: IdpKeyRotation) -> None:
-    jwks = ctx.clinical.verifier.jwks
-    jwks.keys(now=ctx.now())  # the EHR holds a copy from before the rotation
-    jwks.hold(until=ctx.now() + fault.length)
+    ctx.clinical.verifier.jwks.hold_copy(now=ctx.now(), until=ctx.now() + fault.length)
     ctx.rotate_idp_key(fault.overlap)
 
 

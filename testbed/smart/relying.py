@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joserfc.errors import JoseError
@@ -55,6 +55,13 @@ class IdpJwksCache:
     def hold(self, *, until: datetime) -> None:
         """Keep the current copy until ``until`` whatever its lifetime (a stale-cache fault)."""
         self._held_until = until
+
+    def hold_copy(self, *, now: datetime, until: datetime | None = None) -> None:
+        """The stale cache of an ``idp-key-rotation`` fault: the copy as of ``now``
+        (fetched if none is fresh), kept until ``until`` (None: until a refresh), so
+        keys the IdP publishes after ``now`` stay unknown to this relying party."""
+        self.keys(now=now)
+        self.hold(until=until if until is not None else datetime.max.replace(tzinfo=UTC))
 
     @property
     def holding(self) -> bool:

@@ -59,6 +59,8 @@ class EventKind(StrEnum):
     CERTIFICATE_REDELIVERED = "certificate-redelivered"  # a lost re-enrollment answer, again
     CERTIFICATE_EXPIRED = "certificate-expired"
     CERTIFICATE_REVOKED = "certificate-revoked"
+    # credentials: shared: an operator revoked a device whose department credential stays valid
+    SHARED_CREDENTIAL_KEPT = "shared-credential-kept"
     RENEWAL_MISSED = "renewal-missed"
     CRL_PUBLISHED = "crl-published"
     TRUST_BUNDLE_UPDATED = "trust-bundle-updated"

@@ -318,11 +318,17 @@ def revoke(
 ) -> tuple[int, ...]:
     """Revoke every live (unexpired, unrevoked) certificate of a registered device;
     relying parties see it once the CRLs are next published (:func:`publish_crls`).
-    In a ``credentials: shared`` design the revocation is recorded, but the device's
-    shared credential cannot be revoked (the oracle counts what it still gets)."""
-    hospital.inventory.entry(device_id)  # raises for an unknown device
+    In a ``credentials: shared`` design the revocation is recorded, and audited as a
+    ``shared-credential-kept`` event, but the device's shared credential cannot be
+    revoked (the oracle counts what it still gets)."""
+    entry = hospital.inventory.entry(device_id)  # raises for an unknown device
     if hospital.shared is not None:
-        hospital.shared.revoke(device_id, now=hospital.now())
+        now = hospital.now()
+        hospital.shared.revoke(device_id, now=now)
+        hospital.log.emit(now, EventKind.SHARED_CREDENTIAL_KEPT, device_id, why=why,
+                          reason=reason.value, department=entry.record.owner,
+                          effect="none: the department's shared credential stays valid, "
+                                 "for this device too")  # fmt: skip
     return revoke_device(device_id, ca=hospital.ca, log=hospital.log, now=hospital.now(),
                          why=why, reason=reason)  # fmt: skip
 

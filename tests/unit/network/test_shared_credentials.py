@@ -138,6 +138,11 @@ def test_a_revoked_device_still_gets_in_and_is_counted() -> None:
     credential = operations.hand_shared_credential(hospital, DEVICE)
     _promote(hospital, DEVICE)
     operations.revoke(hospital, DEVICE, why="reported stolen")
+    (kept,) = hospital.log.of_kind(EventKind.SHARED_CREDENTIAL_KEPT)  # the revoke is audited
+    assert (kept.subject, kept.data["why"]) == (DEVICE, "reported stolen")
+    assert kept.data["department"] == hospital.inventory.entry(DEVICE).record.owner
+    assert "stays valid" in str(kept.data["effect"])
+    assert not hospital.log.of_kind(EventKind.CERTIFICATE_REVOKED)  # it held no certificate
     attempt = Attempt(DEVICE, "pacs-north", None, SOURCE, shared_credential=credential)
     assert _decide(hospital, attempt, timedelta(minutes=5)).allowed
     (event,) = hospital.log.of_kind(EventKind.UNAUTHORIZED_ACCESS)

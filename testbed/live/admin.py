@@ -352,12 +352,20 @@ def _only_ehr(hospital: LiveHospital) -> str | None:
     return names[0] if len(names) == 1 else None
 
 
-async def _idp_outage(request: web.Request) -> web.Response:
+async def _begin_or_end(request: web.Request) -> str | web.Response:
+    """A fault request's only field, ``action`` (``begin`` or ``end``), or the 400."""
     what = "a JSON object with 'action' ('begin' or 'end')"
     data = await _body(request, what)
     action = _action(data)
     if action is None or set(data) - {"action"}:
         return _error(400, f"expected {what}, got {sorted(data)}")
+    return action
+
+
+async def _idp_outage(request: web.Request) -> web.Response:
+    action = await _begin_or_end(request)
+    if isinstance(action, web.Response):
+        return action
     hospital = request.app[_HOSPITAL]
     if action == "begin":
         hospital.begin_idp_outage()
@@ -370,11 +378,9 @@ async def _idp_outage(request: web.Request) -> web.Response:
 
 
 async def _idp_key_rotation(request: web.Request) -> web.Response:
-    what = "a JSON object with 'action' ('begin' or 'end')"
-    data = await _body(request, what)
-    action = _action(data)
-    if action is None or set(data) - {"action"}:
-        return _error(400, f"expected {what}, got {sorted(data)}")
+    action = await _begin_or_end(request)
+    if isinstance(action, web.Response):
+        return action
     hospital = request.app[_HOSPITAL]
     try:
         if action == "begin":

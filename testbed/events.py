@@ -61,6 +61,8 @@ class EventKind(StrEnum):
     CERTIFICATE_REVOKED = "certificate-revoked"
     # credentials: shared: an operator revoked a device whose department credential stays valid
     SHARED_CREDENTIAL_KEPT = "shared-credential-kept"
+    SHARED_CREDENTIAL_ROTATED = "shared-credential-rotated"  # a department's, by an operator
+    SHARED_CREDENTIAL_HANDED = "shared-credential-handed"  # the new one, to one device by hand
     RENEWAL_MISSED = "renewal-missed"
     CRL_PUBLISHED = "crl-published"
     TRUST_BUNDLE_UPDATED = "trust-bundle-updated"

@@ -147,7 +147,7 @@ class Hospital:
                                    profiles=profiles, revision=self.revision)  # fmt: skip
         #: the departments' shared credentials of a ``credentials: shared`` design
         #: (testbed.network.shared), standing in for device certificates; None otherwise
-        self.shared = shared_credentials(self.policy, scenario.trust_domain)
+        self.shared = shared_credentials(self.policy, scenario.trust_domain, self.revision)
         self.nac = Nac(revision=self.revision)
         for entry in self.inventory:  # kept devices are on the network until offboarded
             if entry.state is not DeviceState.RETIRED:

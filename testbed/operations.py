@@ -63,6 +63,7 @@ __all__ = [
     "end_idp_key_rotation",
     "end_idp_outage",
     "end_service_outage",
+    "hand_rotated_credential",
     "hand_shared_credential",
     "hold_for_approval",
     "move_patient",
@@ -78,6 +79,7 @@ __all__ = [
     "rollover_idp_key",
     "rotate_ca_key",
     "rotate_idp_key",
+    "rotate_shared_credential",
     "smart_enrollment",
     "suspend",
     "unblock_route",
@@ -140,6 +142,35 @@ def hand_shared_credential(hospital: Hospital, device_id: str) -> str:
     entry = hospital.inventory.entry(device_id)
     hospital.inventory.transition(device_id, LifecycleEvent.ENROLL, now=hospital.now())
     return shared.issue(entry.record.owner)
+
+
+def rotate_shared_credential(hospital: Hospital, department: str, *, why: str) -> str:
+    """In a ``credentials: shared`` design: a new credential for ``department``, the old
+    one refused from now on for every device still presenting it (the only way to take
+    a department's credential from a retired, revoked or stolen device).  Each of the
+    department's devices in service must then be given the new one by hand
+    (:func:`hand_rotated_credential`).  One ``shared-credential-rotated`` event; the
+    new credential.  Raises ``ValueError`` in other designs."""
+    shared = hospital.shared
+    if shared is None:
+        raise ValueError("only a credentials: shared design has shared credentials to rotate")
+    credential = shared.rotate(department)
+    hospital.log.emit(hospital.now(), EventKind.SHARED_CREDENTIAL_ROTATED, department,
+                      generation=shared.generation(department), why=why)  # fmt: skip
+    return credential
+
+
+def hand_rotated_credential(hospital: Hospital, device_id: str) -> str:
+    """An operator gives a device in service its department's current shared credential
+    after a rotation (a manual step); one ``shared-credential-handed`` event.  Raises
+    ``ValueError`` in other designs."""
+    shared = hospital.shared
+    if shared is None:
+        raise ValueError("only a credentials: shared design hands out shared credentials")
+    department = hospital.inventory.entry(device_id).record.owner
+    hospital.log.emit(hospital.now(), EventKind.SHARED_CREDENTIAL_HANDED, device_id,
+                      department=department, generation=shared.generation(department))
+    return shared.issue(department)
 
 
 def smart_enrollment(hospital: Hospital, device_id: str) -> SmartEnrollment | None:

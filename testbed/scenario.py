@@ -302,6 +302,8 @@ class OperationAction(StrEnum):
     SUSPEND = "suspend"
     RESUME = "resume"
     ROTATE_CA_KEY = "rotate-ca-key"
+    # credentials: shared: a new credential for the departments of the target's devices
+    ROTATE_SHARED_CREDENTIAL = "rotate-shared-credential"
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +320,10 @@ class Operation:
     at: Duration
     """When the operator acts, after the scenario's start."""
     action: OperationAction
-    """What the operator does: revoke, rebootstrap, offboard, suspend, resume or rotate-ca-key."""
+    """What the operator does: revoke, rebootstrap, offboard, suspend, resume, rotate-ca-key
+    or rotate-shared-credential (a design with credentials: shared: a new credential for
+    the departments of the target's devices, handed by hand to each of their devices in
+    service)."""
     target: str
     """device:ID, group:NAME or site:NAME; for rotate-ca-key, ca or site:NAME."""
     count: Annotated[int | None, Field(ge=1, strict=True)] = None

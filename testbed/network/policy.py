@@ -149,10 +149,10 @@ def route_policy(
 
 
 def shared_credentials(
-    policy: ZonePolicy | DesignPolicy, trust_domain: str
+    policy: ZonePolicy | DesignPolicy, trust_domain: str, revision: Revision | None = None
 ) -> SharedCredentials | None:
     """The departments' shared credentials when the policy is a ``credentials: shared``
     design's (None: an allow list, or a design that issues certificates)."""
     if isinstance(policy, DesignPolicy) and policy.design.credentials is CredentialIssuance.SHARED:
-        return SharedCredentials(trust_domain)
+        return SharedCredentials(trust_domain, revision)
     return None

@@ -6,9 +6,11 @@ when it is onboarded instead of a certificate: no enrollment, no renewal, nothin
 outage can stop.  Whoever presents it is the department to the network (NAC admits
 by it) and to the services; nothing in it says which device presents it, so a
 department's devices cannot be told apart, and offboarding one device cannot take
-its credential back without taking it from every device of the department (not
-modelled: no rotation).  Revoking a device (an operator's ``revoke``) is recorded
-here, and changes nothing any service checks.  The ground-truth oracle still knows the
+its credential back without taking it from every device of the department: that is
+:meth:`SharedCredentials.rotate`, a new credential for the department, which its
+other devices must each be given by hand (an operator's ``rotate-shared-credential``;
+until a device has it, it is refused).  Revoking a device (an operator's ``revoke``)
+is recorded here, and changes nothing any service checks.  The ground-truth oracle still knows the
 device, and counts what a retired, suspended or revoked one gets through with it
 (:mod:`testbed.oracle`).
 
@@ -21,6 +23,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from typing import Protocol
+
+from testbed.revision import Revision
 
 __all__ = ["SharedCredentials", "Vouched"]
 
@@ -37,21 +41,45 @@ class Vouched(Protocol):
 class SharedCredentials:
     """The departments' shared credentials of one hospital."""
 
-    def __init__(self, trust_domain: str) -> None:
+    def __init__(self, trust_domain: str, revision: Revision | None = None) -> None:
         self.trust_domain = trust_domain
         self._issued: dict[str, str] = {}
+        self._generation: dict[str, int] = {}
         self._valid: set[str] = set()
         self._revoked: dict[str, datetime] = {}
+        self._revision = revision if revision is not None else Revision()
 
     def issue(self, department: str) -> str:
         """The credential of ``department`` (the same one for each of its devices)."""
         credential = self._issued.get(department)
         if credential is None:
-            text = f"{self.trust_domain}:shared-credential:{department}".encode()
-            credential = hashlib.sha256(text).hexdigest()[:32]
+            credential = self._derive(department, 0)
             self._issued[department] = credential
+            self._generation[department] = 0
             self._valid.add(credential)
         return credential
+
+    def rotate(self, department: str) -> str:
+        """A new credential for ``department``; the one it replaces is no department's
+        from now on, for every device that still presents it (the access decisions'
+        revision moves).  The new credential."""
+        self._valid.discard(self.issue(department))
+        generation = self._generation[department] + 1
+        credential = self._derive(department, generation)
+        self._issued[department] = credential
+        self._generation[department] = generation
+        self._valid.add(credential)
+        self._revision.bump()
+        return credential
+
+    def generation(self, department: str) -> int:
+        """How many times ``department``'s credential was rotated."""
+        return self._generation.get(department, 0)
+
+    def _derive(self, department: str, generation: int) -> str:
+        suffix = f":{generation}" if generation else ""
+        text = f"{self.trust_domain}:shared-credential:{department}{suffix}".encode()
+        return hashlib.sha256(text).hexdigest()[:32]
 
     def valid(self, credential: str | None) -> bool:
         """Whether ``credential`` is one of the departments' credentials."""

@@ -60,12 +60,40 @@ def operation_process(tb: Testbed, op: Operation) -> Generator[Any, Any, None]:
     if op.action is OperationAction.ROTATE_CA_KEY:
         site = None if op.target == "ca" else _site(op.target)
         return _rotation_at(tb, op, site)
+    if op.action is OperationAction.ROTATE_SHARED_CREDENTIAL:
+        return _shared_rotation_at(tb, op, tb.agents_for(op.target, op.count))
     return _operations_at(tb, op, tb.agents_for(op.target, op.count))
 
 
 def _rotation_at(tb: Testbed, op: Operation, site: str | None) -> Generator[Any, Any, None]:
     yield tb.env.timeout(op.at.total_seconds())
     operations.rotate_ca_key(tb.hospital, site=site, overlap=op.overlap)
+
+
+def _shared_rotation_at(
+    tb: Testbed, op: Operation, agents: list[Any]
+) -> Generator[Any, Any, None]:
+    """Rotate the shared credential of each department the target's devices belong to
+    (retired ones included: taking the credential from them is the point), then hand
+    the new one to each of the department's devices in service that holds the old one.
+    The rotation and each hand-over are manual steps.  Under a design that issues
+    certificates there is no shared credential and nothing is done, so one scenario
+    can be compared under every design."""
+    yield tb.env.timeout(op.at.total_seconds())
+    if tb.hospital.shared is None:
+        return
+    departments = sorted({agent.record.owner for agent in agents})
+    for department in departments:
+        operations.rotate_shared_credential(tb.hospital, department,
+                                            why="operation")  # fmt: skip
+        tb.metrics.manual_steps += 1
+        for agent in tb.agents:
+            if (agent.record.owner != department or agent.retired
+                    or agent.shared_credential is None):  # fmt: skip
+                continue
+            agent.shared_credential = operations.hand_rotated_credential(
+                tb.hospital, agent.device_id)
+            tb.metrics.manual_steps += 1
 
 
 def _operations_at(tb: Testbed, op: Operation, agents: list[Any]) -> Generator[Any, Any, None]:

@@ -94,8 +94,9 @@ def overflow(
 class TrafficFlow:
     """One device's delivery loop, one turn per :meth:`step`."""
 
-    __slots__ = ("_attempts", "_held", "agent", "engine", "entry", "next_tick")
-    # per service: the attempt with the certificate held, and where its allowance stands
+    __slots__ = ("_attempts", "_held", "_held_shared", "agent", "engine", "entry", "next_tick")
+    # per service: the attempt with the credential held (a certificate, or a shared
+    # credential, which a rotation replaces), and where its allowance stands
 
     def __init__(self, engine: TrafficEngine, agent: DeviceAgent, entry: InventoryEntry,
                  start: float) -> None:  # fmt: skip
@@ -104,6 +105,7 @@ class TrafficFlow:
         self.entry = entry
         self.next_tick = start
         self._held: LeafCertificate | None = None
+        self._held_shared: str | None = None
         self._attempts: dict[str, tuple[Attempt, Standing]] = {}
 
     def step(self, t: float) -> float | None:
@@ -127,8 +129,10 @@ class TrafficFlow:
                 overflow(engine.log, engine.metrics, agent, reason=state.value, now=now)
         if state is _PRODUCTION:
             attempts = self._attempts
-            if agent.certificate is not self._held or not attempts:
+            if (agent.certificate is not self._held or not attempts
+                    or agent.shared_credential is not self._held_shared):  # fmt: skip
                 held = self._held = agent.certificate
+                self._held_shared = agent.shared_credential
                 source = (agent.record.site, agent.record.zone)
                 ehr = None if agent.ehr is None else agent.ehr.service
                 attempts = self._attempts = {

@@ -66,3 +66,49 @@ def test_offboarding_cannot_take_a_shared_credential_back(sim: type[Sim]) -> Non
     central = _run(sim, CENTRAL, operations=[OFFBOARD])
     assert central.report.measures["stale_access_after_offboarding"] == 0
     assert central.report.measures["unauthorized_access"] == 0
+
+
+ROTATE = {"at": "3d1m", "action": "rotate-shared-credential", "target": f"device:{CT_NORTH}"}
+
+
+def test_rotating_the_department_credential_takes_it_from_the_offboarded_device(
+    sim: type[Sim],
+) -> None:
+    """The remedy the flat design has: a new credential for the department.  The
+    offboarded device's probes are refused from then on; the department's other device
+    is handed the new one by hand (a manual step each) and keeps delivering."""
+    kept = _run(sim, FLAT, operations=[OFFBOARD])
+    rotated = _run(sim, FLAT, operations=[OFFBOARD, ROTATE])
+    (rotation,) = rotated.testbed.log.of_kind(EventKind.SHARED_CREDENTIAL_ROTATED)
+    assert (rotation.subject, rotation.data["generation"]) == ("radiology", 1)
+    handed = rotated.testbed.log.of_kind(EventKind.SHARED_CREDENTIAL_HANDED)
+    in_service = [a.device_id for a in rotated.testbed.agents
+                  if a.record.owner == "radiology" and not a.retired]  # fmt: skip
+    assert sorted(e.subject for e in handed) == sorted(in_service) and CT_NORTH_2 in in_service
+    m, before = rotated.report.measures, kept.report.measures
+    assert m["manual_steps"] == before["manual_steps"] + 1 + len(in_service)
+    # after the rotation the retired device's old credential is no department's
+    probes = [e for e in rotated.testbed.log.for_subject(CT_NORTH)
+              if e.kind is EventKind.ACCESS_DECISION and e.data["purpose"] == "stale-probe"]
+    late = [e for e in probes if e.time > rotation.time]
+    assert late and not any(e.data["allowed"] for e in late)
+    # no longer vouched for by a valid credential, it is what the inventory says it is
+    assert {e.data["reason"] for e in late} == {"device-retired"}
+    assert m["stale_access_after_offboarding"] < before["stale_access_after_offboarding"]
+    assert m["stale_access_after_offboarding"] == len([e for e in probes if e.data["allowed"]])
+    # the other device was handed the new credential at once: it was never refused
+    assert {e.data["reason"] for e in sim.decisions(rotated, CT_NORTH_2)} == {"ok"}
+    assert m["clinical_downtime_minutes"] == before["clinical_downtime_minutes"]
+    hospital = rotated.testbed.hospital
+    assert hospital.shared is not None
+    assert rotated.testbed.by_id[CT_NORTH_2].shared_credential == hospital.shared.issue("radiology")
+    assert not hospital.shared.valid(rotated.testbed.by_id[CT_NORTH].shared_credential)
+
+
+def test_a_rotation_under_a_certificate_design_does_nothing(sim: type[Sim]) -> None:
+    """One scenario can be compared under every design: where no shared credential
+    exists the operation is nothing done (no event, no manual step)."""
+    plain = _run(sim, CENTRAL, operations=[OFFBOARD])
+    rotated = _run(sim, CENTRAL, operations=[OFFBOARD, ROTATE])
+    assert not rotated.testbed.log.of_kind(EventKind.SHARED_CREDENTIAL_ROTATED)
+    assert rotated.report.measures == plain.report.measures

@@ -10,6 +10,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from cryptography import x509
 from pydantic import TypeAdapter
 
@@ -164,3 +165,38 @@ def test_a_certificate_is_decided_as_in_any_design() -> None:
     refused = _decide(hospital, attempt, timedelta(minutes=1))
     assert not refused.allowed and refused.reason.value == "device-retired"
     assert hospital.metrics.unauthorized_access == 0
+
+
+def test_a_rotation_replaces_the_department_credential_and_moves_the_revision() -> None:
+    hospital = _hospital("flat-shared-credentials")
+    _register(hospital, DEVICE)
+    _register(hospital, OTHER)
+    old = operations.hand_shared_credential(hospital, DEVICE)
+    _promote(hospital, DEVICE)
+    attempt = Attempt(DEVICE, "pacs-north", None, SOURCE, shared_credential=old)
+    assert _decide(hospital, attempt).allowed
+    shared, revision = hospital.shared, hospital.revision.value
+    assert shared is not None
+    department = hospital.inventory.entry(DEVICE).record.owner
+    new = operations.rotate_shared_credential(hospital, department, why="offboarding")
+    assert new != old and shared.valid(new) and not shared.valid(old)
+    assert shared.generation(department) == 1 and hospital.revision.value > revision
+    (event,) = hospital.log.of_kind(EventKind.SHARED_CREDENTIAL_ROTATED)
+    assert (event.subject, event.data["generation"], event.data["why"]) == (
+        department, 1, "offboarding")
+    refused = _decide(hospital, attempt, timedelta(minutes=1))
+    assert not refused.allowed  # the old one is no department's any more
+    assert operations.hand_rotated_credential(hospital, DEVICE) == new
+    assert operations.hand_shared_credential(hospital, OTHER) == new  # onboarded later
+    again = Attempt(DEVICE, "pacs-north", None, SOURCE, shared_credential=new)
+    assert _decide(hospital, again, timedelta(minutes=2)).allowed
+    assert shared.issue(department) == new
+
+
+def test_only_a_shared_design_rotates_or_hands_credentials() -> None:
+    hospital = _hospital("zero-trust-microsegmentation")
+    _register(hospital, DEVICE)
+    with pytest.raises(ValueError, match="credentials: shared"):
+        operations.rotate_shared_credential(hospital, "radiology", why="x")
+    with pytest.raises(ValueError, match="credentials: shared"):
+        operations.hand_rotated_credential(hospital, DEVICE)

@@ -97,6 +97,8 @@ class WallClock:
 
 def isoformat(when: datetime) -> str:
     """UTC ISO 8601 with a ``Z`` suffix and whole-microsecond precision."""
+    if when.tzinfo is UTC:  # the common case: already UTC, whose only "+00:00" ends it
+        return when.isoformat()[:-6] + "Z"
     text = when.astimezone(UTC).isoformat()
     return text.replace("+00:00", "Z")
 

@@ -15,7 +15,8 @@ event of its shape, a tuple of values) without building any of them:
   general encoding (:func:`value_json`) for any other type, so the text is exact
   whatever comes;
 - the JSON text of strings is cached (device ids, services, reasons, serials);
-- the time's text is made once per time object (events at one instant share one).
+- the time's text is made once per time object (events at one instant share one),
+  from its minute's text, made once per minute.
 
 ``tests/property/test_event_json.py`` checks the equality on arbitrary events.
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -43,6 +44,7 @@ Row = tuple[datetime, Enum, str, tuple[str, ...], tuple[Any, ...]]
 _Line = Callable[[int, str, str, tuple[Any, ...]], str]
 """A compiled line function: ``(seq, time text, subject, values) -> line``."""
 _STRINGS_KEPT = 1 << 18  # cached string texts; the cache starts afresh when full
+_MINUTES_KEPT = 64  # cached minute texts (a log's times go forward); afresh when full
 
 
 def value_json(value: object) -> str:
@@ -76,6 +78,7 @@ class LineEncoder:
         self._strings: dict[object, str] = {None: "null"}  # str keys only, and None
         self._shapes: dict[tuple[Enum, tuple[str, ...]], _Line] = {}
         self._time: tuple[datetime | None, str] = (None, "")
+        self._minutes: dict[tuple[int, int, int, int, int], str] = {}
         self._names = {
             "g": self._strings.get,
             "E": self._value,
@@ -103,12 +106,30 @@ class LineEncoder:
                     line = shapes.get((kind, keys)) or self._compile(kind, keys, values)
                     last_keys, last_kind = keys, kind
                 if time is not last_time:
-                    time_text = f'"{isoformat(time)}"'
+                    time_text = self._time_text(time)
                     last_time = time
                 append(line(seq, time_text, subject, values))  # type: ignore[misc]
         finally:
             self._time = (last_time, time_text)
         return out
+
+    def _time_text(self, when: datetime) -> str:
+        """The time's JSON text: :func:`~testbed.clock.isoformat`'s, quoted.  A UTC
+        time's date, hour and minute (``"YYYY-MM-DDTHH:MM:``, the first 17 characters
+        of ``isoformat()``: a year has four digits) are made once per minute."""
+        if when.tzinfo is not UTC:
+            return f'"{isoformat(when)}"'
+        minutes = self._minutes
+        key = (when.year, when.month, when.day, when.hour, when.minute)
+        head = minutes.get(key)
+        if head is None:
+            if len(minutes) >= _MINUTES_KEPT:
+                minutes.clear()
+            head = minutes[key] = f'"{when.isoformat()[:17]}'
+        micro = when.microsecond
+        if micro:  # isoformat() writes the fraction only when there is one
+            return f'{head}{when.second:02d}.{micro:06d}Z"'
+        return f'{head}{when.second:02d}Z"'
 
     def _value(self, value: object) -> str:
         text = value_json(value)

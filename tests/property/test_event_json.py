@@ -68,6 +68,10 @@ def rows(draw: st.DrawFn) -> list[Row]:
             when = when + timedelta(0) if when.tzinfo is UTC else when.astimezone(UTC)
         kind = draw(st.sampled_from(list(EventKind)))
         subject = draw(texts)
+        if out and draw(st.booleans()):  # an earlier event's very values tuple, again
+            _, _, _, shape, same = draw(st.sampled_from(out))
+            out.append((when, kind, subject, shape, same))
+            continue
         out.append((when, kind, subject, shape, tuple(draw(values) for _ in shape)))
     return out
 
@@ -98,10 +102,11 @@ def test_lines_are_to_json_byte_for_byte(batch: list[Any], first: int) -> None:
 @settings(max_examples=150, deadline=None)
 @given(batches=st.lists(rows(), min_size=1, max_size=4))
 def test_one_encoder_over_many_batches_keeps_its_caches_exact(batches: list[list[Any]]) -> None:
-    """Caches (shapes, strings, the last time) carry over between calls; the string
-    cache starts afresh when full (here after 8 strings)."""
+    """Caches (shapes, strings, minutes, the last time) carry over between calls; the
+    string and minute caches start afresh when full (here after 8 strings, 2 minutes)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(event_json, "_STRINGS_KEPT", 8)
+        patch.setattr(event_json, "_MINUTES_KEPT", 2)
         encoder = LineEncoder()
         first = 0
         for batch in batches:
@@ -166,3 +171,25 @@ def test_equal_values_of_other_types_in_one_slot_keep_their_own_text() -> None:
 @given(value=values)
 def test_a_value_is_written_as_json_dumps_writes_it(value: Value) -> None:
     assert value_json(value) == json.dumps(value)
+
+
+def test_a_values_tuple_written_again_is_written_alike_and_equal_tuples_apart() -> None:
+    """A values tuple written again (a standing allowance's) is written alike; an equal
+    tuple of other types (``True == 1``) keeps its own text."""
+    when = datetime(2026, 1, 5, tzinfo=UTC)
+    again = (True, "x")
+    batch = [(when + timedelta(seconds=i), EventKind.ACCESS_DECISION, subject, ("a", "b"), v)
+             for i, (subject, v) in enumerate([("d", again), ("d", again), ("e", again),
+                                               ("d", (1, "x")), ("d", (1.0, "x")), ("d", again)])]
+    assert LineEncoder().lines(7, batch) == _reference(7, batch)
+
+
+def test_times_in_one_hour_or_one_minute_keep_their_own_minute_and_second() -> None:
+    """The minute's text is kept per minute: neighbouring minutes, seconds and whole
+    seconds (no fraction) each get their own, in UTC and in another zone."""
+    start = datetime(2026, 1, 5, 10, 59, tzinfo=UTC)
+    offsets = (0, 0.5, 59, 59.25, 60, 61.000001, 3600, 3659.999999, 86400 * 366)
+    times = [start + timedelta(seconds=s) for s in offsets]
+    times.append(times[2].astimezone(timezone(timedelta(hours=2))))
+    batch = [(when, EventKind.DATA_LOST, "dev", ("items",), (1,)) for when in times]
+    assert LineEncoder().lines(0, batch) == _reference(0, batch)

@@ -19,8 +19,9 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 # ``make test`` runs the tests in pytest-xdist workers.  Each worker names its network
-# namespaces with its own prefix (``tbgw0``, ``tbgw1``...), so an emulation test that
-# checks it left no namespace behind sees only its own worker's.
+# namespaces with its own prefix (``tbgw0``, ``tbgw1``..., after any prefix the
+# environment sets), so an emulation test that checks it left no namespace behind sees
+# only its own worker's.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-if _WORKER and "TESTBED_NETNS_PREFIX" not in os.environ:
-    os.environ["TESTBED_NETNS_PREFIX"] = "tb" + _WORKER
+if _WORKER:
+    os.environ["TESTBED_NETNS_PREFIX"] = os.environ.get("TESTBED_NETNS_PREFIX", "tb") + _WORKER

@@ -198,6 +198,9 @@ class Clinical:
         }
         self.enrollments: dict[str, SmartEnrollment] = {}
         self._idp_outages = 0
+        #: a live ``idp-key-rotation`` fault is in progress (its own flag: an operator's
+        #: rollover meanwhile refreshes the EHRs' copy, and the fault still ends)
+        self.key_rotation_fault = False
         #: the IdP's and EHR's measures (the run's metrics report them)
         self.measures = metrics.ehr = EhrMeasures()
         #: judges accepted writes and impostors' grants against the true whereabouts

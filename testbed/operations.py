@@ -141,7 +141,7 @@ def hand_shared_credential(hospital: Hospital, device_id: str) -> str:
         raise ValueError("only a credentials: shared design hands out shared credentials")
     entry = hospital.inventory.entry(device_id)
     hospital.inventory.transition(device_id, LifecycleEvent.ENROLL, now=hospital.now())
-    return shared.issue(entry.record.owner)
+    return shared.give(device_id, entry.record.owner)
 
 
 def rotate_shared_credential(hospital: Hospital, department: str, *, why: str) -> str:
@@ -170,7 +170,7 @@ def hand_rotated_credential(hospital: Hospital, device_id: str) -> str:
     department = hospital.inventory.entry(device_id).record.owner
     hospital.log.emit(hospital.now(), EventKind.SHARED_CREDENTIAL_HANDED, device_id,
                       department=department, generation=shared.generation(department))
-    return shared.issue(department)
+    return shared.give(device_id, department)
 
 
 def smart_enrollment(hospital: Hospital, device_id: str) -> SmartEnrollment | None:
@@ -349,17 +349,19 @@ def revoke(
 ) -> tuple[int, ...]:
     """Revoke every live (unexpired, unrevoked) certificate of a registered device;
     relying parties see it once the CRLs are next published (:func:`publish_crls`).
-    In a ``credentials: shared`` design the revocation is recorded, and audited as a
-    ``shared-credential-kept`` event, but the device's shared credential cannot be
-    revoked (the oracle counts what it still gets)."""
+    In a ``credentials: shared`` design the revocation is recorded, and, for a device
+    that was handed the shared credential, audited as a ``shared-credential-kept``
+    event: the credential cannot be revoked (the oracle counts what it still gets)."""
     entry = hospital.inventory.entry(device_id)  # raises for an unknown device
-    if hospital.shared is not None:
+    shared = hospital.shared
+    if shared is not None:
         now = hospital.now()
-        hospital.shared.revoke(device_id, now=now)
-        hospital.log.emit(now, EventKind.SHARED_CREDENTIAL_KEPT, device_id, why=why,
-                          reason=reason.value, department=entry.record.owner,
-                          effect="none: the department's shared credential stays valid, "
-                                 "for this device too")  # fmt: skip
+        shared.revoke(device_id, now=now)
+        if shared.holds(device_id):
+            hospital.log.emit(now, EventKind.SHARED_CREDENTIAL_KEPT, device_id, why=why,
+                              reason=reason.value, department=entry.record.owner,
+                              effect="none: the department's shared credential stays "
+                                     "valid, for this device too")  # fmt: skip
     return revoke_device(device_id, ca=hospital.ca, log=hospital.log, now=hospital.now(),
                          why=why, reason=reason)  # fmt: skip
 
@@ -619,22 +621,25 @@ def begin_idp_key_rotation(hospital: Hospital) -> str:
     key the EHRs' copy lacks (401 ``token-key-unknown``) until
     :func:`end_idp_key_rotation`.  The new ``kid``; :class:`RegistrationError` while
     one is in progress."""
-    jwks = _clinical(hospital).verifier.jwks
-    if jwks.holding:
+    clinical = _clinical(hospital)
+    if clinical.key_rotation_fault:
         raise RegistrationError("an idp-key-rotation is in progress already")
     now = hospital.now()
-    jwks.hold_copy(now=now)  # the EHRs' copy, from before the rotation, until the heal
+    clinical.verifier.jwks.hold_copy(now=now)  # the EHRs' copy, from before, until the heal
+    kid = rotate_idp_key(hospital, overlap=timedelta(0))
+    clinical.key_rotation_fault = True
     hospital.log.emit(now, EventKind.FAULT_STARTED, "idp", fault=FaultKind.IDP_KEY_ROTATION)
-    return rotate_idp_key(hospital, overlap=timedelta(0))
+    return kid
 
 
 def end_idp_key_rotation(hospital: Hospital) -> None:
     """The heal: the EHRs fetch the IdP's JWKS again, so tokens signed with the new key
     verify (those signed with the old one stay inactive: it is gone); raises
     :class:`~testbed.errors.RegistrationError` when no rotation is in progress."""
-    jwks = _clinical(hospital).verifier.jwks
-    if not jwks.holding:
+    clinical = _clinical(hospital)
+    if not clinical.key_rotation_fault:
         raise RegistrationError("no idp-key-rotation is in progress")
-    jwks.refresh()
+    clinical.verifier.jwks.refresh()
+    clinical.key_rotation_fault = False
     hospital.log.emit(hospital.now(), EventKind.FAULT_HEALED, "idp",
                       fault=FaultKind.IDP_KEY_ROTATION)  # fmt: skip

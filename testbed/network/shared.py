@@ -47,6 +47,7 @@ class SharedCredentials:
         self._generation: dict[str, int] = {}
         self._valid: set[str] = set()
         self._revoked: dict[str, datetime] = {}
+        self._holders: set[str] = set()
         self._revision = revision if revision is not None else Revision()
 
     def issue(self, department: str) -> str:
@@ -58,6 +59,15 @@ class SharedCredentials:
             self._generation[department] = 0
             self._valid.add(credential)
         return credential
+
+    def give(self, device_id: str, department: str) -> str:
+        """``department``'s current credential, handed to ``device_id`` (recorded)."""
+        self._holders.add(device_id)
+        return self.issue(department)
+
+    def holds(self, device_id: str) -> bool:
+        """Whether ``device_id`` was ever handed a shared credential."""
+        return device_id in self._holders
 
     def rotate(self, department: str) -> str:
         """A new credential for ``department``; the one it replaces is no department's

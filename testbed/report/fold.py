@@ -325,6 +325,10 @@ class MeasureFold:
         if began is not None:
             self.metrics.onboarding_seconds.append((now - began).total_seconds())
 
+    def _shared_step(self, event: Event) -> None:
+        """A shared credential rotated, or handed to one device by hand: a step each."""
+        self.metrics.manual_steps += 1
+
     def _policy(self, event: Event) -> None:
         self.metrics.manual_steps += int(event.data.get("change") in _OPERATOR_CHANGES)
 
@@ -382,6 +386,8 @@ _HANDLERS: dict[EventKind, Callable[[MeasureFold, Event], None]] = {
     EventKind.DEVICE_REGISTERED: MeasureFold._registered_device,
     EventKind.DEVICE_TRANSITION: MeasureFold._transition,
     EventKind.POLICY_CHANGED: MeasureFold._policy,
+    EventKind.SHARED_CREDENTIAL_ROTATED: MeasureFold._shared_step,
+    EventKind.SHARED_CREDENTIAL_HANDED: MeasureFold._shared_step,
     EventKind.OFFBOARDING_STEP: MeasureFold._offboarding,
     EventKind.RECOVERY_CHECK: MeasureFold._recovery,
     EventKind.AUDIT_TALLY: MeasureFold._tally,

@@ -74,13 +74,15 @@ def _shared_rotation_at(
     tb: Testbed, op: Operation, agents: list[Any]
 ) -> Generator[Any, Any, None]:
     """Rotate the shared credential of each department the target's devices belong to
-    (retired ones included: taking the credential from them is the point), then hand
-    the new one to each of the department's devices in service that holds the old one.
+    (retired or revoked ones included: taking the credential from them is the point),
+    then hand the new one to each of the department's devices that holds the old one
+    and is neither retired nor revoked (a suspended one gets it, for its resumption).
     The rotation and each hand-over are manual steps.  Under a design that issues
     certificates there is no shared credential and nothing is done, so one scenario
     can be compared under every design."""
     yield tb.env.timeout(op.at.total_seconds())
-    if tb.hospital.shared is None:
+    shared = tb.hospital.shared
+    if shared is None:
         return
     departments = sorted({agent.record.owner for agent in agents})
     for department in departments:
@@ -89,7 +91,8 @@ def _shared_rotation_at(
         tb.metrics.manual_steps += 1
         for agent in tb.agents:
             if (agent.record.owner != department or agent.retired
-                    or agent.shared_credential is None):  # fmt: skip
+                    or agent.shared_credential is None
+                    or shared.revoked_at(agent.device_id) is not None):  # fmt: skip
                 continue
             agent.shared_credential = operations.hand_rotated_credential(
                 tb.hospital, agent.device_id)

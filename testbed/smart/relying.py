@@ -63,11 +63,6 @@ class IdpJwksCache:
         self.keys(now=now)
         self.hold(until=until if until is not None else datetime.max.replace(tzinfo=UTC))
 
-    @property
-    def holding(self) -> bool:
-        """Whether a hold is in place (placed, and neither released nor refreshed since)."""
-        return self._held_until is not None
-
     def release(self) -> None:
         """End a hold: the copy is refreshed once its lifetime is over."""
         self._held_until = None

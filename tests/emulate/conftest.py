@@ -9,6 +9,7 @@ inside them.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from datetime import datetime
@@ -68,6 +69,7 @@ def kernel_state() -> tuple[list[str], str]:
     def out(*argv: str) -> str:
         return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
-    start = os.environ.get(PREFIX_VARIABLE, "tb")
-    ours = [line for line in out("ip", "netns", "list").splitlines() if line.startswith(start)]
+    # a run's names are the prefix, 8 hex digits and a suffix (namespaces.new_prefix)
+    run = re.compile(re.escape(os.environ.get(PREFIX_VARIABLE, "tb")) + "[0-9a-f]{8}-")
+    ours = [line for line in out("ip", "netns", "list").splitlines() if run.match(line)]
     return ours, out("nft", "list", "ruleset")

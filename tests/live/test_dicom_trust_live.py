@@ -26,7 +26,7 @@ from tests.live.test_dicom_live import DICOM_SCENARIO, HANDSHAKE_TIMEOUT, Bed, D
 
 pytestmark = pytest.mark.skipif(dcmtk_missing() is not None, reason=str(dcmtk_missing()))
 
-DELAY = 5.0  # seconds from a CA rotation until the new bundle reaches the site
+DELAY = 8.0  # seconds from a CA rotation until the new bundle reaches the site (room to spare)
 SCENARIO = DICOM_SCENARIO.replace("name: live-dicom", "name: live-dicom-trust").replace(
     "pki:\n", f"pki:\n  trust_distribution_delay: {int(DELAY)}s\n"
 )

@@ -83,6 +83,11 @@ SMALL: dict[str, dict[str, Any]] = {
     # then offboarded device keeps getting in (unauthorized, stale after offboarding)
     "shared-credentials": {"design": "flat-shared-credentials", "network": [],
                            "operations": [_op("2d", "revoke"), _op("3d", "offboard")]},
+    # ... and its remedy: the department's credential rotated after the offboarding,
+    # the new one handed by hand to the department's other devices (a step each)
+    "shared-rotation": {"design": "flat-shared-credentials", "network": [],
+                        "operations": [_op("2d", "revoke"), _op("3d", "offboard"),
+                                       _op("3d1m", "rotate-shared-credential")]},
     "still-onboarding": {
         "pki": {**_BASE["pki"], "manual_approval": True, "approval_delay": "5d"},
         "fleet": [{"profile": "ct-ai-onbox", "count": 1, "site": "north", "zone": "imaging",

@@ -112,3 +112,21 @@ def test_a_rotation_under_a_certificate_design_does_nothing(sim: type[Sim]) -> N
     rotated = _run(sim, CENTRAL, operations=[OFFBOARD, ROTATE])
     assert not rotated.testbed.log.of_kind(EventKind.SHARED_CREDENTIAL_ROTATED)
     assert rotated.report.measures == plain.report.measures
+
+
+def test_a_revoked_device_is_not_handed_the_rotated_credential(sim: type[Sim]) -> None:
+    """Rotating right after revoking a stolen device takes the credential from it: the
+    operator hands the new one to the department's other devices only."""
+    revoke = {"at": "2d", "action": "revoke", "target": f"device:{CT_NORTH}"}
+    rotate = {"at": "2d1m", "action": "rotate-shared-credential", "target": f"device:{CT_NORTH}"}
+    kept = _run(sim, FLAT, operations=[revoke])
+    rotated = _run(sim, FLAT, operations=[revoke, rotate])
+    handed = {e.subject for e in rotated.testbed.log.of_kind(EventKind.SHARED_CREDENTIAL_HANDED)}
+    assert CT_NORTH not in handed and CT_NORTH_2 in handed
+    (rotation,) = rotated.testbed.log.of_kind(EventKind.SHARED_CREDENTIAL_ROTATED)
+    late = [e for e in sim.decisions(rotated, CT_NORTH) if e.time > rotation.time]
+    assert late and not any(e.data["allowed"] for e in late)
+    unauthorized = sim.of_kind(rotated, EventKind.UNAUTHORIZED_ACCESS, CT_NORTH)
+    assert all(e.time <= rotation.time for e in unauthorized)
+    assert (rotated.report.measures["unauthorized_access"]
+            < kept.report.measures["unauthorized_access"])  # fmt: skip

@@ -387,6 +387,24 @@ def test_an_idp_key_rotation_fault_makes_held_tokens_inactive_until_new_ones_ver
                       (EventKind.FAULT_HEALED, "idp", "idp-key-rotation")]  # fmt: skip
     [rotated] = hospital.log.of_kind(EventKind.IDP_KEY_ROTATED)
     assert (rotated.data["kid"], rotated.data["overlap_s"]) == (kid, 0)
+    # the key rotated before the fault is written as started, as the simulation writes it
+    started = hospital.log.of_kind(EventKind.FAULT_STARTED)[0]
+    assert rotated.seq < started.seq
+
+
+def test_an_idp_key_rotation_fault_still_ends_after_an_operators_rollover(
+    world: World,
+) -> None:
+    """An operator's rollover during the fault refreshes the EHR's copy (the operator's
+    fix); the fault's end is still accepted and written, not refused as not running."""
+    hospital = world.hospital
+    world.create(world.bearer(), world.patient(), item="a")
+    operations.begin_idp_key_rotation(hospital)
+    operations.rollover_idp_key(hospital)
+    assert world.create(world.bearer(), world.patient(), item="b").status == 201
+    operations.end_idp_key_rotation(hospital)
+    healed = hospital.log.of_kind(EventKind.FAULT_HEALED)
+    assert [e.data["fault"] for e in healed] == ["idp-key-rotation"]
 
 
 def test_drift_between_the_inventory_the_idp_and_the_ehr_registry(world: World) -> None:

@@ -161,6 +161,9 @@ def test_a_certificate_is_decided_as_in_any_design() -> None:
     operations.publish_crls(hospital)
     attempt = Attempt(DEVICE, "pacs-north", certificate, SOURCE)
     assert _decide(hospital, attempt).allowed
+    operations.revoke(hospital, DEVICE)  # it holds a certificate, not the shared credential
+    assert not hospital.log.of_kind(EventKind.SHARED_CREDENTIAL_KEPT)
+    assert hospital.log.of_kind(EventKind.CERTIFICATE_REVOKED)
     operations.offboard(hospital, DEVICE)
     refused = _decide(hospital, attempt, timedelta(minutes=1))
     assert not refused.allowed and refused.reason.value == "device-retired"

@@ -51,6 +51,7 @@ from benchmarks.stock_scp import AE_TITLE
 from testbed.live.pacs_check.credentials import Identity, prepare
 from testbed.live.process import stop_process
 from tests.live.dicom_peer import DCMTK_ENV, STORESCP, STORESCU, ct_instance, dcmtk_missing
+from tests.live.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -92,12 +93,6 @@ def _wait(predicate: Any, what: str, process: subprocess.Popen[bytes], timeout: 
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _storescu(
@@ -151,7 +146,7 @@ def run(associations: int, instances: int, rounds: int, work: Path) -> dict[str,
         pacs = json.loads((state / "endpoints.json").read_text())["dicom"][0]
         identity = prepare(state, site="north", zone="imaging", profile="ct-ai-onbox").good
         bundle = state / "ca-bundle.pem"
-        scp_port = _free_port()
+        scp_port = free_port()
         (work / "scp").mkdir()
         storescp = subprocess.Popen([STORESCP, "+tls", str(state / "server.key"),
                                      str(state / "server.pem"), "+cf", str(bundle), "-od",
@@ -159,7 +154,7 @@ def run(associations: int, instances: int, rounds: int, work: Path) -> dict[str,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     env=DCMTK_ENV)  # fmt: skip
         _wait(lambda: _listening(scp_port), "storescp", storescp)
-        stock_port = _free_port()
+        stock_port = free_port()
         stock = subprocess.Popen([sys.executable, "-m", "benchmarks.stock_scp", str(stock_port),
                                   "--cert", str(state / "server.pem"), "--key",
                                   str(state / "server.key"), "--bundle", str(bundle)],

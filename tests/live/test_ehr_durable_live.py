@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.live.ports import free_port
 from tests.live.smart_client import Device, SigningKey, enroll, observation
 from tests.live.test_ehr_live import SCOPE, in_progress, introspect, location_of, write_scenario
 
@@ -21,12 +21,6 @@ if TYPE_CHECKING:
     from tests.live.conftest import Live, StartServer
 
 pytestmark = pytest.mark.live
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _connect(live: Live, answer: dict[str, object], key: SigningKey,
@@ -56,7 +50,7 @@ def test_the_idp_and_the_ehr_continue_after_kill_9(
     start_server: StartServer, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     scenario = write_scenario(tmp_path_factory.mktemp("scenario"), lifetime="300s")
-    port = str(_free_port())
+    port = str(free_port())
     before = start_server(scenario, "--ehr-port", port)
     kept_key, gone_key = SigningKey("kept-1"), SigningKey("gone-1")
     kept, kept_tls = _register(before, "K1", kept_key)
@@ -128,7 +122,7 @@ def test_a_device_key_rotation_and_an_idp_key_rollover_survive_a_restart(
     token signed before it stays usable, one signed after it is usable at once, and
     both keys are still published after the restart."""
     scenario = write_scenario(tmp_path_factory.mktemp("scenario"), lifetime="300s")
-    port = str(_free_port())
+    port = str(free_port())
     before = start_server(scenario, "--ehr-port", port)
     old_key, new_key = SigningKey("rot-old"), SigningKey("rot-new")
     answer, tls = _register(before, "R1", old_key)

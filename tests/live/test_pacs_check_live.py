@@ -31,6 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.live.conftest import Live, StartServer, run
 from tests.live.dicom_peer import DCMTK_ENV, STORESCP, dcmtk_missing
+from tests.live.ports import free_port
 from tests.live.test_dicom_live import DICOM_SCENARIO
 
 pytestmark = pytest.mark.skipif(dcmtk_missing() is not None, reason=str(dcmtk_missing()))
@@ -46,12 +47,6 @@ def live(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) ->
     scenario = tmp_path_factory.mktemp("scenario") / "live-dicom.yaml"
     scenario.write_text(DICOM_SCENARIO.replace("name: live-dicom", "name: live-pacs-check"))
     return start_server(scenario)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -109,7 +104,7 @@ def test_every_check_passes_against_the_testbeds_acceptor(live: Live, tmp_path: 
 def test_storescp_without_crl_or_allow_list_fails_those_checks(
     live: Live, tmp_path: Path, peer: list[subprocess.Popen[bytes]]
 ) -> None:
-    port, log = _free_port(), tmp_path / "storescp.log"
+    port, log = free_port(), tmp_path / "storescp.log"
     (tmp_path / "in").mkdir()
     with log.open("wb") as output:
         peer.append(subprocess.Popen(
@@ -142,7 +137,7 @@ def _orthanc(
     prepared = live.cli("pacs-check", "--prepare", "--state-dir", str(live.state))
     assert prepared.returncode == 0, prepared.stderr.decode()
     titles: dict[str, str] = json.loads(prepared.stdout)["ae_titles"]
-    port, log = _free_port(), folder / "orthanc.log"
+    port, log = free_port(), folder / "orthanc.log"
     config = {
         "Name": "pacs-check", "StorageDirectory": str(folder / "db"),
         "IndexDirectory": str(folder / "db"), "HttpServerEnabled": False,
@@ -261,7 +256,7 @@ def test_the_old_tls_checks_can_fail(tmp_path: Path, live: Live) -> None:
     from testbed.live.pacs_check.checks import _context, _Tls
     from testbed.live.pacs_check.credentials import prepare
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         ["openssl", "s_server", "-accept", str(port), "-cert", str(live.state / "server.pem"),
          "-key", str(live.state / "server.key"), "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0", "-www"],

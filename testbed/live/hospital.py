@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from testbed import operations
+from testbed import fault_operations, operations
 from testbed.clock import Clock, WallClock, isoformat
 from testbed.crosscheck import scenario_profiles
 from testbed.devices import DeviceProfile, ae_title_for, make_record
@@ -396,55 +396,55 @@ class LiveHospital:
 
     def begin_ca_outage(self, site: str | None = None) -> None:
         """The CA (or ``site``'s issuing CA) goes down (not kept: faults are not)."""
-        operations.begin_ca_outage(self.hospital, site=site)
+        fault_operations.begin_ca_outage(self.hospital, site=site)
 
     @_durable
     def end_ca_outage(self, site: str | None = None) -> bool:
         """One CA outage ends (CRLs republished, kept); whether the CA is up."""
-        return operations.end_ca_outage(self.hospital, site=site)
+        return fault_operations.end_ca_outage(self.hospital, site=site)
 
     def block_route(self, zone: str, service: str, site: str | None = None) -> None:
         """Block the route from ``zone`` to ``service`` (not kept: faults are not)."""
-        operations.block_route(self.hospital, zone, service, site=site)
+        fault_operations.block_route(self.hospital, zone, service, site=site)
 
     def unblock_route(self, zone: str, service: str, site: str | None = None) -> None:
         """Heal one block of the route from ``zone`` to ``service``."""
-        operations.unblock_route(self.hospital, zone, service, site=site)
+        fault_operations.unblock_route(self.hospital, zone, service, site=site)
 
     def begin_pacs_trust_missing(self, site: str) -> None:
         """``site``'s PACS stops trusting the CA (not kept: faults are not)."""
-        operations.begin_pacs_trust_missing(self.hospital, site=site)
+        fault_operations.begin_pacs_trust_missing(self.hospital, site=site)
 
     def end_pacs_trust_missing(self, site: str) -> None:
         """``site``'s PACS trusts the CA again."""
-        operations.end_pacs_trust_missing(self.hospital, site=site)
+        fault_operations.end_pacs_trust_missing(self.hospital, site=site)
 
     def begin_service_outage(self, fault: FaultKind, service: str) -> None:
         """A PACS or an EHR goes down (``pacs-outage``, ``ehr-outage``; not kept)."""
-        operations.begin_service_outage(self.hospital, fault, service)
+        fault_operations.begin_service_outage(self.hospital, fault, service)
 
     def end_service_outage(self, fault: FaultKind, service: str) -> None:
         """One outage of a PACS or an EHR ends."""
-        operations.end_service_outage(self.hospital, fault, service)
+        fault_operations.end_service_outage(self.hospital, fault, service)
 
     def begin_idp_outage(self) -> None:
         """The identity provider goes down (not kept: faults are not)."""
-        operations.begin_idp_outage(self.hospital)
+        fault_operations.begin_idp_outage(self.hospital)
 
     def end_idp_outage(self) -> None:
         """One IdP outage ends."""
-        operations.end_idp_outage(self.hospital)
+        fault_operations.end_idp_outage(self.hospital)
 
     @_durable
     def begin_idp_key_rotation(self) -> str:
         """The IdP signs with a new key, the old one gone at once, while the EHRs' copy
         of its JWKS is held stale (``idp-key-rotation``; the keys are kept, the stale
         copy is not); the new ``kid``."""
-        return operations.begin_idp_key_rotation(self.hospital)
+        return fault_operations.begin_idp_key_rotation(self.hospital)
 
     def end_idp_key_rotation(self) -> None:
         """The EHRs fetch the IdP's JWKS again."""
-        operations.end_idp_key_rotation(self.hospital)
+        fault_operations.end_idp_key_rotation(self.hospital)
 
     # -- CRL and OCSP ---------------------------------------------------------
 

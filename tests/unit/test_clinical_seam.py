@@ -15,7 +15,7 @@ from cryptography import x509
 from joserfc.jwk import ECKey
 from pydantic import TypeAdapter
 
-from testbed import operations
+from testbed import fault_operations, operations
 from testbed.access import Attempt
 from testbed.clinical import SmartEnrollment
 from testbed.clock import ManualClock
@@ -367,17 +367,17 @@ def test_an_idp_key_rotation_fault_makes_held_tokens_inactive_until_new_ones_ver
     old = world.bearer()
     assert world.create(old, world.patient(), item="a").status == 201  # the EHR caches the JWKS
     with pytest.raises(RegistrationError, match="no idp-key-rotation is in progress"):
-        operations.end_idp_key_rotation(hospital)
-    kid = operations.begin_idp_key_rotation(hospital)
+        fault_operations.end_idp_key_rotation(hospital)
+    kid = fault_operations.begin_idp_key_rotation(hospital)
     with pytest.raises(RegistrationError, match="in progress already"):
-        operations.begin_idp_key_rotation(hospital)
+        fault_operations.begin_idp_key_rotation(hospital)
     held = world.create(old, world.patient(), item="b")
     assert (held.status, held.reason) == (401, Reason.TOKEN_INACTIVE)
     assert held.response is not None
     assert dict(held.response.headers)["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     new = world.bearer()
     assert (world.create(new, world.patient(), item="b").reason) is Reason.TOKEN_KEY_UNKNOWN
-    operations.end_idp_key_rotation(hospital)
+    fault_operations.end_idp_key_rotation(hospital)
     assert world.create(new, world.patient(), item="b").status == 201
     gone = world.create(old, world.patient(), item="c")
     assert (gone.status, gone.reason) == (401, Reason.TOKEN_KEY_UNKNOWN)  # not in the JWKS
@@ -399,10 +399,10 @@ def test_an_idp_key_rotation_fault_still_ends_after_an_operators_rollover(
     fix); the fault's end is still accepted and written, not refused as not running."""
     hospital = world.hospital
     world.create(world.bearer(), world.patient(), item="a")
-    operations.begin_idp_key_rotation(hospital)
+    fault_operations.begin_idp_key_rotation(hospital)
     operations.rollover_idp_key(hospital)
     assert world.create(world.bearer(), world.patient(), item="b").status == 201
-    operations.end_idp_key_rotation(hospital)
+    fault_operations.end_idp_key_rotation(hospital)
     healed = hospital.log.of_kind(EventKind.FAULT_HEALED)
     assert [e.data["fault"] for e in healed] == ["idp-key-rotation"]
 

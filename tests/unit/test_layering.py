@@ -29,7 +29,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "smart", "ehr", "pacs", "advice", "incidents", "write_oracle", "registry_drift",
     })),
     ("hospital", frozenset({
-        "hospital", "operations", "store", "clinical", "fhir_access", "dicom", "drift_watch",
+        "hospital", "operations", "fault_operations", "store", "clinical", "fhir_access", "dicom",
+        "drift_watch",
     })),
     # the emulation drives the kernel (namespaces, nftables, real sockets): a transport
     ("transports", frozenset({"core", "sim", "live", "network.emulate"})),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from testbed import operations
+from testbed import fault_operations, operations
 from testbed.errors import EhrError, RegistrationError
 from testbed.events import EventKind
 from testbed.faults import FaultKind
@@ -34,11 +34,11 @@ def test_a_pacs_or_ehr_outage_takes_that_service_down_audited_until_healed(
     hospital: Any,
 ) -> None:
     root = hospital.root
-    operations.begin_service_outage(root, FaultKind.PACS_OUTAGE, "pacs-north")
-    operations.begin_service_outage(root, FaultKind.EHR_OUTAGE, "ehr")
+    fault_operations.begin_service_outage(root, FaultKind.PACS_OUTAGE, "pacs-north")
+    fault_operations.begin_service_outage(root, FaultKind.EHR_OUTAGE, "ehr")
     assert "pacs-north" in root.outages and "ehr" in root.outages
-    operations.end_service_outage(root, FaultKind.PACS_OUTAGE, "pacs-north")
-    operations.end_service_outage(root, FaultKind.EHR_OUTAGE, "ehr")
+    fault_operations.end_service_outage(root, FaultKind.PACS_OUTAGE, "pacs-north")
+    fault_operations.end_service_outage(root, FaultKind.EHR_OUTAGE, "ehr")
     assert "pacs-north" not in root.outages and "ehr" not in root.outages
     faults = [(e.kind, e.subject, e.data["fault"]) for e in root.log
               if e.kind in (EventKind.FAULT_STARTED, EventKind.FAULT_HEALED)]  # fmt: skip
@@ -49,13 +49,13 @@ def test_a_pacs_or_ehr_outage_takes_that_service_down_audited_until_healed(
         (EventKind.FAULT_HEALED, "service:ehr", "ehr-outage"),
     ]
     with pytest.raises(RegistrationError, match="'pacs-north' is not down"):
-        operations.end_service_outage(root, FaultKind.PACS_OUTAGE, "pacs-north")
+        fault_operations.end_service_outage(root, FaultKind.PACS_OUTAGE, "pacs-north")
     with pytest.raises(RegistrationError, match="pacs-outage: unknown pacs service 'ehr'"):
-        operations.begin_service_outage(root, FaultKind.PACS_OUTAGE, "ehr")
+        fault_operations.begin_service_outage(root, FaultKind.PACS_OUTAGE, "ehr")
     with pytest.raises(EhrError, match="no identity provider"):
-        operations.begin_idp_outage(root)
+        fault_operations.begin_idp_outage(root)
     with pytest.raises(EhrError, match="no identity provider"):
-        operations.begin_idp_key_rotation(root)
+        fault_operations.begin_idp_key_rotation(root)
 
 
 def test_an_operator_delivers_the_trust_bundles_now_after_a_rotation(hospital: Any) -> None:

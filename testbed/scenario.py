@@ -321,9 +321,7 @@ class Operation:
     """When the operator acts, after the scenario's start."""
     action: OperationAction
     """What the operator does: revoke, rebootstrap, offboard, suspend, resume, rotate-ca-key
-    or rotate-shared-credential (a design with credentials: shared: a new credential for
-    the departments of the target's devices, handed by hand to each of their devices in
-    service)."""
+    or rotate-shared-credential (credentials: shared; see docs/designs.md)."""
     target: str
     """device:ID, group:NAME or site:NAME; for rotate-ca-key, ca or site:NAME."""
     count: Annotated[int | None, Field(ge=1, strict=True)] = None

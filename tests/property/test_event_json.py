@@ -102,11 +102,10 @@ def test_lines_are_to_json_byte_for_byte(batch: list[Any], first: int) -> None:
 @settings(max_examples=150, deadline=None)
 @given(batches=st.lists(rows(), min_size=1, max_size=4))
 def test_one_encoder_over_many_batches_keeps_its_caches_exact(batches: list[list[Any]]) -> None:
-    """Caches (shapes, strings, minutes, the last time) carry over between calls; the
-    string and minute caches start afresh when full (here after 8 strings, 2 minutes)."""
+    """Caches (shapes, strings, the last minute, the last time) carry over between
+    calls; the string cache starts afresh when full (here after 8 strings)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(event_json, "_STRINGS_KEPT", 8)
-        patch.setattr(event_json, "_MINUTES_KEPT", 2)
         encoder = LineEncoder()
         first = 0
         for batch in batches:
@@ -188,8 +187,10 @@ def test_times_in_one_hour_or_one_minute_keep_their_own_minute_and_second() -> N
     """The minute's text is kept per minute: neighbouring minutes, seconds and whole
     seconds (no fraction) each get their own, in UTC and in another zone."""
     start = datetime(2026, 1, 5, 10, 59, tzinfo=UTC)
-    offsets = (0, 0.5, 59, 59.25, 60, 61.000001, 3600, 3659.999999, 86400 * 366)
-    times = [start + timedelta(seconds=s) for s in offsets]
+    offsets = (0, 0.5, 59, 59.25, 60, 61.000001, 3600, 3659.999999, 86400 * 366, 59.5, 0)
+    times = [start + timedelta(seconds=s) for s in offsets]  # forward, then back
     times.append(times[2].astimezone(timezone(timedelta(hours=2))))
+    last = datetime.max.replace(tzinfo=UTC)  # the last minute there is, and the one before
+    times += [last, last - timedelta(seconds=59.5), last - timedelta(seconds=60), last]
     batch = [(when, EventKind.DATA_LOST, "dev", ("items",), (1,)) for when in times]
     assert LineEncoder().lines(0, batch) == _reference(0, batch)

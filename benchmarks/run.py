@@ -39,6 +39,13 @@ points (certificate issuance, CSR checks, access decisions, path validation, CRL
 drift scans) at ``--profile-devices`` devices.  ``--fidelity modeled`` runs the
 scenario at modeled fidelity (:mod:`testbed.pki.fidelity`).  The table's last column
 is the CPU seconds of the simulation's process.
+
+After each run with outputs, its worker measures the *decision floor*: the run's
+access decisions given again in a tight loop, each a standing allowance decided and
+recorded as the run does it (event, metrics, oracle), with no engine, no SimPy and no
+renewals (:func:`benchmarks.worker._decision_floor`).  Its wall over the bare loop's
+says how much of the 3x a design that decides and records every delivery one by one
+has left for everything else.
 """
 
 from __future__ import annotations
@@ -100,7 +107,7 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
           f"{fidelity} fidelity", flush=True)
     spec = {"mode": "testbed", "devices": devices, "interval": interval,
             "keep_events": keep_events, "budget": budget, "fidelity": fidelity,
-            "outputs": keep_events}
+            "outputs": keep_events, "decision_floor": keep_events}
     run = _worker(spec)
     if "outputs" in run:
         run["outputs_share"] = round(sum(run["outputs"].values()) / run["wall"]["run"], 3)
@@ -120,6 +127,11 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
         run["ratio"] = round(run["bare"]["events_per_second"] / run["events_per_second"], 1)
         # the same: the run's wall over the bare loop's wall for as many events
         run["ratio_wall"] = run["ratio"]
+        floor = run.get("decision_floor", {})
+        if floor.get("seconds"):
+            bare_wall = run["model_events"] / run["bare"]["events_per_second"]
+            floor["over_bare"] = round(floor["seconds"] / bare_wall, 2)
+            floor["run_over_floor"] = round(run["wall"]["run"] / floor["seconds"], 2)
     return run
 
 
@@ -348,6 +360,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['devices']} devices, {r['fidelity']}: writing the outputs "
                   f"{r['outputs']} s = {r['outputs_share']:.0%} of the run; peak RSS "
                   f"{r['peak_rss_mb'] * 1024 / r['devices']:.0f} KiB per device")
+        floor = r.get("decision_floor", {})
+        if "over_bare" in floor:
+            print(f"  {r['devices']} devices, {r['fidelity']}: the run's {r['decisions']:,} "
+                  f"decisions alone, each a standing allowance decided and recorded in a "
+                  f"tight loop ({floor['us_per_decision']:.2f} us), take {floor['seconds']:.1f} s "
+                  f"= {floor['over_bare']:.2f}x the bare loop; the run is "
+                  f"{floor['run_over_floor']:.2f}x that")
         if "crypto_floor_s" in r:
             print(f"  {r['devices']} devices, full: {r['certificates_issued']:,} issuances "
                   f"and {r['test_certificates_issued']:,} test certificates "

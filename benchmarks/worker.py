@@ -274,12 +274,46 @@ def _run_testbed(spec: dict[str, Any], out: Path | None) -> dict[str, Any]:
         "data_lost": report.measures["data_lost"],
         "clinical_downtime_minutes": report.measures["clinical_downtime_minutes"],
     }
+    if spec.get("decision_floor"):
+        result["decision_floor"] = _decision_floor(tb, counts["decisions"])
     if timers is not None:
         result["phases"] = timers.report(run)
     if outputs is not None:
         result["outputs"] = outputs
         result["events_jsonl_us_per_event"] = round(1e6 * outputs["events.jsonl"] / len(tb.log), 3)
     return result
+
+
+def _decision_floor(tb: Any, decisions: int) -> dict[str, Any]:
+    """The run's decisions given again in a tight loop, each a standing allowance
+    recorded as the run records it (its ``access-decision`` event into a log that
+    keeps the report's events, the listeners: metrics, the oracle, the CA's use
+    mark): the least any design spends deciding and recording every delivery one by
+    one, with no engine, no SimPy, no renewals.  Replays the attempts whose
+    allowance still stands at the end of the run, round robin, at that time."""
+    from testbed.events import EventLog
+    from testbed.memory import old_generation_paused
+    from testbed.report.needs import REPORT_EVENTS
+
+    now = tb.clock.at(tb.horizon - 1.0)
+    attempts = tb.traffic.standing_attempts(now)
+    if not attempts:
+        return {"decisions": 0}
+    access = tb.hospital.access
+    access.log = EventLog(keep=REPORT_EVENTS)  # the run's log is closed
+    decide = access.decide
+    repeat = max(1, decisions // len(attempts))
+    with old_generation_paused():  # as the run
+        started = time.perf_counter()
+        for _ in range(repeat):
+            for attempt, standing in attempts:
+                decide(attempt, now=now, standing=standing)
+        seconds = time.perf_counter() - started
+    given = repeat * len(attempts)
+    us = 1e6 * seconds / given
+    return {"decisions": given, "attempts": len(attempts), "us_per_decision": round(us, 3),
+            # the run's decisions at this cost
+            "seconds": round(us * decisions / 1e6, 2)}
 
 
 def _write_outputs(out: Path, sink: Any, record: Any, report: Any) -> dict[str, float]:

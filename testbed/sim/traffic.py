@@ -246,6 +246,17 @@ class TrafficEngine:
         agent.availability.failed(service, reason, now)
         lose(self.log, self.metrics, agent, service, left - agent.capacity, reason.value, now)
 
+    def standing_attempts(self, now: datetime) -> list[tuple[Attempt, Standing]]:
+        """The attempts of the flows still running whose allowance stands at ``now``
+        (what the benchmark replays to measure one decision's floor)."""
+        revision = self.access.revision.value
+        found = []
+        for _, _, flow in (*self._ticks, *self._heap):
+            for attempt, standing in flow._attempts.values():
+                if standing.decision is not None and standing.holds(flow.entry, revision, now):
+                    found.append((attempt, standing))
+        return found
+
     def _wake(self, t: float) -> None:
         """Make sure the engine wakes at ``t`` or before."""
         wakes = self._wakes

@@ -43,6 +43,12 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
             r["bare_rates"]
         )  # the fastest bare run is the comparison
         assert r["ratio"] > 0 and "crypto_floor_s" not in r
+        # the decision floor replays about as many standing allowances as the run decided
+        floor = r["decision_floor"]
+        assert 0 < floor["attempts"] <= floor["decisions"] <= r["decisions"]
+        assert floor["decisions"] > r["decisions"] - floor["attempts"]
+        assert floor["us_per_decision"] > 0 and floor["over_bare"] > 0
+        assert floor["run_over_floor"] > 0
     assert runs[2]["crypto_floor_s"] > 0 and runs[2]["wall_over_crypto_floor"] > 0
     # the floor counts every certificate the run issued: device identities and the
     # pre-production tests' own (two per device: expired and revoked credentials)

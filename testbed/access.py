@@ -105,6 +105,7 @@ DecisionListener = Callable[[AccessContext, Decision], None]
 
 #: the data keys of an ``access-decision`` event, in the order ``_values`` gives them
 _DECISION_KEYS = ("service", "allowed", "reason", "hop", "purpose", "serial", "detail")
+_ACCESS_DECISION = EventKind.ACCESS_DECISION  # (a module constant: read per decision)
 
 
 class AccessPoint:
@@ -165,31 +166,26 @@ class AccessPoint:
         """
         if standing is not None:
             entry = self.inventory.get(attempt.device_id)
-            if standing.holds(entry, self.revision.value, now):
-                return self._given_again(attempt, standing, entry, now)
+            if standing.holds(entry, self.revision.value, now):  # given again, not walked
+                decision = standing.decision
+                assert decision is not None  # it holds
+                self.stood += 1
+                context = AccessContext(attempt, now, entry, standing.leaf, standing.record,
+                                        standing)  # fmt: skip
+                if self.check_standing:
+                    self._check(context, decision)
+                self.log.record(now, _ACCESS_DECISION, attempt.device_id, _DECISION_KEYS,
+                                standing.values)  # fmt: skip
+                for listener in self._again:
+                    listener(context, decision)
+                return decision
         context = self.context(attempt, now=now)
         decision = self._walk(context)
         values = _values(context, decision)
         if standing is not None:
             self._stand(standing, context, decision, values)
-        self.log.record(now, EventKind.ACCESS_DECISION, attempt.device_id, _DECISION_KEYS, values)
+        self.log.record(now, _ACCESS_DECISION, attempt.device_id, _DECISION_KEYS, values)
         for listener in self._listeners:
-            listener(context, decision)
-        return decision
-
-    def _given_again(
-        self, attempt: Attempt, standing: Standing, entry: InventoryEntry | None, now: datetime
-    ) -> Decision:
-        """Give the allowance that stands again: its event, its listeners."""
-        decision = standing.decision
-        assert decision is not None  # it holds
-        self.stood += 1
-        context = AccessContext(attempt, now, entry, standing.leaf, standing.record, standing)
-        if self.check_standing:
-            self._check(context, decision)
-        self.log.record(now, EventKind.ACCESS_DECISION, attempt.device_id, _DECISION_KEYS,
-                        standing.values)  # fmt: skip
-        for listener in self._again:
             listener(context, decision)
         return decision
 

@@ -98,10 +98,14 @@ class Oracle:
         if standing is None:
             why = misallowance(context, self.ca, self.shared)
         else:
-            epoch = self._epoch()
-            if standing.deserved == epoch and _in_window(context):
+            shared, leaf = self.shared, context.leaf
+            # the epoch: both counters only go up, so their sum moves when either does
+            epoch = self.ca.revocation_count + (0 if shared is None else shared.changes)
+            if standing.deserved == epoch and (
+                leaf is None or leaf.not_before <= context.now <= leaf.not_after
+            ):
                 return  # deserved at this epoch: nothing it reads has moved but the time
-            why = misallowance(context, self.ca, self.shared)
+            why = misallowance(context, self.ca, shared)
             if why is None and self._unrevoked(context):
                 standing.deserved = epoch
         if why is None:
@@ -116,25 +120,12 @@ class Oracle:
                       serial=None if leaf is None else leaf.serial_hex,
                       state=None if entry is None else entry.state.value, why=why)  # fmt: skip
 
-    def _epoch(self) -> int:
-        """Moves whenever a revocation or a shared credential's rotation could change
-        a judgement (both counters only go up, so their sum moves when either does)."""
-        shared = self.shared
-        return self.ca.revocation_count + (0 if shared is None else shared.changes)
-
     def _unrevoked(self, context: AccessContext) -> bool:
         """Whether nothing of ``context`` is revoked at all, not even from a later time."""
         shared, attempt, leaf = self.shared, context.attempt, context.leaf
         if shared is not None and attempt.shared_credential is not None:
             return shared.revoked_at(attempt.device_id) is None
         return leaf is not None and self.ca.revoked_at(leaf.serial) is None
-
-
-def _in_window(context: AccessContext) -> bool:
-    """Whether ``now`` is inside the presented certificate's validity (none presented:
-    nothing to be outside of)."""
-    leaf = context.leaf
-    return leaf is None or leaf.not_before <= context.now <= leaf.not_after
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,9 @@ class AccessContext:
 
     ``entry`` is the device's inventory entry (None: not registered); ``leaf`` the
     presented certificate's decoded fields; ``record`` the CA's issuance record of it
-    (None: this CA never issued it).
+    (None: this CA never issued it); ``standing`` the allowance that stood for it or
+    that it established (:mod:`testbed.standing`; None: not a standing attempt, or
+    refused).
     """
 
     attempt: Attempt
@@ -82,6 +84,7 @@ class AccessContext:
     entry: InventoryEntry | None
     leaf: LeafFacts | None
     record: IssuanceRecord | None
+    standing: Standing | None = None
 
 
 class AccessHop(Protocol):
@@ -102,6 +105,7 @@ DecisionListener = Callable[[AccessContext, Decision], None]
 
 #: the data keys of an ``access-decision`` event, in the order ``_values`` gives them
 _DECISION_KEYS = ("service", "allowed", "reason", "hop", "purpose", "serial", "detail")
+_ACCESS_DECISION = EventKind.ACCESS_DECISION  # (a module constant: read per decision)
 
 
 class AccessPoint:
@@ -129,15 +133,20 @@ class AccessPoint:
         self.check_standing = False
         self.stood = 0  # decisions given by a standing allowance (not walked)
         self._listeners: list[DecisionListener] = []
+        self._again: list[DecisionListener] = []  # those called for a standing allowance
         self._kind_of = {service.name: service.kind for service in system.services}
         self._timed: dict[ServiceKind, tuple[TimedHop, ...]] = {
             kind: tuple(cast(TimedHop, h) for h in chain if callable(getattr(h, "until", None)))
             for kind, chain in self.chains.items()
         }
 
-    def subscribe(self, listener: DecisionListener) -> None:
-        """Call ``listener`` after every decision from now on."""
+    def subscribe(self, listener: DecisionListener, *, again: bool = True) -> None:
+        """Call ``listener`` after every decision from now on; with ``again`` False,
+        not for an allowance that stands (:mod:`testbed.standing`): a listener whose
+        effect for it is the walk's that established it (idempotent, and lasting)."""
         self._listeners.append(listener)
+        if again:
+            self._again.append(listener)
 
     def context(self, attempt: Attempt, *, now: datetime) -> AccessContext:
         """What the hospital knows of ``attempt`` at ``now`` (no decision, no event)."""
@@ -155,25 +164,27 @@ class AccessPoint:
         and certificate), an allowance that still stands is given again without the
         walk, and a walked decision updates it (:mod:`testbed.standing`).
         """
-        if standing is None:
-            context = self.context(attempt, now=now)
-            decision = self._walk(context)
-            values = _values(context, decision)
-        else:
+        if standing is not None:
             entry = self.inventory.get(attempt.device_id)
-            stood = standing.decision
-            if stood is not None and standing.holds(entry, self.revision.value, now):
-                decision, values = stood, standing.values
+            if standing.holds(entry, self.revision.value, now):  # given again, not walked
+                decision = standing.decision
+                assert decision is not None  # it holds
                 self.stood += 1
-                context = AccessContext(attempt, now, entry, standing.leaf, standing.record)
+                context = AccessContext(attempt, now, entry, standing.leaf, standing.record,
+                                        standing)  # fmt: skip
                 if self.check_standing:
                     self._check(context, decision)
-            else:
-                context = self.context(attempt, now=now)
-                decision = self._walk(context)
-                values = _values(context, decision)
-                self._stand(standing, context, decision, values)
-        self.log.record(now, EventKind.ACCESS_DECISION, attempt.device_id, _DECISION_KEYS, values)
+                self.log.record(now, _ACCESS_DECISION, attempt.device_id, _DECISION_KEYS,
+                                standing.values)  # fmt: skip
+                for listener in self._again:
+                    listener(context, decision)
+                return decision
+        context = self.context(attempt, now=now)
+        decision = self._walk(context)
+        values = _values(context, decision)
+        if standing is not None:
+            self._stand(standing, context, decision, values)
+        self.log.record(now, _ACCESS_DECISION, attempt.device_id, _DECISION_KEYS, values)
         for listener in self._listeners:
             listener(context, decision)
         return decision
@@ -200,6 +211,7 @@ class AccessPoint:
         if not decision.allowed or context.entry is None:
             standing.clear()
             return
+        context.standing = standing
         limits: list[datetime] = []
         deadlines: tuple[Deadline, ...] = ()
         for hop in self._timed[self._kind(context.attempt.service)]:
@@ -216,6 +228,8 @@ class AccessPoint:
         standing.version = context.entry.version
         standing.revision = self.revision.value
         standing.until = min(limits) if limits else datetime.max.replace(tzinfo=context.now.tzinfo)
+        standing.due = None  # the deadlines are read at the first reuse
+        standing.deserved = -1
 
     def _kind(self, service: str) -> ServiceKind:
         kind = self._kind_of.get(service)

@@ -190,8 +190,9 @@ class Hospital:
         for listener in self.decision_listeners:
             self.access.subscribe(listener)
         self._observe_pacs()
-        # a presented certificate is in use: its predecessor's renewal grace ends
-        self.access.subscribe(self._seen)
+        # a presented certificate is in use: its predecessor's renewal grace ends (for
+        # good: an allowance that stands was walked, and marked, when it was established)
+        self.access.subscribe(self._seen, again=False)
 
     def _build_pacs(self, instances: InstanceStores) -> None:
         """One :class:`~testbed.pacs.Pacs` per PACS service (``docs/pacs.md``): its

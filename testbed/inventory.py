@@ -263,14 +263,15 @@ class Inventory:
             serials = _live(ca, ca.records_for(device_id), now)
             if serials:
                 found.append(Drift(DriftKind.UNKNOWN_HOLDER, device_id, f"live {_hex(serials)}"))
-        revoked = ca.revocations
+        revoked, records = ca.revocations, ca.records
+        production, retired = DeviceState.PRODUCTION, DeviceState.RETIRED  # read once
         for entry in self._entries.values():
-            state = entry.lifecycle.state
-            if state is DeviceState.PRODUCTION and entry.serial is not None:
-                record = ca.record(entry.serial)
-                if record is not None and record.not_after >= now and entry.serial not in revoked:
+            state, serial = entry.lifecycle.state, entry.serial
+            if state is production and serial is not None:
+                record = records.get(serial)
+                if record is not None and record.not_after >= now and serial not in revoked:
                     continue  # the common case, bound to a live certificate: no drift
-            if state is DeviceState.RETIRED:
+            if state is retired:
                 serials = _live(ca, ca.records_for(entry.record.device_id), now)
                 if serials:
                     found.append(

@@ -7,6 +7,18 @@ as the CA and the inventory know them at that moment, not as a relying party saw
 device, for a certificate this CA did not issue to it, or for one revoked or outside
 its validity window is unauthorized access.  Unauthorized access is measured, never
 assumed to be zero.
+
+An allowance that stands (:mod:`testbed.standing`) is judged again at each delivery,
+but what the judgement reads of it is the same until one of these moves: the device's
+inventory entry (the access point gives a standing allowance only at the version it
+was established at), the CA's revocations (:attr:`CertificateAuthority.revocation_count
+<testbed.pki.ca.CertificateAuthority.revocation_count>`), the shared credentials'
+rotations and revocations (:attr:`SharedCredentials.changes
+<testbed.network.shared.SharedCredentials.changes>`), and the time against the
+certificate's validity window.  So the oracle notes on the standing allowance the
+epoch of those counters at which it found it deserved (with the serial, or the
+device's shared credential, not revoked at all: a revocation dated later is judged
+each time), and until an epoch moves, checks only the window.
 """
 
 from __future__ import annotations
@@ -82,7 +94,20 @@ class Oracle:
         """Judge one decision (only allowances can be wrong)."""
         if not decision.allowed:
             return
-        why = misallowance(context, self.ca, self.shared)
+        standing = context.standing
+        if standing is None:
+            why = misallowance(context, self.ca, self.shared)
+        else:
+            shared, leaf = self.shared, context.leaf
+            # the epoch: both counters only go up, so their sum moves when either does
+            epoch = self.ca.revocation_count + (0 if shared is None else shared.changes)
+            if standing.deserved == epoch and (
+                leaf is None or leaf.not_before <= context.now <= leaf.not_after
+            ):
+                return  # deserved at this epoch: nothing it reads has moved but the time
+            why = misallowance(context, self.ca, shared)
+            if why is None and self._unrevoked(context):
+                standing.deserved = epoch
         if why is None:
             return
         self.metrics.unauthorized_access += 1
@@ -94,6 +119,13 @@ class Oracle:
                       service=attempt.service, purpose=attempt.purpose.value,
                       serial=None if leaf is None else leaf.serial_hex,
                       state=None if entry is None else entry.state.value, why=why)  # fmt: skip
+
+    def _unrevoked(self, context: AccessContext) -> bool:
+        """Whether nothing of ``context`` is revoked at all, not even from a later time."""
+        shared, attempt, leaf = self.shared, context.attempt, context.leaf
+        if shared is not None and attempt.shared_credential is not None:
+            return shared.revoked_at(attempt.device_id) is None
+        return leaf is not None and self.ca.revoked_at(leaf.serial) is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,14 +14,18 @@ while all of these hold (every one is checked at every delivery):
 - ``now`` is before ``until``, the earliest time at which a hop's pass could change
   with nothing else changing (:meth:`TimedHop.until`: the TLS hop's certificate and
   CA windows, the next trust bundle arriving at the service's site);
-- ``now`` is before every *deadline* (:meth:`TimedHop.deadlines`), read again at each
-  reuse because a routine refresh moves it later without changing anything else: the
-  nextUpdate of the issuer's current CRL (a reissue that lists the same serials and
-  expires later does not move the revision; CRLs are published at their thisUpdate).
+- ``now`` is before every *deadline* (:meth:`TimedHop.deadlines`), whose value a
+  routine refresh moves later without changing anything else: the nextUpdate of the
+  issuer's current CRL (a reissue that lists the same serials and expires later does
+  not move the revision; CRLs are published at their thisUpdate).  Since a deadline
+  only moves later while the revision stands, the earliest value read (``due``)
+  bounds them all: the deadlines are read again only once ``now`` reaches it.
 
 A decision is a function of the attempt, those facts and the time, so the walk would
 give the same decision; the event, the listeners (metrics, the oracle, which judges
-every allowance afresh) and everything else run as for a walked decision.  Only
+every allowance afresh) and everything else run as for a walked decision (but a
+listener subscribed with ``again=False``: its effect was the establishing walk's, such
+as marking the serial used).  Only
 allowances stand: a refusal is walked every time.  ``AccessPoint.check_standing``
 walks anyway and raises :class:`StandingError` on any difference; the tests run every
 shipped scenario and generated ones that way.
@@ -71,7 +75,12 @@ class TimedHop(Protocol):
 
 @dataclass(slots=True)
 class Standing:
-    """One attempt's last allowance and the terms on which it stands."""
+    """One attempt's last allowance and the terms on which it stands.
+
+    ``deserved`` belongs to the ground-truth oracle (:class:`~testbed.oracle.Oracle`):
+    the epoch of the facts at which it last found this allowance deserved, -1 when
+    it has not since the allowance was established.
+    """
 
     decision: Decision | None = None
     values: tuple[Value, ...] = ()  # its event's data
@@ -82,26 +91,37 @@ class Standing:
     revision: int = -1
     until: datetime | None = None
     deadlines: tuple[Deadline, ...] = ()
+    due: datetime | None = None  # min(until, each deadline's value when last read)
+    deserved: int = -1
 
     def holds(self, entry: InventoryEntry | None, revision: int, now: datetime) -> bool:
         """Whether the allowance stands for ``entry`` at ``revision`` and ``now``."""
-        until = self.until
         if (
-            self.decision is None
-            or entry is not self.entry
+            entry is not self.entry
             or entry is None
             or entry.version != self.version
             or revision != self.revision
-            or until is None
-            or now >= until
         ):
             return False
+        due = self.due
+        return (due is not None and now < due) or self._read(now)
+
+    def _read(self, now: datetime) -> bool:
+        """Whether ``now`` is before ``until`` and every deadline's current value (read
+        now, the earliest kept as ``due``)."""
+        until = self.until
+        if self.decision is None or until is None or now >= until:
+            return False
+        due = until
         for deadline in self.deadlines:
             current = deadline()
             if current is None or now >= current:
                 return False
+            due = min(due, current)
+        self.due = due
         return True
 
     def clear(self) -> None:
         """Nothing stands (the attempt was refused)."""
         self.decision = None
+        self.due = None

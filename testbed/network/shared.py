@@ -49,6 +49,9 @@ class SharedCredentials:
         self._revoked: dict[str, datetime] = {}
         self._holders: set[str] = set()
         self._revision = revision if revision is not None else Revision()
+        #: moves with every rotation and revocation (what the ground truth reads of a
+        #: device's shared credential may change: :class:`~testbed.oracle.Oracle`)
+        self.changes = 0
 
     def issue(self, department: str) -> str:
         """The credential of ``department`` (the same one for each of its devices)."""
@@ -80,6 +83,7 @@ class SharedCredentials:
         self._generation[department] = generation
         self._valid.add(credential)
         self._revision.bump()
+        self.changes += 1
         return credential
 
     def generation(self, department: str) -> int:
@@ -103,6 +107,7 @@ class SharedCredentials:
         """An operator revoked ``device_id``'s access at ``now`` (the first time counts):
         its department's credential stays valid, for it too."""
         self._revoked.setdefault(device_id, now)
+        self.changes += 1
 
     def revoked_at(self, device_id: str) -> datetime | None:
         """When an operator revoked ``device_id``'s access (None: never)."""

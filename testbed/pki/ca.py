@@ -147,6 +147,10 @@ class CertificateAuthority:
         self._rng = rng
         self._store: CertificateRecords = records if records is not None else MemoryRecords()
         self._records = self._store.records
+        self._revocations = self._store.revocations  # a live view
+        #: revocations made by this object: moves with every one (what the ground
+        #: truth remembers of a serial, :class:`~testbed.oracle.Oracle`, may change)
+        self.revocation_count = 0
         self._generations: dict[str | None, list[IssuingCA]] = {}
         self._by_name: dict[str, IssuingCA] = {}
         # per site: the CRL distribution point and OCSP extensions of its leaves
@@ -462,12 +466,13 @@ class CertificateAuthority:
         _require_utc(now)
         if serial not in self._records:
             raise PkiError(f"cannot revoke serial {serial:#x}: {self.name!r} never issued it")
-        if serial not in self._store.revocations:
+        if serial not in self._revocations:
             self._store.revoke(Revocation(serial, now, reason))
+            self.revocation_count += 1
 
     def revoked_at(self, serial: int) -> datetime | None:
         """When ``serial`` was revoked, or None if it is not revoked."""
-        entry = self._store.revocations.get(serial)
+        entry = self._revocations.get(serial)
         return entry.time if entry is not None else None
 
     @property

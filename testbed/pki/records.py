@@ -52,7 +52,7 @@ class CertificateRecords(Protocol):
 
     @property
     def revocations(self) -> Mapping[int, Revocation]:
-        """Every revocation by serial."""
+        """Every revocation by serial (a live view: it shows later revocations too)."""
         ...
 
     def material(self) -> CaMaterial | None:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["TrafficEngine", "TrafficFlow", "lose", "overflow"]
 
 _PRODUCTION = DeviceState.PRODUCTION
+_FHIR_REQUEST = Purpose.FHIR_REQUEST
 
 
 def lose(
@@ -150,10 +151,12 @@ class TrafficFlow:
                     if studies is not None and service in studies and engine.imaging:
                         engine.imaging.deliver(agent, service, now)
                     else:
-                        engine.deliver(agent, *attempts[service], now)
-        until_tick = self.next_tick - t
-        wait = min(engine.retry, until_tick) if any(buffers.values()) else until_tick
-        return t + max(wait, 1.0)
+                        attempt, standing = attempts[service]
+                        engine.deliver(agent, attempt, standing, now)
+        wait = self.next_tick - t  # until the next tick, or the retry if sooner
+        if any(buffers.values()) and engine.retry <= wait:  # (min and max, inline)
+            wait = engine.retry
+        return t + (1.0 if wait < 1.0 else wait)
 
 
 class TrafficEngine:
@@ -210,20 +213,20 @@ class TrafficEngine:
         (an allowance that stands is not walked again: :mod:`testbed.standing`).  Items
         for the EHR of a device with a SMART session go as FHIR creates
         (:mod:`testbed.sim.ehr_traffic`)."""
-        service = attempt.service
-        if attempt.purpose is Purpose.FHIR_REQUEST and self.ehr is not None:
+        if attempt.purpose is _FHIR_REQUEST and self.ehr is not None:
             self._deliver_fhir(agent, attempt, standing, now)
             return
         decision = self.access.decide(
             attempt, now=now, standing=standing if self.standing else None
         )
-        items = agent.buffers[service]
+        service, buffers = attempt.service, agent.buffers
+        items = buffers[service]
         if decision.allowed:
             self.metrics.delivered += items
             if items > 1:
                 self.log.emit(now, EventKind.DATA_FORWARDED, agent.device_id, service=service,
                               items=items)  # fmt: skip
-            agent.buffers[service] = 0
+            buffers[service] = 0
             agent.availability.succeeded(service, now)
             return
         agent.availability.failed(service, decision.reason, now)

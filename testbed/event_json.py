@@ -48,7 +48,8 @@ _Line = Callable[[int, str, str, tuple[Any, ...]], str]
 _STRINGS_KEPT = 1 << 18  # cached string texts; the cache starts afresh when full
 _MINUTE = timedelta(minutes=1)
 _SECONDS = tuple(f"{second:02d}" for second in range(60))
-_LAST_MINUTE = datetime.max.replace(second=0, microsecond=0, tzinfo=UTC)
+_LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
+_LAST_MINUTE = _LAST_INSTANT.replace(second=0, microsecond=0)
 
 
 def value_json(value: object) -> str:
@@ -128,10 +129,9 @@ class LineEncoder:
         minute = self._minute
         if minute is None or not minute[0] <= when < minute[1]:
             start = when.replace(second=0, microsecond=0)
-            head = f'"{when.isoformat()[:17]}'
-            if start == _LAST_MINUTE:  # it has no end to keep
-                return _with_seconds(head, when)
-            minute = self._minute = (start, start + _MINUTE, head)
+            # the last minute there is ends at datetime.max, which it then misses: made again
+            end = start + _MINUTE if start != _LAST_MINUTE else _LAST_INSTANT
+            minute = self._minute = (start, end, f'"{when.isoformat()[:17]}')
         micro = when.microsecond
         if micro:  # isoformat() writes the fraction only when there is one
             # %06d pads faster than an f-string's :06d (a hot path)
@@ -174,15 +174,6 @@ class LineEncoder:
         line: _Line = scope["line"]
         self._shapes[kind, keys] = line
         return line
-
-
-def _with_seconds(head: str, when: datetime) -> str:
-    """``head`` (the quoted minute) with ``when``'s seconds, as ``isoformat()`` writes
-    them: the fraction only when there is one."""
-    micro = when.microsecond
-    if micro:
-        return '%s%s.%06dZ"' % (head, _SECONDS[when.second], micro)  # noqa: UP031
-    return f'{head}{_SECONDS[when.second]}Z"'
 
 
 def _slot(name: str, sample: object) -> str:

@@ -256,7 +256,7 @@ class TrafficEngine:
         found = []
         for _, _, flow in (*self._ticks, *self._heap):
             for attempt, standing in flow._attempts.values():
-                if standing.decision is not None and standing.holds(flow.entry, revision, now):
+                if standing.holds(flow.entry, revision, now):
                     found.append((attempt, standing))
         return found
 

@@ -52,8 +52,15 @@ class SimClock:
         return when
 
     def at(self, seconds: float) -> datetime:
-        """The UTC datetime ``seconds`` after the start."""
-        return self.start + timedelta(0, seconds)
+        """The UTC datetime ``seconds`` after the start (the same object as the last
+        call's for the same ``seconds``: the traffic engine runs many devices' turns at
+        one instant, and the audit log writes an instant's text once per object)."""
+        last = self._last
+        if last[0] == seconds:
+            return last[1]
+        when = self.start + timedelta(0, seconds)
+        self._last = (seconds, when)
+        return when
 
     def seconds(self, when: datetime) -> float:
         """Simulation seconds from the start to ``when``."""

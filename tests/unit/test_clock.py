@@ -19,3 +19,13 @@ def test_now_follows_the_environment_and_is_built_once_per_instant() -> None:
     env.run(until=90.5)
     assert clock.now() == START + timedelta(seconds=90.5) == clock.at(90.5)
     assert clock.seconds(clock.now()) == 90.5
+
+
+def test_at_gives_the_time_after_the_start_and_one_object_per_instant_in_a_row() -> None:
+    clock = SimClock(simpy.Environment(), START)
+    first = clock.at(3600.25)
+    assert first == START + timedelta(hours=1, microseconds=250_000)
+    assert clock.at(3600.25) is first  # many turns at one instant share one datetime
+    assert clock.at(7200) == START + timedelta(hours=2)
+    assert clock.at(3600.25) == first  # built again after another instant, the same time
+    assert clock.at(0) == START and clock.now() == START

@@ -13,7 +13,7 @@ from typing import Any
 
 from testbed.events import Event
 
-__all__ = ["denial_text", "during", "fault_text", "when"]
+__all__ = ["FaultWindows", "denial_text", "fault_text", "when"]
 
 _NAMED = 8  # devices named in one text; the rest are counted
 
@@ -42,24 +42,37 @@ def named(devices: Sequence[str]) -> str:
     return shown + (f" and {more:,} more" if more > 0 else "")
 
 
-def during(device: str, time: datetime, effects: Sequence[Mapping[str, Any]]) -> str:
-    """The faults that hit ``device`` and whose effect window holds ``time`` (text to
-    append, empty if none)."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ")
-    kinds = [
-        f"{e.get('kind')} ({e.get('target')})" for e in effects
-        if device in e.get("devices", ())
-        and str(e.get("start", "")) <= stamp <= str(e.get("effect_window_end", ""))
-    ]  # fmt: skip
-    return f"; during fault {', '.join(kinds)}" if kinds else ""
+class FaultWindows:
+    """The faults' effect windows by device, read once for a plot's many marks: a
+    mark asks only of the faults that hit its device (an effect row lists its devices,
+    which at a large fleet is thousands for each of tens of thousands of marks)."""
+
+    def __init__(self, effects: Sequence[Mapping[str, Any]]) -> None:
+        self._by_device: dict[str, list[tuple[str, str, str]]] = {}
+        for effect in effects:
+            label = f"{effect.get('kind')} ({effect.get('target')})"
+            start = str(effect.get("start", ""))
+            end = str(effect.get("effect_window_end", ""))
+            for device in dict.fromkeys(effect.get("devices", ())):
+                self._by_device.setdefault(device, []).append((start, end, label))
+
+    def during(self, device: str, time: datetime) -> str:
+        """The faults that hit ``device`` and whose effect window holds ``time`` (text
+        to append, empty if none), in the order of the effect rows."""
+        windows = self._by_device.get(device)
+        if not windows:
+            return ""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ")
+        kinds = [label for start, end, label in windows if start <= stamp <= end]
+        return f"; during fault {', '.join(kinds)}" if kinds else ""
 
 
-def denial_text(event: Event, effects: Sequence[Mapping[str, Any]]) -> str:
+def denial_text(event: Event, windows: FaultWindows) -> str:
     """One denied delivery: device, service, reason and its detail, when, and the faults."""
     data = event.data
     detail = f" ({data['detail']})" if data.get("detail") else ""
     return (f"{event.subject} denied {data.get('service')}: {data.get('reason')}{detail}, "
-            f"{when(event.time)}" + during(event.subject, event.time, effects))  # fmt: skip
+            f"{when(event.time)}" + windows.during(event.subject, event.time))  # fmt: skip
 
 
 def _stamp(value: object) -> str:

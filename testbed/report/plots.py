@@ -30,7 +30,7 @@ from matplotlib.ticker import MaxNLocator
 
 from testbed.events import Event, EventKind
 from testbed.report.bands import Band, fault_bands
-from testbed.report.hover import denial_text, during, fault_text, named, when
+from testbed.report.hover import FaultWindows, denial_text, fault_text, named, when
 from testbed.report.needs import LIFECYCLE, REBOOTSTRAP, REFUSED_TRAFFIC, REVOKE_STEP
 from testbed.report.tooltips import Tooltips
 from testbed.units import format_duration
@@ -255,6 +255,7 @@ def availability_plot(
     effects, tips = _effects(record, effects), Tooltips()
     _row_bands(ax, fault_bands(record, effects, {}), 0, tips, effects)
     denials = _denials(record)
+    windows = FaultWindows(effects)
     denied = {reason: [e.time for e in events] for reason, events in denials.items()}
     end = record.span / _DAY
     for n, (reason, events) in enumerate(denials.items()):
@@ -265,7 +266,7 @@ def availability_plot(
         tips.on(f"denied-{n}", f"{reason}: {len(events):,} denied deliveries, "
                 f"{len(devices):,} devices: {named(devices)}")  # fmt: skip
         _denial_points(ax, days[1:-1], counts[1:-1], to_hex(line.get_color()), f"denied-{n}-points")
-        tips.each(f"denied-{n}-points", [denial_text(e, effects) for e in events])
+        tips.each(f"denied-{n}-points", [denial_text(e, windows) for e in events])
     if not denied:
         ax.text(0.5, 0.5, "no denied traffic", transform=ax.transAxes, ha="center")
     ax.set_ylabel("denied decisions (cumulative)")
@@ -486,9 +487,10 @@ def _plot_marks(
     ax.plot(days, ys, linestyle="none", marker=symbol, color=colour, markersize=5,
             label=mark.value, rasterized=len(marks) > RASTER_MARKS, gid=gid)  # fmt: skip
     tips.on(gid, f"{mark.value}: {len(marks):,}")
+    windows = FaultWindows(effects)
     tips.each(gid, [f"{m.device_id} ({m.group}): {m.mark.value} {when(m.time)}"
                     + (f"; {m.detail}" if m.detail else "")
-                    + during(m.device_id, m.time, effects) for m in marks])  # fmt: skip
+                    + windows.during(m.device_id, m.time) for m in marks])  # fmt: skip
 
 
 def _legend(ax: Axes) -> None:

@@ -4,10 +4,12 @@ fault, and the device and reason of each mark and denial."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from testbed.report.hover import FaultWindows
 from testbed.report.plots import availability_plot, lifecycle_plot, svg_text, unavailability_plot
 from testbed.report.tooltips import Tooltips, attach
 from testbed.runner import RunResult, run_scenario
@@ -83,3 +85,22 @@ def test_markers_that_do_not_match_their_texts_keep_only_the_whole_title() -> No
     out = attach(svg, tips)
     assert _titles(out) == ["all of a", "three & <more>"]
     assert '<g id="b"><g><title>three &amp; &lt;more&gt;</title><use x="3"/></g></g>' in out
+
+
+def test_fault_windows_name_the_faults_that_hit_the_device_then() -> None:
+    effects = [
+        {"kind": "ca-outage", "target": "ca", "start": "2026-01-02T00:00:00Z",
+         "effect_window_end": "2026-01-04T00:00:00Z", "devices": ["d1", "d2", "d1"]},
+        {"kind": "blocked-route", "target": "pacs", "start": "2026-01-03T00:00:00Z",
+         "effect_window_end": "2026-01-03T12:00:00Z", "devices": ["d1"]},
+        {"kind": "clock-skew", "target": "d3", "devices": []},
+    ]  # fmt: skip
+    windows = FaultWindows(effects)
+    at = datetime(2026, 1, 3, 6, tzinfo=UTC)
+    # in the effect rows' order, each once, bounds included
+    assert windows.during("d1", at) == "; during fault ca-outage (ca), blocked-route (pacs)"
+    assert windows.during("d2", at) == "; during fault ca-outage (ca)"
+    assert windows.during("d2", datetime(2026, 1, 4, tzinfo=UTC)) == "; during fault ca-outage (ca)"
+    assert windows.during("d2", datetime(2026, 1, 4, 0, 0, 1, tzinfo=UTC)) == ""
+    assert windows.during("d1", datetime(2026, 1, 1, tzinfo=UTC)) == ""
+    assert windows.during("d3", at) == "" and windows.during("nobody", at) == ""

@@ -42,14 +42,9 @@ class SimClock:
         self._last: tuple[float, datetime] = (0.0, self.start)
 
     def now(self) -> datetime:
-        """The scenario time that SimPy has reached."""
-        seconds = float(self.env.now)
-        last = self._last
-        if last[0] == seconds:  # many calls come at one instant: build the datetime once
-            return last[1]
-        when = self.start + timedelta(seconds=seconds)
-        self._last = (seconds, when)
-        return when
+        """The scenario time that SimPy has reached (many calls come at one instant:
+        :meth:`at` builds its datetime once)."""
+        return self.at(float(self.env.now))
 
     def at(self, seconds: float) -> datetime:
         """The UTC datetime ``seconds`` after the start (the same object as the last

@@ -225,8 +225,9 @@ def lifecycle_plot(
     _recovery_window(ax, record)
     _row_bands(ax, bands, len(groups), tips, effects)
     marks = lifecycle_marks(record)
+    windows = FaultWindows(effects)
     for mark in Mark:
-        _plot_marks(ax, record, [m for m in marks if m.mark is mark], mark, groups, tips, effects)
+        _plot_marks(ax, record, [m for m in marks if m.mark is mark], mark, groups, tips, windows)
     ax.set_yticks(range(len(groups)), groups)
     ax.set_ylim(-0.6, len(groups) - 0.4)
     ax.invert_yaxis()
@@ -472,7 +473,7 @@ def _length(record: RunRecord) -> str:
 
 def _plot_marks(
     ax: Axes, record: RunRecord, marks: list[LifecycleMark], mark: Mark, groups: list[str],
-    tips: Tooltips, effects: Sequence[Mapping[str, Any]],
+    tips: Tooltips, windows: FaultWindows,
 ) -> None:  # fmt: skip
     """The marks of one kind, each with its hover text (device, group, time, what
     and why, the faults it happened under)."""
@@ -487,7 +488,6 @@ def _plot_marks(
     ax.plot(days, ys, linestyle="none", marker=symbol, color=colour, markersize=5,
             label=mark.value, rasterized=len(marks) > RASTER_MARKS, gid=gid)  # fmt: skip
     tips.on(gid, f"{mark.value}: {len(marks):,}")
-    windows = FaultWindows(effects)
     tips.each(gid, [f"{m.device_id} ({m.group}): {m.mark.value} {when(m.time)}"
                     + (f"; {m.detail}" if m.detail else "")
                     + windows.during(m.device_id, m.time) for m in marks])  # fmt: skip

@@ -267,7 +267,7 @@ def availability_plot(
         tips.on(f"denied-{n}", f"{reason}: {len(events):,} denied deliveries, "
                 f"{len(devices):,} devices: {named(devices)}")  # fmt: skip
         _denial_points(ax, days[1:-1], counts[1:-1], to_hex(line.get_color()), f"denied-{n}-points")
-        tips.each(f"denied-{n}-points", [denial_text(e, windows) for e in events])
+        tips.each(f"denied-{n}-points", events, lambda e: denial_text(e, windows))
     if not denied:
         ax.text(0.5, 0.5, "no denied traffic", transform=ax.transAxes, ha="center")
     ax.set_ylabel("denied decisions (cumulative)")
@@ -488,9 +488,9 @@ def _plot_marks(
     ax.plot(days, ys, linestyle="none", marker=symbol, color=colour, markersize=5,
             label=mark.value, rasterized=len(marks) > RASTER_MARKS, gid=gid)  # fmt: skip
     tips.on(gid, f"{mark.value}: {len(marks):,}")
-    tips.each(gid, [f"{m.device_id} ({m.group}): {m.mark.value} {when(m.time)}"
-                    + (f"; {m.detail}" if m.detail else "")
-                    + windows.during(m.device_id, m.time) for m in marks])  # fmt: skip
+    tips.each(gid, marks, lambda m: f"{m.device_id} ({m.group}): {m.mark.value} "
+              f"{when(m.time)}" + (f"; {m.detail}" if m.detail else "")
+              + windows.during(m.device_id, m.time))  # fmt: skip
 
 
 def _legend(ax: Axes) -> None:

@@ -16,11 +16,14 @@ whole-artist title: a text is never put on the wrong marker.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
+from typing import TypeVar
 
 __all__ = ["MAX_POINTS", "Tooltips", "attach"]
+
+T = TypeVar("T")
 
 MAX_POINTS = 5_000
 """Above this many markers in one artist, they get no text each (the page stays small)."""
@@ -40,10 +43,12 @@ class Tooltips:
         """``text`` over the whole artist ``gid``."""
         self.whole[gid] = text
 
-    def each(self, gid: str, texts: Sequence[str]) -> None:
-        """A text per marker of ``gid``, in its data's order (none above :data:`MAX_POINTS`)."""
-        if len(texts) <= MAX_POINTS:
-            self.points[gid] = list(texts)
+    def each(self, gid: str, items: Sequence[T], text: Callable[[T], str]) -> None:
+        """A text per marker of ``gid``: ``text`` of each of ``items``, in its data's
+        order.  Above :data:`MAX_POINTS` items none, and none is made (a 100k-device
+        year has millions of marks: their texts alone would take hundreds of MB)."""
+        if len(items) <= MAX_POINTS:
+            self.points[gid] = [text(item) for item in items]
 
 
 def attach(svg: str, tips: Tooltips) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from testbed.report.hover import FaultWindows
 from testbed.report.plots import availability_plot, lifecycle_plot, svg_text, unavailability_plot
-from testbed.report.tooltips import Tooltips, attach
+from testbed.report.tooltips import MAX_POINTS, Tooltips, attach
 from testbed.runner import RunResult, run_scenario
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
@@ -80,8 +80,8 @@ def test_markers_that_do_not_match_their_texts_keep_only_the_whole_title() -> No
            '<use x="1"/><use x="2"/></g></g><g id="b"><use x="3"/></g></svg>')
     tips = Tooltips()
     tips.on("a", "all of a")
-    tips.each("a", ["one"])  # two markers drawn: no text is put on the wrong one
-    tips.each("b", ["three & <more>"])
+    tips.each("a", ["one"], str)  # two markers drawn: no text is put on the wrong one
+    tips.each("b", ["three & <more>"], str)
     out = attach(svg, tips)
     assert _titles(out) == ["all of a", "three & <more>"]
     assert '<g id="b"><g><title>three &amp; &lt;more&gt;</title><use x="3"/></g></g>' in out
@@ -104,3 +104,17 @@ def test_fault_windows_name_the_faults_that_hit_the_device_then() -> None:
     assert windows.during("d2", datetime(2026, 1, 4, 0, 0, 1, tzinfo=UTC)) == ""
     assert windows.during("d1", datetime(2026, 1, 1, tzinfo=UTC)) == ""
     assert windows.during("d3", at) == "" and windows.during("nobody", at) == ""
+
+
+def test_markers_above_the_limit_get_no_text_and_none_is_made() -> None:
+    made: list[int] = []
+
+    def text(i: int) -> str:
+        made.append(i)
+        return str(i)
+
+    tips = Tooltips()
+    tips.each("many", range(MAX_POINTS + 1), text)
+    assert "many" not in tips.points and made == []
+    tips.each("few", range(3), text)
+    assert tips.points["few"] == ["0", "1", "2"] and made == [0, 1, 2]

@@ -104,13 +104,23 @@ _EVENT_MARKS = {
 
 @dataclass(frozen=True, slots=True, order=True)
 class LifecycleMark:
-    """One point on the certificate timeline; ``detail``: what it was and why (hover)."""
+    """One point on the certificate timeline; ``detail``: what it was and why, or for a
+    certificate's issuance, renewal or expiry its ``serial`` (the event's own text, not
+    copied: a 100k-device year has millions of marks); :attr:`what` reads either."""
 
     time: datetime
     group: str
     mark: Mark
     device_id: str
     detail: str = ""
+    serial: str = ""
+
+    @property
+    def what(self) -> str:
+        """What it was and why (hover text), empty if nothing more is known."""
+        if self.detail:
+            return self.detail
+        return f"certificate {self.serial}" if self.serial else ""
 
 
 def lifecycle_marks(record: RunRecord) -> list[LifecycleMark]:
@@ -140,14 +150,16 @@ def lifecycle_marks(record: RunRecord) -> list[LifecycleMark]:
                 detail = (f"offboarded: {len(revoked):,} certificate(s) revoked (cessation of "
                           "operation), network access removed, asset retired")  # fmt: skip
                 marks.append(LifecycleMark(event.time, group, Mark.OFFBOARDED, device, detail))
-    return _rebootstrap_reasons(sorted(marks))
+    marks.sort()
+    _rebootstrap_reasons(marks)
+    return marks
 
 
-def _rebootstrap_reasons(marks: list[LifecycleMark]) -> list[LifecycleMark]:
-    """Each re-bootstrap with its reason: the device's last expiry or revocation."""
+def _rebootstrap_reasons(marks: list[LifecycleMark]) -> None:
+    """Each re-bootstrap given its reason, in place: the device's last expiry or
+    revocation (marks sorted by time)."""
     last: dict[str, LifecycleMark] = {}
-    out = []
-    for mark in marks:
+    for index, mark in enumerate(marks):
         if mark.mark in (Mark.EXPIRED, Mark.REVOKED):
             last[mark.device_id] = mark
         elif mark.mark is Mark.REBOOTSTRAPPED:
@@ -156,10 +168,8 @@ def _rebootstrap_reasons(marks: list[LifecycleMark]) -> list[LifecycleMark]:
                    if cause is None else
                    f"its certificate {'expired' if cause.mark is Mark.EXPIRED else 'was revoked'}"
                    f" {when(cause.time)}")  # fmt: skip
-            mark = LifecycleMark(mark.time, mark.group, mark.mark, mark.device_id,
-                                 f"re-bootstrapped by an operator: {why}")  # fmt: skip
-        out.append(mark)
-    return out
+            marks[index] = LifecycleMark(mark.time, mark.group, mark.mark, mark.device_id,
+                                         f"re-bootstrapped by an operator: {why}")  # fmt: skip
 
 
 def _event_mark(event: Event, groups: dict[str, str]) -> LifecycleMark:
@@ -168,9 +178,9 @@ def _event_mark(event: Event, groups: dict[str, str]) -> LifecycleMark:
     when = event.data.get("not_after") if event.kind is EventKind.CERTIFICATE_EXPIRED else None
     time = datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None
     serial = event.data.get("serial")
-    detail = f"certificate {serial}" if serial else ""
     return LifecycleMark(time or event.time, group, _EVENT_MARKS[event.kind], event.subject,
-                         detail)  # fmt: skip
+                         serial="" if not serial else serial if isinstance(serial, str)
+                         else str(serial))  # fmt: skip
 
 
 def _revocation_marks(event: Event, groups: dict[str, str]) -> list[LifecycleMark]:
@@ -489,7 +499,7 @@ def _plot_marks(
             label=mark.value, rasterized=len(marks) > RASTER_MARKS, gid=gid)  # fmt: skip
     tips.on(gid, f"{mark.value}: {len(marks):,}")
     tips.each(gid, marks, lambda m: f"{m.device_id} ({m.group}): {m.mark.value} "
-              f"{when(m.time)}" + (f"; {m.detail}" if m.detail else "")
+              f"{when(m.time)}" + (f"; {m.what}" if m.what else "")
               + windows.during(m.device_id, m.time))  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from testbed.events import EventKind
 from testbed.faults import BlockedRoute, CaOutage
 from testbed.report.bands import MIN_WIDTH, fault_bands
+from testbed.report.needs import LIFECYCLE
 from testbed.report.plots import (
     Mark,
     availability,
@@ -207,3 +208,16 @@ def test_devices_unavailable_by_site_follow_the_outages(pilot: RunResult) -> Non
     assert days[-1] == pilot.record.span / timedelta(days=1)  # to the end of the run
     assert plot.title == "Devices unavailable by site"
     assert "south at most 3" in plot.alt and "north at most 1" in plot.alt
+
+
+def test_certificate_marks_share_their_events_serial_and_say_which_certificate(
+    pilot: RunResult,
+) -> None:
+    renewed = [m for m in lifecycle_marks(pilot.record) if m.mark is Mark.RENEWED]
+    events = {(e.subject, e.time): e for e in pilot.record.events.select(
+        *LIFECYCLE) if e.kind is EventKind.CERTIFICATE_RENEWED}  # fmt: skip
+    assert renewed and len(renewed) == len(events)
+    for mark in renewed:
+        serial = events[mark.device_id, mark.time].data["serial"]
+        assert mark.serial is serial  # the event's text, not a copy per mark
+        assert mark.detail == "" and mark.what == f"certificate {serial}"

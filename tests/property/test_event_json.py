@@ -194,3 +194,30 @@ def test_times_in_one_hour_or_one_minute_keep_their_own_minute_and_second() -> N
     times += [last, last - timedelta(seconds=59.5), last - timedelta(seconds=60), last]
     batch = [(when, EventKind.DATA_LOST, "dev", ("items",), (1,)) for when in times]
     assert LineEncoder().lines(0, batch) == _reference(0, batch)
+
+
+@given(batch=rows())
+def test_select_with_several_filters_gives_what_each_accepts(batch: list[Any]) -> None:
+    """``select(*filters)``: the kept events that any filter accepts, in order, whatever
+    the mix of kinds, shapes and filters that ask something or nothing."""
+    log = EventLog()
+    try:
+        for row in batch:
+            log.record(*row)
+    except ValueError:
+        return  # a clashing key: refused at record, nothing to select
+    events = list(log)
+    asked: list[EventFilter] = [EventFilter.of(EventKind.ACCESS_DECISION, allowed=False)]
+    for event in events[:3]:
+        extra = tuple((k, v) for k, v in event.data.items()
+                      if not (isinstance(v, float) and math.isnan(v)))  # fmt: skip
+        asked.append(EventFilter(frozenset({event.kind}), extra[:2]))
+        if extra:  # of the same kind and shape, one that this event does not match
+            asked.append(EventFilter(frozenset({event.kind}), ((extra[0][0], "\x00never"),)))
+        asked.append(EventFilter.of(event.kind))
+    for n in range(len(asked)):
+        filters = asked[n : n + 3] + asked[: max(0, n + 3 - len(asked))]
+        expected = [e.seq for e in events if any(f.accepts(e) for f in filters)]
+        assert [e.seq for e in log.select(*filters)] == expected
+        assert [e.seq for e in log.select(*filters[:1])] == [
+            e.seq for e in events if filters[0].accepts(e)]  # fmt: skip

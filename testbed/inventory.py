@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from testbed.devices import DeviceRecord
+from testbed.drift_index import DriftIndex
 from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
 from testbed.lifecycle import ACTIVE_STATES, DeviceState, Lifecycle, LifecycleEvent, Transition
@@ -108,6 +109,7 @@ class Inventory:
         self._entries: dict[str, InventoryEntry] = {}
         self._log = log
         self._journal = journal
+        self._drift_index = DriftIndex()  # what the next drift scan looks at
 
     def restore(self, entries: Iterable[InventoryEntry]) -> None:
         """Take back kept entries (a restarted live hospital); no events, no journal."""
@@ -115,8 +117,10 @@ class Inventory:
             if entry.record.device_id in self._entries:
                 raise RegistrationError(f"device {entry.record.device_id!r} kept twice")
             self._entries[entry.record.device_id] = entry
+            self._drift_index.changed(entry.record.device_id)
 
     def _changed(self, entry: InventoryEntry) -> None:
+        self._drift_index.changed(entry.record.device_id)
         if self._journal is not None:
             self._journal.save(entry)
 
@@ -252,34 +256,39 @@ class Inventory:
 
     # -- drift ------------------------------------------------------------------------
 
-    def drift(self, ca: CertificateAuthority, *, now: datetime) -> list[Drift]:
+    def drift(
+        self, ca: CertificateAuthority, *, now: datetime, full: bool = False
+    ) -> list[Drift]:
         """Disagreements between the inventory and the CA's live certificates.
 
-        Costs one pass over the inventory (plus the records of retired devices), so a
-        daily scan stays cheap for a large fleet.
+        Looks only at the entries that could have changed since the last scan
+        (:class:`~testbed.drift_index.DriftIndex`), so a daily scan of a large fleet
+        costs what changed; ``full`` looks at every entry (the same answer).
         """
         found: list[Drift] = []
         for device_id in sorted(ca.device_ids() - self._entries.keys()):
             serials = _live(ca, ca.records_for(device_id), now)
             if serials:
                 found.append(Drift(DriftKind.UNKNOWN_HOLDER, device_id, f"live {_hex(serials)}"))
-        revoked, records = ca.revocations, ca.records
+        revoked, records, index = ca.revocations, ca.records, self._drift_index
+        if full:
+            index = DriftIndex()  # a fresh one looks at every entry
         production, retired = DeviceState.PRODUCTION, DeviceState.RETIRED  # read once
-        for entry in self._entries.values():
+        entries = self._entries
+        for device_id in index.due(ca, len(revoked), now, entries):
+            entry = entries[device_id]
             state, serial = entry.lifecycle.state, entry.serial
             if state is production and serial is not None:
                 record = records.get(serial)
                 if record is not None and record.not_after >= now and serial not in revoked:
+                    index.quiet(device_id, record.not_after)
                     continue  # the common case, bound to a live certificate: no drift
+            index.loud(device_id)
             if state is retired:
-                serials = _live(ca, ca.records_for(entry.record.device_id), now)
+                serials = _live(ca, ca.records_for(device_id), now)
                 if serials:
                     found.append(
-                        Drift(
-                            DriftKind.RETIRED_WITH_LIVE_CERTIFICATE,
-                            entry.record.device_id,
-                            _hex(serials),
-                        )
+                        Drift(DriftKind.RETIRED_WITH_LIVE_CERTIFICATE, device_id, _hex(serials))
                     )
             found.extend(_binding_drift(entry, ca, now))
         return sorted(found, key=lambda d: (d.device_id, d.kind.value))

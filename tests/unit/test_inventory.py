@@ -218,3 +218,69 @@ def test_drift_is_sorted_by_device() -> None:
                  on_expiry="discard", lifetime=timedelta(days=1), now=NOW)  # fmt: skip
     found = Inventory().drift(ca, now=NOW)
     assert [d.device_id for d in found] == ["alpha", "mid", "zeta"]
+
+
+# -- the drift index: a scan looks at what changed, and finds what a full scan finds --
+
+
+def _both(hospital, now: datetime) -> list[Drift]:
+    """The incremental scan, checked against a full one at the same time."""
+    found = hospital.inventory.drift(hospital.ca, now=now)
+    assert found == hospital.inventory.drift(hospital.ca, now=now, full=True)
+    return found
+
+
+def test_a_quiet_device_revoked_after_a_scan_is_found_by_the_next(hospital) -> None:
+    cert = hospital.onboard("ct-1")
+    hospital.onboard("ct-2")
+    assert _both(hospital, NOW + timedelta(hours=1)) == []
+    hospital.ca.revoke(cert.serial_number, now=NOW + timedelta(hours=2))
+    found = _both(hospital, NOW + timedelta(hours=3))
+    assert [(d.kind, d.device_id) for d in found] == [
+        (DriftKind.PRODUCTION_WITHOUT_LIVE_IDENTITY, "ct-1")
+    ]
+
+
+def test_a_quiet_device_retired_after_a_scan_is_found_by_the_next(hospital) -> None:
+    hospital.onboard("ct-1")
+    assert _both(hospital, NOW + timedelta(hours=1)) == []
+    hospital.transition("ct-1", LifecycleEvent.OFFBOARD)
+    found = _both(hospital, NOW + timedelta(hours=2))
+    assert [d.kind for d in found] == [DriftKind.RETIRED_WITH_LIVE_CERTIFICATE]
+    assert _both(hospital, NOW + timedelta(hours=3)) == found  # still there: looked at again
+
+
+def test_a_quiet_device_is_looked_at_again_when_its_certificate_expires(hospital) -> None:
+    hospital.onboard("ct-1", lifetime=timedelta(days=2))
+    hospital.onboard("ct-2", lifetime=timedelta(days=5))
+    for day in (1, 2):
+        assert _both(hospital, NOW + timedelta(days=day)) == []
+    for day in (3, 4):  # ct-1 expired; ct-2 still quiet
+        found = _both(hospital, NOW + timedelta(days=day))
+        assert [d.device_id for d in found] == ["ct-1"]
+    assert [d.device_id for d in _both(hospital, NOW + timedelta(days=6))] == ["ct-1", "ct-2"]
+
+
+def test_a_new_binding_after_a_scan_is_looked_at_by_the_next(hospital) -> None:
+    """A device bound to another certificate after a scan is looked at again: the
+    notAfter of the certificate it was bound to no longer says how long it is quiet."""
+    hospital.onboard("ct-1", lifetime=timedelta(days=5))
+    assert _both(hospital, NOW + timedelta(days=1)) == []
+    key = new_private_key(KeyType.EC_P256, random.Random(4))
+    short = hospital.ca.issue(make_csr(key, "ct-1"), device_id="ct-1", site="north",
+                              services=("pacs-north",), requester="ct-1", on_expiry="renew",
+                              lifetime=timedelta(hours=1), now=NOW + timedelta(days=1))  # fmt: skip
+    hospital.inventory.on_issued("ct-1", short, now=NOW + timedelta(days=1), renewal=True)
+    found = _both(hospital, NOW + timedelta(days=2))
+    assert [(d.kind, d.device_id) for d in found] == [
+        (DriftKind.PRODUCTION_WITHOUT_LIVE_IDENTITY, "ct-1")
+    ]
+
+
+def test_another_ca_is_compared_afresh(hospital) -> None:
+    hospital.onboard("ct-1")
+    assert _both(hospital, NOW + timedelta(hours=1)) == []
+    found = hospital.inventory.drift(_ca(), now=NOW + timedelta(hours=2))
+    assert [(d.kind, d.device_id) for d in found] == [
+        (DriftKind.INVENTORY_SERIAL_UNKNOWN_TO_CA, "ct-1")
+    ]

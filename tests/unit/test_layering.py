@@ -24,8 +24,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "targets", "revision", "holds", "positions", "suggest",
     })),
     ("domain services", frozenset({
-        "pki", "devices", "inventory", "drift_index", "network", "approval", "offboard", "diagnosis",
-        "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
+        "pki", "devices", "inventory", "drift_index", "network", "approval", "offboard",
+        "diagnosis", "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
         "smart", "ehr", "pacs", "advice", "incidents", "write_oracle", "registry_drift",
     })),
     ("hospital", frozenset({

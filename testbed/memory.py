@@ -8,6 +8,14 @@ nothing (13% of the run time at 10,000 devices × 20 days, measured with and wit
 them).  During a run only the two young generations are collected automatically
 (that still reclaims short-lived cycles, such as exceptions with their tracebacks);
 the oldest is collected once, when the run ends.
+
+The youngest is collected after a million net allocations instead of 700.  At the
+default, a year of 10,000 devices ran 5,100 young and 470 middle collections that
+took 8.7 s of a 63 s run and found 760 cyclic objects in all; large containers still
+young (a batch of events, a scan's list) were walked again at each one.  With a
+million the run took 54 s, as with no collection at all (measured with
+``gc.callbacks``, both runs at once).  Cyclic garbage waits at most a million
+allocations, as before it waited 700.
 """
 
 from __future__ import annotations
@@ -16,16 +24,18 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["old_generation_paused"]
+__all__ = ["YOUNG", "old_generation_paused"]
 
 _NEVER = 2**31 - 1  # young collections needed before the oldest one is considered
+YOUNG = 1_000_000  # net allocations between two collections of the youngest generation
 
 
 @contextmanager
 def old_generation_paused() -> Iterator[None]:
-    """Collect only the young generations while inside; restore and collect fully after."""
+    """Collect only the young generations while inside, the youngest every
+    :data:`YOUNG` net allocations; restore and collect fully after."""
     thresholds = gc.get_threshold()
-    gc.set_threshold(thresholds[0], thresholds[1], _NEVER)
+    gc.set_threshold(YOUNG, thresholds[1], _NEVER)
     try:
         yield
     finally:

@@ -119,6 +119,11 @@ class Inventory:
             self._entries[entry.record.device_id] = entry
             self._drift_index.changed(entry.record.device_id)
 
+    @property
+    def drift_index(self) -> DriftIndex:
+        """What the next drift scan looks at (and how many entries scans looked at)."""
+        return self._drift_index
+
     def _changed(self, entry: InventoryEntry) -> None:
         self._drift_index.changed(entry.record.device_id)
         if self._journal is not None:
@@ -275,22 +280,28 @@ class Inventory:
             index = DriftIndex()  # a fresh one looks at every entry
         production, retired = DeviceState.PRODUCTION, DeviceState.RETIRED  # read once
         entries = self._entries
-        for device_id in index.due(ca, len(revoked), now, entries):
-            entry = entries[device_id]
-            state, serial = entry.lifecycle.state, entry.serial
-            if state is production and serial is not None:
-                record = records.get(serial)
-                if record is not None and record.not_after >= now and serial not in revoked:
-                    index.quiet(device_id, record.not_after)
-                    continue  # the common case, bound to a live certificate: no drift
-            index.loud(device_id)
-            if state is retired:
-                serials = _live(ca, ca.records_for(device_id), now)
-                if serials:
-                    found.append(
-                        Drift(DriftKind.RETIRED_WITH_LIVE_CERTIFICATE, device_id, _hex(serials))
-                    )
-            found.extend(_binding_drift(entry, ca, now))
+        due = index.due(ca, len(revoked), now, entries)
+        try:
+            for device_id in due:
+                entry = entries[device_id]
+                state, serial = entry.lifecycle.state, entry.serial
+                if state is production and serial is not None:
+                    record = records.get(serial)
+                    if record is not None and record.not_after >= now and serial not in revoked:
+                        index.quiet(device_id, record.not_after)
+                        continue  # the common case, bound to a live certificate: no drift
+                index.loud(device_id)
+                if state is retired:
+                    serials = _live(ca, ca.records_for(device_id), now)
+                    if serials:
+                        found.append(
+                            Drift(DriftKind.RETIRED_WITH_LIVE_CERTIFICATE, device_id,
+                                  _hex(serials))
+                        )  # fmt: skip
+                found.extend(_binding_drift(entry, ca, now))
+        except BaseException:
+            index.again()  # failed part way: the next scan looks at every entry
+            raise
         return sorted(found, key=lambda d: (d.device_id, d.kind.value))
 
 

@@ -23,8 +23,9 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 FIND_DRIFT = {"ca-outage-longer-than-lifetime", "revocation-offboarding-drill", "two-site-pilot"}
 
 
-def _run_checked(scenario: Scenario) -> tuple[int, int]:
-    """Run with every scan compared with a full one; (scans, drifts found in all)."""
+def _run_checked(scenario: Scenario) -> tuple[int, int, float]:
+    """Run with every scan compared with a full one; (scans, drifts found in all, the
+    share of the entries the incremental scans looked at)."""
     tb = Testbed(scenario, base=ROOT / "scenarios")
     inventory: Inventory = tb.hospital.inventory
     incremental = inventory.drift
@@ -39,15 +40,17 @@ def _run_checked(scenario: Scenario) -> tuple[int, int]:
 
     inventory.drift = checked  # type: ignore[method-assign]
     tb.run()
-    return counts[0], counts[1]
+    entries = len(inventory) * counts[0]
+    return counts[0], counts[1], inventory.drift_index.looked / entries if entries else 0.0
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_every_scan_of_every_shipped_scenario_finds_what_a_full_scan_finds(path: Path) -> None:
-    scans, drifts = _run_checked(load_scenario(path))
+    scans, drifts, looked = _run_checked(load_scenario(path))
     assert scans > 0
     if path.stem in FIND_DRIFT:  # the comparison is not only of empty lists
         assert drifts > 0
+    assert looked < 0.5  # and the scans looked at less than half the entries: they skip
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -277,10 +277,47 @@ def test_a_new_binding_after_a_scan_is_looked_at_by_the_next(hospital) -> None:
     ]
 
 
-def test_another_ca_is_compared_afresh(hospital) -> None:
+def test_another_ca_is_compared_afresh_and_then_the_first_again(hospital) -> None:
     hospital.onboard("ct-1")
     assert _both(hospital, NOW + timedelta(hours=1)) == []
-    found = hospital.inventory.drift(_ca(), now=NOW + timedelta(hours=2))
+    other = _ca()
+    found = hospital.inventory.drift(other, now=NOW + timedelta(hours=2))
+    assert found == hospital.inventory.drift(other, now=NOW + timedelta(hours=2), full=True)
     assert [(d.kind, d.device_id) for d in found] == [
         (DriftKind.INVENTORY_SERIAL_UNKNOWN_TO_CA, "ct-1")
+    ]
+    assert _both(hospital, NOW + timedelta(hours=3)) == []
+
+
+def test_a_scan_at_an_earlier_time_finds_what_a_full_one_does(hospital) -> None:
+    """Live mode's clock can be set back (a test moving time): quiet stays quiet, and
+    what expired later is looked at again."""
+    hospital.onboard("ct-1", lifetime=timedelta(days=2))
+    assert [d.device_id for d in _both(hospital, NOW + timedelta(days=3))] == ["ct-1"]
+    assert _both(hospital, NOW + timedelta(days=1)) == []
+    assert [d.device_id for d in _both(hospital, NOW + timedelta(days=4))] == ["ct-1"]
+
+
+def test_a_scan_that_fails_part_way_forgets_nothing(
+    hospital, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error while looking at one entry (a store that cannot be read): the next scan
+    still finds what a full one does."""
+    hospital.onboard("ct-1")
+    hospital.onboard("ct-2")
+    assert _both(hospital, NOW + timedelta(hours=1)) == []
+    hospital.transition("ct-1", LifecycleEvent.OFFBOARD)
+    hospital.transition("ct-2", LifecycleEvent.OFFBOARD)
+
+    def unreadable(device_id: str) -> list[object]:
+        raise OSError("the store cannot be read")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(hospital.ca, "records_for", unreadable)
+        with pytest.raises(OSError):
+            hospital.inventory.drift(hospital.ca, now=NOW + timedelta(hours=2))
+    found = _both(hospital, NOW + timedelta(hours=3))
+    assert [(d.kind, d.device_id) for d in found] == [
+        (DriftKind.RETIRED_WITH_LIVE_CERTIFICATE, "ct-1"),
+        (DriftKind.RETIRED_WITH_LIVE_CERTIFICATE, "ct-2"),
     ]

@@ -36,7 +36,7 @@ def old_generation_paused() -> Iterator[None]:
     :data:`YOUNG` net allocations (or as the caller had it, when less often or
     never); restore and collect fully after."""
     thresholds = gc.get_threshold()
-    # no higher than the caller's own (0: no automatic collection at all)
+    # never more often than the caller had it (0: no automatic collection at all)
     young = max(thresholds[0], YOUNG) if thresholds[0] else 0
     gc.set_threshold(young, thresholds[1], _NEVER)
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from testbed.background_writer import BackgroundWriter
 from testbed.errors import OutputError
 from testbed.event_json import LineEncoder, Row
 
@@ -67,12 +68,20 @@ class JsonlSink:
     compressed) or to an open text stream (left open: its owner closes it).
 
     ``keep``: which rows to write (None: all); a row left out keeps its number, so the
-    written lines keep the numbers the log gave them.  A file that cannot be opened or
-    written raises :class:`OutputError` naming it.
+    written lines keep the numbers the log gave them.  ``background``: the lines are
+    written by a thread of their own (:class:`~testbed.background_writer.BackgroundWriter`:
+    in order, a few batches behind at most, all of them by :meth:`close`), so writing
+    the file overlaps encoding the next batch.  A file that cannot be opened or written
+    raises :class:`OutputError` naming it (in the background: at the next write, or at
+    :meth:`close`).
     """
 
     def __init__(
-        self, target: Path | IO[str], *, keep: Callable[[Row], bool] | None = None
+        self,
+        target: Path | IO[str],
+        *,
+        keep: Callable[[Row], bool] | None = None,
+        background: bool = False,
     ) -> None:
         self.path = target if isinstance(target, Path) else None
         self._owned = isinstance(target, Path)
@@ -82,11 +91,13 @@ class JsonlSink:
         with self._errors():
             self._handle: IO[str] = open_log(target) if isinstance(target, Path) else target
         self._encoder = LineEncoder()
+        self._writer = BackgroundWriter(self._handle) if background else None
         self._closed = False
         self.events = 0
         """Events written."""
         self.seconds = 0.0
-        """Wall seconds spent encoding and writing them (and closing the file)."""
+        """Wall seconds spent encoding and writing them, or handing them to the
+        background writer (and closing the file: waiting for the writer to finish)."""
 
     def write(self, first: int, rows: Iterable[Row]) -> int:
         """Write ``rows`` as the events numbered from ``first`` on; how many there were."""
@@ -98,8 +109,12 @@ class JsonlSink:
             count = len(lines)
             if count:
                 lines.append("")  # the last line's newline
+                text = "\n".join(lines)
                 with self._errors():
-                    self._handle.write("\n".join(lines))
+                    if self._writer is not None:
+                        self._writer.write(text)
+                    else:
+                        self._handle.write(text)
                 self.events += count
             return count
         finally:
@@ -134,10 +149,14 @@ class JsonlSink:
         started = time.perf_counter()
         try:
             with self._errors():
-                if self._owned:
-                    self._handle.close()
-                else:
-                    self._handle.flush()
+                try:
+                    if self._writer is not None:
+                        self._writer.close()  # everything handed to it is written
+                finally:
+                    if self._owned:
+                        self._handle.close()
+                    else:
+                        self._handle.flush()
         finally:
             self.seconds += time.perf_counter() - started
 

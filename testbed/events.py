@@ -483,6 +483,6 @@ class EventLog:
                 "write them as they come with a sink instead"
             )
         rows = self._kept.rows()
-        with JsonlSink(target) as sink:
+        with JsonlSink(target, background=True) as sink:
             while batch := list(islice(rows, BATCH)):
                 sink.write(sink.events, batch)

@@ -95,7 +95,7 @@ def _streamed_run(
     scenario: Scenario, base: Path, events: Path | None, progress: Progress | None,
     stop: Callable[[], bool] | None, kept: EventsKept,
 ) -> Testbed:  # fmt: skip
-    sink = None if events is None else JsonlSink(events, keep=kept.keeps())
+    sink = None if events is None else JsonlSink(events, keep=kept.keeps(), background=True)
     log = EventLog(keep=REPORT_EVENTS, sink=sink)
     try:
         tb = Testbed(scenario, base=base, log=log)

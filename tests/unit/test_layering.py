@@ -20,8 +20,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "testbed"
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundation", frozenset({
         "errors", "clock", "units", "inputs", "events", "event_json", "event_sink",
-        "decisions", "lifecycle", "sites", "memory", "expectations", "faults", "verdicts",
-        "targets", "revision", "holds", "positions", "suggest",
+        "background_writer", "decisions", "lifecycle", "sites", "memory", "expectations",
+        "faults", "verdicts", "targets", "revision", "holds", "positions", "suggest",
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "drift_index", "network", "approval", "offboard",

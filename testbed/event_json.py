@@ -14,7 +14,11 @@ event of its shape, a tuple of values) without building any of them:
   cheapest exact path for the type the shape's first event had there, and by the
   general encoding (:func:`value_json`) for any other type, so the text is exact
   whatever comes;
-- the JSON text of strings is cached (device ids, services, reasons, serials);
+- a string is escaped each time it is written (``encode_basestring_ascii``, in C).
+  A cache of strings' texts was faster only while it stayed in the processor's
+  cache: in a run, the simulation evicts it between two batches, and its lookups cost
+  more than escaping (a 10k-device year's ``events.jsonl``: 9.6 s with the cache,
+  6.6 s without, 2026-12-07);
 - the time's text is made once per time object (events at one instant share one),
   from its minute's text, made when the time leaves the last minute's bounds (a
   log's times go forward, so mostly once per minute), and table lookups for the
@@ -45,7 +49,6 @@ Row = tuple[datetime, Enum, str, tuple[str, ...], tuple[Any, ...]]
 
 _Line = Callable[[int, str, str, tuple[Any, ...]], str]
 """A compiled line function: ``(seq, time text, subject, values) -> line``."""
-_STRINGS_KEPT = 1 << 18  # cached string texts; the cache starts afresh when full
 _MINUTE = timedelta(minutes=1)
 _SECONDS = tuple(f"{second:02d}" for second in range(60))
 _LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
@@ -80,17 +83,17 @@ class LineEncoder:
     """Writes events' JSON lines; keeps its caches between calls (one per log or file)."""
 
     def __init__(self) -> None:
-        self._strings: dict[object, str] = {None: "null"}  # str keys only, and None
         self._shapes: dict[tuple[Enum, tuple[str, ...]], _Line] = {}
         self._time: tuple[datetime | None, str] = (None, "")
         # the minute of the last UTC time written: [start, end) and its text
         self._minute: tuple[datetime, datetime, str] | None = None
         self._names = {
-            "g": self._strings.get,
-            "E": self._value,
+            "J": encode_basestring_ascii,
+            "E": value_json,
             "I": int.__repr__,
             "TRUE": "true",
             "FALSE": "false",
+            "NULL": "null",
         }
 
     def lines(self, first: int, rows: Iterable[Row]) -> list[str]:
@@ -138,15 +141,6 @@ class LineEncoder:
             return '%s%s.%06dZ"' % (minute[2], _SECONDS[when.second], micro)  # noqa: UP031
         return f'{minute[2]}{_SECONDS[when.second]}Z"'
 
-    def _value(self, value: object) -> str:
-        text = value_json(value)
-        if type(value) is str:
-            if len(self._strings) >= _STRINGS_KEPT:
-                self._strings.clear()
-                self._strings[None] = "null"
-            self._strings[value] = text
-        return text
-
     def _compile(self, kind: Enum, keys: tuple[str, ...], sample: tuple[Any, ...]) -> _Line:
         """The line function of one kind and shape (see the module docstring)."""
         if len(keys) != len(sample):
@@ -160,7 +154,7 @@ class LineEncoder:
         for name in sorted(last):
             index = last[name]
             if index < len(FIXED_FIELDS):
-                slot = ("seq", "tt", "KIND", "(g(s) or E(s))")[index]
+                slot = ("seq", "tt", "KIND", _slot("s", ""))[index]
             else:
                 slot = _slot(f"v{index - len(FIXED_FIELDS)}", sample[index - len(FIXED_FIELDS)])
             key_text = encode_basestring_ascii(name).replace("{", "{{").replace("}", "}}")
@@ -182,4 +176,8 @@ def _slot(name: str, sample: object) -> str:
         return f"(TRUE if {name} is True else FALSE if {name} is False else E({name}))"
     if type(sample) is int:
         return f"(I({name}) if {name}.__class__ is int else E({name}))"
-    return f"(g({name}) or E({name}))"
+    if sample is None:
+        return f"(NULL if {name} is None else E({name}))"
+    if type(sample) is str:
+        return f"(J({name}) if {name}.__class__ is str else E({name}))"
+    return f"E({name})"

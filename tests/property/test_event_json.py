@@ -102,17 +102,14 @@ def test_lines_are_to_json_byte_for_byte(batch: list[Any], first: int) -> None:
 @settings(max_examples=150, deadline=None)
 @given(batches=st.lists(rows(), min_size=1, max_size=4))
 def test_one_encoder_over_many_batches_keeps_its_caches_exact(batches: list[list[Any]]) -> None:
-    """Caches (shapes, strings, the last minute, the last time) carry over between
-    calls; the string cache starts afresh when full (here after 8 strings)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(event_json, "_STRINGS_KEPT", 8)
-        encoder = LineEncoder()
-        first = 0
-        for batch in batches:
-            assert _outcome(lambda b=batch, f=first: encoder.lines(f, b)) == _outcome(
-                lambda b=batch, f=first: _reference(f, b)
-            )
-            first += len(batch)
+    """Caches (shapes, the last minute, the last time) carry over between calls."""
+    encoder = LineEncoder()
+    first = 0
+    for batch in batches:
+        assert _outcome(lambda b=batch, f=first: encoder.lines(f, b)) == _outcome(
+            lambda b=batch, f=first: _reference(f, b)
+        )
+        first += len(batch)
 
 
 @settings(max_examples=150, deadline=None,

@@ -33,7 +33,6 @@ __all__ = [
     "Attempt",
     "DecisionListener",
     "Purpose",
-    "StandingListener",
 ]
 
 
@@ -104,12 +103,6 @@ class AccessHop(Protocol):
 DecisionListener = Callable[[AccessContext, Decision], None]
 """Notification: called after every decision with its context (metrics, oracle)."""
 
-StandingListener = Callable[[Attempt, InventoryEntry, Standing, datetime], None]
-"""The cheaper form of a :data:`DecisionListener` for an allowance given again
-(:mod:`testbed.standing`): the attempt, the device's entry, the allowance that stood
-(its decision, leaf and record) and the time, with no context built.  Clinical traffic
-is mostly such allowances, so whatever observes every decision offers one."""
-
 #: the data keys of an ``access-decision`` event, in the order ``_values`` gives them
 _DECISION_KEYS = ("service", "allowed", "reason", "hop", "purpose", "serial", "detail")
 _ACCESS_DECISION = EventKind.ACCESS_DECISION  # (a module constant: read per decision)
@@ -140,30 +133,20 @@ class AccessPoint:
         self.check_standing = False
         self.stood = 0  # decisions given by a standing allowance (not walked)
         self._listeners: list[DecisionListener] = []
-        self._again: list[StandingListener] = []  # those called for a standing allowance
+        self._again: list[DecisionListener] = []  # those called for a standing allowance
         self._kind_of = {service.name: service.kind for service in system.services}
         self._timed: dict[ServiceKind, tuple[TimedHop, ...]] = {
             kind: tuple(cast(TimedHop, h) for h in chain if callable(getattr(h, "until", None)))
             for kind, chain in self.chains.items()
         }
 
-    def subscribe(
-        self,
-        listener: DecisionListener,
-        *,
-        again: bool = True,
-        stood: StandingListener | None = None,
-    ) -> None:
-        """Call ``listener`` after every decision from now on.
-
-        For an allowance that stands (:mod:`testbed.standing`): ``stood`` instead, if
-        given (the same effect, without a context); nothing with ``again`` False (a
-        listener whose effect for it is the walk's that established it: idempotent,
-        and lasting); otherwise ``listener`` with a context built for it.
-        """
+    def subscribe(self, listener: DecisionListener, *, again: bool = True) -> None:
+        """Call ``listener`` after every decision from now on; with ``again`` False,
+        not for an allowance that stands (:mod:`testbed.standing`): a listener whose
+        effect for it is the walk's that established it (idempotent, and lasting)."""
         self._listeners.append(listener)
         if again:
-            self._again.append(stood or _with_context(listener))
+            self._again.append(listener)
 
     def context(self, attempt: Attempt, *, now: datetime) -> AccessContext:
         """What the hospital knows of ``attempt`` at ``now`` (no decision, no event)."""
@@ -186,15 +169,15 @@ class AccessPoint:
             if standing.holds(entry, self.revision.value, now):  # given again, not walked
                 decision = standing.decision
                 assert decision is not None  # it holds
-                assert entry is not None  # it holds
                 self.stood += 1
+                context = AccessContext(attempt, now, entry, standing.leaf, standing.record,
+                                        standing)  # fmt: skip
                 if self.check_standing:
-                    self._check(AccessContext(attempt, now, entry, standing.leaf,
-                                              standing.record, standing), decision)  # fmt: skip
+                    self._check(context, decision)
                 self.log.record(now, _ACCESS_DECISION, attempt.device_id, _DECISION_KEYS,
                                 standing.values)  # fmt: skip
-                for stood in self._again:
-                    stood(attempt, entry, standing, now)
+                for listener in self._again:
+                    listener(context, decision)
                 return decision
         context = self.context(attempt, now=now)
         decision = self._walk(context)
@@ -259,18 +242,6 @@ class AccessPoint:
             if decision is not None:
                 return decision
         return ALLOW
-
-
-def _with_context(listener: DecisionListener) -> StandingListener:
-    """``listener`` as a :data:`StandingListener`: with the context built for it."""
-
-    def stood(attempt: Attempt, entry: InventoryEntry, standing: Standing, now: datetime) -> None:
-        decision = standing.decision
-        assert decision is not None  # it stood
-        listener(AccessContext(attempt, now, entry, standing.leaf, standing.record, standing),
-                 decision)  # fmt: skip
-
-    return stood
 
 
 def _values(context: AccessContext, decision: Decision) -> tuple[Value, ...]:

@@ -70,7 +70,7 @@ class Testbed:
             scenario, profiles=self.profiles, clock=self.clock, rng=self.rng, log=self.log
         )
         self.metrics = self.hospital.metrics
-        self.lab = ValidationLab(self.hospital, self.hospital.observe)
+        self.lab = ValidationLab(self.hospital, self.hospital.decision_listeners)
         system = self.hospital.system
         #: every incident, one by one (the measures count them)
         self.incidents = IncidentJournal()

@@ -17,8 +17,8 @@ event of its shape, a tuple of values) without building any of them:
 - a string is escaped each time it is written (``encode_basestring_ascii``, in C).
   A cache of strings' texts was faster only while it stayed in the processor's
   cache: in a run, the simulation evicts it between two batches, and its lookups cost
-  more than escaping (a 10k-device year's ``events.jsonl``: 9.6 s with the cache,
-  6.6 s without, 2026-12-07);
+  more than escaping (a 10k-device year's ``events.jsonl``: 9.05 s with the cache,
+  6.2 s without, paired runs, 2026-12-07);
 - the time's text is made once per time object (events at one instant share one),
   from its minute's text, made when the time leaves the last minute's bounds (a
   log's times go forward, so mostly once per minute), and table lookups for the

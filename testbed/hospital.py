@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from testbed.access import AccessContext, AccessPoint, Purpose
+from testbed.access import AccessContext, AccessPoint, DecisionListener, Purpose
 from testbed.clinical import Clinical, SmartUrls
 from testbed.clock import Clock
 from testbed.crosscheck import scenario_profiles
@@ -187,7 +187,8 @@ class Hospital:
             )  # fmt: skip
             # a durable store gives back what it kept and keeps what changes from now
             self.store.keep_clinical(self.clinical, now=now)
-        self.observe(self.access)
+        for listener in self.decision_listeners:
+            self.access.subscribe(listener)
         self._observe_pacs()
         # a presented certificate is in use: its predecessor's renewal grace ends (for
         # good: an allowance that stands was walked, and marked, when it was established)
@@ -256,12 +257,11 @@ class Hospital:
         """The EHR of each EHR service, by service name (empty without an ``ehr`` block)."""
         return {} if self.clinical is None else self.clinical.ehrs
 
-    def observe(self, access: AccessPoint) -> None:
-        """Subscribe what observes every access point of this hospital (the validation
-        lab's too) to ``access``: the measures, then the oracle, each with its form for
-        an allowance that stands."""
-        access.subscribe(self.metrics.on_decision, stood=self.metrics.on_standing)
-        access.subscribe(self.oracle, stood=self.oracle.stood)
+    @property
+    def decision_listeners(self) -> tuple[DecisionListener, ...]:
+        """The listeners every access point of this hospital notifies (the validation
+        lab's too): the measures, then the oracle."""
+        return (self.metrics.on_decision, self.oracle)
 
     @classmethod
     def from_file(

@@ -19,9 +19,7 @@ from testbed.incidents import IncidentJournal
 from testbed.verdicts import ValidationOutcome
 
 if TYPE_CHECKING:
-    from testbed.access import AccessContext, Attempt
-    from testbed.inventory import InventoryEntry
-    from testbed.standing import Standing
+    from testbed.access import AccessContext
 
 __all__ = ["CLINICAL_PURPOSES", "Availability", "DicomCounts", "EhrMeasures", "Metrics"]
 
@@ -174,14 +172,6 @@ class Metrics:
         else:
             self.denied += 1
             self.count_denial(context.attempt.purpose.value, decision.reason.value)
-
-    def on_standing(
-        self, attempt: Attempt, entry: InventoryEntry, standing: Standing, now: datetime
-    ) -> None:
-        """Count one allowance given again (:meth:`on_decision`'s form for it: a
-        standing decision is always an allowance)."""
-        self.decisions += 1
-        self.allowed += 1
 
     def count_denial(self, purpose: str, reason: str) -> None:
         """One denial: clinical traffic's by reason, a check's by purpose and reason."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from testbed.access import AccessContext, AccessPoint, Attempt, Purpose
 from testbed.decisions import Decision
@@ -36,11 +35,6 @@ from testbed.network.shared import SharedCredentials
 from testbed.pacs.ae_title import canonical_ae_title
 from testbed.pacs.store import StoreDecision, StoreRequest
 from testbed.pki.ca import CertificateAuthority
-
-if TYPE_CHECKING:
-    from testbed.inventory import InventoryEntry
-    from testbed.pki.leaf import LeafFacts
-    from testbed.standing import Standing
 
 __all__ = ["Oracle", "StoreOracle", "misallowance", "wrongly_allowed"]
 
@@ -104,11 +98,16 @@ class Oracle:
         if standing is None:
             why = misallowance(context, self.ca, self.shared)
         else:
-            if self._deserved(standing, context.leaf, context.now):
+            shared, leaf = self.shared, context.leaf
+            # the epoch: both counters only go up, so their sum moves when either does
+            epoch = self.ca.revocation_count + (0 if shared is None else shared.changes)
+            if standing.deserved == epoch and (
+                leaf is None or leaf.not_before <= context.now <= leaf.not_after
+            ):
                 return  # deserved at this epoch: nothing it reads has moved but the time
-            why = misallowance(context, self.ca, self.shared)
+            why = misallowance(context, self.ca, shared)
             if why is None and self._unrevoked(context):
-                standing.deserved = self._epoch()
+                standing.deserved = epoch
         if why is None:
             return
         self.metrics.unauthorized_access += 1
@@ -120,33 +119,6 @@ class Oracle:
                       service=attempt.service, purpose=attempt.purpose.value,
                       serial=None if leaf is None else leaf.serial_hex,
                       state=None if entry is None else entry.state.value, why=why)  # fmt: skip
-
-    def stood(
-        self, attempt: Attempt, entry: InventoryEntry, standing: Standing, now: datetime
-    ) -> None:
-        """Judge an allowance given again (the :data:`~testbed.access.StandingListener`
-        form): as :meth:`__call__` would, its context built only when it must be judged
-        afresh."""
-        if self._deserved(standing, standing.leaf, now):
-            return
-        decision = standing.decision
-        assert decision is not None  # it stood
-        self(AccessContext(attempt, now, entry, standing.leaf, standing.record, standing),
-             decision)  # fmt: skip
-
-    def _epoch(self) -> int:
-        """The counters a standing judgement reads: both only go up, so their sum
-        moves when either does."""
-        shared = self.shared
-        return self.ca.revocation_count + (0 if shared is None else shared.changes)
-
-    def _deserved(self, standing: Standing, leaf: LeafFacts | None, now: datetime) -> bool:
-        """Whether ``standing`` was found deserved at the current epoch and ``now`` is
-        within the presented certificate's (``leaf``'s) window: nothing it reads has
-        moved but the time."""
-        return standing.deserved == self._epoch() and (
-            leaf is None or leaf.not_before <= now <= leaf.not_after
-        )
 
     def _unrevoked(self, context: AccessContext) -> bool:
         """Whether nothing of ``context`` is revoked at all, not even from a later time."""

@@ -9,13 +9,13 @@ the hospital refuses but the device neither reports nor keeps the data; it is
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from testbed.access import AccessPoint, Attempt, Purpose
+from testbed.access import AccessPoint, Attempt, DecisionListener, Purpose
 from testbed.decisions import Decision, Hop, Reason
 from testbed.events import EventKind
 from testbed.hops import CrlSource, RoutePolicy, standard_chains
@@ -115,7 +115,7 @@ class ValidationLab:
     changes what the hospital's relying parties see.  Its decisions are real ones: the
     same log, the same listeners."""
 
-    def __init__(self, hospital: Hospital, observe: Callable[[AccessPoint], None]) -> None:
+    def __init__(self, hospital: Hospital, listeners: Sequence[DecisionListener]) -> None:
         self.crls = _LabCrls(hospital.crls)
         self.routes = _LabRoutes(hospital.policy)
         self.access = AccessPoint(
@@ -129,7 +129,8 @@ class ValidationLab:
                 outages=hospital.outages,
             ),
         )  # fmt: skip
-        observe(self.access)  # the same listeners as the hospital's own access point
+        for listener in listeners:
+            self.access.subscribe(listener)
 
     def decide(
         self,

@@ -62,8 +62,7 @@ def test_a_revocation_at_the_ca_while_an_allowance_stands_is_unauthorized_access
     assert stood.access.stood == 2  # the CRL does not list it yet: the allowance stood
     assert standing.deserved >= 0  # and the oracle had noted it deserved
     assert stood.metrics.unauthorized_access == walked.metrics.unauthorized_access == 1
-    # the measures' standing form counts what the walk's does
-    assert stood.metrics.decisions == walked.metrics.decisions == 3
+    assert stood.metrics.decisions == walked.metrics.decisions == 3  # the measures too
     assert stood.metrics.allowed == walked.metrics.allowed == 3
     [event] = stood.log.of_kind(EventKind.UNAUTHORIZED_ACCESS)
     assert event.data["why"] == "the certificate was revoked at the CA"
@@ -76,68 +75,18 @@ def _judged(oracle: Oracle, context: Any) -> int:
     return oracle.metrics.unauthorized_access - before
 
 
-def _judging(make_hospital: Callable[..., Any]) -> tuple[Any, Oracle, Any]:
-    """A hospital, an oracle of its CA, and a context of a standing attempt at ``NOW``."""
+def test_a_noted_allowance_is_judged_again_past_the_certificate_window(
+    make_hospital: Callable[..., Any],
+) -> None:
     hospital = _ready(make_hospital)
     oracle = Oracle(hospital.ca, Metrics(), EventLog())
     attempt = Attempt("ct-1", "pacs-north", hospital.cert, SOURCE)
     context = hospital.access.context(attempt, now=NOW)
-    context.standing = Standing(decision=ALLOW, leaf=context.leaf, record=context.record)
-    return hospital, oracle, context
-
-
-def test_a_noted_allowance_is_judged_again_past_the_certificate_window(
-    make_hospital: Callable[..., Any],
-) -> None:
-    hospital, oracle, context = _judging(make_hospital)
+    context.standing = Standing()
     assert _judged(oracle, context) == 0
     assert context.standing.deserved == hospital.ca.revocation_count  # noted
     context.now = hospital.cert.not_valid_after_utc + timedelta(seconds=1)
     assert _judged(oracle, context) == 1
-
-
-def test_the_standing_form_judges_again_past_the_certificate_window(
-    make_hospital: Callable[..., Any],
-) -> None:
-    hospital, oracle, context = _judging(make_hospital)
-    attempt, entry, standing = context.attempt, context.entry, context.standing
-    oracle.stood(attempt, entry, standing, NOW)  # not noted yet: judged, deserved
-    assert (oracle.metrics.unauthorized_access, standing.deserved) == (0, 0)
-    oracle.stood(attempt, entry, standing, NOW + timedelta(days=1))
-    assert oracle.metrics.unauthorized_access == 0
-    oracle.stood(attempt, entry, standing, hospital.cert.not_valid_after_utc + timedelta(seconds=1))
-    assert oracle.metrics.unauthorized_access == 1
-    [event] = oracle.log.of_kind(EventKind.UNAUTHORIZED_ACCESS)
-    assert event.data["why"] == "the certificate was outside its validity"
-
-
-def test_listeners_hear_a_standing_allowance_in_the_form_they_subscribed(
-    make_hospital: Callable[..., Any],
-) -> None:
-    hospital = _ready(make_hospital)
-    heard: list[tuple[str, Any]] = []
-    access = hospital.access
-    access.subscribe(lambda context, decision: heard.append(("plain", context)))
-    access.subscribe(
-        lambda context, decision: heard.append(("with-form", context)),
-        stood=lambda attempt, entry, standing, now: heard.append(("form", now)),
-    )
-    access.subscribe(lambda context, decision: heard.append(("walks-only", context)),
-                     again=False)  # fmt: skip
-    attempt = Attempt("ct-1", "pacs-north", hospital.cert, SOURCE)
-    standing = Standing()
-    access.decide(attempt, now=NOW, standing=standing)  # walked: every listener
-    assert [name for name, _ in heard] == ["plain", "with-form", "walks-only"]
-    heard.clear()
-    later = NOW + timedelta(hours=1)
-    access.decide(attempt, now=later, standing=standing)  # stood
-    assert access.stood == 1
-    assert [name for name, _ in heard] == ["plain", "form"]
-    context = heard[0][1]  # built for the listener without a form: what it stood on
-    assert (context.attempt, context.now, context.standing) == (attempt, later, standing)
-    assert (context.leaf, context.record) == (standing.leaf, standing.record)
-    assert context.entry is hospital.inventory.get("ct-1")
-    assert heard[1][1] == later
 
 
 def test_a_shared_credential_revoked_while_its_allowance_stands_counts(

@@ -46,6 +46,13 @@ recorded as the run does it (event, metrics, oracle), with no engine, no SimPy a
 renewals (:func:`benchmarks.worker._decision_floor`).  Its wall over the bare loop's
 says how much of the 3x a design that decides and records every delivery one by one
 has left for everything else.
+
+At each size of ``--sizes`` it also measures the *fleet floor*
+(:mod:`benchmarks.fleet_floor`): the least work of a steady device-day (one turn, the
+allowance checked, the decision recorded, the buffer emptied) over as many devices,
+with the fleet kept as objects (as the testbed keeps it) and as arrays.  The growth of
+each from the smallest size to the largest (``modeled_linear.floor_growth``) is how
+much of the per-device-day target the machine's caches decide for each layout.
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from benchmarks.fleet_floor import DEVICE_DAYS, LAYOUTS
 
 __all__ = ["main"]
 
@@ -102,7 +111,8 @@ def _per_device_day_us(run: dict[str, Any]) -> float:
 
 
 def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | None,
-             bare: bool = True, fidelity: str = "full") -> dict[str, Any]:
+             bare: bool = True, fidelity: str = "full",
+             floor_device_days: int = DEVICE_DAYS) -> dict[str, Any]:
     print(f"\n== {devices} devices, workload every {interval}, keep_events={keep_events}, "
           f"{fidelity} fidelity", flush=True)
     spec = {"mode": "testbed", "devices": devices, "interval": interval,
@@ -132,6 +142,10 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
             bare_wall = run["model_events"] / run["bare"]["events_per_second"]
             floor["over_bare"] = round(floor["seconds"] / bare_wall, 2)
             floor["run_over_floor"] = round(run["wall"]["run"] / floor["seconds"], 2)
+        print(f"== the fleet's floor: {floor_device_days:,} steady device-days over {devices} "
+              "devices, as objects and as arrays", flush=True)
+        run["fleet_floor"] = _worker({"mode": "fleet_floor", "devices": devices,
+                                      "device_days": floor_device_days})
     return run
 
 
@@ -224,6 +238,13 @@ def _targets(runs: list[dict[str, Any]]) -> dict[str, Any]:
         out["modeled_linear"] = {"target_growth": TARGET_LINEAR, "sizes": [small, large],
                                  "per_device_day_growth": round(growth, 2),
                                  "met": growth <= TARGET_LINEAR}
+        if all("fleet_floor" in modeled[size] for size in (small, large)):
+            # the same growth for the least work of a steady device-day, per layout
+            out["modeled_linear"]["floor_growth"] = {
+                layout: round(modeled[large]["fleet_floor"][layout]["us_per_device_day"]
+                              / modeled[small]["fleet_floor"][layout]["us_per_device_day"], 2)
+                for layout in LAYOUTS
+            }
     if 10_000 in full and "wall_over_crypto_floor" in full[10_000]:
         value = full[10_000]["wall_over_crypto_floor"]
         out["full_10k_over_crypto_floor"] = {"target": TARGET_FLOOR_10K, "value": value,
@@ -302,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-budget", type=float, default=120.0,
                         help="wall budget of each profiling run (0: no limit)")
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--floor-device-days", type=int, default=DEVICE_DAYS,
+                        help="steady device-days of the fleet floor at each size "
+                             f"(default {DEVICE_DAYS:,})")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     budget = args.budget or None
@@ -311,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     for i, devices in enumerate(sorted(args.sizes)):
         runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget,
-                             fidelity=args.fidelity))
+                             fidelity=args.fidelity, floor_device_days=args.floor_device_days))
         if i == 0 and not args.no_drop_events:
             runs.append(_measure(devices, interval=args.interval, keep_events=False,
                                  budget=budget, bare=False, fidelity=args.fidelity))
@@ -367,6 +391,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"tight loop ({floor['us_per_decision']:.2f} us), take {floor['seconds']:.1f} s "
                   f"= {floor['over_bare']:.2f}x the bare loop; the run is "
                   f"{floor['run_over_floor']:.2f}x that")
+        fleet = r.get("fleet_floor")
+        if fleet is not None:
+            print(f"  {r['devices']} devices: the least work of a steady device-day costs "
+                  + " and ".join(f"{fleet[layout]['us_per_device_day']:.2f} us as {layout}"
+                                 for layout in LAYOUTS)
+                  + f"; the run's device-day {r['us_per_device_day']:.1f} us")
         if "crypto_floor_s" in r:
             print(f"  {r['devices']} devices, full: {r['certificates_issued']:,} issuances "
                   f"and {r['test_certificates_issued']:,} test certificates "

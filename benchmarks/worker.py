@@ -8,6 +8,8 @@ stdout; progress goes to stderr.  Modes:
              build the report.
 ``bare``     ``processes`` SimPy processes that only ``yield env.timeout(...)``,
              stepped by the same loop until ``events`` events have been processed.
+``fleet_floor`` the least work of a steady device-day at ``devices`` devices, with
+             the fleet kept as objects and as arrays (:mod:`benchmarks.fleet_floor`).
 ``issuance`` ``count`` issuances' cryptography alone, in one process, with the
              functions a renewal runs: the device's key and CSR, the CA's check of
              the CSR, the leaf built and signed, its path validated under a bundle
@@ -51,7 +53,7 @@ from typing import Any
 
 import simpy
 
-__all__ = ["main", "run_bare", "run_issuance", "run_testbed"]
+__all__ = ["main", "run_bare", "run_fleet_floor", "run_issuance", "run_testbed"]
 
 _PROGRESS_STEPS = 10
 _CHECKS = 100  # budget checks per run
@@ -434,11 +436,21 @@ def run_issuance(spec: dict[str, Any]) -> dict[str, Any]:
             "us_per_test_issuance": round(1e6 * test_wall / count, 1)}
 
 
+def run_fleet_floor(spec: dict[str, Any]) -> dict[str, Any]:
+    """The least a steady device-day costs at ``devices`` devices, in two layouts
+    (:mod:`benchmarks.fleet_floor`)."""
+    from benchmarks.fleet_floor import DEVICE_DAYS, measure
+
+    result = measure(int(spec["devices"]), device_days=int(spec.get("device_days", DEVICE_DAYS)))
+    return {"mode": "fleet_floor", **result, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the configuration given as a JSON argument and print its result as JSON."""
     args = sys.argv[1:] if argv is None else argv
     spec = json.loads(args[0])
-    modes = {"testbed": run_testbed, "bare": run_bare, "issuance": run_issuance}
+    modes = {"testbed": run_testbed, "bare": run_bare, "issuance": run_issuance,
+             "fleet_floor": run_fleet_floor}
     result = modes[spec["mode"]](spec)
     print(json.dumps(result), flush=True)
     return 0

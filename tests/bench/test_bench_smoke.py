@@ -24,7 +24,7 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
     against the crypto floor; the outputs timed; the level ratio where both ran."""
     out = tmp_path / "bench.json"
     code = run.main(["--sizes", "30,60", "--full-sizes", "60", "--budget", "0",
-                     "--no-drop-events", "--out", str(out)])
+                     "--no-drop-events", "--floor-device-days", "6000", "--out", str(out)])
     assert code == 0
     result = json.loads(out.read_text(encoding="utf-8"))
     runs = result["runs"]
@@ -49,6 +49,11 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
         assert floor["decisions"] > r["decisions"] - floor["attempts"]
         assert floor["us_per_decision"] > 0 and floor["over_bare"] > 0
         assert floor["run_over_floor"] > 0
+        # the fleet floor: the same steady device-days in both layouts, the same decisions
+        fleet = r["fleet_floor"]
+        assert fleet["devices"] == r["devices"] and fleet["days"] == 6000 // r["devices"]
+        assert fleet["objects"]["decisions"] == fleet["columns"]["decisions"] > 0
+        assert all(fleet[layout]["us_per_device_day"] > 0 for layout in ("objects", "columns"))
     assert runs[2]["crypto_floor_s"] > 0 and runs[2]["wall_over_crypto_floor"] > 0
     # the floor counts every certificate the run issued: device identities and the
     # pre-production tests' own (two per device: expired and revoked credentials)
@@ -72,3 +77,8 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
     # no 10k or 100k run here: only the growth and the level ratio are judged
     assert set(result["targets"]) == {"modeled_linear", "full_over_modeled_60"}
     assert all(isinstance(t["met"], bool) for t in result["targets"].values())
+    growth = result["targets"]["modeled_linear"]["floor_growth"]
+    small, large = (runs[i]["fleet_floor"] for i in (0, 1))
+    assert growth == {layout: round(large[layout]["us_per_device_day"]
+                                    / small[layout]["us_per_device_day"], 2)
+                      for layout in ("objects", "columns")}

@@ -24,7 +24,7 @@ demo: setup
 	@echo "each notebook's outputs: runs/demo/NN_name.html and .png)"
 
 lint: setup
-	$(BIN)/ruff check testbed tests benchmarks conftest.py
+	$(BIN)/ruff check testbed tests benchmarks notebooks conftest.py
 
 typecheck: setup
 	$(BIN)/mypy

@@ -133,7 +133,8 @@ class StoreMachine(RuleBasedStateMachine):
             "revoke": lambda: hospital.revoke(device_id, RevocationReason.KEY_COMPROMISE),
             "offboard": lambda: hospital.offboard(device_id),
             "publish": hospital.publish_crls,
-            "promote": lambda: hospital.validate(device_id),
+            "validate": lambda: hospital.validate(device_id),
+            "promote": lambda: hospital.promote(device_id),
         }
         return operations[name]
 
@@ -144,7 +145,7 @@ class StoreMachine(RuleBasedStateMachine):
             self._operation(name, serial)()
 
     @rule(name=st.sampled_from(["register", "approve", "enroll", "revoke", "offboard",
-                                "publish", "promote"]),
+                                "publish", "validate", "promote"]),
           serial=st.sampled_from(SERIALS))  # fmt: skip
     def answered_operation(self, name: str, serial: str) -> None:
         self._run(name, serial)
@@ -155,7 +156,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.answered = snapshot(self.root)  # and what it left on disk
 
     @rule(name=st.sampled_from(["register", "approve", "enroll", "revoke", "offboard",
-                                "publish", "promote"]),
+                                "publish", "validate", "promote"]),
           serial=st.sampled_from(SERIALS), steps=st.integers(0, 400))  # fmt: skip
     def crash_during(self, name: str, serial: str, steps: int) -> None:
         """The operation runs inside a transaction that never commits: interrupted
@@ -192,3 +193,27 @@ StoreMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )  # fmt: skip
 TestStoreMachine = StoreMachine.TestCase
+
+
+def test_a_device_routed_to_production_survives_a_crash_in_and_after_its_promotion() -> None:
+    """The path to production that random sequences rarely take (register, approve,
+    enroll, validate, then promote), with the promotion crashed at several points
+    before it is answered: nothing of a crashed promotion is kept, the answered one is."""
+    machine = StoreMachine()
+    try:
+        machine.start()
+        for name in ("register", "approve", "enroll", "validate"):
+            machine.answered_operation(name, "S0")
+            machine.holds_exactly_what_was_answered()
+        validated = facts(machine.hospital)[0]
+        assert [d["state"] for d in validated] == ["validated"]
+        for steps in (1, 3, 10, 0):
+            machine.crash_during("promote", "S0", steps)
+            machine.holds_exactly_what_was_answered()  # still validated, not half promoted
+        assert facts(machine.hospital)[0] == validated
+        machine.answered_operation("promote", "S0")
+        machine.restart()
+        machine.holds_exactly_what_was_answered()
+        assert [d["state"] for d in facts(machine.hospital)[0]] == ["production"]
+    finally:
+        machine.teardown()

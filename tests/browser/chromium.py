@@ -34,6 +34,16 @@ def chromium_missing() -> str | None:
     return None
 
 
+def require_under_ci() -> None:
+    """Under ``.ci/run`` (``TESTBED_CI`` set), which installs Chromium, its absence
+    fails the calling test module's collection instead of skipping its tests."""
+    missing = chromium_missing()
+    if missing is not None and os.environ.get("TESTBED_CI"):
+        import pytest  # only the tests call this (make demo's scripts import this module)
+
+        pytest.fail(missing, pytrace=False)
+
+
 @dataclass(slots=True)
 class PageLoad:
     """What happened while a page loaded."""

@@ -10,8 +10,10 @@ import nbformat
 import pytest
 from PIL import Image
 
-from tests.browser.chromium import Browser, chromium_missing
+from tests.browser.chromium import Browser, chromium_missing, require_under_ci
 from tests.browser.notebook_pages import main, notebook_html
+
+require_under_ci()  # CI installs Chromium: required there
 
 
 def _notebook(path: Path) -> Path:

@@ -5,7 +5,6 @@ sections visible, and its plots drawn as labelled images."""
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +14,14 @@ from PIL import Image
 
 from testbed.report.html import write_html
 from testbed.runner import RunResult, run_scenario
-from tests.browser.chromium import Browser, PageLoad, chromium_missing
+from tests.browser.chromium import Browser, PageLoad, chromium_missing, require_under_ci
 
 PILOT = Path(__file__).resolve().parents[2] / "scenarios" / "two-site-pilot.yaml"
 SECTIONS = ("Expectations", "Measures", "What each fault did", "Incidents", "By site",
             "Devices unavailable",
             "Certificate lifecycle", "Denied clinical traffic")  # fmt: skip
 
-if chromium_missing() is not None and os.environ.get("TESTBED_CI"):
-    pytest.fail(str(chromium_missing()), pytrace=False)  # CI installs it: required there
+require_under_ci()  # CI installs Chromium: required there
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 
 

@@ -1,4 +1,5 @@
-"""The ``testbed`` command: run, report, validate, serve, devices, compare, sweep, certify.
+"""The ``testbed`` command: run, report, validate, schema, serve, devices, ehr,
+pacs-check, emulate, certify, compare, sweep.
 
 Exit codes: 0 every expectation holds, 1 an expectation fails, 2 bad input (the
 message names the file, the field path and what was expected; no traceback).

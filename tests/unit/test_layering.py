@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "diagnosis", "metrics", "access", "hops", "oracle", "scenario", "crosscheck", "standing",
         "smart", "ehr", "pacs", "advice", "incidents", "write_oracle", "registry_drift",
     })),
-    ("hospital", frozenset({
+    ("the hospital", frozenset({
         "hospital", "operations", "fault_operations", "store", "clinical", "fhir_access", "dicom",
         "drift_watch",
     })),

@@ -149,11 +149,6 @@ class CheckRun:
         self.evidence.events.extend(found)
         return found
 
-    def cite(self, event: EventRef | None) -> None:
-        """Keep one event as evidence."""
-        if event is not None:
-            self.evidence.events.append(event)
-
     def note(self, text: str) -> None:
         """Keep a line of what the kit did or saw."""
         self.evidence.notes.append(text)

@@ -11,8 +11,7 @@ reference points at an event that exists.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,19 +97,6 @@ class AuditTrail:
             found.append(EventRef(self.path.name, number, event.get("seq"),
                                   str(event.get("kind")), str(event.get("subject")), data))
         return found
-
-    def wait_for(
-        self, mark: Mark, match: Callable[[EventRef], bool], *, timeout: float
-    ) -> EventRef | None:
-        """The first event after ``mark`` that ``match``es, waiting (bounded) for it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.since(mark):
-                if match(event):
-                    return event
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.05)
 
     def exists(self, ref: EventRef) -> bool:
         """Whether the log holds the event ``ref`` names, at its line."""

@@ -4,19 +4,17 @@ pynetdicom serves each association in its own threads, but the hospital (its
 decision core, event log, durable store and tallies) belongs to one thread: the
 asyncio loop of ``testbed serve``.  :class:`LoopCalls` runs a call on that loop and
 waits for its result (bounded), so a decision from a DICOM thread is made exactly as
-one from an HTTP handler.  :class:`LockCalls` serializes calls with a lock, for a
-hospital no loop owns (tests, the benchmark's in-process acceptor).
+one from an HTTP handler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-__all__ = ["Calls", "LockCalls", "LoopCalls"]
+__all__ = ["Calls", "LoopCalls"]
 
 T = TypeVar("T")
 
@@ -54,13 +52,3 @@ class LoopCalls:
         self.loop.call_soon_threadsafe(run)
         return future.result(timeout=self.timeout)
 
-
-class LockCalls:
-    """Calls serialized by one lock."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def __call__(self, fn: Callable[[], T]) -> T:
-        with self._lock:
-            return fn()

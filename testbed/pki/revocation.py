@@ -2,7 +2,8 @@
 
 A CRL is built in one pass (the revoked entries are listed first and signed once:
 adding them one call at a time is quadratic).  Relying parties check revocation
-against :attr:`PublishedCrl.serials`, a frozenset, never by scanning the CRL.
+against :attr:`PublishedCrl.serials`, a set (a frozenset as published), never by
+scanning the CRL.
 Publication delay is the simulation's business: it decides when to call
 :meth:`CrlDistribution.publish`.
 """
@@ -10,6 +11,7 @@ Publication delay is the simulation's business: it decides when to call
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -64,7 +66,7 @@ class PublishedCrl:
     issuer: str
     this_update: datetime
     next_update: datetime
-    serials: frozenset[int]
+    serials: AbstractSet[int]  # a frozenset, but for a validation lab's view with its own
     der: bytes | None
 
     def is_stale(self, now: datetime) -> bool:

@@ -75,6 +75,27 @@ class _Device:
         self.allowances: dict[str, _Allowance] = {}
 
 
+class _Log:
+    """Decisions recorded in columns, dropped every :data:`_FLUSH` (a streamed log's batch)."""
+
+    __slots__ = ("flushed", "subjects", "times", "values")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.subjects: list[str] = []
+        self.values: list[tuple[str, ...]] = []
+        self.flushed = 0
+
+    def flush(self) -> None:
+        self.flushed += len(self.times)
+        self.times.clear()
+        self.subjects.clear()
+        self.values.clear()
+
+    def decided(self) -> int:
+        return self.flushed + len(self.times)
+
+
 def _services(number: int) -> tuple[str, ...]:
     """One or two services per device (every third has two), as the scenario's fleet."""
     return ("pacs", "ehr") if number % 3 == 0 else ("pacs",)
@@ -100,10 +121,9 @@ def _objects(devices: int, days: int, seed: int) -> tuple[float, int]:
                                      for s in _services(i)}  # fmt: skip
     order = itertools.count(devices)
     queue = deque((i * DAY / devices, i, device) for i, device in enumerate(fleet))
-    times: list[float] = []
-    subjects: list[str] = []
-    values: list[tuple[str, ...]] = []
-    revision = decided = 0
+    log = _Log()
+    times, subjects, values = log.times, log.subjects, log.values
+    revision = 0
     started = time.perf_counter()
     while queue:
         t, _, device = queue.popleft()
@@ -124,12 +144,8 @@ def _objects(devices: int, days: int, seed: int) -> tuple[float, int]:
                 buffers[service] = 0
         queue.append((t + DAY, next(order), device))
         if len(times) >= _FLUSH:
-            decided += len(times)
-            times.clear()
-            subjects.clear()
-            values.clear()
-    seconds = time.perf_counter() - started
-    return seconds, decided + len(times)
+            log.flush()
+    return time.perf_counter() - started, log.decided()
 
 
 def _columns(devices: int, days: int, seed: int) -> tuple[float, int]:
@@ -148,10 +164,9 @@ def _columns(devices: int, days: int, seed: int) -> tuple[float, int]:
     delivered = array("q", bytes(8 * devices))
     ids = [f"device-{i:06d}" for i in range(devices)]
     queue = deque((i * DAY / devices, i) for i in range(devices))
-    times: list[float] = []
-    subjects: list[str] = []
-    values: list[tuple[str, ...]] = []
-    revision = decided = 0
+    log = _Log()
+    times, subjects, values = log.times, log.subjects, log.values
+    revision = 0
     started = time.perf_counter()
     while queue:
         t, i = queue.popleft()
@@ -169,12 +184,8 @@ def _columns(devices: int, days: int, seed: int) -> tuple[float, int]:
             buffers[lane] = items
         queue.append((t + DAY, i))
         if len(times) >= _FLUSH:
-            decided += len(times)
-            times.clear()
-            subjects.clear()
-            values.clear()
-    seconds = time.perf_counter() - started
-    return seconds, decided + len(times)
+            log.flush()
+    return time.perf_counter() - started, log.decided()
 
 
 LAYOUTS = {"objects": _objects, "columns": _columns}

@@ -50,9 +50,10 @@ has left for everything else.
 At each size of ``--sizes`` it also measures the *fleet floor*
 (:mod:`benchmarks.fleet_floor`): the least work of a steady device-day (one turn, the
 allowance checked, the decision recorded, the buffer emptied) over as many devices,
-with the fleet kept as objects (as the testbed keeps it) and as arrays.  The growth of
-each from the smallest size to the largest (``modeled_linear.floor_growth``) is how
-much of the per-device-day target the machine's caches decide for each layout.
+with the fleet kept as objects whose devices' objects lie apart (``scattered``) or side
+by side (``adjacent``; the testbed lies between), and as arrays.  The growth of each
+from the smallest size to the largest (``modeled_linear.floor_growth``) is how much of
+the per-device-day target the machine's caches decide for each layout.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
             floor["over_bare"] = round(floor["seconds"] / bare_wall, 2)
             floor["run_over_floor"] = round(run["wall"]["run"] / floor["seconds"], 2)
         print(f"== the fleet's floor: {floor_device_days:,} steady device-days over {devices} "
-              "devices, as objects and as arrays", flush=True)
+              "devices, as objects (scattered, adjacent) and as arrays", flush=True)
         run["fleet_floor"] = _worker({"mode": "fleet_floor", "devices": devices,
                                       "device_days": floor_device_days})
     return run

@@ -9,7 +9,8 @@ stdout; progress goes to stderr.  Modes:
 ``bare``     ``processes`` SimPy processes that only ``yield env.timeout(...)``,
              stepped by the same loop until ``events`` events have been processed.
 ``fleet_floor`` the least work of a steady device-day at ``devices`` devices, with
-             the fleet kept as objects and as arrays (:mod:`benchmarks.fleet_floor`).
+             the fleet kept as objects (scattered or adjacent in memory) and as
+             arrays (:mod:`benchmarks.fleet_floor`).
 ``issuance`` ``count`` issuances' cryptography alone, in one process, with the
              functions a renewal runs: the device's key and CSR, the CA's check of
              the CSR, the leaf built and signed, its path validated under a bundle

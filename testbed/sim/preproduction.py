@@ -9,12 +9,12 @@ the hospital refuses but the device neither reports nor keeps the data; it is
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from testbed.access import AccessPoint, Attempt, DecisionListener, Purpose
 from testbed.decisions import Decision, Hop, Reason
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TEST_REQUESTER", "FailureTest", "ValidationLab", "run_failure_tests"]
 
+_T = TypeVar("_T")
 _TEST_LIFETIME = timedelta(hours=1)
 TEST_REQUESTER = "preproduction-validation"
 """The requester of the short-lived certificates the failure tests use (not identities)."""
@@ -94,6 +95,11 @@ class _Listed(AbstractSet[int]):
         return len(self._crl) + sum(serial not in self._crl for serial in self._lab)
 
     __hash__ = AbstractSet._hash
+
+    @classmethod
+    def _from_iterable(cls, items: Iterable[_T]) -> frozenset[_T]:
+        """What the set operators (``|``, ``&``, ``-``, ``^``) build: a plain frozenset."""
+        return frozenset(items)
 
 
 class _LabCrls:

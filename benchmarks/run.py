@@ -394,10 +394,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{floor['run_over_floor']:.2f}x that")
         fleet = r.get("fleet_floor")
         if fleet is not None:
+            costs = ", ".join(f"{layout} {fleet[layout]['us_per_device_day']:.2f}"
+                              for layout in LAYOUTS)
             print(f"  {r['devices']} devices: the least work of a steady device-day costs "
-                  + " and ".join(f"{fleet[layout]['us_per_device_day']:.2f} us as {layout}"
-                                 for layout in LAYOUTS)
-                  + f"; the run's device-day {r['us_per_device_day']:.1f} us")
+                  f"{costs} us; the run's device-day "
+                  f"{r['us_per_device_day']:.1f} us")
         if "crypto_floor_s" in r:
             print(f"  {r['devices']} devices, full: {r['certificates_issued']:,} issuances "
                   f"and {r['test_certificates_issued']:,} test certificates "

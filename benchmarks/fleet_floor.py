@@ -105,21 +105,27 @@ def _services(number: int) -> tuple[str, ...]:
     return ("pacs", "ehr") if number % 3 == 0 else ("pacs",)
 
 
-def _fleet(devices: int, horizon: float, rng: random.Random | None) -> list[_Device]:
-    """The fleet's objects: each device's made together, in device order (``rng``
-    None), or in phases (entries, buffers, allowances), each phase in its own shuffled
-    order, so that one device's objects lie apart in memory."""
-    fleet = [_Device(f"device-{i:06d}") for i in range(devices)]
-    phases = ("entry", "buffers", "allowances")
+_PHASES = ("entry", "buffers", "allowances")
+
+
+def _making_order(devices: int, rng: random.Random | None) -> list[tuple[int, str]]:
+    """In which order the fleet's objects are made, as (device, phase): each device's
+    together, in device order (``rng`` None), or phase by phase, each phase in its own
+    shuffled order, so that one device's objects lie apart in memory."""
     if rng is None:
-        steps = [(i, phase) for i in range(devices) for phase in phases]
-    else:
-        steps = []
-        for phase in phases:
-            made = list(range(devices))
-            rng.shuffle(made)
-            steps += [(i, phase) for i in made]
-    for i, phase in steps:
+        return [(i, phase) for i in range(devices) for phase in _PHASES]
+    order = []
+    for phase in _PHASES:
+        made = list(range(devices))
+        rng.shuffle(made)
+        order += [(i, phase) for i in made]
+    return order
+
+
+def _fleet(devices: int, horizon: float, rng: random.Random | None) -> list[_Device]:
+    """The fleet's objects, made in :func:`_making_order`."""
+    fleet = [_Device(f"device-{i:06d}") for i in range(devices)]
+    for i, phase in _making_order(devices, rng):
         device = fleet[i]
         if phase == "entry":
             device.entry = _Entry()

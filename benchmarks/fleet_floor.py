@@ -49,11 +49,10 @@ _VALUES = ("allowed", "ok", "tls")  # one shared tuple of event values, as a sta
 
 
 class _Entry:
-    __slots__ = ("state", "version")
+    __slots__ = ("version",)
 
     def __init__(self) -> None:
         self.version = 0
-        self.state = "production"
 
 
 class _Allowance:

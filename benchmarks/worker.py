@@ -438,8 +438,8 @@ def run_issuance(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_fleet_floor(spec: dict[str, Any]) -> dict[str, Any]:
-    """The least a steady device-day costs at ``devices`` devices, in two layouts
-    (:mod:`benchmarks.fleet_floor`)."""
+    """The least a steady device-day costs at ``devices`` devices, in each layout of
+    :mod:`benchmarks.fleet_floor`."""
     from benchmarks.fleet_floor import DEVICE_DAYS, measure
 
     result = measure(int(spec["devices"]), device_days=int(spec.get("device_days", DEVICE_DAYS)))

@@ -10,7 +10,6 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYOUTS = ("scattered", "adjacent", "arrays")  # benchmarks.fleet_floor's
 
 
 @pytest.fixture
@@ -50,12 +49,12 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
         assert floor["decisions"] > r["decisions"] - floor["attempts"]
         assert floor["us_per_decision"] > 0 and floor["over_bare"] > 0
         assert floor["run_over_floor"] > 0
-        # the fleet floor: the same steady device-days in both layouts, the same decisions
+        # the fleet floor: the same steady device-days in every layout, the same decisions
         fleet = r["fleet_floor"]
         assert fleet["devices"] == r["devices"] and fleet["days"] == 6000 // r["devices"]
-        assert len({fleet[layout]["decisions"] for layout in LAYOUTS}) == 1
+        assert len({fleet[layout]["decisions"] for layout in run.LAYOUTS}) == 1
         assert fleet["arrays"]["decisions"] > 0
-        assert all(fleet[layout]["us_per_device_day"] > 0 for layout in LAYOUTS)
+        assert all(fleet[layout]["us_per_device_day"] > 0 for layout in run.LAYOUTS)
     assert runs[2]["crypto_floor_s"] > 0 and runs[2]["wall_over_crypto_floor"] > 0
     # the floor counts every certificate the run issued: device identities and the
     # pre-production tests' own (two per device: expired and revoked credentials)
@@ -83,4 +82,4 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
     small, large = (runs[i]["fleet_floor"] for i in (0, 1))
     assert growth == {layout: round(large[layout]["us_per_device_day"]
                                     / small[layout]["us_per_device_day"], 2)
-                      for layout in LAYOUTS}
+                      for layout in run.LAYOUTS}

@@ -1,4 +1,4 @@
-"""The fleet floor does the work it claims, the same in both layouts (never timings)."""
+"""The fleet floor does the work it claims, the same in every layout (never timings)."""
 
 from __future__ import annotations
 

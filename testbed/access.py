@@ -10,7 +10,7 @@ count: whatever observes decisions subscribes to them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +24,15 @@ from testbed.pki.fidelity import LeafCertificate
 from testbed.pki.leaf import LeafCache, LeafFacts
 from testbed.revision import Revision
 from testbed.sites import HealthSystem, ServiceKind
-from testbed.standing import Deadline, Standing, StandingError, TimedHop
+from testbed.standing import (
+    ALWAYS_QUIET,
+    Deadline,
+    Standing,
+    StandingError,
+    Steady,
+    SteadyHook,
+    TimedHop,
+)
 
 __all__ = [
     "AccessContext",
@@ -134,19 +142,100 @@ class AccessPoint:
         self.stood = 0  # decisions given by a standing allowance (not walked)
         self._listeners: list[DecisionListener] = []
         self._again: list[DecisionListener] = []  # those called for a standing allowance
+        # their steady hooks, in the same order (None: that listener has none, so no
+        # allowances are given again together: testbed.standing.Steady)
+        self._hooks: tuple[SteadyHook | None, ...] = ()
         self._kind_of = {service.name: service.kind for service in system.services}
         self._timed: dict[ServiceKind, tuple[TimedHop, ...]] = {
             kind: tuple(cast(TimedHop, h) for h in chain if callable(getattr(h, "until", None)))
             for kind, chain in self.chains.items()
         }
 
-    def subscribe(self, listener: DecisionListener, *, again: bool = True) -> None:
+    def subscribe(
+        self, listener: DecisionListener, *, again: bool = True, steady: SteadyHook | None = None
+    ) -> None:
         """Call ``listener`` after every decision from now on; with ``again`` False,
         not for an allowance that stands (:mod:`testbed.standing`): a listener whose
-        effect for it is the walk's that established it (idempotent, and lasting)."""
+        effect for it is the walk's that established it (idempotent, and lasting).
+        ``steady`` is its part in allowances given again together (:meth:`again`);
+        without one, none are."""
         self._listeners.append(listener)
         if again:
             self._again.append(listener)
+            self._hooks = (*self._hooks, steady)
+
+    def settle(self, attempts: Sequence[tuple[Attempt, Standing]], now: datetime) -> Steady | None:
+        """What one device's ``attempts`` (each with its standing) have in common when
+        each one's allowance stands at ``now`` and every listener's hook settles: the
+        terms on which :meth:`again` gives them all again.  None otherwise."""
+        hooks = self._hooks
+        if not attempts or not hooks or None in hooks:
+            return None
+        device_id = attempts[0][0].device_id
+        entry = self.inventory.get(device_id)
+        revision = self.revision.value
+        if entry is None:
+            return None
+        decided = []
+        due: datetime | None = None
+        for attempt, standing in attempts:
+            decision = standing.decision
+            if (
+                decision is None
+                or attempt.device_id != device_id
+                or standing.entry is not entry
+                or standing.version != entry.version
+                or standing.revision != revision
+                or standing.due is None
+                or now >= standing.due
+            ):
+                return None
+            due = standing.due if due is None else min(due, standing.due)
+            context = AccessContext(attempt, now, entry, standing.leaf, standing.record, standing)
+            decided.append((context, decision))
+        asks = []
+        for hook in cast(tuple[SteadyHook, ...], hooks):
+            settled = hook.settle(decided)
+            if settled is None:
+                return None
+            token, until = settled
+            if until is not None and due is not None and until < due:
+                due = until
+            if token is not ALWAYS_QUIET:
+                asks.append((hook, token))
+        assert due is not None  # there is an attempt
+        return Steady(device_id, entry, entry.version, revision, due,
+                      tuple(s.values for _, s in attempts), cast(tuple[SteadyHook, ...], hooks),
+                      tuple(asks), tuple(attempts))  # fmt: skip
+
+    def again(self, steady: Steady, now: datetime) -> bool:
+        """Give every allowance of ``steady`` again at ``now``: each its event, in
+        order, then each listener's count (True); or nothing at all (False: decide
+        each) once one of its terms no longer holds (:class:`~testbed.standing.Steady`)."""
+        if (
+            now >= steady.due
+            or steady.entry.version != steady.version
+            or self.revision.value != steady.revision
+            or steady.hooks is not self._hooks
+        ):
+            return False
+        for hook, token in steady.asks:
+            if not hook.quiet(token, now):
+                return False
+        if self.check_standing:
+            for attempt, standing in steady.attempts:
+                assert standing.decision is not None  # settled
+                context = AccessContext(attempt, now, steady.entry, standing.leaf,
+                                        standing.record, standing)  # fmt: skip
+                self._check(context, standing.decision)
+        record, device_id = self.log.record, steady.device_id
+        for values in steady.values:
+            record(now, _ACCESS_DECISION, device_id, _DECISION_KEYS, values)
+        count = len(steady.values)
+        self.stood += count
+        for hook in steady.hooks:
+            hook.heard(count)
+        return True
 
     def context(self, attempt: Attempt, *, now: datetime) -> AccessContext:
         """What the hospital knows of ``attempt`` at ``now`` (no decision, no event)."""

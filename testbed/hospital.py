@@ -69,6 +69,7 @@ from testbed.scenario import DICOM_TLS_PORT, Scenario, load_scenario
 from testbed.sites import HealthSystem, ServiceKind
 from testbed.smart.idp import IdentityProvider
 from testbed.smart.jwks import Fetcher
+from testbed.standing import SteadyHook
 from testbed.store import HospitalStore, MemoryStore
 
 __all__ = ["CA_BACKDATE", "Hospital", "artefacts_for"]
@@ -187,8 +188,8 @@ class Hospital:
             )  # fmt: skip
             # a durable store gives back what it kept and keeps what changes from now
             self.store.keep_clinical(self.clinical, now=now)
-        for listener in self.decision_listeners:
-            self.access.subscribe(listener)
+        for listener, steady in zip(self.decision_listeners, self._steady_hooks, strict=True):
+            self.access.subscribe(listener, steady=steady)
         self._observe_pacs()
         # a presented certificate is in use: its predecessor's renewal grace ends (for
         # good: an allowance that stands was walked, and marked, when it was established)
@@ -262,6 +263,12 @@ class Hospital:
         """The listeners every access point of this hospital notifies (the validation
         lab's too): the measures, then the oracle."""
         return (self.metrics.on_decision, self.oracle)
+
+    @property
+    def _steady_hooks(self) -> tuple[SteadyHook, ...]:
+        """The decision listeners' parts in allowances given again together, in the
+        same order (testbed.standing.Steady)."""
+        return (self.metrics.steady, self.oracle)
 
     @classmethod
     def from_file(

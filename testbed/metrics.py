@@ -9,6 +9,7 @@ incident per category of refusal seen in it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,12 +17,20 @@ from typing import TYPE_CHECKING
 from testbed.decisions import Decision, Reason
 from testbed.diagnosis import IncidentCategory, diagnose
 from testbed.incidents import IncidentJournal
+from testbed.standing import ALWAYS_QUIET
 from testbed.verdicts import ValidationOutcome
 
 if TYPE_CHECKING:
     from testbed.access import AccessContext
 
-__all__ = ["CLINICAL_PURPOSES", "Availability", "DicomCounts", "EhrMeasures", "Metrics"]
+__all__ = [
+    "CLINICAL_PURPOSES",
+    "Availability",
+    "DecisionCounts",
+    "DicomCounts",
+    "EhrMeasures",
+    "Metrics",
+]
 
 CLINICAL_PURPOSES = frozenset({"traffic", "fhir-request"})
 """The purposes of access decisions that are clinical traffic (``access.Purpose``); the
@@ -127,6 +136,30 @@ class DicomCounts:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionCounts:
+    """The steady hook (:class:`~testbed.standing.SteadyHook`) of
+    :meth:`Metrics.on_decision`: allowances given again only count."""
+
+    metrics: Metrics
+
+    def settle(
+        self, decided: Sequence[tuple[AccessContext, Decision]]
+    ) -> tuple[object, datetime | None] | None:
+        """Always quiet for allowances (refusals never stand): counting is all it does."""
+        return (ALWAYS_QUIET, None) if all(decision.allowed for _, decision in decided) else None
+
+    def quiet(self, token: object, now: datetime) -> bool:
+        """Always (never asked: :data:`~testbed.standing.ALWAYS_QUIET`)."""
+        return True
+
+    def heard(self, count: int) -> None:
+        """``count`` more decisions, all allowed."""
+        metrics = self.metrics
+        metrics.decisions += count
+        metrics.allowed += count
+
+
 @dataclass(slots=True)
 class Metrics:
     """Everything the report measures, as counters."""
@@ -172,6 +205,11 @@ class Metrics:
         else:
             self.denied += 1
             self.count_denial(context.attempt.purpose.value, decision.reason.value)
+
+    @property
+    def steady(self) -> DecisionCounts:
+        """:meth:`on_decision`'s part in allowances given again together."""
+        return DecisionCounts(self)
 
     def count_denial(self, purpose: str, reason: str) -> None:
         """One denial: clinical traffic's by reason, a check's by purpose and reason."""

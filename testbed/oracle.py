@@ -23,6 +23,7 @@ each time), and until an epoch moves, checks only the window.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -99,7 +100,7 @@ class Oracle:
             why = misallowance(context, self.ca, self.shared)
         else:
             shared, leaf = self.shared, context.leaf
-            # the epoch: both counters only go up, so their sum moves when either does
+            # the epoch (_epoch, inline: read for every allowance given again)
             epoch = self.ca.revocation_count + (0 if shared is None else shared.changes)
             if standing.deserved == epoch and (
                 leaf is None or leaf.not_before <= context.now <= leaf.not_after
@@ -119,6 +120,40 @@ class Oracle:
                       service=attempt.service, purpose=attempt.purpose.value,
                       serial=None if leaf is None else leaf.serial_hex,
                       state=None if entry is None else entry.state.value, why=why)  # fmt: skip
+
+    def _epoch(self) -> int:
+        # both counters only go up, so their sum moves when either does
+        shared = self.shared
+        return self.ca.revocation_count + (0 if shared is None else shared.changes)
+
+    def settle(
+        self, decided: Sequence[tuple[AccessContext, Decision]]
+    ) -> tuple[object, datetime | None] | None:
+        """The terms on which allowances that stand need no judging again (the
+        :class:`~testbed.standing.SteadyHook` of the oracle): the present epoch, at
+        which each was found deserved, until the earliest notAfter of the presented
+        certificates (each valid now).  None when one needs judging."""
+        epoch = self._epoch()
+        until: datetime | None = None
+        for context, decision in decided:
+            standing, leaf, now = context.standing, context.leaf, context.now
+            if not decision.allowed or standing is None or standing.deserved != epoch:
+                return None
+            if leaf is not None:
+                if not leaf.not_before <= now <= leaf.not_after:
+                    return None
+                if until is None or leaf.not_after < until:
+                    until = leaf.not_after
+        return epoch, until
+
+    def quiet(self, token: object, now: datetime) -> bool:
+        """Whether the epoch is still ``token`` (before the time :meth:`settle` gave,
+        every certificate is still valid)."""
+        shared = self.shared
+        return token == self.ca.revocation_count + (0 if shared is None else shared.changes)
+
+    def heard(self, count: int) -> None:
+        """Nothing: allowances deserved at this epoch are not counted."""
 
     def _unrevoked(self, context: AccessContext) -> bool:
         """Whether nothing of ``context`` is revoked at all, not even from a later time."""

@@ -29,11 +29,24 @@ as marking the serial used).  Only
 allowances stand: a refusal is walked every time.  ``AccessPoint.check_standing``
 walks anyway and raises :class:`StandingError` on any difference; the tests run every
 shipped scenario and generated ones that way.
+
+A device in steady state gets every one of its services' allowances again at each
+turn.  Given one by one, each still looks up the entry, builds a context and calls
+every listener: a dozen objects per decision, which lie apart in memory in a large
+fleet.  A :class:`Steady` gathers, once, what one device's standing allowances have
+in common: its entry and ``version``, the ``revision``, the earliest ``due`` of them
+all, each one's event data, and a token from each listener's :class:`SteadyHook`
+(nothing for it to do but count while the token holds).
+:meth:`AccessPoint.again <testbed.access.AccessPoint.again>` gives them all again
+while those terms hold: the same events in the same order, the same counts.  The
+traffic engine settles a device's turn after one in which every allowance stood,
+and decides each attempt again the moment a term fails.  ``check_standing`` walks
+each one given this way too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -42,12 +55,20 @@ from testbed.decisions import Decision
 from testbed.events import Value
 
 if TYPE_CHECKING:
-    from testbed.access import AccessContext
+    from testbed.access import AccessContext, Attempt
     from testbed.inventory import InventoryEntry
     from testbed.pki.ca import IssuanceRecord
     from testbed.pki.leaf import LeafFacts
 
-__all__ = ["Deadline", "Standing", "StandingError", "TimedHop"]
+__all__ = [
+    "ALWAYS_QUIET",
+    "Deadline",
+    "Standing",
+    "StandingError",
+    "Steady",
+    "SteadyHook",
+    "TimedHop",
+]
 
 
 class StandingError(AssertionError):
@@ -125,3 +146,50 @@ class Standing:
         """Nothing stands (the attempt was refused)."""
         self.decision = None
         self.due = None
+
+
+#: a :class:`SteadyHook`'s token that needs no asking: quiet for as long as the terms hold
+ALWAYS_QUIET = object()
+
+
+class SteadyHook(Protocol):
+    """A decision listener's part in a :class:`Steady` turn: when hearing allowances
+    again changes nothing but its counts, it says so once and is then told how many."""
+
+    def settle(
+        self, decided: Sequence[tuple[AccessContext, Decision]]
+    ) -> tuple[object, datetime | None] | None:
+        """A token for hearing every one of ``decided`` (allowances that stand, each
+        with its context) again, and the time from which it may not hold by time
+        alone (None: none); None when hearing them again could do more than count.
+        :data:`ALWAYS_QUIET`: quiet as long as the other terms hold (never asked)."""
+        ...
+
+    def quiet(self, token: object, now: datetime) -> bool:
+        """Whether hearing them again at ``now`` (before the time :meth:`settle`
+        gave) still only counts."""
+        ...
+
+    def heard(self, count: int) -> None:
+        """``count`` allowances were given again while :meth:`quiet`."""
+        ...
+
+
+@dataclass(slots=True, eq=False)
+class Steady:
+    """One device's allowances that all stand, given again together while ``entry``
+    stays at ``version``, the revision at ``revision``, ``now`` before ``due`` (the
+    earliest of the allowances' and the hooks' times), each hook of ``asks``
+    :meth:`~SteadyHook.quiet` with its token, and ``hooks`` are the access point's.
+    ``values`` are their events' data in the order they are given; ``attempts`` the
+    attempts with their standings (for ``check_standing``)."""
+
+    device_id: str
+    entry: InventoryEntry
+    version: int
+    revision: int
+    due: datetime
+    values: tuple[tuple[Value, ...], ...]
+    hooks: tuple[SteadyHook, ...]
+    asks: tuple[tuple[SteadyHook, object], ...]
+    attempts: tuple[tuple[Attempt, Standing], ...]

@@ -43,7 +43,7 @@ from testbed.metrics import Metrics
 from testbed.pki.fidelity import LeafCertificate
 from testbed.sim.agent import DeviceAgent
 from testbed.sim.ehr_traffic import EhrDelivery
-from testbed.standing import Standing
+from testbed.standing import Standing, Steady
 
 if TYPE_CHECKING:
     from testbed.sim.imaging import ImagingSender
@@ -95,9 +95,11 @@ def overflow(
 class TrafficFlow:
     """One device's delivery loop, one turn per :meth:`step`."""
 
-    __slots__ = ("_attempts", "_held", "_held_shared", "agent", "engine", "entry", "next_tick")
+    __slots__ = ("_attempts", "_held", "_held_shared", "_steady", "agent", "engine", "entry",
+                 "next_tick")  # fmt: skip
     # per service: the attempt with the credential held (a certificate, or a shared
-    # credential, which a rotation replaces), and where its allowance stands
+    # credential, which a rotation replaces), and where its allowance stands; and
+    # when every one stands, their terms in common (a steady turn)
 
     def __init__(self, engine: TrafficEngine, agent: DeviceAgent, entry: InventoryEntry,
                  start: float) -> None:  # fmt: skip
@@ -108,13 +110,29 @@ class TrafficFlow:
         self._held: LeafCertificate | None = None
         self._held_shared: str | None = None
         self._attempts: dict[str, tuple[Attempt, Standing]] = {}
+        self._steady: Steady | None = None
 
     def step(self, t: float) -> float | None:
         """One turn at simulation second ``t``: tick, deliver what the device holds;
-        returns when the next turn is due (None: the device left service)."""
+        returns when the next turn is due (None: the device left service).
+
+        A steady turn (the last one left nothing held, every allowance stood, and
+        their terms still hold: :class:`~testbed.standing.Steady`) delivers the
+        tick's one item per service by giving every allowance again at once."""
         agent, engine = self.agent, self.engine
         if agent.retired:
             return None
+        steady = self._steady
+        if steady is not None:
+            if (t >= self.next_tick and agent.certificate is self._held
+                    and agent.shared_credential is self._held_shared
+                    and engine.access.again(steady, engine.at(t))):  # fmt: skip
+                engine.steady_turns += 1
+                engine.metrics.delivered += len(steady.values)
+                self.next_tick = next_tick = self.next_tick + engine.interval
+                wait = next_tick - t
+                return t + (1.0 if wait < 1.0 else wait)
+            self._steady = None
         buffers = agent.buffers
         state = self.entry.lifecycle.state
         now: datetime | None = None
@@ -153,10 +171,26 @@ class TrafficFlow:
                     else:
                         attempt, standing = attempts[service]
                         engine.deliver(agent, attempt, standing, now)
+            if now is not None and engine.steady:
+                self._steady = self._settle(now)
         wait = self.next_tick - t  # until the next tick, or the retry if sooner
         if any(buffers.values()) and engine.retry <= wait:  # (min and max, inline)
             wait = engine.retry
         return t + (1.0 if wait < 1.0 else wait)
+
+
+    def _settle(self, now: datetime) -> Steady | None:
+        """The terms on which the next turns are steady, after a turn that delivered at
+        ``now`` (None: some are not).  Only for a device that holds nothing now, whose
+        every service is up and whose deliveries are plain decisions (no DICOM studies
+        and no FHIR creates)."""
+        agent, engine = self.agent, self.engine
+        if agent.studies is not None or agent.availability.down or any(agent.buffers.values()):
+            return None
+        attempts = tuple(self._attempts.values())
+        if engine.ehr is not None and any(a.purpose is _FHIR_REQUEST for a, _ in attempts):
+            return None
+        return engine.access.settle(attempts, now)
 
 
 class TrafficEngine:
@@ -192,11 +226,15 @@ class TrafficEngine:
         self._wakes: list[float] = []  # times of the engine's pending SimPy events (a heap)
         #: let allowances stand between changes (False: walk every delivery's hops)
         self.standing = True
+        #: give a device's standing allowances again together while they all stand
+        #: (False: each on its own; testbed.standing.Steady)
+        self.steady = True
         #: delivers the items of devices with a SMART session to the EHR (an ``ehr`` block)
         self.ehr: EhrDelivery | None = None
         #: DICOM studies to the PACS (a scenario with a ``dicom:`` block; testbed.sim.imaging)
         self.imaging: ImagingSender | None = None
         self.steps = 0  # turns run
+        self.steady_turns = 0  # of them, those that gave every allowance again at once
         self.wakes = 0  # the engine's own SimPy events processed
 
     def start(self, agent: DeviceAgent) -> None:

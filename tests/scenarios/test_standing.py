@@ -1,9 +1,11 @@
 """Allowances that stand (testbed/standing.py) decide exactly what walking the hops does.
 
-Every run here is made three ways: every delivery walked (``traffic.standing``
-False), allowances standing, and allowances standing with ``check_standing`` (the
-access point walks anyway and raises on any difference).  The event logs must be
-byte-identical, and the standing run must really have let most deliveries stand.
+Every run here is made four ways: every delivery walked (``traffic.standing``
+False), allowances standing each on its own (``traffic.steady`` False), standing and
+given again together in steady turns (:class:`~testbed.standing.Steady`, the
+default), and that with ``check_standing`` (the access point walks anyway and raises
+on any difference).  The event logs must be byte-identical and the measures equal,
+and the standing run must really have let most deliveries stand.
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ def bench_scenario(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Scenario]:
     return build
 
 
-def _run(scenario: Scenario, *, standing: bool, check: bool = False) -> Testbed:
+def _run(
+    scenario: Scenario, *, standing: bool, steady: bool = True, check: bool = False
+) -> Testbed:
     tb = Testbed(scenario, base=ROOT / "scenarios")
     tb.traffic.standing = standing
+    tb.traffic.steady = steady
     tb.hospital.access.check_standing = check
     tb.run()
     return tb
@@ -58,13 +63,22 @@ def _log(tb: Testbed) -> str:
     return out.getvalue()
 
 
+def _measures(tb: Testbed) -> dict[str, Any]:
+    return {name: getattr(tb.metrics, name) for name in tb.metrics.__slots__}
+
+
 def assert_standing_decides_alike(scenario: Scenario) -> Testbed:
-    """The three runs of ``scenario`` write the same log; returns the standing run."""
+    """The four runs of ``scenario`` write the same log and measure the same;
+    returns the run with steady turns."""
     walked = _run(scenario, standing=False)
+    each = _run(scenario, standing=True, steady=False)
     stood = _run(scenario, standing=True)
     _run(scenario, standing=True, check=True)  # raises StandingError on a difference
     assert walked.hospital.access.stood == 0
-    assert _log(stood) == _log(walked)
+    assert each.traffic.steady_turns == 0
+    assert _log(stood) == _log(each) == _log(walked)
+    assert _measures(stood) == _measures(each) == _measures(walked)
+    assert stood.hospital.access.stood == each.hospital.access.stood
     return stood
 
 
@@ -83,6 +97,7 @@ def test_the_benchmark_scenario_writes_the_same_log_and_most_deliveries_stand(
     scenario = bench_scenario(40, outage="9d", duration="240d", lifetime="20d")
     stood = assert_standing_decides_alike(scenario)
     assert stood.hospital.access.stood > 0.8 * stood.metrics.allowed
+    assert stood.traffic.steady_turns > 0.6 * stood.traffic.steps  # most turns were steady
     refused = [e for e in stood.log.of_kind(EventKind.ACCESS_DECISION) if not e.data["allowed"]]
     reasons = {e.data["reason"] for e in refused}
     assert reasons >= {"route-blocked", "revocation-unknown", "cert-expired"}

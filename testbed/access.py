@@ -194,17 +194,20 @@ class AccessPoint:
             context = AccessContext(attempt, now, entry, standing.leaf, standing.record, standing)
             decided.append((context, decision))
         asks = []
+        until: datetime | None = None  # the hooks' earliest
         for hook in cast(tuple[SteadyHook, ...], hooks):
             settled = hook.settle(decided)
             if settled is None:
                 return None
-            token, until = settled
-            if until is not None and due is not None and until < due:
-                due = until
+            token, limit = settled
+            if limit is not None and (until is None or limit < until):
+                until = limit
             if token is not ALWAYS_QUIET:
                 asks.append((hook, token))
         assert due is not None  # there is an attempt
-        return Steady(device_id, entry, entry.version, revision, due,
+        if until is not None and until < due:
+            due = until
+        return Steady(device_id, entry, entry.version, revision, due, until,
                       tuple(s.values for _, s in attempts), cast(tuple[SteadyHook, ...], hooks),
                       tuple(asks), tuple(attempts))  # fmt: skip
 
@@ -213,11 +216,12 @@ class AccessPoint:
         order, then each listener's count (True); or nothing at all (False: decide
         each) once one of its terms no longer holds (:class:`~testbed.standing.Steady`)."""
         if (
-            now >= steady.due
-            or steady.entry.version != steady.version
+            steady.entry.version != steady.version
             or self.revision.value != steady.revision
             or steady.hooks is not self._hooks
         ):
+            return False
+        if now >= steady.due and not self._extend(steady, now):
             return False
         for hook, token in steady.asks:
             if not hook.quiet(token, now):
@@ -235,6 +239,21 @@ class AccessPoint:
         self.stood += count
         for hook in steady.hooks:
             hook.heard(count)
+        return True
+
+    def _extend(self, steady: Steady, now: datetime) -> bool:
+        """Once ``now`` reaches ``steady.due``: read its allowances' deadlines again, as
+        deciding each would (:meth:`Standing.holds`), and keep the new earliest (with
+        the hooks' ``until``); False when one no longer stands or the hooks' time is up."""
+        revision, due = self.revision.value, steady.until
+        for _, standing in steady.attempts:
+            if not standing.holds(steady.entry, revision, now):
+                return False
+            if standing.due is not None and (due is None or standing.due < due):
+                due = standing.due
+        if due is None or now >= due:
+            return False
+        steady.due = due
         return True
 
     def context(self, attempt: Attempt, *, now: datetime) -> AccessContext:

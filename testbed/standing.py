@@ -179,16 +179,19 @@ class SteadyHook(Protocol):
 class Steady:
     """One device's allowances that all stand, given again together while ``entry``
     stays at ``version``, the revision at ``revision``, ``now`` before ``due`` (the
-    earliest of the allowances' and the hooks' times), each hook of ``asks``
-    :meth:`~SteadyHook.quiet` with its token, and ``hooks`` are the access point's.
-    ``values`` are their events' data in the order they are given; ``attempts`` the
-    attempts with their standings (for ``check_standing``)."""
+    earliest of the allowances' ``due`` and the hooks' ``until``), each hook of
+    ``asks`` :meth:`~SteadyHook.quiet` with its token, and ``hooks`` are the access
+    point's.  Once ``now`` reaches ``due``, the allowances' deadlines are read again
+    (as deciding each would) and ``due`` moves to their new earliest.  ``values`` are
+    their events' data in the order they are given; ``attempts`` the attempts with
+    their standings."""
 
     device_id: str
     entry: InventoryEntry
     version: int
     revision: int
     due: datetime
+    until: datetime | None
     values: tuple[tuple[Value, ...], ...]
     hooks: tuple[SteadyHook, ...]
     asks: tuple[tuple[SteadyHook, object], ...]

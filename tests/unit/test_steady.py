@@ -168,3 +168,22 @@ def test_under_check_standing_each_one_given_again_is_walked(
     monkeypatch.setattr(hospital.access, "_walk", lambda context: refusal)
     with pytest.raises(StandingError, match="route-blocked"):
         hospital.access.again(steady, NOW + 4 * HOUR)
+
+
+def test_a_routine_crl_reissue_moves_the_terms_later(make_hospital: Callable[..., Any]) -> None:
+    """The CRL's nextUpdate bounds the terms; a reissue that lists the same serials
+    moves it later without moving the revision, and reaching the old bound reads the
+    deadlines again (as deciding would) instead of ending the steady turns."""
+    decided, attempt, standing = _ready(make_hospital)
+    together, _, _, steady = _settled(make_hospital)
+    first = steady.due
+    revision = together.access.revision.value
+    for hospital in (decided, together):
+        hospital.publish_crls(now=NOW + 3 * HOUR)
+    assert together.access.revision.value == revision
+    for when in (first - HOUR, first, first + HOUR):
+        decided.access.decide(attempt, now=when, standing=standing)
+        assert together.access.again(steady, when)
+    assert steady.due > first
+    assert _log(together.log) == _log(decided.log)
+    assert _counts(together) == _counts(decided)

@@ -179,15 +179,15 @@ class AccessPoint:
         decided = []
         due: datetime | None = None
         for attempt, standing in attempts:
+            # holds: the same entry, version and revision, and before its due (its
+            # deadlines read now if they were not since it was walked: later reads
+            # only find them later while the revision stands)
             decision = standing.decision
             if (
                 decision is None
                 or attempt.device_id != device_id
-                or standing.entry is not entry
-                or standing.version != entry.version
-                or standing.revision != revision
+                or not standing.holds(entry, revision, now)
                 or standing.due is None
-                or now >= standing.due
             ):
                 return None
             due = standing.due if due is None else min(due, standing.due)

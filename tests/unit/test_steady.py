@@ -140,18 +140,36 @@ def test_nothing_settles_while_a_listener_has_no_steady_hook(
     assert other.access.settle(((attempt, standing),), NOW + 2 * HOUR) is not None
 
 
-def test_nothing_settles_before_an_allowance_was_given_again_or_after_a_refusal(
-    make_hospital: Callable[..., Any],
-) -> None:
+def _walked(make_hospital: Callable[..., Any]) -> tuple[Any, Attempt, Standing]:
     hospital = make_hospital(artefacts=ModeledArtefacts())
     cert = hospital.onboard("ct-1")
     hospital.publish_crls(now=NOW)
     attempt, standing = Attempt("ct-1", "pacs-north", cert, SOURCE), Standing()
     assert hospital.access.settle(((attempt, standing),), NOW) is None  # never decided
-    hospital.access.decide(attempt, now=NOW + HOUR, standing=standing)
-    # walked: its deadlines are read at its first reuse, so it has no terms yet
-    assert hospital.access.settle(((attempt, standing),), NOW + HOUR) is None
-    blocked = Attempt("ct-1", "pacs-north", cert, ("north", "datacenter"))
+    assert hospital.access.decide(attempt, now=NOW + HOUR, standing=standing).allowed
+    return hospital, attempt, standing
+
+
+def test_a_walked_allowance_settles_at_once_and_is_given_again_as_deciding_would(
+    make_hospital: Callable[..., Any],
+) -> None:
+    """Its deadlines are read when it settles (deciding would read them at the first
+    reuse, and finds them no earlier)."""
+    decided, attempt, standing = _walked(make_hospital)
+    together, _, settling = _walked(make_hospital)
+    assert settling.due is None  # not read by the walk
+    steady = together.access.settle(((attempt, settling),), NOW + HOUR)
+    assert steady is not None
+    for hour in (2, 3):
+        decided.access.decide(attempt, now=NOW + hour * HOUR, standing=standing)
+        assert together.access.again(steady, NOW + hour * HOUR)
+    assert _log(together.log) == _log(decided.log)
+    assert _counts(together) == _counts(decided)
+
+
+def test_nothing_settles_after_a_refusal(make_hospital: Callable[..., Any]) -> None:
+    hospital, attempt, _ = _walked(make_hospital)
+    blocked = Attempt("ct-1", "pacs-north", attempt.certificate, ("north", "datacenter"))
     refused = Standing()
     assert not hospital.access.decide(blocked, now=NOW + HOUR, standing=refused).allowed
     assert hospital.access.settle(((blocked, refused),), NOW + HOUR) is None

@@ -42,10 +42,11 @@ is the CPU seconds of the simulation's process.
 
 After each run with outputs, its worker measures the *decision floor*: the run's
 access decisions given again in a tight loop, each a standing allowance decided and
-recorded as the run does it (event, metrics, oracle), with no engine, no SimPy and no
+recorded one at a time (event, metrics, oracle), with no engine, no SimPy and no
 renewals (:func:`benchmarks.worker._decision_floor`).  Its wall over the bare loop's
 says how much of the 3x a design that decides and records every delivery one by one
-has left for everything else.
+has left for everything else.  The run itself gives most of them together in steady
+turns (:class:`testbed.standing.Steady`), for less per decision than this floor.
 
 At each size of ``--sizes`` it also measures the *fleet floor*
 (:mod:`benchmarks.fleet_floor`): the least work of a steady device-day (one turn, the

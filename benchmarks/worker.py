@@ -163,6 +163,8 @@ def _install_timers(tb: Any) -> _Timers:
         "device keygen + CSR", enrollment._csr_body)
     hospital.access.decide = timers.wrap("access.decide (all hops + audit event)",
                                          hospital.access.decide)
+    hospital.access.again = timers.wrap(  # a steady turn: a device's allowances, together
+        "access.again (steady turn: events + counts)", hospital.access.again)
     hospital.verifier.verify = timers.wrap("verifier.verify (TLS hop)", hospital.verifier.verify)
     tb.log.emit = timers.wrap("log.emit", tb.log.emit)
     operations.publish_crl = timers.wrap(  # type: ignore[attr-defined]
@@ -294,11 +296,12 @@ def _run_testbed(spec: dict[str, Any], out: Path | None) -> dict[str, Any]:
 
 def _decision_floor(tb: Any, decisions: int) -> dict[str, Any]:
     """The run's decisions given again in a tight loop, each a standing allowance
-    recorded as the run records it (its ``access-decision`` event into a log that
-    keeps the report's events, the listeners: metrics, the oracle, the CA's use
-    mark): the least any design spends deciding and recording every delivery one by
-    one, with no engine, no SimPy, no renewals.  Replays the attempts whose
-    allowance still stands at the end of the run, round robin, at that time."""
+    recorded one at a time (its ``access-decision`` event into a log that keeps the
+    report's events, the listeners: metrics, the oracle, the CA's use mark): the least
+    a design spends deciding and recording every delivery one by one, with no engine,
+    no SimPy, no renewals (the run gives most of them together in steady turns).
+    Replays the attempts whose allowance still stands at the end of the run, round
+    robin, at that time."""
     from testbed.events import EventLog
     from testbed.memory import old_generation_paused
     from testbed.report.needs import REPORT_EVENTS

@@ -158,7 +158,7 @@ class AccessPoint:
         not for an allowance that stands (:mod:`testbed.standing`): a listener whose
         effect for it is the walk's that established it (idempotent, and lasting).
         ``steady`` is its part in allowances given again together (:meth:`again`);
-        without one, none are."""
+        without one, none are (with ``again`` False it is not needed, and ignored)."""
         self._listeners.append(listener)
         if again:
             self._again.append(listener)
@@ -226,15 +226,17 @@ class AccessPoint:
         for hook, token in steady.asks:
             if not hook.quiet(token, now):
                 return False
-        if self.check_standing:
-            for attempt, standing in steady.attempts:
+        record, device_id = self.log.record, steady.device_id
+        if self.check_standing:  # each walked, then its event, as deciding each would
+            for (attempt, standing), values in zip(steady.attempts, steady.values, strict=True):
                 assert standing.decision is not None  # settled
                 context = AccessContext(attempt, now, steady.entry, standing.leaf,
                                         standing.record, standing)  # fmt: skip
                 self._check(context, standing.decision)
-        record, device_id = self.log.record, steady.device_id
-        for values in steady.values:
-            record(now, _ACCESS_DECISION, device_id, _DECISION_KEYS, values)
+                record(now, _ACCESS_DECISION, device_id, _DECISION_KEYS, values)
+        else:
+            for values in steady.values:
+                record(now, _ACCESS_DECISION, device_id, _DECISION_KEYS, values)
         count = len(steady.values)
         self.stood += count
         for hook in steady.hooks:

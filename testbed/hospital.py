@@ -268,7 +268,7 @@ class Hospital:
     def _steady_hooks(self) -> tuple[SteadyHook, ...]:
         """The decision listeners' parts in allowances given again together, in the
         same order (testbed.standing.Steady)."""
-        return (self.metrics.steady, self.oracle)
+        return (self.metrics.steady_hook, self.oracle)
 
     @classmethod
     def from_file(

@@ -207,7 +207,7 @@ class Metrics:
             self.count_denial(context.attempt.purpose.value, decision.reason.value)
 
     @property
-    def steady(self) -> DecisionCounts:
+    def steady_hook(self) -> DecisionCounts:
         """:meth:`on_decision`'s part in allowances given again together."""
         return DecisionCounts(self)
 

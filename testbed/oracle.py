@@ -8,10 +8,12 @@ device, for a certificate this CA did not issue to it, or for one revoked or out
 its validity window is unauthorized access.  Unauthorized access is measured, never
 assumed to be zero.
 
-An allowance that stands (:mod:`testbed.standing`) is judged again at each delivery,
-but what the judgement reads of it is the same until one of these moves: the device's
-inventory entry (the access point gives a standing allowance only at the version it
-was established at), the CA's revocations (:attr:`CertificateAuthority.revocation_count
+An allowance that stands (:mod:`testbed.standing`) is judged again at each delivery
+(given together with the device's others in a steady turn, its :meth:`Oracle.quiet`
+says whether the judgement could differ), but what the judgement reads of it is the
+same until one of these moves: the device's inventory entry (the access point gives
+a standing allowance only at the version it was established at), the CA's
+revocations (:attr:`CertificateAuthority.revocation_count
 <testbed.pki.ca.CertificateAuthority.revocation_count>`), the shared credentials'
 rotations and revocations (:attr:`SharedCredentials.changes
 <testbed.network.shared.SharedCredentials.changes>`), and the time against the

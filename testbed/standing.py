@@ -3,7 +3,8 @@
 Between two changes of what the hops read, a device's daily deliveries all get the
 same allowance.  A :class:`Standing` keeps the allowance one attempt last got, and
 the :class:`~testbed.access.AccessPoint` gives it again, without walking the hops,
-while all of these hold (every one is checked at every delivery):
+while all of these hold (every one is checked at every delivery given one at a time,
+and once for all of a device's given together, below):
 
 - the device's inventory entry is the same object at the same ``version`` (its
   lifecycle state, current serial and test serials: :class:`~testbed.inventory.Inventory`
@@ -39,8 +40,9 @@ all, each one's event data, and a token from each listener's :class:`SteadyHook`
 (nothing for it to do but count while the token holds).
 :meth:`AccessPoint.again <testbed.access.AccessPoint.again>` gives them all again
 while those terms hold: the same events in the same order, the same counts.  The
-traffic engine settles a device's turn after one in which every allowance stood,
-and decides each attempt again the moment a term fails.  ``check_standing`` walks
+traffic engine settles a device's turn after one in which every allowance was
+allowed and stands (one just walked too: its deadlines are read then), and decides
+each attempt again the moment a term fails.  ``check_standing`` walks
 each one given this way too.
 """
 
@@ -184,7 +186,9 @@ class Steady:
     point's.  Once ``now`` reaches ``due``, the allowances' deadlines are read again
     (as deciding each would) and ``due`` moves to their new earliest.  ``values`` are
     their events' data in the order they are given; ``attempts`` the attempts with
-    their standings."""
+    their standings.  ``entry`` is the inventory's entry of the device for good (an
+    :class:`~testbed.inventory.Inventory` never replaces or removes one), so its
+    version is all that is read of it."""
 
     device_id: str
     entry: InventoryEntry

@@ -116,15 +116,17 @@ class TrafficFlow:
         """One turn at simulation second ``t``: tick, deliver what the device holds;
         returns when the next turn is due (None: the device left service).
 
-        A steady turn (the last one left nothing held, every allowance stood, and
-        their terms still hold: :class:`~testbed.standing.Steady`) delivers the
-        tick's one item per service by giving every allowance again at once."""
+        A steady turn (the last one left nothing held, every allowance was allowed
+        and stands, and their terms still hold: :class:`~testbed.standing.Steady`)
+        delivers the tick's one item per service by giving every allowance again at
+        once."""
         agent, engine = self.agent, self.engine
         if agent.retired:
             return None
         steady = self._steady
         if steady is not None:
-            if (t >= self.next_tick and agent.certificate is self._held
+            if (t >= self.next_tick and engine.steady and engine.standing
+                    and agent.certificate is self._held
                     and agent.shared_credential is self._held_shared
                     and engine.access.again(steady, engine.at(t))):  # fmt: skip
                 engine.steady_turns += 1
@@ -177,7 +179,6 @@ class TrafficFlow:
         if any(buffers.values()) and engine.retry <= wait:  # (min and max, inline)
             wait = engine.retry
         return t + (1.0 if wait < 1.0 else wait)
-
 
     def _settle(self, now: datetime) -> Steady | None:
         """The terms on which the next turns are steady, after a turn that delivered at

@@ -122,10 +122,15 @@ def test_the_oracle_still_judges_after_a_revocation_ends_the_steady_terms(
     assert hospital.metrics.unauthorized_access == 1  # and the oracle counts it
 
 
-def test_the_terms_end_before_the_certificate_does(make_hospital: Callable[..., Any]) -> None:
+def test_the_oracle_bounds_the_terms_by_the_certificate_window(
+    make_hospital: Callable[..., Any],
+) -> None:
+    """Its hook gives the certificate's notAfter as the time its token may end (the
+    TLS hop's own limit is no later, so only ``until`` shows the oracle's)."""
     _, attempt, _, steady = _settled(make_hospital)
     assert attempt.certificate is not None
-    assert steady.due <= attempt.certificate.not_valid_after_utc
+    assert steady.until == attempt.certificate.not_valid_after_utc
+    assert steady.due <= steady.until
 
 
 def test_nothing_settles_while_a_listener_has_no_steady_hook(

@@ -187,9 +187,9 @@ class AccessPoint:
                 decision is None
                 or attempt.device_id != device_id
                 or not standing.holds(entry, revision, now)
-                or standing.due is None
             ):
                 return None
+            assert standing.due is not None  # it holds: its deadlines were read
             due = standing.due if due is None else min(due, standing.due)
             context = AccessContext(attempt, now, entry, standing.leaf, standing.record, standing)
             decided.append((context, decision))
@@ -251,7 +251,8 @@ class AccessPoint:
         for _, standing in steady.attempts:
             if not standing.holds(steady.entry, revision, now):
                 return False
-            if standing.due is not None and (due is None or standing.due < due):
+            assert standing.due is not None  # it holds: its deadlines were read
+            if due is None or standing.due < due:
                 due = standing.due
         if due is None or now >= due:
             return False

@@ -188,7 +188,7 @@ class Hospital:
             )  # fmt: skip
             # a durable store gives back what it kept and keeps what changes from now
             self.store.keep_clinical(self.clinical, now=now)
-        for listener, steady in zip(self.decision_listeners, self._steady_hooks, strict=True):
+        for listener, steady in self._decision_subscriptions:
             self.access.subscribe(listener, steady=steady)
         self._observe_pacs()
         # a presented certificate is in use: its predecessor's renewal grace ends (for
@@ -262,13 +262,13 @@ class Hospital:
     def decision_listeners(self) -> tuple[DecisionListener, ...]:
         """The listeners every access point of this hospital notifies (the validation
         lab's too): the measures, then the oracle."""
-        return (self.metrics.on_decision, self.oracle)
+        return tuple(listener for listener, _ in self._decision_subscriptions)
 
     @property
-    def _steady_hooks(self) -> tuple[SteadyHook, ...]:
-        """The decision listeners' parts in allowances given again together, in the
-        same order (testbed.standing.Steady)."""
-        return (self.metrics.steady_hook, self.oracle)
+    def _decision_subscriptions(self) -> tuple[tuple[DecisionListener, SteadyHook], ...]:
+        """Each decision listener with its part in allowances given again together
+        (testbed.standing.Steady)."""
+        return ((self.metrics.on_decision, self.metrics.steady_hook), (self.oracle, self.oracle))
 
     @classmethod
     def from_file(

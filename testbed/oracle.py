@@ -102,8 +102,7 @@ class Oracle:
             why = misallowance(context, self.ca, self.shared)
         else:
             shared, leaf = self.shared, context.leaf
-            # the epoch (_epoch, inline: read for every allowance given again)
-            epoch = self.ca.revocation_count + (0 if shared is None else shared.changes)
+            epoch = self._epoch()
             if standing.deserved == epoch and (
                 leaf is None or leaf.not_before <= context.now <= leaf.not_after
             ):
@@ -124,7 +123,8 @@ class Oracle:
                       state=None if entry is None else entry.state.value, why=why)  # fmt: skip
 
     def _epoch(self) -> int:
-        # both counters only go up, so their sum moves when either does
+        """The CA's revocations plus the shared credentials' changes: both only go up,
+        so their sum moves when either does."""
         shared = self.shared
         return self.ca.revocation_count + (0 if shared is None else shared.changes)
 
@@ -151,8 +151,7 @@ class Oracle:
     def quiet(self, token: object, now: datetime) -> bool:
         """Whether the epoch is still ``token`` (before the time :meth:`settle` gave,
         every certificate is still valid)."""
-        shared = self.shared
-        return token == self.ca.revocation_count + (0 if shared is None else shared.changes)
+        return token == self._epoch()
 
     def heard(self, count: int) -> None:
         """Nothing: allowances deserved at this epoch are not counted."""

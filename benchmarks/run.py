@@ -48,6 +48,11 @@ says how much of the 3x a design that decides and records every delivery one by 
 has left for everything else.  The run itself gives most of them together in steady
 turns (:class:`testbed.standing.Steady`), for less per decision than this floor.
 
+At each size of ``--compiled-sizes`` (default 10k) it runs the same configuration
+again on the testbed's hot path compiled with mypyc (:mod:`benchmarks.compiled`:
+the same source, built in ``build/compiled``), against the same bare loop, and says
+whether its counts are the pure run's.  The targets are read from the pure build.
+
 At each size of ``--sizes`` it also measures the *fleet floor*
 (:mod:`benchmarks.fleet_floor`): the least work of a steady device-day (one turn, the
 allowance checked, the decision recorded, the buffer emptied) over as many devices,
@@ -72,6 +77,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.compiled import build, environment
 from benchmarks.fleet_floor import DEVICE_DAYS, LAYOUTS
 
 __all__ = ["main"]
@@ -88,12 +94,14 @@ _BARE_RUNS = 3  # bare SimPy runs per size (the fastest counts)
 _REFERENCE_ISSUANCES = 300  # issuances per crypto reference run
 
 
-def _worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one configuration in a fresh interpreter; its last stdout line is the result."""
+def _worker(spec: dict[str, Any], *, compiled: Path | None = None) -> dict[str, Any]:
+    """Run one configuration in a fresh interpreter; its last stdout line is the result.
+    With ``compiled``, on that mypyc build of the testbed (:mod:`benchmarks.compiled`)."""
     load = os.getloadavg()[0]
+    cwd, env = (ROOT, None) if compiled is None else environment(compiled)
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True,
+        cwd=cwd, env=env, stdout=subprocess.PIPE, text=True, check=True,
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["loadavg_before"] = round(load, 2)
@@ -148,6 +156,31 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
               "devices, as objects (scattered, adjacent) and as arrays", flush=True)
         run["fleet_floor"] = _worker({"mode": "fleet_floor", "devices": devices,
                                       "device_days": floor_device_days})
+    return run
+
+
+def _measure_compiled(pure: dict[str, Any], compiled: Path,
+                      budget: float | None) -> dict[str, Any]:
+    """The same configuration as ``pure`` on the compiled build, against ``pure``'s
+    bare loop; the counts must be the pure run's (the same decisions)."""
+    devices = pure["devices"]
+    print(f"\n== {devices} devices, {pure['fidelity']} fidelity, compiled with mypyc",
+          flush=True)
+    spec = {"mode": "testbed", "devices": devices, "interval": pure["interval"],
+            "keep_events": True, "budget": budget, "fidelity": pure["fidelity"],
+            "outputs": True}
+    run = _worker(spec, compiled=compiled)
+    run["compiled"] = True
+    same = ("events", "decisions", "certificates_issued", "renewals_done", "data_lost",
+            "unauthorized_access", "clinical_downtime_minutes")
+    run["same_counts"] = all(run[key] == pure[key] for key in same)
+    run["outputs_share"] = round(sum(run["outputs"].values()) / run["wall"]["run"], 3)
+    run["year_wall_estimate"] = round(_year_estimate(run), 1)
+    run["us_per_device_day"] = round(_per_device_day_us(run), 2)
+    run["over_pure"] = round(run["wall"]["run"] / pure["wall"]["run"], 2)
+    if "bare" in pure:
+        run["ratio"] = round(pure["bare"]["events_per_second"] / run["events_per_second"], 1)
+        run["ratio_wall"] = run["ratio"]
     return run
 
 
@@ -219,7 +252,7 @@ def _short(filename: str) -> str:
 
 
 def _targets(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    kept = [r for r in runs if r.get("keep_events") is not False]
+    kept = [r for r in runs if r.get("keep_events") is not False and not r.get("compiled")]
     modeled = {r["devices"]: r for r in kept if r["fidelity"] == "modeled"}
     full = {r["devices"]: r for r in kept if r["fidelity"] == "full"}
     out: dict[str, Any] = {}
@@ -256,6 +289,11 @@ def _targets(runs: list[dict[str, Any]]) -> dict[str, Any]:
             value = by_size[10_000]["outputs_share"]
             out[f"{level}_10k_outputs_share"] = {"target": TARGET_OUTPUTS_10K, "value": value,
                                                  "met": value <= TARGET_OUTPUTS_10K}
+    for r in runs:
+        if r.get("compiled"):  # the mypyc build, beside the pure one (not a target of its own)
+            out[f"compiled_{r['fidelity']}_{r['devices']}"] = {
+                "value": r.get("ratio_wall"), "over_pure": r["over_pure"],
+                "same_counts": r["same_counts"], "met": r["same_counts"]}
     for size in sorted(set(modeled) & set(full)):
         ratio = full[size]["year_wall_estimate"] / modeled[size]["year_wall_estimate"]
         out[f"full_over_modeled_{size}"] = {"value": round(ratio, 2), "met": True}
@@ -272,7 +310,7 @@ def _table(runs: list[dict[str, Any]]) -> str:
         done = f"{r['sim_reached'] / r['sim_seconds']:.0%}"
         year = ("" if r["completed"] else "~") + f"{r['year_wall_estimate']:.0f}"
         lines.append(
-            f"{r['devices']:>8} {r['fidelity'][:4] + ('' if r['keep_events'] else '-') :>5} "
+            f"{r['devices']:>8} {_level(r):>5} "
             f"{done:>5} "
             f"{r['events']:>11,} {r['wall']['run']:>8.1f} {year:>8} "
             f"{r['events_per_second']:>8,.0f} {bare.get('events_per_second', 0):>10,.0f} "
@@ -280,6 +318,12 @@ def _table(runs: list[dict[str, Any]]) -> str:
             f"{bare.get('peak_rss_mb', 0):>8.0f} {r['us_per_device_day']:>10.1f} "
             f"{_cpu(r):>6}")
     return "\n".join(lines)
+
+
+def _level(run: dict[str, Any]) -> str:
+    """``mode``, ``full``; ``-``: no events kept; ``c``: the mypyc build."""
+    return (run["fidelity"][:4] + ("" if run["keep_events"] else "-")
+            + ("c" if run.get("compiled") else ""))
 
 
 def _cpu(run: dict[str, Any]) -> str:
@@ -328,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor-device-days", type=int, default=DEVICE_DAYS,
                         help="steady device-days of the fleet floor at each size "
                              f"(default {DEVICE_DAYS:,})")
+    parser.add_argument("--compiled-sizes", type=_sizes, default=[10_000],
+                        help="sizes of --sizes also run on the mypyc build of the testbed "
+                             "(benchmarks.compiled; default 10000; empty: none)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     budget = args.budget or None
@@ -341,6 +388,12 @@ def main(argv: list[str] | None = None) -> int:
         if i == 0 and not args.no_drop_events:
             runs.append(_measure(devices, interval=args.interval, keep_events=False,
                                  budget=budget, bare=False, fidelity=args.fidelity))
+    compiled_sizes = sorted(set(args.compiled_sizes) & set(args.sizes))
+    if compiled_sizes:
+        compiled = build()
+        pure_runs = {r["devices"]: r for r in runs if r["keep_events"]}
+        for devices in compiled_sizes:
+            runs.append(_measure_compiled(pure_runs[devices], compiled, budget))
     for devices in sorted(args.full_sizes):
         runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget,
                              bare=False, fidelity="full"))
@@ -361,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_end": [round(x, 2) for x in os.getloadavg()], **_versions()},
         "settings": {"sizes": sorted(args.sizes), "full_sizes": sorted(args.full_sizes),
+                     "compiled_sizes": compiled_sizes,
                      "interval": args.interval,
                      "fidelity": args.fidelity,
                      "budget_s": budget, "duration": "365d", "recovery_window": "3d",
@@ -393,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"tight loop ({floor['us_per_decision']:.2f} us), take {floor['seconds']:.1f} s "
                   f"= {floor['over_bare']:.2f}x the bare loop; the run is "
                   f"{floor['run_over_floor']:.2f}x that")
+        if r.get("compiled"):
+            print(f"  {r['devices']} devices, {r['fidelity']}, compiled with mypyc: the run "
+                  f"took {r['over_pure']:.2f}x the pure build's, {r['ratio']}x the bare "
+                  f"loop; the same counts: {r['same_counts']}")
         fleet = r.get("fleet_floor")
         if fleet is not None:
             costs = ", ".join(f"{layout} {fleet[layout]['us_per_device_day']:.2f}"

@@ -24,6 +24,9 @@
 
 Messages name the bad value and say what was expected.  Bad input raises; it is
 never quietly corrected.
+
+Outside the tree, because it reports a bug rather than a refusal:
+:class:`StandingError`, an :class:`AssertionError` (:mod:`testbed.standing`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ __all__ = [
     "RecordError",
     "RegistrationError",
     "ScenarioError",
+    "StandingError",
     "TestbedError",
     "Unsupported",
 ]
@@ -176,3 +180,11 @@ class AdapterError(CertifyError):
 class Unsupported(AdapterError):
     """The adapter answered exit 3 ``{"unsupported": true}``: the device does not do
     the action, so a check that needs it is skipped."""
+
+
+class StandingError(AssertionError):
+    """A standing allowance differs from what walking the hops decides (a missing
+    revision bump or time limit: a bug; :mod:`testbed.standing`).  Kept here, not in
+    :mod:`testbed.standing`, so that module holds no class deriving from a built-in
+    exception other than :class:`Exception` (it compiles with mypyc:
+    :mod:`benchmarks.compiled`)."""

@@ -54,13 +54,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from testbed.decisions import Decision
+from testbed.errors import StandingError
 from testbed.events import Value
+
+# imported at run time, not only for type checking: compiled with mypyc
+# (benchmarks.compiled), a dataclass's field types must resolve when it is built
+from testbed.inventory import InventoryEntry
+from testbed.pki.ca import IssuanceRecord
+from testbed.pki.leaf import LeafFacts
 
 if TYPE_CHECKING:
     from testbed.access import AccessContext, Attempt
-    from testbed.inventory import InventoryEntry
-    from testbed.pki.ca import IssuanceRecord
-    from testbed.pki.leaf import LeafFacts
 
 __all__ = [
     "ALWAYS_QUIET",
@@ -71,11 +75,6 @@ __all__ = [
     "SteadyHook",
     "TimedHop",
 ]
-
-
-class StandingError(AssertionError):
-    """A standing allowance differs from what walking the hops decides (a missing
-    revision bump or time limit: a bug)."""
 
 
 Deadline = Callable[[], datetime | None]

@@ -317,11 +317,14 @@ class TrafficEngine:
         steps = 0
         while heap or ticks:
             # the earlier of the two queues' heads, by (due, order)
-            entry = ticks[0] if ticks and (not heap or ticks[0] < heap[0]) else heap[0]
+            # (which queue, as a flag: compiled with mypyc, a tuple read back is a
+            # new object, so `entry is ticks[0]` would not say it)
+            from_ticks = bool(ticks) and (not heap or ticks[0] < heap[0])
+            entry = ticks[0] if from_ticks else heap[0]
             t = entry[0]
             if t > now and t >= env.peek():
                 break  # another event comes first (or at the same time): wait for it
-            if ticks and entry is ticks[0]:
+            if from_ticks:
                 ticks.popleft()
             else:
                 heapq.heappop(heap)

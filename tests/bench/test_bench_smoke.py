@@ -23,13 +23,24 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
     """Modeled fidelity at two sizes against the bare loop, full fidelity at the larger
     against the crypto floor; the outputs timed; the level ratio where both ran."""
     out = tmp_path / "bench.json"
-    code = run.main(["--sizes", "30,60", "--full-sizes", "60", "--budget", "0",
-                     "--no-drop-events", "--floor-device-days", "6000", "--out", str(out)])
+    code = run.main(["--sizes", "30,60", "--full-sizes", "60", "--compiled-sizes", "60",
+                     "--budget", "0", "--no-drop-events", "--floor-device-days", "6000",
+                     "--out", str(out)])
     assert code == 0
     result = json.loads(out.read_text(encoding="utf-8"))
     runs = result["runs"]
-    assert [(r["devices"], r["fidelity"]) for r in runs] == [
-        (30, "modeled"), (60, "modeled"), (60, "full")]
+    assert [(r["devices"], r["fidelity"], r.get("compiled", False)) for r in runs] == [
+        (30, "modeled", False), (60, "modeled", False), (60, "modeled", True),
+        (60, "full", False)]
+    # the mypyc build beside the pure one: the same counts, its wall against the pure
+    # run's and against the same bare loop; not a target of its own
+    fast = runs.pop(2)
+    assert fast["same_counts"] is True and fast["over_pure"] > 0 and fast["ratio"] > 0
+    assert fast["decisions"] == runs[1]["decisions"] and fast["events"] == runs[1]["events"]
+    assert result["targets"].pop("compiled_modeled_60") == {
+        "value": fast["ratio_wall"], "over_pure": fast["over_pure"], "same_counts": True,
+        "met": True}
+    assert result["settings"]["compiled_sizes"] == [60]
     for r in runs:
         assert r["completed"] and r["sim_reached"] == r["sim_seconds"]
         assert r["cpu"]["main"] > 0

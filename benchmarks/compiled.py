@@ -42,7 +42,6 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -99,31 +98,6 @@ def _digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def _mypy_config(root: Path) -> str:
-    """The project's ``[tool.mypy]`` settings alone, as a pyproject.toml (mypyc reads
-    them; setuptools, which builds the extensions, must not see the project's table)."""
-    settings = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    mypy = settings["tool"]["mypy"]
-    lines = ["[tool.mypy]"]
-    for key, value in mypy.items():
-        if key != "overrides":
-            lines.append(f"{key} = {_toml(value)}")
-    for override in mypy.get("overrides", ()):
-        lines.append("\n[[tool.mypy.overrides]]")
-        lines += [f"{key} = {_toml(value)}" for key, value in override.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(f"no TOML for {value!r} in [tool.mypy]")
-
-
 def build(root: Path = ROOT, out: Path = OUT, *, force: bool = False) -> Path:
     """Build (or find up to date) the compiled copy; the directory to put on PYTHONPATH.
 
@@ -151,9 +125,11 @@ def _build(root: Path, out: Path, digest: str) -> None:
                     ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     # the package finds its fixtures beside itself (testbed/crosscheck.py)
     (out / "fixtures").symlink_to(root / "fixtures", target_is_directory=True)
-    (out / "pyproject.toml").write_text(_mypy_config(root), encoding="utf-8")
+    # the project's own mypy settings; no pyproject.toml in the build directory, so
+    # setuptools (which builds the extensions there) does not read the project's table
     done = subprocess.run(
-        [sys.executable, "-m", "mypyc", *(f"testbed/{m}" for m in MODULES)],
+        [sys.executable, "-m", "mypyc", "--config-file", str(root / "pyproject.toml"),
+         *(f"testbed/{m}" for m in MODULES)],
         cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
     )
     if done.returncode != 0:

@@ -122,13 +122,15 @@ def _per_device_day_us(run: dict[str, Any]) -> float:
 
 def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | None,
              bare: bool = True, fidelity: str = "full",
-             floor_device_days: int = DEVICE_DAYS) -> dict[str, Any]:
+             floor_device_days: int = DEVICE_DAYS,
+             compiled: Path | None = None) -> dict[str, Any]:
+    build = "" if compiled is None else ", compiled with mypyc"
     print(f"\n== {devices} devices, workload every {interval}, keep_events={keep_events}, "
-          f"{fidelity} fidelity", flush=True)
+          f"{fidelity} fidelity{build}", flush=True)
     spec = {"mode": "testbed", "devices": devices, "interval": interval,
             "keep_events": keep_events, "budget": budget, "fidelity": fidelity,
-            "outputs": keep_events, "decision_floor": keep_events}
-    run = _worker(spec)
+            "outputs": keep_events, "decision_floor": keep_events and compiled is None}
+    run = _worker(spec, compiled=compiled)
     if "outputs" in run:
         run["outputs_share"] = round(sum(run["outputs"].values()) / run["wall"]["run"], 3)
     run["year_wall_estimate"] = round(_year_estimate(run), 1)
@@ -159,24 +161,13 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
     return run
 
 
-def _measure_compiled(pure: dict[str, Any], compiled: Path,
-                      budget: float | None) -> dict[str, Any]:
-    """The same configuration as ``pure`` on the compiled build, against ``pure``'s
-    bare loop; the counts must be the pure run's (the same decisions)."""
-    devices = pure["devices"]
-    print(f"\n== {devices} devices, {pure['fidelity']} fidelity, compiled with mypyc",
-          flush=True)
-    spec = {"mode": "testbed", "devices": devices, "interval": pure["interval"],
-            "keep_events": True, "budget": budget, "fidelity": pure["fidelity"],
-            "outputs": True}
-    run = _worker(spec, compiled=compiled)
-    run["compiled"] = True
+def _beside(pure: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """``run``, the same configuration as ``pure`` on the compiled build, against
+    ``pure``'s wall and bare loop; its counts must be the pure run's (the same decisions)."""
     same = ("events", "decisions", "certificates_issued", "renewals_done", "data_lost",
             "unauthorized_access", "clinical_downtime_minutes")
+    run["compiled"] = True
     run["same_counts"] = all(run[key] == pure[key] for key in same)
-    run["outputs_share"] = round(sum(run["outputs"].values()) / run["wall"]["run"], 3)
-    run["year_wall_estimate"] = round(_year_estimate(run), 1)
-    run["us_per_device_day"] = round(_per_device_day_us(run), 2)
     run["over_pure"] = round(run["wall"]["run"] / pure["wall"]["run"], 2)
     if "bare" in pure:
         run["ratio"] = round(pure["bare"]["events_per_second"] / run["events_per_second"], 1)
@@ -393,7 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         compiled = build()
         pure_runs = {r["devices"]: r for r in runs if r["keep_events"]}
         for devices in compiled_sizes:
-            runs.append(_measure_compiled(pure_runs[devices], compiled, budget))
+            runs.append(_beside(pure_runs[devices], _measure(
+                devices, interval=args.interval, keep_events=True, budget=budget, bare=False,
+                fidelity=args.fidelity, compiled=compiled)))
     for devices in sorted(args.full_sizes):
         runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget,
                              bare=False, fidelity="full"))

@@ -191,7 +191,7 @@ def _run_testbed(spec: dict[str, Any], out: Path | None) -> dict[str, Any]:
     from testbed.core import Testbed
     from testbed.event_sink import JsonlSink
     from testbed.events import EventLog
-    from testbed.memory import old_generation_paused
+    from testbed.memory import collection_paused
     from testbed.report.build import build_report
     from testbed.report.needs import REPORT_EVENTS
     from testbed.report.record import record_from_testbed
@@ -216,7 +216,7 @@ def _run_testbed(spec: dict[str, Any], out: Path | None) -> dict[str, Any]:
     label = f"testbed {spec['devices']}"
     budget = spec.get("budget")
     try:
-        with old_generation_paused():  # as Testbed.run does
+        with collection_paused():  # as Testbed.run does
             if spec.get("profile"):
                 import cProfile
 
@@ -303,7 +303,7 @@ def _decision_floor(tb: Any, decisions: int) -> dict[str, Any]:
     Replays the attempts whose allowance still stands at the end of the run, round
     robin, at that time."""
     from testbed.events import EventLog
-    from testbed.memory import old_generation_paused
+    from testbed.memory import collection_paused
     from testbed.report.needs import REPORT_EVENTS
 
     now = tb.clock.at(tb.horizon - 1.0)
@@ -314,7 +314,7 @@ def _decision_floor(tb: Any, decisions: int) -> dict[str, Any]:
     access.log = EventLog(keep=REPORT_EVENTS)  # the run's log is closed
     decide = access.decide
     repeat = max(1, decisions // len(attempts))
-    with old_generation_paused():  # as the run
+    with collection_paused():  # as the run
         started = time.perf_counter()
         for _ in range(repeat):
             for attempt, standing in attempts:

@@ -24,7 +24,7 @@ from testbed.errors import ScenarioError
 from testbed.events import EventKind, EventLog
 from testbed.hospital import Hospital
 from testbed.incidents import IncidentJournal
-from testbed.memory import old_generation_paused
+from testbed.memory import collection_paused
 from testbed.pki.renewal import ChangeWindow
 from testbed.scenario import ChangeWindowSpec, Scenario
 from testbed.sim.agent import DeviceAgent, build_fleet
@@ -155,7 +155,7 @@ class Testbed:
         keeps the simulated time it reached (an interrupted run's partial report)."""
         self.start()
         total = self.horizon
-        with old_generation_paused():
+        with collection_paused():
             for i in range(1, steps + 1):
                 self.env.run(until=total * i / steps)
                 if progress is not None:

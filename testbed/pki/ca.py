@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -21,9 +20,9 @@ from cryptography.x509.oid import NameOID
 from testbed.errors import PkiError
 from testbed.pki.fidelity import Artefacts, LeafCertificate, LeafTemplate, SubjectKey
 from testbed.pki.full import FullArtefacts
+from testbed.pki.issuance import IssuanceRecord, IssuingCA, Revocation
 from testbed.pki.keys import (
     KeyType,
-    PrivateKey,
     checked_csr_key,
     new_private_key,
     new_serial_number,
@@ -52,44 +51,6 @@ class IssuingMode(StrEnum):
 
     CENTRAL = "central"
     PER_SITE = "per-site"
-
-
-@dataclass(frozen=True, slots=True)
-class IssuanceRecord:
-    """Ownership metadata of one issued leaf certificate."""
-
-    serial: int
-    device_id: str
-    site: str
-    issuer: str
-    spiffe_id: str
-    requester: str
-    services: tuple[str, ...]
-    on_expiry: str
-    not_before: datetime
-    not_after: datetime
-    renewal_of: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class IssuingCA:
-    """One generation of an issuing CA; ``site`` is None for the central one."""
-
-    name: str
-    site: str | None
-    certificate: x509.Certificate
-    key: PrivateKey
-    generation: int
-    active_from: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Revocation:
-    """When and why a serial was revoked."""
-
-    serial: int
-    time: datetime
-    reason: x509.ReasonFlags
 
 
 def _cn(text: str) -> x509.Name:

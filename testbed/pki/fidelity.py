@@ -28,7 +28,7 @@ from cryptography import x509
 from testbed.pki.keys import CsrCheck, KeyType, PrivateKey, PublicKey
 
 if TYPE_CHECKING:
-    from testbed.pki.ca import IssuingCA, Revocation
+    from testbed.pki.issuance import IssuingCA, Revocation
     from testbed.pki.modeled import ModeledCsr, ModeledKey
     from testbed.pki.trust import TrustBundle
 

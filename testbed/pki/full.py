@@ -47,7 +47,7 @@ from testbed.pki.keys import (
 from testbed.pki.leaf_profile import authority_key_id, build_leaf, leaf_sans, leaf_subject
 
 if TYPE_CHECKING:
-    from testbed.pki.ca import IssuingCA, Revocation
+    from testbed.pki.issuance import IssuingCA, Revocation
     from testbed.pki.trust import TrustBundle
 
 __all__ = ["FullArtefacts"]

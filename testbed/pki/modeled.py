@@ -44,7 +44,7 @@ from testbed.pki.keys import EC_KEY_TYPES, CsrCheck, KeyType, common_name, new_k
 from testbed.pki.leaf_profile import dns_name, spiffe_id
 
 if TYPE_CHECKING:
-    from testbed.pki.ca import IssuingCA
+    from testbed.pki.issuance import IssuingCA
     from testbed.pki.trust import TrustBundle
 
 __all__ = ["ModeledArtefacts", "ModeledCertificate", "ModeledCsr", "ModeledKey"]

@@ -22,12 +22,15 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:
-    from cryptography import x509
+# imported at run time, not only for type checking: CaMaterial's field types must
+# resolve when it is built, compiled with mypyc (benchmarks.compiled)
+from cryptography import x509
 
-    from testbed.pki.ca import IssuanceRecord, IssuingCA, Revocation
+from testbed.pki.issuance import IssuanceRecord, IssuingCA, Revocation
+from testbed.pki.keys import PrivateKey
+
+if TYPE_CHECKING:
     from testbed.pki.fidelity import LeafCertificate
-    from testbed.pki.keys import PrivateKey
 
 __all__ = ["CaMaterial", "CertificateRecords", "MemoryRecords"]
 

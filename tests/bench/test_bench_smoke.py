@@ -31,7 +31,7 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
     runs = result["runs"]
     assert [(r["devices"], r["fidelity"], r.get("compiled", False)) for r in runs] == [
         (30, "modeled", False), (60, "modeled", False), (60, "modeled", True),
-        (60, "full", False)]
+        (60, "full", False), (60, "full", True)]
     # the mypyc build beside the pure one: the same counts, its wall against the pure
     # run's and against the same bare loop; not a target of its own
     fast = runs.pop(2)
@@ -41,6 +41,15 @@ def test_the_benchmark_writes_every_figure_it_reports(run: ModuleType, tmp_path:
         "value": fast["ratio_wall"], "over_pure": fast["over_pure"], "same_counts": True,
         "met": True}
     assert result["settings"]["compiled_sizes"] == [60]
+    assert result["settings"]["compiled_full_sizes"] == [60]
+    # at full fidelity too: the same counts, its wall against its own crypto floor
+    fast_full = runs.pop(-1)
+    assert fast_full["same_counts"] is True and fast_full["over_pure"] > 0
+    assert fast_full["certificates_issued"] == runs[-1]["certificates_issued"]
+    assert fast_full["crypto_floor_s"] == runs[-1]["crypto_floor_s"]
+    assert result["targets"].pop("compiled_full_60") == {
+        "value": fast_full["wall_over_crypto_floor"], "over_pure": fast_full["over_pure"],
+        "same_counts": True, "met": True}
     for r in runs:
         assert r["completed"] and r["sim_reached"] == r["sim_seconds"]
         assert r["cpu"]["main"] > 0

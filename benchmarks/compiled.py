@@ -18,10 +18,11 @@ compiled modules were the ones imported.
 
 Why these modules: they are what a year of traffic, renewals and decisions runs
 through (the steady turns and the engine, the access point and its hops, the log,
-the listeners, the inventory, EST and the modeled PKI, the device processes).  Left
-out: modules whose dataclasses name a type imported only for type checking, in an
-import cycle (``pki/ca``, ``pki/records``, ``pki/fidelity``, ``sim/context``: a
-compiled dataclass resolves its field types when it is built), and everything
+the listeners, the inventory, EST, the CA and its records, the modeled PKI, the
+device processes).  Left out: modules whose dataclasses name a type imported only for
+type checking, in an import cycle (``pki/fidelity``, ``sim/context``: a compiled
+dataclass resolves its field types when it is built; the CA's value types moved to
+``pki/issuance`` so that ``pki/ca`` and ``pki/records`` could join), and everything
 outside the year's hot path.  Code in a compiled module must not rely on the
 identity of a tuple it reads back (mypyc unboxes tuples of known types:
 :mod:`testbed.sim.traffic` compares queue heads by a flag for that reason), and a

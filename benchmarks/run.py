@@ -165,8 +165,8 @@ def _measure(devices: int, *, interval: str, keep_events: bool, budget: float | 
 def _beside(pure: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     """``run``, the same configuration as ``pure`` on the compiled build, against
     ``pure``'s wall and bare loop; its counts must be the pure run's (the same decisions)."""
-    same = ("events", "decisions", "certificates_issued", "renewals_done", "data_lost",
-            "unauthorized_access", "clinical_downtime_minutes")
+    same = ("events", "decisions", "certificates_issued", "test_certificates_issued",
+            "renewals_done", "data_lost", "unauthorized_access", "clinical_downtime_minutes")
     run["compiled"] = True
     run["same_counts"] = all(run[key] == pure[key] for key in same)
     run["over_pure"] = round(run["wall"]["run"] / pure["wall"]["run"], 2)
@@ -384,20 +384,22 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(_measure(devices, interval=args.interval, keep_events=False,
                                  budget=budget, bare=False, fidelity=args.fidelity))
     compiled_sizes = sorted(set(args.compiled_sizes) & set(args.sizes))
-    if compiled_sizes:
-        compiled = build()
+    compiled_full = sorted(set(args.compiled_sizes) & set(args.full_sizes)
+                           - (set(compiled_sizes) if args.fidelity == "full" else set()))
+    # built once, before any run on it: every compiled run measures the same code
+    compiled = build() if compiled_sizes or compiled_full else None
+    if compiled is not None and compiled_sizes:
         pure_runs = {r["devices"]: r for r in runs if r["keep_events"]}
         for devices in compiled_sizes:
             runs.append(_beside(pure_runs[devices], _measure(
                 devices, interval=args.interval, keep_events=True, budget=budget, bare=False,
                 fidelity=args.fidelity, compiled=compiled)))
+    pure_full: dict[int, dict[str, Any]] = {}
     for devices in sorted(args.full_sizes):
-        runs.append(_measure(devices, interval=args.interval, keep_events=True, budget=budget,
-                             bare=False, fidelity="full"))
-    compiled_full = sorted(set(args.compiled_sizes) & set(args.full_sizes))
-    if compiled_full:
-        compiled = build()
-        pure_full = {r["devices"]: r for r in runs if r["fidelity"] == "full"}
+        pure_full[devices] = _measure(devices, interval=args.interval, keep_events=True,
+                                      budget=budget, bare=False, fidelity="full")
+        runs.append(pure_full[devices])
+    if compiled is not None and compiled_full:
         for devices in compiled_full:
             runs.append(_beside(pure_full[devices], _measure(
                 devices, interval=args.interval, keep_events=True, budget=budget, bare=False,
@@ -441,8 +443,11 @@ def main(argv: list[str] | None = None) -> int:
           f"one test certificate's {reference['start']['us_per_test_issuance']:.0f} us and "
           f"{reference['end']['us_per_test_issuance']:.0f} us")
     for r in runs:
+        # which run a line is about (the compiled build's beside the pure one's)
+        label = f"{r['devices']} devices, {r['fidelity']}" + (
+            ", compiled with mypyc" if r.get("compiled") else "")
         if "outputs" in r:
-            print(f"  {r['devices']} devices, {r['fidelity']}: writing the outputs "
+            print(f"  {label}: writing the outputs "
                   f"{r['outputs']} s = {r['outputs_share']:.0%} of the run; peak RSS "
                   f"{r['peak_rss_mb'] * 1024 / r['devices']:.0f} KiB per device")
         floor = r.get("decision_floor", {})
@@ -456,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             against = (f"{r['ratio']}x the bare loop" if "ratio" in r else
                        f"{r['wall_over_crypto_floor']:.2f}x its crypto floor"
                        if "wall_over_crypto_floor" in r else "")
-            print(f"  {r['devices']} devices, {r['fidelity']}, compiled with mypyc: the run "
+            print(f"  {label}: the run "
                   f"took {r['over_pure']:.2f}x the pure build's, {against}; "
                   f"the same counts: {r['same_counts']}")
         fleet = r.get("fleet_floor")
@@ -467,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{costs} us; the run's device-day "
                   f"{r['us_per_device_day']:.1f} us")
         if "crypto_floor_s" in r:
-            print(f"  {r['devices']} devices, full: {r['certificates_issued']:,} issuances "
+            print(f"  {label}: {r['certificates_issued']:,} issuances "
                   f"and {r['test_certificates_issued']:,} test certificates "
                   f"need {r['crypto_floor_s']:.1f} s of cryptography on the run's one core; "
                   f"the year took {r['wall_over_crypto_floor']:.2f}x that")

@@ -2,6 +2,7 @@
 
 - :mod:`~testbed.pki.keys`: key types, seed-derived keys, device CSRs.
 - :mod:`~testbed.pki.ca`: root and issuing CAs, leaf issuance with ownership records.
+- :mod:`~testbed.pki.issuance`: what a CA issues and revokes, as values.
 - :mod:`~testbed.pki.revocation`: CRLs built in one pass, their distribution, OCSP.
 - :mod:`~testbed.pki.trust`: per-site trust bundles with a distribution delay.
 - :mod:`~testbed.pki.verify`: the TLS-hop decision (validity, chain, revocation).

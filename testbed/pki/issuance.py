@@ -5,9 +5,9 @@ the ownership metadata of one leaf it signed (who asked, for which device and
 services, what happens at expiry); a :class:`Revocation` when and why a serial was
 revoked.  The CA (:mod:`testbed.pki.ca`) makes them, its records
 (:mod:`testbed.pki.records`, live mode's store) keep them, and the artefacts of either
-fidelity (:mod:`testbed.pki.fidelity`) read them; they live apart from all three so
-that each imports them at run time (a dataclass's field types must resolve when it is
-built, compiled with mypyc: :mod:`benchmarks.compiled`).
+fidelity (:mod:`testbed.pki.fidelity`) read them.  They live apart from the CA so that
+its records import them at run time without an import cycle (a dataclass's field
+types must resolve when it is built, compiled with mypyc: :mod:`benchmarks.compiled`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A :class:`~testbed.pki.ca.CertificateAuthority` decides; a :class:`CertificateRecords`
 remembers: its root and issuing CA generations (certificates and keys), every issued
-leaf with its :class:`~testbed.pki.ca.IssuanceRecord`, revocations, the CRL
+leaf with its :class:`~testbed.pki.issuance.IssuanceRecord`, revocations, the CRL
 bookkeeping (numbers, what the last CRL listed, serials gone from CRLs for good) and
 which leaves were seen in use (the re-enrollment grace reads it,
 :mod:`testbed.pki.est`).

@@ -29,14 +29,18 @@ def test_a_cycle_waits_for_the_end_of_the_run_and_is_collected_then() -> None:
     assert gc.isenabled()
 
 
-def test_a_caller_without_automatic_collection_keeps_it_off() -> None:
+def test_a_caller_without_automatic_collection_keeps_it_off_and_still_gets_the_end() -> None:
+    was = gc.isenabled()
     gc.disable()
     try:
         with collection_paused():
             assert not gc.isenabled()
+            cycle = weakref.ref(_Cycle())
+        assert cycle() is None  # collected at the end all the same
         assert not gc.isenabled()
     finally:
-        gc.enable()
+        if was:
+            gc.enable()
 
 
 def test_the_collector_comes_back_after_an_error() -> None:

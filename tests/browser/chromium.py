@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -52,6 +53,23 @@ class PageLoad:
     failed_requests: list[str] = field(default_factory=list)
 
 
+def _end_group(group: int) -> None:
+    """Kill what is left of the process group ``group`` and wait, up to 5 s, until none
+    of it runs (exited helpers of an unreaped group may linger as zombies: they write
+    nothing)."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
 class Browser:
     """One headless Chromium and a websocket to its first page."""
 
@@ -63,8 +81,11 @@ class Browser:
                 f"--window-size={width},{height}", "--hide-scrollbars", "about:blank"]  # fmt: skip
         if os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses to run as root with one
+        # a session of its own: close() ends every process it starts (its helpers too,
+        # which otherwise go on writing into the profile while the caller removes it)
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL)  # fmt: skip
+                                         stderr=subprocess.DEVNULL,
+                                         start_new_session=True)  # fmt: skip
         try:
             port = self._port(profile / "DevToolsActivePort")
             # no Origin header: DevTools refuses other origins, and this client has none
@@ -164,6 +185,7 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        _end_group(self._process.pid)
 
     def __enter__(self) -> Browser:
         return self

@@ -27,8 +27,10 @@ offboarded one leaves them; a suspended one stays (the PACS refuses it
 PACS's list (``ae-title-not-allowed``) and give it back.  The frozen
 :class:`~testbed.pacs.AllowList` a PACS decides with is rebuilt lazily, on the first
 association after a change, so registering a large fleet costs one build.  Every
-change of a list bumps the hospital's :class:`~testbed.revision.Revision` (what a PACS
-decides with moved: a live acceptor asks again before its next handshake).
+change of a list moves the hospital's :class:`~testbed.revision.Revision` (what a PACS
+decides with moved: a live acceptor asks again before its next handshake), as a change
+no hop of the access point reads (:meth:`~testbed.revision.Revision.outside_hops`: an
+allowance that stands is not let go).
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ class AllowLists:
             self._built.pop(service, None)
         if chosen:
             self._endpoints[record.device_id] = tuple(s for s, _ in chosen)
-            self.revision.bump()
+            self.revision.outside_hops()
 
     def remove(self, device_id: str) -> None:
         """Take an offboarded device off every list (nothing when it was on none)."""
@@ -118,7 +120,7 @@ class AllowLists:
                 del entries[title]
             self._built.pop(service, None)
         if services:
-            self.revision.bump()
+            self.revision.outside_hops()
 
     def withhold(self, service: str, ae_title: str) -> None:
         """Leave ``ae_title`` off ``service``'s list until :meth:`restore` (withholdings
@@ -126,13 +128,13 @@ class AllowLists:
         self._entries[service]  # KeyError: not a PACS
         self._withheld.hold((service, ae_title))
         self._built.pop(service, None)
-        self.revision.bump()
+        self.revision.outside_hops()
 
     def restore(self, service: str, ae_title: str) -> None:
         """End one withholding of ``ae_title`` at ``service``."""
         self._withheld.release((service, ae_title))
         self._built.pop(service, None)
-        self.revision.bump()
+        self.revision.outside_hops()
 
     def current(self, service: str) -> AllowList:
         """``service``'s list now (built once per change)."""

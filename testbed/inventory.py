@@ -35,7 +35,8 @@ class InventoryEntry:
 
     ``version`` moves whenever a fact access decisions read changes (the lifecycle
     state, the current serial, the test serials): the :class:`Inventory` methods
-    that change them bump it (:mod:`testbed.standing`).
+    that change them bump it (:mod:`testbed.standing`); so does a change of another
+    service's fact about this device alone (:meth:`Inventory.touch`).
     """
 
     record: DeviceRecord
@@ -128,6 +129,17 @@ class Inventory:
         self._drift_index.changed(entry.record.device_id)
         if self._journal is not None:
             self._journal.save(entry)
+
+    def touch(self, device_id: str) -> None:
+        """A fact of another service that only this device's decisions read changed
+        (:meth:`Revision.devices_changed <testbed.revision.Revision.devices_changed>`):
+        move the entry's version, so the device's allowances are decided afresh
+        (nothing for a device the hospital does not know: it has none).  Not written
+        to the journal: no fact of the device changed, and a restarted hospital's
+        allowances are all new (a live restart admits its kept devices again)."""
+        entry = self._entries.get(device_id)
+        if entry is not None:
+            entry.version += 1
 
     def __contains__(self, device_id: object) -> bool:
         return device_id in self._entries

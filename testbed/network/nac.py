@@ -17,14 +17,14 @@ class Nac:
     def admit(self, device_id: str) -> None:
         """Put a registered device on the network."""
         self._admitted.add(device_id)
-        self.revision.bump()
+        self.revision.devices_changed((device_id,))  # only its own attempts read it
 
     def remove(self, device_id: str) -> bool:
         """Take a device off the network; False if it was not admitted."""
         if device_id not in self._admitted:
             return False
         self._admitted.discard(device_id)
-        self.revision.bump()
+        self.revision.devices_changed((device_id,))
         return True
 
     def __contains__(self, device_id: object) -> bool:

@@ -11,6 +11,7 @@ Publication delay is the simulation's business: it decides when to call
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -128,27 +129,46 @@ class CrlDistribution:
     """The CRLs relying parties can fetch: the latest published one per issuer.
 
     ``revision`` moves when what a relying party can conclude may change: a CRL that
-    lists other serials, expires earlier or starts later than the one it replaces,
-    the first CRL of an issuer, a withdrawal.  A routine reissue (same serials, later
-    nextUpdate) does not move it: every allowance that stood under the old CRL stands
-    under the new one until the old one's nextUpdate (see :mod:`testbed.standing`).
+    expires earlier or starts later than the one it replaces, the first CRL of an
+    issuer, a withdrawal.  A routine reissue (same serials, later nextUpdate) does not
+    move it: every allowance that stood under the old CRL stands under the new one
+    until the old one's nextUpdate (see :mod:`testbed.standing`).  A reissue that
+    lists other serials and is otherwise routine changes only what a relying party
+    concludes of those serials: with ``holder`` (the device a serial was issued to),
+    only their holders' allowances are let go
+    (:meth:`~testbed.revision.Revision.devices_changed`; an allowance is only ever
+    given to a certificate's holder: the TLS hop's binding); without it, or for a
+    serial nobody holds, everyone's are.
     """
 
-    def __init__(self, *, revision: Revision | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        revision: Revision | None = None,
+        holder: Callable[[int], str | None] | None = None,
+    ) -> None:
         self._current: dict[str, PublishedCrl] = {}
         self.revision = revision or Revision()
+        self._holder = holder
 
     def publish(self, crl: PublishedCrl) -> None:
         """Make ``crl`` the one relying parties fetch for its issuer."""
         old = self._current.get(crl.issuer)
         self._current[crl.issuer] = crl
-        if (
-            old is None
-            or crl.serials != old.serials
-            or crl.next_update < old.next_update
-            or crl.this_update < old.this_update
-        ):
+        if old is None or crl.next_update < old.next_update or crl.this_update < old.this_update:
             self.revision.bump()
+        elif crl.serials != old.serials:
+            self._serials_changed(set(crl.serials) ^ set(old.serials))
+
+    def _serials_changed(self, serials: set[int]) -> None:
+        """Let go of the allowances of the holders of ``serials`` (of all, when one
+        has none known)."""
+        holder = self._holder
+        holders = set() if holder is None else {holder(serial) for serial in serials}
+        if holder is None or None in holders:
+            self.revision.bump()
+            return
+        self.revision.devices_changed(sorted(h for h in holders if h is not None))
 
     def current(self, issuer_name: str) -> PublishedCrl | None:
         """The CRL relying parties see for ``issuer_name``, or None if none was published."""

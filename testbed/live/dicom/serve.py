@@ -96,7 +96,7 @@ class DicomServers:
         sites = {pacs.policy.endpoint.site: profiles[name]
                  for name, pacs in hospital.pacs.items()}  # fmt: skip
         self.contexts = SiteContexts(
-            revision=lambda: hospital.revision.value,
+            revision=lambda: hospital.revision.changes,
             now=live.now,
             material=lambda site: trust_material(live, site),
             build=lambda site, material: self._context(sites[site], material),

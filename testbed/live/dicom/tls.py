@@ -13,12 +13,12 @@ expiry in the decision core, so an expired certificate is refused there with its
 reason and an event.
 
 :class:`SiteContexts` keeps one context per site and builds a new one when the
-hospital's :class:`~testbed.revision.Revision` moved (a CRL published, a bundle
-published or withheld, a CA key rotated, the PACS's own trust taken or given back, an
-allow-list changed) or when a bundle on its way to the site has arrived (a
-distribution delay moves no revision when it ends: :attr:`TrustMaterial.until`): the
-acceptor asks it at every connection, so trust changes reach the next handshake
-without a restart.
+hospital's :class:`~testbed.revision.Revision` moved (its ``changes``, which every
+change moves: a CRL published, a bundle published or withheld, a CA key rotated, the
+PACS's own trust taken or given back, an allow-list changed) or when a bundle on its
+way to the site has arrived (a distribution delay moves no revision when it ends:
+:attr:`TrustMaterial.until`): the acceptor asks it at every connection, so trust
+changes reach the next handshake without a restart.
 
 :func:`handshake_cause` names a failed handshake with the decision core's reason
 where one fits (``cert-missing``, ``cert-revoked``, ``cert-untrusted-at-site``,

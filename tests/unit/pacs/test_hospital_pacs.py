@@ -240,8 +240,9 @@ def test_a_site_names_a_known_tls_profile(tmp_path: Path) -> None:
 def test_every_change_of_what_a_pacs_trusts_or_lists_moves_the_revision(
     hospital: Hospital,
 ) -> None:
-    """A live acceptor rebuilds its TLS context when the revision moved (testbed/live/
-    dicom/tls.py): each change of a PACS's trust or allow-list must move it."""
+    """A live acceptor rebuilds its TLS context when the revision's ``changes`` moved
+    (testbed/live/dicom/tls.py): each change of a PACS's trust or allow-list must move
+    them."""
     root = hospital.root
     changes: list[tuple[str, typing.Callable[[], object]]] = [
         ("register", lambda: _onboard(hospital, "ct-1", "APEXCT001")),
@@ -253,16 +254,17 @@ def test_every_change_of_what_a_pacs_trusts_or_lists_moves_the_revision(
         ("offboard", lambda: operations.offboard(root, "ct-1")),
     ]
     for what, change in changes:
-        before = root.revision.value
+        before = root.revision.changes
         change()
-        assert root.revision.value > before, what
+        assert root.revision.changes > before, what
 
 
 def test_a_list_change_of_no_pacs_leaves_the_revision(hospital: Hospital) -> None:
-    lists, before = hospital.root.allow_lists, hospital.root.revision.value
+    revision = hospital.root.revision
+    lists, before = hospital.root.allow_lists, (revision.value, revision.changes)
     lists.add(hospital.record("ct-9"))  # no AE title, no DICOM endpoint
     lists.remove("ct-9")
-    assert hospital.root.revision.value == before
+    assert (revision.value, revision.changes) == before
 
 
 def test_a_live_zone_source_is_recorded_and_the_simulations_shape_is_kept(

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench compiled bench-live bench-emulate bench-ehr bench-ehr-live bench-network bench-dicom schema clean
+.PHONY: setup demo test lint typecheck unit bench compiled test-compiled bench-live bench-emulate bench-ehr bench-ehr-live bench-network bench-dicom schema clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,20 @@ bench: setup
 # the same source, faster; run with PYTHONPATH=build/compiled (make bench runs it at 10k)
 compiled: setup
 	$(BIN)/python -m benchmarks.compiled
+
+# the unit, scenario, property and live suites on that build: run from
+# build/compiled-suite, links to this checkout whose testbed/ is the compiled copy
+# (not part of `make test`: a check of the build the benchmark runs); the root
+# conftest.py stops every worker that would import the pure testbed instead
+COMPILED_SUITE := build/compiled-suite
+test-compiled: compiled
+	rm -rf $(COMPILED_SUITE) && mkdir -p $(COMPILED_SUITE)
+	for f in conftest.py tests fixtures scenarios notebooks pyproject.toml benchmarks docs README.md Makefile; do \
+	  ln -s $(CURDIR)/$$f $(COMPILED_SUITE)/$$f; done
+	ln -s $(CURDIR)/build/compiled/testbed $(CURDIR)/build/compiled/*__mypyc*.so $(COMPILED_SUITE)/
+	cd $(COMPILED_SUITE) && TESTBED_COMPILED=1 PYTHONPATH=$(CURDIR)/$(COMPILED_SUITE) \
+	  $(CURDIR)/$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile \
+	  -p no:cacheprovider tests/unit tests/scenarios tests/property tests/live
 
 # the simulation's cost of the EHR path per delivery, against certificate-only (1k devices)
 bench-ehr: setup

@@ -3,7 +3,8 @@ pytest-xdist workers apart.
 
 ``HYPOTHESIS_PROFILE=ci`` (set by CI) runs more examples with no deadline; the
 default ``dev`` profile stays quick.  Scenario files are collected by the
-``testbed`` pytest plugin (see :mod:`testbed.pytest_plugin`).
+``testbed`` pytest plugin (see :mod:`testbed.pytest_plugin`).  ``TESTBED_COMPILED=1``
+(``make test-compiled``) requires every process to import the compiled build.
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ from __future__ import annotations
 import os
 
 from hypothesis import HealthCheck, settings
+
+import testbed.events
+
+# ``make test-compiled`` runs the suites on the compiled build (benchmarks/compiled.py):
+# a process that found the pure testbed first (the editable install, say) would test
+# that instead, and pass
+if os.environ.get("TESTBED_COMPILED") == "1" and testbed.events.__file__.endswith(".py"):
+    raise RuntimeError(f"TESTBED_COMPILED=1, but testbed comes from {testbed.events.__file__}")
 
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile(

@@ -30,6 +30,8 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Literal, Protocol
 
+from mypy_extensions import mypyc_attr
+
 from testbed.clock import isoformat
 from testbed.event_json import Row
 from testbed.event_sink import JsonlSink
@@ -279,6 +281,10 @@ class EventSource(Protocol):
         ...
 
 
+
+# live mode's audit log (testbed.live.audit.AuditLog) extends it: compiled with mypyc
+# (benchmarks.compiled), a class interpreted code derives from must say so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class EventLog:
     """The append-only log of one run, with notification listeners.
 

@@ -296,11 +296,13 @@ class Hospital:
         (bounded memory over a long run; decisions do not change); how many."""
         return self.verifier.forget_expired(now) + self.access.leaves.forget_expired(now)
 
-    def drift(self, now: datetime) -> list[Drift]:
+    def drift(self, now: datetime, *, full: bool = False) -> list[Drift]:
         """Every disagreement between the inventory and the CA's live certificates
-        (:meth:`Inventory.drift`) and, with an ``ehr`` block, the IdP's clients and the
-        EHRs' device registries (:func:`~testbed.registry_drift.registry_drift`)."""
-        found = self.inventory.drift(self.ca, now=now)
+        (:meth:`Inventory.drift`: the entries that could have changed since the last
+        scan, or with ``full`` every one, the same answer) and, with an ``ehr`` block,
+        the IdP's clients and the EHRs' device registries
+        (:func:`~testbed.registry_drift.registry_drift`)."""
+        found = self.inventory.drift(self.ca, now=now, full=full)
         clinical = self.clinical
         if clinical is not None:
             found += registry_drift(

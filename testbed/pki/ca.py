@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping, Sequence, Set
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -21,6 +20,7 @@ from testbed.errors import PkiError
 from testbed.pki.fidelity import Artefacts, LeafCertificate, LeafTemplate, SubjectKey
 from testbed.pki.full import FullArtefacts
 from testbed.pki.issuance import IssuanceRecord, IssuingCA, Revocation
+from testbed.pki.issuing_mode import IssuingMode
 from testbed.pki.keys import (
     KeyType,
     checked_csr_key,
@@ -44,13 +44,6 @@ _CENTRAL = "central"
 
 ISSUING_LIFETIME = timedelta(days=1825)
 """How long an issuing CA certificate lives (five years), unless the CA is told otherwise."""
-
-
-class IssuingMode(StrEnum):
-    """Whether one issuing CA serves every site or each site has its own."""
-
-    CENTRAL = "central"
-    PER_SITE = "per-site"
 
 
 def _cn(text: str) -> x509.Name:

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -27,6 +26,7 @@ from testbed.errors import PkiError
 from testbed.pki.ca import CertificateAuthority, IssuingCA, Revocation
 from testbed.pki.fidelity import CrlTemplate
 from testbed.pki.keys import signature_hash
+from testbed.pki.revocation_reason import RevocationReason
 from testbed.revision import Revision
 
 __all__ = ["CrlDistribution", "PublishedCrl", "RevocationReason", "build_crl", "ocsp_response"]
@@ -34,26 +34,6 @@ __all__ = ["CrlDistribution", "PublishedCrl", "RevocationReason", "build_crl", "
 _MAX_NONCE = 128  # octets; RFC 8954 §2.1: longer nonces are refused (malformedRequest)
 _CERT_ID_HASHES = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})
 """CertID hash algorithms the responder computes (RFC 6960 uses SHA-1; RFC 5019 allows SHA-2)."""
-
-
-class RevocationReason(StrEnum):
-    """The RFC 5280 §5.3.1 reason codes an operator gives a device's revocation.
-
-    No certificateHold (a hold is not a revocation) and no CA or AA compromise (not a
-    device's to claim).  Values are the ASN.1 names, as in CRLs and OCSP answers.
-    """
-
-    UNSPECIFIED = "unspecified"
-    KEY_COMPROMISE = "keyCompromise"  # lost or stolen, key exposed
-    AFFILIATION_CHANGED = "affiliationChanged"
-    SUPERSEDED = "superseded"
-    CESSATION_OF_OPERATION = "cessationOfOperation"  # offboarded: out of service
-    PRIVILEGE_WITHDRAWN = "privilegeWithdrawn"
-
-    @property
-    def flag(self) -> x509.ReasonFlags:
-        """The reason as ``cryptography`` spells it."""
-        return x509.ReasonFlags(self.value)
 
 
 @dataclass(frozen=True, slots=True)

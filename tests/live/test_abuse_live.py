@@ -31,7 +31,7 @@ CAPS = ("--max-connections", str(TOTAL), "--max-connections-per-listener", str(P
         "--header-timeout", "60", "--handshake-timeout", "60",
         "--audit-interval", "600")  # fmt: skip
 MIB = 1024 * 1024
-IDLE_ROUNDS_GROWTH_BOUND = 24 * MIB
+IDLE_ROUNDS_GROWTH_BOUND = 16 * MIB
 """3,000 idle TLS connections, 300 at a time, opened and closed: measured +9 to +11 MiB
 (allocator arenas settling; flat after ~10 rounds).  asyncio's own 256 KiB TLS read
 buffer per connection made it about +78 MiB."""
@@ -141,6 +141,13 @@ def test_3000_idle_connections_opened_and_closed_leave_memory_bounded(capped: Li
     est = _port(capped.endpoints["est"])
     sources = {"127.0.0.35": PER_SOURCE, "127.0.0.36": PER_SOURCE}
     _answers_again(capped)  # the TLS path warmed up
+    # and one full set of idle connections held and closed first: what a server
+    # allocates once for as many connections as its caps allow is not growth (run
+    # alone, before the module's other tests warmed it, that first set was about 20 of
+    # the 26 MiB it grew; the 3,000 after it, 6-7 MiB)
+    with _idle(est, sources) as opened:
+        assert len(opened) == PER_LISTENER
+    _answers_again(capped)
     before = _rss(capped.process.pid)
     for _ in range(10):  # 10 x 300 = 3,000
         with _idle(est, sources) as opened:

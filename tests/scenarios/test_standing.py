@@ -10,6 +10,7 @@ and the standing run must really have let most deliveries stand.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import io
 from collections.abc import Callable
@@ -64,7 +65,7 @@ def _log(tb: Testbed) -> str:
 
 
 def _measures(tb: Testbed) -> dict[str, Any]:
-    return {name: getattr(tb.metrics, name) for name in tb.metrics.__slots__}
+    return {f.name: getattr(tb.metrics, f.name) for f in dataclasses.fields(tb.metrics)}
 
 
 def assert_standing_decides_alike(scenario: Scenario) -> Testbed:

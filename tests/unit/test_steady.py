@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from testbed.access import Attempt
-from testbed.decisions import Decision, Hop, Reason
 from testbed.events import EventLog
 from testbed.pki.modeled import ModeledArtefacts
+from testbed.revision import Revision
 from testbed.standing import Standing, StandingError, Steady
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -182,13 +182,13 @@ def test_nothing_settles_after_a_refusal(make_hospital: Callable[..., Any]) -> N
 
 
 def test_under_check_standing_each_one_given_again_is_walked(
-    make_hospital: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    make_hospital: Callable[..., Any],
 ) -> None:
     hospital, _, _, steady = _settled(make_hospital)
     hospital.access.check_standing = True
     assert hospital.access.again(steady, NOW + 3 * HOUR)  # the walk agrees
-    refusal = Decision(False, Reason.ROUTE_BLOCKED, Hop.NETWORK, "a change nothing announced")
-    monkeypatch.setattr(hospital.access, "_walk", lambda context: refusal)
+    hospital.policy.revision = Revision()  # a change nothing announces: a bug
+    hospital.policy.block("imaging", "pacs-north", "north")
     with pytest.raises(StandingError, match="route-blocked"):
         hospital.access.again(steady, NOW + 4 * HOUR)
 

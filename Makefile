@@ -59,8 +59,9 @@ compiled: setup
 
 # the unit, scenario, property and live suites on that build: run from
 # build/compiled-suite, links to this checkout whose testbed/ is the compiled copy
-# (not part of `make test`: a check of the build the benchmark runs); the root
-# conftest.py stops every worker that would import the pure testbed instead
+# (not part of `make test`: a check of the build the benchmark runs, which CI runs
+# after it, .ci/run); the root conftest.py stops every worker that would import the
+# pure testbed instead
 COMPILED_SUITE := build/compiled-suite
 test-compiled: compiled
 	rm -rf $(COMPILED_SUITE) && mkdir -p $(COMPILED_SUITE)

@@ -281,7 +281,6 @@ class EventSource(Protocol):
         ...
 
 
-
 # live mode's audit log (testbed.live.audit.AuditLog) extends it: compiled with mypyc
 # (benchmarks.compiled), a class interpreted code derives from must say so
 @mypyc_attr(allow_interpreted_subclasses=True)

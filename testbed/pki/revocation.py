@@ -144,11 +144,11 @@ class CrlDistribution:
         """Let go of the allowances of the holders of ``serials`` (of all, when one
         has none known)."""
         holder = self._holder
-        holders = set() if holder is None else {holder(serial) for serial in serials}
-        if holder is None or None in holders:
+        holders = None if holder is None else {holder(serial) for serial in serials}
+        if holders is None or None in holders:
             self.revision.bump()
-            return
-        self.revision.devices_changed(sorted(h for h in holders if h is not None))
+        else:
+            self.revision.devices_changed(sorted(h for h in holders if h is not None))
 
     def current(self, issuer_name: str) -> PublishedCrl | None:
         """The CRL relying parties see for ``issuer_name``, or None if none was published."""

@@ -23,8 +23,8 @@ from testbed.network.policy import DesignPolicy
 from testbed.network.register import NetworkDrift, overdue_reviews
 
 if TYPE_CHECKING:
-    from testbed.core import Testbed
     from testbed.scenario import Scenario
+    from testbed.sim.context import SimContext
 
 __all__ = ["network_drift_scans", "scans_network"]
 
@@ -34,28 +34,28 @@ def scans_network(scenario: Scenario) -> bool:
     return scenario.design is not None or any(isinstance(f, PolicyDrift) for f in scenario.faults)
 
 
-def network_drift_scans(tb: Testbed, *, every: float) -> Generator[Any, Any, None]:
+def network_drift_scans(sim: SimContext, *, every: float) -> Generator[Any, Any, None]:
     """Scan every ``every`` seconds until the horizon."""
     alerted_rules: set[Route] = set()
     alerted_reviews: set[str] = set()
-    while tb.env.now + every < tb.horizon:
-        yield tb.env.timeout(every)
-        found = _rules(tb, alerted_rules) + _reviews(tb, alerted_reviews)
-        tb.metrics.drift_alerts += found
+    while sim.env.now + every < sim.horizon:
+        yield sim.env.timeout(every)
+        found = _rules(sim, alerted_rules) + _reviews(sim, alerted_reviews)
+        sim.metrics.drift_alerts += found
 
 
 def _minutes(since: datetime, now: datetime) -> float:
     return round((now - since).total_seconds() / 60, 3)
 
 
-def _rules(tb: Testbed, alerted: set[Route]) -> int:
-    now = tb.now()
-    unapproved = tb.hospital.policy.unapproved
+def _rules(sim: SimContext, alerted: set[Route]) -> int:
+    now = sim.now()
+    unapproved = sim.hospital.policy.unapproved
     alerted &= set(unapproved)  # a rule removed and added again is found again
     new = [(route, added) for route, added in unapproved.items() if route not in alerted]
     for (zone, service, site), added in new:
         where = "" if site is None else f"@{site}"
-        tb.log.emit(now, EventKind.DRIFT_DETECTED, f"{zone}->{service}{where}",
+        sim.log.emit(now, EventKind.DRIFT_DETECTED, f"{zone}->{service}{where}",
                     drift=NetworkDrift.RULE_OUTSIDE_CHANGE_CONTROL.value,
                     detail=f"zone {zone!r} may reach {service!r} by a rule no change approved",
                     exposed_minutes=_minutes(added, now))  # fmt: skip
@@ -63,15 +63,15 @@ def _rules(tb: Testbed, alerted: set[Route]) -> int:
     return len(new)
 
 
-def _reviews(tb: Testbed, alerted: set[str]) -> int:
-    policy = tb.hospital.policy
+def _reviews(sim: SimContext, alerted: set[str]) -> int:
+    policy = sim.hospital.policy
     if not isinstance(policy, DesignPolicy):
         return 0
-    now = tb.now()
+    now = sim.now()
     new = [e for e in overdue_reviews(policy.design, now=now, expired=policy.expired)
            if e.id not in alerted]  # fmt: skip
     for exception in new:
-        tb.log.emit(now, EventKind.DRIFT_DETECTED, f"exception:{exception.id}",
+        sim.log.emit(now, EventKind.DRIFT_DETECTED, f"exception:{exception.id}",
                     drift=NetworkDrift.EXCEPTION_REVIEW_OVERDUE.value,
                     detail=f"owner {exception.owner}: review due "
                            f"{exception.review:%Y-%m-%d}, expires {exception.expires:%Y-%m-%d}",

@@ -16,7 +16,9 @@ from testbed.sim.pki_ops import crl_publisher
 
 if TYPE_CHECKING:
     from testbed.core import Testbed
+    from testbed.drift_watch import DriftWatch
     from testbed.sim.agent import DeviceAgent
+    from testbed.sim.context import SimContext
 
 __all__ = ["schedule_all"]
 
@@ -36,9 +38,9 @@ def schedule_all(tb: Testbed) -> None:
         env.process(fault_process(tb, fault))
     for op in tb.scenario.operations:
         env.process(operation_process(tb, op))
-    env.process(_drift_scans(tb))
+    env.process(_drift_scans(tb.sim, tb.drift_watch))
     if scans_network(tb.scenario):  # only then: other runs' timelines stay as they were
-        env.process(network_drift_scans(tb, every=DRIFT_SCAN_SECONDS))
+        env.process(network_drift_scans(tb.sim, every=DRIFT_SCAN_SECONDS))
     env.process(_closing(tb))
 
 
@@ -51,24 +53,24 @@ def _offboard_at(tb: Testbed, agent: DeviceAgent) -> Generator[Any, Any, None]:
     offboard(tb.sim, agent)
 
 
-def drift_scan(tb: Testbed) -> int:
+def drift_scan(sim: SimContext, watch: DriftWatch) -> int:
     """Compare the inventory with the CA (and the IdP's clients and the EHRs' device
     registries); each new disagreement is an alert event (:class:`DriftWatch`)."""
-    new = tb.drift_watch.scan(tb.hospital, tb.log, tb.now()).new
-    tb.metrics.drift_alerts += len(new)
+    new = watch.scan(sim.hospital, sim.log, sim.now()).new
+    sim.metrics.drift_alerts += len(new)
     return len(new)
 
 
-def _drift_scans(tb: Testbed) -> Generator[Any, Any, None]:
+def _drift_scans(sim: SimContext, watch: DriftWatch) -> Generator[Any, Any, None]:
     """Daily: the drift scan; weekly: the decision caches forget expired certificates
     (memory stays bounded by a week of expiries; decisions do not depend on it)."""
     days = 0
-    while tb.env.now + DRIFT_SCAN_SECONDS < tb.horizon:
-        yield tb.env.timeout(DRIFT_SCAN_SECONDS)
-        drift_scan(tb)
+    while sim.env.now + DRIFT_SCAN_SECONDS < sim.horizon:
+        yield sim.env.timeout(DRIFT_SCAN_SECONDS)
+        drift_scan(sim, watch)
         days += 1
         if days % FORGET_EVERY_DAYS == 0:
-            tb.hospital.forget_expired(tb.now())
+            sim.hospital.forget_expired(sim.now())
 
 
 def _closing(tb: Testbed) -> Generator[Any, Any, None]:
@@ -97,7 +99,7 @@ def _closing(tb: Testbed) -> Generator[Any, Any, None]:
             _still_onboarding(tb, agent, None if entry is None else entry.state)
     for agent in tb.agents:
         agent.availability.close(now, at_end=True)
-    drift_scan(tb)
+    drift_scan(tb.sim, tb.drift_watch)
 
 
 _OUT_OF_SERVICE = frozenset({DeviceState.SUSPENDED, DeviceState.RETIRED})

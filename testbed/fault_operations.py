@@ -18,6 +18,7 @@ from testbed.errors import EhrError, RegistrationError
 from testbed.events import EventKind
 from testbed.faults import FaultKind
 from testbed.operations import publish_crls, rotate_idp_key
+from testbed.pki.issuing_mode import IssuingMode
 from testbed.sites import ServiceKind
 
 if TYPE_CHECKING:
@@ -50,9 +51,21 @@ def _check_site(hospital: Hospital, site: str | None) -> None:
         raise RegistrationError(f"unknown site {site!r}; known: {sites}")
 
 
-def begin_ca_outage(hospital: Hospital, *, site: str | None = None) -> None:
-    """The CA (or ``site``'s issuing CA) goes down: EST answers 503 + Retry-After."""
+def _check_ca_site(hospital: Hospital, site: str | None) -> None:
+    """``site`` names an issuing CA: a known site, under per-site issuing (the rule
+    ``testbed validate`` applies to a scenario's ``ca-outage`` target)."""
     _check_site(hospital, site)
+    if site is not None and hospital.scenario.pki.issuing is IssuingMode.CENTRAL:
+        raise RegistrationError(
+            f"site {site!r} has no issuing CA of its own under central issuing: take the "
+            "whole CA down (no site), or issue per site (pki.issuing: per-site)"
+        )
+
+
+def begin_ca_outage(hospital: Hospital, *, site: str | None = None) -> None:
+    """The CA (or ``site``'s issuing CA, per-site issuing) goes down: EST answers 503 +
+    Retry-After, and it signs no CRL."""
+    _check_ca_site(hospital, site)
     hospital.ca_outages.begin(site)
     hospital.log.emit(hospital.now(), EventKind.FAULT_STARTED, _ca_target(site),
                       fault=FaultKind.CA_OUTAGE)  # fmt: skip
@@ -62,7 +75,7 @@ def end_ca_outage(hospital: Hospital, *, site: str | None = None) -> bool:
     """One CA outage ends; when the CA is up again its CRLs are republished at once (as
     the simulation's heal does).  Whether it is up; raises
     :class:`~testbed.errors.PkiError` when no such outage is in progress."""
-    _check_site(hospital, site)
+    _check_ca_site(hospital, site)
     up = hospital.ca_outages.end(site)
     if up:
         publish_crls(hospital, site=site)

@@ -44,8 +44,9 @@ from testbed.access import Attempt
 from testbed.decisions import Decision, Hop, Reason
 from testbed.ehr.authorization import TokenCheck as EhrTokenCheck
 from testbed.ehr.messages import FhirRequest, FhirResponse
+from testbed.events import EventKind
 from testbed.pki.fidelity import LeafCertificate
-from testbed.smart.idp import TokenRequest, TokenResponse
+from testbed.smart.idp import CLAIMED_CHARACTERS, UNAUTHENTICATED, TokenRequest, TokenResponse
 from testbed.smart.scopes import format_scopes
 from testbed.smart.verifier import TokenCheck
 from testbed.standing import Standing
@@ -190,13 +191,21 @@ def request_token(
     ``certificate_accepted``: the transport's TLS hop accepted ``certificate`` as the
     requesting device's (only then is its thumbprint passed, so the token can be
     bound to it).  An IdP that is down (``clinical.idp_down``) answers nothing:
-    ``service-unavailable``.
+    ``service-unavailable``, counted and audited as a ``token-refused`` event (the
+    transport answers 503).
     """
     clinical = hospital.clinical
     if clinical is None:
         raise ValueError("this hospital has no identity provider: no 'ehr' block")
-    if clinical.idp_down:
-        return TokenAnswer(None, Reason.SERVICE_UNAVAILABLE)
+    if clinical.idp_down:  # refused before the IdP: audited here, for both transports
+        reason = Reason.SERVICE_UNAVAILABLE
+        clinical.measures.tokens_refused[reason.value] += 1
+        claimed = dict(form).get("client_id", "")[:CLAIMED_CHARACTERS]
+        hospital.log.emit(now, EventKind.TOKEN_REFUSED, UNAUTHENTICATED, client_id=claimed,
+                          authenticated=False, error="temporarily_unavailable",
+                          reason=reason.value, status=503,
+                          detail="the identity provider is down")  # fmt: skip
+        return TokenAnswer(None, reason)
     thumbprint = certificate_thumbprint(certificate) if certificate_accepted else None
     request = TokenRequest.of(
         form, token_url=clinical.urls.token_url, authorization=authorization,

@@ -5,9 +5,11 @@ validity, revocation and site trust, then the identity binding) --> application
 (intended services) --> service (up)``
 
 Each hop is a small object with ``hop`` and ``check(context) -> Decision | None``
-(:class:`~testbed.access.AccessHop`); :func:`standard_chains` puts them in order for
-every service kind.  The EHR and PACS add their own hops (token, AE title) to their
-kind's chain.
+(:class:`~testbed.access.AccessHop`); :func:`standard_chains` puts them in order, one
+chain shared by every service kind.  What only one kind checks comes after the access
+point's allowance, in that service's own path, with its own decision event: the bearer
+token of a FHIR request (:func:`testbed.fhir_access.fhir_request`, the EHR's token
+verifier) and the AE title of a DICOM association (:class:`testbed.dicom.DicomPath`).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from testbed.approval import approve_enrollment
 from testbed.clock import isoformat
 from testbed.errors import EhrError, RegistrationError
 from testbed.events import AuditCode, EventKind
-from testbed.lifecycle import LifecycleEvent
+from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.offboard import Offboarding, offboard_device, revoke_device
 from testbed.pki.ca import IssuingCA
 from testbed.pki.renewal import OnExpiry
@@ -279,9 +279,12 @@ def approve(hospital: Hospital, device_id: str) -> bool:
     )
 
 
-def rebootstrap(hospital: Hospital, device_id: str) -> str:
+def rebootstrap(hospital: Hospital, device_id: str) -> str | None:
     """A fresh one-time bootstrap secret (returned), so the device enrolls anew; the
-    certificate it then gets supersedes any earlier one."""
+    certificate it then gets supersedes any earlier one.  None for a retired device:
+    offboarding took its bootstrap secret for good, and nothing is done."""
+    if hospital.inventory.entry(device_id).state is DeviceState.RETIRED:
+        return None
     password = hospital.new_secret()
     hospital.inventory.set_bootstrap(device_id, password)
     hospital.log.emit(hospital.now(), EventKind.POLICY_CHANGED, device_id,
@@ -403,17 +406,16 @@ def current_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:
     return current
 
 
-def publish_crls(
-    hospital: Hospital, *, site: str | None = None, up_only: bool = False
-) -> list[PublishedCrl]:
-    """Sign and publish a fresh CRL for every unexpired issuing CA generation: only
-    ``site``'s, if given; with ``up_only``, none of an issuing CA that is down
-    (:class:`~testbed.pki.outage.CaOutages`)."""
+def publish_crls(hospital: Hospital, *, site: str | None = None) -> list[PublishedCrl]:
+    """Sign and publish a fresh CRL for every unexpired issuing CA generation that is
+    up (only ``site``'s, if given).  An issuing CA that is down
+    (:class:`~testbed.pki.outage.CaOutages`: the whole CA, or its site's) signs
+    nothing: relying parties keep its last CRL, whichever transport asked."""
     published = []
     for issuing in hospital.ca.issuing_cas(now=hospital.now()):
         if site is not None and issuing.site != site:
             continue
-        if up_only and hospital.ca_outages.down(issuing.site):
+        if hospital.ca_outages.down(issuing.site):
             continue
         published.append(publish_crl(hospital, issuing))
     return published

@@ -42,6 +42,10 @@ class BlockedRoute(Window):
         """``zone->service``."""
         return f"{self.source}->{self.to}"
 
+    def event_data(self) -> dict[str, str | None]:
+        """The site the route is blocked at (None: everywhere), as live mode writes it."""
+        return {"site": self.site}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceOutage(Window):

@@ -128,3 +128,9 @@ class Window:
     def length(self) -> timedelta:
         """How long the fault lasts."""
         return self.end - self.start
+
+    def event_data(self) -> dict[str, str | None]:
+        """What its ``fault-started`` and ``fault-healed`` events say besides the kind
+        and the target: the same fields live fault injection writes
+        (:mod:`testbed.fault_operations`)."""
+        return {}

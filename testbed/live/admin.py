@@ -212,6 +212,9 @@ def _lifecycle(
 async def _rebootstrap(request: web.Request) -> web.Response:
     device_id = _device(request)
     password = request.app[_HOSPITAL].rebootstrap(device_id)
+    if password is None:
+        return _error(409, f"device {device_id!r} is retired; only a device not retired "
+                      "can be re-bootstrapped")  # fmt: skip
     body = {"device_id": device_id, "bootstrap": {"username": device_id, "password": password}}
     return web.json_response(body)
 

@@ -36,14 +36,13 @@ from testbed.clinical import Clinical, SmartUrls
 from testbed.decisions import Reason
 from testbed.ehr.messages import FHIR_JSON, FhirRequest, FhirResponse, encode
 from testbed.ehr.outcomes import IssueType
-from testbed.events import EventKind
 from testbed.fhir_access import fhir_request, request_token, tls_accepts
 from testbed.live.fhir_app import FHIR_PATH, FhirEntry, FhirFace, add_fhir_routes
 from testbed.live.jwks_fetch import HttpsFetcher
 from testbed.live.smart_app import IdpUrls, SmartFace, TokenEntry, add_smart_routes
 from testbed.live.zones import ZoneAddresses
 from testbed.pki.keys import common_name
-from testbed.smart.idp import UNAUTHENTICATED, TokenRequest, TokenResponse
+from testbed.smart.idp import TokenRequest, TokenResponse
 
 if TYPE_CHECKING:
     from testbed.live.hospital import LiveHospital
@@ -70,12 +69,7 @@ def _token_entry(live: LiveHospital, zones: ZoneAddresses, service: str) -> Toke
         answer = request_token(live.hospital, request.form, now=now, certificate=certificate,
                                certificate_accepted=accepted,
                                authorization=request.authorization)  # fmt: skip
-        if answer.response is None:  # the IdP is down (an outage): audited, retry later
-            claimed = dict(request.form).get("client_id", "")[:64]
-            live.log.emit(now, EventKind.TOKEN_REFUSED, UNAUTHENTICATED, client_id=claimed,
-                          authenticated=False, error="temporarily_unavailable",
-                          reason=answer.reason.value, status=503,
-                          detail="the identity provider is down")  # fmt: skip
+        if answer.response is None:  # the IdP is down (an outage; audited): retry later
             body = MappingProxyType({"error": "temporarily_unavailable",
                                      "error_description": "the identity provider is down"})
             headers = (("Cache-Control", "no-store"), ("Retry-After", str(live.est.retry_after)))

@@ -25,7 +25,7 @@ from datetime import datetime
 from aiohttp import hdrs, web
 from cryptography import x509
 
-from testbed.access import Attempt
+from testbed.access import Attempt, Purpose
 from testbed.decisions import Reason
 from testbed.ehr.authorization import TokenCheck
 from testbed.ehr.messages import FhirRequest, FhirResponse
@@ -95,7 +95,8 @@ async def _interaction(request: web.Request) -> web.Response:
         query=tuple(request.rel_url.query.items()), body=await request.read(),
         headers=tuple(request.headers.items()), peer=address,
     )  # fmt: skip
-    attempt = Attempt(device_id, service, certificate, face.zones.source(address))
+    attempt = Attempt(device_id, service, certificate, face.zones.source(address),
+                      Purpose.FHIR_REQUEST)  # as the simulation's FHIR deliveries
     with face.transaction():
         answer = face.entry(attempt, bearer(request.headers.get(hdrs.AUTHORIZATION)), parsed,
                             face.now())  # fmt: skip

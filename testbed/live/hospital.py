@@ -331,9 +331,9 @@ class LiveHospital:
         return {"drift": drift, "new": len(scan.new)}
 
     @_durable
-    def rebootstrap(self, device_id: str) -> str:
-        """A fresh one-time bootstrap secret for the device (returned)."""
-        self.inventory.entry(device_id)
+    def rebootstrap(self, device_id: str) -> str | None:
+        """A fresh one-time bootstrap secret for the device (returned; None for a
+        retired device: :func:`~testbed.operations.rebootstrap`)."""
         return operations.rebootstrap(self.hospital, device_id)
 
     @_durable
@@ -450,7 +450,8 @@ class LiveHospital:
 
     @_durable
     def publish_crls(self) -> None:
-        """Sign and publish a fresh CRL for every issuing CA."""
+        """Sign and publish a fresh CRL for every issuing CA that is up
+        (:func:`~testbed.operations.publish_crls`)."""
         operations.publish_crls(self.hospital)
 
     @_durable

@@ -109,7 +109,7 @@ class CrlDistribution:
     """The CRLs relying parties can fetch: the latest published one per issuer.
 
     ``revision`` moves when what a relying party can conclude may change: a CRL that
-    expires earlier or starts later than the one it replaces, the first CRL of an
+    expires earlier or starts earlier than the one it replaces, the first CRL of an
     issuer, a withdrawal.  A routine reissue (same serials, later nextUpdate) does not
     move it: every allowance that stood under the old CRL stands under the new one
     until the old one's nextUpdate (see :mod:`testbed.standing`).  A reissue that

@@ -219,6 +219,8 @@ def rebootstrap(sim: SimContext, agent: DeviceAgent) -> Proc:
     """An operator re-bootstraps the device now: a fresh one-time bootstrap secret, then
     a first enrollment again (the new certificate supersedes any earlier one)."""
     password = operations.rebootstrap(sim.hospital, agent.device_id)
+    if password is None:  # retired meanwhile: nothing to enroll
+        return
     agent.bootstrap = (agent.device_id, password)
     yield from enroll(sim, agent)
 

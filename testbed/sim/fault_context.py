@@ -144,7 +144,7 @@ class FaultContext:
 
     def publish_crls(self, *, site: str | None = None) -> None:
         """Publish a CRL of every issuing CA that is up (only ``site``'s, if given)."""
-        operations.publish_crls(self._tb.hospital, site=site, up_only=True)
+        operations.publish_crls(self._tb.hospital, site=site)
 
     def revoke(self, agent: DeviceAgent) -> None:
         """Revoke every live certificate of the device (a fault, not an operator)."""

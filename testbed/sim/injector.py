@@ -47,11 +47,13 @@ def _fault_timeline(
         EventKind.FAULT_STARTED,
         fault.target,
         fault=fault.kind,
+        **fault.event_data(),
         ends=(tb.scenario.start + fault.end).isoformat().replace("+00:00", "Z"),
     )
     yield tb.env.timeout((fault.end - fault.start).total_seconds())
     effect.heal(ctx, fault)
-    tb.log.emit(tb.now(), EventKind.FAULT_HEALED, fault.target, fault=fault.kind)
+    tb.log.emit(tb.now(), EventKind.FAULT_HEALED, fault.target, fault=fault.kind,
+                **fault.event_data())  # fmt: skip
 
 
 def operation_process(tb: Testbed, op: Operation) -> Generator[Any, Any, None]:

@@ -18,5 +18,5 @@ def crl_publisher(sim: SimContext) -> Generator[Any, Any, None]:
     of the whole CA or of its site's)."""
     interval = sim.pki.crl_interval.total_seconds()
     while sim.env.now < sim.horizon:
-        operations.publish_crls(sim.hospital, up_only=True)
+        operations.publish_crls(sim.hospital)
         yield sim.env.timeout(interval)

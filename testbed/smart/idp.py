@@ -68,12 +68,20 @@ from testbed.smart.tokens import (
 )
 from testbed.smart.verifier import THUMBPRINT_CLAIM, TokenError, read_token
 
-__all__ = ["UNAUTHENTICATED", "IdentityProvider", "TokenRequest", "TokenResponse"]
+__all__ = [
+    "CLAIMED_CHARACTERS",
+    "UNAUTHENTICATED",
+    "IdentityProvider",
+    "TokenRequest",
+    "TokenResponse",
+]
 
 UNAUTHENTICATED = "(unauthenticated)"
 """The subject of a refusal whose request names no registered client."""
 
 _CLAIMED = 64  # characters of a claimed (unregistered) client id written to the log
+CLAIMED_CHARACTERS = _CLAIMED
+"""How much of a claimed (unregistered) client id a refusal event keeps."""
 Headers = tuple[tuple[str, str], ...]
 _NO_STORE: Headers = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 

@@ -147,3 +147,21 @@ def test_a_revocation_reason_and_a_rotation_site_with_a_final_newline_are_refuse
     assert status == 400 and b"site: expected" in answer
     status, answer = hospital.admin("/ca/rotate", "--data", '{"overlap_seconds": 1e309}')
     assert status == 400 and b"overlap_seconds" in answer
+
+
+def test_a_retired_device_and_a_site_ca_under_central_issuing_are_refused_with_a_reason(
+    hospital: Live,
+) -> None:
+    """The operations' own rules, over the admin API: a retired device is not
+    re-bootstrapped (409, no re-bootstrap event); a site's CA outage under central issuing
+    names the rule (400), as ``testbed validate`` does for a scenario."""
+    device_id, _ = hospital.register("RET1")
+    status, answer = hospital.admin(f"/devices/{device_id}/offboard")
+    assert status == 200, answer
+    written = len(hospital.events())
+    status, answer = hospital.admin(f"/devices/{device_id}/rebootstrap")
+    assert status == 409 and b"is retired" in answer, answer
+    assert not [e for e in hospital.events()[written:] if e["kind"] == "policy-changed"]
+    status, answer = hospital.admin("/faults/ca-outage", "--data",
+                                    '{"action": "begin", "site": "north"}')  # fmt: skip
+    assert status == 400 and b"central issuing" in answer, answer

@@ -29,7 +29,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from testbed import operations
+from testbed import fault_operations, operations
 from testbed.access import Attempt
 from testbed.clock import ManualClock
 from testbed.crosscheck import profiles_for
@@ -83,6 +83,7 @@ class Driver(Protocol):
     def operate(self, action: str, device_id: str) -> None: ...
     def rotate(self) -> None: ...
     def publish(self) -> None: ...
+    def fault(self, kind: str, action: str, **fields: str) -> None: ...
     def events(self) -> list[dict[str, Any]]: ...
 
 
@@ -153,7 +154,9 @@ class InProcess:
 
     def operate(self, action: str, device_id: str) -> None:
         if action == "rebootstrap":
-            self.devices[device_id].password = operations.rebootstrap(self.hospital, device_id)
+            password = operations.rebootstrap(self.hospital, device_id)
+            assert password is not None
+            self.devices[device_id].password = password
             return
         if action == "revoke":  # live mode republishes the CRLs with every revocation
             operations.revoke(self.hospital, device_id, reason=RevocationReason.KEY_COMPROMISE)
@@ -169,6 +172,20 @@ class InProcess:
 
     def publish(self) -> None:
         operations.publish_crls(self.hospital)
+
+    def fault(self, kind: str, action: str, **fields: str) -> None:
+        """Begin or heal a fault now (:mod:`testbed.fault_operations`)."""
+        begin = action == "begin"
+        if kind == "ca-outage":
+            if begin:
+                fault_operations.begin_ca_outage(self.hospital)
+            else:
+                fault_operations.end_ca_outage(self.hospital)
+        elif kind == "blocked-route":
+            change = fault_operations.block_route if begin else fault_operations.unblock_route
+            change(self.hospital, fields["zone"], fields["service"])
+        else:
+            raise AssertionError(f"no such fault in this test: {kind}")
 
     def events(self) -> list[dict[str, Any]]:
         return [e.to_dict() for e in self.hospital.log]
@@ -279,7 +296,8 @@ class OverSockets:
 
     def operate(self, action: str, device_id: str) -> None:
         payload = {"reason": "keyCompromise"} if action == "revoke" else None
-        answer = self._admin(f"/devices/{device_id}/{action}", payload)
+        path = {"hold_for_approval": "hold"}.get(action, action)  # the operation's endpoint
+        answer = self._admin(f"/devices/{device_id}/{path}", payload)
         if action == "rebootstrap":
             self.devices[device_id].password = answer["bootstrap"]["password"]
 
@@ -288,6 +306,9 @@ class OverSockets:
 
     def publish(self) -> None:
         self._admin("/crls/publish")
+
+    def fault(self, kind: str, action: str, **fields: str) -> None:
+        self._admin(f"/faults/{kind}", {"action": action, **fields})
 
     def events(self) -> list[dict[str, Any]]:
         lines = self.state.events.read_text(encoding="utf-8").splitlines()
@@ -396,6 +417,20 @@ def _script(driver: Driver) -> list[tuple[str, Any]]:
     at(timedelta(days=31, hours=2))  # the new issuing CA has reached the site's bundle
     fourth = driver.certificate(ct)
     seen.append(("new issuer", driver.ping(ct, "pacs-north", "imaging", certificate=fourth)))
+    driver.fault("ca-outage", "begin")
+    driver.publish()  # a CA that is down signs no CRL, whoever asks
+    seen.append(("renew while the CA is down", driver.reenroll(ct, fourth)))
+    driver.fault("ca-outage", "end")  # up again: its CRLs republished at once
+    seen.append(("renew after the outage", driver.reenroll(ct, fourth)))
+    fifth = driver.certificate(ct)
+    driver.fault("blocked-route", "begin", zone="imaging", service="pacs-north")
+    seen.append(("route blocked", driver.ping(ct, "pacs-north", "imaging", certificate=fifth)))
+    driver.fault("blocked-route", "end", zone="imaging", service="pacs-north")
+    seen.append(("route back", driver.ping(ct, "pacs-north", "imaging", certificate=fifth)))
+    driver.operate("hold_for_approval", bed)
+    seen.append(("held", driver.enroll(bed)))
+    driver.operate("approve", bed)
+    seen.append(("approved", driver.enroll(bed)))
     driver.operate("offboard", ct)
     seen.append(("offboarded", driver.ping(ct, "pacs-north", "imaging", certificate=fourth)))
     return seen
@@ -431,11 +466,13 @@ def test_both_transports_write_the_same_events(
         "no certificate": "cert-missing", "superseded": "cert-superseded", "renewed": "ok",
         "suspended": "device-suspended", "resumed": "ok", "revoked": "cert-revoked",
         "back": "ok", "expired": "cert-expired", "new issuer": "ok",
-        "offboarded": "device-retired",
+        "route blocked": "route-blocked", "route back": "ok", "offboarded": "device-retired",
     }  # fmt: skip
     statuses = {step: answer for step, answer in answers[0] if isinstance(answer, int)}
     assert statuses == {"enroll": 200, "renew": 200, "renew revoked": 403, "re-enroll": 200,
-                        "renew expired": 403, "after rotation": 200}  # fmt: skip
+                        "renew expired": 403, "after rotation": 200,
+                        "renew while the CA is down": 503, "renew after the outage": 200,
+                        "held": 202, "approved": 200}  # fmt: skip
     simulated, live = _normalised(in_process.events()), _normalised(over_sockets.events())
     assert len(simulated) == len(live)
     for index, (one, other) in enumerate(zip(simulated, live, strict=True)):

@@ -155,7 +155,10 @@ def test_the_small_runs_exercise_what_the_fold_reads(tmp_path: Path) -> None:
     assert blocked["clinical_downtime_minutes"] > 0 and blocked["incidents"] > 0
     assert measures["manual-approval"].data["enrollment_refusals_by_reason"]["pending-approval"]
     ehr = measures["ehr-faults"]
-    assert ehr.measures["tokens_refused"] == 0 and ehr.measures["fhir_writes_refused"] > 0
+    # the IdP outage's refusals, and only they (counted and audited in the core)
+    assert ehr.measures["tokens_refused"] > 0 and ehr.measures["fhir_writes_refused"] > 0
+    assert ehr.data["tokens_refused_by_reason"] == {
+        "service-unavailable": ehr.measures["tokens_refused"]}
     assert ehr.measures["token_grant_latency_max_seconds"] > 0
     assert ehr.measures["unauthorized_access"] > 0  # the leaked shared secret
     assert ehr.data["fhir_writes_refused_by_reason"]["patient-context-mismatch"] > 0

@@ -14,8 +14,9 @@ import subprocess
 import sys
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from testbed import fault_operations
 from testbed.events import EventKind
 
 if TYPE_CHECKING:
@@ -171,6 +172,26 @@ def test_blocked_route_refuses_one_service_and_data_is_forwarded_after(sim: type
     assert forwarded and forwarded[0].time == sim.at("1d9h")
     assert int(forwarded[0].data["items"]) >= 6  # six hourly items held back
     assert result.report.measures["data_lost"] == 0
+
+
+def test_a_blocked_route_is_audited_with_its_site_as_live_fault_injection_writes_it(
+    sim: type[Sim], hospital: Any,
+) -> None:
+    """The simulation's ``fault-started`` and ``fault-healed`` of a blocked route say at
+    which site, with the fields :func:`testbed.fault_operations.block_route` writes
+    (the simulation's start adds only ``ends``: a live fault lasts until healed)."""
+    fault = {"kind": "blocked-route", "from": "imaging", "to": "ehr", "site": "north",
+             "start": "1d3h", "end": "1d9h"}  # fmt: skip
+    result = sim.run(faults=[fault])
+    simulated = [(e.kind, e.subject, e.data) for e in result.testbed.log
+                 if e.kind in (EventKind.FAULT_STARTED, EventKind.FAULT_HEALED)]  # fmt: skip
+    root = hospital.root
+    fault_operations.block_route(root, "imaging", "ehr", site="north")
+    fault_operations.unblock_route(root, "imaging", "ehr", site="north")
+    live = [(e.kind, e.subject, e.data) for e in root.log
+            if e.kind in (EventKind.FAULT_STARTED, EventKind.FAULT_HEALED)]  # fmt: skip
+    assert [(k, s, {f: v for f, v in d.items() if f != "ends"}) for k, s, d in simulated] == live
+    assert live[0][2] == {"fault": "blocked-route", "site": "north"}
 
 
 def test_ca_outage_refuses_enrollment_and_skips_crls(sim: type[Sim]) -> None:

@@ -425,3 +425,26 @@ def test_an_offboarded_device_shows_no_registry_drift(world: World) -> None:
     operations.offboard(world.hospital, DEVICE)
     kinds = {d.kind.value for d in world.hospital.drift(world.clock.now())}
     assert not {k for k in kinds if "smart" in k or "ehr" in k}, kinds
+
+
+def test_an_idp_that_is_down_refuses_tokens_counted_and_audited_in_the_core(
+    world: World,
+) -> None:
+    """Both transports call :func:`request_token`: an IdP outage's refusal is counted and
+    written there (live mode only adds the 503), so a report folded from a live audit
+    log and the simulation's measures agree."""
+    hospital = world.hospital
+    clinical = hospital.clinical
+    assert clinical is not None
+    fault_operations.begin_idp_outage(hospital)
+    refused = world.token()
+    assert refused.response is None and refused.reason is Reason.SERVICE_UNAVAILABLE
+    assert clinical.measures.tokens_refused == {"service-unavailable": 1}
+    [event] = [e for e in hospital.log if e.kind is EventKind.TOKEN_REFUSED]
+    assert event.subject == "(unauthenticated)"
+    assert event.data == {"client_id": "", "authenticated": False,
+                          "error": "temporarily_unavailable", "reason": "service-unavailable",
+                          "status": 503, "detail": "the identity provider is down"}  # fmt: skip
+    fault_operations.end_idp_outage(hospital)
+    assert world.token().granted
+    assert clinical.measures.tokens_refused == {"service-unavailable": 1}

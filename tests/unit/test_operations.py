@@ -11,6 +11,7 @@ from testbed import fault_operations, operations
 from testbed.errors import EhrError, RegistrationError
 from testbed.events import EventKind
 from testbed.faults import FaultKind
+from testbed.pki.issuing_mode import IssuingMode
 
 
 def test_the_current_crl_is_reissued_when_due_and_not_while_the_ca_is_down(
@@ -68,3 +69,50 @@ def test_an_operator_delivers_the_trust_bundles_now_after_a_rotation(hospital: A
     updates = [(e.subject, e.data["version"], e.data["by"]) for e in root.log
                if e.kind is EventKind.TRUST_BUNDLE_UPDATED]  # fmt: skip
     assert updates == [("north", 2, "operator"), ("south", 2, "operator")]
+
+
+def _published(root: Any) -> list[str]:
+    return [e.subject for e in root.log if e.kind is EventKind.CRL_PUBLISHED]
+
+
+def test_an_issuing_ca_that_is_down_signs_no_crl_whoever_asks(make_hospital: Any) -> None:
+    """:func:`operations.publish_crls` skips a CA that is down, for the simulation's
+    schedule and the live admin API alike; a heal republishes only what is up."""
+    root = make_hospital(issuing=IssuingMode.PER_SITE).root
+    names = {issuing.site: issuing.name for issuing in root.ca.issuing_cas()}
+    fault_operations.begin_ca_outage(root, site="north")
+    assert [crl.issuer for crl in operations.publish_crls(root)] == [names["south"]]
+    fault_operations.begin_ca_outage(root)  # the whole CA too
+    assert operations.publish_crls(root) == []
+    assert operations.publish_crls(root, site="south") == []
+    before = len(_published(root))
+    assert fault_operations.end_ca_outage(root)  # the CA is up; north's own outage holds
+    assert _published(root)[before:] == [names["south"]]
+    assert fault_operations.end_ca_outage(root, site="north")
+    assert _published(root)[before + 1:] == [names["north"]]
+
+
+def test_a_site_ca_outage_needs_per_site_issuing(hospital: Any) -> None:
+    """The rule ``testbed validate`` applies to a scenario's ``ca-outage`` target holds
+    for a live fault too: under central issuing no site has an issuing CA to take down."""
+    root = hospital.root
+    with pytest.raises(RegistrationError, match="central issuing"):
+        fault_operations.begin_ca_outage(root, site="north")
+    with pytest.raises(RegistrationError, match="unknown site 'west'"):
+        fault_operations.begin_ca_outage(root, site="west")
+    assert not root.ca_outages.down("north")
+    assert not [e for e in root.log if e.kind is EventKind.FAULT_STARTED]
+
+
+def test_a_retired_device_is_not_re_bootstrapped(hospital: Any) -> None:
+    """Offboarding took the device's bootstrap secret for good: re-bootstrapping it does
+    nothing and writes nothing (the live admin API answers 409)."""
+    root = hospital.root
+    hospital.onboard("dev-1")
+    operations.offboard(root, "dev-1")
+    written = len(root.log)
+    assert operations.rebootstrap(root, "dev-1") is None
+    assert len(root.log) == written
+    assert root.inventory.entry("dev-1").bootstrap_digest is None
+    hospital.onboard("dev-2")
+    assert operations.rebootstrap(root, "dev-2") is not None

@@ -42,7 +42,6 @@ class Reason(StrEnum):
     TOKEN_EXPIRED = "token-expired"
     SCOPE_INSUFFICIENT = "scope-insufficient"
     AE_TITLE_NOT_ALLOWED = "ae-title-not-allowed"
-    ENDPOINT_CHANGED = "endpoint-changed"
     SERVICE_UNAVAILABLE = "service-unavailable"
     CA_UNAVAILABLE = "ca-unavailable"
     BOOTSTRAP_AUTH_FAILED = "bootstrap-auth-failed"

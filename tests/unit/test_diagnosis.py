@@ -27,7 +27,6 @@ def test_an_allowance_is_not_an_incident() -> None:
         (Reason.CERT_UNTRUSTED_AT_SITE, IncidentCategory.CERTIFICATE_INVALID),
         (Reason.ROUTE_BLOCKED, IncidentCategory.OUT_OF_NETWORK_SCOPE),
         (Reason.TOKEN_EXPIRED, IncidentCategory.TOKEN_EXPIRED),
-        (Reason.ENDPOINT_CHANGED, IncidentCategory.ENDPOINT_CHANGED),
         (Reason.CA_UNAVAILABLE, IncidentCategory.SERVICE_UNAVAILABLE),
         (Reason.DEVICE_RETIRED, IncidentCategory.DEVICE_NOT_AUTHORIZED),
         # DICOM (issue 12): the PACS moved; a certificate or TLS the PACS refuses

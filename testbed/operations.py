@@ -393,12 +393,13 @@ def publish_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:
     return crl
 
 
-def current_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl:
+def current_crl(hospital: Hospital, issuing: IssuingCA) -> PublishedCrl | None:
     """The issuing CA's current CRL, reissued first when none was published or
-    ``pki.crl_interval`` has passed since the last one (and the CA is up: a CA that is
-    down publishes nothing new, so relying parties keep the last one)."""
+    ``pki.crl_interval`` has passed since the last one, if the CA is up.  A CA that is
+    down signs nothing (as :func:`publish_crls`): relying parties keep its last CRL, or
+    have none (None) for a generation made during the outage."""
     current = hospital.crls.current(issuing.name)
-    if current is not None and hospital.ca_outages.down(issuing.site):
+    if hospital.ca_outages.down(issuing.site):
         return current
     interval = hospital.scenario.pki.crl_interval
     if current is None or hospital.now() - current.this_update >= interval:

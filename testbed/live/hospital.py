@@ -449,10 +449,10 @@ class LiveHospital:
     # -- CRL and OCSP ---------------------------------------------------------
 
     @_durable
-    def publish_crls(self) -> None:
+    def publish_crls(self) -> list[str]:
         """Sign and publish a fresh CRL for every issuing CA that is up
-        (:func:`~testbed.operations.publish_crls`)."""
-        operations.publish_crls(self.hospital)
+        (:func:`~testbed.operations.publish_crls`); the issuers that published."""
+        return [crl.issuer for crl in operations.publish_crls(self.hospital)]
 
     @_durable
     def refresh_crls(self) -> None:
@@ -462,12 +462,14 @@ class LiveHospital:
             operations.current_crl(self.hospital, issuing)
 
     @_durable
-    def crl(self, site: str | None = None) -> PublishedCrl:
+    def crl(self, site: str | None = None) -> PublishedCrl | None:
         """The current CRL of the issuing CA for ``site`` (None: central), reissued when due.
 
         A CRL is reissued after every revocation and once ``crl_interval`` has passed.
-        Raises :class:`~testbed.errors.PkiError` for an unknown site, or for None in
-        per-site mode.
+        None: the CA is down and has published none for this generation
+        (:func:`~testbed.operations.current_crl`).  Raises
+        :class:`~testbed.errors.PkiError` for an unknown site, or for None in per-site
+        mode.
         """
         issuing = self.ca.issuing_ca_for(site, now=self.now())
         return operations.current_crl(self.hospital, issuing)

@@ -176,6 +176,10 @@ async def _crl(request: web.Request) -> web.Response:
         crl = request.app[_HOSPITAL].crl(site)
     except PkiError as error:
         return _text(404, str(error))
+    if crl is None:  # a generation made while its CA is down: nothing signed yet
+        retry = str(request.app[_HOSPITAL].est.retry_after)
+        return web.Response(status=503, headers={"Retry-After": retry},
+                            text="the issuing CA is down and has published no CRL yet\n")
     # the CRL is reissued on every revocation, long before its nextUpdate: a cache may
     # keep it but must ask again each time (a conditional GET on Last-Modified)
     headers = {"Last-Modified": format_datetime(crl.this_update, usegmt=True),

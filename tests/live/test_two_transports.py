@@ -418,7 +418,7 @@ def _script(driver: Driver) -> list[tuple[str, Any]]:
     fourth = driver.certificate(ct)
     seen.append(("new issuer", driver.ping(ct, "pacs-north", "imaging", certificate=fourth)))
     driver.fault("ca-outage", "begin")
-    driver.publish()  # a CA that is down signs no CRL, whoever asks
+    driver.publish()  # nothing: a CA that is down signs no CRL
     seen.append(("renew while the CA is down", driver.reenroll(ct, fourth)))
     driver.fault("ca-outage", "end")  # up again: its CRLs republished at once
     seen.append(("renew after the outage", driver.reenroll(ct, fourth)))
@@ -432,7 +432,7 @@ def _script(driver: Driver) -> list[tuple[str, Any]]:
     driver.operate("approve", bed)
     seen.append(("approved", driver.enroll(bed)))
     driver.operate("offboard", ct)
-    seen.append(("offboarded", driver.ping(ct, "pacs-north", "imaging", certificate=fourth)))
+    seen.append(("offboarded", driver.ping(ct, "pacs-north", "imaging", certificate=fifth)))
     return seen
 
 

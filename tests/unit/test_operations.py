@@ -116,3 +116,25 @@ def test_a_retired_device_is_not_re_bootstrapped(hospital: Any) -> None:
     assert root.inventory.entry("dev-1").bootstrap_digest is None
     hospital.onboard("dev-2")
     assert operations.rebootstrap(root, "dev-2") is not None
+
+
+def test_a_generation_made_while_its_ca_is_down_has_no_crl_until_the_ca_is_back(
+    make_hospital: Any,
+) -> None:
+    """A key rotation during its CA's outage signs no CRL for the new generation, on the
+    simulation's schedule or live mode's refresh alike (``current_crl`` gives None,
+    ``GET /crl/SITE`` 503); the heal publishes it."""
+    hospital = make_hospital(issuing=IssuingMode.PER_SITE)
+    root = hospital.root
+    operations.publish_crls(root)
+    fault_operations.begin_ca_outage(root, site="north")
+    new = operations.rotate_ca_key(root, site="north", overlap=timedelta(0))
+    assert root.crls.current(new.name) is None
+    assert operations.current_crl(root, new) is None
+    hospital.clock.advance(timedelta(days=2))  # every CRL due
+    south = [i for i in root.ca.issuing_cas() if i.site == "south"]
+    assert all(operations.current_crl(root, i) is not None for i in south)
+    assert root.crls.current(new.name) is None
+    assert fault_operations.end_ca_outage(root, site="north")
+    current = root.crls.current(new.name)
+    assert current is not None and operations.current_crl(root, new) is current

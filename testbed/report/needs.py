@@ -35,14 +35,18 @@ LIFECYCLE = (
 )
 """The certificate lifecycle plot's events."""
 
-REFUSED_TRAFFIC = EventFilter.of(EventKind.ACCESS_DECISION, allowed=False, purpose="traffic")
-"""The denied clinical traffic plot's events."""
+REFUSED_TRAFFIC = (
+    EventFilter.of(EventKind.ACCESS_DECISION, allowed=False, purpose="traffic"),
+    EventFilter.of(EventKind.ACCESS_DECISION, allowed=False, purpose="fhir-request"),
+)
+"""The denied clinical traffic plot's events: deliveries and FHIR requests refused at
+the access point (``testbed.metrics.CLINICAL_PURPOSES``)."""
 
 ENROLLMENT_REFUSALS = EventFilter.of(EventKind.ENROLLMENT_REFUSED)
 """Counted by reason in ``report.json``."""
 
 STORY_EVENTS = (
-    REFUSED_TRAFFIC,
+    *REFUSED_TRAFFIC,
     EventFilter.of(EventKind.DATA_LOST),
     EventFilter.of(EventKind.RENEWAL_MISSED),
     EventFilter.of(EventKind.UNAUTHORIZED_ACCESS),

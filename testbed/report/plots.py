@@ -203,7 +203,7 @@ def denied_traffic(record: RunRecord) -> dict[str, list[datetime]]:
 
 def _denials(record: RunRecord) -> dict[str, list[Event]]:
     out: dict[str, list[Event]] = {}
-    for event in record.events.select(REFUSED_TRAFFIC):
+    for event in record.events.select(*REFUSED_TRAFFIC):
         out.setdefault(str(event.data.get("reason")), []).append(event)
     return dict(sorted(out.items()))
 

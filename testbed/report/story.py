@@ -33,6 +33,7 @@ from testbed.events import Event, EventKind
 from testbed.expectations import SCOPED_METRICS, Metric, Scope
 from testbed.faults import FaultSpec
 from testbed.incidents import Incident
+from testbed.metrics import CLINICAL_PURPOSES
 from testbed.pki.ca import IssuingMode
 from testbed.report.needs import STORY_EVENTS
 from testbed.report.record import RunRecord
@@ -88,7 +89,7 @@ def _marks(record: RunRecord) -> list[_Mark]:
 def _marks_of(event: Event) -> Iterable[_Mark]:
     kind, data = event.kind, event.data
     if kind is EventKind.ACCESS_DECISION and data.get("allowed") is False \
-            and data.get("purpose") == "traffic":  # fmt: skip
+            and data.get("purpose") in CLINICAL_PURPOSES:  # fmt: skip
         yield _Mark("denials", event.subject, event.time)
     elif kind is EventKind.DATA_LOST:
         yield _Mark("data_lost", event.subject, event.time, float(_number(data.get("items"))))

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from testbed.events import EventKind
 from testbed.faults import BlockedRoute, CaOutage
+from testbed.metrics import CLINICAL_PURPOSES
 from testbed.report.bands import MIN_WIDTH, fault_bands
 from testbed.report.needs import LIFECYCLE
 from testbed.report.plots import (
@@ -97,6 +98,19 @@ def test_denied_traffic_counts_only_denied_clinical_traffic(pilot: RunResult) ->
     ]
     assert sum(len(times) for times in denied.values()) == len(events) > 0
     assert list(denied) == sorted(denied)
+
+
+def test_denied_clinical_traffic_includes_refused_fhir_requests() -> None:
+    """A FHIR request the access point refuses (purpose ``fhir-request``) is clinical
+    traffic denied too (``CLINICAL_PURPOSES``): in the plot and in the device stories."""
+    result = run_scenario(PILOT.parent / "ehr-smart-resilience.yaml")
+    denied = denied_traffic(result.record)
+    events = [
+        e for e in result.testbed.log.of_kind(EventKind.ACCESS_DECISION)
+        if e.data["purpose"] in CLINICAL_PURPOSES and e.data["allowed"] is False
+    ]
+    assert any(e.data["purpose"] == "fhir-request" for e in events)
+    assert sum(len(times) for times in denied.values()) == len(events)
 
 
 def test_availability_draws_one_cumulative_line_per_reason(pilot: RunResult) -> None:

@@ -143,3 +143,16 @@ def test_no_import_cycle_at_module_level() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_every_import_is_absolute() -> None:
+    """The checks above read ``testbed...`` imports only: a relative import would pass
+    them unseen.  (The packages' lazy exports, ``import_module`` in a module
+    ``__getattr__``, re-export their own submodules: same layer.)"""
+    relative = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in _files()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ]
+    assert not relative, f"relative imports: {relative}"

@@ -35,11 +35,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _AUDITED: web.RequestKey[bool] = web.RequestKey("testbed.audited", bool)
 _BY_STATUS = {
     400: Refusal.BAD_REQUEST,
+    401: Refusal.UNAUTHORIZED,
     404: Refusal.NOT_FOUND,
     405: Refusal.METHOD_NOT_ALLOWED,
-    413: Refusal.BODY_TOO_LARGE,
     409: Refusal.CONFLICT,
+    413: Refusal.BODY_TOO_LARGE,
+    415: Refusal.UNSUPPORTED_MEDIA_TYPE,
     500: Refusal.SERVER_ERROR,
+    503: Refusal.SERVICE_UNAVAILABLE,
 }
 
 

@@ -6,8 +6,11 @@ refusal must be accounted for.  :class:`Tallies` counts each refusal under its k
 address, reason, status) and :meth:`Tallies.flush` writes one event per key with the
 ``count``, the ``first`` and ``last`` times and one example ``detail``; the server
 flushes every ``audit_interval`` seconds and when it stops.  At most ``max_keys``
-keys are held: beyond them refusals are counted under the source ``(other)``, so
-memory does not grow with the number of addresses an attacker uses.
+keys are held: beyond them refusals are counted under the source ``(other)``, and
+every field but those the server's own closed sets fill (:data:`CLOSED_FIELDS`: the
+reason, the status, ...) as ``(other)`` too, so memory does not grow with the number
+of addresses an attacker uses, nor with the values it writes into a request (a CRL's
+site in the path).
 
 :class:`Refusal` names the refusals of the transport (``request-refused`` events).
 Served CRL and OCSP answers are tallied the same way (``requests-served``), and so are
@@ -24,12 +27,17 @@ from enum import StrEnum
 from testbed.clock import isoformat
 from testbed.events import EventKind, EventLog, Value
 
-__all__ = ["OTHER_SOURCE", "Refusal", "Tallies"]
+__all__ = ["CLOSED_FIELDS", "OTHER_SOURCE", "Refusal", "Tallies"]
 
 OTHER_SOURCE = "(other)"
 """The source refusals are counted under once ``max_keys`` keys are held."""
 
 _DETAIL = 200  # characters of an example detail kept per key
+
+CLOSED_FIELDS = frozenset({"reason", "status", "cause", "endpoint", "ocsp_status"})
+"""Fields whose values the server chooses from closed sets (a :class:`Refusal`, a
+decision reason, an HTTP status, a handshake cause, an EST endpoint, an OCSP status):
+kept in a key beyond ``max_keys``; any other field there is counted as ``(other)``."""
 
 
 class Refusal(StrEnum):
@@ -47,6 +55,9 @@ class Refusal(StrEnum):
     BODY_TOO_LARGE = "body-too-large"
     NOT_FOUND = "not-found"
     METHOD_NOT_ALLOWED = "method-not-allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
+    UNAUTHORIZED = "unauthorized"
+    SERVICE_UNAVAILABLE = "service-unavailable"
     BAD_REQUEST = "bad-request"
     RATE_LIMITED = "rate-limited"
     ADMIN_AUTH_FAILED = "admin-auth-failed"
@@ -92,7 +103,8 @@ class Tallies:
         key: Key = (kind, subject, (("source", source), *items))
         tally = self._tallies.get(key)
         if tally is None:
-            if len(self._tallies) >= self.max_keys:
+            if len(self._tallies) >= self.max_keys:  # what a client chose: (other)
+                items = tuple((k, v if k in CLOSED_FIELDS else OTHER_SOURCE) for k, v in items)
                 key = (kind, subject, (("source", OTHER_SOURCE), *items))
                 tally = self._tallies.get(key)
             if tally is None:

@@ -228,11 +228,15 @@ async def _ocsp_get(request: web.Request) -> web.Response:
 
 
 def _served(guard: Guard) -> Middleware:
-    """Every CRL and OCSP answer is tallied as served (``requests-served``)."""
+    """Every CRL and OCSP answer is tallied as served (``requests-served``); a refusal
+    (4xx, 5xx: an unknown site, a CA down with no CRL yet, a wrong content type) is left
+    to the audit middleware, as a ``request-refused`` with its reason."""
 
     @web.middleware
     async def served(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
+        if response.status >= 400:
+            return response
         what = "ocsp" if request.path.startswith(_OCSP_PATH) else "crl"
         fields: dict[str, Value] = {}
         if what == "ocsp" and isinstance(response, web.Response) and response.status == 200:

@@ -177,6 +177,23 @@ def test_served_crl_and_ocsp_answers_are_aggregated_access_events(strict: Live) 
     assert ocsp["count"] == 1 and ocsp["ocsp_status"] == "malformed_request"
 
 
+def test_refused_crl_and_ocsp_requests_are_refusals_with_a_reason(strict: Live) -> None:
+    """An unknown CRL site (404) and a wrong OCSP content type (415) are refused, not
+    served: ``request-refused`` with the reason."""
+    status, _ = strict.curl(strict.endpoints["crl"] + "/nowhere", "--interface", "127.0.0.46")
+    assert status == 404
+    status, _ = strict.curl(strict.endpoints["ocsp"], "--interface", "127.0.0.46",
+                            "-H", "Content-Type: text/plain", "--data-binary", "x")  # fmt: skip
+    assert status == 415
+    not_found = _only(strict, "request-refused", "127.0.0.46", reason="not-found")
+    assert not_found["count"] == 1 and not_found["status"] == 404
+    media = _only(strict, "request-refused", "127.0.0.46", reason="unsupported-media-type")
+    assert media["count"] == 1 and media["status"] == 415
+    strict.flush_audit()
+    assert not [e for e in strict.events()
+                if e["kind"] == "requests-served" and e.get("source") == "127.0.0.46"]
+
+
 def test_requests_beyond_the_rate_limit_get_429_with_retry_after_and_one_event(
     limited: Live,
 ) -> None:

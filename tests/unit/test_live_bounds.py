@@ -56,6 +56,23 @@ def test_tallies_write_one_event_per_key_with_a_count(tmp_path: Path) -> None:
     assert events[0]["first"] == "2026-01-05T00:00:00Z" and events[0]["detail"] == "why"
 
 
+def test_beyond_the_cap_what_a_client_chose_is_counted_as_other_too(tmp_path: Path) -> None:
+    """A client that writes a new value into each request (a CRL's site in the path)
+    gets no new key per value beyond ``max_keys``; the closed fields stay."""
+    log = AuditLog(RotatingSink(tmp_path, max_bytes=1 << 20))
+    tallies = Tallies(log, max_keys=4)
+    for i in range(1000):
+        tallies.note(EventKind.REQUESTS_SERVED, "crl", T0, source=f"127.0.0.{i % 3}",
+                     fields={"status": 404, "site": f"site-{i}"})  # fmt: skip
+    assert len(tallies) == 5  # four keys, then everything else under one
+    tallies.flush(T0)
+    log.close()
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["source"] == OTHER_SOURCE and events[-1]["site"] == OTHER_SOURCE
+    assert events[-1]["status"] == 404 and events[-1]["count"] == 996
+    assert sum(e["count"] for e in events) == 1000
+
+
 def test_unauthenticated_enrollment_refusals_are_tallied_not_written_each(tmp_path: Path) -> None:
     log = AuditLog(RotatingSink(tmp_path, max_bytes=1 << 20))
     PEER.set("127.0.0.9")

@@ -16,16 +16,23 @@ registered URL cannot make the hospital reach out to the network.
 
 The fetch is synchronous: the core asks for keys in the middle of a token request,
 on the server's event loop, so a slow JWKS server holds the loop for at most
-``timeout`` (a few seconds by default).  Operators register the URLs; a client
-cannot choose one at request time (``jku`` must equal the registered URL).
+``timeout`` (a few seconds by default) in all: a deadline closes the connection then,
+however the server trickles its bytes (a per-read timeout alone would let a server
+that sends a byte every few seconds hold the loop for as long as it likes).
+Operators register the URLs; a client cannot choose one at request time (``jku``
+must equal the registered URL), but any token request that names such a client while
+the cache holds no fresh copy makes one fetch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import re
+import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -62,7 +69,7 @@ class HttpsFetcher:
     """GET a JWKS URL on loopback over HTTPS (see the module docstring).
 
     ``context``: the TLS client context (which CAs sign the JWKS servers' certificates;
-    hostname checked); ``timeout``: seconds for the connection and each read;
+    hostname checked); ``timeout``: seconds for the whole fetch (connection and reads);
     ``max_bytes``: the largest key set accepted.
     """
 
@@ -80,14 +87,31 @@ class HttpsFetcher:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection = http.client.HTTPSConnection(host, parts.port or 443, timeout=self.timeout,
                                                  context=self.context)  # fmt: skip
+        cut = threading.Event()
+
+        def cut_now() -> None:  # the deadline: a read blocked on the socket returns
+            cut.set()
+            sock = connection.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):  # closed already
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        deadline = threading.Timer(self.timeout, cut_now)
+        deadline.daemon = True
+        deadline.start()
         try:
             connection.request("GET", path, headers={"Accept": ACCEPT})
             answer = connection.getresponse()
             body = answer.read(self.max_bytes + 1)
-        except (OSError, http.client.HTTPException) as error:
-            raise JwksError(f"JWKS URL {url!r} could not be fetched: {error}") from None
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            why = f"took longer than {self.timeout:g} s in all" if cut.is_set() else str(error)
+            raise JwksError(f"JWKS URL {url!r} could not be fetched: {why}") from None
         finally:
+            deadline.cancel()
             connection.close()
+        if cut.is_set():  # the deadline fell during the last read: the body may be cut short
+            raise JwksError(f"JWKS URL {url!r} could not be fetched: took longer than "
+                            f"{self.timeout:g} s in all")  # fmt: skip
         if answer.status != 200:
             raise JwksError(f"JWKS URL {url!r} answered {answer.status}; expected 200")
         if len(body) > self.max_bytes:

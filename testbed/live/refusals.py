@@ -53,6 +53,7 @@ class Refusal(StrEnum):
     HEAD_TOO_LARGE = "head-too-large"
     MALFORMED_HTTP = "malformed-http"
     BODY_TOO_LARGE = "body-too-large"
+    PDU_TOO_LARGE = "pdu-too-large"
     NOT_FOUND = "not-found"
     METHOD_NOT_ALLOWED = "method-not-allowed"
     UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"

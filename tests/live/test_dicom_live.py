@@ -10,7 +10,10 @@ the decision core's ``dicom-association`` event, or the aggregated
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -257,3 +260,47 @@ def test_connections_above_the_cap_are_reset_and_audited(
     refused = [e for e in live.events() if e["kind"] == "request-refused"
                and e["subject"] == "dicom:pacs-north"]  # fmt: skip
     assert "connection-cap-source" in {e["reason"] for e in refused}
+
+
+def test_a_pdu_declared_too_large_is_refused_before_it_is_read(bed: Bed) -> None:
+    """pynetdicom reads whatever length a PDU declares into memory (up to 4 GiB) before
+    anything is decided: the acceptor ends the connection at the declared length, and
+    tallies the refusal with its reason."""
+    device, since = bed.devices["D1"], len(bed.live.events())
+    context = ssl.create_default_context(cafile=str(bed.live.bundle))
+    context.check_hostname = False
+    context.load_cert_chain(str(device.cert), str(device.key))
+    with socket.create_connection(("127.0.0.1", int(bed.pacs["port"])), timeout=10) as raw, \
+            context.wrap_socket(raw) as tls:  # fmt: skip
+        tls.sendall(struct.pack(">BBL", 0x01, 0, 100 * 1024 * 1024) + b"\x00" * 64)
+        closed = b""
+        with contextlib.suppress(OSError):
+            closed = tls.recv(1024)  # the acceptor closes: nothing comes back
+    assert closed == b""
+    refused = [e for e in bed.handshake_refusals(since) if e["reason"] == "pdu-too-large"]
+    assert len(refused) == 1 and "104857600 bytes" in refused[0]["detail"], refused
+
+
+def test_a_pdu_whose_bytes_stop_coming_ends_the_connection_at_the_idle_timeout(
+    start_server: StartServer, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """pynetdicom's timers cannot fire while its reader waits inside a PDU: a peer that
+    declares 100 bytes and sends 10 would hold the connection for good.  The acceptor's
+    reads time out at ``--idle-timeout``, and the refusal is tallied."""
+    scenario = tmp_path_factory.mktemp("scenario") / "live-dicom.yaml"
+    scenario.write_text(DICOM_SCENARIO)
+    live = start_server(scenario, "--idle-timeout", "1")
+    bed = Bed(live, {})
+    device, since = bed.enroll("S1"), len(live.events())
+    context = ssl.create_default_context(cafile=str(live.bundle))
+    context.check_hostname = False
+    context.load_cert_chain(str(device.cert), str(device.key))
+    with socket.create_connection(("127.0.0.1", int(bed.pacs["port"])), timeout=15) as raw, \
+            context.wrap_socket(raw) as tls:  # fmt: skip
+        tls.sendall(struct.pack(">BBL", 0x01, 0, 100) + b"\x00" * 10)
+        closed = b""
+        with contextlib.suppress(OSError):
+            closed = tls.recv(1024)  # returns once the acceptor gives up on the PDU
+    assert closed == b""
+    refused = [e for e in bed.handshake_refusals(since) if e["reason"] == "idle-timeout"]
+    assert len(refused) == 1 and "PDU's 100" in refused[0]["detail"], refused

@@ -64,6 +64,7 @@ from testbed.live.dicom.calls import Calls
 from testbed.live.dicom.tls import HandshakeCause, handshake_cause
 from testbed.live.gate import Cap, ConnectionGate
 from testbed.live.limits import Limits
+from testbed.live.refusals import Refusal
 from testbed.pacs import Association, AssociationRequest, Pacs, StoreRequest, ZoneFrom
 from testbed.pacs.ae_title import canonical_ae_title, invalid_ae_title
 from testbed.pacs.dataset import REQUIREMENTS
@@ -92,7 +93,9 @@ class AcceptorPlan:
     calls: Calls  # runs a core call on the hospital's thread
     now: Callable[[], datetime]
     zone_of: Callable[[str], Source]  # a peer address's (site, zone), None: no zone's
-    refused: Callable[[str, HandshakeCause | Cap], None]  # (source, why): tally it
+    # (source, why): tally it; why: a handshake's cause, a cap, or a refusal of the
+    # association's transport with its detail (a PDU too large, a stalled read)
+    refused: Callable[[str, HandshakeCause | Cap | tuple[Refusal, str]], None]
     gate: ConnectionGate
     limits: Limits
 
@@ -139,6 +142,41 @@ class _Association(NetAssociation):
             time.sleep(0.0005)
 
 
+MAX_PDU_BYTES = 256 * 1024
+"""The largest PDU an acceptor reads (a P-DATA-TF is at most the maximum PDU length it
+offers, 16 KiB; an A-ASSOCIATE-RQ a few KiB): pynetdicom would read any length a peer
+declares, up to 4 GiB, into memory before anything is decided."""
+
+
+class _BoundedSocket(AssociationSocket):
+    """pynetdicom's association socket with two bounds its reader lacks: a PDU whose
+    declared length is above :data:`MAX_PDU_BYTES` ends the connection before it is
+    read, and so does a PDU whose bytes stop coming for ``read_timeout`` (pynetdicom's
+    timers cannot fire while its reader waits inside a PDU).  Each is tallied, with its
+    reason, through ``refused``."""
+
+    def __init__(self, assoc: NetAssociation, client_socket: socket.socket, *,
+                 read_timeout: float, refused: Callable[[Refusal, str], None]) -> None:  # fmt: skip
+        super().__init__(assoc, client_socket=client_socket)
+        self._read_timeout = read_timeout
+        self._refused = refused
+
+    def recv(self, nr_bytes: int) -> bytearray:
+        if nr_bytes > MAX_PDU_BYTES:
+            self._refused(Refusal.PDU_TOO_LARGE,
+                          f"a PDU of {nr_bytes} bytes declared; at most {MAX_PDU_BYTES}")
+            raise OSError(f"PDU of {nr_bytes} bytes refused")
+        sock = self.socket
+        if sock is not None:
+            sock.settimeout(self._read_timeout)
+        try:
+            return super().recv(nr_bytes)
+        except TimeoutError:
+            self._refused(Refusal.IDLE_TIMEOUT,
+                          f"no byte of a PDU's {nr_bytes} for {self._read_timeout:g} s")
+            raise
+
+
 class _Handler(RequestHandler):
     """Runs the association in the connection's own thread (no thread of its own),
     sharing the server's presentation contexts instead of a deep copy of them per
@@ -154,7 +192,12 @@ class _Handler(RequestHandler):
         assoc = _Association(self.ae, MODE_ACCEPTOR)
         assoc._server = server
         assoc.name = f"AcceptorThread@{server.ae_title}"
-        assoc.set_socket(AssociationSocket(assoc, client_socket=self.request))
+        assert isinstance(server, _Server)  # the only server that makes this handler
+        plan, source = server.acceptor.plan, str(self.client_address[0])
+        assoc.set_socket(_BoundedSocket(
+            assoc, self.request, read_timeout=plan.limits.idle_timeout,
+            refused=lambda why, detail: plan.calls(lambda: plan.refused(source, (why, detail))),
+        ))  # fmt: skip
         acceptor = assoc.acceptor
         acceptor.maximum_length = self.ae.maximum_pdu_size
         acceptor.ae_title = server.ae_title

@@ -109,10 +109,14 @@ class DicomServers:
                                 server_key=self.state.server_key, trust=material,
                                 profile=profile)  # fmt: skip
 
-    def _refused(self, listener: str, source: str, why: HandshakeCause | Cap) -> None:
+    def _refused(self, listener: str, source: str,
+                 why: HandshakeCause | Cap | tuple[Refusal, str]) -> None:  # fmt: skip
         if isinstance(why, Cap):
             self.guard.refuse(Refusal(why.value), listener=listener, source=source,
                               detail=f"{listener}: connection cap")  # fmt: skip
+            return
+        if isinstance(why, tuple):  # a refusal of the association's transport, and why
+            self.guard.refuse(why[0], listener=listener, source=source, detail=why[1])
             return
         self.guard.tallies.note(
             EventKind.REQUEST_REFUSED, listener, self.live.now(), source=source,

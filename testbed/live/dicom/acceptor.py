@@ -50,7 +50,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from pydicom.dataset import Dataset
@@ -142,6 +142,33 @@ class _Association(NetAssociation):
             time.sleep(0.0005)
 
 
+TRANSIENT_CONGESTION = (2, 3, 1)
+"""A-ASSOCIATE-RJ result, source, diagnostic (PS3.8 §9.3.4): rejected (transient), by
+the service provider (presentation), temporary congestion."""
+
+T = TypeVar("T")
+
+
+def decided(calls: Calls, decide: Callable[[], T]) -> T | None:
+    """The core's answer to ``decide``, run on the hospital's thread, or None when none
+    could be had (the thread held past the wait, or the call raised): the caller
+    refuses.  Failing closed matters here: pynetdicom swallows an error raised in an
+    ``EVT_REQUESTED`` handler and then accepts the association by itself."""
+    try:
+        return calls(decide)
+    except Exception:
+        _logger.exception("no decision on an association could be had")
+        return None
+
+
+def tally(calls: Calls, note: Callable[[], None]) -> None:
+    """Run ``note`` (a refusal's tally) on the hospital's thread; when that thread is
+    held past the wait the call stays queued and runs once it is free, and the DICOM
+    thread goes on (an accept loop that raised here would stop accepting)."""
+    with contextlib.suppress(TimeoutError):
+        calls(note)
+
+
 MAX_PDU_BYTES = 256 * 1024
 """The largest PDU an acceptor reads (a P-DATA-TF is at most the maximum PDU length it
 offers, 16 KiB; an A-ASSOCIATE-RQ a few KiB): pynetdicom would read any length a peer
@@ -196,7 +223,8 @@ class _Handler(RequestHandler):
         plan, source = server.acceptor.plan, str(self.client_address[0])
         assoc.set_socket(_BoundedSocket(
             assoc, self.request, read_timeout=plan.limits.idle_timeout,
-            refused=lambda why, detail: plan.calls(lambda: plan.refused(source, (why, detail))),
+            refused=lambda why, detail: tally(plan.calls,
+                                              lambda: plan.refused(source, (why, detail))),
         ))  # fmt: skip
         acceptor = assoc.acceptor
         acceptor.maximum_length = self.ae.maximum_pdu_size
@@ -310,7 +338,7 @@ class DicomAcceptor:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
         sock.close()
-        plan.calls(lambda: plan.refused(source, cap))
+        tally(plan.calls, lambda: plan.refused(source, cap))
         return False
 
     def serve_connection(self, sock: socket.socket, address: Any, server: _Server) -> None:
@@ -338,7 +366,7 @@ class DicomAcceptor:
             tls.do_handshake()
         except (OSError, ValueError) as error:
             cause = handshake_cause(error)
-            plan.calls(lambda: plan.refused(source, cause))
+            tally(plan.calls, lambda: plan.refused(source, cause))
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
             return None
@@ -379,7 +407,13 @@ class DicomAcceptor:
             )
             return plan.dicom.associate(plan.service, request, now=plan.now())
 
-        answer = plan.calls(decide)
+        answer = decided(plan.calls, decide)
+        if answer is None:  # no decision could be had: fail closed, never accept unasked
+            detail = "no decision on the association could be had: refused, transient"
+            tally(plan.calls, lambda: plan.refused(peer, (Refusal.SERVER_ERROR, detail)))
+            assoc.acse.send_reject(*TRANSIENT_CONGESTION)
+            assoc.kill()
+            return
         if answer.association is not None:
             with self._lock:
                 self._open[id(assoc)] = answer.association

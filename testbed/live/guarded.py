@@ -4,8 +4,9 @@
 (which it drives unchanged).  It closes a connection that has not sent a whole
 request head (up to the blank line) within ``header_timeout`` seconds of its first
 byte (the first request: of the connection), or whose head passes ``head_bytes``
-(431), and one that sends nothing for ``idle_timeout`` seconds; each is a refusal,
-except an idle close after a request was answered (a keep-alive that ran out).  On a
+(431), and one that sends nothing for ``idle_timeout`` seconds (before a head, or
+inside a request's body); each is a refusal, except an idle close after a request was
+answered (a keep-alive that ran out).  On a
 kept-alive connection the bytes that arrive after an answer was written begin the
 next head, with its own clock (pipelined requests, sent before the answer, are
 bounded by aiohttp's own line and header limits: a 400, audited through
@@ -160,8 +161,11 @@ class GuardedProtocol(asyncio.Protocol):
             self._timers.append(loop.call_later(self.limits.idle_timeout - quiet,
                                                 self._idle_check))  # fmt: skip
             return
-        if self._head_done:  # a kept-alive connection ran out: not a refusal
+        if self._head_done and self._answered:  # a kept-alive connection ran out
             self._close(None, "")
+        elif self._head_done:  # a head, then its body stopped: refused, with the reason
+            self._close(Refusal.IDLE_TIMEOUT, "the request's body stopped: nothing sent "
+                        f"for {self.limits.idle_timeout:g} s before its answer")  # fmt: skip
         else:
             self._close(Refusal.IDLE_TIMEOUT, f"nothing sent for {self.limits.idle_timeout:g} s")
 

@@ -121,6 +121,18 @@ def test_an_idle_connection_is_closed_and_is_one_event(strict: Live) -> None:
     assert event["count"] == 1
 
 
+def test_a_body_that_stops_coming_is_closed_and_is_one_event(strict: Live) -> None:
+    """A head, then 3 of the 4,000 body bytes it announced, then nothing: closed at the
+    idle timeout as a refusal (not as a kept-alive connection running out)."""
+    head = (b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\n"
+            b"Content-Length: 4000\r\n\r\nabc")  # fmt: skip
+    started = time.monotonic()
+    assert _raw(strict, "127.0.0.43", head) == b""
+    assert 0.9 < time.monotonic() - started < 5
+    event = _only(strict, "request-refused", "127.0.0.43", reason="idle-timeout")
+    assert event["count"] == 1 and "body stopped" in event["detail"]
+
+
 def test_a_refused_tls_handshake_is_one_event_with_openssls_reason(strict: Live) -> None:
     key, cert = strict.work / "rogue.key", strict.work / "rogue.pem"
     made = strict.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",

@@ -79,11 +79,15 @@ class FetchPolicy:
     """How long fetched key sets are kept.
 
     ``default_max_age``: for an answer without ``max-age`` (0: fetch again next time);
-    ``max_max_age``: the longest any answer is kept, whatever it says.
+    ``max_max_age``: the longest any answer is kept, whatever it says;
+    ``failure_backoff``: how long a URL that could not be fetched or read is not tried
+    again (its requests are refused ``jwks-unavailable`` meanwhile), so a client's
+    token requests cannot make the IdP fetch a failing URL at every request.
     """
 
     default_max_age: timedelta = timedelta(0)
     max_max_age: timedelta = timedelta(hours=1)
+    failure_backoff: timedelta = timedelta(seconds=10)
 
     def lifetime(self, max_age: int | None) -> timedelta:
         """How long to keep an answer that said ``max_age``."""
@@ -217,28 +221,43 @@ class JwksCache:
     """Key sets fetched by URL, each kept until its answer's lifetime ends.
 
     ``fetches`` counts calls to the fetcher (tests read it to see the cache honoured).
+    A failure is kept too, for ``policy.failure_backoff`` (one per registered URL).
     """
 
     fetcher: Fetcher
     policy: FetchPolicy = field(default_factory=FetchPolicy)
     fetches: int = 0
     _entries: dict[str, _Entry] = field(default_factory=dict)
+    _failures: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
     def keys(self, url: str, *, now: datetime) -> tuple[ClientKey, ...]:
         """The key set at ``url``: the cached one while fresh, else fetched now;
-        :class:`JwksError` if it cannot be fetched or read (nothing stale is used)."""
+        :class:`JwksError` if it cannot be fetched or read (nothing stale is used), or
+        could not within the last ``failure_backoff``."""
         entry = self._entries.get(url)
         if entry is not None and now < entry.until:
             return entry.keys
         self._entries.pop(url, None)
+        failed = self._failures.get(url)
+        if failed is not None and now < failed[0]:
+            raise JwksError(f"{failed[1]} (not tried again until {failed[0].isoformat()})")
+        self._failures.pop(url, None)
         self.fetches += 1
-        fetched = self.fetcher(url)
-        keys = parse_key_set(fetched.body)
+        try:
+            fetched = self.fetcher(url)
+            keys = parse_key_set(fetched.body)
+        except JwksError as error:
+            backoff = self.policy.failure_backoff
+            if backoff > timedelta(0):
+                self._failures[url] = (now + backoff, str(error))
+            raise
         lifetime = self.policy.lifetime(fetched.max_age)
         if lifetime > timedelta(0):
             self._entries[url] = _Entry(keys, now + lifetime)
         return keys
 
     def forget(self, url: str) -> None:
-        """Drop the cached set of ``url`` (a client registered a new URL or set)."""
+        """Drop the cached set of ``url``, or its failure (a client registered a new
+        URL or set)."""
         self._entries.pop(url, None)
+        self._failures.pop(url, None)

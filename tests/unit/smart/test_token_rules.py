@@ -531,6 +531,26 @@ def test_jwks_url_unreachable_is_refused(make_idp: MakeIdp, keys: Keys) -> None:
     assert (response.error, response.reason) == (OAuthError.INVALID_CLIENT, Reason.JWKS_UNAVAILABLE)
 
 
+def test_a_failing_jwks_url_is_not_fetched_again_before_the_backoff(
+    make_idp: MakeIdp, keys: Keys,
+) -> None:
+    """A client's token requests cannot make the IdP fetch a failing URL at each one
+    (live mode fetches on its event loop): refused ``jwks-unavailable`` from the kept
+    failure for ``failure_backoff`` (10 s), then fetched again."""
+    fetcher = FakeFetcher(public_set(keys.ec))
+    fetcher.down = True
+    idp = make_idp(fetcher=fetcher)
+    refused = idp.token(token_request(sign_assertion(keys.ec, jti="1")), now=NOW)
+    assert refused.reason is Reason.JWKS_UNAVAILABLE and len(fetcher.calls) == 1
+    fetcher.down = False
+    soon = NOW + timedelta(seconds=9)
+    again = idp.token(token_request(sign_assertion(keys.ec, jti="2", now=soon)), now=soon)
+    assert again.reason is Reason.JWKS_UNAVAILABLE and len(fetcher.calls) == 1
+    later = NOW + timedelta(seconds=10)
+    granted(idp.token(token_request(sign_assertion(keys.ec, jti="3", now=later)), now=later))
+    assert len(fetcher.calls) == 2
+
+
 def test_jku_equal_to_the_registered_url_is_accepted(make_idp: MakeIdp, keys: Keys) -> None:
     idp = make_idp(fetcher=FakeFetcher(public_set(keys.ec)))
     granted(idp.token(token_request(sign_assertion(keys.ec, header={"jku": JWKS_URL})), now=NOW))

@@ -163,9 +163,10 @@ class GuardedProtocol(asyncio.Protocol):
             return
         if self._head_done and self._answered:  # a kept-alive connection ran out
             self._close(None, "")
-        elif self._head_done:  # a head, then its body stopped: refused, with the reason
-            self._close(Refusal.IDLE_TIMEOUT, "the request's body stopped: nothing sent "
-                        f"for {self.limits.idle_timeout:g} s before its answer")  # fmt: skip
+        elif self._head_done:  # a head, then nothing and no answer: refused, with the reason
+            self._close(Refusal.IDLE_TIMEOUT, "the request's body stopped (or its answer "
+                        f"took longer): nothing sent for {self.limits.idle_timeout:g} s "
+                        "after the head, and no answer yet")  # fmt: skip
         else:
             self._close(Refusal.IDLE_TIMEOUT, f"nothing sent for {self.limits.idle_timeout:g} s")
 

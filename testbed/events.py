@@ -37,6 +37,7 @@ from testbed.event_json import Row
 from testbed.event_sink import JsonlSink
 
 __all__ = [
+    "UNAUTHENTICATED",
     "AuditCode",
     "Event",
     "EventFilter",
@@ -48,6 +49,10 @@ __all__ = [
 ]
 
 Value = str | int | float | bool | None
+
+UNAUTHENTICATED = "(unauthenticated)"
+"""The subject of a refusal of a client no credential identified (an enrollment with
+no or wrong bootstrap credentials, a token request naming no registered client)."""
 
 
 class EventKind(StrEnum):

@@ -44,9 +44,9 @@ from testbed.access import Attempt
 from testbed.decisions import Decision, Hop, Reason
 from testbed.ehr.authorization import TokenCheck as EhrTokenCheck
 from testbed.ehr.messages import FhirRequest, FhirResponse
-from testbed.events import EventKind
+from testbed.events import UNAUTHENTICATED, EventKind
 from testbed.pki.fidelity import LeafCertificate
-from testbed.smart.idp import CLAIMED_CHARACTERS, UNAUTHENTICATED, TokenRequest, TokenResponse
+from testbed.smart.idp import CLAIMED_CHARACTERS, TokenRequest, TokenResponse
 from testbed.smart.scopes import format_scopes
 from testbed.smart.verifier import TokenCheck
 from testbed.standing import Standing

@@ -9,10 +9,12 @@ a ``log-rotated`` event naming the segment it follows; every segment holds whole
 lines, and ``seq`` runs on across them.
 
 An enrollment refused to an *unauthenticated* client (no or wrong bootstrap
-credentials, a certificate this CA did not issue: the EST core's 401 answers) is not
-written one by one: it is tallied per source address and reason
+credentials, a certificate this CA did not issue: the EST core's 401 answers), and a
+token refused to one (no or a wrong client assertion, an unknown client, an IdP that
+is down), are not written one by one: each is tallied per source address and reason
 (:class:`~testbed.live.refusals.Tallies`) and written as one ``enrollment-refused``
-event with a ``count`` per audit interval.  The source is the peer of the request
+or ``token-refused`` event with a ``count`` per audit interval, so a peer that holds
+no credential cannot grow the log by one event a request.  The source is the peer of the request
 being answered (:data:`PEER`, set by the servers' audit middleware).
 """
 
@@ -29,7 +31,7 @@ from typing import IO
 from testbed.errors import LiveError
 from testbed.event_json import Row
 from testbed.event_sink import SEGMENT_PREFIX, SEGMENT_SUFFIX, JsonlSink, segments
-from testbed.events import Event, EventKind, EventLog, Value
+from testbed.events import UNAUTHENTICATED, Event, EventKind, EventLog, Value
 from testbed.live.refusals import Tallies
 
 __all__ = ["PEER", "UNAUTHENTICATED", "AuditLog", "RotatingSink"]
@@ -37,10 +39,10 @@ __all__ = ["PEER", "UNAUTHENTICATED", "AuditLog", "RotatingSink"]
 PEER: ContextVar[str] = ContextVar("peer", default="(unknown)")
 """The source address of the request being answered (for aggregated events)."""
 
-UNAUTHENTICATED = "(unauthenticated)"
-"""The subject the EST core gives a refusal of a client it could not identify."""
-
 _CURRENT = "events.jsonl"
+
+_TALLIED = frozenset({EventKind.ENROLLMENT_REFUSED, EventKind.TOKEN_REFUSED})
+"""The refusals of a client no credential identified that are tallied, not written."""
 
 
 def _open_append(path: Path) -> int:
@@ -147,10 +149,10 @@ class AuditLog(EventLog):
         self.subscribe(self._rotate_when_full)
 
     def emit(self, time: datetime, kind: EventKind, subject: str, **data: Value) -> Event:
-        """Record an event, or tally it when it is an unauthenticated enrollment
-        refusal (then the returned event is not numbered: ``seq`` -1)."""
+        """Record an event, or tally it when it is an unauthenticated enrollment or
+        token refusal (then the returned event is not numbered: ``seq`` -1)."""
         aggregated = "count" in data  # the tallies' own event
-        if kind is EventKind.ENROLLMENT_REFUSED and subject == UNAUTHENTICATED and not aggregated:
+        if kind in _TALLIED and subject == UNAUTHENTICATED and not aggregated:
             fields = {k: v for k, v in data.items() if k != "detail"}
             detail = str(data.get("detail", ""))
             self.tallies.note(kind, subject, time, source=PEER.get(), fields=fields, detail=detail)

@@ -96,8 +96,13 @@ _DEFAULTS = Limits()
               help="Seconds a connection may send nothing.")  # fmt: skip
 @click.option("--handshake-timeout", type=float, default=_DEFAULTS.handshake_timeout,
               show_default=True, help="Seconds for a TLS handshake.")  # fmt: skip
+@click.option("--request-timeout", type=float, default=_DEFAULTS.request_timeout,
+              show_default=True,
+              help="Seconds from a request head's end to its answer, body included.")
 @click.option("--max-body", type=int, default=_DEFAULTS.body_bytes, show_default=True,
               help="Bytes of a request body (413 above).")  # fmt: skip
+@click.option("--max-dataset", type=int, default=_DEFAULTS.dataset_bytes, show_default=True,
+              help="Bytes of one DICOM message's dataset (the association closed above).")
 @click.option("--rate-limit", type=float, default=_DEFAULTS.rate, show_default=True,
               help="Requests per second per source address (429 above); 0: no limit.")
 @click.option("--rate-burst", type=int, default=_DEFAULTS.burst, show_default=True,
@@ -125,7 +130,9 @@ def serve(
     header_timeout: float,
     idle_timeout: float,
     handshake_timeout: float,
+    request_timeout: float,
     max_body: int,
+    max_dataset: int,
     rate_limit: float,
     rate_burst: int,
     audit_interval: float,
@@ -148,7 +155,8 @@ def serve(
     limits = Limits(total=max_connections, per_listener=max_connections_per_listener,
                     per_source=max_connections_per_source, header_timeout=header_timeout,
                     idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
-                    body_bytes=max_body, rate=rate_limit, burst=rate_burst,
+                    request_timeout=request_timeout, body_bytes=max_body,
+                    dataset_bytes=max_dataset, rate=rate_limit, burst=rate_burst,
                     audit_interval=audit_interval,
                     audit_log_bytes=audit_log_max_bytes)  # fmt: skip
     raise_fd_limit(limits)

@@ -4,9 +4,11 @@
 (which it drives unchanged).  It closes a connection that has not sent a whole
 request head (up to the blank line) within ``header_timeout`` seconds of its first
 byte (the first request: of the connection), or whose head passes ``head_bytes``
-(431), and one that sends nothing for ``idle_timeout`` seconds (before a head, or
-inside a request's body); each is a refusal, except an idle close after a request was
-answered (a keep-alive that ran out).  On a
+(431), one that sends nothing for ``idle_timeout`` seconds (before a head, or
+inside a request's body), and one whose request is not answered within
+``request_timeout`` seconds of its head's end (a body trickled slower than the idle
+timeout, or an answer that slow); each is a refusal, except an idle close after a
+request was answered (a keep-alive that ran out).  On a
 kept-alive connection the bytes that arrive after an answer was written begin the
 next head, with its own clock (pipelined requests, sent before the answer, are
 bounded by aiohttp's own line and header limits: a 400, audited through
@@ -66,6 +68,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._head_done = False
         self._answered = False  # written to since the last head was whole
         self._header_timer: asyncio.TimerHandle | None = None
+        self._request_timer: asyncio.TimerHandle | None = None
         self._tail = b""  # the last bytes seen, for an end of head split across reads
         self._last = 0.0
         self._timers: list[asyncio.TimerHandle] = []
@@ -88,15 +91,21 @@ class GuardedProtocol(asyncio.Protocol):
         def watched_write(data: bytes | bytearray | memoryview) -> None:
             # an interim "100 Continue" is not the answer: the body still follows
             if not bytes(data[:12]).startswith(_CONTINUE):
-                self._answered = True
+                self._answer_started()
             write(data)
 
         def watched_writelines(lines: Iterable[Any]) -> None:
-            self._answered = True
+            self._answer_started()
             writelines(lines)
 
         transport.write = watched_write  # type: ignore[method-assign]
         transport.writelines = watched_writelines  # type: ignore[method-assign,assignment]
+
+    def _answer_started(self) -> None:
+        self._answered = True
+        if self._request_timer is not None:
+            self._request_timer.cancel()
+            self._request_timer = None
 
     def _next_head(self) -> None:
         """Bytes after an answer on a kept-alive connection: a new head, a new clock."""
@@ -116,6 +125,8 @@ class GuardedProtocol(asyncio.Protocol):
                 self._answered = False
                 if self._header_timer is not None:
                     self._header_timer.cancel()
+                self._request_timer = asyncio.get_running_loop().call_later(
+                    self.limits.request_timeout, self._request_timeout)
             else:
                 self._head += len(data)
                 self._tail = seen[-3:]
@@ -143,8 +154,9 @@ class GuardedProtocol(asyncio.Protocol):
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
-        if self._header_timer is not None:
-            self._header_timer.cancel()
+        for held in (self._header_timer, self._request_timer):
+            if held is not None:
+                held.cancel()
         self.inner.connection_lost(exc)
         if self.on_lost is not None:
             self.on_lost()
@@ -153,6 +165,13 @@ class GuardedProtocol(asyncio.Protocol):
         if not self._head_done:
             self._close(Refusal.HEADER_TIMEOUT, "no whole request head within "
                         f"{self.limits.header_timeout:g} s")  # fmt: skip
+
+    def _request_timeout(self) -> None:
+        self._request_timer = None
+        if self._head_done and not self._answered:
+            self._close(Refusal.REQUEST_TIMEOUT, "no answer within "
+                        f"{self.limits.request_timeout:g} s of the request head (its body "
+                        "not all sent, or its answer that slow)")  # fmt: skip
 
     def _idle_check(self) -> None:
         loop = asyncio.get_running_loop()

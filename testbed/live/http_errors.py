@@ -5,7 +5,9 @@ long, too many headers, a bad method) is answered 400 inside aiohttp, before any
 application code or middleware runs; it only tells its ``logger``.  Each server gets
 an :class:`AuditingLogger` as that logger: the errors it is told about become
 refusals (``malformed-http`` for a request it could not parse, ``server-error`` for
-a handler that raised), noted with the peer address aiohttp gives.
+a handler that raised: 504 for a timeout, which aiohttp answers so, else 500), noted
+with the peer address aiohttp gives, else the one the audit middleware set for the
+request (:data:`~testbed.live.audit.PEER`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 
+from testbed.live.audit import PEER
 from testbed.live.refusals import Refusal
 
 __all__ = ["AuditingLogger", "Noted"]
@@ -51,10 +54,12 @@ class AuditingLogger(logging.Logger):
         error = kwargs.get("exc_info")
         if not isinstance(error, BaseException):
             return
-        source = str(args[0]) if msg == _ERROR_HANDLING and args else "(unknown)"
+        source = str(args[0]) if msg == _ERROR_HANDLING and args else PEER.get()
         if isinstance(error, HttpProcessingError):
             detail = f"{type(error).__name__}: {error.message}"
             self.noted(Refusal.MALFORMED_HTTP, source, error.code or 400, detail)
+        elif isinstance(error, TimeoutError):  # aiohttp answers a handler's timeout 504
+            self.noted(Refusal.SERVER_ERROR, source, 504, f"the handler timed out: {error}")
         else:
             self.noted(Refusal.SERVER_ERROR, source, 500, type(error).__name__)
 

@@ -5,10 +5,14 @@ open connections, all of them together at most ``total``, and one source address
 most ``per_source``; a connection above a cap is closed at once (a TCP reset), never
 queued.  A connection that has not sent a whole request head within
 ``header_timeout`` seconds, or sends nothing for ``idle_timeout`` seconds, is
-closed; a TLS handshake has ``handshake_timeout`` seconds.  A request head is at most
-``head_bytes`` and a body at most ``body_bytes`` (413 above it).  With ``rate`` set,
-each source may make ``rate`` requests a second on average (``burst`` at once);
-above it the answer is 429 with ``Retry-After``.  Refusals are counted per source
+closed; a TLS handshake has ``handshake_timeout`` seconds, and a request
+``request_timeout`` seconds from the end of its head to its answer (its body
+included: a body trickled a byte at a time cannot hold a connection for days).
+A request head is at most ``head_bytes`` and a body at most ``body_bytes`` (413
+above it); a DICOM message's dataset at most ``dataset_bytes`` (the association is
+closed above it).  With ``rate`` set, each source may make ``rate`` requests a
+second on average (``burst`` at once); above it the answer is 429 with
+``Retry-After``.  Refusals are counted per source
 and reason and written as one audit event each ``audit_interval`` seconds
 (:mod:`testbed.live.refusals`).
 """
@@ -37,8 +41,10 @@ class Limits:
     header_timeout: float = 10.0
     idle_timeout: float = 30.0
     handshake_timeout: float = 10.0
+    request_timeout: float = 60.0
     head_bytes: int = 16 * 1024
     body_bytes: int = 64 * 1024
+    dataset_bytes: int = 16 * 1024 * 1024
     rate: float = 0.0
     burst: int = 20
     audit_interval: float = 10.0

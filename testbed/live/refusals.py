@@ -34,9 +34,12 @@ OTHER_SOURCE = "(other)"
 
 _DETAIL = 200  # characters of an example detail kept per key
 
-CLOSED_FIELDS = frozenset({"reason", "status", "cause", "endpoint", "ocsp_status"})
+CLOSED_FIELDS = frozenset(
+    {"reason", "status", "cause", "endpoint", "ocsp_status", "error", "authenticated"}
+)
 """Fields whose values the server chooses from closed sets (a :class:`Refusal`, a
-decision reason, an HTTP status, a handshake cause, an EST endpoint, an OCSP status):
+decision reason, an HTTP status, a handshake cause, an EST endpoint, an OCSP status,
+an OAuth error, whether the client authenticated):
 kept in a key beyond ``max_keys``; any other field there is counted as ``(other)``."""
 
 
@@ -50,10 +53,13 @@ class Refusal(StrEnum):
     TLS_HANDSHAKE = "tls-handshake-failed"
     HEADER_TIMEOUT = "header-timeout"
     IDLE_TIMEOUT = "idle-timeout"
+    REQUEST_TIMEOUT = "request-timeout"
     HEAD_TOO_LARGE = "head-too-large"
     MALFORMED_HTTP = "malformed-http"
     BODY_TOO_LARGE = "body-too-large"
     PDU_TOO_LARGE = "pdu-too-large"
+    DATASET_TOO_LARGE = "dataset-too-large"
+    MALFORMED_DICOM = "malformed-dicom"
     NOT_FOUND = "not-found"
     METHOD_NOT_ALLOWED = "method-not-allowed"
     UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"

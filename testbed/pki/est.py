@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.errors import CsrError, PkiError
-from testbed.events import EventKind, EventLog
+from testbed.events import UNAUTHENTICATED, EventKind, EventLog
 from testbed.lifecycle import DeviceState
 from testbed.pki.ca import CertificateAuthority, IssuanceRecord
 from testbed.pki.fidelity import LeafCertificate, Request
@@ -55,7 +55,6 @@ CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only"
 """The content type of ``cacerts`` and enrollment answers (RFC 7030 §4.1.3, §4.2.3)."""
 
 _PKCS10 = "application/pkcs10"
-_UNAUTHENTICATED = "(unauthenticated)"
 _CLAIMED = 64  # characters of a claimed (unauthenticated) user name written to the log
 Headers = tuple[tuple[str, str], ...]
 
@@ -485,7 +484,7 @@ class EstService:
             self.log.emit(
                 now,
                 EventKind.ENROLLMENT_REFUSED,
-                device_id or _UNAUTHENTICATED,
+                device_id or UNAUTHENTICATED,
                 endpoint=endpoint,
                 status=refusal.status,
                 reason=refusal.reason.value,

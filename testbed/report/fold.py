@@ -205,7 +205,7 @@ class MeasureFold:
         if event.kind is EventKind.TOKEN_GRANTED:
             ehr.tokens_granted += 1
         else:
-            ehr.tokens_refused[str(event.data.get("reason"))] += 1
+            ehr.tokens_refused[str(event.data.get("reason"))] += _count(event)
 
     def _ehr_write(self, event: Event) -> None:
         ehr = self.metrics.ehr

@@ -48,7 +48,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from testbed.decisions import Reason
-from testbed.events import EventKind, EventLog, Value
+from testbed.events import UNAUTHENTICATED, EventKind, EventLog, Value
 from testbed.smart.assertion import ASSERTION_TYPE, read_assertion, verify_assertion
 from testbed.smart.clients import ClientRegistry, ClientState, SmartClient
 from testbed.smart.journal import IdpJournal, KeptIdp, KeptJti
@@ -75,9 +75,6 @@ __all__ = [
     "TokenRequest",
     "TokenResponse",
 ]
-
-UNAUTHENTICATED = "(unauthenticated)"
-"""The subject of a refusal whose request names no registered client."""
 
 _CLAIMED = 64  # characters of a claimed (unregistered) client id written to the log
 CLAIMED_CHARACTERS = _CLAIMED

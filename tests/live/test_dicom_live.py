@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pydicom
 import pytest
+from pynetdicom import AE
 
+from testbed.pacs.echo import VERIFICATION_SOP_CLASS
 from tests.live.conftest import SHORT_SCENARIO, Live, StartServer, run
 from tests.live.dicom_peer import ECHOSCU, STORESCU, ct_instance, dcmtk, dcmtk_missing
 
@@ -304,3 +307,81 @@ def test_a_pdu_whose_bytes_stop_coming_ends_the_connection_at_the_idle_timeout(
     assert closed == b""
     refused = [e for e in bed.handshake_refusals(since) if e["reason"] == "idle-timeout"]
     assert len(refused) == 1 and "PDU's 100" in refused[0]["detail"], refused
+
+
+@pytest.fixture(scope="module")
+def tight(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> Bed:
+    """A PACS with 1 s ACSE and idle timers and a 64 KiB dataset cap."""
+    scenario = tmp_path_factory.mktemp("scenario") / "live-dicom.yaml"
+    scenario.write_text(DICOM_SCENARIO.replace("name: live-dicom", "name: live-dicom-tight"))
+    live = start_server(scenario, "--header-timeout", "1", "--idle-timeout", "1",
+                        "--max-dataset", "65536")  # fmt: skip
+    bed = Bed(live, {})
+    bed.enroll("T1")
+    return bed
+
+
+def _tls(bed: Bed, device: Device) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(bed.live.bundle))
+    context.check_hostname = False
+    context.load_cert_chain(str(device.cert), str(device.key))
+    return context
+
+
+def test_a_dataset_above_the_cap_ends_the_association_and_is_tallied(
+    tight: Bed, tmp_path: Path
+) -> None:
+    """pynetdicom gathers a whole dataset in memory before any handler sees it: the
+    acceptor counts a message's dataset fragments as they arrive and ends the
+    association past ``--max-dataset``.  A dataset under the cap is stored as before,
+    on the same server."""
+    device, since = tight.devices["T1"], len(tight.live.events())
+    small = tight.scu(STORESCU, device, files=(ct_instance(tmp_path / "small.dcm", study=21),))
+    assert small.returncode == 0, small.stderr
+    big = pydicom.dcmread(ct_instance(tmp_path / "big.dcm", study=22))
+    big.Rows = big.Columns = 256
+    big.PixelData = b"\x00" * (256 * 256 * 2)  # 128 KiB of pixels: above 64 KiB
+    big.save_as(tmp_path / "big.dcm")
+    refused = tight.scu(STORESCU, device, files=(tmp_path / "big.dcm",))
+    assert refused.returncode != 0
+    stored = [e["allowed"] for e in tight.events("dicom-store", since)]
+    assert stored == [True]  # the small one; the big one never reached the core
+    tallied = [e for e in tight.handshake_refusals(since) if e["reason"] == "dataset-too-large"]
+    assert len(tallied) == 1 and "more than 65536 bytes" in tallied[0]["detail"], tallied
+
+
+def test_a_connection_that_sends_no_association_request_is_closed_and_tallied(
+    tight: Bed,
+) -> None:
+    """pynetdicom's ARTIM timer closes a connection that completed its handshake but sent
+    no A-ASSOCIATE-RQ within ``--header-timeout``; that close is a refusal too."""
+    device, since = tight.devices["T1"], len(tight.live.events())
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", int(tight.pacs["port"])), timeout=10) as raw, \
+            _tls(tight, device).wrap_socket(raw) as tls:  # fmt: skip
+        closed = b""
+        with contextlib.suppress(OSError):
+            closed = tls.recv(1024)
+    assert closed == b"" and time.monotonic() - started < 8
+    tallied = [e for e in tight.handshake_refusals(since) if e["reason"] == "header-timeout"]
+    assert len(tallied) == 1 and "no A-ASSOCIATE-RQ within 1 s" in tallied[0]["detail"], tallied
+
+
+def test_an_association_that_sends_nothing_is_aborted_and_tallied(tight: Bed) -> None:
+    """pynetdicom's idle timer (``--idle-timeout``) aborts an established association
+    that sends nothing; the abort is a refusal with its reason, not a silent close."""
+    device, since = tight.devices["T1"], len(tight.live.events())
+    ae = AE(ae_title=device.ae_title)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    ae.add_requested_context(VERIFICATION_SOP_CLASS)
+    assoc = ae.associate("127.0.0.1", int(tight.pacs["port"]), ae_title=tight.pacs["ae_title"],
+                         tls_args=(_tls(tight, device), "127.0.0.1"))  # fmt: skip
+    assert assoc.is_established
+    deadline = time.monotonic() + 8
+    while assoc.is_established and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert assoc.is_aborted, "the acceptor did not end the idle association"
+    tallied = [e for e in tight.handshake_refusals(since) if e["reason"] == "idle-timeout"]
+    assert len(tallied) == 1 and "sent nothing for 1 s" in tallied[0]["detail"], tallied
+    opened = [e for e in tight.events("dicom-association", since) if e["allowed"]]
+    assert len(opened) == 1  # the association the core opened (and released at the close)

@@ -7,6 +7,7 @@ exactly one event for that source and reason, counting what it did.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.live
 
 STRICT = ("--header-timeout", "2", "--idle-timeout", "1", "--handshake-timeout", "2",
-          "--max-body", "4096", "--audit-interval", "600")  # fmt: skip
+          "--request-timeout", "3", "--max-body", "4096", "--audit-interval", "600")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +132,28 @@ def test_a_body_that_stops_coming_is_closed_and_is_one_event(strict: Live) -> No
     assert 0.9 < time.monotonic() - started < 5
     event = _only(strict, "request-refused", "127.0.0.43", reason="idle-timeout")
     assert event["count"] == 1 and "body stopped" in event["detail"]
+
+
+def test_a_body_trickled_slower_than_the_request_timeout_is_closed_and_is_one_event(
+    strict: Live,
+) -> None:
+    """A body sent a byte every 0.4 s is never idle for 1 s, so only the request's own
+    deadline (3 s from the head's end) closes it: 4,000 bytes so sent would hold the
+    connection for half an hour."""
+    head = (b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\n"
+            b"Content-Length: 4000\r\n\r\n")  # fmt: skip
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", _port(strict.endpoints["crl"])), timeout=10,
+                                  source_address=("127.0.0.50", 0)) as sock:  # fmt: skip
+        sock.sendall(head)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(20):  # 8 s at most: the deadline must end it before
+                sock.sendall(b"x")
+                time.sleep(0.4)
+        assert _drain(sock) == b""
+    assert 2.9 < time.monotonic() - started < 7
+    event = _only(strict, "request-refused", "127.0.0.50", reason="request-timeout")
+    assert event["count"] == 1 and "within 3 s of the request head" in event["detail"]
 
 
 def test_a_refused_tls_handshake_is_one_event_with_openssls_reason(strict: Live) -> None:

@@ -66,3 +66,16 @@ def test_every_enrollment_answer_for_a_device_without_est_is_a_manual_step() -> 
     assert fold.metrics.manual_steps == 2
     by_est = fold_events(_stream(registered, refused, issued), FoldContext())
     assert by_est.metrics.manual_steps == 0
+
+
+def test_a_tallied_token_refusal_counts_as_many_refusals_as_it_stands_for() -> None:
+    """Live mode writes unauthenticated token refusals as one event with a ``count``
+    per source and reason (testbed.live.audit): a report counts each refusal."""
+    events = [
+        Event(0, T0, EventKind.TOKEN_REFUSED, "(unauthenticated)",
+              {"reason": "client-unknown", "status": 401, "count": 250}),
+        Event(1, T0, EventKind.TOKEN_REFUSED, DEVICE, {"reason": "scope-not-allowed"}),
+    ]  # fmt: skip
+    ehr = fold_events(events, FoldContext(ehr=True)).metrics.ehr
+    assert ehr is not None
+    assert dict(ehr.tokens_refused) == {"client-unknown": 250, "scope-not-allowed": 1}

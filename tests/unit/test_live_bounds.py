@@ -89,6 +89,31 @@ def test_unauthenticated_enrollment_refusals_are_tallied_not_written_each(tmp_pa
     assert aggregated["source"] == "127.0.0.9" and aggregated["subject"] == UNAUTHENTICATED
 
 
+def test_unauthenticated_token_refusals_are_tallied_not_written_each(
+    tmp_path: Path,
+) -> None:
+    """A token request naming no registered client is refused without a credential to
+    tie it to: tallied per source and reason like an unauthenticated enrollment, with
+    every client id the peer made up beyond the keys counted as ``(other)``."""
+    log = AuditLog(RotatingSink(tmp_path, max_bytes=1 << 20), max_keys=2)
+    PEER.set("127.0.0.7")
+    for i in range(5_000):
+        log.emit(T0, EventKind.TOKEN_REFUSED, UNAUTHENTICATED, client_id=f"made-up-{i}",
+                 authenticated=False, error="invalid_client", reason="client-unknown",
+                 status=401, detail="no such client")  # fmt: skip
+    log.emit(T0, EventKind.TOKEN_REFUSED, "ct-1", client_id="ct-1", authenticated=True,
+             error="invalid_scope", reason="scope-not-allowed", status=400)  # fmt: skip
+    assert len(log) == 1  # only the identified client's refusal is written at once
+    log.tallies.flush(T0)
+    log.close()
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    tallied = [e for e in events if e["subject"] == UNAUTHENTICATED]
+    assert len(tallied) == 3 and sum(e["count"] for e in tallied) == 5_000
+    assert tallied[-1]["client_id"] == OTHER_SOURCE and tallied[-1]["count"] == 4_998
+    assert {(e["error"], e["reason"], e["status"]) for e in tallied} == {
+        ("invalid_client", "client-unknown", 401)}  # closed fields kept beyond the keys
+
+
 def test_the_audit_log_rotates_by_size_with_an_event_and_reports_read_every_segment(
     tmp_path: Path,
 ) -> None:

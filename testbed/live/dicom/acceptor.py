@@ -131,7 +131,17 @@ def _peer_certificate(sock: ssl.SSLSocket) -> x509.Certificate | None:
 
 
 class _Association(NetAssociation):
-    """pynetdicom's association, killed without its 10 ms polling sleep."""
+    """pynetdicom's association, killed without its 10 ms polling sleep; notes whether
+    an abort was its idle timer's (``network_timeout``), which a close cannot tell: the
+    peer's answer to the A-ABORT restarts that timer."""
+
+    idle_abort = False
+
+    def _abort_blocking(self, block: bool = True) -> None:
+        # every abort comes here (pynetdicom rebinds ``abort`` inside its handlers)
+        if self.dul.idle_timer_expired():
+            self.idle_abort = True
+        super()._abort_blocking(block)
 
     def kill(self) -> None:
         self._reactor_checkpoint.set()
@@ -151,22 +161,15 @@ T = TypeVar("T")
 
 def decided(calls: Calls, decide: Callable[[], T]) -> T | None:
     """The core's answer to ``decide``, run on the hospital's thread, or None when none
-    could be had (the thread held past the wait, or the call raised): the caller
-    refuses.  Failing closed matters here: pynetdicom swallows an error raised in an
-    ``EVT_REQUESTED`` handler and then accepts the association by itself."""
+    could be had (the thread held past the wait, so the call never runs, or the call
+    raised): the caller refuses.  Failing closed matters here: pynetdicom swallows an
+    error raised in an ``EVT_REQUESTED`` handler and then accepts the association by
+    itself."""
     try:
         return calls(decide)
     except Exception:
         _logger.exception("no decision on an association could be had")
         return None
-
-
-def tally(calls: Calls, note: Callable[[], None]) -> None:
-    """Run ``note`` (a refusal's tally) on the hospital's thread; when that thread is
-    held past the wait the call stays queued and runs once it is free, and the DICOM
-    thread goes on (an accept loop that raised here would stop accepting)."""
-    with contextlib.suppress(TimeoutError):
-        calls(note)
 
 
 MAX_PDU_BYTES = 256 * 1024
@@ -175,18 +178,32 @@ offers, 16 KiB; an A-ASSOCIATE-RQ a few KiB): pynetdicom would read any length a
 declares, up to 4 GiB, into memory before anything is decided."""
 
 
+_P_DATA_TF = 0x04
+_PDV_HEAD = struct.Struct(">LBB")  # item length, presentation context ID, control header
+
+
 class _BoundedSocket(AssociationSocket):
-    """pynetdicom's association socket with two bounds its reader lacks: a PDU whose
+    """pynetdicom's association socket with the bounds its reader lacks: a PDU whose
     declared length is above :data:`MAX_PDU_BYTES` ends the connection before it is
     read, and so does a PDU whose bytes stop coming for ``read_timeout`` (pynetdicom's
-    timers cannot fire while its reader waits inside a PDU).  Each is tallied, with its
-    reason, through ``refused``."""
+    timers cannot fire while its reader waits inside a PDU), and a message's dataset
+    whose fragments (P-DATA-TF PDVs) pass ``max_dataset`` bytes (pynetdicom gathers a
+    whole dataset in memory before any handler sees it).  Each is tallied, with its
+    reason, through ``refused``.
+
+    pynetdicom reads a PDU as two calls: its 6-byte header, then its body; the body of
+    a P-DATA-TF is read here for its PDV items' lengths and control headers (PS3.8
+    §9.3.5.1, E.2: bit 0 command, bit 1 last fragment)."""
 
     def __init__(self, assoc: NetAssociation, client_socket: socket.socket, *,
-                 read_timeout: float, refused: Callable[[Refusal, str], None]) -> None:  # fmt: skip
+                 read_timeout: float, max_dataset: int,
+                 refused: Callable[[Refusal, str], None]) -> None:  # fmt: skip
         super().__init__(assoc, client_socket=client_socket)
         self._read_timeout = read_timeout
+        self._max_dataset = max_dataset
         self._refused = refused
+        self._body_of: int | None = None  # the type of the PDU whose body comes next
+        self._dataset = 0  # bytes of the dataset being received, so far
 
     def recv(self, nr_bytes: int) -> bytearray:
         if nr_bytes > MAX_PDU_BYTES:
@@ -197,11 +214,32 @@ class _BoundedSocket(AssociationSocket):
         if sock is not None:
             sock.settimeout(self._read_timeout)
         try:
-            return super().recv(nr_bytes)
+            data = super().recv(nr_bytes)
         except TimeoutError:
             self._refused(Refusal.IDLE_TIMEOUT,
                           f"no byte of a PDU's {nr_bytes} for {self._read_timeout:g} s")
             raise
+        body_of, self._body_of = self._body_of, None
+        if body_of is None:
+            self._body_of = data[0] if len(data) == 6 else None  # a header: its body next
+        elif body_of == _P_DATA_TF:
+            self._count_dataset(data)
+        return data
+
+    def _count_dataset(self, body: bytearray) -> None:
+        offset = 0
+        while offset + _PDV_HEAD.size <= len(body):
+            length, _, control = _PDV_HEAD.unpack_from(body, offset)
+            if not control & 0x01:  # a dataset fragment (not the command)
+                self._dataset += max(length - 2, 0)
+                if self._dataset > self._max_dataset:
+                    self._refused(Refusal.DATASET_TOO_LARGE,
+                                  f"a dataset of more than {self._max_dataset} bytes "
+                                  f"({self._dataset} so far)")  # fmt: skip
+                    raise OSError("dataset too large")
+                if control & 0x02:  # its last fragment
+                    self._dataset = 0
+            offset += 4 + length
 
 
 class _Handler(RequestHandler):
@@ -223,8 +261,9 @@ class _Handler(RequestHandler):
         plan, source = server.acceptor.plan, str(self.client_address[0])
         assoc.set_socket(_BoundedSocket(
             assoc, self.request, read_timeout=plan.limits.idle_timeout,
-            refused=lambda why, detail: tally(plan.calls,
-                                              lambda: plan.refused(source, (why, detail))),
+            max_dataset=plan.limits.dataset_bytes,
+            refused=lambda why, detail: plan.calls.soon(
+                lambda: plan.refused(source, (why, detail))),
         ))  # fmt: skip
         acceptor = assoc.acceptor
         acceptor.maximum_length = self.ae.maximum_pdu_size
@@ -338,7 +377,7 @@ class DicomAcceptor:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
         sock.close()
-        tally(plan.calls, lambda: plan.refused(source, cap))
+        plan.calls.soon(lambda: plan.refused(source, cap))
         return False
 
     def serve_connection(self, sock: socket.socket, address: Any, server: _Server) -> None:
@@ -366,7 +405,7 @@ class DicomAcceptor:
             tls.do_handshake()
         except (OSError, ValueError) as error:
             cause = handshake_cause(error)
-            tally(plan.calls, lambda: plan.refused(source, cause))
+            plan.calls.soon(lambda: plan.refused(source, cause))
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
             return None
@@ -410,7 +449,7 @@ class DicomAcceptor:
         answer = decided(plan.calls, decide)
         if answer is None:  # no decision could be had: fail closed, never accept unasked
             detail = "no decision on the association could be had: refused, transient"
-            tally(plan.calls, lambda: plan.refused(peer, (Refusal.SERVER_ERROR, detail)))
+            plan.calls.soon(lambda: plan.refused(peer, (Refusal.SERVER_ERROR, detail)))
             assoc.acse.send_reject(*TRANSIENT_CONGESTION)
             assoc.kill()
             return
@@ -426,12 +465,28 @@ class DicomAcceptor:
         with self._lock:
             return self._open.get(id(event.assoc))
 
+    def _refuse(self, event: evt.Event, why: Refusal, detail: str) -> None:
+        """Tally a refusal of what the association's peer sent (on the hospital's thread,
+        whenever it is free)."""
+        plan, peer = self.plan, str(event.assoc.requestor.address)
+        plan.calls.soon(lambda: plan.refused(peer, (why, detail)))
+
+    def _core(self, event: evt.Event, call: Callable[[], T], what: str) -> T | None:
+        """``call`` on the hospital's thread, or None when it could not start within the
+        wait (it never runs): a refusal tallied ``server-error``, so the peer's failure
+        status is accounted for."""
+        try:
+            return self.plan.calls(call)
+        except TimeoutError as error:
+            self._refuse(event, Refusal.SERVER_ERROR, f"{what} not decided: {error}")
+            return None
+
     def _echo(self, event: evt.Event) -> int:
         plan, held = self.plan, self._association(event)
         if held is None:
             return 0x0124
-        answer = plan.calls(lambda: plan.dicom.echo(held, now=plan.now()))
-        return int(answer.status)
+        answer = self._core(event, lambda: plan.dicom.echo(held, now=plan.now()), "C-ECHO")
+        return _PROCESSING_FAILURE if answer is None else int(answer.status)
 
     def _store(self, event: evt.Event) -> int:
         plan, held = self.plan, self._association(event)
@@ -439,8 +494,10 @@ class DicomAcceptor:
             return 0x0124
         try:
             dataset = event.dataset
-        except Exception:
-            return 0xC000
+        except Exception as error:  # what pydicom could not read: the core never sees it
+            self._refuse(event, Refusal.MALFORMED_DICOM,
+                         f"C-STORE dataset not decodable: {type(error).__name__}: {error}")
+            return _CANNOT_UNDERSTAND
         command: Any = event.request
         request = StoreRequest(
             held,
@@ -448,8 +505,8 @@ class DicomAcceptor:
             sop_class_uid=str(command.AffectedSOPClassUID),
             sop_instance_uid=str(command.AffectedSOPInstanceUID),
         )
-        answer = plan.calls(lambda: plan.dicom.store(request, now=plan.now()))
-        return int(answer.status)
+        answer = self._core(event, lambda: plan.dicom.store(request, now=plan.now()), "C-STORE")
+        return _OUT_OF_RESOURCES if answer is None else int(answer.status)
 
     def _find(self, event: evt.Event) -> Any:
         plan, held = self.plan, self._association(event)
@@ -463,7 +520,10 @@ class DicomAcceptor:
             series_uid=_key(identifier, "SeriesInstanceUID"),
             sop_instance_uid=_key(identifier, "SOPInstanceUID"),
         )
-        answer = plan.calls(lambda: plan.pacs.find(request, now=plan.now()))
+        answer = self._core(event, lambda: plan.pacs.find(request, now=plan.now()), "C-FIND")
+        if answer is None:
+            yield _OUT_OF_RESOURCES, None
+            return
         for instance in answer.found:
             match = Dataset()
             match.QueryRetrieveLevel = "IMAGE"
@@ -477,9 +537,14 @@ class DicomAcceptor:
             yield int(answer.status), None
 
     def _closed(self, event: evt.Event) -> None:
-        """The connection closed: the core's association is released."""
+        """The connection closed: the core's association is released (queued: it must
+        happen however busy the hospital's thread is); a close by one of pynetdicom's
+        timers is tallied as the refusal it is."""
         with self._lock:
             held = self._open.pop(id(event.assoc), None)
+        timeout = _timed_out(event.assoc, self.plan.limits, established=held is not None)
+        if timeout is not None:
+            self._refuse(event, *timeout)
         if held is not None:
             plan = self.plan
 
@@ -487,7 +552,30 @@ class DicomAcceptor:
                 with contextlib.suppress(KeyError):
                     plan.dicom.release(held)
 
-            plan.calls(release)
+            plan.calls.soon(release)
+
+
+_PROCESSING_FAILURE = 0x0110  # PS3.7 C.4.2: the C-ECHO could not be processed
+_OUT_OF_RESOURCES = 0xA700  # PS3.4 B.2.3, C.4.1.1.4: refused, out of resources
+_CANNOT_UNDERSTAND = 0xC000  # PS3.4 B.2.3: error, cannot understand
+
+
+def _timed_out(
+    assoc: NetAssociation, limits: Limits, *, established: bool
+) -> tuple[Refusal, str] | None:
+    """Which of pynetdicom's timers closed ``assoc``, as a refusal (None: neither).
+
+    The ARTIM timer (``acse_timeout``: ``--header-timeout``) runs from the connection
+    until an A-ASSOCIATE-RQ arrives; the idle timer (``network_timeout``:
+    ``--idle-timeout``) aborts an association that sends nothing."""
+    dul = assoc.dul
+    if not established and assoc.requestor.primitive is None and dul.artim_timer.expired:
+        return Refusal.HEADER_TIMEOUT, (f"no A-ASSOCIATE-RQ within {limits.header_timeout:g} s "
+                                        "of the connection")  # fmt: skip
+    if established and isinstance(assoc, _Association) and assoc.idle_abort:
+        return Refusal.IDLE_TIMEOUT, (f"the association sent nothing for "
+                                      f"{limits.idle_timeout:g} s: aborted")  # fmt: skip
+    return None
 
 
 def _own_zone(plan: AcceptorPlan, certificate: x509.Certificate | None, calling_ae: str) -> Source:

@@ -53,6 +53,9 @@ class DiskStore:
         self.path = root / LOG
         self._memory = MemoryStore()
         self._created = not self.path.exists()
+        # the directories made here, whose entries in their parents are synced with the
+        # log's first record (DIR/dicom and DIR/dicom/<service> of a new state directory)
+        self._made = [d for d in (root, *root.parents) if not d.exists()]
         try:
             root.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._load()
@@ -100,9 +103,11 @@ class DiskStore:
             handle.write(body + _CRC.pack(zlib.crc32(body)))
             handle.flush()
             os.fsync(handle.fileno())
-        if self._created:  # the log's own directory entry, once
+        if self._created:  # the log's own directory entry, and those of new directories
             self._created = False
-            _fsync_directory(self.root)
+            for directory in (self.root, *(made.parent for made in self._made)):
+                _fsync_directory(directory)
+            self._made = []
         self._memory.add(instance)
 
     def find(

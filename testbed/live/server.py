@@ -52,6 +52,7 @@ from testbed.live.guard import Guard, audit_middleware, audited, peer_of
 from testbed.live.hospital import LiveHospital
 from testbed.live.limits import Limits
 from testbed.live.listener import Listener, app_runner
+from testbed.live.openssl import X509_V_FLAG_NO_CHECK_TIME
 from testbed.live.refusals import Tallies
 from testbed.live.services import SERVICES_PATH, services_app
 from testbed.live.state import StateDir, server_identity
@@ -141,11 +142,6 @@ def est_app(
     app.router.add_post(f"{EST_PATH}/simpleenroll", _simpleenroll)
     app.router.add_post(f"{EST_PATH}/simplereenroll", _simplereenroll)
     return app
-
-
-X509_V_FLAG_NO_CHECK_TIME = 0x200000
-"""OpenSSL's verify flag that skips validity-period checks (``x509_vfy.h``); Python's
-:class:`ssl.VerifyFlags` does not name it."""
 
 
 def tls_context(state: StateDir) -> ssl.SSLContext:

@@ -39,13 +39,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from testbed.decisions import Reason
+from testbed.live.openssl import X509_V_FLAG_NO_CHECK_TIME
 from testbed.pacs.tls_profile import TlsProfile
 
 __all__ = ["HandshakeCause", "SiteContexts", "TrustMaterial", "acceptor_context",
            "handshake_cause"]  # fmt: skip
 
-X509_V_FLAG_NO_CHECK_TIME = 0x200000
-"""OpenSSL's flag that skips validity-period checks (``x509_vfy.h``)."""
 _BCP195_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 _LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
 _MINIMUM = {

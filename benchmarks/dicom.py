@@ -11,7 +11,7 @@ the only client (over TLS 1.2+, dcmtk's default non-downgrading BCP 195 profile,
 - dcmtk's ``storescp`` with TLS (the same server certificate and trust bundle; it
   checks the chain but has no CRL, no allow-list, and does not fsync);
 - ``pynetdicom-stock``: pynetdicom's own server deciding nothing
-  (:mod:`benchmarks.stock_scp`: the testbed acceptor's TLS without the CRL, the same
+  (:mod:`benchmarks.stock_scp`: the testbed acceptor's TLS context, the same
   SOP classes, every store answered success and kept nowhere), the floor of any
   acceptor built on pynetdicom.
 

@@ -5,8 +5,9 @@ pynetdicom's own ``AE.start_server`` (its accept loop, its handshake there, its
 per-association thread and deep copy of the contexts, its periodic ``gc.collect()``:
 nothing of the testbed's acceptor changed), the same TLS as the testbed's acceptor
 (:func:`testbed.live.dicom.tls.acceptor_context`, the BCP 195 profile: TLS 1.2+,
-ECDHE with AEAD suites, a client certificate required and checked against the bundle;
-no CRL, as dcmtk ``storescp`` has none) and the same SOP classes (the ones the PACS
+ECDHE with AEAD suites, a client certificate required and its chain checked against
+the bundle; no CRL, as dcmtk ``storescp`` has none and the acceptor leaves revocation
+to the core) and the same SOP classes (the ones the PACS
 stores, Verification and Study Root C-FIND; pynetdicom's default transfer syntaxes).
 Every association is accepted, every C-STORE decodes its dataset and answers success:
 no allow-list, no decision, no event, no storage.  What the testbed's acceptor costs
@@ -37,15 +38,15 @@ AE_TITLE = "STOCKSCP"
 
 
 def stock_context(*, cert: Path, key: Path, bundle: Path) -> ssl.SSLContext:
-    """The testbed acceptor's BCP 195 context over ``bundle``, without the CRL check."""
+    """The testbed acceptor's BCP 195 context over ``bundle`` (the chain checked; time
+    and revocation are the testbed core's, so this SCP checks neither)."""
     certificates = tuple(
         f"-----BEGIN CERTIFICATE-----{block}".encode()
         for block in bundle.read_text().split("-----BEGIN CERTIFICATE-----")[1:]
     )
     context = acceptor_context(server_cert=cert, server_key=key,
-                               trust=TrustMaterial(certificates, ()),
+                               trust=TrustMaterial(certificates),
                                profile=TlsProfile.BCP195_NON_DOWNGRADING)  # fmt: skip
-    context.verify_flags &= ~ssl.VERIFY_CRL_CHECK_LEAF
     return context
 
 

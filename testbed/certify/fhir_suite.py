@@ -203,6 +203,7 @@ def kept_and_delivered(run: CheckRun) -> Finding:
     session.faults.begin(IDP_OUTAGE)
     run.note("EHR outage healed; identity provider outage started (admin API)")
     no_token = run.call(instance, Action.FLUSH)
+    session.hospital.admin("/audit/flush")  # refusals naming no client are tallied
     run.events(healed, kind="token-refused")
     if no_token.succeeded and (no_token.response or {}).get("delivered"):
         return failed("with the identity provider down (its token expired) the device "

@@ -43,6 +43,7 @@ _BY_STATUS = {
     415: Refusal.UNSUPPORTED_MEDIA_TYPE,
     500: Refusal.SERVER_ERROR,
     503: Refusal.SERVICE_UNAVAILABLE,
+    504: Refusal.SERVER_ERROR,
 }
 
 
@@ -131,6 +132,9 @@ def audit_middleware(guard: Guard, listener: str, *, rate_limited: bool = True) 
             if error.status >= 400:
                 _note(guard, listener, source, error.status, error.text or "")
             raise
+        except TimeoutError as error:  # aiohttp would answer 504 and tell only a debug log
+            _note(guard, listener, source, 504, f"the handler timed out: {error}")
+            raise web.HTTPGatewayTimeout(text="the request timed out\n") from None
         if response.status >= 400 and not request.get(_AUDITED, False):
             text = response.text if isinstance(response, web.Response) else None
             _note(guard, listener, source, response.status, text or "")

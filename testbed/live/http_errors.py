@@ -5,9 +5,10 @@ long, too many headers, a bad method) is answered 400 inside aiohttp, before any
 application code or middleware runs; it only tells its ``logger``.  Each server gets
 an :class:`AuditingLogger` as that logger: the errors it is told about become
 refusals (``malformed-http`` for a request it could not parse, ``server-error`` for
-a handler that raised: 504 for a timeout, which aiohttp answers so, else 500), noted
-with the peer address aiohttp gives, else the one the audit middleware set for the
-request (:data:`~testbed.live.audit.PEER`).
+a handler that raised), noted with the peer address aiohttp gives, else the one the
+audit middleware set for the request (:data:`~testbed.live.audit.PEER`).  A handler's
+timeout, which aiohttp answers 504 and tells only a debug log, is the audit
+middleware's (:func:`testbed.live.guard.audit_middleware`).
 """
 
 from __future__ import annotations
@@ -58,8 +59,6 @@ class AuditingLogger(logging.Logger):
         if isinstance(error, HttpProcessingError):
             detail = f"{type(error).__name__}: {error.message}"
             self.noted(Refusal.MALFORMED_HTTP, source, error.code or 400, detail)
-        elif isinstance(error, TimeoutError):  # aiohttp answers a handler's timeout 504
-            self.noted(Refusal.SERVER_ERROR, source, 504, f"the handler timed out: {error}")
         else:
             self.noted(Refusal.SERVER_ERROR, source, 500, type(error).__name__)
 

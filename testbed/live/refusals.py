@@ -58,7 +58,7 @@ class Refusal(StrEnum):
     MALFORMED_HTTP = "malformed-http"
     BODY_TOO_LARGE = "body-too-large"
     PDU_TOO_LARGE = "pdu-too-large"
-    DATASET_TOO_LARGE = "dataset-too-large"
+    MESSAGE_TOO_LARGE = "message-too-large"
     MALFORMED_DICOM = "malformed-dicom"
     NOT_FOUND = "not-found"
     METHOD_NOT_ALLOWED = "method-not-allowed"

@@ -192,7 +192,13 @@ def test_revoked_device_is_refused_on_its_next_association(bed: Bed) -> None:
     assert revoked.returncode == 0, revoked.stderr
     done = bed.scu(ECHOSCU, device)
     assert done.returncode != 0
-    assert "cert-revoked" in {e["cause"] for e in bed.handshake_refusals(since)}
+    # the handshake completes (OpenSSL checks the chain only); the core's TLS hop
+    # refuses the A-ASSOCIATE-RQ with its reason and event, as in the simulation
+    assert "Association Rejected" in done.stderr + done.stdout, done.stderr
+    refused = [e for e in bed.events("dicom-association", since) if not e["allowed"]]
+    assert [(e["subject"], e["reason"], e["hop"]) for e in refused] == [
+        (device.device_id, "cert-revoked", "tls")]  # fmt: skip
+    assert not bed.handshake_refusals(since)
 
 
 def test_a_silent_client_does_not_delay_another_devices_store(bed: Bed, tmp_path: Path) -> None:
@@ -328,6 +334,23 @@ def _tls(bed: Bed, device: Device) -> ssl.SSLContext:
     return context
 
 
+def _associate(bed: Bed, device: Device) -> Any:
+    """An association for C-ECHO, by pynetdicom over TLS with the device's identity."""
+    ae = AE(ae_title=device.ae_title)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    ae.add_requested_context(VERIFICATION_SOP_CLASS)
+    return ae.associate("127.0.0.1", int(bed.pacs["port"]), ae_title=bed.pacs["ae_title"],
+                        tls_args=(_tls(bed, device), "127.0.0.1"))  # fmt: skip
+
+
+def _close(assoc: Any, sock: socket.socket | None) -> None:
+    """The test's side closed for good (pynetdicom leaves an aborted TLS socket open)."""
+    with contextlib.suppress(Exception):
+        assoc.abort()
+    if sock is not None:
+        sock.close()
+
+
 def test_a_dataset_above_the_cap_ends_the_association_and_is_tallied(
     tight: Bed, tmp_path: Path
 ) -> None:
@@ -346,8 +369,44 @@ def test_a_dataset_above_the_cap_ends_the_association_and_is_tallied(
     assert refused.returncode != 0
     stored = [e["allowed"] for e in tight.events("dicom-store", since)]
     assert stored == [True]  # the small one; the big one never reached the core
-    tallied = [e for e in tight.handshake_refusals(since) if e["reason"] == "dataset-too-large"]
-    assert len(tallied) == 1 and "more than 65536 bytes" in tallied[0]["detail"], tallied
+    tallied = [e for e in tight.handshake_refusals(since) if e["reason"] == "message-too-large"]
+    assert len(tallied) == 1 and "dataset of more than 65536 bytes" in tallied[0]["detail"]
+
+
+def test_command_fragments_without_an_end_are_bounded_too(tight: Bed) -> None:
+    """A command set's fragments are gathered in memory until the last one, like a
+    dataset's: a peer that never sends the last is cut at 64 KiB."""
+    device, since = tight.devices["T1"], len(tight.live.events())
+    assoc = _associate(tight, device)
+    assert assoc.is_established
+    sock = assoc.dul.socket.socket  # the TLS socket under pynetdicom's own reader
+    pdv = struct.pack(">LBB", 2 + 16_000, 1, 0x01) + b"\x00" * 16_000  # command, not last
+    try:
+        with contextlib.suppress(OSError):
+            for _ in range(8):  # 128 KB of one command set
+                sock.sendall(struct.pack(">BBL", 0x04, 0, len(pdv)) + pdv)
+        deadline = time.monotonic() + 8
+        while assoc.is_established and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not assoc.is_established
+    finally:
+        _close(assoc, sock)
+    tallied = [e for e in tight.handshake_refusals(since) if e["reason"] == "message-too-large"]
+    assert len(tallied) == 1 and "command set of more than 65536" in tallied[0]["detail"]
+
+
+def test_a_stall_inside_a_pdu_before_the_request_is_tallied_once(tight: Bed) -> None:
+    """Three bytes of a PDU header, then nothing: the acceptor's read times out
+    (``idle-timeout``) as pynetdicom's ARTIM timer runs out too; one refusal, not two."""
+    device, since = tight.devices["T1"], len(tight.live.events())
+    with socket.create_connection(("127.0.0.1", int(tight.pacs["port"])), timeout=10) as raw, \
+            _tls(tight, device).wrap_socket(raw) as tls:  # fmt: skip
+        tls.sendall(b"\x01\x00\x00")
+        with contextlib.suppress(OSError):
+            tls.recv(1024)
+    tallied = [e for e in tight.handshake_refusals(since)
+               if e["reason"] in ("idle-timeout", "header-timeout")]  # fmt: skip
+    assert sum(e["count"] for e in tallied) == 1, tallied
 
 
 def test_a_connection_that_sends_no_association_request_is_closed_and_tallied(
@@ -371,16 +430,16 @@ def test_an_association_that_sends_nothing_is_aborted_and_tallied(tight: Bed) ->
     """pynetdicom's idle timer (``--idle-timeout``) aborts an established association
     that sends nothing; the abort is a refusal with its reason, not a silent close."""
     device, since = tight.devices["T1"], len(tight.live.events())
-    ae = AE(ae_title=device.ae_title)
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    ae.add_requested_context(VERIFICATION_SOP_CLASS)
-    assoc = ae.associate("127.0.0.1", int(tight.pacs["port"]), ae_title=tight.pacs["ae_title"],
-                         tls_args=(_tls(tight, device), "127.0.0.1"))  # fmt: skip
+    assoc = _associate(tight, device)
     assert assoc.is_established
-    deadline = time.monotonic() + 8
-    while assoc.is_established and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert assoc.is_aborted, "the acceptor did not end the idle association"
+    sock = assoc.dul.socket.socket
+    try:
+        deadline = time.monotonic() + 8
+        while assoc.is_established and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert assoc.is_aborted, "the acceptor did not end the idle association"
+    finally:
+        _close(assoc, sock)
     tallied = [e for e in tight.handshake_refusals(since) if e["reason"] == "idle-timeout"]
     assert len(tallied) == 1 and "sent nothing for 1 s" in tallied[0]["detail"], tallied
     opened = [e for e in tight.events("dicom-association", since) if e["allowed"]]

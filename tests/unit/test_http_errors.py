@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from aiohttp.http_exceptions import BadStatusLine
+import asyncio
+from datetime import UTC, datetime
 
-from testbed.live.audit import PEER
+from aiohttp import web
+from aiohttp.http_exceptions import BadStatusLine
+from aiohttp.test_utils import TestClient, TestServer
+
+from testbed.events import EventLog
+from testbed.live.guard import Guard, audit_middleware
 from testbed.live.http_errors import AuditingLogger
-from testbed.live.refusals import Refusal
+from testbed.live.limits import Limits
+from testbed.live.refusals import Refusal, Tallies
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def _logger() -> tuple[AuditingLogger, list[tuple[Refusal, str, int, str]]]:
@@ -16,13 +25,31 @@ def _logger() -> tuple[AuditingLogger, list[tuple[Refusal, str, int, str]]]:
     return logger, noted
 
 
-def test_a_handler_timeout_is_the_504_aiohttp_answers_from_the_requests_peer() -> None:
-    logger, noted = _logger()
-    PEER.set("127.0.0.42")  # as the audit middleware sets it for the request
-    # aiohttp: log_debug("Request handler timed out.", exc_info=exc), then a 504
-    logger.debug("Request handler timed out.", exc_info=TimeoutError("JWKS fetch"))
-    assert noted == [(Refusal.SERVER_ERROR, "127.0.0.42", 504,
-                      "the handler timed out: JWKS fetch")]  # fmt: skip
+def test_a_handler_timeout_is_a_504_the_audit_middleware_notes_once() -> None:
+    """aiohttp answers a handler's TimeoutError 504 and tells only a debug log (off
+    unless the loop runs in debug mode): the audit middleware notes it, from the
+    request's peer, and the logger sees nothing to count twice."""
+    log = EventLog()
+    guard = Guard(Limits(), Tallies(log), now=lambda: T0)
+    noted: list[tuple[Refusal, str, int, str]] = []
+    logger = AuditingLogger(lambda *args: noted.append(args))
+
+    async def slow(request: web.Request) -> web.Response:
+        raise TimeoutError("JWKS fetch")
+
+    async def scenario() -> int:
+        app = web.Application(middlewares=[audit_middleware(guard, "ehr")])
+        app.router.add_get("/slow", slow)
+        async with TestServer(app, host="127.0.0.1", access_log=None, logger=logger) as server, \
+                TestClient(server) as client:  # fmt: skip
+            answer = await client.get("/slow")
+            return answer.status
+
+    assert asyncio.run(scenario()) == 504
+    guard.tallies.flush(T0)
+    assert [(e.subject, e.data["source"], e.data["reason"], e.data["status"], e.data["count"])
+            for e in log] == [("ehr", "127.0.0.1", "server-error", 504, 1)]  # fmt: skip
+    assert noted == []
 
 
 def test_a_request_aiohttp_could_not_parse_is_malformed_from_the_address_it_names() -> None:

@@ -19,7 +19,7 @@ class Fake:
     def __init__(self) -> None:
         self.revision = 0
         self.now = T0
-        self.material = TrustMaterial((b"root",), ())
+        self.material = TrustMaterial((b"root",))
         self.reads = 0
 
     def read(self, site: str) -> TrustMaterial:
@@ -45,7 +45,7 @@ def test_a_context_is_kept_until_the_revision_moves() -> None:
     assert contexts.current("north") is first
     assert (contexts.builds, fake.reads) == (1, 2)
     fake.revision += 1
-    fake.material = TrustMaterial((b"root", b"new issuing CA"), ())
+    fake.material = TrustMaterial((b"root", b"new issuing CA"))
     assert contexts.current("north") is not first
     assert contexts.builds == 2
 
@@ -54,14 +54,14 @@ def test_a_bundle_arriving_later_rebuilds_without_a_revision_move() -> None:
     """A CA rotation publishes a bundle that reaches the site after the distribution
     delay; its arrival moves no revision, so the material's ``until`` does."""
     fake = Fake()
-    fake.material = TrustMaterial((b"root",), (), until=T0 + timedelta(seconds=2))
+    fake.material = TrustMaterial((b"root",), until=T0 + timedelta(seconds=2))
     contexts = fake.contexts()
     first = contexts.current("north")
     fake.now = T0 + timedelta(seconds=1)
     assert contexts.current("north") is first
     assert fake.reads == 1
     fake.now = T0 + timedelta(seconds=2)
-    fake.material = TrustMaterial((b"root", b"new issuing CA"), ())
+    fake.material = TrustMaterial((b"root", b"new issuing CA"))
     second = contexts.current("north")
     assert second is not first
     fake.now = T0 + timedelta(days=1)  # nothing more on its way: kept
@@ -70,4 +70,4 @@ def test_a_bundle_arriving_later_rebuilds_without_a_revision_move() -> None:
 
 
 def test_until_does_not_make_material_differ() -> None:
-    assert TrustMaterial((b"a",), (), until=T0) == TrustMaterial((b"a",), ())
+    assert TrustMaterial((b"a",), until=T0) == TrustMaterial((b"a",))

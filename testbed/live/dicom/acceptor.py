@@ -181,15 +181,21 @@ declares, up to 4 GiB, into memory before anything is decided."""
 _P_DATA_TF = 0x04
 _PDV_HEAD = struct.Struct(">LBB")  # item length, presentation context ID, control header
 
+MAX_COMMAND_BYTES = 64 * 1024
+"""The largest command set an acceptor gathers (a DIMSE command is a few hundred
+bytes; pynetdicom gathers its fragments in memory until the last one, however many)."""
+
 
 class _BoundedSocket(AssociationSocket):
     """pynetdicom's association socket with the bounds its reader lacks: a PDU whose
     declared length is above :data:`MAX_PDU_BYTES` ends the connection before it is
     read, and so does a PDU whose bytes stop coming for ``read_timeout`` (pynetdicom's
-    timers cannot fire while its reader waits inside a PDU), and a message's dataset
-    whose fragments (P-DATA-TF PDVs) pass ``max_dataset`` bytes (pynetdicom gathers a
-    whole dataset in memory before any handler sees it).  Each is tallied, with its
-    reason, through ``refused``.
+    timers cannot fire while its reader waits inside a PDU), and a message whose
+    fragments (P-DATA-TF PDVs) pass ``max_dataset`` bytes of dataset or
+    :data:`MAX_COMMAND_BYTES` of command (pynetdicom gathers each whole in memory
+    before any handler sees it).  Each is tallied, with its reason, through
+    ``refused``; :attr:`refused_why` keeps it, so the close it causes is not tallied
+    again.
 
     pynetdicom reads a PDU as two calls: its 6-byte header, then its body; the body of
     a P-DATA-TF is read here for its PDV items' lengths and control headers (PS3.8
@@ -200,15 +206,20 @@ class _BoundedSocket(AssociationSocket):
                  refused: Callable[[Refusal, str], None]) -> None:  # fmt: skip
         super().__init__(assoc, client_socket=client_socket)
         self._read_timeout = read_timeout
-        self._max_dataset = max_dataset
+        self._caps = (max_dataset, MAX_COMMAND_BYTES)  # by the control header's bit 0
         self._refused = refused
+        self.refused_why: Refusal | None = None
         self._body_of: int | None = None  # the type of the PDU whose body comes next
-        self._dataset = 0  # bytes of the dataset being received, so far
+        self._gathered = [0, 0]  # bytes of the dataset and of the command so far
+
+    def _refuse(self, why: Refusal, detail: str) -> None:
+        self.refused_why = why
+        self._refused(why, detail)
 
     def recv(self, nr_bytes: int) -> bytearray:
         if nr_bytes > MAX_PDU_BYTES:
-            self._refused(Refusal.PDU_TOO_LARGE,
-                          f"a PDU of {nr_bytes} bytes declared; at most {MAX_PDU_BYTES}")
+            self._refuse(Refusal.PDU_TOO_LARGE,
+                         f"a PDU of {nr_bytes} bytes declared; at most {MAX_PDU_BYTES}")
             raise OSError(f"PDU of {nr_bytes} bytes refused")
         sock = self.socket
         if sock is not None:
@@ -216,29 +227,30 @@ class _BoundedSocket(AssociationSocket):
         try:
             data = super().recv(nr_bytes)
         except TimeoutError:
-            self._refused(Refusal.IDLE_TIMEOUT,
-                          f"no byte of a PDU's {nr_bytes} for {self._read_timeout:g} s")
+            self._refuse(Refusal.IDLE_TIMEOUT,
+                         f"no byte of a PDU's {nr_bytes} for {self._read_timeout:g} s")
             raise
         body_of, self._body_of = self._body_of, None
         if body_of is None:
             self._body_of = data[0] if len(data) == 6 else None  # a header: its body next
         elif body_of == _P_DATA_TF:
-            self._count_dataset(data)
+            self._count(data)
         return data
 
-    def _count_dataset(self, body: bytearray) -> None:
+    def _count(self, body: bytearray) -> None:
         offset = 0
         while offset + _PDV_HEAD.size <= len(body):
             length, _, control = _PDV_HEAD.unpack_from(body, offset)
-            if not control & 0x01:  # a dataset fragment (not the command)
-                self._dataset += max(length - 2, 0)
-                if self._dataset > self._max_dataset:
-                    self._refused(Refusal.DATASET_TOO_LARGE,
-                                  f"a dataset of more than {self._max_dataset} bytes "
-                                  f"({self._dataset} so far)")  # fmt: skip
-                    raise OSError("dataset too large")
-                if control & 0x02:  # its last fragment
-                    self._dataset = 0
+            part = control & 0x01  # 0: a dataset fragment, 1: a command fragment
+            self._gathered[part] += max(length - 2, 0)
+            if self._gathered[part] > self._caps[part]:
+                what = "command set" if part else "dataset"
+                self._refuse(Refusal.MESSAGE_TOO_LARGE,
+                             f"a {what} of more than {self._caps[part]} bytes "
+                             f"({self._gathered[part]} so far)")  # fmt: skip
+                raise OSError(f"{what} too large")
+            if control & 0x02:  # its last fragment
+                self._gathered[part] = 0
             offset += 4 + length
 
 
@@ -398,10 +410,18 @@ class DicomAcceptor:
 
     def _handshake(self, sock: socket.socket, source: str) -> ssl.SSLSocket | None:
         plan = self.plan
+        try:
+            context = plan.context()
+        except TimeoutError as error:  # the hospital's thread, not the peer, was slow
+            detail = f"no TLS context for the handshake: {error}"
+            plan.calls.soon(lambda: plan.refused(source, (Refusal.SERVER_ERROR, detail)))
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+            return None
         sock.settimeout(plan.limits.handshake_timeout)
         try:
-            tls = plan.context().wrap_socket(sock, server_side=True,
-                                             do_handshake_on_connect=False)  # fmt: skip
+            tls = context.wrap_socket(sock, server_side=True,
+                                      do_handshake_on_connect=False)  # fmt: skip
             tls.do_handshake()
         except (OSError, ValueError) as error:
             cause = handshake_cause(error)
@@ -542,9 +562,11 @@ class DicomAcceptor:
         timers is tallied as the refusal it is."""
         with self._lock:
             held = self._open.pop(id(event.assoc), None)
-        timeout = _timed_out(event.assoc, self.plan.limits, established=held is not None)
-        if timeout is not None:
-            self._refuse(event, *timeout)
+        sock = event.assoc.dul.socket
+        if not (isinstance(sock, _BoundedSocket) and sock.refused_why is not None):
+            timeout = _timed_out(event.assoc, self.plan.limits, established=held is not None)
+            if timeout is not None:  # (a refusal of the socket's own was tallied there)
+                self._refuse(event, *timeout)
         if held is not None:
             plan = self.plan
 

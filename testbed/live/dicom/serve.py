@@ -61,17 +61,15 @@ def disk_instances(state_root: Path) -> InstanceStores:
 
 def trust_material(live: LiveHospital, site: str) -> TrustMaterial:
     """What ``site``'s PACS trusts now: its own view of the site's bundle
-    (``hospital.pacs_trust``: empty under a ``pacs-trust-missing`` fault) and every
-    issuing CA's current CRL, until the next bundle on its way arrives (one held back
-    by a fault arrives when the fault ends, which moves the revision)."""
+    (``hospital.pacs_trust``: empty under a ``pacs-trust-missing`` fault), until the
+    next bundle on its way arrives (one held back by a fault arrives when the fault
+    ends, which moves the revision).  Revocation is the decision core's, not OpenSSL's
+    (:mod:`testbed.live.dicom.tls`)."""
     hospital, now = live.hospital, live.now()
     bundle = hospital.pacs_trust.bundle(site, now=now)
     arrival = hospital.pacs_trust.next_arrival(site)
     until = arrival if arrival is not None and arrival > now else None
-    crls = (hospital.crls.current(issuing.name) for issuing in live.ca.issuing_cas(now=now))
-    return TrustMaterial(chain_pem(bundle.certificates),
-                         tuple(crl.pem() for crl in crls if crl is not None),
-                         until=until)  # fmt: skip
+    return TrustMaterial(chain_pem(bundle.certificates), until=until)
 
 
 class DicomServers:

@@ -3,33 +3,33 @@ handshake failed.
 
 :func:`acceptor_context` builds an :class:`ssl.SSLContext` for one PACS site: the
 state directory's server identity, the site's trust bundle (what the site's relying
-parties hold, so a ``pacs-trust-missing`` fault leaves it empty) and the current
-CRL of every issuing CA (``VERIFY_CRL_CHECK_LEAF``), the site's
+parties hold, so a ``pacs-trust-missing`` fault leaves it empty), the site's
 :class:`~testbed.pacs.tls_profile.TlsProfile` (BCP 195: TLS 1.2+ with ECDHE and
 AEAD suites; legacy: TLS 1.0 up, any suite), and a client certificate required
-(PS3.15 B.1: both nodes authenticate).  As for EST, OpenSSL does not check
-validity periods (``X509_V_FLAG_NO_CHECK_TIME``): the hospital's clock decides
-expiry in the decision core, so an expired certificate is refused there with its
-reason and an event.
+(PS3.15 B.1: both nodes authenticate).  OpenSSL checks the chain only, as for EST and
+the HTTPS services: not validity periods (``X509_V_FLAG_NO_CHECK_TIME``) and not
+revocation (no CRL is loaded).  The decision core's TLS hop decides both on the
+A-ASSOCIATE request, with the site's view of each issuer's CRL and the hospital's
+clock, so an expired or revoked certificate is refused with its reason, an
+A-ASSOCIATE-RJ and a ``dicom-association`` event, exactly as in the simulation.
 
 :class:`SiteContexts` keeps one context per site and builds a new one when the
-hospital's :class:`~testbed.revision.Revision` moved (its ``changes``, which every
-change moves: a CRL published, a bundle published or withheld, a CA key rotated, the
-PACS's own trust taken or given back, an allow-list changed) or when a bundle on its
+site's trust changed: it reads the material when the hospital's
+:class:`~testbed.revision.Revision` moved (its ``changes``: a bundle published or
+withheld, a CA key rotated, the PACS's own trust taken or given back, ...; a
+revision that moved for something else reuses the context) or when a bundle on its
 way to the site has arrived (a distribution delay moves no revision when it ends:
 :attr:`TrustMaterial.until`): the acceptor asks it at every connection, so trust
 changes reach the next handshake without a restart.
 
 :func:`handshake_cause` names a failed handshake with the decision core's reason
-where one fits (``cert-missing``, ``cert-revoked``, ``cert-untrusted-at-site``,
+where one fits (``cert-missing``, ``cert-untrusted-at-site``,
 ``tls-profile-refused``) or ``handshake-timeout`` / ``handshake-failed``.
 """
 
 from __future__ import annotations
 
-import os
 import ssl
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,11 +55,10 @@ _MINIMUM = {
 
 @dataclass(frozen=True, slots=True)
 class TrustMaterial:
-    """What a site's acceptor trusts now: CA certificates and CRLs (PEM each), and
-    until when (the next bundle's arrival at the site; None: none is on its way)."""
+    """What a site's acceptor trusts now: CA certificates (PEM each), and until when
+    (the next bundle's arrival at the site; None: none is on its way)."""
 
     certificates: tuple[bytes, ...]
-    crls: tuple[bytes, ...]
     until: datetime | None = field(default=None, compare=False)
 
 
@@ -73,17 +72,9 @@ def acceptor_context(
     context.load_cert_chain(server_cert, server_key)
     context.verify_mode = ssl.CERT_REQUIRED
     context.num_tickets = 0  # DICOM peers open a new session each time: no tickets to send
-    context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF | X509_V_FLAG_NO_CHECK_TIME
-    material = b"".join((*trust.certificates, *trust.crls))
-    if material:  # cafile, not cadata: only a file lookup loads CRLs
-        descriptor, name = tempfile.mkstemp(prefix=".dicom-trust-", suffix=".pem",
-                                            dir=server_cert.parent)  # fmt: skip
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(material)
-            context.load_verify_locations(cafile=name)
-        finally:
-            os.unlink(name)
+    context.verify_flags |= X509_V_FLAG_NO_CHECK_TIME  # time and revocation: the core's
+    if trust.certificates:
+        context.load_verify_locations(cadata=b"".join(trust.certificates).decode("ascii"))
     return context
 
 
@@ -150,13 +141,11 @@ class HandshakeCause:
 
 
 _VERIFY_CODES = {
-    23: Reason.CERT_REVOKED,  # X509_V_ERR_CERT_REVOKED
     2: Reason.CERT_UNTRUSTED_AT_SITE,  # unable to get issuer certificate
     18: Reason.CERT_UNTRUSTED_AT_SITE,  # self-signed leaf
     19: Reason.CERT_UNTRUSTED_AT_SITE,  # self-signed certificate in chain
     20: Reason.CERT_UNTRUSTED_AT_SITE,  # unable to get local issuer certificate
     21: Reason.CERT_UNTRUSTED_AT_SITE,  # unable to verify the first certificate
-    3: Reason.REVOCATION_UNKNOWN,  # unable to get certificate CRL
 }
 _PROFILE_WORDS = ("UNSUPPORTED_PROTOCOL", "NO_SHARED_CIPHER", "WRONG_VERSION_NUMBER",
                   "NO_CIPHERS_AVAILABLE", "VERSION_TOO_LOW", "INAPPROPRIATE_FALLBACK",

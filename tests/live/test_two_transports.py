@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pynetdicom import AE
 
 from testbed import fault_operations, operations
 from testbed.access import Attempt
@@ -37,10 +38,14 @@ from testbed.devices import ae_title_for, load_profiles, make_record
 from testbed.events import EventLog
 from testbed.hospital import Hospital
 from testbed.live.admin_client import admin_request
+from testbed.live.dicom.acceptor import LOOPBACK
 from testbed.live.hospital import LiveHospital, Registration, device_id_for
 from testbed.live.server import Ports, run_until
 from testbed.live.state import StateDir
 from testbed.live.zones import ZoneAddresses
+from testbed.pacs import AssociationRequest, ZoneFrom
+from testbed.pacs.echo import VERIFICATION_SOP_CLASS
+from testbed.pacs.tls_profile import SuiteFamily, TlsOffer, TlsVersion
 from testbed.pki.keys import KeyType, PrivateKey, make_csr, new_private_key
 from testbed.pki.revocation import RevocationReason
 from testbed.scenario import load_scenario
@@ -66,6 +71,7 @@ fleet:
   - {profile: ct-ai-onbox, count: 1, site: north, zone: imaging, owner: radiology}
 """
 PKCS10 = "application/pkcs10"
+TLS13 = TlsOffer(frozenset({TlsVersion.TLS1_3}), frozenset({SuiteFamily.ECDHE_AEAD}))
 READY_TIMEOUT = 20.0
 
 
@@ -79,6 +85,8 @@ class Driver(Protocol):
     def reenroll(self, device_id: str, certificate: x509.Certificate) -> int: ...
     def ping(self, device_id: str, service: str, zone: str | None, *,
              certificate: x509.Certificate | None) -> dict[str, Any]: ...
+    def associate(self, device_id: str, zone: str, *,
+                  certificate: x509.Certificate) -> dict[str, Any]: ...
     def certificate(self, device_id: str) -> x509.Certificate: ...
     def operate(self, action: str, device_id: str) -> None: ...
     def rotate(self) -> None: ...
@@ -90,7 +98,14 @@ class Driver(Protocol):
 @dataclass
 class _Device:
     password: str
+    ae_title: str
     certificate: x509.Certificate | None = None
+
+
+def _last_association(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The allowance and reason of the last ``dicom-association`` event."""
+    last = [e for e in events if e["kind"] == "dicom-association"][-1]
+    return {"allowed": last["allowed"], "reason": last["reason"]}
 
 
 def _csr(device_id: str, key: PrivateKey) -> bytes:
@@ -116,7 +131,8 @@ class InProcess:
             zone=zone, owner="radiology", preferred_key=self.hospital.scenario.pki.key_type,
             ae_title=ae_title_for(profile, len(self.hospital.inventory) + 1),
         )  # fmt: skip
-        self.devices[device_id] = _Device(operations.register(self.hospital, record))
+        password = operations.register(self.hospital, record)
+        self.devices[device_id] = _Device(password, str(record.ae_title))
         return device_id
 
     def enroll(self, device_id: str) -> int:
@@ -146,6 +162,19 @@ class InProcess:
             Attempt(device_id, service, certificate, source), now=self.clock.now()
         )
         return {"allowed": decision.allowed, "reason": decision.reason.value}
+
+    def associate(self, device_id: str, zone: str, *,
+                  certificate: x509.Certificate) -> dict[str, Any]:  # fmt: skip
+        """An A-ASSOCIATE-RQ to the PACS as the live acceptor hands it to the core (the
+        handshake's TLS 1.3 with ECDHE and AEAD, the peer placed by its zone's
+        address), then A-RELEASE."""
+        called = self.hospital.pacs["pacs-north"].policy.endpoint.ae_title
+        request = AssociationRequest(self.devices[device_id].ae_title, called, certificate,
+                                     ("north", zone), TLS13, zone_from=ZoneFrom.SOURCE)  # fmt: skip
+        answer = self.hospital.dicom.associate("pacs-north", request, now=self.clock.now())
+        if answer.association is not None:
+            self.hospital.dicom.release(answer.association)
+        return _last_association(self.events())
 
     def certificate(self, device_id: str) -> x509.Certificate:
         found = self.devices[device_id].certificate
@@ -237,7 +266,7 @@ class OverSockets:
         answer = self._admin("/devices", {"serial": serial, "site": "north", "zone": zone,
                                           "profile": "ct-ai-onbox", "owner": "radiology"})
         device_id = str(answer["device_id"])
-        self.devices[device_id] = _Device(answer["bootstrap"]["password"])
+        self.devices[device_id] = _Device(answer["bootstrap"]["password"], answer["ae_title"])
         return device_id
 
     def _post_csr(self, endpoint: str, device_id: str, key: PrivateKey, *,
@@ -288,6 +317,24 @@ class OverSockets:
         connection.close()
         assert answer.status == (200 if body["allowed"] else 403)
         return {"allowed": body["allowed"], "reason": body["reason"]}
+
+    def associate(self, device_id: str, zone: str, *,
+                  certificate: x509.Certificate) -> dict[str, Any]:  # fmt: skip
+        """An association by pynetdicom over TLS from the zone's loopback address, then
+        A-RELEASE (a rejected one is closed by the acceptor)."""
+        context = ssl.create_default_context(cafile=str(self.state.bundle))
+        context.check_hostname = False  # an IP address; the chain is checked
+        context.load_cert_chain(*self._files(device_id, certificate))
+        pacs = next(e for e in self.endpoints["dicom"] if e["service"] == "pacs-north")
+        ae = AE(ae_title=self.devices[device_id].ae_title)
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+        ae.add_requested_context(VERIFICATION_SOP_CLASS)
+        address = ZoneAddresses(self.live.scenario.sites).address("north", zone)
+        assoc = ae.associate(LOOPBACK, int(pacs["port"]), ae_title=pacs["ae_title"],
+                             tls_args=(context, None), bind_address=(address, 0))  # fmt: skip
+        if assoc.is_established:
+            assoc.release()
+        return _last_association(self.events())
 
     def certificate(self, device_id: str) -> x509.Certificate:
         found = self.devices[device_id].certificate
@@ -394,6 +441,9 @@ def _script(driver: Driver) -> list[tuple[str, Any]]:
     second = driver.certificate(ct)
     seen.append(("superseded", driver.ping(ct, "pacs-north", "imaging", certificate=first)))
     seen.append(("renewed", driver.ping(ct, "pacs-north", "imaging", certificate=second)))
+    seen.append(("associate", driver.associate(ct, "imaging", certificate=second)))
+    seen.append(("associate superseded", driver.associate(ct, "imaging", certificate=first)))
+    seen.append(("associate from bedside", driver.associate(ct, "bedside", certificate=second)))
     at(timedelta(hours=2))
     driver.operate("suspend", ct)
     seen.append(("suspended", driver.ping(ct, "pacs-north", "imaging", certificate=second)))
@@ -402,6 +452,7 @@ def _script(driver: Driver) -> list[tuple[str, Any]]:
     at(timedelta(hours=3))
     driver.operate("revoke", ct)
     seen.append(("revoked", driver.ping(ct, "pacs-north", "imaging", certificate=second)))
+    seen.append(("associate revoked", driver.associate(ct, "imaging", certificate=second)))
     seen.append(("renew revoked", driver.reenroll(ct, second)))
     driver.operate("rebootstrap", ct)
     seen.append(("re-enroll", driver.enroll(ct)))
@@ -410,6 +461,7 @@ def _script(driver: Driver) -> list[tuple[str, Any]]:
     at(timedelta(days=31))  # the 30-day certificate has expired
     driver.publish()
     seen.append(("expired", driver.ping(ct, "pacs-north", "imaging", certificate=third)))
+    seen.append(("associate expired", driver.associate(ct, "imaging", certificate=third)))
     seen.append(("renew expired", driver.reenroll(ct, third)))
     driver.rotate()
     driver.operate("rebootstrap", ct)
@@ -467,6 +519,9 @@ def test_both_transports_write_the_same_events(
         "suspended": "device-suspended", "resumed": "ok", "revoked": "cert-revoked",
         "back": "ok", "expired": "cert-expired", "new issuer": "ok",
         "route blocked": "route-blocked", "route back": "ok", "offboarded": "device-retired",
+        "associate": "ok", "associate superseded": "cert-superseded",
+        "associate from bedside": "route-blocked", "associate revoked": "cert-revoked",
+        "associate expired": "cert-expired",
     }  # fmt: skip
     statuses = {step: answer for step, answer in answers[0] if isinstance(answer, int)}
     assert statuses == {"enroll": 200, "renew": 200, "renew revoked": 403, "re-enroll": 200,

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pydicom.dataset import Dataset
+from pydicom.uid import CTImageStorage
 from pynetdicom import AE
 
 from testbed import fault_operations, operations
@@ -44,7 +46,9 @@ from testbed.live.server import Ports, run_until
 from testbed.live.state import StateDir
 from testbed.live.zones import ZoneAddresses
 from testbed.pacs import AssociationRequest, ZoneFrom
+from testbed.pacs.dataset import minimal_image, part10
 from testbed.pacs.echo import VERIFICATION_SOP_CLASS
+from testbed.pacs.store import StoreRequest
 from testbed.pacs.tls_profile import SuiteFamily, TlsOffer, TlsVersion
 from testbed.pki.keys import KeyType, PrivateKey, make_csr, new_private_key
 from testbed.pki.revocation import RevocationReason
@@ -85,8 +89,8 @@ class Driver(Protocol):
     def reenroll(self, device_id: str, certificate: x509.Certificate) -> int: ...
     def ping(self, device_id: str, service: str, zone: str | None, *,
              certificate: x509.Certificate | None) -> dict[str, Any]: ...
-    def associate(self, device_id: str, zone: str, *,
-                  certificate: x509.Certificate) -> dict[str, Any]: ...
+    def associate(self, device_id: str, zone: str, *, certificate: x509.Certificate,
+                  exchange: bool = False) -> dict[str, Any]: ...
     def certificate(self, device_id: str) -> x509.Certificate: ...
     def operate(self, action: str, device_id: str) -> None: ...
     def rotate(self) -> None: ...
@@ -106,6 +110,20 @@ def _last_association(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The allowance and reason of the last ``dicom-association`` event."""
     last = [e for e in events if e["kind"] == "dicom-association"][-1]
     return {"allowed": last["allowed"], "reason": last["reason"]}
+
+
+def _instance() -> Dataset:
+    """The CT instance each exchange stores (the same UIDs every time: the second
+    store of a run is a duplicate)."""
+    ds = minimal_image(CTImageStorage)
+    ds.SOPInstanceUID = f"{_UID_ROOT}.1.1.1"
+    ds.StudyInstanceUID = f"{_UID_ROOT}.1"
+    ds.SeriesInstanceUID = f"{_UID_ROOT}.1.1"
+    ds.PatientID = "PAT-TRANSPORTS-1"
+    return ds
+
+
+_UID_ROOT = "1.2.826.0.1.3680043.10.1043.77"
 
 
 def _csr(device_id: str, key: PrivateKey) -> bytes:
@@ -163,18 +181,29 @@ class InProcess:
         )
         return {"allowed": decision.allowed, "reason": decision.reason.value}
 
-    def associate(self, device_id: str, zone: str, *,
-                  certificate: x509.Certificate) -> dict[str, Any]:  # fmt: skip
+    def associate(self, device_id: str, zone: str, *, certificate: x509.Certificate,
+                  exchange: bool = False) -> dict[str, Any]:  # fmt: skip
         """An A-ASSOCIATE-RQ to the PACS as the live acceptor hands it to the core (the
         handshake's TLS 1.3 with ECDHE and AEAD, the peer placed by its zone's
-        address), then A-RELEASE."""
+        address); with ``exchange``, a C-ECHO and two C-STOREs of one instance on it;
+        then A-RELEASE."""
         called = self.hospital.pacs["pacs-north"].policy.endpoint.ae_title
         request = AssociationRequest(self.devices[device_id].ae_title, called, certificate,
                                      ("north", zone), TLS13, zone_from=ZoneFrom.SOURCE)  # fmt: skip
-        answer = self.hospital.dicom.associate("pacs-north", request, now=self.clock.now())
+        now, dicom = self.clock.now(), self.hospital.dicom
+        answer = dicom.associate("pacs-north", request, now=now)
+        statuses: list[int] = []
         if answer.association is not None:
-            self.hospital.dicom.release(answer.association)
-        return _last_association(self.events())
+            if exchange:
+                statuses.append(int(dicom.echo(answer.association, now=now).status))
+                for _ in range(2):
+                    ds = _instance()
+                    stored = dicom.store(StoreRequest(
+                        answer.association, ds, sop_class_uid=str(ds.SOPClassUID),
+                        sop_instance_uid=str(ds.SOPInstanceUID)), now=now)  # fmt: skip
+                    statuses.append(int(stored.status))
+            dicom.release(answer.association)
+        return {**_last_association(self.events()), "statuses": statuses}
 
     def certificate(self, device_id: str) -> x509.Certificate:
         found = self.devices[device_id].certificate
@@ -318,10 +347,11 @@ class OverSockets:
         assert answer.status == (200 if body["allowed"] else 403)
         return {"allowed": body["allowed"], "reason": body["reason"]}
 
-    def associate(self, device_id: str, zone: str, *,
-                  certificate: x509.Certificate) -> dict[str, Any]:  # fmt: skip
-        """An association by pynetdicom over TLS from the zone's loopback address, then
-        A-RELEASE (a rejected one is closed by the acceptor)."""
+    def associate(self, device_id: str, zone: str, *, certificate: x509.Certificate,
+                  exchange: bool = False) -> dict[str, Any]:  # fmt: skip
+        """An association by pynetdicom over TLS from the zone's loopback address (with
+        ``exchange``, a C-ECHO and two C-STOREs of one instance on it), then A-RELEASE
+        (a rejected one is closed by the acceptor)."""
         context = ssl.create_default_context(cafile=str(self.state.bundle))
         context.check_hostname = False  # an IP address; the chain is checked
         context.load_cert_chain(*self._files(device_id, certificate))
@@ -329,12 +359,18 @@ class OverSockets:
         ae = AE(ae_title=self.devices[device_id].ae_title)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
         ae.add_requested_context(VERIFICATION_SOP_CLASS)
+        ae.add_requested_context(CTImageStorage)
         address = ZoneAddresses(self.live.scenario.sites).address("north", zone)
         assoc = ae.associate(LOOPBACK, int(pacs["port"]), ae_title=pacs["ae_title"],
                              tls_args=(context, None), bind_address=(address, 0))  # fmt: skip
+        statuses: list[int] = []
         if assoc.is_established:
+            if exchange:
+                statuses.append(int(assoc.send_c_echo().Status))
+                for _ in range(2):
+                    statuses.append(int(assoc.send_c_store(part10(_instance())).Status))
             assoc.release()
-        return _last_association(self.events())
+        return {**_last_association(self.events()), "statuses": statuses}
 
     def certificate(self, device_id: str) -> x509.Certificate:
         found = self.devices[device_id].certificate
@@ -441,7 +477,8 @@ def _script(driver: Driver) -> list[tuple[str, Any]]:
     second = driver.certificate(ct)
     seen.append(("superseded", driver.ping(ct, "pacs-north", "imaging", certificate=first)))
     seen.append(("renewed", driver.ping(ct, "pacs-north", "imaging", certificate=second)))
-    seen.append(("associate", driver.associate(ct, "imaging", certificate=second)))
+    seen.append(("associate", driver.associate(ct, "imaging", certificate=second,
+                                               exchange=True)))  # fmt: skip
     seen.append(("associate superseded", driver.associate(ct, "imaging", certificate=first)))
     seen.append(("associate from bedside", driver.associate(ct, "bedside", certificate=second)))
     at(timedelta(hours=2))
@@ -513,6 +550,9 @@ def test_both_transports_write_the_same_events(
     answers = _script(in_process), _script(over_sockets)
     assert answers[0] == answers[1]
     reasons = {step: answer["reason"] for step, answer in answers[0] if isinstance(answer, dict)}
+    exchanged = {step: answer["statuses"] for step, answer in answers[0]
+                 if isinstance(answer, dict) and answer.get("statuses")}  # fmt: skip
+    assert exchanged == {"associate": [0x0000, 0x0000, 0x0000]}  # echo, stored, a duplicate
     assert reasons == {
         "ping": "ok", "from bedside": "route-blocked", "from nowhere": "route-blocked",
         "no certificate": "cert-missing", "superseded": "cert-superseded", "renewed": "ok",
@@ -529,6 +569,9 @@ def test_both_transports_write_the_same_events(
                         "renew while the CA is down": 503, "renew after the outage": 200,
                         "held": 202, "approved": 200}  # fmt: skip
     simulated, live = _normalised(in_process.events()), _normalised(over_sockets.events())
+    stores = [(e["allowed"], e["duplicate"]) for e in live if e["kind"] == "dicom-store"]
+    assert stores == [(True, False), (True, True)]
+    assert [e["allowed"] for e in live if e["kind"] == "dicom-echo"] == [True]
     assert len(simulated) == len(live)
     for index, (one, other) in enumerate(zip(simulated, live, strict=True)):
         assert one == other, f"event {index} differs"

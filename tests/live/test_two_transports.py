@@ -48,6 +48,7 @@ from testbed.live.zones import ZoneAddresses
 from testbed.pacs import AssociationRequest, ZoneFrom
 from testbed.pacs.dataset import minimal_image, part10
 from testbed.pacs.echo import VERIFICATION_SOP_CLASS
+from testbed.pacs.query import STUDY_ROOT_FIND, FindRequest
 from testbed.pacs.store import StoreRequest
 from testbed.pacs.tls_profile import SuiteFamily, TlsOffer, TlsVersion
 from testbed.pki.keys import KeyType, PrivateKey, make_csr, new_private_key
@@ -185,8 +186,8 @@ class InProcess:
                   exchange: bool = False) -> dict[str, Any]:  # fmt: skip
         """An A-ASSOCIATE-RQ to the PACS as the live acceptor hands it to the core (the
         handshake's TLS 1.3 with ECDHE and AEAD, the peer placed by its zone's
-        address); with ``exchange``, a C-ECHO and two C-STOREs of one instance on it;
-        then A-RELEASE."""
+        address); with ``exchange``, a C-ECHO, two C-STOREs of one instance and a
+        C-FIND of its study on it; then A-RELEASE."""
         called = self.hospital.pacs["pacs-north"].policy.endpoint.ae_title
         request = AssociationRequest(self.devices[device_id].ae_title, called, certificate,
                                      ("north", zone), TLS13, zone_from=ZoneFrom.SOURCE)  # fmt: skip
@@ -202,6 +203,10 @@ class InProcess:
                         answer.association, ds, sop_class_uid=str(ds.SOPClassUID),
                         sop_instance_uid=str(ds.SOPInstanceUID)), now=now)  # fmt: skip
                     statuses.append(int(stored.status))
+                found = self.hospital.pacs["pacs-north"].find(
+                    FindRequest(answer.association, study_uid=_instance().StudyInstanceUID),
+                    now=now)  # fmt: skip
+                statuses.append(len(found.found))
             dicom.release(answer.association)
         return {**_last_association(self.events()), "statuses": statuses}
 
@@ -350,8 +355,8 @@ class OverSockets:
     def associate(self, device_id: str, zone: str, *, certificate: x509.Certificate,
                   exchange: bool = False) -> dict[str, Any]:  # fmt: skip
         """An association by pynetdicom over TLS from the zone's loopback address (with
-        ``exchange``, a C-ECHO and two C-STOREs of one instance on it), then A-RELEASE
-        (a rejected one is closed by the acceptor)."""
+        ``exchange``, a C-ECHO, two C-STOREs of one instance and a C-FIND of its study
+        on it), then A-RELEASE (a rejected one is closed by the acceptor)."""
         context = ssl.create_default_context(cafile=str(self.state.bundle))
         context.check_hostname = False  # an IP address; the chain is checked
         context.load_cert_chain(*self._files(device_id, certificate))
@@ -360,6 +365,7 @@ class OverSockets:
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
         ae.add_requested_context(VERIFICATION_SOP_CLASS)
         ae.add_requested_context(CTImageStorage)
+        ae.add_requested_context(STUDY_ROOT_FIND)
         address = ZoneAddresses(self.live.scenario.sites).address("north", zone)
         assoc = ae.associate(LOOPBACK, int(pacs["port"]), ae_title=pacs["ae_title"],
                              tls_args=(context, None), bind_address=(address, 0))  # fmt: skip
@@ -369,6 +375,12 @@ class OverSockets:
                 statuses.append(int(assoc.send_c_echo().Status))
                 for _ in range(2):
                     statuses.append(int(assoc.send_c_store(part10(_instance())).Status))
+                query = Dataset()
+                query.QueryRetrieveLevel = "IMAGE"
+                query.StudyInstanceUID = _instance().StudyInstanceUID
+                matches = [ds for status, ds in assoc.send_c_find(query, STUDY_ROOT_FIND)
+                           if status and int(status.Status) == 0xFF00]  # pending: a match
+                statuses.append(len(matches))
             assoc.release()
         return {**_last_association(self.events()), "statuses": statuses}
 
@@ -552,7 +564,8 @@ def test_both_transports_write_the_same_events(
     reasons = {step: answer["reason"] for step, answer in answers[0] if isinstance(answer, dict)}
     exchanged = {step: answer["statuses"] for step, answer in answers[0]
                  if isinstance(answer, dict) and answer.get("statuses")}  # fmt: skip
-    assert exchanged == {"associate": [0x0000, 0x0000, 0x0000]}  # echo, stored, a duplicate
+    # echo, stored, a duplicate, then one instance found
+    assert exchanged == {"associate": [0x0000, 0x0000, 0x0000, 1]}
     assert reasons == {
         "ping": "ok", "from bedside": "route-blocked", "from nowhere": "route-blocked",
         "no certificate": "cert-missing", "superseded": "cert-superseded", "renewed": "ok",
@@ -572,6 +585,7 @@ def test_both_transports_write_the_same_events(
     stores = [(e["allowed"], e["duplicate"]) for e in live if e["kind"] == "dicom-store"]
     assert stores == [(True, False), (True, True)]
     assert [e["allowed"] for e in live if e["kind"] == "dicom-echo"] == [True]
+    assert [e["matches"] for e in live if e["kind"] == "dicom-find"] == [1]
     assert len(simulated) == len(live)
     for index, (one, other) in enumerate(zip(simulated, live, strict=True)):
         assert one == other, f"event {index} differs"

@@ -14,11 +14,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pynetdicom.timer import Timer
 
-from testbed.live.dicom.acceptor import TRANSIENT_CONGESTION, decided
+from testbed.live.dicom.acceptor import TRANSIENT_CONGESTION, DicomAcceptor, decided
 from testbed.live.dicom.calls import LoopCalls
 
 
@@ -113,3 +115,37 @@ def test_a_queued_call_after_the_loop_closed_is_dropped_with_a_warning(
     closed.close()
     LoopCalls(closed).soon(lambda: None)
     assert "after the server stopped" in caplog.text
+
+
+class _Slow(_Held):
+    """A hospital thread that takes 0.3 s to answer (then answers)."""
+
+    def __call__(self, fn: Callable[[], Any]) -> Any:
+        time.sleep(0.3)
+        return fn()
+
+
+class _Acceptor:
+    """What DicomAcceptor._core reads of its acceptor."""
+
+    def __init__(self, calls: Any) -> None:
+        self.plan = SimpleNamespace(calls=calls)
+        self.refused: list[tuple[Any, str]] = []
+
+    def _refuse(self, event: Any, why: Any, detail: str) -> None:
+        self.refused.append((why, detail))
+
+
+@pytest.mark.parametrize("calls", [_Slow(), _Held()], ids=["answered late", "not decided"])
+def test_the_idle_clock_starts_again_when_a_handler_answers(calls: Any) -> None:
+    """pynetdicom restarts an association's idle clock only when it receives: a handler
+    the hospital's thread kept past ``--idle-timeout`` would have the peer's association
+    aborted (and tallied idle-timeout against it) right after the answer."""
+    idle = Timer(0.1)
+    idle.start()
+    event = SimpleNamespace(assoc=SimpleNamespace(dul=SimpleNamespace(_idle_timer=idle)))
+    acceptor = _Acceptor(calls)
+    time.sleep(0.2)
+    assert idle.expired  # as pynetdicom's reactor would find it after a slow handler
+    DicomAcceptor._core(acceptor, event, lambda: "answer", "C-ECHO")  # type: ignore[arg-type]
+    assert not idle.expired

@@ -494,12 +494,15 @@ class DicomAcceptor:
     def _core(self, event: evt.Event, call: Callable[[], T], what: str) -> T | None:
         """``call`` on the hospital's thread, or None when it could not start within the
         wait (it never runs): a refusal tallied ``server-error``, so the peer's failure
-        status is accounted for."""
+        status is accounted for.  Either way the association's idle clock starts again
+        as it answers (:func:`_answered`)."""
         try:
             return self.plan.calls(call)
         except TimeoutError as error:
             self._refuse(event, Refusal.SERVER_ERROR, f"{what} not decided: {error}")
             return None
+        finally:
+            _answered(event.assoc)
 
     def _echo(self, event: evt.Event) -> int:
         plan, held = self.plan, self._association(event)
@@ -575,6 +578,17 @@ class DicomAcceptor:
                     plan.dicom.release(held)
 
             plan.calls.soon(release)
+
+
+def _answered(assoc: NetAssociation) -> None:
+    """Start the association's idle clock (``network_timeout``) again as its handler
+    answers: the peer was waiting for this answer, so the time the hospital took is not
+    the peer's silence.  pynetdicom restarts that clock only when it receives, so a
+    handler that took ``--idle-timeout`` had the association aborted right after its
+    answer, tallied ``idle-timeout`` against the peer."""
+    timer = getattr(assoc.dul, "_idle_timer", None)
+    if timer is not None:
+        timer.restart()
 
 
 _PROCESSING_FAILURE = 0x0110  # PS3.7 C.4.2: the C-ECHO could not be processed

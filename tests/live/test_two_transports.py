@@ -103,8 +103,21 @@ class Driver(Protocol):
 @dataclass
 class _Device:
     password: str
-    ae_title: str
+    ae_title: str = ""  # (a device that speaks no DICOM has none)
     certificate: x509.Certificate | None = None
+
+
+def enroll_in_process(
+    hospital: Hospital, device_id: str, device: _Device, rng: random.Random
+) -> int:
+    """EST simpleenroll called in process with the device's bootstrap secret and a fresh
+    P-256 key; the device keeps the certificate it gets.  The answer's status."""
+    answer = hospital.est.simpleenroll(
+        _csr(device_id, new_private_key(KeyType.EC_P256, rng)), content_type=PKCS10,
+        basic=(device_id, device.password), client_cert=None, now=hospital.now(),
+    )  # fmt: skip
+    device.certificate = answer.certificate or device.certificate
+    return answer.status
 
 
 def _last_association(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -155,13 +168,7 @@ class InProcess:
         return device_id
 
     def enroll(self, device_id: str) -> int:
-        device = self.devices[device_id]
-        answer = self.hospital.est.simpleenroll(
-            _csr(device_id, new_private_key(KeyType.EC_P256, self.rng)), content_type=PKCS10,
-            basic=(device_id, device.password), client_cert=None, now=self.clock.now(),
-        )  # fmt: skip
-        device.certificate = answer.certificate or device.certificate
-        return answer.status
+        return enroll_in_process(self.hospital, device_id, self.devices[device_id], self.rng)
 
     def reenroll(self, device_id: str, certificate: x509.Certificate) -> int:
         device = self.devices[device_id]

@@ -26,7 +26,6 @@ from urllib.parse import urlencode, urlsplit
 
 import jwt
 import pytest
-from cryptography import x509
 
 from testbed import operations
 from testbed.access import Attempt, Purpose
@@ -41,18 +40,18 @@ from testbed.live.ehr_server import publish
 from testbed.live.fhir_app import NOT_CHECKED
 from testbed.live.hospital import Registration, device_id_for
 from testbed.live.zones import ZoneAddresses
-from testbed.pki.keys import KeyType, PrivateKey, new_private_key
+from testbed.pki.keys import KeyType, new_private_key
 from testbed.pki.revocation import RevocationReason
 from testbed.scenario import load_scenario
 from tests.live.ehr_scenario import write_scenario
 from tests.live.smart_client import ASSERTION_TYPE, FHIR_JSON, SigningKey, observation
 from tests.live.test_two_transports import (
-    PKCS10,
     START,
     OverSockets,
     _certificate,
-    _csr,
+    _Device,
     _normalised,
+    enroll_in_process,
     over_sockets,
 )
 
@@ -79,13 +78,6 @@ class ClinicalDriver(Protocol):
     def events(self) -> list[dict[str, Any]]: ...
 
 
-@dataclass
-class _Client:
-    password: str
-    certificate: x509.Certificate | None = None
-    key: PrivateKey | None = None
-
-
 def _body(data: bytes) -> dict[str, Any]:
     found: dict[str, Any] = json.loads(data) if data else {}
     return found
@@ -99,7 +91,7 @@ class InProcess:
     clock: ManualClock
     zones: ZoneAddresses
     rng: random.Random
-    clients: dict[str, _Client] = field(default_factory=dict)
+    clients: dict[str, _Device] = field(default_factory=dict)
 
     def register(self, serial: str, jwks: dict[str, Any]) -> tuple[str, str]:
         """The device id and the EHR location its registration placed it at."""
@@ -110,19 +102,13 @@ class InProcess:
             zone="bedside", owner="nursing", preferred_key=self.hospital.scenario.pki.key_type,
             ae_title=ae_title_for(profile, len(self.hospital.inventory) + 1),
         )  # fmt: skip
-        self.clients[device_id] = _Client(operations.register(self.hospital, record, jwks=jwks))
+        self.clients[device_id] = _Device(operations.register(self.hospital, record, jwks=jwks))
         enrollment = operations.smart_enrollment(self.hospital, device_id)
         assert enrollment is not None
         return device_id, str(enrollment.answer()["location"])
 
     def enroll(self, device_id: str) -> int:
-        client = self.clients[device_id]
-        answer = self.hospital.est.simpleenroll(
-            _csr(device_id, new_private_key(KeyType.EC_P256, self.rng)), content_type=PKCS10,
-            basic=(device_id, client.password), client_cert=None, now=self.clock.now(),
-        )  # fmt: skip
-        client.certificate = answer.certificate or client.certificate
-        return answer.status
+        return enroll_in_process(self.hospital, device_id, self.clients[device_id], self.rng)
 
     def operate(self, action: str, device_id: str) -> None:
         if action == "revoke":
@@ -171,7 +157,7 @@ class OverHttps:
     """The same, over the live EHR listener (mutual TLS from the zone's address)."""
 
     live: OverSockets
-    clients: dict[str, _Client] = field(default_factory=dict)
+    clients: dict[str, _Device] = field(default_factory=dict)
 
     @property
     def clock(self) -> ManualClock:
@@ -182,7 +168,7 @@ class OverHttps:
             "serial": serial, "site": "north", "zone": "bedside", "profile": "bedside-ai-writer",
             "owner": "nursing", "jwks": jwks})  # fmt: skip
         device_id = str(answer["device_id"])
-        self.clients[device_id] = _Client(answer["bootstrap"]["password"])
+        self.clients[device_id] = _Device(answer["bootstrap"]["password"])
         return device_id, str(answer["location"])
 
     def enroll(self, device_id: str) -> int:

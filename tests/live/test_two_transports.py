@@ -269,6 +269,7 @@ class OverSockets:
     state: StateDir
     work: Path
     clock: ManualClock
+    loop: asyncio.AbstractEventLoop  # the hospital's thread (a test may hold it)
     devices: dict[str, _Device] = field(default_factory=dict)
     keys: dict[int, PrivateKey] = field(default_factory=dict)  # by certificate serial
 
@@ -467,7 +468,7 @@ def over_sockets(scenario_file: Path, tmp_path: Path) -> Iterator[OverSockets]:
         time.sleep(0.02)
     (tmp_path / "work").mkdir()
     try:
-        yield OverSockets(live, state, tmp_path / "work", clock)
+        yield OverSockets(live, state, tmp_path / "work", clock, loop)
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=READY_TIMEOUT)

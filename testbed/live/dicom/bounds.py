@@ -4,6 +4,14 @@ pynetdicom reads whatever length a PDU declares into memory, waits inside a PDU 
 timer able to fire, and gathers a message's command set and dataset whole in memory
 before any handler sees them.  :class:`BoundedSocket` ends the connection at each of
 these, and tallies why (:class:`~testbed.live.refusals.Refusal`).
+
+pynetdicom also goes on reading and decoding while the association's thread waits in a
+handler, and queues each decoded message without limit, so a peer that sends requests
+without waiting for the answers (beyond the one operation at a time it negotiated,
+PS3.7 D.3.3.3) would hold as many messages in memory as it sent.  The socket stops
+reading while :data:`MAX_QUEUED_MESSAGES` wait: the peer's own TCP window fills, and it
+waits.  That is flow control, not a refusal: nothing is tallied, and each request is
+answered in its turn.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from pynetdicom.transport import AssociationSocket
 
 from testbed.live.refusals import Refusal
 
-__all__ = ["MAX_COMMAND_BYTES", "MAX_PDU_BYTES", "BoundedSocket"]
+__all__ = ["MAX_COMMAND_BYTES", "MAX_PDU_BYTES", "MAX_QUEUED_MESSAGES", "BoundedSocket"]
 
 MAX_PDU_BYTES = 256 * 1024
 """The largest PDU an acceptor reads (a P-DATA-TF is at most the maximum PDU length it
@@ -31,6 +39,12 @@ _PDV_HEAD = struct.Struct(">LBB")  # item length, presentation context ID, contr
 MAX_COMMAND_BYTES = 64 * 1024
 """The largest command set an acceptor gathers (a DIMSE command is a few hundred
 bytes; pynetdicom gathers its fragments in memory until the last one, however many)."""
+
+MAX_QUEUED_MESSAGES = 1
+"""Decoded messages that may wait for the association's thread before the socket stops
+reading: a peer keeping to the one operation at a time the acceptor negotiates never has
+one waiting, so an association holds at most the message a handler has, this one, and
+the one being gathered (each within its caps)."""
 
 
 class BoundedSocket(AssociationSocket):
@@ -62,6 +76,14 @@ class BoundedSocket(AssociationSocket):
     def _refuse(self, why: Refusal, detail: str) -> None:
         self.refused_why = why
         self._refused(why, detail)
+
+    @property
+    def ready(self) -> bool:
+        """Whether to read now: pynetdicom's answer (bytes are waiting), unless
+        :data:`MAX_QUEUED_MESSAGES` decoded messages already wait for a handler."""
+        if self.assoc.dimse.msg_queue.qsize() >= MAX_QUEUED_MESSAGES:
+            return False
+        return bool(super().ready)
 
     def recv(self, nr_bytes: int) -> bytearray:
         if nr_bytes > MAX_PDU_BYTES:

@@ -107,6 +107,22 @@ def _operations_at(tb: Testbed, op: Operation, agents: list[Any]) -> Generator[A
         _operate(tb, op, agent)
 
 
+def _rebootstrap(tb: Testbed, agent: Any, state: DeviceState) -> bool:
+    """A fresh bootstrap secret for a device not retired, as the live admin API gives
+    one: a device still enrolling for the first time (awaiting approval or the CA)
+    enrolls with the new secret; any other enrolls anew with it now (a suspended one is
+    refused until resumed, as a real device would be)."""
+    if state is DeviceState.RETIRED:
+        return False
+    if state is DeviceState.REGISTERED and agent.certificate is None:
+        password = operations.rebootstrap(tb.hospital, agent.device_id)
+        if password is not None:
+            agent.bootstrap = (agent.device_id, password)  # the enrollment under way uses it
+        return password is not None
+    tb.env.process(rebootstrap(tb.sim, agent))
+    return True
+
+
 def _operate(tb: Testbed, op: Operation, agent: Any) -> None:
     """Carry out one operator action on one device (:mod:`testbed.operations`); a manual
     step only if it acts (suspending a device not in production, or revoking a device
@@ -124,8 +140,8 @@ def _operate(tb: Testbed, op: Operation, agent: Any) -> None:
         offboard(tb.sim, agent)
     elif action is OperationAction.SUSPEND:
         acted = operations.suspend(tb.hospital, agent.device_id)
-    elif action is OperationAction.REBOOTSTRAP and entry.state is DeviceState.PRODUCTION:
-        tb.env.process(rebootstrap(tb.sim, agent))
+    elif action is OperationAction.REBOOTSTRAP:
+        acted = _rebootstrap(tb, agent, entry.state)
     elif action is OperationAction.RESUME:
         acted = operations.resume(tb.hospital, agent.device_id)
         if acted:

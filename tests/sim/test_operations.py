@@ -116,6 +116,40 @@ def test_rebootstrap_skips_devices_not_in_production(sim: type[Sim]) -> None:
     assert len(sim.of_kind(result, EventKind.CERTIFICATE_ISSUED, CT_1)) == 1
 
 
+def test_rebootstrap_while_awaiting_approval_gives_the_pending_enrollment_the_new_secret(
+    sim: type[Sim],
+) -> None:
+    """As the live admin API does for a registered device: the old secret stops working,
+    and the enrollment under way goes ahead with the new one once approved."""
+    result = sim.run(pki={"manual_approval": True, "approval_delay": "1d"},
+                     operations=[_operation("12h", "rebootstrap")])  # fmt: skip
+    changes = sim.of_kind(result, EventKind.POLICY_CHANGED, CT_1)
+    assert [(e.time, e.data["change"]) for e in changes] == [
+        (sim.at("12h"), "re-bootstrap"), (sim.at("1d"), "enrollment-approved")]
+    issued = sim.of_kind(result, EventKind.CERTIFICATE_ISSUED, CT_1)
+    assert issued and sim.at("1d") <= issued[0].time < sim.at("1d1h")
+    refused = sim.of_kind(result, EventKind.ENROLLMENT_REFUSED, CT_1)
+    assert refused and {e.data["reason"] for e in refused} == {"pending-approval"}
+    # an approval, a re-bootstrap: two manual steps for this device, one for the other
+    assert result.report.measures["manual_steps"] == 3
+
+
+def test_rebootstrap_while_suspended_enrolls_once_resumed(sim: type[Sim]) -> None:
+    """A suspended device given a fresh secret tries it and is refused, as it would be
+    live, until the incident is closed; then its new first enrollment goes through."""
+    result = sim.run(operations=[_operation("1d2h", "suspend"), _operation("1d6h", "rebootstrap"),
+                                 _operation("2d2h", "resume")])  # fmt: skip
+    changes = sim.of_kind(result, EventKind.POLICY_CHANGED, CT_1)
+    assert [(e.time, e.data["change"]) for e in changes] == [(sim.at("1d6h"), "re-bootstrap")]
+    refused = [e for e in sim.of_kind(result, EventKind.ENROLLMENT_REFUSED, CT_1)
+               if sim.at("1d6h") <= e.time < sim.at("2d2h")]  # fmt: skip
+    assert refused and {e.data["reason"] for e in refused} == {"device-suspended"}
+    first = [e for e in sim.of_kind(result, EventKind.CERTIFICATE_ISSUED, CT_1)
+             if e.time >= sim.at("1d6h")]  # fmt: skip
+    assert first and sim.at("2d2h") <= first[0].time <= sim.at("2d3h")
+    assert result.report.measures["manual_steps"] == 3
+
+
 def test_audit_coverage_is_read_from_the_log_not_assumed(sim: type[Sim]) -> None:
     """Decisions are counted where they are made and events by reading the log: a run
     whose log keeps nothing has no audit trail, and says so."""

@@ -7,8 +7,11 @@ Both hospitals run on a :class:`~testbed.clock.ManualClock`; the in-process IdP 
 are published under the live listener's origin (:func:`testbed.live.ehr_server.publish`),
 so issuer, token URL and audience are the same strings.  Serial numbers and token ids
 (``jti``) come from the operating system live: each is replaced by its order of first
-appearance on each side.  Only authenticated refusals are driven: live mode tallies a
-refusal of a client no credential identified (docs/live.md), by design.
+appearance on each side.  Live mode tallies a refusal of a client no credential
+identified (an unknown client, the IdP down: docs/live.md) into one event per source
+and reason with a ``count``, by design: those are compared after folding the
+simulation's one event each the same way (:func:`_unauthenticated`); every other event
+is compared field by field.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import random
 import ssl
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -27,13 +31,13 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 import pytest
 
-from testbed import operations
+from testbed import fault_operations, operations
 from testbed.access import Attempt, Purpose
 from testbed.clock import ManualClock
 from testbed.crosscheck import profiles_for
 from testbed.devices import ae_title_for, load_profiles, make_record
 from testbed.ehr.messages import FhirRequest
-from testbed.events import EventLog
+from testbed.events import UNAUTHENTICATED, EventLog
 from testbed.fhir_access import fhir_request, request_token, tls_accepts
 from testbed.hospital import Hospital
 from testbed.live.ehr_server import publish
@@ -71,6 +75,8 @@ class ClinicalDriver(Protocol):
     def register(self, serial: str, jwks: dict[str, Any]) -> tuple[str, str]: ...
     def enroll(self, device_id: str) -> int: ...
     def operate(self, action: str, device_id: str) -> None: ...
+    def idp_outage(self, *, begin: bool) -> None: ...
+    def flush(self) -> None: ...
     def token(self, device_id: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]: ...
     def fhir(self, device_id: str, zone: str, method: str, path: str, *,
              bearer: str | None, query: dict[str, str] | None = None,
@@ -120,6 +126,13 @@ class InProcess:
         else:
             assert getattr(operations, action)(self.hospital, device_id)
 
+    def idp_outage(self, *, begin: bool) -> None:
+        change = fault_operations.begin_idp_outage if begin else fault_operations.end_idp_outage
+        change(self.hospital)
+
+    def flush(self) -> None:
+        pass  # every event is written as it happens
+
     def _attempt(self, device_id: str, zone: str, purpose: Purpose) -> Attempt:
         certificate = self.clients[device_id].certificate
         return Attempt(device_id, EHR, certificate, ("north", zone), purpose)
@@ -129,7 +142,8 @@ class InProcess:
         attempt = self._attempt(device_id, "bedside", Purpose.TRAFFIC)
         answer = request_token(self.hospital, form, now=now, certificate=attempt.certificate,
                                certificate_accepted=tls_accepts(self.hospital, attempt, now))
-        assert answer.response is not None  # the IdP is up in this script
+        if answer.response is None:  # the IdP is down: live answers 503
+            return 503, {"reason": answer.reason.value}
         return answer.response.status, dict(answer.response.body)
 
     def fhir(self, device_id: str, zone: str, method: str, path: str, *,
@@ -184,6 +198,12 @@ class OverHttps:
     def operate(self, action: str, device_id: str) -> None:
         payload = {"reason": "keyCompromise"} if action == "revoke" else None
         self.live._admin(f"/devices/{device_id}/{action}", payload)
+
+    def idp_outage(self, *, begin: bool) -> None:
+        self.live._admin("/faults/idp-outage", {"action": "begin" if begin else "end"})
+
+    def flush(self) -> None:
+        self.live._admin("/audit/flush")
 
     def _connection(self, url: str, device_id: str, zone: str) -> http.client.HTTPSConnection:
         context = ssl.create_default_context(cafile=str(self.live.state.bundle))
@@ -248,6 +268,25 @@ def _normalised_ehr(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for event in _normalised(events)]  # fmt: skip
 
 
+_TALLY_KEYS = ("seq", "time", "detail", "count", "first", "last", "source")
+
+
+def _unauthenticated(events: list[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
+    """Refusals of clients no credential identified, by what they were: the simulation
+    writes one event each, live mode one per source and reason with a ``count`` (its
+    time, interval, peer address and first detail are the tally's own)."""
+    folded: Counter[tuple[Any, ...]] = Counter()
+    for event in events:
+        if event["subject"] == UNAUTHENTICATED:
+            what = tuple(sorted((k, v) for k, v in event.items() if k not in _TALLY_KEYS))
+            folded[what] += int(event.get("count", 1))
+    return folded
+
+
+def _identified(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [event for event in events if event["subject"] != UNAUTHENTICATED]
+
+
 def _form(device_id: str, key: SigningKey, token_url: str, *, at: float, scope: str = SCOPE,
           jti: str | None = None) -> dict[str, str]:  # fmt: skip
     """A client-credentials request with a private_key_jwt assertion made at ``at``."""
@@ -297,11 +336,17 @@ def _script(driver: ClinicalDriver, token_url: str) -> list[tuple[str, Any]]:
     later = driver.clock.now().timestamp()
     status, fresh = driver.token(writer, _form(writer, key, token_url, at=later))
     seen.append(("fresh token", status))
+    stranger = _form("no-such-client", key, token_url, at=later)
+    seen.append(("unknown client", [driver.token(writer, stranger)[0] for _ in range(2)]))
+    driver.idp_outage(begin=True)
+    seen.append(("idp down", driver.token(writer, _form(writer, key, token_url, at=later))[0]))
+    driver.idp_outage(begin=False)
     driver.operate("revoke", writer)
     seen.append(("revoked", driver.fhir(writer, "bedside", "GET", "Encounter",
                                         bearer=str(fresh["access_token"]))))  # fmt: skip
     driver.operate("offboard", writer)
     seen.append(("offboarded", driver.token(writer, _form(writer, key, token_url, at=later))[0]))
+    driver.flush()
     return seen
 
 
@@ -330,9 +375,15 @@ def test_the_idp_and_the_fhir_api_write_the_same_events_in_both_transports(
         "search": (200, answers[0][4][1][1]), "no token": 401, "unknown patient": 403,
         "from the datacenter": (403, {"reason": "route-blocked"}),
         "write": (201, "Observation"), "expired token": 401, "fresh token": 200,
+        "unknown client": [401, 401], "idp down": 503,
         "revoked": (403, {"reason": "cert-revoked"}), "offboarded": 400,
     }  # fmt: skip
     simulated = _normalised_ehr(in_process.events())
     live = _normalised_ehr(over_sockets.events())
-    for index, (one, other) in enumerate(zip(simulated, live, strict=True)):
+    for index, (one, other) in enumerate(zip(_identified(simulated), _identified(live),
+                                             strict=True)):  # fmt: skip
         assert one == other, f"event {index} differs"
+    unidentified = _unauthenticated(simulated)
+    assert unidentified == _unauthenticated(live)
+    assert sorted((dict(what)["reason"], count) for what, count in unidentified.items()) == [
+        ("client-unknown", 2), ("service-unavailable", 1)]

@@ -43,6 +43,7 @@ from testbed.faults import (
     PolicyDrift,
 )
 from testbed.faults import FirmwareBreaksDicomTls as _Firmware
+from testbed.operation_action import OperationAction
 from testbed.pacs.ae_title import pacs_ae_title
 from testbed.pki.ca import ISSUING_LIFETIME, IssuingMode
 from testbed.pki.leaf_profile import device_name_problem
@@ -219,12 +220,12 @@ def _operation(op: Operation, i: int, scenario: Scenario, file: str, problems: _
     revoke, and its time is within the run."""
     with problems.check():
         _target(op.target, op.targets, scenario, file, f"operations[{i}].target")
-    if op.action == "resume" and not any(
-        o.action == "suspend" and o.at < op.at for o in scenario.operations
+    if op.action is OperationAction.RESUME and not any(
+        o.action is OperationAction.SUSPEND and o.at < op.at for o in scenario.operations
     ):
         expected = "a resume after a suspend (no suspension comes before it)"
         problems.found.append(ScenarioError(file, f"operations[{i}].at", expected))
-    if op.reason is not None and op.action != "revoke":
+    if op.reason is not None and op.action is not OperationAction.REVOKE:
         problems.found.append(ScenarioError(file, f"operations[{i}].reason",
                                             "no reason: only a 'revoke' operation has one"))
     if op.at > scenario.duration:

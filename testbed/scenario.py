@@ -26,6 +26,7 @@ from testbed.expectations import ExpectationSpec, Metric
 from testbed.faults import RENAMED_KINDS, ExceptionExpired, FaultSpec
 from testbed.inputs import field_path, load_located, located, validate
 from testbed.network.design import DESIGNS, design_path, load_design
+from testbed.operation_action import OperationAction
 from testbed.pki.ca import IssuingMode
 from testbed.pki.fidelity import Fidelity
 from testbed.pki.keys import KeyType
@@ -44,6 +45,7 @@ __all__ = [
     "FleetGroup",
     "NetworkRule",
     "Operation",
+    "OperationAction",
     "PkiSettings",
     "Scenario",
     "Workload",
@@ -291,19 +293,6 @@ class DicomSettings:
             ),
         ),
     ] = 0.0
-
-
-class OperationAction(StrEnum):
-    """Planned (not faulty) operations an operator performs."""
-
-    REVOKE = "revoke"
-    REBOOTSTRAP = "rebootstrap"  # a fresh bootstrap secret, then a new first enrollment
-    OFFBOARD = "offboard"
-    SUSPEND = "suspend"
-    RESUME = "resume"
-    ROTATE_CA_KEY = "rotate-ca-key"
-    # credentials: shared: a new credential for the departments of the target's devices
-    ROTATE_SHARED_CREDENTIAL = "rotate-shared-credential"
 
 
 @dataclass(frozen=True, slots=True)

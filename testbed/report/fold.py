@@ -44,7 +44,6 @@ from testbed.incidents import IncidentJournal
 from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.metrics import Availability, DicomCounts, EhrMeasures, Metrics
 from testbed.offboard import OFFBOARDING_STEPS
-from testbed.sim.preproduction import FailureTest
 
 __all__ = ["CertificateCounts", "FoldContext", "MeasureFold", "fold_events"]
 
@@ -301,7 +300,7 @@ class MeasureFold:
         self.metrics.validation[str(event.data.get("outcome"))] += 1
         if event.data.get("test_serial") is not None:
             self.certificates.test_issued += 1
-            revoked = event.data.get("test") == FailureTest.REVOKED_CERTIFICATE
+            revoked = event.data.get("test") == Purpose.REVOKED_CERTIFICATE
             self.certificates.test_revoked += int(revoked)  # the lab revoked it at once
 
     def _drift(self, event: Event) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, TypeVar
 
 from testbed.access import AccessPoint, Attempt, DecisionListener, Purpose
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     from testbed.sim.agent import DeviceAgent
     from testbed.sim.context import SimContext
 
-__all__ = ["TEST_REQUESTER", "FailureTest", "ValidationLab", "run_failure_tests"]
+__all__ = ["FAILURE_TESTS", "TEST_REQUESTER", "ValidationLab", "run_failure_tests"]
 
 _T = TypeVar("_T")
 _TEST_LIFETIME = timedelta(hours=1)
@@ -39,12 +38,13 @@ TEST_REQUESTER = "preproduction-validation"
 """The requester of the short-lived certificates the failure tests use (not identities)."""
 
 
-class FailureTest(StrEnum):
-    """The seed's simulated failure tests."""
-
-    EXPIRED_CREDENTIAL = "expired-credential"
-    REVOKED_CERTIFICATE = "revoked-certificate"
-    BLOCKED_ROUTE = "blocked-route"
+FAILURE_TESTS: tuple[Purpose, ...] = (
+    Purpose.EXPIRED_CREDENTIAL,
+    Purpose.REVOKED_CERTIFICATE,
+    Purpose.BLOCKED_ROUTE,
+)
+"""The seed's simulated failure tests, in the order they run: each is the purpose of
+its attempt, and the ``test`` of its ``validation-test`` event."""
 
 
 def _test_certificate(
@@ -178,18 +178,18 @@ class ValidationLab:
             self.crls.revoked, self.routes.blocked = frozenset(), None
 
 
-def _attempt(sim: SimContext, agent: DeviceAgent, test: FailureTest) -> tuple[Decision, int | None]:
+def _attempt(sim: SimContext, agent: DeviceAgent, test: Purpose) -> tuple[Decision, int | None]:
     """The test's decision, and the serial of the certificate issued for it (if any)."""
     record = agent.record
     service = record.intended_services[0]
     source = (record.site, record.zone)
-    purpose = Purpose(test.value)
+    purpose = test
     now = sim.now()
-    if test is FailureTest.EXPIRED_CREDENTIAL:
+    if test is Purpose.EXPIRED_CREDENTIAL:
         cert = _test_certificate(sim, agent, issued_at_offset=-2 * _TEST_LIFETIME)
         attempt = Attempt(agent.device_id, service, cert, source, purpose)
         return sim.lab.decide(attempt, now=now), cert.serial_number
-    if test is FailureTest.REVOKED_CERTIFICATE:
+    if test is Purpose.REVOKED_CERTIFICATE:
         cert = _test_certificate(sim, agent, issued_at_offset=timedelta(0))
         sim.hospital.ca.revoke(cert.serial_number, now=now)
         attempt = Attempt(agent.device_id, service, cert, source, purpose)
@@ -214,10 +214,10 @@ def _outcome(agent: DeviceAgent, decision: Decision) -> tuple[str, str]:
     return ValidationOutcome.FAIL_SAFE, f"refused ({decision.reason}), reported, data kept"
 
 
-def run_failure_tests(sim: SimContext, agent: DeviceAgent) -> list[tuple[FailureTest, str]]:
+def run_failure_tests(sim: SimContext, agent: DeviceAgent) -> list[tuple[Purpose, str]]:
     """Run the three tests against one enrolled device and record each outcome."""
     results = []
-    for test in FailureTest:
+    for test in FAILURE_TESTS:
         decision, serial = _attempt(sim, agent, test)
         outcome, why = _outcome(agent, decision)
         sim.metrics.validation[outcome] += 1

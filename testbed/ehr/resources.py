@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from testbed.decisions import Reason
 from testbed.ehr.outcomes import Issue, IssueType, Refusal, Refused
+from testbed.json_nesting import nesting
 
 __all__ = ["CLINICAL_TYPES", "SUPPORTED_TYPES", "parse_body", "validate"]
 
@@ -54,10 +55,18 @@ CLINICAL_TYPES = frozenset({"Observation", "DiagnosticReport", "ServiceRequest",
 MAX_ISSUES = 10
 """Validation problems listed in one OperationOutcome at most (the rest are counted)."""
 
+MAX_DEPTH = 32
+"""The deepest a request body's JSON may nest (read before it is parsed: Python's
+parser recurses per level).  The resources this EHR takes nest about 6 levels."""
+
 
 def parse_body(body: bytes, resource_type: str) -> dict[str, Any]:
     """The JSON object of a request body, which must name ``resource_type``;
     :class:`Refused` with 400 otherwise."""
+    depth = nesting(body)
+    if depth > MAX_DEPTH:
+        raise Refused(_malformed(f"the body nests {depth} levels deep; a resource here "
+                                 f"nests at most {MAX_DEPTH}"))  # fmt: skip
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -1,7 +1,8 @@
 """JSON request bodies read within bounds: size, nesting depth, and shape.
 
 Python's ``json`` parser recurses once per nesting level, so a body of a few
-kilobytes of ``[`` raises :class:`RecursionError` (a 500 where a 400 is due).
+kilobytes of ``[`` raises :class:`RecursionError` (a 500 where a 400 is due;
+:mod:`testbed.json_nesting`).
 :func:`parse_object` refuses a body larger than ``max_bytes`` or nested deeper than
 ``max_depth`` before parsing it, and anything that is not a JSON object, with a
 :class:`~testbed.errors.LiveError` saying what was expected (the admin API answers
@@ -11,29 +12,14 @@ kilobytes of ``[`` raises :class:`RecursionError` (a 500 where a 400 is due).
 from __future__ import annotations
 
 import json
-import re
 
 from testbed.errors import LiveError
+from testbed.json_nesting import nesting
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "nesting", "parse_object"]
 
 MAX_BYTES = 16 * 1024
 MAX_DEPTH = 8
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(rb"[\[\]{}]")
-
-
-def nesting(raw: bytes) -> int:
-    """The deepest nesting of arrays and objects in ``raw`` (brackets inside strings
-    do not count; an unbalanced text gives what its opening brackets reach)."""
-    depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub(b'""', raw)):
-        if match.group() in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth = max(depth - 1, 0)
-    return deepest
 
 
 def parse_object(

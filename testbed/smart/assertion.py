@@ -42,12 +42,14 @@ from joserfc import jws
 from joserfc.errors import JoseError
 
 from testbed.decisions import Reason
+from testbed.json_nesting import nesting
 from testbed.smart.jwks import KEY_TYPE_OF, ClientKey, resolve_key
 from testbed.smart.refusals import OAuthError, Refusal
 from testbed.smart.signatures import FULL_JOSE, Jose, SignatureError
 
 __all__ = [
     "ASSERTION_TYPE",
+    "MAX_CLAIMS_DEPTH",
     "SMART_ALGORITHMS",
     "AssertionRules",
     "UnverifiedAssertion",
@@ -63,6 +65,9 @@ SMART_ALGORITHMS = ("ES384", "RS384")
 """The signature algorithms SMART requires servers to support, the only ones allowed."""
 
 _MAX_JTI = 256
+MAX_CLAIMS_DEPTH = 8
+"""The deepest an assertion's claims may nest (RFC 7523's claims are strings, numbers
+and an audience list: 2 levels)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +124,10 @@ def read_assertion(token: str) -> UnverifiedAssertion:
     """Parse a compact JWS without verifying it (``assertion-malformed`` if it is not)."""
     try:
         compact = jws.extract_compact(token.encode("ascii"))
-        header = compact.headers()
+        header = compact.headers()  # at most 512 characters (joserfc): no deep nesting
+        depth = nesting(compact.payload)
+        if depth > MAX_CLAIMS_DEPTH:
+            raise ValueError(f"its claims nest {depth} levels deep; at most {MAX_CLAIMS_DEPTH}")
         claims = json.loads(compact.payload)
     except (JoseError, ValueError, UnicodeError) as error:
         raise _invalid(Reason.ASSERTION_MALFORMED, f"not a compact JWS: {error}") from None

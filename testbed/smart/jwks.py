@@ -27,6 +27,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
 from testbed.errors import TestbedError
+from testbed.json_nesting import nesting
 
 __all__ = [
     "ACCEPT",
@@ -139,6 +140,9 @@ def parse_key_set(document: bytes | str | Mapping[str, Any]) -> tuple[ClientKey,
 def _document(document: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(document, Mapping):
         return document
+    raw = document.encode() if isinstance(document, str) else document
+    if (depth := nesting(raw)) > _MAX_DEPTH:
+        raise JwksError(f"a JWK Set nests at most {_MAX_DEPTH} levels; this one {depth}")
     try:
         data = json.loads(document)
     except ValueError as error:
@@ -146,6 +150,9 @@ def _document(document: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise JwksError("a JWK Set must be a JSON object with a 'keys' list")
     return data
+
+
+_MAX_DEPTH = 8  # {"keys": [{"x5c": [...]}]}: 3 levels
 
 
 _PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})

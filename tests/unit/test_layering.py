@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "errors", "clock", "units", "inputs", "events", "event_json", "event_sink",
         "background_writer", "decisions", "lifecycle", "sites", "memory", "expectations",
         "faults", "verdicts", "targets", "revision", "holds", "positions", "suggest",
-        "operation_action",
+        "operation_action", "json_nesting",
     })),
     ("domain services", frozenset({
         "pki", "devices", "inventory", "drift_index", "network", "approval", "offboard",

@@ -40,6 +40,14 @@ def test_malformed_json_is_400_structure(world: World) -> None:
     _refused(world, answer, 400, "structure", Reason.REQUEST_MALFORMED)
 
 
+def test_json_nested_past_any_resource_is_400_before_it_is_parsed(world: World) -> None:
+    """Python's parser recurses per level: 5,000 levels were a RecursionError (500)."""
+    deep = b'{"resourceType": "Observation", "note": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    answer = world.post(deep, kind="Observation")
+    _refused(world, answer, 400, "structure", Reason.REQUEST_MALFORMED)
+    assert "nests 5001 levels deep" in answer.json()["issue"][0]["diagnostics"]
+
+
 def test_body_of_another_type_is_400(world: World) -> None:
     answer = world.post({**_good(world), "resourceType": "Patient"}, kind="Observation")
     _refused(world, answer, 400, "structure", Reason.REQUEST_MALFORMED)

@@ -71,7 +71,8 @@ def test_each_unusable_key_is_named_by_index_and_kid(ec: ECKey, make: Any, expec
     [("[]", "a JWK Set must be a JSON object with a 'keys' list"),
      ("{}", "a JWK Set needs a 'keys' list of JWKs, got nothing"),
      ('{"keys": {}}', "a JWK Set needs a 'keys' list of JWKs, got dict"),
-     ("{", "a JWK Set must be JSON")],
+     ("{", "a JWK Set must be JSON"),
+     ('{"keys": ' + "[" * 3000 + "]" * 3000 + "}", "nests at most 8 levels; this one 3001")],
 )  # fmt: skip
 def test_a_document_that_is_no_set_says_what_was_expected(document: str, expected: str) -> None:
     with pytest.raises(JwksError, match=expected):

@@ -116,6 +116,13 @@ CASES: list[tuple[str, Case, OAuthError, Reason]] = [
     ),
     ("not a JWS", lambda k: token_request("not.a-jws"), E.INVALID_CLIENT, R.ASSERTION_MALFORMED),
     (
+        # Python's parser recurses per level: this was a RecursionError (a 500)
+        "claims nested 3,000 levels deep",
+        lambda k: token_request(_b64(b'{"alg":"ES384"}') + "." + _b64(b"[" * 3000) + ".c2ln"),
+        E.INVALID_CLIENT,
+        R.ASSERTION_MALFORMED,
+    ),
+    (
         "iss missing",
         lambda k: token_request(sign_assertion(k.ec, claims={"iss": DROP})),
         E.INVALID_CLIENT,

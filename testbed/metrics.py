@@ -211,12 +211,13 @@ class Metrics:
         """:meth:`on_decision`'s part in allowances given again together."""
         return DecisionCounts(self)
 
-    def count_denial(self, purpose: str, reason: str) -> None:
-        """One denial: clinical traffic's by reason, a check's by purpose and reason."""
+    def count_denial(self, purpose: str, reason: str, count: int = 1) -> None:
+        """``count`` denials (one, unless live mode tallied them): clinical traffic's by
+        reason, a check's by purpose and reason."""
         if purpose in CLINICAL_PURPOSES:
-            self.denial_reasons[reason] += 1
+            self.denial_reasons[reason] += count
         else:
-            self.check_denials[purpose, reason] += 1
+            self.check_denials[purpose, reason] += count
 
     def audit_coverage(self) -> float:
         """Decisions with an event / all decisions (access and enrollment).

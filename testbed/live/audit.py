@@ -14,8 +14,11 @@ token refused to one (no or a wrong client assertion, an unknown client, an IdP 
 is down), are not written one by one: each is tallied per source address and reason
 (:class:`~testbed.live.refusals.Tallies`) and written as one ``enrollment-refused``
 or ``token-refused`` event with a ``count`` per audit interval, so a peer that holds
-no credential cannot grow the log by one event a request.  The source is the peer of the request
-being answered (:data:`PEER`, set by the servers' audit middleware).
+no credential cannot grow the log by one event a request.  So is an access decision
+refused to a peer that presented no certificate (the services' pings, the FHIR API):
+its subject was only claimed (an ``X-Device-Id`` header, or nothing), so it is tallied
+under ``(unauthenticated)`` with the claim as its ``claimed`` field.  The source is the
+peer of the request being answered (:data:`PEER`, set by the servers' audit middleware).
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ PEER: ContextVar[str] = ContextVar("peer", default="(unknown)")
 _CURRENT = "events.jsonl"
 
 _TALLIED = frozenset({EventKind.ENROLLMENT_REFUSED, EventKind.TOKEN_REFUSED})
-"""The refusals of a client no credential identified that are tallied, not written."""
+"""The refusals of a client no credential identified that are tallied, not written
+(and access decisions refused to a peer with no certificate: :meth:`AuditLog.record`)."""
 
 
 def _open_append(path: Path) -> int:
@@ -158,6 +162,26 @@ class AuditLog(EventLog):
             self.tallies.note(kind, subject, time, source=PEER.get(), fields=fields, detail=detail)
             return Event(-1, time, kind, subject, dict(data))
         return super().emit(time, kind, subject, **data)
+
+    def record(
+        self,
+        time: datetime,
+        kind: EventKind,
+        subject: str,
+        keys: tuple[str, ...],
+        values: tuple[Value, ...],
+    ) -> None:
+        """Record an event given as keys and values, or tally it when it is an access
+        decision refused to a peer with no certificate (see the module docstring)."""
+        if kind is EventKind.ACCESS_DECISION:
+            data = dict(zip(keys, values, strict=True))
+            if data.get("serial") is None and not data.get("allowed"):
+                fields = {k: v for k, v in data.items() if k not in ("serial", "detail")}
+                fields["claimed"] = subject
+                self.tallies.note(kind, UNAUTHENTICATED, time, source=PEER.get(),
+                                  fields=fields, detail=str(data.get("detail") or ""))  # fmt: skip
+                return
+        super().record(time, kind, subject, keys, values)
 
     def _rotate_when_full(self, event: Event) -> None:
         if not self.rotating.full() or event.kind is EventKind.LOG_ROTATED:

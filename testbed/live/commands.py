@@ -103,6 +103,12 @@ _DEFAULTS = Limits()
               help="Bytes of a request body (413 above).")  # fmt: skip
 @click.option("--max-dataset", type=int, default=_DEFAULTS.dataset_bytes, show_default=True,
               help="Bytes of one DICOM message's dataset (the association closed above).")
+@click.option("--max-stored-bytes", type=int, default=_DEFAULTS.stored_bytes,
+              show_default=True,
+              help="Bytes of DICOM instances one PACS keeps (0xA700 above).")  # fmt: skip
+@click.option("--max-stored-instances", type=int, default=_DEFAULTS.stored_instances,
+              show_default=True,
+              help="DICOM instances one PACS keeps (0xA700 above).")  # fmt: skip
 @click.option("--rate-limit", type=float, default=_DEFAULTS.rate, show_default=True,
               help="Requests per second per source address (429 above); 0: no limit.")
 @click.option("--rate-burst", type=int, default=_DEFAULTS.burst, show_default=True,
@@ -133,6 +139,8 @@ def serve(
     request_timeout: float,
     max_body: int,
     max_dataset: int,
+    max_stored_bytes: int,
+    max_stored_instances: int,
     rate_limit: float,
     rate_burst: int,
     audit_interval: float,
@@ -156,7 +164,8 @@ def serve(
                     per_source=max_connections_per_source, header_timeout=header_timeout,
                     idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
                     request_timeout=request_timeout, body_bytes=max_body,
-                    dataset_bytes=max_dataset, rate=rate_limit, burst=rate_burst,
+                    dataset_bytes=max_dataset, stored_bytes=max_stored_bytes,
+                    stored_instances=max_stored_instances, rate=rate_limit, burst=rate_burst,
                     audit_interval=audit_interval,
                     audit_log_bytes=audit_log_max_bytes)  # fmt: skip
     raise_fd_limit(limits)
@@ -169,7 +178,7 @@ def serve(
         log = state.audit_log(max_bytes=limits.audit_log_bytes)
         opened = None
         try:
-            opened = open_hospital(scenario, state_dir, new=new, log=log)
+            opened = open_hospital(scenario, state_dir, new=new, log=log, limits=limits)
             hospital = opened.hospital
             hospital.est.retry_after = retry_after
             click.echo(opened.message, err=True)

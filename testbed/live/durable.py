@@ -16,6 +16,7 @@ from testbed.crosscheck import scenario_profiles
 from testbed.events import EventLog
 from testbed.live.dicom.serve import disk_instances
 from testbed.live.hospital import LiveHospital
+from testbed.live.limits import Limits
 from testbed.live.store import DATABASE, SqliteStore, set_aside
 from testbed.scenario import load_scenario
 
@@ -31,13 +32,17 @@ class Opened:
     message: str
 
 
+DEFAULT_LIMITS = Limits()
+
+
 def is_kept(root: Path) -> bool:
     """Whether ``root`` holds a hospital that a restart continues."""
     return (root / DATABASE).exists()
 
 
 def open_hospital(
-    scenario: Path, root: Path, *, new: bool, log: EventLog | None = None
+    scenario: Path, root: Path, *, new: bool, log: EventLog | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Opened:
     """The live hospital of ``scenario`` kept in ``root`` (or a new one).
 
@@ -49,8 +54,9 @@ def open_hospital(
     aside = set_aside(root) if new else None
     store = SqliteStore.open(root, scenario=loaded.name)
     hospital = LiveHospital(
-        loaded, profiles=profiles, store=store, log=log, instances=disk_instances(root)
-    )  # PACS instances kept in root
+        loaded, profiles=profiles, store=store, log=log,
+        instances=disk_instances(root, limits=limits),
+    )  # PACS instances kept in root, within the limits' bounds
     identity = store.identity
     if hospital.continued:
         ca = hospital.ca

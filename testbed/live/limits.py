@@ -10,9 +10,10 @@ closed; a TLS handshake has ``handshake_timeout`` seconds, and a request
 included: a body trickled a byte at a time cannot hold a connection for days).
 A request head is at most ``head_bytes`` and a body at most ``body_bytes`` (413
 above it); a DICOM message's dataset at most ``dataset_bytes`` (the association is
-closed above it).  With ``rate`` set, each source may make ``rate`` requests a
-second on average (``burst`` at once); above it the answer is 429 with
-``Retry-After``.  Refusals are counted per source
+closed above it), and a PACS service keeps at most ``stored_bytes`` of instances and
+``stored_instances`` of them (0xA700 above).  With ``rate`` set, each source may
+make ``rate`` requests a second on average (``burst`` at once); above it the answer
+is 429 with ``Retry-After``.  Refusals are counted per source
 and reason and written as one audit event each ``audit_interval`` seconds
 (:mod:`testbed.live.refusals`).
 """
@@ -24,7 +25,13 @@ from dataclasses import dataclass, fields
 
 from testbed.errors import LiveError
 
-__all__ = ["FD_HEADROOM", "Limits", "raise_fd_limit"]
+__all__ = ["FD_HEADROOM", "MAX_STORED_BYTES", "MAX_STORED_INSTANCES", "Limits", "raise_fd_limit"]
+
+MAX_STORED_BYTES = 4 << 30
+"""The default bound of one PACS service's instance log (``--max-stored-bytes``)."""
+MAX_STORED_INSTANCES = 100_000
+"""The default bound of one PACS service's instances (``--max-stored-instances``): their
+identities are held in memory (under 1 KiB each)."""
 
 FD_HEADROOM = 64
 """File descriptors kept for what is not a connection: listeners, the audit log, the
@@ -45,6 +52,8 @@ class Limits:
     head_bytes: int = 16 * 1024
     body_bytes: int = 64 * 1024
     dataset_bytes: int = 16 * 1024 * 1024
+    stored_bytes: int = MAX_STORED_BYTES
+    stored_instances: int = MAX_STORED_INSTANCES
     rate: float = 0.0
     burst: int = 20
     audit_interval: float = 10.0

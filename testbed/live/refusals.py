@@ -35,11 +35,13 @@ OTHER_SOURCE = "(other)"
 _DETAIL = 200  # characters of an example detail kept per key
 
 CLOSED_FIELDS = frozenset(
-    {"reason", "status", "cause", "endpoint", "ocsp_status", "error", "authenticated"}
+    {"reason", "status", "cause", "endpoint", "ocsp_status", "error", "authenticated",
+     "service", "allowed", "hop", "purpose"}
 )
 """Fields whose values the server chooses from closed sets (a :class:`Refusal`, a
 decision reason, an HTTP status, a handshake cause, an EST endpoint, an OCSP status,
-an OAuth error, whether the client authenticated):
+an OAuth error, whether the client authenticated; an access decision's service, hop
+and purpose, which the server names):
 kept in a key beyond ``max_keys``; any other field there is counted as ``(other)``."""
 
 
@@ -60,6 +62,7 @@ class Refusal(StrEnum):
     PDU_TOO_LARGE = "pdu-too-large"
     MESSAGE_TOO_LARGE = "message-too-large"
     MALFORMED_DICOM = "malformed-dicom"
+    STORAGE_FULL = "storage-full"
     NOT_FOUND = "not-found"
     METHOD_NOT_ALLOWED = "method-not-allowed"
     UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"

@@ -39,7 +39,7 @@ from datetime import datetime
 
 from testbed.access import Purpose
 from testbed.decisions import Reason
-from testbed.events import Event, EventKind
+from testbed.events import UNAUTHENTICATED, Event, EventKind
 from testbed.incidents import IncidentJournal
 from testbed.lifecycle import DeviceState, LifecycleEvent
 from testbed.metrics import Availability, DicomCounts, EhrMeasures, Metrics
@@ -169,7 +169,8 @@ class MeasureFold:
 
     def _decision(self, event: Event) -> None:
         m, data = self.metrics, event.data
-        m.decisions += 1
+        count = _count(event)  # live mode tallies refusals of peers with no certificate
+        m.decisions += count
         service = str(data.get("service"))
         if data.get("allowed") is True:
             m.allowed += 1
@@ -177,10 +178,10 @@ class MeasureFold:
                 m.delivered += 1
                 self._outage(event.subject).succeeded(service, event.time)
             return
-        m.denied += 1
+        m.denied += count
         reason = str(data.get("reason"))
-        m.count_denial(str(data.get("purpose", "traffic")), reason)
-        if data.get("purpose") == Purpose.TRAFFIC:
+        m.count_denial(str(data.get("purpose", "traffic")), reason, count)
+        if data.get("purpose") == Purpose.TRAFFIC and event.subject != UNAUTHENTICATED:
             self._outage(event.subject).failed(service, Reason(reason), event.time)
 
     def _fhir_delivery(self, event: Event) -> None:

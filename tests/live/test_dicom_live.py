@@ -444,3 +444,32 @@ def test_an_association_that_sends_nothing_is_aborted_and_tallied(tight: Bed) ->
     assert len(tallied) == 1 and "sent nothing for 1 s" in tallied[0]["detail"], tallied
     opened = [e for e in tight.events("dicom-association", since) if e["allowed"]]
     assert len(opened) == 1  # the association the core opened (and released at the close)
+
+
+@pytest.fixture(scope="module")
+def small(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> Bed:
+    """A PACS that keeps at most one instance."""
+    scenario = tmp_path_factory.mktemp("scenario") / "live-dicom.yaml"
+    scenario.write_text(DICOM_SCENARIO.replace("name: live-dicom", "name: live-dicom-small"))
+    live = start_server(scenario, "--max-stored-instances", "1")
+    bed = Bed(live, {})
+    bed.enroll("S1")
+    return bed
+
+
+def test_an_instance_beyond_the_pacs_bound_is_refused_out_of_resources_and_tallied(
+    small: Bed, tmp_path: Path
+) -> None:
+    """One enrolled device cannot fill the PACS's disk or memory: past
+    ``--max-stored-instances`` (or ``--max-stored-bytes``) a C-STORE is answered 0xA700
+    and tallied ``storage-full``; what was kept is still found."""
+    device, since = small.devices["S1"], len(small.live.events())
+    first = small.scu(STORESCU, device, files=(ct_instance(tmp_path / "a.dcm", study=31),))
+    assert first.returncode == 0, first.stderr
+    refused = small.scu(STORESCU, device, files=(ct_instance(tmp_path / "b.dcm", study=32),),
+                        options=("-v",))  # fmt: skip
+    assert refused.returncode != 0
+    assert "Refused: OutOfResources" in refused.stderr, refused.stderr  # 0xA700
+    assert [e["allowed"] for e in small.events("dicom-store", since)] == [True]
+    tallied = [e for e in small.handshake_refusals(since) if e["reason"] == "storage-full"]
+    assert len(tallied) == 1 and "at most 1 (--max-stored-instances)" in tallied[0]["detail"]

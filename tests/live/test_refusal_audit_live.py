@@ -199,6 +199,28 @@ def test_unauthenticated_enrollment_refusals_are_one_event(strict: Live) -> None
     assert event["count"] == 3 and event["reason"] == "bootstrap-auth-failed"
 
 
+def test_access_refused_to_peers_with_no_certificate_is_one_event(strict: Live) -> None:
+    """A request with no client certificate names its device only by a claim (the
+    ``X-Device-Id`` header, or nothing): its refused access decision is tallied under
+    ``(unauthenticated)`` per source, reason and claim, with the peer's address; before,
+    each wrote its own ``access-decision`` event, with the claim as its subject and no
+    source."""
+    url = f"{strict.endpoints['services']}/pacs-north/ping"
+    for claim in ("", "", "", "pacs-intruder"):
+        header = ("-H", f"X-Device-Id: {claim}") if claim else ()
+        status, _ = strict.curl(url, *header, "--interface", "127.0.0.51")
+        assert status == 403
+    strict.flush_audit()
+    found = [e for e in strict.events()
+             if e["kind"] == "access-decision" and e.get("source") == "127.0.0.51"]  # fmt: skip
+    assert sorted((e["subject"], e["claimed"], e["reason"], e["count"]) for e in found) == [
+        ("(unauthenticated)", "", "not-registered", 3),
+        ("(unauthenticated)", "pacs-intruder", "not-registered", 1),
+    ]
+    assert not [e for e in strict.events()
+                if e["kind"] == "access-decision" and e["subject"] in ("", "pacs-intruder")]
+
+
 def test_served_crl_and_ocsp_answers_are_aggregated_access_events(strict: Live) -> None:
     for _ in range(3):
         assert strict.curl(strict.endpoints["crl"], "--interface", "127.0.0.47")[0] == 200

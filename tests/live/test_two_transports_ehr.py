@@ -10,8 +10,8 @@ so issuer, token URL and audience are the same strings.  Serial numbers and toke
 appearance on each side.  Live mode tallies a refusal of a client no credential
 identified (an unknown client, the IdP down: docs/live.md) into one event per source
 and reason with a ``count``, by design: those are compared after folding the
-simulation's one event each the same way (:func:`_unauthenticated`); every other event
-is compared field by field.
+simulation's one event each the same way (``unauthenticated``, shared with the other
+differential test); every other event is compared field by field.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import json
 import random
 import ssl
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -37,7 +36,7 @@ from testbed.clock import ManualClock
 from testbed.crosscheck import profiles_for
 from testbed.devices import ae_title_for, load_profiles, make_record
 from testbed.ehr.messages import FhirRequest
-from testbed.events import UNAUTHENTICATED, EventLog
+from testbed.events import EventLog
 from testbed.fhir_access import fhir_request, request_token, tls_accepts
 from testbed.hospital import Hospital
 from testbed.live.ehr_server import publish
@@ -56,7 +55,9 @@ from tests.live.test_two_transports import (
     _Device,
     _normalised,
     enroll_in_process,
+    identified,
     over_sockets,
+    unauthenticated,
 )
 
 pytestmark = pytest.mark.live
@@ -268,25 +269,6 @@ def _normalised_ehr(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for event in _normalised(events)]  # fmt: skip
 
 
-_TALLY_KEYS = ("seq", "time", "detail", "count", "first", "last", "source")
-
-
-def _unauthenticated(events: list[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
-    """Refusals of clients no credential identified, by what they were: the simulation
-    writes one event each, live mode one per source and reason with a ``count`` (its
-    time, interval, peer address and first detail are the tally's own)."""
-    folded: Counter[tuple[Any, ...]] = Counter()
-    for event in events:
-        if event["subject"] == UNAUTHENTICATED:
-            what = tuple(sorted((k, v) for k, v in event.items() if k not in _TALLY_KEYS))
-            folded[what] += int(event.get("count", 1))
-    return folded
-
-
-def _identified(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [event for event in events if event["subject"] != UNAUTHENTICATED]
-
-
 def _form(device_id: str, key: SigningKey, token_url: str, *, at: float, scope: str = SCOPE,
           jti: str | None = None) -> dict[str, str]:  # fmt: skip
     """A client-credentials request with a private_key_jwt assertion made at ``at``."""
@@ -380,10 +362,10 @@ def test_the_idp_and_the_fhir_api_write_the_same_events_in_both_transports(
     }  # fmt: skip
     simulated = _normalised_ehr(in_process.events())
     live = _normalised_ehr(over_sockets.events())
-    for index, (one, other) in enumerate(zip(_identified(simulated), _identified(live),
+    for index, (one, other) in enumerate(zip(identified(simulated), identified(live),
                                              strict=True)):  # fmt: skip
         assert one == other, f"event {index} differs"
-    unidentified = _unauthenticated(simulated)
-    assert unidentified == _unauthenticated(live)
+    unidentified = unauthenticated(simulated)
+    assert unidentified == unauthenticated(live)
     assert sorted((dict(what)["reason"], count) for what, count in unidentified.items()) == [
         ("client-unknown", 2), ("service-unavailable", 1)]

@@ -79,3 +79,16 @@ def test_a_tallied_token_refusal_counts_as_many_refusals_as_it_stands_for() -> N
     ehr = fold_events(events, FoldContext(ehr=True)).metrics.ehr
     assert ehr is not None
     assert dict(ehr.tokens_refused) == {"client-unknown": 250, "scope-not-allowed": 1}
+
+
+def test_a_tallied_access_refusal_counts_as_many_decisions_and_no_device_is_down() -> None:
+    """Live mode tallies access decisions refused to peers with no certificate
+    (testbed.live.audit): a report counts each, and no device stands for them."""
+    tallied = {"service": "pacs-north", "allowed": False, "reason": "not-registered",
+               "purpose": "traffic", "claimed": "", "count": 40}  # fmt: skip
+    events = [Event(0, T0, EventKind.ACCESS_DECISION, "(unauthenticated)", tallied),
+              *_stream(_traffic(1, False))]  # fmt: skip
+    metrics = fold_events(events, FoldContext()).metrics
+    assert (metrics.decisions, metrics.denied) == (41, 41)
+    assert dict(metrics.denial_reasons) == {"not-registered": 40, "route-blocked": 1}
+    assert metrics.incidents["out-of-network-scope"] == 1  # the device's, not the tally's

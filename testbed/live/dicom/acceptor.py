@@ -62,6 +62,7 @@ from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 from testbed.dicom import DicomPath
 from testbed.live.dicom.bounds import BoundedSocket
 from testbed.live.dicom.calls import Calls
+from testbed.live.dicom.instances import StorageFull
 from testbed.live.dicom.tls import HandshakeCause, handshake_cause
 from testbed.live.gate import Cap, ConnectionGate
 from testbed.live.limits import Limits
@@ -447,7 +448,12 @@ class DicomAcceptor:
             sop_class_uid=str(command.AffectedSOPClassUID),
             sop_instance_uid=str(command.AffectedSOPInstanceUID),
         )
-        answer = self._core(event, lambda: plan.dicom.store(request, now=plan.now()), "C-STORE")
+        try:
+            answer = self._core(event, lambda: plan.dicom.store(request, now=plan.now()),
+                                "C-STORE")  # fmt: skip
+        except StorageFull as full:  # the PACS's bound, before anything was kept
+            self._refuse(event, Refusal.STORAGE_FULL, f"C-STORE not kept: {full}")
+            return _OUT_OF_RESOURCES
         return _OUT_OF_RESOURCES if answer is None else int(answer.status)
 
     def _find(self, event: evt.Event) -> Any:

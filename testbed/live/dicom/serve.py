@@ -35,6 +35,7 @@ from testbed.live.dicom.tls import (
 from testbed.live.gate import Cap
 from testbed.live.guard import Guard
 from testbed.live.hospital import LiveHospital
+from testbed.live.limits import Limits
 from testbed.live.refusals import Refusal
 from testbed.live.state import StateDir
 from testbed.live.zones import ZoneAddresses
@@ -49,12 +50,15 @@ def instances_root(state_root: Path) -> Path:
     return state_root / "dicom"
 
 
-def disk_instances(state_root: Path) -> InstanceStores:
+def disk_instances(state_root: Path, *, limits: Limits) -> InstanceStores:
     """The hospital's ``instances`` seam for a state directory: each PACS's instances
-    in ``DIR/dicom/<service>/`` (:class:`~testbed.live.dicom.instances.DiskStore`)."""
+    in ``DIR/dicom/<service>/`` (:class:`~testbed.live.dicom.instances.DiskStore`),
+    within ``limits.stored_bytes`` and ``limits.stored_instances``."""
 
     def instances(endpoint: PacsEndpoint) -> InstanceStore:
-        return DiskStore(instances_root(state_root) / endpoint.service)
+        return DiskStore(instances_root(state_root) / endpoint.service,
+                         max_bytes=limits.stored_bytes,
+                         max_instances=limits.stored_instances)  # fmt: skip
 
     return instances
 

@@ -1,6 +1,7 @@
 """The PACS instances kept on disk (``testbed/live/dicom/instances.py``): what was
 stored is there after a reopen, a torn last record is cut (never answered), one copy
-per SOP Instance UID, and C-FIND answers only the asking device's instances."""
+per SOP Instance UID, C-FIND answers only the asking device's instances, the datasets
+stay on disk, and the log is bounded."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.live.dicom.instances import LOG, DiskStore
+from testbed.live.dicom.instances import LOG, DiskStore, StorageFull
 from testbed.pacs import StoreRequest
 from testbed.pacs.query import FindRequest
 from testbed.pacs.store import decide_store
@@ -32,9 +33,44 @@ def test_instances_survive_a_reopen(shared_bed: Bed, tmp_path: Path) -> None:
     again = DiskStore(tmp_path)
     assert [i.sop_instance_uid for i in again] == uids
     kept = again.get(uids[0])
+    assert kept is not None and kept.stored_at == NOW
+    assert again.dataset(uids[0]).PatientID == "PAT-0001"  # read back from the log
     again.close()
-    assert kept is not None and kept.dataset.PatientID == "PAT-0001"
-    assert kept.stored_at == NOW
+
+
+def test_memory_keeps_identities_and_the_datasets_stay_on_disk(
+    shared_bed: Bed, tmp_path: Path
+) -> None:
+    store = DiskStore(tmp_path)
+    uid = _stored(shared_bed, store, 1)
+    held = store.get(uid)
+    assert held is not None and len(held.dataset) == 0  # no element kept in memory
+    assert store.dataset(uid).SOPInstanceUID == uid
+    reopened = DiskStore(tmp_path)
+    again = reopened.get(uid)
+    assert again is not None and len(again.dataset) == 0
+    assert (again.study_uid, again.device_id) == (held.study_uid, held.device_id)
+    assert reopened.dataset(uid).PatientID == "PAT-0001"
+
+
+def test_an_instance_beyond_the_bounds_is_refused_and_nothing_is_written(
+    shared_bed: Bed, tmp_path: Path
+) -> None:
+    by_count = DiskStore(tmp_path / "count", max_instances=1)
+    _stored(shared_bed, by_count, 1)
+    size = (tmp_path / "count" / LOG).stat().st_size
+    request = StoreRequest(shared_bed.open(), make_dataset(n=2))
+    with pytest.raises(StorageFull, match="1 instances kept; at most 1"):
+        decide_store(request, store=by_count, now=NOW)
+    assert (tmp_path / "count" / LOG).stat().st_size == size and len(by_count) == 1
+    by_bytes = DiskStore(tmp_path / "bytes", max_bytes=size + size // 2)
+    _stored(shared_bed, by_bytes, 1)
+    with pytest.raises(StorageFull, match="--max-stored-bytes"):
+        decide_store(request, store=by_bytes, now=NOW)
+    assert (tmp_path / "bytes" / LOG).stat().st_size == size
+    # a reopened log counts what it holds against the same bounds
+    with pytest.raises(StorageFull):
+        decide_store(request, store=DiskStore(tmp_path / "bytes", max_bytes=size + 1), now=NOW)
 
 
 def test_a_torn_last_record_is_cut_and_the_rest_kept(shared_bed: Bed, tmp_path: Path) -> None:

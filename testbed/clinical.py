@@ -40,8 +40,9 @@ from testbed.network.design import CredentialIssuance, load_design
 from testbed.pki.fidelity import Fidelity
 from testbed.scenario import EhrSettings, Scenario
 from testbed.sites import HealthSystem, ServiceKind
+from testbed.smart.clients import client_keys, jwks_url_of
 from testbed.smart.idp import IdentityProvider
-from testbed.smart.jwks import Fetched, Fetcher, JwksError, parse_key_set
+from testbed.smart.jwks import Fetched, Fetcher, JwksError
 from testbed.smart.relying import IdpJwksCache
 from testbed.smart.settings import ClientAuth, IdpSettings
 from testbed.smart.signatures import jose_for
@@ -262,10 +263,9 @@ class Clinical:
                 f"device {device_id!r} uses the EHR: give its public JWK Set (--jwks FILE) "
                 "or its JWKS URL (--jwks-url URL), exactly one (private_key_jwt)"
             )
-        if jwks is not None:
-            parse_key_set(jwks)  # JwksError: not a public JWK Set
-        if jwks_url is not None and not jwks_url.startswith("https://"):
-            raise RegistrationError(f"device {device_id!r}: a JWKS URL must be https://")
+        # what enrolling the client would refuse, refused before anything changes
+        client_keys(device_id, jwks)
+        jwks_url_of(device_id, jwks_url)
         if device_id in self.idp.clients:
             raise RegistrationError(f"device {device_id!r} has a SMART client already")
 

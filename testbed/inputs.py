@@ -44,8 +44,44 @@ def _read(path: Path) -> str:
         raise ScenarioError(str(path), "", f"a readable UTF-8 text file ({err})") from None
 
 
+MAX_DEPTH = 64
+"""The deepest a YAML input may nest (read before it is built: the builder recurses)."""
+MAX_ALIASES = 1000
+"""The most aliases (``*name``) a YAML input may use."""
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, before anything is built, YAML that nests deeper than :data:`MAX_DEPTH`,
+    uses more than :data:`MAX_ALIASES` aliases, or an alias inside an anchored
+    collection: an anchor that holds an alias (itself, or one holding another) expands
+    without bound (a few lines can stand for billions of values).  Reads the parser's
+    events, which does not recurse."""
+    anchored: list[bool] = []  # per open collection: it has an anchor
+    aliases = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            anchored.append(event.anchor is not None)
+            if len(anchored) > MAX_DEPTH:
+                raise _refused(f"YAML nested at most {MAX_DEPTH} levels deep", event)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchored.pop()
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _refused(f"at most {MAX_ALIASES} aliases (*name)", event)
+            if any(anchored):
+                raise _refused(f"no alias (*{event.anchor}) inside an anchored collection: "
+                               "an anchor holding aliases can expand without bound", event)
+
+
+def _refused(expected: str, event: yaml.Event) -> _Refused:
+    mark: Any = event.start_mark  # the pure and the C parser's marks alike
+    return _Refused(None, None, expected, mark)
+
+
 def _parse(path: Path, text: str) -> Any:
     try:
+        _check_shape(text)
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)

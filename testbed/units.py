@@ -8,12 +8,17 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
-__all__ = ["Duration", "PositiveDuration", "format_duration", "parse_duration"]
+__all__ = [
+    "MAX_DURATION", "Duration", "PositiveDuration", "format_duration", "parse_duration",
+]
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|m|s)")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:w|d|h|m|s))+")
 _SECONDS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 PATTERN = r"^(\d+(\.\d+)?(w|d|h|m|s))+$"
+MAX_DURATION = timedelta(days=36525)
+"""The longest duration anything takes (a run, a certificate's life, a fault): a
+hundred years, far inside what dates can hold after any scenario's start."""
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -25,6 +30,8 @@ def parse_duration(value: Any) -> timedelta:
             f"a duration like '30d', '12h', '1d12h', '90m' or '45s' (w, d, h, m, s), got {value!r}"
         )
     total = sum(float(n) * _SECONDS[u] for n, u in _PART.findall(value.strip()))
+    if total > MAX_DURATION.total_seconds():
+        raise ValueError(f"a duration of at most {MAX_DURATION.days}d (100 years), got {value!r}")
     return timedelta(seconds=total)
 
 

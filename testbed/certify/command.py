@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
@@ -19,7 +20,9 @@ from testbed.certify.matrix import write_matrix
 from testbed.certify.registry import select
 from testbed.certify.report import write_outputs
 from testbed.certify.runner import certify, profile_of
+from testbed.devices import DeviceProfile
 from testbed.errors import CertifyError
+from testbed.scenario import Scenario
 
 __all__ = ["certify_command"]
 
@@ -29,6 +32,11 @@ EXIT_CERTIFIED, EXIT_NOT_CERTIFIED = 0, 1
 def _show(result: Result) -> None:
     required = "" if result.required else " (optional)"
     click.echo(f"{result.check.id:8} {result.verdict.value:5}{required}  {result.reason}")
+
+
+class _Inputs(NamedTuple):
+    scenario: Scenario
+    profiles: dict[str, DeviceProfile]
 
 
 def open_hospital(scenario: Path, state_dir: Path | None, out: Path) -> KitHospital:
@@ -88,6 +96,10 @@ def certify_command(ctx: click.Context, scenario: Path, adapters: tuple[str, ...
         raise CertifyError("--adapter: give one, or several with --matrix")
     devices = [Adapter.parse(adapter, timeout=timeout) for adapter in adapters]
     checks = select((suite or "").split(","))
+    if state_dir is None:  # bad input refused before a hospital (and its keys) is made
+        if not scenario.is_file():
+            raise CertifyError(f"{scenario}: expected a scenario file")
+        profile_of(_Inputs(*load_inputs(scenario)), profile)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -11,10 +11,11 @@ are healed, whatever happened.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from testbed.certify.adapter import Adapter
 from testbed.certify.checks import Check, CheckRun, NotMet, Result
@@ -23,6 +24,7 @@ from testbed.certify.session import Session
 from testbed.clock import WallClock
 from testbed.devices import DeviceProfile
 from testbed.errors import AdapterError, CertifyError, LiveError, Unsupported
+from testbed.scenario import Scenario
 from testbed.verdicts import Verdict
 
 __all__ = ["Certification", "certify", "profile_of", "run_check"]
@@ -46,14 +48,36 @@ class Certification:
         return all(r.verdict is Verdict.PASS for r in self.results if r.required)
 
 
-def profile_of(hospital: KitHospital, name: str) -> DeviceProfile:
-    """The scenario's device profile ``name``; :class:`CertifyError` otherwise."""
+class Inputs(Protocol):
+    """A scenario and its device profiles (a :class:`KitHospital`'s, or a file's read
+    before any hospital starts)."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    @property
+    def profiles(self) -> Mapping[str, DeviceProfile]: ...
+
+
+def profile_of(hospital: Inputs, name: str) -> DeviceProfile:
+    """The scenario's device profile ``name``, which it can certify (it enrolls over EST
+    and the scenario has every kind of service it uses); :class:`CertifyError`
+    otherwise."""
     profile = hospital.profiles.get(name)
     if profile is None:
         raise CertifyError(f"--profile {name!r}: unknown; known: {sorted(hospital.profiles)}")
     if not profile.supports_est:
         raise CertifyError(f"--profile {name!r} does not enroll over EST; the kit's EST and "
                            "lifecycle suites need it")  # fmt: skip
+    present = {service.kind for service in hospital.scenario.services}
+    for kind in profile.services:  # refused up front, not as every check's error
+        if kind not in present:
+            raise CertifyError(
+                f"--profile {name!r} uses the {kind.value} service, but scenario "
+                f"{hospital.scenario.name!r} has no service of kind {kind.value!r} (its "
+                f"services are of kinds {sorted(k.value for k in present)}): certify it "
+                "against a scenario that has one"
+            )  # fmt: skip
     return profile
 
 

@@ -69,16 +69,17 @@ def _jwks_trust(path: Path | None) -> ssl.SSLContext | None:
 
 
 _DEFAULTS = Limits()
+_PORT = click.IntRange(0, 65535)  # 0: any free port
 
 
 @click.command("serve")
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @_STATE_DIR
-@click.option("--est-port", type=int, default=0, show_default=True, help="EST (HTTPS) port.")
-@click.option("--pki-port", type=int, default=0, show_default=True, help="CRL and OCSP port.")
-@click.option("--services-port", type=int, default=0, show_default=True,
+@click.option("--est-port", type=_PORT, default=0, show_default=True, help="EST (HTTPS) port.")
+@click.option("--pki-port", type=_PORT, default=0, show_default=True, help="CRL and OCSP port.")
+@click.option("--services-port", type=_PORT, default=0, show_default=True,
               help="Services (mutual TLS) port.")  # fmt: skip
-@click.option("--ehr-port", type=int, default=0, show_default=True,
+@click.option("--ehr-port", type=_PORT, default=0, show_default=True,
               help="Identity provider and FHIR API (HTTPS) port, for scenarios with an "
               "'ehr' block.")  # fmt: skip
 @click.option("--jwks-ca", type=click.Path(dir_okay=False, path_type=Path), default=None,

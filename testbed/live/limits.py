@@ -20,6 +20,7 @@ and reason and written as one audit event each ``audit_interval`` seconds
 
 from __future__ import annotations
 
+import math
 import resource
 from dataclasses import dataclass, fields
 
@@ -38,9 +39,23 @@ FD_HEADROOM = 64
 state directory, the event loop."""
 
 
+OPTIONS = {
+    "total": "--max-connections", "per_listener": "--max-connections-per-listener",
+    "per_source": "--max-connections-per-source", "header_timeout": "--header-timeout",
+    "idle_timeout": "--idle-timeout", "handshake_timeout": "--handshake-timeout",
+    "request_timeout": "--request-timeout", "body_bytes": "--max-body",
+    "dataset_bytes": "--max-dataset", "stored_bytes": "--max-stored-bytes",
+    "stored_instances": "--max-stored-instances", "rate": "--rate-limit",
+    "burst": "--rate-burst", "audit_interval": "--audit-interval",
+    "audit_log_bytes": "--audit-log-max-bytes",
+}  # fmt: skip
+"""The ``testbed serve`` option that sets each limit (``head_bytes`` has none)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
-    """Caps, timeouts and sizes of the live servers (see the module docstring)."""
+    """Caps, timeouts and sizes of the live servers (see the module docstring); each
+    is ``testbed serve``'s option in :data:`OPTIONS`."""
 
     total: int = 512
     per_listener: int = 256
@@ -63,9 +78,11 @@ class Limits:
         for field in fields(self):
             value = getattr(self, field.name)
             allowed_zero = field.name == "rate"
-            if value < 0 or (value == 0 and not allowed_zero):
+            if not math.isfinite(value) or value < 0 or (value == 0 and not allowed_zero):
                 expected = "a number >= 0 (0: off)" if allowed_zero else "a positive number"
-                raise LiveError(f"limit {field.name}: expected {expected}, got {value!r}")
+                option = OPTIONS.get(field.name)
+                named = f"{option} (limit {field.name})" if option else f"limit {field.name}"
+                raise LiveError(f"{named}: expected {expected}, got {value!r}")
 
 
 def raise_fd_limit(limits: Limits) -> int:

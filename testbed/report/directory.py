@@ -61,11 +61,11 @@ def keep_inputs(
     """Copy the scenario file and its profiles into ``out`` and say how the run ran
     (``events``: which events its log ``log`` kept; None: it wrote none)."""
     try:
-        shutil.copyfile(scenario_file, out / SCENARIO)
+        _copy(scenario_file, out / SCENARIO)
         target = out / PROFILES
         target.mkdir(exist_ok=True)
         for profile in sorted(profiles.glob("*.yaml")):
-            shutil.copyfile(profile, target / profile.name)
+            _copy(profile, target / profile.name)
         run: dict[str, object] = {"transport": transport.value, "seed": seed,
                                   "fidelity": fidelity.value}  # fmt: skip
         if events is not EventsKept.ALL or log != EVENTS:  # otherwise as before
@@ -77,10 +77,19 @@ def keep_inputs(
         raise OutputError(f"{out}: the run's inputs could not be kept there ({reason})") from None
 
 
+def _copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``, unless it is that file already (a run of a kept
+    scenario into its own directory)."""
+    if target.exists() and source.resolve() == target.resolve():
+        return
+    shutil.copyfile(source, target)
+
+
 def load_record(directory: Path, *, progress: ReadProgress | None = None) -> RunRecord:
     """The record of the run kept in ``directory`` (measures folded from its events)."""
     if not directory.is_dir():
-        raise RecordError(f"{directory}: expected {_WHAT} (no such directory)")
+        what = "a file" if directory.exists() else "no such directory"
+        raise RecordError(f"{directory}: expected {_WHAT} ({what})")
     transport, seed, fidelity = _run_file(directory / RUN)
     log = directory / _whole_log(directory / RUN)
     scenario = _scenario(directory, seed)

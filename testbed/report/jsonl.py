@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,8 @@ class JsonlEvents:
             except OSError as error:
                 reason = error.strerror or str(error)
                 raise RecordError(f"{path}: expected a readable audit log ({reason})") from None
+            except (EOFError, zlib.error) as error:  # a gzip file cut short, or damaged
+                raise RecordError(f"{path}: expected a whole gzip file ({error})") from None
         if self.progress is not None:
             self.progress(done, done)
 

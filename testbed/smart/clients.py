@@ -16,13 +16,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from testbed.errors import RegistrationError
 from testbed.smart.assertion import SMART_ALGORITHMS
 from testbed.smart.jwks import ClientKey, JwksError, parse_key_set
 from testbed.smart.scopes import Scope, ScopeError, parse_scopes
 
-__all__ = ["ClientRegistry", "ClientState", "SmartClient", "secret_digest"]
+__all__ = [
+    "ClientRegistry", "ClientState", "SmartClient", "client_keys", "jwks_url_of",
+    "secret_digest",
+]
 
 
 class ClientState(StrEnum):
@@ -107,8 +111,8 @@ class ClientRegistry:
             client_id,
             device_id,
             _scopes(client_id, scopes),
-            keys=_keys(client_id, jwks),
-            jwks_url=_url(client_id, jwks_url),
+            keys=client_keys(client_id, jwks),
+            jwks_url=jwks_url_of(client_id, jwks_url),
             secret=None if secret is None else secret_digest(secret),
             algorithms=tuple(algorithms),
         )
@@ -122,7 +126,8 @@ class ClientRegistry:
         client = self._known(client_id)
         if (jwks is None) == (jwks_url is None):
             raise RegistrationError(f"client {client_id!r}: give exactly one of jwks or jwks_url")
-        new = replace(client, keys=_keys(client_id, jwks), jwks_url=_url(client_id, jwks_url))
+        new = replace(client, keys=client_keys(client_id, jwks),
+                      jwks_url=jwks_url_of(client_id, jwks_url))  # fmt: skip
         self._clients[client_id] = new
         return new
 
@@ -152,7 +157,9 @@ def _scopes(client_id: str, scopes: str) -> tuple[Scope, ...]:
     return parsed
 
 
-def _keys(client_id: str, jwks: Mapping[str, Any] | None) -> tuple[ClientKey, ...]:
+def client_keys(client_id: str, jwks: Mapping[str, Any] | None) -> tuple[ClientKey, ...]:
+    """The usable keys of a client's JWK Set (none for no set); :class:`RegistrationError`
+    for a set that is no public JWK Set or holds no RSA or EC key."""
     if jwks is None:
         return ()
     try:
@@ -164,7 +171,10 @@ def _keys(client_id: str, jwks: Mapping[str, Any] | None) -> tuple[ClientKey, ..
     return keys
 
 
-def _url(client_id: str, url: str | None) -> str | None:
-    if url is not None and not url.startswith("https://"):
-        raise RegistrationError(f"client {client_id!r}: JWKS URL {url!r} must be https://")
+def jwks_url_of(client_id: str, url: str | None) -> str | None:
+    """A client's JWKS URL as registered; :class:`RegistrationError` unless it is an
+    ``https://`` URL naming a host."""
+    if url is not None and (not url.startswith("https://") or not urlsplit(url).hostname):
+        raise RegistrationError(f"client {client_id!r}: JWKS URL {url!r} must be https:// "
+                                "and name a host")  # fmt: skip
     return url

@@ -22,6 +22,10 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 _DESIGN_HELP = ("A design: a name in fixtures/designs or a path; repeat it "
                 "(default: the seed's five designs).")  # fmt: skip
+MAX_K = 64
+"""The most hops BRE_K may count (a hospital's zone graph is far shallower)."""
+MAX_SEEDS = 1000
+"""The most seeds a sweep runs per cell (each is a whole run)."""
 _AT_HELP = ("Scenario time (a duration after its start, '16d') to take the analysis "
             "measures at: reachability and blast radius with the identity state each "
             "design's run has there, exceptions judged there (default: the start, every "
@@ -41,7 +45,7 @@ def register(group: click.Group) -> None:
               help="Directory for compare.json, compare.csv, compare.html and plots/ "
                    "(default: runs/<scenario name>-compare).")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
-@click.option("--k", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--k", type=click.IntRange(min=0, max=MAX_K), default=3, show_default=True,
               help="Hops of BRE_K.")  # fmt: skip
 @click.option("--at", "at", default=None, help=_AT_HELP)
 def compare_command(
@@ -83,7 +87,8 @@ def _table(result: Comparison) -> Table:
 @click.command("sweep")
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--design", "designs", multiple=True, help=_DESIGN_HELP)
-@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--seeds", type=click.IntRange(min=1, max=MAX_SEEDS), default=1,
+              show_default=True,
               help="Seeds per cell: the scenario's seed and the next ones.")  # fmt: skip
 @click.option("--fault-grid", type=click.Path(path_type=Path), default=None,
               help="YAML file of named fault sets, each replacing the scenario's faults "

@@ -147,7 +147,7 @@ def _dask(work: list[Task], address: str) -> Iterator[tuple[int, Values]]:
                           "(pip install 'hospital-device-identity-testbed[dask]')") from None
     try:
         client = Client(address, timeout="10s")  # type: ignore[no-untyped-call]
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, ValueError) as error:  # ValueError: not an address
         raise EngineError(f"{address}: expected the address of a running Dask scheduler "
                           f"({error})") from None  # fmt: skip
     with client:

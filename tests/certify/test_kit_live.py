@@ -121,6 +121,27 @@ def test_bad_input_exits_2_naming_it(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("scenario", "profile", "message"), [
+    (PILOT.parent / "revocation-offboarding-drill.yaml", PROFILE,
+     "--profile 'ct-ai-onbox' uses the pacs service, but scenario "
+     "'revocation-offboarding-drill' has no service of kind 'pacs'"),
+    (PILOT, "no-such", "--profile 'no-such': unknown; known:"),
+    (PILOT.parent / "no-such.yaml", PROFILE, "no-such.yaml: expected a scenario file"),
+])  # fmt: skip
+def test_bad_input_is_refused_before_a_hospital_is_started(
+    scenario: Path, profile: str, message: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Every check erred (exit 1) for a profile using a service the scenario lacks; and
+    a refused run left OUT/hospital-*/ behind, with the hospital's private keys."""
+    out = tmp_path / "out"
+    code = main(["certify", str(scenario), "--adapter", LEGACY, "--profile", profile,
+                 "--out", str(out)])  # fmt: skip
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_state_dir_with_no_hospital_is_bad_input(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["certify", str(PILOT), "--adapter", LEGACY, "--profile", PROFILE,

@@ -163,3 +163,31 @@ def test_run_takes_the_fidelity_level_from_the_file_or_the_option(
     argv = ["run", str(write_scenario(text)), "--out", str(tmp_path / "out"), "--quiet"]
     assert main(argv + (["--fidelity", option] if option else [])) in (EXIT_OK, EXIT_FAILED)
     assert [str(s) for s in seen] == [expected]
+
+
+_DRILL = Path(__file__).resolve().parents[2] / "scenarios" / "revocation-offboarding-drill.yaml"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["compare", str(_DRILL), "--k", "99999999999999999999"], "not in the range 0<=x<=64"),
+    (["sweep", str(_DRILL), "--seeds", "99999999999999", "--out", "{tmp}/sweep"],
+     "not in the range 1<=x<=1000"),
+    (["sweep", str(_DRILL), "--scheduler", "not a url", "--out", "{tmp}/sweep", "--quiet"],
+     "not a url: expected the address of a running Dask scheduler"),
+    (["emulate", str(_DRILL), "--design", "per-site-vlans", "--at", "xyz"],
+     "at: expected a scenario time within the run"),
+    (["serve", str(_DRILL), "--state-dir", "{tmp}/state", "--est-port", "70000"],
+     "70000 is not in the range 0<=x<=65535"),
+    (["serve", str(_DRILL), "--state-dir", "{tmp}/state", "--idle-timeout", "nan"],
+     "--idle-timeout (limit idle_timeout): expected a positive number, got nan"),
+    (["pacs-check", "no such host!", "104", "--ae", "PACS_NORTH", "--state-dir", "{tmp}"],
+     "'no such host!' is no host this machine can resolve"),
+])  # fmt: skip
+def test_bad_command_line_values_exit_2_naming_them(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each was a traceback (exit 1), a hang, or a run of failed checks before."""
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in args]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert message in " ".join(err.split()), err
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # nothing written

@@ -280,6 +280,14 @@ def test_a_private_key_jwt_device_must_give_its_keys() -> None:
     with pytest.raises(RegistrationError, match="JWK Set"):
         operations.register(hospital, record)
     assert hospital.inventory.get(DEVICE) is None  # nothing was changed
+    # credentials enrolling the client would refuse are refused before anything changes
+    # (an empty set, a URL with no host): the device was left registered, with no client
+    for keys in ({"jwks": {"keys": []}}, {"jwks_url": "https://"}):
+        with pytest.raises(RegistrationError, match=r"no RSA or EC key|name a host"):
+            operations.register(hospital, record, **keys)  # type: ignore[arg-type]
+        assert hospital.inventory.get(DEVICE) is None
+    operations.register(hospital, record, jwks=public_jwks(client_key(1)))  # and may be again
+    assert hospital.inventory.get(DEVICE) is not None
 
 
 def test_the_shared_secret_design_grants_whoever_holds_the_secret() -> None:

@@ -64,6 +64,38 @@ def test_load_yaml_refuses_a_directory(tmp_path: Path) -> None:
         load_yaml(tmp_path)
 
 
+_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 10)
+)  # nine levels of nine aliases: 387 million values once expanded
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "line"),
+    [
+        ("name: " + "[" * 5000 + "]" * 5000 + "\n", "YAML nested at most 64 levels deep", 1),
+        ("a: &a [*a]\n", "no alias (*a) inside an anchored collection", 1),
+        (_BOMB, "no alias (*a0) inside an anchored collection", 2),
+        ("a: &a x\nb: [" + ", ".join(["*a"] * 1001) + "]\n", "at most 1000 aliases", 2),
+    ],
+    ids=["deep", "self-referencing anchor", "alias bomb", "too many aliases"],
+)
+def test_yaml_that_cannot_be_built_in_bounds_is_refused_before_it_is(
+    tmp_path: Path, text: str, expected: str, line: int
+) -> None:
+    """Each was a RecursionError (a traceback) or ran for minutes before."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as raised:
+        load_yaml(path)
+    assert expected in raised.value.expected and raised.value.line == line
+
+
+def test_plain_anchors_and_aliases_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("base: &b {zone: imaging}\nfleet: [*b, *b]\n", encoding="utf-8")
+    assert load_yaml(path)["fleet"] == [{"zone": "imaging"}, {"zone": "imaging"}]
+
+
 @dataclass(frozen=True)
 class _Inner:
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")

@@ -44,3 +44,15 @@ def test_a_value_spelled_in_more_than_one_way_is_checked_after_parsing(tmp_path:
     path.write_text(raw + "\n", encoding="utf-8")
     selection = EventFilter.of(EventKind.DATA_LOST, reason="café")
     assert [e.seq for e in JsonlEvents(path).select(selection)] == [0]
+
+
+def test_a_gzip_log_cut_short_is_a_record_error_not_an_interruption(tmp_path: Path) -> None:
+    """gzip's EOFError escaped, and the command line read it as Ctrl-C (exit 130)."""
+    import gzip
+
+    lines = "".join(f"{_line(i, EventKind.DATA_LOST, f'device-{i}')}\n" for i in range(2000))
+    whole = gzip.compress(lines.encode())
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(RecordError, match=r"events\.jsonl\.gz: expected a whole gzip file"):
+        list(JsonlEvents(path))

@@ -35,10 +35,18 @@ def test_the_gate_refuses_above_each_cap_and_gives_places_back() -> None:
     assert gate.admit("pki", "d") is None and gate.open == 4
 
 
-@pytest.mark.parametrize("field", ["total", "per_source", "header_timeout", "body_bytes"])
-def test_limits_must_be_positive(field: str) -> None:
-    with pytest.raises(LiveError, match=f"limit {field}: expected a positive number"):
-        Limits(**{field: 0})
+@pytest.mark.parametrize(
+    ("field", "option"),
+    [("total", "--max-connections"), ("per_source", "--max-connections-per-source"),
+     ("header_timeout", "--header-timeout"), ("body_bytes", "--max-body"),
+     ("stored_instances", "--max-stored-instances")],
+)  # fmt: skip
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf")])
+def test_limits_must_be_positive_and_finite_and_name_their_option(
+    field: str, option: str, value: float
+) -> None:
+    with pytest.raises(LiveError, match=rf"^{option} \(limit {field}\): expected a positive"):
+        Limits(**{field: value})
 
 
 def test_tallies_write_one_event_per_key_with_a_count(tmp_path: Path) -> None:

@@ -71,6 +71,25 @@ def test_no_such_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert not missing.exists()  # nothing was made for the report
 
 
+def test_a_file_is_named_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    afile = tmp_path / "report.json"
+    afile.write_text("{}", encoding="utf-8")
+    err = _refused(capsys, str(afile))
+    assert f"{afile}: expected a directory written by" in err and err.endswith("(a file)\n")
+
+
+def test_a_run_of_a_kept_scenario_into_its_own_directory_keeps_its_inputs(
+    tmp_path: Path,
+) -> None:
+    """The kept scenario is the file to keep: copying it onto itself failed after the
+    report was written, leaving run.json with the previous run's seed."""
+    kept = _directory(tmp_path, REGISTERED)
+    keep_inputs(kept, kept / "scenario.yaml", profiles=kept / "profiles",
+                transport=Transport.SIMULATION, seed=77, fidelity=Fidelity.FULL)  # fmt: skip
+    assert json.loads((kept / "run.json").read_text())["seed"] == 77
+    assert (kept / "scenario.yaml").read_text(encoding="utf-8") == TINY
+
+
 def test_a_directory_that_no_run_wrote(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = _refused(capsys, str(tmp_path))
     assert f"{tmp_path / 'run.json'}: expected a directory written by" in err

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from testbed.units import Duration, format_duration, parse_duration
+from testbed.units import MAX_DURATION, Duration, format_duration, parse_duration
 
 GOOD = {
     "30d": timedelta(days=30),
@@ -62,3 +62,12 @@ def test_the_pydantic_type_validates_and_serialises() -> None:
     with pytest.raises(ValidationError):
         adapter.validate_python(86400)
     assert adapter.json_schema()["pattern"].startswith("^")
+
+
+@pytest.mark.parametrize("text", ["99999999999d", "36526d", "5300w", "9" * 400 + "s"])
+def test_a_duration_beyond_a_hundred_years_is_refused_not_an_overflow(text: str) -> None:
+    """timedelta overflowed past about 2.7 million years (an OverflowError, a traceback
+    from every command reading the file); a hundred years is beyond anything modelled."""
+    with pytest.raises(ValueError, match="a duration of at most 36525d"):
+        parse_duration(text)
+    assert parse_duration("36525d") == MAX_DURATION

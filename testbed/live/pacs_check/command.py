@@ -11,6 +11,7 @@ passes, 1 when one fails, 2 for bad input.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -98,6 +99,8 @@ def pacs_check(
     prepare: bool,
 ) -> None:
     """Run the PACS-side trust checks against the DICOM TLS acceptor at HOST PORT."""
+    if host is not None:
+        _resolvable(host)  # before any device is registered for the checks
     site, zone = _where(state_dir, port, site, zone)
     credentials = prepare_credentials(state_dir, site=site, zone=zone, profile=profile)
     if prepare:
@@ -120,3 +123,11 @@ def pacs_check(
     click.echo(f"report: {folder / 'report.json'}, {folder / 'junit.xml'}", err=True)
     sys.exit(0 if all(o.passed for o in outcomes) else 1)
 
+
+def _resolvable(host: str) -> None:
+    """A host name that does not resolve is bad input (exit 2), not a failed check."""
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as error:
+        raise click.BadParameter(f"{host!r} is no host this machine can resolve ({error})",
+                                 param_hint="HOST") from None  # fmt: skip

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from testbed.network.emulate.session import Emulated
 from testbed.network.topology import Topology
 from testbed.scenario import load_scenario
-from testbed.units import parse_duration
+from testbed.study.variant import scenario_time
 
 __all__ = ["emulate"]
 
@@ -56,13 +56,13 @@ def emulate(
     from testbed.network.emulate.layout import plan  # the analysis imports pandas: on use
     from testbed.network.emulate.session import emulate as run_emulation
 
-    require()
-    spec = load_scenario(scenario)
+    spec = load_scenario(scenario)  # bad input first (exit 2), then what the host lacks
     chosen = design or spec.design
     if chosen is None:
         raise ScenarioError(str(scenario), "design",
                             "a design: the scenario's `design:` or --design NAME")  # fmt: skip
-    when = spec.start + parse_duration(at)
+    when = spec.start + scenario_time(spec, at, scenario)
+    require()
     topology = Topology.from_scenario(spec, load_profiles(profiles_for(spec, scenario.parent)))
     the_plan = plan(load_design(chosen), topology, at=when)
     if len(the_plan.flows) > MAX_FLOWS:

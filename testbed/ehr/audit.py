@@ -24,7 +24,7 @@ from typing import Any
 
 from testbed.clock import isoformat
 
-__all__ = ["AuditRecord", "audit_event"]
+__all__ = ["MAX_OUTCOME_DESC", "MAX_QUERY", "AuditRecord", "audit_event", "clipped"]
 
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
 _TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
@@ -52,6 +52,20 @@ class AuditRecord:
     outcome_desc: str = ""
 
 
+MAX_QUERY = 1024
+"""The characters of a search's query an AuditEvent keeps (a client chose them: a
+refused search must not store kilobytes per request)."""
+MAX_OUTCOME_DESC = 512
+"""The characters of ``outcomeDesc`` an AuditEvent keeps."""
+
+
+def clipped(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters and how many more there were."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def audit_event(record: AuditRecord, now: datetime) -> dict[str, Any]:
     """A BALP-style AuditEvent (without id) for ``record`` at ``now``."""
     out: dict[str, Any] = {
@@ -68,7 +82,7 @@ def audit_event(record: AuditRecord, now: datetime) -> dict[str, Any]:
         },
     }
     if record.outcome_desc:
-        out["outcomeDesc"] = record.outcome_desc
+        out["outcomeDesc"] = clipped(record.outcome_desc, MAX_OUTCOME_DESC)
     entities = _entities(record)
     if entities:
         out["entity"] = entities
@@ -123,7 +137,7 @@ def _entities(record: AuditRecord) -> list[dict[str, Any]]:
         entities.append(
             {
                 "type": {"system": _ENTITY_TYPE, "code": "2"},
-                "query": base64.b64encode(record.query.encode()).decode(),
+                "query": base64.b64encode(clipped(record.query, MAX_QUERY).encode()).decode(),
             }
         )
     return entities

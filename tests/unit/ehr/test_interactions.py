@@ -141,3 +141,21 @@ def test_census_is_deterministic(seed: int) -> None:
     for kind, resources in zip(("Location", "Patient", "Encounter"), first, strict=True):
         for resource in resources:
             get_fhir_model_class(kind).model_validate(resource)
+
+
+def test_an_audit_event_keeps_a_bounded_part_of_what_the_client_chose() -> None:
+    """A refused search stored its whole query (8 KB a request, found by a review):
+    an AuditEvent keeps 1,024 characters of it, and 512 of its outcome."""
+    import base64
+    from datetime import UTC, datetime
+
+    from testbed.ehr.audit import MAX_OUTCOME_DESC, MAX_QUERY, AuditRecord, audit_event
+
+    record = AuditRecord("search-type", "Device/1", "client-1", "127.0.0.5", "ehr",
+                         query="identifier=" + "x" * 8000, refused=True,
+                         outcome_desc="401 token-missing: " + "y" * 4000)  # fmt: skip
+    event = audit_event(record, datetime(2026, 1, 5, tzinfo=UTC))
+    get_fhir_model_class("AuditEvent").model_validate(event)
+    query = base64.b64decode(event["entity"][0]["query"]).decode()
+    assert query.startswith("identifier=xxx") and query.endswith("(6987 more characters)")
+    assert len(query) < MAX_QUERY + 40 and len(event["outcomeDesc"]) < MAX_OUTCOME_DESC + 40

@@ -108,6 +108,9 @@ def load_record(directory: Path, *, progress: ReadProgress | None = None) -> Run
     )
     before = tuple(segments(directory))  # a live log rotated by size: its earlier parts
     fold = fold_events(JsonlEvents(log, progress, before), context)
+    if fold.events == 0:  # every run writes events (a live hospital its CRLs at start)
+        raise RecordError(f"{log}: expected the run's audit log (it holds no event: "
+                          "cut short, or not this run's)")  # fmt: skip
     tally = tally_of(fold.metrics, fold.certificates, events=fold.events,
                      registered=len(fold.profiles), refusals=fold.refusals)  # fmt: skip
     not_measured = dict(LIVE_UNMEASURED) if live else {}

@@ -59,11 +59,12 @@ class JsonlEvents:
     def _read(self, wanted: Callable[[bytes], bool] | None) -> Iterator[Event]:
         paths = (*self.before, self.path)
         done = 0
+        last = [-1]  # the seq of the last event parsed, across segments
         for path in paths:
             try:
                 total = sum(p.stat().st_size for p in paths)
                 with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
-                    done = yield from self._events(path, handle, done, total, wanted)
+                    done = yield from self._events(path, handle, done, total, wanted, last)
             except OSError as error:
                 reason = error.strerror or str(error)
                 raise RecordError(f"{path}: expected a readable audit log ({reason})") from None
@@ -79,6 +80,7 @@ class JsonlEvents:
         done: int,
         total: int,
         wanted: Callable[[bytes], bool] | None,
+        last: list[int],
     ) -> Generator[Event, None, int]:
         for number, raw in enumerate(handle, start=1):
             done += len(raw)
@@ -86,7 +88,13 @@ class JsonlEvents:
                 self.progress(done, total)
             if not raw.strip() or (wanted is not None and not wanted(raw)):
                 continue
-            yield parse_event(raw, where=f"{path}:{number}")
+            event = parse_event(raw, where=f"{path}:{number}")
+            if event.seq <= last[0]:  # every log numbers its events upwards
+                raise RecordError(f"{path}:{number}: expected an event numbered above "
+                                  f"{last[0]}, got seq {event.seq} (a line written twice, "
+                                  "or out of order)")  # fmt: skip
+            last[0] = event.seq
+            yield event
         return done
 
 

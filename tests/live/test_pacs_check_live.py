@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.live.conftest import Live, StartServer, run
+from tests.live.conftest import REPO, Live, StartServer, run
 from tests.live.dicom_peer import DCMTK_ENV, STORESCP, dcmtk_missing
 from tests.live.ports import free_port
 from tests.live.test_dicom_live import DICOM_SCENARIO
@@ -99,6 +99,20 @@ def test_every_check_passes_against_the_testbeds_acceptor(live: Live, tmp_path: 
     assert _failed_in_junit(tmp_path / "junit.xml") == set()
     reasons = {e["reason"] for e in live.events() if e["kind"] == "dicom-association"}
     assert {"cert-expired", "ae-title-not-allowed", "identity-mismatch"} <= reasons
+
+
+def test_every_check_passes_in_a_hospital_whose_ehr_asks_devices_for_keys(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """A hospital with an EHR that authenticates clients by private_key_jwt, and whose
+    first zone has no route to the PACS: the check's devices (their profile uses the
+    EHR) register with a JWK Set, and stand in a zone routed to the PACS.  Before, the
+    registration was refused and then every association (route-blocked)."""
+    live = start_server(REPO / "scenarios" / "ehr-smart-resilience.yaml")
+    pacs = next(e for e in live.endpoints["dicom"] if e["service"] == "pacs-north")
+    code, report, table = _check(live, int(pacs["port"]), pacs["ae_title"], tmp_path)
+    assert code == 0, table
+    assert report["summary"]["failed"] == []
 
 
 def test_storescp_without_crl_or_allow_list_fails_those_checks(

@@ -56,3 +56,12 @@ def test_a_gzip_log_cut_short_is_a_record_error_not_an_interruption(tmp_path: Pa
     path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(RecordError, match=r"events\.jsonl\.gz: expected a whole gzip file"):
         list(JsonlEvents(path))
+
+
+def test_an_event_written_twice_is_a_record_error(tmp_path: Path) -> None:
+    """A line appended twice was folded twice; every log numbers its events upwards."""
+    lines = [_line(0, EventKind.DATA_LOST, "a"), _line(1, EventKind.DATA_LOST, "b")]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(f"{line}\n" for line in (*lines, lines[1])), encoding="utf-8")
+    with pytest.raises(RecordError, match=r"events\.jsonl:3: expected an event numbered above 1"):
+        list(JsonlEvents(path))

@@ -95,6 +95,13 @@ def test_a_directory_that_no_run_wrote(tmp_path: Path, capsys: pytest.CaptureFix
     assert f"{tmp_path / 'run.json'}: expected a directory written by" in err
 
 
+def test_an_empty_events_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Read as a run that did nothing, it failed every expectation (exit 1)."""
+    kept = _directory(tmp_path)
+    err = _refused(capsys, str(kept))
+    assert f"{kept / 'events.jsonl'}: expected the run's audit log (it holds no event" in err
+
+
 def test_no_events_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     kept = _directory(tmp_path)
     (kept / "events.jsonl").unlink()

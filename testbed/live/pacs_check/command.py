@@ -19,11 +19,12 @@ import click
 from rich.console import Console
 
 from testbed.devices import check_ae_title
-from testbed.errors import LiveError
+from testbed.errors import LiveError, ScenarioError
 from testbed.live.pacs_check.checks import Target, run_checks
 from testbed.live.pacs_check.credentials import prepare as prepare_credentials
 from testbed.live.pacs_check.report import table, write_json, write_junit
 from testbed.live.state import StateDir
+from testbed.scenario import load_scenario
 
 __all__ = ["pacs_check"]
 
@@ -41,12 +42,13 @@ def _where(
     state_dir: Path, port: int | None, site: str | None, zone: str | None
 ) -> tuple[str, str]:
     """The site and zone of the check's devices: given, or the PACS's own site on this
-    port (else the first PACS's) and that site's first zone."""
+    port (else the first PACS's) and the first zone of that site the hospital's network
+    rules let reach that PACS (else the site's first zone)."""
     endpoints = StateDir(state_dir).read_endpoints()
     dicom = endpoints.get("dicom")
     entries = [e for e in dicom if isinstance(e, dict)] if isinstance(dicom, list) else []
+    mine = [e for e in entries if e.get("port") == port] or entries
     if site is None:
-        mine = [e for e in entries if e.get("port") == port] or entries
         if not mine:
             raise LiveError(f"{state_dir}/endpoints.json lists no DICOM endpoint; give --site")
         site = str(mine[0]["site"])
@@ -57,8 +59,21 @@ def _where(
         if not names:
             raise LiveError(f"{state_dir}/endpoints.json lists no zone of site {site!r}; "
                             "give --zone")  # fmt: skip
-        zone = names[0]
+        service = str(mine[0].get("service")) if mine else None
+        routed = _routed(state_dir, site, service)
+        zone = next((name for name in names if name in routed), names[0])
     return site, zone
+
+
+def _routed(state_dir: Path, site: str, service: str | None) -> set[str]:
+    """The zones of ``site`` the kept scenario's network rules let reach ``service``
+    (none when the state directory keeps no readable scenario)."""
+    try:
+        scenario = load_scenario(state_dir / "scenario.yaml")
+    except ScenarioError:
+        return set()
+    return {rule.source for rule in scenario.network
+            if rule.to == service and rule.site in (None, site)}  # fmt: skip
 
 
 @click.command(name="pacs-check")

@@ -34,10 +34,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
+from joserfc.jwk import ECKey
 
 from testbed.errors import LiveError
 from testbed.live.admin_client import admin_request
 from testbed.live.state import StateDir
+from testbed.smart.client import public_jwks
 
 __all__ = ["Credentials", "Identity", "prepare"]
 
@@ -132,6 +134,39 @@ def _load(folder: Path, state_dir: Path) -> dict[str, Identity] | None:
     return None
 
 
+def _client_jwks(endpoints: dict[str, object], bundle: Path) -> dict[str, Any] | None:
+    """A public JWK Set for the check's devices when the hospital's identity provider
+    authenticates clients with private_key_jwt (its SMART configuration says so, and
+    then a device whose profile uses the EHR must register one); None otherwise.  Its
+    private key is thrown away: the checks never ask for a token."""
+    url = endpoints.get("smart_configuration")
+    if not isinstance(url, str):
+        return None  # no EHR in this hospital
+    parts = urlsplit(url)
+    context = ssl.create_default_context(cafile=str(bundle))
+    connection = HTTPSConnection(parts.hostname or "127.0.0.1", parts.port, context=context,
+                                 timeout=30)  # fmt: skip
+    try:
+        connection.request("GET", parts.path, headers={"Accept": "application/json"})
+        answer = connection.getresponse()
+        status, raw = answer.status, answer.read()
+    except OSError as error:
+        raise LiveError(f"SMART configuration at {url}: {error}") from None
+    finally:
+        connection.close()
+    try:
+        methods = json.loads(raw)["token_endpoint_auth_methods_supported"] if status == 200 \
+            else None  # fmt: skip
+    except (ValueError, KeyError, TypeError):
+        methods = None
+    if not isinstance(methods, list):
+        raise LiveError(f"SMART configuration at {url} answered {status}, without "
+                        "token_endpoint_auth_methods_supported")  # fmt: skip
+    if "private_key_jwt" not in methods:
+        return None
+    return public_jwks(ECKey.generate_key("P-384", auto_kid=True))  # ES384, as SMART asks
+
+
 def _enrolled(
     folder: Path, state_dir: Path, *, site: str, zone: str, profile: str
 ) -> dict[str, Identity]:
@@ -139,9 +174,12 @@ def _enrolled(
     bundle = StateDir(state_dir).bundle
     tag = secrets.token_hex(3)
     made: dict[str, Identity] = {}
+    jwks = _client_jwks(endpoints, bundle)
     for role in ROLES:
-        payload = {"serial": f"pchk-{tag}-{role[0]}", "site": site, "zone": zone,
-                   "profile": profile, "owner": "pacs-check"}  # fmt: skip
+        payload: dict[str, Any] = {"serial": f"pchk-{tag}-{role[0]}", "site": site,
+                                   "zone": zone, "profile": profile, "owner": "pacs-check"}
+        if jwks is not None:
+            payload["jwks"] = jwks
         answer: dict[str, Any] = admin_request(state_dir, "/devices", payload)
         device_id, title = answer["device_id"], answer.get("ae_title")
         if not title:

@@ -92,25 +92,33 @@ def _enroll(est_url: str, bundle: Path, device_id: str, password: str, key_path:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)])
     csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
     body = base64.encodebytes(csr.public_bytes(serialization.Encoding.DER))
-    url = urlsplit(f"{est_url}/simpleenroll")
-    context = ssl.create_default_context(cafile=str(bundle))
-    connection = HTTPSConnection(url.hostname or "127.0.0.1", url.port, context=context,
-                                 timeout=30)  # fmt: skip
     auth = base64.b64encode(f"{device_id}:{password}".encode()).decode()
-    try:
-        connection.request("POST", url.path, body=body,
-                           headers={"Content-Type": "application/pkcs10",
-                                    "Authorization": f"Basic {auth}"})  # fmt: skip
-        answer = connection.getresponse()
-        status, raw = answer.status, answer.read()
-    except OSError as error:
-        raise LiveError(f"EST at {est_url}: {error}") from None
-    finally:
-        connection.close()
+    status, raw = _exchange(f"{est_url}/simpleenroll", bundle, "EST", body=body,
+                            headers={"Content-Type": "application/pkcs10",
+                                     "Authorization": f"Basic {auth}"})  # fmt: skip
     if status != 200:
         raise LiveError(f"EST enrollment of {device_id} answered {status}: {raw[:200]!r}")
     certificates = pkcs7.load_der_pkcs7_certificates(base64.b64decode(raw))
     return certificates[0].public_bytes(_PEM)
+
+
+def _exchange(url: str, bundle: Path, what: str, *, body: bytes | None = None,
+              headers: dict[str, str]) -> tuple[int, bytes]:  # fmt: skip
+    """One HTTPS request to the hospital (a POST with ``body``, else a GET) trusting its
+    bundle: the status and the body; :class:`LiveError` naming ``what`` if it fails."""
+    parts = urlsplit(url)
+    context = ssl.create_default_context(cafile=str(bundle))
+    connection = HTTPSConnection(parts.hostname or "127.0.0.1", parts.port, context=context,
+                                 timeout=30)  # fmt: skip
+    try:
+        connection.request("GET" if body is None else "POST", parts.path, body=body,
+                           headers=headers)  # fmt: skip
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    except OSError as error:
+        raise LiveError(f"{what} at {url}: {error}") from None
+    finally:
+        connection.close()
 
 
 def _registered(state_dir: Path) -> set[str]:
@@ -142,18 +150,8 @@ def _client_jwks(endpoints: dict[str, object], bundle: Path) -> dict[str, Any] |
     url = endpoints.get("smart_configuration")
     if not isinstance(url, str):
         return None  # no EHR in this hospital
-    parts = urlsplit(url)
-    context = ssl.create_default_context(cafile=str(bundle))
-    connection = HTTPSConnection(parts.hostname or "127.0.0.1", parts.port, context=context,
-                                 timeout=30)  # fmt: skip
-    try:
-        connection.request("GET", parts.path, headers={"Accept": "application/json"})
-        answer = connection.getresponse()
-        status, raw = answer.status, answer.read()
-    except OSError as error:
-        raise LiveError(f"SMART configuration at {url}: {error}") from None
-    finally:
-        connection.close()
+    status, raw = _exchange(url, bundle, "SMART configuration",
+                            headers={"Accept": "application/json"})  # fmt: skip
     try:
         methods = json.loads(raw)["token_endpoint_auth_methods_supported"] if status == 200 \
             else None  # fmt: skip

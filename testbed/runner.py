@@ -129,7 +129,10 @@ def write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
 
 
 def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
-    """The report, the log (as the run kept it) and the run's inputs; by file name."""
+    """The report, the log (as the run kept it) and the run's inputs; by file name.  An
+    earlier run's log in ``out`` that this run does not replace (``--events none``, or
+    the other of ``events.jsonl`` and ``events.jsonl.gz``) is removed: it would stand
+    beside a report that is not its own."""
     paths = write_report(result.report, result.record, out)
     streamed = result.events
     log: Path | None = None
@@ -140,6 +143,9 @@ def _write_outputs(result: RunResult, out: Path) -> dict[str, Path]:
         log = out / streamed.name
         if not (log.exists() and log.samefile(streamed)):
             shutil.copyfile(streamed, log)
+    for stale in (out / EVENTS, out / f"{EVENTS}.gz"):
+        if stale.exists() and (log is None or stale.name != log.name):
+            stale.unlink()  # an earlier run's log, whose report this run's replaced
     if result.source is not None:
         scenario = result.testbed.scenario
         profiles = profiles_for(scenario, result.source.parent)

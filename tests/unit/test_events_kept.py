@@ -100,3 +100,19 @@ def test_a_compressed_log_is_folded_again_and_a_partial_one_is_refused(
         err = capsys.readouterr().err
         assert f"the run kept '{kept}' events (testbed run --events {kept})" in err
         assert "its report.json is its report" in err
+
+
+def test_a_run_into_an_earlier_runs_directory_leaves_no_log_that_is_not_its_own(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """An earlier run's events.jsonl stood beside a later --events none (or --compress)
+    run's report, and `testbed report` would have read it as that run's."""
+    import shutil
+
+    scenario = runs["all"].parent / "kept.yaml"
+    again = tmp_path / "again"
+    shutil.copytree(runs["all"], again)
+    assert main(["run", str(scenario), "--out", str(again), "--quiet", "--compress"]) == 0
+    assert sorted(p.name for p in again.glob("events*")) == ["events.jsonl.gz"]
+    assert main(["run", str(scenario), "--out", str(again), "--quiet", "--events", "none"]) == 0
+    assert list(again.glob("events*")) == []

@@ -45,33 +45,55 @@ def _read(path: Path) -> str:
 
 
 MAX_DEPTH = 64
-"""The deepest a YAML input may nest (read before it is built: the builder recurses)."""
-MAX_ALIASES = 1000
-"""The most aliases (``*name``) a YAML input may use."""
+"""The deepest a YAML input may nest, aliases expanded (the builder recurses)."""
+MAX_NODES = 1_000_000
+"""The most values (scalars and collections) a YAML input may stand for, aliases
+expanded: a few lines of anchors holding aliases can stand for billions."""
 
 
 def _check_shape(text: str) -> None:
-    """Refuse, before anything is built, YAML that nests deeper than :data:`MAX_DEPTH`,
-    uses more than :data:`MAX_ALIASES` aliases, or an alias inside an anchored
-    collection: an anchor that holds an alias (itself, or one holding another) expands
-    without bound (a few lines can stand for billions of values).  Reads the parser's
-    events, which does not recurse."""
-    anchored: list[bool] = []  # per open collection: it has an anchor
-    aliases = 0
+    """Refuse, before anything is built, YAML that nests deeper than :data:`MAX_DEPTH`
+    or stands for more than :data:`MAX_NODES` values once its aliases are expanded, or
+    whose anchor holds an alias to itself.  Reads the parser's events, which does not
+    recurse: each anchored node's size and height are counted as it closes, and each
+    alias adds its anchor's."""
+    open_: list[list[Any]] = []  # per open collection: [anchor, size, height]
+    closed: dict[str, tuple[int, int]] = {}  # anchor -> (size, height) of its node
+    values = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.CollectionStartEvent):
-            anchored.append(event.anchor is not None)
-            if len(anchored) > MAX_DEPTH:
+            open_.append([event.anchor, 1, 1])
+            values += 1
+            if len(open_) > MAX_DEPTH:
                 raise _refused(f"YAML nested at most {MAX_DEPTH} levels deep", event)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            anchored.pop()
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size, height = open_.pop()
+            if anchor is not None:
+                closed[anchor] = (size, height)
+        elif isinstance(event, yaml.ScalarEvent):
+            size, height = 1, 0
+            values += 1
+            if event.anchor is not None:
+                closed[event.anchor] = (size, height)
         elif isinstance(event, yaml.AliasEvent):
-            aliases += 1
-            if aliases > MAX_ALIASES:
-                raise _refused(f"at most {MAX_ALIASES} aliases (*name)", event)
-            if any(anchored):
-                raise _refused(f"no alias (*{event.anchor}) inside an anchored collection: "
-                               "an anchor holding aliases can expand without bound", event)
+            if any(entry[0] == event.anchor for entry in open_):
+                raise _refused(f"no alias (*{event.anchor}) inside its own anchor's "
+                               "value (it would hold itself)", event)  # fmt: skip
+            size, height = closed.get(event.anchor or "", (1, 0))
+            values += size
+            if len(open_) + height > MAX_DEPTH:
+                raise _refused(f"YAML nested at most {MAX_DEPTH} levels deep, aliases "
+                               "expanded", event)  # fmt: skip
+        else:
+            continue
+        if values > MAX_NODES:
+            raise _refused(f"YAML standing for at most {MAX_NODES:,} values, aliases "
+                           "expanded", event)  # fmt: skip
+        if open_:  # the node just completed belongs to the collection around it
+            parent = open_[-1]
+            parent[1] += size
+            parent[2] = max(parent[2], height + 1)
 
 
 def _refused(expected: str, event: yaml.Event) -> _Refused:

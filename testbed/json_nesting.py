@@ -14,7 +14,9 @@ import re
 
 __all__ = ["nesting"]
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# a string, or an unterminated one running to the end (without the optional closing
+# quote, an unterminated string made the scan restart at each escaped quote: quadratic)
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
 

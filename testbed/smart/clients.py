@@ -171,10 +171,17 @@ def client_keys(client_id: str, jwks: Mapping[str, Any] | None) -> tuple[ClientK
     return keys
 
 
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+
+
 def jwks_url_of(client_id: str, url: str | None) -> str | None:
     """A client's JWKS URL as registered; :class:`RegistrationError` unless it is an
     ``https://`` URL naming a host."""
-    if url is not None and (not url.startswith("https://") or not urlsplit(url).hostname):
+    if url is not None and (not url.startswith("https://") or not _host(url)):
         raise RegistrationError(f"client {client_id!r}: JWKS URL {url!r} must be https:// "
                                 "and name a host")  # fmt: skip
     return url

@@ -282,7 +282,8 @@ def test_a_private_key_jwt_device_must_give_its_keys() -> None:
     assert hospital.inventory.get(DEVICE) is None  # nothing was changed
     # credentials enrolling the client would refuse are refused before anything changes
     # (an empty set, a URL with no host): the device was left registered, with no client
-    for keys in ({"jwks": {"keys": []}}, {"jwks_url": "https://"}):
+    for keys in ({"jwks": {"keys": []}}, {"jwks_url": "https://"},
+                 {"jwks_url": "https://[::1/x"}):  # urlsplit raised: a 500
         with pytest.raises(RegistrationError, match=r"no RSA or EC key|name a host"):
             operations.register(hospital, record, **keys)  # type: ignore[arg-type]
         assert hospital.inventory.get(DEVICE) is None

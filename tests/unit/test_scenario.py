@@ -551,3 +551,14 @@ def test_a_profile_the_simulation_cannot_enroll_is_refused(
     with pytest.raises(ScenarioError, match="SCEP is not simulated") as raised:
         load_scenario(path)
     assert raised.value.field == "fleet[0].profile"
+
+
+def test_a_start_too_late_for_the_runs_dates_is_bad_input(
+    tiny_scenario: str, write_scenario: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Year 9999 loaded, then every run and report was an OverflowError."""
+    lines = [line for line in tiny_scenario.splitlines() if line.startswith("start:")]
+    path = write_scenario(tiny_scenario.replace(lines[0], "start: 9999-12-01T00:00:00Z"))
+    assert main(["validate", str(path)]) == 2
+    field, expected = _refusal(capsys, path)
+    assert (field, expected.split(" (")[0]) == ("start", "a start before 9000-01-01")

@@ -454,6 +454,9 @@ class DicomAcceptor:
         except StorageFull as full:  # the PACS's bound, before anything was kept
             self._refuse(event, Refusal.STORAGE_FULL, f"C-STORE not kept: {full}")
             return _OUT_OF_RESOURCES
+        except OSError as error:  # the disk refused the record (cut off again): not kept
+            self._refuse(event, Refusal.SERVER_ERROR, f"C-STORE not kept: {error}")
+            return _OUT_OF_RESOURCES
         return _OUT_OF_RESOURCES if answer is None else int(answer.status)
 
     def _find(self, event: evt.Event) -> Any:

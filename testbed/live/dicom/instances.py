@@ -29,6 +29,7 @@ tallies ``storage-full``), so one device cannot fill the disk or the memory.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -136,10 +137,17 @@ class DiskStore:
             raise StorageFull(f"{self._size} bytes kept; this instance's {len(body) + _CRC.size} "
                               f"more would pass {self.max_bytes} (--max-stored-bytes)")
         # opened per record (no handle outlives the call): microseconds beside the fsync
-        with self.path.open("ab") as handle:
-            handle.write(body + _CRC.pack(zlib.crc32(body)))
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with self.path.open("ab") as handle:
+                handle.write(body + _CRC.pack(zlib.crc32(body)))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            # a record cut short (a full disk, an I/O error) is cut off again, so the next
+            # one starts where the index says and a restart keeps every answered record
+            with contextlib.suppress(OSError):
+                os.truncate(self.path, self._size)
+            raise
         if self._created:  # the log's own directory entry, and those of new directories
             self._created = False
             for directory in (self.root, *(made.parent for made in self._made)):

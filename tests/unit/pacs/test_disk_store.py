@@ -122,3 +122,28 @@ def test_find_answers_the_devices_own_instances(bed: Bed) -> None:
     assert not refused.decision.allowed and refused.found == ()
     events = [e for e in bed.log if e.kind.value == "dicom-find"]
     assert [(e.data["allowed"], e.data["matches"]) for e in events] == [(True, 1), (False, 0)]
+
+
+def test_a_record_the_disk_refused_is_cut_off_and_the_next_one_is_kept_whole(
+    shared_bed: Bed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed write or fsync left its bytes: the next record went after them, its
+    dataset offset was wrong, and a restart cut off every later (answered) record."""
+    import os
+
+    store = DiskStore(tmp_path)
+    first = _stored(shared_bed, store, 1)
+    size = (tmp_path / LOG).stat().st_size
+
+    def full(descriptor: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        _stored(shared_bed, store, 2)
+    monkeypatch.undo()
+    assert (tmp_path / LOG).stat().st_size == size and len(store) == 1
+    second = _stored(shared_bed, store, 3)
+    assert store.dataset(second).SOPInstanceUID == second
+    reopened = DiskStore(tmp_path)
+    assert [i.sop_instance_uid for i in reopened] == [first, second]

@@ -13,7 +13,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -35,7 +35,7 @@ from testbed.positions import parse_field_path
 from testbed.sites import NAME, Service, Site
 from testbed.smart.settings import MAX_TOKEN_LIFETIME, ClientAuth
 from testbed.targets import DEVICES, TargetForm
-from testbed.units import Duration, PositiveDuration, parse_duration
+from testbed.units import Duration, PositiveDuration, parse_duration, run_start
 
 __all__ = [
     "CensusSpec",
@@ -71,32 +71,6 @@ class Weekday(StrEnum):
 #: A SPIFFE trust domain that is also a DNS name (it ends every device's DNS SAN):
 #: dot-separated labels of lowercase letters, digits and inner dashes.
 TRUST_DOMAIN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
-
-
-def _utc(value: datetime) -> datetime:
-    """A time in UTC; another time zone is refused, not quietly converted."""
-    offset = value.utcoffset()
-    if offset is None:
-        raise ValueError("a UTC time such as 2026-01-05T00:00:00Z (this one has no time zone)")
-    if offset:
-        raise ValueError(f"a UTC time such as 2026-01-05T00:00:00Z (this one is at UTC"
-                         f"{value.strftime('%z')}; write it in UTC with a Z, it is not "
-                         "converted)")  # fmt: skip
-    return value
-
-
-LATEST_START = datetime(9000, 1, 1, tzinfo=UTC)
-"""The latest a run may start: its durations (each at most 100 years) must end within
-what dates can hold (year 9999)."""
-
-
-def _start(value: datetime) -> datetime:
-    """A run's start: in UTC, and early enough for every date the run computes."""
-    value = _utc(value)
-    if value >= LATEST_START:
-        raise ValueError(f"a start before {LATEST_START:%Y-%m-%d} (a run's dates, its "
-                         "durations added, must stay within year 9999)")  # fmt: skip
-    return value
 
 
 def _trust_domain(value: str) -> str:
@@ -352,7 +326,7 @@ class Scenario:
     """The scenario's name (lowercase letters, digits and dashes); reports and runs/ use it."""
     seed: Annotated[int, Field(strict=True)]  # a number, not a string that parses as one
     """The random seed: the same seed gives the same events."""
-    start: Annotated[datetime, AfterValidator(_start)]
+    start: Annotated[datetime, AfterValidator(run_start)]
     """When the run starts: a UTC time such as 2026-01-05T00:00:00Z."""
     duration: PositiveDuration
     """How long the run lasts (a duration such as 90d)."""

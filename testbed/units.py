@@ -1,15 +1,17 @@
-"""Durations as people write them in scenario files: ``30d``, ``12h``, ``1d12h``, ``90s``."""
+"""Durations as people write them in scenario files (``30d``, ``12h``, ``1d12h``, ``90s``),
+and the start a run's durations are added to."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = [
-    "MAX_DURATION", "Duration", "PositiveDuration", "format_duration", "parse_duration",
+    "LATEST_START", "MAX_DURATION", "Duration", "PositiveDuration", "format_duration",
+    "parse_duration", "run_start",
 ]
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|m|s)")
@@ -19,6 +21,9 @@ PATTERN = r"^(\d+(\.\d+)?(w|d|h|m|s))+$"
 MAX_DURATION = timedelta(days=36525)
 """The longest duration anything takes (a run, a certificate's life, a fault): a
 hundred years, far inside what dates can hold after any scenario's start."""
+LATEST_START = datetime(9000, 1, 1, tzinfo=UTC)
+"""The latest a run may start: its durations (each at most :data:`MAX_DURATION`) must
+end within what dates can hold (year 9999)."""
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -77,3 +82,19 @@ PositiveDuration = Annotated[
     ),
 ]
 """A :data:`Duration` that must be longer than zero (an interval, a lifetime)."""
+
+
+def run_start(value: datetime) -> datetime:
+    """A run's start: a UTC time (another time zone is refused, not quietly converted),
+    early enough for every date the run computes."""
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("a UTC time such as 2026-01-05T00:00:00Z (this one has no time zone)")
+    if offset:
+        raise ValueError(f"a UTC time such as 2026-01-05T00:00:00Z (this one is at UTC"
+                         f"{value.strftime('%z')}; write it in UTC with a Z, it is not "
+                         "converted)")  # fmt: skip
+    if value >= LATEST_START:
+        raise ValueError(f"a start before {LATEST_START:%Y-%m-%d} (a run's dates, its "
+                         "durations added, must stay within year 9999)")  # fmt: skip
+    return value

@@ -22,9 +22,10 @@ from testbed.certify.checks import Check, CheckRun, NotMet, Result
 from testbed.certify.hospital import KitHospital
 from testbed.certify.session import Session
 from testbed.clock import WallClock
-from testbed.devices import DeviceProfile
-from testbed.errors import AdapterError, CertifyError, LiveError, Unsupported
+from testbed.devices import DeviceProfile, check_profile_services
+from testbed.errors import AdapterError, CertifyError, LiveError, RegistrationError, Unsupported
 from testbed.scenario import Scenario
+from testbed.sites import HealthSystem
 from testbed.verdicts import Verdict
 
 __all__ = ["Certification", "certify", "profile_of", "run_check"]
@@ -69,15 +70,11 @@ def profile_of(hospital: Inputs, name: str) -> DeviceProfile:
     if not profile.supports_est:
         raise CertifyError(f"--profile {name!r} does not enroll over EST; the kit's EST and "
                            "lifecycle suites need it")  # fmt: skip
-    present = {service.kind for service in hospital.scenario.services}
-    for kind in profile.services:  # refused up front, not as every check's error
-        if kind not in present:
-            raise CertifyError(
-                f"--profile {name!r} uses the {kind.value} service, but scenario "
-                f"{hospital.scenario.name!r} has no service of kind {kind.value!r} (its "
-                f"services are of kinds {sorted(k.value for k in present)}): certify it "
-                "against a scenario that has one"
-            )  # fmt: skip
+    scenario = hospital.scenario
+    try:  # refused up front, not as every check's error
+        check_profile_services(profile, HealthSystem(scenario.sites, scenario.services))
+    except RegistrationError as error:
+        raise CertifyError(f"--profile {name!r}, scenario {scenario.name!r}: {error}") from None
     return profile
 
 

@@ -123,8 +123,8 @@ def test_bad_input_exits_2_naming_it(
 
 @pytest.mark.parametrize(("scenario", "profile", "message"), [
     (PILOT.parent / "revocation-offboarding-drill.yaml", PROFILE,
-     "--profile 'ct-ai-onbox' uses the pacs service, but scenario "
-     "'revocation-offboarding-drill' has no service of kind 'pacs'"),
+     "--profile 'ct-ai-onbox', scenario 'revocation-offboarding-drill': profile "
+     "'ct-ai-onbox' uses the pacs service, but this scenario has no service of kind 'pacs'"),
     (PILOT, "no-such", "--profile 'no-such': unknown; known:"),
     (PILOT.parent / "no-such.yaml", PROFILE, "no-such.yaml: expected a scenario file"),
 ])  # fmt: skip

@@ -6,7 +6,8 @@ simulation does not need).  The fields follow BALP's RESTful pattern:
 
 - ``type`` rest (audit-event-type), ``subtype`` the interaction (restful-interaction:
   create, read, search-type), ``action`` C / R / E, ``recorded``, ``outcome`` 0
-  (success), 4 (a refusal: the client's request failed) with ``outcomeDesc``;
+  (success), 4 (a refusal: the client's request failed) or 8 (the server failed: a
+  full store) with ``outcomeDesc``;
 - agents: the client (DICOM 110153 Source Role ID, the Device, requestor, its network
   address), the server (110152 Destination Role ID, the EHR), and the OAuth client
   that the token names (identified by its client_id);
@@ -50,6 +51,7 @@ class AuditRecord:
     query: str = ""
     refused: bool = False
     outcome_desc: str = ""
+    serious: bool = False  # the server failed (a 5xx): outcome 8, not 4
 
 
 MAX_QUERY = 1024
@@ -74,7 +76,7 @@ def audit_event(record: AuditRecord, now: datetime) -> dict[str, Any]:
         "subtype": [{"system": _SUBTYPE, "code": record.interaction}],
         "action": _ACTIONS[record.interaction],
         "recorded": isoformat(now),
-        "outcome": "4" if record.refused else "0",
+        "outcome": ("8" if record.serious else "4") if record.refused else "0",
         "agent": _agents(record),
         "source": {
             "observer": {"display": record.server},

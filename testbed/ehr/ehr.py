@@ -14,6 +14,12 @@ Every answer writes one testbed event (``ehr-write`` or ``ehr-read``) with its
 reason; every accepted write stores one Provenance and one AuditEvent, every refusal
 one AuditEvent.  A conditional create that finds its resource answers 200 with it,
 stores an AuditEvent saying nothing was created, and no Provenance.
+
+A bounded store (live mode's, store.py) refuses a write it has no room for (507,
+``storage-full``); an accepted write's Provenance and AuditEvent have room kept for
+them.  A refusal's AuditEvent (or a matched conditional create's) is stored when there
+is room; when there is none, its event says ``audit_kept: false`` (the refusal itself
+is in the event log either way: a full store cannot be filled further by refusals).
 """
 
 from __future__ import annotations
@@ -195,7 +201,8 @@ class Ehr:
             encounter = self.context.check(request.device_id, data, now)
         validate(data)
         check_references(data, self._exists)
-        created = self.store.create(data, now, condition=condition)
+        # room kept for the Provenance and AuditEvent written after it
+        created = self.store.create(data, now, condition=condition, reserve=2)
         patient = data["subject"]["reference"] if kind in CLINICAL_TYPES else ""
         return _Accepted(created, patient, encounter)
 
@@ -218,6 +225,7 @@ class Ehr:
                     encounter=accepted.encounter,
                 ),
                 now,
+                reserved=True,
             )
         record = AuditRecord(
             "create",
@@ -229,12 +237,13 @@ class Ehr:
             patient=accepted.patient,
             outcome_desc="" if created.new else "If-None-Exist matched it; nothing created",
         )
-        self.store.create(audit_event(record, now), now)
+        audited = self._audit(record, now, reserved=created.new)
         status = 201 if created.new else 200
         kind, ident = created.reference.split("/")
         self._event(
-            now, EventKind.EHR_WRITE, request, "create", kind, status, id=ident, created=created.new
-        )
+            now, EventKind.EHR_WRITE, request, "create", kind, status, id=ident,
+            created=created.new, audit_kept=audited,
+        )  # fmt: skip
         location = f"{self.base}/{created.reference}/_history/1"
         return _answer(status, created.resource, (("Location", location), ("ETag", 'W/"1"')))
 
@@ -252,8 +261,9 @@ class Ehr:
             query=request.query_string if interaction == "search-type" else "",
             refused=True,
             outcome_desc=f"{refusal.status} {refusal.reason.value}: {refusal.diagnostics}",
+            serious=refusal.status >= 500,
         )
-        self.store.create(audit_event(record, now), now)
+        audited = self._audit(record, now, reserved=False)
         kind = request.path.strip("/").partition("/")[0]
         write = interaction == "create"
         self._event(
@@ -264,10 +274,20 @@ class Ehr:
             kind,
             refusal.status,
             reason=refusal.reason,
+            audit_kept=audited,
         )
         headers = (*refusal.headers,)
         answer = _answer(refusal.status, operation_outcome(refusal.issues), headers)
         return replace(answer, reason=refusal.reason)
+
+    def _audit(self, record: AuditRecord, now: datetime, *, reserved: bool) -> bool:
+        """Store ``record``'s AuditEvent (``reserved``: room was kept for it); False
+        when a bounded store had no room for it."""
+        try:
+            self.store.create(audit_event(record, now), now, reserved=reserved)
+        except Refused:
+            return False
+        return True
 
     def _event(
         self,
@@ -279,8 +299,11 @@ class Ehr:
         status: int,
         *,
         reason: Reason = Reason.OK,
+        audit_kept: bool = True,
         **data: str | int | bool,
     ) -> None:
+        if not audit_kept:  # said only when a bounded store had no room for it
+            data["audit_kept"] = False
         self.log.emit(
             now,
             kind,

@@ -48,6 +48,7 @@ class IssueType(StrEnum):
     EXPIRED = "expired"
     FORBIDDEN = "forbidden"
     TRANSIENT = "transient"  # the EHR is down: try again later
+    NO_STORE = "no-store"  # (transient) the store takes nothing more
     NOT_SUPPORTED = "not-supported"
     NOT_FOUND = "not-found"
     MULTIPLE_MATCHES = "multiple-matches"
@@ -76,9 +77,9 @@ class Refusal:
     more: tuple[Issue, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.reason is Reason.OK or not 400 <= self.status < 500:
+        if self.reason is Reason.OK or not 400 <= self.status < 600:
             raise ValueError(
-                f"a refusal needs a 4xx status and a reason other than 'ok' "
+                f"a refusal needs a 4xx or 5xx status and a reason other than 'ok' "
                 f"(got {self.status}, {self.reason.value!r})"
             )
 

@@ -9,10 +9,18 @@ Conditional create (``If-None-Exist``, FHIR R4 §3.1.0.8.1): the condition is a 
 on the type; no match creates, one match answers the existing resource and creates
 nothing (so a retry after a lost answer makes no duplicate), more than one refuses
 with 412.
+
+A store may be bounded (:class:`Capacity`, :meth:`ResourceStore.bound`: live mode's
+``--max-stored-resources`` and ``--max-stored-resource-bytes``; the simulation's
+stores are not): a create that would take it past either bound is refused with 507
+(``storage-full``).  A client's create keeps room for what the server writes after
+it (``reserve``: its Provenance and AuditEvent), which are then written ``reserved``
+without a check, so an accepted write is never left without them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +33,12 @@ from testbed.decisions import Reason
 from testbed.ehr.outcomes import IssueType, Refusal, Refused
 from testbed.ehr.search import Query
 
-__all__ = ["Created", "IdSource", "ResourceJournal", "ResourceStore"]
+__all__ = ["RESERVED_SIZE", "Capacity", "Created", "IdSource", "ResourceJournal", "ResourceStore"]
+
+RESERVED_SIZE = 8 * 1024
+"""The room (bytes of compact JSON) a create keeps for each resource the server
+writes after it: an AuditEvent keeps at most 1,024 characters of a query and 512 of
+its outcome (audit.py), and a Provenance names a few references."""
 
 
 class IdSource:
@@ -44,10 +57,24 @@ class IdSource:
         """Continue a kept store: the next id is the ``count + 1``-th."""
         self._count = count
 
+    def peek(self) -> str:
+        """The id :meth:`next` gives next, without giving it out."""
+        return blake2b(f"{self._seed}:{self._count + 1}".encode(), digest_size=8).hexdigest()
+
     def next(self) -> str:
         """The next id (16 lowercase hex digits)."""
+        ident = self.peek()
         self._count += 1
-        return blake2b(f"{self._seed}:{self._count}".encode(), digest_size=8).hexdigest()
+        return ident
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """What a bounded store may hold: ``resources`` of them, ``size`` bytes of them as
+    compact JSON (as a journal keeps them)."""
+
+    resources: int
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +114,31 @@ class ResourceStore:
         # candidates of a search on ``identifier`` (a conditional create's usual
         # condition), so it does not scan every resource of the type
         self._by_identifier: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.capacity: Capacity | None = None
+        # with a capacity: each resource's size by (type, id), and their sum
+        self._sizes: dict[tuple[str, str], int] = {}
+        self._size = 0
+
+    def bound(self, capacity: Capacity) -> None:
+        """Hold at most ``capacity`` from now on (what is held already is kept, even
+        beyond it: a bound lowered on a kept store refuses the next creates)."""
+        self.capacity = capacity
+        self._sizes = {
+            (kind, ident): _size(resource)
+            for kind, resources in self._by_type.items()
+            for ident, resource in resources.items()
+        }
+        self._size = sum(self._sizes.values())
+
+    @property
+    def held(self) -> int:
+        """How many resources the store holds."""
+        return sum(len(resources) for resources in self._by_type.values())
+
+    @property
+    def size(self) -> int:
+        """The bytes of compact JSON the store holds (0 when it is not bounded)."""
+        return self._size
 
     @property
     def ids_issued(self) -> int:
@@ -102,6 +154,8 @@ class ResourceStore:
             self._by_type.setdefault(resource["resourceType"], {})[resource["id"]] = resource
             self._index(resource)
         self._ids.continue_after(ids_issued)
+        if self.capacity is not None:
+            self.bound(self.capacity)
 
     def _index(self, resource: dict[str, Any]) -> None:
         kind = resource["resourceType"]
@@ -115,12 +169,20 @@ class ResourceStore:
             self.journal.save(resource, ids_issued=self._ids.issued)
 
     def create(
-        self, data: dict[str, Any], now: datetime, *, condition: Query | None = None
+        self,
+        data: dict[str, Any],
+        now: datetime,
+        *,
+        condition: Query | None = None,
+        reserve: int = 0,
+        reserved: bool = False,
     ) -> Created:
         """Store ``data`` under a new id, unless ``condition`` matches (see the module).
 
         The stored resource is ``data`` with the server's ``id`` and ``meta`` (the
-        client's are replaced, as FHIR create requires).
+        client's are replaced, as FHIR create requires).  A bounded store refuses it
+        (507, ``storage-full``) unless there is room for it and ``reserve`` more of
+        :data:`RESERVED_SIZE`; ``reserved``: room was kept for it by an earlier create.
         """
         kind = data["resourceType"]
         if condition is not None:
@@ -137,14 +199,39 @@ class ResourceStore:
                 )
             if found:
                 return Created(found[0], new=False)
-        ident = self._ids.next()
+        ident = self._ids.peek()
         meta = {"versionId": "1", "lastUpdated": isoformat(now)}
         resource = {"resourceType": kind, "id": ident, "meta": meta}
         resource.update((k, v) for k, v in data.items() if k not in resource)
+        if self.capacity is not None:
+            size = _size(resource)
+            if not reserved:
+                self._check_room(kind, size, reserve)
+            self._sizes[(kind, ident)] = size
+            self._size += size
+        self._ids.next()
         self._by_type.setdefault(kind, {})[ident] = resource
         self._index(resource)
         self._kept(resource)
         return Created(resource, new=True)
+
+    def _check_room(self, kind: str, size: int, reserve: int) -> None:
+        capacity = self.capacity
+        assert capacity is not None
+        held = self.held
+        needed = size + reserve * RESERVED_SIZE
+        if held + 1 + reserve <= capacity.resources and self._size + needed <= capacity.size:
+            return
+        raise Refused(
+            Refusal(
+                507,
+                Reason.STORAGE_FULL,
+                IssueType.NO_STORE,
+                f"this EHR's store is full: it holds {held} resources ({self._size} bytes) "
+                f"of at most {capacity.resources} ({capacity.size} bytes), and this {kind} "
+                f"needs room for {1 + reserve} ({needed} bytes); nothing was stored",
+            )
+        )
 
     def read(self, kind: str, ident: str) -> dict[str, Any] | None:
         """The resource ``kind/ident``, or None."""
@@ -185,6 +272,11 @@ class ResourceStore:
         """Mark a stored resource changed in place (``meta.lastUpdated``): the one
         change the store knows, an Encounter's location history (context.py)."""
         resource["meta"]["lastUpdated"] = isoformat(now)
+        if self.capacity is not None:  # the server's own change: no room asked for
+            key = (resource["resourceType"], resource["id"])
+            size = _size(resource)
+            self._size += size - self._sizes.get(key, 0)
+            self._sizes[key] = size
         self._kept(resource)
 
     def all(self, kind: str) -> list[dict[str, Any]]:
@@ -194,3 +286,8 @@ class ResourceStore:
     def count(self, kind: str) -> int:
         """How many resources of ``kind`` are stored."""
         return len(self._by_type.get(kind, {}))
+
+
+def _size(resource: dict[str, Any]) -> int:
+    """``resource``'s bytes as compact JSON (ASCII: as a journal keeps it)."""
+    return len(json.dumps(resource, separators=(",", ":")))

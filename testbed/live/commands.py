@@ -110,6 +110,12 @@ _PORT = click.IntRange(0, 65535)  # 0: any free port
 @click.option("--max-stored-instances", type=int, default=_DEFAULTS.stored_instances,
               show_default=True,
               help="DICOM instances one PACS keeps (0xA700 above).")  # fmt: skip
+@click.option("--max-stored-resources", type=int, default=_DEFAULTS.stored_resources,
+              show_default=True,
+              help="FHIR resources one EHR keeps (507 above).")  # fmt: skip
+@click.option("--max-stored-resource-bytes", type=int,
+              default=_DEFAULTS.stored_resource_bytes, show_default=True,
+              help="Bytes of FHIR resources (as JSON) one EHR keeps (507 above).")
 @click.option("--rate-limit", type=float, default=_DEFAULTS.rate, show_default=True,
               help="Requests per second per source address (429 above); 0: no limit.")
 @click.option("--rate-burst", type=int, default=_DEFAULTS.burst, show_default=True,
@@ -142,6 +148,8 @@ def serve(
     max_dataset: int,
     max_stored_bytes: int,
     max_stored_instances: int,
+    max_stored_resources: int,
+    max_stored_resource_bytes: int,
     rate_limit: float,
     rate_burst: int,
     audit_interval: float,
@@ -166,7 +174,10 @@ def serve(
                     idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
                     request_timeout=request_timeout, body_bytes=max_body,
                     dataset_bytes=max_dataset, stored_bytes=max_stored_bytes,
-                    stored_instances=max_stored_instances, rate=rate_limit, burst=rate_burst,
+                    stored_instances=max_stored_instances,
+                    stored_resources=max_stored_resources,
+                    stored_resource_bytes=max_stored_resource_bytes, rate=rate_limit,
+                    burst=rate_burst,
                     audit_interval=audit_interval,
                     audit_log_bytes=audit_log_max_bytes)  # fmt: skip
     raise_fd_limit(limits)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.crosscheck import scenario_profiles
+from testbed.ehr.store import Capacity
 from testbed.events import EventLog
 from testbed.live.dicom.serve import disk_instances
 from testbed.live.hospital import LiveHospital
@@ -52,7 +53,8 @@ def open_hospital(
     loaded = load_scenario(scenario)
     profiles = scenario_profiles(loaded, scenario.parent)
     aside = set_aside(root) if new else None
-    store = SqliteStore.open(root, scenario=loaded.name)
+    capacity = Capacity(limits.stored_resources, limits.stored_resource_bytes)
+    store = SqliteStore.open(root, scenario=loaded.name, fhir_capacity=capacity)
     hospital = LiveHospital(
         loaded, profiles=profiles, store=store, log=log,
         instances=disk_instances(root, limits=limits),

@@ -11,7 +11,9 @@ included: a body trickled a byte at a time cannot hold a connection for days).
 A request head is at most ``head_bytes`` and a body at most ``body_bytes`` (413
 above it); a DICOM message's dataset at most ``dataset_bytes`` (the association is
 closed above it), and a PACS service keeps at most ``stored_bytes`` of instances and
-``stored_instances`` of them (0xA700 above).  With ``rate`` set, each source may
+``stored_instances`` of them (0xA700 above); an EHR service at most
+``stored_resources`` FHIR resources and ``stored_resource_bytes`` of them as JSON
+(507 above).  With ``rate`` set, each source may
 make ``rate`` requests a second on average (``burst`` at once); above it the answer
 is 429 with ``Retry-After``.  Refusals are counted per source
 and reason and written as one audit event each ``audit_interval`` seconds
@@ -26,13 +28,28 @@ from dataclasses import dataclass, fields
 
 from testbed.errors import LiveError
 
-__all__ = ["FD_HEADROOM", "MAX_STORED_BYTES", "MAX_STORED_INSTANCES", "Limits", "raise_fd_limit"]
+__all__ = [
+    "FD_HEADROOM",
+    "MAX_STORED_BYTES",
+    "MAX_STORED_INSTANCES",
+    "MAX_STORED_RESOURCES",
+    "MAX_STORED_RESOURCE_BYTES",
+    "Limits",
+    "raise_fd_limit",
+]
 
 MAX_STORED_BYTES = 4 << 30
 """The default bound of one PACS service's instance log (``--max-stored-bytes``)."""
 MAX_STORED_INSTANCES = 100_000
 """The default bound of one PACS service's instances (``--max-stored-instances``): their
 identities are held in memory (under 1 KiB each)."""
+
+MAX_STORED_RESOURCES = 100_000
+"""The default bound of one EHR service's FHIR resources (``--max-stored-resources``):
+all of them are held in memory, 3-7 KB each as Python objects (measured)."""
+MAX_STORED_RESOURCE_BYTES = 256 << 20
+"""The default bound of one EHR service's resources as compact JSON
+(``--max-stored-resource-bytes``); with the count's bound, under 1 GiB of memory."""
 
 FD_HEADROOM = 64
 """File descriptors kept for what is not a connection: listeners, the audit log, the
@@ -45,7 +62,9 @@ OPTIONS = {
     "idle_timeout": "--idle-timeout", "handshake_timeout": "--handshake-timeout",
     "request_timeout": "--request-timeout", "body_bytes": "--max-body",
     "dataset_bytes": "--max-dataset", "stored_bytes": "--max-stored-bytes",
-    "stored_instances": "--max-stored-instances", "rate": "--rate-limit",
+    "stored_instances": "--max-stored-instances",
+    "stored_resources": "--max-stored-resources",
+    "stored_resource_bytes": "--max-stored-resource-bytes", "rate": "--rate-limit",
     "burst": "--rate-burst", "audit_interval": "--audit-interval",
     "audit_log_bytes": "--audit-log-max-bytes",
 }  # fmt: skip
@@ -69,6 +88,8 @@ class Limits:
     dataset_bytes: int = 16 * 1024 * 1024
     stored_bytes: int = MAX_STORED_BYTES
     stored_instances: int = MAX_STORED_INSTANCES
+    stored_resources: int = MAX_STORED_RESOURCES
+    stored_resource_bytes: int = MAX_STORED_RESOURCE_BYTES
     rate: float = 0.0
     burst: int = 20
     audit_interval: float = 10.0

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from testbed.ehr.store import Capacity
 from testbed.errors import LiveError
 from testbed.inventory import DeviceJournal, InventoryEntry
 from testbed.live.store_clinical import CLINICAL_SCHEMA, IDP_KEYS, keep_clinical
@@ -78,9 +79,14 @@ class SqliteStore:
     exist.  One process at a time (``testbed serve`` holds the state directory's lock).
     """
 
-    def __init__(self, db: sqlite3.Connection, root: Path, *, created: bool) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, root: Path, *, created: bool,
+        fhir_capacity: Capacity | None = None,
+    ) -> None:  # fmt: skip
         self._db = db
         self.root = root
+        #: what each EHR service may hold (None: unbounded)
+        self.fhir_capacity = fhir_capacity
         #: True when this store was made now (a new hospital), False when reopened
         self.created = created
         self._records = SqliteRecords(db, KeyFiles(root / KEYS))
@@ -88,8 +94,11 @@ class SqliteStore:
         self._crashed = False
 
     @classmethod
-    def open(cls, root: Path, *, scenario: str) -> SqliteStore:
-        """Open (or create) the store in ``root`` for the scenario named ``scenario``.
+    def open(
+        cls, root: Path, *, scenario: str, fhir_capacity: Capacity | None = None
+    ) -> SqliteStore:
+        """Open (or create) the store in ``root`` for the scenario named ``scenario``
+        (``fhir_capacity``: what each EHR service may hold, None: unbounded).
 
         :class:`LiveError` when the database cannot be opened or belongs to a
         hospital of another scenario.
@@ -105,7 +114,7 @@ class SqliteStore:
             db.executescript(_SCHEMA + CLINICAL_SCHEMA)
         except (OSError, sqlite3.Error) as error:
             raise LiveError(f"{path}: cannot open the hospital's store ({error})") from None
-        store = cls(db, root, created=created)
+        store = cls(db, root, created=created, fhir_capacity=fhir_capacity)
         store._claim(scenario)
         return store
 
@@ -161,7 +170,8 @@ class SqliteStore:
         """Give the IdP and the EHRs back what this database kept and journal them
         from now on (:mod:`testbed.live.store_clinical`), in one transaction."""
         with self.transaction():
-            keep_clinical(clinical, self._db, KeyFiles(self.root / IDP_KEYS), now=now)
+            keep_clinical(clinical, self._db, KeyFiles(self.root / IDP_KEYS), now=now,
+                          capacity=self.fhir_capacity)  # fmt: skip
 
     def kept_devices(self) -> Iterator[InventoryEntry]:
         """The kept inventory entries, in registration order."""

@@ -35,6 +35,7 @@ from joserfc.jwk import ECKey
 from testbed.clinical import Clinical, SmartEnrollment
 from testbed.clock import isoformat, parse_utc
 from testbed.ehr.resources import SUPPORTED_TYPES
+from testbed.ehr.store import Capacity
 from testbed.errors import LiveError
 from testbed.live.store_records import KeyFiles
 from testbed.smart.clients import ClientState, SmartClient
@@ -217,9 +218,11 @@ class SqliteFhirJournal:
 
 
 def keep_clinical(
-    clinical: Clinical, db: sqlite3.Connection, keys: KeyFiles, *, now: datetime
-) -> None:
-    """Give ``clinical`` back what ``db`` kept (if anything) and attach the journals.
+    clinical: Clinical, db: sqlite3.Connection, keys: KeyFiles, *, now: datetime,
+    capacity: Capacity | None = None,
+) -> None:  # fmt: skip
+    """Give ``clinical`` back what ``db`` kept (if anything) and attach the journals
+    (``capacity``: what each EHR's store may hold from now on, None: unbounded).
 
     A new hospital's IdP signing key and census are written now; a kept one replaces
     them (same ids: the census was built from the same seed), and every device's SMART
@@ -242,6 +245,8 @@ def keep_clinical(
         else:
             ehr.restore(found[0], ids_issued=found[1])
         ehr.store.journal = journal
+        if capacity is not None:
+            ehr.store.bound(capacity)
     if kept is not None:
         clinical.restore_whereabouts(now)
         for client in kept.clients:

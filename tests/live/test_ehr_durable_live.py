@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -178,3 +180,63 @@ def test_a_device_key_rotation_and_an_idp_key_rollover_survive_a_restart(
     reasons = [e["reason"] for e in after.events()
                if e["kind"] == "token-refused" and e["subject"] == device_id]  # fmt: skip
     assert reasons == ["client-key-unresolved", "client-key-unresolved"]
+
+
+def _held(live: Live) -> int:
+    """The FHIR resources ``hospital.db`` keeps (every EHR service's)."""
+    with closing(sqlite3.connect(live.state / "hospital.db")) as db:
+        (count,) = db.execute("SELECT count(*) FROM fhir_resources").fetchone()
+    return int(count)
+
+
+def test_a_full_ehr_answers_507_and_is_still_full_after_a_restart(
+    start_server: StartServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``--max-stored-resources``: a write needs room for itself, its Provenance and
+    its AuditEvent; beyond the bound it is refused 507 ``storage-full`` (OperationOutcome
+    ``no-store``), a full store keeps no more refusal AuditEvents (``audit_kept``
+    false), and a restart counts what was kept (the bound still holds)."""
+    scenario = write_scenario(tmp_path_factory.mktemp("scenario"), lifetime="300s")
+    port = str(free_port())
+    first = start_server(scenario, "--ehr-port", port)
+    key = SigningKey("full-1")
+    answer, tls = _register(first, "F1", key)
+    held = _held(first)  # the census, the device's Device and its owner
+    assert first.stop() == 0
+
+    def write(live: Live) -> int:
+        client = _connect(live, answer, key, tls)
+        try:
+            fhir = live.endpoints["fhir"]
+            token = client.token(SCOPE)["access_token"]
+            mine = next(e for e in in_progress(client, fhir, token)
+                        if location_of(e) == str(answer["location"]))  # fmt: skip
+            created = client.create(f"{fhir}/Observation", token,
+                                    observation(mine["subject"]["reference"],
+                                                f"Encounter/{mine['id']}",
+                                                str(answer["device_id"]), 70))  # fmt: skip
+            if created.status_code == 507:
+                issue = created.json()["issue"][0]
+                assert issue["code"] == "no-store", created.text
+                assert f"holds {held + 3} resources" in issue["diagnostics"]
+            return created.status_code
+        finally:
+            client.http.close()
+
+    bounded = ("--ehr-port", port, "--max-stored-resources", str(held + 3))
+    live = start_server(scenario, *bounded, state=first.state)
+    assert (write(live), write(live)) == (201, 507)
+    assert _held(live) == held + 3  # the Observation, its Provenance and AuditEvent
+    refused = [e for e in live.events()
+               if e["kind"] == "ehr-write" and e["reason"] == "storage-full"]  # fmt: skip
+    assert [(e["status"], e["allowed"], e["audit_kept"]) for e in refused] == [
+        (507, False, False)]  # fmt: skip
+    assert live.stop() == 0
+
+    again = start_server(scenario, *bounded, state=first.state)
+    assert write(again) == 507  # what was kept counts against the bound
+    assert again.stop() == 0
+    wider = start_server(scenario, "--ehr-port", port, "--max-stored-resources", str(held + 6),
+                         state=first.state)  # fmt: skip
+    assert write(wider) == 201
+    assert _held(wider) == held + 6

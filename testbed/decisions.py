@@ -88,6 +88,7 @@ class Reason(StrEnum):
     PATIENT_CONTEXT_MISMATCH = "patient-context-mismatch"
     ENCOUNTER_MISMATCH = "encounter-mismatch"
     STORAGE_FULL = "storage-full"  # a bounded store (live mode's) holds all it may
+    SEARCH_TOO_COSTLY = "search-too-costly"
     # the PACS (testbed/pacs/): DICOM associations and C-STORE
     TLS_PROFILE_REFUSED = "tls-profile-refused"
     CALLED_AE_UNKNOWN = "called-ae-unknown"

@@ -166,9 +166,9 @@ class Ehr:
         try:
             self._authorize(request, kind, Interaction.SEARCH)
             query = parse_query(kind, request.query)
+            matches = list(self.store.search(kind, query))
         except Refused as refused:
             return self._refuse(refused.refusal, request, "search-type", now)
-        matches = list(self.store.search(kind, query))
         self._event(now, EventKind.EHR_READ, request, "search-type", kind, 200, total=len(matches))
         return _answer(200, self._bundle(request, matches, query))
 

@@ -49,6 +49,7 @@ class IssueType(StrEnum):
     FORBIDDEN = "forbidden"
     TRANSIENT = "transient"  # the EHR is down: try again later
     NO_STORE = "no-store"  # (transient) the store takes nothing more
+    TOO_COSTLY = "too-costly"  # a search that would look at too much
     NOT_SUPPORTED = "not-supported"
     NOT_FOUND = "not-found"
     MULTIPLE_MATCHES = "multiple-matches"

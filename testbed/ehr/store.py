@@ -21,7 +21,7 @@ without a check, so an accepted write is never left without them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import blake2b
@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.ehr.outcomes import IssueType, Refusal, Refused
-from testbed.ehr.search import Query
+from testbed.ehr.search import INDEXED, MAX_SEARCH_WORK, PARAMETERS, ParamType, Query
 
 __all__ = ["RESERVED_SIZE", "Capacity", "Created", "IdSource", "ResourceJournal", "ResourceStore"]
 
@@ -110,10 +110,11 @@ class ResourceStore:
         self._ids = ids
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
         self.journal = journal
-        # (type, identifier value) -> the resources with it, in creation order: the
-        # candidates of a search on ``identifier`` (a conditional create's usual
-        # condition), so it does not scan every resource of the type
-        self._by_identifier: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # (type, parameter, value) -> the resources with it, in creation order: the
+        # candidates of a search on an indexed parameter (search.INDEXED: a conditional
+        # create's usual ``identifier``, a device's ``patient``), so it does not scan
+        # every resource of the type; a reference by its id (the part after the "/")
+        self._by_value: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self.capacity: Capacity | None = None
         # with a capacity: each resource's size by (type, id), and their sum
         self._sizes: dict[tuple[str, str], int] = {}
@@ -149,7 +150,7 @@ class ResourceStore:
         """Replace the contents with kept ``resources`` (in creation order) and continue
         the id counter after ``ids_issued``."""
         self._by_type = {}
-        self._by_identifier = {}
+        self._by_value = {}
         for resource in resources:
             self._by_type.setdefault(resource["resourceType"], {})[resource["id"]] = resource
             self._index(resource)
@@ -162,7 +163,15 @@ class ResourceStore:
         for identifier in resource.get("identifier", ()):
             value = identifier.get("value") if isinstance(identifier, dict) else None
             if isinstance(value, str):
-                self._by_identifier.setdefault((kind, value), []).append(resource)
+                self._by_value.setdefault((kind, "identifier", value), []).append(resource)
+        parameters = PARAMETERS.get(kind, {})
+        for name in INDEXED[1:]:
+            parameter = parameters.get(name)
+            if parameter is None or parameter.type is not ParamType.REFERENCE:
+                continue
+            for value in {v.rpartition("/")[2] for v in parameter.read(resource)
+                          if isinstance(v, str)}:  # fmt: skip
+                self._by_value.setdefault((kind, name, value), []).append(resource)
 
     def _kept(self, resource: dict[str, Any]) -> None:
         if self.journal is not None:
@@ -185,15 +194,15 @@ class ResourceStore:
         :data:`RESERVED_SIZE`; ``reserved``: room was kept for it by an earlier create.
         """
         kind = data["resourceType"]
-        if condition is not None:
-            found = list(self.search(kind, condition))
+        if condition is not None:  # 0, 1 or more: two matches are enough to know
+            found = list(islice(self.search(kind, condition), 2))
             if len(found) > 1:
                 raise Refused(
                     Refusal(
                         412,
                         Reason.CONDITION_AMBIGUOUS,
                         IssueType.MULTIPLE_MATCHES,
-                        f"If-None-Exist matches {len(found)} {kind} resources; "
+                        f"If-None-Exist matches more than one {kind} resource; "
                         "make the condition select one",
                     )
                 )
@@ -243,21 +252,46 @@ class ResourceStore:
 
     def search(self, kind: str, query: Query) -> Iterator[dict[str, Any]]:
         """Every resource of ``kind`` that ``query`` matches, in creation order
-        (``_count`` is applied by the caller, which reports the total).  A query on
-        ``identifier`` looks only at the resources with one of its values."""
-        return (data for data in self._candidates(kind, query) if query.matches(data))
+        (``_count`` is applied by the caller, which reports the total).  A query on an
+        indexed parameter looks only at the resources with one of its values; one
+        that would make more than :data:`MAX_SEARCH_WORK` comparisons is refused (400
+        ``too-costly``) before any is made."""
+        candidates = self._candidates(kind, query)
+        work = len(candidates) * query.values  # no criterion: nothing to compare
+        if work > MAX_SEARCH_WORK:
+            raise Refused(
+                Refusal(
+                    400,
+                    Reason.SEARCH_TOO_COSTLY,
+                    IssueType.TOO_COSTLY,
+                    f"this search would compare {query.values} values with "
+                    f"{len(candidates)} {kind} resources ({work} comparisons, at most "
+                    f"{MAX_SEARCH_WORK}); narrow it with one of "
+                    f"{', '.join(n for n in INDEXED if n in PARAMETERS[kind])} or fewer values",
+                )
+            )
+        return (data for data in candidates if query.matches(data))
 
-    def _candidates(self, kind: str, query: Query) -> Iterable[dict[str, Any]]:
+    def _candidates(self, kind: str, query: Query) -> Sequence[dict[str, Any]]:
+        """The fewest resources the query must look at: those of its indexed criterion
+        with the fewest (in creation order), else every resource of the type."""
+        best: Sequence[dict[str, Any]] | None = None
         for criterion in query.criteria:
-            if criterion.name == "identifier":
-                values = {v.partition("|")[2] if "|" in v else v for v in criterion.values}
-                if len(values) == 1:  # already in creation order
-                    return self._by_identifier.get((kind, values.pop()), [])
-                found = {
-                    id(r): r for v in values for r in self._by_identifier.get((kind, v), ())
-                }
-                return sorted(found.values(), key=self._order(kind))
-        return self._by_type.get(kind, {}).values()
+            if criterion.name in INDEXED:
+                found = self._indexed(kind, criterion.name, criterion.values)
+                if best is None or len(found) < len(best):
+                    best = found
+        return list(self._by_type.get(kind, {}).values()) if best is None else best
+
+    def _indexed(self, kind: str, name: str, wanted: tuple[str, ...]) -> Sequence[dict[str, Any]]:
+        if name == "identifier":  # system|value, |value or value: the value
+            values = {v.partition("|")[2] if "|" in v else v for v in wanted}
+        else:  # Type/id or id: the id
+            values = {v.rpartition("/")[2] for v in wanted}
+        if len(values) == 1:  # already in creation order
+            return self._by_value.get((kind, name, values.pop()), [])
+        found = {id(r): r for v in values for r in self._by_value.get((kind, name, v), ())}
+        return sorted(found.values(), key=self._order(kind))
 
     def _order(self, kind: str) -> Callable[[dict[str, Any]], int]:
         """Creation order of ``kind``'s resources (for candidates from several values)."""

@@ -30,6 +30,7 @@ from testbed.decisions import Reason
 from testbed.ehr.authorization import TokenCheck
 from testbed.ehr.messages import FhirRequest, FhirResponse
 from testbed.live.guard import audited
+from testbed.live.peer import peer_address, peer_certificate
 from testbed.live.zones import ZoneAddresses
 from testbed.pki.keys import common_name
 
@@ -69,14 +70,7 @@ def bearer(authorization: str | None) -> str | None:
 
 
 def _transport_facts(request: web.Request) -> tuple[x509.Certificate | None, str]:
-    transport = request.transport
-    if transport is None:
-        return None, ""
-    ssl_object = transport.get_extra_info("ssl_object")
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    peer = transport.get_extra_info("peername")
-    address = str(peer[0]) if peer else ""
-    return (x509.load_der_x509_certificate(der) if der else None), address
+    return peer_certificate(request.transport), peer_address(request.transport) or ""
 
 
 async def _interaction(request: web.Request) -> web.Response:

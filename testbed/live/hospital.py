@@ -105,6 +105,11 @@ def device_id_for(registration: Registration) -> str:
     return f"{registration.profile}-{registration.site}-{registration.serial}".lower()
 
 
+LIVE_CACHE_ENTRIES = 65_536
+"""Certificates whose decoded facts a live hospital keeps (the simulation's bound is
+a million): each entry is about 4 KB, and a full cache is cleared."""
+
+
 class LiveHospital:
     """A scenario's :class:`~testbed.hospital.Hospital` on a wall clock, with OS-random
     keys and secrets, as the live servers answer from it: the same composition root
@@ -127,6 +132,10 @@ class LiveHospital:
                                  rng=None, log=EventLog() if log is None else log,
                                  fidelity=Fidelity.FULL, store=store,
                                  instances=instances)  # fmt: skip
+        # a long-running server's caches of certificate facts stay small (cleared when
+        # full; testbed.live.peer gives one object per certificate presented)
+        self.hospital.access.leaves.max_entries = LIVE_CACHE_ENTRIES
+        self.hospital.verifier.max_entries = LIVE_CACHE_ENTRIES
         if store is not None:  # a CA made now is kept before anyone sees it
             with store.transaction():
                 pass

@@ -40,7 +40,6 @@ from urllib.parse import unquote
 
 from aiohttp import BasicAuth, hdrs, web
 from aiohttp.typedefs import Middleware
-from cryptography import x509
 from cryptography.x509 import ocsp
 
 from testbed.errors import LiveError, PkiError
@@ -53,6 +52,7 @@ from testbed.live.hospital import LiveHospital
 from testbed.live.limits import Limits
 from testbed.live.listener import Listener, app_runner
 from testbed.live.openssl import X509_V_FLAG_NO_CHECK_TIME
+from testbed.live.peer import peer_certificate
 from testbed.live.refusals import Tallies
 from testbed.live.services import SERVICES_PATH, services_app
 from testbed.live.state import StateDir, server_identity
@@ -96,13 +96,6 @@ def _basic(request: web.Request) -> tuple[str, str] | None:
     return auth.login, auth.password
 
 
-def _client_cert(request: web.Request) -> x509.Certificate | None:
-    transport = request.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    if ssl_object is None:
-        return None
-    der = ssl_object.getpeercert(binary_form=True)
-    return x509.load_der_x509_certificate(der) if der else None
 
 
 async def _cacerts(request: web.Request) -> web.Response:
@@ -115,7 +108,7 @@ async def _simpleenroll(request: web.Request) -> web.Response:
         await request.read(),
         content_type=request.headers.get(hdrs.CONTENT_TYPE, ""),
         basic=_basic(request),
-        client_cert=_client_cert(request),
+        client_cert=peer_certificate(request.transport),
     )
     audited(request)  # the EST core wrote the answer's event (or tallied it)
     return _response(answer)
@@ -126,7 +119,7 @@ async def _simplereenroll(request: web.Request) -> web.Response:
     answer = hospital.simplereenroll(
         await request.read(),
         content_type=request.headers.get(hdrs.CONTENT_TYPE, ""),
-        client_cert=_client_cert(request),
+        client_cert=peer_certificate(request.transport),
     )
     audited(request)
     return _response(answer)

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from cryptography import x509
 
 from testbed.access import Attempt
 from testbed.live.guard import audited
 from testbed.live.hospital import LiveHospital
+from testbed.live.peer import peer_address, peer_certificate
 from testbed.live.zones import ZoneAddresses
 from testbed.pki.keys import common_name
 
@@ -37,17 +37,6 @@ _ZONES: web.AppKey[ZoneAddresses] = web.AppKey("zones", ZoneAddresses)
 _CLAIM_LIMIT = 63  # characters of a claimed device id (a device id's own limit)
 
 
-def _client_cert(request: web.Request) -> x509.Certificate | None:
-    transport = request.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    return x509.load_der_x509_certificate(der) if der else None
-
-
-def _peer(request: web.Request) -> str | None:
-    transport = request.transport
-    peer = transport.get_extra_info("peername") if transport is not None else None
-    return str(peer[0]) if peer else None
 
 
 async def _ping(request: web.Request) -> web.Response:
@@ -57,12 +46,12 @@ async def _ping(request: web.Request) -> web.Response:
     if service not in known:
         return web.json_response({"error": f"no service {service!r}; known: {sorted(known)}"},
                                  status=404)  # fmt: skip
-    cert = _client_cert(request)
+    cert = peer_certificate(request.transport)
     if cert is not None:
         device_id = common_name(cert.subject) or ""
     else:
         device_id = request.headers.get(CLAIMED_DEVICE, "")[:_CLAIM_LIMIT]
-    address = _peer(request)
+    address = peer_address(request.transport)
     source = None if address is None else request.app[_ZONES].source(address)
     attempt = Attempt(device_id, service, cert, source)
     decision = live.hospital.access.decide(attempt, now=live.now())

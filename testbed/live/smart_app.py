@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl
 from aiohttp import hdrs, web
 
 from testbed.live.guard import audited
+from testbed.live.peer import peer_address, peer_certificate
 from testbed.smart.discovery import smart_configuration
 from testbed.smart.idp import IdentityProvider, TokenRequest, TokenResponse
 
@@ -92,21 +93,6 @@ def _json(status: int, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> 
                         content_type="application/json")  # fmt: skip
 
 
-def _peer_certificate(request: web.Request) -> x509.Certificate | None:
-    from cryptography import x509
-
-    transport = request.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    return x509.load_der_x509_certificate(der) if der else None
-
-
-def _source(request: web.Request) -> str | None:
-    transport = request.transport
-    peer = transport.get_extra_info("peername") if transport is not None else None
-    return str(peer[0]) if peer else None
-
-
 def _pairs(raw: bytes) -> tuple[tuple[str, str], ...] | None:
     """The form's pairs in order, repeats kept; None if it is not UTF-8 form data."""
     try:
@@ -139,8 +125,8 @@ async def _token(request: web.Request) -> web.Response:
         return _bad_form("the body is not UTF-8 application/x-www-form-urlencoded data")
     parsed = TokenRequest(pairs, face.urls.token, request.headers.get(hdrs.AUTHORIZATION))
     with face.transaction():
-        answer = face.token_entry(parsed, _peer_certificate(request), _source(request),
-                                  face.now())  # fmt: skip
+        answer = face.token_entry(parsed, peer_certificate(request.transport),
+                                  peer_address(request.transport), face.now())  # fmt: skip
     audited(request)  # the IdP wrote the answer's event
     return _json(answer.status, answer.json(), answer.headers)
 

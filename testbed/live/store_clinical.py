@@ -151,14 +151,20 @@ class SqliteIdpJournal:
         self._db.execute("INSERT OR REPLACE INTO smart_jtis VALUES (?, ?, ?)",
                          (kept.iss, kept.jti, isoformat(kept.until)))  # fmt: skip
 
+    def forget_expired(self, now: datetime) -> None:
+        """Drop the tokens and jtis that expired by ``now`` (the IdP asks every
+        :data:`~testbed.smart.idp.FORGET_EVERY` grants, so the tables hold about the
+        live ones, not every grant since the server started)."""
+        stamp = isoformat(now)
+        self._db.execute("DELETE FROM smart_tokens WHERE expires <= ?", (stamp,))
+        self._db.execute("DELETE FROM smart_jtis WHERE until <= ?", (stamp,))
+
     def kept(self, *, now: datetime) -> KeptIdp | None:
         """The IdP this database kept (expired tokens and jtis dropped), or None."""
         keys = tuple(self._signing_keys())
         if not keys:
             return None
-        stamp = isoformat(now)
-        self._db.execute("DELETE FROM smart_tokens WHERE expires <= ?", (stamp,))
-        self._db.execute("DELETE FROM smart_jtis WHERE until <= ?", (stamp,))
+        self.forget_expired(now)
         rows = self._db.execute("SELECT client FROM smart_clients ORDER BY rowid")
         clients = tuple(client_from_json(text) for (text,) in rows)
         tokens = tuple(

@@ -70,12 +70,15 @@ from testbed.smart.verifier import THUMBPRINT_CLAIM, TokenError, read_token
 
 __all__ = [
     "CLAIMED_CHARACTERS",
+    "FORGET_EVERY",
     "UNAUTHENTICATED",
     "IdentityProvider",
     "TokenRequest",
     "TokenResponse",
 ]
 
+FORGET_EVERY = 256
+"""Grants between two prunings of a journal's expired tokens and ``jti`` values."""
 _CLAIMED = 64  # characters of a claimed (unregistered) client id written to the log
 CLAIMED_CHARACTERS = _CLAIMED
 """How much of a claimed (unregistered) client id a refusal event keeps."""
@@ -416,11 +419,13 @@ class IdentityProvider:
             claims["cnf"] = {THUMBPRINT_CLAIM: thumbprint}
         access_token = self.signing_keys.sign(claims, now=now)
         issued = IssuedToken(jti, client.client_id, scope, expires, thumbprint)
-        self.issued.add(issued)
+        self.issued.add(issued, now=now)
         if self.journal is not None:
             self.journal.save_token(issued)
         expires_in = int(lifetime.total_seconds())
         self.stats.granted += 1
+        if self.journal is not None and self.stats.granted % FORGET_EVERY == 0:
+            self.journal.forget_expired(now)  # the kept expired ones too
         if self.log is not None:
             self.log.emit(
                 now, EventKind.TOKEN_GRANTED, client.device_id, client_id=client.client_id,

@@ -58,3 +58,7 @@ class IdpJournal(Protocol):
     def save_jti(self, kept: KeptJti) -> None:
         """Keep an admitted ``jti`` until it may be forgotten."""
         ...
+
+    def forget_expired(self, now: datetime) -> None:
+        """Drop the kept tokens and ``jti`` values that expired by ``now``."""
+        ...

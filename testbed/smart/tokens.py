@@ -153,8 +153,11 @@ class IssuedTokens:
     _by_jti: dict[str, IssuedToken] = field(default_factory=dict)
     _heap: list[tuple[datetime, str]] = field(default_factory=list)
 
-    def add(self, token: IssuedToken) -> None:
-        """Remember ``token`` until it expires."""
+    def add(self, token: IssuedToken, *, now: datetime | None = None) -> None:
+        """Remember ``token`` until it expires (``now``: forget the expired first, so
+        tokens granted and never used do not pile up)."""
+        if now is not None:
+            self._purge(now)
         self._by_jti[token.jti] = token
         heapq.heappush(self._heap, (token.expires, token.jti))
 
@@ -162,6 +165,10 @@ class IssuedTokens:
         """The unexpired token ``jti``, if issued."""
         self._purge(now)
         return self._by_jti.get(jti)
+
+    def __len__(self) -> int:
+        """How many tokens are held (expired ones not yet forgotten included)."""
+        return len(self._by_jti)
 
     def live(self, *, now: datetime) -> int:
         """How many issued tokens have not expired."""

@@ -66,6 +66,7 @@ from testbed.live.dicom.instances import StorageFull
 from testbed.live.dicom.tls import HandshakeCause, handshake_cause
 from testbed.live.gate import Cap, ConnectionGate
 from testbed.live.limits import Limits
+from testbed.live.peer import peer_certificate
 from testbed.live.refusals import Refusal
 from testbed.pacs import Association, AssociationRequest, Pacs, StoreRequest, ZoneFrom
 from testbed.pacs.ae_title import canonical_ae_title, invalid_ae_title
@@ -127,9 +128,6 @@ def tls_offer(sock: ssl.SSLSocket) -> TlsOffer:
     return TlsOffer(frozenset({version}), frozenset({family}))
 
 
-def _peer_certificate(sock: ssl.SSLSocket) -> x509.Certificate | None:
-    der = sock.getpeercert(binary_form=True)
-    return x509.load_der_x509_certificate(der) if der else None
 
 
 class _Association(NetAssociation):
@@ -367,7 +365,7 @@ class DicomAcceptor:
             return
         peer = str(assoc.requestor.address)
         source = plan.zone_of(peer)
-        certificate = _peer_certificate(sock)
+        certificate = peer_certificate(sock)
         offer = tls_offer(sock)
 
         def decide() -> Any:

@@ -38,7 +38,7 @@ from testbed.ehr.messages import FHIR_JSON, FhirRequest, FhirResponse, encode
 from testbed.ehr.outcomes import IssueType
 from testbed.fhir_access import fhir_request, request_token, tls_accepts
 from testbed.live.fhir_app import FHIR_PATH, FhirEntry, FhirFace, add_fhir_routes
-from testbed.live.jwks_fetch import HttpsFetcher
+from testbed.live.jwks_fetch import HttpsFetcher, OffLoopFetcher
 from testbed.live.smart_app import IdpUrls, SmartFace, TokenEntry, add_smart_routes
 from testbed.live.zones import ZoneAddresses
 from testbed.pki.keys import common_name
@@ -134,14 +134,21 @@ def ehr_app(
     clinical = live.hospital.clinical
     if clinical is None:
         raise ValueError("this hospital has no EHR: its scenario has no 'ehr' block")
-    clinical.idp.jwks_cache.fetcher = HttpsFetcher(jwks_trust)
+    fetcher = OffLoopFetcher(HttpsFetcher(jwks_trust))
+    clinical.idp.jwks_cache.fetcher = fetcher
     urls = publish(clinical, origin)
     idp = IdpUrls.at(origin)
     transaction = live.hospital.store.transaction
     app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     entry = _token_entry(live, zones, next(iter(clinical.ehrs)))
-    smart = SmartFace(clinical.idp, idp, live.now, transaction, entry, introspection_secret)
+    smart = SmartFace(clinical.idp, idp, live.now, transaction, entry, introspection_secret,
+                      fetcher)  # fmt: skip
     add_smart_routes(app, smart, fhir_path=FHIR_PATH + "/{service}")
+
+    async def close_fetcher(_: web.Application) -> None:
+        fetcher.close()
+
+    app.on_cleanup.append(close_fetcher)
     add_fhir_routes(app, FhirFace(frozenset(clinical.ehrs), _fhir_entry(live), zones, live.now,
                                   transaction))  # fmt: skip
     endpoints: dict[str, object] = {

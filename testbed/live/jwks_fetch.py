@@ -14,18 +14,23 @@ Live mode is a loopback testbed: a URL whose host is not a loopback address
 (``127.0.0.0/8``, ``::1``, ``localhost``) is refused without a connection, so a
 registered URL cannot make the hospital reach out to the network.
 
-The fetch is synchronous: the core asks for keys in the middle of a token request,
-on the server's event loop, so a slow JWKS server holds the loop for at most
-``timeout`` (a few seconds by default) in all: a deadline closes the connection then,
-however the server trickles its bytes (a per-read timeout alone would let a server
-that sends a byte every few seconds hold the loop for as long as it likes).
-Operators register the URLs; a client cannot choose one at request time (``jku``
-must equal the registered URL), but any token request that names such a client while
-the cache holds no fresh copy makes one fetch.
+A fetch takes at most ``timeout`` (a few seconds by default) in all: a deadline
+closes the connection then, however the server trickles its bytes (a per-read timeout
+alone would let a server that sends a byte every few seconds hold a fetch for as long
+as it likes).  The core asks for keys in the middle of a token request, which the
+server answers on its event loop; so :class:`OffLoopFetcher` fetches the URL the
+request will need (:meth:`~testbed.smart.idp.IdentityProvider.jwks_due`) on one of
+its own few threads first, and hands the core that answer: a slow JWKS server (or one
+that says ``no-store``, so that every token request fetches again, as SMART asks)
+delays its own client's token requests, not the server.  Operators register the
+URLs; a client cannot choose one at request time (``jku`` must equal the registered
+URL), but any token request that names such a client while the cache holds no fresh
+copy makes one fetch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import ipaddress
@@ -33,12 +38,16 @@ import re
 import socket
 import ssl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from testbed.smart.jwks import ACCEPT, Fetched, JwksError
+from testbed.smart.jwks import ACCEPT, Fetched, Fetcher, JwksError
 
-__all__ = ["HttpsFetcher", "max_age_of"]
+__all__ = ["FETCH_THREADS", "HttpsFetcher", "OffLoopFetcher", "max_age_of"]
+
+FETCH_THREADS = 4
+"""Threads fetching JWKS URLs at once (more token requests needing a fetch wait)."""
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
 _NO_KEEP = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
@@ -117,3 +126,49 @@ class HttpsFetcher:
         if len(body) > self.max_bytes:
             raise JwksError(f"JWKS URL {url!r} sent more than {self.max_bytes} bytes")
         return Fetched(body, max_age_of(answer.getheader("Cache-Control")))
+
+
+class OffLoopFetcher:
+    """A :data:`~testbed.smart.jwks.Fetcher` whose fetches can be made ahead, on its
+    own :data:`FETCH_THREADS` threads (see the module docstring).
+
+    ``await prefetch(url)`` fetches ``url`` off the event loop and keeps the outcome
+    (the answer, or the :class:`JwksError`); the core's next call for ``url`` takes it.
+    A call with nothing fetched ahead fetches on the caller's thread.
+    """
+
+    def __init__(self, fetch: Fetcher) -> None:
+        self._fetch = fetch
+        self._pool = ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="jwks-fetch")
+        self._ready: dict[str, Fetched | JwksError] = {}
+        #: fetches made on the pool's threads (tests read it)
+        self.ahead = 0
+
+    async def prefetch(self, url: str) -> None:
+        """Fetch ``url`` on a pool thread; the next call for it gets the outcome."""
+        outcome = await asyncio.get_running_loop().run_in_executor(self._pool, self._outcome, url)
+        self.ahead += 1
+        self._ready[url] = outcome
+
+    def discard(self, url: str) -> None:
+        """Drop an outcome nobody took (the request was refused before its keys)."""
+        self._ready.pop(url, None)
+
+    def _outcome(self, url: str) -> Fetched | JwksError:
+        try:
+            return self._fetch(url)
+        except JwksError as error:
+            return error
+
+    def __call__(self, url: str) -> Fetched:
+        """The outcome fetched ahead for ``url``, else a fetch now."""
+        outcome = self._ready.pop(url, None)
+        if outcome is None:
+            return self._fetch(url)
+        if isinstance(outcome, JwksError):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        """Stop the threads (a fetch in progress ends within its timeout)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl
 from aiohttp import hdrs, web
 
 from testbed.live.guard import audited
+from testbed.live.jwks_fetch import OffLoopFetcher
 from testbed.live.peer import peer_address, peer_certificate
 from testbed.smart.discovery import smart_configuration
 from testbed.smart.idp import IdentityProvider, TokenRequest, TokenResponse
@@ -83,6 +84,9 @@ class SmartFace:
     transaction: Callable[[], AbstractContextManager[None]]
     token_entry: TokenEntry
     introspection_secret: str
+    #: fetches a client's JWKS URL off the event loop before its token request is
+    #: answered (None: the core fetches when it needs to)
+    fetcher: OffLoopFetcher | None = None
 
 
 _FACE: web.AppKey[SmartFace] = web.AppKey("smart", SmartFace)
@@ -124,9 +128,16 @@ async def _token(request: web.Request) -> web.Response:
     if pairs is None:
         return _bad_form("the body is not UTF-8 application/x-www-form-urlencoded data")
     parsed = TokenRequest(pairs, face.urls.token, request.headers.get(hdrs.AUTHORIZATION))
-    with face.transaction():
-        answer = face.token_entry(parsed, peer_certificate(request.transport),
-                                  peer_address(request.transport), face.now())  # fmt: skip
+    due = None if face.fetcher is None else face.idp.jwks_due(parsed, now=face.now())
+    if due is not None and face.fetcher is not None:
+        await face.fetcher.prefetch(due)  # off the loop; the core takes its outcome
+    try:
+        with face.transaction():
+            answer = face.token_entry(parsed, peer_certificate(request.transport),
+                                      peer_address(request.transport), face.now())  # fmt: skip
+    finally:
+        if due is not None and face.fetcher is not None:
+            face.fetcher.discard(due)
     audited(request)  # the IdP wrote the answer's event
     return _json(answer.status, answer.json(), answer.headers)
 

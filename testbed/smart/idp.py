@@ -308,6 +308,22 @@ class IdentityProvider:
         except Refusal as refusal:
             return self._refuse(refusal, context, now)
 
+    def jwks_due(self, request: TokenRequest, *, now: datetime) -> str | None:
+        """The registered JWKS URL answering ``request`` now would fetch (that of the
+        client its assertion names, when the cache holds no fresh copy), else None:
+        what a transport may fetch off its event loop first (the answer is still
+        decided by :meth:`token`, which refuses what this does not look at)."""
+        token = next((v for k, v in request.form if k == "client_assertion"), None)
+        if token is None:
+            return None
+        try:
+            iss = read_assertion(token).iss
+        except Refusal:
+            return None
+        client = self.clients.get(iss)
+        url = None if client is None else client.jwks_url
+        return url if url is not None and self.jwks_cache.due(url, now=now) else None
+
     def _grant(self, request: TokenRequest, context: _Context, now: datetime) -> TokenResponse:
         form = _form(request.form)
         grant_type = form.get("grant_type")

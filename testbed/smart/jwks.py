@@ -263,6 +263,15 @@ class JwksCache:
             self._entries[url] = _Entry(keys, now + lifetime)
         return keys
 
+    def due(self, url: str, *, now: datetime) -> bool:
+        """Whether :meth:`keys` would call the fetcher for ``url`` now (no fresh copy,
+        no failure still backing off)."""
+        entry = self._entries.get(url)
+        if entry is not None and now < entry.until:
+            return False
+        failed = self._failures.get(url)
+        return failed is None or now >= failed[0]
+
     def forget(self, url: str) -> None:
         """Drop the cached set of ``url``, or its failure (a client registered a new
         URL or set)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,11 +58,13 @@ def make_tls(directory: Path) -> tuple[Path, Path, Path]:
 
 @dataclass
 class JwksServer:
-    """Serves ``document`` at ``/jwks.json`` with ``Cache-Control: max-age=max_age``."""
+    """Serves ``document`` at ``/jwks.json`` with ``Cache-Control: max-age=max_age``
+    (``no-store`` when ``max_age`` is 0), each answer ``delay`` seconds late."""
 
     document: dict[str, Any]
     max_age: int
     accepts: list[str] = field(default_factory=list)
+    delay: float = 0.0
     _server: ThreadingHTTPServer | None = None
 
     def start(self, certificate: Path, key: Path) -> str:
@@ -74,10 +77,12 @@ class JwksServer:
                     self.send_error(404)
                     return
                 owner.accepts.append(self.headers.get("Accept", ""))
+                time.sleep(owner.delay)
                 body = json.dumps(owner.document).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Cache-Control", f"max-age={owner.max_age}")
+                said = f"max-age={owner.max_age}" if owner.max_age else "no-store"
+                self.send_header("Cache-Control", said)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

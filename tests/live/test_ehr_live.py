@@ -11,11 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import ssl
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import jwt
 import pytest
 from cryptography import x509
@@ -291,6 +294,42 @@ def test_a_jwks_url_is_cached_as_its_max_age_says_then_the_new_key_is_taken(
     reasons = [e["reason"] for e in ehr.events()
                if e["kind"] == "token-refused" and e["subject"] == device_id]  # fmt: skip
     assert reasons == ["client-key-unresolved", "client-key-unresolved"]
+
+
+def test_a_slow_no_store_jwks_url_delays_its_own_client_not_the_server(
+    ehr: Live, jwks_tls: tuple[Path, Path, Path], opened: list[Device]
+) -> None:
+    """A device's JWKS server answering 1.5 s late with ``no-store`` is fetched at
+    every token request (SMART: no caching beyond what it says), off the event loop:
+    meanwhile the discovery document answers at once.  A review measured EST answering
+    in 2.4 s instead of 2 ms while such fetches ran on the loop."""
+    key = SigningKey("slow-1")
+    server = JwksServer(key.jwks(), max_age=0, delay=1.5)
+    url = server.start(jwks_tls[1], jwks_tls[2])
+    try:
+        client, _ = device(ehr, "W9", key, "--jwks-url", url, opened=opened)
+        results: list[int] = []
+        thread = threading.Thread(target=lambda: results.extend(
+            client.token_answer(SCOPE).status_code for _ in range(2)))  # fmt: skip
+        thread.start()
+        time.sleep(0.3)  # the first token request is waiting for its fetch
+        other = httpx.Client(verify=ssl.create_default_context(cafile=str(ehr.bundle)),
+                             timeout=10)
+        try:
+            waits = []
+            for _ in range(5):
+                started = time.monotonic()
+                assert other.get(ehr.endpoints["smart_configuration"]).status_code == 200
+                waits.append(time.monotonic() - started)
+                time.sleep(0.2)
+        finally:
+            other.close()
+        thread.join(timeout=20)
+        assert results == [200, 200]
+        assert len(server.accepts) == 2  # no-store: fetched for each request
+        assert max(waits) < 0.75, waits  # not held for the 1.5 s of a fetch
+    finally:
+        server.stop()
 
 
 def test_the_token_url_is_the_configured_one_and_a_repeat_is_refused(

@@ -149,6 +149,18 @@ async def _devices(request: web.Request) -> web.Response:
     return web.json_response({"devices": request.app[_HOSPITAL].devices()})
 
 
+async def _zones(request: web.Request) -> web.Response:
+    service, profile = request.query.get("service"), request.query.get("profile")
+    if not service or not profile:
+        return _error(400, "give ?service=NAME&profile=ID: where may a device of that "
+                           "profile send to that service")  # fmt: skip
+    try:
+        zones = request.app[_HOSPITAL].zones_reaching(service, profile)
+    except RegistrationError as error:
+        return _error(404, str(error))
+    return web.json_response({"service": service, "profile": profile, "zones": zones})
+
+
 async def _drift_scan(request: web.Request) -> web.Response:
     await _body(request, "an empty JSON object")
     return web.json_response(request.app[_HOSPITAL].scan_drift())
@@ -438,6 +450,7 @@ def admin_app(
     app.router.add_post("/faults/idp-key-rotation", _idp_key_rotation)
     app.router.add_post("/devices", _register)
     app.router.add_get("/devices", _devices)
+    app.router.add_get("/network/zones", _zones)
     app.router.add_post("/drift/scan", _drift_scan)
     app.router.add_post("/devices/{device_id}/approve", _approve)
     app.router.add_post("/devices/{device_id}/revoke", _revoke)

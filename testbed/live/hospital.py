@@ -32,6 +32,8 @@ from testbed.errors import RegistrationError
 from testbed.events import EventKind, EventLog
 from testbed.faults import FaultKind
 from testbed.hospital import Hospital
+from testbed.network.peer import Peer
+from testbed.network.policy import zones_reaching
 from testbed.offboard import Offboarding
 from testbed.pki.ca import IssuingCA
 from testbed.pki.est import EstResponse
@@ -43,6 +45,7 @@ from testbed.pki.revocation import (
     ocsp_response,
 )
 from testbed.scenario import Scenario, load_scenario
+from testbed.sites import ServiceKind
 from testbed.store import HospitalStore
 
 if TYPE_CHECKING:
@@ -327,6 +330,25 @@ class LiveHospital:
                 "certificate": certificate,
             })  # fmt: skip
         return out
+
+    def zones_reaching(self, service: str, profile: str) -> list[dict[str, object]]:
+        """Where a device of ``profile`` (presenting a certificate; with an AE title,
+        toward a PACS) may send to ``service`` now: every site and zone with the network
+        hop's decision (JSON-ready).  :class:`RegistrationError` naming what is known
+        for an unknown service or profile."""
+        if profile not in self.profiles:
+            raise RegistrationError(f"profile: no {profile!r}; profiles: "
+                                    f"{', '.join(sorted(self.profiles))}")  # fmt: skip
+        try:
+            kind = self.hospital.system.service(service).kind
+        except KeyError as error:
+            raise RegistrationError(f"service: {error.args[0]}") from None
+        peer = Peer("(placement)", profile, certificate=True,
+                    ae_title="PLACEMENT" if kind is ServiceKind.PACS else None)  # fmt: skip
+        found = zones_reaching(self.hospital.policy, self.hospital.system, service, peer,
+                               self.now())  # fmt: skip
+        return [{"site": site, "zone": zone, "allowed": decision.allowed,
+                 "reason": decision.reason.value} for site, zone, decision in found]  # fmt: skip
 
     def scan_drift(self) -> dict[str, object]:
         """An operator's drift scan (the simulation's daily one, :class:`DriftWatch`):

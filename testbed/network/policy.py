@@ -29,7 +29,7 @@ from testbed.network.zone_policy import Route, ZonePolicy
 from testbed.revision import Revision
 from testbed.sites import HealthSystem
 
-__all__ = ["DesignPolicy", "route_policy", "shared_credentials"]
+__all__ = ["DesignPolicy", "route_policy", "shared_credentials", "zones_reaching"]
 
 #: the reason a refusal for a missing identity gives (closed set: testbed.decisions)
 _IDENTITY_REASONS = {
@@ -156,3 +156,16 @@ def shared_credentials(
     if isinstance(policy, DesignPolicy) and policy.design.credentials is CredentialIssuance.SHARED:
         return SharedCredentials(trust_domain, revision)
     return None
+
+
+def zones_reaching(
+    policy: ZonePolicy | DesignPolicy, system: HealthSystem, service: str, peer: Peer,
+    now: datetime,
+) -> list[tuple[str, str, Decision]]:
+    """Every (site, zone) of the health system, in order, with the network hop's
+    decision on ``peer``'s traffic from there to ``service`` at ``now`` (route blocks
+    included): where a device like ``peer`` must be placed to reach it."""
+    system.service(service)  # KeyError naming the services for an unknown one
+    return [(site.name, zone, policy.decide(site=site.name, zone=zone, service=service,
+                                            peer=peer, now=now))
+            for site in system.sites for zone in site.zones]  # fmt: skip

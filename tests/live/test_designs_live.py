@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from testbed.errors import LiveError
+from testbed.live.admin_client import admin_request
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -57,3 +60,16 @@ def test_without_a_certificate_or_credential_the_device_is_refused(flat: Live) -
     status, answer = _ping(flat, "pacs-north", "--interface", imaging,
                            "-H", f"X-Device-Id: {device_id}")  # fmt: skip
     assert (status, answer["reason"], answer["hop"]) == (403, "cert-missing", "tls")
+
+
+def test_the_admin_api_says_where_a_profile_may_reach_a_service(flat: Live) -> None:
+    """What pacs-check asks to place its devices: under the flat design every zone."""
+    answer = admin_request(flat.state, "/network/zones?service=pacs-north&profile=ct-ai-onbox",
+                           method="GET")  # fmt: skip
+    allowed = {(z["site"], z["zone"]) for z in answer["zones"] if z["allowed"]}
+    assert len(allowed) == 6
+    with pytest.raises(LiveError, match="profile: no 'nope'"):
+        admin_request(flat.state, "/network/zones?service=pacs-north&profile=nope",
+                      method="GET")  # fmt: skip
+    with pytest.raises(LiveError, match=r"give \?service=NAME&profile=ID"):
+        admin_request(flat.state, "/network/zones", method="GET")

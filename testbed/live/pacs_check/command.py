@@ -14,17 +14,18 @@ import json
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlencode
 
 import click
 from rich.console import Console
 
 from testbed.devices import check_ae_title
-from testbed.errors import LiveError, ScenarioError
+from testbed.errors import LiveError
+from testbed.live.admin_client import admin_request
 from testbed.live.pacs_check.checks import Target, run_checks
 from testbed.live.pacs_check.credentials import prepare as prepare_credentials
 from testbed.live.pacs_check.report import table, write_json, write_junit
 from testbed.live.state import StateDir
-from testbed.scenario import load_scenario
 
 __all__ = ["pacs_check"]
 
@@ -39,11 +40,12 @@ def _ae(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
 
 
 def _where(
-    state_dir: Path, port: int | None, site: str | None, zone: str | None
+    state_dir: Path, port: int | None, site: str | None, zone: str | None, profile: str
 ) -> tuple[str, str]:
     """The site and zone of the check's devices: given, or the PACS's own site on this
-    port (else the first PACS's) and the first zone of that site the hospital's network
-    rules let reach that PACS (else the site's first zone)."""
+    port (else the first PACS's) and the first zone of that site from which the running
+    hospital's network hop lets a device of ``profile`` reach that PACS (its allow list
+    or its design; else the site's first zone)."""
     endpoints = StateDir(state_dir).read_endpoints()
     dicom = endpoints.get("dicom")
     entries = [e for e in dicom if isinstance(e, dict)] if isinstance(dicom, list) else []
@@ -60,20 +62,17 @@ def _where(
             raise LiveError(f"{state_dir}/endpoints.json lists no zone of site {site!r}; "
                             "give --zone")  # fmt: skip
         service = str(mine[0].get("service")) if mine else None
-        routed = _routed(state_dir, site, service)
+        routed = set() if service is None else _reaching(state_dir, site, service, profile)
         zone = next((name for name in names if name in routed), names[0])
     return site, zone
 
 
-def _routed(state_dir: Path, site: str, service: str | None) -> set[str]:
-    """The zones of ``site`` the kept scenario's network rules let reach ``service``
-    (none when the state directory keeps no readable scenario)."""
-    try:
-        scenario = load_scenario(state_dir / "scenario.yaml")
-    except ScenarioError:
-        return set()
-    return {rule.source for rule in scenario.network
-            if rule.to == service and rule.site in (None, site)}  # fmt: skip
+def _reaching(state_dir: Path, site: str, service: str, profile: str) -> set[str]:
+    """The zones of ``site`` from which the running hospital lets a device of
+    ``profile`` reach ``service`` now (the admin API's ``/network/zones``)."""
+    query = urlencode({"service": service, "profile": profile})
+    answer = admin_request(state_dir, f"/network/zones?{query}", method="GET")
+    return {str(z["zone"]) for z in answer["zones"] if z["site"] == site and z["allowed"]}
 
 
 @click.command(name="pacs-check")
@@ -116,7 +115,7 @@ def pacs_check(
     """Run the PACS-side trust checks against the DICOM TLS acceptor at HOST PORT."""
     if host is not None:
         _resolvable(host)  # before any device is registered for the checks
-    site, zone = _where(state_dir, port, site, zone)
+    site, zone = _where(state_dir, port, site, zone, profile)
     credentials = prepare_credentials(state_dir, site=site, zone=zone, profile=profile)
     if prepare:
         click.echo(json.dumps({"ae_titles": credentials.titles(), "site": site, "zone": zone,

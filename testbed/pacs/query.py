@@ -50,8 +50,7 @@ class FindDecision:
 
 def matches(request: FindRequest, store: InstanceStore) -> tuple[StoredInstance, ...]:
     """The instances the association's device sent that match the request's keys."""
-    found = store.find(study_uid=request.study_uid or None,
-                       series_uid=request.series_uid or None,
-                       sop_instance_uid=request.sop_instance_uid or None)  # fmt: skip
-    device = request.association.device_id
-    return tuple(instance for instance in found if instance.device_id == device)
+    return tuple(store.find(study_uid=request.study_uid or None,
+                            series_uid=request.series_uid or None,
+                            sop_instance_uid=request.sop_instance_uid or None,
+                            device_id=request.association.device_id))  # fmt: skip

@@ -164,10 +164,13 @@ class DiskStore:
         study_uid: str | None = None,
         series_uid: str | None = None,
         sop_instance_uid: str | None = None,
+        device_id: str | None = None,
     ) -> list[StoredInstance]:
-        """The instances matching every given UID, in the order they were stored."""
+        """The instances matching every given UID (and sent by ``device_id``), in the
+        order they were stored."""
         return self._memory.find(study_uid=study_uid, series_uid=series_uid,
-                                 sop_instance_uid=sop_instance_uid)  # fmt: skip
+                                 sop_instance_uid=sop_instance_uid,
+                                 device_id=device_id)  # fmt: skip
 
     def close(self) -> None:
         """Nothing to release (each record is written through its own open)."""

@@ -202,7 +202,7 @@ class Ehr:
         validate(data)
         check_references(data, self._exists)
         # room kept for the Provenance and AuditEvent written after it
-        created = self.store.create(data, now, condition=condition, reserve=2)
+        created = self.store.create(data, now, condition=condition, room=2)
         patient = data["subject"]["reference"] if kind in CLINICAL_TYPES else ""
         return _Accepted(created, patient, encounter)
 
@@ -225,7 +225,6 @@ class Ehr:
                     encounter=accepted.encounter,
                 ),
                 now,
-                reserved=True,
             )
         record = AuditRecord(
             "create",
@@ -237,7 +236,7 @@ class Ehr:
             patient=accepted.patient,
             outcome_desc="" if created.new else "If-None-Exist matched it; nothing created",
         )
-        audited = self._audit(record, now, reserved=created.new)
+        audited = self._audit(record, now, checked=not created.new)
         status = 201 if created.new else 200
         kind, ident = created.reference.split("/")
         self._event(
@@ -263,7 +262,7 @@ class Ehr:
             outcome_desc=f"{refusal.status} {refusal.reason.value}: {refusal.diagnostics}",
             serious=refusal.status >= 500,
         )
-        audited = self._audit(record, now, reserved=False)
+        audited = self._audit(record, now, checked=True)
         kind = request.path.strip("/").partition("/")[0]
         write = interaction == "create"
         self._event(
@@ -280,11 +279,11 @@ class Ehr:
         answer = _answer(refusal.status, operation_outcome(refusal.issues), headers)
         return replace(answer, reason=refusal.reason)
 
-    def _audit(self, record: AuditRecord, now: datetime, *, reserved: bool) -> bool:
-        """Store ``record``'s AuditEvent (``reserved``: room was kept for it); False
-        when a bounded store had no room for it."""
+    def _audit(self, record: AuditRecord, now: datetime, *, checked: bool) -> bool:
+        """Store ``record``'s AuditEvent (``checked``: only if a bounded store has room
+        for it; else room was kept for it); False when there was none."""
         try:
-            self.store.create(audit_event(record, now), now, reserved=reserved)
+            self.store.create(audit_event(record, now), now, room=0 if checked else None)
         except Refused:
             return False
         return True

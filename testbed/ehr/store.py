@@ -12,16 +12,19 @@ with 412.
 
 A store may be bounded (:class:`Capacity`, :meth:`ResourceStore.bound`: live mode's
 ``--max-stored-resources`` and ``--max-stored-resource-bytes``; the simulation's
-stores are not): a create that would take it past either bound is refused with 507
-(``storage-full``).  A client's create keeps room for what the server writes after
-it (``reserve``: its Provenance and AuditEvent), which are then written ``reserved``
-without a check, so an accepted write is never left without them.
+stores are not).  The bound is on what clients cause: a create given ``room`` (a
+client's write, a refusal's AuditEvent) that would take the store past either bound
+is refused with 507 (``storage-full``); a client's write asks room for what the
+server writes after it (its Provenance and AuditEvent), which, like the operator's
+and the server's own writes (the census, the device registry), are not checked, so
+an accepted write is never left without them and registering a device never fails
+half-way.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import blake2b
@@ -31,7 +34,14 @@ from typing import Any, Protocol
 from testbed.clock import isoformat
 from testbed.decisions import Reason
 from testbed.ehr.outcomes import IssueType, Refusal, Refused
-from testbed.ehr.search import INDEXED, MAX_SEARCH_WORK, PARAMETERS, ParamType, Query
+from testbed.ehr.search import (
+    INDEXED,
+    MAX_SEARCH_WORK,
+    PARAMETERS,
+    Criterion,
+    ParamType,
+    Query,
+)
 
 __all__ = ["RESERVED_SIZE", "Capacity", "Created", "IdSource", "ResourceJournal", "ResourceStore"]
 
@@ -113,8 +123,11 @@ class ResourceStore:
         # (type, parameter, value) -> the resources with it, in creation order: the
         # candidates of a search on an indexed parameter (search.INDEXED: a conditional
         # create's usual ``identifier``, a device's ``patient``), so it does not scan
-        # every resource of the type; a reference by its id (the part after the "/")
+        # every resource of the type; a reference by its id (the part after the "/"),
+        # an identifier by its value and (key "identifier|") by "system|value"
         self._by_value: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        # each resource's place in creation order (by object: resources stay held)
+        self._position: dict[int, int] = {}
         self.capacity: Capacity | None = None
         # with a capacity: each resource's size by (type, id), and their sum
         self._sizes: dict[tuple[str, str], int] = {}
@@ -151,6 +164,7 @@ class ResourceStore:
         the id counter after ``ids_issued``."""
         self._by_type = {}
         self._by_value = {}
+        self._position = {}
         for resource in resources:
             self._by_type.setdefault(resource["resourceType"], {})[resource["id"]] = resource
             self._index(resource)
@@ -160,18 +174,24 @@ class ResourceStore:
 
     def _index(self, resource: dict[str, Any]) -> None:
         kind = resource["resourceType"]
+        self._position[id(resource)] = len(self._position)
+        keys: set[tuple[str, str, str]] = set()
         for identifier in resource.get("identifier", ()):
             value = identifier.get("value") if isinstance(identifier, dict) else None
             if isinstance(value, str):
-                self._by_value.setdefault((kind, "identifier", value), []).append(resource)
+                keys.add((kind, "identifier", value))
+                system = identifier.get("system")
+                if isinstance(system, str) and system:
+                    keys.add((kind, "identifier|", f"{system}|{value}"))
         parameters = PARAMETERS.get(kind, {})
-        for name in INDEXED[1:]:
+        for name in INDEXED:
             parameter = parameters.get(name)
             if parameter is None or parameter.type is not ParamType.REFERENCE:
                 continue
-            for value in {v.rpartition("/")[2] for v in parameter.read(resource)
-                          if isinstance(v, str)}:  # fmt: skip
-                self._by_value.setdefault((kind, name, value), []).append(resource)
+            keys.update((kind, name, v.rpartition("/")[2]) for v in parameter.read(resource)
+                        if isinstance(v, str))  # fmt: skip
+        for key in keys:
+            self._by_value.setdefault(key, []).append(resource)
 
     def _kept(self, resource: dict[str, Any]) -> None:
         if self.journal is not None:
@@ -183,15 +203,15 @@ class ResourceStore:
         now: datetime,
         *,
         condition: Query | None = None,
-        reserve: int = 0,
-        reserved: bool = False,
+        room: int | None = None,
     ) -> Created:
         """Store ``data`` under a new id, unless ``condition`` matches (see the module).
 
         The stored resource is ``data`` with the server's ``id`` and ``meta`` (the
-        client's are replaced, as FHIR create requires).  A bounded store refuses it
-        (507, ``storage-full``) unless there is room for it and ``reserve`` more of
-        :data:`RESERVED_SIZE`; ``reserved``: room was kept for it by an earlier create.
+        client's are replaced, as FHIR create requires).  ``room``: a write a client
+        caused, which a bounded store refuses (507, ``storage-full``) unless there is
+        room for it and ``room`` more of :data:`RESERVED_SIZE` (None: the server's or
+        the operator's own write, not checked).
         """
         kind = data["resourceType"]
         if condition is not None:  # 0, 1 or more: two matches are enough to know
@@ -214,8 +234,8 @@ class ResourceStore:
         resource.update((k, v) for k, v in data.items() if k not in resource)
         if self.capacity is not None:
             size = _size(resource)
-            if not reserved:
-                self._check_room(kind, size, reserve)
+            if room is not None:
+                self._check_room(kind, size, room)
             self._sizes[(kind, ident)] = size
             self._size += size
         self._ids.next()
@@ -256,15 +276,18 @@ class ResourceStore:
         indexed parameter looks only at the resources with one of its values; one
         that would make more than :data:`MAX_SEARCH_WORK` comparisons is refused (400
         ``too-costly``) before any is made."""
-        candidates = self._candidates(kind, query)
-        work = len(candidates) * query.values  # no criterion: nothing to compare
+        candidates, chosen = self._candidates(kind, query)
+        # the criteria still to compare for each candidate (the chosen index's one
+        # costs a comparison too, so a search on it alone still counts its candidates)
+        values = max(1, sum(len(c.values) for c in query.criteria if c is not chosen))
+        work = len(candidates) * values if query.criteria else 0
         if work > MAX_SEARCH_WORK:
             raise Refused(
                 Refusal(
                     400,
                     Reason.SEARCH_TOO_COSTLY,
                     IssueType.TOO_COSTLY,
-                    f"this search would compare {query.values} values with "
+                    f"this search would compare {values} values with "
                     f"{len(candidates)} {kind} resources ({work} comparisons, at most "
                     f"{MAX_SEARCH_WORK}); narrow it with one of "
                     f"{', '.join(n for n in INDEXED if n in PARAMETERS[kind])} or fewer values",
@@ -272,31 +295,47 @@ class ResourceStore:
             )
         return (data for data in candidates if query.matches(data))
 
-    def _candidates(self, kind: str, query: Query) -> Sequence[dict[str, Any]]:
-        """The fewest resources the query must look at: those of its indexed criterion
-        with the fewest (in creation order), else every resource of the type."""
+    def _candidates(
+        self, kind: str, query: Query
+    ) -> tuple[Sequence[dict[str, Any]], Criterion | None]:
+        """The fewest resources the query must look at, in creation order, and the
+        criterion whose index gave them: its indexed criterion with the fewest, else
+        every resource of the type (and None)."""
         best: Sequence[dict[str, Any]] | None = None
+        chosen = None
         for criterion in query.criteria:
-            if criterion.name in INDEXED:
-                found = self._indexed(kind, criterion.name, criterion.values)
-                if best is None or len(found) < len(best):
-                    best = found
-        return list(self._by_type.get(kind, {}).values()) if best is None else best
+            found = self._indexed(kind, criterion)
+            if found is not None and (best is None or len(found) < len(best)):
+                best, chosen = found, criterion
+        if best is None:
+            return list(self._by_type.get(kind, {}).values()), None
+        return best, chosen
 
-    def _indexed(self, kind: str, name: str, wanted: tuple[str, ...]) -> Sequence[dict[str, Any]]:
-        if name == "identifier":  # system|value, |value or value: the value
-            values = {v.partition("|")[2] if "|" in v else v for v in wanted}
-        else:  # Type/id or id: the id
-            values = {v.rpartition("/")[2] for v in wanted}
-        if len(values) == 1:  # already in creation order
-            return self._by_value.get((kind, name, values.pop()), [])
-        found = {id(r): r for v in values for r in self._by_value.get((kind, name, v), ())}
-        return sorted(found.values(), key=self._order(kind))
-
-    def _order(self, kind: str) -> Callable[[dict[str, Any]], int]:
-        """Creation order of ``kind``'s resources (for candidates from several values)."""
-        position = {ident: i for i, ident in enumerate(self._by_type.get(kind, {}))}
-        return lambda data: position[data["id"]]
+    def _indexed(self, kind: str, criterion: Criterion) -> Sequence[dict[str, Any]] | None:
+        """The resources with one of ``criterion``'s values (a superset of its
+        matches), or None when it has no index (or a value the index cannot serve)."""
+        if criterion.name == "_id":
+            held = self._by_type.get(kind, {})
+            hits = [held[v] for v in set(criterion.values) if v in held]
+            return sorted(hits, key=lambda data: self._position[id(data)])
+        if criterion.name not in INDEXED:
+            return None
+        keys: set[tuple[str, str, str]] = set()
+        for value in criterion.values:
+            if criterion.name != "identifier":  # Type/id or id: the id
+                keys.add((kind, criterion.name, value.rpartition("/")[2]))
+            elif "|" not in value:  # any system
+                keys.add((kind, "identifier", value))
+            else:
+                system, _, code = value.partition("|")
+                if not code:  # every value of a system: not indexed
+                    return None
+                keys.add((kind, "identifier|", value) if system else (kind, "identifier", code))
+        if len(keys) == 1:  # already in creation order
+            return self._by_value.get(keys.pop(), [])
+        found = {id(r): r for key in keys for r in self._by_value.get(key, ())}
+        position = self._position
+        return sorted(found.values(), key=lambda data: position[id(data)])
 
     def since(self, kind: str, position: int) -> Iterator[dict[str, Any]]:
         """The resources of ``kind`` created after the first ``position`` ones."""

@@ -141,8 +141,11 @@ def ehr_app(
     transaction = live.hospital.store.transaction
     app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     entry = _token_entry(live, zones, next(iter(clinical.ehrs)))
+    def jwks_due(request: TokenRequest, now: datetime) -> str | None:
+        return None if clinical.idp_down else clinical.idp.jwks_due(request, now=now)
+
     smart = SmartFace(clinical.idp, idp, live.now, transaction, entry, introspection_secret,
-                      fetcher)  # fmt: skip
+                      fetcher, jwks_due)  # fmt: skip
     add_smart_routes(app, smart, fhir_path=FHIR_PATH + "/{service}")
 
     async def close_fetcher(_: web.Application) -> None:

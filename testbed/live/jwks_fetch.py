@@ -20,9 +20,12 @@ alone would let a server that sends a byte every few seconds hold a fetch for as
 as it likes).  The core asks for keys in the middle of a token request, which the
 server answers on its event loop; so :class:`OffLoopFetcher` fetches the URL the
 request will need (:meth:`~testbed.smart.idp.IdentityProvider.jwks_due`) on one of
-its own few threads first, and hands the core that answer: a slow JWKS server (or one
-that says ``no-store``, so that every token request fetches again, as SMART asks)
-delays its own client's token requests, not the server.  Operators register the
+its own few threads first (one fetch per URL at a time, shared by the requests that
+need it), and hands the core that answer: a slow JWKS server (or one that says
+``no-store``, so that every token request fetches again, as SMART asks) delays the
+token requests of its own client, and of other clients whose URLs wait for a thread
+while more than :data:`FETCH_THREADS` slow ones are fetched, not the server's other
+requests.  Operators register the
 URLs; a client cannot choose one at request time (``jku`` must equal the registered
 URL), but any token request that names such a client while the cache holds no fresh
 copy makes one fetch.
@@ -38,6 +41,7 @@ import re
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -129,30 +133,48 @@ class HttpsFetcher:
 
 
 class OffLoopFetcher:
-    """A :data:`~testbed.smart.jwks.Fetcher` whose fetches can be made ahead, on its
-    own :data:`FETCH_THREADS` threads (see the module docstring).
+    """A :data:`~testbed.smart.jwks.Fetcher` whose fetches are made ahead, on its own
+    :data:`FETCH_THREADS` threads (see the module docstring).
 
-    ``await prefetch(url)`` fetches ``url`` off the event loop and keeps the outcome
-    (the answer, or the :class:`JwksError`); the core's next call for ``url`` takes it.
-    A call with nothing fetched ahead fetches on the caller's thread.
+    ``outcome = await prefetch(url)`` fetches ``url`` off the event loop (requests that
+    need the same URL meanwhile wait for that one fetch) and gives the outcome: the
+    answer, or the :class:`JwksError`.  ``with handing(url, outcome):`` around the
+    core's synchronous answer makes its call for ``url`` take that outcome.  A call
+    with nothing handed fetches on the caller's thread.
     """
 
     def __init__(self, fetch: Fetcher) -> None:
         self._fetch = fetch
         self._pool = ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="jwks-fetch")
-        self._ready: dict[str, Fetched | JwksError] = {}
+        self._pending: dict[str, asyncio.Future[Fetched | JwksError]] = {}
+        self._handed: dict[str, Fetched | JwksError] = {}
         #: fetches made on the pool's threads (tests read it)
         self.ahead = 0
 
-    async def prefetch(self, url: str) -> None:
-        """Fetch ``url`` on a pool thread; the next call for it gets the outcome."""
-        outcome = await asyncio.get_running_loop().run_in_executor(self._pool, self._outcome, url)
-        self.ahead += 1
-        self._ready[url] = outcome
+    async def prefetch(self, url: str) -> Fetched | JwksError:
+        """Fetch ``url`` on a pool thread, or wait for the fetch of it in progress."""
+        pending = self._pending.get(url)
+        if pending is None:
+            loop = asyncio.get_running_loop()
+            pending = loop.run_in_executor(self._pool, self._outcome, url)
+            self._pending[url] = pending
+            self.ahead += 1
 
-    def discard(self, url: str) -> None:
-        """Drop an outcome nobody took (the request was refused before its keys)."""
-        self._ready.pop(url, None)
+            def done(_: object, url: str = url, made: object = pending) -> None:
+                if self._pending.get(url) is made:
+                    del self._pending[url]
+
+            pending.add_done_callback(done)
+        return await asyncio.shield(pending)
+
+    @contextlib.contextmanager
+    def handing(self, url: str, outcome: Fetched | JwksError) -> Iterator[None]:
+        """The core's calls for ``url`` within the block take ``outcome``."""
+        self._handed[url] = outcome
+        try:
+            yield
+        finally:
+            self._handed.pop(url, None)
 
     def _outcome(self, url: str) -> Fetched | JwksError:
         try:
@@ -161,8 +183,8 @@ class OffLoopFetcher:
             return error
 
     def __call__(self, url: str) -> Fetched:
-        """The outcome fetched ahead for ``url``, else a fetch now."""
-        outcome = self._ready.pop(url, None)
+        """The outcome handed for ``url``, else a fetch now."""
+        outcome = self._handed.get(url)
         if outcome is None:
             return self._fetch(url)
         if isinstance(outcome, JwksError):

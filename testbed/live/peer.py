@@ -12,6 +12,7 @@ until the caches' bound.
 from __future__ import annotations
 
 import ssl
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -23,20 +24,22 @@ MAX_INTERNED = 4096
 """The distinct client certificates kept parsed (the least recently presented goes)."""
 
 _interned: OrderedDict[bytes, x509.Certificate] = OrderedDict()
+_lock = threading.Lock()  # the event loop and the DICOM associations' threads share it
 
 
 def certificate_of(der: bytes | None) -> x509.Certificate | None:
     """The certificate of ``der`` (None for none), one object per distinct DER."""
     if not der:
         return None
-    found = _interned.get(der)
-    if found is not None:
-        _interned.move_to_end(der)
-        return found
-    certificate = _interned[der] = x509.load_der_x509_certificate(der)
-    if len(_interned) > MAX_INTERNED:
-        _interned.popitem(last=False)
-    return certificate
+    with _lock:
+        found = _interned.get(der)
+        if found is not None:
+            _interned.move_to_end(der)
+            return found
+        certificate = _interned[der] = x509.load_der_x509_certificate(der)
+        if len(_interned) > MAX_INTERNED:
+            _interned.popitem(last=False)
+        return certificate
 
 
 def peer_certificate(transport: Any) -> x509.Certificate | None:

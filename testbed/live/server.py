@@ -96,8 +96,6 @@ def _basic(request: web.Request) -> tuple[str, str] | None:
     return auth.login, auth.password
 
 
-
-
 async def _cacerts(request: web.Request) -> web.Response:
     return _response(request.app[_HOSPITAL].est.cacerts())
 

@@ -37,8 +37,6 @@ _ZONES: web.AppKey[ZoneAddresses] = web.AppKey("zones", ZoneAddresses)
 _CLAIM_LIMIT = 63  # characters of a claimed device id (a device id's own limit)
 
 
-
-
 async def _ping(request: web.Request) -> web.Response:
     live = request.app[_HOSPITAL]
     service = request.match_info["service"]

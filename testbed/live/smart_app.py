@@ -23,6 +23,7 @@ the answer leaves.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 from collections.abc import Callable, Sequence
@@ -87,6 +88,8 @@ class SmartFace:
     #: fetches a client's JWKS URL off the event loop before its token request is
     #: answered (None: the core fetches when it needs to)
     fetcher: OffLoopFetcher | None = None
+    #: the JWKS URL a token request would make the core fetch now, or None
+    jwks_due: Callable[[TokenRequest, datetime], str | None] = lambda _, __: None
 
 
 _FACE: web.AppKey[SmartFace] = web.AppKey("smart", SmartFace)
@@ -128,16 +131,13 @@ async def _token(request: web.Request) -> web.Response:
     if pairs is None:
         return _bad_form("the body is not UTF-8 application/x-www-form-urlencoded data")
     parsed = TokenRequest(pairs, face.urls.token, request.headers.get(hdrs.AUTHORIZATION))
-    due = None if face.fetcher is None else face.idp.jwks_due(parsed, now=face.now())
-    if due is not None and face.fetcher is not None:
-        await face.fetcher.prefetch(due)  # off the loop; the core takes its outcome
-    try:
-        with face.transaction():
-            answer = face.token_entry(parsed, peer_certificate(request.transport),
-                                      peer_address(request.transport), face.now())  # fmt: skip
-    finally:
-        if due is not None and face.fetcher is not None:
-            face.fetcher.discard(due)
+    handed: AbstractContextManager[None] = contextlib.nullcontext()
+    due = None if face.fetcher is None else face.jwks_due(parsed, face.now())
+    if due is not None and face.fetcher is not None:  # fetched off the loop first
+        handed = face.fetcher.handing(due, await face.fetcher.prefetch(due))
+    with handed, face.transaction():
+        answer = face.token_entry(parsed, peer_certificate(request.transport),
+                                  peer_address(request.transport), face.now())  # fmt: skip
     audited(request)  # the IdP wrote the answer's event
     return _json(answer.status, answer.json(), answer.headers)
 

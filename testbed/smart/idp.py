@@ -49,7 +49,12 @@ from urllib.parse import unquote_plus
 
 from testbed.decisions import Reason
 from testbed.events import UNAUTHENTICATED, EventKind, EventLog, Value
-from testbed.smart.assertion import ASSERTION_TYPE, read_assertion, verify_assertion
+from testbed.smart.assertion import (
+    ASSERTION_TYPE,
+    UnverifiedAssertion,
+    read_assertion,
+    verify_assertion,
+)
 from testbed.smart.clients import ClientRegistry, ClientState, SmartClient
 from testbed.smart.journal import IdpJournal, KeptIdp, KeptJti
 from testbed.smart.jwks import ClientKey, Fetcher, JwksCache, JwksError
@@ -313,11 +318,12 @@ class IdentityProvider:
         client its assertion names, when the cache holds no fresh copy), else None:
         what a transport may fetch off its event loop first (the answer is still
         decided by :meth:`token`, which refuses what this does not look at)."""
-        token = next((v for k, v in request.form if k == "client_assertion"), None)
-        if token is None:
+        if self.settings.client_auth is not ClientAuth.PRIVATE_KEY_JWT:
             return None
-        try:
-            iss = read_assertion(token).iss
+        try:  # the checks the request meets before its keys are needed
+            form = _form(request.form)
+            _check_grant(form)
+            iss = _assertion(request, form).iss
         except Refusal:
             return None
         client = self.clients.get(iss)
@@ -326,15 +332,7 @@ class IdentityProvider:
 
     def _grant(self, request: TokenRequest, context: _Context, now: datetime) -> TokenResponse:
         form = _form(request.form)
-        grant_type = form.get("grant_type")
-        if grant_type is None:
-            raise Refusal(OAuthError.INVALID_REQUEST, Reason.TOKEN_REQUEST_INVALID,
-                          "grant_type is required")  # fmt: skip
-        if grant_type != "client_credentials":
-            described = f"grant_type {grant_type[:_CLAIMED]!r} is not client_credentials"
-            raise Refusal(
-                OAuthError.UNSUPPORTED_GRANT_TYPE, Reason.GRANT_TYPE_UNSUPPORTED, described
-            )
+        _check_grant(form)
         client = self._authenticate(request, form, context, now)
         _check_state(client)
         thumbprint = request.certificate_thumbprint
@@ -355,14 +353,7 @@ class IdentityProvider:
     def _authenticate_assertion(
         self, request: TokenRequest, form: dict[str, str], context: _Context, now: datetime
     ) -> SmartClient:
-        if request.authorization is not None or "client_secret" in form:
-            raise _method_refused("authenticate with private_key_jwt, not a client secret")
-        token = form.get("client_assertion")
-        if form.get("client_assertion_type") != ASSERTION_TYPE or token is None:
-            raise _method_refused(
-                f"client_assertion_type must be {ASSERTION_TYPE!r} with a client_assertion"
-            )
-        assertion = read_assertion(token)
+        assertion = _assertion(request, form)
         client = self._client(assertion.iss, context)
         verified = verify_assertion(
             assertion, keys=self._keys_of(client, now), algorithms=client.algorithms,
@@ -532,6 +523,30 @@ def _form(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
                           f"parameter {name[:_CLAIMED]!r} is repeated (RFC 6749 §3.2)")  # fmt: skip
         form[name] = value
     return form
+
+
+def _check_grant(form: dict[str, str]) -> None:
+    """A client-credentials grant, else the :class:`Refusal`."""
+    grant_type = form.get("grant_type")
+    if grant_type is None:
+        raise Refusal(OAuthError.INVALID_REQUEST, Reason.TOKEN_REQUEST_INVALID,
+                      "grant_type is required")  # fmt: skip
+    if grant_type != "client_credentials":
+        described = f"grant_type {grant_type[:_CLAIMED]!r} is not client_credentials"
+        raise Refusal(OAuthError.UNSUPPORTED_GRANT_TYPE, Reason.GRANT_TYPE_UNSUPPORTED,
+                      described)  # fmt: skip
+
+
+def _assertion(request: TokenRequest, form: dict[str, str]) -> UnverifiedAssertion:
+    """The client assertion of a private_key_jwt request, parsed, not yet verified."""
+    if request.authorization is not None or "client_secret" in form:
+        raise _method_refused("authenticate with private_key_jwt, not a client secret")
+    token = form.get("client_assertion")
+    if form.get("client_assertion_type") != ASSERTION_TYPE or token is None:
+        raise _method_refused(
+            f"client_assertion_type must be {ASSERTION_TYPE!r} with a client_assertion"
+        )
+    return read_assertion(token)
 
 
 def _method_refused(description: str) -> Refusal:

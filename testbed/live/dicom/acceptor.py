@@ -128,8 +128,6 @@ def tls_offer(sock: ssl.SSLSocket) -> TlsOffer:
     return TlsOffer(frozenset({version}), frozenset({family}))
 
 
-
-
 class _Association(NetAssociation):
     """pynetdicom's association, killed without its 10 ms polling sleep; notes whether
     an abort was its idle timer's (``network_timeout``), which a close cannot tell: the

@@ -115,10 +115,25 @@ def test_a_conditional_create_that_matches_in_a_full_store_answers_200(world: Wo
     assert _last_write(world)["audit_kept"] is False
 
 
-@pytest.mark.parametrize("reserve", [0, 2])
-def test_an_unbounded_store_sizes_nothing(world: World, reserve: int) -> None:
+@pytest.mark.parametrize("room", [None, 0, 2])
+def test_an_unbounded_store_sizes_nothing(world: World, room: int | None) -> None:
     """The simulation's stores are not bounded: no size is computed."""
     store = world.ehr.store
     assert store.capacity is None
-    store.create(_obs(world), T0, reserve=reserve)
+    store.create(_obs(world), T0, room=room)
     assert store.size == 0
+
+
+def test_the_operators_writes_are_not_bounded(world: World) -> None:
+    """Registering a device or moving a patient in a full store works (the review that
+    found it: a registration on a full store failed with a 500 half-way, its inventory
+    entry and SMART client made and its EHR Device not); clients' writes stay refused."""
+    store = world.ehr.store
+    store.bound(Capacity(resources=store.held, size=store.size + 1))
+    held = store.held
+    world.ehr.register_device("mon-3", owner="nursing", location=world.census.locations[2],
+                              now=T0)  # fmt: skip
+    patient, _ = world.patient_at(world.census.locations[0])
+    world.ehr.move_patient(patient, world.census.locations[1], T0)
+    assert store.held > held and world.ehr.registry.find("mon-3") is not None
+    assert world.post(_obs(world)).status == 507

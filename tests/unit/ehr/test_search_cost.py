@@ -39,6 +39,9 @@ QUERIES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
     ("Observation", (("status", "final"),)),
     ("Observation", (("identifier", "urn:t|mon-2-4"),)),
     ("Observation", (("identifier", "mon-1-0,mon-2-1,nothing"),)),
+    ("Observation", (("identifier", "|mon-2-4"),)),  # no system: none has none
+    ("Observation", (("identifier", "urn:t|"),)),  # every value of a system: a scan
+    ("Observation", (("identifier", "urn:other|mon-2-4,urn:t|mon-1-2"),)),
     ("Observation", (("date", "ge2026-03-01"), ("status", "final,amended"))),
     ("Encounter", (("status", "in-progress"),)),
     ("Provenance", ()),
@@ -55,6 +58,14 @@ def test_an_indexed_search_finds_what_a_scan_finds(written: World, by: str, name
                ("Observation", ((name, by.format(p=patient)), ("encounter", encounter))),
                ("Observation", (("encounter", f"Encounter/{encounter}"),)),
                ("Encounter", ((name, by.format(p=patient)),))]  # fmt: skip
+    store = written.ehr.store
+    observations = [r["id"] for r in store.all("Observation")]
+    target = f"Observation/{observations[4]}"
+    device = store.all("AuditEvent")[0]["agent"][0]["who"]["reference"]
+    queries += [("Observation", (("_id", f"{observations[6]},{observations[1]},nope"),)),
+                ("Provenance", (("target", target),)),
+                ("AuditEvent", (("entity", target),)),
+                ("AuditEvent", (("agent", device), ("entity", target)))]  # fmt: skip
     for kind, pairs in queries:
         query = parse_query(kind, pairs)
         scanned = [r["id"] for r in store.all(kind) if query.matches(r)]
@@ -101,3 +112,19 @@ def test_a_conditional_create_whose_condition_costs_too_much_stores_nothing(
     assert written.ehr.store.held == held + 1  # the refusal's AuditEvent
     again = written.post(observation(patient, encounter), condition="identifier=urn:t|mon-1-0")
     assert again.status == 200  # matched through the index: nothing created
+
+
+def test_an_identifier_with_its_system_looks_only_at_that_systems(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another device's resources with the same identifier value under other systems
+    cannot make a device's conditional create too costly."""
+    patient, encounter = world.patient_at(world.census.locations[0])
+    for system in ("urn:a", "urn:b", "urn:c", "urn:victim"):
+        data = observation(patient, encounter, identifier=[{"system": system, "value": "1"}])
+        assert world.post(data).status == 201
+    monkeypatch.setattr("testbed.ehr.store.MAX_SEARCH_WORK", 2)
+    assert _total(world, "Observation", ("identifier", "urn:victim|1"), ("status", "final")) == 1
+    again = observation(patient, encounter, identifier=[{"system": "urn:victim", "value": "1"}])
+    assert world.post(again, condition="identifier=urn:victim|1").status == 200
+    assert world.get("Observation", (("identifier", "1"), ("status", "final"))).status == 400

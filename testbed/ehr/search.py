@@ -15,11 +15,11 @@ Several values in one parameter (``a,b``) match any of them; repeated parameters
 all match.  An unknown parameter is refused (strict handling, FHIR R4 §3.1.1.5.3).
 ``_count`` limits the entries returned (the bundle's ``total`` counts all matches).
 
-A search costs the resources it must look at times the values it compares
-(:attr:`Query.values`); the store looks only at the resources with one of the values
-of an ``identifier``, ``patient``, ``subject`` or ``encounter`` criterion when there is
-one, and refuses a search above :data:`MAX_SEARCH_WORK` (400 ``too-costly``): one
-request must not hold the server's one thread for seconds.
+A search costs the resources it must look at times the values of its other criteria:
+the store looks only at the resources with one of the values of an indexed criterion
+(:data:`INDEXED`, and ``_id``) when there is one, and refuses a search above
+:data:`MAX_SEARCH_WORK` (400 ``too-costly``): one request must not hold the server's
+one thread for seconds.
 """
 
 from __future__ import annotations
@@ -224,12 +224,6 @@ class Query:
     def matches(self, data: dict[str, Any]) -> bool:
         """Whether ``data`` matches every criterion."""
         return all(criterion.matches(data) for criterion in self.criteria)
-
-    @property
-    def values(self) -> int:
-        """How many values the query compares (each resource looked at: up to one
-        comparison per value)."""
-        return sum(len(criterion.values) for criterion in self.criteria)
 
 
 def parse_query(resource_type: str, pairs: tuple[tuple[str, str], ...]) -> Query:

@@ -244,12 +244,12 @@ class ResourceStore:
         self._kept(resource)
         return Created(resource, new=True)
 
-    def _check_room(self, kind: str, size: int, reserve: int) -> None:
+    def _check_room(self, kind: str, size: int, room: int) -> None:
         capacity = self.capacity
         assert capacity is not None
         held = self.held
-        needed = size + reserve * RESERVED_SIZE
-        if held + 1 + reserve <= capacity.resources and self._size + needed <= capacity.size:
+        needed = size + room * RESERVED_SIZE
+        if held + 1 + room <= capacity.resources and self._size + needed <= capacity.size:
             return
         raise Refused(
             Refusal(
@@ -258,7 +258,7 @@ class ResourceStore:
                 IssueType.NO_STORE,
                 f"this EHR's store is full: it holds {held} resources ({self._size} bytes) "
                 f"of at most {capacity.resources} ({capacity.size} bytes), and this {kind} "
-                f"needs room for {1 + reserve} ({needed} bytes); nothing was stored",
+                f"needs room for {1 + room} ({needed} bytes); nothing was stored",
             )
         )
 

@@ -159,12 +159,7 @@ class OffLoopFetcher:
             pending = loop.run_in_executor(self._pool, self._outcome, url)
             self._pending[url] = pending
             self.ahead += 1
-
-            def done(_: object, url: str = url, made: object = pending) -> None:
-                if self._pending.get(url) is made:
-                    del self._pending[url]
-
-            pending.add_done_callback(done)
+            pending.add_done_callback(lambda _: self._pending.pop(url, None))
         return await asyncio.shield(pending)
 
     @contextlib.contextmanager

@@ -132,7 +132,7 @@ async def _token(request: web.Request) -> web.Response:
         return _bad_form("the body is not UTF-8 application/x-www-form-urlencoded data")
     parsed = TokenRequest(pairs, face.urls.token, request.headers.get(hdrs.AUTHORIZATION))
     handed: AbstractContextManager[None] = contextlib.nullcontext()
-    due = None if face.fetcher is None else face.jwks_due(parsed, face.now())
+    due = face.jwks_due(parsed, face.now())
     if due is not None and face.fetcher is not None:  # fetched off the loop first
         handed = face.fetcher.handing(due, await face.fetcher.prefetch(due))
     with handed, face.transaction():
